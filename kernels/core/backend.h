@@ -1,0 +1,197 @@
+/* The backend contract.
+ *
+ * A backend (cpu, cuda) provides memory, streams, events and one table of op
+ * entry points taking raw pointers and sizes. Model code never calls these
+ * directly: it calls the validated tensor-level wrappers in kernels/ops.h,
+ * which check shapes, dtypes and devices and then dispatch through the table
+ * of the stream's backend. A NULL entry means "unsupported on this backend"
+ * and is reported as KZ_ERR_UNSUPPORTED, never as a crash.
+ *
+ * Conventions shared by every op:
+ *  - row-major, contiguous; "rows x cols" means cols is the fastest dimension;
+ *  - pointers are device pointers of the stream's device;
+ *  - backward ops take `accumulate`: false overwrites every gradient output,
+ *    true adds into it (gradient accumulation, shared weights, residual
+ *    branches). Every element of every output is written either way;
+ *  - ops are asynchronous with respect to the host on CUDA; they return
+ *    launch errors, not the kernel's completion. */
+#ifndef KZ_CORE_BACKEND_H
+#define KZ_CORE_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/kernel_config.h"
+#include "core/tensor.h"
+#include "kaizen.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kz_backend kz_backend;
+
+/* A stream orders work on one device. The CPU backend's stream is
+ * synchronous. `knobs` is the kernel-config row of the device's target. */
+typedef struct kz_stream {
+  const kz_backend *backend;
+  kz_device device;
+  kz_target target;
+  void *native; /* cudaStream_t on CUDA; NULL on the CPU */
+  void *blas;   /* cublasHandle_t on CUDA; NULL on the CPU */
+} kz_stream;
+
+static inline int kz_stream_knob(const kz_stream *s, kz_knob id) {
+  return kz_kernel_config_row(s->target)[id];
+}
+
+typedef enum kz_gelu_approx { KZ_GELU_ERF = 0, KZ_GELU_TANH = 1 } kz_gelu_approx;
+
+/* C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b], b < batch, row-major.
+ * op(A) is m x k, op(B) is k x n, C is m x n with leading dimension ldc.
+ * A and B share a dtype (f32 or bf16, accumulation always f32); C is f32.
+ * A batch stride of 0 broadcasts that operand across the batch. With
+ * beta == 0, C is not read (it may hold NaN). */
+typedef struct kz_gemm {
+  const void *a;
+  const void *b;
+  float *c;
+  kz_dtype ab_dtype;
+  bool trans_a, trans_b;
+  int64_t m, n, k;
+  int64_t lda, ldb, ldc;                /* row strides in elements */
+  int64_t stride_a, stride_b, stride_c; /* batch strides in elements */
+  int64_t batch;
+  float alpha, beta;
+} kz_gemm;
+
+/* Attention-style softmax over the last dim of x[B, H, T, S] (rows of S).
+ * y = softmax(scale * x) over the keys allowed for that row; disallowed keys
+ * get y = 0. Key j of query t in batch b is allowed when
+ *   j < lengths[b] (if lengths != NULL, an i32 device array of B) and
+ *   j <= t + (S - T) (if causal).
+ * A row with no allowed key is all zeros (no NaN). */
+typedef struct kz_softmax_shape {
+  int64_t batch, heads, queries, keys; /* B, H, T, S */
+  float scale;
+  bool causal;
+  const int32_t *lengths;
+} kz_softmax_shape;
+
+/* Decoupled-weight-decay Adam (Loshchilov & Hutter). grad_scale multiplies
+ * the gradient first (1/accumulation steps, clipping factor). step counts
+ * from 1 and drives the bias corrections. */
+typedef struct kz_adamw_hparams {
+  float lr, beta1, beta2, eps, weight_decay, grad_scale;
+  int64_t step;
+} kz_adamw_hparams;
+
+typedef struct kz_op_table {
+  kz_status (*gemm)(kz_stream *s, const kz_gemm *g);
+  /* y[r, c] = x[r, c] + bias[c]; y may alias x. */
+  kz_status (*bias_add_fwd)(kz_stream *s, const float *x, const float *bias, float *y,
+                            int64_t rows, int64_t cols);
+  /* dbias[c] (+)= sum_r dy[r, c]. */
+  kz_status (*bias_add_bwd)(kz_stream *s, const float *dy, float *dbias, int64_t rows,
+                            int64_t cols, bool accumulate);
+  /* y = a + b elementwise (the residual connection); y may alias a or b. */
+  kz_status (*add)(kz_stream *s, const float *a, const float *b, float *y, int64_t n);
+  kz_status (*gelu_fwd)(kz_stream *s, const float *x, float *y, int64_t n,
+                        kz_gelu_approx approx);
+  /* dx (+)= dy * gelu'(x). */
+  kz_status (*gelu_bwd)(kz_stream *s, const float *x, const float *dy, float *dx, int64_t n,
+                        kz_gelu_approx approx, bool accumulate);
+  /* y = (x - mean) * rstd * gamma + beta per row; rstd = 1/sqrt(var + eps),
+   * biased variance. mean and rstd (rows each) may be NULL (inference). */
+  kz_status (*layernorm_fwd)(kz_stream *s, const float *x, const float *gamma,
+                             const float *beta, float *y, float *mean, float *rstd,
+                             int64_t rows, int64_t cols, float eps);
+  /* dx, dgamma, dbeta (+)= gradients given the saved mean and rstd. */
+  kz_status (*layernorm_bwd)(kz_stream *s, const float *dy, const float *x, const float *gamma,
+                             const float *mean, const float *rstd, float *dx, float *dgamma,
+                             float *dbeta, int64_t rows, int64_t cols, bool accumulate);
+  kz_status (*softmax_fwd)(kz_stream *s, const float *x, float *y, const kz_softmax_shape *sh);
+  /* dx (+)= scale * y * (dy - sum_j dy_j y_j) per row. */
+  kz_status (*softmax_bwd)(kz_stream *s, const float *y, const float *dy, float *dx,
+                           const kz_softmax_shape *sh, bool accumulate);
+  /* losses[r] = logsumexp(logits[r]) - logits[r, targets[r]];
+   * 0 where targets[r] == ignore_index. A target outside [0, classes) that is
+   * not ignore_index gives KZ_ERR_INVALID_ARG on the CPU and a NaN loss on CUDA. */
+  kz_status (*cross_entropy_fwd)(kz_stream *s, const float *logits, const int32_t *targets,
+                                 float *losses, int64_t rows, int64_t classes,
+                                 int32_t ignore_index);
+  /* dlogits[r] (+)= dloss[r] * (softmax(logits[r]) - onehot(targets[r]));
+   * zero rows where the target is ignored. */
+  kz_status (*cross_entropy_bwd)(kz_stream *s, const float *logits, const int32_t *targets,
+                                 const float *dloss, float *dlogits, int64_t rows,
+                                 int64_t classes, int32_t ignore_index, bool accumulate);
+  /* out[i, :] = table[ids[i], :]. An id outside [0, vocab) gives
+   * KZ_ERR_INVALID_ARG on the CPU and a zero row on CUDA. */
+  kz_status (*embedding_fwd)(kz_stream *s, const int32_t *ids, const float *table, float *out,
+                             int64_t n, int64_t vocab, int64_t dim);
+  /* dtable[ids[i], :] += dout[i, :]; without accumulate dtable is zeroed first. */
+  kz_status (*embedding_bwd)(kz_stream *s, const int32_t *ids, const float *dout, float *dtable,
+                             int64_t n, int64_t vocab, int64_t dim, bool accumulate);
+  /* One AdamW step on fp32 master weights; if params_bf16 is not NULL it
+   * receives the updated weights rounded to bf16 for bf16 compute. */
+  kz_status (*adamw)(kz_stream *s, float *params, const float *grads, float *m, float *v,
+                     uint16_t *params_bf16, int64_t n, const kz_adamw_hparams *hp);
+  kz_status (*cast_f32_to_bf16)(kz_stream *s, const float *x, uint16_t *y, int64_t n);
+  kz_status (*cast_bf16_to_f32)(kz_stream *s, const uint16_t *x, float *y, int64_t n);
+} kz_op_table;
+
+typedef enum kz_copy_kind {
+  KZ_COPY_HOST_TO_DEVICE,
+  KZ_COPY_DEVICE_TO_HOST,
+  KZ_COPY_DEVICE_TO_DEVICE
+} kz_copy_kind;
+
+struct kz_backend {
+  const char *name;
+  kz_device_kind kind;
+  int (*device_count)(void);
+  kz_status (*device_info)(int index, kz_device_info *info);
+  kz_status (*alloc)(int device, size_t bytes, void **ptr);
+  void (*release)(int device, void *ptr);
+  /* Ordered on the stream; returns once the copy is enqueued (CPU: done). */
+  kz_status (*copy)(kz_stream *s, void *dst, const void *src, size_t bytes, kz_copy_kind kind);
+  kz_status (*fill_bytes)(kz_stream *s, void *dst, int value, size_t bytes);
+  kz_status (*stream_init)(kz_stream *s);  /* fills native/blas for s->device */
+  void (*stream_fini)(kz_stream *s);
+  kz_status (*stream_sync)(kz_stream *s);
+  /* Events time work on a stream: record two, synchronise, read the gap. */
+  kz_status (*event_create)(int device, void **event);
+  void (*event_destroy)(void *event);
+  kz_status (*event_record)(kz_stream *s, void *event);
+  kz_status (*event_elapsed_ms)(void *start, void *stop, float *ms);
+  kz_op_table ops;
+};
+
+/* The backends compiled into this build. kz_backend_cuda() returns NULL in a
+ * build without CUDA; its device_count() returns 0 without a GPU. */
+const kz_backend *kz_backend_cpu(void);
+const kz_backend *kz_backend_cuda(void);
+const kz_backend *kz_backend_for(kz_device device);
+
+/* ---- device-generic helpers built on the table ------------------------ */
+kz_status kz_stream_create(kz_device device, kz_stream **out);
+void kz_stream_destroy(kz_stream *s);
+kz_status kz_stream_sync(kz_stream *s);
+
+kz_status kz_device_alloc(kz_device device, size_t bytes, void **ptr);
+void kz_device_free(kz_device device, void *ptr);
+/* Copies a tensor's bytes between host memory and the stream's device. */
+kz_status kz_copy_to_device(kz_stream *s, void *dst, const void *host_src, size_t bytes);
+kz_status kz_copy_to_host(kz_stream *s, void *host_dst, const void *src, size_t bytes);
+kz_status kz_copy_on_device(kz_stream *s, void *dst, const void *src, size_t bytes);
+kz_status kz_fill_bytes(kz_stream *s, void *dst, int value, size_t bytes);
+
+/* Allocates a tensor of the given shape on a device (free with kz_tensor_free). */
+kz_status kz_tensor_alloc(kz_device device, kz_dtype dtype, int ndim, const int64_t *shape,
+                          kz_tensor *out);
+void kz_tensor_free(kz_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

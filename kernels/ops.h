@@ -1,0 +1,60 @@
+/* Tensor-level op entry points: the only way model and engine code runs a
+ * kernel. Each wrapper checks dtypes, shapes and devices (the error names the
+ * op, the argument and both shapes), then dispatches through the op table of
+ * the stream's backend. Semantics are documented on kz_op_table. */
+#ifndef KZ_OPS_H
+#define KZ_OPS_H
+
+#include "core/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* c = alpha * op(a) @ op(b) + beta * c. a: [M,K] or [B,M,K] (transposed:
+ * [K,M] / [B,K,M]); b likewise [K,N] / [N,K]; c: [M,N] or [B,M,N] f32.
+ * A 2-D operand with a 3-D c is broadcast across the batch. a and b are both
+ * f32 or both bf16. */
+kz_status kz_op_matmul(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *c,
+                       bool trans_a, bool trans_b, float alpha, float beta);
+kz_status kz_op_bias_add(kz_stream *s, const kz_tensor *x, const kz_tensor *bias, kz_tensor *y);
+kz_status kz_op_bias_add_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dbias,
+                             bool accumulate);
+kz_status kz_op_add(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *y);
+kz_status kz_op_gelu(kz_stream *s, const kz_tensor *x, kz_tensor *y, kz_gelu_approx approx);
+kz_status kz_op_gelu_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy, kz_tensor *dx,
+                         kz_gelu_approx approx, bool accumulate);
+/* mean and rstd may be NULL; otherwise f32 of kz_tensor_rows(x) elements. */
+kz_status kz_op_layernorm(kz_stream *s, const kz_tensor *x, const kz_tensor *gamma,
+                          const kz_tensor *beta, kz_tensor *y, kz_tensor *mean, kz_tensor *rstd,
+                          float eps);
+kz_status kz_op_layernorm_bwd(kz_stream *s, const kz_tensor *dy, const kz_tensor *x,
+                              const kz_tensor *gamma, const kz_tensor *mean,
+                              const kz_tensor *rstd, kz_tensor *dx, kz_tensor *dgamma,
+                              kz_tensor *dbeta, bool accumulate);
+/* x, y: [B, H, T, S] f32; lengths: NULL or i32 [B]. */
+kz_status kz_op_softmax(kz_stream *s, const kz_tensor *x, kz_tensor *y, const kz_tensor *lengths,
+                        float scale, bool causal);
+kz_status kz_op_softmax_bwd(kz_stream *s, const kz_tensor *y, const kz_tensor *dy, kz_tensor *dx,
+                            const kz_tensor *lengths, float scale, bool causal, bool accumulate);
+/* logits [N, C] f32, targets [N] i32, losses [N] f32. */
+kz_status kz_op_cross_entropy(kz_stream *s, const kz_tensor *logits, const kz_tensor *targets,
+                              kz_tensor *losses, int32_t ignore_index);
+kz_status kz_op_cross_entropy_bwd(kz_stream *s, const kz_tensor *logits,
+                                  const kz_tensor *targets, const kz_tensor *dloss,
+                                  kz_tensor *dlogits, int32_t ignore_index, bool accumulate);
+/* ids [N] (or [B, T]) i32, table [V, D] f32, out [N, D] (or [B, T, D]). */
+kz_status kz_op_embedding(kz_stream *s, const kz_tensor *ids, const kz_tensor *table,
+                          kz_tensor *out);
+kz_status kz_op_embedding_bwd(kz_stream *s, const kz_tensor *ids, const kz_tensor *dout,
+                              kz_tensor *dtable, bool accumulate);
+/* params, grads, m, v: same shape f32; params_bf16: NULL or same shape bf16. */
+kz_status kz_op_adamw(kz_stream *s, kz_tensor *params, const kz_tensor *grads, kz_tensor *m,
+                      kz_tensor *v, kz_tensor *params_bf16, const kz_adamw_hparams *hp);
+/* Converts between f32 and bf16 tensors of equal shape (either direction). */
+kz_status kz_op_cast(kz_stream *s, const kz_tensor *x, kz_tensor *y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,71 @@
+/* Reference implementations: scalar C in double precision, the oracle every
+ * backend is checked against and the function finite differences are taken
+ * of. Written for clarity, never for speed: no blocking, no threads, one
+ * obvious loop per formula. Signatures mirror kz_op_table (core/backend.h)
+ * with double arrays in place of float and bf16 ones, on host memory. */
+#ifndef KZ_REF_OPS_H
+#define KZ_REF_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Same semantics as kz_gemm; a, b, c point at doubles, strides in elements. */
+typedef struct kz_ref_gemm {
+  const double *a;
+  const double *b;
+  double *c;
+  bool trans_a, trans_b;
+  int64_t m, n, k;
+  int64_t lda, ldb, ldc;
+  int64_t stride_a, stride_b, stride_c;
+  int64_t batch;
+  double alpha, beta;
+} kz_ref_gemm;
+
+void kz_ref_gemm_run(const kz_ref_gemm *g);
+void kz_ref_bias_add_fwd(const double *x, const double *bias, double *y, int64_t rows,
+                         int64_t cols);
+void kz_ref_bias_add_bwd(const double *dy, double *dbias, int64_t rows, int64_t cols,
+                         bool accumulate);
+void kz_ref_add(const double *a, const double *b, double *y, int64_t n);
+double kz_ref_gelu(double x, kz_gelu_approx approx);
+double kz_ref_gelu_grad(double x, kz_gelu_approx approx);
+void kz_ref_gelu_fwd(const double *x, double *y, int64_t n, kz_gelu_approx approx);
+void kz_ref_gelu_bwd(const double *x, const double *dy, double *dx, int64_t n,
+                     kz_gelu_approx approx, bool accumulate);
+void kz_ref_layernorm_fwd(const double *x, const double *gamma, const double *beta, double *y,
+                          double *mean, double *rstd, int64_t rows, int64_t cols, double eps);
+void kz_ref_layernorm_bwd(const double *dy, const double *x, const double *gamma,
+                          const double *mean, const double *rstd, double *dx, double *dgamma,
+                          double *dbeta, int64_t rows, int64_t cols, bool accumulate);
+/* sh->lengths is read as a host array here. */
+void kz_ref_softmax_fwd(const double *x, double *y, const kz_softmax_shape *sh);
+void kz_ref_softmax_bwd(const double *y, const double *dy, double *dx, const kz_softmax_shape *sh,
+                        bool accumulate);
+/* Returns false (and leaves losses partly written) on an out-of-range target. */
+bool kz_ref_cross_entropy_fwd(const double *logits, const int32_t *targets, double *losses,
+                              int64_t rows, int64_t classes, int32_t ignore_index);
+void kz_ref_cross_entropy_bwd(const double *logits, const int32_t *targets, const double *dloss,
+                              double *dlogits, int64_t rows, int64_t classes,
+                              int32_t ignore_index, bool accumulate);
+bool kz_ref_embedding_fwd(const int32_t *ids, const double *table, double *out, int64_t n,
+                          int64_t vocab, int64_t dim);
+void kz_ref_embedding_bwd(const int32_t *ids, const double *dout, double *dtable, int64_t n,
+                          int64_t vocab, int64_t dim, bool accumulate);
+/* params_bf16 (nullable) receives the updated weights rounded to bf16 and
+ * widened back to double, so it compares directly with a backend's output. */
+void kz_ref_adamw(double *params, const double *grads, double *m, double *v, double *params_bf16,
+                  int64_t n, const kz_adamw_hparams *hp);
+/* Rounds each value to the nearest bf16 (ties to even) and widens it back. */
+void kz_ref_round_bf16(const double *x, double *y, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,47 @@
+/* kaizen: the command-line entry point. Dispatches to one subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+typedef struct kz_command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} kz_command;
+
+static const kz_command commands[] = {
+    {"info", kz_cmd_info, "build, devices and the kernel configuration in effect"},
+    {"kernels", kz_cmd_kernels, "test and benchmark the kernels: parity, gradients, speed"},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+static void usage(FILE *out) {
+  fprintf(out, "kaizen %s — training and inference engine\n\n"
+               "usage: kaizen <command> [options]\n\ncommands:\n",
+          kz_version());
+  for (int i = 0; i < n_commands; ++i) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\nCommon options:\n%s\n"
+               "Run `kaizen <command> --help` for a command's options. Docs: docs/CLI.md\n",
+          kz_cli_common_help);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("kaizen %s\n", kz_version());
+    return 0;
+  }
+  for (int i = 0; i < n_commands; ++i)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "kaizen: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
