@@ -12,9 +12,12 @@ const char kz_cli_common_help[] =
 int kz_cli_common_option(kz_cli_common *c, int argc, char **argv, int *i) {
   const char *arg = argv[*i];
   const char **slot = NULL;
-  if (!strcmp(arg, "--device")) slot = &c->device;
-  else if (!strcmp(arg, "--kernel-config")) slot = &c->kernel_config;
-  else return 0;
+  if (!strcmp(arg, "--device"))
+    slot = &c->device;
+  else if (!strcmp(arg, "--kernel-config"))
+    slot = &c->kernel_config;
+  else
+    return 0;
   if (*i + 1 >= argc) {
     fprintf(stderr, "kaizen: %s needs a value\n", arg);
     return -1;

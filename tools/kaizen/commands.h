@@ -10,6 +10,7 @@
 
 int kz_cmd_info(int argc, char **argv);
 int kz_cmd_kernels(int argc, char **argv);
+int kz_cmd_data(int argc, char **argv);
 
 /* Options every subcommand accepts, parsed by kz_cli_common_option. */
 typedef struct kz_cli_common {

@@ -13,16 +13,20 @@ typedef struct kz_command {
 static const kz_command commands[] = {
     {"info", kz_cmd_info, "build, devices and the kernel configuration in effect"},
     {"kernels", kz_cmd_kernels, "test and benchmark the kernels: parity, gradients, speed"},
+    {"data", kz_cmd_data, "import, inspect and tokenize data sets (HDF5 shards)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
 static void usage(FILE *out) {
-  fprintf(out, "kaizen %s — training and inference engine\n\n"
-               "usage: kaizen <command> [options]\n\ncommands:\n",
+  fprintf(out,
+          "kaizen %s — training and inference engine\n\n"
+          "usage: kaizen <command> [options]\n\ncommands:\n",
           kz_version());
-  for (int i = 0; i < n_commands; ++i) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out, "\nCommon options:\n%s\n"
-               "Run `kaizen <command> --help` for a command's options. Docs: docs/CLI.md\n",
+  for (int i = 0; i < n_commands; ++i)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out,
+          "\nCommon options:\n%s\n"
+          "Run `kaizen <command> --help` for a command's options. Docs: docs/CLI.md\n",
           kz_cli_common_help);
 }
 

@@ -1,0 +1,225 @@
+/* Import, second half: convert rows, pick their split, stream them out. */
+#define _POSIX_C_SOURCE 200809L
+#include "data/import/import.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "data/import/import_internal.h"
+#include "data/import/numparse.h"
+#include "data/shard/rng.h"
+#include "data/shard/writer.h"
+
+enum { KZ_IMPORT_BATCH = 2048 };
+
+void kz_import_options_default(kz_import_options *o) {
+  memset(o, 0, sizeof *o);
+  o->kind = "tabular";
+  o->max_len = 128;
+  o->lowercase = 1;
+  o->keep_text = 1;
+  o->shard_rows = 1000000;
+  o->max_categories = 65536;
+}
+
+static int is_blank(const char *s, size_t len) {
+  for (size_t i = 0; i < len; ++i)
+    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') return 0;
+  return 1;
+}
+
+typedef struct pass2 {
+  kz_import *im;
+  kz_shard_writer *w;
+  kz_shard_batch batch[2]; /* train, valid */
+  kz_wordpiece_encoding enc;
+  int ids_field, len_field;
+} pass2;
+
+static kz_status convert_value(pass2 *p, kz_shard_batch *b, const col_info *ci, const char *v,
+                               size_t len, int64_t line) {
+  int64_t r = b->rows;
+  if (ci->numeric) {
+    double x = NAN;
+    if (!kz_is_missing(v, len) && !kz_parse_number(v, len, &x))
+      return kz_fail(KZ_ERR_FORMAT, "%s:%lld: column '%s': '%.40s' is not a number",
+                     p->im->o->input, (long long)line, ci->name, v);
+    if (ci->role == ROLE_TIME)
+      *kz_batch_f64(b, ci->field, r) = x;
+    else
+      kz_batch_f32(b, ci->field, r)[ci->index] = (float)x;
+    return KZ_OK;
+  }
+  int32_t code = -1;
+  if (!kz_is_missing(v, len) && (code = kz_strset_find(&ci->dict, v, len)) < 0)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s:%lld: column '%s': '%.40s' was not seen in the first pass "
+                   "(did the file change?)",
+                   p->im->o->input, (long long)line, ci->name, v);
+  kz_batch_i32(b, ci->field, r)[ci->index] = code;
+  return KZ_OK;
+}
+
+static kz_status encode_text(pass2 *p, kz_shard_batch *b, const col_info *ci, const char *v,
+                             size_t len, int64_t line) {
+  kz_status st = kz_wordpiece_encode(p->im->tok, v, len, &p->enc);
+  if (st != KZ_OK)
+    return kz_fail_context(st, "%s:%lld: column '%s'", p->im->o->input, (long long)line, ci->name);
+  int64_t r = b->rows;
+  int32_t *ids = kz_batch_i32(b, p->ids_field, r);
+  int32_t n = p->enc.count < p->im->o->max_len ? p->enc.count : p->im->o->max_len;
+  memcpy(ids, p->enc.ids, (size_t)n * sizeof *ids);
+  kz_wordpiece_specials sp;
+  kz_wordpiece_get_specials(p->im->tok, &sp);
+  for (int32_t i = n; i < p->im->o->max_len; ++i) ids[i] = sp.pad;
+  *kz_batch_i32(b, p->len_field, r) = p->enc.length;
+  if (ci->field >= 0 && p->im->o->keep_text) {
+    char **slot = kz_batch_str(b, ci->field, r);
+    free(*slot);
+    if (!(*slot = malloc(len + 1))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+    memcpy(*slot, v, len);
+    (*slot)[len] = '\0';
+  }
+  return KZ_OK;
+}
+
+static int pick_split(const kz_import *im, int64_t row, const kz_shard_batch *b) {
+  const kz_import_options *o = im->o;
+  if (o->valid_fraction <= 0) return 0;
+  if (im->time_col >= 0) { /* time-based: validation is each series' most recent stretch */
+    int32_t sid = *kz_batch_i32(b, im->series_field, b->rows);
+    return *kz_batch_f64(b, im->cols[im->time_col].field, b->rows) > im->cutoff[sid];
+  }
+  uint64_t state = kz_rng_key(o->seed, (uint64_t)row, 0x7a11dULL);
+  return kz_rng_unit(&state) < o->valid_fraction;
+}
+
+static kz_status flush_batch(pass2 *p, int split) {
+  if (!p->batch[split].rows) return KZ_OK;
+  KZ_TRY(kz_shard_writer_append(p->w, split, &p->batch[split]));
+  kz_shard_batch_clear(&p->batch[split]);
+  return KZ_OK;
+}
+
+static kz_status run_pass2(pass2 *p) {
+  kz_import *im = p->im;
+  KZ_TRY(kz_csv_rewind(im->csv));
+  int eof;
+  KZ_TRY(kz_csv_next(im->csv, &eof)); /* header */
+  /* rows are converted into a scratch row of batch 0 first, then moved if
+   * they belong to the other split; this keeps one conversion path */
+  for (int64_t row = 0;; ++row) {
+    KZ_TRY(kz_csv_next(im->csv, &eof));
+    if (eof) break;
+    int64_t line = kz_csv_line(im->csv);
+    if (kz_csv_fields(im->csv) != im->n_cols)
+      return kz_fail(KZ_ERR_FORMAT, "%s:%lld: %d fields, but the header has %d (the file changed?)",
+                     im->o->input, (long long)line, kz_csv_fields(im->csv), im->n_cols);
+    kz_shard_batch *b = &p->batch[0];
+    if (im->text_col >= 0 && !im->o->keep_empty &&
+        is_blank(kz_csv_field(im->csv, im->text_col), kz_csv_field_len(im->csv, im->text_col))) {
+      im->rep.skipped_empty++;
+      continue;
+    }
+    if (im->series_col < 0 && im->time_col >= 0) *kz_batch_i32(b, im->series_field, b->rows) = 0;
+    for (int i = 0; i < im->n_cols; ++i) {
+      const col_info *ci = &im->cols[i];
+      if (ci->role == ROLE_IGNORE) continue;
+      const char *v = kz_csv_field(im->csv, i);
+      size_t len = kz_csv_field_len(im->csv, i);
+      if (ci->role == ROLE_TEXT)
+        KZ_TRY(encode_text(p, b, ci, v, len, line));
+      else
+        KZ_TRY(convert_value(p, b, ci, v, len, line));
+    }
+    b->row_ids[b->rows] = row;
+    int split = pick_split(im, row, b);
+    if (split) {
+      kz_shard_batch *vb = &p->batch[1];
+      KZ_TRY(kz_shard_batch_copy_rows(vb, vb->rows, b, b->rows, 1));
+      vb->rows++;
+      im->rep.rows_valid++;
+      if (vb->rows == vb->capacity) KZ_TRY(flush_batch(p, 1));
+    } else {
+      b->rows++;
+      im->rep.rows_train++;
+      if (b->rows == b->capacity) KZ_TRY(flush_batch(p, 0));
+    }
+  }
+  KZ_TRY(flush_batch(p, 0));
+  return flush_batch(p, 1);
+}
+
+static void free_import(kz_import *im) {
+  for (int i = 0; im->cols && i < im->n_cols; ++i) {
+    free(im->cols[i].name);
+    kz_strset_free(&im->cols[i].dict);
+  }
+  free(im->cols);
+  free(im->tmin), free(im->tmax), free(im->cutoff);
+  kz_schema_free(&im->schema);
+  kz_wordpiece_free(im->tok);
+  kz_csv_close(im->csv);
+}
+
+kz_status kz_import_csv(const kz_import_options *o, kz_import_report *report) {
+  if (report) memset(report, 0, sizeof *report);
+  if (!o->input || !o->out)
+    return kz_fail(KZ_ERR_INVALID_ARG, "import needs an input file and an output directory");
+  if (!o->kind ||
+      (strcmp(o->kind, "tabular") && strcmp(o->kind, "text") && strcmp(o->kind, "timeseries")))
+    return kz_fail(KZ_ERR_INVALID_ARG, "--kind must be tabular, text or timeseries, not '%s'",
+                   o->kind ? o->kind : "");
+  if (!(o->valid_fraction >= 0 && o->valid_fraction < 1))
+    return kz_fail(KZ_ERR_INVALID_ARG, "--valid-fraction must be in [0, 1), not %g",
+                   o->valid_fraction);
+  if (o->max_categories < 1)
+    return kz_fail(KZ_ERR_INVALID_ARG, "--max-categories must be positive");
+  if (!strcmp(o->kind, "text") && (o->max_len < 2 || o->max_len > 1 << 20))
+    return kz_fail(KZ_ERR_INVALID_ARG, "--max-len must be in [2, 1048576], not %d", o->max_len);
+  kz_import im = {0};
+  im.o = o;
+  im.series_col = im.time_col = im.text_col = im.label_col = -1;
+  im.series_field = -1;
+  kz_status st = kz_csv_open(o->input, &im.csv);
+  if (st == KZ_OK) st = kz_import_header(&im);
+  if (st == KZ_OK) st = kz_import_pass1(&im);
+  if (st == KZ_OK) st = kz_import_build_schema(&im);
+  if (st == KZ_OK) im.series_field = kz_schema_field_index(&im.schema, "series_id");
+
+  pass2 p = {0};
+  p.im = &im;
+  p.ids_field = st == KZ_OK ? kz_schema_field_index(&im.schema, "input_ids") : -1;
+  p.len_field = st == KZ_OK ? kz_schema_field_index(&im.schema, "length") : -1;
+  if (st == KZ_OK) st = kz_shard_batch_alloc(&im.schema, KZ_IMPORT_BATCH, &p.batch[0]);
+  if (st == KZ_OK) st = kz_shard_batch_alloc(&im.schema, KZ_IMPORT_BATCH, &p.batch[1]);
+  if (st == KZ_OK) {
+    kz_shard_writer_options wo;
+    kz_shard_writer_options_default(&wo);
+    static const char *const splits[] = {"train", "valid"};
+    wo.shard_rows = o->shard_rows > 0 ? o->shard_rows : 1000000;
+    wo.compress = o->compress;
+    wo.splits = splits;
+    wo.n_splits = o->valid_fraction > 0 ? 2 : 1;
+    wo.overwrite = o->overwrite;
+    st = kz_shard_writer_open(o->out, &im.schema, &wo, &p.w);
+  }
+  if (st == KZ_OK) st = run_pass2(&p);
+  if (st == KZ_OK && im.rep.rows_train + im.rep.rows_valid == 0)
+    st = kz_fail(KZ_ERR_FORMAT, "%s: every row was skipped as empty; nothing to import", o->input);
+  if (st == KZ_OK) {
+    st = kz_shard_writer_finish(p.w);
+    p.w = NULL;
+  }
+  kz_shard_writer_abort(p.w);
+  kz_shard_batch_free(&p.batch[0]);
+  kz_shard_batch_free(&p.batch[1]);
+  kz_wordpiece_encoding_free(&p.enc);
+  im.rep.input_bytes = im.csv ? kz_csv_size(im.csv) : 0;
+  if (report) *report = im.rep;
+  free_import(&im);
+  return st;
+}

@@ -1,0 +1,51 @@
+/* CSV import into kaizen shards (docs/DATA.md): a first pass infers the
+ * schema (numbers vs categories, missing values, dictionaries), a second
+ * converts rows and streams them to the shard writer. Memory is constant in
+ * the number of rows (it grows with the number of distinct categories). Any
+ * failure leaves no output file behind. */
+#ifndef KZ_DATA_IMPORT_IMPORT_H
+#define KZ_DATA_IMPORT_IMPORT_H
+
+#include <stdint.h>
+
+#include "kaizen.h"
+
+typedef struct kz_import_options {
+  const char *kind;        /* "tabular", "text" or "timeseries" */
+  const char *input;       /* CSV file with a header row */
+  const char *out;         /* output directory */
+  const char *label;       /* label / target column */
+  const char *label_type;  /* NULL (infer), "numeric" or "categorical" */
+  const char *categorical; /* comma-separated columns forced categorical */
+  const char *numeric;     /* comma-separated columns forced numeric */
+  const char *ignore;      /* comma-separated columns to drop */
+  /* timeseries */
+  const char *series_id; /* NULL: the file is one series */
+  const char *time;
+  const char *static_cols, *known; /* other feature columns are observed */
+  /* text */
+  const char *text_column, *vocab;
+  int max_len;    /* tokens per row, [CLS] and [SEP] included (default 128) */
+  int lowercase;  /* 1 uncased (default), 0 cased */
+  int keep_empty; /* keep rows whose text is empty or blank (default: skip) */
+  int keep_text;  /* store the raw text (default 1) */
+  /* output */
+  int64_t shard_rows;    /* default 1,000,000 */
+  double valid_fraction; /* 0: no validation split */
+  uint64_t seed;
+  int compress;           /* deflate level, 0 = none */
+  int overwrite;          /* replace an existing data set in out */
+  int32_t max_categories; /* per column (default 65536) */
+} kz_import_options;
+
+typedef struct kz_import_report {
+  int64_t rows_read; /* data rows in the CSV */
+  int64_t rows_train, rows_valid;
+  int64_t skipped_empty; /* text rows skipped as empty */
+  uint64_t input_bytes;
+} kz_import_report;
+
+void kz_import_options_default(kz_import_options *o);
+kz_status kz_import_csv(const kz_import_options *o, kz_import_report *report);
+
+#endif

@@ -1,0 +1,380 @@
+/* Import, first half: header and flags, the inference pass, the schema. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "data/import/import_internal.h"
+#include "data/import/numparse.h"
+
+static int find_col(const kz_import *im, const char *name, size_t len) {
+  for (int i = 0; i < im->n_cols; ++i)
+    if (strlen(im->cols[i].name) == len && !strncmp(im->cols[i].name, name, len)) return i;
+  return -1;
+}
+
+static kz_status unknown_col(const kz_import *im, const char *flag, const char *name, size_t len) {
+  char cols[512] = "";
+  size_t used = 0;
+  for (int i = 0; i < im->n_cols && used < sizeof cols - 64; ++i)
+    used +=
+        (size_t)snprintf(cols + used, sizeof cols - used, "%s%s", i ? ", " : "", im->cols[i].name);
+  return kz_fail(KZ_ERR_INVALID_ARG,
+                 "%s: %s names column '%.*s', which %s does not have (columns: %s)", im->o->input,
+                 flag, (int)len, name, im->o->input, cols);
+}
+
+typedef kz_status (*col_fn)(kz_import *im, int col, const char *flag);
+
+/* Applies fn to each column named in a comma-separated list. */
+static kz_status each_listed(kz_import *im, const char *list, const char *flag, col_fn fn) {
+  if (!list) return KZ_OK;
+  const char *p = list;
+  while (*p) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    if (len) {
+      int c = find_col(im, p, len);
+      if (c < 0) return unknown_col(im, flag, p, len);
+      KZ_TRY(fn(im, c, flag));
+    }
+    p += len + (comma ? 1 : 0);
+  }
+  return KZ_OK;
+}
+
+static kz_status set_role(kz_import *im, int c, col_role role, const char *flag) {
+  col_info *ci = &im->cols[c];
+  if (ci->role != ROLE_FEATURE && ci->role != role)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: column '%s' is given two roles (%s and another flag)",
+                   im->o->input, ci->name, flag);
+  ci->role = role;
+  return KZ_OK;
+}
+
+static kz_status mark_cat(kz_import *im, int c, const char *flag) {
+  if (im->cols[c].forced_num)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: column '%s' is forced both numeric and categorical",
+                   im->o->input, im->cols[c].name);
+  im->cols[c].forced_cat = 1;
+  return KZ_OK;
+}
+static kz_status mark_num(kz_import *im, int c, const char *flag) {
+  if (im->cols[c].forced_cat)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: column '%s' is forced both numeric and categorical",
+                   im->o->input, im->cols[c].name);
+  im->cols[c].forced_num = 1;
+  return KZ_OK;
+}
+static kz_status mark_ignore(kz_import *im, int c, const char *flag) {
+  return set_role(im, c, ROLE_IGNORE, flag);
+}
+static kz_status mark_static(kz_import *im, int c, const char *flag) {
+  return set_role(im, c, ROLE_STATIC, flag);
+}
+static kz_status mark_known(kz_import *im, int c, const char *flag) {
+  return set_role(im, c, ROLE_KNOWN, flag);
+}
+
+static kz_status one_col(kz_import *im, const char *name, const char *flag, int *out) {
+  *out = -1;
+  if (!name) return KZ_OK;
+  int c = find_col(im, name, strlen(name));
+  if (c < 0) return unknown_col(im, flag, name, strlen(name));
+  *out = c;
+  return KZ_OK;
+}
+
+kz_status kz_import_header(kz_import *im) {
+  const kz_import_options *o = im->o;
+  int eof;
+  KZ_TRY(kz_csv_next(im->csv, &eof));
+  if (eof)
+    return kz_fail(KZ_ERR_FORMAT, "%s: the file is empty (a header row is required)", o->input);
+  im->n_cols = kz_csv_fields(im->csv);
+  im->cols = calloc((size_t)im->n_cols, sizeof *im->cols);
+  if (!im->cols) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  for (int i = 0; i < im->n_cols; ++i) {
+    const char *name = kz_csv_field(im->csv, i);
+    kz_strset_init(&im->cols[i].dict);
+    im->cols[i].field = -1;
+    if (!*name) return kz_fail(KZ_ERR_FORMAT, "%s:1: column %d has an empty name", o->input, i + 1);
+    for (int j = 0; j < i; ++j)
+      if (!strcmp(im->cols[j].name, name))
+        return kz_fail(KZ_ERR_FORMAT, "%s:1: column '%s' named twice (columns %d and %d)", o->input,
+                       name, j + 1, i + 1);
+    if (!(im->cols[i].name = strdup(name))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  int is_ts = !strcmp(o->kind, "timeseries"), is_text = !strcmp(o->kind, "text");
+  KZ_TRY(each_listed(im, o->ignore, "--ignore", mark_ignore));
+  KZ_TRY(each_listed(im, o->categorical, "--categorical", mark_cat));
+  KZ_TRY(each_listed(im, o->numeric, "--numeric", mark_num));
+  KZ_TRY(one_col(im, o->label, is_ts ? "--target" : "--label", &im->label_col));
+  if (im->label_col >= 0) {
+    KZ_TRY(set_role(im, im->label_col, ROLE_LABEL, "--label"));
+    if (o->label_type && !strcmp(o->label_type, "numeric"))
+      KZ_TRY(mark_num(im, im->label_col, "--label-type"));
+    else if (o->label_type && !strcmp(o->label_type, "categorical"))
+      KZ_TRY(mark_cat(im, im->label_col, "--label-type"));
+    else if (o->label_type)
+      return kz_fail(KZ_ERR_INVALID_ARG, "--label-type must be numeric or categorical, not '%s'",
+                     o->label_type);
+  }
+  if (is_ts) {
+    if (!o->time) return kz_fail(KZ_ERR_INVALID_ARG, "timeseries import needs --time COL");
+    if (im->label_col < 0)
+      return kz_fail(KZ_ERR_INVALID_ARG, "timeseries import needs --label (the target column)");
+    KZ_TRY(one_col(im, o->series_id, "--series-id", &im->series_col));
+    KZ_TRY(one_col(im, o->time, "--time", &im->time_col));
+    if (im->series_col >= 0) {
+      KZ_TRY(set_role(im, im->series_col, ROLE_SERIES, "--series-id"));
+      im->cols[im->series_col].forced_cat = 1;
+    }
+    KZ_TRY(set_role(im, im->time_col, ROLE_TIME, "--time"));
+    KZ_TRY(mark_num(im, im->time_col, "--time"));
+    KZ_TRY(mark_num(im, im->label_col, "--label"));
+    KZ_TRY(each_listed(im, o->static_cols, "--static", mark_static));
+    KZ_TRY(each_listed(im, o->known, "--known", mark_known));
+  } else if (o->series_id || o->time || o->static_cols || o->known) {
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "--series-id, --time, --static and --known need --kind timeseries");
+  }
+  if (is_text) {
+    if (!o->text_column || !o->vocab)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "text import needs --text-column COL and --vocab vocab.txt");
+    KZ_TRY(one_col(im, o->text_column, "--text-column", &im->text_col));
+    KZ_TRY(set_role(im, im->text_col, ROLE_TEXT, "--text-column"));
+    /* other columns carry nothing a text model reads */
+    for (int i = 0; i < im->n_cols; ++i)
+      if (im->cols[i].role == ROLE_FEATURE) im->cols[i].role = ROLE_IGNORE;
+  } else if (o->text_column || o->vocab) {
+    return kz_fail(KZ_ERR_INVALID_ARG, "--text-column and --vocab need --kind text");
+  }
+  return KZ_OK;
+}
+
+static kz_status grow_series(kz_import *im, int32_t id) {
+  if (id < im->n_series_cap) return KZ_OK;
+  int32_t cap = im->n_series_cap ? im->n_series_cap * 2 : 64;
+  while (cap <= id) cap *= 2;
+  double *a = realloc(im->tmin, (size_t)cap * sizeof *a);
+  if (a) im->tmin = a;
+  double *b = a ? realloc(im->tmax, (size_t)cap * sizeof *b) : NULL;
+  if (!b) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  im->tmax = b;
+  for (int32_t i = im->n_series_cap; i < cap; ++i) im->tmin[i] = INFINITY, im->tmax[i] = -INFINITY;
+  im->n_series_cap = cap;
+  return KZ_OK;
+}
+
+kz_status kz_import_pass1(kz_import *im) {
+  const kz_import_options *o = im->o;
+  int eof;
+  for (;;) {
+    KZ_TRY(kz_csv_next(im->csv, &eof));
+    if (eof) break;
+    int64_t line = kz_csv_line(im->csv);
+    if (kz_csv_fields(im->csv) != im->n_cols)
+      return kz_fail(KZ_ERR_FORMAT, "%s:%lld: %d fields, but the header has %d", o->input,
+                     (long long)line, kz_csv_fields(im->csv), im->n_cols);
+    im->rep.rows_read++;
+    if (im->text_col >= 0) {
+      const char *tx = kz_csv_field(im->csv, im->text_col);
+      size_t n = kz_csv_field_len(im->csv, im->text_col), k = 0;
+      while (k < n && (tx[k] == ' ' || tx[k] == '\t' || tx[k] == '\r' || tx[k] == '\n')) ++k;
+      im->blank_rows += k == n;
+    }
+    int32_t series = 0;
+    double t = 0;
+    for (int i = 0; i < im->n_cols; ++i) {
+      col_info *ci = &im->cols[i];
+      if (ci->role == ROLE_IGNORE || ci->role == ROLE_TEXT) continue;
+      const char *v = kz_csv_field(im->csv, i);
+      size_t len = kz_csv_field_len(im->csv, i);
+      if (kz_is_missing(v, len)) {
+        ci->n_missing++;
+        if (ci->role == ROLE_SERIES || ci->role == ROLE_TIME)
+          return kz_fail(KZ_ERR_FORMAT, "%s:%lld: column '%s': the %s is missing", o->input,
+                         (long long)line, ci->name, ci->role == ROLE_TIME ? "time" : "series id");
+        continue;
+      }
+      double x = 0;
+      if (!ci->forced_cat && !kz_parse_number(v, len, &x)) {
+        if (ci->forced_num)
+          return kz_fail(KZ_ERR_FORMAT, "%s:%lld: column '%s': '%.40s' is not a number", o->input,
+                         (long long)line, ci->name, v);
+        if (!ci->n_nonnum++) {
+          ci->first_nonnum_line = line;
+          snprintf(ci->nonnum_example, sizeof ci->nonnum_example, "%.40s", v);
+        }
+      }
+      if (ci->role == ROLE_TIME) t = x;
+      if (ci->dict_overflow || ci->forced_num) continue;
+      int32_t id;
+      KZ_TRY(kz_strset_add(&ci->dict, v, len, &id));
+      if (ci->role == ROLE_SERIES)
+        series = id;
+      else if (ci->dict.count > o->max_categories) {
+        ci->dict_overflow = 1; /* too many to be a category: keep memory bounded */
+        kz_strset_free(&ci->dict);
+      }
+    }
+    if (im->time_col >= 0) {
+      KZ_TRY(grow_series(im, series));
+      if (t < im->tmin[series]) im->tmin[series] = t;
+      if (t > im->tmax[series]) im->tmax[series] = t;
+    }
+  }
+  if (im->rep.rows_read == 0)
+    return kz_fail(KZ_ERR_FORMAT, "%s: no data rows after the header", o->input);
+  for (int i = 0; i < im->n_cols; ++i) {
+    col_info *ci = &im->cols[i];
+    if (ci->role == ROLE_IGNORE || ci->role == ROLE_TEXT) continue;
+    ci->numeric = ci->forced_num || (!ci->forced_cat && ci->n_nonnum == 0);
+    if (!ci->numeric && ci->dict_overflow)
+      return kz_fail(KZ_ERR_FORMAT,
+                     "%s: column '%s' is not numeric (line %lld: '%s') and has more than %d "
+                     "distinct values; drop it with --ignore or raise --max-categories",
+                     o->input, ci->name, (long long)ci->first_nonnum_line, ci->nonnum_example,
+                     (int)o->max_categories);
+  }
+  return KZ_OK;
+}
+
+/* ---- schema ------------------------------------------------------------------ */
+
+static kz_status add_group(kz_import *im, const char *field, col_role role, int numeric) {
+  const char **names = calloc((size_t)im->n_cols + 1, sizeof *names);
+  int *which = calloc((size_t)im->n_cols + 1, sizeof *which);
+  if (!names || !which) {
+    free(names), free(which);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  int n = 0;
+  for (int i = 0; i < im->n_cols; ++i)
+    if (im->cols[i].role == role && im->cols[i].numeric == numeric)
+      which[n] = i, names[n++] = im->cols[i].name;
+  kz_status st = KZ_OK;
+  int f = -1;
+  if (n)
+    st = kz_schema_add_field(&im->schema, field, numeric ? KZ_FIELD_F32 : KZ_FIELD_I32, n, n, names,
+                             &f);
+  for (int k = 0; st == KZ_OK && k < n; ++k) {
+    col_info *ci = &im->cols[which[k]];
+    ci->field = f, ci->index = k;
+    if (numeric) continue;
+    st = kz_strset_sort(&ci->dict, NULL);
+    if (st == KZ_OK)
+      st = kz_schema_set_categories(&im->schema, f, k, ci->dict.count,
+                                    (const char *const *)ci->dict.keys);
+  }
+  free(names), free(which);
+  return st;
+}
+
+static kz_status add_label(kz_import *im, const char *field) {
+  col_info *ci = &im->cols[im->label_col];
+  const char *name = ci->name;
+  KZ_TRY(kz_schema_add_field(&im->schema, field, ci->numeric ? KZ_FIELD_F32 : KZ_FIELD_I32, 1, 1,
+                             &name, &ci->field));
+  ci->index = 0;
+  KZ_TRY(kz_schema_set_label(&im->schema, name));
+  if (ci->numeric) return KZ_OK;
+  KZ_TRY(kz_strset_sort(&ci->dict, NULL));
+  return kz_schema_set_categories(&im->schema, ci->field, 0, ci->dict.count,
+                                  (const char *const *)ci->dict.keys);
+}
+
+static kz_status timeseries_schema(kz_import *im) {
+  const kz_import_options *o = im->o;
+  kz_schema *s = &im->schema;
+  const char *series_name = im->series_col >= 0 ? im->cols[im->series_col].name : "series";
+  int f;
+  KZ_TRY(kz_schema_add_field(s, "series_id", KZ_FIELD_I32, 1, 1, &series_name, &f));
+  int32_t *map = NULL, n_series = 1;
+  if (im->series_col >= 0) {
+    col_info *ci = &im->cols[im->series_col];
+    ci->field = f, ci->index = 0;
+    KZ_TRY(kz_strset_sort(&ci->dict, &map));
+    n_series = ci->dict.count;
+    kz_status st = kz_schema_set_categories(s, f, 0, n_series, (const char *const *)ci->dict.keys);
+    if (st != KZ_OK) {
+      free(map);
+      return st;
+    }
+  } else {
+    const char *one = "all";
+    KZ_TRY(kz_schema_set_categories(s, f, 0, 1, &one));
+  }
+  /* the last valid_fraction of each series' time span becomes validation */
+  im->cutoff = malloc((size_t)n_series * sizeof *im->cutoff);
+  if (!im->cutoff) {
+    free(map);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  for (int32_t old = 0; old < n_series; ++old) {
+    int32_t id = map ? map[old] : 0;
+    im->cutoff[id] = im->tmin[old] + (1.0 - o->valid_fraction) * (im->tmax[old] - im->tmin[old]);
+  }
+  free(map);
+  const char *time_name = im->cols[im->time_col].name;
+  KZ_TRY(kz_schema_add_field(s, "time", KZ_FIELD_F64, 1, 1, &time_name,
+                             &im->cols[im->time_col].field));
+  KZ_TRY(add_label(im, "target"));
+  KZ_TRY(add_group(im, "static_num", ROLE_STATIC, 1));
+  KZ_TRY(add_group(im, "static_cat", ROLE_STATIC, 0));
+  KZ_TRY(add_group(im, "known_num", ROLE_KNOWN, 1));
+  KZ_TRY(add_group(im, "known_cat", ROLE_KNOWN, 0));
+  KZ_TRY(add_group(im, "observed_num", ROLE_FEATURE, 1));
+  return add_group(im, "observed_cat", ROLE_FEATURE, 0);
+}
+
+static kz_status text_schema(kz_import *im) {
+  const kz_import_options *o = im->o;
+  kz_wordpiece_options wo;
+  kz_wordpiece_options_default(&wo);
+  wo.lowercase = o->lowercase;
+  wo.max_len = o->max_len;
+  wo.pad = 1;
+  KZ_TRY(kz_wordpiece_load(o->vocab, &wo, &im->tok));
+  kz_schema *s = &im->schema;
+  int f;
+  KZ_TRY(kz_schema_add_field(s, "input_ids", KZ_FIELD_I32, o->max_len, 0, NULL, &f));
+  KZ_TRY(kz_schema_add_field(s, "length", KZ_FIELD_I32, 1, 0, NULL, &f));
+  if (im->label_col >= 0) KZ_TRY(add_label(im, "label"));
+  if (o->keep_text) {
+    const char *name = im->cols[im->text_col].name;
+    KZ_TRY(
+        kz_schema_add_field(s, "text", KZ_FIELD_STR, 1, 1, &name, &im->cols[im->text_col].field));
+  }
+  const char *slash = strrchr(o->vocab, '/');
+  json_object_set_new(s->meta, "vocab", json_string(slash ? slash + 1 : o->vocab));
+  json_object_set_new(s->meta, "vocab_size", json_integer(kz_wordpiece_vocab_size(im->tok)));
+  json_object_set_new(s->meta, "max_len", json_integer(o->max_len));
+  json_object_set_new(s->meta, "lowercase", json_boolean(o->lowercase));
+  json_object_set_new(s->meta, "blank_rows", json_integer(im->blank_rows));
+  json_object_set_new(s->meta, "blank_rows_kept", json_boolean(o->keep_empty));
+  return KZ_OK;
+}
+
+kz_status kz_import_build_schema(kz_import *im) {
+  const kz_import_options *o = im->o;
+  KZ_TRY(kz_schema_init(&im->schema, o->kind));
+  const char *slash = strrchr(o->input, '/');
+  json_object_set_new(im->schema.meta, "source", json_string(slash ? slash + 1 : o->input));
+  if (o->valid_fraction > 0) {
+    json_object_set_new(im->schema.meta, "valid_fraction", json_real(o->valid_fraction));
+    json_object_set_new(im->schema.meta, "seed", json_integer((json_int_t)o->seed));
+  }
+  if (!strcmp(o->kind, "timeseries")) return timeseries_schema(im);
+  if (!strcmp(o->kind, "text")) return text_schema(im);
+  KZ_TRY(add_group(im, "numeric", ROLE_FEATURE, 1));
+  KZ_TRY(add_group(im, "categorical", ROLE_FEATURE, 0));
+  if (im->label_col >= 0) KZ_TRY(add_label(im, "label"));
+  if (im->schema.n_fields == (im->label_col >= 0))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: no feature columns left to import", o->input);
+  return KZ_OK;
+}

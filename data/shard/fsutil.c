@@ -1,0 +1,79 @@
+#define _POSIX_C_SOURCE 200809L
+#include "data/shard/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+static kz_status fsync_path(const char *path, int directory) {
+  int fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return kz_fail(KZ_ERR_IO, "%s: cannot open to sync: %s", path, strerror(errno));
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  /* Some file systems refuse fsync on directories; the rename is still atomic. */
+  if (rc != 0 && !(directory && (err == EINVAL || err == EBADF)))
+    return kz_fail(KZ_ERR_IO, "%s: fsync failed: %s", path, strerror(err));
+  return KZ_OK;
+}
+
+kz_status kz_fs_commit(const char *tmp_path, const char *final_path) {
+  KZ_TRY(fsync_path(tmp_path, 0));
+  if (rename(tmp_path, final_path) != 0)
+    return kz_fail(KZ_ERR_IO, "%s: cannot rename to %s: %s", tmp_path, final_path, strerror(errno));
+  char *copy = strdup(final_path);
+  if (!copy) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", final_path);
+  kz_status st = fsync_path(dirname(copy), 1);
+  free(copy);
+  return st;
+}
+
+kz_status kz_fs_write_atomic(const char *path, const void *data, size_t len) {
+  char *tmp = malloc(strlen(path) + 5);
+  if (!tmp) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  sprintf(tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "wb");
+  if (!f) {
+    kz_status st = kz_fail(KZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    free(tmp);
+    return st;
+  }
+  int ok = fwrite(data, 1, len, f) == len;
+  ok = (fclose(f) == 0) && ok;
+  kz_status st = ok ? kz_fs_commit(tmp, path) : kz_fail(KZ_ERR_IO, "%s: write failed", tmp);
+  if (st != KZ_OK) remove(tmp);
+  free(tmp);
+  return st;
+}
+
+kz_status kz_fs_ensure_dir(const char *dir, int *created) {
+  if (created) *created = 0;
+  struct stat sb;
+  if (stat(dir, &sb) == 0) {
+    if (!S_ISDIR(sb.st_mode)) return kz_fail(KZ_ERR_IO, "%s: exists and is not a directory", dir);
+    return KZ_OK;
+  }
+  if (mkdir(dir, 0777) != 0)
+    return kz_fail(KZ_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+  if (created) *created = 1;
+  return KZ_OK;
+}
+
+int kz_fs_exists(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0;
+}
+
+char *kz_path_join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (p) snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}

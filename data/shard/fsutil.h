@@ -1,0 +1,20 @@
+/* File-system steps of the "write NAME.tmp, fsync, rename" protocol that keeps
+ * half-written files from ever carrying a final name. */
+#ifndef KZ_DATA_SHARD_FSUTIL_H
+#define KZ_DATA_SHARD_FSUTIL_H
+
+#include <stddef.h>
+
+#include "kaizen.h"
+
+/* fsync the file, rename tmp -> final, fsync the directory holding it. */
+kz_status kz_fs_commit(const char *tmp_path, const char *final_path);
+/* Writes len bytes to path via path.tmp + kz_fs_commit. */
+kz_status kz_fs_write_atomic(const char *path, const void *data, size_t len);
+/* mkdir -p for one level; *created is set to 1 when this call made it. */
+kz_status kz_fs_ensure_dir(const char *dir, int *created);
+int kz_fs_exists(const char *path);
+/* snprintf into a heap string ("%s/%s"); NULL when out of memory. */
+char *kz_path_join(const char *dir, const char *name);
+
+#endif

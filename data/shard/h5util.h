@@ -1,0 +1,20 @@
+/* Small HDF5 helpers shared by the shard writer and reader. */
+#ifndef KZ_DATA_SHARD_H5UTIL_H
+#define KZ_DATA_SHARD_H5UTIL_H
+
+#include <hdf5.h>
+
+#include "data/shard/schema.h"
+
+/* HDF5 prints its own error stack by default; we report through kz_fail
+ * instead. The setting is per thread, so every thread calls this. */
+void kz_h5_quiet(void);
+/* A fresh type id (caller closes) for the field type in the file or memory. */
+hid_t kz_h5_type(kz_field_type t, int in_file);
+herr_t kz_h5_attr_write_str(hid_t obj, const char *name, const char *value);
+herr_t kz_h5_attr_write_int(hid_t obj, const char *name, int value);
+/* Reads a string attribute (fixed or variable length); caller frees. NULL on failure. */
+char *kz_h5_attr_read_str(hid_t obj, const char *name);
+herr_t kz_h5_attr_read_int(hid_t obj, const char *name, int *value);
+
+#endif

@@ -1,0 +1,60 @@
+/* Helpers the per-family case files (cases_*.c) use to fill the table. Not
+ * part of the harness API. */
+#ifndef KZ_HARNESS_CASE_BUILD_H
+#define KZ_HARNESS_CASE_BUILD_H
+
+#include "core/error.h"
+#include "harness/op_case.h"
+#include "ops.h"
+
+/* Appends a zeroed case for `op` named by the format. On allocation failure
+ * the list is marked and a scratch case returned, so builders need no checks. */
+kz_op_case *kz_case_new(kz_op_case_list *list, const char *op, kz_case_invoke_fn invoke,
+                        kz_case_ref_fn ref, const char *fmt, ...) KZ_PRINTF(5, 6);
+/* Adds an argument (standard normal inputs; NMSE bound from the registry by
+ * the argument's dtype) and returns it for adjustments. */
+kz_arg_spec *kz_case_arg(kz_op_case *c, const char *name, kz_dtype dtype, kz_arg_role role,
+                         int ndim, const int64_t *shape);
+void kz_arg_normal(kz_arg_spec *a, double mean, double std);
+void kz_arg_uniform(kz_arg_spec *a, double lo, double hi);
+void kz_arg_ints(kz_arg_spec *a, int64_t lo, int64_t hi);
+int64_t kz_arg_numel(const kz_arg_spec *a);
+/* The role a gradient output takes: poisoned, or pre-filled when accumulating. */
+static inline kz_arg_role kz_grad_role(bool accumulate) {
+  return accumulate ? KZ_ARG_INOUT : KZ_ARG_OUT;
+}
+
+/* Per-family builders, called in registry order by kz_op_cases_build. The
+ * bench calls the single-case constructors with its own shapes. */
+void kz_cases_matmul(kz_op_case_list *l);
+void kz_cases_elementwise(kz_op_case_list *l); /* bias_add(_bwd), add, gelu(_bwd) */
+void kz_cases_layernorm(kz_op_case_list *l);
+void kz_cases_softmax(kz_op_case_list *l);
+void kz_cases_loss(kz_op_case_list *l);  /* cross_entropy(_bwd), embedding(_bwd) */
+void kz_cases_optim(kz_op_case_list *l); /* adamw, casts */
+
+kz_op_case *kz_case_matmul(kz_op_case_list *l, bool ta, bool tb, int64_t batch, bool batch_a,
+                           bool batch_b, int64_t m, int64_t n, int64_t k, kz_dtype dtype,
+                           float alpha, float beta);
+kz_op_case *kz_case_bias_add(kz_op_case_list *l, int64_t rows, int64_t cols, bool in_place);
+kz_op_case *kz_case_bias_add_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc);
+kz_op_case *kz_case_add(kz_op_case_list *l, int64_t n, bool in_place);
+kz_op_case *kz_case_gelu(kz_op_case_list *l, int64_t n, kz_gelu_approx approx);
+kz_op_case *kz_case_gelu_bwd(kz_op_case_list *l, int64_t n, kz_gelu_approx approx, bool acc);
+kz_op_case *kz_case_layernorm(kz_op_case_list *l, int ndim, const int64_t *shape, bool stats,
+                              double x_mean);
+kz_op_case *kz_case_layernorm_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc);
+kz_op_case *kz_case_softmax(kz_op_case_list *l, const int64_t *bhts, float scale, bool causal,
+                            bool lengths);
+kz_op_case *kz_case_softmax_bwd(kz_op_case_list *l, const int64_t *bhts, float scale, bool causal,
+                                bool lengths, bool acc);
+kz_op_case *kz_case_cross_entropy(kz_op_case_list *l, int64_t rows, int64_t classes);
+kz_op_case *kz_case_cross_entropy_bwd(kz_op_case_list *l, int64_t rows, int64_t classes, bool acc);
+kz_op_case *kz_case_embedding(kz_op_case_list *l, int ids_ndim, const int64_t *ids_shape,
+                              int64_t vocab, int64_t dim);
+kz_op_case *kz_case_embedding_bwd(kz_op_case_list *l, int64_t n, int64_t vocab, int64_t dim,
+                                  bool acc);
+kz_op_case *kz_case_adamw(kz_op_case_list *l, int64_t n, int steps, bool bf16_copy);
+kz_op_case *kz_case_cast(kz_op_case_list *l, int64_t n, kz_dtype from);
+
+#endif

@@ -1,0 +1,327 @@
+/* Gradient cases: each differentiable input of each op with a backward, in
+ * the configurations the models use (both GELU forms, attention masks,
+ * ignored targets, repeated ids, transposed and broadcast matmul operands). */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "harness/grad_check.h"
+#include "ref/ref_ops.h"
+
+static const char *const grad_ops[] = {"matmul",  "bias_add",      "gelu",     "layernorm",
+                                       "softmax", "cross_entropy", "embedding"};
+
+int kz_grad_op_count(void) {
+  return (int)(sizeof grad_ops / sizeof grad_ops[0]);
+}
+
+const char *kz_grad_op_at(int i) {
+  return i >= 0 && i < kz_grad_op_count() ? grad_ops[i] : NULL;
+}
+
+static kz_grad_case *push(kz_grad_list *l, const char *op, kz_grad_fwd_fn fwd, kz_grad_bwd_fn bwd,
+                          const char *fmt, ...) {
+  static _Thread_local kz_grad_case scratch;
+  kz_grad_case *g = &scratch;
+  if (l->count == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 32;
+    kz_grad_case *items = realloc(l->items, (size_t)cap * sizeof *items);
+    if (items) {
+      l->items = items;
+      l->cap = cap;
+    }
+  }
+  if (l->count < l->cap)
+    g = &l->items[l->count++];
+  else
+    l->oom = true;
+  memset(g, 0, sizeof *g);
+  g->op = op;
+  g->fwd = fwd;
+  g->bwd = bwd;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(g->name, sizeof g->name, fmt, ap);
+  va_end(ap);
+  return g;
+}
+
+static void input(kz_grad_case *g, const char *name, int64_t n, bool diff, double mean,
+                  double std) {
+  if (g->ninputs < KZ_GRAD_MAX_INPUTS)
+    g->in[g->ninputs++] = (kz_grad_input){name, n, diff, mean, std};
+}
+
+static double *scratch_alloc(int64_t n) {
+  return malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+}
+
+/* ---- matmul: dims = {m, n, k, batch}; b broadcast when p.beta != 0 ---------------- */
+static void mm_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  int64_t m = g->dims[0], n = g->dims[1], k = g->dims[2], batch = g->dims[3];
+  kz_ref_gemm c = {.a = in[0],
+                   .b = in[1],
+                   .c = out,
+                   .trans_a = g->p.trans_a,
+                   .trans_b = g->p.trans_b,
+                   .m = m,
+                   .n = n,
+                   .k = k,
+                   .lda = g->p.trans_a ? m : k,
+                   .ldb = g->p.trans_b ? k : n,
+                   .ldc = n,
+                   .stride_a = m * k,
+                   .stride_b = g->p.beta != 0 ? 0 : k * n,
+                   .stride_c = m * n,
+                   .batch = batch,
+                   .alpha = g->p.alpha,
+                   .beta = 0};
+  kz_ref_gemm_run(&c);
+}
+
+/* One accumulating GEMM: c += alpha * op(a) op(b), c is mm x nn. */
+static void gemm_acc(const double *a, bool ta, int64_t lda, const double *b, bool tb, int64_t ldb,
+                     double *c, int64_t mm, int64_t nn, int64_t kk, double alpha) {
+  kz_ref_gemm gm = {.a = a,
+                    .b = b,
+                    .c = c,
+                    .trans_a = ta,
+                    .trans_b = tb,
+                    .m = mm,
+                    .n = nn,
+                    .k = kk,
+                    .lda = lda,
+                    .ldb = ldb,
+                    .ldc = nn,
+                    .batch = 1,
+                    .alpha = alpha,
+                    .beta = 1};
+  kz_ref_gemm_run(&gm);
+}
+
+/* The formulas the trainer uses: dop(A) = dC op(B)^T, dop(B) = op(A)^T dC,
+ * transposed back to the stored layout; a broadcast B sums over the batch. */
+static void mm_bwd(const kz_grad_case *g, double *const *in, const double *dc, double *const *din) {
+  int64_t m = g->dims[0], n = g->dims[1], k = g->dims[2], batch = g->dims[3];
+  bool ta = g->p.trans_a, tb = g->p.trans_b, bcast = g->p.beta != 0;
+  double alpha = g->p.alpha;
+  int64_t lda = ta ? m : k, ldb = tb ? k : n;
+  memset(din[0], 0, (size_t)(batch * m * k) * sizeof(double));
+  memset(din[1], 0, (size_t)((bcast ? 1 : batch) * k * n) * sizeof(double));
+  for (int64_t bi = 0; bi < batch; ++bi) {
+    const double *a = in[0] + bi * m * k, *b = in[1] + (bcast ? 0 : bi * k * n);
+    const double *d = dc + bi * m * n;
+    double *da = din[0] + bi * m * k, *db = din[1] + (bcast ? 0 : bi * k * n);
+    if (!ta)
+      gemm_acc(d, false, n, b, !tb, ldb, da, m, k, n, alpha);
+    else
+      gemm_acc(b, tb, ldb, d, true, n, da, k, m, n, alpha);
+    if (!tb)
+      gemm_acc(a, !ta, lda, d, false, n, db, k, n, m, alpha);
+    else
+      gemm_acc(d, true, n, a, ta, lda, db, n, k, m, alpha);
+  }
+}
+
+static void add_matmul(kz_grad_list *l, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                       int64_t batch, bool bcast_b, float alpha) {
+  kz_grad_case *g = push(l, "matmul", mm_fwd, mm_bwd, "matmul %s%s %lldx%lldx%lld batch%lld%s a%g",
+                         ta ? "t" : "n", tb ? "t" : "n", (long long)m, (long long)n, (long long)k,
+                         (long long)batch, bcast_b ? " bcast-b" : "", alpha);
+  g->dims[0] = m;
+  g->dims[1] = n;
+  g->dims[2] = k;
+  g->dims[3] = batch;
+  g->p.trans_a = ta;
+  g->p.trans_b = tb;
+  g->p.alpha = alpha;
+  g->p.beta = bcast_b ? 1.0f : 0.0f;
+  input(g, "a", batch * m * k, true, 0, 1);
+  input(g, "b", (bcast_b ? 1 : batch) * k * n, true, 0, 1);
+  g->nout = batch * m * n;
+}
+
+/* ---- bias_add: dims = {rows, cols} ------------------------------------------------ */
+static void bias_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_ref_bias_add_fwd(in[0], in[1], out, g->dims[0], g->dims[1]);
+}
+
+static void bias_bwd(const kz_grad_case *g, double *const *in, const double *dy,
+                     double *const *din) {
+  memcpy(din[0], dy, (size_t)(g->dims[0] * g->dims[1]) * sizeof(double));
+  kz_ref_bias_add_bwd(dy, din[1], g->dims[0], g->dims[1], false);
+}
+
+/* ---- gelu: dims = {n} ------------------------------------------------------------------ */
+static void gelu_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_ref_gelu_fwd(in[0], out, g->dims[0], g->p.approx);
+}
+
+static void gelu_bwd(const kz_grad_case *g, double *const *in, const double *dy,
+                     double *const *din) {
+  kz_ref_gelu_bwd(in[0], dy, din[0], g->dims[0], g->p.approx, false);
+}
+
+/* ---- layernorm: dims = {rows, cols} ------------------------------------------------- */
+static void ln_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  double *mean = scratch_alloc(g->dims[0]), *rstd = scratch_alloc(g->dims[0]);
+  if (mean && rstd)
+    kz_ref_layernorm_fwd(in[0], in[1], in[2], out, mean, rstd, g->dims[0], g->dims[1], g->p.eps);
+  free(mean);
+  free(rstd);
+}
+
+static void ln_bwd(const kz_grad_case *g, double *const *in, const double *dy, double *const *din) {
+  int64_t rows = g->dims[0], cols = g->dims[1];
+  double *mean = scratch_alloc(rows), *rstd = scratch_alloc(rows), *y = scratch_alloc(rows * cols);
+  if (mean && rstd && y) {
+    kz_ref_layernorm_fwd(in[0], in[1], in[2], y, mean, rstd, rows, cols, g->p.eps);
+    kz_ref_layernorm_bwd(dy, in[0], in[1], mean, rstd, din[0], din[1], din[2], rows, cols, false);
+  }
+  free(mean);
+  free(rstd);
+  free(y);
+}
+
+/* ---- softmax: dims = {B, H, T, S} ------------------------------------------------------ */
+static kz_softmax_shape sm_shape(const kz_grad_case *g) {
+  return (kz_softmax_shape){g->dims[0],
+                            g->dims[1],
+                            g->dims[2],
+                            g->dims[3],
+                            g->p.scale,
+                            g->p.causal,
+                            g->p.lengths ? g->ints : NULL};
+}
+
+static void sm_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_softmax_shape sh = sm_shape(g);
+  kz_ref_softmax_fwd(in[0], out, &sh);
+}
+
+static void sm_bwd(const kz_grad_case *g, double *const *in, const double *dy, double *const *din) {
+  kz_softmax_shape sh = sm_shape(g);
+  double *y = scratch_alloc(g->nout);
+  if (!y) return;
+  kz_ref_softmax_fwd(in[0], y, &sh);
+  kz_ref_softmax_bwd(y, dy, din[0], &sh, false);
+  free(y);
+}
+
+/* ---- cross_entropy: dims = {rows, classes}; ints = targets ------------------------ */
+static void ce_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_ref_cross_entropy_fwd(in[0], g->ints, out, g->dims[0], g->dims[1], g->p.ignore_index);
+}
+
+static void ce_bwd(const kz_grad_case *g, double *const *in, const double *dl, double *const *din) {
+  kz_ref_cross_entropy_bwd(in[0], g->ints, dl, din[0], g->dims[0], g->dims[1], g->p.ignore_index,
+                           false);
+}
+
+/* ---- embedding: dims = {n, vocab, dim}; ints = ids ------------------------------------ */
+static void emb_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_ref_embedding_fwd(g->ints, in[0], out, g->dims[0], g->dims[1], g->dims[2]);
+}
+
+static void emb_bwd(const kz_grad_case *g, double *const *in, const double *dout,
+                    double *const *din) {
+  kz_ref_embedding_bwd(g->ints, dout, din[0], g->dims[0], g->dims[1], g->dims[2], false);
+}
+
+static void build_matmul(kz_grad_list *l) {
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb) add_matmul(l, ta, tb, 5, 7, 6, 1, false, 1.0f);
+  add_matmul(l, false, false, 4, 3, 5, 3, false, 0.5f);
+  add_matmul(l, false, true, 4, 6, 3, 3, true, 1.0f);
+  add_matmul(l, true, false, 3, 4, 5, 2, true, -1.5f);
+}
+
+static void build_simple(kz_grad_list *l) {
+  kz_grad_case *g = push(l, "bias_add", bias_fwd, bias_bwd, "bias_add 6x7");
+  g->dims[0] = 6;
+  g->dims[1] = 7;
+  input(g, "x", 42, true, 0, 1);
+  input(g, "bias", 7, true, 0, 1);
+  g->nout = 42;
+
+  for (int ap = 0; ap < 2; ++ap) {
+    g = push(l, "gelu", gelu_fwd, gelu_bwd, "gelu %s 64", ap ? "tanh" : "erf");
+    g->dims[0] = 64;
+    g->p.approx = (kz_gelu_approx)ap;
+    input(g, "x", 64, true, 0, 2);
+    g->nout = 64;
+  }
+
+  static const int64_t ln[][2] = {{4, 9}, {3, 3}, {2, 33}};
+  for (size_t i = 0; i < sizeof ln / sizeof ln[0]; ++i) {
+    g = push(l, "layernorm", ln_fwd, ln_bwd, "layernorm %lldx%lld", (long long)ln[i][0],
+             (long long)ln[i][1]);
+    g->dims[0] = ln[i][0];
+    g->dims[1] = ln[i][1];
+    g->p.eps = 1e-5f;
+    input(g, "x", ln[i][0] * ln[i][1], true, 0.5, 1);
+    input(g, "gamma", ln[i][1], true, 1, 0.5);
+    input(g, "beta", ln[i][1], true, 0, 0.5);
+    g->nout = ln[i][0] * ln[i][1];
+  }
+}
+
+static void add_softmax(kz_grad_list *l, int64_t b, int64_t h, int64_t t, int64_t s, float scale,
+                        bool causal, bool lengths) {
+  kz_grad_case *g = push(l, "softmax", sm_fwd, sm_bwd, "softmax %lldx%lldx%lldx%lld scale%g%s%s",
+                         (long long)b, (long long)h, (long long)t, (long long)s, scale,
+                         causal ? " causal" : "", lengths ? " lengths" : "");
+  g->dims[0] = b;
+  g->dims[1] = h;
+  g->dims[2] = t;
+  g->dims[3] = s;
+  g->p.scale = scale;
+  g->p.causal = causal;
+  g->p.lengths = lengths;
+  for (int64_t i = 0; i < b && i < KZ_GRAD_MAX_INTS; ++i)
+    g->ints[i] = (int32_t)(i == 1 ? 0 : s - i % s); /* batch row 1 fully masked */
+  input(g, "x", b * h * t * s, true, 0, 1.5);
+  g->nout = b * h * t * s;
+}
+
+static void build_rest(kz_grad_list *l) {
+  add_softmax(l, 2, 2, 3, 5, 1.0f, false, false);
+  add_softmax(l, 3, 1, 4, 6, 0.5f, false, true);
+  add_softmax(l, 1, 2, 4, 4, 0.125f, true, false);
+  add_softmax(l, 2, 1, 3, 7, 1.0f, true, false);
+  add_softmax(l, 3, 2, 3, 6, 0.7f, true, true);
+
+  kz_grad_case *g = push(l, "cross_entropy", ce_fwd, ce_bwd, "cross_entropy 9x11 ignore");
+  g->dims[0] = 9;
+  g->dims[1] = 11;
+  g->p.ignore_index = -100;
+  for (int r = 0; r < 9; ++r) g->ints[r] = r % 4 == 3 ? -100 : (r * 7) % 11;
+  input(g, "logits", 99, true, 0, 2);
+  g->nout = 9;
+
+  g = push(l, "embedding", emb_fwd, emb_bwd, "embedding n20 v6 x5 repeated");
+  g->dims[0] = 20;
+  g->dims[1] = 6;
+  g->dims[2] = 5;
+  for (int i = 0; i < 20; ++i) g->ints[i] = (i * i) % 5; /* id 5 never used */
+  input(g, "table", 30, true, 0, 1);
+  g->nout = 100;
+}
+
+kz_status kz_grad_cases_build(kz_grad_list *list) {
+  memset(list, 0, sizeof *list);
+  build_matmul(list);
+  build_simple(list);
+  build_rest(list);
+  if (list->oom) {
+    kz_grad_list_free(list);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "harness: cannot build the gradient cases");
+  }
+  return KZ_OK;
+}
+
+void kz_grad_list_free(kz_grad_list *list) {
+  free(list->items);
+  memset(list, 0, sizeof *list);
+}

@@ -1,0 +1,166 @@
+/* The op test harness: one table of cases, run on any backend against ref.
+ *
+ * A case describes one call of one op: its arguments (name, dtype, shape,
+ * role, how to draw random values), its parameters, how to invoke it on a
+ * backend (through the validated wrappers of ops.h) and how to compute the
+ * same thing with the double-precision reference. The runner (op_check.c)
+ * owns everything around the call: random inputs rounded to each argument's
+ * dtype, guard bytes around every device buffer, poisoned outputs, NaN/Inf
+ * checks and the NMSE comparison. Because `invoke` is a plain field, a test
+ * can swap it for a deliberately broken function and watch the runner catch
+ * it (tests/test_harness_selftest.c). */
+#ifndef KZ_HARNESS_OP_CASE_H
+#define KZ_HARNESS_OP_CASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KZ_CASE_MAX_ARGS 8
+#define KZ_CASE_NAME_LEN 96
+
+/* IN: read only (the runner checks it is left unchanged). OUT: every element
+ * must be written; the device copy starts poisoned. INOUT: starts with random
+ * values that both the backend and ref see (beta != 0, accumulate=true,
+ * optimizer state). */
+typedef enum kz_arg_role { KZ_ARG_IN, KZ_ARG_OUT, KZ_ARG_INOUT } kz_arg_role;
+
+typedef enum kz_init_kind {
+  KZ_INIT_NORMAL,  /* mean a, standard deviation b */
+  KZ_INIT_UNIFORM, /* [a, b) */
+  KZ_INIT_INT,     /* integers in [a, b) (i32 arguments) */
+} kz_init_kind;
+
+typedef struct kz_arg_spec {
+  const char *name;
+  kz_dtype dtype;
+  int ndim;
+  int64_t shape[KZ_MAX_DIMS];
+  kz_arg_role role;
+  kz_init_kind init;
+  double a, b;
+  double tol; /* NMSE bound for OUT/INOUT arguments */
+} kz_arg_spec;
+
+/* Parameters of every op in one struct: each case reads the fields its op has. */
+typedef struct kz_op_params {
+  bool trans_a, trans_b;
+  float alpha, beta;
+  kz_gelu_approx approx;
+  float eps;
+  bool stats; /* layernorm: mean/rstd outputs present */
+  float scale;
+  bool causal;
+  bool lengths; /* softmax: the last argument is lengths [B] */
+  int32_t ignore_index;
+  bool accumulate;
+  bool in_place; /* y aliases the first input */
+  kz_adamw_hparams hp;
+  int steps;      /* adamw: consecutive steps run, grads is [steps, n] */
+  bool bf16_copy; /* adamw: params_bf16 output present */
+} kz_op_params;
+
+/* Host values of one argument: doubles for floating dtypes, ints for i32. */
+typedef struct kz_host_arg {
+  double *f;
+  int32_t *i;
+  int64_t n;
+} kz_host_arg;
+
+typedef struct kz_op_case kz_op_case;
+/* Runs the case on a stream; args[] are device tensors in spec order. */
+typedef kz_status (*kz_case_invoke_fn)(const kz_op_case *c, kz_stream *s, kz_tensor *args);
+/* Computes the expected values of OUT/INOUT arguments in place. */
+typedef void (*kz_case_ref_fn)(const kz_op_case *c, kz_host_arg *args);
+/* Adjusts generated inputs that must satisfy a relation (saved statistics,
+ * a valid softmax output, ignored targets, a zero length). */
+typedef void (*kz_case_fixup_fn)(const kz_op_case *c, kz_host_arg *args);
+
+struct kz_op_case {
+  const char *op; /* registry name (op_registry.c) */
+  char name[KZ_CASE_NAME_LEN];
+  int nargs;
+  kz_arg_spec args[KZ_CASE_MAX_ARGS];
+  kz_op_params p;
+  kz_case_invoke_fn invoke;
+  kz_case_ref_fn ref;
+  kz_case_fixup_fn fixup; /* optional */
+  double flops, bytes;    /* nominal work of one invocation, for the bench */
+  bool compute_bound;     /* compare with the GEMM peak rather than bandwidth */
+};
+
+/* ---- the op registry ----------------------------------------------------- */
+typedef struct kz_op_info {
+  const char *name;
+  size_t slot; /* offsetof(kz_op_table, entry) */
+  const char *flops_formula, *bytes_formula;
+  double tol_f32, tol_bf16; /* NMSE bounds by output (or input, for matmul) dtype */
+  const char *summary;
+} kz_op_info;
+
+int kz_op_info_count(void);
+const kz_op_info *kz_op_info_at(int i);
+const kz_op_info *kz_op_info_find(const char *name);
+/* True when the backend's table has a non-NULL entry for the op. */
+bool kz_op_supported(const kz_backend *b, const kz_op_info *info);
+double kz_op_tolerance(const char *op, kz_dtype dtype);
+
+/* ---- the case table -------------------------------------------------------- */
+typedef struct kz_op_case_list {
+  kz_op_case *items;
+  int count, cap;
+  bool oom; /* a push failed; builders keep going on a scratch slot */
+} kz_op_case_list;
+
+/* Every parity case, in registry order. */
+kz_status kz_op_cases_build(kz_op_case_list *list);
+void kz_op_case_list_free(kz_op_case_list *list);
+
+/* ---- running a case ------------------------------------------------------- */
+enum {
+  KZ_CASE_FAIL_GUARD = 1 << 0,     /* bytes before or after an argument changed */
+  KZ_CASE_FAIL_UNWRITTEN = 1 << 1, /* an output element still holds the poison */
+  KZ_CASE_FAIL_NONFINITE = 1 << 2, /* an output element is NaN or Inf */
+  KZ_CASE_FAIL_NMSE = 1 << 3,      /* an output differs from ref beyond its bound */
+  KZ_CASE_FAIL_INPUT = 1 << 4,     /* an input was modified */
+  KZ_CASE_FAIL_STATUS = 1 << 5,    /* the op returned an error */
+  KZ_CASE_FAIL_HARNESS = 1 << 6,   /* allocation, copy or ref failure */
+};
+
+typedef struct kz_case_result {
+  unsigned failures;  /* KZ_CASE_FAIL_* bits; 0 = pass */
+  bool skipped;       /* the backend does not implement the op */
+  uint64_t seed;      /* the case's own seed */
+  double worst_ratio; /* max over outputs of nmse / tol */
+  char message[768];
+} kz_case_result;
+
+/* Runs one case on the stream with inputs drawn from `seed`. */
+void kz_op_case_run(const kz_op_case *c, kz_stream *s, uint64_t seed, kz_case_result *r);
+
+/* The seed of one case: the base seed mixed with the case name, so a case's
+ * inputs do not change when cases are added around it. */
+uint64_t kz_case_seed(uint64_t base, const char *case_name);
+/* KZ_TEST_SEED (decimal or 0x hex; "random" draws one) or the fixed default. */
+uint64_t kz_harness_base_seed(void);
+
+/* ---- suites: what the CLI and the ctest drivers run ------------------------ */
+typedef struct kz_suite_counts {
+  int passed, failed, skipped;
+} kz_suite_counts;
+
+/* Runs every case of `op` (NULL: all ops) on the device; prints one line per
+ * op (per case when verbose) and every failure with its seed. */
+kz_status kz_harness_test_device(kz_device device, const char *op, uint64_t base_seed, bool verbose,
+                                 FILE *out, kz_suite_counts *counts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

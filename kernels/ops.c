@@ -1,0 +1,423 @@
+/* Validation and dispatch for every op (see ops.h). The checks here are the
+ * only ones: backends trust their arguments, so a bad shape must never get
+ * past this file. Messages name the op, the argument, what was expected and
+ * what was given. */
+#include "ops.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "core/error.h"
+
+/* Describes a tensor for messages; a small ring lets one message show two. */
+static const char *describe(const kz_tensor *t) {
+  static _Thread_local char ring[4][96];
+  static _Thread_local int next;
+  char *buf = ring[next++ & 3];
+  kz_tensor_describe(t, buf, sizeof ring[0]);
+  return buf;
+}
+
+static kz_status check(const kz_stream *s, const char *op, const char *arg, const kz_tensor *t,
+                       kz_dtype dtype) {
+  if (!t) return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s is missing", op, arg);
+  if (t->dtype != dtype)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s must be %s, got %s", op, arg, kz_dtype_name(dtype),
+                   describe(t));
+  if (t->device.kind != s->device.kind || t->device.index != s->device.index) {
+    char dev[32];
+    kz_device_format(s->device, dev, sizeof dev);
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s is %s but the stream runs on %s", op, arg,
+                   describe(t), dev);
+  }
+  if (t->ndim < 1 || t->ndim > KZ_MAX_DIMS)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s has %d dims", op, arg, t->ndim);
+  for (int i = 0; i < t->ndim; ++i)
+    if (t->shape[i] < 0)
+      return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s has a negative dim: %s", op, arg, describe(t));
+  if (!t->data && kz_tensor_numel(t) > 0)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s has no data", op, arg);
+  return KZ_OK;
+}
+
+static kz_status check_same_shape(const char *op, const char *arg, const kz_tensor *t,
+                                  const char *ref_arg, const kz_tensor *ref) {
+  if (!kz_tensor_same_shape(t, ref))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s %s must have the shape of %s %s", op, arg,
+                   describe(t), ref_arg, describe(ref));
+  return KZ_OK;
+}
+
+static kz_status check_numel(const char *op, const char *arg, const kz_tensor *t, int64_t want,
+                             const char *why) {
+  if (kz_tensor_numel(t) != want)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s %s must hold %lld elements (%s)", op, arg,
+                   describe(t), (long long)want, why);
+  return KZ_OK;
+}
+
+static kz_status unsupported(const kz_stream *s, const char *op) {
+  return kz_fail(KZ_ERR_UNSUPPORTED, "%s: not implemented by the %s backend", op, s->backend->name);
+}
+
+#define DISPATCH(s, slot, opname, ...)                                                             \
+  ((s)->backend->ops.slot ? (s)->backend->ops.slot((s), __VA_ARGS__) : unsupported((s), opname))
+
+/* ---- matmul ---------------------------------------------------------------- */
+
+kz_status kz_op_matmul(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *c,
+                       bool trans_a, bool trans_b, float alpha, float beta) {
+  const char *op = "matmul";
+  if (!a || !b) return kz_fail(KZ_ERR_INVALID_ARG, "matmul: a and b are required");
+  KZ_TRY(check(s, op, "a", a, a->dtype == KZ_BF16 ? KZ_BF16 : KZ_F32));
+  KZ_TRY(check(s, op, "b", b, a->dtype));
+  KZ_TRY(check(s, op, "c", c, KZ_F32));
+  if (c->ndim != 2 && c->ndim != 3)
+    return kz_fail(KZ_ERR_INVALID_ARG, "matmul: c must be [M, N] or [B, M, N], got %s",
+                   describe(c));
+  int64_t batch = c->ndim == 3 ? c->shape[0] : 1;
+  const kz_tensor *ops_[2] = {a, b};
+  const char *names[2] = {"a", "b"};
+  for (int i = 0; i < 2; ++i) {
+    const kz_tensor *t = ops_[i];
+    if (t->ndim != 2 && t->ndim != 3)
+      return kz_fail(KZ_ERR_INVALID_ARG, "matmul: %s must be 2-D or 3-D, got %s", names[i],
+                     describe(t));
+    if (t->ndim == 3 && (c->ndim != 3 || t->shape[0] != batch))
+      return kz_fail(KZ_ERR_INVALID_ARG, "matmul: %s %s has a batch that c %s does not match",
+                     names[i], describe(t), describe(c));
+  }
+  int ra = a->ndim - 2, rb = b->ndim - 2;
+  int64_t m = trans_a ? a->shape[ra + 1] : a->shape[ra];
+  int64_t k = trans_a ? a->shape[ra] : a->shape[ra + 1];
+  int64_t kb = trans_b ? b->shape[rb + 1] : b->shape[rb];
+  int64_t n = trans_b ? b->shape[rb] : b->shape[rb + 1];
+  int rc = c->ndim - 2;
+  if (k != kb || c->shape[rc] != m || c->shape[rc + 1] != n)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "matmul: shapes do not chain: a %s%s x b %s%s -> c %s (need K %lld == %lld, c "
+                   "[%lld, %lld])",
+                   describe(a), trans_a ? "^T" : "", describe(b), trans_b ? "^T" : "", describe(c),
+                   (long long)k, (long long)kb, (long long)m, (long long)n);
+  if (!isfinite(alpha) || !isfinite(beta))
+    return kz_fail(KZ_ERR_INVALID_ARG, "matmul: alpha and beta must be finite");
+  if (m == 0 || n == 0 || batch == 0) return KZ_OK;
+  kz_gemm g = {
+      .a = a->data,
+      .b = b->data,
+      .c = c->data,
+      .ab_dtype = a->dtype,
+      .trans_a = trans_a,
+      .trans_b = trans_b,
+      .m = m,
+      .n = n,
+      .k = k,
+      .lda = a->shape[ra + 1],
+      .ldb = b->shape[rb + 1],
+      .ldc = n,
+      .stride_a = a->ndim == 3 ? m * k : 0,
+      .stride_b = b->ndim == 3 ? k * n : 0,
+      .stride_c = m * n,
+      .batch = batch,
+      .alpha = alpha,
+      .beta = beta,
+  };
+  return DISPATCH(s, gemm, op, &g);
+}
+
+/* ---- bias, residual, GELU ----------------------------------------------------- */
+
+kz_status kz_op_bias_add(kz_stream *s, const kz_tensor *x, const kz_tensor *bias, kz_tensor *y) {
+  const char *op = "bias_add";
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "bias", bias, KZ_F32));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  KZ_TRY(check_same_shape(op, "y", y, "x", x));
+  KZ_TRY(check_numel(op, "bias", bias, kz_tensor_cols(x), "one per column of x"));
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  return DISPATCH(s, bias_add_fwd, op, x->data, bias->data, y->data, kz_tensor_rows(x),
+                  kz_tensor_cols(x));
+}
+
+kz_status kz_op_bias_add_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dbias, bool accumulate) {
+  const char *op = "bias_add_bwd";
+  KZ_TRY(check(s, op, "dy", dy, KZ_F32));
+  KZ_TRY(check(s, op, "dbias", dbias, KZ_F32));
+  KZ_TRY(check_numel(op, "dbias", dbias, kz_tensor_cols(dy), "one per column of dy"));
+  if (kz_tensor_numel(dbias) == 0) return KZ_OK;
+  if (kz_tensor_rows(dy) == 0)
+    return accumulate ? KZ_OK : kz_fill_bytes(s, dbias->data, 0, kz_tensor_bytes(dbias));
+  return DISPATCH(s, bias_add_bwd, op, dy->data, dbias->data, kz_tensor_rows(dy),
+                  kz_tensor_cols(dy), accumulate);
+}
+
+kz_status kz_op_add(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *y) {
+  const char *op = "add";
+  KZ_TRY(check(s, op, "a", a, KZ_F32));
+  KZ_TRY(check(s, op, "b", b, KZ_F32));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  KZ_TRY(check_same_shape(op, "b", b, "a", a));
+  KZ_TRY(check_same_shape(op, "y", y, "a", a));
+  if (kz_tensor_numel(a) == 0) return KZ_OK;
+  return DISPATCH(s, add, op, a->data, b->data, y->data, kz_tensor_numel(a));
+}
+
+static kz_status check_gelu_approx(const char *op, kz_gelu_approx approx) {
+  if (approx != KZ_GELU_ERF && approx != KZ_GELU_TANH)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: unknown approximation %d", op, (int)approx);
+  return KZ_OK;
+}
+
+kz_status kz_op_gelu(kz_stream *s, const kz_tensor *x, kz_tensor *y, kz_gelu_approx approx) {
+  const char *op = "gelu";
+  KZ_TRY(check_gelu_approx(op, approx));
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  KZ_TRY(check_same_shape(op, "y", y, "x", x));
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  return DISPATCH(s, gelu_fwd, op, x->data, y->data, kz_tensor_numel(x), approx);
+}
+
+kz_status kz_op_gelu_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy, kz_tensor *dx,
+                         kz_gelu_approx approx, bool accumulate) {
+  const char *op = "gelu_bwd";
+  KZ_TRY(check_gelu_approx(op, approx));
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "dy", dy, KZ_F32));
+  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
+  KZ_TRY(check_same_shape(op, "dy", dy, "x", x));
+  KZ_TRY(check_same_shape(op, "dx", dx, "x", x));
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  return DISPATCH(s, gelu_bwd, op, x->data, dy->data, dx->data, kz_tensor_numel(x), approx,
+                  accumulate);
+}
+
+/* ---- layernorm ------------------------------------------------------------------ */
+
+static kz_status check_row_stats(kz_stream *s, const char *op, const char *arg, const kz_tensor *t,
+                                 int64_t rows) {
+  KZ_TRY(check(s, op, arg, t, KZ_F32));
+  return check_numel(op, arg, t, rows, "one per row of x");
+}
+
+kz_status kz_op_layernorm(kz_stream *s, const kz_tensor *x, const kz_tensor *gamma,
+                          const kz_tensor *beta, kz_tensor *y, kz_tensor *mean, kz_tensor *rstd,
+                          float eps) {
+  const char *op = "layernorm";
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "gamma", gamma, KZ_F32));
+  KZ_TRY(check(s, op, "beta", beta, KZ_F32));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  KZ_TRY(check_same_shape(op, "y", y, "x", x));
+  int64_t rows = kz_tensor_rows(x), cols = kz_tensor_cols(x);
+  KZ_TRY(check_numel(op, "gamma", gamma, cols, "one per column of x"));
+  KZ_TRY(check_numel(op, "beta", beta, cols, "one per column of x"));
+  if (mean) KZ_TRY(check_row_stats(s, op, "mean", mean, rows));
+  if (rstd) KZ_TRY(check_row_stats(s, op, "rstd", rstd, rows));
+  if (!(eps > 0.0f) || !isfinite(eps))
+    return kz_fail(KZ_ERR_INVALID_ARG, "layernorm: eps must be positive and finite, got %g", eps);
+  if (cols == 0)
+    return kz_fail(KZ_ERR_INVALID_ARG, "layernorm: x %s has zero columns", describe(x));
+  if (rows == 0) return KZ_OK;
+  return DISPATCH(s, layernorm_fwd, op, x->data, gamma->data, beta->data, y->data,
+                  mean ? mean->data : NULL, rstd ? rstd->data : NULL, rows, cols, eps);
+}
+
+kz_status kz_op_layernorm_bwd(kz_stream *s, const kz_tensor *dy, const kz_tensor *x,
+                              const kz_tensor *gamma, const kz_tensor *mean, const kz_tensor *rstd,
+                              kz_tensor *dx, kz_tensor *dgamma, kz_tensor *dbeta, bool accumulate) {
+  const char *op = "layernorm_bwd";
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "dy", dy, KZ_F32));
+  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
+  KZ_TRY(check(s, op, "gamma", gamma, KZ_F32));
+  KZ_TRY(check(s, op, "dgamma", dgamma, KZ_F32));
+  KZ_TRY(check(s, op, "dbeta", dbeta, KZ_F32));
+  KZ_TRY(check_same_shape(op, "dy", dy, "x", x));
+  KZ_TRY(check_same_shape(op, "dx", dx, "x", x));
+  int64_t rows = kz_tensor_rows(x), cols = kz_tensor_cols(x);
+  KZ_TRY(check_numel(op, "gamma", gamma, cols, "one per column of x"));
+  KZ_TRY(check_numel(op, "dgamma", dgamma, cols, "one per column of x"));
+  KZ_TRY(check_numel(op, "dbeta", dbeta, cols, "one per column of x"));
+  KZ_TRY(check_row_stats(s, op, "mean", mean, rows));
+  KZ_TRY(check_row_stats(s, op, "rstd", rstd, rows));
+  if (cols == 0) return KZ_OK;
+  if (rows == 0) {
+    if (accumulate) return KZ_OK;
+    KZ_TRY(kz_fill_bytes(s, dgamma->data, 0, kz_tensor_bytes(dgamma)));
+    return kz_fill_bytes(s, dbeta->data, 0, kz_tensor_bytes(dbeta));
+  }
+  return DISPATCH(s, layernorm_bwd, op, dy->data, x->data, gamma->data, mean->data, rstd->data,
+                  dx->data, dgamma->data, dbeta->data, rows, cols, accumulate);
+}
+
+/* ---- softmax ------------------------------------------------------------------ */
+
+static kz_status softmax_shape(kz_stream *s, const char *op, const kz_tensor *x,
+                               const kz_tensor *lengths, float scale, bool causal,
+                               kz_softmax_shape *sh) {
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  if (x->ndim != 4)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: x must be [B, H, T, S], got %s", op, describe(x));
+  if (lengths) {
+    KZ_TRY(check(s, op, "lengths", lengths, KZ_I32));
+    KZ_TRY(check_numel(op, "lengths", lengths, x->shape[0], "one per batch row"));
+  }
+  if (!isfinite(scale))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: scale must be finite, got %g", op, scale);
+  if (causal && x->shape[2] > x->shape[3])
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: causal masking needs queries <= keys, got %s", op,
+                   describe(x));
+  *sh = (kz_softmax_shape){x->shape[0],
+                           x->shape[1],
+                           x->shape[2],
+                           x->shape[3],
+                           scale,
+                           causal,
+                           lengths ? lengths->data : NULL};
+  return KZ_OK;
+}
+
+kz_status kz_op_softmax(kz_stream *s, const kz_tensor *x, kz_tensor *y, const kz_tensor *lengths,
+                        float scale, bool causal) {
+  const char *op = "softmax";
+  kz_softmax_shape sh;
+  KZ_TRY(softmax_shape(s, op, x, lengths, scale, causal, &sh));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  KZ_TRY(check_same_shape(op, "y", y, "x", x));
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  return DISPATCH(s, softmax_fwd, op, x->data, y->data, &sh);
+}
+
+kz_status kz_op_softmax_bwd(kz_stream *s, const kz_tensor *y, const kz_tensor *dy, kz_tensor *dx,
+                            const kz_tensor *lengths, float scale, bool causal, bool accumulate) {
+  const char *op = "softmax_bwd";
+  kz_softmax_shape sh;
+  KZ_TRY(softmax_shape(s, op, y, lengths, scale, causal, &sh));
+  KZ_TRY(check(s, op, "dy", dy, KZ_F32));
+  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
+  KZ_TRY(check_same_shape(op, "dy", dy, "y", y));
+  KZ_TRY(check_same_shape(op, "dx", dx, "y", y));
+  if (kz_tensor_numel(y) == 0) return KZ_OK;
+  return DISPATCH(s, softmax_bwd, op, y->data, dy->data, dx->data, &sh, accumulate);
+}
+
+/* ---- cross-entropy ------------------------------------------------------------ */
+
+static kz_status check_xent(kz_stream *s, const char *op, const kz_tensor *logits,
+                            const kz_tensor *targets) {
+  KZ_TRY(check(s, op, "logits", logits, KZ_F32));
+  KZ_TRY(check(s, op, "targets", targets, KZ_I32));
+  if (kz_tensor_cols(logits) == 0)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: logits %s has zero classes", op, describe(logits));
+  return check_numel(op, "targets", targets, kz_tensor_rows(logits), "one per row of logits");
+}
+
+kz_status kz_op_cross_entropy(kz_stream *s, const kz_tensor *logits, const kz_tensor *targets,
+                              kz_tensor *losses, int32_t ignore_index) {
+  const char *op = "cross_entropy";
+  KZ_TRY(check_xent(s, op, logits, targets));
+  KZ_TRY(check(s, op, "losses", losses, KZ_F32));
+  KZ_TRY(check_numel(op, "losses", losses, kz_tensor_rows(logits), "one per row of logits"));
+  if (kz_tensor_rows(logits) == 0) return KZ_OK;
+  return DISPATCH(s, cross_entropy_fwd, op, logits->data, targets->data, losses->data,
+                  kz_tensor_rows(logits), kz_tensor_cols(logits), ignore_index);
+}
+
+kz_status kz_op_cross_entropy_bwd(kz_stream *s, const kz_tensor *logits, const kz_tensor *targets,
+                                  const kz_tensor *dloss, kz_tensor *dlogits, int32_t ignore_index,
+                                  bool accumulate) {
+  const char *op = "cross_entropy_bwd";
+  KZ_TRY(check_xent(s, op, logits, targets));
+  KZ_TRY(check(s, op, "dloss", dloss, KZ_F32));
+  KZ_TRY(check_numel(op, "dloss", dloss, kz_tensor_rows(logits), "one per row of logits"));
+  KZ_TRY(check(s, op, "dlogits", dlogits, KZ_F32));
+  KZ_TRY(check_same_shape(op, "dlogits", dlogits, "logits", logits));
+  if (kz_tensor_rows(logits) == 0) return KZ_OK;
+  return DISPATCH(s, cross_entropy_bwd, op, logits->data, targets->data, dloss->data, dlogits->data,
+                  kz_tensor_rows(logits), kz_tensor_cols(logits), ignore_index, accumulate);
+}
+
+/* ---- embedding ---------------------------------------------------------------- */
+
+static kz_status check_embedding(kz_stream *s, const char *op, const kz_tensor *ids,
+                                 const kz_tensor *table, const char *table_name,
+                                 const kz_tensor *rows, const char *rows_name) {
+  KZ_TRY(check(s, op, "ids", ids, KZ_I32));
+  KZ_TRY(check(s, op, table_name, table, KZ_F32));
+  KZ_TRY(check(s, op, rows_name, rows, KZ_F32));
+  if (table->ndim != 2)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s must be [vocab, dim], got %s", op, table_name,
+                   describe(table));
+  if (kz_tensor_cols(rows) != table->shape[1])
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s %s must end in the table's dim %lld", op, rows_name,
+                   describe(rows), (long long)table->shape[1]);
+  return check_numel(op, rows_name, rows, kz_tensor_numel(ids) * table->shape[1], "one row per id");
+}
+
+kz_status kz_op_embedding(kz_stream *s, const kz_tensor *ids, const kz_tensor *table,
+                          kz_tensor *out) {
+  const char *op = "embedding";
+  KZ_TRY(check_embedding(s, op, ids, table, "table", out, "out"));
+  if (kz_tensor_numel(out) == 0) return KZ_OK;
+  return DISPATCH(s, embedding_fwd, op, ids->data, table->data, out->data, kz_tensor_numel(ids),
+                  table->shape[0], table->shape[1]);
+}
+
+kz_status kz_op_embedding_bwd(kz_stream *s, const kz_tensor *ids, const kz_tensor *dout,
+                              kz_tensor *dtable, bool accumulate) {
+  const char *op = "embedding_bwd";
+  KZ_TRY(check_embedding(s, op, ids, dtable, "dtable", dout, "dout"));
+  if (kz_tensor_numel(dtable) == 0) return KZ_OK;
+  if (kz_tensor_numel(ids) == 0)
+    return accumulate ? KZ_OK : kz_fill_bytes(s, dtable->data, 0, kz_tensor_bytes(dtable));
+  return DISPATCH(s, embedding_bwd, op, ids->data, dout->data, dtable->data, kz_tensor_numel(ids),
+                  dtable->shape[0], dtable->shape[1], accumulate);
+}
+
+/* ---- optimizer and casts ------------------------------------------------------- */
+
+kz_status kz_op_adamw(kz_stream *s, kz_tensor *params, const kz_tensor *grads, kz_tensor *m,
+                      kz_tensor *v, kz_tensor *params_bf16, const kz_adamw_hparams *hp) {
+  const char *op = "adamw";
+  KZ_TRY(check(s, op, "params", params, KZ_F32));
+  KZ_TRY(check(s, op, "grads", grads, KZ_F32));
+  KZ_TRY(check(s, op, "m", m, KZ_F32));
+  KZ_TRY(check(s, op, "v", v, KZ_F32));
+  KZ_TRY(check_same_shape(op, "grads", grads, "params", params));
+  KZ_TRY(check_same_shape(op, "m", m, "params", params));
+  KZ_TRY(check_same_shape(op, "v", v, "params", params));
+  if (params_bf16) {
+    KZ_TRY(check(s, op, "params_bf16", params_bf16, KZ_BF16));
+    KZ_TRY(check_same_shape(op, "params_bf16", params_bf16, "params", params));
+  }
+  if (!hp) return kz_fail(KZ_ERR_INVALID_ARG, "adamw: hyper-parameters are missing");
+  if (!(hp->lr >= 0.0f) || !isfinite(hp->lr))
+    return kz_fail(KZ_ERR_INVALID_ARG, "adamw: lr must be >= 0 and finite, got %g", hp->lr);
+  if (!(hp->beta1 >= 0.0f && hp->beta1 < 1.0f) || !(hp->beta2 >= 0.0f && hp->beta2 < 1.0f))
+    return kz_fail(KZ_ERR_INVALID_ARG, "adamw: betas must lie in [0, 1), got %g and %g", hp->beta1,
+                   hp->beta2);
+  if (!(hp->eps > 0.0f) || !isfinite(hp->eps))
+    return kz_fail(KZ_ERR_INVALID_ARG, "adamw: eps must be positive, got %g", hp->eps);
+  if (!(hp->weight_decay >= 0.0f) || !isfinite(hp->weight_decay) || !isfinite(hp->grad_scale))
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "adamw: weight_decay must be >= 0 and grad_scale finite, got %g and %g",
+                   hp->weight_decay, hp->grad_scale);
+  if (hp->step < 1)
+    return kz_fail(KZ_ERR_INVALID_ARG, "adamw: step counts from 1, got %lld", (long long)hp->step);
+  if (kz_tensor_numel(params) == 0) return KZ_OK;
+  return DISPATCH(s, adamw, op, params->data, grads->data, m->data, v->data,
+                  params_bf16 ? params_bf16->data : NULL, kz_tensor_numel(params), hp);
+}
+
+kz_status kz_op_cast(kz_stream *s, const kz_tensor *x, kz_tensor *y) {
+  const char *op = "cast";
+  if (!x || !y) return kz_fail(KZ_ERR_INVALID_ARG, "cast: x and y are required");
+  bool to_bf16 = x->dtype == KZ_F32;
+  KZ_TRY(check(s, op, "x", x, to_bf16 ? KZ_F32 : KZ_BF16));
+  KZ_TRY(check(s, op, "y", y, to_bf16 ? KZ_BF16 : KZ_F32));
+  KZ_TRY(check_same_shape(op, "y", y, "x", x));
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  if (to_bf16) return DISPATCH(s, cast_f32_to_bf16, op, x->data, y->data, kz_tensor_numel(x));
+  return DISPATCH(s, cast_bf16_to_f32, op, x->data, y->data, kz_tensor_numel(x));
+}

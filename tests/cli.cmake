@@ -1,0 +1,13 @@
+# The CLI's front door: help texts, info, and clear errors for bad options.
+add_test(NAME cli/help COMMAND kaizen --help)
+set_tests_properties(cli/help PROPERTIES PASS_REGULAR_EXPRESSION "usage: kaizen <command>.*info.*kernels")
+add_test(NAME cli/info_help COMMAND kaizen info --help)
+set_tests_properties(cli/info_help PROPERTIES PASS_REGULAR_EXPRESSION "usage: kaizen info.*--device")
+add_test(NAME cli/info COMMAND kaizen info)
+set_tests_properties(cli/info PROPERTIES
+  PASS_REGULAR_EXPRESSION "kaizen [0-9]+\\.[0-9]+\\.[0-9]+ \\(git [0-9a-f]+.*blas: +OpenBLAS.*devices.*cpu .*kernel target cpu.*kernel config \\(source: built-in\\).*cpu:.*matmul:")
+add_test(NAME cli/unknown_command COMMAND kaizen frobnicate)
+set_tests_properties(cli/unknown_command PROPERTIES WILL_FAIL TRUE)
+# Bad options must fail with a message naming what was wrong (checked by a script
+# so both the exit code and the text are asserted).
+add_test(NAME cli/bad_options COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli_bad_options.sh $<TARGET_FILE:kaizen>)

@@ -1,0 +1,25 @@
+# Data layer: shard writer/reader (round trip, ranks, shuffling, prefetch, bad
+# files), CSV import round trips on the real data sets in ../shared/data, bad
+# CSV input, and the `kaizen data` CLI end to end.
+set(KZ_DATA_TEST_TMP ${CMAKE_CURRENT_BINARY_DIR}/data_tmp)
+file(MAKE_DIRECTORY ${KZ_DATA_TEST_TMP})
+get_filename_component(KZ_SHARED_DATA_DIR ${CMAKE_SOURCE_DIR}/../shared/data ABSOLUTE)
+
+kz_add_c_test_exe(test_shard test_shard.c)
+add_test(NAME data/shard COMMAND test_shard ${KZ_DATA_TEST_TMP}/shard)
+
+kz_add_c_test_exe(test_import test_import.c)
+target_compile_definitions(test_import PRIVATE KZ_SHARED_DATA="${KZ_SHARED_DATA_DIR}"
+  KZ_WORDPIECE_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece")
+foreach(set diamonds pima2 txhousing austen)
+  add_test(NAME data/roundtrip_${set} COMMAND test_import roundtrip ${set} ${KZ_DATA_TEST_TMP})
+  set_tests_properties(data/roundtrip_${set} PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE})
+endforeach()
+add_test(NAME data/import_bad COMMAND test_import bad ${KZ_DATA_TEST_TMP})
+
+add_test(NAME data/cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/data_cli.sh $<TARGET_FILE:kaizen>
+         ${KZ_SHARED_DATA_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt $<TARGET_FILE:test_shard>)
+set_tests_properties(data/cli PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE})
+
+# Not a test: the helper of bench/data_io.sh, built with the tests.
+kz_add_c_test_exe(bench_data_io ${CMAKE_SOURCE_DIR}/bench/bench_data_io.c)

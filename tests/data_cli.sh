@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `kaizen data` end to end: every file in shared/data imports with one
+# command, inspect reports it, and each kind of bad input exits non-zero with
+# a message naming the file and line or dataset, leaving no output behind.
+# usage: data_cli.sh KAIZEN SHARED_DATA_DIR VOCAB TEST_SHARD
+set -u
+kaizen="$1" data="$2" vocab="$3" patcher="$4"
+[ -d "$data" ] || { echo "skipped: $data not found"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+ok() { # ok args...: must succeed
+  local out
+  if ! out=$("$kaizen" "$@" 2>&1); then fail "kaizen $* -> rc=$?: $out"; fi
+}
+expect_fail() { # expect_fail OUTDIR "needle" args...: non-zero, message, no OUTDIR
+  local outdir="$1" needle="$2"; shift 2
+  local out rc
+  out=$("$kaizen" "$@" 2>&1); rc=$?
+  if [ $rc -eq 0 ] || ! grep -qF -- "$needle" <<<"$out"; then
+    fail "kaizen $* -> rc=$rc, wanted an error containing '$needle', got: $out"
+  fi
+  if [ -n "$outdir" ] && [ -e "$outdir" ] && [ -n "$(ls -A "$outdir")" ]; then
+    fail "kaizen $* left output behind: $(ls -A "$outdir")"
+  fi
+}
+
+# ---- the import commands of docs/DATA.md ------------------------------------------
+ok data import --kind tabular --input "$data/diamonds.csv" --out "$tmp/diamonds" --label price
+ok data import --kind tabular --input "$data/letter.csv" --out "$tmp/letter" --label lettr
+ok data import --kind tabular --input "$data/pima2.csv" --out "$tmp/pima2" --label diabetes --valid-fraction 0.2 --seed 1
+ok data import --kind tabular --input "$data/breast_cancer.csv" --out "$tmp/breast_cancer" --label target --label-type categorical
+ok data import --kind timeseries --input "$data/taylor.csv" --out "$tmp/taylor" --time t --label demand
+ok data import --kind timeseries --input "$data/txhousing.csv" --out "$tmp/txhousing" --series-id city --time date --label sales --known year,month --valid-fraction 0.1
+ok data import --kind text --input "$data/austen.csv" --out "$tmp/austen" --text-column text --label book --vocab "$vocab" --cased --max-len 64 --shard-rows 20000 --compress
+for d in diamonds letter pima2 breast_cancer taylor txhousing austen; do
+  [ -f "$tmp/$d/manifest.json" ] || fail "$d: no manifest.json"
+  ls "$tmp/$d" | grep -q '\.tmp$' && fail "$d: a .tmp file was left"
+done
+out=$("$kaizen" data inspect "$tmp/pima2" --verify 2>&1) || fail "inspect pima2: $out"
+grep -q "insulin .*missing 48.70%" <<<"$out" || fail "inspect pima2: missing share of insulin not shown: $out"
+grep -q "neg  *500" <<<"$out" || fail "inspect pima2: label distribution not shown: $out"
+out=$("$kaizen" data inspect "$tmp/austen/train-00001.h5" 2>&1) || fail "inspect one shard: $out"
+grep -q "rows: 20000 in 1 shard" <<<"$out" || fail "inspect one shard: $out"
+"$kaizen" data import --help | grep -q -- "--valid-fraction" || fail "import --help"
+"$kaizen" data inspect --help | grep -q -- "--verify" || fail "inspect --help"
+"$kaizen" data --help | grep -q "vocab" || fail "data --help"
+
+# ---- bad input -----------------------------------------------------------------------
+printf 'a,b,c\n1,2,3\n4,5\n' > "$tmp/ragged.csv"
+expect_fail "$tmp/o1" "ragged.csv:3: 2 fields, but the header has 3" \
+  data import --kind tabular --input "$tmp/ragged.csv" --out "$tmp/o1" --shard-rows 1
+printf 'a,y\n1,2\n3,abc\n' > "$tmp/nonnum.csv"
+expect_fail "$tmp/o2" "nonnum.csv:3: column 'y': 'abc' is not a number" \
+  data import --kind tabular --input "$tmp/nonnum.csv" --out "$tmp/o2" --label y --label-type numeric
+expect_fail "$tmp/o2" "nonnum.csv:3: column 'y': 'abc' is not a number" \
+  data import --kind tabular --input "$tmp/nonnum.csv" --out "$tmp/o2" --numeric y
+printf 'a,b,a\n1,2,3\n' > "$tmp/twice.csv"
+expect_fail "$tmp/o3" "twice.csv:1: column 'a' named twice" \
+  data import --kind tabular --input "$tmp/twice.csv" --out "$tmp/o3"
+expect_fail "$tmp/o4" "--label names column 'nosuch', which $data/pima2.csv does not have" \
+  data import --kind tabular --input "$data/pima2.csv" --out "$tmp/o4" --label nosuch
+expect_fail "" "unknown option '--frob'" data import --frob
+expect_fail "" "--kind is required" data import --input x --out y
+
+# a truncated shard
+cp -r "$tmp/pima2" "$tmp/trunc"
+head -c 3000 "$tmp/pima2/train-00000.h5" > "$tmp/trunc/train-00000.h5"
+expect_fail "" "trunc/train-00000.h5" data inspect "$tmp/trunc"
+# a shard of another format version (the attribute is rewritten in place)
+cp -r "$tmp/pima2" "$tmp/v2"
+"$patcher" set-version "$tmp/v2/train-00000.h5" 2 || fail "could not patch the version"
+expect_fail "" "v2/train-00000.h5: attribute 'kaizen_format_version' is 2" data inspect "$tmp/v2"
+# a manifest whose checksum does not match
+cp -r "$tmp/pima2" "$tmp/badsum"
+sed -i 's/"kz64:\(.\)/"kz64:X\1/; s/"kz64:X0/"kz64:1/; s/"kz64:X\(.\)/"kz64:0/' "$tmp/badsum/manifest.json"
+expect_fail "" "does not match the manifest" data inspect "$tmp/badsum" --verify
+# the existing data set is not silently replaced
+expect_fail "" "already exists" data import --kind tabular --input "$data/pima2.csv" --out "$tmp/pima2"
+
+exit $((fails > 0))

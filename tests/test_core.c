@@ -1,0 +1,152 @@
+/* Tests of the core layer: error reporting, tensor helpers, bf16 rounding,
+ * the activation arena, device parsing, CPU streams and op validation. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/arena.h"
+#include "core/backend.h"
+#include "core/error.h"
+#include "ops.h"
+#include "test_util.h"
+
+static const kz_device cpu = {KZ_DEVICE_CPU, 0};
+
+static void test_errors(void) {
+  KZ_CHECK(kz_fail(KZ_ERR_IO, "reading %s", "x.h5") == KZ_ERR_IO);
+  KZ_CHECK(!strcmp(kz_last_error(), "reading x.h5"));
+  kz_fail_context(KZ_ERR_IO, "loading %s", "job.yaml");
+  KZ_CHECK(!strcmp(kz_last_error(), "loading job.yaml: reading x.h5"));
+  KZ_CHECK(!strcmp(kz_status_name(KZ_ERR_INVALID_ARG), "invalid-argument"));
+}
+
+static void test_bf16(void) {
+  KZ_CHECK(kz_bf16_to_f32(kz_f32_to_bf16(1.0f)) == 1.0f);
+  /* 1 + 2^-8 lies exactly between two bf16 values: ties go to the even one (1.0). */
+  KZ_CHECK(kz_bf16_to_f32(kz_f32_to_bf16(1.0f + 0x1p-8f)) == 1.0f);
+  /* 1 + 3*2^-8 ties between 1+2^-7 (odd) and 1+2^-6 (even). */
+  KZ_CHECK(kz_bf16_to_f32(kz_f32_to_bf16(1.0f + 3 * 0x1p-8f)) == 1.0f + 0x1p-6f);
+  KZ_CHECK(kz_bf16_to_f32(kz_f32_to_bf16(-2.5f)) == -2.5f);
+  KZ_CHECK(isnan(kz_bf16_to_f32(kz_f32_to_bf16(NAN))));
+  KZ_CHECK(isinf(kz_bf16_to_f32(kz_f32_to_bf16(INFINITY))));
+  /* The largest float rounds up to infinity in bf16, as IEEE rounding says. */
+  KZ_CHECK(isinf(kz_bf16_to_f32(kz_f32_to_bf16(3.4028235e38f))));
+}
+
+static void test_tensor(void) {
+  float buf[24];
+  kz_tensor t = kz_tensor_view(buf, KZ_F32, cpu, 3, (int64_t)2, (int64_t)3, (int64_t)4);
+  KZ_CHECK(kz_tensor_numel(&t) == 24);
+  KZ_CHECK(kz_tensor_bytes(&t) == 96);
+  KZ_CHECK(kz_tensor_rows(&t) == 6 && kz_tensor_cols(&t) == 4);
+  char desc[64];
+  kz_tensor_describe(&t, desc, sizeof desc);
+  KZ_CHECK(!strcmp(desc, "[2, 3, 4] f32 cpu"));
+  kz_dtype d;
+  KZ_CHECK_OK(kz_dtype_parse("bf16", &d));
+  KZ_CHECK(d == KZ_BF16 && kz_dtype_size(d) == 2);
+  KZ_CHECK_FAILS(kz_dtype_parse("f16", &d), KZ_ERR_INVALID_ARG, "f16");
+  kz_tensor a;
+  int64_t huge[2] = {INT64_MAX / 2, 16};
+  KZ_CHECK_FAILS(kz_tensor_alloc(cpu, KZ_F32, 2, huge, &a), KZ_ERR_INVALID_ARG, "too large");
+}
+
+static void test_arena(void) {
+  kz_arena *plan;
+  KZ_CHECK_OK(kz_arena_plan(cpu, &plan));
+  void *p;
+  KZ_CHECK_OK(kz_arena_alloc(plan, 100, &p));
+  KZ_CHECK_OK(kz_arena_alloc(plan, 300, &p));
+  size_t need = kz_arena_planned_bytes(plan);
+  KZ_CHECK(need == 256 + 512);
+  kz_arena_destroy(plan);
+
+  kz_arena *a;
+  KZ_CHECK_OK(kz_arena_create(cpu, need, &a));
+  void *x, *y;
+  KZ_CHECK_OK(kz_arena_alloc(a, 100, &x));
+  size_t mark = kz_arena_mark(a);
+  KZ_CHECK_OK(kz_arena_alloc(a, 300, &y));
+  KZ_CHECK((char *)y - (char *)x == 256 && (uintptr_t)y % KZ_ARENA_ALIGN == 0);
+  KZ_CHECK_FAILS(kz_arena_alloc(a, 1, &p), KZ_ERR_OUT_OF_MEMORY, "does not fit");
+  kz_arena_release(a, mark);
+  void *y2;
+  KZ_CHECK_OK(kz_arena_alloc(a, 300, &y2));
+  KZ_CHECK(y2 == y); /* released space is handed out again */
+  kz_arena_reset(a);
+  KZ_CHECK(kz_arena_used(a) == 0 && kz_arena_peak(a) == need);
+  int64_t shape[2] = {3, 5};
+  kz_tensor t;
+  KZ_CHECK_OK(kz_arena_tensor(a, KZ_F32, 2, shape, &t));
+  KZ_CHECK(t.data == x && kz_tensor_numel(&t) == 15);
+  kz_arena_destroy(a);
+}
+
+static void test_devices(void) {
+  KZ_CHECK(kz_device_list_count() == 1 + kz_cuda_device_count());
+  kz_device_info info;
+  KZ_CHECK_OK(kz_device_list_get(0, &info));
+  KZ_CHECK(info.device.kind == KZ_DEVICE_CPU && info.multiprocessors >= 1);
+  KZ_CHECK(!strcmp(info.kernel_target, "cpu"));
+  kz_device d;
+  KZ_CHECK_OK(kz_device_parse("cpu", &d));
+  KZ_CHECK(d.kind == KZ_DEVICE_CPU);
+  KZ_CHECK_OK(kz_device_parse("auto", &d));
+  KZ_CHECK(d.kind == (kz_cuda_device_count() > 0 ? KZ_DEVICE_CUDA : KZ_DEVICE_CPU));
+  KZ_CHECK_FAILS(kz_device_parse("gpu", &d), KZ_ERR_INVALID_ARG, "gpu");
+  KZ_CHECK_FAILS(kz_device_parse("cuda:x", &d), KZ_ERR_INVALID_ARG, "cuda:x");
+  if (kz_cuda_device_count() == 0) {
+    /* Absent CUDA devices are an error naming the request, never an abort. */
+    kz_status st = kz_device_parse("cuda:0", &d);
+    KZ_CHECK(st == KZ_ERR_NOT_FOUND || st == KZ_ERR_UNSUPPORTED);
+    KZ_CHECK(strstr(kz_last_error(), "cuda:0") != NULL);
+  }
+  char name[16];
+  kz_device_format((kz_device){KZ_DEVICE_CUDA, 3}, name, sizeof name);
+  KZ_CHECK(!strcmp(name, "cuda:3"));
+}
+
+static void test_stream_and_validation(void) {
+  kz_stream *s;
+  KZ_CHECK_OK(kz_stream_create(cpu, &s));
+  float host[6] = {1, 2, 3, 4, 5, 6}, back[6] = {0};
+  int64_t shape[2] = {2, 3};
+  kz_tensor a, c;
+  KZ_CHECK_OK(kz_tensor_alloc(cpu, KZ_F32, 2, shape, &a));
+  KZ_CHECK_OK(kz_copy_to_device(s, a.data, host, sizeof host));
+  KZ_CHECK_OK(kz_copy_to_host(s, back, a.data, sizeof back));
+  KZ_CHECK(!memcmp(host, back, sizeof host));
+
+  /* Shape errors name the op, the argument and both shapes. */
+  int64_t bad[2] = {4, 4};
+  KZ_CHECK_OK(kz_tensor_alloc(cpu, KZ_F32, 2, bad, &c));
+  KZ_CHECK_FAILS(kz_op_matmul(s, &a, &a, &c, false, false, 1, 0), KZ_ERR_INVALID_ARG,
+                 "matmul: shapes do not chain");
+  KZ_CHECK_FAILS(kz_op_add(s, &a, &c, &a), KZ_ERR_INVALID_ARG, "add: b [4, 4] f32 cpu");
+  kz_tensor ids = kz_tensor_view(host, KZ_F32, cpu, 1, (int64_t)6);
+  KZ_CHECK_FAILS(kz_op_embedding(s, &ids, &c, &a), KZ_ERR_INVALID_ARG, "ids must be i32");
+  kz_tensor elsewhere = a;
+  elsewhere.device = (kz_device){KZ_DEVICE_CUDA, 0};
+  KZ_CHECK_FAILS(kz_op_gelu(s, &elsewhere, &a, KZ_GELU_ERF), KZ_ERR_INVALID_ARG,
+                 "stream runs on cpu");
+  kz_adamw_hparams hp = {.lr = -1, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step = 1};
+  KZ_CHECK_FAILS(kz_op_adamw(s, &a, &a, &a, &a, NULL, &hp), KZ_ERR_INVALID_ARG, "lr");
+  kz_tensor_free(&a);
+  kz_tensor_free(&c);
+  kz_stream_destroy(s);
+
+  kz_stream *none;
+  if (kz_cuda_device_count() == 0) {
+    kz_status st = kz_stream_create((kz_device){KZ_DEVICE_CUDA, 0}, &none);
+    KZ_CHECK(st == KZ_ERR_NOT_FOUND || st == KZ_ERR_UNSUPPORTED);
+  }
+}
+
+int main(void) {
+  test_errors();
+  test_bf16();
+  test_tensor();
+  test_arena();
+  test_devices();
+  test_stream_and_validation();
+  return KZ_TEST_RESULT();
+}
