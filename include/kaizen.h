@@ -36,14 +36,14 @@ const char *kz_status_name(kz_status status);
 
 /* ---- build ------------------------------------------------------------ */
 typedef struct kz_build_info {
-  const char *version;     /* "0.1.0" */
-  const char *git_hash;    /* short hash of the source tree, or "unknown" */
-  const char *build_type;  /* CMAKE_BUILD_TYPE */
-  int cuda_enabled;        /* 1 when compiled with CUDA kernels */
-  const char *cuda_archs;  /* e.g. "80;90" or "" */
-  const char *blas;        /* e.g. "OpenBLAS 0.3.21" */
-  int openmp_threads;      /* threads OpenMP will use */
-  int sanitizers;          /* 1 in ASan/UBSan builds */
+  const char *version;    /* "0.1.0" */
+  const char *git_hash;   /* short hash of the source tree, or "unknown" */
+  const char *build_type; /* CMAKE_BUILD_TYPE */
+  int cuda_enabled;       /* 1 when compiled with CUDA kernels */
+  const char *cuda_archs; /* e.g. "80;90" or "" */
+  const char *blas;       /* e.g. "OpenBLAS 0.3.21" */
+  int openmp_threads;     /* threads OpenMP will use */
+  int sanitizers;         /* 1 in ASan/UBSan builds */
 } kz_build_info;
 
 void kz_build_info_get(kz_build_info *info);

@@ -18,8 +18,7 @@ extern "C" {
 kz_status kz_op_matmul(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *c,
                        bool trans_a, bool trans_b, float alpha, float beta);
 kz_status kz_op_bias_add(kz_stream *s, const kz_tensor *x, const kz_tensor *bias, kz_tensor *y);
-kz_status kz_op_bias_add_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dbias,
-                             bool accumulate);
+kz_status kz_op_bias_add_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dbias, bool accumulate);
 kz_status kz_op_add(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *y);
 kz_status kz_op_gelu(kz_stream *s, const kz_tensor *x, kz_tensor *y, kz_gelu_approx approx);
 kz_status kz_op_gelu_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy, kz_tensor *dx,
@@ -29,9 +28,8 @@ kz_status kz_op_layernorm(kz_stream *s, const kz_tensor *x, const kz_tensor *gam
                           const kz_tensor *beta, kz_tensor *y, kz_tensor *mean, kz_tensor *rstd,
                           float eps);
 kz_status kz_op_layernorm_bwd(kz_stream *s, const kz_tensor *dy, const kz_tensor *x,
-                              const kz_tensor *gamma, const kz_tensor *mean,
-                              const kz_tensor *rstd, kz_tensor *dx, kz_tensor *dgamma,
-                              kz_tensor *dbeta, bool accumulate);
+                              const kz_tensor *gamma, const kz_tensor *mean, const kz_tensor *rstd,
+                              kz_tensor *dx, kz_tensor *dgamma, kz_tensor *dbeta, bool accumulate);
 /* x, y: [B, H, T, S] f32; lengths: NULL or i32 [B]. */
 kz_status kz_op_softmax(kz_stream *s, const kz_tensor *x, kz_tensor *y, const kz_tensor *lengths,
                         float scale, bool causal);
@@ -40,9 +38,9 @@ kz_status kz_op_softmax_bwd(kz_stream *s, const kz_tensor *y, const kz_tensor *d
 /* logits [N, C] f32, targets [N] i32, losses [N] f32. */
 kz_status kz_op_cross_entropy(kz_stream *s, const kz_tensor *logits, const kz_tensor *targets,
                               kz_tensor *losses, int32_t ignore_index);
-kz_status kz_op_cross_entropy_bwd(kz_stream *s, const kz_tensor *logits,
-                                  const kz_tensor *targets, const kz_tensor *dloss,
-                                  kz_tensor *dlogits, int32_t ignore_index, bool accumulate);
+kz_status kz_op_cross_entropy_bwd(kz_stream *s, const kz_tensor *logits, const kz_tensor *targets,
+                                  const kz_tensor *dloss, kz_tensor *dlogits, int32_t ignore_index,
+                                  bool accumulate);
 /* ids [N] (or [B, T]) i32, table [V, D] f32, out [N, D] (or [B, T, D]). */
 kz_status kz_op_embedding(kz_stream *s, const kz_tensor *ids, const kz_tensor *table,
                           kz_tensor *out);

@@ -16,6 +16,7 @@ foreach(set diamonds pima2 txhousing austen)
   set_tests_properties(data/roundtrip_${set} PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE})
 endforeach()
 add_test(NAME data/import_bad COMMAND test_import bad ${KZ_DATA_TEST_TMP})
+add_test(NAME data/import_lines COMMAND test_import lines ${KZ_DATA_TEST_TMP})
 
 add_test(NAME data/cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/data_cli.sh $<TARGET_FILE:kaizen>
          ${KZ_SHARED_DATA_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt $<TARGET_FILE:test_shard>)

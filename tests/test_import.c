@@ -1,7 +1,8 @@
-/* CSV import: the shards hold exactly the CSV's values (NaN where missing,
- * categories by name, text tokenized as the WordPiece API does), and bad CSV
- * fails naming file and line with no output left behind.
- * usage: test_import roundtrip NAME TMPDIR | test_import bad TMPDIR */
+/* Import: the shards hold exactly the input's values (NaN where missing,
+ * categories by name, text tokenized as the WordPiece API does), for CSV, .txt
+ * and .jsonl inputs; bad input fails naming file and line with no output left.
+ * usage: test_import roundtrip NAME TMPDIR | test_import bad TMPDIR
+ *        | test_import lines TMPDIR */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -86,7 +87,7 @@ static void round_trip(const char *name, const char *tmp) {
     text = 1;
   }
   kz_import_report rep;
-  KZ_CHECK_OK(kz_import_csv(&o, &rep));
+  KZ_CHECK_OK(kz_import_file(&o, &rep));
   kz_dataset *ds;
   kz_dataset_options dopt = {NULL, 1};
   KZ_CHECK_OK(kz_dataset_open(out, &dopt, &ds));
@@ -209,7 +210,7 @@ static void expect_bad(const char *tmp, const char *csv, const char *label, cons
   kz_import_options_default(&o);
   o.input = input, o.out = out, o.label = label, o.label_type = label_type, o.shard_rows = 2;
   snprintf(want, sizeof want, "bad.csv%s", needle);
-  KZ_CHECK_FAILS(kz_import_csv(&o, NULL), KZ_ERR_FORMAT, want);
+  KZ_CHECK_FAILS(kz_import_file(&o, NULL), KZ_ERR_FORMAT, want);
   struct stat sb;
   KZ_CHECK(stat(out, &sb) != 0); /* no output directory, so no file either */
 }
@@ -225,6 +226,112 @@ static void bad_inputs(const char *tmp) {
   expect_bad(tmp, "", NULL, NULL, ": the file is empty");
 }
 
+static kz_dataset *import_and_open(kz_import_options *o, kz_shard_batch *b) {
+  kz_import_report rep;
+  KZ_CHECK_OK(kz_import_file(o, &rep));
+  kz_dataset *ds = NULL;
+  kz_dataset_options dopt = {NULL, 1};
+  KZ_CHECK_OK(kz_dataset_open(o->out, &dopt, &ds));
+  if (!ds) return NULL;
+  int64_t rows = kz_dataset_rows(ds);
+  KZ_CHECK_OK(kz_shard_batch_alloc(kz_dataset_schema(ds), rows, b));
+  KZ_CHECK_OK(kz_dataset_read_range(ds, 0, rows, b, 0));
+  b->rows = rows;
+  return ds;
+}
+
+/* .jsonl: numbers (integer, real, exact doubles), null and omitted keys as
+ * missing, strings and booleans as categories; .txt: one text per line. */
+static void line_inputs(const char *tmp) {
+  char input[512], out[512];
+  snprintf(input, sizeof input, "%s/rows.jsonl", tmp);
+  snprintf(out, sizeof out, "%s/rows_jsonl", tmp);
+  write_text(input, "{\"x\": 1.25, \"n\": 7, \"c\": \"red\", \"ok\": true, \"y\": 0.1}\n"
+                    "\n"
+                    "{\"x\": null, \"n\": -3, \"c\": \"blue\", \"ok\": false, \"y\": 2}\r\n"
+                    "{\"y\": 3.5e-3, \"c\": \"red\"}\n");
+  kz_import_options o;
+  kz_import_options_default(&o);
+  o.input = input, o.out = out, o.label = "y", o.overwrite = 1;
+  kz_shard_batch b;
+  kz_dataset *ds = import_and_open(&o, &b);
+  if (!ds) return;
+  const kz_schema *s = kz_dataset_schema(ds);
+  KZ_CHECK(b.rows == 3);
+  int fx, cx, fn, cn, fc, cc, fo, co, fy, cy;
+  KZ_CHECK(kz_schema_find_column(s, "x", &fx, &cx) && kz_schema_find_column(s, "n", &fn, &cn) &&
+           kz_schema_find_column(s, "c", &fc, &cc) && kz_schema_find_column(s, "ok", &fo, &co) &&
+           kz_schema_find_column(s, "y", &fy, &cy));
+  KZ_CHECK(kz_batch_f32(&b, fx, 0)[cx] == 1.25f && isnan(kz_batch_f32(&b, fx, 1)[cx]) &&
+           isnan(kz_batch_f32(&b, fx, 2)[cx]));
+  KZ_CHECK(kz_batch_f32(&b, fn, 0)[cn] == 7.0f && kz_batch_f32(&b, fn, 1)[cn] == -3.0f &&
+           isnan(kz_batch_f32(&b, fn, 2)[cn]));
+  KZ_CHECK(kz_batch_f32(&b, fy, 0)[cy] == 0.1f && kz_batch_f32(&b, fy, 2)[cy] == 3.5e-3f);
+  const kz_column *cat = &s->fields[fc].columns[cc];
+  KZ_CHECK(!strcmp(cat->categories[kz_batch_i32(&b, fc, 0)[cc]], "red") &&
+           !strcmp(cat->categories[kz_batch_i32(&b, fc, 1)[cc]], "blue") &&
+           !strcmp(cat->categories[kz_batch_i32(&b, fc, 2)[cc]], "red"));
+  const kz_column *okc = &s->fields[fo].columns[co];
+  KZ_CHECK(!strcmp(okc->categories[kz_batch_i32(&b, fo, 0)[co]], "true") &&
+           kz_batch_i32(&b, fo, 2)[co] == -1);
+  kz_shard_batch_free(&b);
+  kz_dataset_close(ds);
+
+  snprintf(input, sizeof input, "%s/lines.txt", tmp);
+  snprintf(out, sizeof out, "%s/lines_txt", tmp);
+  const char *texts[] = {"It is a truth universally acknowledged,", "  ", "caf\xc3\xa9 au lait"};
+  write_text(input,
+             "\xEF\xBB\xBFIt is a truth universally acknowledged,\r\n  \ncaf\xc3\xa9 au lait");
+  kz_import_options_default(&o);
+  o.kind = "text", o.input = input, o.out = out, o.overwrite = 1, o.max_len = 16;
+  o.vocab = KZ_WORDPIECE_FIXTURES "/vocab_austen_cased.txt";
+  ds = import_and_open(&o, &b);
+  if (!ds) return;
+  s = kz_dataset_schema(ds);
+  KZ_CHECK(b.rows == 2); /* the blank line is skipped */
+  int tf = kz_schema_field_index(s, "text"), ids_f = kz_schema_field_index(s, "input_ids");
+  kz_wordpiece *tok;
+  kz_wordpiece_options wo;
+  kz_wordpiece_options_default(&wo);
+  wo.max_len = 16, wo.pad = 1;
+  KZ_CHECK_OK(kz_wordpiece_load(o.vocab, &wo, &tok));
+  kz_wordpiece_encoding enc = {0};
+  for (int r = 0; r < 2 && tf >= 0; ++r) {
+    const char *want = texts[r ? 2 : 0];
+    KZ_CHECK(!strcmp(*kz_batch_str(&b, tf, r), want));
+    KZ_CHECK_OK(kz_wordpiece_encode(tok, want, strlen(want), &enc));
+    KZ_CHECK(!memcmp(enc.ids, kz_batch_i32(&b, ids_f, r), 16 * sizeof(int32_t)));
+  }
+  kz_wordpiece_encoding_free(&enc);
+  kz_wordpiece_free(tok);
+  kz_shard_batch_free(&b);
+  kz_dataset_close(ds);
+}
+
+static void expect_bad_jsonl(const char *tmp, const char *text, const char *needle) {
+  char input[512], out[512], want[600];
+  snprintf(input, sizeof input, "%s/bad.jsonl", tmp);
+  snprintf(out, sizeof out, "%s/bad_jsonl_out", tmp);
+  write_text(input, text);
+  kz_import_options o;
+  kz_import_options_default(&o);
+  o.input = input, o.out = out, o.shard_rows = 1;
+  snprintf(want, sizeof want, "bad.jsonl%s", needle);
+  KZ_CHECK_FAILS(kz_import_file(&o, NULL), KZ_ERR_FORMAT, want);
+  struct stat sb;
+  KZ_CHECK(stat(out, &sb) != 0);
+}
+
+static void bad_line_inputs(const char *tmp) {
+  expect_bad_jsonl(tmp, "{\"a\": 1}\n{\"a\": 2}\n{\"a\": 3, \"b\": 4}\n",
+                   ":3: key 'b' is not among the first object's keys");
+  expect_bad_jsonl(tmp, "{\"a\": 1}\n{\"a\": [1, 2]}\n", ":2: key 'a' holds an array");
+  expect_bad_jsonl(tmp, "{\"a\": 1}\n{\"a\": 2\n", ":2: column");
+  expect_bad_jsonl(tmp, "{\"a\": 1}\n[1, 2]\n", ":2: each line must be a JSON object");
+  expect_bad_jsonl(tmp, "{\"a\": 1, \"a\": 2}\n", ":1: column");
+  expect_bad_jsonl(tmp, "\n\n", ": no JSON object in the file");
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "roundtrip")) {
     struct stat sb;
@@ -235,8 +342,11 @@ int main(int argc, char **argv) {
     round_trip(argv[2], argv[3]);
   } else if (argc == 3 && !strcmp(argv[1], "bad")) {
     bad_inputs(argv[2]);
+    bad_line_inputs(argv[2]);
+  } else if (argc == 3 && !strcmp(argv[1], "lines")) {
+    line_inputs(argv[2]);
   } else {
-    fprintf(stderr, "usage: test_import roundtrip NAME TMPDIR | test_import bad TMPDIR\n");
+    fprintf(stderr, "usage: test_import roundtrip NAME TMPDIR | bad TMPDIR | lines TMPDIR\n");
     return 2;
   }
   return KZ_TEST_RESULT();

@@ -32,13 +32,14 @@ static int kz_test_failures = 0;
   do {                                                                                             \
     kz_status kz_check_st_ = (expr);                                                               \
     if (kz_check_st_ != (status) || !strstr(kz_last_error(), (needle))) {                          \
-      fprintf(stderr, "%s:%d: %s: expected %s containing \"%s\", got %s: \"%s\"\n", __FILE__,     \
+      fprintf(stderr, "%s:%d: %s: expected %s containing \"%s\", got %s: \"%s\"\n", __FILE__,      \
               __LINE__, #expr, kz_status_name(status), needle, kz_status_name(kz_check_st_),       \
               kz_last_error());                                                                    \
       ++kz_test_failures;                                                                          \
     }                                                                                              \
   } while (0)
 
-#define KZ_TEST_RESULT() (kz_test_failures ? (fprintf(stderr, "%d check(s) failed\n", kz_test_failures), 1) : 0)
+#define KZ_TEST_RESULT()                                                                           \
+  (kz_test_failures ? (fprintf(stderr, "%d check(s) failed\n", kz_test_failures), 1) : 0)
 
 #endif

@@ -106,21 +106,21 @@ static kz_status flush_batch(pass2 *p, int split) {
 
 static kz_status run_pass2(pass2 *p) {
   kz_import *im = p->im;
-  KZ_TRY(kz_csv_rewind(im->csv));
+  KZ_TRY(kz_rows_rewind(im->src));
   int eof;
-  KZ_TRY(kz_csv_next(im->csv, &eof)); /* header */
+  KZ_TRY(kz_rows_next(im->src, &eof)); /* header */
   /* rows are converted into a scratch row of batch 0 first, then moved if
    * they belong to the other split; this keeps one conversion path */
   for (int64_t row = 0;; ++row) {
-    KZ_TRY(kz_csv_next(im->csv, &eof));
+    KZ_TRY(kz_rows_next(im->src, &eof));
     if (eof) break;
-    int64_t line = kz_csv_line(im->csv);
-    if (kz_csv_fields(im->csv) != im->n_cols)
+    int64_t line = kz_rows_line(im->src);
+    if (kz_rows_fields(im->src) != im->n_cols)
       return kz_fail(KZ_ERR_FORMAT, "%s:%lld: %d fields, but the header has %d (the file changed?)",
-                     im->o->input, (long long)line, kz_csv_fields(im->csv), im->n_cols);
+                     im->o->input, (long long)line, kz_rows_fields(im->src), im->n_cols);
     kz_shard_batch *b = &p->batch[0];
     if (im->text_col >= 0 && !im->o->keep_empty &&
-        is_blank(kz_csv_field(im->csv, im->text_col), kz_csv_field_len(im->csv, im->text_col))) {
+        is_blank(kz_rows_field(im->src, im->text_col), kz_rows_field_len(im->src, im->text_col))) {
       im->rep.skipped_empty++;
       continue;
     }
@@ -128,8 +128,8 @@ static kz_status run_pass2(pass2 *p) {
     for (int i = 0; i < im->n_cols; ++i) {
       const col_info *ci = &im->cols[i];
       if (ci->role == ROLE_IGNORE) continue;
-      const char *v = kz_csv_field(im->csv, i);
-      size_t len = kz_csv_field_len(im->csv, i);
+      const char *v = kz_rows_field(im->src, i);
+      size_t len = kz_rows_field_len(im->src, i);
       if (ci->role == ROLE_TEXT)
         KZ_TRY(encode_text(p, b, ci, v, len, line));
       else
@@ -162,10 +162,10 @@ static void free_import(kz_import *im) {
   free(im->tmin), free(im->tmax), free(im->cutoff);
   kz_schema_free(&im->schema);
   kz_wordpiece_free(im->tok);
-  kz_csv_close(im->csv);
+  kz_rows_close(im->src);
 }
 
-kz_status kz_import_csv(const kz_import_options *o, kz_import_report *report) {
+kz_status kz_import_file(const kz_import_options *o, kz_import_report *report) {
   if (report) memset(report, 0, sizeof *report);
   if (!o->input || !o->out)
     return kz_fail(KZ_ERR_INVALID_ARG, "import needs an input file and an output directory");
@@ -184,7 +184,7 @@ kz_status kz_import_csv(const kz_import_options *o, kz_import_report *report) {
   im.o = o;
   im.series_col = im.time_col = im.text_col = im.label_col = -1;
   im.series_field = -1;
-  kz_status st = kz_csv_open(o->input, &im.csv);
+  kz_status st = kz_rows_open(o->input, &im.src);
   if (st == KZ_OK) st = kz_import_header(&im);
   if (st == KZ_OK) st = kz_import_pass1(&im);
   if (st == KZ_OK) st = kz_import_build_schema(&im);
@@ -218,7 +218,7 @@ kz_status kz_import_csv(const kz_import_options *o, kz_import_report *report) {
   kz_shard_batch_free(&p.batch[0]);
   kz_shard_batch_free(&p.batch[1]);
   kz_wordpiece_encoding_free(&p.enc);
-  im.rep.input_bytes = im.csv ? kz_csv_size(im.csv) : 0;
+  im.rep.input_bytes = im.src ? kz_rows_size(im.src) : 0;
   if (report) *report = im.rep;
   free_import(&im);
   return st;

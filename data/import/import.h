@@ -1,8 +1,7 @@
-/* CSV import into kaizen shards (docs/DATA.md): a first pass infers the
- * schema (numbers vs categories, missing values, dictionaries), a second
- * converts rows and streams them to the shard writer. Memory is constant in
- * the number of rows (it grows with the number of distinct categories). Any
- * failure leaves no output file behind. */
+/* Import of CSV, text-line and JSON-lines files into kaizen shards (docs/DATA.md): a first pass
+ * infers the schema (numbers vs categories, missing values, dictionaries), a second converts rows
+ * and streams them to the shard writer. Memory is constant in the number of rows (it grows with the
+ * number of distinct categories). Any failure leaves no output file behind. */
 #ifndef KZ_DATA_IMPORT_IMPORT_H
 #define KZ_DATA_IMPORT_IMPORT_H
 
@@ -12,7 +11,7 @@
 
 typedef struct kz_import_options {
   const char *kind;        /* "tabular", "text" or "timeseries" */
-  const char *input;       /* CSV file with a header row */
+  const char *input;       /* .csv with a header row, .txt or .jsonl (rows.h) */
   const char *out;         /* output directory */
   const char *label;       /* label / target column */
   const char *label_type;  /* NULL (infer), "numeric" or "categorical" */
@@ -39,13 +38,13 @@ typedef struct kz_import_options {
 } kz_import_options;
 
 typedef struct kz_import_report {
-  int64_t rows_read; /* data rows in the CSV */
+  int64_t rows_read; /* data rows in the input */
   int64_t rows_train, rows_valid;
   int64_t skipped_empty; /* text rows skipped as empty */
   uint64_t input_bytes;
 } kz_import_report;
 
 void kz_import_options_default(kz_import_options *o);
-kz_status kz_import_csv(const kz_import_options *o, kz_import_report *report);
+kz_status kz_import_file(const kz_import_options *o, kz_import_report *report);
 
 #endif

@@ -2,8 +2,8 @@
 #ifndef KZ_DATA_IMPORT_INTERNAL_H
 #define KZ_DATA_IMPORT_INTERNAL_H
 
-#include "data/import/csv.h"
 #include "data/import/import.h"
+#include "data/import/rows.h"
 #include "data/import/strset.h"
 #include "data/shard/schema.h"
 #include "data/text/wordpiece.h"
@@ -33,7 +33,7 @@ typedef struct col_info {
 
 typedef struct kz_import {
   const kz_import_options *o;
-  kz_csv *csv;
+  kz_rows *src;
   int n_cols;
   col_info *cols;
   int series_col, time_col, text_col, label_col;

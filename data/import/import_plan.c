@@ -90,14 +90,14 @@ static kz_status one_col(kz_import *im, const char *name, const char *flag, int 
 kz_status kz_import_header(kz_import *im) {
   const kz_import_options *o = im->o;
   int eof;
-  KZ_TRY(kz_csv_next(im->csv, &eof));
+  KZ_TRY(kz_rows_next(im->src, &eof));
   if (eof)
     return kz_fail(KZ_ERR_FORMAT, "%s: the file is empty (a header row is required)", o->input);
-  im->n_cols = kz_csv_fields(im->csv);
+  im->n_cols = kz_rows_fields(im->src);
   im->cols = calloc((size_t)im->n_cols, sizeof *im->cols);
   if (!im->cols) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   for (int i = 0; i < im->n_cols; ++i) {
-    const char *name = kz_csv_field(im->csv, i);
+    const char *name = kz_rows_field(im->src, i);
     kz_strset_init(&im->cols[i].dict);
     im->cols[i].field = -1;
     if (!*name) return kz_fail(KZ_ERR_FORMAT, "%s:1: column %d has an empty name", o->input, i + 1);
@@ -142,10 +142,13 @@ kz_status kz_import_header(kz_import *im) {
                    "--series-id, --time, --static and --known need --kind timeseries");
   }
   if (is_text) {
-    if (!o->text_column || !o->vocab)
+    /* a .txt input has exactly one column, so it needs no --text-column */
+    const char *text_column = o->text_column;
+    if (!text_column && !strcmp(kz_rows_format(im->src), "txt")) text_column = "text";
+    if (!text_column || !o->vocab)
       return kz_fail(KZ_ERR_INVALID_ARG,
                      "text import needs --text-column COL and --vocab vocab.txt");
-    KZ_TRY(one_col(im, o->text_column, "--text-column", &im->text_col));
+    KZ_TRY(one_col(im, text_column, "--text-column", &im->text_col));
     KZ_TRY(set_role(im, im->text_col, ROLE_TEXT, "--text-column"));
     /* other columns carry nothing a text model reads */
     for (int i = 0; i < im->n_cols; ++i)
@@ -174,16 +177,16 @@ kz_status kz_import_pass1(kz_import *im) {
   const kz_import_options *o = im->o;
   int eof;
   for (;;) {
-    KZ_TRY(kz_csv_next(im->csv, &eof));
+    KZ_TRY(kz_rows_next(im->src, &eof));
     if (eof) break;
-    int64_t line = kz_csv_line(im->csv);
-    if (kz_csv_fields(im->csv) != im->n_cols)
+    int64_t line = kz_rows_line(im->src);
+    if (kz_rows_fields(im->src) != im->n_cols)
       return kz_fail(KZ_ERR_FORMAT, "%s:%lld: %d fields, but the header has %d", o->input,
-                     (long long)line, kz_csv_fields(im->csv), im->n_cols);
+                     (long long)line, kz_rows_fields(im->src), im->n_cols);
     im->rep.rows_read++;
     if (im->text_col >= 0) {
-      const char *tx = kz_csv_field(im->csv, im->text_col);
-      size_t n = kz_csv_field_len(im->csv, im->text_col), k = 0;
+      const char *tx = kz_rows_field(im->src, im->text_col);
+      size_t n = kz_rows_field_len(im->src, im->text_col), k = 0;
       while (k < n && (tx[k] == ' ' || tx[k] == '\t' || tx[k] == '\r' || tx[k] == '\n')) ++k;
       im->blank_rows += k == n;
     }
@@ -192,8 +195,8 @@ kz_status kz_import_pass1(kz_import *im) {
     for (int i = 0; i < im->n_cols; ++i) {
       col_info *ci = &im->cols[i];
       if (ci->role == ROLE_IGNORE || ci->role == ROLE_TEXT) continue;
-      const char *v = kz_csv_field(im->csv, i);
-      size_t len = kz_csv_field_len(im->csv, i);
+      const char *v = kz_rows_field(im->src, i);
+      size_t len = kz_rows_field_len(im->src, i);
       if (kz_is_missing(v, len)) {
         ci->n_missing++;
         if (ci->role == ROLE_SERIES || ci->role == ROLE_TIME)

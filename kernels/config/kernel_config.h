@@ -26,22 +26,23 @@ typedef enum kz_target {
 
 typedef enum kz_knob {
   /* CPU */
-  KZ_KNOB_CPU_MATMUL_IMPL,     /* matmul.impl: 0 = blas, 1 = tiled (hand-written) */
-  KZ_KNOB_CPU_MATMUL_TILE,     /* matmul.tile: tile edge of the hand-written GEMM */
+  KZ_KNOB_CPU_MATMUL_IMPL,       /* matmul.impl: 0 = blas, 1 = tiled (hand-written) */
+  KZ_KNOB_CPU_MATMUL_TILE,       /* matmul.tile: tile edge of the hand-written GEMM */
   KZ_KNOB_CPU_ELEMENTWISE_GRAIN, /* elementwise.grain: elements per OpenMP task */
-  KZ_KNOB_CPU_ROWWISE_GRAIN,   /* rowwise.grain: rows per OpenMP task (norm, softmax, xent, embedding) */
+  KZ_KNOB_CPU_ROWWISE_GRAIN, /* rowwise.grain: rows per OpenMP task (norm, softmax, xent, embedding)
+                              */
   /* CUDA */
-  KZ_KNOB_CUDA_MATMUL_IMPL,    /* matmul.impl: 0 = cublas, 1 = tiled (hand-written) */
-  KZ_KNOB_CUDA_MATMUL_TILE,    /* matmul.tile: 16 or 32, hand-written GEMM tile edge */
-  KZ_KNOB_CUDA_ELEMENTWISE_BLOCK, /* elementwise.block: threads per block */
-  KZ_KNOB_CUDA_ELEMENTWISE_VEC,   /* elementwise.vec: elements per thread per load: 1, 2, 4 */
-  KZ_KNOB_CUDA_LAYERNORM_BLOCK,   /* layernorm.block: threads per row-block */
+  KZ_KNOB_CUDA_MATMUL_IMPL,        /* matmul.impl: 0 = cublas, 1 = tiled (hand-written) */
+  KZ_KNOB_CUDA_MATMUL_TILE,        /* matmul.tile: 16 or 32, hand-written GEMM tile edge */
+  KZ_KNOB_CUDA_ELEMENTWISE_BLOCK,  /* elementwise.block: threads per block */
+  KZ_KNOB_CUDA_ELEMENTWISE_VEC,    /* elementwise.vec: elements per thread per load: 1, 2, 4 */
+  KZ_KNOB_CUDA_LAYERNORM_BLOCK,    /* layernorm.block: threads per row-block */
   KZ_KNOB_CUDA_LAYERNORM_BWD_ROWS, /* layernorm.bwd_rows: rows per block in the dgamma/dbeta pass */
-  KZ_KNOB_CUDA_SOFTMAX_BLOCK,     /* softmax.block */
-  KZ_KNOB_CUDA_XENT_BLOCK,        /* cross_entropy.block */
-  KZ_KNOB_CUDA_EMBEDDING_BLOCK,   /* embedding.block */
-  KZ_KNOB_CUDA_BIAS_BWD_ROWS,     /* bias_add.bwd_rows: rows reduced per block */
-  KZ_KNOB_CUDA_ADAMW_BLOCK,       /* adamw.block */
+  KZ_KNOB_CUDA_SOFTMAX_BLOCK,      /* softmax.block */
+  KZ_KNOB_CUDA_XENT_BLOCK,         /* cross_entropy.block */
+  KZ_KNOB_CUDA_EMBEDDING_BLOCK,    /* embedding.block */
+  KZ_KNOB_CUDA_BIAS_BWD_ROWS,      /* bias_add.bwd_rows: rows reduced per block */
+  KZ_KNOB_CUDA_ADAMW_BLOCK,        /* adamw.block */
   KZ_KNOB_COUNT
 } kz_knob;
 
@@ -49,16 +50,16 @@ typedef enum kz_knob_kind { KZ_KNOB_INT, KZ_KNOB_CHOICE } kz_knob_kind;
 
 typedef struct kz_knob_def {
   kz_knob id;
-  bool cuda;           /* applies to CUDA targets (else to the CPU target) */
-  const char *op;      /* YAML section, e.g. "layernorm" */
-  const char *name;    /* YAML key, e.g. "block" */
+  bool cuda;        /* applies to CUDA targets (else to the CPU target) */
+  const char *op;   /* YAML section, e.g. "layernorm" */
+  const char *name; /* YAML key, e.g. "block" */
   kz_knob_kind kind;
-  int min, max;        /* inclusive range for INT knobs */
-  int multiple_of;     /* INT values must be multiples of this (1 = any) */
-  bool power_of_two;   /* INT values must be powers of two */
+  int min, max;           /* inclusive range for INT knobs */
+  int multiple_of;        /* INT values must be multiples of this (1 = any) */
+  bool power_of_two;      /* INT values must be powers of two */
   const char *choices[4]; /* names for CHOICE knobs, NULL-terminated; value = index */
   int defaults[KZ_TARGET_COUNT];
-  const char *doc;     /* one line for `kaizen info` and docs */
+  const char *doc; /* one line for `kaizen info` and docs */
 } kz_knob_def;
 
 const kz_knob_def *kz_knob_def_get(kz_knob id);

@@ -89,23 +89,22 @@ typedef struct kz_adamw_hparams {
 typedef struct kz_op_table {
   kz_status (*gemm)(kz_stream *s, const kz_gemm *g);
   /* y[r, c] = x[r, c] + bias[c]; y may alias x. */
-  kz_status (*bias_add_fwd)(kz_stream *s, const float *x, const float *bias, float *y,
-                            int64_t rows, int64_t cols);
+  kz_status (*bias_add_fwd)(kz_stream *s, const float *x, const float *bias, float *y, int64_t rows,
+                            int64_t cols);
   /* dbias[c] (+)= sum_r dy[r, c]. */
-  kz_status (*bias_add_bwd)(kz_stream *s, const float *dy, float *dbias, int64_t rows,
-                            int64_t cols, bool accumulate);
+  kz_status (*bias_add_bwd)(kz_stream *s, const float *dy, float *dbias, int64_t rows, int64_t cols,
+                            bool accumulate);
   /* y = a + b elementwise (the residual connection); y may alias a or b. */
   kz_status (*add)(kz_stream *s, const float *a, const float *b, float *y, int64_t n);
-  kz_status (*gelu_fwd)(kz_stream *s, const float *x, float *y, int64_t n,
-                        kz_gelu_approx approx);
+  kz_status (*gelu_fwd)(kz_stream *s, const float *x, float *y, int64_t n, kz_gelu_approx approx);
   /* dx (+)= dy * gelu'(x). */
   kz_status (*gelu_bwd)(kz_stream *s, const float *x, const float *dy, float *dx, int64_t n,
                         kz_gelu_approx approx, bool accumulate);
   /* y = (x - mean) * rstd * gamma + beta per row; rstd = 1/sqrt(var + eps),
    * biased variance. mean and rstd (rows each) may be NULL (inference). */
-  kz_status (*layernorm_fwd)(kz_stream *s, const float *x, const float *gamma,
-                             const float *beta, float *y, float *mean, float *rstd,
-                             int64_t rows, int64_t cols, float eps);
+  kz_status (*layernorm_fwd)(kz_stream *s, const float *x, const float *gamma, const float *beta,
+                             float *y, float *mean, float *rstd, int64_t rows, int64_t cols,
+                             float eps);
   /* dx, dgamma, dbeta (+)= gradients given the saved mean and rstd. */
   kz_status (*layernorm_bwd)(kz_stream *s, const float *dy, const float *x, const float *gamma,
                              const float *mean, const float *rstd, float *dx, float *dgamma,
@@ -123,8 +122,8 @@ typedef struct kz_op_table {
   /* dlogits[r] (+)= dloss[r] * (softmax(logits[r]) - onehot(targets[r]));
    * zero rows where the target is ignored. */
   kz_status (*cross_entropy_bwd)(kz_stream *s, const float *logits, const int32_t *targets,
-                                 const float *dloss, float *dlogits, int64_t rows,
-                                 int64_t classes, int32_t ignore_index, bool accumulate);
+                                 const float *dloss, float *dlogits, int64_t rows, int64_t classes,
+                                 int32_t ignore_index, bool accumulate);
   /* out[i, :] = table[ids[i], :]. An id outside [0, vocab) gives
    * KZ_ERR_INVALID_ARG on the CPU and a zero row on CUDA. */
   kz_status (*embedding_fwd)(kz_stream *s, const int32_t *ids, const float *table, float *out,
@@ -156,7 +155,7 @@ struct kz_backend {
   /* Ordered on the stream; returns once the copy is enqueued (CPU: done). */
   kz_status (*copy)(kz_stream *s, void *dst, const void *src, size_t bytes, kz_copy_kind kind);
   kz_status (*fill_bytes)(kz_stream *s, void *dst, int value, size_t bytes);
-  kz_status (*stream_init)(kz_stream *s);  /* fills native/blas for s->device */
+  kz_status (*stream_init)(kz_stream *s); /* fills native/blas for s->device */
   void (*stream_fini)(kz_stream *s);
   kz_status (*stream_sync)(kz_stream *s);
   /* Events time work on a stream: record two, synchronise, read the gap. */

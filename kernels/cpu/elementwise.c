@@ -91,7 +91,8 @@ static inline float gelu_tanh(float x) {
 }
 
 static inline float gelu_erf(float x) {
-  return 0.5f * x * (1.0f + erff(x * KZ_INV_SQRT2));
+  /* erfc form: 1 + erf(z) cancels catastrophically for z << 0, erfc(-z) does not. */
+  return 0.5f * x * erfcf(-x * KZ_INV_SQRT2);
 }
 
 /* With s = sigmoid(2u): 0.5 (1 + tanh u) = s and 1 - tanh^2 u = 4 s (1 - s),
@@ -105,7 +106,7 @@ static inline float gelu_tanh_grad(float x) {
 
 /* d/dx [x Phi(x)] = Phi(x) + x phi(x). */
 static inline float gelu_erf_grad(float x) {
-  float cdf = 0.5f * (1.0f + erff(x * KZ_INV_SQRT2));
+  float cdf = 0.5f * erfcf(-x * KZ_INV_SQRT2);
   return cdf + x * KZ_INV_SQRT_2PI * expf(-0.5f * x * x);
 }
 

@@ -25,7 +25,7 @@ __device__ __forceinline__ float gelu(float x, kz_gelu_approx approx) {
     const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
     return 0.5f * x * (1.0f + tanhf(u));
   }
-  return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+  return 0.5f * x * erfcf(-x * 0.7071067811865476f); /* erfc: no cancellation for x << 0 */
 }
 
 __device__ __forceinline__ float gelu_grad(float x, kz_gelu_approx approx) {
@@ -36,8 +36,7 @@ __device__ __forceinline__ float gelu_grad(float x, kz_gelu_approx approx) {
     return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
   }
   /* Phi(x) + x * phi(x) */
-  return 0.5f * (1.0f + erff(x * 0.7071067811865476f)) +
-         x * 0.3989422804014327f * expf(-0.5f * x * x);
+  return 0.5f * erfcf(-x * 0.7071067811865476f) + x * 0.3989422804014327f * expf(-0.5f * x * x);
 }
 
 struct gelu_op {

@@ -52,8 +52,8 @@ void kz_ref_softmax_bwd(const double *y, const double *dy, double *dx, const kz_
 bool kz_ref_cross_entropy_fwd(const double *logits, const int32_t *targets, double *losses,
                               int64_t rows, int64_t classes, int32_t ignore_index);
 void kz_ref_cross_entropy_bwd(const double *logits, const int32_t *targets, const double *dloss,
-                              double *dlogits, int64_t rows, int64_t classes,
-                              int32_t ignore_index, bool accumulate);
+                              double *dlogits, int64_t rows, int64_t classes, int32_t ignore_index,
+                              bool accumulate);
 bool kz_ref_embedding_fwd(const int32_t *ids, const double *table, double *out, int64_t n,
                           int64_t vocab, int64_t dim);
 void kz_ref_embedding_bwd(const int32_t *ids, const double *dout, double *dtable, int64_t n,

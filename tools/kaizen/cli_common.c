@@ -32,7 +32,7 @@ int kz_cli_fail(const char *what) {
 }
 
 int kz_cli_common_apply(const kz_cli_common *c, kz_device *device) {
-  if (kz_kernel_config_load_env() != KZ_OK) return kz_cli_fail("KZ_KERNEL_CONFIG");
+  if (kz_kernel_config_load_env() != KZ_OK) return kz_cli_fail("environment");
   if (c->kernel_config && kz_kernel_config_load_file(c->kernel_config) != KZ_OK)
     return kz_cli_fail("--kernel-config");
   if (device && kz_device_parse(c->device ? c->device : "auto", device) != KZ_OK)

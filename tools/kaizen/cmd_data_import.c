@@ -1,4 +1,4 @@
-/* kaizen data import --kind K --input FILE.csv --out DIR [...] */
+/* kaizen data import --kind K --input FILE.csv|.txt|.jsonl --out DIR [...] */
 #define _POSIX_C_SOURCE 200809L
 #include <stddef.h>
 #include <stdio.h>
@@ -11,10 +11,12 @@
 #include "data/import/import.h"
 
 static const char usage_text[] =
-    "usage: kaizen data import --kind tabular|text|timeseries --input FILE.csv --out DIR\n"
+    "usage: kaizen data import --kind tabular|text|timeseries --input FILE --out DIR\n"
     "                          [options]\n\n"
-    "Converts a CSV file (header row; RFC 4180 quoting; missing values empty, NA, NaN,\n"
-    "N/A or null) into HDF5 shards plus manifest.json in DIR. A first pass infers the\n"
+    "Converts FILE into HDF5 shards plus manifest.json in DIR. FILE.csv: header row,\n"
+    "RFC 4180 quoting, missing values empty, NA, NaN, N/A or null. FILE.txt: one text per\n"
+    "line, column 'text'. FILE.jsonl: one JSON object per line, columns are the first\n"
+    "object's keys, null or an omitted key is missing. A first pass infers the\n"
     "schema (a column whose values all parse as numbers is numeric, else categorical),\n"
     "the second converts. Nothing is left in DIR when the import fails.\n\n"
     "Columns:\n"
@@ -161,13 +163,13 @@ int kz_cmd_data_import(int argc, char **argv) {
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   kz_import_report rep;
-  if (kz_import_csv(&o, &rep) != KZ_OK) return kz_cli_fail("data import");
+  if (kz_import_file(&o, &rep) != KZ_OK) return kz_cli_fail("data import");
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
   printf("imported %s -> %s: %lld rows (train %lld, valid %lld", o.input, o.out,
          (long long)rep.rows_read, (long long)rep.rows_train, (long long)rep.rows_valid);
   if (rep.skipped_empty) printf(", %lld blank texts skipped", (long long)rep.skipped_empty);
-  printf(") in %.3f s, %.1f MB/s of CSV\n", sec,
+  printf(") in %.3f s, %.1f MB/s of input\n", sec,
          sec > 0 ? (double)rep.input_bytes / 1e6 / sec : 0.0);
   return 0;
 }

@@ -1,0 +1,292 @@
+/* .txt and .jsonl row sources (rows.h). Lines are read one at a time, so
+ * memory is one line plus one record whatever the file's length. */
+#define _POSIX_C_SOURCE 200809L
+#include "data/import/line_rows.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+
+/* A line longer than this is almost certainly not a record (a binary file, a
+ * JSON document that is not line-delimited); refuse it rather than grow. */
+#define KZ_MAX_LINE_BYTES ((size_t)64 << 20)
+
+typedef struct field_buf {
+  char *s;
+  size_t len, cap;
+} field_buf;
+
+struct kz_line_rows {
+  char *path;
+  FILE *f;
+  int jsonl;
+  uint64_t size;
+  char *line;
+  size_t line_cap;
+  int64_t line_no, record_line;
+  int header_pending;
+  int n_fields;
+  char **names;      /* column names (jsonl: the first object's keys) */
+  field_buf *fields; /* jsonl values of the current record */
+  const char *txt;   /* txt: the current line */
+  size_t txt_len;
+};
+
+static kz_status set_field(kz_line_rows *r, field_buf *b, const char *s, size_t n) {
+  if (n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 32;
+    while (cap < n + 1) cap *= 2;
+    char *p = realloc(b->s, cap);
+    if (!p) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+    b->s = p, b->cap = cap;
+  }
+  memcpy(b->s, s, n);
+  b->s[n] = '\0';
+  b->len = n;
+  return KZ_OK;
+}
+
+/* Reads one line without its end (LF, CRLF); *eof at the end of the file. */
+static kz_status read_line(kz_line_rows *r, size_t *len, int *eof) {
+  errno = 0;
+  ssize_t n = getline(&r->line, &r->line_cap, r->f);
+  if (n < 0) {
+    if (ferror(r->f))
+      return kz_fail(KZ_ERR_IO, "%s:%lld: read error: %s", r->path, (long long)r->line_no + 1,
+                     strerror(errno));
+    *eof = 1;
+    return KZ_OK;
+  }
+  r->line_no++;
+  if ((size_t)n > KZ_MAX_LINE_BYTES)
+    return kz_fail(KZ_ERR_FORMAT, "%s:%lld: line of %zd bytes (at most %zu)", r->path,
+                   (long long)r->line_no, n, KZ_MAX_LINE_BYTES);
+  if (memchr(r->line, '\0', (size_t)n))
+    return kz_fail(KZ_ERR_FORMAT, "%s:%lld: NUL byte in a text line (a binary file?)", r->path,
+                   (long long)r->line_no);
+  if (n > 0 && r->line[n - 1] == '\n') n--;
+  if (n > 0 && r->line[n - 1] == '\r') n--;
+  r->line[n] = '\0';
+  /* a UTF-8 byte-order mark on the first line is not data */
+  if (r->line_no == 1 && n >= 3 && !memcmp(r->line, "\xEF\xBB\xBF", 3)) {
+    memmove(r->line, r->line + 3, (size_t)n - 2);
+    n -= 3;
+  }
+  *len = (size_t)n;
+  *eof = 0;
+  return KZ_OK;
+}
+
+static int is_blank(const char *s, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (s[i] != ' ' && s[i] != '\t') return 0;
+  return 1;
+}
+
+/* Next non-blank line parsed as a JSON object; *obj NULL at the end. */
+static kz_status next_object(kz_line_rows *r, json_t **obj) {
+  *obj = NULL;
+  for (;;) {
+    size_t len;
+    int eof;
+    KZ_TRY(read_line(r, &len, &eof));
+    if (eof) return KZ_OK;
+    if (is_blank(r->line, len)) continue;
+    json_error_t err;
+    json_t *v = json_loadb(r->line, len, JSON_REJECT_DUPLICATES, &err);
+    if (!v)
+      return kz_fail(KZ_ERR_FORMAT, "%s:%lld: column %d: invalid JSON: %s", r->path,
+                     (long long)r->line_no, err.column, err.text);
+    if (!json_is_object(v)) {
+      json_decref(v);
+      return kz_fail(KZ_ERR_FORMAT, "%s:%lld: each line must be a JSON object", r->path,
+                     (long long)r->line_no);
+    }
+    r->record_line = r->line_no;
+    *obj = v;
+    return KZ_OK;
+  }
+}
+
+static kz_status read_header(kz_line_rows *r) {
+  if (!r->jsonl) {
+    r->n_fields = 1;
+    r->names = calloc(1, sizeof *r->names);
+    if (!r->names || !(r->names[0] = strdup("text")))
+      return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+    return KZ_OK;
+  }
+  json_t *obj;
+  KZ_TRY(next_object(r, &obj));
+  if (!obj) return kz_fail(KZ_ERR_FORMAT, "%s: no JSON object in the file", r->path);
+  size_t n = json_object_size(obj);
+  r->names = calloc(n ? n : 1, sizeof *r->names);
+  r->fields = calloc(n ? n : 1, sizeof *r->fields);
+  kz_status st = r->names && r->fields ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  const char *key;
+  json_t *val;
+  json_object_foreach(obj, key, val) {
+    if (st != KZ_OK) break;
+    (void)val;
+    if (!(r->names[r->n_fields] = strdup(key)))
+      st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+    else
+      r->n_fields++;
+  }
+  json_decref(obj);
+  if (st == KZ_OK && r->n_fields == 0)
+    st = kz_fail(KZ_ERR_FORMAT, "%s:%lld: the first object has no keys", r->path,
+                 (long long)r->record_line);
+  return st;
+}
+
+kz_status kz_line_rows_open(const char *path, int jsonl, kz_line_rows **out) {
+  *out = NULL;
+  kz_line_rows *r = calloc(1, sizeof *r);
+  if (!r || !(r->path = strdup(path))) {
+    free(r);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  }
+  r->jsonl = jsonl;
+  kz_status st = KZ_OK;
+  if (!(r->f = fopen(path, "rb")))
+    st = kz_fail(KZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  if (st == KZ_OK && fstat(fileno(r->f), &sb) == 0) r->size = (uint64_t)sb.st_size;
+  if (st == KZ_OK) st = read_header(r);
+  if (st == KZ_OK) st = kz_line_rows_rewind(r);
+  if (st != KZ_OK) {
+    kz_line_rows_close(r);
+    return st;
+  }
+  *out = r;
+  return KZ_OK;
+}
+
+void kz_line_rows_close(kz_line_rows *r) {
+  if (!r) return;
+  if (r->f) fclose(r->f);
+  for (int i = 0; i < r->n_fields; ++i) {
+    free(r->names[i]);
+    if (r->fields) free(r->fields[i].s);
+  }
+  free(r->names);
+  free(r->fields);
+  free(r->line);
+  free(r->path);
+  free(r);
+}
+
+kz_status kz_line_rows_rewind(kz_line_rows *r) {
+  if (fseek(r->f, 0, SEEK_SET) != 0)
+    return kz_fail(KZ_ERR_IO, "%s: cannot rewind: %s", r->path, strerror(errno));
+  r->line_no = r->record_line = 0;
+  r->header_pending = 1;
+  return KZ_OK;
+}
+
+static int find_column(const kz_line_rows *r, const char *key) {
+  for (int i = 0; i < r->n_fields; ++i)
+    if (!strcmp(r->names[i], key)) return i;
+  return -1;
+}
+
+static kz_status scalar_text(kz_line_rows *r, field_buf *b, const char *key, json_t *v) {
+  char num[64];
+  switch (json_typeof(v)) {
+  case JSON_STRING:
+    return set_field(r, b, json_string_value(v), json_string_length(v));
+  case JSON_INTEGER:
+    snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    return set_field(r, b, num, strlen(num));
+  case JSON_REAL:
+    /* 17 significant digits: the double parses back to the same bits */
+    snprintf(num, sizeof num, "%.17g", json_real_value(v));
+    return set_field(r, b, num, strlen(num));
+  case JSON_TRUE:
+    return set_field(r, b, "true", 4);
+  case JSON_FALSE:
+    return set_field(r, b, "false", 5);
+  case JSON_NULL:
+    return set_field(r, b, "", 0); /* missing */
+  default:
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s:%lld: key '%s' holds an array or object; only scalar values import", r->path,
+                   (long long)r->record_line, key);
+  }
+}
+
+static kz_status next_jsonl(kz_line_rows *r, int *eof) {
+  json_t *obj;
+  KZ_TRY(next_object(r, &obj));
+  if (!obj) {
+    *eof = 1;
+    return KZ_OK;
+  }
+  /* keys the object omits read as empty, i.e. missing */
+  kz_status st = KZ_OK;
+  for (int i = 0; st == KZ_OK && i < r->n_fields; ++i) st = set_field(r, &r->fields[i], "", 0);
+  const char *key;
+  json_t *val;
+  json_object_foreach(obj, key, val) {
+    if (st != KZ_OK) break;
+    int c = find_column(r, key);
+    if (c < 0) {
+      st = kz_fail(KZ_ERR_FORMAT, "%s:%lld: key '%s' is not among the first object's keys", r->path,
+                   (long long)r->record_line, key);
+      break;
+    }
+    if ((st = scalar_text(r, &r->fields[c], key, val)) != KZ_OK) break;
+  }
+  json_decref(obj);
+  *eof = 0;
+  return st;
+}
+
+kz_status kz_line_rows_next(kz_line_rows *r, int *eof) {
+  *eof = 0;
+  if (r->header_pending) {
+    r->header_pending = 0;
+    r->record_line = 1;
+    return KZ_OK;
+  }
+  if (r->jsonl) return next_jsonl(r, eof);
+  size_t len;
+  KZ_TRY(read_line(r, &len, eof));
+  r->record_line = r->line_no;
+  r->txt = r->line;
+  r->txt_len = len;
+  return KZ_OK;
+}
+
+int kz_line_rows_fields(const kz_line_rows *r) {
+  return r->n_fields;
+}
+
+/* The header is the current record until the first line is read. */
+static int on_header(const kz_line_rows *r) {
+  return r->line_no == 0;
+}
+
+const char *kz_line_rows_field(const kz_line_rows *r, int i) {
+  if (on_header(r)) return r->names[i];
+  return r->jsonl ? r->fields[i].s : r->txt;
+}
+
+size_t kz_line_rows_field_len(const kz_line_rows *r, int i) {
+  if (on_header(r)) return strlen(r->names[i]);
+  return r->jsonl ? r->fields[i].len : r->txt_len;
+}
+
+int64_t kz_line_rows_line(const kz_line_rows *r) {
+  return r->record_line;
+}
+uint64_t kz_line_rows_size(const kz_line_rows *r) {
+  return r->size;
+}
