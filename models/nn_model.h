@@ -1,0 +1,108 @@
+/* The interface between the trainer (engine/train) and a neural model
+ * (models/mlp now; transformer and TFT later). The trainer owns the loop, the
+ * optimizer, schedules, checkpoints and logging; the model owns its layers.
+ *
+ * Parameters live in one contiguous f32 block and gradients in a second block
+ * of the same layout (ARCHITECTURE.md), so the optimizer, clipping, NaN checks
+ * and checkpoints are operations on one range. Both blocks are tensors on the
+ * model's device; on the CPU their data pointers are plain host memory.
+ *
+ * Lifecycle:
+ *   create (from the `model` config section + the training data set, which
+ *     gives the schema and the statistics the model needs, e.g. feature means)
+ *     -> init_params(seed) -> { zero_grads; train_batch ...; optimizer step }*
+ *   save / load round-trip everything the model needs to predict: its config,
+ *   statistics and parameters (checkpoints store the same meta + params).
+ */
+#ifndef KZ_MODELS_NN_MODEL_H
+#define KZ_MODELS_NN_MODEL_H
+
+#include <stdint.h>
+
+#include "core/tensor.h"
+#include "data/shard/batch.h"
+#include "data/shard/reader.h"
+#include "config/cfg.h"
+#include "kaizen.h"
+
+typedef struct kz_nn_model kz_nn_model;
+
+enum { KZ_NN_MAX_METRICS = 8 };
+
+/* Running sums over evaluation batches; the model defines what goes in. */
+typedef struct kz_nn_eval {
+  double loss_sum;
+  int64_t rows;
+  double sums[KZ_NN_MAX_METRICS];
+} kz_nn_eval;
+
+typedef struct kz_nn_metrics {
+  int n;
+  const char *names[KZ_NN_MAX_METRICS]; /* "loss", "accuracy", "rmse", "mae", ... */
+  double values[KZ_NN_MAX_METRICS];
+  int higher_is_better[KZ_NN_MAX_METRICS];
+} kz_nn_metrics;
+
+typedef struct kz_nn_model_ops {
+  const char *type; /* "mlp" */
+  void (*destroy)(kz_nn_model *m);
+  /* Deterministic in seed. */
+  kz_status (*init_params)(kz_nn_model *m, uint64_t seed);
+  /* Forward + backward on one batch. Gradients are ADDED into the gradient
+   * block (the trainer zeroes it per optimizer step, so accumulation over
+   * micro-batches is a loop). The gradient is of the MEAN loss over the rows
+   * of this batch times `weight` (the trainer passes rows/total_rows when it
+   * accumulates). dropout_seed makes dropout masks reproducible. *loss is the
+   * mean loss of the batch (before weighting). */
+  kz_status (*train_batch)(kz_nn_model *m, const kz_shard_batch *b, double weight,
+                           uint64_t dropout_seed, double *loss);
+  /* Forward only (dropout off), adding into acc. */
+  kz_status (*eval_batch)(kz_nn_model *m, const kz_shard_batch *b, kz_nn_eval *acc);
+  /* Metrics from the sums; metric 0 is always "loss". */
+  void (*eval_finish)(const kz_nn_model *m, const kz_nn_eval *acc, kz_nn_metrics *out);
+  /* Predictions, rows x kz_nn_model_info.out_width floats: class
+   * probabilities (classification) or the value in label units (regression). */
+  kz_status (*predict_batch)(kz_nn_model *m, const kz_shard_batch *b, float *out);
+  /* Save: a self-contained model file (docs/FORMATS.md), written to a .tmp
+   * name and renamed. */
+  kz_status (*save)(const kz_nn_model *m, const char *path);
+  /* Model description + statistics as a JSON object string (malloc'ed), the
+   * "meta" a checkpoint stores beside the parameter block. */
+  kz_status (*meta_json)(const kz_nn_model *m, char **out);
+} kz_nn_model_ops;
+
+typedef struct kz_nn_model_info {
+  const char *task;           /* "classification" or "regression" */
+  int out_width;              /* predict_batch columns */
+  const char *primary_metric; /* early-stopping default, e.g. "accuracy" or "rmse" */
+  int primary_higher_is_better;
+  double flops_per_row;       /* forward + backward, for FLOP/s and % of peak */
+  int64_t n_params;
+} kz_nn_model_info;
+
+/* Every model struct starts with this header, so the trainer can reach the
+ * ops and blocks of any model. */
+typedef struct kz_nn_model_base {
+  const kz_nn_model_ops *ops;
+  kz_nn_model_info info;
+  kz_device device;
+  kz_tensor params; /* f32 [n_params] */
+  kz_tensor grads;  /* f32 [n_params] */
+} kz_nn_model_base;
+
+static inline kz_nn_model_base *kz_nn_base(kz_nn_model *m) { return (kz_nn_model_base *)m; }
+static inline const kz_nn_model_base *kz_nn_base_c(const kz_nn_model *m) {
+  return (const kz_nn_model_base *)m;
+}
+
+/* Factory by model.type: reads the `model` section (unknown keys are left for
+ * kz_cfg_check_unused to report). train gives schema and statistics. */
+kz_status kz_nn_model_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz_device device,
+                             kz_nn_model **out);
+/* Loads a model file written by ops->save (any neural type). */
+kz_status kz_nn_model_load(const char *path, kz_device device, kz_nn_model **out);
+/* Rebuilds a model from meta_json (checkpoint resume); parameters are then
+ * copied into the block by the caller. */
+kz_status kz_nn_model_from_meta(const char *meta_json, kz_device device, kz_nn_model **out);
+
+#endif
