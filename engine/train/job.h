@@ -1,0 +1,45 @@
+/* What `kaizen train / predict / eval` hand to a model family. The neural
+ * trainer (engine/train/trainer.c) and the GBDT job (engine/train/gbdt_job.c)
+ * implement the same three entry points; tools/kaizen dispatches on
+ * model.type (train) or on the model file's kind (predict, eval). */
+#ifndef KZ_ENGINE_TRAIN_JOB_H
+#define KZ_ENGINE_TRAIN_JOB_H
+
+#include <stdio.h>
+
+#include "config/cfg.h"
+#include "kaizen.h"
+
+typedef struct kz_job_cli {
+  int resume;         /* --resume: continue the newest valid checkpoint of the run */
+  const char *device; /* --device, overrides train.device; NULL: the config's */
+  int quiet;          /* --quiet: no progress lines */
+} kz_job_cli;
+
+/* Model files: "kzm" (neural, binary) or "gbdt" (kaizen GBDT JSON); NULL if
+ * neither (the error says why). */
+const char *kz_model_file_kind(const char *path);
+
+/* cfg has been loaded and --set applied; the callee reads every section it
+ * needs, calls kz_cfg_check_unused BEFORE creating the run directory, trains,
+ * evaluates on the validation data and prints one final line
+ *   "<model.type> <metric>=<value> ... run <dir>"
+ * on stdout. */
+kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli);
+kz_status kz_gbdt_job_train(kz_cfg *cfg, const kz_job_cli *cli);
+
+/* Predictions for every row of a data set (dir, manifest or shard) as CSV
+ * (header row; one column per output), written to out (.tmp + rename). */
+kz_status kz_nn_job_predict(const char *model, const char *data, const char *out,
+                            const char *device);
+kz_status kz_gbdt_job_predict(const char *model, const char *data, const char *out,
+                              const char *device);
+
+/* Metrics of a saved model on a data set, printed as "name value" lines and,
+ * with json, as one JSON object. */
+kz_status kz_nn_job_eval(const char *model, const char *data, const char *device, int json,
+                         FILE *out);
+kz_status kz_gbdt_job_eval(const char *model, const char *data, const char *device, int json,
+                           FILE *out);
+
+#endif
