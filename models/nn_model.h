@@ -19,10 +19,10 @@
 
 #include <stdint.h>
 
+#include "config/cfg.h"
 #include "core/tensor.h"
 #include "data/shard/batch.h"
 #include "data/shard/reader.h"
-#include "config/cfg.h"
 #include "kaizen.h"
 
 typedef struct kz_nn_model kz_nn_model;
@@ -76,7 +76,7 @@ typedef struct kz_nn_model_info {
   int out_width;              /* predict_batch columns */
   const char *primary_metric; /* early-stopping default, e.g. "accuracy" or "rmse" */
   int primary_higher_is_better;
-  double flops_per_row;       /* forward + backward, for FLOP/s and % of peak */
+  double flops_per_row; /* forward + backward, for FLOP/s and % of peak */
   int64_t n_params;
 } kz_nn_model_info;
 
@@ -90,7 +90,9 @@ typedef struct kz_nn_model_base {
   kz_tensor grads;  /* f32 [n_params] */
 } kz_nn_model_base;
 
-static inline kz_nn_model_base *kz_nn_base(kz_nn_model *m) { return (kz_nn_model_base *)m; }
+static inline kz_nn_model_base *kz_nn_base(kz_nn_model *m) {
+  return (kz_nn_model_base *)m;
+}
 static inline const kz_nn_model_base *kz_nn_base_c(const kz_nn_model *m) {
   return (const kz_nn_model_base *)m;
 }
