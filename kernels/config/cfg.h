@@ -77,4 +77,11 @@ kz_status kz_cfg_write_effective(const kz_cfg *cfg, const char *path);
 /* The same as a NUL-terminated malloc'ed string (free() it). */
 kz_status kz_cfg_effective_yaml(const kz_cfg *cfg, char **out);
 
+/* Every key present in the tree (from the document or --set; not defaults),
+ * in document order, as a dotted path and its value as text (lists in flow
+ * form "[64, 32]", an empty map as "{}"). Marks nothing as used: for tools
+ * that compare configs (kaizen runs compare). */
+typedef void (*kz_cfg_leaf_fn)(const char *path, const char *value, void *ctx);
+void kz_cfg_walk(const kz_cfg *cfg, kz_cfg_leaf_fn fn, void *ctx);
+
 #endif

@@ -43,6 +43,10 @@ typedef enum kz_knob {
   KZ_KNOB_CUDA_EMBEDDING_BLOCK,    /* embedding.block */
   KZ_KNOB_CUDA_BIAS_BWD_ROWS,      /* bias_add.bwd_rows: rows reduced per block */
   KZ_KNOB_CUDA_ADAMW_BLOCK,        /* adamw.block */
+  KZ_KNOB_CUDA_GBDT_BLOCK,         /* gbdt.block: threads per block of the GBDT row kernels */
+  KZ_KNOB_CUDA_GBDT_HIST_BLOCK,    /* gbdt_hist.block */
+  KZ_KNOB_CUDA_GBDT_HIST_ROWS,     /* gbdt_hist.rows_per_block */
+  KZ_KNOB_CUDA_GBDT_HIST_FEATURES, /* gbdt_hist.features_per_group (shared-memory histograms) */
   KZ_KNOB_COUNT
 } kz_knob;
 

@@ -224,6 +224,64 @@ static const kz_knob_def knob_defs[KZ_KNOB_COUNT] = {
             .defaults = KZ_SAME(256),
             .doc = "threads per block of the AdamW kernel",
         },
+    [KZ_KNOB_CUDA_GBDT_BLOCK] =
+        {
+            .id = KZ_KNOB_CUDA_GBDT_BLOCK,
+            .cuda = true,
+            .op = "gbdt",
+            .name = "block",
+            .kind = KZ_KNOB_INT,
+            .min = 32,
+            .max = 1024,
+            .multiple_of = 32,
+            .defaults = KZ_SAME(256),
+            .doc = "threads per block of the GBDT gradient, quantise, split, partition and "
+                   "predict kernels",
+        },
+    [KZ_KNOB_CUDA_GBDT_HIST_BLOCK] =
+        {
+            .id = KZ_KNOB_CUDA_GBDT_HIST_BLOCK,
+            .cuda = true,
+            .op = "gbdt_hist",
+            .name = "block",
+            .kind = KZ_KNOB_INT,
+            .min = 32,
+            .max = 1024,
+            .multiple_of = 32,
+            .defaults = {256, 256, 512},
+            .doc = "threads per block of the GBDT histogram kernel",
+        },
+    [KZ_KNOB_CUDA_GBDT_HIST_ROWS] =
+        {
+            .id = KZ_KNOB_CUDA_GBDT_HIST_ROWS,
+            .cuda = true,
+            .op = "gbdt_hist",
+            .name = "rows_per_block",
+            .kind = KZ_KNOB_INT,
+            .min = 32,
+            .max = 1 << 20,
+            .multiple_of = 32,
+            /* More rows per block amortise the flush of the shared histogram
+             * (256 bins per feature) into global memory. */
+            .defaults = {2048, 2048, 4096},
+            .doc = "node rows each histogram block accumulates before its global flush",
+        },
+    [KZ_KNOB_CUDA_GBDT_HIST_FEATURES] =
+        {
+            .id = KZ_KNOB_CUDA_GBDT_HIST_FEATURES,
+            .cuda = true,
+            .op = "gbdt_hist",
+            .name = "features_per_group",
+            .kind = KZ_KNOB_INT,
+            .min = 1,
+            .max = 64,
+            .multiple_of = 1,
+            /* 4 KiB of shared memory per feature (256 bins x 2 int64): 8 on
+             * Ampere keeps several blocks per SM; Hopper's 228 KiB per SM
+             * affords 12 (48 KiB, no opt-in needed). */
+            .defaults = {8, 8, 12},
+            .doc = "features per histogram block; the block's shared memory is 4 KiB per feature",
+        },
 };
 
 const kz_knob_def *kz_knob_def_get(kz_knob id) {

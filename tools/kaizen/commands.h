@@ -11,6 +11,11 @@
 int kz_cmd_info(int argc, char **argv);
 int kz_cmd_kernels(int argc, char **argv);
 int kz_cmd_data(int argc, char **argv);
+int kz_cmd_runs(int argc, char **argv);
+int kz_cmd_train(int argc, char **argv);
+int kz_cmd_predict(int argc, char **argv);
+int kz_cmd_eval(int argc, char **argv);
+int kz_cmd_gbdt(int argc, char **argv);
 
 /* Options every subcommand accepts, parsed by kz_cli_common_option. */
 typedef struct kz_cli_common {

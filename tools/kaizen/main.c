@@ -14,6 +14,11 @@ static const kz_command commands[] = {
     {"info", kz_cmd_info, "build, devices and the kernel configuration in effect"},
     {"kernels", kz_cmd_kernels, "test and benchmark the kernels: parity, gradients, speed"},
     {"data", kz_cmd_data, "import, inspect and tokenize data sets (HDF5 shards)"},
+    {"train", kz_cmd_train, "train a model from a job config (neural or gbdt), resume a run"},
+    {"predict", kz_cmd_predict, "predictions of a saved model for a data set, as CSV"},
+    {"eval", kz_cmd_eval, "metrics of a saved model on a data set"},
+    {"gbdt", kz_cmd_gbdt, "GBDT model tools: importance, XGBoost export, TreeSHAP"},
+    {"runs", kz_cmd_runs, "list, compare and plot recorded training runs"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

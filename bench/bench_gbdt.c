@@ -1,0 +1,144 @@
+/* Helper of bench/gbdt_vs_xgboost.sh (built with the tests, not a test).
+ *   bench_gbdt synth OUT.csv ROWS FEATURES MISSING SEED
+ *       a synthetic binary task as CSV (label column "y"): a nonlinear score
+ *       of the features plus noise, each value missing with probability MISSING
+ *   bench_gbdt train DATA OBJECTIVE METRIC ROUNDS DEPTH ETA THREADS
+ *       trains kaizen's booster on DATA's train split (max_bin 256, lambda 1,
+ *       min_child_weight 1), predicts its valid split and prints one JSON
+ *       line like tools/gbdt_xgb_reference.py: train_s, valid-METRIC,
+ *       predict_rows_per_s (and valid-accuracy for classifiers). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "engine/train/gbdt_data.h"
+#include "models/gbdt/booster.h"
+#include "models/gbdt/gbdt_json.h"
+#include "models/gbdt/metrics.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t next(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static double unif(uint64_t *s) {
+  return (double)(next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static int synth(const char *out, long rows, int nf, double missing, uint64_t seed) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", out);
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    perror(tmp);
+    return 1;
+  }
+  for (int j = 0; j < nf; ++j) fprintf(f, "f%d,", j);
+  fprintf(f, "y\n");
+  double *x = malloc(sizeof(double) * (size_t)nf);
+  for (long r = 0; r < rows; ++r) {
+    for (int j = 0; j < nf; ++j) x[j] = 2.0 * unif(&seed) - 1.0;
+    /* interactions, thresholds and smooth terms, so deep trees pay off */
+    double s = 1.5 * x[0] * x[1] + (x[2] > 0.3 ? 1.0 : -0.5) + sin(3.0 * x[3]) + x[4] * x[4] -
+               0.8 * x[5] + (x[6] > 0 && x[7] < 0 ? 1.2 : 0) + 0.5 * x[8] * x[9] * x[10];
+    for (int j = 11; j < nf; ++j) s += 0.1 * x[j] * (j % 2 ? 1 : -1);
+    double p = 1.0 / (1.0 + exp(-2.0 * s)), y = unif(&seed) < p;
+    for (int j = 0; j < nf; ++j) {
+      if (unif(&seed) < missing)
+        fputc(',', f);
+      else
+        fprintf(f, "%.6g,", x[j]);
+    }
+    fprintf(f, "%d\n", (int)y);
+  }
+  free(x);
+  if (fclose(f) != 0 || rename(tmp, out) != 0) {
+    perror(out);
+    return 1;
+  }
+  return 0;
+}
+
+static int train(const char *data, const char *objective, const char *metric, int rounds, int depth,
+                 double eta, int threads) {
+  kz_gbdt_table tr, va;
+  if (kz_gbdt_table_open(data, "train", "train", &tr) != KZ_OK ||
+      kz_gbdt_table_open(data, "valid", "valid", &va) != KZ_OK) {
+    fprintf(stderr, "bench_gbdt: %s\n", kz_last_error());
+    return 1;
+  }
+  kz_gbdt_params p;
+  kz_gbdt_params_default(&p);
+  kz_gbdt_objective obj;
+  if (!kz_gbdt_objective_parse(objective, &obj)) {
+    fprintf(stderr, "bench_gbdt: unknown objective %s\n", objective);
+    return 2;
+  }
+  p.objective = obj;
+  p.num_class = tr.label_col ? tr.label_col->n_categories : 0;
+  p.num_round = rounds;
+  p.max_depth = depth;
+  p.eta = eta;
+  p.nthread = threads;
+  int met = kz_gbdt_metric_parse(metric);
+  if (met < 0) {
+    fprintf(stderr, "bench_gbdt: unknown metric %s\n", metric);
+    return 2;
+  }
+  kz_gbdt_data td = {tr.n,   tr.n_numeric,    tr.n_categorical, tr.num,
+                     tr.cat, tr.n_categories, tr.label};
+  kz_gbdt_model *m = NULL;
+  double t0 = now_s();
+  if (kz_gbdt_train(&p, &td, NULL, &m) != KZ_OK) {
+    fprintf(stderr, "bench_gbdt: %s\n", kz_last_error());
+    return 1;
+  }
+  double train_s = now_s() - t0;
+  double *mg = malloc(sizeof(double) * (size_t)va.n * (size_t)m->num_group);
+  t0 = now_s();
+  kz_gbdt_predict_margin(m, va.n, va.num, va.cat, threads, mg);
+  double pred_s = now_s() - t0;
+  double v = kz_gbdt_metric_eval((kz_gbdt_metric)met, m->objective, m->quantile_alpha, m->num_group,
+                                 va.n, mg, va.label);
+  printf("{\"train_s\": %.4f, \"rows_train\": %lld, \"rows_valid\": %lld, \"valid-%s\": %.6f, "
+         "\"predict_rows_per_s\": %.1f",
+         train_s, (long long)tr.n, (long long)va.n, metric, v, (double)va.n / pred_s);
+  if (m->objective == KZ_GBDT_BINARY_LOGISTIC)
+    printf(", \"valid-accuracy\": %.6f",
+           1.0 - kz_gbdt_metric_eval(KZ_GBDT_M_ERROR, m->objective, 0, 1, va.n, mg, va.label));
+  if (m->objective == KZ_GBDT_MULTI_SOFTPROB)
+    printf(", \"valid-accuracy\": %.6f",
+           1.0 - kz_gbdt_metric_eval(KZ_GBDT_M_MERROR, m->objective, 0, m->num_group, va.n, mg,
+                                     va.label));
+  printf("}\n");
+  free(mg);
+  kz_gbdt_model_free(m);
+  kz_gbdt_table_close(&tr);
+  kz_gbdt_table_close(&va);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 7 && !strcmp(argv[1], "synth"))
+    return synth(argv[2], atol(argv[3]), atoi(argv[4]), atof(argv[5]),
+                 (uint64_t)strtoull(argv[6], NULL, 10));
+  if (argc == 9 && !strcmp(argv[1], "train"))
+    return train(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]), atof(argv[7]),
+                 atoi(argv[8]));
+  fprintf(stderr, "usage: bench_gbdt synth OUT.csv ROWS FEATURES MISSING SEED\n"
+                  "       bench_gbdt train DATA OBJECTIVE METRIC ROUNDS DEPTH ETA THREADS\n");
+  return 2;
+}

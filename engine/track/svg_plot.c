@@ -1,0 +1,187 @@
+/* A plain SVG line chart: fixed layout, "nice" tick steps (1, 2 or 5 times a
+ * power of ten) so tick labels read as round numbers. */
+#include "engine/track/svg_plot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+
+enum { W = 880, H = 500, LEFT = 90, RIGHT = 230, TOP = 50, BOTTOM = 64 };
+
+static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                      "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+static void put_text(FILE *f, const char *s) {
+  for (; *s; ++s) {
+    switch (*s) {
+    case '&':
+      fputs("&amp;", f);
+      break;
+    case '<':
+      fputs("&lt;", f);
+      break;
+    case '>':
+      fputs("&gt;", f);
+      break;
+    case '"':
+      fputs("&quot;", f);
+      break;
+    case '\'':
+      fputs("&apos;", f);
+      break;
+    default:
+      /* control characters are not allowed in XML 1.0 text */
+      if ((unsigned char)*s >= 0x20 || *s == '\t') fputc(*s, f);
+    }
+  }
+}
+
+typedef struct axis {
+  double lo, hi, step;
+} axis;
+
+static axis make_axis(double min, double max) {
+  if (!(max > min)) {
+    double pad = fabs(min) * 0.1;
+    if (pad == 0) pad = 1;
+    min -= pad;
+    max += pad;
+  }
+  double raw = (max - min) / 5;
+  double mag = pow(10, floor(log10(raw)));
+  double f = raw / mag;
+  double step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
+  axis a = {floor(min / step) * step, ceil(max / step) * step, step};
+  return a;
+}
+
+static double px(const axis *a, double v) {
+  return LEFT + (v - a->lo) / (a->hi - a->lo) * (W - LEFT - RIGHT);
+}
+
+static double py(const axis *a, double v) {
+  return TOP + (a->hi - v) / (a->hi - a->lo) * (H - TOP - BOTTOM);
+}
+
+static int finite_point(const kz_plot_series *s, int i) {
+  return isfinite(s->x[i]) && isfinite(s->y[i]);
+}
+
+static void write_chart(FILE *f, const char *title, const char *x_label, const char *y_label,
+                        const kz_plot_series *series, int n_series, const axis *ax,
+                        const axis *ay) {
+  fprintf(f,
+          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+          "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
+          W, H, W, H);
+  fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
+  fprintf(f, "<text x=\"%d\" y=\"28\" text-anchor=\"middle\" font-size=\"16\">",
+          (W - RIGHT + LEFT) / 2);
+  put_text(f, title);
+  fputs("</text>\n", f);
+  /* grid, ticks and tick labels */
+  int nx = (int)llround((ax->hi - ax->lo) / ax->step),
+      ny = (int)llround((ay->hi - ay->lo) / ay->step);
+  fputs("<g stroke=\"#dddddd\" stroke-width=\"1\">\n", f);
+  for (int i = 0; i <= nx; ++i) {
+    double x = px(ax, ax->lo + i * ax->step);
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>\n", x, TOP, x, H - BOTTOM);
+  }
+  for (int i = 0; i <= ny; ++i) {
+    double y = py(ay, ay->lo + i * ay->step);
+    fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>\n", LEFT, y, W - RIGHT, y);
+  }
+  fputs("</g>\n<g fill=\"#333333\">\n", f);
+  for (int i = 0; i <= nx; ++i) {
+    double v = ax->lo + i * ax->step;
+    if (fabs(v) < ax->step * 1e-9) v = 0;
+    fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n", px(ax, v),
+            H - BOTTOM + 18, v);
+  }
+  for (int i = 0; i <= ny; ++i) {
+    double v = ay->lo + i * ay->step;
+    if (fabs(v) < ay->step * 1e-9) v = 0;
+    fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", LEFT - 8, py(ay, v) + 4,
+            v);
+  }
+  fputs("</g>\n", f);
+  /* axes and their labels */
+  fprintf(f,
+          "<g stroke=\"black\" stroke-width=\"1\">\n"
+          "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n"
+          "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n</g>\n",
+          LEFT, H - BOTTOM, W - RIGHT, H - BOTTOM, LEFT, TOP, LEFT, H - BOTTOM);
+  fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", (W - RIGHT + LEFT) / 2, H - 18);
+  put_text(f, x_label);
+  fprintf(f,
+          "</text>\n<text x=\"20\" y=\"%d\" text-anchor=\"middle\" "
+          "transform=\"rotate(-90 20 %d)\">",
+          (H - BOTTOM + TOP) / 2, (H - BOTTOM + TOP) / 2);
+  put_text(f, y_label);
+  fputs("</text>\n", f);
+  /* one polyline per series that has points, plus its legend entry */
+  for (int s = 0; s < n_series; ++s) {
+    const char *color = palette[s % (int)(sizeof palette / sizeof palette[0])];
+    int points = 0;
+    for (int i = 0; i < series[s].n; ++i) points += finite_point(&series[s], i);
+    if (points > 0) {
+      fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
+      for (int i = 0; i < series[s].n; ++i)
+        if (finite_point(&series[s], i))
+          fprintf(f, "%.2f,%.2f ", px(ax, series[s].x[i]), py(ay, series[s].y[i]));
+      fputs("\"/>\n", f);
+      if (points == 1) /* a single point draws no line: mark it */
+        for (int i = 0; i < series[s].n; ++i)
+          if (finite_point(&series[s], i))
+            fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n",
+                    px(ax, series[s].x[i]), py(ay, series[s].y[i]), color);
+    }
+    int ly = TOP + 10 + 20 * s;
+    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>\n",
+            W - RIGHT + 16, ly, W - RIGHT + 40, ly, color);
+    fprintf(f, "<text x=\"%d\" y=\"%d\">", W - RIGHT + 46, ly + 4);
+    put_text(f, series[s].label ? series[s].label : "");
+    if (points == 0) fputs(" (no data)", f);
+    fputs("</text>\n", f);
+  }
+  fputs("</svg>\n", f);
+}
+
+kz_status kz_svg_line_chart(const char *path, const char *title, const char *x_label,
+                            const char *y_label, const kz_plot_series *series, int n_series) {
+  if (!path || (n_series > 0 && !series))
+    return kz_fail(KZ_ERR_INVALID_ARG, "kz_svg_line_chart: NULL argument");
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  for (int s = 0; s < n_series; ++s)
+    for (int i = 0; i < series[s].n; ++i) {
+      if (!finite_point(&series[s], i)) continue;
+      x0 = fmin(x0, series[s].x[i]);
+      x1 = fmax(x1, series[s].x[i]);
+      y0 = fmin(y0, series[s].y[i]);
+      y1 = fmax(y1, series[s].y[i]);
+    }
+  if (!(x0 <= x1))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: nothing to plot: no finite points", path);
+  axis ax = make_axis(x0, x1), ay = make_axis(y0, y1);
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "wb");
+  if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  write_chart(f, title ? title : "", x_label ? x_label : "", y_label ? y_label : "", series,
+              n_series, &ax, &ay);
+  int bad = ferror(f);
+  bad |= fclose(f) != 0;
+  if (bad) {
+    remove(tmp);
+    return kz_fail(KZ_ERR_IO, "%s: write failed", tmp);
+  }
+  if (rename(tmp, path) != 0) {
+    remove(tmp);
+    return kz_fail(KZ_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+  }
+  return KZ_OK;
+}

@@ -1,0 +1,20 @@
+/* A plain SVG line chart (no scripts, no external resources) for
+ * `kaizen runs plot`: one polyline per series, axes with ticks and labels, a
+ * legend and a title. */
+#ifndef KZ_ENGINE_TRACK_SVG_PLOT_H
+#define KZ_ENGINE_TRACK_SVG_PLOT_H
+
+#include "kaizen.h"
+
+typedef struct kz_plot_series {
+  const char *label;
+  int n;
+  const double *x, *y; /* points with a non-finite x or y are skipped */
+} kz_plot_series;
+
+/* Writes path.tmp, then renames it to path. Fails when no series has a
+ * finite point. */
+kz_status kz_svg_line_chart(const char *path, const char *title, const char *x_label,
+                            const char *y_label, const kz_plot_series *series, int n_series);
+
+#endif

@@ -1,0 +1,329 @@
+/* Training checkpoints (checkpoint.h). The file is built in memory and
+ * committed through kz_fs_write_atomic (tmp + fsync + rename + directory
+ * fsync), so a kill at any moment leaves either the old set of checkpoints or
+ * the old set plus one complete new file. */
+#define _POSIX_C_SOURCE 200809L
+#include "engine/train/checkpoint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "data/shard/fsutil.h"
+#include "data/shard/hash64.h"
+
+enum { CKPT_VERSION = 1 };
+
+/* ---- byte buffer ------------------------------------------------------------ */
+
+typedef struct buf {
+  unsigned char *p;
+  size_t len, cap;
+  int oom;
+} buf;
+
+static void put(buf *b, const void *src, size_t n) {
+  if (b->oom) return;
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n) cap *= 2;
+    unsigned char *q = realloc(b->p, cap);
+    if (!q) {
+      b->oom = 1;
+      return;
+    }
+    b->p = q, b->cap = cap;
+  }
+  memcpy(b->p + b->len, src, n);
+  b->len += n;
+}
+static void put_u64(buf *b, uint64_t v) {
+  unsigned char t[8];
+  for (int i = 0; i < 8; ++i) t[i] = (unsigned char)(v >> (8 * i));
+  put(b, t, 8);
+}
+static void put_u32(buf *b, uint32_t v) {
+  unsigned char t[4];
+  for (int i = 0; i < 4; ++i) t[i] = (unsigned char)(v >> (8 * i));
+  put(b, t, 4);
+}
+static uint64_t get_u64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+static uint32_t get_u32(const unsigned char *p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+/* ---- state JSON: doubles as hex bit patterns, so they round-trip exactly
+ * (NaN and infinities included) ------------------------------------------- */
+
+static void set_bits(json_t *o, const char *key, double v) {
+  uint64_t bits;
+  memcpy(&bits, &v, 8);
+  char s[32];
+  snprintf(s, sizeof s, "%016" PRIx64, bits);
+  json_object_set_new(o, key, json_string(s));
+}
+static void set_u64(json_t *o, const char *key, uint64_t v) {
+  char s[32];
+  snprintf(s, sizeof s, "%016" PRIx64, v);
+  json_object_set_new(o, key, json_string(s));
+}
+static int get_hex(json_t *o, const char *key, uint64_t *v) {
+  const char *s = json_string_value(json_object_get(o, key));
+  if (!s || strlen(s) != 16) return 0;
+  char *end = NULL;
+  errno = 0;
+  unsigned long long x = strtoull(s, &end, 16);
+  if (errno || *end) return 0;
+  *v = (uint64_t)x;
+  return 1;
+}
+static int get_bits(json_t *o, const char *key, double *v) {
+  uint64_t bits;
+  if (!get_hex(o, key, &bits)) return 0;
+  memcpy(v, &bits, 8);
+  return 1;
+}
+static int get_int(json_t *o, const char *key, int64_t *v) {
+  json_t *j = json_object_get(o, key);
+  if (!json_is_integer(j)) return 0;
+  *v = json_integer_value(j);
+  return 1;
+}
+
+static char *state_json(const kz_ckpt_state *st) {
+  json_t *o = json_object();
+  if (!o) return NULL;
+  json_object_set_new(o, "step", json_integer(st->step));
+  json_object_set_new(o, "epoch", json_integer(st->epoch));
+  json_object_set_new(o, "batch_in_epoch", json_integer(st->batch_in_epoch));
+  json_object_set_new(o, "optim_t", json_integer(st->optim_t));
+  json_object_set_new(o, "optim_kind", json_integer(st->optim_kind));
+  set_bits(o, "lr_mult", st->lr_mult);
+  set_u64(o, "rng", st->rng);
+  set_bits(o, "best_value", st->best_value);
+  json_object_set_new(o, "best_step", json_integer(st->best_step));
+  json_object_set_new(o, "bad_evals", json_integer(st->bad_evals));
+  json_object_set_new(o, "nan_streak", json_integer(st->nan_streak));
+  set_bits(o, "log_loss_sum", st->log_loss_sum);
+  json_object_set_new(o, "log_count", json_integer(st->log_count));
+  json_object_set_new(o, "samples", json_integer(st->samples));
+  set_bits(o, "wall_s", st->wall_s);
+  char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(o);
+  return s;
+}
+
+static kz_status parse_state(const char *path, const char *text, size_t len, kz_ckpt_state *st) {
+  json_error_t err;
+  json_t *o = json_loadb(text, len, 0, &err);
+  if (!json_is_object(o)) {
+    json_decref(o);
+    return kz_fail(KZ_ERR_FORMAT, "%s: the checkpoint state is not a JSON object", path);
+  }
+  int64_t kind = 0;
+  int ok = get_int(o, "step", &st->step) && get_int(o, "epoch", &st->epoch) &&
+           get_int(o, "batch_in_epoch", &st->batch_in_epoch) &&
+           get_int(o, "optim_t", &st->optim_t) && get_int(o, "optim_kind", &kind) &&
+           get_bits(o, "lr_mult", &st->lr_mult) && get_hex(o, "rng", &st->rng) &&
+           get_bits(o, "best_value", &st->best_value) && get_int(o, "best_step", &st->best_step) &&
+           get_int(o, "bad_evals", &st->bad_evals) && get_int(o, "nan_streak", &st->nan_streak) &&
+           get_bits(o, "log_loss_sum", &st->log_loss_sum) &&
+           get_int(o, "log_count", &st->log_count) && get_int(o, "samples", &st->samples) &&
+           get_bits(o, "wall_s", &st->wall_s);
+  st->optim_kind = (int)kind;
+  json_decref(o);
+  if (!ok)
+    return kz_fail(KZ_ERR_FORMAT, "%s: the checkpoint state lacks a field or has a bad one", path);
+  return KZ_OK;
+}
+
+/* ---- write / read ------------------------------------------------------------- */
+
+kz_status kz_ckpt_write(const char *path, const kz_ckpt_state *st, const char *meta,
+                        const float *params, const float *const *state, int n_state, int64_t n) {
+  char *sj = state_json(st);
+  if (!sj) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  buf b = {0};
+  put(&b, KZ_CKPT_MAGIC, 4);
+  put_u32(&b, CKPT_VERSION);
+  put_u64(&b, strlen(sj));
+  put(&b, sj, strlen(sj));
+  put_u64(&b, strlen(meta));
+  put(&b, meta, strlen(meta));
+  put_u64(&b, (uint64_t)n);
+  put_u32(&b, (uint32_t)n_state);
+  put(&b, params, (size_t)n * 4);
+  for (int k = 0; k < n_state; ++k) put(&b, state[k], (size_t)n * 4);
+  free(sj);
+  if (!b.oom) {
+    kz_hash64 h;
+    kz_hash64_init(&h);
+    kz_hash64_update(&h, b.p, b.len);
+    put_u64(&b, kz_hash64_final(&h));
+  }
+  if (b.oom) {
+    free(b.p);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  }
+  kz_status s = kz_fs_write_atomic(path, b.p, b.len);
+  free(b.p);
+  return s;
+}
+
+void kz_ckpt_data_free(kz_ckpt_data *d) {
+  free(d->meta), free(d->params), free(d->state);
+  memset(d, 0, sizeof *d);
+}
+
+static kz_status parse(const char *path, const unsigned char *p, size_t len, kz_ckpt_data *out) {
+  if (len < 4 || memcmp(p, KZ_CKPT_MAGIC, 4) != 0)
+    return kz_fail(KZ_ERR_FORMAT, "%s: not a kaizen checkpoint (magic is not KZC1)", path);
+  if (len < 4 + 4 + 8 + 8 + 8 + 4 + 8)
+    return kz_fail(KZ_ERR_FORMAT, "%s: truncated checkpoint (%zu bytes)", path, len);
+  kz_hash64 h;
+  kz_hash64_init(&h);
+  kz_hash64_update(&h, p, len - 8);
+  if (kz_hash64_final(&h) != get_u64(p + len - 8))
+    return kz_fail(KZ_ERR_FORMAT, "%s: checksum mismatch (truncated or corrupt checkpoint)", path);
+  if (get_u32(p + 4) != CKPT_VERSION)
+    return kz_fail(KZ_ERR_FORMAT, "%s: checkpoint version %u, this build reads %d", path,
+                   get_u32(p + 4), CKPT_VERSION);
+  size_t off = 8, end = len - 8;
+  uint64_t sl = get_u64(p + off);
+  off += 8;
+  if (sl > end - off) return kz_fail(KZ_ERR_FORMAT, "%s: state length out of range", path);
+  KZ_TRY(parse_state(path, (const char *)p + off, (size_t)sl, &out->st));
+  off += sl;
+  if (end - off < 8) return kz_fail(KZ_ERR_FORMAT, "%s: truncated before the meta", path);
+  uint64_t ml = get_u64(p + off);
+  off += 8;
+  if (ml > end - off) return kz_fail(KZ_ERR_FORMAT, "%s: meta length out of range", path);
+  out->meta = malloc(ml + 1);
+  if (!out->meta) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  memcpy(out->meta, p + off, ml);
+  out->meta[ml] = '\0';
+  off += ml;
+  if (end - off < 12) return kz_fail(KZ_ERR_FORMAT, "%s: truncated before the parameters", path);
+  uint64_t n = get_u64(p + off);
+  uint32_t ns = get_u32(p + off + 8);
+  off += 12;
+  if (ns > 2 || n > (end - off) / 4 || (uint64_t)(end - off) != n * 4 * (1 + ns))
+    return kz_fail(KZ_ERR_FORMAT, "%s: parameter block sizes do not match the file size", path);
+  out->n = (int64_t)n;
+  out->n_state = (int)ns;
+  out->params = malloc(n ? n * 4 : 4);
+  out->state = malloc((n * ns) > 0 ? n * ns * 4 : 4);
+  if (!out->params || !out->state) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  memcpy(out->params, p + off, n * 4);
+  memcpy(out->state, p + off + n * 4, n * ns * 4);
+  return KZ_OK;
+}
+
+kz_status kz_ckpt_read(const char *path, kz_ckpt_data *out) {
+  memset(out, 0, sizeof *out);
+  FILE *f = fopen(path, "rb");
+  if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot open checkpoint: %s", path, strerror(errno));
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  rewind(f);
+  unsigned char *p = size > 0 ? malloc((size_t)size) : NULL;
+  size_t got = p ? fread(p, 1, (size_t)size, f) : 0;
+  fclose(f);
+  if (size <= 0 || !p || got != (size_t)size) {
+    free(p);
+    return kz_fail(KZ_ERR_FORMAT, "%s: empty or unreadable checkpoint", path);
+  }
+  kz_status st = parse(path, p, (size_t)size, out);
+  free(p);
+  if (st != KZ_OK) kz_ckpt_data_free(out);
+  return st;
+}
+
+/* ---- the checkpoint directory -------------------------------------------------- */
+
+void kz_ckpt_path(const char *dir, int64_t step, char *buf_, size_t cap) {
+  snprintf(buf_, cap, "%s/ckpt-%010lld.kzc", dir, (long long)step);
+}
+
+static int cmp_desc(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+kz_status kz_ckpt_list(const char *dir, int64_t **steps, int *n) {
+  *steps = NULL;
+  *n = 0;
+  DIR *d = opendir(dir);
+  if (!d) {
+    if (errno == ENOENT) return KZ_OK;
+    return kz_fail(KZ_ERR_IO, "%s: cannot list checkpoints: %s", dir, strerror(errno));
+  }
+  int cap = 0;
+  struct dirent *e;
+  kz_status st = KZ_OK;
+  while ((e = readdir(d)) != NULL) {
+    long long s;
+    char tail[8];
+    /* Exactly ckpt-<digits>.kzc; .tmp leftovers of a killed write are ignored. */
+    if (sscanf(e->d_name, "ckpt-%lld%7s", &s, tail) != 2 || strcmp(tail, ".kzc") != 0) continue;
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 16;
+      int64_t *q = realloc(*steps, (size_t)cap * sizeof *q);
+      if (!q) {
+        st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+        break;
+      }
+      *steps = q;
+    }
+    (*steps)[(*n)++] = s;
+  }
+  closedir(d);
+  if (*n > 1) qsort(*steps, (size_t)*n, sizeof **steps, cmp_desc);
+  return st;
+}
+
+kz_status kz_ckpt_prune(const char *dir, int keep, int64_t keep_step) {
+  int64_t *steps = NULL;
+  int n = 0;
+  KZ_TRY(kz_ckpt_list(dir, &steps, &n));
+  char path[4096];
+  for (int i = keep; i < n; ++i) {
+    if (steps[i] == keep_step) continue;
+    kz_ckpt_path(dir, steps[i], path, sizeof path);
+    if (unlink(path) != 0 && errno != ENOENT) {
+      free(steps);
+      return kz_fail(KZ_ERR_IO, "%s: cannot delete old checkpoint: %s", path, strerror(errno));
+    }
+  }
+  free(steps);
+  return KZ_OK;
+}
+
+kz_status kz_ckpt_load_newest(const char *dir, kz_ckpt_data *out, int quiet) {
+  int64_t *steps = NULL;
+  int n = 0;
+  KZ_TRY(kz_ckpt_list(dir, &steps, &n));
+  char path[4096];
+  for (int i = 0; i < n; ++i) {
+    kz_ckpt_path(dir, steps[i], path, sizeof path);
+    if (kz_ckpt_read(path, out) == KZ_OK) {
+      free(steps);
+      return KZ_OK;
+    }
+    if (!quiet) fprintf(stderr, "kaizen: warning: skipping checkpoint: %s\n", kz_last_error());
+  }
+  free(steps);
+  return kz_fail(KZ_ERR_NOT_FOUND, "%s: no valid checkpoint", dir);
+}

@@ -1,0 +1,529 @@
+/* `kaizen train / predict / eval` for gradient-boosted trees (job.h,
+ * docs/GBDT.md). Training validates the whole config and reads the data
+ * before the run directory exists, so a bad job leaves nothing behind. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "engine/track/run.h"
+#include "engine/train/gbdt_data.h"
+#include "engine/train/job.h"
+#include "models/gbdt/booster.h"
+#include "models/gbdt/gbdt_json.h"
+#include "models/gbdt/metrics.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static char *dup_str(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+/* The booster runs on the CPU; a CUDA request fails loudly rather than
+ * silently training somewhere else. */
+static kz_status check_device(const char *device) {
+  if (!strcmp(device, "auto") || !strcmp(device, "cpu")) return KZ_OK;
+  if (!strncmp(device, "cuda", 4))
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "train.device: '%s': the GBDT booster runs on the CPU only in this build "
+                   "(use cpu or auto)",
+                   device);
+  return kz_fail(KZ_ERR_INVALID_ARG, "train.device: '%s' is not auto, cpu or cuda[:N]", device);
+}
+
+/* The same feature columns (names, order, dictionaries) in both sets. */
+static kz_status check_same_columns(const kz_gbdt_table *a, const kz_gbdt_table *b) {
+  if (a->n_numeric != b->n_numeric || a->n_categorical != b->n_categorical)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "data.valid: %d numeric + %d categorical columns, data.train has %d + %d",
+                   b->n_numeric, b->n_categorical, a->n_numeric, a->n_categorical);
+  for (int i = 0; i < a->n_numeric; ++i)
+    if (strcmp(a->num_cols[i].name, b->num_cols[i].name))
+      return kz_fail(KZ_ERR_INVALID_ARG, "data.valid: numeric column %d is '%s', train has '%s'", i,
+                     b->num_cols[i].name, a->num_cols[i].name);
+  for (int i = 0; i < a->n_categorical; ++i) {
+    const kz_column *x = &a->cat_cols[i], *y = &b->cat_cols[i];
+    int same = !strcmp(x->name, y->name) && x->n_categories == y->n_categories;
+    for (int c = 0; same && c < x->n_categories; ++c)
+      same = !strcmp(x->categories[c], y->categories[c]);
+    if (!same)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "data.valid: categorical column '%s' differs from data.train's '%s' (name or "
+                     "dictionary); import both from one file",
+                     y->name, x->name);
+  }
+  if ((a->label_is_code != b->label_is_code) || !b->label)
+    return kz_fail(KZ_ERR_INVALID_ARG, "data.valid: its label field differs from data.train's");
+  if (a->label_is_code) {
+    const kz_column *x = a->label_col, *y = b->label_col;
+    int same = x && y && x->n_categories == y->n_categories;
+    for (int c = 0; same && c < x->n_categories; ++c)
+      same = !strcmp(x->categories[c], y->categories[c]);
+    if (!same)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "data.valid: the label classes differ from data.train's; import both from "
+                     "one file");
+  }
+  return KZ_OK;
+}
+
+static void table_data(const kz_gbdt_table *t, kz_gbdt_data *d) {
+  d->n = t->n;
+  d->n_numeric = t->n_numeric;
+  d->n_categorical = t->n_categorical;
+  d->num = t->num;
+  d->cat = t->cat;
+  d->n_categories = t->n_categories;
+  d->label = t->label;
+}
+
+/* Objective auto and num_class from the label: codes with 2 classes ->
+ * binary:logistic, more -> multi:softprob, numbers -> reg:squarederror. */
+static kz_status resolve_objective(kz_gbdt_params *p, const kz_gbdt_table *t) {
+  int classes = t->label_is_code && t->label_col ? t->label_col->n_categories : 0;
+  if (p->objective < 0)
+    p->objective = classes == 0   ? KZ_GBDT_REG_SQUAREDERROR
+                   : classes <= 2 ? KZ_GBDT_BINARY_LOGISTIC
+                                  : KZ_GBDT_MULTI_SOFTPROB;
+  int is_class = p->objective == KZ_GBDT_BINARY_LOGISTIC || p->objective == KZ_GBDT_MULTI_SOFTPROB;
+  if (classes > 0 && !is_class)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.objective: %s needs a numeric label, but '%s' is categorical (%d "
+                   "classes)",
+                   kz_gbdt_objective_name((kz_gbdt_objective)p->objective),
+                   t->label_col->name ? t->label_col->name : "label", classes);
+  if (p->objective == KZ_GBDT_MULTI_SOFTPROB) {
+    if (p->num_class == 0) p->num_class = classes;
+    if (classes > 0 && p->num_class != classes)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "model.num_class: %d, but the label dictionary has %d classes", p->num_class,
+                     classes);
+    if (p->num_class < 2)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "model.num_class: multi:softprob needs num_class >= 2 (a numeric label "
+                     "needs it set)");
+  } else if (p->objective == KZ_GBDT_BINARY_LOGISTIC && classes > 2) {
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.objective: binary:logistic, but the label has %d classes", classes);
+  }
+  return KZ_OK;
+}
+
+/* Names and classes from the training table into the model. */
+static kz_status name_model(kz_gbdt_model *m, const kz_gbdt_table *t) {
+  int nf = m->n_numeric + m->n_categorical;
+  m->feature_names = calloc((size_t)(nf > 0 ? nf : 1), sizeof(char *));
+  if (!m->feature_names) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  for (int f = 0; f < nf; ++f) {
+    const char *name = f < m->n_numeric ? t->num_cols[f].name : t->cat_cols[f - m->n_numeric].name;
+    if (!(m->feature_names[f] = dup_str(name)))
+      return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  }
+  const char *label = t->label_col && t->label_col->name ? t->label_col->name : "label";
+  if (!(m->label_name = dup_str(label))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  int classes = m->objective == KZ_GBDT_BINARY_LOGISTIC  ? 2
+                : m->objective == KZ_GBDT_MULTI_SOFTPROB ? m->num_group
+                                                         : 0;
+  if (classes > 0) {
+    m->class_names = calloc((size_t)classes, sizeof(char *));
+    if (!m->class_names) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+    for (int c = 0; c < classes; ++c) {
+      char num[16];
+      snprintf(num, sizeof num, "%d", c);
+      const char *name = t->label_is_code && t->label_col && c < t->label_col->n_categories
+                             ? t->label_col->categories[c]
+                             : num;
+      if (!(m->class_names[c] = dup_str(name)))
+        return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+    }
+  }
+  return KZ_OK;
+}
+
+typedef struct job {
+  kz_gbdt_params p;
+  const char *train_path, *valid_path, *device;
+  kz_run_options ro;
+  kz_gbdt_table train, valid;
+  int has_valid;
+} job;
+
+static kz_status read_config(kz_cfg *cfg, const kz_job_cli *cli, job *j) {
+  const kz_cfg_node *model = kz_cfg_section(cfg, "model");
+  const char *type;
+  KZ_TRY(kz_cfg_get_string(model, "type", NULL, &type));
+  if (strcmp(type, "gbdt"))
+    return kz_fail(KZ_ERR_INVALID_ARG, "model.type: '%s' is not gbdt", type);
+  KZ_TRY(kz_gbdt_params_from_cfg(model, &j->p));
+  const kz_cfg_node *data = kz_cfg_section(cfg, "data");
+  KZ_TRY(kz_cfg_get_string(data, "train", NULL, &j->train_path));
+  KZ_TRY(kz_cfg_get_string(data, "valid", "", &j->valid_path));
+  const kz_cfg_node *train = kz_cfg_section(cfg, "train");
+  int64_t seed, threads;
+  KZ_TRY(kz_cfg_get_int(train, "seed", 0, 0, INT64_MAX, &seed));
+  KZ_TRY(kz_cfg_get_string(train, "device", "auto", &j->device));
+  KZ_TRY(kz_cfg_get_int(train, "threads", 0, 0, 4096, &threads));
+  if (cli && cli->device) j->device = cli->device;
+  KZ_TRY(check_device(j->device));
+  j->p.seed = (uint64_t)seed;
+  if (j->p.nthread == 0) j->p.nthread = (int)threads;
+  const kz_cfg_node *out = kz_cfg_section(cfg, "output");
+  KZ_TRY(kz_cfg_get_string(out, "runs_dir", "runs", &j->ro.runs_dir));
+  KZ_TRY(kz_cfg_get_string(out, "experiment", "default", &j->ro.experiment));
+  KZ_TRY(kz_cfg_get_string(out, "run_id", "", &j->ro.run_id));
+  if (!*j->ro.run_id) j->ro.run_id = NULL;
+  j->ro.resume = cli ? cli->resume : 0;
+  if (j->ro.resume)
+    return kz_fail(KZ_ERR_UNSUPPORTED, "--resume: GBDT training cannot resume; start a new run");
+  return KZ_OK;
+}
+
+static kz_status open_data(job *j) {
+  KZ_TRY(kz_gbdt_table_open(j->train_path, "train", "data.train", &j->train));
+  if (j->train.n == 0)
+    return kz_fail(KZ_ERR_INVALID_ARG, "data.train: %s has no rows in its train split",
+                   j->train_path);
+  if (!j->train.label)
+    return kz_fail(KZ_ERR_INVALID_ARG, "data.train: %s has no label field", j->train_path);
+  if (*j->valid_path) {
+    KZ_TRY(kz_gbdt_table_open(j->valid_path, "valid", "data.valid", &j->valid));
+    j->has_valid = 1;
+  } else {
+    /* The valid split of data.train, when it has one. */
+    kz_gbdt_table v;
+    if (kz_gbdt_table_open(j->train_path, "valid", "data.train (valid split)", &v) == KZ_OK) {
+      if (v.n > 0) {
+        j->valid = v;
+        j->has_valid = 1;
+      } else {
+        kz_gbdt_table_close(&v);
+      }
+    }
+    kz_clear_error();
+  }
+  if (j->has_valid) KZ_TRY(check_same_columns(&j->train, &j->valid));
+  return KZ_OK;
+}
+
+static kz_status params_json(const job *j, const kz_gbdt_model *m, kz_run *run) {
+  char buf[2048];
+  const kz_gbdt_params *p = &j->p;
+  snprintf(buf, sizeof buf,
+           "{\"model_type\": \"gbdt\", \"objective\": \"%s\", \"num_round\": %d, \"eta\": %g, "
+           "\"max_depth\": %d, \"max_leaves\": %d, \"grow_policy\": \"%s\", \"max_bin\": %d, "
+           "\"lambda\": %g, \"alpha\": %g, \"gamma\": %g, \"min_child_weight\": %g, "
+           "\"subsample\": %g, \"colsample_bytree\": %g, \"colsample_bynode\": %g, "
+           "\"num_group\": %d, \"n_numeric\": %d, \"n_categorical\": %d, \"train_rows\": %lld, "
+           "\"valid_rows\": %lld, \"seed\": %llu}",
+           kz_gbdt_objective_name((kz_gbdt_objective)p->objective), p->num_round, p->eta,
+           p->max_depth, p->max_leaves,
+           p->grow_policy == KZ_GBDT_LOSSGUIDE ? "lossguide" : "depthwise", p->max_bin, p->lambda,
+           p->alpha, p->gamma, p->min_child_weight, p->subsample, p->colsample_bytree,
+           p->colsample_bynode, m->num_group, m->n_numeric, m->n_categorical, (long long)j->train.n,
+           (long long)(j->has_valid ? j->valid.n : 0), (unsigned long long)p->seed);
+  return kz_run_write_params(run, buf);
+}
+
+static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
+  KZ_TRY(read_config(cfg, cli, j));
+  KZ_TRY(open_data(j));
+  KZ_TRY(resolve_objective(&j->p, &j->train));
+  kz_gbdt_data td, vd;
+  table_data(&j->train, &td);
+  table_data(&j->valid, &vd);
+  kz_gbdt_booster *b;
+  KZ_TRY(kz_gbdt_booster_create(&j->p, &td, j->has_valid ? &vd : NULL, &b));
+  kz_status st = kz_cfg_check_unused(cfg);
+  kz_run *run = NULL;
+  if (st == KZ_OK) st = kz_run_open(&j->ro, cfg, &run);
+  if (st != KZ_OK) {
+    kz_gbdt_booster_free(b);
+    return st;
+  }
+  int nm;
+  const kz_gbdt_metric *metrics = kz_gbdt_booster_metrics(b, &nm);
+  char names[2 * KZ_GBDT_MAX_METRICS][40];
+  const char *name_ptrs[2 * KZ_GBDT_MAX_METRICS];
+  for (int i = 0; i < nm; ++i) {
+    snprintf(names[i], sizeof names[i], "train/%s", kz_gbdt_metric_name(metrics[i]));
+    snprintf(names[nm + i], sizeof names[nm + i], "valid/%s", kz_gbdt_metric_name(metrics[i]));
+  }
+  int n_cols = j->has_valid ? 2 * nm : nm;
+  for (int i = 0; i < n_cols; ++i) name_ptrs[i] = names[i];
+  st = kz_run_metrics_begin(run, name_ptrs, n_cols, INT64_MAX);
+  double t0 = now_s(), vals[2 * KZ_GBDT_MAX_METRICS];
+  int stop = 0, round = 0, quiet = cli && cli->quiet;
+  int every = j->p.num_round >= 20 ? j->p.num_round / 20 : 1;
+  while (st == KZ_OK && !stop) {
+    st = kz_gbdt_booster_round(b, vals, vals + nm, &stop);
+    if (st != KZ_OK) break;
+    ++round;
+    st = kz_run_log(run, round, now_s() - t0, vals);
+    if (!quiet && (round % every == 0 || stop)) {
+      fprintf(stderr, "[gbdt] round %d/%d", round, j->p.num_round);
+      for (int i = 0; i < n_cols; ++i) fprintf(stderr, " %s=%.6g", names[i], vals[i]);
+      fprintf(stderr, " %.2fs\n", now_s() - t0);
+    }
+  }
+  double best_value = NAN;
+  int best = kz_gbdt_booster_best_round(b, &best_value);
+  int stopped_early = j->p.early_stopping_rounds > 0 && round < j->p.num_round;
+  kz_gbdt_model *m = NULL;
+  if (st == KZ_OK) {
+    st = kz_gbdt_booster_finish(b, &m);
+    b = NULL;
+  }
+  kz_gbdt_booster_free(b);
+  char path[4096];
+  if (st == KZ_OK) st = name_model(m, &j->train);
+  if (st == KZ_OK) st = params_json(j, m, run);
+  if (st == KZ_OK)
+    st = kz_gbdt_model_save_json(m, kz_run_path(run, "model.json", path, sizeof path));
+  /* Final metrics: the kept model's, i.e. those of the best round when
+   * early stopping truncated the ensemble. */
+  kz_run_summary s;
+  memset(&s, 0, sizeof s);
+  s.status = st != KZ_OK ? "failed" : stopped_early ? "stopped_early" : "finished";
+  s.model_type = "gbdt";
+  s.steps = round;
+  s.wall_s = now_s() - t0;
+  s.device = "cpu";
+  s.peak_memory_bytes = kz_run_peak_rss();
+  if (st == KZ_OK && j->has_valid) {
+    double *margin = malloc(sizeof(double) * (size_t)j->valid.n * (size_t)m->num_group);
+    if (!margin) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+    if (st == KZ_OK)
+      st = kz_gbdt_predict_margin(m, j->valid.n, j->valid.num, j->valid.cat, j->p.nthread, margin);
+    for (int i = 0; st == KZ_OK && i < nm && s.n_final < 16; ++i) {
+      s.final_names[s.n_final] = names[nm + i];
+      s.final_values[s.n_final++] =
+          kz_gbdt_metric_eval(metrics[i], m->objective, m->quantile_alpha, m->num_group, j->valid.n,
+                              margin, j->valid.label);
+    }
+    free(margin);
+    s.best_metric = names[2 * nm - 1];
+    s.best_value = best_value;
+    s.best_step = best + 1;
+  } else if (st == KZ_OK) {
+    for (int i = 0; i < nm; ++i) {
+      s.final_names[s.n_final] = names[i];
+      s.final_values[s.n_final++] = vals[i];
+    }
+  }
+  kz_status fst = kz_run_finish(run, &s);
+  if (st == KZ_OK) st = fst;
+  if (st == KZ_OK) {
+    printf("gbdt");
+    for (int i = 0; i < s.n_final; ++i) printf(" %s=%.6g", s.final_names[i], s.final_values[i]);
+    printf(" rounds=%d run %s\n", round, kz_run_dir(run));
+    fflush(stdout);
+  }
+  kz_run_close(run);
+  kz_gbdt_model_free(m);
+  return st;
+}
+
+kz_status kz_gbdt_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
+  job j;
+  memset(&j, 0, sizeof j);
+  kz_status st = train_run(&j, cfg, cli);
+  kz_gbdt_table_close(&j.train);
+  kz_gbdt_table_close(&j.valid);
+  return st;
+}
+
+/* ---- predict / eval --------------------------------------------------------- */
+
+/* Feature values in model order, looked up by column name. */
+static kz_status model_inputs(const kz_gbdt_model *m, const kz_gbdt_table *t, const char *data,
+                              float **num, int32_t **cat) {
+  *num = NULL;
+  *cat = NULL;
+  int64_t n = t->n;
+  *num = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1) * (size_t)(m->n_numeric + 1));
+  *cat = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1) * (size_t)(m->n_categorical + 1));
+  if (!*num || !*cat) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  for (int f = 0; f < m->n_numeric + m->n_categorical; ++f) {
+    const char *name = m->feature_names[f];
+    int numeric = f < m->n_numeric, found = -1;
+    int cols = numeric ? t->n_numeric : t->n_categorical;
+    const kz_column *cc = numeric ? t->num_cols : t->cat_cols;
+    for (int i = 0; i < cols && found < 0; ++i)
+      if (!strcmp(cc[i].name, name)) found = i;
+    if (found < 0)
+      return kz_fail(KZ_ERR_INVALID_ARG, "%s: no %s column '%s' (a feature of the model)", data,
+                     numeric ? "numeric" : "categorical", name);
+    if (numeric) {
+      for (int64_t r = 0; r < n; ++r)
+        (*num)[r * m->n_numeric + f] = t->num[r * t->n_numeric + found];
+    } else {
+      int c = f - m->n_numeric;
+      if (cc[found].n_categories != m->n_categories[c])
+        return kz_fail(KZ_ERR_INVALID_ARG,
+                       "%s: column '%s' has %d categories, the model was trained with %d", data,
+                       name, cc[found].n_categories, m->n_categories[c]);
+      for (int64_t r = 0; r < n; ++r)
+        (*cat)[r * m->n_categorical + c] = t->cat[r * t->n_categorical + found];
+    }
+  }
+  return KZ_OK;
+}
+
+typedef struct scored_set {
+  kz_gbdt_model *m;
+  kz_gbdt_table t;
+  double *margin;
+} scored_set;
+
+static void scored_free(scored_set *s) {
+  kz_gbdt_model_free(s->m);
+  kz_gbdt_table_close(&s->t);
+  free(s->margin);
+}
+
+static kz_status score(const char *model, const char *data, const char *device, scored_set *s) {
+  memset(s, 0, sizeof *s);
+  KZ_TRY(check_device(device ? device : "auto"));
+  KZ_TRY(kz_gbdt_model_load_json(model, &s->m));
+  KZ_TRY(kz_gbdt_table_open(data, NULL, data, &s->t));
+  float *num;
+  int32_t *cat;
+  kz_status st = model_inputs(s->m, &s->t, data, &num, &cat);
+  int64_t n = s->t.n;
+  if (st == KZ_OK) {
+    s->margin = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1) * (size_t)s->m->num_group);
+    if (!s->margin) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  }
+  if (st == KZ_OK) st = kz_gbdt_predict_margin(s->m, n, num, cat, 0, s->margin);
+  free(num);
+  free(cat);
+  return st;
+}
+
+static void csv_name(FILE *f, const char *prefix, const char *s) {
+  fputc('"', f);
+  fputs(prefix, f);
+  for (; *s; ++s) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+kz_status kz_gbdt_job_predict(const char *model, const char *data, const char *out,
+                              const char *device) {
+  scored_set s;
+  kz_status st = score(model, data, device, &s);
+  if (st != KZ_OK) {
+    scored_free(&s);
+    return st;
+  }
+  kz_gbdt_model *m = s.m;
+  int K = m->num_group;
+  kz_gbdt_transform(m, s.t.n, s.margin);
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", out);
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    scored_free(&s);
+    return kz_fail(KZ_ERR_IO, "%s: cannot write", tmp);
+  }
+  /* Header: one probability column per class (p_<class>) for softprob, the
+   * positive class's probability for logistic, else the label's name. */
+  if (m->objective == KZ_GBDT_MULTI_SOFTPROB) {
+    for (int k = 0; k < K; ++k) {
+      if (k) fputc(',', f);
+      csv_name(f, "p_", m->class_names ? m->class_names[k] : "?");
+    }
+  } else if (m->objective == KZ_GBDT_BINARY_LOGISTIC) {
+    csv_name(f, "p_", m->class_names ? m->class_names[1] : "1");
+  } else {
+    csv_name(f, "", m->label_name ? m->label_name : "prediction");
+  }
+  fputc('\n', f);
+  for (int64_t r = 0; r < s.t.n; ++r) {
+    for (int k = 0; k < K; ++k) fprintf(f, k ? ",%.9g" : "%.9g", s.margin[r * K + k]);
+    fputc('\n', f);
+  }
+  int bad = ferror(f);
+  bad |= fclose(f) != 0;
+  if (bad || rename(tmp, out) != 0) {
+    remove(tmp);
+    scored_free(&s);
+    return kz_fail(KZ_ERR_IO, "%s: writing predictions failed", out);
+  }
+  scored_free(&s);
+  return KZ_OK;
+}
+
+/* Labels of the data in the model's class numbering (by class name). */
+static kz_status model_labels(const kz_gbdt_model *m, const kz_gbdt_table *t, const char *data) {
+  if (!t->label) return kz_fail(KZ_ERR_INVALID_ARG, "%s: no label field to evaluate against", data);
+  int classes = m->objective == KZ_GBDT_BINARY_LOGISTIC  ? 2
+                : m->objective == KZ_GBDT_MULTI_SOFTPROB ? m->num_group
+                                                         : 0;
+  if (!t->label_is_code) {
+    if (classes)
+      return kz_fail(KZ_ERR_INVALID_ARG, "%s: the label is numeric; the model is a classifier",
+                     data);
+    return KZ_OK;
+  }
+  if (!classes)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: the label is categorical; the model is a regressor",
+                   data);
+  int map[256];
+  int nd = t->label_col ? t->label_col->n_categories : 0;
+  if (nd > 256) return kz_fail(KZ_ERR_INVALID_ARG, "%s: more than 256 label classes", data);
+  for (int c = 0; c < nd; ++c) {
+    map[c] = -1;
+    for (int k = 0; k < classes && m->class_names; ++k)
+      if (!strcmp(t->label_col->categories[c], m->class_names[k])) map[c] = k;
+  }
+  for (int64_t r = 0; r < t->n; ++r) {
+    if (isnan(t->label[r])) continue;
+    int c = (int)t->label[r];
+    if (c < 0 || c >= nd || map[c] < 0)
+      return kz_fail(KZ_ERR_INVALID_ARG, "%s: row %lld: class '%s' is unknown to the model", data,
+                     (long long)r, c >= 0 && c < nd ? t->label_col->categories[c] : "?");
+    t->label[r] = (float)map[c];
+  }
+  return KZ_OK;
+}
+
+kz_status kz_gbdt_job_eval(const char *model, const char *data, const char *device, int json,
+                           FILE *out) {
+  scored_set s;
+  kz_status st = score(model, data, device, &s);
+  if (st == KZ_OK) st = model_labels(s.m, &s.t, data);
+  if (st == KZ_OK)
+    for (int64_t r = 0; r < s.t.n; ++r)
+      if (isnan(s.t.label[r]))
+        st = kz_fail(KZ_ERR_INVALID_ARG, "%s: row %lld: the label is missing", data, (long long)r);
+  if (st != KZ_OK) {
+    scored_free(&s);
+    return st;
+  }
+  kz_gbdt_metric ms[KZ_GBDT_M_COUNT];
+  int n = kz_gbdt_eval_metrics(s.m->objective, ms);
+  if (json) fprintf(out, "{\"rows\": %lld", (long long)s.t.n);
+  for (int i = 0; i < n; ++i) {
+    double v = kz_gbdt_metric_eval(ms[i], s.m->objective, s.m->quantile_alpha, s.m->num_group,
+                                   s.t.n, s.margin, s.t.label);
+    if (json)
+      fprintf(out, ", \"%s\": %.9g", kz_gbdt_metric_name(ms[i]), v);
+    else
+      fprintf(out, "%s %.6g\n", kz_gbdt_metric_name(ms[i]), v);
+  }
+  if (json) fprintf(out, "}\n");
+  scored_free(&s);
+  return KZ_OK;
+}

@@ -1,0 +1,625 @@
+/* The neural training loop (trainer.h): kz_nn_job_train.
+ *
+ * Everything that can be wrong with a job (config keys and types, data paths,
+ * the model section, the early-stopping metric, the run to resume) is checked
+ * before kz_run_open, so a bad job leaves no run directory behind.
+ *
+ * Reproducibility: the data order is a function of (seed, epoch), dropout
+ * seeds come from a generator whose state is checkpointed, the schedule is a
+ * function of the step, and the checkpoint holds the exact position in the
+ * epoch (micro-batches consumed) plus the running log sums, so a resumed run
+ * computes the same sequence of updates as an uninterrupted one. */
+#define _POSIX_C_SOURCE 200809L
+#include "engine/train/trainer.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/backend.h"
+#include "core/error.h"
+#include "data/shard/fsutil.h"
+#include "data/shard/iter.h"
+#include "engine/track/run.h"
+#include "engine/train/checkpoint.h"
+#include "engine/train/eval.h"
+#include "engine/train/job.h"
+#include "engine/train/progress.h"
+#include "models/nn_model.h"
+
+enum { MAX_ROLLBACKS = 20 };
+
+typedef struct trainer {
+  kz_train_config c;
+  const kz_job_cli *cli;
+  kz_device device;
+  kz_stream *s;
+  kz_dataset *train, *valid;
+  kz_nn_model *model;
+  kz_nn_model_base *mb;
+  char *meta;
+  kz_optim opt;
+  kz_schedule sched;
+  kz_run *run;
+  char run_dir[4096], ckpt_dir[4200];
+  kz_ckpt_state st, st0; /* current; initial (rollback without a checkpoint) */
+  float *params0;        /* initial parameters, same purpose */
+  float *host;           /* n floats of host scratch */
+  int64_t bpe, total;    /* micro-batches per epoch, optimizer steps in the run */
+  kz_shard_iter *it;
+  kz_progress prog;
+  /* metrics */
+  kz_nn_metrics names; /* names and directions of the model's metrics */
+  int es_index, es_higher;
+  const char *es_name;
+  int n_cols;
+  char *cols[2 + KZ_NN_MAX_METRICS];
+  kz_nn_metrics last;
+  int have_last;
+  int stopped_early;
+  int64_t inject_done; /* highest step already poisoned: a rollback does not replay it */
+  int rollbacks;
+  double seg_t0, log_t0;
+  int64_t log_samples0, seg_step0;
+} trainer;
+
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+static double wall_now(const trainer *t) {
+  return t->st.wall_s + (kz_now_s() - t->seg_t0);
+}
+
+/* ---- setup, all before the run directory exists ---------------------------------- */
+
+static kz_status open_data(trainer *t) {
+  kz_dataset_options o = {.split = "train"};
+  kz_status st = kz_dataset_open(t->c.data_train, &o, &t->train);
+  if (st != KZ_OK) return kz_fail_context(st, "data.train");
+  if (kz_dataset_rows(t->train) == 0)
+    return kz_fail(KZ_ERR_INVALID_ARG, "data.train: %s has no rows in its \"train\" split",
+                   t->c.data_train);
+  kz_dataset_options v = {.split = "valid"};
+  const char *vpath = t->c.data_valid ? t->c.data_valid : t->c.data_train;
+  st = kz_dataset_open(vpath, &v, &t->valid);
+  if (st != KZ_OK) return kz_fail_context(st, t->c.data_valid ? "data.valid" : "data.train");
+  if (kz_dataset_rows(t->valid) > 0) return KZ_OK;
+  kz_dataset_close(t->valid);
+  t->valid = NULL;
+  /* An explicit validation set without split labels is used whole. */
+  if (t->c.data_valid) {
+    st = kz_dataset_open(t->c.data_valid, NULL, &t->valid);
+    if (st != KZ_OK) return kz_fail_context(st, "data.valid");
+    if (kz_dataset_rows(t->valid) == 0)
+      return kz_fail(KZ_ERR_INVALID_ARG, "data.valid: %s has no rows", t->c.data_valid);
+  }
+  return KZ_OK;
+}
+
+static kz_status pick_metric(trainer *t) {
+  kz_nn_eval zero;
+  memset(&zero, 0, sizeof zero);
+  t->mb->ops->eval_finish(t->model, &zero, &t->names);
+  const char *want =
+      strcmp(t->c.es_metric, "auto") == 0 ? t->mb->info.primary_metric : t->c.es_metric;
+  t->es_index = -1;
+  for (int i = 0; i < t->names.n; ++i)
+    if (!strcmp(t->names.names[i], want)) t->es_index = i;
+  if (t->es_index < 0) {
+    char list[256] = "";
+    for (int i = 0; i < t->names.n; ++i)
+      snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+               t->names.names[i]);
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "train.early_stopping.metric: '%s' is not a metric of model '%s' (%s)", want,
+                   t->mb->ops->type, list);
+  }
+  t->es_name = t->names.names[t->es_index];
+  t->es_higher = t->names.higher_is_better[t->es_index];
+  if (t->c.es_patience > 0 && !t->valid)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "train.early_stopping.patience: needs validation data, "
+                   "and %s has no \"valid\" split (set data.valid)",
+                   t->c.data_train);
+  return KZ_OK;
+}
+
+/* Replaces the model by one rebuilt from meta when the two differ. */
+static kz_status adopt_meta(trainer *t, const char *meta) {
+  if (t->meta && !strcmp(t->meta, meta)) return KZ_OK;
+  kz_nn_model *m = NULL;
+  KZ_TRY(kz_nn_model_from_meta(meta, t->device, &m));
+  t->mb->ops->destroy(t->model);
+  t->model = m;
+  t->mb = kz_nn_base(m);
+  free(t->meta);
+  t->meta = NULL;
+  return t->mb->ops->meta_json(t->model, &t->meta);
+}
+
+static kz_status create_model(trainer *t, kz_cfg *cfg) {
+  KZ_TRY(kz_nn_model_create(kz_cfg_section(cfg, "model"), t->train, t->device, &t->model));
+  t->mb = kz_nn_base(t->model);
+  if (t->c.init_from) {
+    /* Continued training: the file's model (statistics included) replaces the
+     * fresh one; the config's model section must still describe it. */
+    kz_nn_model *m = NULL;
+    kz_status st = kz_nn_model_load(t->c.init_from, t->device, &m);
+    if (st != KZ_OK) return kz_fail_context(st, "train.init_from");
+    if (strcmp(kz_nn_base(m)->ops->type, t->mb->ops->type) != 0 ||
+        kz_nn_base(m)->info.n_params != t->mb->info.n_params) {
+      kz_nn_base(m)->ops->destroy(m);
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "train.init_from: %s is a different model (type or size) than the job's",
+                     t->c.init_from);
+    }
+    t->mb->ops->destroy(t->model);
+    t->model = m;
+    t->mb = kz_nn_base(m);
+  }
+  return t->mb->ops->meta_json(t->model, &t->meta);
+}
+
+static kz_status setup(trainer *t, kz_cfg *cfg) {
+  KZ_TRY(kz_train_config_read(cfg, &t->c));
+  const char *spec = t->cli && t->cli->device ? t->cli->device : t->c.device;
+  KZ_TRY(kz_device_parse(spec, &t->device));
+  if (t->c.threads > 0) omp_set_num_threads((int)t->c.threads);
+  if (t->cli && t->cli->resume && !t->c.run_id)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "--resume needs output.run_id: the run to continue (set it in the job or with "
+                   "--set output.run_id=ID)");
+  KZ_TRY(open_data(t));
+  KZ_TRY(create_model(t, cfg));
+  KZ_TRY(pick_metric(t));
+  KZ_TRY(kz_cfg_check_unused(cfg));
+  if (t->c.run_id) {
+    snprintf(t->run_dir, sizeof t->run_dir, "%s/%s/%s", t->c.runs_dir, t->c.experiment,
+             t->c.run_id);
+    snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->run_dir);
+    struct stat sb;
+    int exists = stat(t->run_dir, &sb) == 0;
+    if (t->cli && t->cli->resume && !exists)
+      return kz_fail(KZ_ERR_NOT_FOUND, "--resume: run directory %s does not exist", t->run_dir);
+    if (!(t->cli && t->cli->resume) && exists)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "output.run_id: %s already exists; pass --resume to continue it or choose "
+                     "another run_id",
+                     t->run_dir);
+  }
+  return KZ_OK;
+}
+
+/* ---- state <-> device ------------------------------------------------------------ */
+
+static kz_status restore(trainer *t, const kz_ckpt_data *d) {
+  if (d->n != t->mb->info.n_params || d->n_state != t->opt.n_state ||
+      d->st.optim_kind != (int)t->c.optim.kind)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: the checkpoint's parameter count or optimizer differs from the job's",
+                   t->ckpt_dir);
+  size_t bytes = (size_t)d->n * 4;
+  KZ_TRY(kz_copy_to_device(t->s, t->mb->params.data, d->params, bytes));
+  KZ_TRY(kz_copy_to_device(t->s, t->opt.m.data, d->state, bytes));
+  if (d->n_state == 2) KZ_TRY(kz_copy_to_device(t->s, t->opt.v.data, d->state + d->n, bytes));
+  KZ_TRY(kz_stream_sync(t->s));
+  t->opt.t = d->st.optim_t;
+  t->st = d->st;
+  /* A run killed after its early-stopping decision stays stopped. */
+  t->stopped_early = t->c.es_patience > 0 && t->st.bad_evals >= t->c.es_patience;
+  return KZ_OK;
+}
+
+static kz_status save_checkpoint(trainer *t) {
+  const int64_t n = t->mb->info.n_params;
+  float *host = malloc((size_t)n * 4 * (size_t)(1 + t->opt.n_state));
+  if (!host) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
+  kz_status st = kz_copy_to_host(t->s, host, t->mb->params.data, (size_t)n * 4);
+  if (st == KZ_OK) st = kz_copy_to_host(t->s, host + n, t->opt.m.data, (size_t)n * 4);
+  if (st == KZ_OK && t->opt.n_state == 2)
+    st = kz_copy_to_host(t->s, host + 2 * n, t->opt.v.data, (size_t)n * 4);
+  if (st == KZ_OK) st = kz_stream_sync(t->s);
+  kz_ckpt_state cs = t->st;
+  cs.optim_t = t->opt.t;
+  cs.wall_s = wall_now(t);
+  const float *state[2] = {host + n, host + 2 * n};
+  char path[4300];
+  kz_ckpt_path(t->ckpt_dir, cs.step, path, sizeof path);
+  int created = 0;
+  if (st == KZ_OK) st = kz_fs_ensure_dir(t->ckpt_dir, &created);
+  if (st == KZ_OK) st = kz_ckpt_write(path, &cs, t->meta, host, state, t->opt.n_state, n);
+  free(host);
+  if (st == KZ_OK) st = kz_ckpt_prune(t->ckpt_dir, (int)t->c.keep_checkpoints, t->st.best_step);
+  return st;
+}
+
+/* ---- data ------------------------------------------------------------------------- */
+
+static kz_status open_epoch(trainer *t) {
+  kz_shard_iter_options o;
+  kz_shard_iter_options_default(&o);
+  o.batch_size = t->c.batch_size;
+  o.shuffle = 1;
+  o.seed = t->c.seed;
+  o.epoch = t->st.epoch;
+  KZ_TRY(kz_shard_iter_open(t->train, &o, &t->it));
+  /* Resume mid-epoch: replay the iterator to the recorded position. */
+  for (int64_t i = 0; i < t->st.batch_in_epoch; ++i) {
+    const kz_shard_batch *b = NULL;
+    KZ_TRY(kz_shard_iter_next(t->it, &b));
+    if (!b)
+      return kz_fail(KZ_ERR_INTERNAL, "resume: epoch %lld ended before batch %lld",
+                     (long long)t->st.epoch, (long long)t->st.batch_in_epoch);
+  }
+  return KZ_OK;
+}
+
+static void close_epoch(trainer *t) {
+  if (t->it) kz_shard_iter_close(t->it);
+  t->it = NULL;
+}
+
+/* ---- logging, evaluation ------------------------------------------------------------ */
+
+static void event(trainer *t, const char *kind, const char *detail) {
+  char json[512], text[512];
+  snprintf(json, sizeof json, "{\"event\":\"%s\",\"step\":%lld,\"detail\":\"%s\"}", kind,
+           (long long)t->st.step, detail);
+  snprintf(text, sizeof text, "kaizen: step %lld: %s: %s", (long long)t->st.step, kind, detail);
+  kz_progress_event(&t->prog, json, text);
+}
+
+static kz_status evaluate(trainer *t, kz_nn_metrics *out) {
+  return kz_nn_evaluate(t->model, t->valid, t->c.batch_size, out);
+}
+
+static kz_status log_row(trainer *t, double train_loss, double lr, const kz_nn_metrics *ev) {
+  double v[2 + KZ_NN_MAX_METRICS];
+  for (int i = 0; i < t->n_cols; ++i) v[i] = NAN;
+  v[0] = train_loss;
+  v[1] = lr;
+  for (int i = 0; ev && i < ev->n && 2 + i < t->n_cols; ++i) v[2 + i] = ev->values[i];
+  return kz_run_log(t->run, t->st.step, wall_now(t), v);
+}
+
+/* Evaluation + best model + early stopping. */
+static kz_status eval_step(trainer *t, kz_nn_metrics *ev) {
+  KZ_TRY(evaluate(t, ev));
+  t->last = *ev;
+  t->have_last = 1;
+  double v = ev->values[t->es_index];
+  double best = t->st.best_value;
+  int better = isnan(best)    ? isfinite(v)
+               : t->es_higher ? v > best + t->c.es_min_delta
+                              : v < best - t->c.es_min_delta;
+  if (better) {
+    t->st.best_value = v;
+    t->st.best_step = t->st.step;
+    t->st.bad_evals = 0;
+    char path[4200];
+    KZ_TRY(t->mb->ops->save(t->model, kz_run_path(t->run, "best.kzm", path, sizeof path)));
+  } else {
+    t->st.bad_evals += 1;
+    if (t->c.es_patience > 0 && t->st.bad_evals >= t->c.es_patience) t->stopped_early = 1;
+  }
+  char detail[256];
+  snprintf(detail, sizeof detail, "valid %s=%.6g (best %.6g at step %lld)", t->es_name, v,
+           t->st.best_value, (long long)t->st.best_step);
+  event(t, "eval", detail);
+  return KZ_OK;
+}
+
+/* ---- NaN guard ----------------------------------------------------------------------- */
+
+static kz_status rollback(trainer *t) {
+  double mult = t->st.lr_mult * t->c.nan_lr_factor;
+  if (++t->rollbacks > MAX_ROLLBACKS)
+    return kz_fail(KZ_ERR_INTERNAL,
+                   "training diverged: %d rollbacks after non-finite steps; lower train.lr",
+                   MAX_ROLLBACKS);
+  close_epoch(t);
+  kz_ckpt_data d;
+  char detail[256];
+  if (t->run && kz_ckpt_load_newest(t->ckpt_dir, &d, t->prog.mode == KZ_PROGRESS_QUIET) == KZ_OK) {
+    kz_status st = restore(t, &d);
+    kz_ckpt_data_free(&d);
+    KZ_TRY(st);
+  } else {
+    /* No checkpoint yet: the start of the run is the last good state. */
+    KZ_TRY(
+        kz_copy_to_device(t->s, t->mb->params.data, t->params0, (size_t)t->mb->info.n_params * 4));
+    KZ_TRY(kz_optim_reset(&t->opt, t->s));
+    t->st = t->st0;
+  }
+  t->st.lr_mult = mult;
+  t->st.nan_streak = 0;
+  snprintf(detail, sizeof detail, "rolled back to step %lld, lr multiplier now %g",
+           (long long)t->st.step, mult);
+  event(t, "rollback", detail);
+  return KZ_OK;
+}
+
+/* ---- one optimizer step ----------------------------------------------------------------- */
+
+static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
+  const kz_nn_model_ops *ops = t->mb->ops;
+  const int64_t n = t->mb->info.n_params;
+  KZ_TRY(kz_fill_bytes(t->s, t->mb->grads.data, 0, (size_t)n * 4));
+  const double nominal = (double)(t->c.batch_size * t->c.grad_accum);
+  int64_t rows = 0;
+  double loss_sum = 0.0;
+  *epoch_end = 0;
+  for (int64_t a = 0; a < t->c.grad_accum; ++a) {
+    if (!t->it) KZ_TRY(open_epoch(t));
+    const kz_shard_batch *b = NULL;
+    KZ_TRY(kz_shard_iter_next(t->it, &b));
+    if (!b) return kz_fail(KZ_ERR_INTERNAL, "epoch %lld ended early", (long long)t->st.epoch);
+    uint64_t dseed = splitmix64(&t->st.rng);
+    double loss = 0.0;
+    KZ_TRY(ops->train_batch(t->model, b, (double)b->rows / nominal, dseed, &loss));
+    loss_sum += loss * (double)b->rows;
+    rows += b->rows;
+    if (++t->st.batch_in_epoch == t->bpe) {
+      close_epoch(t);
+      t->st.epoch += 1;
+      t->st.batch_in_epoch = 0;
+      *epoch_end = 1;
+      break;
+    }
+  }
+  const int64_t step_no = t->st.step + 1;
+  if (t->c.inject_nan_at_step >= 0 && step_no > t->inject_done &&
+      step_no >= t->c.inject_nan_at_step &&
+      step_no < t->c.inject_nan_at_step + t->c.inject_nan_steps) {
+    KZ_TRY(kz_grad_poison(t->s, &t->mb->grads));
+    t->inject_done = step_no;
+  }
+  /* A short last group of an epoch is rescaled to a mean over its own rows. */
+  const double gs = rows > 0 ? nominal / (double)rows : 1.0;
+  double norm = 0.0;
+  KZ_TRY(kz_grad_global_norm(t->s, &t->mb->grads, t->host, &norm));
+  norm *= gs;
+  const double loss = rows > 0 ? loss_sum / (double)rows : 0.0;
+  const double lr = kz_schedule_lr(&t->sched, t->st.step) * t->st.lr_mult;
+  *skipped = !(isfinite(loss) && isfinite(norm));
+  if (!*skipped) {
+    KZ_TRY(kz_optim_step(&t->opt, t->s, &t->mb->params, &t->mb->grads, lr,
+                         gs * kz_clip_scale(norm, t->c.clip_norm)));
+    t->st.nan_streak = 0;
+    t->st.log_loss_sum += loss;
+    t->st.log_count += 1;
+  } else {
+    t->st.nan_streak += 1;
+  }
+  t->st.step = step_no;
+  t->st.samples += rows;
+  return KZ_OK;
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+static kz_status write_params(trainer *t) {
+  json_error_t err;
+  json_t *o = json_object();
+  json_t *meta = json_loads(t->meta, 0, &err);
+  char dev[64];
+  kz_device_format(t->mb->device, dev, sizeof dev);
+  json_object_set_new(o, "model_type", json_string(t->mb->ops->type));
+  json_object_set_new(o, "n_params", json_integer(t->mb->info.n_params));
+  json_object_set_new(o, "model_meta", meta ? meta : json_null());
+  json_object_set_new(o, "data_train", json_string(t->c.data_train));
+  json_object_set_new(o, "data_valid", json_string(t->valid ? kz_dataset_path(t->valid) : ""));
+  json_object_set_new(o, "train_rows", json_integer(kz_dataset_rows(t->train)));
+  json_object_set_new(o, "valid_rows", json_integer(t->valid ? kz_dataset_rows(t->valid) : 0));
+  json_object_set_new(o, "seed", json_integer((json_int_t)t->c.seed));
+  json_object_set_new(o, "device", json_string(dev));
+  json_object_set_new(o, "steps", json_integer(t->total));
+  char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+  json_decref(o);
+  if (!s) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "params.json: out of memory");
+  kz_status st = kz_run_write_params(t->run, s);
+  free(s);
+  return st;
+}
+
+static kz_status begin_run(trainer *t, kz_cfg *cfg, int resumed) {
+  kz_run_options ro = {.runs_dir = t->c.runs_dir,
+                       .experiment = t->c.experiment,
+                       .run_id = t->c.run_id,
+                       .resume = t->cli && t->cli->resume};
+  KZ_TRY(kz_run_open(&ro, cfg, &t->run));
+  snprintf(t->run_dir, sizeof t->run_dir, "%s", kz_run_dir(t->run));
+  snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->run_dir);
+  KZ_TRY(write_params(t));
+  t->n_cols = 2 + (t->valid ? t->names.n : 0);
+  t->cols[0] = strdup("train/loss");
+  t->cols[1] = strdup("lr");
+  for (int i = 2; i < t->n_cols; ++i) {
+    char name[128];
+    snprintf(name, sizeof name, "valid/%s", t->names.names[i - 2]);
+    t->cols[i] = strdup(name);
+  }
+  for (int i = 0; i < t->n_cols; ++i)
+    if (!t->cols[i]) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  return kz_run_metrics_begin(t->run, (const char *const *)t->cols, t->n_cols,
+                              resumed ? t->st.step : INT64_MAX);
+}
+
+static kz_status train_loop(trainer *t) {
+  while (t->st.step < t->total && !t->stopped_early) {
+    int epoch_end = 0, skipped = 0;
+    KZ_TRY(train_step(t, &epoch_end, &skipped));
+    const int64_t step = t->st.step;
+    const double lr = kz_schedule_lr(&t->sched, step - 1) * t->st.lr_mult;
+    if (skipped) {
+      char detail[200];
+      snprintf(detail, sizeof detail, "non-finite loss or gradient, update skipped (%lld in a row)",
+               (long long)t->st.nan_streak);
+      event(t, "nan_skip", detail);
+      if (t->st.nan_streak >= t->c.nan_max_consecutive) {
+        KZ_TRY(rollback(t));
+        continue;
+      }
+    }
+    const int last = step == t->total;
+    const int do_log = step % t->c.log_every == 0 || last;
+    const int do_eval =
+        t->valid && ((t->c.eval_every > 0 ? step % t->c.eval_every == 0 : epoch_end) || last);
+    double train_loss = NAN;
+    if (do_log && t->st.log_count > 0) {
+      train_loss = t->st.log_loss_sum / (double)t->st.log_count;
+      double now = kz_now_s();
+      double dt = now - t->log_t0;
+      double sps = dt > 0 ? (double)(t->st.samples - t->log_samples0) / dt : 0.0;
+      double per_step = (now - t->seg_t0) / (double)(step - t->seg_step0);
+      double eta = step > t->seg_step0 ? per_step * (double)(t->total - step) : -1.0;
+      kz_progress_step(&t->prog, step, t->total, train_loss, lr, sps, eta);
+      t->log_t0 = now;
+      t->log_samples0 = t->st.samples;
+      t->st.log_loss_sum = 0.0;
+      t->st.log_count = 0;
+    }
+    kz_nn_metrics ev;
+    if (do_eval) KZ_TRY(eval_step(t, &ev));
+    if (do_log || do_eval) KZ_TRY(log_row(t, train_loss, do_log ? lr : NAN, do_eval ? &ev : NULL));
+    const int do_ckpt = t->c.checkpoint_every > 0 ? step % t->c.checkpoint_every == 0 : do_eval;
+    if (do_ckpt) KZ_TRY(save_checkpoint(t));
+  }
+  return KZ_OK;
+}
+
+static kz_status finish(trainer *t) {
+  char path[4200];
+  KZ_TRY(t->mb->ops->save(t->model, kz_run_path(t->run, "model.kzm", path, sizeof path)));
+  if (t->valid && !t->have_last) {
+    KZ_TRY(evaluate(t, &t->last));
+    t->have_last = 1;
+  }
+  kz_progress_finish(&t->prog);
+  kz_run_summary s;
+  memset(&s, 0, sizeof s);
+  char dev[64];
+  kz_device_format(t->mb->device, dev, sizeof dev);
+  char names[KZ_NN_MAX_METRICS][96];
+  s.status = t->stopped_early ? "stopped_early" : "finished";
+  s.model_type = t->mb->ops->type;
+  s.steps = t->st.step;
+  s.wall_s = wall_now(t);
+  for (int i = 0; t->have_last && i < t->last.n && i < KZ_NN_MAX_METRICS; ++i) {
+    snprintf(names[i], sizeof names[i], "valid/%s", t->last.names[i]);
+    s.final_names[s.n_final] = names[i];
+    s.final_values[s.n_final++] = t->last.values[i];
+  }
+  if (!isnan(t->st.best_value)) {
+    s.best_metric = t->es_name;
+    s.best_value = t->st.best_value;
+    s.best_step = t->st.best_step;
+  }
+  s.peak_memory_bytes = kz_run_peak_rss();
+  s.device = dev;
+  KZ_TRY(kz_run_finish(t->run, &s));
+  printf("%s", t->mb->ops->type);
+  if (t->have_last)
+    for (int i = 0; i < t->last.n; ++i) printf(" %s=%.6g", t->last.names[i], t->last.values[i]);
+  else
+    printf(" steps=%lld", (long long)t->st.step);
+  printf(" run %s\n", t->run_dir);
+  fflush(stdout);
+  return KZ_OK;
+}
+
+static kz_status run_job(trainer *t, kz_cfg *cfg) {
+  KZ_TRY(setup(t, cfg));
+  /* The model may live on the CPU whatever was asked (the linear model does). */
+  t->device = t->mb->device;
+  const int64_t n = t->mb->info.n_params;
+  KZ_TRY(kz_stream_create(t->device, &t->s));
+  KZ_TRY(kz_optim_init(&t->opt, &t->c.optim, t->device, n));
+  KZ_TRY(kz_optim_reset(&t->opt, t->s));
+  t->host = malloc((size_t)n * 4);
+  t->params0 = malloc((size_t)n * 4);
+  if (!t->host || !t->params0) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  const int64_t rows = kz_dataset_rows(t->train);
+  t->bpe = (rows + t->c.batch_size - 1) / t->c.batch_size;
+  const int64_t spe = (t->bpe + t->c.grad_accum - 1) / t->c.grad_accum;
+  t->total = t->c.steps > 0 ? t->c.steps : t->c.epochs * spe;
+  t->sched = (kz_schedule){.kind = t->c.schedule,
+                           .lr = t->c.lr,
+                           .warmup = t->c.init_from ? t->c.rewarm_steps : t->c.warmup_steps,
+                           .total = t->total,
+                           .min_lr_ratio = t->c.min_lr_ratio};
+  if (!t->c.init_from) KZ_TRY(t->mb->ops->init_params(t->model, t->c.seed));
+  t->st = (kz_ckpt_state){.lr_mult = 1.0,
+                          .rng = t->c.seed ^ 0x5eed5eed5eed5eedULL,
+                          .best_value = NAN,
+                          .best_step = -1,
+                          .optim_kind = (int)t->c.optim.kind};
+  t->st0 = t->st;
+  KZ_TRY(kz_copy_to_host(t->s, t->params0, t->mb->params.data, (size_t)n * 4));
+  KZ_TRY(kz_stream_sync(t->s));
+  int resumed = 0;
+  if (t->cli && t->cli->resume) {
+    kz_ckpt_data d;
+    kz_status st = kz_ckpt_load_newest(t->ckpt_dir, &d, 0);
+    if (st == KZ_OK) {
+      st = adopt_meta(t, d.meta);
+      if (st == KZ_OK) st = restore(t, &d);
+      kz_ckpt_data_free(&d);
+      KZ_TRY(st);
+      resumed = 1;
+    } else if (st == KZ_ERR_NOT_FOUND) {
+      fprintf(stderr, "kaizen: warning: %s; starting the run from step 0\n", kz_last_error());
+    } else {
+      return st;
+    }
+  }
+  KZ_TRY(begin_run(t, cfg, resumed));
+  kz_progress_init(&t->prog, t->cli && t->cli->quiet, t->s, t->mb->info.flops_per_row);
+  t->seg_t0 = t->log_t0 = kz_now_s();
+  t->log_samples0 = t->st.samples;
+  t->seg_step0 = t->st.step;
+  if (resumed) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "resumed from checkpoint at step %lld", (long long)t->st.step);
+    event(t, "resume", detail);
+  }
+  kz_status st = train_loop(t);
+  if (st != KZ_OK) {
+    kz_progress_finish(&t->prog);
+    kz_run_summary s = {.status = "failed", .model_type = t->mb->ops->type, .steps = t->st.step};
+    s.wall_s = wall_now(t);
+    s.peak_memory_bytes = kz_run_peak_rss();
+    kz_status err = st;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", kz_last_error());
+    kz_run_finish(t->run, &s);
+    return kz_fail(err, "%s", msg);
+  }
+  return finish(t);
+}
+
+kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
+  trainer *t = calloc(1, sizeof *t);
+  if (!t) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  t->cli = cli;
+  kz_status st = run_job(t, cfg);
+  close_epoch(t);
+  if (t->run) kz_run_close(t->run);
+  if (t->opt.m.data) kz_optim_free(&t->opt);
+  if (t->model) t->mb->ops->destroy(t->model);
+  if (t->s) kz_stream_destroy(t->s);
+  if (t->train) kz_dataset_close(t->train);
+  if (t->valid) kz_dataset_close(t->valid);
+  for (int i = 0; i < 2 + KZ_NN_MAX_METRICS; ++i) free(t->cols[i]);
+  free(t->meta), free(t->host), free(t->params0);
+  free(t);
+  return st;
+}

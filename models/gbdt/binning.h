@@ -1,0 +1,35 @@
+/* Quantile binning of the training features into uint8 codes (gbdt_bins.h).
+ * Numeric features get cut points from the training data; categorical
+ * features use their category code as the bin. */
+#ifndef KZ_MODELS_GBDT_BINNING_H
+#define KZ_MODELS_GBDT_BINNING_H
+
+#include <stdint.h>
+
+#include "kaizen.h"
+#include "models/gbdt/gbdt_bins.h"
+
+typedef struct kz_gbdt_cuts {
+  int32_t n_features, n_numeric;
+  int32_t *n_bins; /* value bins per feature (the missing bin not counted) */
+  float **cuts;    /* numeric: n_bins[f] upper bounds, the last +inf; categorical: NULL */
+} kz_gbdt_cuts;
+
+/* Cut points for n rows of num[n x n_numeric]: exact quantiles of at most
+ * sample_rows rows (chosen from seed when n is larger), at most max_bin
+ * (<= 255) value bins; a feature with few distinct values gets one bin per
+ * value. Categorical features get n_categories[c] bins (error above 255). */
+kz_status kz_gbdt_cuts_build(int64_t n, int n_numeric, const float *num, int n_categorical,
+                             const int32_t *n_categories, int max_bin, int64_t sample_rows,
+                             uint64_t seed, kz_gbdt_cuts *out);
+void kz_gbdt_cuts_free(kz_gbdt_cuts *c);
+
+/* The bin of a numeric value: the first cut above x; NaN -> missing bin. */
+uint8_t kz_gbdt_bin_numeric(const kz_gbdt_cuts *c, int f, float x);
+
+/* codes[n x n_features] for the rows (threads: 0 = OpenMP default). Category
+ * codes outside the dictionary (or -1) become the missing bin. */
+void kz_gbdt_cuts_apply(const kz_gbdt_cuts *c, int64_t n, const float *num, const int32_t *cat,
+                        int threads, uint8_t *codes);
+
+#endif

@@ -1,0 +1,81 @@
+/* The CPU histogram booster: parameters (XGBoost's names, docs/GBDT.md), the
+ * training data it takes, and a round-by-round training loop. */
+#ifndef KZ_MODELS_GBDT_BOOSTER_H
+#define KZ_MODELS_GBDT_BOOSTER_H
+
+#include <stdint.h>
+
+#include "config/cfg.h"
+#include "kaizen.h"
+#include "models/gbdt/gbdt_model.h"
+#include "models/gbdt/metrics.h"
+
+typedef enum kz_gbdt_grow_policy { KZ_GBDT_DEPTHWISE, KZ_GBDT_LOSSGUIDE } kz_gbdt_grow_policy;
+
+#define KZ_GBDT_MAX_METRICS 8
+
+typedef struct kz_gbdt_params {
+  int objective; /* kz_gbdt_objective, or -1 = auto (chosen from the label) */
+  int num_round;
+  double eta;
+  int max_depth;  /* 0 = unlimited (lossguide only) */
+  int max_leaves; /* 0 = unlimited */
+  kz_gbdt_grow_policy grow_policy;
+  int max_bin;
+  double lambda, alpha, gamma, min_child_weight;
+  double subsample, colsample_bytree, colsample_bynode;
+  int max_cat_to_onehot;
+  double quantile_alpha;
+  int num_class; /* 0 = from the label dictionary */
+  int n_metrics; /* 0 = the objective's default */
+  kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS];
+  int early_stopping_rounds; /* 0 = off */
+  int nthread;               /* 0 = all cores */
+  uint64_t seed;
+} kz_gbdt_params;
+
+void kz_gbdt_params_default(kz_gbdt_params *p);
+
+/* Reads the booster keys of the `model` section (gbdt_params.c); every
+ * error names the file, line and key. */
+kz_status kz_gbdt_params_from_cfg(const kz_cfg_node *model, kz_gbdt_params *p);
+
+/* Checks values and combinations the getters cannot (objective vs labels is
+ * checked when training starts). */
+kz_status kz_gbdt_params_check(const kz_gbdt_params *p);
+
+/* One data set in model feature order. label holds class codes as floats for
+ * classification. num / cat may be NULL when their count is 0. */
+typedef struct kz_gbdt_data {
+  int64_t n;
+  int32_t n_numeric, n_categorical;
+  const float *num;            /* [n x n_numeric], NaN = missing */
+  const int32_t *cat;          /* [n x n_categorical], -1 = missing */
+  const int32_t *n_categories; /* per categorical feature */
+  const float *label;          /* [n] */
+} kz_gbdt_data;
+
+typedef struct kz_gbdt_booster kz_gbdt_booster;
+
+/* p->objective must be resolved (not auto) and num_class set for softprob.
+ * valid may be NULL. The booster keeps pointers to the data. */
+kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *train,
+                                 const kz_gbdt_data *valid, kz_gbdt_booster **out);
+/* The metrics being tracked (p->metrics or the default), count in *n. */
+const kz_gbdt_metric *kz_gbdt_booster_metrics(const kz_gbdt_booster *b, int *n);
+/* One boosting round; train_m / valid_m (either may be NULL: not computed)
+ * receive the metrics after it (valid_m NaN without a valid set). *stop
+ * becomes 1 after the last round or when early stopping triggers. */
+kz_status kz_gbdt_booster_round(kz_gbdt_booster *b, double *train_m, double *valid_m, int *stop);
+/* The round with the best valid metric (0-based), or -1. */
+int kz_gbdt_booster_best_round(const kz_gbdt_booster *b, double *best_value);
+/* Hands over the model (trees after the best round dropped when early
+ * stopping was on) and frees the booster. */
+kz_status kz_gbdt_booster_finish(kz_gbdt_booster *b, kz_gbdt_model **out);
+void kz_gbdt_booster_free(kz_gbdt_booster *b);
+
+/* All rounds at once (tests, bench): no logging. */
+kz_status kz_gbdt_train(const kz_gbdt_params *p, const kz_gbdt_data *train,
+                        const kz_gbdt_data *valid, kz_gbdt_model **out);
+
+#endif

@@ -1,0 +1,118 @@
+/* Booster parameters from the `model` section (booster.h), XGBoost's names. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "models/gbdt/booster.h"
+#include "models/gbdt/objective.h"
+
+void kz_gbdt_params_default(kz_gbdt_params *p) {
+  memset(p, 0, sizeof *p);
+  p->objective = -1;
+  p->num_round = 100;
+  p->eta = 0.3;
+  p->max_depth = 6;
+  p->max_leaves = 0;
+  p->grow_policy = KZ_GBDT_DEPTHWISE;
+  p->max_bin = 256;
+  p->lambda = 1.0;
+  p->alpha = 0.0;
+  p->gamma = 0.0;
+  p->min_child_weight = 1.0;
+  p->subsample = 1.0;
+  p->colsample_bytree = 1.0;
+  p->colsample_bynode = 1.0;
+  p->max_cat_to_onehot = 4;
+  p->quantile_alpha = 0.5;
+}
+
+/* eval_metric: one name, or several separated by commas ("auc,logloss"). */
+static kz_status read_metrics(const kz_cfg_node *model, kz_gbdt_params *p) {
+  const char *s;
+  KZ_TRY(kz_cfg_get_string(model, "eval_metric", "auto", &s));
+  p->n_metrics = 0;
+  if (!strcmp(s, "auto") || !*s) return KZ_OK;
+  const char *c = s;
+  while (*c) {
+    const char *e = strchr(c, ',');
+    size_t len = e ? (size_t)(e - c) : strlen(c);
+    while (len && *c == ' ') ++c, --len;
+    while (len && c[len - 1] == ' ') --len;
+    char name[32];
+    if (len == 0 || len >= sizeof name)
+      return kz_fail(KZ_ERR_INVALID_ARG, "%s:%d: model.eval_metric: bad metric list '%s'", "config",
+                     kz_cfg_line(model), s);
+    memcpy(name, c, len);
+    name[len] = 0;
+    int m = kz_gbdt_metric_parse(name);
+    if (m < 0)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "model.eval_metric: unknown metric '%s' (rmse, mae, logloss, auc, error, "
+                     "mlogloss, merror, quantile, poisson-nloglik)",
+                     name);
+    if (p->n_metrics == KZ_GBDT_MAX_METRICS)
+      return kz_fail(KZ_ERR_INVALID_ARG, "model.eval_metric: at most %d metrics",
+                     KZ_GBDT_MAX_METRICS);
+    p->metrics[p->n_metrics++] = (kz_gbdt_metric)m;
+    c = e ? e + 1 : c + len;
+  }
+  return KZ_OK;
+}
+
+kz_status kz_gbdt_params_from_cfg(const kz_cfg_node *model, kz_gbdt_params *p) {
+  kz_gbdt_params_default(p);
+  static const char *const objectives[] = {
+      "reg:squarederror", "reg:absoluteerror", "reg:quantile", "binary:logistic",
+      "multi:softprob",   "count:poisson",     "auto",         NULL};
+  static const char *const policies[] = {"depthwise", "lossguide", NULL};
+  int obj, pol;
+  int64_t v;
+  KZ_TRY(kz_cfg_get_enum(model, "objective", objectives, 6, &obj));
+  p->objective = obj == 6 ? -1 : obj;
+  KZ_TRY(kz_cfg_get_int(model, "num_round", 100, 1, 1000000, &v));
+  p->num_round = (int)v;
+  KZ_TRY(kz_cfg_get_double(model, "eta", 0.3, 1e-6, 1.0, &p->eta));
+  KZ_TRY(kz_cfg_get_int(model, "max_depth", 6, 0, 30, &v));
+  p->max_depth = (int)v;
+  KZ_TRY(kz_cfg_get_int(model, "max_leaves", 0, 0, 1 << 20, &v));
+  p->max_leaves = (int)v;
+  KZ_TRY(kz_cfg_get_enum(model, "grow_policy", policies, 0, &pol));
+  p->grow_policy = (kz_gbdt_grow_policy)pol;
+  KZ_TRY(kz_cfg_get_int(model, "max_bin", 256, 2, 256, &v));
+  p->max_bin = (int)v;
+  KZ_TRY(kz_cfg_get_double(model, "lambda", 1.0, 0.0, 1e30, &p->lambda));
+  KZ_TRY(kz_cfg_get_double(model, "alpha", 0.0, 0.0, 1e30, &p->alpha));
+  KZ_TRY(kz_cfg_get_double(model, "gamma", 0.0, 0.0, 1e30, &p->gamma));
+  KZ_TRY(kz_cfg_get_double(model, "min_child_weight", 1.0, 0.0, 1e30, &p->min_child_weight));
+  KZ_TRY(kz_cfg_get_double(model, "subsample", 1.0, 1e-6, 1.0, &p->subsample));
+  KZ_TRY(kz_cfg_get_double(model, "colsample_bytree", 1.0, 1e-6, 1.0, &p->colsample_bytree));
+  KZ_TRY(kz_cfg_get_double(model, "colsample_bynode", 1.0, 1e-6, 1.0, &p->colsample_bynode));
+  KZ_TRY(kz_cfg_get_int(model, "max_cat_to_onehot", 4, 1, 255, &v));
+  p->max_cat_to_onehot = (int)v;
+  KZ_TRY(kz_cfg_get_double(model, "quantile_alpha", 0.5, 1e-6, 1.0 - 1e-6, &p->quantile_alpha));
+  KZ_TRY(kz_cfg_get_int(model, "num_class", 0, 0, 256, &v));
+  p->num_class = (int)v;
+  KZ_TRY(read_metrics(model, p));
+  KZ_TRY(kz_cfg_get_int(model, "early_stopping_rounds", 0, 0, 1000000, &v));
+  p->early_stopping_rounds = (int)v;
+  KZ_TRY(kz_cfg_get_int(model, "nthread", 0, 0, 4096, &v));
+  p->nthread = (int)v;
+  return kz_gbdt_params_check(p);
+}
+
+kz_status kz_gbdt_params_check(const kz_gbdt_params *p) {
+  if (p->grow_policy == KZ_GBDT_DEPTHWISE && p->max_depth == 0)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.max_depth: 0 (unlimited) needs grow_policy lossguide with max_leaves");
+  if (p->grow_policy == KZ_GBDT_LOSSGUIDE && p->max_depth == 0 && p->max_leaves == 0)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.max_leaves: lossguide with max_depth 0 needs max_leaves > 0");
+  if (p->num_round < 1 || !(p->eta > 0) || p->max_bin < 2 || p->max_bin > 256 || p->lambda < 0 ||
+      p->alpha < 0 || p->gamma < 0 || p->min_child_weight < 0 || !(p->subsample > 0) ||
+      p->subsample > 1 || !(p->colsample_bytree > 0) || p->colsample_bytree > 1 ||
+      !(p->colsample_bynode > 0) || p->colsample_bynode > 1)
+    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: a booster parameter is out of range");
+  if (p->objective == KZ_GBDT_MULTI_SOFTPROB && p->num_class == 1)
+    return kz_fail(KZ_ERR_INVALID_ARG, "model.num_class: multi:softprob needs at least 2 classes");
+  return KZ_OK;
+}

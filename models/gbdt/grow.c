@@ -1,0 +1,324 @@
+/* Tree growth (grow.h). A node's best split is found as soon as its
+ * histogram exists; expanding it partitions its rows, builds the smaller
+ * child's histogram from rows and the larger one by subtraction. Depthwise
+ * expands nodes in creation (breadth-first) order, lossguide the pending
+ * node with the largest gain. */
+#include "models/gbdt/grow.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+static size_t hist_len(const kz_gbdt_grower *w) {
+  return (size_t)w->nf * KZ_GBDT_HIST_BINS;
+}
+
+kz_status kz_gbdt_grower_init(kz_gbdt_grower *w, const kz_gbdt_params *p, const kz_gbdt_cuts *cuts,
+                              const uint8_t *codes, int64_t n_rows, int threads) {
+  memset(w, 0, sizeof *w);
+  w->p = p;
+  w->cuts = cuts;
+  w->codes = codes;
+  w->nf = cuts->n_features;
+  w->threads = kz_gbdt_threads(threads);
+  w->sp = (kz_gbdt_split_params){p->lambda, p->alpha, p->min_child_weight, p->max_cat_to_onehot};
+  int nf = w->nf > 0 ? w->nf : 1;
+  w->scratch = malloc(sizeof(kz_gbdt_gh) * hist_len(w) * (size_t)w->threads + 1);
+  w->tmp = malloc(sizeof(int32_t) * (size_t)(n_rows > 0 ? n_rows : 1));
+  w->tmp_cap = n_rows;
+  w->tree_features = malloc(sizeof(int32_t) * (size_t)nf);
+  w->node_features = malloc(sizeof(int32_t) * (size_t)nf);
+  if (!w->scratch || !w->tmp || !w->tree_features || !w->node_features) {
+    kz_gbdt_grower_free(w);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory for the tree workspace");
+  }
+  return KZ_OK;
+}
+
+void kz_gbdt_grower_free(kz_gbdt_grower *w) {
+  for (int i = 0; i < w->pool_n; ++i) free(w->hist_pool[i]);
+  free(w->hist_pool);
+  free(w->scratch);
+  free(w->tmp);
+  free(w->tree_features);
+  free(w->node_features);
+  free(w->nodes);
+  free(w->node_hist);
+  memset(w, 0, sizeof *w);
+}
+
+static kz_gbdt_gh *hist_get(kz_gbdt_grower *w) {
+  if (w->pool_n > 0) return w->hist_pool[--w->pool_n];
+  return malloc(sizeof(kz_gbdt_gh) * hist_len(w) + 1);
+}
+
+static void hist_put(kz_gbdt_grower *w, kz_gbdt_gh *h) {
+  if (!h) return;
+  if (w->pool_n == w->pool_cap) {
+    int cap = w->pool_cap ? 2 * w->pool_cap : 16;
+    kz_gbdt_gh **np = realloc(w->hist_pool, sizeof(*np) * (size_t)cap);
+    if (!np) {
+      free(h);
+      return;
+    }
+    w->hist_pool = np;
+    w->pool_cap = cap;
+  }
+  w->hist_pool[w->pool_n++] = h;
+}
+
+static int32_t new_node(kz_gbdt_grower *w, int depth, int64_t begin, int64_t end, double g,
+                        double h) {
+  if (w->n_nodes == w->cap_nodes) {
+    int cap = w->cap_nodes ? 2 * w->cap_nodes : 64;
+    kz_gbdt_bnode *nn = realloc(w->nodes, sizeof(*nn) * (size_t)cap);
+    if (!nn) return -1;
+    w->nodes = nn;
+    kz_gbdt_gh **nh = realloc(w->node_hist, sizeof(*nh) * (size_t)cap);
+    if (!nh) return -1;
+    w->node_hist = nh;
+    w->cap_nodes = cap;
+  }
+  int32_t id = w->n_nodes++;
+  kz_gbdt_bnode *n = &w->nodes[id];
+  memset(n, 0, sizeof *n);
+  n->left = n->right = -1;
+  n->depth = depth;
+  n->begin = begin;
+  n->end = end;
+  n->g = g;
+  n->h = h;
+  n->weight = kz_gbdt_calc_weight(&w->sp, g, h);
+  n->split.feature = -1;
+  w->node_hist[id] = NULL;
+  return id;
+}
+
+/* Picks k = max(1, floor(frac * n)) of in[0..n) (sorted result) into out. */
+static int sample_features(const int32_t *in, int n, double frac, kz_gbdt_rng *rng, int32_t *out) {
+  memcpy(out, in, sizeof(int32_t) * (size_t)n);
+  if (frac >= 1.0 || n <= 1) return n;
+  int k = (int)(frac * n);
+  if (k < 1) k = 1;
+  for (int i = 0; i < k; ++i) {
+    int j = i + (int)(kz_gbdt_rng_next(rng) % (uint64_t)(n - i));
+    int32_t t = out[i];
+    out[i] = out[j];
+    out[j] = t;
+  }
+  /* insertion sort keeps the scan order (and so tie-breaking) by feature */
+  for (int i = 1; i < k; ++i)
+    for (int j = i; j > 0 && out[j - 1] > out[j]; --j) {
+      int32_t t = out[j];
+      out[j] = out[j - 1];
+      out[j - 1] = t;
+    }
+  return k;
+}
+
+static void evaluate(kz_gbdt_grower *w, int32_t id, int n_tree_features, kz_gbdt_rng *rng) {
+  kz_gbdt_bnode *n = &w->nodes[id];
+  const kz_gbdt_params *p = w->p;
+  if (p->max_depth > 0 && n->depth >= p->max_depth) return;
+  int k = sample_features(w->tree_features, n_tree_features, p->colsample_bynode, rng,
+                          w->node_features);
+  kz_gbdt_find_split(w->node_hist[id], w->cuts, w->node_features, k, &w->sp, n->g, n->h, &n->split);
+}
+
+static inline int goes_left(const kz_gbdt_split *s, uint8_t c) {
+  if (c == KZ_GBDT_MISSING_BIN) return s->default_left;
+  if (s->is_cat) return !kz_gbdt_mask_has(s->cat_mask, c);
+  return c <= s->bin;
+}
+
+int32_t kz_gbdt_bnode_leaf(const kz_gbdt_bnode *nodes, int nf, const uint8_t *row_codes) {
+  (void)nf;
+  int32_t id = 0;
+  while (nodes[id].split.feature >= 0)
+    id = goes_left(&nodes[id].split, row_codes[nodes[id].split.feature]) ? nodes[id].left
+                                                                         : nodes[id].right;
+  return id;
+}
+
+/* Stable partition of the node's rows: left ones first. Returns the count.
+ * Large nodes go parallel: each thread counts its block's left rows, then
+ * writes both sides to their final places in tmp, which is copied back. */
+#define KZ_GBDT_PARALLEL_PARTITION_ROWS 65536
+
+static int64_t partition(kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *rows, int64_t begin,
+                         int64_t end) {
+  int f = s->feature, nf = w->nf;
+  const uint8_t *codes = w->codes;
+  int64_t n = end - begin;
+  if (w->threads > 1 && n >= KZ_GBDT_PARALLEL_PARTITION_ROWS) {
+    int64_t counts[256];
+    int nt_used = w->threads < 256 ? w->threads : 256;
+    int64_t total_left = 0;
+#pragma omp parallel num_threads(nt_used)
+    {
+      int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      int64_t lo = begin + n * t / nt, hi = begin + n * (t + 1) / nt, c = 0;
+      for (int64_t i = lo; i < hi; ++i) c += goes_left(s, codes[(int64_t)rows[i] * nf + f]);
+      counts[t] = c;
+#pragma omp barrier
+#pragma omp single
+      {
+        for (int k = 0; k < nt; ++k) total_left += counts[k];
+      }
+      int64_t lpos = begin, rpos = begin + total_left;
+      for (int k = 0; k < t; ++k) {
+        lpos += counts[k];
+        rpos += (begin + n * (k + 1) / nt - (begin + n * k / nt)) - counts[k];
+      }
+      for (int64_t i = lo; i < hi; ++i) {
+        int32_t r = rows[i];
+        if (goes_left(s, codes[(int64_t)r * nf + f]))
+          w->tmp[lpos++] = r;
+        else
+          w->tmp[rpos++] = r;
+      }
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int64_t i = begin; i < end; ++i) rows[i] = w->tmp[i];
+    }
+    return total_left;
+  }
+  int64_t nl = begin, nr = 0;
+  for (int64_t i = begin; i < end; ++i) {
+    int32_t r = rows[i];
+    if (goes_left(s, codes[(int64_t)r * nf + f]))
+      rows[nl++] = r;
+    else
+      w->tmp[nr++] = r;
+  }
+  memcpy(rows + nl, w->tmp, sizeof(int32_t) * (size_t)nr);
+  return nl - begin;
+}
+
+/* Gamma: XGBoost prunes bottom-up, turning a node whose children are both
+ * leaves into a leaf when its gain is below gamma. */
+static void prune(kz_gbdt_bnode *nodes, int32_t id, double gamma) {
+  kz_gbdt_bnode *n = &nodes[id];
+  if (n->split.feature < 0) return;
+  prune(nodes, n->left, gamma);
+  prune(nodes, n->right, gamma);
+  if (nodes[n->left].split.feature < 0 && nodes[n->right].split.feature < 0 &&
+      n->split.gain < gamma)
+    n->split.feature = -1;
+}
+
+static kz_status oom(void) {
+  return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory growing a tree");
+}
+
+kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, int64_t n,
+                       kz_gbdt_rng *rng) {
+  const kz_gbdt_params *p = w->p;
+  w->n_nodes = 0;
+  if (n > w->tmp_cap) return kz_fail(KZ_ERR_INTERNAL, "gbdt: grower sized for fewer rows");
+  for (int f = 0; f < w->nf; ++f) w->tree_features[f] = f;
+  int32_t *all = w->node_features; /* temporarily: the tree's sample */
+  int n_tree = sample_features(w->tree_features, w->nf, p->colsample_bytree, rng, all);
+  memcpy(w->tree_features, all, sizeof(int32_t) * (size_t)n_tree);
+
+  double g = 0, h = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    g += gh[rows[i]].g;
+    h += gh[rows[i]].h;
+  }
+  int32_t root = new_node(w, 0, 0, n, g, h);
+  if (root < 0) return oom();
+  w->node_hist[root] = hist_get(w);
+  if (!w->node_hist[root]) return oom();
+  kz_gbdt_hist_build(w->codes, w->nf, gh, rows, n, w->threads, w->scratch, w->node_hist[root]);
+  evaluate(w, root, n_tree, rng);
+
+  /* pending: nodes with a valid split, waiting for expansion */
+  int32_t *pending = malloc(sizeof(int32_t) * 64);
+  int n_pending = 0, cap_pending = 64, head = 0;
+  if (!pending) return oom();
+  kz_status st = KZ_OK;
+  if (w->nodes[root].split.feature >= 0)
+    pending[n_pending++] = root;
+  else {
+    hist_put(w, w->node_hist[root]);
+    w->node_hist[root] = NULL;
+  }
+  int leaves = 1;
+  while (head < n_pending) {
+    if (p->max_leaves > 0 && leaves >= p->max_leaves) break;
+    int pick = head;
+    if (p->grow_policy == KZ_GBDT_LOSSGUIDE)
+      for (int i = head + 1; i < n_pending; ++i)
+        if (w->nodes[pending[i]].split.gain > w->nodes[pending[pick]].split.gain) pick = i;
+    int32_t id = pending[pick];
+    pending[pick] = pending[head++];
+    /* keep creation order among the rest for depthwise (pick == head there) */
+
+    kz_gbdt_bnode nd = w->nodes[id];
+    int64_t nl = partition(w, &nd.split, rows, nd.begin, nd.end);
+    int32_t l = new_node(w, nd.depth + 1, nd.begin, nd.begin + nl, nd.split.gl, nd.split.hl);
+    int32_t r = new_node(w, nd.depth + 1, nd.begin + nl, nd.end, nd.split.gr, nd.split.hr);
+    if (l < 0 || r < 0) {
+      st = oom();
+      break;
+    }
+    w->nodes[id].left = l;
+    w->nodes[id].right = r;
+    ++leaves;
+    int64_t nr = (nd.end - nd.begin) - nl;
+    int32_t small = nl <= nr ? l : r, large = nl <= nr ? r : l;
+    kz_gbdt_gh *ph = w->node_hist[id];
+    w->node_hist[id] = NULL;
+    kz_gbdt_gh *sh = hist_get(w);
+    if (!sh) {
+      hist_put(w, ph);
+      st = oom();
+      break;
+    }
+    kz_gbdt_hist_build(w->codes, w->nf, gh, rows + w->nodes[small].begin,
+                       w->nodes[small].end - w->nodes[small].begin, w->threads, w->scratch, sh);
+    kz_gbdt_hist_subtract(ph, sh, w->nf, ph);
+    w->node_hist[small] = sh;
+    w->node_hist[large] = ph;
+    int32_t kids[2] = {l, r};
+    for (int c = 0; c < 2; ++c) {
+      int32_t k = kids[c];
+      evaluate(w, k, n_tree, rng);
+      if (w->nodes[k].split.feature < 0) {
+        hist_put(w, w->node_hist[k]);
+        w->node_hist[k] = NULL;
+        continue;
+      }
+      if (n_pending == cap_pending) {
+        int32_t *np = realloc(pending, sizeof(int32_t) * (size_t)(2 * cap_pending));
+        if (!np) {
+          st = oom();
+          break;
+        }
+        pending = np;
+        cap_pending *= 2;
+      }
+      pending[n_pending++] = k;
+    }
+    if (st != KZ_OK) break;
+  }
+  /* Nodes never expanded stay leaves. */
+  for (int i = head; i < n_pending; ++i) {
+    int32_t id = pending[i];
+    w->nodes[id].split.feature = -1;
+    hist_put(w, w->node_hist[id]);
+    w->node_hist[id] = NULL;
+  }
+  for (int32_t i = 0; i < w->n_nodes; ++i)
+    if (w->node_hist[i]) {
+      hist_put(w, w->node_hist[i]);
+      w->node_hist[i] = NULL;
+    }
+  free(pending);
+  if (st != KZ_OK) return st;
+  if (p->gamma > 0) prune(w->nodes, root, p->gamma);
+  return KZ_OK;
+}

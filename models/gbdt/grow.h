@@ -1,0 +1,55 @@
+/* Growing one tree on binned rows (depthwise or lossguide), with the
+ * histogram subtraction trick and in-place row partitioning. */
+#ifndef KZ_MODELS_GBDT_GROW_H
+#define KZ_MODELS_GBDT_GROW_H
+
+#include <stdint.h>
+
+#include "models/gbdt/binning.h"
+#include "models/gbdt/booster.h"
+#include "models/gbdt/hist.h"
+#include "models/gbdt/rng.h"
+#include "models/gbdt/split.h"
+
+/* A node while growing: its rows are rows[begin, end) of the context. */
+typedef struct kz_gbdt_bnode {
+  int32_t left, right, depth;
+  int64_t begin, end;
+  double g, h;
+  double weight;       /* the optimal weight (eta not applied) */
+  kz_gbdt_split split; /* split.feature -1 on leaves */
+} kz_gbdt_bnode;
+
+typedef struct kz_gbdt_grower {
+  const kz_gbdt_params *p;
+  const kz_gbdt_cuts *cuts;
+  const uint8_t *codes; /* [n_rows x nf] */
+  int nf, threads;
+  kz_gbdt_split_params sp;
+  /* workspace, reused across trees */
+  kz_gbdt_gh *scratch;    /* threads x nf x 256 */
+  kz_gbdt_gh **hist_pool; /* free histogram buffers */
+  int pool_n, pool_cap;
+  int32_t *tmp; /* partition scratch */
+  int64_t tmp_cap;
+  int32_t *tree_features, *node_features;
+  /* the tree being grown */
+  kz_gbdt_bnode *nodes;
+  kz_gbdt_gh **node_hist; /* a pending node's histogram */
+  int32_t n_nodes, cap_nodes;
+} kz_gbdt_grower;
+
+kz_status kz_gbdt_grower_init(kz_gbdt_grower *w, const kz_gbdt_params *p, const kz_gbdt_cuts *cuts,
+                              const uint8_t *codes, int64_t n_rows, int threads);
+void kz_gbdt_grower_free(kz_gbdt_grower *w);
+
+/* Grows a tree over rows[0..n) (partitioned in place: every node's rows end
+ * up contiguous) with gradients gh[row]; rng drives colsample. Afterwards
+ * w->nodes[0..n_nodes) is the tree (pruned nodes unreachable). */
+kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, int64_t n,
+                       kz_gbdt_rng *rng);
+
+/* The leaf a binned row falls into. */
+int32_t kz_gbdt_bnode_leaf(const kz_gbdt_bnode *nodes, int nf, const uint8_t *row_codes);
+
+#endif

@@ -1,0 +1,104 @@
+/* Prediction with a trained ensemble (gbdt_model.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "models/gbdt/gbdt_model.h"
+#include "models/gbdt/rng.h"
+#include "models/gbdt/tree_build.h"
+
+void kz_gbdt_model_free(kz_gbdt_model *m) {
+  if (!m) return;
+  int nf = m->n_numeric + m->n_categorical;
+  if (m->feature_names)
+    for (int i = 0; i < nf; ++i) free(m->feature_names[i]);
+  free(m->feature_names);
+  int n_classes = m->objective == KZ_GBDT_BINARY_LOGISTIC ? 2 : m->num_group;
+  if (m->class_names)
+    for (int i = 0; i < n_classes; ++i) free(m->class_names[i]);
+  free(m->class_names);
+  free(m->n_categories);
+  free(m->label_name);
+  for (int i = 0; i < m->n_trees; ++i) kz_gbdt_tree_free(&m->trees[i]);
+  free(m->trees);
+  free(m->tree_group);
+  free(m);
+}
+
+static int in_set(const int32_t *v, int32_t n, int32_t code) {
+  int32_t lo = 0, hi = n;
+  while (lo < hi) {
+    int32_t mid = (lo + hi) / 2;
+    if (v[mid] < code)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && v[lo] == code;
+}
+
+double kz_gbdt_tree_predict_row(const kz_gbdt_tree *t, const float *num, const int32_t *cat,
+                                int n_numeric) {
+  int32_t id = 0;
+  while (t->left[id] >= 0) {
+    int f = t->feature[id];
+    int left;
+    if (f < n_numeric) {
+      float x = num[f];
+      left = isnan(x) ? t->default_left[id] : x < t->threshold[id];
+    } else {
+      int32_t c = cat[f - n_numeric];
+      left = c < 0 ? t->default_left[id]
+                   : !in_set(t->cat_values + t->cat_begin[id], t->cat_count[id], c);
+    }
+    id = left ? t->left[id] : t->right[id];
+  }
+  return t->leaf_value[id];
+}
+
+kz_status kz_gbdt_predict_margin(const kz_gbdt_model *m, int64_t n, const float *num,
+                                 const int32_t *cat, int nthread, double *out) {
+  if (n < 0 || (n > 0 && ((m->n_numeric > 0 && !num) || (m->n_categorical > 0 && !cat))))
+    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt predict: missing feature values");
+  int K = m->num_group, nn = m->n_numeric, nc = m->n_categorical;
+  for (int i = 0; i < m->n_trees; ++i)
+    if (m->tree_group[i] < 0 || m->tree_group[i] >= K)
+      return kz_fail(KZ_ERR_FORMAT, "gbdt predict: tree %d has group %d of %d", i, m->tree_group[i],
+                     K);
+  int threads = kz_gbdt_threads(nthread);
+#pragma omp parallel for schedule(static) num_threads(threads) if (n >= KZ_GBDT_PARALLEL_MIN_ROWS)
+  for (int64_t r = 0; r < n; ++r) {
+    double *o = out + r * K;
+    for (int k = 0; k < K; ++k) o[k] = m->base_score[k];
+    const float *xn = nn ? num + r * nn : NULL;
+    const int32_t *xc = nc ? cat + r * nc : NULL;
+    for (int i = 0; i < m->n_trees; ++i)
+      o[m->tree_group[i]] += kz_gbdt_tree_predict_row(&m->trees[i], xn, xc, nn);
+  }
+  return KZ_OK;
+}
+
+void kz_gbdt_transform(const kz_gbdt_model *m, int64_t n, double *x) {
+  int K = m->num_group;
+  for (int64_t r = 0; r < n; ++r) {
+    double *o = x + r * K;
+    switch (m->objective) {
+    case KZ_GBDT_BINARY_LOGISTIC:
+      o[0] = 1.0 / (1.0 + exp(-o[0]));
+      break;
+    case KZ_GBDT_COUNT_POISSON:
+      o[0] = exp(o[0]);
+      break;
+    case KZ_GBDT_MULTI_SOFTPROB: {
+      double mx = o[0], s = 0;
+      for (int k = 1; k < K; ++k) mx = fmax(mx, o[k]);
+      for (int k = 0; k < K; ++k) s += (o[k] = exp(o[k] - mx));
+      for (int k = 0; k < K; ++k) o[k] /= s;
+      break;
+    }
+    default:
+      break;
+    }
+  }
+}

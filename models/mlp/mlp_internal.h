@@ -1,0 +1,88 @@
+/* Private layout of the tabular MLP (docs/MODELS.md, "## mlp").
+ *
+ * Input row = [standardised numeric (n_num) | missing indicators (n_miss) |
+ * embedding of each categorical column (dims[j] each)], then hidden linear
+ * layers with activation and inverted dropout, then a linear output layer.
+ * Parameters in one block, in this order: emb_0 .. emb_{n_cat-1}
+ * ([n_categories+1, dim], the last row is "missing / unknown"), then per
+ * layer W [out, in] (PyTorch's nn.Linear layout, applied as x @ W^T) and
+ * b [out]. */
+#ifndef KZ_MODELS_MLP_INTERNAL_H
+#define KZ_MODELS_MLP_INTERNAL_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/backend.h"
+#include "models/mlp/mlp.h"
+
+enum { KZ_MLP_MAX_LAYERS = 16 }; /* hidden layers + the output layer */
+
+typedef enum { KZ_MLP_CLASSIFICATION = 0, KZ_MLP_REGRESSION = 1 } kz_mlp_task;
+typedef enum { KZ_MLP_RELU = 0, KZ_MLP_GELU = 1 } kz_mlp_activation;
+typedef enum { KZ_MLP_INIT_HE = 0, KZ_MLP_INIT_XAVIER = 1 } kz_mlp_init;
+
+typedef struct kz_mlp {
+  kz_nn_model_base base; /* must stay first (nn_model.h) */
+
+  /* configuration */
+  kz_mlp_task task;
+  kz_mlp_activation activation;
+  kz_mlp_init init;
+  double dropout;
+  int embedding_dim_cfg; /* 0 = auto */
+  int n_hidden;
+  int64_t hidden[KZ_MLP_MAX_LAYERS];
+
+  /* schema: field indices in the batch (-1 when absent) and widths */
+  int f_num, f_cat, f_label;
+  int n_fields;
+  int64_t n_num, n_cat, n_miss;
+  char **num_names, **cat_names;
+  double *num_mean, *num_std; /* n_num, from the training data */
+  int *miss_index;            /* n_num: indicator position, or -1 */
+  int32_t *cat_card;          /* n_cat: categories (the table has one row more) */
+  int64_t *cat_dim;           /* n_cat: embedding width */
+  char *label_name;
+  int n_classes;      /* classification */
+  char **class_names; /* n_classes */
+  double label_mean, label_std;
+
+  /* derived layout */
+  int64_t in_dim;
+  int n_layers;                         /* n_hidden + 1 */
+  int64_t width[KZ_MLP_MAX_LAYERS + 1]; /* width[0] = in_dim, width[n_layers] = out */
+  int64_t w_off[KZ_MLP_MAX_LAYERS];     /* offsets in the block */
+  int64_t b_off[KZ_MLP_MAX_LAYERS];
+  int64_t *emb_off; /* n_cat */
+  int64_t *emb_col; /* n_cat: first input column of each embedding */
+
+  kz_stream *stream;
+  kz_arena *arena;
+  int64_t arena_rows; /* batch rows the arena was sized for */
+} kz_mlp;
+
+/* mlp_layout.c: config-independent construction shared by create and
+ * from_meta: allocates the blocks, offsets and info once the fields above
+ * the "derived layout" line are filled in. */
+kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device);
+void kz_mlp_free(kz_mlp *m);
+int64_t kz_mlp_auto_embedding_dim(int32_t categories);
+
+/* mlp_init.c */
+kz_status kz_mlp_init_params(kz_nn_model *model, uint64_t seed);
+
+/* mlp_forward.c */
+kz_status kz_mlp_train_batch(kz_nn_model *model, const kz_shard_batch *b, double weight,
+                             uint64_t dropout_seed, double *loss);
+kz_status kz_mlp_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_eval *acc);
+void kz_mlp_eval_finish(const kz_nn_model *model, const kz_nn_eval *acc, kz_nn_metrics *out);
+kz_status kz_mlp_predict_batch(kz_nn_model *model, const kz_shard_batch *b, float *out);
+
+/* mlp_meta.c */
+kz_status kz_mlp_meta_json(const kz_nn_model *model, char **out);
+kz_status kz_mlp_save(const kz_nn_model *model, const char *path);
+
+extern const kz_nn_model_ops kz_mlp_ops;
+
+#endif

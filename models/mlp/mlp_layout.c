@@ -1,0 +1,110 @@
+/* MLP parameter layout, blocks and teardown (shared by create and from_meta). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "models/mlp/mlp_internal.h"
+
+static void mlp_destroy(kz_nn_model *model) {
+  kz_mlp_free((kz_mlp *)model);
+}
+
+const kz_nn_model_ops kz_mlp_ops = {
+    .type = "mlp",
+    .destroy = mlp_destroy,
+    .init_params = kz_mlp_init_params,
+    .train_batch = kz_mlp_train_batch,
+    .eval_batch = kz_mlp_eval_batch,
+    .eval_finish = kz_mlp_eval_finish,
+    .predict_batch = kz_mlp_predict_batch,
+    .save = kz_mlp_save,
+    .meta_json = kz_mlp_meta_json,
+};
+
+int64_t kz_mlp_auto_embedding_dim(int32_t categories) {
+  /* The fastai rule of thumb, capped at 16 for small tabular models. */
+  double d = ceil(1.6 * pow((double)(categories > 1 ? categories : 1), 0.56));
+  return d < 16.0 ? (int64_t)d : 16;
+}
+
+static void free_names(char **names, int64_t n) {
+  if (!names) return;
+  for (int64_t i = 0; i < n; i++) free(names[i]);
+  free(names);
+}
+
+void kz_mlp_free(kz_mlp *m) {
+  if (!m) return;
+  kz_tensor_free(&m->base.params);
+  kz_tensor_free(&m->base.grads);
+  if (m->arena) kz_arena_destroy(m->arena);
+  if (m->stream) kz_stream_destroy(m->stream);
+  free_names(m->num_names, m->n_num);
+  free_names(m->cat_names, m->n_cat);
+  free_names(m->class_names, m->n_classes);
+  free(m->num_mean);
+  free(m->num_std);
+  free(m->miss_index);
+  free(m->cat_card);
+  free(m->cat_dim);
+  free(m->label_name);
+  free(m->emb_off);
+  free(m->emb_col);
+  free(m);
+}
+
+kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device) {
+  if (device.kind != KZ_DEVICE_CPU)
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "mlp: only the cpu device is supported for now (relu, dropout and the MSE "
+                   "loss are host loops); set train.device: cpu");
+  m->base.ops = &kz_mlp_ops;
+  m->base.device = device;
+
+  m->emb_off = calloc((size_t)(m->n_cat ? m->n_cat : 1), sizeof(int64_t));
+  m->emb_col = calloc((size_t)(m->n_cat ? m->n_cat : 1), sizeof(int64_t));
+  if (!m->emb_off || !m->emb_col) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: layout");
+
+  int64_t off = 0, col = m->n_num + m->n_miss;
+  for (int64_t j = 0; j < m->n_cat; j++) {
+    m->emb_off[j] = off;
+    m->emb_col[j] = col;
+    off += ((int64_t)m->cat_card[j] + 1) * m->cat_dim[j];
+    col += m->cat_dim[j];
+  }
+  m->in_dim = col;
+  if (m->in_dim == 0)
+    return kz_fail(KZ_ERR_INVALID_ARG, "mlp: the data set has no numeric or categorical feature");
+
+  m->n_layers = m->n_hidden + 1;
+  m->width[0] = m->in_dim;
+  for (int l = 0; l < m->n_hidden; l++) m->width[l + 1] = m->hidden[l];
+  m->width[m->n_layers] = m->task == KZ_MLP_CLASSIFICATION ? m->n_classes : 1;
+
+  double flops = 0;
+  for (int l = 0; l < m->n_layers; l++) {
+    m->w_off[l] = off;
+    off += m->width[l] * m->width[l + 1];
+    m->b_off[l] = off;
+    off += m->width[l + 1];
+    flops += 2.0 * (double)m->width[l] * (double)m->width[l + 1];
+  }
+
+  kz_nn_model_info *info = &m->base.info;
+  info->task = m->task == KZ_MLP_CLASSIFICATION ? "classification" : "regression";
+  info->out_width = (int)m->width[m->n_layers];
+  info->primary_metric = m->task == KZ_MLP_CLASSIFICATION ? "accuracy" : "rmse";
+  info->primary_higher_is_better = m->task == KZ_MLP_CLASSIFICATION;
+  /* forward 2*in*out per layer; backward twice that (dx and dW) */
+  info->flops_per_row = 3.0 * flops;
+  info->n_params = off;
+
+  int64_t shape[1] = {off};
+  KZ_TRY(kz_tensor_alloc(device, KZ_F32, 1, shape, &m->base.params));
+  KZ_TRY(kz_tensor_alloc(device, KZ_F32, 1, shape, &m->base.grads));
+  KZ_TRY(kz_stream_create(device, &m->stream));
+  KZ_TRY(kz_fill_bytes(m->stream, m->base.params.data, 0, (size_t)off * sizeof(float)));
+  KZ_TRY(kz_fill_bytes(m->stream, m->base.grads.data, 0, (size_t)off * sizeof(float)));
+  return KZ_OK;
+}

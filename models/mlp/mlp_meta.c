@@ -1,0 +1,244 @@
+/* MLP meta JSON (config, schema positions, feature and label statistics,
+ * class names), kz_mlp_from_meta and save. Statistics are doubles written
+ * with 17 significant digits, so from_meta rebuilds a bit-identical model. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "models/mlp/mlp_internal.h"
+#include "models/nn_file.h"
+
+static char *dup_str(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+static const char *const act_names[] = {"relu", "gelu"};
+static const char *const init_names[] = {"he", "xavier"};
+
+static json_t *build_meta(const kz_mlp *m) {
+  json_t *root = json_object(), *cfg = json_object(), *hidden = json_array();
+  json_t *fields = json_object(), *num = json_array(), *cat = json_array(), *label = json_object();
+  for (int l = 0; l < m->n_hidden; l++) json_array_append_new(hidden, json_integer(m->hidden[l]));
+  json_object_set_new(cfg, "hidden", hidden);
+  json_object_set_new(cfg, "activation", json_string(act_names[m->activation]));
+  json_object_set_new(cfg, "dropout", json_real(m->dropout));
+  json_object_set_new(cfg, "embedding_dim",
+                      m->embedding_dim_cfg > 0 ? json_integer(m->embedding_dim_cfg)
+                                               : json_string("auto"));
+  json_object_set_new(
+      cfg, "task", json_string(m->task == KZ_MLP_CLASSIFICATION ? "classification" : "regression"));
+  json_object_set_new(cfg, "init", json_string(init_names[m->init]));
+
+  json_object_set_new(fields, "count", json_integer(m->n_fields));
+  json_object_set_new(fields, "numeric", json_integer(m->f_num));
+  json_object_set_new(fields, "categorical", json_integer(m->f_cat));
+  json_object_set_new(fields, "label", json_integer(m->f_label));
+
+  for (int64_t i = 0; i < m->n_num; i++) {
+    json_t *c = json_object();
+    json_object_set_new(c, "name", json_string(m->num_names[i]));
+    json_object_set_new(c, "mean", json_real(m->num_mean[i]));
+    json_object_set_new(c, "std", json_real(m->num_std[i]));
+    json_object_set_new(c, "missing_indicator", json_boolean(m->miss_index[i] >= 0));
+    json_array_append_new(num, c);
+  }
+  for (int64_t j = 0; j < m->n_cat; j++) {
+    json_t *c = json_object();
+    json_object_set_new(c, "name", json_string(m->cat_names[j]));
+    json_object_set_new(c, "categories", json_integer(m->cat_card[j]));
+    json_object_set_new(c, "dim", json_integer(m->cat_dim[j]));
+    json_array_append_new(cat, c);
+  }
+  json_object_set_new(label, "name", json_string(m->label_name));
+  json_object_set_new(label, "mean", json_real(m->label_mean));
+  json_object_set_new(label, "std", json_real(m->label_std));
+  json_t *classes = json_array();
+  for (int k = 0; k < m->n_classes; k++)
+    json_array_append_new(classes, json_string(m->class_names[k]));
+  json_object_set_new(label, "classes", classes);
+
+  json_object_set_new(root, "type", json_string("mlp"));
+  json_object_set_new(root, "version", json_integer(1));
+  json_object_set_new(root, "config", cfg);
+  json_object_set_new(root, "fields", fields);
+  json_object_set_new(root, "numeric", num);
+  json_object_set_new(root, "categorical", cat);
+  json_object_set_new(root, "label", label);
+  json_object_set_new(root, "n_params", json_integer(m->base.info.n_params));
+  return root;
+}
+
+kz_status kz_mlp_meta_json(const kz_nn_model *model, char **out) {
+  json_t *root = build_meta((const kz_mlp *)model);
+  *out = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
+  json_decref(root);
+  return *out ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: meta json");
+}
+
+kz_status kz_mlp_save(const kz_nn_model *model, const char *path) {
+  char *meta = NULL;
+  KZ_TRY(kz_mlp_meta_json(model, &meta));
+  const kz_nn_model_base *b = kz_nn_base_c(model);
+  kz_status st = kz_nn_file_write(path, meta, (const float *)b->params.data, b->info.n_params);
+  free(meta);
+  return st;
+}
+
+/* ---- from_meta ---------------------------------------------------------- */
+
+static kz_status bad(const char *what) {
+  return kz_fail(KZ_ERR_FORMAT, "mlp meta: %s is missing or has the wrong type", what);
+}
+
+static kz_status get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_integer(v)) return bad(key);
+  *out = json_integer_value(v);
+  if (*out < lo || *out > hi)
+    return kz_fail(KZ_ERR_FORMAT, "mlp meta: %s = %lld is outside [%lld, %lld]", key,
+                   (long long)*out, (long long)lo, (long long)hi);
+  return KZ_OK;
+}
+
+static kz_status get_real(json_t *o, const char *key, double *out) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_number(v)) return bad(key);
+  *out = json_number_value(v);
+  return KZ_OK;
+}
+
+static kz_status get_str(json_t *o, const char *key, char **out) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_string(v)) return bad(key);
+  *out = dup_str(json_string_value(v));
+  return *out ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp meta");
+}
+
+static kz_status pick(json_t *o, const char *key, const char *const *names, int n, int *out) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_string(v)) return bad(key);
+  for (int i = 0; i < n; i++)
+    if (strcmp(json_string_value(v), names[i]) == 0) return (*out = i), KZ_OK;
+  return kz_fail(KZ_ERR_FORMAT, "mlp meta: unknown %s '%s'", key, json_string_value(v));
+}
+
+static kz_status parse_meta(kz_mlp *m, json_t *root) {
+  json_t *cfg = json_object_get(root, "config"), *fields = json_object_get(root, "fields");
+  json_t *num = json_object_get(root, "numeric"), *cat = json_object_get(root, "categorical");
+  json_t *label = json_object_get(root, "label");
+  if (!json_is_object(cfg)) return bad("config");
+  if (!json_is_object(fields)) return bad("fields");
+  if (!json_is_array(num)) return bad("numeric");
+  if (!json_is_array(cat)) return bad("categorical");
+  if (!json_is_object(label)) return bad("label");
+
+  json_t *hidden = json_object_get(cfg, "hidden");
+  if (!json_is_array(hidden) || json_array_size(hidden) >= KZ_MLP_MAX_LAYERS)
+    return bad("config.hidden");
+  m->n_hidden = (int)json_array_size(hidden);
+  for (int l = 0; l < m->n_hidden; l++) {
+    json_t *v = json_array_get(hidden, (size_t)l);
+    if (!json_is_integer(v) || json_integer_value(v) < 1) return bad("config.hidden");
+    m->hidden[l] = json_integer_value(v);
+  }
+  int act = 0, init = 0, task = 0;
+  static const char *const tasks[] = {"classification", "regression"};
+  KZ_TRY(pick(cfg, "activation", act_names, 2, &act));
+  KZ_TRY(pick(cfg, "init", init_names, 2, &init));
+  KZ_TRY(pick(cfg, "task", tasks, 2, &task));
+  m->activation = (kz_mlp_activation)act;
+  m->init = (kz_mlp_init)init;
+  m->task = (kz_mlp_task)task;
+  KZ_TRY(get_real(cfg, "dropout", &m->dropout));
+  json_t *ed = json_object_get(cfg, "embedding_dim");
+  m->embedding_dim_cfg = json_is_integer(ed) ? (int)json_integer_value(ed) : 0;
+
+  int64_t v = 0;
+  KZ_TRY(get_int(fields, "count", 1, 64, &v));
+  m->n_fields = (int)v;
+  KZ_TRY(get_int(fields, "numeric", -1, m->n_fields - 1, &v));
+  m->f_num = (int)v;
+  KZ_TRY(get_int(fields, "categorical", -1, m->n_fields - 1, &v));
+  m->f_cat = (int)v;
+  KZ_TRY(get_int(fields, "label", 0, m->n_fields - 1, &v));
+  m->f_label = (int)v;
+
+  m->n_num = (int64_t)json_array_size(num);
+  m->n_cat = (int64_t)json_array_size(cat);
+  size_t nn = (size_t)(m->n_num ? m->n_num : 1), nc = (size_t)(m->n_cat ? m->n_cat : 1);
+  m->num_names = calloc(nn, sizeof(char *));
+  m->num_mean = calloc(nn, sizeof(double));
+  m->num_std = calloc(nn, sizeof(double));
+  m->miss_index = calloc(nn, sizeof(int));
+  m->cat_names = calloc(nc, sizeof(char *));
+  m->cat_card = calloc(nc, sizeof(int32_t));
+  m->cat_dim = calloc(nc, sizeof(int64_t));
+  if (!m->num_names || !m->num_mean || !m->num_std || !m->miss_index || !m->cat_names ||
+      !m->cat_card || !m->cat_dim)
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp meta");
+  for (int64_t i = 0; i < m->n_num; i++) {
+    json_t *c = json_array_get(num, (size_t)i);
+    KZ_TRY(get_str(c, "name", &m->num_names[i]));
+    KZ_TRY(get_real(c, "mean", &m->num_mean[i]));
+    KZ_TRY(get_real(c, "std", &m->num_std[i]));
+    json_t *mi = json_object_get(c, "missing_indicator");
+    if (!json_is_boolean(mi)) return bad("numeric[].missing_indicator");
+    m->miss_index[i] = json_is_true(mi) ? (int)m->n_miss++ : -1;
+  }
+  for (int64_t j = 0; j < m->n_cat; j++) {
+    json_t *c = json_array_get(cat, (size_t)j);
+    KZ_TRY(get_str(c, "name", &m->cat_names[j]));
+    KZ_TRY(get_int(c, "categories", 0, INT32_MAX - 1, &v));
+    m->cat_card[j] = (int32_t)v;
+    KZ_TRY(get_int(c, "dim", 1, 1 << 20, &m->cat_dim[j]));
+  }
+  KZ_TRY(get_str(label, "name", &m->label_name));
+  KZ_TRY(get_real(label, "mean", &m->label_mean));
+  KZ_TRY(get_real(label, "std", &m->label_std));
+  json_t *classes = json_object_get(label, "classes");
+  if (!json_is_array(classes)) return bad("label.classes");
+  if (m->task == KZ_MLP_CLASSIFICATION) {
+    if (json_array_size(classes) < 2) return bad("label.classes");
+    m->class_names = calloc(json_array_size(classes), sizeof(char *));
+    if (!m->class_names) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp meta");
+    for (size_t k = 0; k < json_array_size(classes); k++) {
+      json_t *s = json_array_get(classes, k);
+      if (!json_is_string(s)) return bad("label.classes[]");
+      m->n_classes = (int)k + 1;
+      if (!(m->class_names[k] = dup_str(json_string_value(s))))
+        return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp meta");
+    }
+  }
+  return KZ_OK;
+}
+
+kz_status kz_mlp_from_meta(const char *meta_json, kz_device device, kz_nn_model **out) {
+  *out = NULL;
+  json_error_t jerr;
+  json_t *root = json_loads(meta_json, 0, &jerr);
+  if (!root)
+    return kz_fail(KZ_ERR_FORMAT, "mlp meta: invalid JSON at line %d: %s", jerr.line, jerr.text);
+  kz_mlp *m = calloc(1, sizeof(*m));
+  kz_status st = m ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp meta");
+  json_t *type = json_object_get(root, "type");
+  if (st == KZ_OK && (!json_is_string(type) || strcmp(json_string_value(type), "mlp") != 0))
+    st = kz_fail(KZ_ERR_FORMAT, "mlp meta: \"type\" is not \"mlp\"");
+  if (st == KZ_OK) st = parse_meta(m, root);
+  if (st == KZ_OK) st = kz_mlp_finish_layout(m, device);
+  int64_t np = 0;
+  if (st == KZ_OK && get_int(root, "n_params", 0, INT64_MAX, &np) == KZ_OK &&
+      np != m->base.info.n_params)
+    st = kz_fail(KZ_ERR_FORMAT, "mlp meta: n_params %lld does not match the layout (%lld)",
+                 (long long)np, (long long)m->base.info.n_params);
+  json_decref(root);
+  if (st != KZ_OK) {
+    kz_mlp_free(m);
+    return st;
+  }
+  *out = (kz_nn_model *)m;
+  return KZ_OK;
+}

@@ -1,0 +1,93 @@
+/* The neural model factory: dispatch on model.type (create) or on the meta
+ * "type" (load, from_meta). Adding a model type is one row in `types`. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/error.h"
+#include "models/linear/linear.h"
+#include "models/mlp/mlp.h"
+#include "models/nn_file.h"
+#include "models/nn_model.h"
+
+typedef struct nn_type {
+  const char *name;
+  kz_status (*create)(const kz_cfg_node *, kz_dataset *, kz_device, kz_nn_model **);
+  kz_status (*from_meta)(const char *, kz_device, kz_nn_model **);
+} nn_type;
+
+static const nn_type types[] = {
+    {"mlp", kz_mlp_create, kz_mlp_from_meta},
+    {"linear", kz_linear_create, kz_linear_from_meta},
+};
+enum { N_TYPES = sizeof(types) / sizeof(types[0]) };
+
+static const nn_type *find_type(const char *name) {
+  for (int i = 0; i < N_TYPES; i++)
+    if (strcmp(types[i].name, name) == 0) return &types[i];
+  return NULL;
+}
+
+kz_status kz_nn_model_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz_device device,
+                             kz_nn_model **out) {
+  *out = NULL;
+  const char *name = NULL;
+  KZ_TRY(kz_cfg_get_string(model_cfg, "type", NULL, &name));
+  const nn_type *t = find_type(name);
+  if (!t)
+    return kz_fail(KZ_ERR_INVALID_ARG, "model.type: '%s' is not a neural model (mlp, linear)",
+                   name);
+  return t->create(model_cfg, train, device, out);
+}
+
+kz_status kz_nn_model_from_meta(const char *meta_json, kz_device device, kz_nn_model **out) {
+  *out = NULL;
+  json_error_t jerr;
+  json_t *root = json_loads(meta_json, 0, &jerr);
+  if (!root)
+    return kz_fail(KZ_ERR_FORMAT, "model meta: invalid JSON at line %d: %s", jerr.line, jerr.text);
+  json_t *type = json_object_get(root, "type");
+  kz_status st;
+  const nn_type *t = json_is_string(type) ? find_type(json_string_value(type)) : NULL;
+  if (!json_is_string(type))
+    st = kz_fail(KZ_ERR_FORMAT, "model meta: no \"type\" string");
+  else if (!t)
+    st = kz_fail(KZ_ERR_UNSUPPORTED, "model meta: unknown model type '%s' (mlp, linear)",
+                 json_string_value(type));
+  else
+    st = t->from_meta(meta_json, device, out);
+  json_decref(root);
+  return st;
+}
+
+kz_status kz_nn_model_load(const char *path, kz_device device, kz_nn_model **out) {
+  *out = NULL;
+  char *meta = NULL;
+  float *params = NULL;
+  int64_t n = 0;
+  KZ_TRY(kz_nn_file_read(path, &meta, &params, &n));
+  kz_nn_model *m = NULL;
+  kz_status st = kz_nn_model_from_meta(meta, device, &m);
+  if (st != KZ_OK) {
+    st = kz_fail_context(st, "%s", path);
+  } else if (kz_nn_base(m)->info.n_params != n) {
+    st = kz_fail(KZ_ERR_FORMAT, "%s: the file holds %lld parameters, its model needs %lld", path,
+                 (long long)n, (long long)kz_nn_base(m)->info.n_params);
+  } else {
+    kz_stream *s = NULL;
+    st = kz_stream_create(kz_nn_base(m)->device, &s);
+    if (st == KZ_OK)
+      st = kz_copy_to_device(s, kz_nn_base(m)->params.data, params, (size_t)n * sizeof(float));
+    if (st == KZ_OK) st = kz_stream_sync(s);
+    if (s) kz_stream_destroy(s);
+  }
+  free(meta);
+  free(params);
+  if (st != KZ_OK) {
+    if (m) kz_nn_base(m)->ops->destroy(m);
+    return st;
+  }
+  *out = m;
+  return KZ_OK;
+}

@@ -1,0 +1,45 @@
+# GBDT booster (docs/GBDT.md): unit tests (binning, split gain, histogram
+# subtraction, determinism, objectives, growth limits, bad configs), the job
+# end to end on pima2, and parity with XGBoost's hist booster on the same
+# train/valid split (skipped, exit 77, only when python3-xgboost is missing).
+set(KZ_GBDT_TEST_TMP ${CMAKE_CURRENT_BINARY_DIR}/gbdt_tmp)
+file(MAKE_DIRECTORY ${KZ_GBDT_TEST_TMP})
+get_filename_component(KZ_GBDT_SHARED_DATA ${CMAKE_SOURCE_DIR}/../shared/data ABSOLUTE)
+
+kz_add_c_test_exe(test_gbdt test_gbdt.c)
+add_test(NAME gbdt/unit COMMAND test_gbdt unit)
+
+# Data sets imported once with a fixed 80/20 split.
+foreach(spec "pima2:diabetes:categorical" "breast_cancer:target:categorical"
+             "diamonds:price:numeric")
+  string(REPLACE ":" ";" parts ${spec})
+  list(GET parts 0 set)
+  list(GET parts 1 label)
+  list(GET parts 2 ltype)
+  add_test(NAME gbdt/import_${set}
+           COMMAND kaizen data import --kind tabular --input ${KZ_GBDT_SHARED_DATA}/${set}.csv
+                   --out ${KZ_GBDT_TEST_TMP}/${set} --label ${label} --label-type ${ltype}
+                   --valid-fraction 0.2 --seed 1 --overwrite)
+  set_tests_properties(gbdt/import_${set} PROPERTIES FIXTURES_SETUP gbdt_${set})
+endforeach()
+
+add_test(NAME gbdt/job COMMAND ${CMAKE_COMMAND} -E env
+         sh -c "rm -rf ${KZ_GBDT_TEST_TMP}/runs && mkdir -p ${KZ_GBDT_TEST_TMP}/runs && $<TARGET_FILE:test_gbdt> job ${KZ_GBDT_TEST_TMP}/runs ${KZ_GBDT_TEST_TMP}/pima2")
+set_tests_properties(gbdt/job PROPERTIES FIXTURES_REQUIRED gbdt_pima2)
+
+foreach(spec "pima2:binary:logistic:auc" "breast_cancer:binary:logistic:auc"
+             "diamonds:reg:squarederror:rmse")
+  string(REPLACE ":" ";" parts ${spec})
+  list(GET parts 0 set)
+  list(GET parts 3 metric)
+  list(GET parts 1 o1)
+  list(GET parts 2 o2)
+  add_test(NAME gbdt/xgb_parity_${set}
+           COMMAND test_gbdt parity ${KZ_GBDT_TEST_TMP}/${set} ${o1}:${o2} ${metric}
+                   ${CMAKE_SOURCE_DIR}/tools/gbdt_xgb_reference.py)
+  set_tests_properties(gbdt/xgb_parity_${set} PROPERTIES FIXTURES_REQUIRED gbdt_${set}
+                       SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE} TIMEOUT 300)
+endforeach()
+
+# Not a test: the helper of bench/gbdt_vs_xgboost.sh, built with the tests.
+kz_add_c_test_exe(bench_gbdt ${CMAKE_SOURCE_DIR}/bench/bench_gbdt.c)

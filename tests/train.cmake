@@ -1,0 +1,16 @@
+# The neural trainer (engine/train): schedules, clipping, optimizers, the
+# .kzm / .kzc files (unit tests), and `kaizen train/predict/eval` end to end
+# with the linear model (determinism, kill -9 + resume, truncated checkpoint,
+# bad configs, NaN guard, predict/eval).
+kz_add_c_test_exe(test_trainer test_trainer.c)
+add_test(NAME train/unit COMMAND test_trainer ${CMAKE_CURRENT_BINARY_DIR})
+get_filename_component(KZ_TRAIN_SHARED_DATA ${CMAKE_SOURCE_DIR}/../shared/data ABSOLUTE)
+add_test(NAME train/cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/train_cli.sh $<TARGET_FILE:kaizen>
+         ${KZ_TRAIN_SHARED_DATA})
+set_tests_properties(train/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+add_test(NAME train/help COMMAND kaizen train --help)
+set_tests_properties(train/help PROPERTIES PASS_REGULAR_EXPRESSION "usage: kaizen train JOB.yaml.*--resume")
+add_test(NAME train/predict_help COMMAND kaizen predict --help)
+set_tests_properties(train/predict_help PROPERTIES PASS_REGULAR_EXPRESSION "usage: kaizen predict --model")
+add_test(NAME train/eval_help COMMAND kaizen eval --help)
+set_tests_properties(train/eval_help PROPERTIES PASS_REGULAR_EXPRESSION "usage: kaizen eval --model")

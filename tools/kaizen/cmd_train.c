@@ -1,0 +1,74 @@
+/* kaizen train JOB.yaml: loads the job config, applies --set overrides and
+ * hands it to the model family named by model.type (gbdt or neural). */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config/cfg.h"
+#include "engine/train/job.h"
+
+static void usage(FILE *out) {
+  fprintf(
+      out,
+      "usage: kaizen train JOB.yaml [--set key=value]... [--resume] [--device D] [--quiet]\n\n"
+      "Trains the model a job config describes (docs/CONFIG.md) and records the run in\n"
+      "<output.runs_dir>/<output.experiment>/<run_id>/ (docs/RUNS.md).\n\n"
+      "  --set key=value        override a config value, e.g. --set train.lr=0.01 (repeatable)\n"
+      "  --resume               continue the newest valid checkpoint of output.run_id\n"
+      "  --quiet                no progress output\n"
+      "%s",
+      kz_cli_common_help);
+}
+
+int kz_cmd_train(int argc, char **argv) {
+  kz_cli_common common = {0};
+  kz_job_cli cli = {0};
+  const char *job = NULL;
+  const char *sets[256];
+  int n_sets = 0;
+  for (int i = 1; i < argc; ++i) {
+    int r = kz_cli_common_option(&common, argc, argv, &i);
+    if (r < 0) return 2;
+    if (r > 0) continue;
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "--set")) {
+      if (i + 1 >= argc || n_sets == 256) {
+        fprintf(stderr, "kaizen train: --set needs key=value\n");
+        return 2;
+      }
+      sets[n_sets++] = argv[++i];
+    } else if (!strcmp(argv[i], "--resume")) {
+      cli.resume = 1;
+    } else if (!strcmp(argv[i], "--quiet")) {
+      cli.quiet = 1;
+    } else if (argv[i][0] == '-' || job) {
+      fprintf(stderr, "kaizen train: unexpected argument '%s'\n\n", argv[i]);
+      usage(stderr);
+      return 2;
+    } else {
+      job = argv[i];
+    }
+  }
+  if (!job) {
+    usage(stderr);
+    return 2;
+  }
+  if (kz_cli_common_apply(&common, NULL) != 0) return 1;
+  cli.device = common.device;
+  kz_cfg *cfg = NULL;
+  if (kz_cfg_load_file(job, &cfg) != KZ_OK) return kz_cli_fail("train");
+  for (int i = 0; i < n_sets; ++i)
+    if (kz_cfg_set(cfg, sets[i]) != KZ_OK) {
+      kz_cfg_free(cfg);
+      return kz_cli_fail("train: --set");
+    }
+  const char *type = NULL;
+  kz_status st = kz_cfg_get_string(kz_cfg_section(cfg, "model"), "type", NULL, &type);
+  if (st == KZ_OK)
+    st = !strcmp(type, "gbdt") ? kz_gbdt_job_train(cfg, &cli) : kz_nn_job_train(cfg, &cli);
+  int rc = st == KZ_OK ? 0 : kz_cli_fail("train");
+  kz_cfg_free(cfg);
+  return rc;
+}
