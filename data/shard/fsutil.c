@@ -60,7 +60,27 @@ kz_status kz_fs_ensure_dir(const char *dir, int *created) {
     if (!S_ISDIR(sb.st_mode)) return kz_fail(KZ_ERR_IO, "%s: exists and is not a directory", dir);
     return KZ_OK;
   }
-  if (mkdir(dir, 0777) != 0)
+  if (mkdir(dir, 0777) == 0) {
+    if (created) *created = 1;
+    return KZ_OK;
+  }
+  if (errno != ENOENT)
+    return kz_fail(KZ_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+  /* missing parents are created too (like mkdir -p); they are left in place
+   * if the output later fails, only the output directory itself is removed */
+  char *parent = strdup(dir);
+  if (!parent) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", dir);
+  size_t n = strlen(parent);
+  while (n > 1 && parent[n - 1] == '/') parent[--n] = '\0';
+  char *slash = strrchr(parent, '/');
+  kz_status st = KZ_OK;
+  if (slash && slash > parent) {
+    *slash = '\0';
+    st = kz_fs_ensure_dir(parent, NULL);
+  }
+  free(parent);
+  if (st != KZ_OK) return st;
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return kz_fail(KZ_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
   if (created) *created = 1;
   return KZ_OK;

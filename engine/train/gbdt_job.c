@@ -210,7 +210,17 @@ static kz_status open_data(job *j) {
     }
     kz_clear_error();
   }
+  for (int c = 0; c < j->train.n_categorical; ++c)
+    if (j->train.n_categories[c] > 255)
+      return kz_fail(KZ_ERR_UNSUPPORTED,
+                     "data.train: categorical column '%s' has %d categories; GBDT supports at "
+                     "most 255 (import it as numeric, or --ignore it)",
+                     j->train.cat_cols[c].name, j->train.n_categories[c]);
   if (j->has_valid) KZ_TRY(check_same_columns(&j->train, &j->valid));
+  if (!j->has_valid && j->p.early_stopping_rounds > 0)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.early_stopping_rounds: needs validation data (data.valid, or a valid "
+                   "split in data.train)");
   return KZ_OK;
 }
 
@@ -250,7 +260,8 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
     return st;
   }
   int nm;
-  const kz_gbdt_metric *metrics = kz_gbdt_booster_metrics(b, &nm);
+  kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS]; /* a copy: the booster is freed before the end */
+  memcpy(metrics, kz_gbdt_booster_metrics(b, &nm), sizeof metrics);
   char names[2 * KZ_GBDT_MAX_METRICS][40];
   const char *name_ptrs[2 * KZ_GBDT_MAX_METRICS];
   for (int i = 0; i < nm; ++i) {
@@ -264,13 +275,19 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   int stop = 0, round = 0, quiet = cli && cli->quiet;
   int every = j->p.num_round >= 20 ? j->p.num_round / 20 : 1;
   while (st == KZ_OK && !stop) {
-    st = kz_gbdt_booster_round(b, vals, vals + nm, &stop);
+    /* Valid metrics every round (early stopping reads them); train metrics,
+     * a full pass (AUC a sort) over the larger set, at the progress cadence
+     * and the last round: the other rows of metrics.csv leave them empty. */
+    int with_train = (round + 1) % every == 0 || round + 1 == j->p.num_round;
+    for (int i = 0; i < nm; ++i) vals[i] = NAN;
+    st = kz_gbdt_booster_round(b, with_train ? vals : NULL, vals + nm, &stop);
     if (st != KZ_OK) break;
     ++round;
     st = kz_run_log(run, round, now_s() - t0, vals);
     if (!quiet && (round % every == 0 || stop)) {
       fprintf(stderr, "[gbdt] round %d/%d", round, j->p.num_round);
-      for (int i = 0; i < n_cols; ++i) fprintf(stderr, " %s=%.6g", names[i], vals[i]);
+      for (int i = 0; i < n_cols; ++i)
+        if (!isnan(vals[i])) fprintf(stderr, " %s=%.6g", names[i], vals[i]);
       fprintf(stderr, " %.2fs\n", now_s() - t0);
     }
   }
@@ -518,7 +535,9 @@ kz_status kz_gbdt_job_eval(const char *model, const char *data, const char *devi
   for (int i = 0; i < n; ++i) {
     double v = kz_gbdt_metric_eval(ms[i], s.m->objective, s.m->quantile_alpha, s.m->num_group,
                                    s.t.n, s.margin, s.t.label);
-    if (json)
+    if (json && !isfinite(v)) /* e.g. AUC of one class: JSON has no NaN */
+      fprintf(out, ", \"%s\": null", kz_gbdt_metric_name(ms[i]));
+    else if (json)
       fprintf(out, ", \"%s\": %.9g", kz_gbdt_metric_name(ms[i]), v);
     else
       fprintf(out, "%s %.6g\n", kz_gbdt_metric_name(ms[i]), v);

@@ -119,6 +119,8 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
     KZ_TRY(kz_gbdt_check_labels((kz_gbdt_objective)p->objective, K, valid->n, valid->label,
                                 "data.valid"));
   }
+  if (p->early_stopping_rounds > 0 && !(valid && valid->n > 0))
+    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: early_stopping_rounds needs a validation set");
   kz_gbdt_booster *b = calloc(1, sizeof *b);
   if (!b) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
   b->p = *p;

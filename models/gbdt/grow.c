@@ -146,6 +146,9 @@ int32_t kz_gbdt_bnode_leaf(const kz_gbdt_bnode *nodes, int nf, const uint8_t *ro
  * Large nodes go parallel: each thread counts its block's left rows, then
  * writes both sides to their final places in tmp, which is copied back. */
 #define KZ_GBDT_PARALLEL_PARTITION_ROWS 65536
+/* Nodes with at least this many rows get a row-parallel histogram build. */
+#define KZ_GBDT_PARALLEL_HIST_NODE_ROWS 32768
+#define KZ_GBDT_PARALLEL_HIST_FEW_NODE_ROWS 4096
 
 static int64_t partition(kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *rows, int64_t begin,
                          int64_t end) {
@@ -160,7 +163,10 @@ static int64_t partition(kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *row
     {
       int t = omp_get_thread_num(), nt = omp_get_num_threads();
       int64_t lo = begin + n * t / nt, hi = begin + n * (t + 1) / nt, c = 0;
-      for (int64_t i = lo; i < hi; ++i) c += goes_left(s, codes[(int64_t)rows[i] * nf + f]);
+      for (int64_t i = lo; i < hi; ++i) {
+        if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * nf + f);
+        c += goes_left(s, codes[(int64_t)rows[i] * nf + f]);
+      }
       counts[t] = c;
 #pragma omp barrier
 #pragma omp single
@@ -174,6 +180,7 @@ static int64_t partition(kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *row
       }
       for (int64_t i = lo; i < hi; ++i) {
         int32_t r = rows[i];
+        if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * nf + f);
         if (goes_left(s, codes[(int64_t)r * nf + f]))
           w->tmp[lpos++] = r;
         else
@@ -185,15 +192,20 @@ static int64_t partition(kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *row
     }
     return total_left;
   }
+  /* tmp[begin, end) is this node's own scratch: nodes of one level can be
+   * partitioned concurrently. */
+  int32_t *tmp = w->tmp + begin;
   int64_t nl = begin, nr = 0;
   for (int64_t i = begin; i < end; ++i) {
     int32_t r = rows[i];
+    /* row indices hide the access pattern from the hardware prefetcher */
+    if (i + 32 < end) __builtin_prefetch(codes + (int64_t)rows[i + 32] * nf + f);
     if (goes_left(s, codes[(int64_t)r * nf + f]))
       rows[nl++] = r;
     else
-      w->tmp[nr++] = r;
+      tmp[nr++] = r;
   }
-  memcpy(rows + nl, w->tmp, sizeof(int32_t) * (size_t)nr);
+  memcpy(rows + nl, tmp, sizeof(int32_t) * (size_t)nr);
   return nl - begin;
 }
 
@@ -232,7 +244,8 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
   if (root < 0) return oom();
   w->node_hist[root] = hist_get(w);
   if (!w->node_hist[root]) return oom();
-  kz_gbdt_hist_build(w->codes, w->nf, gh, rows, n, w->threads, w->scratch, w->node_hist[root]);
+  kz_gbdt_hist_build(w->codes, w->nf, w->cuts->n_bins, gh, rows, n, w->threads, w->scratch,
+                     w->node_hist[root]);
   evaluate(w, root, n_tree, rng);
 
   /* pending: nodes with a valid split, waiting for expansion */
@@ -247,64 +260,129 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
     w->node_hist[root] = NULL;
   }
   int leaves = 1;
-  while (head < n_pending) {
+  /* Expansion goes in batches: depthwise takes every pending node of the
+   * shallowest level, lossguide the single best one. Within a batch, the
+   * partitions and the smaller children's histograms of small nodes run in
+   * parallel across nodes (each node's work stays serial, so results do not
+   * depend on the thread count); large nodes use all threads on their rows. */
+  int32_t *batch = NULL, *small = NULL, *large = NULL;
+  int64_t *nls = NULL;
+  int cap_batch = 0;
+  while (head < n_pending && st == KZ_OK) {
     if (p->max_leaves > 0 && leaves >= p->max_leaves) break;
-    int pick = head;
-    if (p->grow_policy == KZ_GBDT_LOSSGUIDE)
+    int nb = 1;
+    if (p->grow_policy == KZ_GBDT_LOSSGUIDE) {
+      int pick = head;
       for (int i = head + 1; i < n_pending; ++i)
         if (w->nodes[pending[i]].split.gain > w->nodes[pending[pick]].split.gain) pick = i;
-    int32_t id = pending[pick];
-    pending[pick] = pending[head++];
-    /* keep creation order among the rest for depthwise (pick == head there) */
+      int32_t t = pending[pick];
+      pending[pick] = pending[head];
+      pending[head] = t;
+    } else {
+      int d = w->nodes[pending[head]].depth;
+      while (head + nb < n_pending && w->nodes[pending[head + nb]].depth == d) ++nb;
+    }
+    if (p->max_leaves > 0 && nb > p->max_leaves - leaves) nb = p->max_leaves - leaves;
+    if (nb > cap_batch) {
+      int cap = nb > 2 * cap_batch ? nb : 2 * cap_batch;
+      int32_t *nb1 = realloc(batch, sizeof(int32_t) * (size_t)cap);
+      if (nb1) batch = nb1;
+      int32_t *nb2 = realloc(small, sizeof(int32_t) * (size_t)cap);
+      if (nb2) small = nb2;
+      int32_t *nb3 = realloc(large, sizeof(int32_t) * (size_t)cap);
+      if (nb3) large = nb3;
+      int64_t *nb4 = realloc(nls, sizeof(int64_t) * (size_t)cap);
+      if (nb4) nls = nb4;
+      if (!nb1 || !nb2 || !nb3 || !nb4) {
+        st = oom();
+        break;
+      }
+      cap_batch = cap;
+    }
+    memcpy(batch, pending + head, sizeof(int32_t) * (size_t)nb);
+    head += nb;
 
-    kz_gbdt_bnode nd = w->nodes[id];
-    int64_t nl = partition(w, &nd.split, rows, nd.begin, nd.end);
-    int32_t l = new_node(w, nd.depth + 1, nd.begin, nd.begin + nl, nd.split.gl, nd.split.hl);
-    int32_t r = new_node(w, nd.depth + 1, nd.begin + nl, nd.end, nd.split.gr, nd.split.hr);
-    if (l < 0 || r < 0) {
-      st = oom();
-      break;
+    /* 1. partitions: big nodes one by one (parallel inside), small ones
+     * spread over the threads */
+    for (int i = 0; i < nb; ++i) {
+      const kz_gbdt_bnode *nd = &w->nodes[batch[i]];
+      if (nd->end - nd->begin >= KZ_GBDT_PARALLEL_PARTITION_ROWS)
+        nls[i] = partition(w, &nd->split, rows, nd->begin, nd->end);
     }
-    w->nodes[id].left = l;
-    w->nodes[id].right = r;
-    ++leaves;
-    int64_t nr = (nd.end - nd.begin) - nl;
-    int32_t small = nl <= nr ? l : r, large = nl <= nr ? r : l;
-    kz_gbdt_gh *ph = w->node_hist[id];
-    w->node_hist[id] = NULL;
-    kz_gbdt_gh *sh = hist_get(w);
-    if (!sh) {
-      hist_put(w, ph);
-      st = oom();
-      break;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(w->threads) if (nb > 1)
+    for (int i = 0; i < nb; ++i) {
+      const kz_gbdt_bnode *nd = &w->nodes[batch[i]];
+      if (nd->end - nd->begin < KZ_GBDT_PARALLEL_PARTITION_ROWS)
+        nls[i] = partition(w, &nd->split, rows, nd->begin, nd->end);
     }
-    kz_gbdt_hist_build(w->codes, w->nf, gh, rows + w->nodes[small].begin,
-                       w->nodes[small].end - w->nodes[small].begin, w->threads, w->scratch, sh);
-    kz_gbdt_hist_subtract(ph, sh, w->nf, ph);
-    w->node_hist[small] = sh;
-    w->node_hist[large] = ph;
-    int32_t kids[2] = {l, r};
-    for (int c = 0; c < 2; ++c) {
-      int32_t k = kids[c];
-      evaluate(w, k, n_tree, rng);
-      if (w->nodes[k].split.feature < 0) {
-        hist_put(w, w->node_hist[k]);
-        w->node_hist[k] = NULL;
-        continue;
+    /* 2. children, in batch order (node numbering is deterministic) */
+    for (int i = 0; i < nb && st == KZ_OK; ++i) {
+      kz_gbdt_bnode nd = w->nodes[batch[i]];
+      int64_t nl = nls[i], nr = (nd.end - nd.begin) - nl;
+      int32_t l = new_node(w, nd.depth + 1, nd.begin, nd.begin + nl, nd.split.gl, nd.split.hl);
+      int32_t r = new_node(w, nd.depth + 1, nd.begin + nl, nd.end, nd.split.gr, nd.split.hr);
+      if (l < 0 || r < 0) {
+        st = oom();
+        break;
       }
-      if (n_pending == cap_pending) {
-        int32_t *np = realloc(pending, sizeof(int32_t) * (size_t)(2 * cap_pending));
-        if (!np) {
-          st = oom();
-          break;
-        }
-        pending = np;
-        cap_pending *= 2;
-      }
-      pending[n_pending++] = k;
+      w->nodes[batch[i]].left = l;
+      w->nodes[batch[i]].right = r;
+      ++leaves;
+      small[i] = nl <= nr ? l : r;
+      large[i] = nl <= nr ? r : l;
+      w->node_hist[large[i]] = w->node_hist[batch[i]]; /* becomes parent - small */
+      w->node_hist[batch[i]] = NULL;
+      if (!(w->node_hist[small[i]] = hist_get(w))) st = oom();
     }
     if (st != KZ_OK) break;
+    /* 3. the smaller children's histograms, then the larger by subtraction */
+    /* a level with fewer nodes than threads keeps the threads busy on rows */
+    int64_t row_parallel_min =
+        nb < w->threads ? KZ_GBDT_PARALLEL_HIST_FEW_NODE_ROWS : KZ_GBDT_PARALLEL_HIST_NODE_ROWS;
+    for (int i = 0; i < nb; ++i) {
+      const kz_gbdt_bnode *c = &w->nodes[small[i]];
+      if (c->end - c->begin >= row_parallel_min)
+        kz_gbdt_hist_build(w->codes, w->nf, w->cuts->n_bins, gh, rows + c->begin, c->end - c->begin,
+                           w->threads, w->scratch, w->node_hist[small[i]]);
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(w->threads) if (nb > 1)
+    for (int i = 0; i < nb; ++i) {
+      const kz_gbdt_bnode *c = &w->nodes[small[i]];
+      if (c->end - c->begin < row_parallel_min)
+        kz_gbdt_hist_build(w->codes, w->nf, w->cuts->n_bins, gh, rows + c->begin, c->end - c->begin,
+                           1, NULL, w->node_hist[small[i]]);
+      kz_gbdt_hist_subtract(w->node_hist[large[i]], w->node_hist[small[i]], w->nf, w->cuts->n_bins,
+                            w->node_hist[large[i]]);
+    }
+    /* 4. split search on the children, serially in node order (the feature
+     * sampling draws from one RNG stream) */
+    for (int i = 0; i < nb && st == KZ_OK; ++i) {
+      int32_t kids[2] = {w->nodes[batch[i]].left, w->nodes[batch[i]].right};
+      for (int c = 0; c < 2; ++c) {
+        int32_t k = kids[c];
+        evaluate(w, k, n_tree, rng);
+        if (w->nodes[k].split.feature < 0) {
+          hist_put(w, w->node_hist[k]);
+          w->node_hist[k] = NULL;
+          continue;
+        }
+        if (n_pending == cap_pending) {
+          int32_t *np = realloc(pending, sizeof(int32_t) * (size_t)(2 * cap_pending));
+          if (!np) {
+            st = oom();
+            break;
+          }
+          pending = np;
+          cap_pending *= 2;
+        }
+        pending[n_pending++] = k;
+      }
+    }
   }
+  free(batch);
+  free(small);
+  free(large);
+  free(nls);
   /* Nodes never expanded stay leaves. */
   for (int i = head; i < n_pending; ++i) {
     int32_t id = pending[i];

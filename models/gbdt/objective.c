@@ -100,11 +100,11 @@ void kz_gbdt_gradients(kz_gbdt_objective o, double alpha, int num_class, int64_t
       gh[r] = (kz_gbdt_gh){exp(m[0]) - y, exp(m[0] + KZ_GBDT_POISSON_MAX_DELTA)};
       break;
     case KZ_GBDT_MULTI_SOFTPROB: {
-      double mx = m[0], s = 0;
+      double e[256], mx = m[0], s = 0; /* num_group <= 256 */
       for (int k = 1; k < K; ++k) mx = fmax(mx, m[k]);
-      for (int k = 0; k < K; ++k) s += exp(m[k] - mx);
+      for (int k = 0; k < K; ++k) s += (e[k] = exp(m[k] - mx));
       for (int k = 0; k < K; ++k) {
-        double p = exp(m[k] - mx) / s;
+        double p = e[k] / s;
         /* XGBoost's hessian for softmax carries the factor 2. */
         gh[(int64_t)k * n + r] =
             (kz_gbdt_gh){p - (k == (int)y ? 1.0 : 0.0), fmax(2.0 * p * (1 - p), 1e-16)};
