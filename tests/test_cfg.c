@@ -453,6 +453,41 @@ static void test_files_and_limit(const char *dir) {
   KZ_CHECK_FAILS(kz_cfg_load_file(path, &cfg), KZ_ERR_IO, "job.yaml: cannot open");
 }
 
+/* String lists: a list, a scalar as a one-element list, the default, the
+ * cap, a non-scalar item; the effective YAML reads back as the same list. */
+static void test_string_list(void) {
+  kz_cfg *cfg;
+  KZ_CHECK_OK(kz_cfg_load_string("m:\n  a: [auc, \"x, y\", \"007\"]\n  b: rmse\n  c: [1, [2]]\n",
+                                 "job.yaml", &cfg));
+  if (!cfg) return;
+  const kz_cfg_node *m = kz_cfg_section(cfg, "m");
+  const char *out[4];
+  int n = 0;
+  KZ_CHECK_OK(kz_cfg_get_string_list(m, "a", NULL, 0, 4, out, &n));
+  KZ_CHECK(n == 3 && !strcmp(out[0], "auc") && !strcmp(out[1], "x, y") && !strcmp(out[2], "007"));
+  KZ_CHECK_OK(kz_cfg_get_string_list(m, "b", NULL, 0, 4, out, &n));
+  KZ_CHECK(n == 1 && !strcmp(out[0], "rmse"));
+  static const char *const def[] = {"p", "q r"};
+  KZ_CHECK_OK(kz_cfg_get_string_list(m, "d", def, 2, 4, out, &n));
+  KZ_CHECK(n == 2 && !strcmp(out[1], "q r"));
+  KZ_CHECK_FAILS(kz_cfg_get_string_list(m, "a", NULL, 0, 2, out, &n), KZ_ERR_FORMAT,
+                 "job.yaml:2: m.a: has 3 values; at most 2");
+  KZ_CHECK_FAILS(kz_cfg_get_string_list(m, "c", NULL, 0, 4, out, &n), KZ_ERR_FORMAT, "m.c");
+  char *yaml = NULL;
+  KZ_CHECK_OK(kz_cfg_effective_yaml(cfg, &yaml));
+  kz_cfg_free(cfg);
+  if (!yaml) return;
+  KZ_CHECK_OK(kz_cfg_load_string(yaml, "effective", &cfg));
+  free(yaml);
+  if (!cfg) return;
+  m = kz_cfg_section(cfg, "m");
+  KZ_CHECK_OK(kz_cfg_get_string_list(m, "a", NULL, 0, 4, out, &n));
+  KZ_CHECK(n == 3 && !strcmp(out[1], "x, y") && !strcmp(out[2], "007"));
+  KZ_CHECK_OK(kz_cfg_get_string_list(m, "d", NULL, 0, 4, out, &n));
+  KZ_CHECK(n == 2 && !strcmp(out[0], "p") && !strcmp(out[1], "q r"));
+  kz_cfg_free(cfg);
+}
+
 int main(void) {
   char dir[] = "/tmp/kz_test_cfg_XXXXXX";
   if (!mkdtemp(dir)) {
@@ -465,6 +500,7 @@ int main(void) {
   test_set();
   test_unknown();
   test_strings_round_trip();
+  test_string_list();
   test_files_and_limit(dir);
   rmdir(dir);
   return KZ_TEST_RESULT();

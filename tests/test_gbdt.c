@@ -463,6 +463,10 @@ static void test_bad_config(void) {
       params_from_yaml("model:\n  type: gbdt\n  eta: 0.1\n  eval_metric: auc,logloss\n", &p));
   KZ_CHECK(p.eta == 0.1 && p.n_metrics == 2 && p.metrics[1] == KZ_GBDT_M_LOGLOSS);
   KZ_CHECK(p.objective == -1 && p.num_round == 100 && p.max_depth == 6);
+  KZ_CHECK_OK(params_from_yaml("model:\n  eval_metric: [rmse, mae]\n", &p));
+  KZ_CHECK(p.n_metrics == 2 && p.metrics[0] == KZ_GBDT_M_RMSE && p.metrics[1] == KZ_GBDT_M_MAE);
+  KZ_CHECK_FAILS(params_from_yaml("model:\n  eval_metric: [rmse, {a: 1}]\n", &p), KZ_ERR_FORMAT,
+                 "job.yaml:2: model.eval_metric");
   /* the getters' errors name file, line and key */
   KZ_CHECK_FAILS(params_from_yaml("model:\n  eta: -1\n", &p), KZ_ERR_FORMAT,
                  "job.yaml:2: model.eta");

@@ -1,35 +1,85 @@
 #!/usr/bin/env bash
-# The main job, on the CPU: show the build and devices, then check and time
-# every kernel, then import and inspect the bundled data sets. Later milestones
-# add training runs on that data here.
+# The main job, on the CPU: show the build and devices, check every kernel
+# against its reference and time the GEMM, import the bundled data sets, then
+# train an MLP and a GBDT model on two of them and evaluate both on the
+# held-out split, side by side.
+#   tools/demo.sh [BUILD_DIR]     (KZ_DATA_DIR overrides ../shared/data)
 set -euo pipefail
 build="${1:-build}"
 kaizen="$build/kaizen"
+data_dir="${KZ_DATA_DIR:-../shared/data}"
+work="$build/demo"
+
 echo "== kaizen info"
 "$kaizen" info --device cpu
 echo
 echo "== op parity on the CPU (every op against the double-precision reference)"
 "$kaizen" kernels test --device cpu
 echo
-echo "== op benchmark on the CPU"
-"$kaizen" kernels bench --device cpu
+echo "== GEMM benchmark on the CPU (bench/kernels.sh runs every op)"
+"$kaizen" kernels bench --device cpu --op matmul
 
-data_dir="${KZ_DATA_DIR:-../shared/data}"
-if [ -d "$data_dir" ]; then
-  out="${build}/demo-data"
-  mkdir -p "$out"
-  echo
-  echo "== import of the bundled data sets from $data_dir into $out"
-  "$kaizen" data import --kind tabular --input "$data_dir/diamonds.csv" --out "$out/diamonds" \
-    --label price --valid-fraction 0.1 --seed 1 --overwrite
-  "$kaizen" data import --kind timeseries --input "$data_dir/txhousing.csv" --out "$out/txhousing" \
-    --series-id city --time date --label sales --known year,month --valid-fraction 0.1 --overwrite
-  "$kaizen" data import --kind text --input "$data_dir/austen.csv" --out "$out/austen" \
-    --text-column text --label book --vocab tests/fixtures/wordpiece/vocab_austen_cased.txt \
-    --cased --max-len 64 --overwrite
-  echo
-  echo "== inspect"
-  "$kaizen" data inspect "$out/diamonds"
-else
-  echo "(no data directory at $data_dir; set KZ_DATA_DIR to import the bundled data sets)"
+if [ ! -d "$data_dir" ]; then
+  echo "no data directory at $data_dir: set KZ_DATA_DIR to train on the bundled data sets" >&2
+  exit 1
 fi
+rm -rf "$work"
+mkdir -p "$work"
+echo
+echo "== import: CSV -> HDF5 shards, 80/20 train/valid split (seed 1)"
+"$kaizen" data import --kind tabular --input "$data_dir/letter.csv" --out "$work/data/letter" \
+  --label lettr --valid-fraction 0.2 --seed 1
+"$kaizen" data import --kind tabular --input "$data_dir/diamonds.csv" --out "$work/data/diamonds" \
+  --label price --valid-fraction 0.2 --seed 1
+"$kaizen" data import --kind timeseries --input "$data_dir/txhousing.csv" \
+  --out "$work/data/txhousing" --series-id city --time date --label sales --known year,month \
+  --valid-fraction 0.1
+"$kaizen" data import --kind text --input "$data_dir/austen.csv" --out "$work/data/austen" \
+  --text-column text --label book --vocab tests/fixtures/wordpiece/vocab_austen_cased.txt \
+  --cased --max-len 64
+"$kaizen" data inspect "$work/data/letter" | head -12
+
+# train CONFIG DATA NAME [--set ...]: trains quietly, prints the final line,
+# leaves the run directory in run_<NAME>.
+train() {
+  local config=$1 data=$2 name=$3
+  shift 3
+  echo
+  echo "== train $name ($config)"
+  local start end line
+  start=$(date +%s%N)
+  line=$("$kaizen" train "$config" --quiet --device cpu --set "data.train=$data" \
+    --set "output.runs_dir=$work/runs" --set "output.experiment=demo" \
+    --set "output.run_id=$name" "$@" | tail -1)
+  end=$(date +%s%N)
+  echo "$line"
+  local ds=$(((end - start) / 100000000)) # tenths of a second
+  printf -v "secs_$name" '%d.%d' $((ds / 10)) $((ds % 10))
+}
+train configs/jobs/letter_mlp.yaml "$work/data/letter" letter_mlp --set train.epochs=20
+train configs/jobs/letter_gbdt.yaml "$work/data/letter" letter_gbdt
+train configs/jobs/diamonds_mlp.yaml "$work/data/diamonds" diamonds_mlp
+train configs/jobs/diamonds_gbdt.yaml "$work/data/diamonds" diamonds_gbdt
+
+# metric RUN FILE NAME: one metric of a saved model on the valid split.
+metric() {
+  "$kaizen" eval --model "$work/runs/demo/$1/$2" --data "$3" --device cpu |
+    awk -v m="$4" '$1 == m { print $2 }'
+}
+lv="$work/data/letter/valid-00000.h5"
+dv="$work/data/diamonds/valid-00000.h5"
+acc_mlp=$(metric letter_mlp model.kzm "$lv" accuracy)
+acc_gbdt=$(metric letter_gbdt model.json "$lv" merror | awk '{ printf "%.6g", 1 - $1 }')
+rmse_mlp=$(metric diamonds_mlp model.kzm "$dv" rmse)
+rmse_gbdt=$(metric diamonds_gbdt model.json "$dv" rmse)
+
+echo
+echo "== evaluation on the held-out 20% (kaizen eval)"
+printf '%-10s %-9s %-10s %12s %10s\n' data model metric value train_s
+printf '%-10s %-9s %-10s %12s %10s\n' letter mlp accuracy "$acc_mlp" "$secs_letter_mlp"
+printf '%-10s %-9s %-10s %12s %10s\n' letter gbdt accuracy "$acc_gbdt" "$secs_letter_gbdt"
+printf '%-10s %-9s %-10s %12s %10s\n' diamonds mlp rmse "$rmse_mlp" "$secs_diamonds_mlp"
+printf '%-10s %-9s %-10s %12s %10s\n' diamonds gbdt rmse "$rmse_gbdt" "$secs_diamonds_gbdt"
+echo
+echo "== kaizen runs list"
+"$kaizen" runs list --runs-dir "$work/runs"

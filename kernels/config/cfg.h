@@ -70,6 +70,12 @@ kz_status kz_cfg_get_enum(const kz_cfg_node *map, const char *key, const char *c
 kz_status kz_cfg_get_int_list(const kz_cfg_node *map, const char *key, const int64_t *def,
                               int n_def, int cap, int64_t *out, int *n);
 
+/* A list of strings (a scalar counts as a one-element list). def is the
+ * default list (n_def entries). *out holds up to cap pointers that live as
+ * long as the cfg; more than cap is an error. */
+kz_status kz_cfg_get_string_list(const kz_cfg_node *map, const char *key, const char *const *def,
+                                 int n_def, int cap, const char **out, int *n);
+
 /* The first key in the document that no getter read: "job.yaml:12: unknown key 'train.lrr'". */
 kz_status kz_cfg_check_unused(const kz_cfg *cfg);
 /* The effective config as YAML (defaults included), written to path.tmp and renamed. */

@@ -361,3 +361,46 @@ kz_status kz_cfg_get_int_list(const kz_cfg_node *map, const char *key, const int
   *n = count;
   return KZ_OK;
 }
+
+kz_status kz_cfg_get_string_list(const kz_cfg_node *map, const char *key, const char *const *def,
+                                 int n_def, int cap, const char **out, int *n) {
+  kz_cfg_node *node, *slot;
+  KZ_TRY(lookup(map, key, &node, &slot));
+  int count = 0;
+  if (node) {
+    kz_cfg_node *const *items = &node;
+    count = 1;
+    if (node->kind == KZ_CFG_MAP) return fail_node(node, "expected a list of strings, got a map");
+    if (node->kind == KZ_CFG_LIST) {
+      items = node->items;
+      count = node->n_items;
+    }
+    if (count > cap) return fail_node(node, "has %d values; at most %d are allowed", count, cap);
+    for (int i = 0; i < count; ++i) {
+      KZ_TRY(expect_scalar(items[i], "a string"));
+      out[i] = items[i]->value;
+    }
+  } else {
+    if (n_def > cap)
+      return kz_fail(KZ_ERR_INVALID_ARG, "kz_cfg_get_string_list: default longer than cap");
+    for (int i = 0; i < n_def; ++i) out[i] = def[i];
+    count = n_def;
+  }
+  /* the effective value as a flow list of quoted scalars */
+  size_t tcap = 8;
+  for (int i = 0; i < count; ++i) tcap += 4 * strlen(out[i]) + 12;
+  char *text = malloc(tcap);
+  if (!text) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "config: out of memory");
+  size_t used = (size_t)snprintf(text, tcap, "[");
+  for (int i = 0; i < count; ++i) {
+    if (i) used += (size_t)snprintf(text + used, tcap - used, ", ");
+    kz_cfg_quote(out[i], text + used, tcap - used);
+    used += strlen(text + used);
+  }
+  snprintf(text + used, tcap - used, "]");
+  kz_status st = record(slot, text);
+  free(text);
+  if (st != KZ_OK) return st;
+  *n = count;
+  return KZ_OK;
+}

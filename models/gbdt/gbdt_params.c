@@ -1,4 +1,5 @@
 /* Booster parameters from the `model` section (booster.h), XGBoost's names. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,35 +27,49 @@ void kz_gbdt_params_default(kz_gbdt_params *p) {
   p->quantile_alpha = 0.5;
 }
 
-/* eval_metric: one name, or several separated by commas ("auc,logloss"). */
+/* eval_metric: a list (`[auc, logloss]`), one name, or names separated by
+ * commas ("auc,logloss"). The last one drives early stopping, as in XGBoost. */
+static kz_status add_metric(const kz_cfg_node *model, const char *name, size_t len,
+                            kz_gbdt_params *p) {
+  char path[64];
+  snprintf(path, sizeof path, "line %d", kz_cfg_line(model));
+  while (len && *name == ' ') ++name, --len;
+  while (len && name[len - 1] == ' ') --len;
+  char buf[32];
+  if (len == 0 || len >= sizeof buf)
+    return kz_fail(KZ_ERR_INVALID_ARG, "model.eval_metric (%s): empty or over-long metric name",
+                   path);
+  memcpy(buf, name, len);
+  buf[len] = 0;
+  int m = kz_gbdt_metric_parse(buf);
+  if (m < 0)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.eval_metric (%s): unknown metric '%s' (rmse, mae, logloss, auc, error, "
+                   "mlogloss, merror, quantile, poisson-nloglik)",
+                   path, buf);
+  if (p->n_metrics == KZ_GBDT_MAX_METRICS)
+    return kz_fail(KZ_ERR_INVALID_ARG, "model.eval_metric (%s): at most %d metrics", path,
+                   KZ_GBDT_MAX_METRICS);
+  p->metrics[p->n_metrics++] = (kz_gbdt_metric)m;
+  return KZ_OK;
+}
+
 static kz_status read_metrics(const kz_cfg_node *model, kz_gbdt_params *p) {
-  const char *s;
-  KZ_TRY(kz_cfg_get_string(model, "eval_metric", "auto", &s));
+  static const char *const def[] = {"auto"};
+  const char *names[KZ_GBDT_MAX_METRICS];
+  int n = 0;
+  KZ_TRY(kz_cfg_get_string_list(model, "eval_metric", def, 1, KZ_GBDT_MAX_METRICS, names, &n));
   p->n_metrics = 0;
-  if (!strcmp(s, "auto") || !*s) return KZ_OK;
-  const char *c = s;
-  while (*c) {
-    const char *e = strchr(c, ',');
-    size_t len = e ? (size_t)(e - c) : strlen(c);
-    while (len && *c == ' ') ++c, --len;
-    while (len && c[len - 1] == ' ') --len;
-    char name[32];
-    if (len == 0 || len >= sizeof name)
-      return kz_fail(KZ_ERR_INVALID_ARG, "%s:%d: model.eval_metric: bad metric list '%s'", "config",
-                     kz_cfg_line(model), s);
-    memcpy(name, c, len);
-    name[len] = 0;
-    int m = kz_gbdt_metric_parse(name);
-    if (m < 0)
-      return kz_fail(KZ_ERR_INVALID_ARG,
-                     "model.eval_metric: unknown metric '%s' (rmse, mae, logloss, auc, error, "
-                     "mlogloss, merror, quantile, poisson-nloglik)",
-                     name);
-    if (p->n_metrics == KZ_GBDT_MAX_METRICS)
-      return kz_fail(KZ_ERR_INVALID_ARG, "model.eval_metric: at most %d metrics",
-                     KZ_GBDT_MAX_METRICS);
-    p->metrics[p->n_metrics++] = (kz_gbdt_metric)m;
-    c = e ? e + 1 : c + len;
+  if (n == 1 && (!strcmp(names[0], "auto") || !*names[0])) return KZ_OK;
+  for (int i = 0; i < n; ++i) {
+    const char *c = names[i];
+    for (;;) {
+      const char *e = strchr(c, ',');
+      size_t len = e ? (size_t)(e - c) : strlen(c);
+      KZ_TRY(add_metric(model, c, len, p));
+      if (!e) break;
+      c = e + 1;
+    }
   }
   return KZ_OK;
 }

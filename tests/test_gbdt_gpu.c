@@ -1,0 +1,575 @@
+/* The GPU booster (models/gbdt/booster_gpu.h) against the CPU booster.
+ *
+ *   test_gbdt_gpu emulated  runs the GPU driver on the CPU device with host
+ *                           emulations of the kernels of kernels/gbdt_device.h
+ *                           (same integer arithmetic, same split candidates),
+ *                           so the driver's bookkeeping (levels, partitions,
+ *                           subtraction, leaf ranges, pruning, margins) is
+ *                           checked on every machine; plus the refusals.
+ *   test_gbdt_gpu gpu       the same problems on cuda:0 with the real kernels,
+ *                           and GPU prediction vs the CPU's. Without a GPU it
+ *                           prints "skipped: no GPU" and exits 77, after
+ *                           checking (in a build without CUDA) that the GPU
+ *                           entry points fail with "built without CUDA".
+ *
+ * What "the same" means: tree structures (features, thresholds = split bins,
+ * missing directions) identical, and leaf values within 1e-5 relative plus
+ * an absolute floor of 1e-6 of the tree's largest |leaf|. The floor is the
+ * quantisation: the device sums gradients rounded to max|g| / 2^24 per row,
+ * so a leaf's sum carries an error up to rows * 3e-8 * max|g| (a random walk
+ * in practice, ~sqrt(rows) * 3e-8 * max|g|), which for a leaf whose
+ * gradients nearly cancel is large relative to the leaf but tiny against the
+ * tree's scale. The device also computes gradients from float margins. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/error.h"
+#include "gbdt_device.h"
+#include "models/gbdt/booster.h"
+#include "models/gbdt/booster_gpu.h"
+#include "models/gbdt/gbdt_model.h"
+#include "test_util.h"
+
+#define SKIP 77
+#define HB KZ_GBDT_DEV_HIST_BINS
+
+/* ---- host emulations of kernels/gbdt_device.h --------------------------- */
+static kz_status emu_gradients(kz_stream *s, const kz_gbdt_dev_loss *loss, const float *margin,
+                               const float *label, const float *weight, int64_t n, float *gh) {
+  (void)s;
+  const int G = loss->num_group;
+  for (int64_t r = 0; r < n; ++r) {
+    const float *m = margin + r * G, y = label[r], w = weight ? weight[r] : 1.0f;
+    float *o = gh + r * G * 2;
+    switch (loss->objective) {
+    case KZ_GBDT_DEV_SQUAREDERROR:
+      o[0] = (m[0] - y) * w, o[1] = w;
+      break;
+    case KZ_GBDT_DEV_ABSOLUTEERROR:
+      o[0] = (m[0] > y ? 1.0f : (m[0] < y ? -1.0f : 0.0f)) * w, o[1] = w;
+      break;
+    case KZ_GBDT_DEV_QUANTILE: {
+      const float a = (float)loss->quantile_alpha;
+      o[0] = (y >= m[0] ? -a : 1.0f - a) * w, o[1] = w;
+      break;
+    }
+    case KZ_GBDT_DEV_LOGISTIC: {
+      const float p = 1.0f / (1.0f + expf(-m[0]));
+      o[0] = (p - y) * w, o[1] = fmaxf(p * (1.0f - p), 1e-16f) * w;
+      break;
+    }
+    case KZ_GBDT_DEV_SOFTMAX: {
+      float mx = m[0], sum = 0.0f;
+      for (int k = 1; k < G; ++k) mx = fmaxf(mx, m[k]);
+      for (int k = 0; k < G; ++k) sum += expf(m[k] - mx);
+      for (int k = 0; k < G; ++k) {
+        const float p = expf(m[k] - mx) / sum;
+        o[2 * k] = (p - (k == (int)y ? 1.0f : 0.0f)) * w;
+        o[2 * k + 1] = fmaxf(2.0f * p * (1.0f - p), 1e-16f) * w;
+      }
+      break;
+    }
+    case KZ_GBDT_DEV_POISSON:
+      o[0] = (expf(m[0]) - y) * w, o[1] = expf(m[0] + (float)loss->max_delta_step) * w;
+      break;
+    }
+  }
+  return KZ_OK;
+}
+
+static kz_status emu_quantise(kz_stream *s, const float *gh, int64_t n, int32_t G, float *max_dev,
+                              double *scale_dev, int32_t *qgh) {
+  (void)s;
+  const int cols = 2 * G;
+  for (int c = 0; c < cols; ++c) max_dev[c] = 0.0f;
+  for (int64_t i = 0; i < n * cols; ++i) {
+    float a = fabsf(gh[i]);
+    if (!(a <= max_dev[i % cols])) max_dev[i % cols] = a; /* NaN wins, as the bit max */
+  }
+  for (int c = 0; c < cols; ++c)
+    scale_dev[c] =
+        max_dev[c] > 0 ? (double)max_dev[c] / (double)KZ_GBDT_DEV_QUANT_RANGE : (double)max_dev[c];
+  for (int64_t i = 0; i < n * cols; ++i) {
+    double sc = scale_dev[i % cols];
+    qgh[i] = sc > 0 ? (int32_t)rint((double)gh[i] / sc) : 0;
+  }
+  return KZ_OK;
+}
+
+static kz_status emu_histogram(kz_stream *s, const uint8_t *codes, int64_t n_rows, int32_t nf,
+                               const int32_t *rows, int64_t n_node_rows, const int32_t *qgh,
+                               int64_t stride, int64_t *hist) {
+  (void)s;
+  if (!rows && n_node_rows != n_rows)
+    return kz_fail(KZ_ERR_INVALID_ARG, "emu histogram: rows NULL needs every row");
+  memset(hist, 0, sizeof(int64_t) * (size_t)nf * HB * 2);
+  for (int64_t i = 0; i < n_node_rows; ++i) {
+    int64_t r = rows ? rows[i] : i;
+    if (r < 0 || r >= n_rows)
+      return kz_fail(KZ_ERR_INTERNAL, "emu histogram: row %lld", (long long)r);
+    for (int f = 0; f < nf; ++f) {
+      int b = codes[r * nf + f];
+      hist[((int64_t)f * HB + b) * 2] += qgh[r * stride];
+      hist[((int64_t)f * HB + b) * 2 + 1] += qgh[r * stride + 1];
+    }
+  }
+  return KZ_OK;
+}
+
+static kz_status emu_subtract(kz_stream *s, const int64_t *parent, const int64_t *child,
+                              int64_t *out, int32_t nf) {
+  (void)s;
+  for (int64_t i = 0; i < (int64_t)nf * HB * 2; ++i) out[i] = parent[i] - child[i];
+  return KZ_OK;
+}
+
+static double emu_score(double g, double h, const kz_gbdt_dev_split_params *p) {
+  double d = h + p->lambda;
+  if (d <= 0) return 0;
+  double t = g > p->alpha ? g - p->alpha : g < -p->alpha ? g + p->alpha : 0.0;
+  return t * t / d;
+}
+
+static kz_status emu_evaluate(kz_stream *s, const int64_t *hist, int32_t n_nodes, int32_t nf,
+                              const int32_t *n_bins, const uint8_t *mask, const double *scale,
+                              const kz_gbdt_dev_split_params *p, kz_gbdt_dev_split *per_feature,
+                              kz_gbdt_dev_split *best) {
+  (void)s;
+  for (int node = 0; node < n_nodes; ++node) {
+    kz_gbdt_dev_split nb_best = {0};
+    nb_best.feature = nb_best.bin = -1;
+    for (int f = 0; f < nf; ++f) {
+      const int64_t *h = hist + ((int64_t)node * nf + f) * HB * 2;
+      int64_t tg = 0, th = 0;
+      for (int b = 0; b < HB; ++b) tg += h[2 * b], th += h[2 * b + 1];
+      int64_t mg = h[2 * (HB - 1)], mh = h[2 * (HB - 1) + 1];
+      kz_gbdt_dev_split r = {0};
+      r.total_g = tg, r.total_h = th, r.feature = r.bin = -1;
+      int nbin = n_bins[f] < HB - 1 ? n_bins[f] : HB - 1;
+      int enabled = (!mask || mask[f]) && nbin > 1, has_missing = mh > 0 || mg != 0;
+      double parent = emu_score(tg * scale[0], th * scale[1], p);
+      int64_t cg = 0, ch = 0;
+      for (int b = 0; enabled && b + 1 < nbin; ++b) {
+        cg += h[2 * b], ch += h[2 * b + 1];
+        for (int dl = 1; dl >= 0; --dl) {
+          if (!dl && !has_missing) continue;
+          int64_t lg = cg + (dl ? mg : 0), lh = ch + (dl ? mh : 0);
+          double HL = lh * scale[1], HR = (th - lh) * scale[1];
+          if (HL < p->min_child_weight || HR < p->min_child_weight) continue;
+          double gain =
+              emu_score(lg * scale[0], HL, p) + emu_score((tg - lg) * scale[0], HR, p) - parent;
+          if (!(gain > 1e-6 && gain >= p->gamma)) continue;
+          if (r.found && !(gain > r.gain)) continue;
+          r.gain = gain, r.left_g = lg, r.left_h = lh, r.feature = f, r.bin = b;
+          r.default_left = dl, r.found = 1;
+        }
+      }
+      if (per_feature) per_feature[(int64_t)node * nf + f] = r;
+      if (f == 0) nb_best = r;
+      if (r.found && (!nb_best.found || r.gain > nb_best.gain)) nb_best = r;
+    }
+    if (!nb_best.found) {
+      nb_best.gain = 0, nb_best.left_g = nb_best.left_h = 0;
+      nb_best.feature = nb_best.bin = -1, nb_best.default_left = 0;
+    }
+    best[node] = nb_best;
+  }
+  return KZ_OK;
+}
+
+static kz_status emu_partition(kz_stream *s, const uint8_t *codes, int32_t nf, const int32_t *rows,
+                               int64_t n, int32_t feature, int32_t bin, int32_t default_left,
+                               int32_t *out_rows, int64_t *n_left_dev) {
+  (void)s;
+  if (n > 0 && out_rows < rows + n && rows < out_rows + n)
+    return kz_fail(KZ_ERR_INVALID_ARG, "emu partition: out_rows overlaps rows");
+  int64_t nl = 0, pos = 0;
+  for (int pass = 0; pass < 2; ++pass) { /* left rows in order, then right rows in order */
+    for (int64_t i = 0; i < n; ++i) {
+      uint8_t c = codes[(int64_t)rows[i] * nf + feature];
+      int left = c == KZ_GBDT_DEV_MISSING_BIN ? default_left : c <= bin;
+      if (left == (pass == 0)) out_rows[pos++] = rows[i];
+    }
+    if (pass == 0) nl = pos;
+  }
+  *n_left_dev = nl;
+  return KZ_OK;
+}
+
+static kz_status emu_predict(kz_stream *s, const kz_gbdt_dev_forest *fo, const float *x, int64_t n,
+                             int32_t nf, double *out) {
+  (void)s;
+  const int G = fo->num_group;
+  for (int64_t r = 0; r < n; ++r) {
+    for (int k = 0; k < G; ++k) out[r * G + k] = fo->base_score ? fo->base_score[k] : 0.0;
+    for (int t = 0; t < fo->n_trees; ++t) {
+      int32_t base = fo->tree_offset[t], node = 0, steps = 0;
+      int32_t nn = fo->tree_offset[t + 1] - base;
+      while (fo->left[base + node] >= 0 && steps++ <= nn) {
+        int32_t i = base + node, f = fo->feature[i];
+        if (f < 0 || f >= nf) return kz_fail(KZ_ERR_INTERNAL, "emu predict: feature %d", f);
+        float v = x[r * nf + f];
+        int left = isnan(v) ? fo->default_left[i] : v < fo->threshold[i];
+        node = left ? fo->left[i] : fo->right[i];
+      }
+      out[r * G + fo->tree_group[t]] += fo->leaf_value[base + node];
+    }
+  }
+  return KZ_OK;
+}
+
+static const kz_gbdt_gpu_kernels emu_kernels = {emu_gradients, emu_quantise, emu_histogram,
+                                                emu_subtract,  emu_evaluate, emu_partition,
+                                                emu_predict};
+
+/* ---- problems ------------------------------------------------------------- */
+static uint64_t rng_state = 2024;
+static double unit(void) { /* splitmix64 -> [0, 1) */
+  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+typedef struct problem {
+  const char *name;
+  kz_gbdt_params p;
+  kz_gbdt_data train, valid;
+  float *num, *label, *vnum, *vlabel;
+} problem;
+
+#define NF 7
+
+/* Features: uniform, one with 5 distinct values, two with 8% missing, one
+ * constant (never split on). The label follows a few of them plus noise. */
+static void fill(float *x, float *y, int64_t n, kz_gbdt_objective obj, int classes) {
+  for (int64_t r = 0; r < n; ++r) {
+    float *row = x + r * NF;
+    for (int f = 0; f < NF; ++f) row[f] = (float)(unit() * 4.0 - 2.0);
+    row[2] = (float)floor(unit() * 5.0);
+    row[6] = 1.5f;
+    if (unit() < 0.08) row[1] = NAN;
+    if (unit() < 0.08) row[4] = NAN;
+    double z = 1.2 * row[0] + (isnan(row[1]) ? 0.8 : row[1] * row[1] - 1.0) + 0.5 * row[2] -
+               (row[3] > 0.3 ? 1.0 : 0.0) + 0.3 * (unit() - 0.5);
+    switch (obj) {
+    case KZ_GBDT_BINARY_LOGISTIC:
+      y[r] = unit() < 1.0 / (1.0 + exp(-z)) ? 1.0f : 0.0f;
+      break;
+    case KZ_GBDT_MULTI_SOFTPROB:
+      y[r] = (float)((int)floor(fabs(z) * 1.3 + unit()) % classes);
+      break;
+    case KZ_GBDT_COUNT_POISSON:
+      y[r] = (float)floor(exp(0.4 * z) * unit() * 2.0);
+      break;
+    default:
+      y[r] = (float)(3.0 * z + 10.0);
+    }
+  }
+}
+
+static void problem_make(problem *pr, const char *name, kz_gbdt_objective obj, int classes,
+                         int64_t n, int64_t nv) {
+  memset(pr, 0, sizeof *pr);
+  pr->name = name;
+  kz_gbdt_params_default(&pr->p);
+  pr->p.objective = obj;
+  pr->p.num_class = obj == KZ_GBDT_MULTI_SOFTPROB ? classes : 0;
+  pr->p.num_round = 8;
+  pr->p.max_depth = 4;
+  pr->p.nthread = 1;
+  pr->num = malloc(sizeof(float) * n * NF), pr->label = malloc(sizeof(float) * n);
+  pr->vnum = malloc(sizeof(float) * nv * NF), pr->vlabel = malloc(sizeof(float) * nv);
+  if (!pr->num || !pr->label || !pr->vnum || !pr->vlabel) exit(1);
+  fill(pr->num, pr->label, n, obj, classes);
+  fill(pr->vnum, pr->vlabel, nv, obj, classes);
+  pr->train = (kz_gbdt_data){n, NF, 0, pr->num, NULL, NULL, pr->label};
+  pr->valid = (kz_gbdt_data){nv, NF, 0, pr->vnum, NULL, NULL, pr->vlabel};
+}
+
+static void problem_free(problem *pr) {
+  free(pr->num), free(pr->label), free(pr->vnum), free(pr->vlabel);
+}
+
+/* ---- comparisons ---------------------------------------------------------- */
+static double worst_leaf_rel; /* the largest leaf difference seen, / (|cpu| + floor) */
+
+/* Same structure, leaves within 1e-5 relative + 1e-6 of the tree's scale. */
+static int same_model(const kz_gbdt_model *g, const kz_gbdt_model *c, const char *what) {
+  if (g->n_trees != c->n_trees || g->num_group != c->num_group) {
+    fprintf(stderr, "%s: %d trees / %d groups vs the CPU's %d / %d\n", what, g->n_trees,
+            g->num_group, c->n_trees, c->num_group);
+    return 0;
+  }
+  for (int k = 0; k < c->num_group; ++k)
+    if (g->base_score[k] != c->base_score[k]) {
+      fprintf(stderr, "%s: base_score[%d] %.17g vs %.17g\n", what, k, g->base_score[k],
+              c->base_score[k]);
+      return 0;
+    }
+  for (int t = 0; t < c->n_trees; ++t) {
+    const kz_gbdt_tree *a = &g->trees[t], *b = &c->trees[t];
+    if (a->n_nodes != b->n_nodes || g->tree_group[t] != c->tree_group[t]) {
+      fprintf(stderr, "%s: tree %d has %d nodes (group %d), the CPU's %d (group %d)\n", what, t,
+              a->n_nodes, g->tree_group[t], b->n_nodes, c->tree_group[t]);
+      return 0;
+    }
+    double scale = 0;
+    for (int i = 0; i < b->n_nodes; ++i)
+      if (b->left[i] < 0 && fabs(b->leaf_value[i]) > scale) scale = fabs(b->leaf_value[i]);
+    for (int i = 0; i < b->n_nodes; ++i) {
+      if (a->left[i] != b->left[i] || a->right[i] != b->right[i] ||
+          a->feature[i] != b->feature[i] ||
+          (b->left[i] >= 0 &&
+           (a->threshold[i] != b->threshold[i] || a->default_left[i] != b->default_left[i]))) {
+        fprintf(stderr,
+                "%s: tree %d node %d: feature %d < %.9g (missing %s) vs the CPU's %d < %.9g (%s)\n",
+                what, t, i, a->feature[i], a->threshold[i], a->default_left[i] ? "left" : "right",
+                b->feature[i], b->threshold[i], b->default_left[i] ? "left" : "right");
+        return 0;
+      }
+      if (b->left[i] >= 0) continue;
+      double d = fabs((double)a->leaf_value[i] - b->leaf_value[i]);
+      double floor_ = 1e-6 * scale, tol = 1e-5 * fabs(b->leaf_value[i]) + floor_;
+      double rel = d / (fabs(b->leaf_value[i]) + floor_ + 1e-300);
+      if (rel > worst_leaf_rel) worst_leaf_rel = rel;
+      if (!(d <= tol)) {
+        fprintf(stderr, "%s: tree %d leaf %d: %.9g vs the CPU's %.9g (tolerance %.3g)\n", what, t,
+                i, a->leaf_value[i], b->leaf_value[i], tol);
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+
+static const kz_gbdt_gpu_options emu_opts = {{KZ_DEVICE_CPU, 0}, &emu_kernels};
+
+/* Trains pr on the CPU and through opts; the models must agree, and the
+ * booster's own valid margins must give the metrics the CPU reports. */
+static void train_and_compare(problem *pr, const kz_gbdt_gpu_options *opts, const char *where) {
+  char what[160];
+  snprintf(what, sizeof what, "%s (%s)", pr->name, where);
+  kz_gbdt_model *cpu = NULL, *gpu = NULL;
+  KZ_CHECK_OK(kz_gbdt_train(&pr->p, &pr->train, &pr->valid, &cpu));
+  kz_gbdt_gpu_booster *b = NULL;
+  KZ_CHECK_OK(kz_gbdt_gpu_booster_create(&pr->p, &pr->train, &pr->valid, opts, &b));
+  kz_gbdt_booster *cb = NULL;
+  KZ_CHECK_OK(kz_gbdt_booster_create(&pr->p, &pr->train, &pr->valid, &cb));
+  if (!cpu || !b || !cb) {
+    kz_gbdt_model_free(cpu);
+    kz_gbdt_gpu_booster_free(b);
+    kz_gbdt_booster_free(cb);
+    return;
+  }
+  int stop = 0, cstop = 0, rounds = 0;
+  double tm[KZ_GBDT_MAX_METRICS], vm[KZ_GBDT_MAX_METRICS], ctm[KZ_GBDT_MAX_METRICS],
+      cvm[KZ_GBDT_MAX_METRICS];
+  while (!stop) {
+    kz_status st = kz_gbdt_gpu_booster_round(b, tm, vm, &stop);
+    KZ_CHECK_OK(st);
+    KZ_CHECK_OK(kz_gbdt_booster_round(cb, ctm, cvm, &cstop));
+    if (st != KZ_OK) break;
+    KZ_CHECK(stop == cstop);
+    /* metrics from margins that agree to ~1e-6: 1e-4 relative is loose
+     * enough for rounding and tight enough to catch a missed update */
+    if (fabs(tm[0] - ctm[0]) > 1e-4 * fabs(ctm[0]) + 1e-7 ||
+        fabs(vm[0] - cvm[0]) > 1e-4 * fabs(cvm[0]) + 1e-7) {
+      fprintf(stderr, "%s: round %d: metrics train %.9g valid %.9g vs the CPU's %.9g %.9g\n", what,
+              rounds, tm[0], vm[0], ctm[0], cvm[0]);
+      KZ_CHECK(0);
+    }
+    ++rounds;
+  }
+  KZ_CHECK(rounds == pr->p.num_round || pr->p.early_stopping_rounds > 0);
+  kz_gbdt_booster_free(cb);
+  if (kz_gbdt_gpu_booster_finish(b, &gpu) == KZ_OK && gpu) {
+    KZ_CHECK(same_model(gpu, cpu, what));
+    KZ_CHECK(gpu->best_iteration == cpu->best_iteration);
+    /* a model of stumps-only would make the comparison vacuous */
+    int splits = 0;
+    for (int t = 0; t < gpu->n_trees; ++t) splits += gpu->trees[t].n_nodes / 2;
+    KZ_CHECK(splits >= gpu->n_trees);
+  }
+  kz_gbdt_model_free(cpu);
+  kz_gbdt_model_free(gpu);
+}
+
+/* The problems of both modes; make(i) fills the i-th, 0 when past the end. */
+static int make_problem(int i, problem *pr) {
+  switch (i) {
+  case 0:
+    problem_make(pr, "reg:squarederror", KZ_GBDT_REG_SQUAREDERROR, 0, 4000, 1000);
+    return 1;
+  case 1: /* regularisation and gamma pruning, few bins, deeper */
+    problem_make(pr, "squarederror+alpha+gamma", KZ_GBDT_REG_SQUAREDERROR, 0, 3000, 700);
+    pr->p.alpha = 0.5, pr->p.lambda = 2.0, pr->p.min_child_weight = 20.0;
+    pr->p.gamma = 40.0, pr->p.max_bin = 32, pr->p.max_depth = 6;
+    return 1;
+  case 2: /* max_leaves cuts a level short */
+    problem_make(pr, "squarederror+max_leaves", KZ_GBDT_REG_SQUAREDERROR, 0, 3000, 500);
+    pr->p.max_depth = 5, pr->p.max_leaves = 9;
+    return 1;
+  case 3:
+    problem_make(pr, "binary:logistic+early_stopping", KZ_GBDT_BINARY_LOGISTIC, 0, 4000, 1000);
+    pr->p.num_round = 40, pr->p.early_stopping_rounds = 3, pr->p.eta = 0.5;
+    return 1;
+  case 4:
+    problem_make(pr, "multi:softprob", KZ_GBDT_MULTI_SOFTPROB, 3, 3000, 800);
+    return 1;
+  case 5:
+    problem_make(pr, "count:poisson", KZ_GBDT_COUNT_POISSON, 0, 3000, 800);
+    pr->p.eta = 0.2;
+    return 1;
+  case 6: /* leaves refit to the residuals' median on the host */
+    problem_make(pr, "reg:absoluteerror", KZ_GBDT_REG_ABSOLUTEERROR, 0, 2500, 500);
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static void check_refusals(const kz_gbdt_gpu_options *o) {
+  problem pr;
+  problem_make(&pr, "refusals", KZ_GBDT_REG_SQUAREDERROR, 0, 200, 50);
+  kz_gbdt_gpu_booster *b = NULL;
+  kz_gbdt_params p = pr.p;
+  p.grow_policy = KZ_GBDT_LOSSGUIDE;
+  KZ_CHECK_FAILS(kz_gbdt_gpu_booster_create(&p, &pr.train, NULL, o, &b), KZ_ERR_UNSUPPORTED,
+                 "grow_policy lossguide");
+  p = pr.p, p.subsample = 0.5;
+  KZ_CHECK_FAILS(kz_gbdt_gpu_booster_create(&p, &pr.train, NULL, o, &b), KZ_ERR_UNSUPPORTED,
+                 "model.subsample");
+  p = pr.p, p.colsample_bytree = 0.5;
+  KZ_CHECK_FAILS(kz_gbdt_gpu_check_params(&p, 0), KZ_ERR_UNSUPPORTED, "model.colsample_bytree");
+  p = pr.p, p.colsample_bynode = 0.5;
+  KZ_CHECK_FAILS(kz_gbdt_gpu_check_params(&p, 0), KZ_ERR_UNSUPPORTED, "model.colsample_bynode");
+  KZ_CHECK_OK(kz_gbdt_gpu_check_params(&pr.p, 0));
+  /* categorical data: training refused; a CPU model with categorical
+   * splits is refused by GPU prediction, naming the tree and node */
+  int64_t n = pr.train.n;
+  int32_t *cat = malloc(sizeof(int32_t) * n), ncat[1] = {4};
+  for (int64_t r = 0; r < n; ++r) {
+    cat[r] = (int32_t)(unit() * 4.0);
+    pr.label[r] = cat[r] == 2 ? 5.0f : -1.0f;
+  }
+  kz_gbdt_data cd = {n, NF, 1, pr.num, cat, ncat, pr.label};
+  KZ_CHECK_FAILS(kz_gbdt_gpu_booster_create(&pr.p, &cd, NULL, o, &b), KZ_ERR_UNSUPPORTED,
+                 "categorical");
+  kz_gbdt_model *m = NULL;
+  KZ_CHECK_OK(kz_gbdt_train(&pr.p, &cd, NULL, &m));
+  double *out = malloc(sizeof(double) * n);
+  if (m)
+    KZ_CHECK_FAILS(kz_gbdt_predict_margin_gpu(m, n, pr.num, cat, o, out), KZ_ERR_UNSUPPORTED,
+                   "categorical feature");
+  KZ_CHECK(b == NULL);
+  kz_gbdt_model_free(m);
+  free(out), free(cat);
+  problem_free(&pr);
+}
+
+/* GPU prediction of a CPU-trained model vs the CPU's, 1e-6 relative (the
+ * kernel sums float leaves in double in tree order, as the CPU does). */
+static void check_predict(const kz_gbdt_gpu_options *o, const char *where) {
+  for (int i = 0; i < 5; i += 4) { /* one single-output, one multi-class */
+    problem pr;
+    make_problem(i, &pr);
+    pr.p.num_round = 12;
+    kz_gbdt_model *m = NULL;
+    KZ_CHECK_OK(kz_gbdt_train(&pr.p, &pr.train, NULL, &m));
+    if (!m) continue;
+    int64_t n = pr.valid.n, K = m->num_group;
+    double *a = malloc(sizeof(double) * n * K), *c = malloc(sizeof(double) * n * K);
+    for (int64_t j = 0; j < n * K; ++j) a[j] = NAN;
+    KZ_CHECK_OK(kz_gbdt_predict_margin_gpu(m, n, pr.vnum, NULL, o, a));
+    KZ_CHECK_OK(kz_gbdt_predict_margin(m, n, pr.vnum, NULL, 1, c));
+    int bad = 0;
+    for (int64_t j = 0; j < n * K; ++j)
+      if (!(fabs(a[j] - c[j]) <= 1e-6 * fabs(c[j]) + 1e-12) && bad++ < 3)
+        fprintf(stderr, "predict %s (%s): output %lld: %.17g vs the CPU's %.17g\n", pr.name, where,
+                (long long)j, a[j], c[j]);
+    KZ_CHECK(bad == 0);
+    /* zero rows is fine and touches nothing */
+    KZ_CHECK_OK(kz_gbdt_predict_margin_gpu(m, 0, pr.vnum, NULL, o, a));
+    free(a), free(c);
+    kz_gbdt_model_free(m);
+    problem_free(&pr);
+  }
+}
+
+static int run_emulated(void) {
+  problem pr;
+  for (int i = 0; make_problem(i, &pr); ++i) {
+    train_and_compare(&pr, &emu_opts, "emulated kernels");
+    problem_free(&pr);
+  }
+  fprintf(stderr, "largest leaf difference: %.3g of (|leaf| + 1e-6 tree scale)\n", worst_leaf_rel);
+  check_refusals(&emu_opts);
+  check_predict(&emu_opts, "emulated kernels");
+  /* the CUDA kernels need a CUDA device, whatever the build */
+  kz_gbdt_gpu_options cpu_dev = {{KZ_DEVICE_CPU, 0}, NULL};
+  KZ_CHECK(kz_gbdt_gpu_check_device(&cpu_dev) != KZ_OK);
+  int r = KZ_TEST_RESULT();
+  if (r == 0) printf("gbdt gpu driver (emulated kernels): ok\n");
+  return r;
+}
+
+static int run_gpu(void) {
+  const kz_gbdt_gpu_options cuda = {{KZ_DEVICE_CUDA, 0}, NULL};
+  if (!kz_backend_cuda()) {
+    problem pr;
+    make_problem(0, &pr);
+    kz_gbdt_gpu_booster *b = NULL;
+    KZ_CHECK_FAILS(kz_gbdt_gpu_booster_create(&pr.p, &pr.train, NULL, &cuda, &b),
+                   KZ_ERR_UNSUPPORTED, "built without CUDA");
+    kz_gbdt_model *m = NULL;
+    KZ_CHECK_FAILS(kz_gbdt_gpu_train(&pr.p, &pr.train, NULL, &cuda, &m), KZ_ERR_UNSUPPORTED,
+                   "built without CUDA");
+    KZ_CHECK(b == NULL && m == NULL);
+    KZ_CHECK_OK(kz_gbdt_train(&pr.p, &pr.train, NULL, &m));
+    double out[4];
+    if (m)
+      KZ_CHECK_FAILS(kz_gbdt_predict_margin_gpu(m, 4, pr.num, NULL, &cuda, out), KZ_ERR_UNSUPPORTED,
+                     "built without CUDA");
+    KZ_CHECK_FAILS(kz_gbdt_dev_partition(NULL, NULL, 1, NULL, 0, 0, 0, 0, NULL, NULL),
+                   KZ_ERR_UNSUPPORTED, "built without CUDA");
+    kz_gbdt_model_free(m);
+    problem_free(&pr);
+    if (kz_test_failures) return KZ_TEST_RESULT();
+  }
+  if (kz_cuda_device_count() < 1) {
+    printf("skipped: no GPU\n");
+    return SKIP;
+  }
+  problem pr;
+  for (int i = 0; make_problem(i, &pr); ++i) {
+    train_and_compare(&pr, &cuda, "cuda:0");
+    /* the real kernels against their emulation: same integer sums, so the
+     * same trees (float gradients may differ in the last ulp of expf) */
+    kz_gbdt_model *g = NULL, *e = NULL;
+    KZ_CHECK_OK(kz_gbdt_gpu_train(&pr.p, &pr.train, &pr.valid, &cuda, &g));
+    KZ_CHECK_OK(kz_gbdt_gpu_train(&pr.p, &pr.train, &pr.valid, &emu_opts, &e));
+    if (g && e) KZ_CHECK(same_model(g, e, "cuda:0 vs emulated kernels"));
+    kz_gbdt_model_free(g);
+    kz_gbdt_model_free(e);
+    problem_free(&pr);
+  }
+  fprintf(stderr, "largest leaf difference: %.3g of (|leaf| + 1e-6 tree scale)\n", worst_leaf_rel);
+  check_refusals(&cuda);
+  check_predict(&cuda, "cuda:0");
+  int r = KZ_TEST_RESULT();
+  if (r == 0) printf("gbdt gpu booster on cuda:0: ok\n");
+  return r;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2 || (strcmp(argv[1], "emulated") && strcmp(argv[1], "gpu"))) {
+    fprintf(stderr, "usage: %s emulated|gpu\n", argv[0]);
+    return 2;
+  }
+  return strcmp(argv[1], "gpu") ? run_emulated() : run_gpu();
+}
