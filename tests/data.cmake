@@ -24,3 +24,13 @@ set_tests_properties(data/cli PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE})
 
 # Not a test: the helper of bench/data_io.sh, built with the tests.
 kz_add_c_test_exe(bench_data_io ${CMAKE_SOURCE_DIR}/bench/bench_data_io.c)
+
+# NER token labels and QA answer spans (tests/fixtures/text_labels; expected_hf.txt from
+# tools/make_text_labels_fixture.py).
+kz_add_c_test_exe(test_import_labels test_import_labels.c)
+foreach(mode ner qa hf bad)
+  add_test(NAME data/import_labels_${mode} COMMAND test_import_labels ${mode}
+           ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/text_labels
+           ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_minilm.txt ${KZ_DATA_TEST_TMP}/labels_${mode})
+  set_tests_properties(data/import_labels_${mode} PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE})
+endforeach()

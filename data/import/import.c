@@ -76,6 +76,7 @@ static kz_status encode_text(pass2 *p, kz_shard_batch *b, const col_info *ci, co
   kz_wordpiece_get_specials(p->im->tok, &sp);
   for (int32_t i = n; i < p->im->o->max_len; ++i) ids[i] = sp.pad;
   *kz_batch_i32(b, p->len_field, r) = p->enc.length;
+  p->im->rep.rows_truncated += p->enc.truncated > 0;
   if (ci->field >= 0 && p->im->o->keep_text) {
     char **slot = kz_batch_str(b, ci->field, r);
     free(*slot);
@@ -119,15 +120,24 @@ static kz_status run_pass2(pass2 *p) {
       return kz_fail(KZ_ERR_FORMAT, "%s:%lld: %d fields, but the header has %d (the file changed?)",
                      im->o->input, (long long)line, kz_rows_fields(im->src), im->n_cols);
     kz_shard_batch *b = &p->batch[0];
+    int targets = kz_import_labels_active(im);
     if (im->text_col >= 0 && !im->o->keep_empty &&
         is_blank(kz_rows_field(im->src, im->text_col), kz_rows_field_len(im->src, im->text_col))) {
       im->rep.skipped_empty++;
       continue;
     }
+    if (targets) {
+      int skip;
+      KZ_TRY(kz_import_labels_row(im, b, line, &skip));
+      if (skip) {
+        im->rep.skipped_empty++;
+        continue;
+      }
+    }
     if (im->series_col < 0 && im->time_col >= 0) *kz_batch_i32(b, im->series_field, b->rows) = 0;
     for (int i = 0; i < im->n_cols; ++i) {
       const col_info *ci = &im->cols[i];
-      if (ci->role == ROLE_IGNORE) continue;
+      if (ci->role == ROLE_IGNORE || (targets && ci->role >= ROLE_TEXT)) continue;
       const char *v = kz_rows_field(im->src, i);
       size_t len = kz_rows_field_len(im->src, i);
       if (ci->role == ROLE_TEXT)
@@ -160,6 +170,8 @@ static void free_import(kz_import *im) {
   }
   free(im->cols);
   free(im->tmin), free(im->tmax), free(im->cutoff);
+  kz_strset_free(&im->tlabel_dict);
+  kz_import_labels_free(im);
   kz_schema_free(&im->schema);
   kz_wordpiece_free(im->tok);
   kz_rows_close(im->src);
@@ -183,6 +195,9 @@ kz_status kz_import_file(const kz_import_options *o, kz_import_report *report) {
   kz_import im = {0};
   im.o = o;
   im.series_col = im.time_col = im.text_col = im.label_col = -1;
+  im.words_col = im.tlabels_col = im.question_col = im.astart_col = im.atext_col = -1;
+  im.tlabel_strings = -1;
+  kz_strset_init(&im.tlabel_dict);
   im.series_field = -1;
   kz_status st = kz_rows_open(o->input, &im.src);
   if (st == KZ_OK) st = kz_import_header(&im);

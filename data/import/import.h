@@ -28,6 +28,11 @@ typedef struct kz_import_options {
   int lowercase;  /* 1 uncased (default), 0 cased */
   int keep_empty; /* keep rows whose text is empty or blank (default: skip) */
   int keep_text;  /* store the raw text (default 1) */
+  /* text targets (docs/DATA.md, "Token labels and answer spans"): NER from
+   * pre-split words with one label per word, QA from question + context with
+   * an answer given as a code-point offset and its text */
+  const char *words_column, *token_labels_column;
+  const char *question_column, *answer_start_column, *answer_text_column;
   /* output */
   int64_t shard_rows;    /* default 1,000,000 */
   double valid_fraction; /* 0: no validation split */
@@ -40,7 +45,11 @@ typedef struct kz_import_options {
 typedef struct kz_import_report {
   int64_t rows_read; /* data rows in the input */
   int64_t rows_train, rows_valid;
-  int64_t skipped_empty; /* text rows skipped as empty */
+  int64_t skipped_empty;       /* text rows skipped as empty */
+  int64_t rows_truncated;      /* text rows that lost tokens to --max-len */
+  int64_t label_words_dropped; /* NER: labelled words with no token left */
+  int64_t answers_lost;        /* QA: answers truncated away, stored as 0, 0 */
+  int64_t unanswerable;        /* QA: rows without an answer, stored as 0, 0 */
   uint64_t input_bytes;
 } kz_import_report;
 

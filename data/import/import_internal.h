@@ -5,6 +5,7 @@
 #include "data/import/import.h"
 #include "data/import/rows.h"
 #include "data/import/strset.h"
+#include "data/shard/batch.h"
 #include "data/shard/schema.h"
 #include "data/text/wordpiece.h"
 
@@ -15,9 +16,28 @@ typedef enum col_role {
   ROLE_TIME,
   ROLE_STATIC,
   ROLE_KNOWN,
-  ROLE_TEXT,
+  /* roles from ROLE_TEXT on are not feature values: pass 1 infers nothing
+   * about them and pass 2 does not convert them one by one */
+  ROLE_TEXT, /* the text (QA: the context) */
+  ROLE_WORDS,
+  ROLE_TOKEN_LABELS,
+  ROLE_QUESTION,
+  ROLE_ANSWER_START,
+  ROLE_ANSWER_TEXT,
   ROLE_IGNORE
 } col_role;
+
+/* Scratch and destinations of the NER / QA targets (import_labels.c). */
+typedef struct kz_import_labels {
+  int ids_field, len_field, types_field, tlabels_field, astart_field, aend_field;
+  kz_wordpiece_encoding enc[2];
+  const char **words;
+  size_t *lens;
+  int32_t *labels;
+  int32_t cap;
+  char *joined; /* NER: the words joined by spaces (the stored text) */
+  size_t joined_cap;
+} kz_import_labels;
 
 typedef struct col_info {
   char *name;
@@ -37,6 +57,10 @@ typedef struct kz_import {
   int n_cols;
   col_info *cols;
   int series_col, time_col, text_col, label_col;
+  int words_col, tlabels_col, question_col, astart_col, atext_col; /* -1: not given */
+  int tlabel_strings; /* NER labels: -1 not seen yet, 0 integers, 1 strings (tlabel_dict) */
+  kz_strset tlabel_dict;
+  kz_import_labels lab;
   int series_field;   /* schema field of series ids (timeseries) */
   int64_t blank_rows; /* text rows whose text is blank (pass 1) */
   /* timeseries: time range per series (by pre-sort dictionary id), then the
@@ -53,5 +77,15 @@ kz_status kz_import_header(kz_import *im);
 kz_status kz_import_pass1(kz_import *im);
 kz_status kz_import_build_schema(kz_import *im);
 kz_status kz_import_pass2(kz_import *im);
+
+/* NER / QA (import_labels.c). Active when --words-column or --question-column is given. */
+int kz_import_labels_active(const kz_import *im);
+/* Pass 1: checks a row's arrays, labels and answer; collects string labels. */
+kz_status kz_import_labels_check(kz_import *im, int64_t line);
+/* Adds token_type_ids / token_labels / answer fields and their meta. */
+kz_status kz_import_labels_schema(kz_import *im);
+/* Pass 2: fills row b->rows of b; *skip when the row has no text. */
+kz_status kz_import_labels_row(kz_import *im, kz_shard_batch *b, int64_t line, int *skip);
+void kz_import_labels_free(kz_import *im);
 
 #endif

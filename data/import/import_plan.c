@@ -87,6 +87,46 @@ static kz_status one_col(kz_import *im, const char *name, const char *flag, int 
   return KZ_OK;
 }
 
+static kz_status role_col(kz_import *im, const char *name, const char *flag, col_role role,
+                          int *out) {
+  KZ_TRY(one_col(im, name, flag, out));
+  return *out >= 0 ? set_role(im, *out, role, flag) : KZ_OK;
+}
+
+/* NER (--words-column, --token-labels-column) or QA (--question-column and
+ * the answer columns) on top of text import: which combinations make sense. */
+static kz_status target_columns(kz_import *im) {
+  const kz_import_options *o = im->o;
+  if (o->words_column && o->text_column)
+    return kz_fail(KZ_ERR_INVALID_ARG, "--words-column replaces --text-column (the text is the "
+                                       "words); give one of them");
+  if (o->token_labels_column && !o->words_column)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "--token-labels-column needs --words-column (one label per word)");
+  if (o->words_column && o->question_column)
+    return kz_fail(KZ_ERR_INVALID_ARG, "--words-column (NER) and --question-column (QA) "
+                                       "cannot be combined");
+  if ((o->answer_start_column || o->answer_text_column) && !o->question_column)
+    return kz_fail(KZ_ERR_INVALID_ARG, "the answer columns need --question-column");
+  if (!o->answer_start_column != !o->answer_text_column)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "--answer-start-column and --answer-text-column go together");
+  KZ_TRY(role_col(im, o->words_column, "--words-column", ROLE_WORDS, &im->words_col));
+  KZ_TRY(role_col(im, o->token_labels_column, "--token-labels-column", ROLE_TOKEN_LABELS,
+                  &im->tlabels_col));
+  KZ_TRY(role_col(im, o->question_column, "--question-column", ROLE_QUESTION, &im->question_col));
+  KZ_TRY(role_col(im, o->answer_start_column, "--answer-start-column", ROLE_ANSWER_START,
+                  &im->astart_col));
+  KZ_TRY(role_col(im, o->answer_text_column, "--answer-text-column", ROLE_ANSWER_TEXT,
+                  &im->atext_col));
+  /* only these columns may hold JSON arrays (a .jsonl row's words and labels;
+   * SQuAD-style answer lists); every other column stays scalar-only */
+  int arrays[] = {im->words_col, im->tlabels_col, im->astart_col, im->atext_col};
+  for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; ++k)
+    if (arrays[k] >= 0) kz_rows_keep_json(im->src, arrays[k]);
+  return KZ_OK;
+}
+
 kz_status kz_import_header(kz_import *im) {
   const kz_import_options *o = im->o;
   int eof;
@@ -141,20 +181,28 @@ kz_status kz_import_header(kz_import *im) {
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "--series-id, --time, --static and --known need --kind timeseries");
   }
+  int targets = o->words_column || o->token_labels_column || o->question_column ||
+                o->answer_start_column || o->answer_text_column;
   if (is_text) {
     /* a .txt input has exactly one column, so it needs no --text-column */
     const char *text_column = o->text_column;
-    if (!text_column && !strcmp(kz_rows_format(im->src), "txt")) text_column = "text";
-    if (!text_column || !o->vocab)
-      return kz_fail(KZ_ERR_INVALID_ARG,
-                     "text import needs --text-column COL and --vocab vocab.txt");
-    KZ_TRY(one_col(im, text_column, "--text-column", &im->text_col));
-    KZ_TRY(set_role(im, im->text_col, ROLE_TEXT, "--text-column"));
+    if (!text_column && !o->words_column && !strcmp(kz_rows_format(im->src), "txt"))
+      text_column = "text";
+    if ((!text_column && !o->words_column) || !o->vocab)
+      return kz_fail(KZ_ERR_INVALID_ARG, "text import needs --text-column COL (or --words-column "
+                                         "COL) and --vocab vocab.txt");
+    if (text_column) {
+      KZ_TRY(one_col(im, text_column, "--text-column", &im->text_col));
+      KZ_TRY(set_role(im, im->text_col, ROLE_TEXT, "--text-column"));
+    }
+    if (targets) KZ_TRY(target_columns(im));
     /* other columns carry nothing a text model reads */
     for (int i = 0; i < im->n_cols; ++i)
       if (im->cols[i].role == ROLE_FEATURE) im->cols[i].role = ROLE_IGNORE;
-  } else if (o->text_column || o->vocab) {
-    return kz_fail(KZ_ERR_INVALID_ARG, "--text-column and --vocab need --kind text");
+  } else if (o->text_column || o->vocab || targets) {
+    return kz_fail(KZ_ERR_INVALID_ARG, "--text-column, --vocab, --words-column, "
+                                       "--token-labels-column, --question-column and the answer "
+                                       "columns need --kind text");
   }
   return KZ_OK;
 }
@@ -190,11 +238,12 @@ kz_status kz_import_pass1(kz_import *im) {
       while (k < n && (tx[k] == ' ' || tx[k] == '\t' || tx[k] == '\r' || tx[k] == '\n')) ++k;
       im->blank_rows += k == n;
     }
+    if (kz_import_labels_active(im)) KZ_TRY(kz_import_labels_check(im, line));
     int32_t series = 0;
     double t = 0;
     for (int i = 0; i < im->n_cols; ++i) {
       col_info *ci = &im->cols[i];
-      if (ci->role == ROLE_IGNORE || ci->role == ROLE_TEXT) continue;
+      if (ci->role >= ROLE_TEXT) continue;
       const char *v = kz_rows_field(im->src, i);
       size_t len = kz_rows_field_len(im->src, i);
       if (kz_is_missing(v, len)) {
@@ -235,7 +284,7 @@ kz_status kz_import_pass1(kz_import *im) {
     return kz_fail(KZ_ERR_FORMAT, "%s: no data rows after the header", o->input);
   for (int i = 0; i < im->n_cols; ++i) {
     col_info *ci = &im->cols[i];
-    if (ci->role == ROLE_IGNORE || ci->role == ROLE_TEXT) continue;
+    if (ci->role >= ROLE_TEXT) continue;
     ci->numeric = ci->forced_num || (!ci->forced_cat && ci->n_nonnum == 0);
     if (!ci->numeric && ci->dict_overflow)
       return kz_fail(KZ_ERR_FORMAT,
@@ -348,10 +397,11 @@ static kz_status text_schema(kz_import *im) {
   KZ_TRY(kz_schema_add_field(s, "input_ids", KZ_FIELD_I32, o->max_len, 0, NULL, &f));
   KZ_TRY(kz_schema_add_field(s, "length", KZ_FIELD_I32, 1, 0, NULL, &f));
   if (im->label_col >= 0) KZ_TRY(add_label(im, "label"));
+  if (kz_import_labels_active(im)) KZ_TRY(kz_import_labels_schema(im));
   if (o->keep_text) {
-    const char *name = im->cols[im->text_col].name;
-    KZ_TRY(
-        kz_schema_add_field(s, "text", KZ_FIELD_STR, 1, 1, &name, &im->cols[im->text_col].field));
+    int tc = im->text_col >= 0 ? im->text_col : im->words_col;
+    const char *name = im->cols[tc].name;
+    KZ_TRY(kz_schema_add_field(s, "text", KZ_FIELD_STR, 1, 1, &name, &im->cols[tc].field));
   }
   const char *slash = strrchr(o->vocab, '/');
   json_object_set_new(s->meta, "vocab", json_string(slash ? slash + 1 : o->vocab));

@@ -32,9 +32,10 @@ struct kz_line_rows {
   int64_t line_no, record_line;
   int header_pending;
   int n_fields;
-  char **names;      /* column names (jsonl: the first object's keys) */
-  field_buf *fields; /* jsonl values of the current record */
-  const char *txt;   /* txt: the current line */
+  char **names;           /* column names (jsonl: the first object's keys) */
+  field_buf *fields;      /* jsonl values of the current record */
+  unsigned char *as_json; /* jsonl: per column, keep the value's JSON text */
+  const char *txt;        /* txt: the current line */
   size_t txt_len;
 };
 
@@ -93,8 +94,8 @@ static int is_blank(const char *s, size_t n) {
 static kz_status next_object(kz_line_rows *r, json_t **obj) {
   *obj = NULL;
   for (;;) {
-    size_t len;
-    int eof;
+    size_t len = 0;
+    int eof = 0;
     KZ_TRY(read_line(r, &len, &eof));
     if (eof) return KZ_OK;
     if (is_blank(r->line, len)) continue;
@@ -128,7 +129,9 @@ static kz_status read_header(kz_line_rows *r) {
   size_t n = json_object_size(obj);
   r->names = calloc(n ? n : 1, sizeof *r->names);
   r->fields = calloc(n ? n : 1, sizeof *r->fields);
-  kz_status st = r->names && r->fields ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  r->as_json = calloc(n ? n : 1, 1);
+  kz_status st =
+      r->names && r->fields && r->as_json ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   const char *key;
   json_t *val;
   json_object_foreach(obj, key, val) {
@@ -178,6 +181,7 @@ void kz_line_rows_close(kz_line_rows *r) {
   }
   free(r->names);
   free(r->fields);
+  free(r->as_json);
   free(r->line);
   free(r->path);
   free(r);
@@ -222,6 +226,16 @@ static kz_status scalar_text(kz_line_rows *r, field_buf *b, const char *key, jso
   }
 }
 
+/* The value as compact JSON (arrays, strings quoted); null stays missing. */
+static kz_status json_text(kz_line_rows *r, field_buf *b, json_t *v) {
+  if (json_is_null(v)) return set_field(r, b, "", 0);
+  char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (!s) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+  kz_status st = set_field(r, b, s, strlen(s));
+  free(s);
+  return st;
+}
+
 static kz_status next_jsonl(kz_line_rows *r, int *eof) {
   json_t *obj;
   KZ_TRY(next_object(r, &obj));
@@ -242,7 +256,11 @@ static kz_status next_jsonl(kz_line_rows *r, int *eof) {
                    (long long)r->record_line, key);
       break;
     }
-    if ((st = scalar_text(r, &r->fields[c], key, val)) != KZ_OK) break;
+    if (r->as_json[c])
+      st = json_text(r, &r->fields[c], val);
+    else
+      st = scalar_text(r, &r->fields[c], key, val);
+    if (st != KZ_OK) break;
   }
   json_decref(obj);
   *eof = 0;
@@ -257,12 +275,16 @@ kz_status kz_line_rows_next(kz_line_rows *r, int *eof) {
     return KZ_OK;
   }
   if (r->jsonl) return next_jsonl(r, eof);
-  size_t len;
+  size_t len = 0;
   KZ_TRY(read_line(r, &len, eof));
   r->record_line = r->line_no;
   r->txt = r->line;
   r->txt_len = len;
   return KZ_OK;
+}
+
+void kz_line_rows_keep_json(kz_line_rows *r, int i) {
+  if (r->jsonl && i >= 0 && i < r->n_fields) r->as_json[i] = 1;
 }
 
 int kz_line_rows_fields(const kz_line_rows *r) {

@@ -13,6 +13,8 @@ kz_status kz_line_rows_open(const char *path, int jsonl, kz_line_rows **out);
 void kz_line_rows_close(kz_line_rows *r);
 kz_status kz_line_rows_next(kz_line_rows *r, int *eof);
 kz_status kz_line_rows_rewind(kz_line_rows *r);
+/* jsonl: column i's values come back as their JSON text (rows.h). */
+void kz_line_rows_keep_json(kz_line_rows *r, int i);
 int kz_line_rows_fields(const kz_line_rows *r);
 const char *kz_line_rows_field(const kz_line_rows *r, int i);
 size_t kz_line_rows_field_len(const kz_line_rows *r, int i);

@@ -61,6 +61,9 @@ kz_status kz_rows_next(kz_rows *r, int *eof) {
 kz_status kz_rows_rewind(kz_rows *r) {
   return r->csv ? kz_csv_rewind(r->csv) : kz_line_rows_rewind(r->lines);
 }
+void kz_rows_keep_json(kz_rows *r, int i) {
+  if (r->lines) kz_line_rows_keep_json(r->lines, i);
+}
 int kz_rows_fields(const kz_rows *r) {
   return r->csv ? kz_csv_fields(r->csv) : kz_line_rows_fields(r->lines);
 }

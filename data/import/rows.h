@@ -4,7 +4,8 @@
  *   .txt            one row per line, a single column named "text"
  *   .jsonl/.ndjson  one JSON object per line; the columns are the first
  *                   object's keys, later objects may omit keys (missing) but
- *                   not add new ones; values must be scalars
+ *                   not add new ones; values must be scalars, except in
+ *                   columns passed to kz_rows_keep_json
  * Every source yields its column names as the first record, as a CSV header
  * would, and again after a rewind. */
 #ifndef KZ_DATA_IMPORT_ROWS_H
@@ -23,6 +24,11 @@ void kz_rows_close(kz_rows *r);
 /* Next record (the header first); *eof = 1 and no record at the end. */
 kz_status kz_rows_next(kz_rows *r, int *eof);
 kz_status kz_rows_rewind(kz_rows *r);
+/* .jsonl: column i's values (arrays included) come back as their compact JSON
+ * text (a string quoted and escaped, null as empty = missing). Call after
+ * open, before the first data row. No effect on CSV and .txt, whose fields
+ * are always the raw cell text. */
+void kz_rows_keep_json(kz_rows *r, int i);
 int kz_rows_fields(const kz_rows *r);
 /* NUL-terminated; valid until the next kz_rows_next. */
 const char *kz_rows_field(const kz_rows *r, int i);

@@ -23,6 +23,7 @@ static const field_rule rules[] = {
     {"text", "input_ids", T(KZ_FIELD_I32), 1, 0},
     {"text", "length", T(KZ_FIELD_I32), 1, 1},
     {"text", "label", T(KZ_FIELD_I32) | T(KZ_FIELD_F32), 0, 1},
+    {"text", "token_type_ids", T(KZ_FIELD_I32), 0, 0},
     {"text", "token_labels", T(KZ_FIELD_I32), 0, 0},
     {"text", "answer_start", T(KZ_FIELD_I32), 0, 1},
     {"text", "answer_end", T(KZ_FIELD_I32), 0, 1},
@@ -205,9 +206,13 @@ kz_status kz_schema_validate(const kz_schema *s, const char *where) {
     return kz_fail(KZ_ERR_FORMAT, "%s: a tabular data set needs a 'numeric' or 'categorical' field",
                    where);
   if (!strcmp(s->kind, "text")) {
-    int tl = kz_schema_field_index(s, "token_labels");
-    if (tl >= 0 && s->fields[tl].width != s->fields[kz_schema_field_index(s, "input_ids")].width)
-      return kz_fail(KZ_ERR_FORMAT, "%s: 'token_labels' and 'input_ids' differ in width", where);
+    static const char *const per_token[] = {"token_labels", "token_type_ids"};
+    for (int k = 0; k < 2; ++k) {
+      int tl = kz_schema_field_index(s, per_token[k]);
+      if (tl >= 0 && s->fields[tl].width != s->fields[kz_schema_field_index(s, "input_ids")].width)
+        return kz_fail(KZ_ERR_FORMAT, "%s: '%s' and 'input_ids' differ in width", where,
+                       per_token[k]);
+    }
   }
   if (s->label && !kz_schema_find_column(s, s->label, NULL, NULL))
     return kz_fail(KZ_ERR_FORMAT, "%s: label column '%s' is in no field", where, s->label);

@@ -10,7 +10,8 @@
  *                                                        (R: degree 7)
  *              Phi(x) = q for x < 0, 1 - q for x > 0.
  *
- * Both polynomials are weighted least-squares fits of relative error (made
+ * Both polynomials (regenerate with tools/fit_gelu_erf.py --emit) are
+ * weighted least-squares fits of relative error (made
  * for this file by iterated reweighting, which approaches minimax): P fits
  * erf(x/sqrt2) / (2x) on [0, 1] to 7e-10, and R fits Phi(-t) exp(t^2/2) / u
  * on t in [1, 14] to 2e-8. The substitution u = 4/(4+t) maps the tail onto a

@@ -38,6 +38,16 @@ static const char usage_text[] =
     "  --cased                keep case and accents (default: uncased)\n"
     "  --keep-empty           keep rows whose text is blank (default: skip them)\n"
     "  --no-raw-text          do not store the raw text\n"
+    "Text targets (docs/DATA.md, \"Token labels and answer spans\"):\n"
+    "  --words-column COL     NER: a JSON array of words per row, tokenized word by\n"
+    "                         word (replaces --text-column)\n"
+    "  --token-labels-column COL  a JSON array with one label per word (strings, kept\n"
+    "                         as a sorted dictionary, or integers); the first\n"
+    "                         sub-token of a word gets its label, the rest -100\n"
+    "  --question-column COL  QA: [CLS] question [SEP] text [SEP]; only the text\n"
+    "                         (--text-column, the context) is truncated\n"
+    "  --answer-start-column COL  the answer's start in the context, in code points\n"
+    "  --answer-text-column COL   the answer's text; empty = no answer (0, 0)\n"
     "Output:\n"
     "  --shard-rows N         rows per shard (default 1000000)\n"
     "  --valid-fraction F     put a share F of rows in the 'valid' split (timeseries:\n"
@@ -88,6 +98,11 @@ int kz_cmd_data_import(int argc, char **argv) {
       {"--known", offsetof(kz_import_options, known)},
       {"--text-column", offsetof(kz_import_options, text_column)},
       {"--vocab", offsetof(kz_import_options, vocab)},
+      {"--words-column", offsetof(kz_import_options, words_column)},
+      {"--token-labels-column", offsetof(kz_import_options, token_labels_column)},
+      {"--question-column", offsetof(kz_import_options, question_column)},
+      {"--answer-start-column", offsetof(kz_import_options, answer_start_column)},
+      {"--answer-text-column", offsetof(kz_import_options, answer_text_column)},
   };
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
@@ -169,6 +184,12 @@ int kz_cmd_data_import(int argc, char **argv) {
   printf("imported %s -> %s: %lld rows (train %lld, valid %lld", o.input, o.out,
          (long long)rep.rows_read, (long long)rep.rows_train, (long long)rep.rows_valid);
   if (rep.skipped_empty) printf(", %lld blank texts skipped", (long long)rep.skipped_empty);
+  if (rep.rows_truncated) printf(", %lld truncated to --max-len", (long long)rep.rows_truncated);
+  if (rep.label_words_dropped)
+    printf(", %lld labelled words lost to truncation", (long long)rep.label_words_dropped);
+  if (o.answer_start_column)
+    printf(", %lld answers truncated away and %lld unanswerable rows stored as 0,0",
+           (long long)rep.answers_lost, (long long)rep.unanswerable);
   printf(") in %.3f s, %.1f MB/s of input\n", sec,
          sec > 0 ? (double)rep.input_bytes / 1e6 / sec : 0.0);
   return 0;
