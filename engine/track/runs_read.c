@@ -156,11 +156,20 @@ kz_status kz_run_info_read(const char *dir, kz_run_info *out) {
   return KZ_OK;
 }
 
+/* The final metric the run was judged by: best_metric itself, or its split-
+ * qualified name ("accuracy" matches "valid/accuracy"); else the first. */
+static int names_metric(const char *final_name, const char *metric) {
+  if (!metric[0]) return 0;
+  if (!strcmp(final_name, metric)) return 1;
+  const char *slash = strrchr(final_name, '/');
+  return slash && !strchr(metric, '/') && !strcmp(slash + 1, metric);
+}
+
 const char *kz_run_info_primary(const kz_run_info *info, double *value) {
   if (info->n_final == 0) return NULL;
   int pick = 0;
-  for (int i = 0; i < info->n_final; ++i)
-    if (info->best_metric[0] && !strcmp(info->final_names[i], info->best_metric)) pick = i;
+  for (int i = info->n_final - 1; i >= 0; --i)
+    if (names_metric(info->final_names[i], info->best_metric)) pick = i;
   *value = info->final_values[pick];
   return info->final_names[pick];
 }
