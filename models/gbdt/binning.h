@@ -9,6 +9,13 @@
 #include "kaizen.h"
 #include "models/gbdt/gbdt_bins.h"
 
+/* The booster's sample size for cut points (the GPU booster must use the
+ * same to get the same cuts): exact quantiles of all rows up to this many,
+ * of a seeded sample above. The radix sort in binning.c keeps all rows of
+ * data sets this size well under a second, and cuts from every row follow
+ * the data as XGBoost's sketch over all rows does. */
+#define KZ_GBDT_SKETCH_ROWS 4194304
+
 typedef struct kz_gbdt_cuts {
   int32_t n_features, n_numeric;
   int32_t *n_bins; /* value bins per feature (the missing bin not counted) */
@@ -22,6 +29,11 @@ typedef struct kz_gbdt_cuts {
 kz_status kz_gbdt_cuts_build(int64_t n, int n_numeric, const float *num, int n_categorical,
                              const int32_t *n_categories, int max_bin, int64_t sample_rows,
                              uint64_t seed, kz_gbdt_cuts *out);
+/* The same with a thread count (0: OpenMP's default); the cuts do not
+ * depend on it. */
+kz_status kz_gbdt_cuts_build_threads(int64_t n, int n_numeric, const float *num, int n_categorical,
+                                     const int32_t *n_categories, int max_bin, int64_t sample_rows,
+                                     uint64_t seed, int threads, kz_gbdt_cuts *out);
 void kz_gbdt_cuts_free(kz_gbdt_cuts *c);
 
 /* The bin of a numeric value: the first cut above x; NaN -> missing bin. */

@@ -4,6 +4,8 @@
 #include "models/gbdt/booster.h"
 
 #include <math.h>
+#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,10 +14,14 @@
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/grow.h"
 #include "models/gbdt/objective.h"
+#include "models/gbdt/predict_fast.h"
 #include "models/gbdt/tree_build.h"
 
-/* Exact quantiles are taken on at most this many rows. */
-#define KZ_GBDT_SKETCH_ROWS 200000
+/* Multi-class training grows the classes' trees concurrently, each on one
+ * thread, when there are enough classes to keep the threads busy, or when
+ * nodes are too small for row parallelism to pay (about 12 OpenMP regions a
+ * tree otherwise, each a barrier that stalls on a busy machine). */
+#define KZ_GBDT_CLASS_PARALLEL_ROWS 65536
 
 struct kz_gbdt_booster {
   kz_gbdt_params p;
@@ -24,6 +30,11 @@ struct kz_gbdt_booster {
   kz_gbdt_cuts cuts;
   uint8_t *codes;
   kz_gbdt_grower grower;
+  /* multi-class: one grower per thread, each growing whole trees serially
+   * (class_parallel; see kz_gbdt_booster_round) */
+  int class_parallel, n_workers;
+  kz_gbdt_grower *workers;
+  int32_t **worker_rows;
   kz_gbdt_gh *gh;       /* [K x n] */
   double *margin;       /* [n x K] */
   double *vmargin;      /* [nv x K] */
@@ -43,6 +54,12 @@ void kz_gbdt_booster_free(kz_gbdt_booster *b) {
   if (!b) return;
   kz_gbdt_cuts_free(&b->cuts);
   kz_gbdt_grower_free(&b->grower);
+  for (int i = 0; i < b->n_workers; ++i) {
+    kz_gbdt_grower_free(&b->workers[i]);
+    free(b->worker_rows[i]);
+  }
+  free(b->workers);
+  free(b->worker_rows);
   free(b->codes);
   free(b->gh);
   free(b->margin);
@@ -145,9 +162,9 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
     }
   int64_t n = train->n, nv = b->valid ? b->valid->n : 0;
   int threads = kz_gbdt_threads(p->nthread);
-  kz_status st =
-      kz_gbdt_cuts_build(n, train->n_numeric, train->num, train->n_categorical, train->n_categories,
-                         p->max_bin, KZ_GBDT_SKETCH_ROWS, p->seed, &b->cuts);
+  kz_status st = kz_gbdt_cuts_build_threads(n, train->n_numeric, train->num, train->n_categorical,
+                                            train->n_categories, p->max_bin, KZ_GBDT_SKETCH_ROWS,
+                                            p->seed, threads, &b->cuts);
   if (st != KZ_OK) {
     kz_gbdt_booster_free(b);
     return st;
@@ -169,6 +186,30 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
       (st = model_alloc(&b->p, train, K, &b->model)) != KZ_OK) {
     kz_gbdt_booster_free(b);
     return st;
+  }
+  double level;
+  b->class_parallel =
+      K > 1 && (K >= 2 * threads || n <= KZ_GBDT_CLASS_PARALLEL_ROWS) &&
+      !kz_gbdt_objective_refits_leaves((kz_gbdt_objective)p->objective, p->quantile_alpha, &level);
+  if (b->class_parallel) {
+    int nw = threads < K ? threads : K;
+    b->workers = calloc((size_t)nw, sizeof *b->workers);
+    b->worker_rows = calloc((size_t)nw, sizeof *b->worker_rows);
+    if (!b->workers || !b->worker_rows) {
+      kz_gbdt_booster_free(b);
+      return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+    }
+    for (int i = 0; i < nw; ++i) {
+      b->n_workers = i + 1;
+      if ((st = kz_gbdt_grower_init(&b->workers[i], &b->p, &b->cuts, b->codes, n, 1)) != KZ_OK) {
+        kz_gbdt_booster_free(b);
+        return st;
+      }
+      if (!(b->worker_rows[i] = malloc(sizeof(int32_t) * (size_t)n))) {
+        kz_gbdt_booster_free(b);
+        return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+      }
+    }
   }
   kz_gbdt_base_score((kz_gbdt_objective)p->objective, p->quantile_alpha, K, n, train->label,
                      b->model->base_score);
@@ -200,8 +241,8 @@ static kz_status push_tree(kz_gbdt_booster *b, kz_gbdt_tree *t, int group) {
 
 /* Leaf values: eta times the optimal weight, or for the quantile objectives
  * eta times the quantile of the residuals of the leaf's rows (as XGBoost). */
-static void leaf_values(kz_gbdt_booster *b, int k, const int32_t *rows, double *leaf) {
-  kz_gbdt_grower *w = &b->grower;
+static void leaf_values(kz_gbdt_booster *b, const kz_gbdt_grower *w, int k, const int32_t *rows,
+                        double *leaf) {
   double level;
   int refit = kz_gbdt_objective_refits_leaves((kz_gbdt_objective)b->p.objective,
                                               b->p.quantile_alpha, &level);
@@ -222,6 +263,84 @@ static void leaf_values(kz_gbdt_booster *b, int k, const int32_t *rows, double *
   }
 }
 
+/* Grows the tree of group k on grower w with row buffer rows and rng, and
+ * adds it to the train and valid margins of group k (which no other group's
+ * tree touches, so groups can run concurrently). threads: for the row loops. */
+static kz_status grow_group(kz_gbdt_booster *b, kz_gbdt_grower *w, int32_t *rows, kz_gbdt_rng *rng,
+                            int k, int threads, kz_gbdt_tree *tree) {
+  const kz_gbdt_params *p = &b->p;
+  const kz_gbdt_data *t = b->train;
+  int64_t n = t->n;
+  int K = b->K;
+  /* Row sampling per tree, from the seeded stream. */
+  int64_t m = 0;
+  if (p->subsample >= 1.0) {
+    for (int64_t r = 0; r < n; ++r) rows[m++] = (int32_t)r;
+  } else {
+    for (int64_t r = 0; r < n; ++r)
+      if (kz_gbdt_rng_uniform(rng) < p->subsample) rows[m++] = (int32_t)r;
+  }
+  KZ_TRY(kz_gbdt_grow(w, b->gh + (int64_t)k * n, rows, m, rng));
+  double *leaf = malloc(sizeof(double) * (size_t)w->n_nodes);
+  if (!leaf) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  leaf_values(b, w, k, rows, leaf);
+  kz_status st = kz_gbdt_tree_from_bnodes(w->nodes, w->n_nodes, leaf, &b->cuts, tree);
+  if (st != KZ_OK) {
+    free(leaf);
+    return st;
+  }
+  /* Train margins: with every row in the tree, each leaf's rows are a
+   * contiguous range of the partitioned row list; otherwise walk the
+   * binned rows (bins agree with the float thresholds by construction).
+   * Valid margins come from the stored tree. */
+  int nf = w->nf;
+  const kz_gbdt_bnode *nodes = w->nodes;
+  if (m == n) {
+    /* depth-first from the root, so leaves under a pruned node are skipped */
+    int32_t *stack = malloc(sizeof(int32_t) * (size_t)(w->n_nodes + 1)), top = 0;
+    if (!stack) {
+      free(leaf);
+      kz_gbdt_tree_free(tree);
+      return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+    }
+    stack[top++] = 0;
+    while (top > 0) {
+      int32_t i = stack[--top];
+      if (nodes[i].split.feature >= 0) {
+        stack[top++] = nodes[i].right;
+        stack[top++] = nodes[i].left;
+        continue;
+      }
+      double lv = leaf[i];
+      for (int64_t j = nodes[i].begin; j < nodes[i].end; ++j)
+        b->margin[(int64_t)rows[j] * K + k] += lv;
+    }
+    free(stack);
+  } else {
+#pragma omp parallel for schedule(static)                                                          \
+    num_threads(threads) if (threads > 1 && n >= KZ_GBDT_PARALLEL_MIN_ROWS)
+    for (int64_t r = 0; r < n; ++r)
+      b->margin[r * K + k] += leaf[kz_gbdt_bnode_leaf(nodes, nf, b->codes + r * nf)];
+  }
+  free(leaf);
+  if (b->valid) {
+    const kz_gbdt_data *v = b->valid;
+    kz_gbdt_flat flat; /* the flattened tree: same sums as the plain walk */
+    int have_flat = kz_gbdt_flat_build(tree, 1, v->n_numeric, &flat);
+    int64_t blocks = (v->n + KZ_GBDT_FLAT_BLOCK - 1) / KZ_GBDT_FLAT_BLOCK;
+#pragma omp parallel for schedule(static)                                                          \
+    num_threads(threads) if (threads > 1 && v->n >= KZ_GBDT_PARALLEL_MIN_ROWS)
+    for (int64_t bl = 0; bl < blocks; ++bl) {
+      int64_t r0 = bl * KZ_GBDT_FLAT_BLOCK;
+      int cnt = (int)(v->n - r0 < KZ_GBDT_FLAT_BLOCK ? v->n - r0 : KZ_GBDT_FLAT_BLOCK);
+      kz_gbdt_flat_add_block(tree, have_flat ? &flat.trees[0] : NULL, r0, cnt, v->num, v->cat,
+                             v->n_numeric, v->n_categorical, K, b->vmargin + k);
+    }
+    if (have_flat) kz_gbdt_flat_free(&flat);
+  }
+  return KZ_OK;
+}
+
 kz_status kz_gbdt_booster_round(kz_gbdt_booster *b, double *train_m, double *valid_m, int *stop) {
   const kz_gbdt_params *p = &b->p;
   const kz_gbdt_data *t = b->train;
@@ -230,72 +349,56 @@ kz_status kz_gbdt_booster_round(kz_gbdt_booster *b, double *train_m, double *val
   *stop = 0;
   kz_gbdt_gradients((kz_gbdt_objective)p->objective, p->quantile_alpha, K, n, b->margin, t->label,
                     threads, b->gh);
-  double *leaf = NULL;
-  for (int k = 0; k < K; ++k) {
-    /* Row sampling per tree, from the seeded stream. */
-    int64_t m = 0;
-    if (p->subsample >= 1.0) {
-      for (int64_t r = 0; r < n; ++r) b->rows[m++] = (int32_t)r;
-    } else {
-      for (int64_t r = 0; r < n; ++r)
-        if (kz_gbdt_rng_uniform(&b->rng) < p->subsample) b->rows[m++] = (int32_t)r;
+  if (b->class_parallel) {
+    /* One tree per group, concurrently, each grown serially by one worker
+     * (so the thread count does not change it) with its own random stream,
+     * forked from the booster's in group order. */
+    kz_gbdt_tree *trees = calloc((size_t)K, sizeof *trees);
+    kz_status *sts = malloc(sizeof(kz_status) * (size_t)K);
+    uint64_t *seeds = malloc(sizeof(uint64_t) * (size_t)K);
+    if (!trees || !sts || !seeds) {
+      free(trees);
+      free(sts);
+      free(seeds);
+      return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
     }
-    KZ_TRY(kz_gbdt_grow(&b->grower, b->gh + (int64_t)k * n, b->rows, m, &b->rng));
-    kz_gbdt_grower *w = &b->grower;
-    free(leaf);
-    leaf = malloc(sizeof(double) * (size_t)w->n_nodes);
-    if (!leaf) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
-    leaf_values(b, k, b->rows, leaf);
-    kz_gbdt_tree tree;
-    kz_status st = kz_gbdt_tree_from_bnodes(w->nodes, w->n_nodes, leaf, &b->cuts, &tree);
-    if (st == KZ_OK) st = push_tree(b, &tree, k);
-    if (st != KZ_OK) {
-      free(leaf);
-      return st;
-    }
-    /* Train margins: with every row in the tree, each leaf's rows are a
-     * contiguous range of the partitioned row list; otherwise walk the
-     * binned rows (bins agree with the float thresholds by construction).
-     * Valid margins come from the stored tree. */
-    int nf = w->nf;
-    const kz_gbdt_bnode *nodes = w->nodes;
-    if (m == n) {
-      /* depth-first from the root, so leaves under a pruned node are skipped */
-      int32_t *stack = malloc(sizeof(int32_t) * (size_t)(w->n_nodes + 1)), top = 0;
-      if (!stack) {
-        free(leaf);
-        return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+    for (int k = 0; k < K; ++k) seeds[k] = kz_gbdt_rng_next(&b->rng);
+    /* a failing group's message is kept by its thread; report the first */
+    char err[512] = "";
+#pragma omp parallel for schedule(dynamic, 1) num_threads(b->n_workers)
+    for (int k = 0; k < K; ++k) {
+      int wi = omp_get_thread_num();
+      kz_gbdt_rng rng;
+      kz_gbdt_rng_seed(&rng, seeds[k]);
+      sts[k] = grow_group(b, &b->workers[wi], b->worker_rows[wi], &rng, k, 1, &trees[k]);
+      if (sts[k] != KZ_OK) {
+#pragma omp critical(kz_gbdt_group_error)
+        if (!err[0]) snprintf(err, sizeof err, "%s", kz_last_error());
       }
-      stack[top++] = 0;
-      while (top > 0) {
-        int32_t i = stack[--top];
-        if (nodes[i].split.feature >= 0) {
-          stack[top++] = nodes[i].right;
-          stack[top++] = nodes[i].left;
-          continue;
-        }
-        double lv = leaf[i];
-        for (int64_t j = nodes[i].begin; j < nodes[i].end; ++j)
-          b->margin[(int64_t)b->rows[j] * K + k] += lv;
-      }
-      free(stack);
-    } else {
-#pragma omp parallel for schedule(static) num_threads(threads) if (n >= KZ_GBDT_PARALLEL_MIN_ROWS)
-      for (int64_t r = 0; r < n; ++r)
-        b->margin[r * K + k] += leaf[kz_gbdt_bnode_leaf(nodes, nf, b->codes + r * nf)];
     }
-    if (b->valid) {
-      const kz_gbdt_data *v = b->valid;
-      const kz_gbdt_tree *tr = &b->model->trees[b->model->n_trees - 1];
-#pragma omp parallel for schedule(static)                                                          \
-    num_threads(threads) if (v->n >= KZ_GBDT_PARALLEL_MIN_ROWS)
-      for (int64_t r = 0; r < v->n; ++r)
-        b->vmargin[r * K + k] +=
-            kz_gbdt_tree_predict_row(tr, v->num ? v->num + r * v->n_numeric : NULL,
-                                     v->cat ? v->cat + r * v->n_categorical : NULL, v->n_numeric);
+    kz_status st = KZ_OK;
+    for (int k = 0; k < K; ++k) {
+      if (st == KZ_OK && sts[k] != KZ_OK) st = kz_fail(sts[k], "%s", err);
+      if (st == KZ_OK && sts[k] == KZ_OK)
+        st = push_tree(b, &trees[k], k);
+      else if (sts[k] == KZ_OK)
+        kz_gbdt_tree_free(&trees[k]);
+    }
+    free(trees);
+    free(sts);
+    free(seeds);
+    KZ_TRY(st);
+  } else {
+    for (int k = 0; k < K; ++k) {
+      kz_gbdt_tree tree;
+      KZ_TRY(grow_group(b, &b->grower, b->rows, &b->rng, k, threads, &tree));
+      kz_status st = push_tree(b, &tree, k);
+      if (st != KZ_OK) {
+        kz_gbdt_tree_free(&tree);
+        return st;
+      }
     }
   }
-  free(leaf);
   /* Metrics cost a pass (AUC a sort) over the rows: computed only when asked
    * for, and on the valid set when early stopping needs them. */
   double vm[KZ_GBDT_MAX_METRICS];

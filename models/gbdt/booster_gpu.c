@@ -20,8 +20,6 @@
 #include "models/gbdt/split.h"
 #include "models/gbdt/tree_build.h"
 
-/* Must equal booster.c's KZ_GBDT_SKETCH_ROWS: the same cut points on both. */
-#define KZ_GBDT_GPU_SKETCH_ROWS 200000
 /* XGBoost's max_delta_step of count:poisson, as objective.c. */
 #define KZ_GBDT_GPU_POISSON_MAX_DELTA 0.7
 /* kz_gbdt_dev_evaluate_splits takes at most this many nodes a call. */
@@ -112,6 +110,7 @@ struct kz_gbdt_gpu_booster {
   int32_t n_nodes, cap_nodes;
   int32_t *level, *next_level, *expand;
   int64_t *nleft;
+  int64_t *fhist; /* per node of a level: the split feature's histogram */
   kz_gbdt_dev_split *best;
   int64_t cap_level;
   kz_gbdt_model *model;
@@ -157,6 +156,7 @@ void kz_gbdt_gpu_booster_free(kz_gbdt_gpu_booster *b) {
   free(b->next_level);
   free(b->expand);
   free(b->nleft);
+  free(b->fhist);
   free(b->best);
   kz_gbdt_model_free(b->model);
   free(b);
@@ -254,7 +254,7 @@ static kz_status setup(kz_gbdt_gpu_booster *b) {
   const kz_gbdt_data *t = b->train;
   int64_t n = t->n, nv = b->valid ? b->valid->n : 0;
   int K = b->K;
-  KZ_TRY(kz_gbdt_cuts_build(n, t->n_numeric, t->num, 0, NULL, p->max_bin, KZ_GBDT_GPU_SKETCH_ROWS,
+  KZ_TRY(kz_gbdt_cuts_build(n, t->n_numeric, t->num, 0, NULL, p->max_bin, KZ_GBDT_SKETCH_ROWS,
                             p->seed, &b->cuts));
   int nf = b->nf = b->cuts.n_features;
   b->sp = (kz_gbdt_split_params){p->lambda, p->alpha, p->min_child_weight, p->max_cat_to_onehot};
@@ -380,7 +380,9 @@ static kz_status host_level(kz_gbdt_gpu_booster *b, int64_t want) {
   if (l4) b->nleft = l4;
   kz_gbdt_dev_split *l5 = realloc(b->best, sizeof(kz_gbdt_dev_split) * (size_t)c);
   if (l5) b->best = l5;
-  if (!l1 || !l2 || !l3 || !l4 || !l5) return oom();
+  int64_t *l6 = realloc(b->fhist, sizeof(int64_t) * HIST_ENTRIES * (size_t)c);
+  if (l6) b->fhist = l6;
+  if (!l1 || !l2 || !l3 || !l4 || !l5 || !l6) return oom();
   b->cap_level = c;
   return KZ_OK;
 }
@@ -420,6 +422,37 @@ static kz_status evaluate_level(kz_gbdt_gpu_booster *b, const int64_t *hist, con
                      b->round, ids[i], s->feature, s->bin);
     g->split = *s;
     if (!s->found) g->split.feature = -1;
+  }
+  /* Two choices the kernel makes differently from split.c (XGBoost's scan
+   * order), among candidates with the same sums, so the same gain and the
+   * same partition of this node's rows:
+   *  - a node without missing rows for the split feature sends them right
+   *    (the kernel only scores missing-left then);
+   *  - with missing rows left, split.c scans bins downwards and keeps the
+   *    first of equal gains: the highest bin before a non-empty one, where
+   *    the kernel keeps the lowest. Moving the bin up over empty bins gives
+   *    the same rows on each side and the CPU's threshold.
+   * Both read the feature's histogram, one 4 KB copy a split. */
+  for (int64_t i = 0; i < m; ++i) {
+    const gnode *g = &b->nodes[ids[i]];
+    if (!g->split.found) continue;
+    KZ_TRY(kz_copy_to_host(b->s, b->fhist + (size_t)i * HIST_ENTRIES,
+                           hist + (size_t)i * per_node + (size_t)g->split.feature * HIST_ENTRIES,
+                           sizeof(int64_t) * HIST_ENTRIES));
+  }
+  KZ_TRY(kz_stream_sync(b->s));
+  for (int64_t i = 0; i < m; ++i) {
+    kz_gbdt_dev_split *ns = &b->nodes[ids[i]].split;
+    if (!ns->found) continue;
+    const int64_t *fh = b->fhist + (size_t)i * HIST_ENTRIES;
+    const int64_t *miss = fh + 2 * KZ_GBDT_DEV_MISSING_BIN;
+    if (miss[0] == 0 && miss[1] == 0) {
+      ns->default_left = 0;
+    } else if (ns->default_left) {
+      int last = b->cuts.n_bins[ns->feature] - 2;
+      while (ns->bin < last && fh[2 * (ns->bin + 1)] == 0 && fh[2 * (ns->bin + 1) + 1] == 0)
+        ns->bin++;
+    }
   }
   return KZ_OK;
 }

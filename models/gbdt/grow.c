@@ -12,7 +12,7 @@
 #include "core/error.h"
 
 static size_t hist_len(const kz_gbdt_grower *w) {
-  return (size_t)w->nf * KZ_GBDT_HIST_BINS;
+  return w->layout.len;
 }
 
 kz_status kz_gbdt_grower_init(kz_gbdt_grower *w, const kz_gbdt_params *p, const kz_gbdt_cuts *cuts,
@@ -25,6 +25,7 @@ kz_status kz_gbdt_grower_init(kz_gbdt_grower *w, const kz_gbdt_params *p, const 
   w->threads = kz_gbdt_threads(threads);
   w->sp = (kz_gbdt_split_params){p->lambda, p->alpha, p->min_child_weight, p->max_cat_to_onehot};
   int nf = w->nf > 0 ? w->nf : 1;
+  KZ_TRY(kz_gbdt_hist_layout_init(&w->layout, w->nf, cuts->n_bins, 1));
   w->scratch = malloc(sizeof(kz_gbdt_gh) * hist_len(w) * (size_t)w->threads + 1);
   w->tmp = malloc(sizeof(int32_t) * (size_t)(n_rows > 0 ? n_rows : 1));
   w->tmp_cap = n_rows;
@@ -46,6 +47,7 @@ void kz_gbdt_grower_free(kz_gbdt_grower *w) {
   free(w->node_features);
   free(w->nodes);
   free(w->node_hist);
+  kz_gbdt_hist_layout_free(&w->layout);
   memset(w, 0, sizeof *w);
 }
 
@@ -124,7 +126,8 @@ static void evaluate(kz_gbdt_grower *w, int32_t id, int n_tree_features, kz_gbdt
   if (p->max_depth > 0 && n->depth >= p->max_depth) return;
   int k = sample_features(w->tree_features, n_tree_features, p->colsample_bynode, rng,
                           w->node_features);
-  kz_gbdt_find_split(w->node_hist[id], w->cuts, w->node_features, k, &w->sp, n->g, n->h, &n->split);
+  kz_gbdt_find_split_layout(w->node_hist[id], &w->layout, w->cuts, w->node_features, k, &w->sp,
+                            n->g, n->h, &n->split);
 }
 
 static inline int goes_left(const kz_gbdt_split *s, uint8_t c) {
@@ -143,70 +146,87 @@ int32_t kz_gbdt_bnode_leaf(const kz_gbdt_bnode *nodes, int nf, const uint8_t *ro
 }
 
 /* Stable partition of the node's rows: left ones first. Returns the count.
- * Large nodes go parallel: each thread counts its block's left rows, then
- * writes both sides to their final places in tmp, which is copied back. */
+ * Large nodes go parallel over row blocks (partition below). */
 #define KZ_GBDT_PARALLEL_PARTITION_ROWS 65536
 /* Nodes with at least this many rows get a row-parallel histogram build. */
 #define KZ_GBDT_PARALLEL_HIST_NODE_ROWS 32768
 #define KZ_GBDT_PARALLEL_HIST_FEW_NODE_ROWS 4096
 
+/* Stable split of rows[lo, hi): the left rows end up compacted at
+ * rows[lo, lo + returned count), the right ones, in order, at tmp[0, hi -
+ * lo - count). */
+static int64_t split_block(const kz_gbdt_split *s, const uint8_t *codes, int nf, int32_t *rows,
+                           int32_t *tmp, int64_t lo, int64_t hi) {
+  int f = s->feature;
+  int64_t nl = lo, nr = 0;
+  if (!s->is_cat) {
+    /* Branch-free: each row is written to both sides and only one cursor
+     * moves (rows[nl] is at or behind the row being read). The side a row
+     * takes is data-dependent, a branch the predictor misses often. */
+    int bin = s->bin, dl = s->default_left;
+    for (int64_t i = lo; i < hi; ++i) {
+      int32_t r = rows[i];
+      /* row indices hide the access pattern from the hardware prefetcher */
+      if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * nf + f);
+      int c = codes[(int64_t)r * nf + f];
+      int left = c == KZ_GBDT_MISSING_BIN ? dl : c <= bin;
+      rows[nl] = r;
+      tmp[nr] = r;
+      nl += left;
+      nr += left ^ 1;
+    }
+  } else {
+    for (int64_t i = lo; i < hi; ++i) {
+      int32_t r = rows[i];
+      if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * nf + f);
+      if (goes_left(s, codes[(int64_t)r * nf + f]))
+        rows[nl++] = r;
+      else
+        tmp[nr++] = r;
+    }
+  }
+  return nl - lo;
+}
+
 static int64_t partition(kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *rows, int64_t begin,
                          int64_t end) {
-  int f = s->feature, nf = w->nf;
+  int nf = w->nf;
   const uint8_t *codes = w->codes;
   int64_t n = end - begin;
   if (w->threads > 1 && n >= KZ_GBDT_PARALLEL_PARTITION_ROWS) {
+    /* Each thread splits its block in one pass over the (randomly placed)
+     * codes; the blocks' sides are then put in place with sequential
+     * copies, in block order (stable, as the serial split). */
     int64_t counts[256];
-    int nt_used = w->threads < 256 ? w->threads : 256;
-    int64_t total_left = 0;
+    int nt_used = w->threads < 256 ? w->threads : 256, team = 1;
 #pragma omp parallel num_threads(nt_used)
     {
       int t = omp_get_thread_num(), nt = omp_get_num_threads();
-      int64_t lo = begin + n * t / nt, hi = begin + n * (t + 1) / nt, c = 0;
-      for (int64_t i = lo; i < hi; ++i) {
-        if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * nf + f);
-        c += goes_left(s, codes[(int64_t)rows[i] * nf + f]);
-      }
-      counts[t] = c;
-#pragma omp barrier
-#pragma omp single
-      {
-        for (int k = 0; k < nt; ++k) total_left += counts[k];
-      }
-      int64_t lpos = begin, rpos = begin + total_left;
-      for (int k = 0; k < t; ++k) {
-        lpos += counts[k];
-        rpos += (begin + n * (k + 1) / nt - (begin + n * k / nt)) - counts[k];
-      }
-      for (int64_t i = lo; i < hi; ++i) {
-        int32_t r = rows[i];
-        if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * nf + f);
-        if (goes_left(s, codes[(int64_t)r * nf + f]))
-          w->tmp[lpos++] = r;
-        else
-          w->tmp[rpos++] = r;
-      }
-#pragma omp barrier
-#pragma omp for schedule(static)
-      for (int64_t i = begin; i < end; ++i) rows[i] = w->tmp[i];
+      int64_t lo = begin + n * t / nt, hi = begin + n * (t + 1) / nt;
+      counts[t] = split_block(s, codes, nf, rows, w->tmp + lo, lo, hi);
+      if (t == 0) team = nt;
+    }
+    /* left blocks move down in order (each lands at or below its source,
+     * past the end of the earlier ones), then the right blocks follow */
+    int64_t pos = begin;
+    for (int t = 0; t < team; ++t) {
+      int64_t lo = begin + n * t / team;
+      memmove(rows + pos, rows + lo, sizeof(int32_t) * (size_t)counts[t]);
+      pos += counts[t];
+    }
+    int64_t total_left = pos - begin;
+    for (int t = 0; t < team; ++t) {
+      int64_t lo = begin + n * t / team, hi = begin + n * (t + 1) / team;
+      memcpy(rows + pos, w->tmp + lo, sizeof(int32_t) * (size_t)(hi - lo - counts[t]));
+      pos += hi - lo - counts[t];
     }
     return total_left;
   }
   /* tmp[begin, end) is this node's own scratch: nodes of one level can be
    * partitioned concurrently. */
-  int32_t *tmp = w->tmp + begin;
-  int64_t nl = begin, nr = 0;
-  for (int64_t i = begin; i < end; ++i) {
-    int32_t r = rows[i];
-    /* row indices hide the access pattern from the hardware prefetcher */
-    if (i + 32 < end) __builtin_prefetch(codes + (int64_t)rows[i + 32] * nf + f);
-    if (goes_left(s, codes[(int64_t)r * nf + f]))
-      rows[nl++] = r;
-    else
-      tmp[nr++] = r;
-  }
-  memcpy(rows + nl, tmp, sizeof(int32_t) * (size_t)nr);
-  return nl - begin;
+  int64_t nl = split_block(s, codes, nf, rows, w->tmp + begin, begin, end);
+  memcpy(rows + begin + nl, w->tmp + begin, sizeof(int32_t) * (size_t)(n - nl));
+  return nl;
 }
 
 /* Gamma: XGBoost prunes bottom-up, turning a node whose children are both
@@ -244,8 +264,8 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
   if (root < 0) return oom();
   w->node_hist[root] = hist_get(w);
   if (!w->node_hist[root]) return oom();
-  kz_gbdt_hist_build(w->codes, w->nf, w->cuts->n_bins, gh, rows, n, w->threads, w->scratch,
-                     w->node_hist[root]);
+  kz_gbdt_hist_build_layout(&w->layout, w->codes, gh, rows, n, w->threads, w->scratch,
+                            w->node_hist[root]);
   evaluate(w, root, n_tree, rng);
 
   /* pending: nodes with a valid split, waiting for expansion */
@@ -309,7 +329,7 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
       if (nd->end - nd->begin >= KZ_GBDT_PARALLEL_PARTITION_ROWS)
         nls[i] = partition(w, &nd->split, rows, nd->begin, nd->end);
     }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(w->threads) if (nb > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(w->threads) if (w->threads > 1 && nb > 1)
     for (int i = 0; i < nb; ++i) {
       const kz_gbdt_bnode *nd = &w->nodes[batch[i]];
       if (nd->end - nd->begin < KZ_GBDT_PARALLEL_PARTITION_ROWS)
@@ -342,17 +362,17 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
     for (int i = 0; i < nb; ++i) {
       const kz_gbdt_bnode *c = &w->nodes[small[i]];
       if (c->end - c->begin >= row_parallel_min)
-        kz_gbdt_hist_build(w->codes, w->nf, w->cuts->n_bins, gh, rows + c->begin, c->end - c->begin,
-                           w->threads, w->scratch, w->node_hist[small[i]]);
+        kz_gbdt_hist_build_layout(&w->layout, w->codes, gh, rows + c->begin, c->end - c->begin,
+                                  w->threads, w->scratch, w->node_hist[small[i]]);
     }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(w->threads) if (nb > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(w->threads) if (w->threads > 1 && nb > 1)
     for (int i = 0; i < nb; ++i) {
       const kz_gbdt_bnode *c = &w->nodes[small[i]];
       if (c->end - c->begin < row_parallel_min)
-        kz_gbdt_hist_build(w->codes, w->nf, w->cuts->n_bins, gh, rows + c->begin, c->end - c->begin,
-                           1, NULL, w->node_hist[small[i]]);
-      kz_gbdt_hist_subtract(w->node_hist[large[i]], w->node_hist[small[i]], w->nf, w->cuts->n_bins,
-                            w->node_hist[large[i]]);
+        kz_gbdt_hist_build_layout(&w->layout, w->codes, gh, rows + c->begin, c->end - c->begin, 1,
+                                  NULL, w->node_hist[small[i]]);
+      kz_gbdt_hist_subtract_layout(&w->layout, w->node_hist[large[i]], w->node_hist[small[i]],
+                                   w->node_hist[large[i]]);
     }
     /* 4. split search on the children, serially in node order (the feature
      * sampling draws from one RNG stream) */

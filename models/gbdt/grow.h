@@ -26,8 +26,9 @@ typedef struct kz_gbdt_grower {
   const uint8_t *codes; /* [n_rows x nf] */
   int nf, threads;
   kz_gbdt_split_params sp;
+  kz_gbdt_hist_layout layout; /* compact histograms (hist.h) */
   /* workspace, reused across trees */
-  kz_gbdt_gh *scratch;    /* threads x nf x 256 */
+  kz_gbdt_gh *scratch;    /* threads x layout.len */
   kz_gbdt_gh **hist_pool; /* free histogram buffers */
   int pool_n, pool_cap;
   int32_t *tmp; /* partition scratch */

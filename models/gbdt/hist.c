@@ -2,7 +2,10 @@
 #include "models/gbdt/hist.h"
 
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/error.h"
 
 /* Below this many rows a node is summed on one thread: the reduction over
  * per-thread buffers would cost more than it saves. */
@@ -14,9 +17,44 @@ typedef double kz_gbdt_v2d __attribute__((vector_size(16), aligned(8), may_alias
 
 #define KZ_GBDT_PREFETCH_ROWS 16
 
-static void hist_rows(const uint8_t *restrict codes, int nf, const kz_gbdt_gh *restrict gh,
-                      const int32_t *restrict rows, int64_t n, kz_gbdt_gh *restrict out) {
+kz_status kz_gbdt_hist_layout_init(kz_gbdt_hist_layout *l, int nf, const int32_t *n_bins,
+                                   int compact) {
+  memset(l, 0, sizeof *l);
+  size_t m = (size_t)(nf > 0 ? nf : 1);
+  l->nf = nf;
+  l->off = malloc(sizeof(int32_t) * m);
+  l->cap = malloc(sizeof(int32_t) * m);
+  l->n_bins = malloc(sizeof(int32_t) * m);
+  if (!l->off || !l->cap || !l->n_bins) {
+    kz_gbdt_hist_layout_free(l);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory for the histogram layout");
+  }
+  size_t o = 0;
+  for (int f = 0; f < nf; ++f) {
+    int nb = n_bins ? n_bins[f] : KZ_GBDT_MISSING_BIN;
+    if (nb > KZ_GBDT_MISSING_BIN) nb = KZ_GBDT_MISSING_BIN;
+    l->n_bins[f] = nb;
+    l->off[f] = (int32_t)o;
+    l->cap[f] = compact ? nb : KZ_GBDT_MISSING_BIN;
+    o += (size_t)l->cap[f] + 1;
+  }
+  l->len = o;
+  return KZ_OK;
+}
+
+void kz_gbdt_hist_layout_free(kz_gbdt_hist_layout *l) {
+  free(l->off);
+  free(l->cap);
+  free(l->n_bins);
+  memset(l, 0, sizeof *l);
+}
+
+static void hist_rows(const kz_gbdt_hist_layout *l, const uint8_t *restrict codes,
+                      const kz_gbdt_gh *restrict gh, const int32_t *restrict rows, int64_t n,
+                      kz_gbdt_gh *restrict out) {
   kz_gbdt_v2d *o = (kz_gbdt_v2d *)out;
+  int nf = l->nf;
+  const int32_t *restrict off = l->off, *restrict cap = l->cap;
   for (int64_t i = 0; i < n; ++i) {
     int32_t r = rows[i];
     const uint8_t *c = codes + (int64_t)r * nf;
@@ -29,49 +67,43 @@ static void hist_rows(const uint8_t *restrict codes, int nf, const kz_gbdt_gh *r
     kz_gbdt_v2d v = *(const kz_gbdt_v2d *)&gh[r];
     /* codes are read before any store, so the stores cannot force reloads */
     for (int f = 0; f < nf; ++f) {
-      unsigned b = c[f];
-      o[(size_t)f * KZ_GBDT_HIST_BINS + b] += v;
+      int32_t b = c[f], cp = cap[f];
+      o[off[f] + (b < cp ? b : cp)] += v;
     }
   }
 }
 
-/* Only the bins a feature uses are touched: value bins 0 .. n_bins[f]-1 and
- * the missing bin (many features have far fewer than 255 values). */
-static inline int used_bins(const int32_t *n_bins, int f) {
-  return n_bins ? n_bins[f] : KZ_GBDT_MISSING_BIN;
-}
-
-static void hist_zero(kz_gbdt_gh *h, int nf, const int32_t *n_bins) {
-  for (int f = 0; f < nf; ++f) {
-    kz_gbdt_gh *hf = h + (size_t)f * KZ_GBDT_HIST_BINS;
-    memset(hf, 0, sizeof *hf * (size_t)used_bins(n_bins, f));
-    hf[KZ_GBDT_MISSING_BIN] = (kz_gbdt_gh){0, 0};
+static void hist_zero(const kz_gbdt_hist_layout *l, kz_gbdt_gh *h) {
+  for (int f = 0; f < l->nf; ++f) {
+    kz_gbdt_gh *hf = h + l->off[f];
+    memset(hf, 0, sizeof *hf * (size_t)l->n_bins[f]);
+    hf[l->cap[f]] = (kz_gbdt_gh){0, 0};
   }
 }
 
-void kz_gbdt_hist_build(const uint8_t *codes, int nf, const int32_t *n_bins, const kz_gbdt_gh *gh,
-                        const int32_t *rows, int64_t n, int threads, kz_gbdt_gh *scratch,
-                        kz_gbdt_gh *out) {
-  size_t len = (size_t)nf * KZ_GBDT_HIST_BINS;
+void kz_gbdt_hist_build_layout(const kz_gbdt_hist_layout *l, const uint8_t *codes,
+                               const kz_gbdt_gh *gh, const int32_t *rows, int64_t n, int threads,
+                               kz_gbdt_gh *scratch, kz_gbdt_gh *out) {
+  size_t len = l->len;
   if (threads <= 1 || n < KZ_GBDT_PARALLEL_ROWS) {
-    hist_zero(out, nf, n_bins);
-    hist_rows(codes, nf, gh, rows, n, out);
+    hist_zero(l, out);
+    hist_rows(l, codes, gh, rows, n, out);
     return;
   }
 #pragma omp parallel num_threads(threads)
   {
     int t = omp_get_thread_num(), nt = omp_get_num_threads();
     kz_gbdt_gh *mine = scratch + (size_t)t * len;
-    hist_zero(mine, nf, n_bins);
+    hist_zero(l, mine);
     int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
-    hist_rows(codes, nf, gh, rows + lo, hi - lo, mine);
+    hist_rows(l, codes, gh, rows + lo, hi - lo, mine);
 #pragma omp barrier
     /* Reduce: each thread owns some features, summed in thread order. */
 #pragma omp for schedule(static)
-    for (int f = 0; f < nf; ++f) {
-      int nb = used_bins(n_bins, f);
+    for (int f = 0; f < l->nf; ++f) {
+      int nb = l->n_bins[f];
       for (int b = 0; b <= nb; ++b) {
-        size_t e = (size_t)f * KZ_GBDT_HIST_BINS + (size_t)(b < nb ? b : KZ_GBDT_MISSING_BIN);
+        size_t e = (size_t)l->off[f] + (size_t)(b < nb ? b : l->cap[f]);
         double g = 0, h = 0;
         for (int k = 0; k < nt; ++k) {
           g += scratch[(size_t)k * len + e].g;
@@ -84,15 +116,32 @@ void kz_gbdt_hist_build(const uint8_t *codes, int nf, const int32_t *n_bins, con
   }
 }
 
-void kz_gbdt_hist_subtract(const kz_gbdt_gh *parent, const kz_gbdt_gh *child, int nf,
-                           const int32_t *n_bins, kz_gbdt_gh *out) {
-  for (int f = 0; f < nf; ++f) {
-    int nb = used_bins(n_bins, f);
-    size_t base = (size_t)f * KZ_GBDT_HIST_BINS;
+void kz_gbdt_hist_subtract_layout(const kz_gbdt_hist_layout *l, const kz_gbdt_gh *parent,
+                                  const kz_gbdt_gh *child, kz_gbdt_gh *out) {
+  for (int f = 0; f < l->nf; ++f) {
+    int nb = l->n_bins[f];
     for (int b = 0; b <= nb; ++b) {
-      size_t e = base + (size_t)(b < nb ? b : KZ_GBDT_MISSING_BIN);
+      size_t e = (size_t)l->off[f] + (size_t)(b < nb ? b : l->cap[f]);
       out[e].g = parent[e].g - child[e].g;
       out[e].h = parent[e].h - child[e].h;
     }
   }
+}
+
+/* The shared layout through a temporary layout description. */
+void kz_gbdt_hist_build(const uint8_t *codes, int nf, const int32_t *n_bins, const kz_gbdt_gh *gh,
+                        const int32_t *rows, int64_t n, int threads, kz_gbdt_gh *scratch,
+                        kz_gbdt_gh *out) {
+  kz_gbdt_hist_layout l;
+  if (kz_gbdt_hist_layout_init(&l, nf, n_bins, 0) != KZ_OK) return;
+  kz_gbdt_hist_build_layout(&l, codes, gh, rows, n, threads, scratch, out);
+  kz_gbdt_hist_layout_free(&l);
+}
+
+void kz_gbdt_hist_subtract(const kz_gbdt_gh *parent, const kz_gbdt_gh *child, int nf,
+                           const int32_t *n_bins, kz_gbdt_gh *out) {
+  kz_gbdt_hist_layout l;
+  if (kz_gbdt_hist_layout_init(&l, nf, n_bins, 0) != KZ_OK) return;
+  kz_gbdt_hist_subtract_layout(&l, parent, child, out);
+  kz_gbdt_hist_layout_free(&l);
 }

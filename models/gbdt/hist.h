@@ -1,29 +1,59 @@
 /* Gradient histograms: per (feature, bin) sums of gradient and hessian in
- * double, KZ_GBDT_HIST_BINS entries per feature (gbdt_bins.h layout). */
+ * double. Two layouts:
+ *   - the shared one (gbdt_bins.h): KZ_GBDT_HIST_BINS entries per feature,
+ *     the missing bin at 255 (kz_gbdt_hist_build / _subtract below);
+ *   - the CPU booster's compact one (kz_gbdt_hist_layout): each feature
+ *     takes n_bins[f] + 1 entries, its value bins then its missing bin, so a
+ *     16-value feature costs 17 entries instead of 256: histograms shrink,
+ *     and features no longer sit 4 KiB apart on the same L1 cache sets. */
 #ifndef KZ_MODELS_GBDT_HIST_H
 #define KZ_MODELS_GBDT_HIST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "kaizen.h"
 #include "models/gbdt/gbdt_bins.h"
 
 typedef struct kz_gbdt_gh {
   double g, h;
 } kz_gbdt_gh;
 
-/* out[nf x 256] = sums over rows[0..n) of gh[row] at codes[row x nf]. Only
- * the bins in use are written: value bins 0 .. n_bins[f]-1 and the missing
- * bin (n_bins NULL: all 256); other entries are left as they were, and no
- * reader looks at them. Large nodes are split into row blocks, one per
- * thread, each summing into its own slice of scratch[threads x nf x 256],
- * then reduced in thread order (so a fixed thread count gives bit-identical
- * sums). threads <= 1 never starts an OpenMP team (scratch may be NULL). */
+/* Where feature f's bins live: value bin b (< n_bins[f]) at entry
+ * off[f] + b, the missing bin at off[f] + cap[f]; a code c lands at
+ * off[f] + min(c, cap[f]) (value codes are < n_bins[f] <= cap[f]). */
+typedef struct kz_gbdt_hist_layout {
+  int nf;
+  size_t len;      /* entries per histogram */
+  int32_t *off;    /* [nf] */
+  int32_t *cap;    /* [nf]: n_bins[f] (compact) or KZ_GBDT_MISSING_BIN */
+  int32_t *n_bins; /* [nf]: value bins in use */
+} kz_gbdt_hist_layout;
+
+/* compact 0: the shared 256-entry layout (n_bins NULL: all 255 bins). */
+kz_status kz_gbdt_hist_layout_init(kz_gbdt_hist_layout *l, int nf, const int32_t *n_bins,
+                                   int compact);
+void kz_gbdt_hist_layout_free(kz_gbdt_hist_layout *l);
+
+/* out[l->len] = sums over rows[0..n) of gh[row] at codes[row x nf]. Only
+ * the entries of value bins and missing bins are written. Large nodes are
+ * split into row blocks, one per thread, each summing into its own slice of
+ * scratch[threads x len], then reduced in thread order (so a fixed thread
+ * count gives bit-identical sums). threads <= 1 never starts an OpenMP team
+ * (scratch may be NULL). */
+void kz_gbdt_hist_build_layout(const kz_gbdt_hist_layout *l, const uint8_t *codes,
+                               const kz_gbdt_gh *gh, const int32_t *rows, int64_t n, int threads,
+                               kz_gbdt_gh *scratch, kz_gbdt_gh *out);
+/* out = parent - child over the written entries; out may be parent. */
+void kz_gbdt_hist_subtract_layout(const kz_gbdt_hist_layout *l, const kz_gbdt_gh *parent,
+                                  const kz_gbdt_gh *child, kz_gbdt_gh *out);
+
+/* The same in the shared layout (out[nf x 256]); n_bins NULL: all 256.
+ * They describe the layout in a small allocation; if that fails, out is
+ * left unwritten (the booster uses the _layout versions, set up once). */
 void kz_gbdt_hist_build(const uint8_t *codes, int nf, const int32_t *n_bins, const kz_gbdt_gh *gh,
                         const int32_t *rows, int64_t n, int threads, kz_gbdt_gh *scratch,
                         kz_gbdt_gh *out);
-
-/* out = parent - child over the bins in use (the sibling's histogram); out
- * may be parent. */
 void kz_gbdt_hist_subtract(const kz_gbdt_gh *parent, const kz_gbdt_gh *child, int nf,
                            const int32_t *n_bins, kz_gbdt_gh *out);
 

@@ -9,6 +9,8 @@
 #include "models/gbdt/rng.h"
 #include "models/gbdt/tree_build.h"
 
+#define KZ_GBDT_FLAT_MIN_ROWS 32
+
 void kz_gbdt_model_free(kz_gbdt_model *m) {
   if (!m) return;
   int nf = m->n_numeric + m->n_categorical;
@@ -72,7 +74,10 @@ kz_status kz_gbdt_predict_margin(const kz_gbdt_model *m, int64_t n, const float 
    * through one tree at a time, so the tree stays in L1 while the block's
    * rows (64 x n_numeric floats) stay in L1/L2 across the trees. */
   kz_gbdt_flat flat;
-  int have_flat = kz_gbdt_flat_build(m->trees, m->n_trees, nn, &flat);
+  memset(&flat, 0, sizeof flat);
+  /* Flattening costs a pass over every node: a few rows (a single request)
+   * walk the model's arrays instead. */
+  int have_flat = n >= KZ_GBDT_FLAT_MIN_ROWS && kz_gbdt_flat_build(m->trees, m->n_trees, nn, &flat);
   int64_t blocks = (n + KZ_GBDT_FLAT_BLOCK - 1) / KZ_GBDT_FLAT_BLOCK;
 #pragma omp parallel for schedule(static) num_threads(threads) if (n >= KZ_GBDT_PARALLEL_MIN_ROWS)
   for (int64_t bl = 0; bl < blocks; ++bl) {

@@ -6,6 +6,8 @@
 
 #include "models/gbdt/tree_build.h"
 
+#define KZ_GBDT_FLAT_LANES 16
+
 /* The depth of a well-formed tree; -1 when it is not one (a child out of
  * range, or more nodes visited than it has: a cycle), or has a categorical
  * split, or splits on a feature outside the numeric ones. */
@@ -55,11 +57,11 @@ int kz_gbdt_flat_build(const kz_gbdt_tree *trees, int32_t n_trees, int n_numeric
     for (int32_t k = 0; k < t->n_nodes; ++k) {
       kz_gbdt_flat_node *q = &nodes[k];
       if (t->left[k] < 0) { /* a leaf: both ways lead back to itself */
-        *q = (kz_gbdt_flat_node){0, t->leaf_value[k], k, k};
+        *q = (kz_gbdt_flat_node){0, t->leaf_value[k], {k, k}};
       } else {
         uint32_t dl = t->default_left[k] ? 0x80000000u : 0u;
-        *q = (kz_gbdt_flat_node){(uint32_t)t->feature[k] | dl, t->threshold[k], t->left[k],
-                                 t->right[k]};
+        *q = (kz_gbdt_flat_node){
+            (uint32_t)t->feature[k] | dl, t->threshold[k], {t->left[k], t->right[k]}};
       }
     }
     f->trees[i].nodes = nodes;
@@ -91,23 +93,33 @@ void kz_gbdt_flat_add_block(const kz_gbdt_tree *t, const kz_gbdt_flat_tree *ft, 
     return;
   }
   const kz_gbdt_flat_node *nodes = ft->nodes;
-  const float *x0 = num + r0 * n_numeric;
-  int32_t id[KZ_GBDT_FLAT_BLOCK];
-  for (int j = 0; j < n; ++j) id[j] = 0;
-  /* Level by level: the rows' steps are independent, so their loads overlap,
-   * and a row that reached its leaf just stays there. */
-  for (int32_t d = 0; d < ft->depth; ++d)
-    for (int j = 0; j < n; ++j) {
-      const kz_gbdt_flat_node *q = &nodes[id[j]];
-      uint32_t fdl = q->feature;
-      float x = x0[(int64_t)j * n_numeric + (fdl & 0x7fffffffu)];
-      /* NaN compares false: it goes left only when default_left */
-      int left = (x < q->value) | ((x != x) & (int)(fdl >> 31));
-      id[j] = left ? q->left : q->right;
+  int32_t depth = ft->depth;
+  /* Eight rows at a time, each stepping down for the tree's depth (a row at
+   * its leaf stays there): eight independent load chains in registers hide
+   * one another's latency, and no branch depends on the data. */
+  for (int j0 = 0; j0 < n; j0 += KZ_GBDT_FLAT_LANES) {
+    int lanes = n - j0 < KZ_GBDT_FLAT_LANES ? n - j0 : KZ_GBDT_FLAT_LANES;
+    const float *x[KZ_GBDT_FLAT_LANES];
+    int32_t id[KZ_GBDT_FLAT_LANES];
+    for (int j = 0; j < KZ_GBDT_FLAT_LANES; ++j) {
+      /* missing lanes of the last group repeat its first row */
+      x[j] = num + (r0 + j0 + (j < lanes ? j : 0)) * n_numeric;
+      id[j] = 0;
     }
-  for (int j = 0; j < n; ++j) {
-    double a = 0; /* as the plain walk sums: 0 + leaf, then into the margin */
-    a += nodes[id[j]].value;
-    out[(r0 + j) * stride] += a;
+    for (int32_t d = 0; d < depth; ++d)
+      for (int j = 0; j < KZ_GBDT_FLAT_LANES; ++j) {
+        const kz_gbdt_flat_node *q = &nodes[id[j]];
+        uint32_t fdl = q->feature;
+        float v = x[j][fdl & 0x7fffffffu];
+        /* NaN compares false: it goes left only when default_left; the
+         * child is picked by indexing, not by a branch */
+        int left = (v < q->value) | ((v != v) & (int)(fdl >> 31));
+        id[j] = q->child[left ^ 1];
+      }
+    for (int j = 0; j < lanes; ++j) {
+      double a = 0; /* as the plain walk sums: 0 + leaf, then into the margin */
+      a += nodes[id[j]].value;
+      out[(r0 + j0 + j) * stride] += a;
+    }
   }
 }

@@ -15,7 +15,7 @@
 typedef struct kz_gbdt_flat_node {
   uint32_t feature; /* low 31 bits: the feature; top bit: default_left */
   float value;      /* threshold; the leaf value on leaves */
-  int32_t left, right;
+  int32_t child[2]; /* left, right */
 } kz_gbdt_flat_node;
 
 typedef struct kz_gbdt_flat_tree {

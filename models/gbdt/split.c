@@ -41,24 +41,37 @@ static int consider(const kz_gbdt_split_params *p, double parent_gain, double gl
   return 1;
 }
 
-static void scan_numeric(const kz_gbdt_gh *hf, int f, int nb, const kz_gbdt_split_params *p,
-                         double pg, double g, double h, kz_gbdt_split *best) {
-  kz_gbdt_gh miss = hf[KZ_GBDT_MISSING_BIN];
+/* XGBoost's order (hist evaluate_splits): a forward scan over every value
+ * bin with the missing rows on the right (the last bin included: all values
+ * left, the missing rows alone right), then, only when the node has missing
+ * rows, a backward scan with them on the left (down to bin -1: the missing
+ * rows alone left). A later candidate must be strictly better, so ties keep
+ * the earlier one, and a node without missing rows sends them right. */
+static void scan_numeric(const kz_gbdt_gh *hf, kz_gbdt_gh miss, int f, int nb,
+                         const kz_gbdt_split_params *p, double pg, double g, double h,
+                         kz_gbdt_split *best) {
   int has_missing = miss.h > 0 || miss.g != 0;
   kz_gbdt_split cand;
   memset(&cand, 0, sizeof cand);
   cand.feature = f;
   double cg = 0, ch = 0;
-  for (int b = 0; b + 1 < nb; ++b) {
+  int last = has_missing ? nb : nb - 1; /* all-left only splits off missing rows */
+  cand.default_left = 0;
+  for (int b = 0; b < last; ++b) {
     cg += hf[b].g;
     ch += hf[b].h;
     cand.bin = b;
-    cand.default_left = 1;
-    consider(p, pg, cg + miss.g, ch + miss.h, g, h, &cand, best);
-    if (has_missing) {
-      cand.default_left = 0;
-      consider(p, pg, cg, ch, g, h, &cand, best);
-    }
+    consider(p, pg, cg, ch, g, h, &cand, best);
+  }
+  if (!has_missing) return;
+  /* backward: right = bins > b, left = the rest with the missing rows */
+  double rg = 0, rh = 0;
+  cand.default_left = 1;
+  for (int b = nb - 2; b >= -1; --b) {
+    rg += hf[b + 1].g;
+    rh += hf[b + 1].h;
+    cand.bin = b;
+    consider(p, pg, g - rg, h - rh, g, h, &cand, best);
   }
 }
 
@@ -74,9 +87,9 @@ static int cmp_cat(const void *a, const void *b) {
 }
 
 /* Categorical: cand's mask holds the bins going right; gl/hl the left sums. */
-static void scan_categorical(const kz_gbdt_gh *hf, int f, int nb, const kz_gbdt_split_params *p,
-                             double pg, double g, double h, kz_gbdt_split *best) {
-  kz_gbdt_gh miss = hf[KZ_GBDT_MISSING_BIN];
+static void scan_categorical(const kz_gbdt_gh *hf, kz_gbdt_gh miss, int f, int nb,
+                             const kz_gbdt_split_params *p, double pg, double g, double h,
+                             kz_gbdt_split *best) {
   int has_missing = miss.h > 0 || miss.g != 0;
   kz_gbdt_split cand;
   memset(&cand, 0, sizeof cand);
@@ -120,18 +133,34 @@ static void scan_categorical(const kz_gbdt_gh *hf, int f, int nb, const kz_gbdt_
   }
 }
 
-void kz_gbdt_find_split(const kz_gbdt_gh *hist, const kz_gbdt_cuts *cuts, const int32_t *features,
-                        int n_features, const kz_gbdt_split_params *p, double g, double h,
-                        kz_gbdt_split *best) {
+/* Feature f's value bins start at hist + off(f), its missing bin at
+ * hist + off(f) + miss(f): the shared layout when l is NULL. */
+static void find_split(const kz_gbdt_gh *hist, const kz_gbdt_hist_layout *l,
+                       const kz_gbdt_cuts *cuts, const int32_t *features, int n_features,
+                       const kz_gbdt_split_params *p, double g, double h, kz_gbdt_split *best) {
   memset(best, 0, sizeof *best);
   best->feature = -1;
   double pg = kz_gbdt_calc_gain(p, g, h);
   for (int i = 0; i < n_features; ++i) {
     int f = features[i];
-    const kz_gbdt_gh *hf = hist + (size_t)f * KZ_GBDT_HIST_BINS;
+    const kz_gbdt_gh *hf = hist + (l ? (size_t)l->off[f] : (size_t)f * KZ_GBDT_HIST_BINS);
+    kz_gbdt_gh miss = hf[l ? l->cap[f] : KZ_GBDT_MISSING_BIN];
     if (f < cuts->n_numeric)
-      scan_numeric(hf, f, cuts->n_bins[f], p, pg, g, h, best);
+      scan_numeric(hf, miss, f, cuts->n_bins[f], p, pg, g, h, best);
     else
-      scan_categorical(hf, f, cuts->n_bins[f], p, pg, g, h, best);
+      scan_categorical(hf, miss, f, cuts->n_bins[f], p, pg, g, h, best);
   }
+}
+
+void kz_gbdt_find_split(const kz_gbdt_gh *hist, const kz_gbdt_cuts *cuts, const int32_t *features,
+                        int n_features, const kz_gbdt_split_params *p, double g, double h,
+                        kz_gbdt_split *best) {
+  find_split(hist, NULL, cuts, features, n_features, p, g, h, best);
+}
+
+void kz_gbdt_find_split_layout(const kz_gbdt_gh *hist, const kz_gbdt_hist_layout *l,
+                               const kz_gbdt_cuts *cuts, const int32_t *features, int n_features,
+                               const kz_gbdt_split_params *p, double g, double h,
+                               kz_gbdt_split *best) {
+  find_split(hist, l, cuts, features, n_features, p, g, h, best);
 }

@@ -37,6 +37,12 @@ void kz_gbdt_find_split(const kz_gbdt_gh *hist, const kz_gbdt_cuts *cuts, const 
                         int n_features, const kz_gbdt_split_params *p, double g, double h,
                         kz_gbdt_split *best);
 
+/* The same on a histogram in layout l (hist.h). */
+void kz_gbdt_find_split_layout(const kz_gbdt_gh *hist, const kz_gbdt_hist_layout *l,
+                               const kz_gbdt_cuts *cuts, const int32_t *features, int n_features,
+                               const kz_gbdt_split_params *p, double g, double h,
+                               kz_gbdt_split *best);
+
 static inline int kz_gbdt_mask_has(const uint64_t *mask, int bin) {
   return (int)((mask[bin >> 6] >> (bin & 63)) & 1u);
 }

@@ -1,6 +1,8 @@
 /* Grower nodes -> model trees (tree_build.h). */
 #include "models/gbdt/tree_build.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,7 +105,13 @@ kz_status kz_gbdt_tree_from_bnodes(const kz_gbdt_bnode *nodes, int32_t n_nodes, 
         if (kz_gbdt_mask_has(nd->split.cat_mask, c)) out->cat_values[cv++] = c;
       out->cat_count[i] = cv - out->cat_begin[i];
     } else {
-      out->threshold[i] = cuts->cuts[f][nd->split.bin];
+      /* Missing-only splits (as XGBoost): bin -1 sends every value right,
+       * the last bin every value left; the model needs finite thresholds,
+       * so these are -FLT_MAX / FLT_MAX (only infinite values would land
+       * differently from their training bins). */
+      int b = nd->split.bin;
+      float thr = b < 0 ? -FLT_MAX : cuts->cuts[f][b];
+      out->threshold[i] = isinf(thr) ? (thr > 0 ? FLT_MAX : -FLT_MAX) : thr;
     }
   }
   free(order);
