@@ -545,7 +545,7 @@ static int test_job(const char *tmp, const char *data) {
   char model[4096], out[4096];
   snprintf(model, sizeof model, "%s/gbdt/ok/model.json", tmp);
   snprintf(out, sizeof out, "%s/pred.csv", tmp);
-  KZ_CHECK_OK(kz_gbdt_job_predict(model, data, out, NULL));
+  KZ_CHECK_OK(kz_gbdt_job_predict(model, data, NULL, out, NULL));
   f = fopen(out, "r");
   lines = 0;
   int header_ok = 0;
@@ -563,11 +563,11 @@ static int test_job(const char *tmp, const char *data) {
   KZ_CHECK(lines == 769);
   char buf[4096] = {0};
   FILE *mem = fmemopen(buf, sizeof buf - 1, "w");
-  KZ_CHECK_OK(kz_gbdt_job_eval(model, data, NULL, 0, mem));
+  KZ_CHECK_OK(kz_gbdt_job_eval(model, data, NULL, NULL, 0, mem));
   fclose(mem);
   KZ_CHECK(strstr(buf, "auc 0.") && strstr(buf, "logloss 0."));
   mem = fmemopen(buf, sizeof buf - 1, "w");
-  KZ_CHECK_OK(kz_gbdt_job_eval(model, data, NULL, 1, mem));
+  KZ_CHECK_OK(kz_gbdt_job_eval(model, data, NULL, NULL, 1, mem));
   fclose(mem);
   KZ_CHECK(strstr(buf, "{\"rows\": 768, \"logloss\": "));
 
@@ -594,7 +594,7 @@ static int test_job(const char *tmp, const char *data) {
   KZ_CHECK(run_job(yaml) != KZ_OK && strstr(kz_last_error(), "data.train"));
   snprintf(path, sizeof path, "%s/gbdt/bad6", tmp);
   KZ_CHECK(!exists(path));
-  KZ_CHECK_FAILS(kz_gbdt_job_predict(model, data, out, "cuda:99"), KZ_ERR_UNSUPPORTED, "CPU");
+  KZ_CHECK_FAILS(kz_gbdt_job_predict(model, data, NULL, out, "cuda:99"), KZ_ERR_UNSUPPORTED, "CPU");
   return KZ_TEST_RESULT();
 }
 

@@ -139,6 +139,15 @@ model="$(run_dir d2)/model.kzm"
 [ -e "$tmp/preds.csv.tmp" ] && fail "predict left its .tmp"
 out=$("$kaizen" eval --model "$model" --data "$tmp/pima2" 2>&1) || fail "eval: $out"
 grep -qE '^accuracy 0\.[6-9]' <<<"$out" || fail "eval accuracy below 0.6 or missing: $out"
+# --split: only the validation shards (their row count is in the manifest)
+nvalid=$("$kaizen" data inspect "$tmp/pima2" | awk '$2 == "split" && $3 == "valid" { n += $5 } END { print n + 0 }')
+[ "$nvalid" -gt 0 ] || fail "could not read the valid split's row count"
+"$kaizen" predict --model "$model" --data "$tmp/pima2" --split valid --out "$tmp/pv.csv" ||
+  fail "predict --split valid"
+[ "$(wc -l <"$tmp/pv.csv")" -eq $((nvalid + 1)) ] || fail "predict --split valid: wanted $nvalid rows"
+out=$("$kaizen" eval --model "$model" --data "$tmp/pima2" --split nosuch 2>&1) &&
+  fail "eval of an absent split succeeded"
+grep -q "nosuch" <<<"$out" || fail "eval --split nosuch: the error does not name the split: $out"
 out=$("$kaizen" eval --model "$model" --data "$tmp/pima2" --json 2>&1) || fail "eval --json: $out"
 /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["rows"]==768 and 0<d["loss"]<1' \
   "$out" || fail "eval --json: $out"

@@ -61,13 +61,13 @@ train configs/jobs/letter_gbdt.yaml "$work/data/letter" letter_gbdt
 train configs/jobs/diamonds_mlp.yaml "$work/data/diamonds" diamonds_mlp
 train configs/jobs/diamonds_gbdt.yaml "$work/data/diamonds" diamonds_gbdt
 
-# metric RUN FILE NAME: one metric of a saved model on the valid split.
+# metric RUN FILE DATA NAME: one metric of a saved model on the valid split.
 metric() {
-  "$kaizen" eval --model "$work/runs/demo/$1/$2" --data "$3" --device cpu |
+  "$kaizen" eval --model "$work/runs/demo/$1/$2" --data "$3" --split valid --device cpu |
     awk -v m="$4" '$1 == m { print $2 }'
 }
-lv="$work/data/letter/valid-00000.h5"
-dv="$work/data/diamonds/valid-00000.h5"
+lv="$work/data/letter"
+dv="$work/data/diamonds"
 acc_mlp=$(metric letter_mlp model.kzm "$lv" accuracy)
 acc_gbdt=$(metric letter_gbdt model.json "$lv" merror | awk '{ printf "%.6g", 1 - $1 }')
 rmse_mlp=$(metric diamonds_mlp model.kzm "$dv" rmse)

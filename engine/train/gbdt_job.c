@@ -465,11 +465,12 @@ static void scored_free(scored_set *s) {
   free(s->margin);
 }
 
-static kz_status score(const char *model, const char *data, const char *device, scored_set *s) {
+static kz_status score(const char *model, const char *data, const char *split, const char *device,
+                       scored_set *s) {
   memset(s, 0, sizeof *s);
   KZ_TRY(check_device(device ? device : "auto"));
   KZ_TRY(kz_gbdt_model_load_json(model, &s->m));
-  KZ_TRY(kz_gbdt_table_open(data, NULL, data, &s->t));
+  KZ_TRY(kz_gbdt_table_open(data, split, data, &s->t));
   float *num;
   int32_t *cat;
   kz_status st = model_inputs(s->m, &s->t, data, &num, &cat);
@@ -501,10 +502,10 @@ static void csv_name(FILE *f, const char *prefix, const char *s) {
   fputc('"', f);
 }
 
-kz_status kz_gbdt_job_predict(const char *model, const char *data, const char *out,
-                              const char *device) {
+kz_status kz_gbdt_job_predict(const char *model, const char *data, const char *split,
+                              const char *out, const char *device) {
   scored_set s;
-  kz_status st = score(model, data, device, &s);
+  kz_status st = score(model, data, split, device, &s);
   if (st != KZ_OK) {
     scored_free(&s);
     return st;
@@ -581,10 +582,10 @@ static kz_status model_labels(const kz_gbdt_model *m, const kz_gbdt_table *t, co
   return KZ_OK;
 }
 
-kz_status kz_gbdt_job_eval(const char *model, const char *data, const char *device, int json,
-                           FILE *out) {
+kz_status kz_gbdt_job_eval(const char *model, const char *data, const char *split,
+                           const char *device, int json, FILE *out) {
   scored_set s;
-  kz_status st = score(model, data, device, &s);
+  kz_status st = score(model, data, split, device, &s);
   if (st == KZ_OK) st = model_labels(s.m, &s.t, data);
   if (st == KZ_OK)
     for (int64_t r = 0; r < s.t.n; ++r)

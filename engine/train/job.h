@@ -29,17 +29,18 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli);
 kz_status kz_gbdt_job_train(kz_cfg *cfg, const kz_job_cli *cli);
 
 /* Predictions for every row of a data set (dir, manifest or shard) as CSV
- * (header row; one column per output), written to out (.tmp + rename). */
-kz_status kz_nn_job_predict(const char *model, const char *data, const char *out,
+ * (header row; one column per output), written to out (.tmp + rename).
+ * split: only the shards of that split ("train", "valid"); NULL: all. */
+kz_status kz_nn_job_predict(const char *model, const char *data, const char *split, const char *out,
                             const char *device);
-kz_status kz_gbdt_job_predict(const char *model, const char *data, const char *out,
-                              const char *device);
+kz_status kz_gbdt_job_predict(const char *model, const char *data, const char *split,
+                              const char *out, const char *device);
 
 /* Metrics of a saved model on a data set, printed as "name value" lines and,
  * with json, as one JSON object. */
-kz_status kz_nn_job_eval(const char *model, const char *data, const char *device, int json,
-                         FILE *out);
-kz_status kz_gbdt_job_eval(const char *model, const char *data, const char *device, int json,
-                           FILE *out);
+kz_status kz_nn_job_eval(const char *model, const char *data, const char *split, const char *device,
+                         int json, FILE *out);
+kz_status kz_gbdt_job_eval(const char *model, const char *data, const char *split,
+                           const char *device, int json, FILE *out);
 
 #endif

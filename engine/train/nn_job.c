@@ -43,13 +43,15 @@ static kz_status load_model(const char *model, const char *device, kz_nn_model *
   return kz_nn_model_load(model, dev, out);
 }
 
-static kz_status open_data(const char *data, kz_dataset **out) {
-  kz_status st = kz_dataset_open(data, NULL, out);
+static kz_status open_data(const char *data, const char *split, kz_dataset **out) {
+  kz_dataset_options o = {.split = split};
+  kz_status st = kz_dataset_open(data, &o, out);
   if (st != KZ_OK) return st;
   if (kz_dataset_rows(*out) == 0) {
     kz_dataset_close(*out);
     *out = NULL;
-    return kz_fail(KZ_ERR_INVALID_ARG, "%s: the data set has no rows", data);
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: the data set has no rows%s%s", data,
+                   split ? " in split " : "", split ? split : "");
   }
   return KZ_OK;
 }
@@ -108,12 +110,12 @@ static kz_status predict_all(kz_nn_model *m, kz_dataset *ds, FILE *f) {
   return st;
 }
 
-kz_status kz_nn_job_predict(const char *model, const char *data, const char *out,
+kz_status kz_nn_job_predict(const char *model, const char *data, const char *split, const char *out,
                             const char *device) {
   kz_nn_model *m = NULL;
   kz_dataset *ds = NULL;
   KZ_TRY(load_model(model, device, &m));
-  kz_status st = open_data(data, &ds);
+  kz_status st = open_data(data, split, &ds);
   char *tmp = malloc(strlen(out) + 5);
   FILE *f = NULL;
   if (st == KZ_OK && !tmp) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
@@ -134,13 +136,13 @@ kz_status kz_nn_job_predict(const char *model, const char *data, const char *out
   return st;
 }
 
-kz_status kz_nn_job_eval(const char *model, const char *data, const char *device, int json,
-                         FILE *out) {
+kz_status kz_nn_job_eval(const char *model, const char *data, const char *split, const char *device,
+                         int json, FILE *out) {
   kz_nn_model *m = NULL;
   kz_dataset *ds = NULL;
   KZ_TRY(load_model(model, device, &m));
   kz_nn_metrics mt;
-  kz_status st = open_data(data, &ds);
+  kz_status st = open_data(data, split, &ds);
   if (st == KZ_OK) st = kz_nn_evaluate(m, ds, 4096, &mt);
   if (st == KZ_OK) {
     if (json) {
