@@ -20,6 +20,7 @@
 #include "engine/train/job.h"
 #include "models/gbdt/binning.h"
 #include "models/gbdt/booster.h"
+#include "models/gbdt/gbdt_missing.h"
 #include "models/gbdt/hist.h"
 #include "models/gbdt/metrics.h"
 #include "models/gbdt/split.h"
@@ -138,6 +139,260 @@ static void test_split_gain(void) {
     kz_gbdt_find_split(hist, &cuts, &feat, 1, &sp, G, H, &s);
     KZ_CHECK(s.feature == -1);
   }
+}
+
+/* ---- max_bin 256 ----------------------------------------------------------- */
+
+/* XGBoost's max_bin: up to max_bin value bins, missing values apart. A
+ * feature with 256 distinct values (0..255) and missing values gets 256
+ * value bins; its histogram keeps value 255 and the missing rows apart; and
+ * a one-split tree picks the partition a brute-force search over the raw
+ * values picks, for a label step at every one of the 256 boundaries (the
+ * last one: all values vs the missing rows). With 255 bins two values would
+ * share a bin and one of the boundaries could not be split on. */
+#define MB_N 5440
+static double mb_gain(double g, double h, double lambda) {
+  return g * g / (h + lambda);
+}
+
+static void test_max_bin_256(void) {
+  float *x = malloc(sizeof(float) * MB_N), *y = malloc(sizeof(float) * MB_N);
+  uint8_t *codes = malloc(2 * MB_N); /* a row: its code, then its missing bits */
+  kz_gbdt_gh *gh = malloc(sizeof(kz_gbdt_gh) * MB_N);
+  int32_t *rows = malloc(sizeof(int32_t) * MB_N);
+  int64_t n_miss = 0;
+  for (int64_t r = 0; r < MB_N; ++r) {
+    x[r] = r % 17 == 3 ? NAN : (float)((r * 37) % 256);
+    n_miss += isnan(x[r]);
+    gh[r] = (kz_gbdt_gh){(double)((r * 7919) % 1000) / 500.0 - 1.0, 0.5 + (double)(r % 5) / 4.0};
+    rows[r] = (int32_t)r;
+  }
+  kz_gbdt_cuts c, c255;
+  KZ_CHECK_OK(kz_gbdt_cuts_build(MB_N, 1, x, 0, NULL, 256, 0, 1, &c));
+  KZ_CHECK_OK(kz_gbdt_cuts_build(MB_N, 1, x, 0, NULL, 255, 0, 1, &c255));
+  KZ_CHECK(c255.n_bins[0] == 255); /* one bin fewer than values: two values share one */
+  KZ_CHECK(c.n_bins[0] == 256 && kz_gbdt_feature_full(&c, 0));
+  for (int b = 0; b < 255; ++b) KZ_CHECK(c.cuts[0][b] == (float)(b + 1));
+  KZ_CHECK(isinf(c.cuts[0][255]));
+  KZ_CHECK(kz_gbdt_missing_needed(&c, MB_N, x) && kz_gbdt_missing_bytes(1) == 1);
+  kz_gbdt_cuts_apply_stride(&c, MB_N, x, NULL, 1, 2, codes);
+  kz_gbdt_missing_mark(&c, MB_N, x, 1, 2, codes);
+  int64_t code255 = 0;
+  for (int64_t r = 0; r < MB_N; ++r) {
+    code255 += codes[2 * r] == 255;
+    KZ_CHECK(kz_gbdt_missing_has(codes + 2 * r + 1, 0) == isnan(x[r]));
+  }
+  KZ_CHECK(code255 > n_miss); /* value 255 and missing share the code */
+
+  /* histogram: every value bin and the missing bin against the raw values */
+  kz_gbdt_hist_layout l;
+  KZ_CHECK_OK(kz_gbdt_hist_layout_init(&l, 1, c.n_bins, 1));
+  l.stride = 2;
+  l.miss = 1;
+  KZ_CHECK(l.len == 257);
+  kz_gbdt_gh *h1 = calloc(l.len, sizeof *h1), *h2 = calloc(l.len, sizeof *h2),
+             *scratch = calloc(l.len * 2, sizeof *scratch);
+  kz_gbdt_hist_build_layout(&l, codes, gh, rows, MB_N, 1, NULL, h1);
+  kz_gbdt_hist_build_layout(&l, codes, gh, rows, MB_N, 2, scratch, h2);
+  double worst = 0, mass_255 = 0;
+  for (int b = 0; b <= 256; ++b) {
+    double g = 0, h = 0;
+    for (int64_t r = 0; r < MB_N; ++r)
+      if (b == 256 ? isnan(x[r]) : x[r] == (float)b) g += gh[r].g, h += gh[r].h;
+    worst = fmax(worst, fabs(h1[b].g - g) + fabs(h1[b].h - h));
+    worst = fmax(worst, fabs(h2[b].g - g) + fabs(h2[b].h - h));
+    if (b == 255) mass_255 = h;
+  }
+  KZ_CHECK(worst < 1e-9);
+  KZ_CHECK(mass_255 > 5 && h1[256].h > 100); /* both bins have rows */
+  free(h1);
+  free(h2);
+  free(scratch);
+  kz_gbdt_hist_layout_free(&l);
+
+  /* one split, a label step before value k (k = 256: values vs missing) */
+  kz_gbdt_params p;
+  kz_gbdt_params_default(&p);
+  p.objective = KZ_GBDT_REG_SQUAREDERROR;
+  p.num_round = 1;
+  p.max_depth = 1;
+  p.eta = 1.0;
+  p.nthread = 1;
+  int mismatches = 0;
+  for (int k = 1; k <= 256; ++k) {
+    for (int64_t r = 0; r < MB_N; ++r)
+      y[r] = isnan(x[r]) ? (k == 256 ? 3.0f : 0.8f)
+                         : (x[r] >= (float)k ? 1.0f : 0.0f) + 0.001f * (float)((int)x[r] % 7);
+    kz_gbdt_data d = {MB_N, 1, 0, x, NULL, NULL, y};
+    kz_gbdt_model *m = NULL;
+    KZ_CHECK_OK(kz_gbdt_train(&p, &d, NULL, &m));
+    if (!m || m->n_trees != 1 || m->trees[0].feature[0] != 0) {
+      ++mismatches;
+      kz_gbdt_model_free(m);
+      continue;
+    }
+    /* reference: every threshold t (x < t left; t = 0 or 256: all values
+     * one side) with the missing rows on either side, on float sums */
+    double base = m->base_score[0], lambda = p.lambda;
+    double sv_g[257] = {0}, sv_h[257] = {0}, mg = 0, mh = 0, G = 0, H = 0;
+    for (int64_t r = 0; r < MB_N; ++r) {
+      double g = base - y[r];
+      G += g, H += 1;
+      if (isnan(x[r]))
+        mg += g, mh += 1;
+      else
+        sv_g[(int)x[r] + 1] += g, sv_h[(int)x[r] + 1] += 1; /* prefix sums below */
+    }
+    for (int b = 1; b <= 256; ++b) sv_g[b] += sv_g[b - 1], sv_h[b] += sv_h[b - 1];
+    double best = -1;
+    int best_t = -1, best_dl = 0;
+    for (int t = 0; t <= 256; ++t)
+      for (int dl = 0; dl <= 1; ++dl) {
+        double gl = sv_g[t] + (dl ? mg : 0), hl = sv_h[t] + (dl ? mh : 0);
+        if (hl < 1 || H - hl < 1) continue; /* min_child_weight 1 */
+        double gain =
+            mb_gain(gl, hl, lambda) + mb_gain(G - gl, H - hl, lambda) - mb_gain(G, H, lambda);
+        if (gain > best + 1e-9) best = gain, best_t = t, best_dl = dl;
+      }
+    /* the model's partition must be the reference's on every row */
+    const kz_gbdt_tree *t = &m->trees[0];
+    int differ = 0;
+    for (int64_t r = 0; r < MB_N; ++r) {
+      int model_left = isnan(x[r]) ? t->default_left[0] : x[r] < t->threshold[0];
+      int ref_left = isnan(x[r]) ? best_dl : x[r] < (float)best_t;
+      differ += model_left != ref_left;
+    }
+    if (differ || fabs(t->gain[0] - best) > 1e-4 * best) {
+      fprintf(stderr,
+              "max_bin 256, step at %d: model x < %g (missing %s, gain %g) vs reference x < %d "
+              "(%s, %g)\n",
+              k, t->threshold[0], t->default_left[0] ? "left" : "right", t->gain[0], best_t,
+              best_dl ? "left" : "right", best);
+      ++mismatches;
+    }
+    /* the step itself is where the reference splits */
+    KZ_CHECK(k == 256 ? (best_t == 0 || best_t == 256) : best_t == k);
+    kz_gbdt_model_free(m);
+  }
+  KZ_CHECK(mismatches == 0);
+
+  /* the booster's binned traversal (missing bits) agrees with the float
+   * traversal of the finished model on a deeper model */
+  for (int64_t r = 0; r < MB_N; ++r)
+    y[r] = isnan(x[r]) ? 2.0f : (float)((int)x[r] % 11) * 0.1f + (x[r] >= 255 ? 5.0f : 0.0f);
+  kz_gbdt_data d = {MB_N, 1, 0, x, NULL, NULL, y};
+  kz_gbdt_params_default(&p);
+  p.objective = KZ_GBDT_REG_SQUAREDERROR;
+  p.num_round = 4;
+  p.max_depth = 4;
+  p.nthread = 2;
+  kz_gbdt_booster *bo = NULL;
+  KZ_CHECK_OK(kz_gbdt_booster_create(&p, &d, NULL, &bo));
+  double tm[8] = {0}, vm[8];
+  int stop = 0;
+  while (bo && !stop) KZ_CHECK_OK(kz_gbdt_booster_round(bo, tm, vm, &stop));
+  kz_gbdt_model *m = NULL;
+  if (bo) KZ_CHECK_OK(kz_gbdt_booster_finish(bo, &m));
+  double *pred = malloc(sizeof(double) * MB_N);
+  if (m && kz_gbdt_predict_margin(m, MB_N, x, NULL, 1, pred) == KZ_OK) {
+    double se = 0;
+    for (int64_t r = 0; r < MB_N; ++r) se += (pred[r] - y[r]) * (pred[r] - y[r]);
+    double rmse = sqrt(se / MB_N);
+    KZ_CHECK(fabs(rmse - tm[0]) < 1e-5);
+    KZ_CHECK(rmse < 0.5); /* value 255 (+5) and missing (2) are learnt apart */
+  } else {
+    KZ_CHECK(0);
+  }
+  free(pred);
+  kz_gbdt_model_free(m);
+  kz_gbdt_cuts_free(&c);
+  kz_gbdt_cuts_free(&c255);
+  free(x);
+  free(y);
+  free(codes);
+  free(gh);
+  free(rows);
+}
+
+/* Many 256-bin features with missing values (their bits span two bytes of
+ * each row): every split of a depth-4 tree has the gain a brute-force
+ * search over the raw values' bins finds among the rows reaching it. */
+#define MB_TREE_N 20000
+#define MB_TREE_NF 12
+static void test_max_bin_256_tree(void) {
+  float *x = malloc(sizeof(float) * MB_TREE_N * MB_TREE_NF), *y = malloc(sizeof(float) * MB_TREE_N);
+  uint64_t s = 7;
+  for (int64_t r = 0; r < MB_TREE_N; ++r) {
+    double acc = 0;
+    for (int f = 0; f < MB_TREE_NF; ++f) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      float v = (float)((double)(s >> 11) / 9007199254740992.0);
+      if ((s >> 5) % 100 < 8) v = NAN;
+      x[r * MB_TREE_NF + f] = v;
+      acc += isnan(v) ? (f % 3 == 0 ? 1.0 : -0.7) : (f % 2 ? 3.0 * v * v : sin(9.0 * v));
+    }
+    y[r] = (float)acc;
+  }
+  kz_gbdt_data d = {MB_TREE_N, MB_TREE_NF, 0, x, NULL, NULL, y};
+  kz_gbdt_params p;
+  kz_gbdt_params_default(&p);
+  p.objective = KZ_GBDT_REG_SQUAREDERROR;
+  p.num_round = 1;
+  p.max_depth = 4;
+  p.eta = 1.0;
+  p.nthread = 2;
+  kz_gbdt_model *m = NULL;
+  kz_gbdt_cuts c;
+  KZ_CHECK_OK(kz_gbdt_train(&p, &d, NULL, &m));
+  KZ_CHECK_OK(kz_gbdt_cuts_build(MB_TREE_N, MB_TREE_NF, x, 0, NULL, 256, 0, 1, &c));
+  for (int f = 0; f < MB_TREE_NF; ++f) KZ_CHECK(c.n_bins[f] == 256);
+  static double hg[MB_TREE_NF][257], hh[MB_TREE_NF][257]; /* bin 256: missing */
+  int checked = 0, bad = 0;
+  for (int i = 0; m && i < m->trees[0].n_nodes; ++i) {
+    const kz_gbdt_tree *t = &m->trees[0];
+    if (t->feature[i] < 0) continue;
+    memset(hg, 0, sizeof hg);
+    memset(hh, 0, sizeof hh);
+    double G = 0, H = 0;
+    for (int64_t r = 0; r < MB_TREE_N; ++r) {
+      const float *row = x + r * MB_TREE_NF;
+      int id = 0;
+      while (id != i && t->feature[id] >= 0) {
+        float v = row[t->feature[id]];
+        id = (isnan(v) ? t->default_left[id] : v < t->threshold[id]) ? t->left[id] : t->right[id];
+      }
+      if (id != i) continue;
+      double g = m->base_score[0] - y[r];
+      G += g, H += 1;
+      for (int f = 0; f < MB_TREE_NF; ++f) {
+        int b = isnan(row[f]) ? 256 : kz_gbdt_bin_numeric(&c, f, row[f]);
+        hg[f][b] += g, hh[f][b] += 1;
+      }
+    }
+    double best = 0;
+    for (int f = 0; f < MB_TREE_NF; ++f) {
+      double cg = 0, ch = 0;
+      for (int b = -1; b < 256; ++b) { /* values <= b left, missing either side */
+        if (b >= 0) cg += hg[f][b], ch += hh[f][b];
+        for (int dl = 0; dl <= 1; ++dl) {
+          double gl = cg + (dl ? hg[f][256] : 0), hl = ch + (dl ? hh[f][256] : 0);
+          if (hl < 1 || H - hl < 1) continue;
+          double gain = mb_gain(gl, hl, 1.0) + mb_gain(G - gl, H - hl, 1.0) - mb_gain(G, H, 1.0);
+          best = fmax(best, gain);
+        }
+      }
+    }
+    ++checked;
+    if (!(fabs(t->gain[i] - best) <= 1e-4 * best)) {
+      fprintf(stderr, "max_bin 256 tree: node %d gain %g, brute force %g\n", i, t->gain[i], best);
+      ++bad;
+    }
+  }
+  KZ_CHECK(checked == 15 && bad == 0);
+  kz_gbdt_model_free(m);
+  kz_gbdt_cuts_free(&c);
+  free(x);
+  free(y);
 }
 
 /* ---- histograms -------------------------------------------------------------- */
@@ -682,6 +937,8 @@ int main(int argc, char **argv) {
     test_binning();
     test_split_gain();
     test_hist();
+    test_max_bin_256();
+    test_max_bin_256_tree();
     test_training();
     test_objectives();
     test_bad_config();

@@ -286,6 +286,7 @@ static void problem_make(problem *pr, const char *name, kz_gbdt_objective obj, i
   pr->p.num_round = 8;
   pr->p.max_depth = 4;
   pr->p.nthread = 1;
+  pr->p.max_bin = 255; /* the GPU booster runs max_bin 256 as 255 (docs/GBDT.md) */
   pr->num = malloc(sizeof(float) * n * NF), pr->label = malloc(sizeof(float) * n);
   pr->vnum = malloc(sizeof(float) * nv * NF), pr->vlabel = malloc(sizeof(float) * nv);
   if (!pr->num || !pr->label || !pr->vnum || !pr->vlabel) exit(1);

@@ -107,7 +107,6 @@ kz_status kz_gbdt_cuts_build_threads(int64_t n, int n_numeric, const float *num,
   memset(out, 0, sizeof *out);
   if (max_bin < 2 || max_bin > 256)
     return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: max_bin must be in [2, 256], got %d", max_bin);
-  if (max_bin > 255) max_bin = 255; /* bin 255 is the missing bin */
   int nf = n_numeric + n_categorical;
   out->n_features = nf;
   out->n_numeric = n_numeric;
@@ -199,6 +198,8 @@ kz_status kz_gbdt_cuts_build_threads(int64_t n, int n_numeric, const float *num,
 }
 
 uint8_t kz_gbdt_bin_numeric(const kz_gbdt_cuts *c, int f, float x) {
+  /* a feature with 256 value bins shares code 255 with its missing values;
+   * gbdt_missing.h tells them apart */
   if (isnan(x)) return KZ_GBDT_MISSING_BIN;
   /* Branchless upper bound (the number of cuts <= x): the bin search is
    * the hot loop of binning, and its branches are unpredictable. */
@@ -216,11 +217,16 @@ uint8_t kz_gbdt_bin_numeric(const kz_gbdt_cuts *c, int f, float x) {
 
 void kz_gbdt_cuts_apply(const kz_gbdt_cuts *c, int64_t n, const float *num, const int32_t *cat,
                         int threads, uint8_t *codes) {
+  kz_gbdt_cuts_apply_stride(c, n, num, cat, threads, c->n_features, codes);
+}
+
+void kz_gbdt_cuts_apply_stride(const kz_gbdt_cuts *c, int64_t n, const float *num,
+                               const int32_t *cat, int threads, int64_t stride, uint8_t *codes) {
   int nn = c->n_numeric, nf = c->n_features, nc = nf - nn;
   threads = kz_gbdt_threads(threads);
 #pragma omp parallel for schedule(static) num_threads(threads) if (n >= KZ_GBDT_PARALLEL_MIN_ROWS)
   for (int64_t r = 0; r < n; ++r) {
-    uint8_t *row = codes + r * nf;
+    uint8_t *row = codes + r * stride;
     for (int f = 0; f < nn; ++f) row[f] = kz_gbdt_bin_numeric(c, f, num[r * nn + f]);
     for (int j = 0; j < nc; ++j) {
       int32_t v = cat[r * nc + j];

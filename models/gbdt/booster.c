@@ -29,6 +29,8 @@ struct kz_gbdt_booster {
   int K;
   kz_gbdt_cuts cuts;
   uint8_t *codes;
+  int64_t stride; /* bytes per row of codes */
+  int miss;       /* rows carry missing bits after their codes (gbdt_missing.h) */
   kz_gbdt_grower grower;
   /* multi-class: one grower per thread, each growing whole trees serially
    * (class_parallel; see kz_gbdt_booster_round) */
@@ -170,7 +172,11 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
     return st;
   }
   int nf = b->cuts.n_features;
-  b->codes = malloc((size_t)n * (size_t)(nf > 0 ? nf : 1));
+  /* 256-bin features with missing values: each row's missing bits follow
+   * its codes (gbdt_missing.h) */
+  b->miss = kz_gbdt_missing_needed(&b->cuts, n, train->num);
+  b->stride = nf + (b->miss ? kz_gbdt_missing_bytes(nf) : 0);
+  b->codes = malloc((size_t)n * (size_t)(b->stride > 0 ? b->stride : 1));
   b->gh = malloc(sizeof(kz_gbdt_gh) * (size_t)n * (size_t)K);
   b->margin = malloc(sizeof(double) * (size_t)n * (size_t)K);
   b->vmargin = malloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)K);
@@ -181,8 +187,10 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory for %lld training rows",
                    (long long)n);
   }
-  kz_gbdt_cuts_apply(&b->cuts, n, train->num, train->cat, threads, b->codes);
-  if ((st = kz_gbdt_grower_init(&b->grower, &b->p, &b->cuts, b->codes, n, threads)) != KZ_OK ||
+  kz_gbdt_cuts_apply_stride(&b->cuts, n, train->num, train->cat, threads, b->stride, b->codes);
+  if (b->miss) kz_gbdt_missing_mark(&b->cuts, n, train->num, threads, b->stride, b->codes);
+  if ((st = kz_gbdt_grower_init(&b->grower, &b->p, &b->cuts, b->codes, b->stride, b->miss, n,
+                                threads)) != KZ_OK ||
       (st = model_alloc(&b->p, train, K, &b->model)) != KZ_OK) {
     kz_gbdt_booster_free(b);
     return st;
@@ -201,7 +209,8 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
     }
     for (int i = 0; i < nw; ++i) {
       b->n_workers = i + 1;
-      if ((st = kz_gbdt_grower_init(&b->workers[i], &b->p, &b->cuts, b->codes, n, 1)) != KZ_OK) {
+      if ((st = kz_gbdt_grower_init(&b->workers[i], &b->p, &b->cuts, b->codes, b->stride, b->miss,
+                                    n, 1)) != KZ_OK) {
         kz_gbdt_booster_free(b);
         return st;
       }
@@ -320,7 +329,9 @@ static kz_status grow_group(kz_gbdt_booster *b, kz_gbdt_grower *w, int32_t *rows
 #pragma omp parallel for schedule(static)                                                          \
     num_threads(threads) if (threads > 1 && n >= KZ_GBDT_PARALLEL_MIN_ROWS)
     for (int64_t r = 0; r < n; ++r)
-      b->margin[r * K + k] += leaf[kz_gbdt_bnode_leaf(nodes, nf, b->codes + r * nf)];
+      b->margin[r * K + k] +=
+          leaf[kz_gbdt_bnode_leaf(nodes, &b->cuts, b->codes + r * b->stride,
+                                  b->miss ? b->codes + r * b->stride + nf : NULL)];
   }
   free(leaf);
   if (b->valid) {

@@ -254,8 +254,11 @@ static kz_status setup(kz_gbdt_gpu_booster *b) {
   const kz_gbdt_data *t = b->train;
   int64_t n = t->n, nv = b->valid ? b->valid->n : 0;
   int K = b->K;
-  KZ_TRY(kz_gbdt_cuts_build(n, t->n_numeric, t->num, 0, NULL, p->max_bin, KZ_GBDT_SKETCH_ROWS,
-                            p->seed, &b->cuts));
+  /* The device kernels keep code 255 for missing values (gbdt_device.h),
+   * so max_bin 256 runs as 255 value bins here (docs/GBDT.md). */
+  int max_bin = p->max_bin < KZ_GBDT_MISSING_BIN ? p->max_bin : KZ_GBDT_MISSING_BIN;
+  KZ_TRY(kz_gbdt_cuts_build(n, t->n_numeric, t->num, 0, NULL, max_bin, KZ_GBDT_SKETCH_ROWS, p->seed,
+                            &b->cuts));
   int nf = b->nf = b->cuts.n_features;
   b->sp = (kz_gbdt_split_params){p->lambda, p->alpha, p->min_child_weight, p->max_cat_to_onehot};
   b->margin = malloc(sizeof(double) * (size_t)n * (size_t)K);

@@ -16,16 +16,21 @@ static size_t hist_len(const kz_gbdt_grower *w) {
 }
 
 kz_status kz_gbdt_grower_init(kz_gbdt_grower *w, const kz_gbdt_params *p, const kz_gbdt_cuts *cuts,
-                              const uint8_t *codes, int64_t n_rows, int threads) {
+                              const uint8_t *codes, int64_t stride, int miss, int64_t n_rows,
+                              int threads) {
   memset(w, 0, sizeof *w);
   w->p = p;
   w->cuts = cuts;
   w->codes = codes;
+  w->stride = stride;
+  w->miss = miss;
   w->nf = cuts->n_features;
   w->threads = kz_gbdt_threads(threads);
   w->sp = (kz_gbdt_split_params){p->lambda, p->alpha, p->min_child_weight, p->max_cat_to_onehot};
   int nf = w->nf > 0 ? w->nf : 1;
   KZ_TRY(kz_gbdt_hist_layout_init(&w->layout, w->nf, cuts->n_bins, 1));
+  w->layout.stride = stride;
+  w->layout.miss = miss;
   w->scratch = malloc(sizeof(kz_gbdt_gh) * hist_len(w) * (size_t)w->threads + 1);
   w->tmp = malloc(sizeof(int32_t) * (size_t)(n_rows > 0 ? n_rows : 1));
   w->tmp_cap = n_rows;
@@ -130,18 +135,23 @@ static void evaluate(kz_gbdt_grower *w, int32_t id, int n_tree_features, kz_gbdt
                             n->g, n->h, &n->split);
 }
 
-static inline int goes_left(const kz_gbdt_split *s, uint8_t c) {
-  if (c == KZ_GBDT_MISSING_BIN) return s->default_left;
+/* c: the row's code; full: the feature has 256 value bins, so code 255 is
+ * missing only where the row's bit (bit) says so. */
+static inline int goes_left(const kz_gbdt_split *s, uint8_t c, int full, int bit) {
+  if (c == KZ_GBDT_MISSING_BIN && (!full || bit)) return s->default_left;
   if (s->is_cat) return !kz_gbdt_mask_has(s->cat_mask, c);
   return c <= s->bin;
 }
 
-int32_t kz_gbdt_bnode_leaf(const kz_gbdt_bnode *nodes, int nf, const uint8_t *row_codes) {
-  (void)nf;
+int32_t kz_gbdt_bnode_leaf(const kz_gbdt_bnode *nodes, const kz_gbdt_cuts *cuts,
+                           const uint8_t *row_codes, const uint8_t *row_miss) {
   int32_t id = 0;
-  while (nodes[id].split.feature >= 0)
-    id = goes_left(&nodes[id].split, row_codes[nodes[id].split.feature]) ? nodes[id].left
-                                                                         : nodes[id].right;
+  while (nodes[id].split.feature >= 0) {
+    int f = nodes[id].split.feature;
+    int full = kz_gbdt_feature_full(cuts, f);
+    int bit = full && row_miss ? kz_gbdt_missing_has(row_miss, f) : 0;
+    id = goes_left(&nodes[id].split, row_codes[f], full, bit) ? nodes[id].left : nodes[id].right;
+  }
   return id;
 }
 
@@ -155,21 +165,41 @@ int32_t kz_gbdt_bnode_leaf(const kz_gbdt_bnode *nodes, int nf, const uint8_t *ro
 /* Stable split of rows[lo, hi): the left rows end up compacted at
  * rows[lo, lo + returned count), the right ones, in order, at tmp[0, hi -
  * lo - count). */
-static int64_t split_block(const kz_gbdt_split *s, const uint8_t *codes, int nf, int32_t *rows,
+static int64_t split_block(const kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *rows,
                            int32_t *tmp, int64_t lo, int64_t hi) {
+  const uint8_t *codes = w->codes;
+  int64_t stride = w->stride;
   int f = s->feature;
   int64_t nl = lo, nr = 0;
-  if (!s->is_cat) {
+  if (!s->is_cat && w->miss && kz_gbdt_feature_full(w->cuts, f)) {
+    /* a 256-bin feature with missing values: the row's bit, not its code,
+     * says missing (code 255 is also the last value bin) */
+    int bin = s->bin, dl = s->default_left, shift = f & 7;
+    const uint8_t *bits = codes + w->nf + (f >> 3);
+    for (int64_t i = lo; i < hi; ++i) {
+      int32_t r = rows[i];
+      if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * stride + f);
+      int c = codes[(int64_t)r * stride + f];
+      int m = (bits[(int64_t)r * stride] >> shift) & 1;
+      int left = m ? dl : c <= bin;
+      rows[nl] = r;
+      tmp[nr] = r;
+      nl += left;
+      nr += left ^ 1;
+    }
+  } else if (!s->is_cat) {
     /* Branch-free: each row is written to both sides and only one cursor
      * moves (rows[nl] is at or behind the row being read). The side a row
      * takes is data-dependent, a branch the predictor misses often. */
     int bin = s->bin, dl = s->default_left;
+    /* a 256-bin feature without missing values: code 255 is a value */
+    int miss_code = kz_gbdt_feature_full(w->cuts, f) ? 256 : KZ_GBDT_MISSING_BIN;
     for (int64_t i = lo; i < hi; ++i) {
       int32_t r = rows[i];
       /* row indices hide the access pattern from the hardware prefetcher */
-      if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * nf + f);
-      int c = codes[(int64_t)r * nf + f];
-      int left = c == KZ_GBDT_MISSING_BIN ? dl : c <= bin;
+      if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * stride + f);
+      int c = codes[(int64_t)r * stride + f];
+      int left = c == miss_code ? dl : c <= bin;
       rows[nl] = r;
       tmp[nr] = r;
       nl += left;
@@ -178,8 +208,8 @@ static int64_t split_block(const kz_gbdt_split *s, const uint8_t *codes, int nf,
   } else {
     for (int64_t i = lo; i < hi; ++i) {
       int32_t r = rows[i];
-      if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * nf + f);
-      if (goes_left(s, codes[(int64_t)r * nf + f]))
+      if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * stride + f);
+      if (goes_left(s, codes[(int64_t)r * stride + f], 0, 0)) /* categorical: never 256 bins */
         rows[nl++] = r;
       else
         tmp[nr++] = r;
@@ -190,8 +220,6 @@ static int64_t split_block(const kz_gbdt_split *s, const uint8_t *codes, int nf,
 
 static int64_t partition(kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *rows, int64_t begin,
                          int64_t end) {
-  int nf = w->nf;
-  const uint8_t *codes = w->codes;
   int64_t n = end - begin;
   if (w->threads > 1 && n >= KZ_GBDT_PARALLEL_PARTITION_ROWS) {
     /* Each thread splits its block in one pass over the (randomly placed)
@@ -203,7 +231,7 @@ static int64_t partition(kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *row
     {
       int t = omp_get_thread_num(), nt = omp_get_num_threads();
       int64_t lo = begin + n * t / nt, hi = begin + n * (t + 1) / nt;
-      counts[t] = split_block(s, codes, nf, rows, w->tmp + lo, lo, hi);
+      counts[t] = split_block(w, s, rows, w->tmp + lo, lo, hi);
       if (t == 0) team = nt;
     }
     /* left blocks move down in order (each lands at or below its source,
@@ -224,7 +252,7 @@ static int64_t partition(kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *row
   }
   /* tmp[begin, end) is this node's own scratch: nodes of one level can be
    * partitioned concurrently. */
-  int64_t nl = split_block(s, codes, nf, rows, w->tmp + begin, begin, end);
+  int64_t nl = split_block(w, s, rows, w->tmp + begin, begin, end);
   memcpy(rows + begin + nl, w->tmp + begin, sizeof(int32_t) * (size_t)(n - nl));
   return nl;
 }

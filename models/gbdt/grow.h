@@ -7,6 +7,7 @@
 
 #include "models/gbdt/binning.h"
 #include "models/gbdt/booster.h"
+#include "models/gbdt/gbdt_missing.h"
 #include "models/gbdt/hist.h"
 #include "models/gbdt/rng.h"
 #include "models/gbdt/split.h"
@@ -23,7 +24,9 @@ typedef struct kz_gbdt_bnode {
 typedef struct kz_gbdt_grower {
   const kz_gbdt_params *p;
   const kz_gbdt_cuts *cuts;
-  const uint8_t *codes; /* [n_rows x nf] */
+  const uint8_t *codes; /* [n_rows x stride]: nf codes, then missing bits if miss */
+  int64_t stride;
+  int miss; /* rows carry missing bits of 256-bin features (gbdt_missing.h) */
   int nf, threads;
   kz_gbdt_split_params sp;
   kz_gbdt_hist_layout layout; /* compact histograms (hist.h) */
@@ -40,8 +43,12 @@ typedef struct kz_gbdt_grower {
   int32_t n_nodes, cap_nodes;
 } kz_gbdt_grower;
 
+/* codes: rows stride bytes apart; miss: each row's missing bits follow its
+ * codes (gbdt_missing.h; 0: code 255 is missing in features with at most
+ * 255 value bins, a value in 256-bin ones). */
 kz_status kz_gbdt_grower_init(kz_gbdt_grower *w, const kz_gbdt_params *p, const kz_gbdt_cuts *cuts,
-                              const uint8_t *codes, int64_t n_rows, int threads);
+                              const uint8_t *codes, int64_t stride, int miss, int64_t n_rows,
+                              int threads);
 void kz_gbdt_grower_free(kz_gbdt_grower *w);
 
 /* Grows a tree over rows[0..n) (partitioned in place: every node's rows end
@@ -50,7 +57,9 @@ void kz_gbdt_grower_free(kz_gbdt_grower *w);
 kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, int64_t n,
                        kz_gbdt_rng *rng);
 
-/* The leaf a binned row falls into. */
-int32_t kz_gbdt_bnode_leaf(const kz_gbdt_bnode *nodes, int nf, const uint8_t *row_codes);
+/* The leaf a binned row falls into; row_miss: the row's missing bits
+ * (gbdt_missing.h) or NULL when rows have none. */
+int32_t kz_gbdt_bnode_leaf(const kz_gbdt_bnode *nodes, const kz_gbdt_cuts *cuts,
+                           const uint8_t *row_codes, const uint8_t *row_miss);
 
 #endif

@@ -32,13 +32,15 @@ kz_status kz_gbdt_hist_layout_init(kz_gbdt_hist_layout *l, int nf, const int32_t
   size_t o = 0;
   for (int f = 0; f < nf; ++f) {
     int nb = n_bins ? n_bins[f] : KZ_GBDT_MISSING_BIN;
-    if (nb > KZ_GBDT_MISSING_BIN) nb = KZ_GBDT_MISSING_BIN;
+    int most = compact ? KZ_GBDT_HIST_BINS : KZ_GBDT_MISSING_BIN;
+    if (nb > most) nb = most;
     l->n_bins[f] = nb;
     l->off[f] = (int32_t)o;
     l->cap[f] = compact ? nb : KZ_GBDT_MISSING_BIN;
     o += (size_t)l->cap[f] + 1;
   }
   l->len = o;
+  l->stride = nf;
   return KZ_OK;
 }
 
@@ -54,14 +56,15 @@ static void hist_rows(const kz_gbdt_hist_layout *l, const uint8_t *restrict code
                       kz_gbdt_gh *restrict out) {
   kz_gbdt_v2d *o = (kz_gbdt_v2d *)out;
   int nf = l->nf;
+  int64_t stride = l->stride;
   const int32_t *restrict off = l->off, *restrict cap = l->cap;
   for (int64_t i = 0; i < n; ++i) {
     int32_t r = rows[i];
-    const uint8_t *c = codes + (int64_t)r * nf;
+    const uint8_t *c = codes + (int64_t)r * stride;
     if (i + KZ_GBDT_PREFETCH_ROWS < n) {
       /* rows are indices: the hardware prefetcher cannot see them coming */
       int32_t ahead = rows[i + KZ_GBDT_PREFETCH_ROWS];
-      __builtin_prefetch(codes + (int64_t)ahead * nf);
+      __builtin_prefetch(codes + (int64_t)ahead * stride);
       __builtin_prefetch(&gh[ahead]);
     }
     kz_gbdt_v2d v = *(const kz_gbdt_v2d *)&gh[r];
@@ -71,6 +74,42 @@ static void hist_rows(const kz_gbdt_hist_layout *l, const uint8_t *restrict code
       o[off[f] + (b < cp ? b : cp)] += v;
     }
   }
+}
+
+/* hist_rows for rows with missing bits: a 256-bin feature's missing rows
+ * (code 255, bit set) move one entry up, to its missing bin. The bits sit
+ * right after the codes, in the same cache line (mostly); a separate loop
+ * so that data without such features pays nothing. */
+static void hist_rows_miss(const kz_gbdt_hist_layout *l, const uint8_t *restrict codes,
+                           const kz_gbdt_gh *restrict gh, const int32_t *restrict rows, int64_t n,
+                           kz_gbdt_gh *restrict out) {
+  kz_gbdt_v2d *o = (kz_gbdt_v2d *)out;
+  int nf = l->nf;
+  int64_t stride = l->stride;
+  const int32_t *restrict off = l->off, *restrict cap = l->cap;
+  for (int64_t i = 0; i < n; ++i) {
+    int32_t r = rows[i];
+    const uint8_t *c = codes + (int64_t)r * stride, *bits = c + nf;
+    if (i + KZ_GBDT_PREFETCH_ROWS < n) {
+      int32_t ahead = rows[i + KZ_GBDT_PREFETCH_ROWS];
+      __builtin_prefetch(codes + (int64_t)ahead * stride);
+      __builtin_prefetch(&gh[ahead]);
+    }
+    kz_gbdt_v2d v = *(const kz_gbdt_v2d *)&gh[r];
+    for (int f = 0; f < nf; ++f) {
+      int32_t b = c[f], cp = cap[f];
+      int32_t up = (bits[f >> 3] >> (f & 7)) & 1; /* branch-free */
+      o[off[f] + (b < cp ? b : cp) + up] += v;
+    }
+  }
+}
+
+static void hist_sum_rows(const kz_gbdt_hist_layout *l, const uint8_t *codes, const kz_gbdt_gh *gh,
+                          const int32_t *rows, int64_t n, kz_gbdt_gh *out) {
+  if (l->miss)
+    hist_rows_miss(l, codes, gh, rows, n, out);
+  else
+    hist_rows(l, codes, gh, rows, n, out);
 }
 
 static void hist_zero(const kz_gbdt_hist_layout *l, kz_gbdt_gh *h) {
@@ -87,7 +126,7 @@ void kz_gbdt_hist_build_layout(const kz_gbdt_hist_layout *l, const uint8_t *code
   size_t len = l->len;
   if (threads <= 1 || n < KZ_GBDT_PARALLEL_ROWS) {
     hist_zero(l, out);
-    hist_rows(l, codes, gh, rows, n, out);
+    hist_sum_rows(l, codes, gh, rows, n, out);
     return;
   }
 #pragma omp parallel num_threads(threads)
@@ -96,7 +135,7 @@ void kz_gbdt_hist_build_layout(const kz_gbdt_hist_layout *l, const uint8_t *code
     kz_gbdt_gh *mine = scratch + (size_t)t * len;
     hist_zero(l, mine);
     int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
-    hist_rows(l, codes, gh, rows + lo, hi - lo, mine);
+    hist_sum_rows(l, codes, gh, rows + lo, hi - lo, mine);
 #pragma omp barrier
     /* Reduce: each thread owns some features, summed in thread order. */
 #pragma omp for schedule(static)

@@ -21,16 +21,26 @@ typedef struct kz_gbdt_gh {
 
 /* Where feature f's bins live: value bin b (< n_bins[f]) at entry
  * off[f] + b, the missing bin at off[f] + cap[f]; a code c lands at
- * off[f] + min(c, cap[f]) (value codes are < n_bins[f] <= cap[f]). */
+ * off[f] + min(c, cap[f]) (value codes are < n_bins[f] <= cap[f]), plus 1
+ * where the row's missing bit for f is set (miss): a feature with 256 value
+ * bins (compact layout only) has cap 256, so its code 255 is value bin 255
+ * unless the bit marks the row missing (gbdt_missing.h). */
 typedef struct kz_gbdt_hist_layout {
   int nf;
   size_t len;      /* entries per histogram */
   int32_t *off;    /* [nf] */
   int32_t *cap;    /* [nf]: n_bins[f] (compact) or KZ_GBDT_MISSING_BIN */
   int32_t *n_bins; /* [nf]: value bins in use */
+  /* rows of codes are stride bytes apart (init: nf); miss 1: each row's
+   * missing bits follow its nf codes (gbdt_missing.h; init: 0). Set by the
+   * user of the layout. */
+  int64_t stride;
+  int miss;
 } kz_gbdt_hist_layout;
 
-/* compact 0: the shared 256-entry layout (n_bins NULL: all 255 bins). */
+/* compact 0: the shared 256-entry layout (n_bins NULL: all 255 bins; more
+ * than 255 value bins do not fit it and are cut to 255). compact 1: up to
+ * 256 value bins per feature. */
 kz_status kz_gbdt_hist_layout_init(kz_gbdt_hist_layout *l, int nf, const int32_t *n_bins,
                                    int compact);
 void kz_gbdt_hist_layout_free(kz_gbdt_hist_layout *l);
