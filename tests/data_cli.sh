@@ -80,4 +80,25 @@ expect_fail "" "does not match the manifest" data inspect "$tmp/badsum" --verify
 # the existing data set is not silently replaced
 expect_fail "" "already exists" data import --kind tabular --input "$data/pima2.csv" --out "$tmp/pima2"
 
+# ---- schema overrides ----------------------------------------------------------------
+ok data import --kind tabular --input "$data/pima2.csv" --out "$tmp/pcat" --label diabetes --categorical pregnant
+out=$("$kaizen" data inspect "$tmp/pcat" 2>&1) || fail "inspect pcat: $out"
+grep -q "pregnant  *categorical  *17 categories" <<<"$out" || fail "--categorical pregnant not applied: $out"
+printf 'sid,t,region,y\na,1,north,1.5\na,2,north,2\nb,1,south,3\nb,2,south,NA\n' > "$tmp/static.csv"
+ok data import --kind timeseries --input "$tmp/static.csv" --out "$tmp/static" --series-id sid --time t --static region --label y
+out=$("$kaizen" data inspect "$tmp/static" 2>&1) || fail "inspect static: $out"
+grep -q "field 'static_cat'" <<<"$out" || fail "--static region not stored as a static field: $out"
+
+# ---- replacing a data set ------------------------------------------------------------
+# Bad input found before any shard is written leaves the old data set whole.
+cp -r "$tmp/pima2" "$tmp/keep"
+printf 'a,b\n1,2\n3\n' > "$tmp/early.csv"
+expect_fail "" "early.csv:3" data import --kind tabular --input "$tmp/early.csv" --out "$tmp/keep" --overwrite
+out=$("$kaizen" data inspect "$tmp/keep" --verify 2>&1) || fail "an early failure damaged the old data set: $out"
+# (A failure after the first new shard is committed is covered by test_shard:
+# the importer finds bad input in its first pass, before writing anything.)
+cp -r "$tmp/pima2" "$tmp/repl"
+ok data import --kind tabular --input "$data/pima2.csv" --out "$tmp/repl" --label diabetes --overwrite
+out=$("$kaizen" data inspect "$tmp/repl" --verify 2>&1) || fail "re-import after a failed overwrite: $out"
+
 exit $((fails > 0))

@@ -118,7 +118,11 @@ static void round_trip(const char *name, const char *tmp) {
   int nh = split_line(hline, header, 64);
   int fld[64], col[64];
   for (int i = 0; i < nh; ++i)
-    if (!kz_schema_find_column(s, header[i], &fld[i], &col[i])) fld[i] = -1;
+    if (!kz_schema_find_column(s, header[i], &fld[i], &col[i])) {
+      fld[i] = -1;
+      fprintf(stderr, "%s: CSV column '%s' is not in the schema\n", name, header[i]);
+      KZ_CHECK(0); /* a dropped column would otherwise pass unchecked */
+    }
   int ids_f = kz_schema_field_index(s, "input_ids"), len_f = kz_schema_field_index(s, "length");
   int64_t r = 0, mismatches = 0, nan_checked = 0;
   while (getline(&line, &cap, f) > 0) {

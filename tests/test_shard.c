@@ -267,6 +267,43 @@ static void test_abort_leaves_nothing(const char *tmp) {
   kz_schema_free(&s);
 }
 
+/* --overwrite: the old manifest stays until the first new shard is committed
+ * (an early failure keeps the old data set), then goes before that shard
+ * replaces an old one, so no manifest ever describes files it did not write. */
+static void test_overwrite_retires_manifest(const char *tmp) {
+  char dir[512], manifest[600];
+  snprintf(dir, sizeof dir, "%s/replaced", tmp);
+  snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
+  kz_schema s;
+  make_schema(&s);
+  kz_shard_writer_options o;
+  kz_shard_writer_options_default(&o);
+  o.shard_rows = 100;
+  kz_shard_batch b;
+  KZ_CHECK_OK(kz_shard_batch_alloc(&s, 150, &b));
+  b.rows = 150;
+  kz_shard_writer *w;
+  KZ_CHECK_OK(kz_shard_writer_open(dir, &s, &o, &w));
+  KZ_CHECK_OK(kz_shard_writer_append(w, 0, &b));
+  KZ_CHECK_OK(kz_shard_writer_finish(w));
+  KZ_CHECK(access(manifest, F_OK) == 0);
+
+  o.overwrite = 1;
+  KZ_CHECK_OK(kz_shard_writer_open(dir, &s, &o, &w));
+  b.rows = 50; /* buffered, nothing committed */
+  KZ_CHECK_OK(kz_shard_writer_append(w, 0, &b));
+  KZ_CHECK(access(manifest, F_OK) == 0);
+  KZ_CHECK_OK(kz_shard_writer_append(w, 0, &b)); /* the first shard is committed */
+  KZ_CHECK(access(manifest, F_OK) != 0);
+  kz_shard_writer_abort(w);
+  KZ_CHECK(access(manifest, F_OK) != 0);
+  kz_dataset *ds = NULL;
+  kz_dataset_options dopt = {NULL, 0};
+  KZ_CHECK(kz_dataset_open(dir, &dopt, &ds) != KZ_OK); /* refused, not misread */
+  kz_shard_batch_free(&b);
+  kz_schema_free(&s);
+}
+
 /* Rewrites a shard's format version in place (for the CLI test). */
 static int set_version(const char *path, int version) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -293,5 +330,6 @@ int main(int argc, char **argv) {
   test_ranks_and_shuffle(dir);
   test_bad_files(argv[1]);
   test_abort_leaves_nothing(argv[1]);
+  test_overwrite_retires_manifest(argv[1]);
   return KZ_TEST_RESULT();
 }

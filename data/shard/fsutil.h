@@ -9,6 +9,8 @@
 
 /* fsync the file, rename tmp -> final, fsync the directory holding it. */
 kz_status kz_fs_commit(const char *tmp_path, const char *final_path);
+/* fsync a directory, so an unlink or rename in it is durable. */
+kz_status kz_fs_sync_dir(const char *dir);
 /* Writes len bytes to path via path.tmp + kz_fs_commit. */
 kz_status kz_fs_write_atomic(const char *path, const void *data, size_t len);
 /* mkdir -p for one level; *created is set to 1 when this call made it. */

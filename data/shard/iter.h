@@ -4,7 +4,10 @@
  * from (seed, epoch) and rows are permuted within each block, so every rank
  * computes the same global order without communicating and reads stay
  * contiguous. A background thread prefetches batches, holding at most
- * prefetch_bytes of them; it makes every HDF5 call of the iteration.
+ * prefetch_bytes of them; it makes every HDF5 call of the iteration. Memory
+ * held: the prefetched batches (prefetch_bytes) plus, with shuffle, one
+ * window of window_rows rows that the thread permutes (about 32 MiB by
+ * default), so the bound is prefetch_bytes + window bytes.
  *
  *   kz_shard_iter *it;
  *   KZ_TRY(kz_shard_iter_open(ds, &o, &it));

@@ -2,6 +2,7 @@
 #include "data/shard/writer.h"
 
 #include <hdf5.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +198,25 @@ static kz_status remember(kz_shard_writer *w, const char *path) {
   return KZ_OK;
 }
 
+/* Replacing a data set renames new shards over old ones of the same name, so
+ * the old manifest has to go first: a crash between the two would otherwise
+ * leave a manifest that describes files it no longer matches. Done at the
+ * first commit, not at open, so an import that fails on bad input before
+ * writing anything leaves the old data set whole. */
+static kz_status retire_old_manifest(kz_shard_writer *w) {
+  char *manifest = kz_path_join(w->dir, "manifest.json");
+  if (!manifest) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", w->dir);
+  kz_status st = KZ_OK;
+  if (kz_fs_exists(manifest)) {
+    if (unlink(manifest) != 0)
+      st = kz_fail(KZ_ERR_IO, "%s: cannot remove the old manifest: %s", manifest, strerror(errno));
+    else
+      st = kz_fs_sync_dir(w->dir);
+  }
+  free(manifest);
+  return st;
+}
+
 static kz_status close_shard(kz_shard_writer *w, split_state *sp) {
   for (int32_t f = 0; f < w->schema.n_fields; ++f)
     if (H5Dclose(sp->dsets[f]) < 0) {
@@ -209,6 +229,7 @@ static kz_status close_shard(kz_shard_writer *w, split_state *sp) {
   if (rc < 0) return kz_fail(KZ_ERR_IO, "%s: closing the HDF5 file failed", sp->tmp_path);
   uint64_t sum, bytes;
   KZ_TRY(kz_hash64_file(sp->tmp_path, &sum, &bytes));
+  if (w->n_committed == 0) KZ_TRY(retire_old_manifest(w));
   KZ_TRY(remember(w, sp->final_path));
   KZ_TRY(kz_fs_commit(sp->tmp_path, sp->final_path));
   char hex[32];
