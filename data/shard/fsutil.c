@@ -24,7 +24,9 @@ static kz_status fsync_path(const char *path, int directory) {
   return KZ_OK;
 }
 
-kz_status kz_fs_sync_dir(const char *dir) { return fsync_path(dir, 1); }
+kz_status kz_fs_sync_dir(const char *dir) {
+  return fsync_path(dir, 1);
+}
 
 kz_status kz_fs_commit(const char *tmp_path, const char *final_path) {
   KZ_TRY(fsync_path(tmp_path, 0));

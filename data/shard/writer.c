@@ -1,8 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "data/shard/writer.h"
 
-#include <hdf5.h>
 #include <errno.h>
+#include <hdf5.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
