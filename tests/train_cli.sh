@@ -116,6 +116,17 @@ bad negative_lr "train.lr" --set train.lr=-0.5
 bad bf16 "bf16" --set train.precision=bf16
 bad resume_no_id "needs output.run_id" --set output.run_id= --resume
 [ -e "$tmp/runs/default" ] && [ -n "$(ls "$tmp/runs/default" | grep bad_)" ] && fail "a bad config created a run"
+# in a file, the error names the line of the offending key
+job "$tmp/bad_lr.yaml" 60
+sed -i 's/^  lr: 0.05$/  lr: 0/' "$tmp/bad_lr.yaml" # line 6
+out=$("$kaizen" train "$tmp/bad_lr.yaml" --quiet --set output.run_id=bad_file_lr 2>&1) &&
+  fail "lr: 0 in a file was accepted"
+grep -qF "bad_lr.yaml:6: train.lr: must be > 0" <<<"$out" || fail "lr: 0 in a file: $out"
+job "$tmp/bad_key.yaml" 60 "lrr: 1" # line 15
+out=$("$kaizen" train "$tmp/bad_key.yaml" --quiet --set output.run_id=bad_file_key 2>&1) &&
+  fail "an unknown key in a file was accepted"
+grep -qF "bad_key.yaml:15: unknown key 'train.lrr'" <<<"$out" || fail "unknown key in a file: $out"
+[ -e "$(run_dir bad_file_lr)" ] || [ -e "$(run_dir bad_file_key)" ] && fail "a bad config file created a run"
 
 # ---- (e) NaN guard ----------------------------------------------------------------------------
 "$kaizen" train "$tmp/short.yaml" --set output.run_id=nan1 --set train.inject_nan_at_step=15 \
@@ -129,6 +140,18 @@ grep -q '"event":"rollback","step":20,"detail":"rolled back to step 20, lr multi
   "$tmp/nan3.out" || fail "no rollback to step 20 with lr x0.5: $(grep event "$tmp/nan3.out" | grep -v progress)"
 grep -qE '^linear loss=[0-9.e+-]+ ' "$tmp/nan3.out" || fail "rollback run: no finite final loss"
 tail -1 "$(run_dir nan3)/metrics.csv" | grep -qv nan || fail "rollback run: last row not finite"
+
+# ---- progress on a non-TTY: one JSON object per log interval, with every field --------------------
+n=$(grep -c '"event":"progress"' "$tmp/nan1.out")
+[ "$n" -ge 10 ] || fail "wanted a progress object per 5 steps of 60, got $n"
+line=$(grep -m1 '"event":"progress"' "$tmp/nan1.out")
+/usr/bin/python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+for k in ("step", "loss", "lr", "samples_per_s", "flops_per_s", "peak_pct", "eta_s"):
+    assert k in d, k
+assert d["step"] == 5 and d["samples_per_s"] > 0 and d["flops_per_s"] > 0 and d["eta_s"] >= 0
+' "$line" || fail "progress object lacks a field or a value is off: $line"
 
 # ---- (f) predict and eval on the saved model --------------------------------------------------
 model="$(run_dir d2)/model.kzm"
@@ -155,6 +178,14 @@ out=$("$kaizen" predict --model "$tmp/pima2/manifest.json" --data "$tmp/pima2" -
   fail "predict with a non-model file succeeded"
 grep -q "not a kaizen model file" <<<"$out" || fail "predict on a non-model: $out"
 [ -e "$tmp/x.csv" ] && fail "a failed predict left output"
+
+# ---- the MLP through the same CLI: class-named predictions, --device recorded ---------------------
+"$kaizen" train "$tmp/short.yaml" --quiet --device cpu --set output.run_id=mlp --set model.type=mlp \
+  --set "model.hidden=[8]" --set model.dropout=0.1 >"$tmp/mlp.out" 2>&1 || fail "mlp run: $(cat "$tmp/mlp.out")"
+grep -q '^  device: cpu$' "$(run_dir mlp)/config.yaml" || fail "config.yaml does not record --device cpu"
+"$kaizen" predict --model "$(run_dir mlp)/model.kzm" --data "$tmp/pima2" --out "$tmp/mlp.csv" ||
+  fail "mlp predict"
+[ "$(head -1 "$tmp/mlp.csv")" = "row,p_neg,p_pos" ] || fail "mlp predict header: $(head -1 "$tmp/mlp.csv")"
 
 # ---- early stopping, gradient accumulation + SGD, continued training -----------------------------
 "$kaizen" train "$tmp/short.yaml" --quiet --set output.run_id=es --set train.early_stopping.patience=1 \

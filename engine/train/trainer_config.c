@@ -21,9 +21,11 @@ static kz_status read_train(kz_cfg *cfg, kz_train_config *c) {
   KZ_TRY(kz_cfg_get_enum(t, "optimizer", optimizers, 0, &k));
   c->optim.kind = (kz_optim_kind)k;
   KZ_TRY(kz_cfg_get_double(t, "lr", 1e-3, 0.0, 1e3, &c->lr));
-  if (!(c->lr > 0.0))
-    return kz_fail(KZ_ERR_INVALID_ARG, "%s:%d: train.lr: must be > 0, got %g", kz_cfg_name(cfg),
-                   kz_cfg_line(t), c->lr);
+  char where[512];
+  if (!(c->lr > 0.0)) {
+    kz_cfg_key_where(t, "lr", where, sizeof where);
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: train.lr: must be > 0, got %g", where, c->lr);
+  }
   KZ_TRY(kz_cfg_get_double(t, "weight_decay", 0.0, 0.0, 1e3, &c->optim.weight_decay));
   KZ_TRY(kz_cfg_get_double(t, "beta1", 0.9, 0.0, 0.999999, &c->optim.beta1));
   KZ_TRY(kz_cfg_get_double(t, "beta2", 0.999, 0.0, 0.99999999, &c->optim.beta2));
@@ -56,10 +58,11 @@ static kz_status read_train(kz_cfg *cfg, kz_train_config *c) {
   KZ_TRY(kz_cfg_get_int(t, "seed", 0, 0, INT64_MAX, &seed));
   c->seed = (uint64_t)seed;
   KZ_TRY(kz_cfg_get_enum(t, "precision", precisions, 0, &k));
-  if (k != 0)
+  if (k != 0) {
+    kz_cfg_key_where(t, "precision", where, sizeof where);
     return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "%s: train.precision: bf16 training is not supported yet; use fp32",
-                   kz_cfg_name(cfg));
+                   "%s: train.precision: bf16 training is not supported yet; use fp32", where);
+  }
   KZ_TRY(kz_cfg_get_string(t, "device", "auto", &c->device));
   KZ_TRY(kz_cfg_get_int(t, "threads", 0, 0, 4096, &c->threads));
   return KZ_OK;

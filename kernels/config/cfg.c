@@ -525,3 +525,8 @@ int kz_cfg_has(const kz_cfg_node *map, const char *key) {
 int kz_cfg_line(const kz_cfg_node *node) {
   return node ? node->line : 0;
 }
+
+void kz_cfg_key_where(const kz_cfg_node *map, const char *key, char *buf, size_t cap) {
+  const kz_cfg_node *n = kz_cfg_child(map, key);
+  kz_cfg_where(n ? n : map, buf, cap);
+}

@@ -51,6 +51,9 @@ const kz_cfg_node *kz_cfg_section(const kz_cfg *cfg, const char *name);
 const kz_cfg_node *kz_cfg_map(const kz_cfg_node *map, const char *key);
 int kz_cfg_has(const kz_cfg_node *map, const char *key);
 int kz_cfg_line(const kz_cfg_node *node);
+/* Where key's value in map came from, for errors about its value: "FILE:LINE",
+ * or "--set ASSIGNMENT"; the map's own place when the key is absent. */
+void kz_cfg_key_where(const kz_cfg_node *map, const char *key, char *buf, size_t cap);
 
 /* Typed getters. Absent key: *out = def (recorded as the effective value).
  * Wrong type or out of [min, max]: an error naming file:line and key path. */

@@ -69,6 +69,14 @@ static json_t *build_meta(const kz_mlp *m) {
   json_object_set_new(root, "categorical", cat);
   json_object_set_new(root, "label", label);
   json_object_set_new(root, "n_params", json_integer(m->base.info.n_params));
+  /* Prediction column names (kaizen predict): the classes, or the label. */
+  json_t *outputs = json_array();
+  if (m->n_classes > 0)
+    for (int k = 0; k < m->n_classes; k++)
+      json_array_append_new(outputs, json_string(m->class_names[k]));
+  else
+    json_array_append_new(outputs, json_string(m->label_name));
+  json_object_set_new(root, "output_names", outputs);
   return root;
 }
 

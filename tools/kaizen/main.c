@@ -30,7 +30,7 @@ static void usage(FILE *out) {
   for (int i = 0; i < n_commands; ++i)
     fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf(out,
-          "\nCommon options:\n%s\n"
+          "\nOptions every command takes (after the command: kaizen info --device cpu):\n%s\n"
           "Run `kaizen <command> --help` for a command's options. Docs: docs/CLI.md\n",
           kz_cli_common_help);
 }
