@@ -11,3 +11,10 @@ set_tests_properties(cli/unknown_command PROPERTIES WILL_FAIL TRUE)
 # Bad options must fail with a message naming what was wrong (checked by a script
 # so both the exit code and the text are asserted).
 add_test(NAME cli/bad_options COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli_bad_options.sh $<TARGET_FILE:kaizen>)
+# The bench runs end to end and prints its comparison with OpenBLAS (a smoke
+# test: the ratio is measured and recorded in bench/results, never asserted
+# here, where timing on a shared CI machine would make the test flaky).
+add_test(NAME cli/kernels_bench_matmul COMMAND kaizen kernels bench --device cpu --op matmul --repeat 1)
+set_tests_properties(cli/kernels_bench_matmul PROPERTIES
+  PASS_REGULAR_EXPRESSION "OpenBLAS +ratio.*headline: kaizen matmul / OpenBLAS sgemm = [0-9.]+"
+  LABELS bench)

@@ -141,6 +141,53 @@ static void test_stream_and_validation(void) {
   }
 }
 
+/* Stream a fills a buffer and records; stream b waits, then reads it back.
+ * On a GPU the wait is what orders the two streams; on the CPU they run in
+ * program order and the API must still accept and check the calls. */
+static void test_events_on(kz_device dev) {
+  enum { N = 1 << 22 };
+  kz_stream *a, *b;
+  KZ_CHECK_OK(kz_stream_create(dev, &a));
+  KZ_CHECK_OK(kz_stream_create(dev, &b));
+  kz_event *start, *done;
+  KZ_CHECK_OK(kz_event_create(dev, &start));
+  KZ_CHECK_OK(kz_event_create(dev, &done));
+  KZ_CHECK_FAILS(kz_stream_wait_event(b, done), KZ_ERR_INVALID_ARG, "never recorded");
+  void *buf;
+  KZ_CHECK_OK(kz_device_alloc(dev, N, &buf));
+  unsigned char *host = malloc(N);
+  KZ_CHECK_OK(kz_event_record(a, start));
+  KZ_CHECK_OK(kz_fill_bytes(a, buf, 0x3c, N));
+  KZ_CHECK_OK(kz_event_record(a, done));
+  KZ_CHECK_OK(kz_stream_wait_event(b, done));
+  KZ_CHECK_OK(kz_copy_to_host(b, host, buf, N));
+  KZ_CHECK_OK(kz_stream_sync(b));
+  int64_t wrong = 0;
+  for (int i = 0; i < N; ++i) wrong += host[i] != 0x3c;
+  KZ_CHECK(wrong == 0);
+  float ms = -1;
+  KZ_CHECK_OK(kz_event_elapsed_ms(start, done, &ms));
+  KZ_CHECK(ms >= 0 && ms < 60e3);
+  kz_event *fresh;
+  KZ_CHECK_OK(kz_event_create(dev, &fresh));
+  KZ_CHECK_FAILS(kz_event_elapsed_ms(start, fresh, &ms), KZ_ERR_INVALID_ARG, "never recorded");
+  kz_event_destroy(fresh);
+  free(host);
+  kz_device_free(dev, buf);
+  kz_event_destroy(start);
+  kz_event_destroy(done);
+  kz_stream_destroy(a);
+  kz_stream_destroy(b);
+}
+
+static void test_events(void) {
+  test_events_on(cpu);
+  if (kz_cuda_device_count() > 0) test_events_on((kz_device){KZ_DEVICE_CUDA, 0});
+  kz_event *e;
+  KZ_CHECK_FAILS(kz_event_create((kz_device){KZ_DEVICE_CPU, 1}, &e), KZ_ERR_NOT_FOUND,
+                 "no such device");
+}
+
 int main(void) {
   test_errors();
   test_bf16();
@@ -148,5 +195,6 @@ int main(void) {
   test_arena();
   test_devices();
   test_stream_and_validation();
+  test_events();
   return KZ_TEST_RESULT();
 }

@@ -53,6 +53,67 @@ kz_status kz_stream_sync(kz_stream *s) {
   return s->backend->stream_sync(s);
 }
 
+struct kz_event {
+  const kz_backend *backend;
+  kz_device device;
+  void *native;
+  int recorded;
+};
+
+kz_status kz_event_create(kz_device device, kz_event **out) {
+  const kz_backend *be = NULL;
+  KZ_TRY(backend_checked(device, &be));
+  kz_event *e = calloc(1, sizeof *e);
+  if (!e) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "kz_event_create: out of host memory");
+  e->backend = be;
+  e->device = device;
+  kz_status st = be->event_create(device.index, &e->native);
+  if (st != KZ_OK) {
+    free(e);
+    return st;
+  }
+  *out = e;
+  return KZ_OK;
+}
+
+void kz_event_destroy(kz_event *e) {
+  if (!e) return;
+  e->backend->event_destroy(e->native);
+  free(e);
+}
+
+/* Events and streams belong to one device; mixing them is a caller bug that
+ * CUDA would report obscurely (or not at all), so name both devices. */
+static kz_status same_device(const kz_stream *s, const kz_event *e, const char *what) {
+  if (s->device.kind == e->device.kind && s->device.index == e->device.index) return KZ_OK;
+  char a[32], b[32];
+  kz_device_format(s->device, a, sizeof a);
+  kz_device_format(e->device, b, sizeof b);
+  return kz_fail(KZ_ERR_INVALID_ARG, "%s: the stream is on %s, the event on %s", what, a, b);
+}
+
+kz_status kz_event_record(kz_stream *s, kz_event *e) {
+  KZ_TRY(same_device(s, e, "kz_event_record"));
+  KZ_TRY(s->backend->event_record(s, e->native));
+  e->recorded = 1;
+  return KZ_OK;
+}
+
+kz_status kz_stream_wait_event(kz_stream *s, const kz_event *e) {
+  KZ_TRY(same_device(s, e, "kz_stream_wait_event"));
+  if (!e->recorded)
+    return kz_fail(KZ_ERR_INVALID_ARG, "kz_stream_wait_event: event never recorded");
+  return s->backend->stream_wait_event(s, e->native);
+}
+
+kz_status kz_event_elapsed_ms(const kz_event *start, const kz_event *stop, float *ms) {
+  if (!start->recorded || !stop->recorded)
+    return kz_fail(KZ_ERR_INVALID_ARG, "kz_event_elapsed_ms: event never recorded");
+  if (start->backend != stop->backend || start->device.index != stop->device.index)
+    return kz_fail(KZ_ERR_INVALID_ARG, "kz_event_elapsed_ms: events on different devices");
+  return start->backend->event_elapsed_ms(start->native, stop->native, ms);
+}
+
 kz_status kz_device_alloc(kz_device device, size_t bytes, void **ptr) {
   const kz_backend *be = NULL;
   KZ_TRY(backend_checked(device, &be));

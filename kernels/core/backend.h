@@ -163,6 +163,9 @@ struct kz_backend {
   void (*event_destroy)(void *event);
   kz_status (*event_record)(kz_stream *s, void *event);
   kz_status (*event_elapsed_ms)(void *start, void *stop, float *ms);
+  /* Work enqueued on s after this waits for the event's recorded work (CPU:
+   * streams run in program order, so it has already happened). */
+  kz_status (*stream_wait_event)(kz_stream *s, void *event);
   kz_op_table ops;
 };
 
@@ -176,6 +179,16 @@ const kz_backend *kz_backend_for(kz_device device);
 kz_status kz_stream_create(kz_device device, kz_stream **out);
 void kz_stream_destroy(kz_stream *s);
 kz_status kz_stream_sync(kz_stream *s);
+
+/* Events order work across streams of one device and time it: record on
+ * one stream, make another wait for it, or read the time between two. */
+typedef struct kz_event kz_event;
+kz_status kz_event_create(kz_device device, kz_event **out);
+void kz_event_destroy(kz_event *e);
+kz_status kz_event_record(kz_stream *s, kz_event *e);
+kz_status kz_stream_wait_event(kz_stream *s, const kz_event *e);
+/* Waits for stop's work, then the milliseconds between the two records. */
+kz_status kz_event_elapsed_ms(const kz_event *start, const kz_event *stop, float *ms);
 
 kz_status kz_device_alloc(kz_device device, size_t bytes, void **ptr);
 void kz_device_free(kz_device device, void *ptr);

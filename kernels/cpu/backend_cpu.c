@@ -110,6 +110,11 @@ static kz_status cpu_event_elapsed_ms(void *start, void *stop, float *ms) {
   return KZ_OK;
 }
 
+static kz_status cpu_stream_wait_event(kz_stream *s, void *event) {
+  (void)s, (void)event;
+  return KZ_OK;
+}
+
 static const kz_backend cpu_backend = {
     .name = "cpu",
     .kind = KZ_DEVICE_CPU,
@@ -126,6 +131,7 @@ static const kz_backend cpu_backend = {
     .event_destroy = cpu_event_destroy,
     .event_record = cpu_event_record,
     .event_elapsed_ms = cpu_event_elapsed_ms,
+    .stream_wait_event = cpu_stream_wait_event,
     .ops =
         {
             .gemm = kz_cpu_gemm,

@@ -198,6 +198,13 @@ kz_status event_elapsed_ms(void *start, void *stop, float *ms) {
   return KZ_OK;
 }
 
+kz_status stream_wait_event(kz_stream *s, void *event) {
+  KZ_TRY(kz_cuda_enter(s, "stream_wait_event"));
+  KZ_CUDA_CHECK(cudaStreamWaitEvent(kz_cuda_stream(s), (cudaEvent_t)event, 0),
+                "cudaStreamWaitEvent");
+  return KZ_OK;
+}
+
 kz_backend make_backend(void) {
   kz_backend b;
   memset(&b, 0, sizeof b);
@@ -216,6 +223,7 @@ kz_backend make_backend(void) {
   b.event_destroy = event_destroy;
   b.event_record = event_record;
   b.event_elapsed_ms = event_elapsed_ms;
+  b.stream_wait_event = stream_wait_event;
   kz_op_table *t = &b.ops;
   t->gemm = kz_cuda_gemm;
   t->bias_add_fwd = kz_cuda_bias_add_fwd;

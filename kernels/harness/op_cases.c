@@ -37,6 +37,14 @@ kz_op_case *kz_case_new(kz_op_case_list *list, const char *op, kz_case_invoke_fn
 kz_arg_spec *kz_case_arg(kz_op_case *c, const char *name, kz_dtype dtype, kz_arg_role role,
                          int ndim, const int64_t *shape) {
   static _Thread_local kz_arg_spec scratch;
+  /* op_check encodes, poisons and decodes f32, bf16 and i32 only; an argument
+   * of another dtype would be checked as if it were f32, so a case declaring
+   * one is a bug in the case table, caught the first time the table is built. */
+  if (dtype != KZ_F32 && dtype != KZ_BF16 && dtype != KZ_I32) {
+    fprintf(stderr, "op case %s: argument %s: the harness does not handle dtype %d\n", c->name,
+            name, (int)dtype);
+    abort();
+  }
   kz_arg_spec *a = c->nargs < KZ_CASE_MAX_ARGS ? &c->args[c->nargs++] : &scratch;
   memset(a, 0, sizeof *a);
   a->name = name;
