@@ -15,44 +15,24 @@ build=${1:-$here/build}
 threads=${2:-$(nproc)}
 [ $# -ge 2 ] && shift 2 || shift $#
 seeds=${*:-1 2 3 4 5}
-kz=$build/kaizen
-drv=$build/tests/bench_gbdt
-ref="/usr/bin/python3 $here/tools/gbdt_xgb_reference.py"
+. "$here/bench/gbdt_common.sh"
 work=${TMPDIR:-/tmp}/kz_gbdt_seeds
 mkdir -p "$work"
-[ -x "$kz" ] && [ -x "$drv" ] || { echo "build first: $kz and $drv are needed" >&2; exit 2; }
-/usr/bin/python3 -c 'import xgboost, h5py' 2>/dev/null ||
-  { echo "python3-xgboost and python3-h5py are needed" >&2; exit 77; }
-field() { /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
-echo "kaizen GBDT vs XGBoost $(/usr/bin/python3 -c 'import xgboost; print(xgboost.__version__)'): valid AUC over data seeds, $threads threads, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "kaizen GBDT vs XGBoost $xgb_version: valid AUC over data seeds, $threads threads, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 printf '%-5s %10s %10s %10s %9s %9s\n' seed kaizen xgboost diff kaizen_s xgboost_s
 rows=""
 for s in $seeds; do
   d=$work/s$s
-  if [ ! -f "$d/manifest.json" ]; then
-    "$drv" synth "$work/s$s.csv" 1000000 28 0.02 "$s"
-    "$kz" data import --kind tabular --input "$work/s$s.csv" --out "$d" --label y \
-      --label-type categorical --valid-fraction 0.2 --seed 1 --overwrite >/dev/null
-    rm -f "$work/s$s.csv"
-  fi
+  synth_data "$d" "$s"
   k=$("$drv" train "$d" binary:logistic auc 100 8 0.1 "$threads")
   x=$($ref --data "$d" --objective binary:logistic --metric auc --rounds 100 \
         --max-depth 8 --eta 0.1 --max-bin 256 --nthread "$threads")
   ka=$(field "$k" valid-auc); xa=$(field "$x" valid-auc)
-  npos=$(/usr/bin/python3 -c '
-import h5py, json, os, sys
-d = sys.argv[1]
-m = json.load(open(os.path.join(d, "manifest.json")))
-pos = neg = 0
-for s in m["shards"]:
-    if s["split"] == "valid":
-        y = h5py.File(os.path.join(d, s["file"]), "r")["label"][...]
-        pos += int((y == 1).sum()); neg += int((y == 0).sum())
-print(f"{pos}:{neg}")' "$d")
+  classes="$(field "$x" valid_pos):$(field "$x" valid_neg)"
   printf '%-5s %10.5f %10.5f %+10.5f %9.2f %9.2f\n' "$s" "$ka" "$xa" \
     "$(awk -v a="$ka" -v b="$xa" 'BEGIN { print a - b }')" "$(field "$k" train_s)" "$(field "$x" train_s)"
-  rows="$rows $ka:$xa:$npos"
+  rows="$rows $ka:$xa:$classes"
 done
 # shellcheck disable=SC2086
 printf '%s\n' $rows | awk -F: '

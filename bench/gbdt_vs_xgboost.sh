@@ -17,17 +17,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 threads=${2:-$(nproc)}
 repeat=${3:-3}
-kz=$build/kaizen
-drv=$build/tests/bench_gbdt
-ref="/usr/bin/python3 $here/tools/gbdt_xgb_reference.py"
+. "$here/bench/gbdt_common.sh"
 data=$here/../shared/data
 work=${TMPDIR:-/tmp}/kz_gbdt_bench
 mkdir -p "$work"
-[ -x "$kz" ] && [ -x "$drv" ] || { echo "build first: $kz and $drv are needed" >&2; exit 2; }
-/usr/bin/python3 -c 'import xgboost, h5py' 2>/dev/null ||
-  { echo "python3-xgboost and python3-h5py are needed" >&2; exit 77; }
-
-field() { /usr/bin/python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("nan" if v is None else v)' "$1" "$2"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 import_set() { # name label type
@@ -35,7 +28,7 @@ import_set() { # name label type
     --label-type "$3" --valid-fraction 0.2 --seed 1 --overwrite >/dev/null
 }
 
-echo "kaizen GBDT vs XGBoost $(/usr/bin/python3 -c 'import xgboost; print(xgboost.__version__)'), $threads threads, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "kaizen GBDT vs XGBoost $xgb_version, $threads threads, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo
 echo "## accuracy (valid split, 200 rounds, depth 6, eta 0.1, max_bin 256); times: medians of $repeat interleaved runs"
@@ -66,12 +59,7 @@ done
 
 echo
 echo "## speed: synthetic 1,000,000 x 28 binary (2% missing), 80/20 split, 100 rounds, depth 8, eta 0.1"
-if [ ! -f "$work/synth/manifest.json" ]; then
-  "$drv" synth "$work/synth.csv" 1000000 28 0.02 1
-  "$kz" data import --kind tabular --input "$work/synth.csv" --out "$work/synth" --label y \
-    --label-type categorical --valid-fraction 0.2 --seed 1 --overwrite >/dev/null
-  rm -f "$work/synth.csv"
-fi
+synth_data "$work/synth" 1
 kt=""; xt=""; ka=""; xa=""; kp=""; xp=""
 i=0
 while [ "$i" -lt "$repeat" ]; do

@@ -99,6 +99,6 @@ out=$("$kaizen" data inspect "$tmp/keep" --verify 2>&1) || fail "an early failur
 # the importer finds bad input in its first pass, before writing anything.)
 cp -r "$tmp/pima2" "$tmp/repl"
 ok data import --kind tabular --input "$data/pima2.csv" --out "$tmp/repl" --label diabetes --overwrite
-out=$("$kaizen" data inspect "$tmp/repl" --verify 2>&1) || fail "re-import after a failed overwrite: $out"
+out=$("$kaizen" data inspect "$tmp/repl" --verify 2>&1) || fail "re-import over an existing data set: $out"
 
 exit $((fails > 0))

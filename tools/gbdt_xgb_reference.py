@@ -122,6 +122,8 @@ def main():
         out["valid-accuracy"] = float(np.mean(np.argmax(pred, axis=1) == va[2]))
     elif args.objective == "binary:logistic":
         out["valid-accuracy"] = float(np.mean((pred > 0.5) == (va[2] > 0.5)))
+        out["valid_pos"] = int(np.sum(va[2] > 0.5))  # class sizes: the AUC's standard error
+        out["valid_neg"] = int(len(va[2])) - out["valid_pos"]
     print(json.dumps(out))
     return 0
 

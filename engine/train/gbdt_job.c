@@ -229,7 +229,6 @@ static kz_status read_config(kz_cfg *cfg, const kz_job_cli *cli, job *j) {
   KZ_TRY(kz_cfg_get_int(train, "seed", 0, 0, INT64_MAX, &seed));
   KZ_TRY(kz_cfg_get_string(train, "device", "auto", &j->device));
   KZ_TRY(kz_cfg_get_int(train, "threads", 0, 0, 4096, &threads));
-  if (cli && cli->device) j->device = cli->device;
   KZ_TRY(check_device(j->device));
   j->p.seed = (uint64_t)seed;
   if (j->p.nthread == 0) j->p.nthread = (int)threads;
@@ -410,7 +409,8 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
 kz_status kz_gbdt_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   job j;
   memset(&j, 0, sizeof j);
-  kz_status st = train_run(&j, cfg, cli);
+  kz_status st = kz_job_cli_apply(cfg, cli);
+  if (st == KZ_OK) st = train_run(&j, cfg, cli);
   kz_gbdt_table_close(&j.train);
   kz_gbdt_table_close(&j.valid);
   return st;

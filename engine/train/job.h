@@ -12,7 +12,7 @@
 
 typedef struct kz_job_cli {
   int resume;         /* --resume: continue the newest valid checkpoint of the run */
-  const char *device; /* --device, overrides train.device; NULL: the config's */
+  const char *device; /* --device, overrides train.device (kz_job_cli_apply); NULL: the config's */
   int quiet;          /* --quiet: no progress lines */
 } kz_job_cli;
 
@@ -26,6 +26,10 @@ const char *kz_model_file_kind(const char *path);
  *   "<model.type> <metric>=<value> ... run <dir>"
  * on stdout. */
 kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli);
+/* Writes the CLI's overrides (--device) into cfg as train.device, so the job
+ * reads one value and the run's config.yaml records what ran. Both train
+ * entry points call it first. */
+kz_status kz_job_cli_apply(kz_cfg *cfg, const kz_job_cli *cli);
 kz_status kz_gbdt_job_train(kz_cfg *cfg, const kz_job_cli *cli);
 
 /* Predictions for every row of a data set (dir, manifest or shard) as CSV

@@ -14,6 +14,15 @@
 #include "models/nn_file.h"
 #include "models/nn_model.h"
 
+kz_status kz_job_cli_apply(kz_cfg *cfg, const kz_job_cli *cli) {
+  if (!cli || !cli->device) return KZ_OK;
+  char set_device[160];
+  if (snprintf(set_device, sizeof set_device, "train.device=%s", cli->device) >=
+      (int)sizeof set_device)
+    return kz_fail(KZ_ERR_INVALID_ARG, "--device %.40s...: too long", cli->device);
+  return kz_cfg_set(cfg, set_device);
+}
+
 const char *kz_model_file_kind(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) {

@@ -170,8 +170,7 @@ static kz_status create_model(trainer *t, kz_cfg *cfg) {
 
 static kz_status setup(trainer *t, kz_cfg *cfg) {
   KZ_TRY(kz_train_config_read(cfg, &t->c));
-  const char *spec = t->cli && t->cli->device ? t->cli->device : t->c.device;
-  KZ_TRY(kz_device_parse(spec, &t->device));
+  KZ_TRY(kz_device_parse(t->c.device, &t->device));
   if (t->c.threads > 0) omp_set_num_threads((int)t->c.threads);
   if (t->cli && t->cli->resume && !t->c.run_id)
     return kz_fail(KZ_ERR_INVALID_ARG,
@@ -610,7 +609,8 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   trainer *t = calloc(1, sizeof *t);
   if (!t) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   t->cli = cli;
-  kz_status st = run_job(t, cfg);
+  kz_status st = kz_job_cli_apply(cfg, cli);
+  if (st == KZ_OK) st = run_job(t, cfg);
   close_epoch(t);
   if (t->run) kz_run_close(t->run);
   if (t->opt.m.data) kz_optim_free(&t->opt);

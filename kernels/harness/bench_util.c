@@ -9,24 +9,22 @@
 kz_status kz_bench_timer_init(kz_bench_timer *t, kz_stream *s) {
   memset(t, 0, sizeof *t);
   t->s = s;
-  KZ_TRY(s->backend->event_create(s->device.index, &t->start));
-  return s->backend->event_create(s->device.index, &t->stop);
+  KZ_TRY(kz_event_create(s->device, &t->start));
+  return kz_event_create(s->device, &t->stop);
 }
 
 void kz_bench_timer_fini(kz_bench_timer *t) {
-  if (t->start) t->s->backend->event_destroy(t->start);
-  if (t->stop) t->s->backend->event_destroy(t->stop);
+  kz_event_destroy(t->start);
+  kz_event_destroy(t->stop);
   t->start = t->stop = NULL;
 }
 
 kz_status kz_bench_time(kz_bench_timer *t, kz_bench_fn fn, void *ctx, int inner, double *ms) {
-  const kz_backend *b = t->s->backend;
-  KZ_TRY(b->event_record(t->s, t->start));
+  KZ_TRY(kz_event_record(t->s, t->start));
   for (int i = 0; i < inner; ++i) KZ_TRY(fn(ctx));
-  KZ_TRY(b->event_record(t->s, t->stop));
-  KZ_TRY(kz_stream_sync(t->s));
+  KZ_TRY(kz_event_record(t->s, t->stop));
   float elapsed = 0;
-  KZ_TRY(b->event_elapsed_ms(t->start, t->stop, &elapsed));
+  KZ_TRY(kz_event_elapsed_ms(t->start, t->stop, &elapsed));
   *ms = (double)elapsed / inner;
   return KZ_OK;
 }

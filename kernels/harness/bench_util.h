@@ -9,7 +9,7 @@ typedef kz_status (*kz_bench_fn)(void *ctx);
 
 typedef struct kz_bench_timer {
   kz_stream *s;
-  void *start, *stop;
+  kz_event *start, *stop;
 } kz_bench_timer;
 
 kz_status kz_bench_timer_init(kz_bench_timer *t, kz_stream *s);

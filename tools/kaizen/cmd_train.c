@@ -64,14 +64,6 @@ int kz_cmd_train(int argc, char **argv) {
       kz_cfg_free(cfg);
       return kz_cli_fail("train: --set");
     }
-  if (common.device) { /* --device wins, and the run's config.yaml says what ran */
-    char set_device[160];
-    snprintf(set_device, sizeof set_device, "train.device=%s", common.device);
-    if (kz_cfg_set(cfg, set_device) != KZ_OK) {
-      kz_cfg_free(cfg);
-      return kz_cli_fail("train: --device");
-    }
-  }
   const char *type = NULL;
   kz_status st = kz_cfg_get_string(kz_cfg_section(cfg, "model"), "type", NULL, &type);
   if (st == KZ_OK)
