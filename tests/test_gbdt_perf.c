@@ -152,6 +152,15 @@ static void test_compact_hist(void) {
   for (int threads = 1; threads <= 2; ++threads) {
     kz_gbdt_hist_build(codes, nf, nb, gh, rows, m, threads, sw, hw);
     kz_gbdt_hist_build_layout(&l, codes, gh, rows, m, threads, scratch, hc);
+    /* the index path adds the same values in the same order: the same bits */
+    uint16_t *index = NULL;
+    KZ_CHECK_OK(kz_gbdt_hist_index_build(&l, codes, n, threads, &index));
+    KZ_CHECK(index != NULL);
+    l.index = index;
+    kz_gbdt_hist_build_layout(&l, codes, gh, rows, m, threads, scratch, hc2);
+    l.index = NULL;
+    free(index);
+    KZ_CHECK(memcmp(hc, hc2, sizeof *hc * l.len) == 0);
     int same = 1;
     for (int f = 0; f < nf; ++f)
       for (int b = 0; b <= nb[f]; ++b) {
@@ -193,6 +202,15 @@ static void test_compact_hist(void) {
              s1.default_left == s2.default_left && s1.gain == s2.gain);
     for (int f = 0; f < nf; ++f) free(cv[f]);
   }
+  kz_gbdt_hist_layout_free(&l);
+  /* past 65536 entries uint16 numbers cannot name them: no index, the code path */
+  int32_t wide_bins[300];
+  for (int f = 0; f < 300; ++f) wide_bins[f] = 256;
+  KZ_CHECK_OK(kz_gbdt_hist_layout_init(&l, 300, wide_bins, 1));
+  KZ_CHECK(l.len == 300 * 257);
+  uint16_t *none = (uint16_t *)&l;
+  KZ_CHECK_OK(kz_gbdt_hist_index_build(&l, codes, 1, 1, &none));
+  KZ_CHECK(none == NULL);
   kz_gbdt_hist_layout_free(&l);
   free(hw);
   free(hw2);

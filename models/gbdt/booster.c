@@ -31,6 +31,7 @@ struct kz_gbdt_booster {
   uint8_t *codes;
   int64_t stride; /* bytes per row of codes */
   int miss;       /* rows carry missing bits after their codes (gbdt_missing.h) */
+  uint16_t *hist_index; /* the growers' histogram index (hist.h), or NULL */
   kz_gbdt_grower grower;
   /* multi-class: one grower per thread, each growing whole trees serially
    * (class_parallel; see kz_gbdt_booster_round) */
@@ -56,6 +57,7 @@ void kz_gbdt_booster_free(kz_gbdt_booster *b) {
   if (!b) return;
   kz_gbdt_cuts_free(&b->cuts);
   kz_gbdt_grower_free(&b->grower);
+  free(b->hist_index);
   for (int i = 0; i < b->n_workers; ++i) {
     kz_gbdt_grower_free(&b->workers[i]);
     free(b->worker_rows[i]);
@@ -191,10 +193,13 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
   if (b->miss) kz_gbdt_missing_mark(&b->cuts, n, train->num, threads, b->stride, b->codes);
   if ((st = kz_gbdt_grower_init(&b->grower, &b->p, &b->cuts, b->codes, b->stride, b->miss, n,
                                 threads)) != KZ_OK ||
+      (st = kz_gbdt_hist_index_build(&b->grower.layout, b->codes, n, threads, &b->hist_index)) !=
+          KZ_OK ||
       (st = model_alloc(&b->p, train, K, &b->model)) != KZ_OK) {
     kz_gbdt_booster_free(b);
     return st;
   }
+  b->grower.layout.index = b->hist_index;
   double level;
   b->class_parallel =
       K > 1 && (K >= 2 * threads || n <= KZ_GBDT_CLASS_PARALLEL_ROWS) &&
@@ -214,6 +219,7 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
         kz_gbdt_booster_free(b);
         return st;
       }
+      b->workers[i].layout.index = b->hist_index; /* the same cuts, so the same layout */
       if (!(b->worker_rows[i] = malloc(sizeof(int32_t) * (size_t)n))) {
         kz_gbdt_booster_free(b);
         return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");

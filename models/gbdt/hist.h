@@ -36,6 +36,11 @@ typedef struct kz_gbdt_hist_layout {
    * user of the layout. */
   int64_t stride;
   int miss;
+  /* index (optional; kz_gbdt_hist_index_build): each row's nf entry numbers,
+   * rows nf entries apart. Builds read it instead of codes and bits: one
+   * 2-byte load per (row, feature) instead of the code, the bit and the
+   * feature's offset and cap. Set by the user of the layout. */
+  const uint16_t *index;
 } kz_gbdt_hist_layout;
 
 /* compact 0: the shared 256-entry layout (n_bins NULL: all 255 bins; more
@@ -44,6 +49,13 @@ typedef struct kz_gbdt_hist_layout {
 kz_status kz_gbdt_hist_layout_init(kz_gbdt_hist_layout *l, int nf, const int32_t *n_bins,
                                    int compact);
 void kz_gbdt_hist_layout_free(kz_gbdt_hist_layout *l);
+
+/* The row-major index of codes[n x l->stride] for l->index: entry
+ * off[f] + min(code, cap[f]) (+ 1 where l->miss and the row's bit for f is
+ * set), the entry the builds add the row to. *out = NULL (and KZ_OK) when
+ * the layout has more entries than uint16 numbers; the caller frees *out. */
+kz_status kz_gbdt_hist_index_build(const kz_gbdt_hist_layout *l, const uint8_t *codes, int64_t n,
+                                   int threads, uint16_t **out);
 
 /* out[l->len] = sums over rows[0..n) of gh[row] at codes[row x nf]. Only
  * the entries of value bins and missing bins are written. Large nodes are
