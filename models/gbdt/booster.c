@@ -29,8 +29,8 @@ struct kz_gbdt_booster {
   int K;
   kz_gbdt_cuts cuts;
   uint8_t *codes;
-  int64_t stride; /* bytes per row of codes */
-  int miss;       /* rows carry missing bits after their codes (gbdt_missing.h) */
+  int64_t stride;       /* bytes per row of codes */
+  int miss;             /* rows carry missing bits after their codes (gbdt_missing.h) */
   uint16_t *hist_index; /* the growers' histogram index (hist.h), or NULL */
   kz_gbdt_grower grower;
   /* multi-class: one grower per thread, each growing whole trees serially
