@@ -11,7 +11,13 @@
  *   bench_gbdt predict MODEL DATA THREADS REPEAT OUT.bin
  *       predicts DATA's valid split REPEAT times, prints the median rows/s and
  *       writes the margins (raw doubles) to OUT.bin, so two predictor
- *       versions can be compared bit for bit on the same model. */
+ *       versions can be compared bit for bit on the same model.
+ *   bench_gbdt hist ROWS FEATURES MISSING FRACTION REPEAT
+ *       one thread's histogram build over a FRACTION of ROWS (random, in row
+ *       order, as a node's rows) of 256-bin features, MISSING of the values
+ *       missing: the code path (codes, missing bits, offsets, caps) against
+ *       the index path (hist.h), interleaved, median ns per (row, feature)
+ *       and the ratio; exits 1 if their sums differ in any bit. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
@@ -24,6 +30,8 @@
 #include "engine/train/gbdt_data.h"
 #include "models/gbdt/booster.h"
 #include "models/gbdt/gbdt_json.h"
+#include "models/gbdt/gbdt_missing.h"
+#include "models/gbdt/hist.h"
 #include "models/gbdt/metrics.h"
 
 static double now_s(void) {
@@ -201,7 +209,73 @@ static int train(const char *data, const char *objective, const char *metric, in
   return rc;
 }
 
+static int hist(long n, int nf, double missing, double fraction, int repeat) {
+  if (n < 1 || nf < 1 || nf > 256 || repeat < 1 || repeat > 99) {
+    fprintf(stderr, "bench_gbdt hist: ROWS >= 1, 1 <= FEATURES <= 256, 1 <= REPEAT <= 99\n");
+    return 2;
+  }
+  int32_t *nb = malloc(sizeof(int32_t) * (size_t)nf);
+  for (int f = 0; f < nf; ++f) nb[f] = 256;
+  kz_gbdt_hist_layout l;
+  if (kz_gbdt_hist_layout_init(&l, nf, nb, 1) != KZ_OK) return 1;
+  l.miss = 1;
+  l.stride = nf + kz_gbdt_missing_bytes(nf);
+  uint8_t *codes = calloc((size_t)n, (size_t)l.stride);
+  kz_gbdt_gh *gh = malloc(sizeof(kz_gbdt_gh) * (size_t)n);
+  int32_t *rows = malloc(sizeof(int32_t) * (size_t)n);
+  kz_gbdt_gh *a = calloc(l.len, sizeof *a), *b = calloc(l.len, sizeof *b);
+  uint64_t seed = 7;
+  long m = 0;
+  for (long r = 0; r < n; ++r) {
+    uint8_t *c = codes + r * l.stride;
+    for (int f = 0; f < nf; ++f) {
+      c[f] = (uint8_t)(next(&seed) & 255);
+      if (unif(&seed) < missing) {
+        c[f] = KZ_GBDT_MISSING_BIN;
+        c[nf + (f >> 3)] |= (uint8_t)(1u << (f & 7));
+      }
+    }
+    gh[r] = (kz_gbdt_gh){unif(&seed) - 0.5, 0.25 * unif(&seed)};
+    if (unif(&seed) < fraction) rows[m++] = (int32_t)r;
+  }
+  uint16_t *index = NULL;
+  if (kz_gbdt_hist_index_build(&l, codes, n, 1, &index) != KZ_OK || !index) {
+    fprintf(stderr, "bench_gbdt hist: %s\n", kz_last_error());
+    return 1;
+  }
+  double tc[99], ti[99];
+  for (int k = 0; k < repeat; ++k) {
+    l.index = NULL;
+    double t0 = now_s();
+    kz_gbdt_hist_build_layout(&l, codes, gh, rows, m, 1, NULL, a);
+    tc[k] = now_s() - t0;
+    l.index = index;
+    t0 = now_s();
+    kz_gbdt_hist_build_layout(&l, codes, gh, rows, m, 1, NULL, b);
+    ti[k] = now_s() - t0;
+  }
+  int same = memcmp(a, b, sizeof *a * l.len) == 0;
+  qsort(tc, (size_t)repeat, sizeof *tc, cmp_double);
+  qsort(ti, (size_t)repeat, sizeof *ti, cmp_double);
+  double updates = (double)m * nf, c_ns = 1e9 * tc[repeat / 2] / updates,
+         i_ns = 1e9 * ti[repeat / 2] / updates;
+  printf("{\"rows\": %ld, \"features\": %d, \"code_ns_per_update\": %.3f, "
+         "\"index_ns_per_update\": %.3f, \"speedup\": %.2f, \"same_sums\": %s}\n",
+         m, nf, c_ns, i_ns, c_ns / i_ns, same ? "true" : "false");
+  kz_gbdt_hist_layout_free(&l);
+  free(index);
+  free(nb);
+  free(codes);
+  free(gh);
+  free(rows);
+  free(a);
+  free(b);
+  return same ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 7 && !strcmp(argv[1], "hist"))
+    return hist(atol(argv[2]), atoi(argv[3]), atof(argv[4]), atof(argv[5]), atoi(argv[6]));
   if (argc == 7 && !strcmp(argv[1], "synth"))
     return synth(argv[2], atol(argv[3]), atoi(argv[4]), atof(argv[5]),
                  (uint64_t)strtoull(argv[6], NULL, 10));
@@ -211,6 +285,7 @@ int main(int argc, char **argv) {
   if (argc == 7 && !strcmp(argv[1], "predict"))
     return predict(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
   fprintf(stderr, "usage: bench_gbdt synth OUT.csv ROWS FEATURES MISSING SEED\n"
+                  "       bench_gbdt hist ROWS FEATURES MISSING FRACTION REPEAT\n"
                   "       bench_gbdt train DATA OBJECTIVE METRIC ROUNDS DEPTH ETA THREADS "
                   "[MODEL_OUT]\n"
                   "       bench_gbdt predict MODEL DATA THREADS REPEAT OUT.bin\n");

@@ -148,7 +148,17 @@ static void hist_rows_index(const kz_gbdt_hist_layout *l, const kz_gbdt_gh *rest
       __builtin_prefetch(&gh[ahead]);
     }
     kz_gbdt_v2d v = *(const kz_gbdt_v2d *)&gh[r];
-    for (int f = 0; f < nf; ++f) o[e[f]] += v;
+    /* by fours: the loop overhead (counter, compare, branch) was half the
+     * instructions of an entry's add */
+    int f = 0;
+    for (; f + 4 <= nf; f += 4) {
+      uint16_t e0 = e[f], e1 = e[f + 1], e2 = e[f + 2], e3 = e[f + 3];
+      o[e0] += v;
+      o[e1] += v;
+      o[e2] += v;
+      o[e3] += v;
+    }
+    for (; f < nf; ++f) o[e[f]] += v;
   }
 }
 
