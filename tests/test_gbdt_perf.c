@@ -9,7 +9,9 @@
  *   - missing-only splits (XGBoost's): found, stored with finite thresholds,
  *     and predicted as trained;
  *   - multi-class trees grown concurrently: the same model for 1 and 2
- *     threads. */
+ *     threads;
+ *   - tree growth through the histogram index and the codes by column
+ *     against growth on the codes alone: the same nodes and row order. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -20,6 +22,7 @@
 #include "core/error.h"
 #include "models/gbdt/binning.h"
 #include "models/gbdt/booster.h"
+#include "models/gbdt/grow.h"
 #include "models/gbdt/hist.h"
 #include "models/gbdt/predict_fast.h"
 #include "models/gbdt/split.h"
@@ -370,6 +373,80 @@ static void test_class_parallel(void) {
   free(y);
 }
 
+static void test_grower_fast_paths(void) {
+  /* enough rows for the parallel partition; a 256-bin feature with missing
+   * values (bits), a 10-value one with missing values, a 256-bin one
+   * without, and a categorical one with unknown categories */
+  int64_t n = 70000;
+  enum { nn = 3, nc = 1 };
+  float *num = malloc(sizeof(float) * (size_t)n * nn);
+  int32_t *cat = malloc(sizeof(int32_t) * (size_t)n), n_cat[1] = {12};
+  kz_gbdt_gh *gh = malloc(sizeof(kz_gbdt_gh) * (size_t)n);
+  for (int64_t r = 0; r < n; ++r) {
+    float *x = num + r * nn;
+    x[0] = unit() < 0.03 ? NAN : (float)unit();
+    x[1] = unit() < 0.05 ? NAN : (float)(rnd() % 10);
+    x[2] = (float)(unit() * 4 - 2);
+    cat[r] = (int32_t)(rnd() % 13) - 1;
+    double s = (isnan(x[0]) ? 0.8 : x[0]) + 0.2 * (isnan(x[1]) ? 3 : x[1]) * (x[2] > 0) +
+               (cat[r] % 3 == 0 ? 0.7 : 0) + 0.3 * unit();
+    gh[r] = (kz_gbdt_gh){0.5 - s, 0.1 + 0.2 * unit()};
+  }
+  kz_gbdt_cuts c;
+  KZ_CHECK_OK(kz_gbdt_cuts_build(n, nn, num, nc, n_cat, 256, 0, 1, &c));
+  KZ_CHECK(kz_gbdt_feature_full(&c, 0) && kz_gbdt_feature_full(&c, 2));
+  KZ_CHECK(kz_gbdt_missing_needed(&c, n, num));
+  int nf = c.n_features;
+  int64_t stride = nf + kz_gbdt_missing_bytes(nf);
+  uint8_t *codes = calloc((size_t)n, (size_t)stride), *cols = NULL;
+  kz_gbdt_cuts_apply_stride(&c, n, num, cat, 2, stride, codes);
+  kz_gbdt_missing_mark(&c, n, num, 2, stride, codes);
+  kz_gbdt_params p;
+  kz_gbdt_params_default(&p);
+  p.max_depth = 7;
+  p.min_child_weight = 0.5;
+  int32_t *rows_a = malloc(sizeof(int32_t) * (size_t)n),
+          *rows_b = malloc(sizeof(int32_t) * (size_t)n);
+  for (int64_t r = 0; r < n; ++r) rows_a[r] = rows_b[r] = (int32_t)r;
+  kz_gbdt_grower a, b;
+  KZ_CHECK_OK(kz_gbdt_grower_init(&a, &p, &c, codes, stride, 1, n, 2));
+  KZ_CHECK_OK(kz_gbdt_grower_init(&b, &p, &c, codes, stride, 1, n, 2));
+  uint16_t *index = NULL;
+  KZ_CHECK_OK(kz_gbdt_hist_index_build(&b.layout, codes, n, 2, &index));
+  KZ_CHECK_OK(kz_gbdt_columns_build(codes, n, nf, stride, 2, &cols));
+  b.layout.index = index;
+  b.cols = cols;
+  b.n_rows = n;
+  kz_gbdt_rng ra, rb;
+  kz_gbdt_rng_seed(&ra, 3);
+  kz_gbdt_rng_seed(&rb, 3);
+  KZ_CHECK_OK(kz_gbdt_grow(&a, gh, rows_a, n, &ra));
+  KZ_CHECK_OK(kz_gbdt_grow(&b, gh, rows_b, n, &rb));
+  int same = a.n_nodes == b.n_nodes && a.n_nodes > 63, kinds = 0;
+  for (int32_t i = 0; same && i < a.n_nodes; ++i) {
+    const kz_gbdt_bnode *x = &a.nodes[i], *y = &b.nodes[i];
+    same = x->left == y->left && x->right == y->right && x->begin == y->begin && x->end == y->end &&
+           !memcmp(&x->g, &y->g, sizeof x->g) && !memcmp(&x->h, &y->h, sizeof x->h) &&
+           x->split.feature == y->split.feature && x->split.bin == y->split.bin &&
+           x->split.default_left == y->split.default_left;
+    if (x->split.feature >= 0) kinds |= 1 << x->split.feature;
+  }
+  KZ_CHECK(same);
+  KZ_CHECK(kinds == 15); /* every kind of feature was split on */
+  KZ_CHECK(memcmp(rows_a, rows_b, sizeof(int32_t) * (size_t)n) == 0);
+  kz_gbdt_grower_free(&a);
+  kz_gbdt_grower_free(&b);
+  kz_gbdt_cuts_free(&c);
+  free(index);
+  free(cols);
+  free(codes);
+  free(rows_a);
+  free(rows_b);
+  free(num);
+  free(cat);
+  free(gh);
+}
+
 int main(void) {
   test_predict(6, 0, 1, 40, 0, 1001);  /* numeric only: every tree flattened */
   test_predict(5, 2, 3, 60, 0.3, 777); /* mixed: categorical trees take the plain walk */
@@ -381,5 +458,6 @@ int main(void) {
   test_radix_binning();
   test_missing_only_split();
   test_class_parallel();
+  test_grower_fast_paths();
   return KZ_TEST_RESULT();
 }

@@ -32,6 +32,7 @@ struct kz_gbdt_booster {
   int64_t stride;       /* bytes per row of codes */
   int miss;             /* rows carry missing bits after their codes (gbdt_missing.h) */
   uint16_t *hist_index; /* the growers' histogram index (hist.h), or NULL */
+  uint8_t *cols;        /* the growers' codes by column (grow.h) */
   kz_gbdt_grower grower;
   /* multi-class: one grower per thread, each growing whole trees serially
    * (class_parallel; see kz_gbdt_booster_round) */
@@ -58,6 +59,7 @@ void kz_gbdt_booster_free(kz_gbdt_booster *b) {
   kz_gbdt_cuts_free(&b->cuts);
   kz_gbdt_grower_free(&b->grower);
   free(b->hist_index);
+  free(b->cols);
   for (int i = 0; i < b->n_workers; ++i) {
     kz_gbdt_grower_free(&b->workers[i]);
     free(b->worker_rows[i]);
@@ -195,11 +197,14 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
                                 threads)) != KZ_OK ||
       (st = kz_gbdt_hist_index_build(&b->grower.layout, b->codes, n, threads, &b->hist_index)) !=
           KZ_OK ||
+      (st = kz_gbdt_columns_build(b->codes, n, nf, b->stride, threads, &b->cols)) != KZ_OK ||
       (st = model_alloc(&b->p, train, K, &b->model)) != KZ_OK) {
     kz_gbdt_booster_free(b);
     return st;
   }
   b->grower.layout.index = b->hist_index;
+  b->grower.cols = b->cols;
+  b->grower.n_rows = n;
   double level;
   b->class_parallel =
       K > 1 && (K >= 2 * threads || n <= KZ_GBDT_CLASS_PARALLEL_ROWS) &&
@@ -220,6 +225,8 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
         return st;
       }
       b->workers[i].layout.index = b->hist_index; /* the same cuts, so the same layout */
+      b->workers[i].cols = b->cols;
+      b->workers[i].n_rows = n;
       if (!(b->worker_rows[i] = malloc(sizeof(int32_t) * (size_t)n))) {
         kz_gbdt_booster_free(b);
         return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");

@@ -43,6 +43,26 @@ kz_status kz_gbdt_grower_init(kz_gbdt_grower *w, const kz_gbdt_params *p, const 
   return KZ_OK;
 }
 
+kz_status kz_gbdt_columns_build(const uint8_t *codes, int64_t n, int nf, int64_t stride,
+                                int threads, uint8_t **out) {
+  *out = malloc((size_t)(n > 0 ? n : 1) * (size_t)(nf > 0 ? nf : 1));
+  if (!*out)
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory for the codes by column of %lld rows",
+                   (long long)n);
+  uint8_t *cols = *out;
+  /* blocks of rows, so each thread writes nf short runs, not nf bytes apart */
+  int64_t blocks = (n + 4095) / 4096;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && blocks > 1)
+  for (int64_t bl = 0; bl < blocks; ++bl) {
+    int64_t lo = bl * 4096, hi = lo + 4096 < n ? lo + 4096 : n;
+    for (int f = 0; f < nf; ++f) {
+      uint8_t *col = cols + (int64_t)f * n;
+      for (int64_t r = lo; r < hi; ++r) col[r] = codes[r * stride + f];
+    }
+  }
+  return KZ_OK;
+}
+
 void kz_gbdt_grower_free(kz_gbdt_grower *w) {
   for (int i = 0; i < w->pool_n; ++i) free(w->hist_pool[i]);
   free(w->hist_pool);
@@ -171,7 +191,38 @@ static int64_t split_block(const kz_gbdt_grower *w, const kz_gbdt_split *s, int3
   int64_t stride = w->stride;
   int f = s->feature;
   int64_t nl = lo, nr = 0;
-  if (!s->is_cat && w->miss && kz_gbdt_feature_full(w->cuts, f)) {
+  if (w->cols && s->is_cat) {
+    const uint8_t *col = w->cols + (int64_t)f * w->n_rows;
+    for (int64_t i = lo; i < hi; ++i) {
+      int32_t r = rows[i];
+      if (i + 32 < hi) __builtin_prefetch(col + rows[i + 32]);
+      if (goes_left(s, col[r], 0, 0)) /* categorical: never 256 bins */
+        rows[nl++] = r;
+      else
+        tmp[nr++] = r;
+    }
+  } else if (w->cols) {
+    /* The feature's column; with missing bits, a code 255 (the last value
+     * bin or missing) looks its bit up in the row (rare: 1/256 of the
+     * values plus the missing ones). */
+    const uint8_t *col = w->cols + (int64_t)f * w->n_rows;
+    int full = kz_gbdt_feature_full(w->cuts, f), bin = s->bin, dl = s->default_left;
+    int miss_code = full ? 256 : KZ_GBDT_MISSING_BIN, check_bit = full && w->miss;
+    const uint8_t *bits = codes + w->nf + (f >> 3);
+    int shift = f & 7;
+    for (int64_t i = lo; i < hi; ++i) {
+      int32_t r = rows[i];
+      if (i + 32 < hi) __builtin_prefetch(col + rows[i + 32]);
+      int c = col[r];
+      int left = c == miss_code ? dl : c <= bin;
+      if (check_bit && c == KZ_GBDT_MISSING_BIN && ((bits[(int64_t)r * stride] >> shift) & 1))
+        left = dl;
+      rows[nl] = r;
+      tmp[nr] = r;
+      nl += left;
+      nr += left ^ 1;
+    }
+  } else if (!s->is_cat && w->miss && kz_gbdt_feature_full(w->cuts, f)) {
     /* a 256-bin feature with missing values: the row's bit, not its code,
      * says missing (code 255 is also the last value bin) */
     int bin = s->bin, dl = s->default_left, shift = f & 7;

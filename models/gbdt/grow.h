@@ -28,6 +28,12 @@ typedef struct kz_gbdt_grower {
   int64_t stride;
   int miss; /* rows carry missing bits of 256-bin features (gbdt_missing.h) */
   int nf, threads;
+  /* cols (optional; kz_gbdt_columns_build): the codes again, column-major
+   * (feature f's n_rows codes at cols + f x n_rows), for partitions. A
+   * node's rows are in row order, so one feature's codes of them are read
+   * front to back instead of one cache line per row. Set by the user. */
+  const uint8_t *cols;
+  int64_t n_rows;
   kz_gbdt_split_params sp;
   kz_gbdt_hist_layout layout; /* compact histograms (hist.h) */
   /* workspace, reused across trees */
@@ -50,6 +56,11 @@ kz_status kz_gbdt_grower_init(kz_gbdt_grower *w, const kz_gbdt_params *p, const 
                               const uint8_t *codes, int64_t stride, int miss, int64_t n_rows,
                               int threads);
 void kz_gbdt_grower_free(kz_gbdt_grower *w);
+
+/* The column-major copy of codes[n x stride] (nf codes a row) for
+ * kz_gbdt_grower.cols; the caller frees *out. */
+kz_status kz_gbdt_columns_build(const uint8_t *codes, int64_t n, int nf, int64_t stride,
+                                int threads, uint8_t **out);
 
 /* Grows a tree over rows[0..n) (partitioned in place: every node's rows end
  * up contiguous) with gradients gh[row]; rng drives colsample. Afterwards
