@@ -17,7 +17,12 @@
  *       order, as a node's rows) of 256-bin features, MISSING of the values
  *       missing: the code path (codes, missing bits, offsets, caps) against
  *       the index path (hist.h), interleaved, median ns per (row, feature)
- *       and the ratio; exits 1 if their sums differ in any bit. */
+ *       and the ratio; exits 1 if their sums differ in any bit.
+ *   bench_gbdt grow ROWS FEATURES MISSING DEPTH THREADS REPEAT
+ *       one tree of depth DEPTH on random 256-bin data, grown three ways,
+ *       interleaved: on the codes alone, with the histogram index (hist.h),
+ *       and with the index and the codes by column (grow.h); median seconds
+ *       and ratios to the first; exits 1 if the trees differ. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
@@ -31,6 +36,7 @@
 #include "models/gbdt/booster.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/gbdt_missing.h"
+#include "models/gbdt/grow.h"
 #include "models/gbdt/hist.h"
 #include "models/gbdt/metrics.h"
 
@@ -273,7 +279,92 @@ static int hist(long n, int nf, double missing, double fraction, int repeat) {
   return same ? 0 : 1;
 }
 
+static int same_tree(const kz_gbdt_grower *a, const kz_gbdt_grower *b) {
+  if (a->n_nodes != b->n_nodes) return 0;
+  for (int32_t i = 0; i < a->n_nodes; ++i) {
+    const kz_gbdt_bnode *x = &a->nodes[i], *y = &b->nodes[i];
+    if (x->begin != y->begin || x->end != y->end || x->split.feature != y->split.feature ||
+        x->split.bin != y->split.bin || memcmp(&x->g, &y->g, sizeof x->g) != 0)
+      return 0;
+  }
+  return 1;
+}
+
+static int grow(long n, int nf, double missing, int depth, int threads, int repeat) {
+  if (n < 2 || nf < 1 || nf > 256 || depth < 1 || depth > 16 || threads < 1 || repeat < 1 ||
+      repeat > 99) {
+    fprintf(stderr, "bench_gbdt grow: ROWS >= 2, 1 <= FEATURES <= 256, 1 <= DEPTH <= 16, "
+                    "THREADS >= 1, 1 <= REPEAT <= 99\n");
+    return 2;
+  }
+  float *num = malloc(sizeof(float) * (size_t)n * (size_t)nf);
+  kz_gbdt_gh *gh = malloc(sizeof(kz_gbdt_gh) * (size_t)n);
+  uint64_t seed = 11;
+  for (long r = 0; r < n; ++r) {
+    float *x = num + (int64_t)r * nf;
+    for (int f = 0; f < nf; ++f) x[f] = unif(&seed) < missing ? NAN : (float)unif(&seed);
+    double s = (isnan(x[0]) ? 0.5 : x[0]) + (nf > 1 && x[1] > 0.5) + 0.5 * unif(&seed);
+    gh[r] = (kz_gbdt_gh){1.0 - s, 0.25};
+  }
+  kz_gbdt_cuts c;
+  if (kz_gbdt_cuts_build_threads(n, nf, num, 0, NULL, 256, 0, 1, threads, &c) != KZ_OK) {
+    fprintf(stderr, "bench_gbdt grow: %s\n", kz_last_error());
+    return 1;
+  }
+  int miss = kz_gbdt_missing_needed(&c, n, num);
+  int64_t stride = nf + (miss ? kz_gbdt_missing_bytes(nf) : 0);
+  uint8_t *codes = calloc((size_t)n, (size_t)stride), *cols = NULL;
+  kz_gbdt_cuts_apply_stride(&c, n, num, NULL, threads, stride, codes);
+  if (miss) kz_gbdt_missing_mark(&c, n, num, threads, stride, codes);
+  kz_gbdt_params p;
+  kz_gbdt_params_default(&p);
+  p.max_depth = depth;
+  kz_gbdt_grower w[3];
+  uint16_t *index = NULL;
+  int32_t *rows = malloc(sizeof(int32_t) * (size_t)n);
+  for (int v = 0; v < 3; ++v)
+    if (kz_gbdt_grower_init(&w[v], &p, &c, codes, stride, miss, n, threads) != KZ_OK) return 1;
+  if (kz_gbdt_hist_index_build(&w[1].layout, codes, n, threads, &index) != KZ_OK || !index ||
+      kz_gbdt_columns_build(codes, n, nf, stride, threads, &cols) != KZ_OK) {
+    fprintf(stderr, "bench_gbdt grow: %s\n", kz_last_error());
+    return 1;
+  }
+  w[1].layout.index = w[2].layout.index = index;
+  w[2].cols = cols;
+  w[2].n_rows = n;
+  double t[3][99];
+  for (int k = 0; k < repeat; ++k)
+    for (int v = 0; v < 3; ++v) {
+      for (long r = 0; r < n; ++r) rows[r] = (int32_t)r;
+      kz_gbdt_rng rng;
+      kz_gbdt_rng_seed(&rng, 5);
+      double t0 = now_s();
+      if (kz_gbdt_grow(&w[v], gh, rows, n, &rng) != KZ_OK) return 1;
+      t[v][k] = now_s() - t0;
+    }
+  int same = same_tree(&w[0], &w[1]) && same_tree(&w[0], &w[2]);
+  for (int v = 0; v < 3; ++v) qsort(t[v], (size_t)repeat, sizeof(double), cmp_double);
+  double m0 = t[0][repeat / 2], m1 = t[1][repeat / 2], m2 = t[2][repeat / 2];
+  printf("{\"rows\": %ld, \"features\": %d, \"depth\": %d, \"threads\": %d, \"nodes\": %d, "
+         "\"codes_s\": %.4f, \"index_s\": %.4f, \"index_cols_s\": %.4f, "
+         "\"speedup_index\": %.2f, \"speedup_index_cols\": %.2f, \"same_trees\": %s}\n",
+         n, nf, depth, threads, w[0].n_nodes, m0, m1, m2, m0 / m1, m0 / m2,
+         same ? "true" : "false");
+  for (int v = 0; v < 3; ++v) kz_gbdt_grower_free(&w[v]);
+  kz_gbdt_cuts_free(&c);
+  free(index);
+  free(cols);
+  free(codes);
+  free(rows);
+  free(num);
+  free(gh);
+  return same ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 8 && !strcmp(argv[1], "grow"))
+    return grow(atol(argv[2]), atoi(argv[3]), atof(argv[4]), atoi(argv[5]), atoi(argv[6]),
+                atoi(argv[7]));
   if (argc == 7 && !strcmp(argv[1], "hist"))
     return hist(atol(argv[2]), atoi(argv[3]), atof(argv[4]), atof(argv[5]), atoi(argv[6]));
   if (argc == 7 && !strcmp(argv[1], "synth"))
@@ -286,6 +377,7 @@ int main(int argc, char **argv) {
     return predict(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
   fprintf(stderr, "usage: bench_gbdt synth OUT.csv ROWS FEATURES MISSING SEED\n"
                   "       bench_gbdt hist ROWS FEATURES MISSING FRACTION REPEAT\n"
+                  "       bench_gbdt grow ROWS FEATURES MISSING DEPTH THREADS REPEAT\n"
                   "       bench_gbdt train DATA OBJECTIVE METRIC ROUNDS DEPTH ETA THREADS "
                   "[MODEL_OUT]\n"
                   "       bench_gbdt predict MODEL DATA THREADS REPEAT OUT.bin\n");
