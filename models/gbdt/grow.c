@@ -70,6 +70,8 @@ void kz_gbdt_grower_free(kz_gbdt_grower *w) {
   free(w->tmp);
   free(w->tree_features);
   free(w->node_features);
+  free(w->kid_features);
+  free(w->kid_count);
   free(w->nodes);
   free(w->node_hist);
   kz_gbdt_hist_layout_free(&w->layout);
@@ -145,14 +147,37 @@ static int sample_features(const int32_t *in, int n, double frac, kz_gbdt_rng *r
   return k;
 }
 
-static void evaluate(kz_gbdt_grower *w, int32_t id, int n_tree_features, kz_gbdt_rng *rng) {
-  kz_gbdt_bnode *n = &w->nodes[id];
+/* The features node id may split on (sampled from rng) into out; -1 when
+ * the node is at max_depth and gets no search (nothing drawn). */
+static int draw_features(kz_gbdt_grower *w, int32_t id, int n_tree_features, kz_gbdt_rng *rng,
+                         int32_t *out) {
   const kz_gbdt_params *p = w->p;
-  if (p->max_depth > 0 && n->depth >= p->max_depth) return;
-  int k = sample_features(w->tree_features, n_tree_features, p->colsample_bynode, rng,
-                          w->node_features);
-  kz_gbdt_find_split_layout(w->node_hist[id], &w->layout, w->cuts, w->node_features, k, &w->sp,
-                            n->g, n->h, &n->split);
+  if (p->max_depth > 0 && w->nodes[id].depth >= p->max_depth) return -1;
+  return sample_features(w->tree_features, n_tree_features, p->colsample_bynode, rng, out);
+}
+
+static void search(kz_gbdt_grower *w, int32_t id, const int32_t *features, int k) {
+  kz_gbdt_bnode *n = &w->nodes[id];
+  kz_gbdt_find_split_layout(w->node_hist[id], &w->layout, w->cuts, features, k, &w->sp, n->g, n->h,
+                            &n->split);
+}
+
+static void evaluate(kz_gbdt_grower *w, int32_t id, int n_tree_features, kz_gbdt_rng *rng) {
+  int k = draw_features(w, id, n_tree_features, rng, w->node_features);
+  if (k >= 0) search(w, id, w->node_features, k);
+}
+
+static kz_status reserve_kids(kz_gbdt_grower *w, int n) {
+  if (n <= w->cap_kids) return KZ_OK;
+  int cap = n > 2 * w->cap_kids ? n : 2 * w->cap_kids;
+  size_t nf = (size_t)(w->nf > 0 ? w->nf : 1);
+  int32_t *f = realloc(w->kid_features, sizeof(int32_t) * nf * (size_t)cap);
+  if (f) w->kid_features = f;
+  int32_t *c = realloc(w->kid_count, sizeof(int32_t) * (size_t)cap);
+  if (c) w->kid_count = c;
+  if (!f || !c) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory growing a tree");
+  w->cap_kids = cap;
+  return KZ_OK;
 }
 
 /* c: the row's code; full: the feature has 256 value bins, so code 255 is
@@ -453,13 +478,28 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
       kz_gbdt_hist_subtract_layout(&w->layout, w->node_hist[large[i]], w->node_hist[small[i]],
                                    w->node_hist[large[i]]);
     }
-    /* 4. split search on the children, serially in node order (the feature
-     * sampling draws from one RNG stream) */
+    /* 4. split search on the children: the feature samples drawn serially
+     * in node order (one RNG stream), the searches, which only read their
+     * own histograms, in parallel, the pending list in node order */
+    int nk = 2 * nb;
+    if ((st = reserve_kids(w, nk)) != KZ_OK) break;
+    size_t kid_stride = (size_t)(w->nf > 0 ? w->nf : 1);
+    for (int j = 0; j < nk; ++j) {
+      const kz_gbdt_bnode *parent = &w->nodes[batch[j >> 1]];
+      w->kid_count[j] = draw_features(w, j & 1 ? parent->right : parent->left, n_tree, rng,
+                                      w->kid_features + kid_stride * (size_t)j);
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(w->threads) if (w->threads > 1 && nk > 1)
+    for (int j = 0; j < nk; ++j) {
+      const kz_gbdt_bnode *parent = &w->nodes[batch[j >> 1]];
+      if (w->kid_count[j] >= 0)
+        search(w, j & 1 ? parent->right : parent->left, w->kid_features + kid_stride * (size_t)j,
+               w->kid_count[j]);
+    }
     for (int i = 0; i < nb && st == KZ_OK; ++i) {
       int32_t kids[2] = {w->nodes[batch[i]].left, w->nodes[batch[i]].right};
       for (int c = 0; c < 2; ++c) {
         int32_t k = kids[c];
-        evaluate(w, k, n_tree, rng);
         if (w->nodes[k].split.feature < 0) {
           hist_put(w, w->node_hist[k]);
           w->node_hist[k] = NULL;

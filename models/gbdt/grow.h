@@ -43,6 +43,8 @@ typedef struct kz_gbdt_grower {
   int32_t *tmp; /* partition scratch */
   int64_t tmp_cap;
   int32_t *tree_features, *node_features;
+  int32_t *kid_features, *kid_count; /* a batch's children: features drawn, how many */
+  int cap_kids;
   /* the tree being grown */
   kz_gbdt_bnode *nodes;
   kz_gbdt_gh **node_hist; /* a pending node's histogram */
