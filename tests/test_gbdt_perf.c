@@ -11,7 +11,9 @@
  *   - multi-class trees grown concurrently: the same model for 1 and 2
  *     threads;
  *   - tree growth through the histogram index and the codes by column
- *     against growth on the codes alone: the same nodes and row order. */
+ *     against growth on the codes alone: the same nodes and row order;
+ *   - split searches run in parallel (with colsample_bynode drawing) against
+ *     the serial order: the same tree. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -447,6 +449,58 @@ static void test_grower_fast_paths(void) {
   free(gh);
 }
 
+/* Below 4,096 rows histograms and partitions are serial for any thread
+ * count, so 1 and 2 threads differ only in the split searches. */
+static void test_parallel_search(void) {
+  int64_t n = 3000;
+  enum { nf = 6 };
+  float *num = malloc(sizeof(float) * (size_t)n * nf);
+  kz_gbdt_gh *gh = malloc(sizeof(kz_gbdt_gh) * (size_t)n);
+  for (int64_t r = 0; r < n; ++r) {
+    float *x = num + r * nf;
+    for (int f = 0; f < nf; ++f) x[f] = unit() < 0.04 ? NAN : (float)unit();
+    double s =
+        (isnan(x[0]) ? 0.3 : x[0]) * (isnan(x[1]) ? 0.5 : x[1]) + (x[2] > 0.6) + 0.2 * unit();
+    gh[r] = (kz_gbdt_gh){0.7 - s, 0.25};
+  }
+  kz_gbdt_cuts c;
+  KZ_CHECK_OK(kz_gbdt_cuts_build(n, nf, num, 0, NULL, 64, 0, 1, &c));
+  uint8_t *codes = malloc((size_t)n * nf);
+  kz_gbdt_cuts_apply(&c, n, num, NULL, 1, codes);
+  kz_gbdt_params p;
+  kz_gbdt_params_default(&p);
+  p.max_depth = 6;
+  p.colsample_bynode = 0.6;
+  p.min_child_weight = 0.1;
+  kz_gbdt_grower g1, g2;
+  KZ_CHECK_OK(kz_gbdt_grower_init(&g1, &p, &c, codes, nf, 0, n, 1));
+  KZ_CHECK_OK(kz_gbdt_grower_init(&g2, &p, &c, codes, nf, 0, n, 2));
+  int32_t *r1 = malloc(sizeof(int32_t) * (size_t)n), *r2 = malloc(sizeof(int32_t) * (size_t)n);
+  for (int tree = 0; tree < 3; ++tree) {
+    for (int64_t r = 0; r < n; ++r) r1[r] = r2[r] = (int32_t)r;
+    kz_gbdt_rng a, b;
+    kz_gbdt_rng_seed(&a, 100 + (uint64_t)tree);
+    kz_gbdt_rng_seed(&b, 100 + (uint64_t)tree);
+    KZ_CHECK_OK(kz_gbdt_grow(&g1, gh, r1, n, &a));
+    KZ_CHECK_OK(kz_gbdt_grow(&g2, gh, r2, n, &b));
+    int same = g1.n_nodes == g2.n_nodes && g1.n_nodes > 15;
+    for (int32_t i = 0; same && i < g1.n_nodes; ++i)
+      same = g1.nodes[i].split.feature == g2.nodes[i].split.feature &&
+             g1.nodes[i].split.bin == g2.nodes[i].split.bin &&
+             g1.nodes[i].split.gain == g2.nodes[i].split.gain && g1.nodes[i].end == g2.nodes[i].end;
+    KZ_CHECK(same);
+    KZ_CHECK(kz_gbdt_rng_next(&a) == kz_gbdt_rng_next(&b)); /* the same draws were taken */
+  }
+  kz_gbdt_grower_free(&g1);
+  kz_gbdt_grower_free(&g2);
+  kz_gbdt_cuts_free(&c);
+  free(codes);
+  free(r1);
+  free(r2);
+  free(num);
+  free(gh);
+}
+
 int main(void) {
   test_predict(6, 0, 1, 40, 0, 1001);  /* numeric only: every tree flattened */
   test_predict(5, 2, 3, 60, 0.3, 777); /* mixed: categorical trees take the plain walk */
@@ -459,5 +513,6 @@ int main(void) {
   test_missing_only_split();
   test_class_parallel();
   test_grower_fast_paths();
+  test_parallel_search();
   return KZ_TEST_RESULT();
 }
