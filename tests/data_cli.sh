@@ -88,6 +88,18 @@ printf 'sid,t,region,y\na,1,north,1.5\na,2,north,2\nb,1,south,3\nb,2,south,NA\n'
 ok data import --kind timeseries --input "$tmp/static.csv" --out "$tmp/static" --series-id sid --time t --static region --label y
 out=$("$kaizen" data inspect "$tmp/static" 2>&1) || fail "inspect static: $out"
 grep -q "field 'static_cat'" <<<"$out" || fail "--static region not stored as a static field: $out"
+# a static column must hold one value per series: found in the first pass, nothing written
+printf 'sid,t,region,y\na,1,north,1.5\na,2,north,2\nb,1,south,3\nb,2,east,4\n' > "$tmp/static2.csv"
+expect_fail "$tmp/static2" "static2.csv:5: --static column 'region' is 'east' in series 'b', but 'south' at line 4" \
+  data import --kind timeseries --input "$tmp/static2.csv" --out "$tmp/static2" --series-id sid --time t --static region --label y
+printf 't,kind,y\n1,x,1\n2,,2\n' > "$tmp/static3.csv"
+expect_fail "$tmp/static3" "static3.csv:3: --static column 'kind' is missing in series 'all', but 'x' at line 2" \
+  data import --kind timeseries --input "$tmp/static3.csv" --out "$tmp/static3" --time t --static kind --label y
+# one number spelled two ways is one value in a numeric column, two categories in a categorical one
+printf 'sid,t,size,y\na,1,1,1.5\na,2,1.0,2\nb,1,2,3\nb,2,2,4\n' > "$tmp/static4.csv"
+ok data import --kind timeseries --input "$tmp/static4.csv" --out "$tmp/static4" --series-id sid --time t --static size --label y
+expect_fail "$tmp/static5" "static4.csv:3: --static column 'size' is categorical, and series 'a' spells its value differently here than at line 2 ('1')" \
+  data import --kind timeseries --input "$tmp/static4.csv" --out "$tmp/static5" --series-id sid --time t --static size --categorical size --label y
 
 # ---- replacing a data set ------------------------------------------------------------
 # Bad input found before any shard is written leaves the old data set whole.

@@ -167,6 +167,7 @@ static void free_import(kz_import *im) {
   for (int i = 0; im->cols && i < im->n_cols; ++i) {
     free(im->cols[i].name);
     kz_strset_free(&im->cols[i].dict);
+    kz_import_static_free(&im->cols[i]);
   }
   free(im->cols);
   free(im->tmin), free(im->tmax), free(im->cutoff);

@@ -49,6 +49,13 @@ typedef struct col_info {
   kz_strset dict;
   int dict_overflow;
   int field, index; /* destination in the schema */
+  /* --static: each series' first value and its line (import_static.c);
+   * the first row that spells the same number differently */
+  char **static_first;
+  int64_t *static_line;
+  int32_t static_cap;
+  int64_t static_spelling_line;
+  int32_t static_spelling_series;
 } col_info;
 
 typedef struct kz_import {
@@ -77,6 +84,14 @@ kz_status kz_import_header(kz_import *im);
 kz_status kz_import_pass1(kz_import *im);
 kz_status kz_import_build_schema(kz_import *im);
 kz_status kz_import_pass2(kz_import *im);
+
+/* --static columns (import_static.c). Pass 1: checks the row's value of
+ * static column ci against the series' first one. After pass 1 (numeric
+ * decided): rejects categorical ones whose series spelled a number two ways. */
+kz_status kz_import_static_check(kz_import *im, col_info *ci, int32_t series, const char *v,
+                                 size_t len, int64_t line);
+kz_status kz_import_static_finish(const kz_import *im);
+void kz_import_static_free(col_info *ci);
 
 /* NER / QA (import_labels.c). Active when --words-column or --question-column is given. */
 int kz_import_labels_active(const kz_import *im);

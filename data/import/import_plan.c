@@ -274,6 +274,11 @@ kz_status kz_import_pass1(kz_import *im) {
         kz_strset_free(&ci->dict);
       }
     }
+    /* after the row: the series id may come after a static column */
+    for (int i = 0; i < im->n_cols; ++i)
+      if (im->cols[i].role == ROLE_STATIC)
+        KZ_TRY(kz_import_static_check(im, &im->cols[i], series, kz_rows_field(im->src, i),
+                                      kz_rows_field_len(im->src, i), line));
     if (im->time_col >= 0) {
       KZ_TRY(grow_series(im, series));
       if (t < im->tmin[series]) im->tmin[series] = t;
@@ -293,7 +298,7 @@ kz_status kz_import_pass1(kz_import *im) {
                      o->input, ci->name, (long long)ci->first_nonnum_line, ci->nonnum_example,
                      (int)o->max_categories);
   }
-  return KZ_OK;
+  return kz_import_static_finish(im);
 }
 
 /* ---- schema ------------------------------------------------------------------ */
