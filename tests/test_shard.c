@@ -315,6 +315,44 @@ static int set_version(const char *path, int version) {
   return rc < 0;
 }
 
+/* Shuffled reads run in two threads (iter.c): closing early stops both, and
+ * a read that fails in the block reader comes out of next() with its file. */
+static void test_shuffle_stop_and_errors(const char *tmp) {
+  char dir[512], shard[600];
+  snprintf(dir, sizeof dir, "%s/cut", tmp);
+  KZ_CHECK_OK(write_set(dir, ROWS, 0));
+  snprintf(shard, sizeof shard, "%s/train-00000.h5", dir);
+  kz_dataset *ds = NULL;
+  KZ_CHECK_OK(kz_dataset_open(dir, NULL, &ds));
+  if (!ds) return;
+  kz_shard_iter_options o;
+  kz_shard_iter_options_default(&o);
+  o.shuffle = 1, o.seed = 5, o.batch_size = 100, o.window_rows = 1500, o.prefetch_bytes = 1;
+  for (int batches = 0; batches < 3; ++batches) { /* before, at and after the first block */
+    kz_shard_iter *it = NULL;
+    KZ_CHECK_OK(kz_shard_iter_open(ds, &o, &it));
+    const kz_shard_batch *b = NULL;
+    for (int k = 0; it && k < batches * 15; ++k) KZ_CHECK_OK(kz_shard_iter_next(it, &b));
+    kz_shard_iter_close(it);
+  }
+  struct stat sb;
+  KZ_CHECK(stat(shard, &sb) == 0);
+  KZ_CHECK(truncate(shard, sb.st_size / 2) == 0);
+  kz_shard_iter *it = NULL;
+  KZ_CHECK_OK(kz_shard_iter_open(ds, &o, &it));
+  kz_status st = KZ_OK;
+  int64_t rows = 0;
+  const kz_shard_batch *b = NULL;
+  while (it && (st = kz_shard_iter_next(it, &b)) == KZ_OK && b) rows += b->rows;
+  KZ_CHECK(st != KZ_OK && rows < ROWS);
+  KZ_CHECK(strstr(kz_last_error(), "train-00000.h5") != NULL);
+  if (st == KZ_OK || !strstr(kz_last_error(), "train-00000.h5"))
+    fprintf(stderr, "  cut shard: status %d after %lld rows: %s\n", (int)st, (long long)rows,
+            kz_last_error());
+  kz_shard_iter_close(it);
+  kz_dataset_close(ds);
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "set-version")) return set_version(argv[2], atoi(argv[3]));
   if (argc < 2) {
@@ -331,5 +369,6 @@ int main(int argc, char **argv) {
   test_bad_files(argv[1]);
   test_abort_leaves_nothing(argv[1]);
   test_overwrite_retires_manifest(argv[1]);
+  test_shuffle_stop_and_errors(argv[1]);
   return KZ_TEST_RESULT();
 }

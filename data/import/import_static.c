@@ -92,8 +92,8 @@ kz_status kz_import_static_finish(const kz_import *im) {
                    "%s:%lld: --static column '%s' is categorical, and series '%s' spells its "
                    "value differently here than at line %lld ('%.40s'): two categories in one "
                    "series",
-                   im->o->input, (long long)ci->static_spelling_line, ci->name,
-                   series_name(im, s), (long long)ci->static_line[s], ci->static_first[s]);
+                   im->o->input, (long long)ci->static_spelling_line, ci->name, series_name(im, s),
+                   (long long)ci->static_line[s], ci->static_first[s]);
   }
   return KZ_OK;
 }

@@ -85,6 +85,9 @@ kz_status kz_shard_batch_copy_rows(kz_shard_batch *dst, int64_t dst_row, const k
   return KZ_OK;
 }
 
+/* Rows ahead whose sources a gather prefetches. */
+#define KZ_GATHER_AHEAD 16
+
 kz_status kz_shard_batch_gather(kz_shard_batch *dst, int64_t dst_row, const kz_shard_batch *src,
                                 const int64_t *idx, int64_t n) {
   for (int32_t f = 0; f < dst->n_fields; ++f) {
@@ -104,9 +107,20 @@ kz_status kz_shard_batch_gather(kz_shard_batch *dst, int64_t dst_row, const kz_s
     size_t bytes = w * kz_field_type_size(dst->types[f]);
     char *d = (char *)dst->data[f] + (size_t)dst_row * bytes;
     const char *s = (const char *)src->data[f];
-    for (int64_t i = 0; i < n; ++i)
+    /* idx is a permutation of a window larger than the caches: each source
+     * row is a cache miss, and the prefetcher cannot see them coming */
+    for (int64_t i = 0; i < n; ++i) {
+      if (i + KZ_GATHER_AHEAD < n) {
+        const char *ahead = s + (size_t)idx[i + KZ_GATHER_AHEAD] * bytes;
+        __builtin_prefetch(ahead);
+        if (bytes > 64) __builtin_prefetch(ahead + bytes - 1);
+      }
       memcpy(d + (size_t)i * bytes, s + (size_t)idx[i] * bytes, bytes);
+    }
   }
-  for (int64_t i = 0; i < n; ++i) dst->row_ids[dst_row + i] = src->row_ids[idx[i]];
+  for (int64_t i = 0; i < n; ++i) {
+    if (i + KZ_GATHER_AHEAD < n) __builtin_prefetch(&src->row_ids[idx[i + KZ_GATHER_AHEAD]]);
+    dst->row_ids[dst_row + i] = src->row_ids[idx[i]];
+  }
   return KZ_OK;
 }

@@ -118,34 +118,118 @@ static void publish(kz_shard_iter *it) {
   pthread_mutex_unlock(&it->mu);
 }
 
+/* Shuffled reads go through two stages: a reader thread reads whole blocks
+ * (windows) into one of two buffers and draws their permutation, while the
+ * producer gathers the previous block's permuted rows into batches. The
+ * reader is the only thread that touches the files (as the producer is in
+ * order). */
+typedef struct block_pipe {
+  kz_shard_iter *it;
+  pthread_t thread;
+  kz_shard_cursor *cur;
+  kz_shard_batch buf[2];
+  int64_t *perm[2];
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int64_t filled;   /* segments read so far: segment s sits in buf[s % 2] */
+  int64_t consumed; /* segments the producer is done with */
+  int stop, failed;
+  kz_status error;
+  char message[1024];
+} block_pipe;
+
+static void *read_main(void *arg) {
+  block_pipe *p = arg;
+  kz_shard_iter *it = p->it;
+  kz_status st = KZ_OK;
+  for (int64_t s = 0; s < it->n_segs; ++s) {
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && s - p->consumed >= 2) pthread_cond_wait(&p->cv, &p->mu);
+    int stop = p->stop;
+    pthread_mutex_unlock(&p->mu);
+    if (stop) break;
+    const block *bk = &it->blocks[it->segs[s].block];
+    kz_shard_batch *b = &p->buf[s % 2];
+    int64_t *perm = p->perm[s % 2];
+    kz_shard_batch_clear(b);
+    st = kz_shard_cursor_read(p->cur, bk->shard, bk->row0, bk->rows, b, 0);
+    if (st != KZ_OK) break;
+    b->rows = bk->rows;
+    for (int64_t i = 0; i < bk->rows; ++i) perm[i] = i;
+    shuffle_u64(perm, bk->rows, kz_rng_key(it->o.seed, (uint64_t)it->o.epoch, bk->id + 1));
+    pthread_mutex_lock(&p->mu);
+    p->filled = s + 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+  }
+  kz_shard_thread_end();
+  pthread_mutex_lock(&p->mu);
+  if (st != KZ_OK) {
+    p->failed = 1;
+    p->error = st;
+    snprintf(p->message, sizeof p->message, "%s", kz_last_error());
+  }
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+/* Waits until segment s is read (returns its buffer) or the reader failed. */
+static kz_status wait_block(block_pipe *p, int64_t s, const kz_shard_batch **b,
+                            const int64_t **perm) {
+  pthread_mutex_lock(&p->mu);
+  while (p->filled <= s && !p->failed) pthread_cond_wait(&p->cv, &p->mu);
+  int ready = p->filled > s;
+  pthread_mutex_unlock(&p->mu);
+  if (!ready) return kz_fail(p->error, "%s", p->message);
+  *b = &p->buf[s % 2];
+  *perm = p->perm[s % 2];
+  return KZ_OK;
+}
+
+static void release_block(block_pipe *p, int64_t s) {
+  pthread_mutex_lock(&p->mu);
+  p->consumed = s + 1;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+
 static kz_status produce(kz_shard_iter *it, kz_shard_cursor *cur) {
   const kz_schema *schema = kz_dataset_schema(it->ds);
-  kz_shard_batch blockbuf = {0};
-  int64_t *perm = NULL;
+  block_pipe pipe = {0};
+  int reader_started = 0;
   kz_status st = KZ_OK;
   if (it->o.shuffle) {
-    st = kz_shard_batch_alloc(schema, it->o.window_rows, &blockbuf);
-    perm = malloc((size_t)it->o.window_rows * sizeof *perm);
-    if (st == KZ_OK && !perm) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+    pipe.it = it;
+    pipe.cur = cur;
+    for (int k = 0; k < 2 && st == KZ_OK; ++k) {
+      st = kz_shard_batch_alloc(schema, it->o.window_rows, &pipe.buf[k]);
+      if (st == KZ_OK && !(pipe.perm[k] = malloc((size_t)it->o.window_rows * sizeof(int64_t))))
+        st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    pthread_mutex_init(&pipe.mu, NULL);
+    pthread_cond_init(&pipe.cv, NULL);
+    if (st == KZ_OK) {
+      if (pthread_create(&pipe.thread, NULL, read_main, &pipe) != 0)
+        st = kz_fail(KZ_ERR_INTERNAL, "cannot start the block reader thread");
+      else
+        reader_started = 1;
+    }
   }
   kz_shard_batch *out = NULL;
   for (int64_t s = 0; st == KZ_OK && s < it->n_segs; ++s) {
     const segment *sg = &it->segs[s];
     const block *bk = &it->blocks[sg->block];
-    if (it->o.shuffle) {
-      kz_shard_batch_clear(&blockbuf);
-      st = kz_shard_cursor_read(cur, bk->shard, bk->row0, bk->rows, &blockbuf, 0);
-      blockbuf.rows = bk->rows;
-      for (int64_t i = 0; i < bk->rows; ++i) perm[i] = i;
-      shuffle_u64(perm, bk->rows, kz_rng_key(it->o.seed, (uint64_t)it->o.epoch, bk->id + 1));
-    }
+    const kz_shard_batch *blockbuf = NULL;
+    const int64_t *perm = NULL;
+    if (it->o.shuffle && (st = wait_block(&pipe, s, &blockbuf, &perm)) != KZ_OK) break;
     int64_t done = 0;
     while (st == KZ_OK && done < sg->count) {
       if (!out && !(out = wait_free_slot(it))) goto stopped;
       int64_t take = out->capacity - out->rows;
       if (take > sg->count - done) take = sg->count - done;
       if (it->o.shuffle) {
-        st = kz_shard_batch_gather(out, out->rows, &blockbuf, perm + sg->offset + done, take);
+        st = kz_shard_batch_gather(out, out->rows, blockbuf, perm + sg->offset + done, take);
       } else {
         st = kz_shard_cursor_read(cur, bk->shard, bk->row0 + sg->offset + done, take, out,
                                   out->rows);
@@ -157,11 +241,25 @@ static kz_status produce(kz_shard_iter *it, kz_shard_cursor *cur) {
         out = NULL;
       }
     }
+    if (it->o.shuffle) release_block(&pipe, s);
   }
   if (st == KZ_OK && out && out->rows > 0 && !it->o.drop_last) publish(it);
 stopped:
-  kz_shard_batch_free(&blockbuf);
-  free(perm);
+  if (it->o.shuffle) {
+    if (reader_started) {
+      pthread_mutex_lock(&pipe.mu);
+      pipe.stop = 1;
+      pthread_cond_broadcast(&pipe.cv);
+      pthread_mutex_unlock(&pipe.mu);
+      pthread_join(pipe.thread, NULL);
+    }
+    pthread_mutex_destroy(&pipe.mu);
+    pthread_cond_destroy(&pipe.cv);
+    for (int k = 0; k < 2; ++k) {
+      kz_shard_batch_free(&pipe.buf[k]);
+      free(pipe.perm[k]);
+    }
+  }
   return st;
 }
 
@@ -171,6 +269,7 @@ static void *prefetch_main(void *arg) {
   kz_status st = kz_shard_cursor_create(it->ds, &cur);
   if (st == KZ_OK) st = produce(it, cur);
   kz_shard_cursor_free(cur);
+  kz_shard_thread_end();
   pthread_mutex_lock(&it->mu);
   if (st != KZ_OK) {
     it->error = st;

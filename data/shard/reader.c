@@ -441,3 +441,7 @@ kz_status kz_dataset_read_rows(kz_dataset *ds, const int64_t *rows, int64_t n, k
   }
   return KZ_OK;
 }
+
+void kz_shard_thread_end(void) {
+  H5Eclear2(H5E_DEFAULT);
+}

@@ -49,6 +49,10 @@ void kz_shard_cursor_free(kz_shard_cursor *c);
 /* Reads rows [row0, row0+n) of one shard into dst at dst_row. */
 kz_status kz_shard_cursor_read(kz_shard_cursor *c, int shard, int64_t row0, int64_t n,
                                kz_shard_batch *dst, int64_t dst_row);
+/* Frees what the HDF5 library keeps for the calling thread after a failed
+ * call (its error stack, which it would leak at thread exit). Reading
+ * threads call it before they end. */
+void kz_shard_thread_end(void);
 /* The shard holding a global row (binary search). */
 int kz_dataset_shard_of_row(const kz_dataset *ds, int64_t row);
 
