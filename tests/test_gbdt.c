@@ -944,6 +944,53 @@ static int test_parity(const char *data, const char *objective, const char *metr
   return KZ_TEST_RESULT();
 }
 
+/* Early stopping on a small, noisy training set that a fast learner
+ * overfits: training stops early_stopping_rounds after the best valid round
+ * (the first minimum of the last metric), and the model keeps the trees up
+ * to it, whose valid metric is the best one recorded. */
+static void test_early_stopping(void) {
+  synth tr, va;
+  synth_make(&tr, 300, 1, 11);
+  synth_make(&va, 3000, 1, 12);
+  kz_gbdt_params p;
+  kz_gbdt_params_default(&p);
+  p.objective = KZ_GBDT_BINARY_LOGISTIC;
+  p.num_round = 200;
+  p.eta = 0.8;
+  p.max_depth = 6;
+  p.min_child_weight = 0.01;
+  p.early_stopping_rounds = 3;
+  p.n_metrics = 2;
+  p.metrics[0] = KZ_GBDT_M_AUC;
+  p.metrics[1] = KZ_GBDT_M_LOGLOSS; /* the last one decides */
+  kz_gbdt_booster *bo = NULL;
+  KZ_CHECK_OK(kz_gbdt_booster_create(&p, &tr.d, &va.d, &bo));
+  if (!bo) return;
+  double seen[200], tm[8], vm[8];
+  int rounds = 0, stop = 0;
+  while (!stop && rounds < 200) {
+    KZ_CHECK_OK(kz_gbdt_booster_round(bo, tm, vm, &stop));
+    seen[rounds++] = vm[1];
+  }
+  int best = 0;
+  for (int i = 1; i < rounds; ++i)
+    if (seen[i] < seen[best]) best = i;
+  double best_value = 0;
+  KZ_CHECK(rounds < 200 && rounds == best + 1 + 3);
+  KZ_CHECK(kz_gbdt_booster_best_round(bo, &best_value) == best && best_value == seen[best]);
+  kz_gbdt_model *m = NULL;
+  KZ_CHECK_OK(kz_gbdt_booster_finish(bo, &m));
+  if (m) {
+    KZ_CHECK(m->n_trees == best + 1 && m->best_iteration == best);
+    KZ_CHECK(fabs(model_metric(m, &va, KZ_GBDT_M_LOGLOSS) - seen[best]) < 1e-6);
+    fprintf(stderr, "early stopping: best round %d of %d, valid logloss %.4f\n", best, rounds,
+            seen[best]);
+  }
+  kz_gbdt_model_free(m);
+  synth_free(&tr);
+  synth_free(&va);
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "unit")) {
     test_binning();
@@ -952,6 +999,7 @@ int main(int argc, char **argv) {
     test_max_bin_256();
     test_max_bin_256_tree();
     test_training();
+    test_early_stopping();
     test_objectives();
     test_bad_config();
     return KZ_TEST_RESULT();

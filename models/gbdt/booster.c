@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "models/gbdt/binning.h"
 #include "models/gbdt/gbdt_json.h"
+#include "models/gbdt/gbdt_rounds.h"
 #include "models/gbdt/grow.h"
 #include "models/gbdt/objective.h"
 #include "models/gbdt/predict_fast.h"
@@ -46,11 +47,9 @@ struct kz_gbdt_booster {
   double *resid;        /* leaf refits */
   kz_gbdt_model *model; /* trees so far */
   int cap_trees;
-  int round;
   int n_metrics;
   kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS];
-  int best_round;
-  double best_value;
+  kz_gbdt_rounds rounds; /* round, best round, early stopping (gbdt_rounds.h) */
   kz_gbdt_rng rng;
 };
 
@@ -82,8 +81,8 @@ const kz_gbdt_metric *kz_gbdt_booster_metrics(const kz_gbdt_booster *b, int *n) 
 }
 
 int kz_gbdt_booster_best_round(const kz_gbdt_booster *b, double *best_value) {
-  if (best_value) *best_value = b->best_value;
-  return b->best_round;
+  if (best_value) *best_value = b->rounds.best_value;
+  return b->rounds.best_round;
 }
 
 static kz_status check_data(const kz_gbdt_data *d, const kz_gbdt_data *train, const char *what) {
@@ -150,7 +149,7 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
   b->train = train;
   b->valid = valid && valid->n > 0 ? valid : NULL;
   b->K = K;
-  b->best_round = -1;
+  kz_gbdt_rounds_init(&b->rounds);
   kz_gbdt_rng_seed(&b->rng, p->seed);
   b->n_metrics = p->n_metrics;
   memcpy(b->metrics, p->metrics, sizeof b->metrics);
@@ -423,46 +422,14 @@ kz_status kz_gbdt_booster_round(kz_gbdt_booster *b, double *train_m, double *val
       }
     }
   }
-  /* Metrics cost a pass (AUC a sort) over the rows: computed only when asked
-   * for, and on the valid set when early stopping needs them. */
-  double vm[KZ_GBDT_MAX_METRICS];
-  int want_valid = b->valid && (valid_m || p->early_stopping_rounds > 0);
-  for (int i = 0; i < b->n_metrics; ++i) {
-    if (train_m)
-      train_m[i] = kz_gbdt_metric_eval(b->metrics[i], (kz_gbdt_objective)p->objective,
-                                       p->quantile_alpha, K, n, b->margin, t->label);
-    vm[i] = want_valid ? kz_gbdt_metric_eval(b->metrics[i], (kz_gbdt_objective)p->objective,
-                                             p->quantile_alpha, K, b->valid->n, b->vmargin,
-                                             b->valid->label)
-                       : NAN;
-    if (valid_m) valid_m[i] = vm[i];
-  }
-  /* Early stopping follows the last metric on the valid set (XGBoost). */
-  if (want_valid) {
-    kz_gbdt_metric last = b->metrics[b->n_metrics - 1];
-    double v = vm[b->n_metrics - 1];
-    int better = b->best_round < 0 ||
-                 (kz_gbdt_metric_higher_is_better(last) ? v > b->best_value : v < b->best_value);
-    if (better) {
-      b->best_round = b->round;
-      b->best_value = v;
-    }
-    if (p->early_stopping_rounds > 0 && b->round - b->best_round >= p->early_stopping_rounds)
-      *stop = 1;
-  }
-  b->round++;
-  if (b->round >= p->num_round) *stop = 1;
+  kz_gbdt_rounds_end(&b->rounds, p, b->metrics, b->n_metrics, K, b->train, b->margin, b->valid,
+                     b->vmargin, train_m, valid_m, stop);
   return KZ_OK;
 }
 
 kz_status kz_gbdt_booster_finish(kz_gbdt_booster *b, kz_gbdt_model **out) {
   kz_gbdt_model *m = b->model;
-  if (b->p.early_stopping_rounds > 0 && b->best_round >= 0) {
-    int keep = (b->best_round + 1) * b->K;
-    for (int i = keep; i < m->n_trees; ++i) kz_gbdt_tree_free(&m->trees[i]);
-    if (keep < m->n_trees) m->n_trees = keep;
-    m->best_iteration = b->best_round;
-  }
+  kz_gbdt_rounds_trim(&b->rounds, &b->p, b->K, m);
   b->model = NULL;
   kz_gbdt_booster_free(b);
   *out = m;

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "models/gbdt/binning.h"
 #include "models/gbdt/gbdt_json.h"
+#include "models/gbdt/gbdt_rounds.h"
 #include "models/gbdt/grow.h"
 #include "models/gbdt/objective.h"
 #include "models/gbdt/split.h"
@@ -115,11 +116,9 @@ struct kz_gbdt_gpu_booster {
   int64_t cap_level;
   kz_gbdt_model *model;
   int cap_trees;
-  int round;
   int n_metrics;
   kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS];
-  int best_round;
-  double best_value;
+  kz_gbdt_rounds rounds; /* round, best round, early stopping (gbdt_rounds.h) */
 };
 
 static void dfree(kz_gbdt_gpu_booster *b, void *p) {
@@ -168,8 +167,8 @@ const kz_gbdt_metric *kz_gbdt_gpu_booster_metrics(const kz_gbdt_gpu_booster *b, 
 }
 
 int kz_gbdt_gpu_booster_best_round(const kz_gbdt_gpu_booster *b, double *best_value) {
-  if (best_value) *best_value = b->best_value;
-  return b->best_round;
+  if (best_value) *best_value = b->rounds.best_value;
+  return b->rounds.best_round;
 }
 
 static kz_status dalloc(kz_gbdt_gpu_booster *b, size_t bytes, void **p, const char *what) {
@@ -320,7 +319,7 @@ kz_status kz_gbdt_gpu_booster_create(const kz_gbdt_params *p, const kz_gbdt_data
   b->kz = o->kernels ? o->kernels : &cuda_kernels;
   b->K = p->objective == KZ_GBDT_MULTI_SOFTPROB ? p->num_class : 1;
   b->n = train->n;
-  b->best_round = -1;
+  kz_gbdt_rounds_init(&b->rounds);
   b->n_metrics = p->n_metrics;
   memcpy(b->metrics, p->metrics, sizeof b->metrics);
   if (b->n_metrics == 0) {
@@ -415,14 +414,14 @@ static kz_status evaluate_level(kz_gbdt_gpu_booster *b, const int64_t *hist, con
       return kz_fail(KZ_ERR_INTERNAL,
                      "gbdt on cuda: round %d: node %d's histogram sums (%lld, %lld) differ from "
                      "its parent's split (%lld, %lld)",
-                     b->round, ids[i], (long long)s->total_g, (long long)s->total_h,
+                     b->rounds.round, ids[i], (long long)s->total_g, (long long)s->total_h,
                      (long long)g->tg, (long long)g->th);
     if (s->found && (s->feature < 0 || s->feature >= b->nf || s->bin < 0 ||
                      s->bin + 1 >= b->cuts.n_bins[s->feature]))
       return kz_fail(KZ_ERR_INTERNAL,
                      "gbdt on cuda: round %d: node %d: split on feature %d bin %d "
                      "is out of range",
-                     b->round, ids[i], s->feature, s->bin);
+                     b->rounds.round, ids[i], s->feature, s->bin);
     g->split = *s;
     if (!s->found) g->split.feature = -1;
   }
@@ -524,7 +523,7 @@ static kz_status grow_tree(kz_gbdt_gpu_booster *b, int k) {
         return kz_fail(KZ_ERR_INTERNAL,
                        "gbdt on cuda: round %d: the partition of node %d sent %lld of %lld rows "
                        "left",
-                       b->round, pid, (long long)nl, (long long)cnt);
+                       b->rounds.round, pid, (long long)nl, (long long)cnt);
       int32_t l = add_node(b, depth, par.begin, par.begin + nl, par.split.left_g, par.split.left_h);
       int32_t r = add_node(b, depth, par.begin + nl, par.end, par.split.total_g - par.split.left_g,
                            par.split.total_h - par.split.left_h);
@@ -687,7 +686,7 @@ kz_status kz_gbdt_gpu_booster_round(kz_gbdt_gpu_booster *b, double *train_m, dou
       return kz_fail(KZ_ERR_INVALID_ARG,
                      "gbdt on cuda: round %d: the %s of output group %d are not finite (the "
                      "margins overflowed; lower eta)",
-                     b->round, c % 2 ? "hessians" : "gradients", c / 2);
+                     b->rounds.round, c % 2 ? "hessians" : "gradients", c / 2);
   kz_gbdt_bnode *bn = NULL;
   double *leaf = NULL;
   kz_status st = KZ_OK;
@@ -704,44 +703,14 @@ kz_status kz_gbdt_gpu_booster_round(kz_gbdt_gpu_booster *b, double *train_m, dou
   free(bn);
   free(leaf);
   KZ_TRY(st);
-  /* Metrics and early stopping exactly as booster.c. */
-  double vm[KZ_GBDT_MAX_METRICS];
-  int want_valid = b->valid && (valid_m || p->early_stopping_rounds > 0);
-  for (int i = 0; i < b->n_metrics; ++i) {
-    if (train_m)
-      train_m[i] = kz_gbdt_metric_eval(b->metrics[i], (kz_gbdt_objective)p->objective,
-                                       p->quantile_alpha, K, n, b->margin, b->train->label);
-    vm[i] = want_valid ? kz_gbdt_metric_eval(b->metrics[i], (kz_gbdt_objective)p->objective,
-                                             p->quantile_alpha, K, b->valid->n, b->vmargin,
-                                             b->valid->label)
-                       : NAN;
-    if (valid_m) valid_m[i] = vm[i];
-  }
-  if (want_valid) {
-    kz_gbdt_metric last = b->metrics[b->n_metrics - 1];
-    double v = vm[b->n_metrics - 1];
-    int better = b->best_round < 0 ||
-                 (kz_gbdt_metric_higher_is_better(last) ? v > b->best_value : v < b->best_value);
-    if (better) {
-      b->best_round = b->round;
-      b->best_value = v;
-    }
-    if (p->early_stopping_rounds > 0 && b->round - b->best_round >= p->early_stopping_rounds)
-      *stop = 1;
-  }
-  b->round++;
-  if (b->round >= p->num_round) *stop = 1;
+  kz_gbdt_rounds_end(&b->rounds, p, b->metrics, b->n_metrics, K, b->train, b->margin, b->valid,
+                     b->vmargin, train_m, valid_m, stop);
   return KZ_OK;
 }
 
 kz_status kz_gbdt_gpu_booster_finish(kz_gbdt_gpu_booster *b, kz_gbdt_model **out) {
   kz_gbdt_model *m = b->model;
-  if (b->p.early_stopping_rounds > 0 && b->best_round >= 0) {
-    int keep = (b->best_round + 1) * b->K;
-    for (int i = keep; i < m->n_trees; ++i) kz_gbdt_tree_free(&m->trees[i]);
-    if (keep < m->n_trees) m->n_trees = keep;
-    m->best_iteration = b->best_round;
-  }
+  kz_gbdt_rounds_trim(&b->rounds, &b->p, b->K, m);
   b->model = NULL;
   kz_gbdt_gpu_booster_free(b);
   *out = m;
