@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "models/gbdt/binning.h"
+#include "models/gbdt/booster_common.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/gbdt_rounds.h"
 #include "models/gbdt/grow.h"
@@ -85,64 +86,11 @@ int kz_gbdt_booster_best_round(const kz_gbdt_booster *b, double *best_value) {
   return b->rounds.best_round;
 }
 
-static kz_status check_data(const kz_gbdt_data *d, const kz_gbdt_data *train, const char *what) {
-  if (d->n_numeric != train->n_numeric || d->n_categorical != train->n_categorical)
-    return kz_fail(KZ_ERR_INVALID_ARG,
-                   "gbdt: the %s data has %d numeric + %d categorical features, train has %d + %d",
-                   what, d->n_numeric, d->n_categorical, train->n_numeric, train->n_categorical);
-  if (d->n_numeric > 0 && !d->num)
-    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: %s data lacks numeric values", what);
-  if (d->n_categorical > 0 && (!d->cat || !d->n_categories))
-    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: %s data lacks categorical values", what);
-  if (!d->label) return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: %s data lacks labels", what);
-  return KZ_OK;
-}
-
-static kz_status model_alloc(const kz_gbdt_params *p, const kz_gbdt_data *t, int K,
-                             kz_gbdt_model **out) {
-  kz_gbdt_model *m = calloc(1, sizeof *m);
-  if (!m) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
-  m->objective = (kz_gbdt_objective)p->objective;
-  m->quantile_alpha = p->quantile_alpha;
-  m->num_group = K;
-  m->n_numeric = t->n_numeric;
-  m->n_categorical = t->n_categorical;
-  m->best_iteration = -1;
-  if (t->n_categorical > 0) {
-    m->n_categories = malloc(sizeof(int32_t) * (size_t)t->n_categorical);
-    if (!m->n_categories) {
-      kz_gbdt_model_free(m);
-      return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
-    }
-    memcpy(m->n_categories, t->n_categories, sizeof(int32_t) * (size_t)t->n_categorical);
-  }
-  *out = m;
-  return KZ_OK;
-}
-
 kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *train,
                                  const kz_gbdt_data *valid, kz_gbdt_booster **out) {
   *out = NULL;
-  KZ_TRY(kz_gbdt_params_check(p));
-  if (p->objective < 0 || p->objective > KZ_GBDT_COUNT_POISSON)
-    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: the objective must be resolved before training");
-  int K = p->objective == KZ_GBDT_MULTI_SOFTPROB ? p->num_class : 1;
-  if (K < 1 || K > 256)
-    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: multi:softprob needs num_class in [2, 256], got %d",
-                   p->num_class);
-  if (train->n < 1) return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: the training data has no rows");
-  if (train->n > INT32_MAX)
-    return kz_fail(KZ_ERR_UNSUPPORTED, "gbdt: at most %d training rows are supported", INT32_MAX);
-  KZ_TRY(check_data(train, train, "train"));
-  KZ_TRY(kz_gbdt_check_labels((kz_gbdt_objective)p->objective, K, train->n, train->label,
-                              "data.train"));
-  if (valid) {
-    KZ_TRY(check_data(valid, train, "valid"));
-    KZ_TRY(kz_gbdt_check_labels((kz_gbdt_objective)p->objective, K, valid->n, valid->label,
-                                "data.valid"));
-  }
-  if (p->early_stopping_rounds > 0 && !(valid && valid->n > 0))
-    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: early_stopping_rounds needs a validation set");
+  int K;
+  KZ_TRY(kz_gbdt_check_inputs(p, train, valid, &K));
   kz_gbdt_booster *b = calloc(1, sizeof *b);
   if (!b) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
   b->p = *p;
@@ -151,25 +99,16 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
   b->K = K;
   kz_gbdt_rounds_init(&b->rounds);
   kz_gbdt_rng_seed(&b->rng, p->seed);
-  b->n_metrics = p->n_metrics;
-  memcpy(b->metrics, p->metrics, sizeof b->metrics);
-  if (b->n_metrics == 0) {
-    b->metrics[0] = kz_gbdt_default_metric((kz_gbdt_objective)p->objective);
-    b->n_metrics = 1;
+  kz_status st = kz_gbdt_resolve_metrics(p, b->metrics, &b->n_metrics);
+  if (st != KZ_OK) {
+    kz_gbdt_booster_free(b);
+    return st;
   }
-  for (int i = 0; i < b->n_metrics; ++i)
-    if (!kz_gbdt_metric_fits(b->metrics[i], (kz_gbdt_objective)p->objective)) {
-      kz_status st = kz_fail(KZ_ERR_INVALID_ARG, "gbdt: eval_metric %s does not apply to %s",
-                             kz_gbdt_metric_name(b->metrics[i]),
-                             kz_gbdt_objective_name((kz_gbdt_objective)p->objective));
-      kz_gbdt_booster_free(b);
-      return st;
-    }
   int64_t n = train->n, nv = b->valid ? b->valid->n : 0;
   int threads = kz_gbdt_threads(p->nthread);
-  kz_status st = kz_gbdt_cuts_build_threads(n, train->n_numeric, train->num, train->n_categorical,
-                                            train->n_categories, p->max_bin, KZ_GBDT_SKETCH_ROWS,
-                                            p->seed, threads, &b->cuts);
+  st = kz_gbdt_cuts_build_threads(n, train->n_numeric, train->num, train->n_categorical,
+                                  train->n_categories, p->max_bin, KZ_GBDT_SKETCH_ROWS, p->seed,
+                                  threads, &b->cuts);
   if (st != KZ_OK) {
     kz_gbdt_booster_free(b);
     return st;
@@ -197,7 +136,7 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
       (st = kz_gbdt_hist_index_build(&b->grower.layout, b->codes, n, threads, &b->hist_index)) !=
           KZ_OK ||
       (st = kz_gbdt_columns_build(b->codes, n, nf, b->stride, threads, &b->cols)) != KZ_OK ||
-      (st = model_alloc(&b->p, train, K, &b->model)) != KZ_OK) {
+      (st = kz_gbdt_model_new(&b->p, train, K, &b->model)) != KZ_OK) {
     kz_gbdt_booster_free(b);
     return st;
   }
@@ -239,24 +178,6 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
   for (int64_t r = 0; r < nv; ++r)
     for (int k = 0; k < K; ++k) b->vmargin[r * K + k] = b->model->base_score[k];
   *out = b;
-  return KZ_OK;
-}
-
-static kz_status push_tree(kz_gbdt_booster *b, kz_gbdt_tree *t, int group) {
-  kz_gbdt_model *m = b->model;
-  if (m->n_trees == b->cap_trees) {
-    int cap = b->cap_trees ? 2 * b->cap_trees : 64;
-    kz_gbdt_tree *nt = realloc(m->trees, sizeof(*nt) * (size_t)cap);
-    if (!nt) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
-    m->trees = nt;
-    int32_t *ng = realloc(m->tree_group, sizeof(*ng) * (size_t)cap);
-    if (!ng) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
-    m->tree_group = ng;
-    b->cap_trees = cap;
-  }
-  m->trees[m->n_trees] = *t;
-  m->tree_group[m->n_trees] = group;
-  m->n_trees++;
   return KZ_OK;
 }
 
@@ -403,7 +324,7 @@ kz_status kz_gbdt_booster_round(kz_gbdt_booster *b, double *train_m, double *val
     for (int k = 0; k < K; ++k) {
       if (st == KZ_OK && sts[k] != KZ_OK) st = kz_fail(sts[k], "%s", err);
       if (st == KZ_OK && sts[k] == KZ_OK)
-        st = push_tree(b, &trees[k], k);
+        st = kz_gbdt_model_push(b->model, &b->cap_trees, &trees[k], k);
       else if (sts[k] == KZ_OK)
         kz_gbdt_tree_free(&trees[k]);
     }
@@ -415,7 +336,7 @@ kz_status kz_gbdt_booster_round(kz_gbdt_booster *b, double *train_m, double *val
     for (int k = 0; k < K; ++k) {
       kz_gbdt_tree tree;
       KZ_TRY(grow_group(b, &b->grower, b->rows, &b->rng, k, threads, &tree));
-      kz_status st = push_tree(b, &tree, k);
+      kz_status st = kz_gbdt_model_push(b->model, &b->cap_trees, &tree, k);
       if (st != KZ_OK) {
         kz_gbdt_tree_free(&tree);
         return st;

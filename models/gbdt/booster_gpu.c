@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "models/gbdt/binning.h"
+#include "models/gbdt/booster_common.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/gbdt_rounds.h"
 #include "models/gbdt/grow.h"
@@ -193,58 +194,14 @@ static kz_status dgrow(kz_gbdt_gpu_booster *b, void **p, int64_t *cap, int64_t w
   return KZ_OK;
 }
 
-static kz_status check_data(const kz_gbdt_data *d, const kz_gbdt_data *train, const char *what) {
-  if (d->n_numeric != train->n_numeric || d->n_categorical != train->n_categorical)
-    return kz_fail(KZ_ERR_INVALID_ARG,
-                   "gbdt: the %s data has %d numeric + %d categorical features, train has %d + %d",
-                   what, d->n_numeric, d->n_categorical, train->n_numeric, train->n_categorical);
-  if (d->n_numeric > 0 && !d->num)
-    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: %s data lacks numeric values", what);
-  if (!d->label) return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: %s data lacks labels", what);
-  return KZ_OK;
-}
-
 static kz_status check_all(const kz_gbdt_params *p, const kz_gbdt_data *train,
                            const kz_gbdt_data *valid, const kz_gbdt_gpu_options *o) {
   KZ_TRY(kz_gbdt_gpu_check_device(o));
-  KZ_TRY(kz_gbdt_params_check(p));
-  if (p->objective < 0 || p->objective > KZ_GBDT_COUNT_POISSON)
-    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: the objective must be resolved before training");
+  int K;
+  KZ_TRY(kz_gbdt_check_inputs(p, train, valid, &K));
   KZ_TRY(kz_gbdt_gpu_check_params(p, train->n_categorical));
-  int K = p->objective == KZ_GBDT_MULTI_SOFTPROB ? p->num_class : 1;
-  if (K < 1 || K > 256)
-    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: multi:softprob needs num_class in [2, 256], got %d",
-                   p->num_class);
-  if (train->n < 1) return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: the training data has no rows");
-  if (train->n > INT32_MAX)
-    return kz_fail(KZ_ERR_UNSUPPORTED, "gbdt: at most %d training rows are supported", INT32_MAX);
   if (train->n_numeric < 1)
     return kz_fail(KZ_ERR_INVALID_ARG, "gbdt on cuda: the training data has no numeric feature");
-  KZ_TRY(check_data(train, train, "train"));
-  KZ_TRY(kz_gbdt_check_labels((kz_gbdt_objective)p->objective, K, train->n, train->label,
-                              "data.train"));
-  if (valid) {
-    KZ_TRY(check_data(valid, train, "valid"));
-    KZ_TRY(kz_gbdt_check_labels((kz_gbdt_objective)p->objective, K, valid->n, valid->label,
-                                "data.valid"));
-  }
-  if (p->early_stopping_rounds > 0 && !(valid && valid->n > 0))
-    return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: early_stopping_rounds needs a validation set");
-  return KZ_OK;
-}
-
-/* An empty model for numeric data (categorical data never reaches here). */
-static kz_status model_alloc(const kz_gbdt_params *p, const kz_gbdt_data *t, int K,
-                             kz_gbdt_model **out) {
-  kz_gbdt_model *m = calloc(1, sizeof *m);
-  if (!m) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
-  m->objective = (kz_gbdt_objective)p->objective;
-  m->quantile_alpha = p->quantile_alpha;
-  m->num_group = K;
-  m->n_numeric = t->n_numeric;
-  m->n_categorical = 0;
-  m->best_iteration = -1;
-  *out = m;
   return KZ_OK;
 }
 
@@ -295,7 +252,7 @@ static kz_status setup(kz_gbdt_gpu_booster *b) {
   if (st == KZ_OK) st = kz_stream_sync(b->s);
   free(codes);
   KZ_TRY(st);
-  KZ_TRY(model_alloc(p, t, K, &b->model));
+  KZ_TRY(kz_gbdt_model_new(p, t, K, &b->model));
   kz_gbdt_base_score((kz_gbdt_objective)p->objective, p->quantile_alpha, K, n, t->label,
                      b->model->base_score);
   for (int64_t r = 0; r < n; ++r)
@@ -320,18 +277,7 @@ kz_status kz_gbdt_gpu_booster_create(const kz_gbdt_params *p, const kz_gbdt_data
   b->K = p->objective == KZ_GBDT_MULTI_SOFTPROB ? p->num_class : 1;
   b->n = train->n;
   kz_gbdt_rounds_init(&b->rounds);
-  b->n_metrics = p->n_metrics;
-  memcpy(b->metrics, p->metrics, sizeof b->metrics);
-  if (b->n_metrics == 0) {
-    b->metrics[0] = kz_gbdt_default_metric((kz_gbdt_objective)p->objective);
-    b->n_metrics = 1;
-  }
-  kz_status st = KZ_OK;
-  for (int i = 0; i < b->n_metrics && st == KZ_OK; ++i)
-    if (!kz_gbdt_metric_fits(b->metrics[i], (kz_gbdt_objective)p->objective))
-      st = kz_fail(KZ_ERR_INVALID_ARG, "gbdt: eval_metric %s does not apply to %s",
-                   kz_gbdt_metric_name(b->metrics[i]),
-                   kz_gbdt_objective_name((kz_gbdt_objective)p->objective));
+  kz_status st = kz_gbdt_resolve_metrics(p, b->metrics, &b->n_metrics);
   if (st == KZ_OK) st = setup(b);
   if (st != KZ_OK) {
     kz_gbdt_gpu_booster_free(b);
@@ -567,24 +513,6 @@ static void prune(kz_gbdt_bnode *nodes, int32_t id, double gamma) {
     n->split.feature = -1;
 }
 
-static kz_status push_tree(kz_gbdt_gpu_booster *b, kz_gbdt_tree *t, int group) {
-  kz_gbdt_model *m = b->model;
-  if (m->n_trees == b->cap_trees) {
-    int cap = b->cap_trees ? 2 * b->cap_trees : 64;
-    kz_gbdt_tree *nt = realloc(m->trees, sizeof(*nt) * (size_t)cap);
-    if (!nt) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
-    m->trees = nt;
-    int32_t *ng = realloc(m->tree_group, sizeof(*ng) * (size_t)cap);
-    if (!ng) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
-    m->tree_group = ng;
-    b->cap_trees = cap;
-  }
-  m->trees[m->n_trees] = *t;
-  m->tree_group[m->n_trees] = group;
-  m->n_trees++;
-  return KZ_OK;
-}
-
 /* The grown tree as grower nodes with de-quantised sums, pruned; leaf
  * values; the model tree; then the margins of train and valid rows. */
 static kz_status finish_tree(kz_gbdt_gpu_booster *b, int k, kz_gbdt_bnode *bn, double *leaf) {
@@ -635,7 +563,7 @@ static kz_status finish_tree(kz_gbdt_gpu_booster *b, int k, kz_gbdt_bnode *bn, d
   }
   kz_gbdt_tree tree;
   KZ_TRY(kz_gbdt_tree_from_bnodes(bn, b->n_nodes, leaf, &b->cuts, &tree));
-  kz_status st = push_tree(b, &tree, k);
+  kz_status st = kz_gbdt_model_push(b->model, &b->cap_trees, &tree, k);
   if (st != KZ_OK) {
     kz_gbdt_tree_free(&tree);
     return st;

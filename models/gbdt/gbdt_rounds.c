@@ -20,10 +20,10 @@ void kz_gbdt_rounds_end(kz_gbdt_rounds *r, const kz_gbdt_params *p, const kz_gbd
   int want_valid = valid && (valid_m || p->early_stopping_rounds > 0);
   for (int i = 0; i < n_metrics; ++i) {
     if (train_m)
-      train_m[i] = kz_gbdt_metric_eval(metrics[i], o, p->quantile_alpha, K, train->n, margin,
-                                       train->label);
-    vm[i] = want_valid ? kz_gbdt_metric_eval(metrics[i], o, p->quantile_alpha, K, valid->n,
-                                             vmargin, valid->label)
+      train_m[i] =
+          kz_gbdt_metric_eval(metrics[i], o, p->quantile_alpha, K, train->n, margin, train->label);
+    vm[i] = want_valid ? kz_gbdt_metric_eval(metrics[i], o, p->quantile_alpha, K, valid->n, vmargin,
+                                             valid->label)
                        : NAN;
     if (valid_m) valid_m[i] = vm[i];
   }

@@ -29,7 +29,6 @@ void kz_gbdt_rounds_end(kz_gbdt_rounds *r, const kz_gbdt_params *p, const kz_gbd
 
 /* With early stopping: drops m's trees after the best round (K a round)
  * and records it as m->best_iteration. */
-void kz_gbdt_rounds_trim(const kz_gbdt_rounds *r, const kz_gbdt_params *p, int K,
-                         kz_gbdt_model *m);
+void kz_gbdt_rounds_trim(const kz_gbdt_rounds *r, const kz_gbdt_params *p, int K, kz_gbdt_model *m);
 
 #endif
