@@ -502,17 +502,6 @@ static kz_status grow_tree(kz_gbdt_gpu_booster *b, int k) {
   return KZ_OK;
 }
 
-/* Gamma: grow.c's post-pruning, bottom-up. */
-static void prune(kz_gbdt_bnode *nodes, int32_t id, double gamma) {
-  kz_gbdt_bnode *n = &nodes[id];
-  if (n->split.feature < 0) return;
-  prune(nodes, n->left, gamma);
-  prune(nodes, n->right, gamma);
-  if (nodes[n->left].split.feature < 0 && nodes[n->right].split.feature < 0 &&
-      n->split.gain < gamma)
-    n->split.feature = -1;
-}
-
 /* The grown tree as grower nodes with de-quantised sums, pruned; leaf
  * values; the model tree; then the margins of train and valid rows. */
 static kz_status finish_tree(kz_gbdt_gpu_booster *b, int k, kz_gbdt_bnode *bn, double *leaf) {
@@ -540,7 +529,7 @@ static kz_status finish_tree(kz_gbdt_gpu_booster *b, int k, kz_gbdt_bnode *bn, d
     o->split.gr = (double)(g->split.total_g - g->split.left_g) * sg;
     o->split.hr = (double)(g->split.total_h - g->split.left_h) * sh;
   }
-  if (p->gamma > 0) prune(bn, 0, p->gamma);
+  if (p->gamma > 0) kz_gbdt_prune(bn, 0, p->gamma);
   /* The device's final row order: each leaf's rows are bn[leaf].begin..end. */
   KZ_TRY(kz_copy_to_host(b->s, b->rows, b->d_rows, sizeof(int32_t) * (size_t)b->n));
   KZ_TRY(kz_stream_sync(b->s));

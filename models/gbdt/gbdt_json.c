@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "models/gbdt/tree_build.h"
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -375,21 +376,7 @@ static void free_partial(kz_gbdt_model *m, size_t n_names, int n_classes) {
   free(m->class_names);
   free(m->label_name);
   if (m->trees)
-    for (int32_t i = 0; i < m->n_trees; ++i) {
-      kz_gbdt_tree *t = &m->trees[i];
-      free(t->left);
-      free(t->right);
-      free(t->feature);
-      free(t->threshold);
-      free(t->default_left);
-      free(t->is_categorical);
-      free(t->cat_begin);
-      free(t->cat_count);
-      free(t->cat_values);
-      free(t->leaf_value);
-      free(t->gain);
-      free(t->cover);
-    }
+    for (int32_t i = 0; i < m->n_trees; ++i) kz_gbdt_tree_free(&m->trees[i]);
   free(m->trees);
   free(m->tree_group);
   free(m);

@@ -333,13 +333,11 @@ static int64_t partition(kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *row
   return nl;
 }
 
-/* Gamma: XGBoost prunes bottom-up, turning a node whose children are both
- * leaves into a leaf when its gain is below gamma. */
-static void prune(kz_gbdt_bnode *nodes, int32_t id, double gamma) {
+void kz_gbdt_prune(kz_gbdt_bnode *nodes, int32_t id, double gamma) {
   kz_gbdt_bnode *n = &nodes[id];
   if (n->split.feature < 0) return;
-  prune(nodes, n->left, gamma);
-  prune(nodes, n->right, gamma);
+  kz_gbdt_prune(nodes, n->left, gamma);
+  kz_gbdt_prune(nodes, n->right, gamma);
   if (nodes[n->left].split.feature < 0 && nodes[n->right].split.feature < 0 &&
       n->split.gain < gamma)
     n->split.feature = -1;
@@ -536,6 +534,6 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
     }
   free(pending);
   if (st != KZ_OK) return st;
-  if (p->gamma > 0) prune(w->nodes, root, p->gamma);
+  if (p->gamma > 0) kz_gbdt_prune(w->nodes, root, p->gamma);
   return KZ_OK;
 }

@@ -70,6 +70,10 @@ kz_status kz_gbdt_columns_build(const uint8_t *codes, int64_t n, int nf, int64_t
 kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, int64_t n,
                        kz_gbdt_rng *rng);
 
+/* Gamma: XGBoost's post-pruning, bottom-up from node id: a node whose
+ * children are both leaves becomes a leaf when its gain is below gamma. */
+void kz_gbdt_prune(kz_gbdt_bnode *nodes, int32_t id, double gamma);
+
 /* The leaf a binned row falls into; row_miss: the row's missing bits
  * (gbdt_missing.h) or NULL when rows have none. */
 int32_t kz_gbdt_bnode_leaf(const kz_gbdt_bnode *nodes, const kz_gbdt_cuts *cuts,
