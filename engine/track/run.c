@@ -98,6 +98,34 @@ kz_status kz_run_write_file(const char *path, const char *text) {
   return KZ_OK;
 }
 
+kz_status kz_run_read_file(const char *path, char **text, size_t *len) {
+  *text = NULL;
+  if (len) *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  size_t cap = 1 << 16, used = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    used += fread(buf + used, 1, cap - used - 1, f);
+    if (used < cap - 1) break;
+    cap *= 2;
+    char *b = realloc(buf, cap);
+    if (!b) free(buf);
+    buf = b;
+  }
+  int err = ferror(f);
+  fclose(f);
+  if (!buf) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  if (err) {
+    free(buf);
+    return kz_fail(KZ_ERR_IO, "%s: read error", path);
+  }
+  buf[used] = '\0';
+  *text = buf;
+  if (len) *len = used;
+  return KZ_OK;
+}
+
 kz_status kz_run_open(const kz_run_options *o, const kz_cfg *cfg, kz_run **out) {
   if (!out) return kz_fail(KZ_ERR_INVALID_ARG, "kz_run_open: NULL output");
   *out = NULL;

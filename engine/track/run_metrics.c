@@ -31,35 +31,11 @@ static kz_status check_names(const char *const *names, int n) {
   return KZ_OK;
 }
 
-static char *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 1 << 16, used = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    used += fread(buf + used, 1, cap - used - 1, f);
-    if (used < cap - 1) break;
-    cap *= 2;
-    char *b = realloc(buf, cap);
-    if (!b) free(buf);
-    buf = b;
-  }
-  int err = ferror(f);
-  fclose(f);
-  if (!buf || err) {
-    free(buf);
-    return NULL;
-  }
-  buf[used] = '\0';
-  *len = used;
-  return buf;
-}
-
 /* Keeps the header and the complete rows with step <= last_step. */
 static kz_status truncate_rows(const char *path, const char *header, int64_t last_step) {
   size_t len = 0;
-  char *text = read_all(path, &len);
-  if (!text) return kz_fail(KZ_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+  char *text = NULL;
+  KZ_TRY(kz_run_read_file(path, &text, &len));
   char *keep = malloc(len + 1);
   if (!keep) {
     free(text);

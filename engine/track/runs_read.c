@@ -14,6 +14,7 @@
 
 #include "config/cfg.h"
 #include "core/error.h"
+#include "engine/track/run_internal.h"
 
 static void copy(char *dst, size_t cap, const char *src) {
   snprintf(dst, cap, "%s", src ? src : "");
@@ -395,26 +396,8 @@ static kz_status parse_table(const char *path, char *text, kz_metrics_table *t) 
 
 kz_status kz_metrics_read(const char *path, kz_metrics_table *t) {
   memset(t, 0, sizeof *t);
-  FILE *f = fopen(path, "rb");
-  if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  size_t cap = 1 << 16, used = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    used += fread(buf + used, 1, cap - used - 1, f);
-    if (used < cap - 1) break;
-    cap *= 2;
-    char *b = realloc(buf, cap);
-    if (!b) free(buf);
-    buf = b;
-  }
-  int err = ferror(f);
-  fclose(f);
-  if (!buf) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  if (err) {
-    free(buf);
-    return kz_fail(KZ_ERR_IO, "%s: read error", path);
-  }
-  buf[used] = '\0';
+  char *buf = NULL;
+  KZ_TRY(kz_run_read_file(path, &buf, NULL));
   kz_status st = parse_table(path, buf, t);
   free(buf);
   if (st != KZ_OK) kz_metrics_free(t);
