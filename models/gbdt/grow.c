@@ -212,84 +212,45 @@ int32_t kz_gbdt_bnode_leaf(const kz_gbdt_bnode *nodes, const kz_gbdt_cuts *cuts,
  * lo - count). */
 static int64_t split_block(const kz_gbdt_grower *w, const kz_gbdt_split *s, int32_t *rows,
                            int32_t *tmp, int64_t lo, int64_t hi) {
-  const uint8_t *codes = w->codes;
-  int64_t stride = w->stride;
   int f = s->feature;
+  /* The feature's codes: its column when there is one (a node's rows are
+   * in row order, so reads go front to back), else a byte of every row. */
+  const uint8_t *src = w->cols ? w->cols + (int64_t)f * w->n_rows : w->codes + f;
+  int64_t step = w->cols ? 1 : w->stride;
   int64_t nl = lo, nr = 0;
-  if (w->cols && s->is_cat) {
-    const uint8_t *col = w->cols + (int64_t)f * w->n_rows;
-    for (int64_t i = lo; i < hi; ++i) {
-      int32_t r = rows[i];
-      if (i + 32 < hi) __builtin_prefetch(col + rows[i + 32]);
-      if (goes_left(s, col[r], 0, 0)) /* categorical: never 256 bins */
-        rows[nl++] = r;
-      else
-        tmp[nr++] = r;
-    }
-  } else if (w->cols) {
-    /* The feature's column; with missing bits, a code 255 (the last value
-     * bin or missing) looks its bit up in the row (rare: 1/256 of the
-     * values plus the missing ones). */
-    const uint8_t *col = w->cols + (int64_t)f * w->n_rows;
-    int full = kz_gbdt_feature_full(w->cuts, f), bin = s->bin, dl = s->default_left;
-    int miss_code = full ? 256 : KZ_GBDT_MISSING_BIN, check_bit = full && w->miss;
-    const uint8_t *bits = codes + w->nf + (f >> 3);
-    int shift = f & 7;
-    for (int64_t i = lo; i < hi; ++i) {
-      int32_t r = rows[i];
-      if (i + 32 < hi) __builtin_prefetch(col + rows[i + 32]);
-      int c = col[r];
-      int left = c == miss_code ? dl : c <= bin;
-      if (check_bit && c == KZ_GBDT_MISSING_BIN && ((bits[(int64_t)r * stride] >> shift) & 1))
-        left = dl;
-      rows[nl] = r;
-      tmp[nr] = r;
-      nl += left;
-      nr += left ^ 1;
-    }
-  } else if (!s->is_cat && w->miss && kz_gbdt_feature_full(w->cuts, f)) {
-    /* a 256-bin feature with missing values: the row's bit, not its code,
-     * says missing (code 255 is also the last value bin) */
-    int bin = s->bin, dl = s->default_left, shift = f & 7;
-    const uint8_t *bits = codes + w->nf + (f >> 3);
-    for (int64_t i = lo; i < hi; ++i) {
-      int32_t r = rows[i];
-      if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * stride + f);
-      int c = codes[(int64_t)r * stride + f];
-      int m = (bits[(int64_t)r * stride] >> shift) & 1;
-      int left = m ? dl : c <= bin;
-      rows[nl] = r;
-      tmp[nr] = r;
-      nl += left;
-      nr += left ^ 1;
-    }
-  } else if (!s->is_cat) {
-    /* Branch-free: each row is written to both sides and only one cursor
-     * moves (rows[nl] is at or behind the row being read). The side a row
-     * takes is data-dependent, a branch the predictor misses often. */
-    int bin = s->bin, dl = s->default_left;
-    /* a 256-bin feature without missing values: code 255 is a value */
-    int miss_code = kz_gbdt_feature_full(w->cuts, f) ? 256 : KZ_GBDT_MISSING_BIN;
+  if (s->is_cat) {
     for (int64_t i = lo; i < hi; ++i) {
       int32_t r = rows[i];
       /* row indices hide the access pattern from the hardware prefetcher */
-      if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * stride + f);
-      int c = codes[(int64_t)r * stride + f];
-      int left = c == miss_code ? dl : c <= bin;
-      rows[nl] = r;
-      tmp[nr] = r;
-      nl += left;
-      nr += left ^ 1;
-    }
-  } else {
-    for (int64_t i = lo; i < hi; ++i) {
-      int32_t r = rows[i];
-      if (i + 32 < hi) __builtin_prefetch(codes + (int64_t)rows[i + 32] * stride + f);
-      if (goes_left(s, codes[(int64_t)r * stride + f], 0, 0)) /* categorical: never 256 bins */
+      if (i + 32 < hi) __builtin_prefetch(src + (int64_t)rows[i + 32] * step);
+      if (goes_left(s, src[(int64_t)r * step], 0, 0)) /* categorical: never 256 bins */
         rows[nl++] = r;
       else
         tmp[nr++] = r;
     }
+    return nl - lo;
+  }
+  /* A 256-bin feature has no missing code (255 is a value bin): where rows
+   * carry missing bits, a code 255 looks its bit up in the row (rare: 1/256
+   * of the values plus the missing ones). */
+  int full = kz_gbdt_feature_full(w->cuts, f), bin = s->bin, dl = s->default_left;
+  int miss_code = full ? 256 : KZ_GBDT_MISSING_BIN, check_bit = full && w->miss;
+  const uint8_t *bits = w->codes + w->nf + (f >> 3);
+  int shift = f & 7;
+  /* Branch-free: each row is written to both sides and only one cursor
+   * moves (rows[nl] is at or behind the row being read). The side a row
+   * takes is data-dependent, a branch the predictor misses often. */
+  for (int64_t i = lo; i < hi; ++i) {
+    int32_t r = rows[i];
+    if (i + 32 < hi) __builtin_prefetch(src + (int64_t)rows[i + 32] * step);
+    int c = src[(int64_t)r * step];
+    int left = c == miss_code ? dl : c <= bin;
+    if (check_bit && c == KZ_GBDT_MISSING_BIN && ((bits[(int64_t)r * w->stride] >> shift) & 1))
+      left = dl;
+    rows[nl] = r;
+    tmp[nr] = r;
+    nl += left;
+    nr += left ^ 1;
   }
   return nl - lo;
 }
