@@ -90,6 +90,36 @@ kz_status kz_kernel_config_load_env(void);
 /* Restores the built-in tables. */
 void kz_kernel_config_reset(void);
 
+/* ---- scoring new rows ------------------------------------------------- */
+/* A trained model (neural .kzm or GBDT model.json) ready to score rows that
+ * arrive by column name: a raw CSV line, a JSON object, a request. The model
+ * file carries the schema of its training data; columns are matched by
+ * name, numbers parsed as `kaizen data import` parses them, category strings
+ * mapped through the model's own dictionaries (a value it never saw counts
+ * as missing, see kz_predictor_unseen). docs/CLI.md, "kaizen predict". */
+typedef struct kz_predictor kz_predictor;
+
+/* device: "auto", "cpu", "cuda[:N]" or NULL (auto). */
+kz_status kz_predictor_open(const char *model_path, const char *device, kz_predictor **out);
+void kz_predictor_close(kz_predictor *p);
+/* Values per row: class probabilities (classifiers) or the prediction. */
+int kz_predictor_output_count(const kz_predictor *p);
+/* "p_<class>" for a probability, else the label's name. */
+const char *kz_predictor_output_name(const kz_predictor *p, int k);
+/* The columns of the records to come, in order. Columns the model does not
+ * read are ignored; a feature column it reads but names lacks fails, naming
+ * it. The label column is optional. Call again to change the layout. */
+kz_status kz_predictor_set_columns(kz_predictor *p, int n, const char *const *names);
+/* Scores n_rows records of the layout set above: cells[r * n_columns + i]
+ * is the text of column i in record r (NULL or "" = missing). out receives
+ * n_rows * kz_predictor_output_count values. On failure nothing is scored
+ * and the message names the record and column. */
+kz_status kz_predictor_predict(kz_predictor *p, int64_t n_rows, const char *const *cells,
+                               double *out);
+/* Category values mapped to missing because the model never saw them,
+ * counted over every record scored since the last set_columns. */
+int64_t kz_predictor_unseen(const kz_predictor *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -88,6 +88,11 @@ typedef struct kz_nn_model_base {
   kz_device device;
   kz_tensor params; /* f32 [n_params] */
   kz_tensor grads;  /* f32 [n_params] */
+  /* The schema of the training data (kz_schema_to_input_string), kept in the
+   * model file so new rows can be mapped by name (data/map/input_map.h);
+   * NULL for files written before models carried it. Owned; the model's
+   * destroy frees it. */
+  char *input_schema;
 } kz_nn_model_base;
 
 static inline kz_nn_model_base *kz_nn_base(kz_nn_model *m) {
@@ -103,6 +108,15 @@ kz_status kz_nn_model_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz
                              kz_nn_model **out);
 /* Loads a model file written by ops->save (any neural type). */
 kz_status kz_nn_model_load(const char *path, kz_device device, kz_nn_model **out);
+/* The meta a model file and a checkpoint store: ops->meta_json plus the
+ * input schema ("input_schema"). */
+kz_status kz_nn_model_meta(const kz_nn_model *m, char **out);
+/* A self-contained model file: kz_nn_model_meta + the parameter block,
+ * written to a .tmp name and renamed. */
+kz_status kz_nn_model_save(const kz_nn_model *m, const char *path);
+/* The schema of the data the model was trained on; KZ_ERR_NOT_FOUND when
+ * the file predates input schemas. */
+kz_status kz_nn_model_input_schema(const kz_nn_model *m, kz_schema *out);
 /* Rebuilds a model from meta_json (checkpoint resume); parameters are then
  * copied into the block by the caller. */
 kz_status kz_nn_model_from_meta(const char *meta_json, kz_device device, kz_nn_model **out);

@@ -6,6 +6,7 @@
 
 #include "core/backend.h"
 #include "core/error.h"
+#include "data/shard/schema.h"
 #include "models/linear/linear.h"
 #include "models/mlp/mlp.h"
 #include "models/nn_file.h"
@@ -38,7 +39,53 @@ kz_status kz_nn_model_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz
   if (!t)
     return kz_fail(KZ_ERR_INVALID_ARG, "model.type: '%s' is not a neural model (mlp, linear)",
                    name);
-  return t->create(model_cfg, train, device, out);
+  KZ_TRY(t->create(model_cfg, train, device, out));
+  kz_nn_model_base *b = kz_nn_base(*out);
+  if (!(b->input_schema = kz_schema_to_input_string(kz_dataset_schema(train)))) {
+    b->ops->destroy(*out);
+    *out = NULL;
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "model: input schema");
+  }
+  return KZ_OK;
+}
+
+kz_status kz_nn_model_meta(const kz_nn_model *m, char **out) {
+  *out = NULL;
+  const kz_nn_model_base *b = kz_nn_base_c(m);
+  char *meta = NULL;
+  KZ_TRY(b->ops->meta_json(m, &meta));
+  if (!b->input_schema) {
+    *out = meta;
+    return KZ_OK;
+  }
+  json_error_t err;
+  json_t *root = json_loads(meta, 0, &err), *schema = json_loads(b->input_schema, 0, &err);
+  free(meta);
+  if (root && schema) {
+    json_object_set_new(root, "input_schema", schema);
+    schema = NULL;
+    *out = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+  }
+  json_decref(root);
+  json_decref(schema);
+  return *out ? KZ_OK : kz_fail(KZ_ERR_INTERNAL, "model meta: cannot add the input schema");
+}
+
+kz_status kz_nn_model_save(const kz_nn_model *m, const char *path) {
+  char *meta = NULL;
+  KZ_TRY(kz_nn_model_meta(m, &meta));
+  const kz_nn_model_base *b = kz_nn_base_c(m);
+  kz_status st = kz_nn_file_write(path, meta, (const float *)b->params.data, b->info.n_params);
+  free(meta);
+  return st;
+}
+
+kz_status kz_nn_model_input_schema(const kz_nn_model *m, kz_schema *out) {
+  const kz_nn_model_base *b = kz_nn_base_c(m);
+  if (!b->input_schema)
+    return kz_fail(KZ_ERR_NOT_FOUND, "the model file carries no input schema (it was written "
+                                     "before model files kept one); retrain it to score raw files");
+  return kz_schema_from_string(b->input_schema, "model input_schema", out);
 }
 
 kz_status kz_nn_model_from_meta(const char *meta_json, kz_device device, kz_nn_model **out) {
@@ -57,6 +104,22 @@ kz_status kz_nn_model_from_meta(const char *meta_json, kz_device device, kz_nn_m
                  json_string_value(type));
   else
     st = t->from_meta(meta_json, device, out);
+  json_t *schema = json_object_get(root, "input_schema");
+  if (st == KZ_OK && schema) {
+    kz_schema check;
+    char *text = json_is_object(schema) ? json_dumps(schema, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    st = text ? kz_schema_from_string(text, "model meta: input_schema", &check)
+              : kz_fail(KZ_ERR_FORMAT, "model meta: input_schema is not an object");
+    if (st == KZ_OK) kz_schema_free(&check);
+    if (st == KZ_OK)
+      kz_nn_base(*out)->input_schema = text;
+    else
+      free(text);
+    if (st != KZ_OK) {
+      kz_nn_base(*out)->ops->destroy(*out);
+      *out = NULL;
+    }
+  }
   json_decref(root);
   return st;
 }

@@ -16,6 +16,7 @@
 
 #include "config/cfg.h"
 #include "core/error.h"
+#include "engine/predict/predict_job.h"
 #include "engine/train/gbdt_data.h"
 #include "engine/train/job.h"
 #include "models/gbdt/binning.h"
@@ -812,16 +813,18 @@ static int test_job(const char *tmp, const char *data) {
   char model[4096], out[4096];
   snprintf(model, sizeof model, "%s/gbdt/ok/model.json", tmp);
   snprintf(out, sizeof out, "%s/pred.csv", tmp);
-  KZ_CHECK_OK(kz_gbdt_job_predict(model, data, NULL, out, NULL));
+  kz_predict_request req = {.model = model, .data = data, .out = out, .quiet = 1};
+  KZ_CHECK_OK(kz_predict_job(&req));
   f = fopen(out, "r");
   lines = 0;
   int header_ok = 0;
   if (f) {
-    if (fgets(line, sizeof line, f)) header_ok = !strcmp(line, "\"p_pos\"\n");
+    if (fgets(line, sizeof line, f)) header_ok = !strcmp(line, "row,p_pos\n");
     lines = 1;
     while (fgets(line, sizeof line, f)) {
-      double v = atof(line);
-      KZ_CHECK(v > 0 && v < 1);
+      const char *comma = strchr(line, ',');
+      double v = comma ? atof(comma + 1) : -1;
+      KZ_CHECK(v > 0 && v < 1 && atoi(line) == lines - 1);
       ++lines;
     }
     fclose(f);
@@ -830,13 +833,14 @@ static int test_job(const char *tmp, const char *data) {
   KZ_CHECK(lines == 769);
   char buf[4096] = {0};
   FILE *mem = fmemopen(buf, sizeof buf - 1, "w");
-  KZ_CHECK_OK(kz_gbdt_job_eval(model, data, NULL, NULL, 0, mem));
+  KZ_CHECK_OK(kz_eval_job(&(kz_predict_request){.model = model, .data = data, .quiet = 1}, mem));
   fclose(mem);
   KZ_CHECK(strstr(buf, "auc 0.") && strstr(buf, "logloss 0."));
   mem = fmemopen(buf, sizeof buf - 1, "w");
-  KZ_CHECK_OK(kz_gbdt_job_eval(model, data, NULL, NULL, 1, mem));
+  KZ_CHECK_OK(
+      kz_eval_job(&(kz_predict_request){.model = model, .data = data, .json = 1, .quiet = 1}, mem));
   fclose(mem);
-  KZ_CHECK(strstr(buf, "{\"rows\": 768, \"logloss\": "));
+  KZ_CHECK(strstr(buf, "\"type\":\"gbdt\",\"rows\":768,\"logloss\":"));
 
   /* bad configs: the error names the key, and no run directory appears */
   struct {
@@ -861,7 +865,9 @@ static int test_job(const char *tmp, const char *data) {
   KZ_CHECK(run_job(yaml) != KZ_OK && strstr(kz_last_error(), "data.train"));
   snprintf(path, sizeof path, "%s/gbdt/bad6", tmp);
   KZ_CHECK(!exists(path));
-  KZ_CHECK_FAILS(kz_gbdt_job_predict(model, data, NULL, out, "cuda:99"), KZ_ERR_UNSUPPORTED, "CPU");
+  req.device = "cuda:99";
+  req.overwrite = 1;
+  KZ_CHECK_FAILS(kz_predict_job(&req), KZ_ERR_UNSUPPORTED, "CPU");
   return KZ_TEST_RESULT();
 }
 

@@ -255,6 +255,15 @@ char *kz_schema_to_string(const kz_schema *s) {
   return text;
 }
 
+char *kz_schema_to_input_string(const kz_schema *s) {
+  json_t *j = kz_schema_to_json(s);
+  if (!j) return NULL;
+  json_object_set_new(j, "meta", json_object());
+  char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(j);
+  return text;
+}
+
 static kz_status bad(const char *where, const char *what) {
   return kz_fail(KZ_ERR_FORMAT, "%s: schema: %s", where, what);
 }

@@ -69,6 +69,9 @@ kz_status kz_schema_validate(const kz_schema *s, const char *where);
 json_t *kz_schema_to_json(const kz_schema *s);
 /* Compact, key-sorted JSON: byte-comparable between files. Caller frees. */
 char *kz_schema_to_string(const kz_schema *s);
+/* The schema without its free-form meta (source file, seed, ...), as compact
+ * JSON: what a model file keeps of the data it was trained on. Caller frees. */
+char *kz_schema_to_input_string(const kz_schema *s);
 kz_status kz_schema_from_json(const json_t *j, const char *where, kz_schema *out);
 kz_status kz_schema_from_string(const char *text, const char *where, kz_schema *out);
 kz_status kz_schema_copy(const kz_schema *src, kz_schema *dst);

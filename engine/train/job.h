@@ -1,7 +1,7 @@
-/* What `kaizen train / predict / eval` hand to a model family. The neural
- * trainer (engine/train/trainer.c) and the GBDT job (engine/train/gbdt_job.c)
- * implement the same three entry points; tools/kaizen dispatches on
- * model.type (train) or on the model file's kind (predict, eval). */
+/* What `kaizen train` hands to a model family: the neural trainer
+ * (engine/train/trainer.c) and the GBDT job (engine/train/gbdt_job.c);
+ * tools/kaizen dispatches on model.type. Prediction and evaluation of every
+ * family go through engine/predict (predict_job.h). */
 #ifndef KZ_ENGINE_TRAIN_JOB_H
 #define KZ_ENGINE_TRAIN_JOB_H
 
@@ -31,20 +31,5 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli);
  * entry points call it first. */
 kz_status kz_job_cli_apply(kz_cfg *cfg, const kz_job_cli *cli);
 kz_status kz_gbdt_job_train(kz_cfg *cfg, const kz_job_cli *cli);
-
-/* Predictions for every row of a data set (dir, manifest or shard) as CSV
- * (header row; one column per output), written to out (.tmp + rename).
- * split: only the shards of that split ("train", "valid"); NULL: all. */
-kz_status kz_nn_job_predict(const char *model, const char *data, const char *split, const char *out,
-                            const char *device);
-kz_status kz_gbdt_job_predict(const char *model, const char *data, const char *split,
-                              const char *out, const char *device);
-
-/* Metrics of a saved model on a data set, printed as "name value" lines and,
- * with json, as one JSON object. */
-kz_status kz_nn_job_eval(const char *model, const char *data, const char *split, const char *device,
-                         int json, FILE *out);
-kz_status kz_gbdt_job_eval(const char *model, const char *data, const char *split,
-                           const char *device, int json, FILE *out);
 
 #endif

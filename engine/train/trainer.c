@@ -142,7 +142,7 @@ static kz_status adopt_meta(trainer *t, const char *meta) {
   t->mb = kz_nn_base(m);
   free(t->meta);
   t->meta = NULL;
-  return t->mb->ops->meta_json(t->model, &t->meta);
+  return kz_nn_model_meta(t->model, &t->meta);
 }
 
 static kz_status create_model(trainer *t, kz_cfg *cfg) {
@@ -161,11 +161,17 @@ static kz_status create_model(trainer *t, kz_cfg *cfg) {
                      "train.init_from: %s is a different model (type or size) than the job's",
                      t->c.init_from);
     }
+    /* a file written before models kept their input schema takes the
+     * training data's */
+    if (!kz_nn_base(m)->input_schema) {
+      kz_nn_base(m)->input_schema = t->mb->input_schema;
+      t->mb->input_schema = NULL;
+    }
     t->mb->ops->destroy(t->model);
     t->model = m;
     t->mb = kz_nn_base(m);
   }
-  return t->mb->ops->meta_json(t->model, &t->meta);
+  return kz_nn_model_meta(t->model, &t->meta);
 }
 
 static kz_status setup(trainer *t, kz_cfg *cfg) {
@@ -304,7 +310,7 @@ static kz_status eval_step(trainer *t, kz_nn_metrics *ev) {
     t->st.best_step = t->st.step;
     t->st.bad_evals = 0;
     char path[4200];
-    KZ_TRY(t->mb->ops->save(t->model, kz_run_path(t->run, "best.kzm", path, sizeof path)));
+    KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "best.kzm", path, sizeof path)));
   } else {
     t->st.bad_evals += 1;
     if (t->c.es_patience > 0 && t->st.bad_evals >= t->c.es_patience) t->stopped_early = 1;
@@ -497,7 +503,7 @@ static kz_status train_loop(trainer *t) {
 
 static kz_status finish(trainer *t) {
   char path[4200];
-  KZ_TRY(t->mb->ops->save(t->model, kz_run_path(t->run, "model.kzm", path, sizeof path)));
+  KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "model.kzm", path, sizeof path)));
   if (t->valid && !t->have_last) {
     KZ_TRY(evaluate(t, &t->last));
     t->have_last = 1;

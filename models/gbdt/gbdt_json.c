@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "data/shard/schema.h"
 #include "models/gbdt/tree_build.h"
 
 /* ---- names ---------------------------------------------------------------- */
@@ -332,7 +333,9 @@ static void write_model(FILE *f, const kz_gbdt_model *m) {
     put_floats(f, "cover", t->cover, t->n_nodes);
     fputc('}', f);
   }
-  fputs(m->n_trees ? "\n  ]\n}\n" : "]\n}\n", f);
+  fputs(m->n_trees ? "\n  ]" : "]", f);
+  if (m->input_schema) fprintf(f, ",\n  \"input_schema\": %s", m->input_schema);
+  fputs("\n}\n", f);
 }
 
 kz_status kz_gbdt_model_save_json(const kz_gbdt_model *m, const char *path) {
@@ -379,6 +382,7 @@ static void free_partial(kz_gbdt_model *m, size_t n_names, int n_classes) {
     for (int32_t i = 0; i < m->n_trees; ++i) kz_gbdt_tree_free(&m->trees[i]);
   free(m->trees);
   free(m->tree_group);
+  free(m->input_schema);
   free(m);
 }
 
@@ -541,9 +545,44 @@ static kz_status read_tree(const loader *L, json_t *jt, int ti, kz_gbdt_model *m
   return KZ_OK;
 }
 
+/* The training data's schema must describe the features the trees split
+ * on: same names, types and dictionary sizes, and the classes in order. */
+static kz_status read_input_schema(const loader *L, json_t *v, kz_gbdt_model *m) {
+  char *text = json_is_object(v) ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  if (!text) return kz_fail(KZ_ERR_FORMAT, "%s: input_schema: expected an object", L->file);
+  m->input_schema = text;
+  kz_schema s;
+  char where[512];
+  snprintf(where, sizeof where, "%s: input_schema", L->file);
+  KZ_TRY(kz_schema_from_string(text, where, &s));
+  kz_status st = KZ_OK;
+  for (int32_t f = 0; st == KZ_OK && f < m->n_numeric + m->n_categorical; ++f) {
+    int fi, ci, cat = f >= m->n_numeric;
+    if (!kz_schema_find_column(&s, m->feature_names[f], &fi, &ci) ||
+        (s.fields[fi].type == KZ_FIELD_I32) != cat ||
+        (cat && s.fields[fi].columns[ci].n_categories != m->n_categories[f - m->n_numeric]))
+      st = kz_fail(KZ_ERR_FORMAT, "%s: features[%d] ('%s') does not match the input schema", where,
+                   f, m->feature_names[f]);
+  }
+  int fi, ci;
+  int classes = m->objective == KZ_GBDT_BINARY_LOGISTIC  ? 2
+                : m->objective == KZ_GBDT_MULTI_SOFTPROB ? m->num_group
+                                                         : 0;
+  if (st == KZ_OK && classes && m->class_names && s.label &&
+      kz_schema_find_column(&s, s.label, &fi, &ci) && s.fields[fi].columns[ci].n_categories) {
+    const kz_column *lc = &s.fields[fi].columns[ci];
+    for (int k = 0; st == KZ_OK && k < classes; ++k)
+      if (k >= lc->n_categories || strcmp(lc->categories[k], m->class_names[k]))
+        st = kz_fail(KZ_ERR_FORMAT, "%s: class_names[%d] ('%s') is not the label's class %d", where,
+                     k, m->class_names[k], k);
+  }
+  kz_schema_free(&s);
+  return st;
+}
+
 static const char *const top_keys[] = {
-    "kaizen_gbdt", "objective",   "quantile_alpha", "num_group", "base_score",
-    "label",       "class_names", "best_iteration", "features",  "trees"};
+    "kaizen_gbdt", "objective",      "quantile_alpha", "num_group", "base_score",  "label",
+    "class_names", "best_iteration", "features",       "trees",     "input_schema"};
 
 static kz_status read_model(loader *L, json_t *root, kz_gbdt_model *m) {
   if (!json_is_object(root))
@@ -662,6 +701,7 @@ static kz_status read_model(loader *L, json_t *root, kz_gbdt_model *m) {
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", L->file);
   m->n_trees = (int32_t)nt;
   for (size_t i = 0; i < nt; ++i) KZ_TRY(read_tree(L, json_array_get(v, i), (int)i, m));
+  if ((v = json_object_get(root, "input_schema"))) KZ_TRY(read_input_schema(L, v, m));
   return kz_gbdt_model_validate(m, L->file);
 }
 

@@ -58,6 +58,11 @@ typedef struct kz_gbdt_model {
   kz_gbdt_tree *trees;
   int32_t *tree_group;    /* per tree */
   int32_t best_iteration; /* rounds kept after early stopping; -1 if none */
+  /* The schema of the training data as compact JSON (kz_schema_to_input_string):
+   * names, types, category dictionaries and label classes, so that new rows
+   * can be mapped by name (data/map/input_map.h). NULL in files written
+   * before models kept it. */
+  char *input_schema;
 } kz_gbdt_model;
 
 void kz_gbdt_model_free(kz_gbdt_model *m);

@@ -13,6 +13,7 @@
 
 void kz_gbdt_model_free(kz_gbdt_model *m) {
   if (!m) return;
+  free(m->input_schema);
   int nf = m->n_numeric + m->n_categorical;
   if (m->feature_names)
     for (int i = 0; i < nf; ++i) free(m->feature_names[i]);

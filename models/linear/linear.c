@@ -44,6 +44,7 @@ typedef struct linear {
 static void linear_destroy(kz_nn_model *mm) {
   linear *m = (linear *)mm;
   if (!m) return;
+  free(m->base.input_schema);
   kz_tensor_free(&m->base.params);
   kz_tensor_free(&m->base.grads);
   for (int64_t i = 0; m->names && i < m->n_out; ++i) free(m->names[i]);

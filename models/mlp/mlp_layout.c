@@ -36,6 +36,7 @@ static void free_names(char **names, int64_t n) {
 
 void kz_mlp_free(kz_mlp *m) {
   if (!m) return;
+  free(m->base.input_schema);
   kz_tensor_free(&m->base.params);
   kz_tensor_free(&m->base.grads);
   if (m->arena) kz_arena_destroy(m->arena);
