@@ -12,7 +12,7 @@ enum { STEP_SLOTS = 4096 };
 
 struct kz_time_step_slot {
   int32_t exp10;  /* decimal exponent of the difference */
-  int64_t digits; /* its 10 significant digits, signed */
+  int64_t digits; /* its 8 significant digits, signed */
   double value;   /* the first difference seen with this key */
   int64_t count;  /* 0: the slot is free */
 };
@@ -215,16 +215,18 @@ void kz_format_duration(double seconds, char *buf, size_t n) {
 
 /* ---- steps -------------------------------------------------------------------- */
 
+/* 8 significant digits: printed decimals such as 2000.08333333333 give
+ * differences that disagree from the 10th digit on */
 static void step_key(double diff, int32_t *exp10, int64_t *digits) {
   if (diff == 0 || !isfinite(diff)) {
     *exp10 = 0, *digits = 0;
     return;
   }
   int e = (int)floor(log10(fabs(diff)));
-  double m = diff / pow(10.0, e - 9); /* about 1e9 .. 1e10 */
-  *exp10 = e, *digits = (int64_t)llround(m);
-  if (*digits >= 10000000000LL || *digits <= -10000000000LL)
-    *exp10 = e + 1, *digits = (int64_t)llround(diff / pow(10.0, e - 8));
+  *digits = (int64_t)llround(diff / pow(10.0, e - 7)); /* about 1e7 .. 1e8 */
+  if (*digits >= 100000000LL || *digits <= -100000000LL)
+    ++e, *digits = (int64_t)llround(diff / pow(10.0, e - 7));
+  *exp10 = e;
 }
 
 int kz_time_steps_add(kz_time_steps *s, double diff) {

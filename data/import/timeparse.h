@@ -42,7 +42,7 @@ void kz_format_duration(double seconds, char *buf, size_t n);
 
 /* Counts of the differences between consecutive times, to find the most
  * common one (the step). Bounded: after 4096 distinct values, new ones
- * are only counted as others. Differences equal to 10 significant
+ * are only counted as others. Differences equal to 8 significant
  * digits are one value (printed decimals such as 2000.0833333333 differ in
  * their last bits). */
 typedef struct kz_time_step_slot kz_time_step_slot;
