@@ -34,3 +34,8 @@ foreach(mode ner qa hf bad)
            ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_minilm.txt ${KZ_DATA_TEST_TMP}/labels_${mode})
   set_tests_properties(data/import_labels_${mode} PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE})
 endforeach()
+
+# The time column's ISO 8601 parser, display and step counter; dates and datetimes end to end.
+kz_add_c_test_exe(test_timeparse test_timeparse.c)
+add_test(NAME data/timeparse COMMAND test_timeparse)
+add_test(NAME data/timestamps_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/timestamps_cli.sh $<TARGET_FILE:kaizen>)

@@ -42,15 +42,14 @@ typedef struct pass2 {
 static kz_status convert_value(pass2 *p, kz_shard_batch *b, const col_info *ci, const char *v,
                                size_t len, int64_t line) {
   int64_t r = b->rows;
+  if (ci->role == ROLE_TIME)
+    return kz_import_time_convert(p->im, ci, v, len, line, kz_batch_f64(b, ci->field, r));
   if (ci->numeric) {
     double x = NAN;
     if (!kz_is_missing(v, len) && !kz_parse_number(v, len, &x))
       return kz_fail(KZ_ERR_FORMAT, "%s:%lld: column '%s': '%.40s' is not a number",
                      p->im->o->input, (long long)line, ci->name, v);
-    if (ci->role == ROLE_TIME)
-      *kz_batch_f64(b, ci->field, r) = x;
-    else
-      kz_batch_f32(b, ci->field, r)[ci->index] = (float)x;
+    kz_batch_f32(b, ci->field, r)[ci->index] = (float)x;
     return KZ_OK;
   }
   int32_t code = -1;
@@ -171,6 +170,7 @@ static void free_import(kz_import *im) {
   }
   free(im->cols);
   free(im->tmin), free(im->tmax), free(im->cutoff);
+  kz_import_time_free(im);
   kz_strset_free(&im->tlabel_dict);
   kz_import_labels_free(im);
   kz_schema_free(&im->schema);
@@ -198,6 +198,7 @@ kz_status kz_import_file(const kz_import_options *o, kz_import_report *report) {
   im.series_col = im.time_col = im.text_col = im.label_col = -1;
   im.words_col = im.tlabels_col = im.question_col = im.astart_col = im.atext_col = -1;
   im.tlabel_strings = -1;
+  im.time_format = -1;
   kz_strset_init(&im.tlabel_dict);
   im.series_field = -1;
   kz_status st = kz_rows_open(o->input, &im.src);

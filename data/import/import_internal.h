@@ -5,6 +5,7 @@
 #include "data/import/import.h"
 #include "data/import/rows.h"
 #include "data/import/strset.h"
+#include "data/import/timeparse.h"
 #include "data/shard/batch.h"
 #include "data/shard/schema.h"
 #include "data/text/wordpiece.h"
@@ -75,6 +76,16 @@ typedef struct kz_import {
   double *tmin, *tmax;
   int32_t n_series_cap;
   double *cutoff;
+  /* timeseries: the time column's format (kz_time_format, -1 before the first
+   * row), the line and value that set it; per series (pre-sort id) the line
+   * of its latest time (import_time.c); the steps between consecutive times */
+  int time_format;
+  int64_t time_format_line;
+  char time_format_value[48];
+  char time_value[48]; /* the current row's, for messages */
+  int64_t *tline;
+  int32_t tline_cap;
+  kz_time_steps steps;
   kz_schema schema;
   kz_wordpiece *tok;
   kz_import_report rep;
@@ -92,6 +103,19 @@ kz_status kz_import_static_check(kz_import *im, col_info *ci, int32_t series, co
                                  size_t len, int64_t line);
 kz_status kz_import_static_finish(const kz_import *im);
 void kz_import_static_free(col_info *ci);
+
+/* The time column (import_time.c). Pass 1: parses a row's time (number,
+ * date or datetime; one format per file), then, once the row's series is
+ * known, checks that it comes after the series' previous time (no duplicates,
+ * increasing within each series) and counts the step. Schema: the time meta.
+ * Pass 2: the stored value. */
+kz_status kz_import_time_parse(kz_import *im, const col_info *ci, const char *v, size_t len,
+                               int64_t line, double *t);
+kz_status kz_import_time_order(kz_import *im, int32_t series, double t, int64_t line);
+void kz_import_time_meta(kz_import *im);
+kz_status kz_import_time_convert(const kz_import *im, const col_info *ci, const char *v, size_t len,
+                                 int64_t line, double *t);
+void kz_import_time_free(kz_import *im);
 
 /* NER / QA (import_labels.c). Active when --words-column or --question-column is given. */
 int kz_import_labels_active(const kz_import *im);

@@ -253,6 +253,10 @@ kz_status kz_import_pass1(kz_import *im) {
                          (long long)line, ci->name, ci->role == ROLE_TIME ? "time" : "series id");
         continue;
       }
+      if (ci->role == ROLE_TIME) { /* a number, date or datetime; never a category */
+        KZ_TRY(kz_import_time_parse(im, ci, v, len, line, &t));
+        continue;
+      }
       double x = 0;
       if (!ci->forced_cat && !kz_parse_number(v, len, &x)) {
         if (ci->forced_num)
@@ -263,7 +267,6 @@ kz_status kz_import_pass1(kz_import *im) {
           snprintf(ci->nonnum_example, sizeof ci->nonnum_example, "%.40s", v);
         }
       }
-      if (ci->role == ROLE_TIME) t = x;
       if (ci->dict_overflow || ci->forced_num) continue;
       int32_t id;
       KZ_TRY(kz_strset_add(&ci->dict, v, len, &id));
@@ -281,6 +284,7 @@ kz_status kz_import_pass1(kz_import *im) {
                                       kz_rows_field_len(im->src, i), line));
     if (im->time_col >= 0) {
       KZ_TRY(grow_series(im, series));
+      KZ_TRY(kz_import_time_order(im, series, t, line));
       if (t < im->tmin[series]) im->tmin[series] = t;
       if (t > im->tmax[series]) im->tmax[series] = t;
     }
@@ -377,6 +381,7 @@ static kz_status timeseries_schema(kz_import *im) {
     im->cutoff[id] = im->tmin[old] + (1.0 - o->valid_fraction) * (im->tmax[old] - im->tmin[old]);
   }
   free(map);
+  kz_import_time_meta(im);
   const char *time_name = im->cols[im->time_col].name;
   KZ_TRY(kz_schema_add_field(s, "time", KZ_FIELD_F64, 1, 1, &time_name,
                              &im->cols[im->time_col].field));

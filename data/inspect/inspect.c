@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "data/inspect/inspect_time.h"
 #include "data/shard/iter.h"
 #include "data/shard/reader.h"
 
@@ -174,6 +175,7 @@ kz_status kz_inspect(const char *path, const kz_inspect_options *options, FILE *
               (long long)info.rows);
     }
     report(out, &in, rows, o.max_categories_shown);
+    st = kz_inspect_time(ds, o.max_categories_shown, out);
   }
   for (int32_t f = 0; in.stats && f < s->n_fields; ++f) {
     for (int32_t c = 0; in.stats[f] && c < s->fields[f].n_columns; ++c)

@@ -11,9 +11,10 @@ static const char usage_text[] =
     "usage: kaizen data inspect DIR|manifest.json|SHARD.h5 [--verify] [--top N]\n\n"
     "Validates the data set and prints its schema, shards (rows and split), per-column\n"
     "statistics (min, max, mean, missing share; categories and their counts) and the\n"
-    "label distribution.\n"
+    "label distribution; for timeseries the time range, step and gaps per series.\n"
     "  --verify   recompute every shard's checksum and compare it with the manifest\n"
-    "  --top N    categories listed per categorical column (default 10)\n"
+    "  --top N    categories listed per categorical column, and series with gaps\n"
+    "             (default 10)\n"
     "  -h, --help this text\n";
 
 int kz_cmd_data_inspect(int argc, char **argv) {
