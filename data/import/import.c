@@ -53,6 +53,20 @@ static kz_status convert_value(pass2 *p, kz_shard_batch *b, const col_info *ci, 
     return KZ_OK;
   }
   int32_t code = -1;
+  if (ci->ref) { /* --schema-from: the reference's dictionary decides */
+    if (!kz_is_missing(v, len) && (code = kz_strset_find(&ci->dict, v, len)) < 0) {
+      if (ci->role == ROLE_LABEL)
+        return kz_fail(
+            KZ_ERR_FORMAT,
+            "%s:%lld: column '%s' (the label): class '%.40s' is not one of --schema-from "
+            "%s",
+            p->im->o->input, (long long)line, ci->name, v, p->im->o->schema_from_name);
+      ((col_info *)ci)->unseen++;
+      p->im->rep.unseen++;
+    }
+    kz_batch_i32(b, ci->field, r)[ci->index] = code;
+    return KZ_OK;
+  }
   if (!kz_is_missing(v, len) && (code = kz_strset_find(&ci->dict, v, len)) < 0)
     return kz_fail(KZ_ERR_FORMAT,
                    "%s:%lld: column '%s': '%.40s' was not seen in the first pass "
@@ -236,6 +250,15 @@ kz_status kz_import_file(const kz_import_options *o, kz_import_report *report) {
   kz_shard_batch_free(&p.batch[1]);
   kz_wordpiece_encoding_free(&p.enc);
   im.rep.input_bytes = im.src ? kz_rows_size(im.src) : 0;
+  for (int i = 0; i < im.n_cols; ++i)
+    if (im.cols && im.cols[i].unseen) {
+      char one[128];
+      snprintf(one, sizeof one, "%s: %lld", im.cols[i].name, (long long)im.cols[i].unseen);
+      size_t used = strlen(im.rep.unseen_columns);
+      if (used + strlen(one) + 3 < sizeof im.rep.unseen_columns)
+        snprintf(im.rep.unseen_columns + used, sizeof im.rep.unseen_columns - used, "%s%s",
+                 used ? ", " : "", one);
+    }
   if (report) *report = im.rep;
   free_import(&im);
   return st;

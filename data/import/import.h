@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "data/shard/schema.h"
 #include "kaizen.h"
 
 typedef struct kz_import_options {
@@ -40,6 +41,14 @@ typedef struct kz_import_options {
   int compress;           /* deflate level, 0 = none */
   int overwrite;          /* replace an existing data set in out */
   int32_t max_categories; /* per column (default 65536) */
+  /* --schema-from: import with this schema's fields, column types and
+   * category dictionaries instead of inferring them, so that new data lines
+   * up with the data a model was trained on (tabular only). Columns it does
+   * not name are ignored; values outside a dictionary become missing and are
+   * counted; a missing label column drops the label field. schema_from_name
+   * is recorded in the meta. */
+  const kz_schema *schema_from;
+  const char *schema_from_name;
 } kz_import_options;
 
 typedef struct kz_import_report {
@@ -51,6 +60,11 @@ typedef struct kz_import_report {
   int64_t answers_lost;        /* QA: answers truncated away, stored as 0, 0 */
   int64_t unanswerable;        /* QA: rows without an answer, stored as 0, 0 */
   uint64_t input_bytes;
+  /* --schema-from: values outside the dictionaries, read as missing */
+  int64_t unseen;
+  char unseen_columns[256];  /* "color: 3, cut: 1" (truncated) */
+  char ignored_columns[256]; /* columns of the file the schema does not name */
+  int label_dropped;         /* the file had no label column */
 } kz_import_report;
 
 void kz_import_options_default(kz_import_options *o);

@@ -50,6 +50,8 @@ typedef struct col_info {
   kz_strset dict;
   int dict_overflow;
   int field, index; /* destination in the schema */
+  int ref;          /* --schema-from: type and dictionary come from the reference */
+  int64_t unseen;   /* --schema-from: values outside its dictionary */
   /* --static: each series' first value and its line (import_static.c);
    * the first row that spells the same number differently */
   char **static_first;
@@ -92,6 +94,11 @@ typedef struct kz_import {
 } kz_import;
 
 kz_status kz_import_header(kz_import *im);
+/* --schema-from (import_reference.c): roles and types of the columns from the
+ * reference schema (after the header), then the schema itself and the
+ * dictionaries (instead of inferring them). */
+kz_status kz_import_reference_roles(kz_import *im);
+kz_status kz_import_reference_schema(kz_import *im);
 kz_status kz_import_pass1(kz_import *im);
 kz_status kz_import_build_schema(kz_import *im);
 kz_status kz_import_pass2(kz_import *im);

@@ -149,6 +149,7 @@ kz_status kz_import_header(kz_import *im) {
   }
   int is_ts = !strcmp(o->kind, "timeseries"), is_text = !strcmp(o->kind, "text");
   KZ_TRY(each_listed(im, o->ignore, "--ignore", mark_ignore));
+  if (o->schema_from) return kz_import_reference_roles(im);
   KZ_TRY(each_listed(im, o->categorical, "--categorical", mark_cat));
   KZ_TRY(each_listed(im, o->numeric, "--numeric", mark_num));
   KZ_TRY(one_col(im, o->label, is_ts ? "--target" : "--label", &im->label_col));
@@ -267,7 +268,7 @@ kz_status kz_import_pass1(kz_import *im) {
           snprintf(ci->nonnum_example, sizeof ci->nonnum_example, "%.40s", v);
         }
       }
-      if (ci->dict_overflow || ci->forced_num) continue;
+      if (ci->dict_overflow || ci->forced_num || ci->ref) continue;
       int32_t id;
       KZ_TRY(kz_strset_add(&ci->dict, v, len, &id));
       if (ci->role == ROLE_SERIES)
@@ -425,13 +426,17 @@ static kz_status text_schema(kz_import *im) {
 
 kz_status kz_import_build_schema(kz_import *im) {
   const kz_import_options *o = im->o;
-  KZ_TRY(kz_schema_init(&im->schema, o->kind));
+  if (o->schema_from)
+    KZ_TRY(kz_import_reference_schema(im));
+  else
+    KZ_TRY(kz_schema_init(&im->schema, o->kind));
   const char *slash = strrchr(o->input, '/');
   json_object_set_new(im->schema.meta, "source", json_string(slash ? slash + 1 : o->input));
   if (o->valid_fraction > 0) {
     json_object_set_new(im->schema.meta, "valid_fraction", json_real(o->valid_fraction));
     json_object_set_new(im->schema.meta, "seed", json_integer((json_int_t)o->seed));
   }
+  if (o->schema_from) return KZ_OK;
   if (!strcmp(o->kind, "timeseries")) return timeseries_schema(im);
   if (!strcmp(o->kind, "text")) return text_schema(im);
   KZ_TRY(add_group(im, "numeric", ROLE_FEATURE, 1));

@@ -3,14 +3,17 @@
 #define _POSIX_C_SOURCE 200809L
 #include "engine/predict/predictor.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "data/map/input_map.h"
+#include "data/shard/reader.h"
 #include "engine/train/job.h"
 #include "models/gbdt/booster_gpu.h"
 #include "models/gbdt/gbdt_json.h"
@@ -344,4 +347,29 @@ kz_status kz_predictor_predict(kz_predictor *p, int64_t n_rows, const char *cons
 
 int64_t kz_predictor_unseen(const kz_predictor *p) {
   return p && p->map ? kz_input_map_unseen(p->map) : 0;
+}
+
+kz_status kz_schema_from_source(const char *path, kz_schema *out) {
+  memset(out, 0, sizeof *out);
+  struct stat sb;
+  if (stat(path, &sb) != 0) return kz_fail(KZ_ERR_IO, "%s: %s", path, strerror(errno));
+  const char *dot = strrchr(path, '.');
+  int model = !S_ISDIR(sb.st_mode) && dot && (!strcmp(dot, ".kzm") || !strcmp(dot, ".json")) &&
+              !strstr(path, "manifest.json");
+  if (!model) {
+    kz_dataset *ds = NULL;
+    KZ_TRY(kz_dataset_open(path, NULL, &ds));
+    kz_status st = kz_schema_copy(kz_dataset_schema(ds), out);
+    kz_dataset_close(ds);
+    return st;
+  }
+  kz_predictor *p = NULL;
+  KZ_TRY(kz_predictor_open(path, "cpu", &p));
+  kz_status st = p->has_schema ? kz_schema_copy(&p->schema, out)
+                               : kz_fail(KZ_ERR_UNSUPPORTED,
+                                         "%s: the model file carries no input schema (written "
+                                         "before model files kept one)",
+                                         path);
+  kz_predictor_close(p);
+  return st;
 }

@@ -22,6 +22,11 @@ kz_status kz_predictor_adopt_schema(kz_predictor *p, const kz_schema *s);
 /* Predictions for b's rows (b in the model's layout): b->rows x outputs. */
 kz_status kz_predictor_batch(kz_predictor *p, const kz_shard_batch *b, double *out);
 
+/* The schema of a data set (directory, manifest.json or shard) or the
+ * input schema of a model file (model.json, .kzm): what `data import
+ * --schema-from` reads. */
+kz_status kz_schema_from_source(const char *path, kz_schema *out);
+
 /* The family behind the handle (one of them is non-NULL). */
 kz_nn_model *kz_predictor_nn(kz_predictor *p);
 const kz_gbdt_model *kz_predictor_gbdt(const kz_predictor *p);

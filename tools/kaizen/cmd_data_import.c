@@ -9,6 +9,7 @@
 #include "cmd_data.h"
 #include "commands.h"
 #include "data/import/import.h"
+#include "engine/predict/predictor.h"
 
 static const char usage_text[] =
     "usage: kaizen data import --kind tabular|text|timeseries --input FILE --out DIR\n"
@@ -19,6 +20,14 @@ static const char usage_text[] =
     "object's keys, null or an omitted key is missing. A first pass infers the\n"
     "schema (a column whose values all parse as numbers is numeric, else categorical),\n"
     "the second converts. Nothing is left in DIR when the import fails.\n\n"
+    "New data for a trained model:\n"
+    "  --schema-from SRC      take the fields, column types and category dictionaries\n"
+    "                         of SRC (a data set directory or a model file) instead\n"
+    "                         of inferring them, so the shards line up with the\n"
+    "                         training data (tabular; --kind may be omitted). Columns\n"
+    "                         SRC lacks are ignored, values outside a dictionary are\n"
+    "                         read as missing (counted), a missing label column\n"
+    "                         drops the label\n"
     "Columns:\n"
     "  --label COL            label (tabular, text) or target (timeseries) column\n"
     "  --label-type T         numeric | categorical (default: inferred)\n"
@@ -104,6 +113,7 @@ int kz_cmd_data_import(int argc, char **argv) {
       {"--question-column", offsetof(kz_import_options, question_column)},
       {"--answer-start-column", offsetof(kz_import_options, answer_start_column)},
       {"--answer-text-column", offsetof(kz_import_options, answer_text_column)},
+      {"--schema-from", offsetof(kz_import_options, schema_from_name)},
   };
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
@@ -172,14 +182,26 @@ int kz_cmd_data_import(int argc, char **argv) {
       o.max_categories = (int32_t)n;
     }
   }
-  if (!o.kind) return usage_error("--kind is required", NULL);
+  if (!o.kind && !o.schema_from_name) return usage_error("--kind is required", NULL);
   if (!o.input) return usage_error("--input is required", NULL);
   if (!o.out) return usage_error("--out is required", NULL);
+  kz_schema ref;
+  memset(&ref, 0, sizeof ref);
+  if (o.schema_from_name) {
+    if (kz_schema_from_source(o.schema_from_name, &ref) != KZ_OK)
+      return kz_cli_fail("data import --schema-from");
+    if (!o.kind) o.kind = ref.kind;
+    o.schema_from = &ref;
+  }
 
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   kz_import_report rep;
-  if (kz_import_file(&o, &rep) != KZ_OK) return kz_cli_fail("data import");
+  kz_status st = kz_import_file(&o, &rep);
+  char ref_label[256];
+  snprintf(ref_label, sizeof ref_label, "%s", ref.label ? ref.label : "");
+  kz_schema_free(&ref);
+  if (st != KZ_OK) return kz_cli_fail("data import");
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
   printf("imported %s -> %s: %lld rows (train %lld, valid %lld", o.input, o.out,
@@ -193,5 +215,16 @@ int kz_cmd_data_import(int argc, char **argv) {
            (long long)rep.answers_lost, (long long)rep.unanswerable);
   printf(") in %.3f s, %.1f MB/s of input\n", sec,
          sec > 0 ? (double)rep.input_bytes / 1e6 / sec : 0.0);
+  if (*rep.ignored_columns)
+    fprintf(stderr, "kaizen data import: columns --schema-from does not name (ignored): %s\n",
+            rep.ignored_columns);
+  if (rep.label_dropped)
+    fprintf(stderr, "kaizen data import: no label column '%s'; the data set has no label\n",
+            ref_label);
+  if (rep.unseen)
+    fprintf(stderr,
+            "kaizen data import: %lld category values outside the --schema-from dictionaries "
+            "were read as missing (%s)\n",
+            (long long)rep.unseen, rep.unseen_columns);
   return 0;
 }
