@@ -481,8 +481,11 @@ static kz_status read_floats(const loader *L, json_t *tree, int ti, const char *
     double x = 0;
     snprintf(at, sizeof at, "trees[%d].%s[%zu]", ti, key, i);
     KZ_TRY(get_number(L, json_array_get(a, i), at, &x));
-    if (!kz_float_from_double(x, &v[i]))
-      return kz_fail(KZ_ERR_FORMAT, "%s: %s: %.17g does not fit a float", L->file, at, x);
+    if (!kz_float_from_double(x, &v[i])) {
+      char text[KZ_FLOAT_TEXT_MAX];
+      kz_double_to_text(x, text);
+      return kz_fail(KZ_ERR_FORMAT, "%s: %s: %s does not fit a float", L->file, at, text);
+    }
   }
   return KZ_OK;
 }
