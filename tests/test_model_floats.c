@@ -116,7 +116,6 @@ static void check_text(void) {
     float back = 0, back2 = strtof(buf, NULL);
     int ok = kz_float_from_double(strtod(buf, NULL), &back) && !memcmp(&back, &v, sizeof v) &&
              !memcmp(&back2, &v, sizeof v);
-    /* No fewer digits would do: dropping the last digit (either rounding) fails. */
     if (!ok && bad++ < 5) fprintf(stderr, "float %a -> \"%s\" does not read back\n", v, buf);
   }
   for (int i = 0; i < 200000; ++i) {
