@@ -29,6 +29,12 @@ typedef struct kz_nn_model kz_nn_model;
 
 enum { KZ_NN_MAX_METRICS = 8 };
 
+/* Tabular neural models (MLP, linear) read a numeric ±inf as a value, not as
+ * missing: it enters the network as ±KZ_NN_INF_Z standard deviations, and the
+ * mean and standard deviation of a column are those of its finite values (so
+ * the model's statistics stay finite and its file stays loadable). */
+#define KZ_NN_INF_Z 10.0
+
 /* Running sums over evaluation batches; the model defines what goes in. */
 typedef struct kz_nn_eval {
   double loss_sum;

@@ -93,13 +93,39 @@ def check_shap_cli(d, kaizen):
     return (not ok) + (n7 != 7)
 
 
+def f32_bits(values):
+    return np.asarray(values, dtype=np.float64).astype(np.float32).view(np.uint32)
+
+
+def check_values(kz_model, booster):
+    """The floats XGBoost holds after loading the export (saved again as JSON by XGBoost) are the
+    kaizen model's, bit for bit: thresholds, leaf values, gains, covers, -0 and extremes."""
+    kz = json.load(open(kz_model))
+    trees = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
+    trees = trees[len(trees) - len(kz["trees"]):]  # after any base-score stumps
+    for t, x in zip(kz["trees"], trees):
+        leaf = [left < 0 for left in t["left"]]
+        empty = [c and n == 0 for c, n in zip(t["categorical"], t["cat_count"])]
+        cond = [v if lf else (3.4028234663852886e38 if e else 0.0 if c else th) for v, lf, e, c, th
+                in zip(t["leaf_value"], leaf, empty, t["categorical"], t["threshold"])]
+        pairs = [(cond, x["split_conditions"]),
+                 ([v if lf else 0.0 for v, lf in zip(t["leaf_value"], leaf)], x["base_weights"]),
+                 ([0.0 if lf else g for g, lf in zip(t["gain"], leaf)], x["loss_changes"]),
+                 (t["cover"], x["sum_hessian"])]
+        for want, got in pairs:
+            if not np.array_equal(f32_bits(want), f32_bits(got)):
+                print(f"  want {want}\n  got  {got}")
+                return 1
+    return 0
+
+
 def main():
     test_exe, kaizen = sys.argv[1], sys.argv[2]
     failures = 0
     with tempfile.TemporaryDirectory() as d:
         run([test_exe, "--xgb-dir", d])
         cases = [line.split() for line in open(os.path.join(d, "cases.txt"))]
-        for name, groups, n_num, n_cat in cases:
+        for name, groups, n_num, n_cat, *flags in cases:
             groups, n_num, n_cat = int(groups), int(n_num), int(n_cat)
             nf = n_num + n_cat
             kz_model = os.path.join(d, f"{name}.kaizen.json")
@@ -108,6 +134,11 @@ def main():
                  "--out", out])
             booster = xgb.Booster()
             booster.load_model(out)
+            bad = check_values(kz_model, booster)
+            failures += bad
+            print(f"{name}: every float read by XGBoost bit for bit {'FAIL' if bad else 'ok'}")
+            if "values" in flags:
+                continue
 
             data = np.loadtxt(os.path.join(d, f"{name}.rows.csv"), delimiter=",", ndmin=2)
             x = data[:, :nf]

@@ -651,6 +651,28 @@ static int write_xgb_cases(const char *dir) {
             models[i]->n_categorical);
     kz_gbdt_model_free(models[i]);
   }
+  /* Extreme values through XGBoost's reader, compared bit for bit only (the
+   * margins of such a model overflow XGBoost's float sums): "values" marks it. */
+  static const float extremes[] = {
+      3.4028234663852886e38f, -3.4028234663852886e38f, 1.17549435e-38f, 1.4e-45f, -1.4e-45f, -0.0f,
+      1.1754942e-38f,         3.4028232635611926e38f,  16777217.0f,     0.1f};
+  kz_gbdt_model *x = random_model(KZ_GBDT_BINARY_LOGISTIC, 1, 3, 1, 6, 4);
+  int e = 0;
+  x->base_score[0] = -0.0;
+  for (int32_t i = 0; i < x->n_trees; ++i)
+    for (int32_t n = 0; n < x->trees[i].n_nodes; ++n) {
+      kz_gbdt_tree *t = &x->trees[i];
+      if (t->left[n] < 0)
+        t->leaf_value[n] = extremes[e++ % 10];
+      else if (!t->is_categorical[n])
+        t->threshold[n] = extremes[e++ % 10];
+      if (t->left[n] >= 0) t->gain[n] = extremes[e++ % 10];
+      t->cover[n] = fabsf(extremes[e++ % 10]);
+    }
+  snprintf(path, sizeof path, "%s/extremes.kaizen.json", dir);
+  ok &= kz_gbdt_model_save_json(x, path) == KZ_OK;
+  fprintf(list, "extremes %d %d %d values\n", x->num_group, x->n_numeric, x->n_categorical);
+  kz_gbdt_model_free(x);
   fclose(list);
   return ok;
 }

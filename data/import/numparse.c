@@ -1,9 +1,11 @@
 /* Most CSV numbers are short decimals; for those Clinger's fast path (an
  * exact integer mantissa times an exact power of ten, one rounding) gives the
  * correctly rounded double that strtod returns, several times faster. Other
- * inputs fall back to strtod. */
+ * inputs fall back to strtod. "inf" and "infinity" (any case, signed) are
+ * the infinities; NaN is a missing value (kz_is_missing), never a number. */
 #include "data/import/numparse.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +35,27 @@ int kz_is_missing(const char *s, size_t len) {
   }
 }
 
+/* "inf" or "infinity" in any case (the sign already consumed). */
+static int is_infinity_word(const char *p, size_t n) {
+  static const char word[] = "infinity";
+  if (n != 3 && n != 8) return 0;
+  for (size_t i = 0; i < n; ++i)
+    if ((p[i] | 0x20) != word[i]) return 0;
+  return 1;
+}
+
 int kz_parse_number(const char *s, size_t len, double *out) {
   trim(&s, &len);
   if (!len || len > 64) return 0;
   const char *p = s, *end = s + len;
   int neg = 0;
   if (*p == '+' || *p == '-') neg = *p++ == '-';
+  /* Infinities are values (a feature may be unbounded), as strtod and pandas
+   * read them; numbers beyond the range overflow to them as well. */
+  if (is_infinity_word(p, (size_t)(end - p))) {
+    *out = neg ? -HUGE_VAL : HUGE_VAL;
+    return 1;
+  }
   uint64_t mant = 0;
   int digits = 0, frac = 0, any = 0;
   while (p < end && *p >= '0' && *p <= '9') {

@@ -7,8 +7,9 @@
 /* "", "NA", "NaN", "nan", "N/A", "null" (after trimming spaces) are missing. */
 int kz_is_missing(const char *s, size_t len);
 /* Parses a decimal number (optional sign, digits, point, exponent; spaces
- * around are allowed) into *out exactly as strtod would. Returns 0 for
- * anything else, including inf, nan and hex floats. */
+ * around are allowed) into *out exactly as strtod would, or an infinity
+ * ("inf", "infinity" in any case, optionally signed). Returns 0 for anything
+ * else, including nan and hex floats. */
 int kz_parse_number(const char *s, size_t len, double *out);
 
 #endif

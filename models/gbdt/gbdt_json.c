@@ -1,11 +1,11 @@
 /* The kaizen GBDT model file (docs/GBDT.md, "Model file"): writer, loader and
  * the validation both share. The writer prints the JSON itself rather than
  * through jansson so that floats come out with the fewest digits that read
- * back to the same float (jansson prints every real with 17 digits). */
+ * back to the same bits through the loader's own path, (float)strtod
+ * (models/float_text.h; jansson prints every real with 17 digits). */
 #include "models/gbdt/gbdt_json.h"
 
 #include <errno.h>
-#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "data/shard/schema.h"
+#include "models/float_text.h"
 #include "models/gbdt/tree_build.h"
 
 /* ---- names ---------------------------------------------------------------- */
@@ -238,20 +239,14 @@ void kz_gbdt_json_put_string(FILE *f, const char *s) {
 }
 
 void kz_gbdt_json_put_float(FILE *f, float v) {
-  char buf[48];
-  for (int prec = 6; prec <= 9; ++prec) {
-    snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
-    if (strtof(buf, NULL) == v) break;
-  }
+  char buf[KZ_FLOAT_TEXT_MAX];
+  kz_float_to_text(v, buf);
   fputs(buf, f);
 }
 
 void kz_gbdt_json_put_double(FILE *f, double v) {
-  char buf[48];
-  for (int prec = 15; prec <= 17; ++prec) {
-    snprintf(buf, sizeof buf, "%.*g", prec, v);
-    if (strtod(buf, NULL) == v) break;
-  }
+  char buf[KZ_FLOAT_TEXT_MAX];
+  kz_double_to_text(v, buf);
   fputs(buf, f);
 }
 
@@ -490,9 +485,11 @@ static kz_status read_floats(const loader *L, json_t *tree, int ti, const char *
     double x = 0;
     snprintf(at, sizeof at, "trees[%d].%s[%zu]", ti, key, i);
     KZ_TRY(get_number(L, json_array_get(a, i), at, &x));
-    if (!(fabs(x) <= FLT_MAX))
-      return kz_fail(KZ_ERR_FORMAT, "%s: %s: %g does not fit a float", L->file, at, x);
-    v[i] = (float)x;
+    if (!kz_float_from_double(x, &v[i])) {
+      char text[KZ_FLOAT_TEXT_MAX];
+      kz_double_to_text(x, text);
+      return kz_fail(KZ_ERR_FORMAT, "%s: %s: %s does not fit a float", L->file, at, text);
+    }
   }
   return KZ_OK;
 }

@@ -31,8 +31,9 @@ kz_status kz_gbdt_model_validate(const kz_gbdt_model *m, const char *where);
 
 /* Small JSON writing helpers shared with the XGBoost exporter: a quoted,
  * escaped string; a float printed with the fewest digits that read back to
- * the same float; a double likewise. Non-finite values are the caller's to
- * reject (JSON has no NaN). */
+ * the same bits (kz_float_to_text, models/float_text.h; -0 as "-0.0"); a
+ * double likewise. Non-finite values are the caller's to reject (JSON has no
+ * NaN). */
 void kz_gbdt_json_put_string(FILE *f, const char *s);
 void kz_gbdt_json_put_float(FILE *f, float v);
 void kz_gbdt_json_put_double(FILE *f, double v);

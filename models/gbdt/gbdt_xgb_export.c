@@ -8,16 +8,14 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "models/float_text.h"
 #include "models/gbdt/gbdt_json.h"
 
 /* XGBoost's JSON reader types a number without '.' or an exponent as an
  * integer, and float fields must hold floats: always print one of them. */
 static void put_real(FILE *f, float v) {
-  char buf[48];
-  for (int prec = 6; prec <= 9; ++prec) {
-    snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
-    if (strtof(buf, NULL) == v) break;
-  }
+  char buf[KZ_FLOAT_TEXT_MAX];
+  kz_float_to_text(v, buf);
   fputs(buf, f);
   if (!strpbrk(buf, ".eE")) fputs(".0", f);
 }
@@ -201,7 +199,11 @@ static kz_status write_model(FILE *f, const kz_gbdt_model *m) {
       /* A single leaf carrying the group's base margin. */
       int32_t minus1 = -1, zero = 0;
       uint8_t no = 0;
-      float value = (float)m->base_score[g], cover = 0;
+      float value = 0, cover = 0;
+      if (!kz_float_from_double(m->base_score[g], &value))
+        return kz_fail(KZ_ERR_UNSUPPORTED,
+                       "xgboost export: base_score[%d] = %g does not fit XGBoost's float", g,
+                       m->base_score[g]);
       kz_gbdt_tree leaf = {1,     &minus1, &minus1, &minus1, &value, &no,    &no,
                            &zero, &zero,   NULL,    0,       &value, &cover, &cover};
       KZ_TRY(write_tree(f, &leaf, id, nf));

@@ -85,6 +85,8 @@ static void features(linear *m, const kz_shard_batch *b, int64_t r) {
     for (int64_t j = 0; j < m->n_num; ++j) {
       if (isnan(v[j]))
         x[m->n_num + j] = 1.0;
+      else if (isinf(v[j]))
+        x[j] = copysign(KZ_NN_INF_Z, v[j]);
       else
         x[j] = ((double)v[j] - m->mean[j]) / m->std[j];
     }
@@ -400,7 +402,7 @@ static kz_status scan_statistics(linear *m, kz_dataset *train) {
       if (m->n_num) {
         const float *v = kz_batch_f32(&b, m->f_num, r);
         for (int64_t j = 0; j < m->n_num; ++j)
-          if (!isnan(v[j])) sum[j] += v[j], sq[j] += (double)v[j] * v[j], cnt[j]++;
+          if (isfinite(v[j])) sum[j] += v[j], sq[j] += (double)v[j] * v[j], cnt[j]++;
       }
       if (!m->classification) {
         float y = *kz_batch_f32(&b, m->f_label, r);

@@ -165,6 +165,7 @@ static kz_status compute_stats(kz_mlp *m, kz_dataset *ds, const char *where) {
             miss[i]++;
             continue;
           }
+          if (isinf(x[i])) continue; /* a value, but no statistic (KZ_NN_INF_Z) */
           double d = (double)x[i] - m->num_mean[i];
           m->num_mean[i] += d / (double)++cnt[i];
           m2[i] += d * ((double)x[i] - m->num_mean[i]);

@@ -115,7 +115,9 @@ static kz_status forward(kz_mlp *m, const kz_shard_batch *b, acts *x, int train,
     const float *v = m->n_num ? kz_batch_f32(b, m->f_num, r) : NULL;
     for (int64_t i = 0; i < m->n_num; i++) {
       int missing = isnan(v[i]);
-      row[i] = missing ? 0.0f : (float)(((double)v[i] - m->num_mean[i]) / m->num_std[i]);
+      row[i] = missing       ? 0.0f
+               : isinf(v[i]) ? (float)copysign(KZ_NN_INF_Z, v[i])
+                             : (float)(((double)v[i] - m->num_mean[i]) / m->num_std[i]);
       if (m->miss_index[i] >= 0) row[m->n_num + m->miss_index[i]] = missing ? 1.0f : 0.0f;
     }
   }
