@@ -24,6 +24,7 @@
 #include "data/shard/batch.h"
 #include "data/shard/reader.h"
 #include "kaizen.h"
+#include "models/metrics.h"
 
 typedef struct kz_nn_model kz_nn_model;
 
@@ -35,16 +36,13 @@ enum { KZ_NN_MAX_METRICS = 8 };
  * the model's statistics stay finite and its file stays loadable). */
 #define KZ_NN_INF_Z 10.0
 
-/* Running sums over evaluation batches; the model defines what goes in. */
-typedef struct kz_nn_eval {
-  double loss_sum;
-  int64_t rows;
-  double sums[KZ_NN_MAX_METRICS];
-} kz_nn_eval;
+/* Running sums over evaluation batches: the common metric accumulator
+ * (models/metrics.h), fed by eval_batch (rows = rows with a label). */
+typedef kz_metric_acc kz_nn_eval;
 
 typedef struct kz_nn_metrics {
   int n;
-  const char *names[KZ_NN_MAX_METRICS]; /* "loss", "accuracy", "rmse", "mae", ... */
+  const char *names[KZ_NN_MAX_METRICS]; /* "logloss", "accuracy", "error" / "rmse", "mae" */
   double values[KZ_NN_MAX_METRICS];
   int higher_is_better[KZ_NN_MAX_METRICS];
 } kz_nn_metrics;
@@ -64,7 +62,8 @@ typedef struct kz_nn_model_ops {
                            uint64_t dropout_seed, double *loss);
   /* Forward only (dropout off), adding into acc. */
   kz_status (*eval_batch)(kz_nn_model *m, const kz_shard_batch *b, kz_nn_eval *acc);
-  /* Metrics from the sums; metric 0 is always "loss". */
+  /* Metrics from the sums: kz_nn_metrics_fill, the common vocabulary of
+   * the task (logloss, accuracy, error / rmse, mae). */
   void (*eval_finish)(const kz_nn_model *m, const kz_nn_eval *acc, kz_nn_metrics *out);
   /* Predictions, rows x kz_nn_model_info.out_width floats: class
    * probabilities (classification) or the value in label units (regression). */
@@ -80,7 +79,7 @@ typedef struct kz_nn_model_ops {
 typedef struct kz_nn_model_info {
   const char *task;           /* "classification" or "regression" */
   int out_width;              /* predict_batch columns */
-  const char *primary_metric; /* early-stopping default, e.g. "accuracy" or "rmse" */
+  const char *primary_metric; /* early-stopping default: "accuracy" or "rmse" */
   int primary_higher_is_better;
   double flops_per_row; /* forward + backward, for FLOP/s and % of peak */
   int64_t n_params;
@@ -112,6 +111,9 @@ static inline const kz_nn_model_base *kz_nn_base_c(const kz_nn_model *m) {
  * kz_cfg_check_unused to report). train gives schema and statistics. */
 kz_status kz_nn_model_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz_device device,
                              kz_nn_model **out);
+/* The common metrics of the task (models/metrics.h) from the sums, in
+ * kz_metric_common's order, names without a split prefix. */
+void kz_nn_metrics_fill(const kz_nn_eval *acc, int classification, kz_nn_metrics *out);
 /* Loads a model file written by ops->save (any neural type). */
 kz_status kz_nn_model_load(const char *path, kz_device device, kz_nn_model **out);
 /* The meta a model file and a checkpoint store: ops->meta_json plus the

@@ -30,6 +30,17 @@ static const nn_type *find_type(const char *name) {
   return NULL;
 }
 
+void kz_nn_metrics_fill(const kz_nn_eval *acc, int classification, kz_nn_metrics *out) {
+  kz_metric_id ids[KZ_NN_MAX_METRICS];
+  memset(out, 0, sizeof *out);
+  out->n = kz_metric_common(classification ? KZ_TASK_CLASSIFICATION : KZ_TASK_REGRESSION, ids);
+  for (int i = 0; i < out->n; ++i) {
+    out->names[i] = kz_metric_name(ids[i]);
+    out->values[i] = kz_metric_value(acc, ids[i]);
+    out->higher_is_better[i] = kz_metric_higher_is_better(ids[i]);
+  }
+}
+
 kz_status kz_nn_model_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz_device device,
                              kz_nn_model **out) {
   *out = NULL;

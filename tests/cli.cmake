@@ -17,4 +17,5 @@ add_test(NAME cli/bad_options COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli_bad_option
 add_test(NAME cli/kernels_bench_matmul COMMAND kaizen kernels bench --device cpu --op matmul --repeat 1)
 set_tests_properties(cli/kernels_bench_matmul PROPERTIES
   PASS_REGULAR_EXPRESSION "OpenBLAS +ratio.*headline: kaizen matmul / OpenBLAS sgemm = [0-9.]+"
+  FAIL_REGULAR_EXPRESSION " (10[1-9]|1[1-9][0-9]|[2-9][0-9][0-9]|[0-9][0-9][0-9][0-9]+)%"
   LABELS bench)

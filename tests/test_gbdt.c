@@ -740,8 +740,12 @@ static void test_bad_config(void) {
                  "job.yaml:2: model.eta");
   KZ_CHECK_FAILS(params_from_yaml("model:\n  objective: reg:foo\n", &p), KZ_ERR_FORMAT,
                  "objective");
-  KZ_CHECK_FAILS(params_from_yaml("model:\n  eval_metric: accuracy\n", &p), KZ_ERR_INVALID_ARG,
-                 "unknown metric 'accuracy'");
+  KZ_CHECK_FAILS(params_from_yaml("model:\n  eval_metric: accurracy\n", &p), KZ_ERR_INVALID_ARG,
+                 "unknown metric 'accurracy'");
+  /* the common vocabulary, with XGBoost's multi-class names as aliases */
+  KZ_CHECK_OK(params_from_yaml("model:\n  eval_metric: [accuracy, mlogloss, merror]\n", &p));
+  KZ_CHECK(p.n_metrics == 3 && p.metrics[0] == KZ_METRIC_ACCURACY &&
+           p.metrics[1] == KZ_METRIC_LOGLOSS && p.metrics[2] == KZ_METRIC_ERROR);
   KZ_CHECK_FAILS(params_from_yaml("model:\n  max_depth: 0\n", &p), KZ_ERR_INVALID_ARG, "max_depth");
   KZ_CHECK_FAILS(params_from_yaml("model:\n  max_bin: 1000\n", &p), KZ_ERR_FORMAT, "max_bin");
   KZ_CHECK_FAILS(params_from_yaml("model:\n  subsample: 0\n", &p), KZ_ERR_FORMAT, "subsample");
@@ -848,7 +852,7 @@ static int test_job(const char *tmp, const char *data) {
   } bad[] = {
       {"  etaa: 0.1\n", "bad1", "model.etaa"},
       {"  objective: reg:squarederror\n", "bad2", "needs a numeric label"},
-      {"  eval_metric: merror\n", "bad3", "merror does not apply"},
+      {"  eval_metric: poisson-nloglik\n", "bad3", "poisson-nloglik does not apply"},
       {"  num_class: 5\n  objective: multi:softprob\n", "bad4", "num_class"},
       {"  max_bin: 0\n", "bad5", "max_bin"},
   };

@@ -369,14 +369,15 @@ static void test_model(const char *dir, const fixture *fx) {
   KZ_CHECK(norm > 0 && worst <= 1e-6 * norm);
   free(g1);
 
-  /* eval: loss, accuracy in [0,1], rows counted */
+  /* eval: logloss, accuracy in [0,1], error = 1 - accuracy, rows counted */
   kz_nn_eval acc;
   memset(&acc, 0, sizeof(acc));
   KZ_CHECK_OK(ops->eval_batch(m, &b, &acc));
   kz_nn_metrics met;
   ops->eval_finish(m, &acc, &met);
-  KZ_CHECK(acc.rows == b.rows && met.n == 2 && strcmp(met.names[0], "loss") == 0);
+  KZ_CHECK(acc.rows == b.rows && met.n == 3 && strcmp(met.names[0], "logloss") == 0);
   KZ_CHECK(strcmp(met.names[1], "accuracy") == 0 && met.values[1] >= 0 && met.values[1] <= 1);
+  KZ_CHECK(strcmp(met.names[2], "error") == 0 && fabs(met.values[1] + met.values[2] - 1) < 1e-12);
   KZ_CHECK(met.values[0] > 0 && isfinite(met.values[0]));
 
   /* predictions are probabilities; save -> load -> identical predictions */
@@ -544,8 +545,9 @@ static int test_learn(const char *dir, const char *csv) {
   kz_shard_iter_close(it);
   kz_nn_metrics met;
   ops->eval_finish(m, &acc, &met);
-  printf("breast_cancer: %lld steps, first loss %.4f, valid loss %.4f accuracy %.4f (%lld rows)\n",
-         (long long)step, first, met.values[0], met.values[1], (long long)acc.rows);
+  printf(
+      "breast_cancer: %lld steps, first loss %.4f, valid logloss %.4f accuracy %.4f (%lld rows)\n",
+      (long long)step, first, met.values[0], met.values[1], (long long)acc.rows);
   KZ_CHECK(step == 200);
   KZ_CHECK(met.values[1] > 0.9);
   KZ_CHECK(met.values[0] < first);

@@ -51,7 +51,7 @@ for id in d1 d2; do
   "$kaizen" train "$tmp/short.yaml" --quiet --set output.run_id=$id >"$tmp/$id.out" 2>&1 ||
     fail "train $id: $(cat "$tmp/$id.out")"
 done
-grep -q "^linear loss=.* accuracy=.* run $(run_dir d1)" "$tmp/d1.out" || fail "final line: $(cat "$tmp/d1.out")"
+grep -q "^linear valid/logloss=.* valid/accuracy=.* valid/error=.* run $(run_dir d1)" "$tmp/d1.out" || fail "final line: $(cat "$tmp/d1.out")"
 [ "$(losses "$(run_dir d1)/metrics.csv")" = "$(losses "$(run_dir d2)/metrics.csv")" ] ||
   fail "two identical runs logged different losses"
 [ "$(wc -l <"$(run_dir d1)/metrics.csv")" -ge 12 ] || fail "metrics.csv too short"
@@ -133,12 +133,12 @@ grep -qF "bad_key.yaml:15: unknown key 'train.lrr'" <<<"$out" || fail "unknown k
   >"$tmp/nan1.out" 2>&1 || fail "nan skip run: $(cat "$tmp/nan1.out")"
 grep -q '"event":"nan_skip","step":15' "$tmp/nan1.out" || fail "no nan_skip event at step 15"
 grep -q '"event":"rollback"' "$tmp/nan1.out" && fail "one NaN step must not roll back"
-grep -qE '^linear loss=[0-9.e+-]+ ' "$tmp/nan1.out" || fail "nan skip run: no finite final loss"
+grep -qE '^linear valid/logloss=[0-9.e+-]+ ' "$tmp/nan1.out" || fail "nan skip run: no finite final loss"
 "$kaizen" train "$tmp/short.yaml" --set output.run_id=nan3 --set train.inject_nan_at_step=23 \
   --set train.inject_nan_steps=3 >"$tmp/nan3.out" 2>&1 || fail "nan rollback run: $(cat "$tmp/nan3.out")"
 grep -q '"event":"rollback","step":20,"detail":"rolled back to step 20, lr multiplier now 0.5"' \
   "$tmp/nan3.out" || fail "no rollback to step 20 with lr x0.5: $(grep event "$tmp/nan3.out" | grep -v progress)"
-grep -qE '^linear loss=[0-9.e+-]+ ' "$tmp/nan3.out" || fail "rollback run: no finite final loss"
+grep -qE '^linear valid/logloss=[0-9.e+-]+ ' "$tmp/nan3.out" || fail "rollback run: no finite final loss"
 tail -1 "$(run_dir nan3)/metrics.csv" | grep -qv nan || fail "rollback run: last row not finite"
 
 # ---- progress on a non-TTY: one JSON object per log interval, with every field --------------------
@@ -172,7 +172,7 @@ out=$("$kaizen" eval --model "$model" --data "$tmp/pima2" --split nosuch 2>&1) &
   fail "eval of an absent split succeeded"
 grep -q "nosuch" <<<"$out" || fail "eval --split nosuch: the error does not name the split: $out"
 out=$("$kaizen" eval --model "$model" --data "$tmp/pima2" --json 2>&1) || fail "eval --json: $out"
-/usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["rows"]==768 and 0<d["loss"]<1' \
+/usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["rows"]==768 and 0<d["logloss"]<1 and abs(d["accuracy"]+d["error"]-1)<1e-9' \
   "$out" || fail "eval --json: $out"
 out=$("$kaizen" predict --model "$tmp/pima2/manifest.json" --data "$tmp/pima2" --out "$tmp/x.csv" 2>&1) &&
   fail "predict with a non-model file succeeded"

@@ -69,7 +69,7 @@ metric() {
 lv="$work/data/letter"
 dv="$work/data/diamonds"
 acc_mlp=$(metric letter_mlp model.kzm "$lv" accuracy)
-acc_gbdt=$(metric letter_gbdt model.json "$lv" merror | awk '{ printf "%.6g", 1 - $1 }')
+acc_gbdt=$(metric letter_gbdt model.json "$lv" accuracy)
 rmse_mlp=$(metric diamonds_mlp model.kzm "$dv" rmse)
 rmse_gbdt=$(metric diamonds_gbdt model.json "$dv" rmse)
 
@@ -83,3 +83,9 @@ printf '%-10s %-9s %-10s %12s %10s\n' diamonds gbdt rmse "$rmse_gbdt" "$secs_dia
 echo
 echo "== kaizen runs list"
 "$kaizen" runs list --runs-dir "$work/runs"
+echo
+echo "== kaizen runs compare: both families report the same metrics (docs/RUNS.md)"
+"$kaizen" runs compare demo/letter_mlp demo/letter_gbdt --runs-dir "$work/runs" |
+  grep -E '^(run|model_type|best_metric|best_value|final_step|final) '
+"$kaizen" runs plot demo/letter_mlp demo/letter_gbdt --runs-dir "$work/runs" \
+  --metric valid/accuracy --out "$work/letter_valid_accuracy.svg"

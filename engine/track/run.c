@@ -281,6 +281,8 @@ kz_status kz_run_finish(kz_run *r, const kz_run_summary *s) {
     if (s->final_names[i])
       bad |= json_object_set_new(final, s->final_names[i], number(s->final_values[i]));
   bad |= json_object_set_new(j, "final", final);
+  bad |= json_object_set_new(j, "final_step",
+                             s->final_step > 0 ? json_integer(s->final_step) : json_null());
   bad |= json_object_set_new(j, "best_metric", string_or_null(s->best_metric));
   bad |= json_object_set_new(j, "best_value", s->best_metric ? number(s->best_value) : json_null());
   bad |= json_object_set_new(j, "best_step",

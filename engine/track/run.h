@@ -59,6 +59,7 @@ typedef struct kz_run_summary {
   int n_final;
   const char *final_names[16];
   double final_values[16];
+  int64_t final_step; /* the step (round) of the saved model the final metrics are of; 0: none */
   const char *best_metric; /* NULL if none */
   double best_value;
   int64_t best_step;

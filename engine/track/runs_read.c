@@ -83,6 +83,7 @@ static kz_status read_summary(const char *path, kz_run_info *r) {
   if (st == KZ_OK) st = get_number(j, path, "best_value", &r->best_value);
   if (st == KZ_OK) st = get_int(j, path, "best_step", &r->best_step);
   if (st == KZ_OK) st = get_int(j, path, "steps", &r->steps);
+  if (st == KZ_OK) st = get_int(j, path, "final_step", &r->final_step);
   if (st == KZ_OK) st = get_number(j, path, "wall_s", &r->wall_s);
   if (st == KZ_OK) st = get_number(j, path, "peak_memory_bytes", &peak);
   r->peak_memory_bytes = peak > 0 ? (uint64_t)peak : 0;
@@ -122,6 +123,7 @@ kz_status kz_run_info_read(const char *dir, kz_run_info *out) {
   out->wall_s = NAN;
   out->best_value = NAN;
   out->steps = -1;
+  out->final_step = -1;
   if (!is_dir(dir)) return kz_fail(KZ_ERR_NOT_FOUND, "%s: no such run directory", dir);
   copy(out->dir, sizeof out->dir, dir);
   /* experiment and run id: the last two path components */

@@ -25,6 +25,7 @@ typedef struct kz_run_info {
   int64_t steps;
   double wall_s; /* NAN when unknown */
   uint64_t peak_memory_bytes;
+  int64_t final_step; /* the saved model's step the final metrics are of; -1 unknown */
   int n_final;
   char final_names[KZ_RUN_INFO_MAX_FINAL][128];
   double final_values[KZ_RUN_INFO_MAX_FINAL];

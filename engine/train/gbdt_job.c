@@ -12,6 +12,7 @@
 #include "engine/train/gbdt_data.h"
 #include "engine/train/job.h"
 #include "models/gbdt/booster.h"
+#include "models/gbdt/booster_common.h"
 #include "models/gbdt/booster_gpu.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/metrics.h"
@@ -321,9 +322,14 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
     booster_free(b);
     return st;
   }
-  int nm;
+  int nm, decide = 0;
   kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS]; /* a copy: the booster is freed before the end */
   memcpy(metrics, booster_metrics(b, &nm), sizeof metrics);
+  if (st == KZ_OK) { /* the booster's list: which one early stopping reads */
+    kz_gbdt_metric again[KZ_GBDT_MAX_METRICS];
+    int n2;
+    st = kz_gbdt_resolve_metrics(&j->p, again, &n2, &decide);
+  }
   char names[2 * KZ_GBDT_MAX_METRICS][40];
   const char *name_ptrs[2 * KZ_GBDT_MAX_METRICS];
   for (int i = 0; i < nm; ++i) {
@@ -356,6 +362,9 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   double best_value = NAN;
   int best = booster_best_round(b, &best_value);
   int stopped_early = j->p.early_stopping_rounds > 0 && round < j->p.num_round;
+  /* The saved model keeps the rounds up to the best one when early stopping
+   * is on (kz_gbdt_rounds_trim), all of them otherwise. */
+  int kept = j->p.early_stopping_rounds > 0 && best >= 0 ? best + 1 : round;
   kz_gbdt_model *m = NULL;
   if (st == KZ_OK) st = booster_finish(b, &m);
   booster_free(b);
@@ -364,13 +373,14 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   if (st == KZ_OK) st = params_json(j, m, run);
   if (st == KZ_OK)
     st = kz_gbdt_model_save_json(m, kz_run_path(run, "model.json", path, sizeof path));
-  /* Final metrics: the kept model's, i.e. those of the best round when
-   * early stopping truncated the ensemble. */
+  /* Final metrics: the saved model's, i.e. those of the best round when
+   * early stopping truncated the ensemble (final_step says which). */
   kz_run_summary s;
   memset(&s, 0, sizeof s);
   s.status = st != KZ_OK ? "failed" : stopped_early ? "stopped_early" : "finished";
   s.model_type = "gbdt";
   s.steps = round;
+  s.final_step = kept;
   s.wall_s = now_s() - t0;
   s.device = dev_name;
   s.peak_memory_bytes = kz_run_peak_rss();
@@ -379,14 +389,16 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
     if (!margin) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
     if (st == KZ_OK)
       st = kz_gbdt_predict_margin(m, j->valid.n, j->valid.num, j->valid.cat, j->p.nthread, margin);
+    double fv[KZ_GBDT_MAX_METRICS];
+    if (st == KZ_OK)
+      kz_gbdt_metrics_eval(metrics, nm, m->objective, m->quantile_alpha, m->num_group, j->valid.n,
+                           margin, j->valid.label, fv);
     for (int i = 0; st == KZ_OK && i < nm && s.n_final < 16; ++i) {
       s.final_names[s.n_final] = names[nm + i];
-      s.final_values[s.n_final++] =
-          kz_gbdt_metric_eval(metrics[i], m->objective, m->quantile_alpha, m->num_group, j->valid.n,
-                              margin, j->valid.label);
+      s.final_values[s.n_final++] = fv[i];
     }
     free(margin);
-    s.best_metric = names[2 * nm - 1];
+    s.best_metric = names[nm + decide];
     s.best_value = best_value;
     s.best_step = best + 1;
   } else if (st == KZ_OK) {
@@ -400,7 +412,7 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   if (st == KZ_OK) {
     printf("gbdt");
     for (int i = 0; i < s.n_final; ++i) printf(" %s=%.6g", s.final_names[i], s.final_values[i]);
-    printf(" rounds=%d run %s\n", round, kz_run_dir(run));
+    printf(" rounds_kept=%d rounds_run=%d run %s\n", kept, round, kz_run_dir(run));
     fflush(stdout);
   }
   kz_run_close(run);

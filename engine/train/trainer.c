@@ -55,7 +55,7 @@ typedef struct trainer {
   /* metrics */
   kz_nn_metrics names; /* names and directions of the model's metrics */
   int es_index, es_higher;
-  const char *es_name;
+  char es_name[64]; /* "valid/accuracy" */
   int n_cols;
   char *cols[2 + KZ_NN_MAX_METRICS];
   kz_nn_metrics last;
@@ -110,9 +110,13 @@ static kz_status pick_metric(trainer *t) {
   t->mb->ops->eval_finish(t->model, &zero, &t->names);
   const char *want =
       strcmp(t->c.es_metric, "auto") == 0 ? t->mb->info.primary_metric : t->c.es_metric;
+  /* The common vocabulary's spelling: "valid/accuracy" or "accuracy", and
+   * the aliases of kz_metric_parse ("loss": logloss or rmse). */
+  int cls = !strcmp(t->mb->info.task, "classification");
+  int id = kz_metric_parse(want, cls ? KZ_TASK_CLASSIFICATION : KZ_TASK_REGRESSION);
   t->es_index = -1;
-  for (int i = 0; i < t->names.n; ++i)
-    if (!strcmp(t->names.names[i], want)) t->es_index = i;
+  for (int i = 0; id >= 0 && i < t->names.n; ++i)
+    if (!strcmp(t->names.names[i], kz_metric_name((kz_metric_id)id))) t->es_index = i;
   if (t->es_index < 0) {
     char list[256] = "";
     for (int i = 0; i < t->names.n; ++i)
@@ -122,7 +126,7 @@ static kz_status pick_metric(trainer *t) {
                    "train.early_stopping.metric: '%s' is not a metric of model '%s' (%s)", want,
                    t->mb->ops->type, list);
   }
-  t->es_name = t->names.names[t->es_index];
+  snprintf(t->es_name, sizeof t->es_name, "valid/%s", t->names.names[t->es_index]);
   t->es_higher = t->names.higher_is_better[t->es_index];
   if (t->c.es_patience > 0 && !t->valid)
     return kz_fail(KZ_ERR_INVALID_ARG,
@@ -316,7 +320,7 @@ static kz_status eval_step(trainer *t, kz_nn_metrics *ev) {
     if (t->c.es_patience > 0 && t->st.bad_evals >= t->c.es_patience) t->stopped_early = 1;
   }
   char detail[256];
-  snprintf(detail, sizeof detail, "valid %s=%.6g (best %.6g at step %lld)", t->es_name, v,
+  snprintf(detail, sizeof detail, "%s=%.6g (best %.6g at step %lld)", t->es_name, v,
            t->st.best_value, (long long)t->st.best_step);
   event(t, "eval", detail);
   return KZ_OK;
@@ -517,6 +521,7 @@ static kz_status finish(trainer *t) {
   s.status = t->stopped_early ? "stopped_early" : "finished";
   s.model_type = t->mb->ops->type;
   s.steps = t->st.step;
+  s.final_step = t->have_last ? t->st.step : 0; /* model.kzm: the last step's model */
   s.wall_s = wall_now(t);
   for (int i = 0; t->have_last && i < t->last.n && i < KZ_NN_MAX_METRICS; ++i) {
     snprintf(names[i], sizeof names[i], "valid/%s", t->last.names[i]);
@@ -533,7 +538,8 @@ static kz_status finish(trainer *t) {
   KZ_TRY(kz_run_finish(t->run, &s));
   printf("%s", t->mb->ops->type);
   if (t->have_last)
-    for (int i = 0; i < t->last.n; ++i) printf(" %s=%.6g", t->last.names[i], t->last.values[i]);
+    for (int i = 0; i < t->last.n; ++i)
+      printf(" valid/%s=%.6g", t->last.names[i], t->last.values[i]);
   else
     printf(" steps=%lld", (long long)t->st.step);
   printf(" run %s\n", t->run_dir);

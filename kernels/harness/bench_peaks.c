@@ -115,10 +115,11 @@ static kz_status cuda_gemm_peak(kz_bench_timer *t, kz_dtype dtype, int repeat, d
   return KZ_OK;
 }
 
-static kz_status copy_peak(kz_bench_timer *t, int repeat, double *gbs, FILE *out) {
-  const size_t bytes = (size_t)256 << 20;
-  kz_stream *s = t->s;
+kz_status kz_bench_copy_rate(kz_stream *s, size_t bytes, int repeat, double *gbs) {
+  kz_bench_timer t;
+  KZ_TRY(kz_bench_timer_init(&t, s));
   void *src = NULL, *dst = NULL;
+  if (bytes == 0) bytes = 1;
   kz_status st = kz_device_alloc(s->device, bytes, &src);
   if (st == KZ_OK) st = kz_device_alloc(s->device, bytes, &dst);
   /* Touch both so the first timed copy does not pay for page faults. */
@@ -126,11 +127,17 @@ static kz_status copy_peak(kz_bench_timer *t, int repeat, double *gbs, FILE *out
   if (st == KZ_OK) st = kz_fill_bytes(s, dst, 2, bytes);
   copy_ctx c = {s, dst, src, bytes};
   double ms = 0;
-  if (st == KZ_OK) st = sample(t, run_copy, &c, repeat, &ms);
+  if (st == KZ_OK) st = sample(&t, run_copy, &c, repeat, &ms);
   if (src) kz_device_free(s->device, src);
   if (dst) kz_device_free(s->device, dst);
+  kz_bench_timer_fini(&t);
   KZ_TRY(st);
   *gbs = 2.0 * (double)bytes / (ms * 1e6);
+  return KZ_OK;
+}
+
+static kz_status copy_peak(kz_stream *s, int repeat, double *gbs, FILE *out) {
+  KZ_TRY(kz_bench_copy_rate(s, (size_t)256 << 20, repeat, gbs));
   fprintf(out, "peak: %s copy of 256 MiB: %.1f GB/s (read + write)\n",
           s->device.kind == KZ_DEVICE_CPU ? "memcpy" : "device-to-device", *gbs);
   return KZ_OK;
@@ -149,7 +156,7 @@ kz_status kz_bench_measure_peaks(kz_stream *s, int repeat, kz_bench_peaks *peaks
       if (st == KZ_OK) st = cuda_gemm_peak(&t, KZ_BF16, repeat, &peaks->gemm_bf16_gflops, out);
     }
   }
-  if (st == KZ_OK) st = copy_peak(&t, repeat, &peaks->copy_gbs, out);
   kz_bench_timer_fini(&t);
+  if (st == KZ_OK) st = copy_peak(s, repeat, &peaks->copy_gbs, out);
   return st;
 }

@@ -27,6 +27,10 @@ typedef struct kz_bench_peaks {
 } kz_bench_peaks;
 
 kz_status kz_bench_measure_peaks(kz_stream *s, int repeat, kz_bench_peaks *peaks, FILE *out);
+/* Copy bandwidth (bytes read + written per second, in GB/s) of a copy of
+ * `bytes` bytes on the stream's device: at an op's own size it runs from the
+ * same cache level as the op. */
+kz_status kz_bench_copy_rate(kz_stream *s, size_t bytes, int repeat, double *gbs);
 /* Prints the table; the last line is the headline ratio. */
 kz_status kz_harness_bench(kz_device device, const kz_bench_options *o);
 

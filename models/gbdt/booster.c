@@ -99,7 +99,7 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
   b->K = K;
   kz_gbdt_rounds_init(&b->rounds);
   kz_gbdt_rng_seed(&b->rng, p->seed);
-  kz_status st = kz_gbdt_resolve_metrics(p, b->metrics, &b->n_metrics);
+  kz_status st = kz_gbdt_resolve_metrics(p, b->metrics, &b->n_metrics, &b->rounds.decide);
   if (st != KZ_OK) {
     kz_gbdt_booster_free(b);
     return st;

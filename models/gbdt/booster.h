@@ -61,7 +61,8 @@ typedef struct kz_gbdt_booster kz_gbdt_booster;
  * valid may be NULL. The booster keeps pointers to the data. */
 kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *train,
                                  const kz_gbdt_data *valid, kz_gbdt_booster **out);
-/* The metrics being tracked (p->metrics or the default), count in *n. */
+/* The metrics being tracked (kz_gbdt_resolve_metrics: the common ones of the
+ * task, then p->metrics or the default; the last decides), count in *n. */
 const kz_gbdt_metric *kz_gbdt_booster_metrics(const kz_gbdt_booster *b, int *n);
 /* One boosting round; train_m / valid_m (either may be NULL: not computed)
  * receive the metrics after it (valid_m NaN without a valid set). *stop

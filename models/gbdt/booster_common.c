@@ -46,18 +46,33 @@ kz_status kz_gbdt_check_inputs(const kz_gbdt_params *p, const kz_gbdt_data *trai
   return KZ_OK;
 }
 
-kz_status kz_gbdt_resolve_metrics(const kz_gbdt_params *p, kz_gbdt_metric *metrics, int *n) {
+kz_status kz_gbdt_resolve_metrics(const kz_gbdt_params *p, kz_gbdt_metric *metrics, int *n,
+                                  int *decide) {
   kz_gbdt_objective o = (kz_gbdt_objective)p->objective;
-  *n = p->n_metrics;
-  memcpy(metrics, p->metrics, sizeof p->metrics);
-  if (*n == 0) {
-    metrics[0] = kz_gbdt_default_metric(o);
-    *n = 1;
-  }
-  for (int i = 0; i < *n; ++i)
-    if (!kz_gbdt_metric_fits(metrics[i], o))
+  kz_gbdt_metric user[KZ_GBDT_MAX_METRICS], common[KZ_GBDT_M_COUNT];
+  int nu = p->n_metrics, k = 0;
+  memcpy(user, p->metrics, sizeof user);
+  if (nu == 0) user[nu++] = kz_gbdt_default_metric(o);
+  for (int i = 0; i < nu; ++i)
+    if (!kz_gbdt_metric_fits(user[i], o))
       return kz_fail(KZ_ERR_INVALID_ARG, "gbdt: eval_metric %s does not apply to %s",
-                     kz_gbdt_metric_name(metrics[i]), kz_gbdt_objective_name(o));
+                     kz_gbdt_metric_name(user[i]), kz_gbdt_objective_name(o));
+  /* eval_metric's, each once where it last appears (so the deciding one
+   * keeps its place), then the task's common ones (not AUC: a sort per
+   * round) that it does not name. */
+  for (int i = 0; i < nu; ++i) {
+    int later = 0;
+    for (int j = i + 1; j < nu; ++j) later |= user[j] == user[i];
+    if (!later) metrics[k++] = user[i];
+  }
+  *decide = k - 1;
+  int nc = kz_gbdt_eval_metrics(o, common);
+  for (int i = 0; i < nc; ++i) {
+    int named = common[i] == KZ_GBDT_M_AUC;
+    for (int j = 0; j < k; ++j) named |= metrics[j] == common[i];
+    if (!named && k < KZ_GBDT_MAX_METRICS) metrics[k++] = common[i];
+  }
+  *n = k;
   return KZ_OK;
 }
 

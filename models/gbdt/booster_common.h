@@ -13,9 +13,13 @@
 kz_status kz_gbdt_check_inputs(const kz_gbdt_params *p, const kz_gbdt_data *train,
                                const kz_gbdt_data *valid, int *K);
 
-/* p's eval metrics, or the objective's default one; an error names a
- * metric that does not apply to the objective. */
-kz_status kz_gbdt_resolve_metrics(const kz_gbdt_params *p, kz_gbdt_metric *metrics, int *n);
+/* The metrics a run tracks: p's eval metrics (or the objective's default
+ * one), each once, then the common metrics of the task (models/metrics.h)
+ * that they do not name. *decide is the index of eval_metric's last one,
+ * which drives early stopping. An error names a metric that does not apply
+ * to the objective. */
+kz_status kz_gbdt_resolve_metrics(const kz_gbdt_params *p, kz_gbdt_metric *metrics, int *n,
+                                  int *decide);
 
 /* An empty model for the training data's features and K output groups. */
 kz_status kz_gbdt_model_new(const kz_gbdt_params *p, const kz_gbdt_data *t, int K,

@@ -277,7 +277,7 @@ kz_status kz_gbdt_gpu_booster_create(const kz_gbdt_params *p, const kz_gbdt_data
   b->K = p->objective == KZ_GBDT_MULTI_SOFTPROB ? p->num_class : 1;
   b->n = train->n;
   kz_gbdt_rounds_init(&b->rounds);
-  kz_status st = kz_gbdt_resolve_metrics(p, b->metrics, &b->n_metrics);
+  kz_status st = kz_gbdt_resolve_metrics(p, b->metrics, &b->n_metrics, &b->rounds.decide);
   if (st == KZ_OK) st = setup(b);
   if (st != KZ_OK) {
     kz_gbdt_gpu_booster_free(b);

@@ -44,8 +44,9 @@ static kz_status add_metric(const kz_cfg_node *model, const char *name, size_t l
   int m = kz_gbdt_metric_parse(buf);
   if (m < 0)
     return kz_fail(KZ_ERR_INVALID_ARG,
-                   "model.eval_metric (%s): unknown metric '%s' (rmse, mae, logloss, auc, error, "
-                   "mlogloss, merror, quantile, poisson-nloglik)",
+                   "model.eval_metric (%s): unknown metric '%s' (logloss, accuracy, error, auc, "
+                   "rmse, mae, quantile, poisson-nloglik; mlogloss and merror are read as "
+                   "logloss and error)",
                    path, buf);
   if (p->n_metrics == KZ_GBDT_MAX_METRICS)
     return kz_fail(KZ_ERR_INVALID_ARG, "model.eval_metric (%s): at most %d metrics", path,

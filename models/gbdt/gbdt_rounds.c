@@ -9,6 +9,7 @@ void kz_gbdt_rounds_init(kz_gbdt_rounds *r) {
   r->round = 0;
   r->best_round = -1;
   r->best_value = 0;
+  r->decide = -1;
 }
 
 void kz_gbdt_rounds_end(kz_gbdt_rounds *r, const kz_gbdt_params *p, const kz_gbdt_metric *metrics,
@@ -18,18 +19,18 @@ void kz_gbdt_rounds_end(kz_gbdt_rounds *r, const kz_gbdt_params *p, const kz_gbd
   kz_gbdt_objective o = (kz_gbdt_objective)p->objective;
   double vm[KZ_GBDT_MAX_METRICS];
   int want_valid = valid && (valid_m || p->early_stopping_rounds > 0);
-  for (int i = 0; i < n_metrics; ++i) {
-    if (train_m)
-      train_m[i] =
-          kz_gbdt_metric_eval(metrics[i], o, p->quantile_alpha, K, train->n, margin, train->label);
-    vm[i] = want_valid ? kz_gbdt_metric_eval(metrics[i], o, p->quantile_alpha, K, valid->n, vmargin,
-                                             valid->label)
-                       : NAN;
-    if (valid_m) valid_m[i] = vm[i];
-  }
-  if (want_valid) { /* the last metric decides, as in XGBoost */
-    kz_gbdt_metric last = metrics[n_metrics - 1];
-    double v = vm[n_metrics - 1];
+  if (train_m)
+    kz_gbdt_metrics_eval(metrics, n_metrics, o, p->quantile_alpha, K, train->n, margin,
+                         train->label, train_m);
+  for (int i = 0; i < n_metrics; ++i) vm[i] = NAN;
+  if (want_valid)
+    kz_gbdt_metrics_eval(metrics, n_metrics, o, p->quantile_alpha, K, valid->n, vmargin,
+                         valid->label, vm);
+  for (int i = 0; valid_m && i < n_metrics; ++i) valid_m[i] = vm[i];
+  if (want_valid) { /* eval_metric's last one decides, as in XGBoost */
+    int d = r->decide >= 0 && r->decide < n_metrics ? r->decide : n_metrics - 1;
+    kz_gbdt_metric last = metrics[d];
+    double v = vm[d];
     int better = r->best_round < 0 ||
                  (kz_gbdt_metric_higher_is_better(last) ? v > r->best_value : v < r->best_value);
     if (better) {

@@ -11,6 +11,7 @@ typedef struct kz_gbdt_rounds {
   int round;      /* rounds done */
   int best_round; /* 0-based; -1 before the first valid metric */
   double best_value;
+  int decide; /* index of the metric early stopping reads (eval_metric's last) */
 } kz_gbdt_rounds;
 
 void kz_gbdt_rounds_init(kz_gbdt_rounds *r);
@@ -21,7 +22,7 @@ void kz_gbdt_rounds_init(kz_gbdt_rounds *r);
  * train_m is not NULL, the valid ones when valid_m is not NULL or early
  * stopping needs them (valid_m gets NaN without a valid set). Sets *stop at
  * num_round, or after early_stopping_rounds rounds without a better valid
- * value of the last metric. */
+ * value of the deciding metric (r->decide). */
 void kz_gbdt_rounds_end(kz_gbdt_rounds *r, const kz_gbdt_params *p, const kz_gbdt_metric *metrics,
                         int n_metrics, int K, const kz_gbdt_data *train, const double *margin,
                         const kz_gbdt_data *valid, const double *vmargin, double *train_m,

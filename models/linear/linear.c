@@ -217,46 +217,16 @@ static kz_status linear_eval_batch(kz_nn_model *mm, const kz_shard_batch *b, kz_
     if (!row_label(m, b, r, &c, &y)) continue;
     features(m, b, r);
     forward_row(m, w);
-    if (m->classification) {
-      int64_t arg = 0;
-      for (int64_t k = 1; k < m->n_out; ++k)
-        if (m->logits[k] > m->logits[arg]) arg = k;
-      double zc = m->logits[c];
-      double lse = softmax_inplace(m->logits, m->n_out);
-      acc->loss_sum += lse - zc;
-      acc->sums[0] += (arg == c);
-    } else {
-      double t = (y - m->label_mean) / m->label_std;
-      double e = m->logits[0] - t;
-      acc->loss_sum += e * e;
-      double pred = m->logits[0] * m->label_std + m->label_mean;
-      acc->sums[0] += (pred - y) * (pred - y);
-      acc->sums[1] += fabs(pred - y);
-    }
-    acc->rows += 1;
+    if (m->classification)
+      kz_metric_add_logits(acc, (int)m->n_out, m->logits, c);
+    else
+      kz_metric_add_value(acc, m->logits[0] * m->label_std + m->label_mean, y);
   }
   return KZ_OK;
 }
 
 static void linear_eval_finish(const kz_nn_model *mm, const kz_nn_eval *acc, kz_nn_metrics *out) {
-  const linear *m = (const linear *)mm;
-  double n = acc->rows > 0 ? (double)acc->rows : NAN;
-  memset(out, 0, sizeof *out);
-  out->names[0] = "loss";
-  out->values[0] = acc->loss_sum / n;
-  out->higher_is_better[0] = 0;
-  if (m->classification) {
-    out->n = 2;
-    out->names[1] = "accuracy";
-    out->values[1] = acc->sums[0] / n;
-    out->higher_is_better[1] = 1;
-  } else {
-    out->n = 3;
-    out->names[1] = "rmse";
-    out->values[1] = sqrt(acc->sums[0] / n);
-    out->names[2] = "mae";
-    out->values[2] = acc->sums[1] / n;
-  }
+  kz_nn_metrics_fill(acc, ((const linear *)mm)->classification, out);
 }
 
 static kz_status linear_predict_batch(kz_nn_model *mm, const kz_shard_batch *b, float *out) {

@@ -5,6 +5,7 @@
  * embedding rows into the input matrix are host loops for now: the model
  * runs on the CPU device only (mlp_layout.c rejects others). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -291,51 +292,31 @@ kz_status kz_mlp_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_e
   acts x;
   KZ_TRY(get_acts(m, b->rows, &x));
   KZ_TRY(forward(m, b, &x, 0, 0));
-  int64_t valid = prepare_targets(m, b, &x);
-  double mean = 0;
-  KZ_TRY(compute_loss(m, &x, valid, &mean));
-  acc->loss_sum += mean * (double)valid;
-  acc->rows += valid;
+  prepare_targets(m, b, &x);
   const float *z = (const float *)x.z[m->n_layers - 1].data;
   const int64_t k = m->width[m->n_layers];
+  double *zr = NULL;
+  if (m->task == KZ_MLP_CLASSIFICATION && !(zr = malloc(sizeof(double) * (size_t)k)))
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: out of memory");
   for (int64_t r = 0; r < b->rows; r++) {
     if (m->task == KZ_MLP_CLASSIFICATION) {
       int32_t t = ((const int32_t *)x.targets.data)[r];
       if (t < 0) continue;
-      int64_t best = 0;
-      for (int64_t c = 1; c < k; c++)
-        if (z[r * k + c] > z[r * k + best]) best = c;
-      acc->sums[0] += best == t;
+      for (int64_t c = 0; c < k; c++) zr[c] = z[r * k + c];
+      kz_metric_add_logits(acc, (int)k, zr, t);
     } else {
       float y = *kz_batch_f32(b, m->f_label, r);
       if (isnan(y)) continue;
-      double e = (double)z[r] * m->label_std + m->label_mean - (double)y;
-      acc->sums[0] += e * e;
-      acc->sums[1] += fabs(e);
+      kz_metric_add_value(acc, (double)z[r] * m->label_std + m->label_mean, (double)y);
     }
   }
+  free(zr);
   return KZ_OK;
 }
 
 void kz_mlp_eval_finish(const kz_nn_model *model, const kz_nn_eval *acc, kz_nn_metrics *out) {
   const kz_mlp *m = (const kz_mlp *)model;
-  double n = acc->rows > 0 ? (double)acc->rows : 1.0;
-  memset(out, 0, sizeof(*out));
-  out->names[0] = "loss";
-  out->values[0] = acc->rows > 0 ? acc->loss_sum / n : NAN;
-  out->higher_is_better[0] = 0;
-  if (m->task == KZ_MLP_CLASSIFICATION) {
-    out->n = 2;
-    out->names[1] = "accuracy";
-    out->values[1] = acc->rows > 0 ? acc->sums[0] / n : NAN;
-    out->higher_is_better[1] = 1;
-  } else {
-    out->n = 3;
-    out->names[1] = "rmse";
-    out->values[1] = acc->rows > 0 ? sqrt(acc->sums[0] / n) : NAN;
-    out->names[2] = "mae";
-    out->values[2] = acc->rows > 0 ? acc->sums[1] / n : NAN;
-  }
+  kz_nn_metrics_fill(acc, m->task == KZ_MLP_CLASSIFICATION, out);
 }
 
 kz_status kz_mlp_predict_batch(kz_nn_model *model, const kz_shard_batch *b, float *out) {

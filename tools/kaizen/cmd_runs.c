@@ -217,8 +217,9 @@ static int cmd_compare(const char *runs_dir, char **args, int n_args) {
     }
     table_add(&t, row);
     static const char *const fields[] = {
-        "status",    "model_type",      "steps",  "wall_s",   "best_metric", "best_value",
-        "best_step", "peak_memory_mib", "device", "git_hash", "started",     "finished"};
+        "status",     "model_type", "steps",           "wall_s", "best_metric",
+        "best_value", "best_step",  "peak_memory_mib", "device", "git_hash",
+        "started",    "finished",   "final_step"};
     for (size_t f = 0; f < sizeof fields / sizeof fields[0]; ++f) {
       row[0] = fields[f];
       for (int i = 0; i < n_args; ++i) {
@@ -261,8 +262,12 @@ static int cmd_compare(const char *runs_dir, char **args, int n_args) {
         case 10:
           snprintf(c, cap, "%s", r->started[0] ? r->started : "-");
           break;
-        default:
+        case 11:
           snprintf(c, cap, "%s", r->finished[0] ? r->finished : "-");
+          break;
+        default:
+          r->final_step >= 0 ? snprintf(c, cap, "%lld", (long long)r->final_step)
+                             : snprintf(c, cap, "-");
           break;
         }
         row[i + 1] = c;
