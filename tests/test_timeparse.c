@@ -160,7 +160,8 @@ int main(void) {
   bad("abc", NULL);
   bad("01/02/2010", NULL);
   bad("12010-01-01", NULL);
-  bad("inf", NULL);
+  bad("inf", "finite");
+  bad("-Infinity", "finite");
   bad("-2010-01-01", NULL);
 
   /* display */

@@ -165,7 +165,11 @@ int kz_parse_datetime(const char *s, size_t len, double *out, const char **why) 
 
 int kz_parse_time(const char *s, size_t len, double *out, const char **why) {
   *why = NULL;
-  if (kz_parse_number(s, len, out)) return KZ_TIME_NUMBER;
+  if (kz_parse_number(s, len, out)) {
+    if (isfinite(*out)) return KZ_TIME_NUMBER;
+    *why = "a time must be finite";
+    return -1;
+  }
   return kz_parse_datetime(s, len, out, why);
 }
 
