@@ -39,3 +39,8 @@ endforeach()
 kz_add_c_test_exe(test_timeparse test_timeparse.c)
 add_test(NAME data/timeparse COMMAND test_timeparse)
 add_test(NAME data/timestamps_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/timestamps_cli.sh $<TARGET_FILE:kaizen>)
+
+# Rows by column name onto a model's layout (data/map) and kz_predictor_* on a
+# hand-built GBDT: unseen categories, missing columns, remapped dictionaries.
+kz_add_c_test_exe(test_input_map test_input_map.c)
+add_test(NAME data/input_map COMMAND test_input_map ${KZ_DATA_TEST_TMP})
