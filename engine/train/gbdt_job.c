@@ -1,14 +1,21 @@
 /* `kaizen train / predict / eval` for gradient-boosted trees (job.h,
  * docs/GBDT.md). Training validates the whole config and reads the data
- * before the run directory exists, so a bad job leaves nothing behind. */
+ * before the run directory exists, so a bad job leaves nothing behind.
+ * Round checkpoints (gbdt_checkpoint.h) let `--resume` continue a killed run
+ * to the model an uninterrupted one would have saved, byte for byte. */
+#define _POSIX_C_SOURCE 200809L
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/error.h"
+#include "data/shard/fsutil.h"
 #include "engine/track/run.h"
+#include "engine/train/gbdt_checkpoint.h"
 #include "engine/train/gbdt_data.h"
 #include "engine/train/job.h"
 #include "models/gbdt/booster.h"
@@ -16,6 +23,7 @@
 #include "models/gbdt/booster_gpu.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/metrics.h"
+#include "models/gbdt/rng.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -90,6 +98,17 @@ static kz_status booster_finish(booster *b, kz_gbdt_model **m) {
   b->gpu = NULL;
   b->cpu = NULL;
   return st;
+}
+static void booster_get_state(const booster *b, kz_gbdt_booster_state *s) {
+  if (b->gpu)
+    kz_gbdt_gpu_booster_get_state(b->gpu, s);
+  else
+    kz_gbdt_booster_get_state(b->cpu, s);
+}
+static kz_status booster_set_state(booster *b, const kz_gbdt_booster_state *s,
+                                   kz_gbdt_model **trees, const char *where) {
+  return b->gpu ? kz_gbdt_gpu_booster_set_state(b->gpu, s, trees, where)
+                : kz_gbdt_booster_set_state(b->cpu, s, trees, where);
 }
 static void booster_free(booster *b) {
   kz_gbdt_gpu_booster_free(b->gpu);
@@ -209,10 +228,17 @@ static kz_status name_model(kz_gbdt_model *m, const kz_gbdt_table *t) {
   return KZ_OK;
 }
 
+/* Default checkpoint cadence (output.checkpoint_every: 0): every this many
+ * rounds, and sooner when a round ends this long after the last checkpoint,
+ * so that neither many small rounds nor a few long ones lose much work. */
+#define GBDT_CKPT_ROUNDS 10
+#define GBDT_CKPT_SECONDS 30.0
+
 typedef struct job {
   kz_gbdt_params p;
   const char *train_path, *valid_path, *device;
   kz_run_options ro;
+  int64_t checkpoint_every, keep_checkpoints;
   kz_gbdt_table train, valid;
   int has_valid;
 } job;
@@ -239,10 +265,14 @@ static kz_status read_config(kz_cfg *cfg, const kz_job_cli *cli, job *j) {
   KZ_TRY(kz_cfg_get_string(out, "runs_dir", "runs", &j->ro.runs_dir));
   KZ_TRY(kz_cfg_get_string(out, "experiment", "default", &j->ro.experiment));
   KZ_TRY(kz_cfg_get_string(out, "run_id", "", &j->ro.run_id));
+  KZ_TRY(kz_cfg_get_int(out, "checkpoint_every", 0, 0, INT32_MAX, &j->checkpoint_every));
+  KZ_TRY(kz_cfg_get_int(out, "keep_checkpoints", 3, 1, 1 << 20, &j->keep_checkpoints));
   if (!*j->ro.run_id) j->ro.run_id = NULL;
   j->ro.resume = cli ? cli->resume : 0;
-  if (j->ro.resume)
-    return kz_fail(KZ_ERR_UNSUPPORTED, "--resume: GBDT training cannot resume; start a new run");
+  if (j->ro.resume && !j->ro.run_id)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "--resume needs output.run_id: the run to continue (set it in the job or with "
+                   "--set output.run_id=ID)");
   return KZ_OK;
 }
 
@@ -302,6 +332,140 @@ static kz_status params_json(const job *j, const kz_gbdt_model *m, kz_run *run) 
   return kz_run_write_params(run, buf);
 }
 
+/* What a resumed run must share with its checkpoint: every parameter that
+ * shapes the trees and the data's shape (the base score, checked by the
+ * booster, stands for the labels). The thread count and the device only move
+ * the last bits (histograms reduced in another order, GPU sums), so they are
+ * compared separately and only warned about. */
+static char *fingerprint(const job *j, kz_device dev) {
+  const kz_gbdt_params *p = &j->p;
+  json_t *o = json_object(), *metrics = json_array();
+  if (!o || !metrics) {
+    json_decref(o);
+    json_decref(metrics);
+    return NULL;
+  }
+  for (int i = 0; i < p->n_metrics; ++i)
+    json_array_append_new(metrics, json_string(kz_gbdt_metric_name(p->metrics[i])));
+  json_object_set_new(o, "model.objective",
+                      json_string(kz_gbdt_objective_name((kz_gbdt_objective)p->objective)));
+  json_object_set_new(o, "model.num_round", json_integer(p->num_round));
+  json_object_set_new(o, "model.eta", json_real(p->eta));
+  json_object_set_new(o, "model.max_depth", json_integer(p->max_depth));
+  json_object_set_new(o, "model.max_leaves", json_integer(p->max_leaves));
+  json_object_set_new(o, "model.grow_policy", json_integer(p->grow_policy));
+  json_object_set_new(o, "model.max_bin", json_integer(p->max_bin));
+  json_object_set_new(o, "model.lambda", json_real(p->lambda));
+  json_object_set_new(o, "model.alpha", json_real(p->alpha));
+  json_object_set_new(o, "model.gamma", json_real(p->gamma));
+  json_object_set_new(o, "model.min_child_weight", json_real(p->min_child_weight));
+  json_object_set_new(o, "model.subsample", json_real(p->subsample));
+  json_object_set_new(o, "model.colsample_bytree", json_real(p->colsample_bytree));
+  json_object_set_new(o, "model.colsample_bynode", json_real(p->colsample_bynode));
+  json_object_set_new(o, "model.max_cat_to_onehot", json_integer(p->max_cat_to_onehot));
+  json_object_set_new(o, "model.quantile_alpha", json_real(p->quantile_alpha));
+  json_object_set_new(o, "model.num_class", json_integer(p->num_class));
+  json_object_set_new(o, "model.eval_metric", metrics);
+  json_object_set_new(o, "model.early_stopping_rounds", json_integer(p->early_stopping_rounds));
+  json_object_set_new(o, "train.seed", json_integer((json_int_t)p->seed));
+  json_object_set_new(o, "data.train rows", json_integer(j->train.n));
+  json_object_set_new(o, "data.valid rows", json_integer(j->has_valid ? j->valid.n : 0));
+  json_object_set_new(o, "data features",
+                      json_integer((json_int_t)j->train.n_numeric + j->train.n_categorical));
+  json_object_set_new(o, "threads", json_integer(kz_gbdt_threads(p->nthread)));
+  char dev_name[32];
+  kz_device_format(dev, dev_name, sizeof dev_name);
+  json_object_set_new(o, "device", json_string(dev_name));
+  char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(o);
+  return text;
+}
+
+static void run_dir_of(const job *j, char *buf, size_t cap) {
+  /* kz_run_open's defaults for empty values */
+  const char *runs = j->ro.runs_dir && *j->ro.runs_dir ? j->ro.runs_dir : "runs";
+  const char *exp = j->ro.experiment && *j->ro.experiment ? j->ro.experiment : "default";
+  snprintf(buf, cap, "%s/%s/%s", runs, exp, j->ro.run_id);
+}
+
+/* --resume, before the run directory is touched: the run exists and has not
+ * finished, its newest valid checkpoint is of this job, and the booster
+ * continues from it. *round and *wall_s: where the checkpoint left off. */
+static kz_status resume_from_checkpoint(const job *j, const char *fp, booster *b, int quiet,
+                                        int *round, double *wall_s) {
+  char dir[4096], path[4400];
+  run_dir_of(j, dir, sizeof dir);
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return kz_fail(KZ_ERR_NOT_FOUND, "--resume: run directory %s does not exist", dir);
+  /* A finished run has its model: resuming it would redo nothing, so it is
+   * refused rather than silently "succeeding" (a failed run may resume). */
+  snprintf(path, sizeof path, "%s/summary.json", dir);
+  json_error_t jerr;
+  json_t *sum = kz_fs_exists(path) ? json_load_file(path, 0, &jerr) : NULL;
+  const char *status = json_string_value(json_object_get(sum, "status"));
+  int done = status && (!strcmp(status, "finished") || !strcmp(status, "stopped_early"));
+  char status_copy[32];
+  snprintf(status_copy, sizeof status_copy, "%s", status ? status : "");
+  json_decref(sum);
+  if (done)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "--resume: run %s has already ended (%s says status %s); nothing to resume "
+                   "(start a new run with another output.run_id)",
+                   dir, path, status_copy);
+  char ckpt_dir[4200];
+  snprintf(ckpt_dir, sizeof ckpt_dir, "%s/checkpoints", dir);
+  kz_gbdt_ckpt ck;
+  memset(&ck, 0, sizeof ck);
+  kz_status st = kz_gbdt_ckpt_load_newest(ckpt_dir, &ck, path, sizeof path);
+  if (st == KZ_ERR_NOT_FOUND)
+    return kz_fail(st,
+                   "--resume: %s holds no GBDT checkpoint to continue from (the run stopped "
+                   "before its first one; see output.checkpoint_every); train it again under "
+                   "another output.run_id, or delete %s",
+                   ckpt_dir, dir);
+  KZ_TRY(st);
+  static const char *const soft[] = {"threads", "device", NULL};
+  char why[512];
+  if (kz_gbdt_ckpt_compare(ck.fingerprint, fp, soft, why, sizeof why)) {
+    kz_gbdt_ckpt_free(&ck);
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "--resume: %s was written by another job (%s); resume with the run's own "
+                   "config (%s/config.yaml)",
+                   path, why, dir);
+  }
+  if (kz_gbdt_ckpt_compare(ck.fingerprint, fp, NULL, why, sizeof why))
+    fprintf(stderr,
+            "kaizen: warning: %s: %s; the resumed run may differ in the last bits from an "
+            "uninterrupted one\n",
+            path, why);
+  kz_gbdt_model *trees = ck.model;
+  ck.model = NULL;
+  ck.st.model = NULL;
+  st = booster_set_state(b, &ck.st, &trees, path);
+  *round = ck.st.round;
+  *wall_s = ck.wall_s;
+  kz_gbdt_ckpt_free(&ck);
+  KZ_TRY(st);
+  if (!quiet)
+    fprintf(stderr, "[gbdt] resuming %s from %s (round %d of %d)\n", dir, path, *round,
+            j->p.num_round);
+  return KZ_OK;
+}
+
+static kz_status save_checkpoint(const job *j, kz_run *run, const booster *b, const char *fp,
+                                 double wall_s) {
+  char dir[4200], path[4400];
+  kz_run_path(run, "checkpoints", dir, sizeof dir);
+  int created = 0;
+  KZ_TRY(kz_fs_ensure_dir(dir, &created));
+  kz_gbdt_booster_state s;
+  booster_get_state(b, &s);
+  kz_gbdt_ckpt_path(dir, s.round, path, sizeof path);
+  KZ_TRY(kz_gbdt_ckpt_write(path, &s, wall_s, fp));
+  return kz_gbdt_ckpt_prune(dir, (int)j->keep_checkpoints);
+}
+
 static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   KZ_TRY(read_config(cfg, cli, j));
   KZ_TRY(open_data(j));
@@ -315,11 +479,16 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   kz_device_format(dev, dev_name, sizeof dev_name);
   booster bst, *b = &bst;
   KZ_TRY(booster_create(&j->p, dev, &td, j->has_valid ? &vd : NULL, b));
-  kz_status st = kz_cfg_check_unused(cfg);
+  int quiet = cli && cli->quiet, round = 0;
+  double wall0 = 0;
+  char *fp = fingerprint(j, dev);
+  kz_status st = fp ? kz_cfg_check_unused(cfg) : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  if (st == KZ_OK && j->ro.resume) st = resume_from_checkpoint(j, fp, b, quiet, &round, &wall0);
   kz_run *run = NULL;
   if (st == KZ_OK) st = kz_run_open(&j->ro, cfg, &run);
   if (st != KZ_OK) {
     booster_free(b);
+    free(fp);
     return st;
   }
   int nm, decide = 0;
@@ -338,9 +507,12 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   }
   int n_cols = j->has_valid ? 2 * nm : nm;
   for (int i = 0; i < n_cols; ++i) name_ptrs[i] = names[i];
-  st = kz_run_metrics_begin(run, name_ptrs, n_cols, INT64_MAX);
-  double t0 = now_s(), vals[2 * KZ_GBDT_MAX_METRICS];
-  int stop = 0, round = 0, quiet = cli && cli->quiet;
+  /* On resume, rows after the checkpoint's round (logged before the kill)
+   * are dropped: those rounds run again. */
+  st = kz_run_metrics_begin(run, name_ptrs, n_cols, j->ro.resume ? round : INT64_MAX);
+  /* wall_s goes on from the checkpoint's, so a resumed run's rows read as one run's. */
+  double t0 = now_s() - wall0, vals[2 * KZ_GBDT_MAX_METRICS], last_ckpt = now_s();
+  int stop = 0;
   int every = j->p.num_round >= 20 ? j->p.num_round / 20 : 1;
   while (st == KZ_OK && !stop) {
     /* Valid metrics every round (early stopping reads them); train metrics,
@@ -358,7 +530,18 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
         if (!isnan(vals[i])) fprintf(stderr, " %s=%.6g", names[i], vals[i]);
       fprintf(stderr, " %.2fs\n", now_s() - t0);
     }
+    /* A checkpoint after the row it covers is in metrics.csv. None after the
+     * last round: the model and summary follow at once, and a resume always
+     * has a round left to run. */
+    int due = j->checkpoint_every > 0
+                  ? round % j->checkpoint_every == 0
+                  : round % GBDT_CKPT_ROUNDS == 0 || now_s() - last_ckpt >= GBDT_CKPT_SECONDS;
+    if (st == KZ_OK && !stop && due) {
+      st = save_checkpoint(j, run, b, fp, now_s() - t0);
+      last_ckpt = now_s();
+    }
   }
+  free(fp);
   double best_value = NAN;
   int best = booster_best_round(b, &best_value);
   int stopped_early = j->p.early_stopping_rounds > 0 && round < j->p.num_round;

@@ -348,6 +348,30 @@ kz_status kz_gbdt_booster_round(kz_gbdt_booster *b, double *train_m, double *val
   return KZ_OK;
 }
 
+void kz_gbdt_booster_get_state(const kz_gbdt_booster *b, kz_gbdt_booster_state *s) {
+  s->round = b->rounds.round;
+  s->best_round = b->rounds.best_round;
+  s->best_value = b->rounds.best_value;
+  s->rng = b->rng.s;
+  s->K = b->K;
+  s->n = b->train->n;
+  s->nv = b->valid ? b->valid->n : 0;
+  s->margin = b->margin;
+  s->vmargin = b->valid ? b->vmargin : NULL;
+  s->model = b->model;
+}
+
+kz_status kz_gbdt_booster_set_state(kz_gbdt_booster *b, const kz_gbdt_booster_state *s,
+                                    kz_gbdt_model **trees, const char *where) {
+  KZ_TRY(kz_gbdt_state_install(s, trees, where, b->K, b->train->n, b->valid ? b->valid->n : 0,
+                               b->margin, b->vmargin, &b->model, &b->cap_trees, &b->rounds));
+  /* Everything else a round reads is rebuilt from the data and parameters
+   * (cuts, codes, growers' workspaces) or recomputed from the margins
+   * (gradients); the stream is the only state sampling carries over. */
+  b->rng.s = s->rng;
+  return KZ_OK;
+}
+
 kz_status kz_gbdt_booster_finish(kz_gbdt_booster *b, kz_gbdt_model **out) {
   kz_gbdt_model *m = b->model;
   kz_gbdt_rounds_trim(&b->rounds, &b->p, b->K, m);

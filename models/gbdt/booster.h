@@ -75,6 +75,36 @@ int kz_gbdt_booster_best_round(const kz_gbdt_booster *b, double *best_value);
 kz_status kz_gbdt_booster_finish(kz_gbdt_booster *b, kz_gbdt_model **out);
 void kz_gbdt_booster_free(kz_gbdt_booster *b);
 
+/* What a checkpoint keeps of a booster between rounds so that training can
+ * go on bit for bit (engine/train/gbdt_checkpoint.h): the round bookkeeping
+ * (early stopping's best round and value; rounds since the best follow from
+ * them), the random stream that row and feature sampling draw from, the
+ * margins and the trees so far. The margins are kept, not recomputed from
+ * the trees: training adds each leaf's double value to them, while the model
+ * stores leaf values as floats, so a walk of the saved trees would differ in
+ * the last bits. */
+typedef struct kz_gbdt_booster_state {
+  int round;      /* rounds done */
+  int best_round; /* 0-based; -1 before the first valid metric */
+  double best_value;
+  uint64_t rng; /* the sampling stream (the GPU booster has none: 0) */
+  int K;        /* output groups */
+  int64_t n, nv;
+  const double *margin;       /* [n x K] */
+  const double *vmargin;      /* [nv x K]; NULL when nv is 0 */
+  const kz_gbdt_model *model; /* the trees so far (round x K of them), base_score */
+} kz_gbdt_booster_state;
+
+/* A view of b's state (pointers into b, valid until its next round). */
+void kz_gbdt_booster_get_state(const kz_gbdt_booster *b, kz_gbdt_booster_state *s);
+/* Continues from s, a checkpoint of a booster built from the same
+ * parameters and data: checks the shapes and base scores against b's (an
+ * error names `where`), validates the trees, copies the margins and the
+ * bookkeeping, and takes over *trees (set to NULL; a model whose trees,
+ * tree_group and base_score are used; freed on error too). */
+kz_status kz_gbdt_booster_set_state(kz_gbdt_booster *b, const kz_gbdt_booster_state *s,
+                                    kz_gbdt_model **trees, const char *where);
+
 /* All rounds at once (tests, bench): no logging. */
 kz_status kz_gbdt_train(const kz_gbdt_params *p, const kz_gbdt_data *train,
                         const kz_gbdt_data *valid, kz_gbdt_model **out);

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "models/gbdt/gbdt_json.h"
+#include "models/gbdt/gbdt_rounds.h"
 #include "models/gbdt/objective.h"
 
 static kz_status check_data(const kz_gbdt_data *d, const kz_gbdt_data *train, const char *what) {
@@ -112,5 +113,90 @@ kz_status kz_gbdt_model_push(kz_gbdt_model *m, int *cap, const kz_gbdt_tree *t, 
   m->trees[m->n_trees] = *t;
   m->tree_group[m->n_trees] = group;
   m->n_trees++;
+  return KZ_OK;
+}
+
+/* The model checks (kz_gbdt_model_validate) want feature names, which the
+ * booster's model only gets when training ends: lend it placeholders. */
+static kz_status validate_unnamed(kz_gbdt_model *m, const char *where) {
+  int nf = m->n_numeric + m->n_categorical;
+  static char placeholder[] = "feature";
+  char **names = malloc(sizeof(char *) * (size_t)(nf > 0 ? nf : 1));
+  if (!names) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+  for (int f = 0; f < nf; ++f) names[f] = placeholder;
+  m->feature_names = names;
+  kz_status st = kz_gbdt_model_validate(m, where);
+  m->feature_names = NULL;
+  free(names);
+  return st;
+}
+
+static kz_status check_state(const kz_gbdt_booster_state *s, const kz_gbdt_model *t,
+                             const kz_gbdt_model *mine, const char *where, int K, int64_t n,
+                             int64_t nv) {
+  if (s->K != K || t->num_group != K || t->objective != mine->objective)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: the checkpoint is of a %s model with %d output groups, the job trains %s "
+                   "with %d",
+                   where, kz_gbdt_objective_name(t->objective), t->num_group,
+                   kz_gbdt_objective_name(mine->objective), K);
+  if (s->n != n || s->nv != nv)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: the checkpoint was trained on %lld rows (valid %lld), the job has %lld "
+                   "(valid %lld)",
+                   where, (long long)s->n, (long long)s->nv, (long long)n, (long long)nv);
+  if (t->n_numeric != mine->n_numeric || t->n_categorical != mine->n_categorical)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: the checkpoint has %d numeric + %d categorical features, the job %d + %d",
+                   where, t->n_numeric, t->n_categorical, mine->n_numeric, mine->n_categorical);
+  /* The base score is a function of every training label: a cheap sign
+   * that the data are the ones the checkpoint was trained on. */
+  if (memcmp(t->base_score, mine->base_score, sizeof(double) * (size_t)K))
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: the checkpoint's base score differs from this job's (the training labels "
+                   "changed since it was written)",
+                   where);
+  if (s->round < 0 || s->best_round < -1 || s->best_round >= (s->round > 0 ? s->round : 1) ||
+      (int64_t)t->n_trees != (int64_t)s->round * K)
+    return kz_fail(KZ_ERR_FORMAT, "%s: %d trees for %d rounds of %d groups (best round %d)", where,
+                   t->n_trees, s->round, K, s->best_round);
+  for (int i = 0; i < t->n_trees; ++i)
+    if (t->tree_group[i] != i % K)
+      return kz_fail(KZ_ERR_FORMAT, "%s: trees[%d] is of group %d, expected %d", where, i,
+                     t->tree_group[i], i % K);
+  if (!s->margin || (nv > 0 && !s->vmargin))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: the checkpoint has no margins", where);
+  return KZ_OK;
+}
+
+kz_status kz_gbdt_state_install(const kz_gbdt_booster_state *s, kz_gbdt_model **trees,
+                                const char *where, int K, int64_t n, int64_t nv, double *margin,
+                                double *vmargin, kz_gbdt_model **model, int *cap,
+                                kz_gbdt_rounds *r) {
+  kz_gbdt_model *t = *trees;
+  *trees = NULL;
+  if (!t) return kz_fail(KZ_ERR_INVALID_ARG, "%s: no trees", where);
+  kz_status st = check_state(s, t, *model, where, K, n, nv);
+  if (st == KZ_OK && t->n_categorical > 0) { /* the data's dictionary sizes bound the codes */
+    free(t->n_categories);
+    t->n_categories = malloc(sizeof(int32_t) * (size_t)t->n_categorical);
+    if (!t->n_categories) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    if (st == KZ_OK)
+      memcpy(t->n_categories, (*model)->n_categories, sizeof(int32_t) * (size_t)t->n_categorical);
+  }
+  if (st == KZ_OK) st = validate_unnamed(t, where);
+  if (st != KZ_OK) {
+    kz_gbdt_model_free(t);
+    return st;
+  }
+  memcpy(margin, s->margin, sizeof(double) * (size_t)n * (size_t)K);
+  if (nv > 0) memcpy(vmargin, s->vmargin, sizeof(double) * (size_t)nv * (size_t)K);
+  t->best_iteration = -1;
+  kz_gbdt_model_free(*model);
+  *model = t;
+  *cap = t->n_trees;
+  r->round = s->round;
+  r->best_round = s->best_round;
+  r->best_value = s->best_value;
   return KZ_OK;
 }

@@ -625,6 +625,27 @@ kz_status kz_gbdt_gpu_booster_round(kz_gbdt_gpu_booster *b, double *train_m, dou
   return KZ_OK;
 }
 
+void kz_gbdt_gpu_booster_get_state(const kz_gbdt_gpu_booster *b, kz_gbdt_booster_state *s) {
+  s->round = b->rounds.round;
+  s->best_round = b->rounds.best_round;
+  s->best_value = b->rounds.best_value;
+  s->rng = 0;
+  s->K = b->K;
+  s->n = b->n;
+  s->nv = b->valid ? b->valid->n : 0;
+  s->margin = b->margin;
+  s->vmargin = b->valid ? b->vmargin : NULL;
+  s->model = b->model;
+}
+
+/* The margins go up to the device at the start of every round, so the host
+ * copies are all the state there is. */
+kz_status kz_gbdt_gpu_booster_set_state(kz_gbdt_gpu_booster *b, const kz_gbdt_booster_state *s,
+                                        kz_gbdt_model **trees, const char *where) {
+  return kz_gbdt_state_install(s, trees, where, b->K, b->n, b->valid ? b->valid->n : 0, b->margin,
+                               b->vmargin, &b->model, &b->cap_trees, &b->rounds);
+}
+
 kz_status kz_gbdt_gpu_booster_finish(kz_gbdt_gpu_booster *b, kz_gbdt_model **out) {
   kz_gbdt_model *m = b->model;
   kz_gbdt_rounds_trim(&b->rounds, &b->p, b->K, m);

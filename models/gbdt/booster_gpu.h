@@ -74,6 +74,11 @@ const kz_gbdt_metric *kz_gbdt_gpu_booster_metrics(const kz_gbdt_gpu_booster *b, 
 kz_status kz_gbdt_gpu_booster_round(kz_gbdt_gpu_booster *b, double *train_m, double *valid_m,
                                     int *stop);
 int kz_gbdt_gpu_booster_best_round(const kz_gbdt_gpu_booster *b, double *best_value);
+/* As kz_gbdt_booster_get_state / set_state (the GPU booster samples
+ * nothing: rng is 0). */
+void kz_gbdt_gpu_booster_get_state(const kz_gbdt_gpu_booster *b, kz_gbdt_booster_state *s);
+kz_status kz_gbdt_gpu_booster_set_state(kz_gbdt_gpu_booster *b, const kz_gbdt_booster_state *s,
+                                        kz_gbdt_model **trees, const char *where);
 kz_status kz_gbdt_gpu_booster_finish(kz_gbdt_gpu_booster *b, kz_gbdt_model **out);
 void kz_gbdt_gpu_booster_free(kz_gbdt_gpu_booster *b);
 
