@@ -10,6 +10,8 @@
 #       times, memory, run id, resumed) equal the uninterrupted run's;
 #   (c) --resume of a finished run is refused and leaves it untouched;
 #   (d) --resume of a run killed before its first checkpoint fails, saying so;
+#       while it trains, `runs list` says running and --resume is refused;
+#       killed, `runs list` says crashed (run.pid names a dead process);
 #   (e) --resume under a changed model parameter is refused, naming it; under
 #       another thread count it warns and goes on;
 #   (f) --resume without output.run_id, and a new run over an existing id, fail.
@@ -95,6 +97,9 @@ check_resume() {
   "$kaizen" train "$yaml" --quiet --set output.run_id="$name-full" >"$tmp/$name-full.out" 2>&1 ||
     { fail "$name: uninterrupted run: $(cat "$tmp/$name-full.out")"; return; }
   kill_after_checkpoints "$yaml" "$name-k" 2 || return
+  # the dead process recorded in run.pid: the run reads as crashed
+  "$kaizen" runs list --runs-dir "$tmp/runs" | grep -qE "^e +$name-k +gbdt +crashed " ||
+    fail "$name: runs list does not show the killed run as crashed"
   local ck newest
   ck="$(run_dir "$name-k")/checkpoints"
   newest="$ck/$(ls "$ck" | grep '^gbdt-[0-9]*\.kzg$' | sort | tail -1)"
@@ -131,6 +136,7 @@ check_resume() {
     fail "$name: summary.json differs: $(cat "$tmp/sum.diff")"
   grep -q '"resumed": true' "$(run_dir "$name-k")/summary.json" ||
     fail "$name: summary.json does not say resumed"
+  [ -e "$(run_dir "$name-k")/run.pid" ] && fail "$name: run.pid left behind by a finished run"
   [ "$(tail -1 "$tmp/$name-full.out" | sed 's/ run .*//')" = \
     "$(tail -1 "$tmp/$name-resumed.out" | sed 's/ run .*//')" ] ||
     fail "$name: final lines differ: $(tail -1 "$tmp/$name-resumed.out")"
@@ -161,6 +167,13 @@ for i in $(seq 1 600); do
   [ "$( { wc -l <"$(run_dir nockpt)/metrics.csv"; } 2>/dev/null || echo 0)" -ge 3 ] && break
   sleep 0.05
 done
+# while it trains: runs list says running, and --resume is refused
+"$kaizen" runs list --runs-dir "$tmp/runs" | grep -qE "^e +nockpt +gbdt +running " ||
+  fail "runs list does not show the training run as running"
+"$kaizen" train "$tmp/nockpt.yaml" --quiet --set output.run_id=nockpt --resume >"$tmp/alive.out" 2>&1 &&
+  fail "resume of a run still training succeeded"
+grep -q "still being trained by process $pid" "$tmp/alive.out" ||
+  fail "resume of a run still training: $(cat "$tmp/alive.out")"
 if kill -9 $pid 2>/dev/null; then
   wait $pid 2>/dev/null
   "$kaizen" train "$tmp/nockpt.yaml" --quiet --set output.run_id=nockpt --resume \

@@ -29,7 +29,24 @@ for v in mlp finished 100 2.5 valid/accuracy=0.75 valid/accuracy=0.7; do expect_
 line=$(grep -E '^letter +beta ' <<<"$out")
 for v in mlp stopped_early 3.5 valid/accuracy=0.85 valid/accuracy=0.8; do expect_out "$v" "$line"; done
 line=$(grep -E '^letter +gamma ' <<<"$out")
-for v in linear running/crashed; do expect_out "$v" "$line"; done
+# gamma has no summary, and the fabricating process recorded in its run.pid is gone
+for v in linear crashed; do expect_out "$v" "$line"; done
+grep -qE '^letter +gamma +linear +crashed ' <<<"$out" || fail "gamma is not 'crashed': $line"
+# run.pid naming a live process (a sleep, with its /proc start time): running;
+# no run.pid (a run written before it existed): running/crashed
+mkdir -p "$tmp/owners/letter"
+cp -r "$runs/letter/gamma" "$tmp/owners/letter/live"
+cp -r "$runs/letter/gamma" "$tmp/owners/letter/old"
+rm -f "$tmp/owners/letter/old/run.pid"
+sleep 60 &
+sleeper=$!
+echo "$sleeper $(sed 's/.*) //' "/proc/$sleeper/stat" | cut -d' ' -f20) \
+$(cat /proc/sys/kernel/random/boot_id) $(cat /proc/sys/kernel/hostname)" >"$tmp/owners/letter/live/run.pid"
+out=$("$kaizen" runs list --runs-dir "$tmp/owners") || fail "runs list (owners) exited $?"
+kill $sleeper 2>/dev/null
+grep -qE '^letter +live +linear +running ' <<<"$out" || fail "a live run.pid is not 'running': $out"
+grep -qE '^letter +old +linear +running/crashed ' <<<"$out" ||
+  fail "a run without run.pid is not 'running/crashed': $out"
 out=$("$kaizen" runs list --runs-dir "$runs" --experiment letter) || fail "runs list --experiment"
 expect_out "alpha" "$out"
 expect_fail "no experiment 'nope'" runs list --runs-dir "$runs" --experiment nope

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,73 @@ kz_status kz_run_read_file(const char *path, char **text, size_t *len) {
   return KZ_OK;
 }
 
+/* ---- run.pid (run.h) ----------------------------------------------------------- */
+
+static void read_line(const char *path, char *buf, size_t cap) {
+  buf[0] = '\0';
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  if (!fgets(buf, (int)cap, f)) buf[0] = '\0';
+  fclose(f);
+  buf[strcspn(buf, "\r\n")] = '\0';
+}
+
+/* Field 22 of /proc/PID/stat (start time in clock ticks after boot), 0 when
+ * unreadable. The command name (field 2) may hold spaces and parentheses, so
+ * fields are counted from its last ')'. */
+static unsigned long long proc_start(long pid) {
+  char path[64], line[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  read_line(path, line, sizeof line);
+  const char *p = strrchr(line, ')');
+  if (!p) return 0;
+  unsigned long long v = 0;
+  for (int field = 3; field <= 22 && *p; ++field) {
+    while (*p && *p != ' ') ++p;
+    while (*p == ' ') ++p;
+    if (field == 22) v = strtoull(p, NULL, 10);
+  }
+  return v;
+}
+
+static void this_host(char *boot, size_t boot_cap, char *host, size_t host_cap) {
+  read_line("/proc/sys/kernel/random/boot_id", boot, boot_cap);
+  if (!boot[0]) snprintf(boot, boot_cap, "-");
+  if (gethostname(host, host_cap) != 0 || !host[0]) snprintf(host, host_cap, "-");
+  host[host_cap - 1] = '\0';
+  for (char *c = host; *c; ++c)
+    if (*c == ' ') *c = '_';
+}
+
+static kz_status write_owner(const char *dir) {
+  char boot[64], host[256], text[512], path[4200];
+  this_host(boot, sizeof boot, host, sizeof host);
+  long pid = (long)getpid();
+  snprintf(text, sizeof text, "%ld %llu %s %s\n", pid, proc_start(pid), boot, host);
+  snprintf(path, sizeof path, "%s/run.pid", dir);
+  return kz_run_write_file(path, text);
+}
+
+kz_run_owner kz_run_owner_state(const char *dir, long *pid_out) {
+  if (pid_out) *pid_out = 0;
+  char path[4200], line[512], boot[64], host[256], my_boot[64], my_host[256];
+  snprintf(path, sizeof path, "%s/run.pid", dir);
+  read_line(path, line, sizeof line);
+  long pid = 0;
+  unsigned long long start = 0;
+  if (sscanf(line, "%ld %llu %63s %255s", &pid, &start, boot, host) != 4 || pid <= 0)
+    return KZ_RUN_OWNER_UNKNOWN;
+  if (pid_out) *pid_out = pid;
+  this_host(my_boot, sizeof my_boot, my_host, sizeof my_host);
+  if (strcmp(host, my_host)) return KZ_RUN_OWNER_UNKNOWN; /* its host may still run it */
+  if (strcmp(boot, my_boot)) return KZ_RUN_OWNER_DEAD;    /* this host rebooted since */
+  if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) return KZ_RUN_OWNER_DEAD;
+  unsigned long long now = proc_start(pid);
+  /* another process under a recycled pid (when /proc tells) */
+  if (start && now && now != start) return KZ_RUN_OWNER_DEAD;
+  return KZ_RUN_OWNER_ALIVE;
+}
+
 kz_status kz_run_open(const kz_run_options *o, const kz_cfg *cfg, kz_run **out) {
   if (!out) return kz_fail(KZ_ERR_INVALID_ARG, "kz_run_open: NULL output");
   *out = NULL;
@@ -187,6 +255,7 @@ kz_status kz_run_open(const kz_run_options *o, const kz_cfg *cfg, kz_run **out) 
     snprintf(path, sizeof path, "%s/config.yaml", r->dir);
     st = kz_cfg_write_effective(cfg, path);
   }
+  if (st == KZ_OK) st = write_owner(r->dir);
   if (st != KZ_OK) {
     if (created) {
       /* Leave nothing behind for a run that never started. */
@@ -305,6 +374,11 @@ kz_status kz_run_finish(kz_run *r, const kz_run_summary *s) {
   }
   json_decref(j);
   if (st == KZ_OK && r->metrics) fflush(r->metrics);
+  if (st == KZ_OK) { /* summary.json now tells the run's state */
+    char pid_path[sizeof r->dir + 32];
+    kz_run_path(r, "run.pid", pid_path, sizeof pid_path);
+    remove(pid_path);
+  }
   return st;
 }
 

@@ -72,6 +72,20 @@ typedef struct kz_run_summary {
 kz_status kz_run_finish(kz_run *r, const kz_run_summary *s);
 void kz_run_close(kz_run *r);
 
+/* run.pid: while a run trains, "<pid> <start time> <boot id> <host>" of the
+ * process training it (written by kz_run_open, removed by kz_run_finish), so
+ * that a run left without summary.json by a dead process (kill -9, a lost
+ * node) reads as crashed, not as running forever. The start time (clock
+ * ticks after boot, /proc/PID/stat) and the boot id tell a recycled pid from
+ * the recorded process. */
+typedef enum kz_run_owner {
+  KZ_RUN_OWNER_UNKNOWN = -1, /* no run.pid (an older run), or it names another host */
+  KZ_RUN_OWNER_DEAD = 0,     /* the recorded process is gone: the run crashed */
+  KZ_RUN_OWNER_ALIVE = 1     /* the recorded process still runs on this host */
+} kz_run_owner;
+/* The state of dir's recorded process; *pid (may be NULL) gets its pid, or 0. */
+kz_run_owner kz_run_owner_state(const char *dir, long *pid);
+
 /* Peak resident memory of this process in bytes (getrusage). */
 uint64_t kz_run_peak_rss(void);
 

@@ -144,7 +144,11 @@ kz_status kz_run_info_read(const char *dir, kz_run_info *out) {
     out->has_summary = 1;
     KZ_TRY(read_summary(path, out));
   } else {
-    copy(out->status, sizeof out->status, "running/crashed");
+    kz_run_owner o = kz_run_owner_state(dir, NULL);
+    copy(out->status, sizeof out->status,
+         o == KZ_RUN_OWNER_ALIVE  ? "running"
+         : o == KZ_RUN_OWNER_DEAD ? "crashed"
+                                  : "running/crashed");
   }
   if (!out->model_type[0]) {
     join(path, sizeof path, dir, "config.yaml");

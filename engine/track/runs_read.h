@@ -13,7 +13,8 @@ typedef struct kz_run_info {
   char dir[4096];
   char experiment[256];
   char run_id[256];
-  int has_summary; /* 0: no summary.json yet, status "running/crashed" */
+  int has_summary; /* 0: no summary.json yet: status "running" or "crashed" by run.pid
+                      (kz_run_owner_state), "running/crashed" when that cannot tell */
   char status[64];
   char model_type[64]; /* from summary.json, else config.yaml's model.type */
   char device[256];

@@ -398,6 +398,13 @@ static kz_status resume_from_checkpoint(const job *j, const char *fp, booster *b
   struct stat sb;
   if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
     return kz_fail(KZ_ERR_NOT_FOUND, "--resume: run directory %s does not exist", dir);
+  long pid = 0;
+  if (kz_run_owner_state(dir, &pid) == KZ_RUN_OWNER_ALIVE)
+    return kz_fail(
+        KZ_ERR_INVALID_ARG,
+        "--resume: run %s is still being trained by process %ld on this host (%s/run.pid); "
+        "stop it first",
+        dir, pid, dir);
   /* A finished run has its model: resuming it would redo nothing, so it is
    * refused rather than silently "succeeding" (a failed run may resume). */
   snprintf(path, sizeof path, "%s/summary.json", dir);
