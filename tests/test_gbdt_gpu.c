@@ -6,6 +6,9 @@
  *                           so the driver's bookkeeping (levels, partitions,
  *                           subtraction, leaf ranges, pruning, margins) is
  *                           checked on every machine; plus the refusals.
+ *                           Also: checkpoint -> resume (gbdt_checkpoint.h) of
+ *                           both boosters gives the uninterrupted model bit for
+ *                           bit.
  *   test_gbdt_gpu gpu       the same problems on cuda:0 with the real kernels,
  *                           and GPU prediction vs the CPU's. Without a GPU it
  *                           prints "skipped: no GPU" and exits 77, after
@@ -26,9 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/backend.h"
 #include "core/error.h"
+#include "engine/train/gbdt_checkpoint.h"
 #include "gbdt_device.h"
 #include "models/gbdt/booster.h"
 #include "models/gbdt/booster_gpu.h"
@@ -570,6 +575,85 @@ static void check_predict(const kz_gbdt_gpu_options *o, const char *where) {
   }
 }
 
+/* Same trees, bit for bit. */
+static int same_bits(const kz_gbdt_model *a, const kz_gbdt_model *b) {
+  if (a->n_trees != b->n_trees || a->best_iteration != b->best_iteration) return 0;
+  for (int i = 0; i < a->n_trees; ++i) {
+    const kz_gbdt_tree *x = &a->trees[i], *y = &b->trees[i];
+    size_t n = (size_t)x->n_nodes;
+    if (x->n_nodes != y->n_nodes || a->tree_group[i] != b->tree_group[i] ||
+        memcmp(x->left, y->left, 4 * n) || memcmp(x->right, y->right, 4 * n) ||
+        memcmp(x->feature, y->feature, 4 * n) || memcmp(x->threshold, y->threshold, 4 * n) ||
+        memcmp(x->default_left, y->default_left, n) ||
+        memcmp(x->leaf_value, y->leaf_value, 4 * n) || memcmp(x->gain, y->gain, 4 * n) ||
+        memcmp(x->cover, y->cover, 4 * n))
+      return 0;
+  }
+  return 1;
+}
+
+/* One booster (gpu: the driver through opts, else the CPU's) trained
+ * straight through, and again stopped after `at` rounds, written to a
+ * checkpoint file, read back into a fresh booster and finished: the models
+ * must be the same to the bit (the margins, the early-stopping bookkeeping
+ * and the trees carry over; the GPU booster has no random stream). */
+static void check_resume(problem *pr, const kz_gbdt_gpu_options *opts, int gpu, int at) {
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/kz_test_gbdt_resume_%ld.kzg", (long)getpid());
+  kz_gbdt_model *straight = NULL, *resumed = NULL;
+  if (gpu)
+    KZ_CHECK_OK(kz_gbdt_gpu_train(&pr->p, &pr->train, &pr->valid, opts, &straight));
+  else
+    KZ_CHECK_OK(kz_gbdt_train(&pr->p, &pr->train, &pr->valid, &straight));
+  kz_gbdt_gpu_booster *g = NULL;
+  kz_gbdt_booster *c = NULL;
+  kz_gbdt_booster_state s;
+  int stop = 0;
+  if (gpu)
+    KZ_CHECK_OK(kz_gbdt_gpu_booster_create(&pr->p, &pr->train, &pr->valid, opts, &g));
+  else
+    KZ_CHECK_OK(kz_gbdt_booster_create(&pr->p, &pr->train, &pr->valid, &c));
+  for (int r = 0; r < at && !stop && (g || c); ++r)
+    KZ_CHECK_OK(gpu ? kz_gbdt_gpu_booster_round(g, NULL, NULL, &stop)
+                    : kz_gbdt_booster_round(c, NULL, NULL, &stop));
+  KZ_CHECK(!stop);
+  if (g) kz_gbdt_gpu_booster_get_state(g, &s);
+  if (c) kz_gbdt_booster_get_state(c, &s);
+  if (g || c) KZ_CHECK_OK(kz_gbdt_ckpt_write(path, &s, 1.5, "{\"model.eta\": 0.3}"));
+  kz_gbdt_gpu_booster_free(g);
+  kz_gbdt_booster_free(c);
+  g = NULL, c = NULL;
+  kz_gbdt_ckpt ck;
+  memset(&ck, 0, sizeof ck);
+  KZ_CHECK_OK(kz_gbdt_ckpt_read(path, &ck));
+  remove(path);
+  KZ_CHECK(ck.st.round == at && ck.wall_s == 1.5);
+  if (gpu)
+    KZ_CHECK_OK(kz_gbdt_gpu_booster_create(&pr->p, &pr->train, &pr->valid, opts, &g));
+  else
+    KZ_CHECK_OK(kz_gbdt_booster_create(&pr->p, &pr->train, &pr->valid, &c));
+  kz_gbdt_model *trees = ck.model;
+  ck.model = NULL;
+  if (g) KZ_CHECK_OK(kz_gbdt_gpu_booster_set_state(g, &ck.st, &trees, "resume"));
+  if (c) KZ_CHECK_OK(kz_gbdt_booster_set_state(c, &ck.st, &trees, "resume"));
+  kz_gbdt_ckpt_free(&ck);
+  stop = 0;
+  while (!stop && (g || c)) {
+    kz_status st = gpu ? kz_gbdt_gpu_booster_round(g, NULL, NULL, &stop)
+                       : kz_gbdt_booster_round(c, NULL, NULL, &stop);
+    KZ_CHECK_OK(st);
+    if (st != KZ_OK) break;
+  }
+  if (g) KZ_CHECK_OK(kz_gbdt_gpu_booster_finish(g, &resumed));
+  if (c) KZ_CHECK_OK(kz_gbdt_booster_finish(c, &resumed));
+  KZ_CHECK(straight && resumed && same_bits(straight, resumed));
+  if (straight && resumed && !same_bits(straight, resumed))
+    fprintf(stderr, "%s: the %s booster resumed at round %d differs from a straight run\n",
+            pr->name, gpu ? "GPU" : "CPU", at);
+  kz_gbdt_model_free(straight);
+  kz_gbdt_model_free(resumed);
+}
+
 static int run_emulated(void) {
   problem pr;
   for (int i = 0; make_problem(i, &pr); ++i) {
@@ -577,6 +661,21 @@ static int run_emulated(void) {
     problem_free(&pr);
   }
   fprintf(stderr, "largest leaf difference: %.3g of (|leaf| + 1e-6 tree scale)\n", worst_leaf_rel);
+  /* checkpoint -> resume, both boosters: with early stopping (it must not
+   * fire before the checkpoint), and the CPU's with row and feature sampling
+   * on 2 threads, classes grown in parallel */
+  problem_make(&pr, "resume", KZ_GBDT_BINARY_LOGISTIC, 0, 4000, 1000);
+  pr.p.num_round = 30;
+  pr.p.early_stopping_rounds = 3;
+  check_resume(&pr, &emu_opts, 1, 4);
+  check_resume(&pr, &emu_opts, 0, 4);
+  problem_free(&pr);
+  problem_make(&pr, "resume multi", KZ_GBDT_MULTI_SOFTPROB, 3, 4000, 1000);
+  pr.p.subsample = 0.7;
+  pr.p.colsample_bynode = 0.6;
+  pr.p.nthread = 2;
+  check_resume(&pr, &emu_opts, 0, 3);
+  problem_free(&pr);
   check_refusals(&emu_opts);
   check_predict(&emu_opts, "emulated kernels");
   /* the CUDA kernels need a CUDA device, whatever the build */
