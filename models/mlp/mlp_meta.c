@@ -150,7 +150,10 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
   m->n_hidden = (int)json_array_size(hidden);
   for (int l = 0; l < m->n_hidden; l++) {
     json_t *v = json_array_get(hidden, (size_t)l);
-    if (!json_is_integer(v) || json_integer_value(v) < 1) return bad("config.hidden");
+    /* the bound create puts on a config */
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > (1 << 20))
+      return kz_fail(KZ_ERR_FORMAT, "mlp meta: config.hidden[%d] must be an integer in [1, %d]", l,
+                     1 << 20);
     m->hidden[l] = json_integer_value(v);
   }
   int act = 0, init = 0, task = 0;
@@ -224,10 +227,11 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
   return KZ_OK;
 }
 
-kz_status kz_mlp_from_meta(const char *meta_json, kz_device device, kz_nn_model **out) {
-  *out = NULL;
+kz_status kz_mlp_from_meta(const char *meta_json, kz_device device, int64_t want_params,
+                           kz_nn_model **out) {
+  if (out) *out = NULL;
   json_error_t jerr;
-  json_t *root = json_loads(meta_json, 0, &jerr);
+  json_t *root = json_loads(meta_json, JSON_REJECT_DUPLICATES, &jerr);
   if (!root)
     return kz_fail(KZ_ERR_FORMAT, "mlp meta: invalid JSON at line %d: %s", jerr.line, jerr.text);
   kz_mlp *m = calloc(1, sizeof(*m));
@@ -236,14 +240,14 @@ kz_status kz_mlp_from_meta(const char *meta_json, kz_device device, kz_nn_model 
   if (st == KZ_OK && (!json_is_string(type) || strcmp(json_string_value(type), "mlp") != 0))
     st = kz_fail(KZ_ERR_FORMAT, "mlp meta: \"type\" is not \"mlp\"");
   if (st == KZ_OK) st = parse_meta(m, root);
-  if (st == KZ_OK) st = kz_mlp_finish_layout(m, device);
+  if (st == KZ_OK) st = kz_mlp_finish_layout(m, device, want_params, out != NULL);
   int64_t np = 0;
   if (st == KZ_OK && get_int(root, "n_params", 0, INT64_MAX, &np) == KZ_OK &&
       np != m->base.info.n_params)
     st = kz_fail(KZ_ERR_FORMAT, "mlp meta: n_params %lld does not match the layout (%lld)",
                  (long long)np, (long long)m->base.info.n_params);
   json_decref(root);
-  if (st != KZ_OK) {
+  if (st != KZ_OK || !out) {
     kz_mlp_free(m);
     return st;
   }
