@@ -569,9 +569,14 @@ static kz_status from_json(linear *m, json_t *o, int64_t want_params, int alloca
   free(card);
   KZ_TRY(st);
   for (int64_t j = 0; j < m->n_num; ++j)
-    if (!(m->std[j] > 0)) return kz_fail(KZ_ERR_FORMAT, "linear model meta: numeric_std <= 0");
+    if (!(isfinite(m->mean[j]) && isfinite(m->std[j]) && m->std[j] > 0))
+      return kz_fail(KZ_ERR_FORMAT,
+                     "linear model meta: numeric_mean[%lld] / numeric_std[%lld] must be finite, "
+                     "std > 0",
+                     (long long)j, (long long)j);
   json_t *lm = json_object_get(o, "label_mean"), *ls = json_object_get(o, "label_std");
-  if (!json_is_number(lm) || !json_is_number(ls) || !(json_number_value(ls) > 0))
+  if (!json_is_number(lm) || !json_is_number(ls) || !isfinite(json_number_value(lm)) ||
+      !isfinite(json_number_value(ls)) || !(json_number_value(ls) > 0))
     return kz_fail(KZ_ERR_FORMAT, "linear model meta: label_mean / label_std missing or invalid");
   m->label_mean = json_number_value(lm);
   m->label_std = json_number_value(ls);
