@@ -62,40 +62,11 @@ kz_status kz_nn_file_write(const char *path, const char *meta_json, const float 
   return st;
 }
 
-/* Reads the whole file; its size bounds every length field. */
-static kz_status slurp(const char *path, unsigned char **out, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot open model file", path);
-  if (fseek(f, 0, SEEK_END) != 0) {
-    fclose(f);
-    return kz_fail(KZ_ERR_IO, "%s: cannot seek", path);
-  }
-  long size = ftell(f);
-  rewind(f);
-  if (size < 0) {
-    fclose(f);
-    return kz_fail(KZ_ERR_IO, "%s: cannot tell its size", path);
-  }
-  unsigned char *buf = malloc(size > 0 ? (size_t)size : 1);
-  if (!buf) {
-    fclose(f);
-    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  }
-  size_t got = fread(buf, 1, (size_t)size, f);
-  fclose(f);
-  if (got != (size_t)size) {
-    free(buf);
-    return kz_fail(KZ_ERR_IO, "%s: short read", path);
-  }
-  *out = buf;
-  *len = (size_t)size;
-  return KZ_OK;
-}
-
 kz_status kz_nn_file_read(const char *path, char **meta_json, float **params, int64_t *n_params) {
   unsigned char *buf = NULL;
   size_t len = 0;
-  KZ_TRY(slurp(path, &buf, &len));
+  /* The file's own size bounds every length field below. */
+  KZ_TRY(kz_fs_read_all(path, "model file", &buf, &len));
   kz_status st = KZ_OK;
   const size_t fixed = 4 + 4 + 8 + 8 + 8;
   if (len < 4 || memcmp(buf, KZ_NN_FILE_MAGIC, 4) != 0) {

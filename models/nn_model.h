@@ -36,6 +36,12 @@ enum { KZ_NN_MAX_METRICS = 8 };
  * the model's statistics stay finite and its file stays loadable). */
 #define KZ_NN_INF_Z 10.0
 
+/* The largest parameter block a neural model may have (2^32 floats: 16 GiB,
+ * as much again for gradients). Layouts are computed against it before any
+ * block is allocated, so a crafted meta (hidden: [1e9, 1e9]) fails with a
+ * message instead of overflowing or allocating. */
+#define KZ_NN_MAX_PARAMS ((int64_t)1 << 32)
+
 /* Running sums over evaluation batches: the common metric accumulator
  * (models/metrics.h), fed by eval_batch (rows = rows with a label). */
 typedef kz_metric_acc kz_nn_eval;
@@ -128,5 +134,11 @@ kz_status kz_nn_model_input_schema(const kz_nn_model *m, kz_schema *out);
 /* Rebuilds a model from meta_json (checkpoint resume); parameters are then
  * copied into the block by the caller. */
 kz_status kz_nn_model_from_meta(const char *meta_json, kz_device device, kz_nn_model **out);
+/* The same, for a meta that came with a parameter block of want_params
+ * floats (a model file, a checkpoint): the layout's size is compared with it
+ * before anything is allocated. With out NULL only the check runs (nothing is
+ * allocated): the meta is well formed and describes want_params parameters. */
+kz_status kz_nn_model_from_meta_sized(const char *meta_json, kz_device device, int64_t want_params,
+                                      kz_nn_model **out);
 
 #endif

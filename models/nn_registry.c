@@ -15,7 +15,7 @@
 typedef struct nn_type {
   const char *name;
   kz_status (*create)(const kz_cfg_node *, kz_dataset *, kz_device, kz_nn_model **);
-  kz_status (*from_meta)(const char *, kz_device, kz_nn_model **);
+  kz_status (*from_meta)(const char *, kz_device, int64_t, kz_nn_model **);
 } nn_type;
 
 static const nn_type types[] = {
@@ -100,9 +100,15 @@ kz_status kz_nn_model_input_schema(const kz_nn_model *m, kz_schema *out) {
 }
 
 kz_status kz_nn_model_from_meta(const char *meta_json, kz_device device, kz_nn_model **out) {
-  *out = NULL;
+  return kz_nn_model_from_meta_sized(meta_json, device, -1, out);
+}
+
+kz_status kz_nn_model_from_meta_sized(const char *meta_json, kz_device device, int64_t want_params,
+                                      kz_nn_model **out) {
+  kz_nn_model *m = NULL;
+  if (out) *out = NULL;
   json_error_t jerr;
-  json_t *root = json_loads(meta_json, 0, &jerr);
+  json_t *root = json_loads(meta_json, JSON_REJECT_DUPLICATES, &jerr);
   if (!root)
     return kz_fail(KZ_ERR_FORMAT, "model meta: invalid JSON at line %d: %s", jerr.line, jerr.text);
   json_t *type = json_object_get(root, "type");
@@ -114,7 +120,7 @@ kz_status kz_nn_model_from_meta(const char *meta_json, kz_device device, kz_nn_m
     st = kz_fail(KZ_ERR_UNSUPPORTED, "model meta: unknown model type '%s' (mlp, linear)",
                  json_string_value(type));
   else
-    st = t->from_meta(meta_json, device, out);
+    st = t->from_meta(meta_json, device, want_params, out ? &m : NULL);
   json_t *schema = json_object_get(root, "input_schema");
   if (st == KZ_OK && schema) {
     kz_schema check;
@@ -122,17 +128,18 @@ kz_status kz_nn_model_from_meta(const char *meta_json, kz_device device, kz_nn_m
     st = text ? kz_schema_from_string(text, "model meta: input_schema", &check)
               : kz_fail(KZ_ERR_FORMAT, "model meta: input_schema is not an object");
     if (st == KZ_OK) kz_schema_free(&check);
-    if (st == KZ_OK)
-      kz_nn_base(*out)->input_schema = text;
+    if (st == KZ_OK && m)
+      kz_nn_base(m)->input_schema = text;
     else
       free(text);
-    if (st != KZ_OK) {
-      kz_nn_base(*out)->ops->destroy(*out);
-      *out = NULL;
-    }
   }
   json_decref(root);
-  return st;
+  if (st != KZ_OK) {
+    if (m) kz_nn_base(m)->ops->destroy(m);
+    return st;
+  }
+  if (out) *out = m;
+  return KZ_OK;
 }
 
 kz_status kz_nn_model_load(const char *path, kz_device device, kz_nn_model **out) {
@@ -142,12 +149,12 @@ kz_status kz_nn_model_load(const char *path, kz_device device, kz_nn_model **out
   int64_t n = 0;
   KZ_TRY(kz_nn_file_read(path, &meta, &params, &n));
   kz_nn_model *m = NULL;
-  kz_status st = kz_nn_model_from_meta(meta, device, &m);
+  /* Sized: the meta's layout is checked against the block the file holds
+   * before the model allocates anything, so a meta claiming a huge network
+   * costs nothing. */
+  kz_status st = kz_nn_model_from_meta_sized(meta, device, n, &m);
   if (st != KZ_OK) {
     st = kz_fail_context(st, "%s", path);
-  } else if (kz_nn_base(m)->info.n_params != n) {
-    st = kz_fail(KZ_ERR_FORMAT, "%s: the file holds %lld parameters, its model needs %lld", path,
-                 (long long)n, (long long)kz_nn_base(m)->info.n_params);
   } else {
     kz_stream *s = NULL;
     st = kz_stream_create(kz_nn_base(m)->device, &s);

@@ -276,8 +276,8 @@ static void check_round_trip(void) {
     int groups = objs[k] == KZ_GBDT_MULTI_SOFTPROB ? 3 : 1;
     kz_gbdt_model *m = random_model(objs[k], groups, 3, 2, 4, 4);
     m->quantile_alpha = 0.1 + 0.1 * (double)k;
-    m->base_score[0] = 1.0 / 3.0; /* needs all 17 digits */
-    m->best_iteration = (int)k;
+    m->base_score[0] = 1.0 / 3.0;      /* needs all 17 digits */
+    m->best_iteration = (int)(k % 4);  /* a round the model has (4 per group) */
     m->trees[0].threshold[0] = 1e-30f; /* tiny and odd floats survive */
     if (k == 0) {
       free(m->label_name);
@@ -378,7 +378,7 @@ static void check_loader_rejects(void) {
   char half[sizeof valid_doc];
   snprintf(half, sizeof half, "%.*s", (int)(sizeof valid_doc / 2), valid_doc);
   write_text(path, half);
-  KZ_CHECK_FAILS(kz_gbdt_model_load_json(path, &m), KZ_ERR_FORMAT, "invalid JSON");
+  KZ_CHECK_FAILS(kz_gbdt_model_load_json(path, &m), KZ_ERR_FORMAT, "invalid JSON (at byte");
   KZ_CHECK(m == NULL);
   path_in_tmp(path, sizeof path, "does_not_exist.json");
   KZ_CHECK_FAILS(kz_gbdt_model_load_json(path, &m), KZ_ERR_IO, "does_not_exist.json");
@@ -391,6 +391,7 @@ static void check_loader_rejects(void) {
   REJECT("\"num_group\": 1", "\"num_group\": 2", "base_score: expected an array of num_group");
   REJECT("[0.5], \"label\"", "[\"x\"], \"label\"", "base_score[0]: expected a number");
   REJECT("\"best_iteration\": -1,", "", "best_iteration: missing");
+  REJECT("\"best_iteration\": -1,", "\"best_iteration\": 50,", "best_iteration: round 50, but");
   REJECT("\"best_iteration\"", "\"extra\": 1, \"best_iteration\"", "extra: unknown key");
   REJECT("\"class_names\": null", "\"class_names\": [\"a\"]", "class_names: must be null");
   REJECT("\"type\": \"numeric\"", "\"type\": \"float\"", "features[0].type: expected");

@@ -229,6 +229,8 @@ static kz_gbdt_model *random_model(kz_gbdt_objective obj) {
   }
   m->best_iteration = rnd() & 1 ? -1 : (int32_t)(rnd() % 5);
   m->n_trees = m->num_group * (1 + (int32_t)(rnd() % 4));
+  /* a round the model has: validation refuses a best round past the last */
+  if (m->best_iteration >= 0) m->best_iteration %= m->n_trees / m->num_group;
   m->trees = calloc((size_t)m->n_trees, sizeof *m->trees);
   m->tree_group = calloc((size_t)m->n_trees, sizeof(int32_t));
   for (int32_t i = 0; i < m->n_trees; ++i) {

@@ -154,11 +154,38 @@ static void test_checkpoints(const char *dir) {
                       .best_value = NAN,
                       .best_step = -1,
                       .log_loss_sum = 1.0 / 3.0};
+  /* a linear regression on one categorical column with no categories: one
+   * weight and one bias, the two parameters written */
+  const char *meta =
+      "{\"type\":\"linear\",\"task\":\"regression\",\"n_out\":1,\"field_numeric\":-1,"
+      "\"field_categorical\":0,\"field_label\":1,\"output_names\":[\"y\"],\"label\":\"y\","
+      "\"numeric_names\":[],\"categorical_names\":[\"c\"],\"numeric_mean\":[],"
+      "\"numeric_std\":[],\"categorical_cardinality\":[0],\"label_mean\":0,\"label_std\":1}";
   for (int64_t step = 10; step <= 50; step += 10) {
     st.step = step;
+    st.samples = 4 * step;
     kz_ckpt_path(cdir, step, path, sizeof path);
-    KZ_CHECK_OK(kz_ckpt_write(path, &st, "{\"type\":\"linear\"}", params, state, 2, 2));
+    KZ_CHECK_OK(kz_ckpt_write(path, &st, meta, params, state, 2, 2));
   }
+  /* States no run reaches, and a meta that does not describe the block, are
+   * refused naming the file and the key. */
+  snprintf(path, sizeof path, "%s/bad.kzc", cdir);
+  kz_ckpt_data bad;
+  kz_ckpt_state b = st;
+  b.step = -5;
+  KZ_CHECK_OK(kz_ckpt_write(path, &b, meta, params, state, 2, 2));
+  KZ_CHECK_FAILS(kz_ckpt_read(path, &bad), KZ_ERR_FORMAT, "bad.kzc: state.step: -5");
+  b = st;
+  b.epoch = 1000000000000000LL;
+  KZ_CHECK_OK(kz_ckpt_write(path, &b, meta, params, state, 2, 2));
+  KZ_CHECK_FAILS(kz_ckpt_read(path, &bad), KZ_ERR_FORMAT, "bad.kzc: state.epoch");
+  b = st;
+  b.lr_mult = NAN;
+  KZ_CHECK_OK(kz_ckpt_write(path, &b, meta, params, state, 2, 2));
+  KZ_CHECK_FAILS(kz_ckpt_read(path, &bad), KZ_ERR_FORMAT, "bad.kzc: state.lr_mult");
+  KZ_CHECK_OK(kz_ckpt_write(path, &st, meta, params, state, 2, 1));
+  KZ_CHECK_FAILS(kz_ckpt_read(path, &bad), KZ_ERR_FORMAT, "needs 2 parameters, the file holds 1");
+  KZ_CHECK(unlink(path) == 0);
   KZ_CHECK_OK(kz_ckpt_prune(cdir, 2, 20)); /* keeps 50, 40 and the best (20) */
   int64_t *steps = NULL;
   int n = 0;

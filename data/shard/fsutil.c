@@ -95,6 +95,56 @@ int kz_fs_exists(const char *path) {
   return stat(path, &sb) == 0;
 }
 
+static kz_status not_regular(const char *path, const char *what, const struct stat *sb) {
+  return kz_fail(KZ_ERR_IO, "%s: is %s, not a %s", path,
+                 S_ISDIR(sb->st_mode) ? "a directory" : "not a regular file", what);
+}
+
+kz_status kz_fs_check_regular(const char *path, const char *what) {
+  struct stat sb;
+  if (stat(path, &sb) != 0)
+    return kz_fail(KZ_ERR_IO, "%s: cannot open %s: %s", path, what, strerror(errno));
+  return S_ISREG(sb.st_mode) ? KZ_OK : not_regular(path, what, &sb);
+}
+
+kz_status kz_fs_read_all(const char *path, const char *what, unsigned char **data, size_t *len) {
+  *data = NULL;
+  *len = 0;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return kz_fail(KZ_ERR_IO, "%s: cannot open %s: %s", path, what, strerror(errno));
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    kz_status st = fstat(fd, &sb) != 0
+                       ? kz_fail(KZ_ERR_IO, "%s: cannot stat %s: %s", path, what, strerror(errno))
+                       : not_regular(path, what, &sb);
+    close(fd);
+    return st;
+  }
+  size_t size = (size_t)sb.st_size;
+  unsigned char *buf = malloc(size + 1);
+  if (!buf) {
+    close(fd);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory reading %s (%zu bytes)", path, what,
+                   size);
+  }
+  size_t got = 0;
+  while (got < size) {
+    ssize_t r = read(fd, buf + got, size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd);
+  if (got != size) {
+    free(buf);
+    return kz_fail(KZ_ERR_IO, "%s: short read of %s (%zu of %zu bytes)", path, what, got, size);
+  }
+  buf[size] = 0;
+  *data = buf;
+  *len = size;
+  return KZ_OK;
+}
+
 char *kz_path_join(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
   char *p = malloc(n);

@@ -16,6 +16,13 @@ kz_status kz_fs_write_atomic(const char *path, const void *data, size_t len);
 /* mkdir -p for one level; *created is set to 1 when this call made it. */
 kz_status kz_fs_ensure_dir(const char *dir, int *created);
 int kz_fs_exists(const char *path);
+/* KZ_OK when path is a regular file (after symlinks); else an error naming
+ * it and `what` it should be ("model file"): a directory or a device opens
+ * with fopen and reports a nonsense size (LONG_MAX for some directories). */
+kz_status kz_fs_check_regular(const char *path, const char *what);
+/* Reads a whole regular file into *data (malloc'ed, len bytes plus a NUL the
+ * length does not count); the size comes from the opened file itself. */
+kz_status kz_fs_read_all(const char *path, const char *what, unsigned char **data, size_t *len);
 /* snprintf into a heap string ("%s/%s"); NULL when out of memory. */
 char *kz_path_join(const char *dir, const char *name);
 

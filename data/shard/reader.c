@@ -176,56 +176,185 @@ static kz_status add_shard(kz_dataset *ds, const char *path, const char *split, 
   return e->path && e->split ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
 }
 
+/* Where a shard entry's file name may point: a plain name in the manifest's
+ * directory. NULL when it is fine, else why not. */
+static const char *bad_file_name(const char *file) {
+  if (!*file) return "is empty";
+  if (file[0] == '/') return "is an absolute path; shard files are named relative to the manifest";
+  if (!strcmp(file, "..") || !strncmp(file, "../", 3) || strstr(file, "/../") ||
+      (strlen(file) >= 3 && !strcmp(file + strlen(file) - 3, "/..")))
+    return "leaves the data set's directory ('..')";
+  if (strchr(file, '/')) return "contains '/'; shard files lie in the manifest's directory";
+  if (!strcmp(file, ".")) return "is not a file name";
+  return NULL;
+}
+
+static const char *const manifest_keys[] = {
+    "kaizen_format", "kaizen_format_version", "kind", "schema", "splits", "shards"};
+static const char *const shard_keys[] = {"file", "split", "rows", "bytes", "checksum"};
+
+/* The first key of o not in keys[0..n), or NULL. */
+static const char *unknown_key(json_t *o, const char *const *keys, size_t n) {
+  const char *key;
+  json_t *val;
+  json_object_foreach(o, key, val) {
+    size_t k = 0;
+    while (k < n && strcmp(key, keys[k])) ++k;
+    if (k == n) return key;
+  }
+  return NULL;
+}
+
+/* Largest row count a shard entry, and a data set, may claim: far beyond any
+ * HDF5 file, and small enough that sums of many cannot overflow. */
+#define KZ_MANIFEST_MAX_ROWS ((int64_t)1 << 53)
+
+/* One shard entry's fields, checked as written; names the key at fault. */
+static kz_status read_entry(const char *mpath, size_t i, json_t *e, json_t *splits,
+                            const char **file, const char **split, int64_t *rows, int64_t *bytes,
+                            uint64_t *checksum) {
+  if (!json_is_object(e))
+    return kz_fail(KZ_ERR_FORMAT, "%s: shards[%zu]: expected an object", mpath, i);
+  const char *unk = unknown_key(e, shard_keys, sizeof shard_keys / sizeof shard_keys[0]);
+  if (unk) return kz_fail(KZ_ERR_FORMAT, "%s: shards[%zu].%s: unknown key", mpath, i, unk);
+  static const char *const need[] = {"file", "split", "checksum"};
+  for (int k = 0; k < 3; ++k)
+    if (!json_is_string(json_object_get(e, need[k])))
+      return kz_fail(KZ_ERR_FORMAT, "%s: shards[%zu].%s: %s", mpath, i, need[k],
+                     json_object_get(e, need[k]) ? "expected a string" : "missing");
+  *file = json_string_value(json_object_get(e, "file"));
+  *split = json_string_value(json_object_get(e, "split"));
+  const char *why = bad_file_name(*file);
+  if (why) return kz_fail(KZ_ERR_FORMAT, "%s: shards[%zu].file: '%s' %s", mpath, i, *file, why);
+  if (!json_object_get(splits, *split))
+    return kz_fail(KZ_ERR_FORMAT, "%s: shards[%zu].split: '%s' is not one of 'splits'", mpath, i,
+                   *split);
+  static const char *const ints[] = {"rows", "bytes"};
+  int64_t *dst[] = {rows, bytes};
+  for (int k = 0; k < 2; ++k) {
+    json_t *j = json_object_get(e, ints[k]);
+    if (!json_is_integer(j) || json_integer_value(j) < 0 ||
+        json_integer_value(j) > KZ_MANIFEST_MAX_ROWS)
+      return kz_fail(KZ_ERR_FORMAT, "%s: shards[%zu].%s: %s", mpath, i, ints[k],
+                     j ? "expected an integer in [0, 2^53]" : "missing");
+    *dst[k] = (int64_t)json_integer_value(j);
+  }
+  const char *sum = json_string_value(json_object_get(e, "checksum"));
+  size_t n = strlen(sum);
+  int hex = n == 21 && !strncmp(sum, "kz64:", 5);
+  for (size_t k = 5; hex && k < n; ++k)
+    hex = (sum[k] >= '0' && sum[k] <= '9') || (sum[k] >= 'a' && sum[k] <= 'f');
+  if (!hex || sscanf(sum + 5, "%16" SCNx64, checksum) != 1)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s: shards[%zu].checksum: '%.40s' is not kz64: and 16 lower-case hex digits",
+                   mpath, i, sum);
+  return KZ_OK;
+}
+
 static kz_status load_manifest(kz_dataset *ds, const char *mpath, const kz_dataset_options *o) {
   json_error_t err;
-  json_t *m = json_load_file(mpath, 0, &err);
+  json_t *m = json_load_file(mpath, JSON_REJECT_DUPLICATES, &err);
   if (!m) {
     if (!kz_fs_exists(mpath)) return kz_fail(KZ_ERR_NOT_FOUND, "%s: no such file", mpath);
-    return kz_fail(KZ_ERR_FORMAT, "%s:%d: not valid JSON: %s", mpath, err.line, err.text);
+    return kz_fail(KZ_ERR_FORMAT, "%s:%d:%d: not valid JSON (at byte %d): %s", mpath, err.line,
+                   err.column, err.position, err.text);
   }
   kz_status st = KZ_OK;
   const char *format = json_string_value(json_object_get(m, "kaizen_format"));
   json_t *jv = json_object_get(m, "kaizen_format_version"), *shards = json_object_get(m, "shards");
-  if (!format || strcmp(format, KZ_MANIFEST_FORMAT))
+  json_t *splits = json_object_get(m, "splits"), *jkind = json_object_get(m, "kind");
+  const char *unk = json_is_object(m) ? unknown_key(m, manifest_keys, 6) : NULL;
+  if (!json_is_object(m))
+    st = kz_fail(KZ_ERR_FORMAT, "%s: not a JSON object", mpath);
+  else if (!format || strcmp(format, KZ_MANIFEST_FORMAT))
     st = kz_fail(KZ_ERR_FORMAT, "%s: 'kaizen_format' is not '%s'", mpath, KZ_MANIFEST_FORMAT);
   else if (!json_is_integer(jv) || json_integer_value(jv) != KZ_SHARD_FORMAT_VERSION)
     st = kz_fail(KZ_ERR_FORMAT,
                  "%s: 'kaizen_format_version' is %s%lld; this build reads version %d", mpath,
                  json_is_integer(jv) ? "" : "not an integer: ", (long long)json_integer_value(jv),
                  KZ_SHARD_FORMAT_VERSION);
+  else if (unk)
+    st = kz_fail(KZ_ERR_FORMAT, "%s: '%s': unknown key", mpath, unk);
   else if (!json_is_array(shards))
-    st = kz_fail(KZ_ERR_FORMAT, "%s: 'shards' is not an array", mpath);
+    st = kz_fail(KZ_ERR_FORMAT, "%s: 'shards' is %s", mpath, shards ? "not an array" : "missing");
+  else if (!json_is_object(splits))
+    st = kz_fail(KZ_ERR_FORMAT, "%s: 'splits' is %s, expected an object of row counts", mpath,
+                 splits ? "not an object" : "missing");
+  else if (!json_is_string(jkind))
+    st = kz_fail(KZ_ERR_FORMAT, "%s: 'kind' is %s", mpath, jkind ? "not a string" : "missing");
+  const char *skey;
+  json_t *sval;
+  if (st == KZ_OK) json_object_foreach(splits, skey, sval) {
+      if (st == KZ_OK && (!json_is_integer(sval) || json_integer_value(sval) < 0))
+        st = kz_fail(KZ_ERR_FORMAT, "%s: splits.%s: expected a row count (an integer >= 0)", mpath,
+                     skey);
+    }
   if (st == KZ_OK) st = kz_schema_from_json(json_object_get(m, "schema"), mpath, &ds->schema);
+  if (st == KZ_OK && strcmp(json_string_value(jkind), ds->schema.kind))
+    st = kz_fail(KZ_ERR_FORMAT, "%s: 'kind' is '%s' but the schema's kind is '%s'", mpath,
+                 json_string_value(jkind), ds->schema.kind);
   if (st == KZ_OK && !(ds->schema_text = kz_schema_to_string(&ds->schema)))
     st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   char *dir = st == KZ_OK ? dir_of(mpath) : NULL;
-  for (size_t i = 0; st == KZ_OK && i < json_array_size(shards); ++i) {
-    json_t *e = json_array_get(shards, i);
-    const char *file = json_string_value(json_object_get(e, "file"));
-    const char *split = json_string_value(json_object_get(e, "split"));
-    const char *sum = json_string_value(json_object_get(e, "checksum"));
-    json_t *jr = json_object_get(e, "rows");
+  size_t n_entries = json_is_array(shards) ? json_array_size(shards) : 0;
+  /* rows the entries of each split claim, in the order of `splits` */
+  json_t *claimed = json_object();
+  if (!claimed && st == KZ_OK) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  for (size_t i = 0; st == KZ_OK && i < n_entries; ++i) {
+    const char *file = NULL, *split = NULL;
+    int64_t rows = 0, bytes = 0;
     uint64_t checksum = 0;
-    if (!file || !split || !sum || !json_is_integer(jr) || json_integer_value(jr) < 0 ||
-        strchr(file, '/') || sscanf(sum, "kz64:%16" SCNx64, &checksum) != 1)
-      st = kz_fail(KZ_ERR_FORMAT, "%s: shard entry %zu lacks file, split, rows or a kz64 checksum",
-                   mpath, i);
-    if (st != KZ_OK || (o->split && strcmp(o->split, split))) continue;
+    st = read_entry(mpath, i, json_array_get(shards, i), splits, &file, &split, &rows, &bytes,
+                    &checksum);
+    /* the same file twice would be read twice: every row counted double */
+    for (size_t k = 0; st == KZ_OK && k < i; ++k)
+      if (!strcmp(file, json_string_value(json_object_get(json_array_get(shards, k), "file"))))
+        st = kz_fail(KZ_ERR_FORMAT, "%s: shards[%zu].file: '%s' is listed twice (also shards[%zu])",
+                     mpath, i, file, k);
+    if (st != KZ_OK) break;
+    json_int_t before = json_integer_value(json_object_get(claimed, split));
+    if (before > KZ_MANIFEST_MAX_ROWS - rows) {
+      st = kz_fail(KZ_ERR_FORMAT, "%s: shards[%zu].rows: the split's rows pass 2^53", mpath, i);
+      break;
+    }
+    json_object_set_new(claimed, split, json_integer(before + rows));
+    if (o->split && strcmp(o->split, split)) continue;
     char *path = kz_path_join(dir, file);
     if (!path) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
-    int64_t rows = (int64_t)json_integer_value(jr);
+    struct stat sb;
+    if (st == KZ_OK && stat(path, &sb) != 0)
+      st = kz_fail(KZ_ERR_IO, "%s: %s (shards[%zu] of %s)", path, strerror(errno), i, mpath);
+    if (st == KZ_OK && !S_ISREG(sb.st_mode))
+      st = kz_fail(KZ_ERR_FORMAT, "%s: not a regular file (shards[%zu] of %s)", path, i, mpath);
+    /* cheap on every open, and the first sign of a truncated or replaced file */
+    if (st == KZ_OK && (int64_t)sb.st_size != bytes)
+      st = kz_fail(KZ_ERR_FORMAT, "%s: %lld bytes, but shards[%zu].bytes in %s says %lld", path,
+                   (long long)sb.st_size, i, mpath, (long long)bytes);
     if (st == KZ_OK && o->verify_checksums) {
       uint64_t got;
       st = kz_hash64_file(path, &got, NULL);
       if (st == KZ_OK && got != checksum)
         st = kz_fail(KZ_ERR_FORMAT,
-                     "%s: checksum kz64:%016" PRIx64 " does not match the manifest's %s (%s)", path,
-                     got, sum, mpath);
+                     "%s: checksum kz64:%016" PRIx64 " does not match the manifest's "
+                     "kz64:%016" PRIx64 " (%s, shards[%zu].checksum)",
+                     path, got, checksum, mpath, i);
     }
-    if (st == KZ_OK) st = validate_file(path, ds->schema_text, NULL, &rows, NULL);
+    int64_t found = -1;
+    if (st == KZ_OK) st = validate_file(path, ds->schema_text, NULL, &found, NULL);
+    if (st == KZ_OK && found != rows)
+      st = kz_fail(KZ_ERR_FORMAT, "%s: %lld rows, but shards[%zu].rows in %s says %lld", path,
+                   (long long)found, i, mpath, (long long)rows);
     if (st == KZ_OK) st = add_shard(ds, path, split, rows, checksum);
     free(path);
   }
+  if (st == KZ_OK) json_object_foreach(splits, skey, sval) {
+      json_int_t want = json_integer_value(sval);
+      json_int_t have = json_integer_value(json_object_get(claimed, skey));
+      if (st == KZ_OK && want != have)
+        st = kz_fail(KZ_ERR_FORMAT, "%s: splits.%s is %lld but its shards hold %lld rows", mpath,
+                     skey, (long long)want, (long long)have);
+    }
+  json_decref(claimed);
   free(dir);
   json_decref(m);
   return st;
@@ -380,6 +509,29 @@ static kz_status cursor_open(kz_shard_cursor *c, int shard) {
   return KZ_OK;
 }
 
+/* Codes into a dictionary (categorical features, class labels, series ids)
+ * are checked on every read, not only by --verify: a flipped bit there does
+ * not look like corruption downstream (a model reads an unknown code as
+ * missing and trains on, exit 0), and the check is one compare per value
+ * already in cache. -1 is the missing code. */
+static kz_status check_codes(const char *path, const kz_field *fd, const int32_t *v, int64_t row0,
+                             int64_t n) {
+  int64_t w = fd->width;
+  for (int64_t c = 0; c < w && c < fd->n_columns; ++c) {
+    int32_t k = fd->columns[c].n_categories;
+    if (k <= 0) continue;
+    for (int64_t r = 0; r < n; ++r) {
+      int32_t x = v[r * w + c];
+      if (x < -1 || x >= k)
+        return kz_fail(KZ_ERR_FORMAT,
+                       "%s: dataset '%s', column '%s', row %lld: code %d is outside [-1, %d) "
+                       "(the shard is corrupt: `kaizen data inspect --verify` checks its checksum)",
+                       path, fd->name, fd->columns[c].name, (long long)(row0 + r), x, k);
+    }
+  }
+  return KZ_OK;
+}
+
 kz_status kz_shard_cursor_read(kz_shard_cursor *c, int shard, int64_t row0, int64_t n,
                                kz_shard_batch *dst, int64_t dst_row) {
   const kz_dataset *ds = c->ds;
@@ -406,6 +558,8 @@ kz_status kz_shard_cursor_read(kz_shard_cursor *c, int shard, int64_t row0, int6
     if (rc < 0)
       return kz_fail(KZ_ERR_IO, "%s: dataset '%s': reading rows [%lld, %lld) failed",
                      ds->shards[shard].path, fd->name, (long long)row0, (long long)(row0 + n));
+    if (fd->type == KZ_FIELD_I32)
+      KZ_TRY(check_codes(ds->shards[shard].path, fd, (const int32_t *)dest, row0, n));
   }
   for (int64_t i = 0; i < n; ++i)
     dst->row_ids[dst_row + i] = ds->shards[shard].first_row + row0 + i;

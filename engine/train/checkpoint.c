@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/hash64.h"
+#include "models/nn_model.h"
 
 enum { CKPT_VERSION = 1 };
 
@@ -79,27 +81,36 @@ static void set_u64(json_t *o, const char *key, uint64_t v) {
   snprintf(s, sizeof s, "%016" PRIx64, v);
   json_object_set_new(o, key, json_string(s));
 }
-static int get_hex(json_t *o, const char *key, uint64_t *v) {
+/* The state's fields are checked one by one so that the message names the
+ * file and the key; each get_* fails with such a message. */
+static kz_status get_hex(const char *path, json_t *o, const char *key, uint64_t *v) {
   const char *s = json_string_value(json_object_get(o, key));
-  if (!s || strlen(s) != 16) return 0;
   char *end = NULL;
   errno = 0;
-  unsigned long long x = strtoull(s, &end, 16);
-  if (errno || *end) return 0;
+  unsigned long long x = s && strlen(s) == 16 ? strtoull(s, &end, 16) : 0;
+  if (!s || strlen(s) != 16 || errno || *end)
+    return kz_fail(KZ_ERR_FORMAT, "%s: state.%s: %s, expected 16 hex digits", path, key,
+                   !json_object_get(o, key) ? "missing" : "malformed");
   *v = (uint64_t)x;
-  return 1;
+  return KZ_OK;
 }
-static int get_bits(json_t *o, const char *key, double *v) {
+static kz_status get_bits(const char *path, json_t *o, const char *key, double *v) {
   uint64_t bits;
-  if (!get_hex(o, key, &bits)) return 0;
+  KZ_TRY(get_hex(path, o, key, &bits));
   memcpy(v, &bits, 8);
-  return 1;
+  return KZ_OK;
 }
-static int get_int(json_t *o, const char *key, int64_t *v) {
+static kz_status get_int(const char *path, json_t *o, const char *key, int64_t lo, int64_t hi,
+                         int64_t *v) {
   json_t *j = json_object_get(o, key);
-  if (!json_is_integer(j)) return 0;
+  if (!json_is_integer(j))
+    return kz_fail(KZ_ERR_FORMAT, "%s: state.%s: %s, expected an integer", path, key,
+                   j ? "wrong type" : "missing");
   *v = json_integer_value(j);
-  return 1;
+  if (*v < lo || *v > hi)
+    return kz_fail(KZ_ERR_FORMAT, "%s: state.%s: %lld is outside [%lld, %lld]", path, key,
+                   (long long)*v, (long long)lo, (long long)hi);
+  return KZ_OK;
 }
 
 static char *state_json(const kz_ckpt_state *st) {
@@ -125,28 +136,71 @@ static char *state_json(const kz_ckpt_state *st) {
   return s;
 }
 
+static const char *const state_keys[] = {
+    "step",       "epoch",     "batch_in_epoch", "optim_t",      "optim_kind",
+    "lr_mult",    "rng",       "best_value",     "best_step",    "bad_evals",
+    "nan_streak", "log_count", "samples",        "log_loss_sum", "wall_s"};
+
+/* Every count is bounded by the step count, which is itself below 2^53 (so
+ * that the schedule, which works in double, sees every step): one step ends
+ * each epoch at most, takes at least one row, applies at most one update and
+ * logs at most one loss. A checkpoint outside these would resume a run in a
+ * state no run reaches (a step of -5, an epoch of 1e15). */
 static kz_status parse_state(const char *path, const char *text, size_t len, kz_ckpt_state *st) {
   json_error_t err;
-  json_t *o = json_loadb(text, len, 0, &err);
+  json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
   if (!json_is_object(o)) {
+    kz_status r =
+        o ? kz_fail(KZ_ERR_FORMAT, "%s: the checkpoint state is not a JSON object", path)
+          : kz_fail(KZ_ERR_FORMAT, "%s: the checkpoint state is not valid JSON (byte %d): %s", path,
+                    err.position, err.text);
     json_decref(o);
-    return kz_fail(KZ_ERR_FORMAT, "%s: the checkpoint state is not a JSON object", path);
+    return r;
   }
+  kz_status r = KZ_OK;
+  const char *key;
+  json_t *val;
+  json_object_foreach(o, key, val) {
+    int known = 0;
+    for (size_t k = 0; k < sizeof state_keys / sizeof state_keys[0]; ++k)
+      known |= !strcmp(key, state_keys[k]);
+    if (!known && r == KZ_OK) r = kz_fail(KZ_ERR_FORMAT, "%s: state.%s: unknown key", path, key);
+  }
+  const int64_t max_step = (int64_t)1 << 53;
   int64_t kind = 0;
-  int ok = get_int(o, "step", &st->step) && get_int(o, "epoch", &st->epoch) &&
-           get_int(o, "batch_in_epoch", &st->batch_in_epoch) &&
-           get_int(o, "optim_t", &st->optim_t) && get_int(o, "optim_kind", &kind) &&
-           get_bits(o, "lr_mult", &st->lr_mult) && get_hex(o, "rng", &st->rng) &&
-           get_bits(o, "best_value", &st->best_value) && get_int(o, "best_step", &st->best_step) &&
-           get_int(o, "bad_evals", &st->bad_evals) && get_int(o, "nan_streak", &st->nan_streak) &&
-           get_bits(o, "log_loss_sum", &st->log_loss_sum) &&
-           get_int(o, "log_count", &st->log_count) && get_int(o, "samples", &st->samples) &&
-           get_bits(o, "wall_s", &st->wall_s);
+  if (r == KZ_OK) r = get_int(path, o, "step", 0, max_step, &st->step);
+  int64_t n = st->step;
+  /* grad_accum <= 2^16 micro-batches a step (trainer_config.c) */
+  if (r == KZ_OK) r = get_int(path, o, "epoch", 0, n, &st->epoch);
+  if (r == KZ_OK) r = get_int(path, o, "batch_in_epoch", 0, (n + 1) << 16, &st->batch_in_epoch);
+  if (r == KZ_OK) r = get_int(path, o, "optim_t", 0, n, &st->optim_t);
+  if (r == KZ_OK) r = get_int(path, o, "optim_kind", 0, 1, &kind);
+  if (r == KZ_OK) r = get_bits(path, o, "lr_mult", &st->lr_mult);
+  if (r == KZ_OK && !(st->lr_mult >= 0 && st->lr_mult <= 1))
+    r = kz_fail(KZ_ERR_FORMAT,
+                "%s: state.lr_mult: %g, expected a factor in [0, 1] (a product of NaN-rollback "
+                "factors)",
+                path, st->lr_mult);
+  if (r == KZ_OK) r = get_hex(path, o, "rng", &st->rng);
+  if (r == KZ_OK) r = get_bits(path, o, "best_value", &st->best_value);
+  if (r == KZ_OK && isinf(st->best_value))
+    r = kz_fail(KZ_ERR_FORMAT, "%s: state.best_value: infinite (NaN means no evaluation yet)",
+                path);
+  if (r == KZ_OK) r = get_int(path, o, "best_step", -1, n, &st->best_step);
+  if (r == KZ_OK) r = get_int(path, o, "bad_evals", 0, n + 1, &st->bad_evals);
+  if (r == KZ_OK) r = get_int(path, o, "nan_streak", 0, n, &st->nan_streak);
+  if (r == KZ_OK) r = get_bits(path, o, "log_loss_sum", &st->log_loss_sum);
+  if (r == KZ_OK && isnan(st->log_loss_sum))
+    r = kz_fail(KZ_ERR_FORMAT, "%s: state.log_loss_sum: NaN (only finite losses are summed)", path);
+  if (r == KZ_OK) r = get_int(path, o, "log_count", 0, n, &st->log_count);
+  if (r == KZ_OK) r = get_int(path, o, "samples", n, INT64_MAX, &st->samples);
+  if (r == KZ_OK) r = get_bits(path, o, "wall_s", &st->wall_s);
+  if (r == KZ_OK && !(isfinite(st->wall_s) && st->wall_s >= 0))
+    r = kz_fail(KZ_ERR_FORMAT, "%s: state.wall_s: %g, expected a finite time >= 0", path,
+                st->wall_s);
   st->optim_kind = (int)kind;
   json_decref(o);
-  if (!ok)
-    return kz_fail(KZ_ERR_FORMAT, "%s: the checkpoint state lacks a field or has a bad one", path);
-  return KZ_OK;
+  return r;
 }
 
 /* ---- write / read ------------------------------------------------------------- */
@@ -221,6 +275,11 @@ static kz_status parse(const char *path, const unsigned char *p, size_t len, kz_
   off += 12;
   if (ns > 2 || n > (end - off) / 4 || (uint64_t)(end - off) != n * 4 * (1 + ns))
     return kz_fail(KZ_ERR_FORMAT, "%s: parameter block sizes do not match the file size", path);
+  /* The meta must describe exactly this block (checked without building the
+   * model), so resuming never builds a network the file cannot fill. */
+  kz_device cpu = {KZ_DEVICE_CPU, 0};
+  kz_status ms = kz_nn_model_from_meta_sized(out->meta, cpu, (int64_t)n, NULL);
+  if (ms != KZ_OK) return kz_fail_context(ms, "%s: meta", path);
   out->n = (int64_t)n;
   out->n_state = (int)ns;
   out->params = malloc(n ? n * 4 : 4);
@@ -233,19 +292,10 @@ static kz_status parse(const char *path, const unsigned char *p, size_t len, kz_
 
 kz_status kz_ckpt_read(const char *path, kz_ckpt_data *out) {
   memset(out, 0, sizeof *out);
-  FILE *f = fopen(path, "rb");
-  if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot open checkpoint: %s", path, strerror(errno));
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  rewind(f);
-  unsigned char *p = size > 0 ? malloc((size_t)size) : NULL;
-  size_t got = p ? fread(p, 1, (size_t)size, f) : 0;
-  fclose(f);
-  if (size <= 0 || !p || got != (size_t)size) {
-    free(p);
-    return kz_fail(KZ_ERR_FORMAT, "%s: empty or unreadable checkpoint", path);
-  }
-  kz_status st = parse(path, p, (size_t)size, out);
+  unsigned char *p = NULL;
+  size_t size = 0;
+  KZ_TRY(kz_fs_read_all(path, "checkpoint", &p, &size));
+  kz_status st = parse(path, p, size, out);
   free(p);
   if (st != KZ_OK) kz_ckpt_data_free(out);
   return st;
@@ -315,15 +365,30 @@ kz_status kz_ckpt_load_newest(const char *dir, kz_ckpt_data *out, int quiet) {
   int64_t *steps = NULL;
   int n = 0;
   KZ_TRY(kz_ckpt_list(dir, &steps, &n));
-  char path[4096];
+  char path[4096], first[1024] = "";
   for (int i = 0; i < n; ++i) {
     kz_ckpt_path(dir, steps[i], path, sizeof path);
-    if (kz_ckpt_read(path, out) == KZ_OK) {
+    kz_status st = kz_ckpt_read(path, out);
+    if (st == KZ_OK && out->st.step != steps[i]) {
+      st = kz_fail(KZ_ERR_FORMAT, "%s: state.step is %lld but the file name says step %lld", path,
+                   (long long)out->st.step, (long long)steps[i]);
+      kz_ckpt_data_free(out);
+    }
+    if (st == KZ_OK) {
       free(steps);
       return KZ_OK;
     }
+    if (!first[0]) snprintf(first, sizeof first, "%s", kz_last_error());
     if (!quiet) fprintf(stderr, "kaizen: warning: skipping checkpoint: %s\n", kz_last_error());
   }
   free(steps);
+  /* Checkpoints that all fail to validate are not "no checkpoint": starting
+   * over would silently discard the run's progress (and overwrite the files
+   * that show what went wrong), so it is an error naming the newest. */
+  if (n > 0)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s: none of the %d checkpoint(s) is valid; the newest: %s (remove the "
+                   "checkpoints to start the run again from step 0)",
+                   dir, n, first);
   return kz_fail(KZ_ERR_NOT_FOUND, "%s: no valid checkpoint", dir);
 }

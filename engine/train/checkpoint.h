@@ -62,8 +62,10 @@ void kz_ckpt_path(const char *dir, int64_t step, char *buf, size_t cap);
 kz_status kz_ckpt_list(const char *dir, int64_t **steps, int *n);
 /* Deletes all but the newest `keep` checkpoints, never the one at keep_step. */
 kz_status kz_ckpt_prune(const char *dir, int keep, int64_t keep_step);
-/* Reads the newest checkpoint that validates; a corrupt or truncated one is
- * reported on stderr (naming it) and skipped. KZ_ERR_NOT_FOUND if none. */
+/* Reads the newest checkpoint that validates (its state's step must also be
+ * the one in its name); a corrupt or truncated one is reported on stderr
+ * (naming it) and skipped. KZ_ERR_NOT_FOUND if there is no checkpoint file;
+ * KZ_ERR_FORMAT, naming the newest and what is wrong, if none validates. */
 kz_status kz_ckpt_load_newest(const char *dir, kz_ckpt_data *out, int quiet);
 
 #endif

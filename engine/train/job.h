@@ -16,8 +16,10 @@ typedef struct kz_job_cli {
   int quiet;          /* --quiet: no progress lines */
 } kz_job_cli;
 
-/* Model files: "kzm" (neural, binary) or "gbdt" (kaizen GBDT JSON); NULL if
- * neither (the error says why). */
+/* Model files: "kzm" (neural, binary: the KZM1 magic) or "gbdt" (a JSON
+ * document: its loader then parses and checks it, reporting the JSON line,
+ * column and byte of a malformed one); NULL if neither, or not a regular
+ * file (the error says why). */
 const char *kz_model_file_kind(const char *path);
 
 /* cfg has been loaded and --set applied; the callee reads every section it

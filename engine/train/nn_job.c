@@ -1,7 +1,6 @@
 /* `kaizen predict` and `kaizen eval` for neural models, and the model-file
  * sniffing the CLI dispatches on (job.h). kz_nn_job_train is in trainer.c. */
 #define _POSIX_C_SOURCE 200809L
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,20 +22,24 @@ kz_status kz_job_cli_apply(kz_cfg *cfg, const kz_job_cli *cli) {
 }
 
 const char *kz_model_file_kind(const char *path) {
+  if (kz_fs_check_regular(path, "model file") != KZ_OK) return NULL;
   FILE *f = fopen(path, "rb");
   if (!f) {
     kz_fail(KZ_ERR_IO, "%s: cannot open model file", path);
     return NULL;
   }
-  char magic[4] = {0};
-  size_t got = fread(magic, 1, 4, f);
+  /* The magic, or the first non-blank byte of a JSON document: a GBDT model
+   * is a JSON object, and leaving the parse to its loader makes a truncated
+   * or malformed file report the JSON line, column and byte at fault rather
+   * than "not a model file" (and parses a large model once, not twice). */
+  unsigned char head[4] = {0};
+  size_t got = fread(head, 1, 4, f);
+  int c = got > 0 ? head[0] : EOF;
+  size_t i = 0;
+  while (c == ' ' || c == '\t' || c == '\n' || c == '\r') c = ++i < got ? head[i] : getc(f);
   fclose(f);
-  if (got == 4 && !memcmp(magic, KZ_NN_FILE_MAGIC, 4)) return "kzm";
-  json_error_t err;
-  json_t *j = json_load_file(path, 0, &err);
-  int gbdt = json_is_object(j) && json_object_get(j, "kaizen_gbdt") != NULL;
-  json_decref(j);
-  if (gbdt) return "gbdt";
+  if (got == 4 && !memcmp(head, KZ_NN_FILE_MAGIC, 4)) return "kzm";
+  if (c == '{') return "gbdt";
   kz_fail(KZ_ERR_FORMAT,
           "%s: not a kaizen model file (neither a KZM1 neural model nor a JSON object with "
           "\"kaizen_gbdt\")",

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "data/shard/fsutil.h"
 #include "data/shard/schema.h"
 #include "models/float_text.h"
 #include "models/gbdt/tree_build.h"
@@ -74,18 +75,29 @@ static kz_status check_tree_shape(const kz_gbdt_tree *t, const char *where, int 
   if (st == KZ_OK) {
     /* n-1 edges into distinct non-root nodes: it is a tree iff all nodes are
      * reachable. Each node has at most one parent, so each is pushed at most
-     * once; parent[] is reused to mark the nodes reached. */
+     * once; parent[] is reused to hold each reached node's depth (-1: not
+     * reached), which is bounded here so that no later walk (TreeSHAP's
+     * recursion and its depth^2 path) meets a pathological chain. */
     int32_t top = 0;
-    for (int32_t i = 0; i < n; ++i) parent[i] = 0;
+    for (int32_t i = 0; i < n; ++i) parent[i] = -1;
+    parent[0] = 0;
     stack[top++] = 0;
-    while (top > 0) {
+    while (top > 0 && st == KZ_OK) {
       int32_t v = stack[--top];
-      parent[v] = 1;
-      if (t->left[v] >= 0) stack[top++] = t->left[v];
-      if (t->right[v] >= 0) stack[top++] = t->right[v];
+      if (t->left[v] < 0) continue;
+      if (parent[v] >= KZ_GBDT_MAX_DEPTH) {
+        st = kz_fail(KZ_ERR_FORMAT,
+                     "%s: trees[%d]: node %d is at depth %d and has children; trees may be at "
+                     "most %d levels deep",
+                     where, ti, v, parent[v], KZ_GBDT_MAX_DEPTH);
+        break;
+      }
+      parent[t->left[v]] = parent[t->right[v]] = parent[v] + 1;
+      stack[top++] = t->left[v];
+      stack[top++] = t->right[v];
     }
     for (int32_t i = 0; i < n && st == KZ_OK; ++i)
-      if (!parent[i])
+      if (parent[i] < 0)
         st = kz_fail(KZ_ERR_FORMAT,
                      "%s: trees[%d]: node %d is not reachable from the root (a cycle or a "
                      "detached node)",
@@ -210,6 +222,13 @@ kz_status kz_gbdt_model_validate(const kz_gbdt_model *m, const char *where) {
                    m->best_iteration);
   if (m->n_trees < 0 || (m->n_trees > 0 && (!m->trees || !m->tree_group)))
     return kz_fail(KZ_ERR_FORMAT, "%s: trees: missing", where);
+  /* Rounds are 0-based and each adds num_group trees; a best round past the
+   * last would make "the best model" trees that are not there. */
+  if (m->best_iteration >= 0 &&
+      ((int64_t)m->best_iteration + 1) * m->num_group > (int64_t)m->n_trees)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s: best_iteration: round %d, but the model has %d trees (%d rounds of %d)",
+                   where, m->best_iteration, m->n_trees, m->n_trees / m->num_group, m->num_group);
   for (int32_t i = 0; i < m->n_trees; ++i) {
     if (m->tree_group[i] < 0 || m->tree_group[i] >= m->num_group)
       return kz_fail(KZ_ERR_FORMAT, "%s: trees[%d].group: %d out of range [0, %d)", where, i,
@@ -586,7 +605,9 @@ static kz_status read_model(loader *L, json_t *root, kz_gbdt_model *m) {
     return kz_fail(KZ_ERR_FORMAT, "%s: the document is not a JSON object", L->file);
   json_t *v = json_object_get(root, "kaizen_gbdt");
   if (!v)
-    return kz_fail(KZ_ERR_FORMAT, "%s: not a kaizen GBDT model (no \"kaizen_gbdt\" key)", L->file);
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s: not a kaizen model file (not a kaizen GBDT model: no \"kaizen_gbdt\" key)",
+                   L->file);
   int32_t version = 0;
   KZ_TRY(get_int(L, v, "kaizen_gbdt", 0, INT32_MAX, &version));
   if (version != KZ_GBDT_JSON_VERSION)
@@ -705,14 +726,17 @@ static kz_status read_model(loader *L, json_t *root, kz_gbdt_model *m) {
 kz_status kz_gbdt_model_load_json(const char *path, kz_gbdt_model **out) {
   if (!path || !out) return kz_fail(KZ_ERR_INVALID_ARG, "kz_gbdt_model_load_json: NULL argument");
   *out = NULL;
+  KZ_TRY(kz_fs_check_regular(path, "GBDT model file"));
   json_error_t err;
   json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
   if (!root) {
     FILE *f = fopen(path, "rb");
     if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     fclose(f);
-    return kz_fail(KZ_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", path, err.line, err.column,
-                   err.text);
+    /* the byte offset too: a truncated file fails at its last line, whose
+     * column alone does not say how much of the file was there */
+    return kz_fail(KZ_ERR_FORMAT, "%s:%d:%d: invalid JSON (at byte %d): %s", path, err.line,
+                   err.column, err.position, err.text);
   }
   kz_gbdt_model *m = calloc(1, sizeof *m);
   if (!m) {

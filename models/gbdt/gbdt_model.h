@@ -27,6 +27,14 @@ typedef enum kz_gbdt_objective {
   KZ_GBDT_COUNT_POISSON
 } kz_gbdt_objective;
 
+/* The deepest tree a model may hold (root at depth 0): the loader and
+ * kz_gbdt_model_validate refuse deeper ones, and lossguide growth with
+ * max_depth 0 ("unlimited") stops there. TreeSHAP keeps a path of
+ * O(depth^2) entries per thread and recurses once per level, so the bound
+ * keeps both small (17 MB, well inside a thread's stack) whatever the file
+ * says; XGBoost-style trees are rarely deeper than a few dozen levels. */
+#define KZ_GBDT_MAX_DEPTH 1024
+
 typedef struct kz_gbdt_tree {
   int32_t n_nodes;       /* node 0 is the root */
   int32_t *left, *right; /* child indices; -1 on leaves */

@@ -145,17 +145,34 @@ static void recurse(const shap_ctx *c, int32_t node, path_elem *parent, int d, d
   if (cold_zero != 0) recurse(c, cold, p, d + 1, cold_zero, 0, f);
 }
 
-/* E[f] under the same branch weights: the tree's part of the bias. */
-static double expected_value(const kz_gbdt_tree *t, int32_t node) {
-  if (t->left[node] < 0) return t->leaf_value[node];
-  return kz_gbdt_cover_fraction(t, node, t->left[node]) * expected_value(t, t->left[node]) +
-         kz_gbdt_cover_fraction(t, node, t->right[node]) * expected_value(t, t->right[node]);
-}
-
-static int tree_depth(const kz_gbdt_tree *t, int32_t node) {
-  if (t->left[node] < 0) return 0;
-  int l = tree_depth(t, t->left[node]), r = tree_depth(t, t->right[node]);
-  return 1 + (l > r ? l : r);
+/* E[f] under the same branch weights (the tree's part of the bias) and the
+ * depth, without recursion: children come after their parent in breadth-first
+ * order, so walking that order backwards finishes both children before their
+ * parent and each node computes exactly what the recursive definition
+ * cover_l * E(l) + cover_r * E(r) does. `order` and `ev`/`dep` are scratch of
+ * n_nodes entries. */
+static void tree_summary(const kz_gbdt_tree *t, int32_t *order, double *ev, int32_t *dep,
+                         double *expected, int *depth) {
+  int32_t head = 0, tail = 0;
+  order[tail++] = 0;
+  while (head < tail) {
+    int32_t v = order[head++];
+    if (t->left[v] < 0) continue;
+    order[tail++] = t->left[v];
+    order[tail++] = t->right[v];
+  }
+  for (int32_t k = tail - 1; k >= 0; --k) {
+    int32_t v = order[k], l = t->left[v], r = t->right[v];
+    if (l < 0) {
+      ev[v] = t->leaf_value[v];
+      dep[v] = 0;
+      continue;
+    }
+    ev[v] = kz_gbdt_cover_fraction(t, v, l) * ev[l] + kz_gbdt_cover_fraction(t, v, r) * ev[r];
+    dep[v] = 1 + (dep[l] > dep[r] ? dep[l] : dep[r]);
+  }
+  *expected = ev[0];
+  *depth = dep[0];
 }
 
 kz_status kz_gbdt_shap(const kz_gbdt_model *m, int64_t n, const float *num, const int32_t *cat,
@@ -167,14 +184,26 @@ kz_status kz_gbdt_shap(const kz_gbdt_model *m, int64_t n, const float *num, cons
   int32_t nf = m->n_numeric + m->n_categorical, G = m->num_group;
   int64_t stride = nf + 1;
   int max_depth = 0;
-  double *bias = calloc((size_t)G, sizeof *bias);
-  if (!bias) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "kz_gbdt_shap: out of memory");
-  for (int g = 0; g < G; ++g) bias[g] = m->base_score[g];
-  for (int32_t i = 0; i < m->n_trees; ++i) {
-    int dep = tree_depth(&m->trees[i], 0);
-    if (dep > max_depth) max_depth = dep;
-    bias[m->tree_group[i]] += expected_value(&m->trees[i], 0);
+  int32_t most = 1;
+  for (int32_t i = 0; i < m->n_trees; ++i)
+    if (m->trees[i].n_nodes > most) most = m->trees[i].n_nodes;
+  double *bias = calloc((size_t)G, sizeof *bias), *ev = malloc((size_t)most * sizeof *ev);
+  int32_t *order = malloc((size_t)most * sizeof *order), *dep = malloc((size_t)most * sizeof *dep);
+  if (!bias || !ev || !order || !dep) {
+    free(bias), free(ev), free(order), free(dep);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "kz_gbdt_shap: out of memory");
   }
+  for (int g = 0; g < G; ++g) bias[g] = m->base_score[g];
+  /* Validation bounds the depth (KZ_GBDT_MAX_DEPTH), which bounds the
+   * recursion below and the path of (depth + 2)(depth + 3) / 2 entries. */
+  for (int32_t i = 0; i < m->n_trees; ++i) {
+    double e;
+    int d;
+    tree_summary(&m->trees[i], order, ev, dep, &e, &d);
+    if (d > max_depth) max_depth = d;
+    bias[m->tree_group[i]] += e;
+  }
+  free(ev), free(order), free(dep);
   /* Paths of 1, 2, ..., max_depth + 1 entries, one per level. */
   size_t path_len = (size_t)(max_depth + 2) * (size_t)(max_depth + 3) / 2;
   int failed = 0;

@@ -152,7 +152,10 @@ static int sample_features(const int32_t *in, int n, double frac, kz_gbdt_rng *r
 static int draw_features(kz_gbdt_grower *w, int32_t id, int n_tree_features, kz_gbdt_rng *rng,
                          int32_t *out) {
   const kz_gbdt_params *p = w->p;
-  if (p->max_depth > 0 && w->nodes[id].depth >= p->max_depth) return -1;
+  /* max_depth 0 ("unlimited", lossguide) still stops at the depth every
+   * loader accepts, so a trained model always loads. */
+  int max_depth = p->max_depth > 0 ? p->max_depth : KZ_GBDT_MAX_DEPTH;
+  if (w->nodes[id].depth >= max_depth) return -1;
   return sample_features(w->tree_features, n_tree_features, p->colsample_bynode, rng, out);
 }
 

@@ -313,8 +313,10 @@ static const kz_nn_model_ops linear_ops = {
     .meta_json = linear_meta_json,
 };
 
-/* Sizes, blocks and info once the column layout is known. */
-static kz_status linear_finish_layout(linear *m) {
+/* Sizes, blocks and info once the column layout is known. The size is
+ * checked before anything large is allocated: against KZ_NN_MAX_PARAMS, and
+ * against want_params when >= 0 (a file's block); allocate 0 stops there. */
+static kz_status linear_finish_layout(linear *m, int64_t want_params, int allocate) {
   m->d = 2 * m->n_num;
   m->cat_off = calloc((size_t)m->n_cat + 1, sizeof *m->cat_off);
   if (!m->cat_off) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "linear model: out of memory");
@@ -323,7 +325,20 @@ static kz_status linear_finish_layout(linear *m) {
     m->d += (int64_t)m->cat_card[j] + 1;
   }
   if (m->d == 0) return kz_fail(KZ_ERR_INVALID_ARG, "linear model: the data set has no features");
+  /* d <= n_cat * 2^24 and n_out <= 2^20: the product fits a double exactly
+   * enough to compare, and is only formed in int64 below the bound */
+  if (((double)m->d + 1) * (double)m->n_out > (double)KZ_NN_MAX_PARAMS)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "linear model: %lld features x %lld outputs is more than %lld "
+                   "parameters",
+                   (long long)m->d, (long long)m->n_out, (long long)KZ_NN_MAX_PARAMS);
   int64_t n = m->d * m->n_out + m->n_out;
+  if (want_params >= 0 && n != want_params)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "linear model meta: the layout (features, n_out) needs %lld parameters, the "
+                   "file holds %lld",
+                   (long long)n, (long long)want_params);
+  if (!allocate) return KZ_OK;
   m->x = calloc((size_t)m->d, sizeof *m->x);
   m->logits = calloc((size_t)m->n_out, sizeof *m->logits);
   if (!m->x || !m->logits) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "linear model: out of memory");
@@ -447,7 +462,7 @@ static kz_status create_from_schema(linear *m, kz_dataset *train) {
     }
   }
   KZ_TRY(scan_statistics(m, train));
-  return linear_finish_layout(m);
+  return linear_finish_layout(m, -1, 1);
 }
 
 kz_status kz_linear_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz_device device,
@@ -510,7 +525,7 @@ static kz_status meta_doubles(json_t *o, const char *key, int64_t n, double *out
   return KZ_OK;
 }
 
-static kz_status from_json(linear *m, json_t *o) {
+static kz_status from_json(linear *m, json_t *o, int64_t want_params, int allocate) {
   const char *type = json_string_value(json_object_get(o, "type"));
   const char *task = json_string_value(json_object_get(o, "task"));
   if (!type || strcmp(type, "linear") != 0)
@@ -554,27 +569,35 @@ static kz_status from_json(linear *m, json_t *o) {
   free(card);
   KZ_TRY(st);
   for (int64_t j = 0; j < m->n_num; ++j)
-    if (!(m->std[j] > 0)) return kz_fail(KZ_ERR_FORMAT, "linear model meta: numeric_std <= 0");
+    if (!(isfinite(m->mean[j]) && isfinite(m->std[j]) && m->std[j] > 0))
+      return kz_fail(KZ_ERR_FORMAT,
+                     "linear model meta: numeric_mean[%lld] / numeric_std[%lld] must be finite, "
+                     "std > 0",
+                     (long long)j, (long long)j);
   json_t *lm = json_object_get(o, "label_mean"), *ls = json_object_get(o, "label_std");
-  if (!json_is_number(lm) || !json_is_number(ls) || !(json_number_value(ls) > 0))
+  if (!json_is_number(lm) || !json_is_number(ls) || !isfinite(json_number_value(lm)) ||
+      !isfinite(json_number_value(ls)) || !(json_number_value(ls) > 0))
     return kz_fail(KZ_ERR_FORMAT, "linear model meta: label_mean / label_std missing or invalid");
   m->label_mean = json_number_value(lm);
   m->label_std = json_number_value(ls);
-  return linear_finish_layout(m);
+  return linear_finish_layout(m, want_params, allocate);
 }
 
-kz_status kz_linear_from_meta(const char *meta_json, kz_device device, kz_nn_model **out) {
+kz_status kz_linear_from_meta(const char *meta_json, kz_device device, int64_t want_params,
+                              kz_nn_model **out) {
   (void)device;
+  if (out) *out = NULL;
   json_error_t err;
-  json_t *o = json_loads(meta_json, 0, &err);
+  json_t *o = json_loads(meta_json, JSON_REJECT_DUPLICATES, &err);
   if (!json_is_object(o)) {
     json_decref(o);
     return kz_fail(KZ_ERR_FORMAT, "linear model meta: not a JSON object (%s)", err.text);
   }
   linear *m = calloc(1, sizeof *m);
-  kz_status st = m ? from_json(m, o) : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  kz_status st = m ? from_json(m, o, want_params, out != NULL)
+                   : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   json_decref(o);
-  if (st != KZ_OK) {
+  if (st != KZ_OK || !out) {
     linear_destroy((kz_nn_model *)m);
     return st;
   }

@@ -218,7 +218,7 @@ kz_status kz_mlp_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz_devi
   kz_status st = read_config(m, model_cfg, &task_cfg);
   if (st == KZ_OK) st = read_schema(m, kz_dataset_schema(train), where, task_cfg);
   if (st == KZ_OK) st = compute_stats(m, train, where);
-  if (st == KZ_OK) st = kz_mlp_finish_layout(m, device);
+  if (st == KZ_OK) st = kz_mlp_finish_layout(m, device, -1, 1);
   if (st != KZ_OK) {
     kz_mlp_free(m);
     return st;

@@ -64,8 +64,10 @@ typedef struct kz_mlp {
 
 /* mlp_layout.c: config-independent construction shared by create and
  * from_meta: allocates the blocks, offsets and info once the fields above
- * the "derived layout" line are filled in. */
-kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device);
+ * the "derived layout" line are filled in. The size is checked first:
+ * against KZ_NN_MAX_PARAMS, and against want_params when it is >= 0 (a file's
+ * parameter block); allocate 0 stops after the checks. */
+kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device, int64_t want_params, int allocate);
 void kz_mlp_free(kz_mlp *m);
 int64_t kz_mlp_auto_embedding_dim(int32_t categories);
 

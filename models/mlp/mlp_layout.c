@@ -55,7 +55,16 @@ void kz_mlp_free(kz_mlp *m) {
   free(m);
 }
 
-kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device) {
+/* off += a * b unless that passes KZ_NN_MAX_PARAMS (every term is >= 0 and
+ * the bound is far below 2^53, so the double comparison is exact enough and
+ * the int64 arithmetic never overflows). */
+static int add_params(int64_t *off, int64_t a, int64_t b) {
+  if ((double)a * (double)b + (double)*off > (double)KZ_NN_MAX_PARAMS) return 0;
+  *off += a * b;
+  return 1;
+}
+
+kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device, int64_t want_params, int allocate) {
   if (device.kind != KZ_DEVICE_CPU)
     return kz_fail(KZ_ERR_UNSUPPORTED,
                    "mlp: only the cpu device is supported for now (relu, dropout and the MSE "
@@ -68,11 +77,12 @@ kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device) {
   if (!m->emb_off || !m->emb_col) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: layout");
 
   int64_t off = 0, col = m->n_num + m->n_miss;
-  for (int64_t j = 0; j < m->n_cat; j++) {
+  int fits = 1;
+  for (int64_t j = 0; fits && j < m->n_cat; j++) {
     m->emb_off[j] = off;
     m->emb_col[j] = col;
-    off += ((int64_t)m->cat_card[j] + 1) * m->cat_dim[j];
-    col += m->cat_dim[j];
+    fits = add_params(&off, (int64_t)m->cat_card[j] + 1, m->cat_dim[j]) &&
+           add_params(&col, 1, m->cat_dim[j]);
   }
   m->in_dim = col;
   if (m->in_dim == 0)
@@ -84,13 +94,23 @@ kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device) {
   m->width[m->n_layers] = m->task == KZ_MLP_CLASSIFICATION ? m->n_classes : 1;
 
   double flops = 0;
-  for (int l = 0; l < m->n_layers; l++) {
+  for (int l = 0; fits && l < m->n_layers; l++) {
     m->w_off[l] = off;
-    off += m->width[l] * m->width[l + 1];
+    fits = add_params(&off, m->width[l], m->width[l + 1]);
     m->b_off[l] = off;
-    off += m->width[l + 1];
+    fits = fits && add_params(&off, 1, m->width[l + 1]);
     flops += 2.0 * (double)m->width[l] * (double)m->width[l + 1];
   }
+  if (!fits)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "mlp: the layout (hidden, embeddings) needs more than %lld "
+                   "parameters",
+                   (long long)KZ_NN_MAX_PARAMS);
+  if (want_params >= 0 && off != want_params)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "mlp meta: the layout (config.hidden, embeddings) needs %lld parameters, the "
+                   "file holds %lld",
+                   (long long)off, (long long)want_params);
 
   kz_nn_model_info *info = &m->base.info;
   info->task = m->task == KZ_MLP_CLASSIFICATION ? "classification" : "regression";
@@ -100,6 +120,7 @@ kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device) {
   /* forward 2*in*out per layer; backward twice that (dx and dW) */
   info->flops_per_row = 3.0 * flops;
   info->n_params = off;
+  if (!allocate) return KZ_OK;
 
   int64_t shape[1] = {off};
   KZ_TRY(kz_tensor_alloc(device, KZ_F32, 1, shape, &m->base.params));

@@ -2,6 +2,7 @@
  * class names), kz_mlp_from_meta and save. Statistics are doubles written
  * with 17 significant digits, so from_meta rebuilds a bit-identical model. */
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,7 +151,10 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
   m->n_hidden = (int)json_array_size(hidden);
   for (int l = 0; l < m->n_hidden; l++) {
     json_t *v = json_array_get(hidden, (size_t)l);
-    if (!json_is_integer(v) || json_integer_value(v) < 1) return bad("config.hidden");
+    /* the bound create puts on a config */
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > (1 << 20))
+      return kz_fail(KZ_ERR_FORMAT, "mlp meta: config.hidden[%d] must be an integer in [1, %d]", l,
+                     1 << 20);
     m->hidden[l] = json_integer_value(v);
   }
   int act = 0, init = 0, task = 0;
@@ -162,6 +166,9 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
   m->init = (kz_mlp_init)init;
   m->task = (kz_mlp_task)task;
   KZ_TRY(get_real(cfg, "dropout", &m->dropout));
+  /* the range create accepts */
+  if (!(m->dropout >= 0 && m->dropout <= 0.95))
+    return kz_fail(KZ_ERR_FORMAT, "mlp meta: config.dropout = %g is outside [0, 0.95]", m->dropout);
   json_t *ed = json_object_get(cfg, "embedding_dim");
   m->embedding_dim_cfg = json_is_integer(ed) ? (int)json_integer_value(ed) : 0;
 
@@ -193,6 +200,13 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
     KZ_TRY(get_str(c, "name", &m->num_names[i]));
     KZ_TRY(get_real(c, "mean", &m->num_mean[i]));
     KZ_TRY(get_real(c, "std", &m->num_std[i]));
+    /* create writes std 1 for a constant column: 0, negative or non-finite
+     * statistics only come from an edited file, and would turn every
+     * prediction into NaN */
+    if (!isfinite(m->num_mean[i]) || !(isfinite(m->num_std[i]) && m->num_std[i] > 0))
+      return kz_fail(KZ_ERR_FORMAT,
+                     "mlp meta: numeric[%lld]: mean %g and std %g must be finite, std > 0",
+                     (long long)i, m->num_mean[i], m->num_std[i]);
     json_t *mi = json_object_get(c, "missing_indicator");
     if (!json_is_boolean(mi)) return bad("numeric[].missing_indicator");
     m->miss_index[i] = json_is_true(mi) ? (int)m->n_miss++ : -1;
@@ -207,6 +221,9 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
   KZ_TRY(get_str(label, "name", &m->label_name));
   KZ_TRY(get_real(label, "mean", &m->label_mean));
   KZ_TRY(get_real(label, "std", &m->label_std));
+  if (!isfinite(m->label_mean) || !(isfinite(m->label_std) && m->label_std > 0))
+    return kz_fail(KZ_ERR_FORMAT, "mlp meta: label: mean %g and std %g must be finite, std > 0",
+                   m->label_mean, m->label_std);
   json_t *classes = json_object_get(label, "classes");
   if (!json_is_array(classes)) return bad("label.classes");
   if (m->task == KZ_MLP_CLASSIFICATION) {
@@ -224,10 +241,11 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
   return KZ_OK;
 }
 
-kz_status kz_mlp_from_meta(const char *meta_json, kz_device device, kz_nn_model **out) {
-  *out = NULL;
+kz_status kz_mlp_from_meta(const char *meta_json, kz_device device, int64_t want_params,
+                           kz_nn_model **out) {
+  if (out) *out = NULL;
   json_error_t jerr;
-  json_t *root = json_loads(meta_json, 0, &jerr);
+  json_t *root = json_loads(meta_json, JSON_REJECT_DUPLICATES, &jerr);
   if (!root)
     return kz_fail(KZ_ERR_FORMAT, "mlp meta: invalid JSON at line %d: %s", jerr.line, jerr.text);
   kz_mlp *m = calloc(1, sizeof(*m));
@@ -236,14 +254,17 @@ kz_status kz_mlp_from_meta(const char *meta_json, kz_device device, kz_nn_model 
   if (st == KZ_OK && (!json_is_string(type) || strcmp(json_string_value(type), "mlp") != 0))
     st = kz_fail(KZ_ERR_FORMAT, "mlp meta: \"type\" is not \"mlp\"");
   if (st == KZ_OK) st = parse_meta(m, root);
-  if (st == KZ_OK) st = kz_mlp_finish_layout(m, device);
+  json_t *version = json_object_get(root, "version");
+  if (st == KZ_OK && (!json_is_integer(version) || json_integer_value(version) != 1))
+    st = kz_fail(KZ_ERR_FORMAT, "mlp meta: version: this build reads version 1");
+  if (st == KZ_OK) st = kz_mlp_finish_layout(m, device, want_params, out != NULL);
   int64_t np = 0;
   if (st == KZ_OK && get_int(root, "n_params", 0, INT64_MAX, &np) == KZ_OK &&
       np != m->base.info.n_params)
     st = kz_fail(KZ_ERR_FORMAT, "mlp meta: n_params %lld does not match the layout (%lld)",
                  (long long)np, (long long)m->base.info.n_params);
   json_decref(root);
-  if (st != KZ_OK) {
+  if (st != KZ_OK || !out) {
     kz_mlp_free(m);
     return st;
   }

@@ -13,6 +13,8 @@
 #   max_mb   optional: peak resident memory allowed, MB (default 300 beyond
 #            the binary's own; ASan builds get 4x)
 #   seconds  optional: time limit (default 10)
+# setup may use the helpers beside this script through $BAD_INPUTS (e.g.
+# kzfile.py, which edits .kzm / .kzc files and recomputes their checksum).
 # A case passes when cmd exits with rc, prints every expect line, finishes in
 # time and within memory, does not crash (no signal, no sanitizer report) and
 # leaves no file or directory behind that was not there after setup.
@@ -22,6 +24,8 @@ kaizen="$1"
 area="$2"
 asan="${3:-0}"
 export KAIZEN="$kaizen"
+BAD_INPUTS=$(cd "$(dirname "$0")" && pwd)
+export BAD_INPUTS
 fails=0 n=0
 for case in "$area"/*/; do
   case=${case%/}
