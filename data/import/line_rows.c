@@ -112,6 +112,30 @@ static int is_blank(const char *s, size_t n) {
   return 1;
 }
 
+/* Counts the values of a JSON line before jansson builds them (limits.h):
+ * each ',' '[' or '{' outside strings starts at most one more value. */
+static kz_status check_json_size(const kz_line_rows *r, const char *s, size_t n) {
+  size_t values = 0;
+  int in_string = 0;
+  for (size_t i = 0; i < n; ++i) {
+    char c = s[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i; /* the escaped character cannot end the string */
+      else if (c == '"')
+        in_string = 0;
+    } else if (c == '"') {
+      in_string = 1;
+    } else if ((c == ',' || c == '[' || c == '{') && ++values > KZ_IMPORT_MAX_JSON_VALUES) {
+      return kz_fail(KZ_ERR_FORMAT,
+                     "%s:%lld: more than %d JSON values in one line (arrays and objects "
+                     "included); the most a line may hold",
+                     r->path, (long long)r->line_no, KZ_IMPORT_MAX_JSON_VALUES);
+    }
+  }
+  return KZ_OK;
+}
+
 /* Next non-blank line parsed as a JSON object; *obj NULL at the end. */
 static kz_status next_object(kz_line_rows *r, json_t **obj) {
   *obj = NULL;
@@ -121,6 +145,7 @@ static kz_status next_object(kz_line_rows *r, json_t **obj) {
     KZ_TRY(read_line(r, &len, &eof));
     if (eof) return KZ_OK;
     if (is_blank(r->line, len)) continue;
+    KZ_TRY(check_json_size(r, r->line, len));
     json_error_t err;
     json_t *v = json_loadb(r->line, len, JSON_REJECT_DUPLICATES, &err);
     if (!v && strstr(err.text, "\\u0000")) /* jansson refuses it unless told otherwise */
