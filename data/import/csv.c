@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "data/import/limits.h"
 
 enum { KZ_CSV_BUF = 1 << 20 };
 
@@ -89,8 +90,17 @@ static inline int peek(kz_csv *c) {
 
 static kz_status grow_rec(kz_csv *c, size_t need) {
   if (c->rec_len + need <= c->rec_cap) return KZ_OK;
+  /* the record holds one NUL per field besides the file's bytes, so the cap
+   * on the buffer is a little above the cap on the record */
+  size_t limit = KZ_IMPORT_MAX_RECORD_BYTES + (size_t)KZ_IMPORT_MAX_COLUMNS + 2;
+  if (c->rec_len + need > limit)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s:%lld: record longer than %zu bytes (64 MiB, the most one record may hold; "
+                   "an unclosed quote or a file that is not CSV?)",
+                   c->path, (long long)c->record_line, KZ_IMPORT_MAX_RECORD_BYTES);
   size_t cap = c->rec_cap * 2;
   while (cap < c->rec_len + need) cap *= 2;
+  if (cap > limit) cap = limit;
   char *r = realloc(c->rec, cap);
   if (!r)
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s:%lld: record too large", c->path,
@@ -100,6 +110,10 @@ static kz_status grow_rec(kz_csv *c, size_t need) {
 }
 
 static kz_status start_field(kz_csv *c) {
+  if (c->n_fields >= KZ_IMPORT_MAX_COLUMNS)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s:%lld: more than %d fields in one record (the most a file may have)", c->path,
+                   (long long)c->record_line, KZ_IMPORT_MAX_COLUMNS);
   if (c->n_fields == c->off_cap) {
     size_t *o = realloc(c->off, (size_t)c->off_cap * 2 * sizeof *o);
     if (!o) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", c->path);

@@ -47,6 +47,8 @@ typedef struct col_info {
   int numeric; /* the decision after pass 1 */
   int64_t n_missing, n_nonnum, first_nonnum_line;
   char nonnum_example[48];
+  int64_t n_oor, first_oor_line; /* numbers a float32 cannot hold (1e999, 3.5e38) */
+  char oor_example[48];
   kz_strset dict;
   int dict_overflow;
   int field, index; /* destination in the schema */

@@ -7,7 +7,36 @@
 
 #include "core/error.h"
 #include "data/import/import_internal.h"
+#include "data/import/limits.h"
 #include "data/import/numparse.h"
+#include "data/text/utf8.h"
+
+/* Everything imported ends up as text in JSON (names and categories in the
+ * manifest and model files) or in C strings (raw text), which hold neither
+ * invalid UTF-8 nor NUL bytes: json_string() refuses the first and a NUL
+ * ends a C string early. Left in, they turned into a lost category (codes
+ * then pointing at the wrong string) or a silently cut text. So kaizen reads
+ * UTF-8 only, and says where it is not. `what` names the cell ("column 'b'")
+ * or the header name ("the name of column 2"). */
+static kz_status check_text(const kz_import *im, int64_t line, const char *what, const char *v,
+                            size_t len) {
+  size_t bad = kz_utf8_check_text((const uint8_t *)v, len);
+  if (bad == len) return KZ_OK;
+  if (!v[bad])
+    return kz_fail(KZ_ERR_FORMAT, "%s:%lld: %s: NUL byte at byte %zu", im->o->input,
+                   (long long)line, what, bad + 1);
+  return kz_fail(KZ_ERR_FORMAT,
+                 "%s:%lld: %s: invalid UTF-8 at byte %zu (0x%02x); kaizen reads "
+                 "UTF-8 text only (convert the file, e.g. iconv -f latin1 -t utf-8)",
+                 im->o->input, (long long)line, what, bad + 1, (unsigned)(unsigned char)v[bad]);
+}
+
+static kz_status check_cell(const kz_import *im, int64_t line, const col_info *ci, const char *v,
+                            size_t len) {
+  char what[160];
+  snprintf(what, sizeof what, "column '%.120s'", ci->name);
+  return check_text(im, line, what, v, len);
+}
 
 static int find_col(const kz_import *im, const char *name, size_t len) {
   for (int i = 0; i < im->n_cols; ++i)
@@ -136,17 +165,33 @@ kz_status kz_import_header(kz_import *im) {
   im->n_cols = kz_rows_fields(im->src);
   im->cols = calloc((size_t)im->n_cols, sizeof *im->cols);
   if (!im->cols) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
-  for (int i = 0; i < im->n_cols; ++i) {
+  int64_t line = kz_rows_line(im->src);
+  /* names go into a hash set: comparing each with all before it took 44 s
+   * for 100,000 columns (the readers cap the count at KZ_IMPORT_MAX_COLUMNS) */
+  kz_strset names;
+  kz_strset_init(&names);
+  kz_status st = KZ_OK;
+  for (int i = 0; st == KZ_OK && i < im->n_cols; ++i) {
     const char *name = kz_rows_field(im->src, i);
+    size_t len = kz_rows_field_len(im->src, i);
     kz_strset_init(&im->cols[i].dict);
     im->cols[i].field = -1;
-    if (!*name) return kz_fail(KZ_ERR_FORMAT, "%s:1: column %d has an empty name", o->input, i + 1);
-    for (int j = 0; j < i; ++j)
-      if (!strcmp(im->cols[j].name, name))
-        return kz_fail(KZ_ERR_FORMAT, "%s:1: column '%s' named twice (columns %d and %d)", o->input,
-                       name, j + 1, i + 1);
-    if (!(im->cols[i].name = strdup(name))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+    char what[64];
+    snprintf(what, sizeof what, "the name of column %d", i + 1);
+    int32_t id = -1;
+    if (!len)
+      st = kz_fail(KZ_ERR_FORMAT, "%s:%lld: column %d has an empty name", o->input, (long long)line,
+                   i + 1);
+    if (st == KZ_OK) st = check_text(im, line, what, name, len);
+    if (st == KZ_OK) st = kz_strset_add(&names, name, len, &id);
+    if (st == KZ_OK && id != i) /* ids are dense: a name seen before keeps its first column's */
+      st = kz_fail(KZ_ERR_FORMAT, "%s:%lld: column '%.120s' named twice (columns %d and %d)",
+                   o->input, (long long)line, name, id + 1, i + 1);
+    if (st == KZ_OK && !(im->cols[i].name = strdup(name)))
+      st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   }
+  kz_strset_free(&names);
+  KZ_TRY(st);
   int is_ts = !strcmp(o->kind, "timeseries"), is_text = !strcmp(o->kind, "text");
   KZ_TRY(each_listed(im, o->ignore, "--ignore", mark_ignore));
   if (o->schema_from) return kz_import_reference_roles(im);
@@ -244,9 +289,13 @@ kz_status kz_import_pass1(kz_import *im) {
     double t = 0;
     for (int i = 0; i < im->n_cols; ++i) {
       col_info *ci = &im->cols[i];
-      if (ci->role >= ROLE_TEXT) continue;
       const char *v = kz_rows_field(im->src, i);
       size_t len = kz_rows_field_len(im->src, i);
+      /* text, words, answers and ignored columns: only that they are text */
+      if (ci->role >= ROLE_TEXT) {
+        KZ_TRY(check_cell(im, line, ci, v, len));
+        continue;
+      }
       if (kz_is_missing(v, len)) {
         ci->n_missing++;
         if (ci->role == ROLE_SERIES || ci->role == ROLE_TIME)
@@ -255,11 +304,25 @@ kz_status kz_import_pass1(kz_import *im) {
         continue;
       }
       if (ci->role == ROLE_TIME) { /* a number, date or datetime; never a category */
+        KZ_TRY(check_cell(im, line, ci, v, len));
         KZ_TRY(kz_import_time_parse(im, ci, v, len, line, &t));
         continue;
       }
       double x = 0;
-      if (!ci->forced_cat && !kz_parse_number(v, len, &x)) {
+      int num = ci->forced_cat ? 0 : kz_parse_number(v, len, &x);
+      if (num && kz_number_overflows_f32(num, x) && !ci->n_oor++) {
+        /* an error only if the column ends up numeric (decided after the pass) */
+        ci->first_oor_line = line;
+        snprintf(ci->oor_example, sizeof ci->oor_example, "%.40s", v);
+      }
+      if (!num) { /* numbers are ASCII; anything else may become a category */
+        KZ_TRY(check_cell(im, line, ci, v, len));
+        if (len > KZ_IMPORT_MAX_CATEGORY_BYTES && !ci->ref)
+          return kz_fail(KZ_ERR_FORMAT,
+                         "%s:%lld: column '%s': a value of %zu bytes is too long for a category "
+                         "(at most %d bytes); import long text with --kind text, or drop the "
+                         "column with --ignore",
+                         o->input, (long long)line, ci->name, len, KZ_IMPORT_MAX_CATEGORY_BYTES);
         if (ci->forced_num)
           return kz_fail(KZ_ERR_FORMAT, "%s:%lld: column '%s': '%.40s' is not a number", o->input,
                          (long long)line, ci->name, v);
@@ -302,6 +365,12 @@ kz_status kz_import_pass1(kz_import *im) {
                      "distinct values; drop it with --ignore or raise --max-categories",
                      o->input, ci->name, (long long)ci->first_nonnum_line, ci->nonnum_example,
                      (int)o->max_categories);
+    if (ci->numeric && ci->n_oor && ci->role != ROLE_TIME)
+      return kz_fail(KZ_ERR_FORMAT,
+                     "%s:%lld: column '%s': '%s' is out of the float32 range (about ±3.4e38; "
+                     "%lld such value%s); scale the column, or import it with --categorical",
+                     o->input, (long long)ci->first_oor_line, ci->name, ci->oor_example,
+                     (long long)ci->n_oor, ci->n_oor == 1 ? "" : "s");
   }
   return kz_import_static_finish(im);
 }

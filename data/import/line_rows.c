@@ -12,10 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
-
-/* A line longer than this is almost certainly not a record (a binary file, a
- * JSON document that is not line-delimited); refuse it rather than grow. */
-#define KZ_MAX_LINE_BYTES ((size_t)64 << 20)
+#include "data/import/limits.h"
 
 typedef struct field_buf {
   char *s;
@@ -53,24 +50,49 @@ static kz_status set_field(kz_line_rows *r, field_buf *b, const char *s, size_t 
   return KZ_OK;
 }
 
-/* Reads one line without its end (LF, CRLF); *eof at the end of the file. */
+/* Reads one line without its end (LF, CRLF); *eof at the end of the file.
+ * A line longer than KZ_IMPORT_MAX_RECORD_BYTES is almost certainly not a
+ * record (a binary file, a JSON document that is not line-delimited): it is
+ * refused as soon as the cap is passed, so memory stays bounded whatever the
+ * file holds (getline would first read all of it). */
 static kz_status read_line(kz_line_rows *r, size_t *len, int *eof) {
+  size_t n = 0;
+  int ch = EOF;
   errno = 0;
-  ssize_t n = getline(&r->line, &r->line_cap, r->f);
-  if (n < 0) {
-    if (ferror(r->f))
-      return kz_fail(KZ_ERR_IO, "%s:%lld: read error: %s", r->path, (long long)r->line_no + 1,
-                     strerror(errno));
+  while ((ch = getc_unlocked(r->f)) != EOF) {
+    if (n + 2 > r->line_cap) {
+      if (n >= KZ_IMPORT_MAX_RECORD_BYTES + 2)
+        return kz_fail(KZ_ERR_FORMAT,
+                       "%s:%lld: line longer than %zu bytes (64 MiB, the most one "
+                       "line may hold)",
+                       r->path, (long long)r->line_no + 1, KZ_IMPORT_MAX_RECORD_BYTES);
+      size_t cap = r->line_cap ? r->line_cap * 2 : 4096;
+      if (cap > KZ_IMPORT_MAX_RECORD_BYTES + 4) cap = KZ_IMPORT_MAX_RECORD_BYTES + 4;
+      char *grown = realloc(r->line, cap);
+      if (!grown) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+      r->line = grown, r->line_cap = cap;
+    }
+    r->line[n++] = (char)ch;
+    if (ch == '\n') break;
+  }
+  if (ferror(r->f))
+    return kz_fail(KZ_ERR_IO, "%s:%lld: read error: %s", r->path, (long long)r->line_no + 1,
+                   strerror(errno));
+  if (n == 0) {
     *eof = 1;
     return KZ_OK;
   }
   r->line_no++;
-  if ((size_t)n > KZ_MAX_LINE_BYTES)
-    return kz_fail(KZ_ERR_FORMAT, "%s:%lld: line of %zd bytes (at most %zu)", r->path,
-                   (long long)r->line_no, n, KZ_MAX_LINE_BYTES);
-  if (memchr(r->line, '\0', (size_t)n))
-    return kz_fail(KZ_ERR_FORMAT, "%s:%lld: NUL byte in a text line (a binary file?)", r->path,
-                   (long long)r->line_no);
+  /* the end (\r\n) may take the line just past the cap */
+  if (n - (r->line[n - 1] == '\n') - (n > 1 && r->line[n - 2] == '\r') > KZ_IMPORT_MAX_RECORD_BYTES)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s:%lld: line longer than %zu bytes (64 MiB, the most one line "
+                   "may hold)",
+                   r->path, (long long)r->line_no, KZ_IMPORT_MAX_RECORD_BYTES);
+  const char *nul = memchr(r->line, '\0', n);
+  if (nul)
+    return kz_fail(KZ_ERR_FORMAT, "%s:%lld: NUL byte at byte %zu of the line (a binary file?)",
+                   r->path, (long long)r->line_no, (size_t)(nul - r->line) + 1);
   if (n > 0 && r->line[n - 1] == '\n') n--;
   if (n > 0 && r->line[n - 1] == '\r') n--;
   r->line[n] = '\0';
@@ -90,6 +112,30 @@ static int is_blank(const char *s, size_t n) {
   return 1;
 }
 
+/* Counts the values of a JSON line before jansson builds them (limits.h):
+ * each ',' '[' or '{' outside strings starts at most one more value. */
+static kz_status check_json_size(const kz_line_rows *r, const char *s, size_t n) {
+  size_t values = 0;
+  int in_string = 0;
+  for (size_t i = 0; i < n; ++i) {
+    char c = s[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i; /* the escaped character cannot end the string */
+      else if (c == '"')
+        in_string = 0;
+    } else if (c == '"') {
+      in_string = 1;
+    } else if ((c == ',' || c == '[' || c == '{') && ++values > KZ_IMPORT_MAX_JSON_VALUES) {
+      return kz_fail(KZ_ERR_FORMAT,
+                     "%s:%lld: more than %d JSON values in one line (arrays and objects "
+                     "included); the most a line may hold",
+                     r->path, (long long)r->line_no, KZ_IMPORT_MAX_JSON_VALUES);
+    }
+  }
+  return KZ_OK;
+}
+
 /* Next non-blank line parsed as a JSON object; *obj NULL at the end. */
 static kz_status next_object(kz_line_rows *r, json_t **obj) {
   *obj = NULL;
@@ -99,8 +145,20 @@ static kz_status next_object(kz_line_rows *r, json_t **obj) {
     KZ_TRY(read_line(r, &len, &eof));
     if (eof) return KZ_OK;
     if (is_blank(r->line, len)) continue;
+    KZ_TRY(check_json_size(r, r->line, len));
     json_error_t err;
     json_t *v = json_loadb(r->line, len, JSON_REJECT_DUPLICATES, &err);
+    if (!v && strstr(err.text, "\\u0000")) /* jansson refuses it unless told otherwise */
+      return kz_fail(
+          KZ_ERR_FORMAT,
+          "%s:%lld: near byte %d: a string holds \\u0000 (a NUL character), which would cut "
+          "the value short; kaizen does not import it",
+          r->path, (long long)r->line_no, err.position);
+    if (!v && strstr(err.text, "unable to decode byte"))
+      return kz_fail(KZ_ERR_FORMAT,
+                     "%s:%lld: near byte %d: invalid UTF-8 (%s); kaizen reads UTF-8 text only "
+                     "(convert the file, e.g. iconv -f latin1 -t utf-8)",
+                     r->path, (long long)r->line_no, err.position, err.text);
     if (!v)
       return kz_fail(KZ_ERR_FORMAT, "%s:%lld: column %d: invalid JSON: %s", r->path,
                      (long long)r->line_no, err.column, err.text);
@@ -127,6 +185,11 @@ static kz_status read_header(kz_line_rows *r) {
   KZ_TRY(next_object(r, &obj));
   if (!obj) return kz_fail(KZ_ERR_FORMAT, "%s: no JSON object in the file", r->path);
   size_t n = json_object_size(obj);
+  if (n > KZ_IMPORT_MAX_COLUMNS) {
+    json_decref(obj);
+    return kz_fail(KZ_ERR_FORMAT, "%s:%lld: the first object has %zu keys; at most %d columns",
+                   r->path, (long long)r->record_line, n, KZ_IMPORT_MAX_COLUMNS);
+  }
   r->names = calloc(n ? n : 1, sizeof *r->names);
   r->fields = calloc(n ? n : 1, sizeof *r->fields);
   r->as_json = calloc(n ? n : 1, 1);
@@ -278,6 +341,13 @@ kz_status kz_line_rows_next(kz_line_rows *r, int *eof) {
   size_t len = 0;
   KZ_TRY(read_line(r, &len, eof));
   r->record_line = r->line_no;
+  /* a file with CR-only line ends would otherwise be one long row */
+  const char *cr = *eof ? NULL : memchr(r->line, '\r', len);
+  if (cr)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s:%lld: carriage return (CR) at byte %zu inside the line; .txt lines end "
+                   "with LF or CRLF (convert CR-only line ends, e.g. with tr '\\r' '\\n')",
+                   r->path, (long long)r->line_no, (size_t)(cr - r->line) + 1);
   r->txt = r->line;
   r->txt_len = len;
   return KZ_OK;

@@ -108,5 +108,12 @@ slow:;
   double v = strtod(buf, &stop);
   if (stop != buf + len) return 0;
   *out = v;
-  return 1;
+  /* the infinity words returned above, so an infinity here is an overflow */
+  return isinf(v) ? KZ_NUM_OVERFLOW : 1;
+}
+
+int kz_number_overflows_f32(int rc, double x) {
+  /* FLT_MAX plus half an ulp: from there on, round-to-nearest gives +inf
+   * (the tie goes to the even neighbour, which is infinity) */
+  return rc == KZ_NUM_OVERFLOW || (isfinite(x) && fabs(x) >= 0x1.ffffffp127);
 }

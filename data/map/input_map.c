@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "data/import/numparse.h"
 #include "data/import/strset.h"
+#include "data/text/utf8.h"
 
 /* One column the model reads: where it goes and where it comes from. */
 typedef struct map_col {
@@ -291,6 +292,21 @@ static const char *at(const kz_input_map *m, int64_t line, char *buf, size_t n) 
   return buf;
 }
 
+/* Import's rule (docs/DATA.md): text is UTF-8 without NUL bytes. */
+static kz_status check_text(const kz_input_map *m, const map_col *mc, const char *v, size_t len,
+                            int64_t line) {
+  size_t bad = kz_utf8_check_text((const uint8_t *)v, len);
+  if (bad == len) return KZ_OK;
+  char pos[512];
+  if (!v[bad])
+    return kz_fail(KZ_ERR_FORMAT, "%s: column '%s': NUL byte at byte %zu",
+                   at(m, line, pos, sizeof pos), mc->name, bad + 1);
+  return kz_fail(KZ_ERR_FORMAT,
+                 "%s: column '%s': invalid UTF-8 at byte %zu (0x%02x); kaizen reads UTF-8 text "
+                 "only",
+                 at(m, line, pos, sizeof pos), mc->name, bad + 1, (unsigned)(unsigned char)v[bad]);
+}
+
 static kz_status put_cell(kz_input_map *m, map_col *mc, const char *v, size_t len, int64_t line,
                           kz_shard_batch *b, int64_t r) {
   char pos[512];
@@ -298,6 +314,7 @@ static kz_status put_cell(kz_input_map *m, map_col *mc, const char *v, size_t le
     return kz_fail(KZ_ERR_FORMAT, "%s: column '%s': the value holds a NUL byte",
                    at(m, line, pos, sizeof pos), mc->name);
   if (mc->type == KZ_FIELD_STR) {
+    KZ_TRY(check_text(m, mc, v, len, line));
     char **slot = kz_batch_str(b, mc->field, r) + mc->col;
     free(*slot);
     if (!(*slot = malloc(len + 1))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
@@ -311,6 +328,8 @@ static kz_status put_cell(kz_input_map *m, map_col *mc, const char *v, size_t le
   }
   if (mc->type == KZ_FIELD_I32) {
     int32_t code = kz_strset_find(&mc->dict, v, len);
+    /* only a miss needs checking: the dictionaries hold valid UTF-8 */
+    if (code < 0) KZ_TRY(check_text(m, mc, v, len, line));
     if (code < 0 && mc->is_label && m->label_need == KZ_LABEL_REQUIRED)
       return kz_fail(KZ_ERR_INVALID_ARG,
                      "%s: column '%s' (the label): class '%.*s' is unknown to "
@@ -322,7 +341,13 @@ static kz_status put_cell(kz_input_map *m, map_col *mc, const char *v, size_t le
   }
   /* parsed as import parses, so raw cells and imported shards agree bit for bit */
   double x = 0;
-  if (!kz_parse_number(v, len, &x))
+  int num = kz_parse_number(v, len, &x);
+  if (num && mc->type == KZ_FIELD_F32 && kz_number_overflows_f32(num, x))
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s: column '%s': '%.*s' is out of the float32 range (about ±3.4e38) the "
+                   "model reads",
+                   at(m, line, pos, sizeof pos), mc->name, (int)(len < 40 ? len : 40), v);
+  if (!num)
     return kz_fail(KZ_ERR_FORMAT,
                    "%s: column '%s': '%.*s' is not a number (the model reads it as "
                    "numeric)",

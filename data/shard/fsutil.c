@@ -49,9 +49,13 @@ kz_status kz_fs_write_atomic(const char *path, const void *data, size_t len) {
     free(tmp);
     return st;
   }
+  errno = 0;
   int ok = fwrite(data, 1, len, f) == len;
   ok = (fclose(f) == 0) && ok;
-  kz_status st = ok ? kz_fs_commit(tmp, path) : kz_fail(KZ_ERR_IO, "%s: write failed", tmp);
+  int e = errno; /* why it failed (ENOSPC on a full disk) */
+  kz_status st =
+      ok ? kz_fs_commit(tmp, path)
+         : kz_fail(KZ_ERR_IO, "%s: write failed%s%s", tmp, e ? ": " : "", e ? strerror(e) : "");
   if (st != KZ_OK) remove(tmp);
   free(tmp);
   return st;

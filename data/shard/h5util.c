@@ -1,10 +1,33 @@
 #include "data/shard/h5util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 void kz_h5_quiet(void) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+void kz_h5_skip_exit_cleanup(void) {
+  H5dont_atexit();
+}
+
+static hid_t read_fapl = -1;
+static pthread_once_t read_fapl_once = PTHREAD_ONCE_INIT;
+
+static void make_read_fapl(void) {
+  hid_t p = H5Pcreate(H5P_FILE_ACCESS);
+  if (p >= 0 && H5Pset_fclose_degree(p, H5F_CLOSE_STRONG) < 0) {
+    H5Pclose(p);
+    p = -1;
+  }
+  read_fapl = p;
+}
+
+hid_t kz_h5_read_fapl(void) {
+  /* once per process: the reader's prefetch thread opens files too */
+  pthread_once(&read_fapl_once, make_read_fapl);
+  return read_fapl >= 0 ? read_fapl : H5P_DEFAULT;
 }
 
 hid_t kz_h5_type(kz_field_type t, int in_file) {

@@ -92,7 +92,7 @@ static kz_status validate_file(const char *path, const char *expected, kz_schema
   if (stat(path, &sb) != 0) return kz_fail(KZ_ERR_IO, "%s: %s", path, strerror(errno));
   if (H5Fis_hdf5(path) <= 0)
     return kz_fail(KZ_ERR_FORMAT, "%s: not an HDF5 file (or its header is damaged)", path);
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, kz_h5_read_fapl());
   if (file < 0)
     return kz_fail(KZ_ERR_FORMAT, "%s: cannot open as HDF5 (truncated or damaged: %lld bytes)",
                    path, (long long)sb.st_size);
@@ -494,7 +494,7 @@ static kz_status cursor_open(kz_shard_cursor *c, int shard) {
   cursor_close_file(c);
   kz_h5_quiet();
   const char *path = c->ds->shards[shard].path;
-  c->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  c->file = H5Fopen(path, H5F_ACC_RDONLY, kz_h5_read_fapl());
   if (c->file < 0) return kz_fail(KZ_ERR_IO, "%s: cannot open (changed since validation?)", path);
   for (int32_t f = 0; f < c->ds->schema.n_fields; ++f) {
     c->dsets[f] = H5Dopen2(c->file, c->ds->schema.fields[f].name, H5P_DEFAULT);

@@ -104,8 +104,12 @@ kz_status kz_shard_writer_open(const char *dir, const kz_schema *schema,
   return KZ_OK;
 }
 
+/* errno is cleared before the HDF5 calls that write, so a value here comes
+ * from the failed system call (ENOSPC for a full disk) and says why. */
 static kz_status h5fail(const split_state *sp, const char *field, const char *what) {
-  return kz_fail(KZ_ERR_IO, "%s: dataset '%s': %s failed", sp->tmp_path, field, what);
+  int e = errno;
+  return kz_fail(KZ_ERR_IO, "%s: dataset '%s': %s failed%s%s", sp->tmp_path, field, what,
+                 e ? ": " : "", e ? strerror(e) : "");
 }
 
 static kz_status write_dictionaries(kz_shard_writer *w, split_state *sp) {
@@ -151,9 +155,13 @@ static kz_status open_shard(kz_shard_writer *w, split_state *sp) {
   /* v1.8 object headers allow attributes over 64 KiB (large dictionaries). */
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+  errno = 0;
   sp->file = H5Fcreate(sp->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  int e = errno;
   H5Pclose(fapl);
-  if (sp->file < 0) return kz_fail(KZ_ERR_IO, "%s: cannot create HDF5 file", sp->tmp_path);
+  if (sp->file < 0)
+    return kz_fail(KZ_ERR_IO, "%s: cannot create HDF5 file%s%s", sp->tmp_path, e ? ": " : "",
+                   e ? strerror(e) : "");
   if (kz_h5_attr_write_str(sp->file, "kaizen_format", KZ_SHARD_FORMAT) < 0 ||
       kz_h5_attr_write_int(sp->file, "kaizen_format_version", KZ_SHARD_FORMAT_VERSION) < 0 ||
       kz_h5_attr_write_str(sp->file, "kind", w->schema.kind) < 0 ||
@@ -170,9 +178,16 @@ static kz_status open_shard(kz_shard_writer *w, split_state *sp) {
       H5Pset_shuffle(dcpl);
       H5Pset_deflate(dcpl, (unsigned)w->opt.compress);
     }
+    /* No chunk cache: rows arrive in whole chunks, so a cache would only hold
+     * dirty chunks back until H5Dclose, and libhdf5 1.10 cannot recover from
+     * a close whose flush fails (on a full disk the handle stays half closed
+     * and the library crashes at exit). Without it every write reaches the
+     * file in H5Dwrite, which fails cleanly. */
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    H5Pset_chunk_cache(dapl, 0, 0, 1.0);
     hid_t type = kz_h5_type(fd->type, 1);
-    sp->dsets[f] = H5Dcreate2(sp->file, fd->name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    H5Tclose(type), H5Pclose(dcpl), H5Sclose(space);
+    sp->dsets[f] = H5Dcreate2(sp->file, fd->name, type, space, H5P_DEFAULT, dcpl, dapl);
+    H5Tclose(type), H5Pclose(dcpl), H5Pclose(dapl), H5Sclose(space);
     if (sp->dsets[f] < 0) return h5fail(sp, fd->name, "H5Dcreate");
   }
   KZ_TRY(write_dictionaries(w, sp));
@@ -180,8 +195,14 @@ static kz_status open_shard(kz_shard_writer *w, split_state *sp) {
   return KZ_OK;
 }
 
+/* Closes a shard that will not be committed. Its contents are thrown away,
+ * so the file is emptied first: closing still flushes metadata, and after a
+ * write failed for lack of space that flush would fail too and leave libhdf5
+ * with a half-closed file it crashes on at exit. Emptied, the file has room. */
 static void close_handles(kz_shard_writer *w, split_state *sp) {
   if (sp->file < 0) return;
+  int ignored = sp->tmp_path ? truncate(sp->tmp_path, 0) : 0; /* removed later anyway */
+  (void)ignored;
   for (int32_t f = 0; f < w->schema.n_fields; ++f)
     if (sp->dsets[f] > 0) H5Dclose(sp->dsets[f]), sp->dsets[f] = 0;
   H5Fclose(sp->file);
@@ -218,6 +239,15 @@ static kz_status retire_old_manifest(kz_shard_writer *w) {
 }
 
 static kz_status close_shard(kz_shard_writer *w, split_state *sp) {
+  /* Write everything out while the handles are still open: a failure here
+   * leaves them intact, to be closed by close_handles once the file is
+   * emptied, whereas a failed H5Dclose or H5Fclose cannot be undone. */
+  errno = 0;
+  if (H5Fflush(sp->file, H5F_SCOPE_LOCAL) < 0) {
+    int e = errno;
+    return kz_fail(KZ_ERR_IO, "%s: writing the HDF5 file failed%s%s", sp->tmp_path, e ? ": " : "",
+                   e ? strerror(e) : "");
+  }
   for (int32_t f = 0; f < w->schema.n_fields; ++f)
     if (H5Dclose(sp->dsets[f]) < 0) {
       sp->dsets[f] = 0;
@@ -249,6 +279,7 @@ static kz_status close_shard(kz_shard_writer *w, split_state *sp) {
 /* Writes buffered rows [0, n) as the next rows of the open shard. */
 static kz_status write_rows(kz_shard_writer *w, split_state *sp, int64_t from, int64_t n) {
   if (sp->file < 0) KZ_TRY(open_shard(w, sp));
+  errno = 0;
   for (int32_t f = 0; f < w->schema.n_fields; ++f) {
     const kz_field *fd = &w->schema.fields[f];
     hsize_t start[2] = {(hsize_t)sp->shard_rows_written, 0};
@@ -375,8 +406,9 @@ kz_status kz_shard_writer_finish(kz_shard_writer *w) {
 
 void kz_shard_writer_abort(kz_shard_writer *w) {
   if (!w) return;
-  for (int s = 0; w->splits && s < w->opt.n_splits; ++s) close_handles(w, &w->splits[s]);
+  /* committed shards go first: the space they free lets the open ones close */
   for (int i = 0; i < w->n_committed; ++i) remove(w->committed[i]);
+  for (int s = 0; w->splits && s < w->opt.n_splits; ++s) close_handles(w, &w->splits[s]);
   for (int s = 0; w->splits && s < w->opt.n_splits; ++s)
     if (w->splits[s].tmp_path) remove(w->splits[s].tmp_path);
   if (w->made_dir && w->dir) rmdir(w->dir); /* only succeeds when we left it empty */

@@ -2,6 +2,8 @@
  * U+10FFFF) with Unicode's maximal-subpart replacement rule. */
 #include "data/text/utf8.h"
 
+#include <string.h>
+
 int kz_utf8_next(const uint8_t *s, size_t len, size_t *pos, uint32_t *cp) {
   size_t i = *pos;
   uint8_t b0 = s[i];
@@ -74,6 +76,31 @@ int kz_utf8_put(uint32_t cp, char *out) {
 size_t kz_utf8_validate(const uint8_t *s, size_t len) {
   size_t pos = 0;
   while (pos < len) {
+    size_t start = pos;
+    uint32_t cp;
+    if (!kz_utf8_next(s, len, &pos, &cp)) return start;
+  }
+  return len;
+}
+
+size_t kz_utf8_check_text(const uint8_t *s, size_t len) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  size_t pos = 0;
+  while (pos < len) {
+    if (pos + 8 <= len) {
+      uint64_t w;
+      memcpy(&w, s + pos, 8);
+      /* no byte with its high bit set and no zero byte: 8 ASCII characters */
+      if (!(w & highs) && !((w - ones) & ~w & highs)) {
+        pos += 8;
+        continue;
+      }
+    }
+    if (s[pos] == 0) return pos;
+    if (s[pos] < 0x80) {
+      ++pos;
+      continue;
+    }
     size_t start = pos;
     uint32_t cp;
     if (!kz_utf8_next(s, len, &pos, &cp)) return start;

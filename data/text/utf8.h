@@ -20,4 +20,10 @@ int kz_utf8_put(uint32_t cp, char *out);
 /* Index of the first invalid byte in s, or len when s is valid UTF-8. */
 size_t kz_utf8_validate(const uint8_t *s, size_t len);
 
+/* Index of the first byte that keeps s from being stored as text (a NUL,
+ * which would cut a C string short, or the start of an invalid UTF-8
+ * sequence, which JSON cannot hold), or len when there is none. Runs of
+ * ASCII go 8 bytes at a time, so checking every imported cell is cheap. */
+size_t kz_utf8_check_text(const uint8_t *s, size_t len);
+
 #endif

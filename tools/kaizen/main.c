@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "data/shard/h5util.h"
 
 typedef struct kz_command {
   const char *name;
@@ -36,6 +37,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  kz_h5_skip_exit_cleanup(); /* why: h5util.h */
   if (argc < 2) {
     usage(stderr);
     return 2;
