@@ -64,6 +64,7 @@ kz_status kz_nn_file_write(const char *path, const char *meta_json, const float 
 
 /* Reads the whole file; its size bounds every length field. */
 static kz_status slurp(const char *path, unsigned char **out, size_t *len) {
+  KZ_TRY(kz_fs_check_not_dir(path));
   FILE *f = fopen(path, "rb");
   if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot open model file", path);
   if (fseek(f, 0, SEEK_END) != 0) {

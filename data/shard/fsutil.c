@@ -90,6 +90,13 @@ kz_status kz_fs_ensure_dir(const char *dir, int *created) {
   return KZ_OK;
 }
 
+kz_status kz_fs_check_not_dir(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: is a directory, not a file", path);
+  return KZ_OK;
+}
+
 int kz_fs_exists(const char *path) {
   struct stat sb;
   return stat(path, &sb) == 0;

@@ -16,6 +16,10 @@ kz_status kz_fs_write_atomic(const char *path, const void *data, size_t len);
 /* mkdir -p for one level; *created is set to 1 when this call made it. */
 kz_status kz_fs_ensure_dir(const char *dir, int *created);
 int kz_fs_exists(const char *path);
+/* For an input that must be a file: a directory is an error saying so (a
+ * directory opens, then reads as empty, which would read as "the file is
+ * empty"). A path that does not exist passes: the caller's open reports it. */
+kz_status kz_fs_check_not_dir(const char *path);
 /* snprintf into a heap string ("%s/%s"); NULL when out of memory. */
 char *kz_path_join(const char *dir, const char *name);
 

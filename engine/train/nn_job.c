@@ -23,6 +23,7 @@ kz_status kz_job_cli_apply(kz_cfg *cfg, const kz_job_cli *cli) {
 }
 
 const char *kz_model_file_kind(const char *path) {
+  if (kz_fs_check_not_dir(path) != KZ_OK) return NULL;
   FILE *f = fopen(path, "rb");
   if (!f) {
     kz_fail(KZ_ERR_IO, "%s: cannot open model file", path);

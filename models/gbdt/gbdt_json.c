@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "data/shard/fsutil.h"
 #include "data/shard/schema.h"
 #include "models/float_text.h"
 #include "models/gbdt/tree_build.h"
@@ -705,6 +706,7 @@ static kz_status read_model(loader *L, json_t *root, kz_gbdt_model *m) {
 kz_status kz_gbdt_model_load_json(const char *path, kz_gbdt_model **out) {
   if (!path || !out) return kz_fail(KZ_ERR_INVALID_ARG, "kz_gbdt_model_load_json: NULL argument");
   *out = NULL;
+  KZ_TRY(kz_fs_check_not_dir(path));
   json_error_t err;
   json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
   if (!root) {
