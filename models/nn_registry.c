@@ -24,6 +24,10 @@ static const nn_type types[] = {
 };
 enum { N_TYPES = sizeof(types) / sizeof(types[0]) };
 
+const char *kz_nn_model_type_name(int i) {
+  return i >= 0 && i < N_TYPES ? types[i].name : NULL;
+}
+
 static const nn_type *find_type(const char *name) {
   for (int i = 0; i < N_TYPES; i++)
     if (strcmp(types[i].name, name) == 0) return &types[i];
@@ -86,7 +90,21 @@ kz_status kz_nn_model_save(const kz_nn_model *m, const char *path) {
   char *meta = NULL;
   KZ_TRY(kz_nn_model_meta(m, &meta));
   const kz_nn_model_base *b = kz_nn_base_c(m);
-  kz_status st = kz_nn_file_write(path, meta, (const float *)b->params.data, b->info.n_params);
+  /* A model file is a contract: what is written must load back. The loader
+   * reads the parameters bit for bit whatever their values, so the meta
+   * (statistics, dictionaries, shapes) is what could fail; it is rebuilt
+   * here exactly as kz_nn_model_load will, before anything is written. */
+  kz_nn_model *check = NULL;
+  kz_status st = kz_nn_model_from_meta(meta, (kz_device){KZ_DEVICE_CPU, 0}, &check);
+  if (st == KZ_OK && kz_nn_base(check)->info.n_params != b->info.n_params)
+    st = kz_fail(KZ_ERR_INTERNAL, "its meta describes %lld parameters, the model has %lld",
+                 (long long)kz_nn_base(check)->info.n_params, (long long)b->info.n_params);
+  if (check) kz_nn_base(check)->ops->destroy(check);
+  if (st != KZ_OK) {
+    free(meta);
+    return kz_fail_context(st, "%s: not written, it could not be loaded back", path);
+  }
+  st = kz_nn_file_write(path, meta, (const float *)b->params.data, b->info.n_params);
   free(meta);
   return st;
 }

@@ -85,9 +85,9 @@ def check_shap_cli(d, kaizen):
     err = np.max(np.abs(ours - ref)) if ours.shape == ref.shape else float("inf")
     print(f"kaizen gbdt shap: {ours.shape[0]} rows, header {header}, max |kaizen - xgboost| "
           f"{err:.2e} {'ok' if ok else 'FAIL'}")
-    # --rows limits the output.
+    # --rows limits the output (--overwrite: the first run's file is there).
     run([kaizen, "gbdt", "shap", "--model", kz_model, "--data", data_dir, "--out", out,
-         "--rows", "7"])
+         "--rows", "7", "--overwrite"])
     n7 = len(open(out).read().strip().split("\n")) - 1
     print(f"kaizen gbdt shap --rows 7: {n7} rows {'ok' if n7 == 7 else 'FAIL'}")
     return (not ok) + (n7 != 7)

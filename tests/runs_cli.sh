@@ -92,6 +92,18 @@ echo "1,2,oops" >> "$runs/letter/gamma/metrics.csv"
 expect_fail "gamma/metrics.csv:2: column 'a'" runs plot letter/gamma --runs-dir "$runs" \
   --metric a --out "$tmp/y.svg"
 echo "{not json" > "$runs/letter/gamma/summary.json"
-expect_fail "gamma/summary.json:1: invalid JSON" runs list --runs-dir "$runs"
+# one malformed summary.json does not hide the other runs: skipped with a warning naming it
+out=$("$kaizen" runs list --runs-dir "$runs" 2>&1) || fail "runs list with a bad summary exited $?"
+expect_out "gamma/summary.json:1: invalid JSON" "$out"
+expect_out "(run skipped)" "$out"
+grep -qE '^letter +alpha ' <<<"$out" || fail "alpha not listed beside a bad summary: $out"
+grep -qE '^letter +gamma ' <<<"$out" && fail "gamma listed despite its bad summary: $out"
+# an existing SVG is kept without --overwrite, replaced with it; a run's files never
+expect_fail "exists; pass --overwrite" runs plot letter/alpha --runs-dir "$runs" \
+  --metric valid/accuracy --out "$svg"
+"$kaizen" runs plot letter/alpha --runs-dir "$runs" --metric valid/accuracy --out "$svg" \
+  --overwrite >/dev/null || fail "runs plot --overwrite exited $?"
+expect_fail "is an input of this command" runs plot letter/alpha --runs-dir "$runs" \
+  --metric valid/accuracy --out "$runs/letter/alpha/summary.json" --overwrite
 expect_fail "unknown subcommand 'frob'" runs frob
 exit $((fails > 0))

@@ -781,7 +781,7 @@ static int exists(const char *path) {
 static kz_status run_job(const char *yaml) {
   kz_cfg *cfg;
   KZ_TRY(kz_cfg_load_string(yaml, "job.yaml", &cfg));
-  kz_job_cli cli = {0, NULL, 1};
+  kz_job_cli cli = {.quiet = 1};
   kz_status st = kz_gbdt_job_train(cfg, &cli);
   kz_cfg_free(cfg);
   return st;

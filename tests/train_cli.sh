@@ -99,6 +99,21 @@ grep -q "warning: skipping checkpoint: .*$newest" "$tmp/trunc.out" ||
 cmp -s "$(run_dir d1)/model.kzm" "$(run_dir d2)/model.kzm" ||
   fail "resuming from the previous checkpoint did not reproduce the run"
 
+# ---- (c2) --resume with a changed config: refused, or --allow-changes keeps the old config -------
+cp "$(run_dir d1)/config.yaml" "$tmp/d1.config"
+out=$("$kaizen" train "$tmp/short.yaml" --quiet --set output.run_id=d1 --resume \
+  --set train.lr=0.07 2>&1) && fail "resume with a changed train.lr was accepted"
+grep -qF "train.lr (0.05 -> 0.07)" <<<"$out" || fail "changed lr on resume: $out"
+cmp -s "$tmp/d1.config" "$(run_dir d1)/config.yaml" || fail "a refused resume rewrote config.yaml"
+"$kaizen" train "$tmp/short.yaml" --set output.run_id=d1 --resume --set train.lr=0.07 \
+  --allow-changes >"$tmp/allow.out" 2>&1 || fail "--allow-changes: $(cat "$tmp/allow.out")"
+grep -q 'config changes (--allow-changes' "$tmp/allow.out" ||
+  fail "the resume event does not record the change: $(grep resume "$tmp/allow.out")"
+kept=$(ls "$(run_dir d1)" | grep '^config\.before-step-[0-9]*\.yaml$' | head -n 1)
+[ -n "$kept" ] && cmp -s "$tmp/d1.config" "$(run_dir d1)/$kept" ||
+  fail "--allow-changes did not keep the old config ($kept)"
+grep -q '^  lr: 0.07$' "$(run_dir d1)/config.yaml" || fail "config.yaml lacks the new lr"
+
 # ---- (d) bad configs: exit 1, one error line, no run directory ----------------------------------
 bad() { # bad NAME NEEDLE [--set ...]
   local name="$1" needle="$2"; shift 2

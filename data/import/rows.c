@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "data/import/csv.h"
 #include "data/import/line_rows.h"
+#include "data/shard/fsutil.h"
 
 struct kz_rows {
   kz_csv *csv; /* exactly one of csv and lines is set */
@@ -27,6 +28,7 @@ static int has_suffix(const char *s, const char *suffix) {
 
 kz_status kz_rows_open(const char *path, kz_rows **out) {
   *out = NULL;
+  KZ_TRY(kz_fs_check_not_dir(path));
   kz_rows *r = calloc(1, sizeof *r);
   if (!r) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   kz_status st;

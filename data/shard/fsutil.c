@@ -94,6 +94,35 @@ kz_status kz_fs_ensure_dir(const char *dir, int *created) {
   return KZ_OK;
 }
 
+kz_status kz_fs_check_not_dir(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: is a directory, not a file", path);
+  return KZ_OK;
+}
+
+int kz_fs_same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (!a || !b || stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+kz_status kz_fs_check_output(const char *flag, const char *out, const char *const *inputs,
+                             int n_inputs, int overwrite) {
+  struct stat so;
+  if (stat(out, &so) != 0) return KZ_OK; /* a new file */
+  for (int i = 0; i < n_inputs; ++i)
+    if (kz_fs_same_file(out, inputs[i]))
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "%s %s is an input of this command (%s); choose another "
+                     "file",
+                     flag, out, inputs[i]);
+  if (S_ISDIR(so.st_mode)) return kz_fail(KZ_ERR_INVALID_ARG, "%s %s is a directory", flag, out);
+  if (!overwrite)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s %s exists; pass --overwrite to replace it", flag, out);
+  return KZ_OK;
+}
+
 int kz_fs_exists(const char *path) {
   struct stat sb;
   return stat(path, &sb) == 0;

@@ -285,8 +285,16 @@ kz_status kz_runs_scan(const char *runs_dir, const char *experiment, kz_run_info
         }
         infos = ni;
       }
+      /* One damaged run (a malformed summary.json) must not hide the others:
+       * it is skipped with a warning naming the file and what is wrong. */
       st = kz_run_info_read(dir, &infos[count]);
-      if (st == KZ_OK) ++count;
+      if (st == KZ_OK) {
+        ++count;
+      } else if (st != KZ_ERR_OUT_OF_MEMORY) {
+        fprintf(stderr, "kaizen: warning: %s (run skipped)\n", kz_last_error());
+        kz_clear_error();
+        st = KZ_OK;
+      }
     }
     free_names(runs, n_runs);
   }

@@ -41,7 +41,9 @@ kz_status kz_run_info_read(const char *dir, kz_run_info *out);
 const char *kz_run_info_primary(const kz_run_info *info, double *value);
 
 /* Every run directory under runs_dir/<experiment>/ (all experiments when
- * experiment is NULL), sorted by experiment then run id. *out is malloc'ed. */
+ * experiment is NULL), sorted by experiment then run id. *out is malloc'ed.
+ * A run whose files cannot be read (a malformed summary.json) is left out
+ * with a warning on stderr naming the file. */
 kz_status kz_runs_scan(const char *runs_dir, const char *experiment, kz_run_info **out, int *n);
 
 /* metrics.csv as a table of doubles: column 0 is step, 1 wall_s; empty cells

@@ -3,6 +3,7 @@
 #include "engine/track/svg_plot.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,6 +71,55 @@ static int finite_point(const kz_plot_series *s, int i) {
   return isfinite(s->x[i]) && isfinite(s->y[i]);
 }
 
+/* The polyline of one series, decimated to the plot's pixel columns: a
+ * million-row metrics.csv would otherwise give a file of tens of MB that
+ * draws no more than W - LEFT - RIGHT columns. Each column keeps its first,
+ * lowest, highest and last point, in their order, so the line enters and
+ * leaves a column where it did and a one-step spike stays visible. Rows come
+ * in step order; a series that goes back in x just starts new columns. */
+static void put_point(FILE *f, const axis *ax, const axis *ay, const kz_plot_series *s, int i) {
+  fprintf(f, "%.2f,%.2f ", px(ax, s->x[i]), py(ay, s->y[i]));
+}
+
+static void flush_column(FILE *f, const axis *ax, const axis *ay, const kz_plot_series *s,
+                         const int keep[4]) {
+  int sorted[4], n = 0;
+  for (int k = 0; k < 4; ++k) {
+    int i = keep[k], at = n;
+    if (i < 0) continue;
+    int dup = 0;
+    for (int j = 0; j < n; ++j) dup |= sorted[j] == i;
+    if (dup) continue;
+    while (at > 0 && sorted[at - 1] > i) {
+      sorted[at] = sorted[at - 1];
+      --at;
+    }
+    sorted[at] = i;
+    ++n;
+  }
+  for (int j = 0; j < n; ++j) put_point(f, ax, ay, s, sorted[j]);
+}
+
+static void write_polyline_points(FILE *f, const axis *ax, const axis *ay,
+                                  const kz_plot_series *s) {
+  long col = LONG_MIN;
+  int keep[4] = {-1, -1, -1, -1}; /* first, lowest, highest, last of the column */
+  for (int i = 0; i < s->n; ++i) {
+    if (!finite_point(s, i)) continue;
+    long c = (long)floor(px(ax, s->x[i]));
+    if (c != col) {
+      if (keep[0] >= 0) flush_column(f, ax, ay, s, keep);
+      col = c;
+      keep[0] = keep[1] = keep[2] = keep[3] = i;
+      continue;
+    }
+    if (s->y[i] < s->y[keep[1]]) keep[1] = i;
+    if (s->y[i] > s->y[keep[2]]) keep[2] = i;
+    keep[3] = i;
+  }
+  if (keep[0] >= 0) flush_column(f, ax, ay, s, keep);
+}
+
 static void write_chart(FILE *f, const char *title, const char *x_label, const char *y_label,
                         const kz_plot_series *series, int n_series, const axis *ax,
                         const axis *ay) {
@@ -130,9 +180,7 @@ static void write_chart(FILE *f, const char *title, const char *x_label, const c
     for (int i = 0; i < series[s].n; ++i) points += finite_point(&series[s], i);
     if (points > 0) {
       fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
-      for (int i = 0; i < series[s].n; ++i)
-        if (finite_point(&series[s], i))
-          fprintf(f, "%.2f,%.2f ", px(ax, series[s].x[i]), py(ay, series[s].y[i]));
+      write_polyline_points(f, ax, ay, &series[s]);
       fputs("\"/>\n", f);
       if (points == 1) /* a single point draws no line: mark it */
         for (int i = 0; i < series[s].n; ++i)

@@ -13,7 +13,9 @@ typedef struct kz_plot_series {
 } kz_plot_series;
 
 /* Writes path.tmp, then renames it to path. Fails when no series has a
- * finite point. */
+ * finite point. Each polyline is decimated to the plot's pixel columns
+ * (first, lowest, highest and last point of each), so the file's size does
+ * not grow with the number of points. */
 kz_status kz_svg_line_chart(const char *path, const char *title, const char *x_label,
                             const char *y_label, const kz_plot_series *series, int n_series);
 

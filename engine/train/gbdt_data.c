@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "engine/train/labels.h"
 
 void kz_gbdt_table_close(kz_gbdt_table *t) {
   if (t->ds) kz_shard_batch_free(&t->batch);
@@ -61,6 +62,12 @@ kz_status kz_gbdt_table_open(const char *path, const char *split, const char *wh
   if ((t->n_numeric > 0 && !t->num_cols) || (t->n_categorical > 0 && !t->cat_cols)) {
     kz_gbdt_table_close(t);
     return kz_fail(KZ_ERR_FORMAT, "%s: %s: feature columns have no names", what, path);
+  }
+  /* ±inf labels and codes outside the dictionary, named by row, before the
+   * codes become floats (labels.h); missing labels the booster refuses. */
+  if (fl >= 0 && (st = kz_labels_check_batch(s, &t->batch, t->n, 0, what, path, split)) != KZ_OK) {
+    kz_gbdt_table_close(t);
+    return st;
   }
   if (fl >= 0) {
     const kz_field *lf = &s->fields[fl];

@@ -287,17 +287,17 @@ static kz_status open_data(job *j) {
     KZ_TRY(kz_gbdt_table_open(j->valid_path, "valid", "data.valid", &j->valid));
     j->has_valid = 1;
   } else {
-    /* The valid split of data.train, when it has one. */
+    /* The valid split of data.train, when it has one (none: 0 rows). A
+     * failure to read it, or a bad label in it, is an error, not "no
+     * validation data". */
     kz_gbdt_table v;
-    if (kz_gbdt_table_open(j->train_path, "valid", "data.train (valid split)", &v) == KZ_OK) {
-      if (v.n > 0) {
-        j->valid = v;
-        j->has_valid = 1;
-      } else {
-        kz_gbdt_table_close(&v);
-      }
+    KZ_TRY(kz_gbdt_table_open(j->train_path, "valid", "data.train", &v));
+    if (v.n > 0) {
+      j->valid = v;
+      j->has_valid = 1;
+    } else {
+      kz_gbdt_table_close(&v);
     }
-    kz_clear_error();
   }
   for (int c = 0; c < j->train.n_categorical; ++c)
     if (j->train.n_categories[c] > 255)
@@ -488,8 +488,18 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   KZ_TRY(booster_create(&j->p, dev, &td, j->has_valid ? &vd : NULL, b));
   int quiet = cli && cli->quiet, round = 0;
   double wall0 = 0;
+  /* Every check, the metric list included, before the run directory exists
+   * (a failure after it would leave a failed run behind). */
+  int nm, decide = 0;
+  kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS]; /* a copy: the booster is freed before the end */
+  memcpy(metrics, booster_metrics(b, &nm), sizeof metrics);
+  kz_gbdt_metric
+      again[KZ_GBDT_MAX_METRICS]; /* the booster's list: which one early stopping reads */
+  int n2;
   char *fp = fingerprint(j, dev);
-  kz_status st = fp ? kz_cfg_check_unused(cfg) : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  kz_status st = fp ? kz_gbdt_resolve_metrics(&j->p, again, &n2, &decide)
+                    : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  if (st == KZ_OK) st = kz_cfg_check_unused(cfg);
   if (st == KZ_OK && j->ro.resume) st = resume_from_checkpoint(j, fp, b, quiet, &round, &wall0);
   kz_run *run = NULL;
   if (st == KZ_OK) st = kz_run_open(&j->ro, cfg, &run);
@@ -497,14 +507,6 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
     booster_free(b);
     free(fp);
     return st;
-  }
-  int nm, decide = 0;
-  kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS]; /* a copy: the booster is freed before the end */
-  memcpy(metrics, booster_metrics(b, &nm), sizeof metrics);
-  if (st == KZ_OK) { /* the booster's list: which one early stopping reads */
-    kz_gbdt_metric again[KZ_GBDT_MAX_METRICS];
-    int n2;
-    st = kz_gbdt_resolve_metrics(&j->p, again, &n2, &decide);
   }
   char names[2 * KZ_GBDT_MAX_METRICS][40];
   const char *name_ptrs[2 * KZ_GBDT_MAX_METRICS];

@@ -14,6 +14,8 @@ typedef struct kz_job_cli {
   int resume;         /* --resume: continue the newest valid checkpoint of the run */
   const char *device; /* --device, overrides train.device (kz_job_cli_apply); NULL: the config's */
   int quiet;          /* --quiet: no progress lines */
+  int allow_changes;  /* --allow-changes: resume even though config keys differ from the
+                         run's config.yaml (engine/track/run_config.h); recorded in the run */
 } kz_job_cli;
 
 /* Model files: "kzm" (neural, binary: the KZM1 magic) or "gbdt" (a JSON

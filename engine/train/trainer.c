@@ -25,9 +25,11 @@
 #include "data/shard/fsutil.h"
 #include "data/shard/iter.h"
 #include "engine/track/run.h"
+#include "engine/track/run_config.h"
 #include "engine/train/checkpoint.h"
 #include "engine/train/eval.h"
 #include "engine/train/job.h"
+#include "engine/train/labels.h"
 #include "engine/train/progress.h"
 #include "models/nn_model.h"
 
@@ -65,6 +67,7 @@ typedef struct trainer {
   int rollbacks;
   double seg_t0, log_t0;
   int64_t log_samples0, seg_step0;
+  char changes[2048]; /* --resume --allow-changes: the keys that differ, "" if none */
 } trainer;
 
 static uint64_t splitmix64(uint64_t *x) {
@@ -91,16 +94,25 @@ static kz_status open_data(trainer *t) {
   const char *vpath = t->c.data_valid ? t->c.data_valid : t->c.data_train;
   st = kz_dataset_open(vpath, &v, &t->valid);
   if (st != KZ_OK) return kz_fail_context(st, t->c.data_valid ? "data.valid" : "data.train");
-  if (kz_dataset_rows(t->valid) > 0) return KZ_OK;
-  kz_dataset_close(t->valid);
-  t->valid = NULL;
+  const char *vsplit = "valid";
+  if (kz_dataset_rows(t->valid) == 0) {
+    kz_dataset_close(t->valid);
+    t->valid = NULL;
+    vsplit = NULL;
+  }
   /* An explicit validation set without split labels is used whole. */
-  if (t->c.data_valid) {
+  if (!t->valid && t->c.data_valid) {
     st = kz_dataset_open(t->c.data_valid, NULL, &t->valid);
     if (st != KZ_OK) return kz_fail_context(st, "data.valid");
     if (kz_dataset_rows(t->valid) == 0)
       return kz_fail(KZ_ERR_INVALID_ARG, "data.valid: %s has no rows", t->c.data_valid);
   }
+  /* Every label is read once here, so a bad one fails the job before the
+   * run directory exists (labels.h). */
+  KZ_TRY(kz_labels_check_dataset(t->train, "data.train", t->c.data_train, "train", NULL));
+  if (t->valid)
+    KZ_TRY(kz_labels_check_dataset(t->valid, t->c.data_valid ? "data.valid" : "data.train", vpath,
+                                   vsplit, kz_dataset_schema(t->train)));
   return KZ_OK;
 }
 
@@ -178,6 +190,21 @@ static kz_status create_model(trainer *t, kz_cfg *cfg) {
   return kz_nn_model_meta(t->model, &t->meta);
 }
 
+/* A resumed run continues the computation the run's config.yaml describes:
+ * a different train.lr or batch_size would silently make it another run.
+ * With --allow-changes the old config is kept before the run is reopened. */
+static kz_status check_resume_config(trainer *t, const kz_cfg *cfg) {
+  int n = 0;
+  KZ_TRY(kz_run_config_diff(t->run_dir, cfg, kz_run_config_free_keys, t->changes, sizeof t->changes,
+                            &n));
+  if (n == 0 || t->cli->allow_changes) return KZ_OK;
+  return kz_fail(KZ_ERR_INVALID_ARG,
+                 "--resume: %d config key%s differ%s from %s/config.yaml: %s; resume with the "
+                 "run's values, or pass --allow-changes to continue with the new ones (the old "
+                 "config is kept in the run)",
+                 n, n == 1 ? "" : "s", n == 1 ? "s" : "", t->run_dir, t->changes);
+}
+
 static kz_status setup(trainer *t, kz_cfg *cfg) {
   KZ_TRY(kz_train_config_read(cfg, &t->c));
   KZ_TRY(kz_device_parse(t->c.device, &t->device));
@@ -204,6 +231,7 @@ static kz_status setup(trainer *t, kz_cfg *cfg) {
                      "another run_id",
                      t->run_dir);
   }
+  if (t->cli && t->cli->resume) KZ_TRY(check_resume_config(t, cfg));
   return KZ_OK;
 }
 
@@ -592,17 +620,28 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
       return st;
     }
   }
+  if (t->changes[0]) KZ_TRY(kz_run_config_keep_old(t->run_dir, t->st.step));
   KZ_TRY(begin_run(t, cfg, resumed));
   kz_progress_init(&t->prog, t->cli && t->cli->quiet, t->s, t->mb->info.flops_per_row);
   t->seg_t0 = t->log_t0 = kz_now_s();
   t->log_samples0 = t->st.samples;
   t->seg_step0 = t->st.step;
   if (resumed) {
-    char detail[128];
-    snprintf(detail, sizeof detail, "resumed from checkpoint at step %lld", (long long)t->st.step);
+    /* values may hold quotes, so the JSON event names the kept file only */
+    char detail[200];
+    int len = snprintf(detail, sizeof detail, "resumed from checkpoint at step %lld",
+                       (long long)t->st.step);
+    if (t->changes[0] && len > 0 && (size_t)len < sizeof detail)
+      snprintf(detail + len, sizeof detail - (size_t)len,
+               " with config changes (--allow-changes; the old config is "
+               "config.before-step-%lld.yaml)",
+               (long long)t->st.step);
     event(t, "resume", detail);
   }
+  /* A failure in the loop or while saving the final model leaves a run
+   * marked failed, not one that looks as if it were still running. */
   kz_status st = train_loop(t);
+  if (st == KZ_OK) st = finish(t);
   if (st != KZ_OK) {
     kz_progress_finish(&t->prog);
     kz_run_summary s = {.status = "failed", .model_type = t->mb->ops->type, .steps = t->st.step};
@@ -614,7 +653,7 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
     kz_run_finish(t->run, &s);
     return kz_fail(err, "%s", msg);
   }
-  return finish(t);
+  return KZ_OK;
 }
 
 kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {

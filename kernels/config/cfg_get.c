@@ -196,6 +196,16 @@ static kz_status scalar_int(const kz_cfg_node *n, int64_t *out) {
   char buf[80];
   if (n->quoted || !kz_cfg_parse_int(n->value, out)) {
     double d;
+    /* Plain digits that kz_cfg_parse_int refused overflowed int64: call them
+     * too large, not a fraction (which strtod would read them as). */
+    const char *p = n->value + (n->value[0] == '+' || n->value[0] == '-');
+    if (!n->quoted && *p && strspn(p, "0123456789") == strlen(p))
+      return fail_node(n,
+                       "expected an integer, got %s, which is beyond the 64-bit range (at most "
+                       "9223372036854775807)",
+                       shown(n, buf, sizeof buf));
+    if (!n->quoted && kz_cfg_parse_double(n->value, &d) && d == floor(d))
+      return fail_node(n, "expected an integer in plain digits, got %s", shown(n, buf, sizeof buf));
     if (!n->quoted && kz_cfg_parse_double(n->value, &d))
       return fail_node(n, "expected an integer, got the fraction %s", shown(n, buf, sizeof buf));
     return fail_node(n, "expected an integer, got %s", shown(n, buf, sizeof buf));
@@ -205,7 +215,7 @@ static kz_status scalar_int(const kz_cfg_node *n, int64_t *out) {
 
 kz_status kz_cfg_get_int(const kz_cfg_node *map, const char *key, int64_t def, int64_t min,
                          int64_t max, int64_t *out) {
-  kz_cfg_node *n, *slot;
+  kz_cfg_node *n = NULL, *slot = NULL;
   KZ_TRY(lookup(map, key, &n, &slot));
   int64_t v = def;
   if (n) {
@@ -222,7 +232,7 @@ kz_status kz_cfg_get_int(const kz_cfg_node *map, const char *key, int64_t def, i
 
 kz_status kz_cfg_get_double(const kz_cfg_node *map, const char *key, double def, double min,
                             double max, double *out) {
-  kz_cfg_node *n, *slot;
+  kz_cfg_node *n = NULL, *slot = NULL;
   KZ_TRY(lookup(map, key, &n, &slot));
   double v = def;
   if (n) {
@@ -240,7 +250,7 @@ kz_status kz_cfg_get_double(const kz_cfg_node *map, const char *key, double def,
 }
 
 kz_status kz_cfg_get_bool(const kz_cfg_node *map, const char *key, int def, int *out) {
-  kz_cfg_node *n, *slot;
+  kz_cfg_node *n = NULL, *slot = NULL;
   KZ_TRY(lookup(map, key, &n, &slot));
   int v = def ? 1 : 0;
   if (n) {
@@ -273,7 +283,7 @@ static kz_status missing(const kz_cfg_node *map, const char *key) {
 
 kz_status kz_cfg_get_string(const kz_cfg_node *map, const char *key, const char *def,
                             const char **out) {
-  kz_cfg_node *n, *slot;
+  kz_cfg_node *n = NULL, *slot = NULL;
   KZ_TRY(lookup(map, key, &n, &slot));
   const char *v;
   if (n) {
@@ -303,7 +313,7 @@ kz_status kz_cfg_get_enum(const kz_cfg_node *map, const char *key, const char *c
   while (choices[n_choices]) ++n_choices;
   if (def >= n_choices)
     return kz_fail(KZ_ERR_INVALID_ARG, "kz_cfg_get_enum: default %d out of range", def);
-  kz_cfg_node *n, *slot;
+  kz_cfg_node *n = NULL, *slot = NULL;
   KZ_TRY(lookup(map, key, &n, &slot));
   int v = def;
   if (n) {

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "data/shard/fsutil.h"
 #include "data/shard/reader.h"
 #include "models/gbdt/gbdt_importance.h"
 #include "models/gbdt/gbdt_json.h"
@@ -15,8 +16,9 @@
 
 static const char usage_text[] =
     "usage: kaizen gbdt importance --model MODEL.json [--type TYPE]\n"
-    "       kaizen gbdt export --model MODEL.json --format xgboost-json --out FILE\n"
-    "       kaizen gbdt shap --model MODEL.json --data DIR --out FILE.csv [--rows N]\n\n"
+    "       kaizen gbdt export --model MODEL.json --format xgboost-json --out FILE [--overwrite]\n"
+    "       kaizen gbdt shap --model MODEL.json --data DIR --out FILE.csv [--rows N] "
+    "[--overwrite]\n\n"
     "importance  per-feature importance as XGBoost's get_score: TYPE is weight (split count),\n"
     "            gain (default: mean gain per split), total_gain, cover (mean cover per\n"
     "            split) or total_cover; unused features are left out, largest first\n"
@@ -25,12 +27,14 @@ static const char usage_text[] =
     "            shards, manifest order; --rows N: the first N): one CSV column per feature\n"
     "            and output group plus a bias column; each group's columns sum to its margin\n"
     "  --threads N  (shap) OpenMP threads, 0 = all cores (default)\n"
+    "  --overwrite  (export, shap) replace an existing --out (never the model or the data)\n"
     "  -h, --help   this text\n";
 
 typedef struct gbdt_args {
   const char *model, *type, *format, *out, *data;
   long long rows;
   int threads;
+  int overwrite;
 } gbdt_args;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -54,6 +58,10 @@ static int parse_args(int argc, char **argv, gbdt_args *a) {
   for (int i = 2; i < argc; ++i) {
     const char *k = argv[i];
     const char **slot = NULL;
+    if (!strcmp(k, "--overwrite")) {
+      a->overwrite = 1;
+      continue;
+    }
     if (!strcmp(k, "--model"))
       slot = &a->model;
     else if (!strcmp(k, "--type"))
@@ -274,6 +282,25 @@ int kz_cmd_gbdt(int argc, char **argv) {
     return usage_error("export needs --format xgboost-json (got '%s')", a.format ? a.format : "");
   if (strcmp(sub, "importance") && !a.out) return usage_error("%s needs --out", sub);
   if (!strcmp(sub, "shap") && !a.data) return usage_error("%s needs --data", sub);
+  if (a.overwrite && !strcmp(sub, "importance"))
+    return usage_error("%s has no output file (--overwrite)", sub);
+  /* The output never replaces the model or the data set (its directory,
+   * manifest or a shard in it), nor an existing file without --overwrite. */
+  if (a.out) {
+    char manifest[4200] = "", out_dir[4200];
+    if (a.data) snprintf(manifest, sizeof manifest, "%s/manifest.json", a.data);
+    const char *slash = strrchr(a.out, '/');
+    snprintf(out_dir, sizeof out_dir, "%.*s", slash ? (int)(slash - a.out) : 1,
+             slash ? a.out : ".");
+    const char *inputs[] = {a.model, a.data, a.data ? manifest : NULL};
+    if (kz_fs_check_output("--out", a.out, inputs, 3, a.overwrite) != KZ_OK)
+      return kz_cli_fail("gbdt");
+    if (kz_fs_same_file(out_dir, a.data)) {
+      kz_fail(KZ_ERR_INVALID_ARG, "--out %s is inside the data set %s; choose another file", a.out,
+              a.data);
+      return kz_cli_fail("gbdt");
+    }
+  }
   kz_gbdt_model *m = NULL;
   if (kz_gbdt_model_load_json(a.model, &m) != KZ_OK) return kz_cli_fail("gbdt");
   if (!strcmp(sub, "importance"))

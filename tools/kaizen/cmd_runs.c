@@ -10,19 +10,23 @@
 #include "commands.h"
 #include "config/cfg.h"
 #include "core/error.h"
+#include "data/shard/fsutil.h"
 #include "engine/track/runs_read.h"
 #include "engine/track/svg_plot.h"
 
 static void usage(FILE *out) {
   fprintf(out, "usage: kaizen runs list [--runs-dir DIR] [--experiment E]\n"
                "       kaizen runs compare RUN... [--runs-dir DIR]\n"
-               "       kaizen runs plot RUN... --metric NAME --out FILE.svg [--runs-dir DIR]\n\n"
+               "       kaizen runs plot RUN... --metric NAME --out FILE.svg [--overwrite]\n"
+               "                        [--runs-dir DIR]\n\n"
                "RUN is a run directory, or EXPERIMENT/RUN_ID under --runs-dir (default: runs).\n"
                "  list     one line per run: experiment, run id, model type, status, steps,\n"
                "           wall time, best metric and value, final primary metric\n"
                "  compare  one column per run: summary fields, every final metric, and the\n"
                "           config keys whose values differ between the runs\n"
-               "  plot     an SVG line chart of one metrics.csv column against step\n");
+               "  plot     an SVG line chart of one metrics.csv column against step; an\n"
+               "           existing FILE.svg is replaced only with --overwrite, a run's own\n"
+               "           files never\n");
 }
 
 /* ---- a text table ---------------------------------------------------------- */
@@ -328,6 +332,35 @@ static int cmd_compare(const char *runs_dir, char **args, int n_args) {
 
 /* ---- plot ---------------------------------------------------------------------------- */
 
+/* The SVG never replaces a file of a run it reads (metrics.csv, summary.json,
+ * config.yaml, or any existing file in the run's directory: a model, a
+ * checkpoint), nor another existing file without --overwrite. */
+static int check_plot_out(const char *runs_dir, char **args, int n_args, const char *out,
+                          int overwrite) {
+  const char *slash = strrchr(out, '/');
+  char out_dir[4096];
+  snprintf(out_dir, sizeof out_dir, "%.*s", slash ? (int)(slash - out) : 1, slash ? out : ".");
+  for (int i = 0; i < n_args; ++i) {
+    char dir[4096], files[3][4200];
+    if (resolve(runs_dir, args[i], dir, sizeof dir)) return 1;
+    static const char *const names[] = {"metrics.csv", "summary.json", "config.yaml"};
+    const char *inputs[3];
+    for (int k = 0; k < 3; ++k) {
+      snprintf(files[k], sizeof files[k], "%s/%s", dir, names[k]);
+      inputs[k] = files[k];
+    }
+    if (kz_fs_check_output("--out", out, inputs, 3, 1) != KZ_OK) return kz_cli_fail("runs plot");
+    if (kz_fs_exists(out) && kz_fs_same_file(out_dir, dir)) {
+      kz_fail(KZ_ERR_INVALID_ARG, "--out %s is a file of the run %s; choose another file", out,
+              args[i]);
+      return kz_cli_fail("runs plot");
+    }
+  }
+  if (kz_fs_check_output("--out", out, NULL, 0, overwrite) != KZ_OK)
+    return kz_cli_fail("runs plot");
+  return 0;
+}
+
 static int cmd_plot(const char *runs_dir, char **args, int n_args, const char *metric,
                     const char *out) {
   kz_metrics_table *tables = calloc((size_t)n_args, sizeof *tables);
@@ -418,7 +451,7 @@ int kz_cmd_runs(int argc, char **argv) {
   const char *runs_dir = "runs", *experiment = NULL, *metric = NULL, *out = NULL;
   char **args = calloc((size_t)argc, sizeof *args);
   if (!args) return 1;
-  int n_args = 0, rc = -1;
+  int n_args = 0, rc = -1, overwrite = 0;
   for (int i = 2; i < argc && rc < 0; ++i) {
     const char *a = argv[i];
     const char **slot = !strcmp(a, "--runs-dir")     ? &runs_dir
@@ -429,6 +462,8 @@ int kz_cmd_runs(int argc, char **argv) {
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
       rc = 0;
+    } else if (!strcmp(a, "--overwrite") && !strcmp(sub, "plot")) {
+      overwrite = 1;
     } else if (slot) {
       if (i + 1 >= argc) {
         fprintf(stderr, "kaizen: runs %s: %s needs a value\n", sub, a);
@@ -460,7 +495,8 @@ int kz_cmd_runs(int argc, char **argv) {
       fprintf(stderr, "kaizen: runs plot: --metric NAME and --out FILE.svg are required\n");
       rc = 2;
     } else {
-      rc = cmd_plot(runs_dir, args, n_args, metric, out);
+      rc = check_plot_out(runs_dir, args, n_args, out, overwrite);
+      if (!rc) rc = cmd_plot(runs_dir, args, n_args, metric, out);
     }
   }
   free(args);

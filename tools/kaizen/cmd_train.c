@@ -6,15 +6,19 @@
 #include "commands.h"
 #include "config/cfg.h"
 #include "engine/train/job.h"
+#include "models/nn_model.h"
 
 static void usage(FILE *out) {
   fprintf(
       out,
-      "usage: kaizen train JOB.yaml [--set key=value]... [--resume] [--device D] [--quiet]\n\n"
+      "usage: kaizen train JOB.yaml [--set key=value]... [--resume [--allow-changes]]\n"
+      "                    [--device D] [--quiet]\n\n"
       "Trains the model a job config describes (docs/CONFIG.md) and records the run in\n"
       "<output.runs_dir>/<output.experiment>/<run_id>/ (docs/RUNS.md).\n\n"
       "  --set key=value        override a config value, e.g. --set train.lr=0.01 (repeatable)\n"
       "  --resume               continue the newest valid checkpoint of output.run_id\n"
+      "  --allow-changes        with --resume: accept config keys that differ from the run's\n"
+      "                         config.yaml (the old one is kept in the run)\n"
       "  --quiet                no progress output\n"
       "%s",
       kz_cli_common_help);
@@ -41,6 +45,8 @@ int kz_cmd_train(int argc, char **argv) {
       sets[n_sets++] = argv[++i];
     } else if (!strcmp(argv[i], "--resume")) {
       cli.resume = 1;
+    } else if (!strcmp(argv[i], "--allow-changes")) {
+      cli.allow_changes = 1;
     } else if (!strcmp(argv[i], "--quiet")) {
       cli.quiet = 1;
     } else if (argv[i][0] == '-' || job) {
@@ -55,6 +61,10 @@ int kz_cmd_train(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  if (cli.allow_changes && !cli.resume) {
+    fprintf(stderr, "kaizen train: --allow-changes only applies with --resume\n");
+    return 2;
+  }
   if (kz_cli_common_apply(&common, NULL) != 0) return 1;
   cli.device = common.device;
   kz_cfg *cfg = NULL;
@@ -64,10 +74,17 @@ int kz_cmd_train(int argc, char **argv) {
       kz_cfg_free(cfg);
       return kz_cli_fail("train: --set");
     }
-  const char *type = NULL;
-  kz_status st = kz_cfg_get_string(kz_cfg_section(cfg, "model"), "type", NULL, &type);
-  if (st == KZ_OK)
-    st = !strcmp(type, "gbdt") ? kz_gbdt_job_train(cfg, &cli) : kz_nn_job_train(cfg, &cli);
+  /* Every model type a job may name, so a misspelt one lists them all. */
+  const char *types[16];
+  int n_types = 0;
+  for (const char *t; n_types < 14 && (t = kz_nn_model_type_name(n_types)); ++n_types)
+    types[n_types] = t;
+  const int gbdt = n_types;
+  types[n_types++] = "gbdt";
+  types[n_types] = NULL;
+  int type = -1;
+  kz_status st = kz_cfg_get_enum(kz_cfg_section(cfg, "model"), "type", types, -1, &type);
+  if (st == KZ_OK) st = type == gbdt ? kz_gbdt_job_train(cfg, &cli) : kz_nn_job_train(cfg, &cli);
   int rc = st == KZ_OK ? 0 : kz_cli_fail("train");
   kz_cfg_free(cfg);
   return rc;
