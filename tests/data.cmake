@@ -49,4 +49,5 @@ add_test(NAME data/input_map COMMAND test_input_map ${KZ_DATA_TEST_TMP})
 # no crash at exit. Mounting needs root; elsewhere the test reports a skip.
 add_test(NAME data/import_disk_full COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/import_disk_full.sh
                                             $<TARGET_FILE:kaizen>)
-set_tests_properties(data/import_disk_full PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+set_tests_properties(data/import_disk_full PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120
+                     ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan_hdf5_disk_full.supp")
