@@ -60,7 +60,7 @@ static inline float kz_cpu_max_scaled(const float *x, int64_t n, float scale) {
 /* exp(x) for x <= 0 (the argument after subtracting a row maximum), to about
  * one float ulp: 2^k * p(r) with r = x - k ln2 in [-ln2/2, ln2/2] and p the
  * degree-7 Taylor polynomial (truncation error below 6e-9). Results at or
- * below -87 flush to 0; NaN stays NaN. The range test works on the bits with
+ * below -87 flush to 0; NaN stays NaN (without an undefined NaN-to-int conversion). The range test works on the bits with
  * integer masks: a float comparison may trap under the default
  * -ftrapping-math, and the compiler then refuses to vectorise the select. */
 static inline float kz_cpu_exp_nonpos(float x) {
@@ -69,7 +69,11 @@ static inline float kz_cpu_exp_nonpos(float x) {
   /* -87 (0xc2ae0000) down to -inf (0xff800000); negative NaNs lie above. */
   const uint32_t under = (uint32_t)(ux >= 0xc2ae0000u) & (uint32_t)(ux <= 0xff800000u);
   const uint32_t keep = under - 1u; /* all ones unless under */
-  const uint32_t uc = (ux & keep) | (0xc2ae0000u & ~keep);
+  /* A NaN (of either sign) goes through the arithmetic as 0, whose
+   * conversion to int below is defined (NaN's is not), and is put back as
+   * NaN at the end. */
+  const uint32_t is_nan = 0u - (uint32_t)((ux & 0x7fffffffu) > 0x7f800000u);
+  const uint32_t uc = ((ux & keep) | (0xc2ae0000u & ~keep)) & ~is_nan;
   float xc; /* x clamped to -87, which keeps 2^k a normal float */
   memcpy(&xc, &uc, sizeof xc);
   const float t = xc * 1.44269504088896341f;
@@ -88,7 +92,13 @@ static inline float kz_cpu_exp_nonpos(float x) {
   const uint32_t bits = ((uint32_t)(k + 127) << 23) & keep; /* 2^k, or 0 when under */
   float scale;
   memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  const float y = p * scale;
+  uint32_t uy;
+  memcpy(&uy, &y, sizeof uy);
+  uy |= is_nan & 0x7fc00000u; /* a quiet NaN whatever y's bits were */
+  float out;
+  memcpy(&out, &uy, sizeof out);
+  return out;
 }
 
 static inline int64_t kz_cpu_grain(int knob) {
