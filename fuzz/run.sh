@@ -31,19 +31,20 @@ one() {
   "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$art/" "${dict[@]}" "$corpus" "$src/corpus/$name" >"$log" 2>&1
   local rc=$?
-  local execs rate cov files bytes
+  local execs rate cov files bytes rss
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{print $2}')
   # libFuzzer's own average is unreliable on short runs; runs over wall time.
   rate=$(awk -v n="${execs:-0}" -v s="$seconds" 'BEGIN {printf "%d", n / (s > 0 ? s : 1)}')
   cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | grep -o 'cov: [0-9]* ft: [0-9]*')
+  rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | awk '{print $2}')
   files=$(find "$corpus" -type f | wc -l)
   bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
   local verdict="ok"
   if [ "$rc" -ne 0 ]; then
     verdict="FAILED (exit $rc): $(ls "$art" | head -n 3 | tr '\n' ' ')see $log"
   fi
-  printf 'fuzz_%-14s %4ss %9s runs %7s exec/s  corpus %5s files %8s bytes  %s  %s\n' \
-    "$name" "$seconds" "${execs:-?}" "${rate:-?}" "$files" "$bytes" "${cov:-}" "$verdict"
+  printf 'fuzz_%-14s %4ss %9s runs %6s exec/s  corpus %5s files %8s bytes  %s  rss %s MB  %s\n' \
+    "$name" "$seconds" "${execs:-?}" "${rate:-?}" "$files" "$bytes" "${cov:-}" "${rss:-?}" "$verdict"
   [ "$rc" -eq 0 ]
 }
 
