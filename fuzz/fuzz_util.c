@@ -13,8 +13,7 @@
 static char scratch[64];
 
 /* Removes the scratch directory and whatever a parser may have left in it
- * (a parser leaving files is checked by the tests, not here). One level deep
- * is enough: no harness makes subdirectories below its own. */
+ * (a parser leaving files is checked by the tests, not here). */
 static void remove_tree(const char *dir) {
   DIR *d = opendir(dir);
   if (d) {
@@ -28,6 +27,10 @@ static void remove_tree(const char *dir) {
     closedir(d);
   }
   rmdir(dir);
+}
+
+void kz_fuzz_remove(const char *dir) {
+  remove_tree(dir);
 }
 
 static void cleanup(void) {

@@ -11,6 +11,9 @@
 
 /* The scratch directory ("/tmp/kz-fuzz-XXXXXX"); aborts if it cannot be made. */
 const char *kz_fuzz_dir(void);
+/* Removes dir and everything in it (a directory a parser wrote under the
+ * scratch directory). */
+void kz_fuzz_remove(const char *dir);
 /* Writes data to <scratch>/name and returns that path (static storage, valid
  * until the next call). Aborts on an I/O error: a harness that cannot write
  * its input would otherwise test nothing. */
