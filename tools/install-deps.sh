@@ -8,7 +8,9 @@ engine_pkgs=(build-essential cmake pkg-config git
   libopenblas-dev libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin
   libmicrohttpd-dev libjansson-dev libyaml-dev)
 # Only tests and reference scripts use these; the engine never needs Python.
-test_pkgs=(python3 python3-numpy python3-pip clang-format python3-xgboost python3-h5py)
+# clang, its libFuzzer/sanitizer runtimes and OpenMP runtime build the fuzz harnesses (make fuzz).
+test_pkgs=(python3 python3-numpy python3-pip clang-format python3-xgboost python3-h5py
+  clang libclang-rt-dev libomp-dev)
 
 want=("${engine_pkgs[@]}")
 if [ "${1:-}" = "--with-test" ]; then want+=("${test_pkgs[@]}"); fi
