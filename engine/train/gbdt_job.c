@@ -1,6 +1,6 @@
-/* `kaizen train / predict / eval` for gradient-boosted trees (job.h,
- * docs/GBDT.md). Training validates the whole config and reads the data
- * before the run directory exists, so a bad job leaves nothing behind.
+/* `kaizen train` for gradient-boosted trees (job.h, docs/GBDT.md); prediction
+ * and evaluation go through engine/predict. Training validates the whole config
+ * and reads the data before the run directory exists, so a bad job leaves nothing behind.
  * Round checkpoints (gbdt_checkpoint.h) let `--resume` continue a killed run
  * to the model an uninterrupted one would have saved, byte for byte. */
 #define _POSIX_C_SOURCE 200809L

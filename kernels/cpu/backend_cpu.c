@@ -1,5 +1,6 @@
 /* The CPU backend: host memory, synchronous streams, wall-clock events, and
  * the table of CPU ops (cpu_ops.h). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>

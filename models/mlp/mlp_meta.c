@@ -3,6 +3,7 @@
  * with 17 significant digits, so from_meta rebuilds a bit-identical model. */
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,7 +136,50 @@ static kz_status pick(json_t *o, const char *key, const char *const *names, int 
   return kz_fail(KZ_ERR_FORMAT, "mlp meta: unknown %s '%s'", key, json_string_value(v));
 }
 
+/* A key the writer never writes is an edit or a typo ("emebdding_dim"):
+ * refused, never read as the default. */
+static kz_status known_keys(json_t *o, const char *where, const char *const *keys) {
+  const char *key;
+  json_t *v;
+  json_object_foreach(o, key, v) {
+    int known = 0;
+    for (const char *const *k = keys; *k && !known; ++k) known = !strcmp(*k, key);
+    if (!known)
+      return kz_fail(KZ_ERR_FORMAT, "mlp meta: %s%s%s: unknown key", where, *where ? "." : "", key);
+  }
+  return KZ_OK;
+}
+
+static kz_status meta_keys(json_t *root) {
+  static const char *const top[] = {"type",         "version",      "config", "fields",
+                                    "numeric",      "categorical",  "label",  "n_params",
+                                    "output_names", "input_schema", NULL};
+  static const char *const cfg[] = {"hidden", "activation", "dropout", "embedding_dim",
+                                    "task",   "init",       NULL};
+  static const char *const fields[] = {"count", "numeric", "categorical", "label", NULL};
+  static const char *const num[] = {"name", "mean", "std", "missing_indicator", NULL};
+  static const char *const cat[] = {"name", "categories", "dim", NULL};
+  static const char *const label[] = {"name", "mean", "std", "classes", NULL};
+  KZ_TRY(known_keys(root, "", top));
+  json_t *o;
+  if (json_is_object(o = json_object_get(root, "config"))) KZ_TRY(known_keys(o, "config", cfg));
+  if (json_is_object(o = json_object_get(root, "fields"))) KZ_TRY(known_keys(o, "fields", fields));
+  if (json_is_object(o = json_object_get(root, "label"))) KZ_TRY(known_keys(o, "label", label));
+  const char *arrays[] = {"numeric", "categorical"};
+  for (int a = 0; a < 2; ++a) {
+    json_t *arr = json_object_get(root, arrays[a]);
+    for (size_t i = 0; json_is_array(arr) && i < json_array_size(arr); ++i) {
+      char where[48];
+      snprintf(where, sizeof where, "%s[%zu]", arrays[a], i);
+      json_t *item = json_array_get(arr, i);
+      if (json_is_object(item)) KZ_TRY(known_keys(item, where, a ? cat : num));
+    }
+  }
+  return KZ_OK;
+}
+
 static kz_status parse_meta(kz_mlp *m, json_t *root) {
+  KZ_TRY(meta_keys(root));
   json_t *cfg = json_object_get(root, "config"), *fields = json_object_get(root, "fields");
   json_t *num = json_object_get(root, "numeric"), *cat = json_object_get(root, "categorical");
   json_t *label = json_object_get(root, "label");
