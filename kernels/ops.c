@@ -421,3 +421,47 @@ kz_status kz_op_cast(kz_stream *s, const kz_tensor *x, kz_tensor *y) {
   if (to_bf16) return DISPATCH(s, cast_f32_to_bf16, op, x->data, y->data, kz_tensor_numel(x));
   return DISPATCH(s, cast_bf16_to_f32, op, x->data, y->data, kz_tensor_numel(x));
 }
+
+/* ---- unary elementwise ops (generated from the op list) ------------------------ */
+
+typedef kz_status(*unary_fwd_fn) KZ_UNARY_FWD_PARAMS;
+typedef kz_status(*unary_bwd_fn) KZ_UNARY_BWD_PARAMS;
+
+/* static inline: a list without unary rows leaves them unused. */
+static inline kz_status unary_fwd(kz_stream *s, const char *op, unary_fwd_fn fn, const kz_tensor *x,
+                                  kz_tensor *y, float param) {
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  KZ_TRY(check_same_shape(op, "y", y, "x", x));
+  if (!isfinite(param))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: the parameter must be finite, got %g", op, param);
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  if (!fn) return unsupported(s, op);
+  return fn(s, x->data, y->data, kz_tensor_numel(x), param);
+}
+
+static inline kz_status unary_bwd(kz_stream *s, const char *op, unary_bwd_fn fn, const kz_tensor *x,
+                                  const kz_tensor *dy, kz_tensor *dx, float param,
+                                  bool accumulate) {
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "dy", dy, KZ_F32));
+  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
+  KZ_TRY(check_same_shape(op, "dy", dy, "x", x));
+  KZ_TRY(check_same_shape(op, "dx", dx, "x", x));
+  if (!isfinite(param))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: the parameter must be finite, got %g", op, param);
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  if (!fn) return unsupported(s, op);
+  return fn(s, x->data, dy->data, dx->data, kz_tensor_numel(x), param, accumulate);
+}
+
+#define KZ_UNARY(name, param, ...)                                                                 \
+  kz_status kz_op_##name(kz_stream *s, const kz_tensor *x, kz_tensor *y, float param) {            \
+    return unary_fwd(s, #name, s->backend->ops.name##_fwd, x, y, param);                           \
+  }                                                                                                \
+  kz_status kz_op_##name##_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy,              \
+                               kz_tensor *dx, float param, bool accumulate) {                      \
+    return unary_bwd(s, #name "_bwd", s->backend->ops.name##_bwd, x, dy, dx, param, accumulate);   \
+  }
+KZ_OP_UNARIES()
+#undef KZ_UNARY

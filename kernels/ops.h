@@ -52,6 +52,17 @@ kz_status kz_op_adamw(kz_stream *s, kz_tensor *params, const kz_tensor *grads, k
 /* Converts between f32 and bf16 tensors of equal shape (either direction). */
 kz_status kz_op_cast(kz_stream *s, const kz_tensor *x, kz_tensor *y);
 
+/* The unary elementwise ops of the op list (op_list.h), generated:
+ * kz_op_<name>(x, y, param) computes y = f(x; param) (y may alias x) and
+ * kz_op_<name>_bwd(x, dy, dx, param, accumulate) dx (+)= dy * f'(x; param).
+ * x, y, dy, dx: f32 of one shape; param must be finite. */
+#define KZ_UNARY(name, param, ...)                                                                 \
+  kz_status kz_op_##name(kz_stream *s, const kz_tensor *x, kz_tensor *y, float param);             \
+  kz_status kz_op_##name##_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy,              \
+                               kz_tensor *dx, float param, bool accumulate);
+KZ_OP_UNARIES()
+#undef KZ_UNARY
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
  *   test_ops --device cpu --op layernorm   run one op's cases (77 = skipped)
  *   test_ops --list                        print the harness's op names
  *   test_ops --check-list "a,b,c"          check the CMake list equals them
+ *   test_ops --check-complete              every op has ref, cpu, cuda, grad
  *
  * The last form keeps tests/ops.cmake honest: an op added to the registry
  * without a ctest entry (or the reverse) fails `op/list_matches`. */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/grad_check.h"
 #include "harness/op_case.h"
 
 #define SKIP 77
@@ -43,6 +45,71 @@ static int check_list(const char *cmake_list) {
   return failures ? 1 : 0;
 }
 
+/* What the op list (kernels/op_list.h) promises against what was built: each
+ * op has parity cases (they carry its reference), a CPU and a CUDA entry point
+ * and gradient cases, unless the list gives the reason for the absence. A
+ * reason the build contradicts (KZ_NO on a slot that is filled) fails too, so
+ * stale excuses do not pile up. */
+static int check_complete(void) {
+  kz_op_case_list cases;
+  kz_grad_list grads;
+  if (kz_op_cases_build(&cases) != KZ_OK || kz_grad_cases_build(&grads) != KZ_OK) {
+    fprintf(stderr, "test_ops: %s\n", kz_last_error());
+    return 1;
+  }
+  const kz_backend *cpu = kz_backend_cpu(), *cuda = kz_backend_cuda();
+  int failures = 0;
+  for (int i = 0; i < kz_op_info_count(); ++i) {
+    const kz_op_info *info = kz_op_info_at(i);
+    int ncases = 0, nref = 0, ngrad = 0;
+    for (int c = 0; c < cases.count; ++c)
+      if (!strcmp(cases.items[c].op, info->name)) ++ncases, nref += cases.items[c].ref != NULL;
+    for (int g = 0; g < grads.count; ++g) ngrad += !strcmp(grads.items[g].op, info->name);
+    if (ncases == 0 || nref < ncases) {
+      fprintf(stderr, "%s: no reference (%d parity cases, %d with a ref)\n", info->name, ncases,
+              nref);
+      ++failures;
+    }
+    bool on_cpu = kz_op_supported(cpu, info);
+    if (on_cpu == (info->no_cpu != NULL)) {
+      fprintf(stderr, "%s: %s\n", info->name,
+              on_cpu ? "the CPU implements it but the op list says it does not"
+                     : "no CPU implementation and no reason in the op list");
+      ++failures;
+    }
+    /* A build without CUDA has no CUDA table to look at; the list's KZ_YES
+     * there is still checked by the link of every CUDA build. */
+    if (cuda && kz_op_supported(cuda, info) == (info->no_cuda != NULL)) {
+      fprintf(stderr, "%s: %s\n", info->name,
+              info->no_cuda ? "CUDA implements it but the op list says it does not"
+                            : "no CUDA implementation and no reason in the op list");
+      ++failures;
+    }
+    if ((ngrad > 0) == (info->no_grad != NULL)) {
+      fprintf(stderr, "%s: %s\n", info->name,
+              ngrad ? "has gradient cases but the op list says it has none"
+                    : "no gradient cases and no reason in the op list");
+      ++failures;
+    }
+    printf("%-18s ref %3d cases  cpu %-4s cuda %-4s grad %s %s\n", info->name, ncases,
+           on_cpu ? "yes" : "no",
+           !cuda                         ? "n/a"
+           : kz_op_supported(cuda, info) ? "yes"
+                                         : "no",
+           ngrad ? "yes" : "no:", ngrad ? "" : info->no_grad);
+  }
+  for (int g = 0; g < grads.count; ++g)
+    if (!kz_op_info_find(grads.items[g].op)) {
+      fprintf(stderr, "gradient case '%s' names op '%s', which the op list does not have\n",
+              grads.items[g].name, grads.items[g].op);
+      ++failures;
+    }
+  kz_op_case_list_free(&cases);
+  kz_grad_list_free(&grads);
+  if (!cuda) printf("(CUDA not built: its column is checked in CUDA builds)\n");
+  return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   const char *device = "cpu", *op = NULL;
   bool verbose = getenv("KZ_TEST_VERBOSE") != NULL;
@@ -52,6 +119,7 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (!strcmp(argv[i], "--check-list") && i + 1 < argc) return check_list(argv[i + 1]);
+    if (!strcmp(argv[i], "--check-complete")) return check_complete();
     if (!strcmp(argv[i], "--device") && i + 1 < argc)
       device = argv[++i];
     else if (!strcmp(argv[i], "--op") && i + 1 < argc)
@@ -60,7 +128,7 @@ int main(int argc, char **argv) {
       verbose = true;
     else {
       fprintf(stderr, "usage: test_ops [--device cpu|cuda[:N]] [--op NAME] [--verbose] | --list | "
-                      "--check-list 'a,b'\n");
+                      "--check-list 'a,b' | --check-complete\n");
       return 2;
     }
   }

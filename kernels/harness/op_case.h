@@ -64,6 +64,7 @@ typedef struct kz_op_params {
   kz_adamw_hparams hp;
   int steps;      /* adamw: consecutive steps run, grads is [steps, n] */
   bool bf16_copy; /* adamw: params_bf16 output present */
+  float param;    /* unary elementwise ops (op_list.h U rows): their parameter */
 } kz_op_params;
 
 /* Host values of one argument: doubles for floating dtypes, ints for i32. */
@@ -102,6 +103,9 @@ typedef struct kz_op_info {
   const char *flops_formula, *bytes_formula;
   double tol_f32, tol_bf16; /* NMSE bounds by output (or input, for matmul) dtype */
   const char *summary;
+  /* Why the op has no gradient cases, no CPU or no CUDA implementation (the
+   * list's KZ_NO reasons); NULL where it has them. */
+  const char *no_grad, *no_cpu, *no_cuda;
 } kz_op_info;
 
 int kz_op_info_count(void);
