@@ -114,7 +114,9 @@
     "0", "6*N", 0, 0, "round to nearest even (bit exact)")                                         \
   X(cast_bf16_to_f32, cast_bf16_to_f32, KZ_NO("casts have no gradient"), KZ_YES, KZ_YES,           \
     (kz_stream *s, const uint16_t *x, float *y, int64_t n),                                        \
-    "0", "6*N", 0, 0, "widen (bit exact)")
+    "0", "6*N", 0, 0, "widen (bit exact)")                                                         \
+  U(elu, alpha, 1.0, KZ_YES, KZ_YES, KZ_YES, "4*N (nominal)", 1e-10,                               \
+    "ELU: x > 0 ? x : alpha*(exp(x) - 1)")
 /* clang-format on */
 
 /* ---- reading the markers --------------------------------------------------
