@@ -17,6 +17,9 @@ extern "C" {
  * f32 or both bf16. */
 kz_status kz_op_matmul(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *c,
                        bool trans_a, bool trans_b, float alpha, float beta);
+/* Backward ops: every gradient output (dbias, dx, dgamma, dbeta, dlogits,
+ * dtable) may be NULL, meaning "not wanted": it is neither read nor written
+ * and the other outputs are computed as usual. */
 kz_status kz_op_bias_add(kz_stream *s, const kz_tensor *x, const kz_tensor *bias, kz_tensor *y);
 kz_status kz_op_bias_add_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dbias, bool accumulate);
 kz_status kz_op_add(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *y);

@@ -44,6 +44,8 @@ add_test(NAME op/list_matches COMMAND test_ops --check-list "${kz_op_names_arg}"
 # Every op has a reference (its parity cases), a CPU and a CUDA implementation
 # and gradient cases, or the op list says why not.
 add_test(NAME op/list_complete COMMAND test_ops --check-complete)
+# NULL gradient outputs ("not wanted") are accepted by every backward.
+add_test(NAME op/optional_outputs COMMAND test_ops --check-optional)
 
 foreach(op ${KZ_GRAD_OPS})
   add_test(NAME grad/${op} COMMAND test_grad --op ${op})

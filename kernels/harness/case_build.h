@@ -60,6 +60,9 @@ kz_op_case *kz_case_gelu_bwd(kz_op_case_list *l, int64_t n, kz_gelu_approx appro
 kz_op_case *kz_case_layernorm(kz_op_case_list *l, int ndim, const int64_t *shape, bool stats,
                               double x_mean);
 kz_op_case *kz_case_layernorm_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc);
+/* drop: gradient outputs passed as NULL (1 dx, 2 dgamma, 4 dbeta). */
+kz_op_case *kz_case_layernorm_bwd_drop(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc,
+                                       unsigned drop);
 kz_op_case *kz_case_softmax(kz_op_case_list *l, const int64_t *bhts, float scale, bool causal,
                             bool lengths);
 kz_op_case *kz_case_softmax_bwd(kz_op_case_list *l, const int64_t *bhts, float scale, bool causal,

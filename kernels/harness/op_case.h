@@ -65,6 +65,10 @@ typedef struct kz_op_params {
   int steps;      /* adamw: consecutive steps run, grads is [steps, n] */
   bool bf16_copy; /* adamw: params_bf16 output present */
   float param;    /* unary elementwise ops (op_list.h U rows): their parameter */
+  /* Backward ops: gradient outputs passed as NULL ("not wanted"), bit i for
+   * the i-th gradient output. The argument stays in the case as an input, so
+   * the runner checks it is left untouched; ref gets NULL too. */
+  unsigned drop;
 } kz_op_params;
 
 /* Host values of one argument: doubles for floating dtypes, ints for i32. */
