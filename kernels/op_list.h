@@ -28,7 +28,10 @@
  * entry points of the two slots. `param` names the float parameter (alpha) and `value` is a typical
  * value the cases use.
  *
- * grad, cpu and cuda are KZ_YES or KZ_NO("why it is absent"):
+ * grad, cpu and cuda are KZ_YES or KZ_NO("why it is absent"); a fused op's
+ * cpu or cuda may also be KZ_UNFUSED("the sequence"): the slot stays NULL and
+ * the wrapper in ops.c runs the unfused sequence of existing ops instead
+ * (the harness then tests that sequence on that backend):
  *  - grad: the op has finite-difference cases under its name (grad_cases.c);
  *    a backward op is checked through its forward's cases ("the backward of
  *    layernorm");
@@ -115,6 +118,12 @@
   X(cast_bf16_to_f32, cast_bf16_to_f32, KZ_NO("casts have no gradient"), KZ_YES, KZ_YES,           \
     (kz_stream *s, const uint16_t *x, float *y, int64_t n),                                        \
     "0", "6*N", 0, 0, "widen (bit exact)")                                                         \
+  X(bias_gelu, bias_gelu_fwd, KZ_NO("fused: bias_add and gelu have the gradient cases"),           \
+    KZ_YES, KZ_UNFUSED("bias_add, then gelu in place"),                                            \
+    (kz_stream *s, const float *x, const float *bias, float *y, int64_t rows, int64_t cols,        \
+     kz_gelu_approx approx),                                                                       \
+    "R*C + 8*R*C (nominal)", "4*(2*R*C + C)", 1e-10, 0,                                            \
+    "y = gelu(x + bias), fused; ref = kz_ref_bias_add_fwd then kz_ref_gelu_fwd")                   \
   U(elu, alpha, 1.0, KZ_YES, KZ_YES, KZ_YES, "4*N (nominal)", 1e-10,                               \
     "ELU: x > 0 ? x : alpha*(exp(x) - 1)")
 /* clang-format on */
@@ -129,15 +138,25 @@
 #define KZ_OP_FN_KZ_NO(reason) KZ_OP_FN_NULL_
 #define KZ_OP_FN_NULL_(fn) NULL
 
+#define KZ_OP_FN_KZ_UNFUSED(sequence) KZ_OP_FN_NULL_
+
 /* The reason string of a KZ_NO, NULL for KZ_YES. */
 #define KZ_OP_WHY(mark) KZ_OP_WHY_##mark
 #define KZ_OP_WHY_KZ_YES NULL
 #define KZ_OP_WHY_KZ_NO(reason) reason
+#define KZ_OP_WHY_KZ_UNFUSED(sequence) "runs the unfused sequence: " sequence
+
+/* The fallback sequence of a KZ_UNFUSED, NULL otherwise. */
+#define KZ_OP_UNFUSED(mark) KZ_OP_UNFUSED_##mark
+#define KZ_OP_UNFUSED_KZ_YES NULL
+#define KZ_OP_UNFUSED_KZ_NO(reason) NULL
+#define KZ_OP_UNFUSED_KZ_UNFUSED(sequence) sequence
 
 /* 1 for KZ_YES, 0 for KZ_NO: usable in #if-free constant expressions. */
 #define KZ_OP_HAS(mark) KZ_OP_HAS_##mark
 #define KZ_OP_HAS_KZ_YES 1
 #define KZ_OP_HAS_KZ_NO(reason) 0
+#define KZ_OP_HAS_KZ_UNFUSED(sequence) 0
 
 /* Ignores a row of the other kind, for derivations that only need one. */
 #define KZ_OP_SKIP_X(name, slot, grad, cpu, cuda, params, flops, bytes, tol_f32, tol_bf16, summary)

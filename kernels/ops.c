@@ -69,6 +69,12 @@ static kz_status unsupported(const kz_stream *s, const char *op) {
 #define DISPATCH(s, slot, opname, ...)                                                             \
   ((s)->backend->ops.slot ? (s)->backend->ops.slot((s), __VA_ARGS__) : unsupported((s), opname))
 
+/* A fused op: its slot where the backend has one, otherwise `unfused`, the
+ * sequence of existing validated ops it stands for (the op list marks such a
+ * backend KZ_UNFUSED). Its reference is the same sequence of references. */
+#define DISPATCH_FUSED(s, slot, unfused, ...)                                                      \
+  ((s)->backend->ops.slot ? (s)->backend->ops.slot((s), __VA_ARGS__) : (unfused))
+
 /* ---- matmul ---------------------------------------------------------------- */
 
 kz_status kz_op_matmul(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *c,
@@ -156,6 +162,28 @@ kz_status kz_op_bias_add_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dbias
     return accumulate ? KZ_OK : kz_fill_bytes(s, dbias->data, 0, kz_tensor_bytes(dbias));
   return DISPATCH(s, bias_add_bwd, op, dy->data, dbias->data, kz_tensor_rows(dy),
                   kz_tensor_cols(dy), accumulate);
+}
+
+static kz_status check_gelu_approx(const char *op, kz_gelu_approx approx);
+
+static kz_status bias_gelu_unfused(kz_stream *s, const kz_tensor *x, const kz_tensor *bias,
+                                   kz_tensor *y, kz_gelu_approx approx) {
+  KZ_TRY(kz_op_bias_add(s, x, bias, y));
+  return kz_op_gelu(s, y, y, approx);
+}
+
+kz_status kz_op_bias_gelu(kz_stream *s, const kz_tensor *x, const kz_tensor *bias, kz_tensor *y,
+                          kz_gelu_approx approx) {
+  const char *op = "bias_gelu";
+  KZ_TRY(check_gelu_approx(op, approx));
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "bias", bias, KZ_F32));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  KZ_TRY(check_same_shape(op, "y", y, "x", x));
+  KZ_TRY(check_numel(op, "bias", bias, kz_tensor_cols(x), "one per column of x"));
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  return DISPATCH_FUSED(s, bias_gelu_fwd, bias_gelu_unfused(s, x, bias, y, approx), x->data,
+                        bias->data, y->data, kz_tensor_rows(x), kz_tensor_cols(x), approx);
 }
 
 kz_status kz_op_add(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *y) {

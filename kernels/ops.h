@@ -22,6 +22,10 @@ kz_status kz_op_matmul(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_
  * and the other outputs are computed as usual. */
 kz_status kz_op_bias_add(kz_stream *s, const kz_tensor *x, const kz_tensor *bias, kz_tensor *y);
 kz_status kz_op_bias_add_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dbias, bool accumulate);
+/* y = gelu(x + bias) (bias per column; y may alias x). Fused where the backend
+ * has the slot, otherwise bias_add then gelu in place. */
+kz_status kz_op_bias_gelu(kz_stream *s, const kz_tensor *x, const kz_tensor *bias, kz_tensor *y,
+                          kz_gelu_approx approx);
 kz_status kz_op_add(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *y);
 kz_status kz_op_gelu(kz_stream *s, const kz_tensor *x, kz_tensor *y, kz_gelu_approx approx);
 kz_status kz_op_gelu_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy, kz_tensor *dx,

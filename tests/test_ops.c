@@ -72,7 +72,7 @@ static int check_complete(void) {
               nref);
       ++failures;
     }
-    bool on_cpu = kz_op_supported(cpu, info);
+    bool on_cpu = kz_op_slot_filled(cpu, info);
     if (on_cpu == (info->no_cpu != NULL)) {
       fprintf(stderr, "%s: %s\n", info->name,
               on_cpu ? "the CPU implements it but the op list says it does not"
@@ -81,7 +81,7 @@ static int check_complete(void) {
     }
     /* A build without CUDA has no CUDA table to look at; the list's KZ_YES
      * there is still checked by the link of every CUDA build. */
-    if (cuda && kz_op_supported(cuda, info) == (info->no_cuda != NULL)) {
+    if (cuda && kz_op_slot_filled(cuda, info) == (info->no_cuda != NULL)) {
       fprintf(stderr, "%s: %s\n", info->name,
               info->no_cuda ? "CUDA implements it but the op list says it does not"
                             : "no CUDA implementation and no reason in the op list");
@@ -95,9 +95,9 @@ static int check_complete(void) {
     }
     printf("%-18s ref %3d cases  cpu %-4s cuda %-4s grad %s %s\n", info->name, ncases,
            on_cpu ? "yes" : "no",
-           !cuda                         ? "n/a"
-           : kz_op_supported(cuda, info) ? "yes"
-                                         : "no",
+           !cuda                           ? "n/a"
+           : kz_op_slot_filled(cuda, info) ? "yes"
+                                           : "no",
            ngrad ? "yes" : "no:", ngrad ? "" : info->no_grad);
   }
   for (int g = 0; g < grads.count; ++g)

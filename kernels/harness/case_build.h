@@ -54,6 +54,9 @@ kz_op_case *kz_case_matmul(kz_op_case_list *l, bool ta, bool tb, int64_t batch, 
                            float alpha, float beta);
 kz_op_case *kz_case_bias_add(kz_op_case_list *l, int64_t rows, int64_t cols, bool in_place);
 kz_op_case *kz_case_bias_add_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc);
+/* unfused: run the wrapper's fallback (the backend's fused slot cleared). */
+kz_op_case *kz_case_bias_gelu(kz_op_case_list *l, int64_t rows, int64_t cols, kz_gelu_approx approx,
+                              bool unfused);
 kz_op_case *kz_case_add(kz_op_case_list *l, int64_t n, bool in_place);
 kz_op_case *kz_case_gelu(kz_op_case_list *l, int64_t n, kz_gelu_approx approx);
 kz_op_case *kz_case_gelu_bwd(kz_op_case_list *l, int64_t n, kz_gelu_approx approx, bool acc);

@@ -26,6 +26,8 @@ kz_status kz_bench_cases_build(kz_op_case_list *l) {
   kz_case_matmul(l, false, false, 0, false, false, 2048, 2048, 2048, KZ_BF16, 1, 0);
   kz_case_bias_add(l, 4096, 3072, false);
   kz_case_bias_add_bwd(l, 4096, 3072, false);
+  kz_case_bias_gelu(l, 4096, 3072, KZ_GELU_ERF, false);
+  kz_case_bias_gelu(l, 4096, 3072, KZ_GELU_ERF, true);
   kz_case_add(l, 4096 * 768, false);
   kz_case_gelu(l, 4096 * 3072, KZ_GELU_ERF);
   kz_case_gelu(l, 4096 * 3072, KZ_GELU_TANH);
