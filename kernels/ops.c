@@ -56,12 +56,24 @@ static kz_status check_numel(const char *op, const char *arg, const kz_tensor *t
   return KZ_OK;
 }
 
+/* Gradient outputs are optional everywhere: NULL means "not wanted" (a frozen
+ * layer, a LoRA base weight). A single-output backward with nothing wanted
+ * has nothing to do; a multi-output one passes the NULLs on to the backend,
+ * which skips them. */
+#define KZ_NOT_WANTED(t) ((t) == NULL)
+
 static kz_status unsupported(const kz_stream *s, const char *op) {
   return kz_fail(KZ_ERR_UNSUPPORTED, "%s: not implemented by the %s backend", op, s->backend->name);
 }
 
 #define DISPATCH(s, slot, opname, ...)                                                             \
   ((s)->backend->ops.slot ? (s)->backend->ops.slot((s), __VA_ARGS__) : unsupported((s), opname))
+
+/* A fused op: its slot where the backend has one, otherwise `unfused`, the
+ * sequence of existing validated ops it stands for (the op list marks such a
+ * backend KZ_UNFUSED). Its reference is the same sequence of references. */
+#define DISPATCH_FUSED(s, slot, unfused, ...)                                                      \
+  ((s)->backend->ops.slot ? (s)->backend->ops.slot((s), __VA_ARGS__) : (unfused))
 
 /* ---- matmul ---------------------------------------------------------------- */
 
@@ -142,6 +154,7 @@ kz_status kz_op_bias_add(kz_stream *s, const kz_tensor *x, const kz_tensor *bias
 kz_status kz_op_bias_add_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dbias, bool accumulate) {
   const char *op = "bias_add_bwd";
   KZ_TRY(check(s, op, "dy", dy, KZ_F32));
+  if (KZ_NOT_WANTED(dbias)) return KZ_OK;
   KZ_TRY(check(s, op, "dbias", dbias, KZ_F32));
   KZ_TRY(check_numel(op, "dbias", dbias, kz_tensor_cols(dy), "one per column of dy"));
   if (kz_tensor_numel(dbias) == 0) return KZ_OK;
@@ -149,6 +162,28 @@ kz_status kz_op_bias_add_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dbias
     return accumulate ? KZ_OK : kz_fill_bytes(s, dbias->data, 0, kz_tensor_bytes(dbias));
   return DISPATCH(s, bias_add_bwd, op, dy->data, dbias->data, kz_tensor_rows(dy),
                   kz_tensor_cols(dy), accumulate);
+}
+
+static kz_status check_gelu_approx(const char *op, kz_gelu_approx approx);
+
+static kz_status bias_gelu_unfused(kz_stream *s, const kz_tensor *x, const kz_tensor *bias,
+                                   kz_tensor *y, kz_gelu_approx approx) {
+  KZ_TRY(kz_op_bias_add(s, x, bias, y));
+  return kz_op_gelu(s, y, y, approx);
+}
+
+kz_status kz_op_bias_gelu(kz_stream *s, const kz_tensor *x, const kz_tensor *bias, kz_tensor *y,
+                          kz_gelu_approx approx) {
+  const char *op = "bias_gelu";
+  KZ_TRY(check_gelu_approx(op, approx));
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "bias", bias, KZ_F32));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  KZ_TRY(check_same_shape(op, "y", y, "x", x));
+  KZ_TRY(check_numel(op, "bias", bias, kz_tensor_cols(x), "one per column of x"));
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  return DISPATCH_FUSED(s, bias_gelu_fwd, bias_gelu_unfused(s, x, bias, y, approx), x->data,
+                        bias->data, y->data, kz_tensor_rows(x), kz_tensor_cols(x), approx);
 }
 
 kz_status kz_op_add(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *y) {
@@ -184,8 +219,9 @@ kz_status kz_op_gelu_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy, 
   KZ_TRY(check_gelu_approx(op, approx));
   KZ_TRY(check(s, op, "x", x, KZ_F32));
   KZ_TRY(check(s, op, "dy", dy, KZ_F32));
-  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
   KZ_TRY(check_same_shape(op, "dy", dy, "x", x));
+  if (KZ_NOT_WANTED(dx)) return KZ_OK;
+  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
   KZ_TRY(check_same_shape(op, "dx", dx, "x", x));
   if (kz_tensor_numel(x) == 0) return KZ_OK;
   return DISPATCH(s, gelu_bwd, op, x->data, dy->data, dx->data, kz_tensor_numel(x), approx,
@@ -229,26 +265,35 @@ kz_status kz_op_layernorm_bwd(kz_stream *s, const kz_tensor *dy, const kz_tensor
   const char *op = "layernorm_bwd";
   KZ_TRY(check(s, op, "x", x, KZ_F32));
   KZ_TRY(check(s, op, "dy", dy, KZ_F32));
-  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
   KZ_TRY(check(s, op, "gamma", gamma, KZ_F32));
-  KZ_TRY(check(s, op, "dgamma", dgamma, KZ_F32));
-  KZ_TRY(check(s, op, "dbeta", dbeta, KZ_F32));
   KZ_TRY(check_same_shape(op, "dy", dy, "x", x));
-  KZ_TRY(check_same_shape(op, "dx", dx, "x", x));
   int64_t rows = kz_tensor_rows(x), cols = kz_tensor_cols(x);
   KZ_TRY(check_numel(op, "gamma", gamma, cols, "one per column of x"));
-  KZ_TRY(check_numel(op, "dgamma", dgamma, cols, "one per column of x"));
-  KZ_TRY(check_numel(op, "dbeta", dbeta, cols, "one per column of x"));
   KZ_TRY(check_row_stats(s, op, "mean", mean, rows));
   KZ_TRY(check_row_stats(s, op, "rstd", rstd, rows));
-  if (cols == 0) return KZ_OK;
+  /* dx, dgamma and dbeta are each optional (NULL: not wanted). */
+  if (dx) {
+    KZ_TRY(check(s, op, "dx", dx, KZ_F32));
+    KZ_TRY(check_same_shape(op, "dx", dx, "x", x));
+  }
+  if (dgamma) {
+    KZ_TRY(check(s, op, "dgamma", dgamma, KZ_F32));
+    KZ_TRY(check_numel(op, "dgamma", dgamma, cols, "one per column of x"));
+  }
+  if (dbeta) {
+    KZ_TRY(check(s, op, "dbeta", dbeta, KZ_F32));
+    KZ_TRY(check_numel(op, "dbeta", dbeta, cols, "one per column of x"));
+  }
+  if (cols == 0 || (!dx && !dgamma && !dbeta)) return KZ_OK;
   if (rows == 0) {
     if (accumulate) return KZ_OK;
-    KZ_TRY(kz_fill_bytes(s, dgamma->data, 0, kz_tensor_bytes(dgamma)));
-    return kz_fill_bytes(s, dbeta->data, 0, kz_tensor_bytes(dbeta));
+    if (dgamma) KZ_TRY(kz_fill_bytes(s, dgamma->data, 0, kz_tensor_bytes(dgamma)));
+    if (dbeta) KZ_TRY(kz_fill_bytes(s, dbeta->data, 0, kz_tensor_bytes(dbeta)));
+    return KZ_OK;
   }
   return DISPATCH(s, layernorm_bwd, op, dy->data, x->data, gamma->data, mean->data, rstd->data,
-                  dx->data, dgamma->data, dbeta->data, rows, cols, accumulate);
+                  dx ? dx->data : NULL, dgamma ? dgamma->data : NULL, dbeta ? dbeta->data : NULL,
+                  rows, cols, accumulate);
 }
 
 /* ---- softmax ------------------------------------------------------------------ */
@@ -295,8 +340,9 @@ kz_status kz_op_softmax_bwd(kz_stream *s, const kz_tensor *y, const kz_tensor *d
   kz_softmax_shape sh;
   KZ_TRY(softmax_shape(s, op, y, lengths, scale, causal, &sh));
   KZ_TRY(check(s, op, "dy", dy, KZ_F32));
-  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
   KZ_TRY(check_same_shape(op, "dy", dy, "y", y));
+  if (KZ_NOT_WANTED(dx)) return KZ_OK;
+  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
   KZ_TRY(check_same_shape(op, "dx", dx, "y", y));
   if (kz_tensor_numel(y) == 0) return KZ_OK;
   return DISPATCH(s, softmax_bwd, op, y->data, dy->data, dx->data, &sh, accumulate);
@@ -331,6 +377,7 @@ kz_status kz_op_cross_entropy_bwd(kz_stream *s, const kz_tensor *logits, const k
   KZ_TRY(check_xent(s, op, logits, targets));
   KZ_TRY(check(s, op, "dloss", dloss, KZ_F32));
   KZ_TRY(check_numel(op, "dloss", dloss, kz_tensor_rows(logits), "one per row of logits"));
+  if (KZ_NOT_WANTED(dlogits)) return KZ_OK;
   KZ_TRY(check(s, op, "dlogits", dlogits, KZ_F32));
   KZ_TRY(check_same_shape(op, "dlogits", dlogits, "logits", logits));
   if (kz_tensor_rows(logits) == 0) return KZ_OK;
@@ -367,6 +414,7 @@ kz_status kz_op_embedding(kz_stream *s, const kz_tensor *ids, const kz_tensor *t
 kz_status kz_op_embedding_bwd(kz_stream *s, const kz_tensor *ids, const kz_tensor *dout,
                               kz_tensor *dtable, bool accumulate) {
   const char *op = "embedding_bwd";
+  if (KZ_NOT_WANTED(dtable)) return KZ_OK; /* a frozen table */
   KZ_TRY(check_embedding(s, op, ids, dtable, "dtable", dout, "dout"));
   if (kz_tensor_numel(dtable) == 0) return KZ_OK;
   if (kz_tensor_numel(ids) == 0)
@@ -421,3 +469,48 @@ kz_status kz_op_cast(kz_stream *s, const kz_tensor *x, kz_tensor *y) {
   if (to_bf16) return DISPATCH(s, cast_f32_to_bf16, op, x->data, y->data, kz_tensor_numel(x));
   return DISPATCH(s, cast_bf16_to_f32, op, x->data, y->data, kz_tensor_numel(x));
 }
+
+/* ---- unary elementwise ops (generated from the op list) ------------------------ */
+
+typedef kz_status(*unary_fwd_fn) KZ_UNARY_FWD_PARAMS;
+typedef kz_status(*unary_bwd_fn) KZ_UNARY_BWD_PARAMS;
+
+/* static inline: a list without unary rows leaves them unused. */
+static inline kz_status unary_fwd(kz_stream *s, const char *op, unary_fwd_fn fn, const kz_tensor *x,
+                                  kz_tensor *y, float param) {
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  KZ_TRY(check_same_shape(op, "y", y, "x", x));
+  if (!isfinite(param))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: the parameter must be finite, got %g", op, param);
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  if (!fn) return unsupported(s, op);
+  return fn(s, x->data, y->data, kz_tensor_numel(x), param);
+}
+
+static inline kz_status unary_bwd(kz_stream *s, const char *op, unary_bwd_fn fn, const kz_tensor *x,
+                                  const kz_tensor *dy, kz_tensor *dx, float param,
+                                  bool accumulate) {
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "dy", dy, KZ_F32));
+  KZ_TRY(check_same_shape(op, "dy", dy, "x", x));
+  if (KZ_NOT_WANTED(dx)) return KZ_OK;
+  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
+  KZ_TRY(check_same_shape(op, "dx", dx, "x", x));
+  if (!isfinite(param))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: the parameter must be finite, got %g", op, param);
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  if (!fn) return unsupported(s, op);
+  return fn(s, x->data, dy->data, dx->data, kz_tensor_numel(x), param, accumulate);
+}
+
+#define KZ_UNARY(name, param, ...)                                                                 \
+  kz_status kz_op_##name(kz_stream *s, const kz_tensor *x, kz_tensor *y, float param) {            \
+    return unary_fwd(s, #name, s->backend->ops.name##_fwd, x, y, param);                           \
+  }                                                                                                \
+  kz_status kz_op_##name##_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy,              \
+                               kz_tensor *dx, float param, bool accumulate) {                      \
+    return unary_bwd(s, #name "_bwd", s->backend->ops.name##_bwd, x, dy, dx, param, accumulate);   \
+  }
+KZ_OP_UNARIES()
+#undef KZ_UNARY

@@ -17,8 +17,15 @@ extern "C" {
  * f32 or both bf16. */
 kz_status kz_op_matmul(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *c,
                        bool trans_a, bool trans_b, float alpha, float beta);
+/* Backward ops: every gradient output (dbias, dx, dgamma, dbeta, dlogits,
+ * dtable) may be NULL, meaning "not wanted": it is neither read nor written
+ * and the other outputs are computed as usual. */
 kz_status kz_op_bias_add(kz_stream *s, const kz_tensor *x, const kz_tensor *bias, kz_tensor *y);
 kz_status kz_op_bias_add_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dbias, bool accumulate);
+/* y = gelu(x + bias) (bias per column; y may alias x). Fused where the backend
+ * has the slot, otherwise bias_add then gelu in place. */
+kz_status kz_op_bias_gelu(kz_stream *s, const kz_tensor *x, const kz_tensor *bias, kz_tensor *y,
+                          kz_gelu_approx approx);
 kz_status kz_op_add(kz_stream *s, const kz_tensor *a, const kz_tensor *b, kz_tensor *y);
 kz_status kz_op_gelu(kz_stream *s, const kz_tensor *x, kz_tensor *y, kz_gelu_approx approx);
 kz_status kz_op_gelu_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy, kz_tensor *dx,
@@ -51,6 +58,17 @@ kz_status kz_op_adamw(kz_stream *s, kz_tensor *params, const kz_tensor *grads, k
                       kz_tensor *v, kz_tensor *params_bf16, const kz_adamw_hparams *hp);
 /* Converts between f32 and bf16 tensors of equal shape (either direction). */
 kz_status kz_op_cast(kz_stream *s, const kz_tensor *x, kz_tensor *y);
+
+/* The unary elementwise ops of the op list (op_list.h), generated:
+ * kz_op_<name>(x, y, param) computes y = f(x; param) (y may alias x) and
+ * kz_op_<name>_bwd(x, dy, dx, param, accumulate) dx (+)= dy * f'(x; param).
+ * x, y, dy, dx: f32 of one shape; param must be finite. */
+#define KZ_UNARY(name, param, ...)                                                                 \
+  kz_status kz_op_##name(kz_stream *s, const kz_tensor *x, kz_tensor *y, float param);             \
+  kz_status kz_op_##name##_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy,              \
+                               kz_tensor *dx, float param, bool accumulate);
+KZ_OP_UNARIES()
+#undef KZ_UNARY
 
 #ifdef __cplusplus
 }

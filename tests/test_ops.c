@@ -3,6 +3,8 @@
  *   test_ops --device cpu --op layernorm   run one op's cases (77 = skipped)
  *   test_ops --list                        print the harness's op names
  *   test_ops --check-list "a,b,c"          check the CMake list equals them
+ *   test_ops --check-complete              every op has ref, cpu, cuda, grad
+ *   test_ops --check-optional              NULL single gradient outputs are no-ops
  *
  * The last form keeps tests/ops.cmake honest: an op added to the registry
  * without a ctest entry (or the reverse) fails `op/list_matches`. */
@@ -11,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/grad_check.h"
 #include "harness/op_case.h"
+#include "ops.h"
 
 #define SKIP 77
 
@@ -43,6 +47,125 @@ static int check_list(const char *cmake_list) {
   return failures ? 1 : 0;
 }
 
+/* What the op list (kernels/op_list.h) promises against what was built: each
+ * op has parity cases (they carry its reference), a CPU and a CUDA entry point
+ * and gradient cases, unless the list gives the reason for the absence. A
+ * reason the build contradicts (KZ_NO on a slot that is filled) fails too, so
+ * stale excuses do not pile up. */
+static int check_complete(void) {
+  kz_op_case_list cases;
+  kz_grad_list grads;
+  if (kz_op_cases_build(&cases) != KZ_OK || kz_grad_cases_build(&grads) != KZ_OK) {
+    fprintf(stderr, "test_ops: %s\n", kz_last_error());
+    return 1;
+  }
+  const kz_backend *cpu = kz_backend_cpu(), *cuda = kz_backend_cuda();
+  int failures = 0;
+  for (int i = 0; i < kz_op_info_count(); ++i) {
+    const kz_op_info *info = kz_op_info_at(i);
+    int ncases = 0, nref = 0, ngrad = 0;
+    for (int c = 0; c < cases.count; ++c)
+      if (!strcmp(cases.items[c].op, info->name)) ++ncases, nref += cases.items[c].ref != NULL;
+    for (int g = 0; g < grads.count; ++g) ngrad += !strcmp(grads.items[g].op, info->name);
+    if (ncases == 0 || nref < ncases) {
+      fprintf(stderr, "%s: no reference (%d parity cases, %d with a ref)\n", info->name, ncases,
+              nref);
+      ++failures;
+    }
+    bool on_cpu = kz_op_slot_filled(cpu, info);
+    if (on_cpu == (info->no_cpu != NULL)) {
+      fprintf(stderr, "%s: %s\n", info->name,
+              on_cpu ? "the CPU implements it but the op list says it does not"
+                     : "no CPU implementation and no reason in the op list");
+      ++failures;
+    }
+    /* A build without CUDA has no CUDA table to look at; the list's KZ_YES
+     * there is still checked by the link of every CUDA build. */
+    if (cuda && kz_op_slot_filled(cuda, info) == (info->no_cuda != NULL)) {
+      fprintf(stderr, "%s: %s\n", info->name,
+              info->no_cuda ? "CUDA implements it but the op list says it does not"
+                            : "no CUDA implementation and no reason in the op list");
+      ++failures;
+    }
+    if ((ngrad > 0) == (info->no_grad != NULL)) {
+      fprintf(stderr, "%s: %s\n", info->name,
+              ngrad ? "has gradient cases but the op list says it has none"
+                    : "no gradient cases and no reason in the op list");
+      ++failures;
+    }
+    printf("%-18s ref %3d cases  cpu %-4s cuda %-4s grad %s %s\n", info->name, ncases,
+           on_cpu ? "yes" : "no",
+           !cuda                           ? "n/a"
+           : kz_op_slot_filled(cuda, info) ? "yes"
+                                           : "no",
+           ngrad ? "yes" : "no:", ngrad ? "" : info->no_grad);
+  }
+  for (int g = 0; g < grads.count; ++g)
+    if (!kz_op_info_find(grads.items[g].op)) {
+      fprintf(stderr, "gradient case '%s' names op '%s', which the op list does not have\n",
+              grads.items[g].name, grads.items[g].op);
+      ++failures;
+    }
+  kz_op_case_list_free(&cases);
+  kz_grad_list_free(&grads);
+  if (!cuda) printf("(CUDA not built: its column is checked in CUDA builds)\n");
+  return failures ? 1 : 0;
+}
+
+/* Single-output backward ops with their gradient output NULL ("not wanted")
+ * must return KZ_OK, not a "missing argument" error: the model code of a
+ * frozen layer calls them unchanged. Multi-output backwards (layernorm_bwd)
+ * are exercised output by output in the parity cases, against ref and with
+ * the left-out buffer checked untouched. */
+static int check_optional(void) {
+  kz_device cpu = {KZ_DEVICE_CPU, 0};
+  kz_stream *s = NULL;
+  if (kz_stream_create(cpu, &s) != KZ_OK) return 1;
+  int64_t shape[4] = {1, 1, 2, 3}, ids_shape[1] = {2};
+  kz_tensor x = {0}, ids = {0}, rows = {0};
+  int failures = 0;
+  if (kz_tensor_alloc(cpu, KZ_F32, 4, shape, &x) != KZ_OK ||
+      kz_tensor_alloc(cpu, KZ_I32, 1, ids_shape, &ids) != KZ_OK ||
+      kz_tensor_alloc(cpu, KZ_F32, 1, ids_shape, &rows) != KZ_OK) {
+    fprintf(stderr, "check-optional: %s\n", kz_last_error());
+    failures = 1;
+  }
+  if (!failures) {
+    memset(ids.data, 0, 2 * sizeof(int32_t));
+    kz_tensor logits = x, dout = x;
+    logits.ndim = 2, logits.shape[0] = 2, logits.shape[1] = 3;
+    dout.ndim = 2, dout.shape[0] = 2, dout.shape[1] = 3;
+    struct {
+      const char *op;
+      kz_status st;
+    } calls[] = {
+        {"bias_add_bwd", kz_op_bias_add_bwd(s, &x, NULL, false)},
+        {"gelu_bwd", kz_op_gelu_bwd(s, &x, &x, NULL, KZ_GELU_ERF, true)},
+        {"softmax_bwd", kz_op_softmax_bwd(s, &x, &x, NULL, NULL, 1.0f, false, false)},
+        {"cross_entropy_bwd", kz_op_cross_entropy_bwd(s, &logits, &ids, &rows, NULL, -100, false)},
+        {"embedding_bwd", kz_op_embedding_bwd(s, &ids, &dout, NULL, false)},
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; ++i)
+      if (calls[i].st != KZ_OK) {
+        fprintf(stderr, "%s with its gradient output NULL: %s\n", calls[i].op, kz_last_error());
+        ++failures;
+      }
+#define KZ_UNARY(name, ...)                                                                        \
+  if (kz_op_##name##_bwd(s, &x, &x, NULL, 1.0f, false) != KZ_OK) {                                 \
+    fprintf(stderr, #name "_bwd with dx NULL: %s\n", kz_last_error());                             \
+    ++failures;                                                                                    \
+  }
+    KZ_OP_UNARIES()
+#undef KZ_UNARY
+  }
+  kz_tensor_free(&x);
+  kz_tensor_free(&ids);
+  kz_tensor_free(&rows);
+  kz_stream_destroy(s);
+  printf("optional gradient outputs: %s\n", failures ? "FAIL" : "pass");
+  return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   const char *device = "cpu", *op = NULL;
   bool verbose = getenv("KZ_TEST_VERBOSE") != NULL;
@@ -52,6 +175,8 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (!strcmp(argv[i], "--check-list") && i + 1 < argc) return check_list(argv[i + 1]);
+    if (!strcmp(argv[i], "--check-complete")) return check_complete();
+    if (!strcmp(argv[i], "--check-optional")) return check_optional();
     if (!strcmp(argv[i], "--device") && i + 1 < argc)
       device = argv[++i];
     else if (!strcmp(argv[i], "--op") && i + 1 < argc)
@@ -60,7 +185,7 @@ int main(int argc, char **argv) {
       verbose = true;
     else {
       fprintf(stderr, "usage: test_ops [--device cpu|cuda[:N]] [--op NAME] [--verbose] | --list | "
-                      "--check-list 'a,b'\n");
+                      "--check-list 'a,b' | --check-complete | --check-optional\n");
       return 2;
     }
   }

@@ -24,6 +24,7 @@
 #include "config/kernel_config.h"
 #include "core/tensor.h"
 #include "kaizen.h"
+#include "op_list.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,57 +87,42 @@ typedef struct kz_adamw_hparams {
   int64_t step;
 } kz_adamw_hparams;
 
+/* One entry point per slot of the op list (op_list.h); the signatures are
+ * the parenthesised parameter lists there. What each slot computes:
+ *  gemm               see kz_gemm.
+ *  bias_add_fwd       y[r, c] = x[r, c] + bias[c]; y may alias x.
+ *  bias_add_bwd       dbias[c] (+)= sum_r dy[r, c].
+ *  add                y = a + b elementwise (the residual); y may alias a or b.
+ *  gelu_fwd/_bwd      GELU; dx (+)= dy * gelu'(x).
+ *  layernorm_fwd      y = (x - mean) * rstd * gamma + beta per row; rstd =
+ *                     1/sqrt(var + eps), biased variance. mean and rstd (rows
+ *                     each) may be NULL (inference).
+ *  layernorm_bwd      dx, dgamma, dbeta (+)= gradients given the saved mean
+ *                     and rstd.
+ *  softmax_fwd/_bwd   see kz_softmax_shape; dx (+)= scale * y * (dy - sum_j
+ *                     dy_j y_j) per row.
+ *  cross_entropy_fwd  losses[r] = logsumexp(logits[r]) - logits[r, targets[r]];
+ *                     0 where targets[r] == ignore_index. A target outside
+ *                     [0, classes) that is not ignore_index gives
+ *                     KZ_ERR_INVALID_ARG on the CPU and a NaN loss on CUDA.
+ *  cross_entropy_bwd  dlogits[r] (+)= dloss[r] * (softmax(logits[r]) -
+ *                     onehot(targets[r])); zero rows where the target is ignored.
+ *  embedding_fwd      out[i, :] = table[ids[i], :]. An id outside [0, vocab)
+ *                     gives KZ_ERR_INVALID_ARG on the CPU and a zero row on CUDA.
+ *  embedding_bwd      dtable[ids[i], :] += dout[i, :]; without accumulate
+ *                     dtable is zeroed first.
+ *  adamw              one AdamW step on fp32 master weights; if params_bf16 is
+ *                     not NULL it receives the updated weights rounded to bf16.
+ *  cast_*             f32 <-> bf16, round to nearest even.
+ *  <unary>_fwd/_bwd   y = f(x; param), dx (+)= dy * f'(x; param) (op_list.h).
+ *
+ * Gradient outputs are optional: a NULL gradient output (dx, dgamma, dbeta,
+ * ...) means "not wanted" (a frozen layer, a LoRA base weight) and a backend
+ * neither reads nor writes it; the others are computed as usual. */
 typedef struct kz_op_table {
-  kz_status (*gemm)(kz_stream *s, const kz_gemm *g);
-  /* y[r, c] = x[r, c] + bias[c]; y may alias x. */
-  kz_status (*bias_add_fwd)(kz_stream *s, const float *x, const float *bias, float *y, int64_t rows,
-                            int64_t cols);
-  /* dbias[c] (+)= sum_r dy[r, c]. */
-  kz_status (*bias_add_bwd)(kz_stream *s, const float *dy, float *dbias, int64_t rows, int64_t cols,
-                            bool accumulate);
-  /* y = a + b elementwise (the residual connection); y may alias a or b. */
-  kz_status (*add)(kz_stream *s, const float *a, const float *b, float *y, int64_t n);
-  kz_status (*gelu_fwd)(kz_stream *s, const float *x, float *y, int64_t n, kz_gelu_approx approx);
-  /* dx (+)= dy * gelu'(x). */
-  kz_status (*gelu_bwd)(kz_stream *s, const float *x, const float *dy, float *dx, int64_t n,
-                        kz_gelu_approx approx, bool accumulate);
-  /* y = (x - mean) * rstd * gamma + beta per row; rstd = 1/sqrt(var + eps),
-   * biased variance. mean and rstd (rows each) may be NULL (inference). */
-  kz_status (*layernorm_fwd)(kz_stream *s, const float *x, const float *gamma, const float *beta,
-                             float *y, float *mean, float *rstd, int64_t rows, int64_t cols,
-                             float eps);
-  /* dx, dgamma, dbeta (+)= gradients given the saved mean and rstd. */
-  kz_status (*layernorm_bwd)(kz_stream *s, const float *dy, const float *x, const float *gamma,
-                             const float *mean, const float *rstd, float *dx, float *dgamma,
-                             float *dbeta, int64_t rows, int64_t cols, bool accumulate);
-  kz_status (*softmax_fwd)(kz_stream *s, const float *x, float *y, const kz_softmax_shape *sh);
-  /* dx (+)= scale * y * (dy - sum_j dy_j y_j) per row. */
-  kz_status (*softmax_bwd)(kz_stream *s, const float *y, const float *dy, float *dx,
-                           const kz_softmax_shape *sh, bool accumulate);
-  /* losses[r] = logsumexp(logits[r]) - logits[r, targets[r]];
-   * 0 where targets[r] == ignore_index. A target outside [0, classes) that is
-   * not ignore_index gives KZ_ERR_INVALID_ARG on the CPU and a NaN loss on CUDA. */
-  kz_status (*cross_entropy_fwd)(kz_stream *s, const float *logits, const int32_t *targets,
-                                 float *losses, int64_t rows, int64_t classes,
-                                 int32_t ignore_index);
-  /* dlogits[r] (+)= dloss[r] * (softmax(logits[r]) - onehot(targets[r]));
-   * zero rows where the target is ignored. */
-  kz_status (*cross_entropy_bwd)(kz_stream *s, const float *logits, const int32_t *targets,
-                                 const float *dloss, float *dlogits, int64_t rows, int64_t classes,
-                                 int32_t ignore_index, bool accumulate);
-  /* out[i, :] = table[ids[i], :]. An id outside [0, vocab) gives
-   * KZ_ERR_INVALID_ARG on the CPU and a zero row on CUDA. */
-  kz_status (*embedding_fwd)(kz_stream *s, const int32_t *ids, const float *table, float *out,
-                             int64_t n, int64_t vocab, int64_t dim);
-  /* dtable[ids[i], :] += dout[i, :]; without accumulate dtable is zeroed first. */
-  kz_status (*embedding_bwd)(kz_stream *s, const int32_t *ids, const float *dout, float *dtable,
-                             int64_t n, int64_t vocab, int64_t dim, bool accumulate);
-  /* One AdamW step on fp32 master weights; if params_bf16 is not NULL it
-   * receives the updated weights rounded to bf16 for bf16 compute. */
-  kz_status (*adamw)(kz_stream *s, float *params, const float *grads, float *m, float *v,
-                     uint16_t *params_bf16, int64_t n, const kz_adamw_hparams *hp);
-  kz_status (*cast_f32_to_bf16)(kz_stream *s, const float *x, uint16_t *y, int64_t n);
-  kz_status (*cast_bf16_to_f32)(kz_stream *s, const uint16_t *x, float *y, int64_t n);
+#define KZ_SLOT(slot, cpu, cuda, params) kz_status(*slot) params;
+  KZ_OP_SLOTS()
+#undef KZ_SLOT
 } kz_op_table;
 
 typedef enum kz_copy_kind {

@@ -133,25 +133,12 @@ static const kz_backend cpu_backend = {
     .event_record = cpu_event_record,
     .event_elapsed_ms = cpu_event_elapsed_ms,
     .stream_wait_event = cpu_stream_wait_event,
+    /* Filled from the op list: NULL where it marks the CPU KZ_NO. */
     .ops =
         {
-            .gemm = kz_cpu_gemm,
-            .bias_add_fwd = kz_cpu_bias_add_fwd,
-            .bias_add_bwd = kz_cpu_bias_add_bwd,
-            .add = kz_cpu_add,
-            .gelu_fwd = kz_cpu_gelu_fwd,
-            .gelu_bwd = kz_cpu_gelu_bwd,
-            .layernorm_fwd = kz_cpu_layernorm_fwd,
-            .layernorm_bwd = kz_cpu_layernorm_bwd,
-            .softmax_fwd = kz_cpu_softmax_fwd,
-            .softmax_bwd = kz_cpu_softmax_bwd,
-            .cross_entropy_fwd = kz_cpu_cross_entropy_fwd,
-            .cross_entropy_bwd = kz_cpu_cross_entropy_bwd,
-            .embedding_fwd = kz_cpu_embedding_fwd,
-            .embedding_bwd = kz_cpu_embedding_bwd,
-            .adamw = kz_cpu_adamw,
-            .cast_f32_to_bf16 = kz_cpu_cast_f32_to_bf16,
-            .cast_bf16_to_f32 = kz_cpu_cast_bf16_to_f32,
+#define KZ_SLOT(slot, cpu, cuda, params) .slot = KZ_OP_FN(cpu, kz_cpu_##slot),
+            KZ_OP_SLOTS()
+#undef KZ_SLOT
         },
 };
 

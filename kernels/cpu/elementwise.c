@@ -1,5 +1,5 @@
 /* CPU elementwise ops: bias add (and its column reduction), residual add,
- * GELU forward and backward.
+ * GELU and ELU forward and backward.
  *
  * Pointers that the contract lets alias (y with x, a or b) are not marked
  * restrict; `omp simd` still vectorises them because every iteration reads
@@ -155,6 +155,50 @@ kz_status kz_cpu_gelu_bwd(kz_stream *s, const float *x, const float *dy, float *
       int64_t i0 = b * grain;
       gelu_erf_bwd_span(x + i0, dy + i0, dx + i0, n - i0 < grain ? n - i0 : grain, accumulate);
     }
+  }
+  return KZ_OK;
+}
+
+/* Fused bias + GELU: one pass over memory instead of bias_add's write and
+ * gelu's re-read. Each row is biased in place in y while it is in cache, then
+ * goes through the same GELU code as kz_cpu_gelu_fwd, so the result is
+ * bitwise the unfused sequence's. */
+kz_status kz_cpu_bias_gelu_fwd(kz_stream *s, const float *x, const float *bias, float *y,
+                               int64_t rows, int64_t cols, kz_gelu_approx approx) {
+  if (cols <= 0) return KZ_OK;
+  int64_t grain = elementwise_grain(s);
+  int64_t chunk = grain / cols > 0 ? grain / cols : 1;
+#pragma omp parallel for schedule(static, chunk) if (rows > chunk)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * cols;
+    float *yr = y + r * cols;
+    if (approx == KZ_GELU_TANH) {
+      for (int64_t c = 0; c < cols; c++) yr[c] = gelu_tanh(xr[c] + bias[c]);
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] + bias[c];
+      gelu_erf_fwd_span(yr, yr, cols);
+    }
+  }
+  return KZ_OK;
+}
+
+/* ELU. expm1f keeps the small negative outputs accurate where expf(x) - 1
+ * would cancel; the branch is a select, so the loops still vectorise. */
+kz_status kz_cpu_elu_fwd(kz_stream *s, const float *x, float *y, int64_t n, float alpha) {
+  int64_t grain = elementwise_grain(s);
+#pragma omp parallel for schedule(static, grain) if (n > grain)
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * expm1f(x[i]);
+  return KZ_OK;
+}
+
+kz_status kz_cpu_elu_bwd(kz_stream *s, const float *x, const float *dy, float *dx, int64_t n,
+                         float alpha, bool accumulate) {
+  int64_t grain = elementwise_grain(s);
+#pragma omp parallel for schedule(static, grain) if (n > grain)
+  for (int64_t i = 0; i < n; i++) {
+    float g = dy[i] * (x[i] > 0.0f ? 1.0f : alpha * expf(x[i]));
+    dx[i] = accumulate ? dx[i] + g : g;
   }
   return KZ_OK;
 }

@@ -48,9 +48,16 @@ kz_status kz_cpu_layernorm_fwd(kz_stream *s, const float *x, const float *gamma,
   return KZ_OK;
 }
 
-/* dx for one row; adds dy * xhat and dy into the chunk's dgamma/dbeta partials. */
+/* dx for one row; adds dy * xhat and dy into the chunk's dgamma/dbeta partials.
+ * dx NULL: not wanted; pg NULL: neither dgamma nor dbeta is wanted. */
 static void ln_bwd_row(const float *dy, const float *x, const float *gamma, float mu, float rs,
                        float *dx, float *pg, float *pb, int64_t cols, bool accumulate) {
+  if (pg)
+    for (int64_t c = 0; c < cols; ++c) {
+      pg[c] += dy[c] * ((x[c] - mu) * rs);
+      pb[c] += dy[c];
+    }
+  if (!dx) return;
   float acc_g[KZ_CPU_LANES] = {0}, acc_gx[KZ_CPU_LANES] = {0};
   int64_t i = 0;
   for (; i + KZ_CPU_LANES <= cols; i += KZ_CPU_LANES)
@@ -71,8 +78,6 @@ static void ln_bwd_row(const float *dy, const float *x, const float *gamma, floa
     const float xhat = (x[c] - mu) * rs;
     const float d = rs * (dy[c] * gamma[c] - mean_g - xhat * mean_gx);
     dx[c] = accumulate ? dx[c] + d : d;
-    pg[c] += dy[c] * xhat;
-    pb[c] += dy[c];
   }
 }
 
@@ -87,10 +92,13 @@ kz_status kz_cpu_layernorm_bwd(kz_stream *s, const float *dy, const float *x, co
   int64_t chunk_rows = (rows + LN_MAX_CHUNKS - 1) / LN_MAX_CHUNKS;
   if (chunk_rows < grain) chunk_rows = grain;
   const int64_t chunks = rows > 0 ? (rows + chunk_rows - 1) / chunk_rows : 0;
+  /* NULL gradient outputs are not wanted; without dgamma and dbeta there are
+   * no partials to keep. */
+  const bool params = dgamma || dbeta;
 
   /* Partials: chunk i owns rows [i*chunk_rows, ...) and two rows of cols. */
-  float *part = chunks > 0 ? calloc((size_t)(chunks * 2 * cols), sizeof(float)) : NULL;
-  if (chunks > 0 && !part)
+  float *part = chunks > 0 && params ? calloc((size_t)(chunks * 2 * cols), sizeof(float)) : NULL;
+  if (chunks > 0 && params && !part)
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "layernorm_bwd: %lld partial rows of %lld floats",
                    (long long)(chunks * 2), (long long)cols);
 
@@ -98,26 +106,26 @@ kz_status kz_cpu_layernorm_bwd(kz_stream *s, const float *dy, const float *x, co
   {
 #pragma omp for schedule(static)
     for (int64_t ch = 0; ch < chunks; ++ch) {
-      float *pg = part + ch * 2 * cols, *pb = pg + cols;
+      float *pg = params ? part + ch * 2 * cols : NULL, *pb = params ? pg + cols : NULL;
       const int64_t end = (ch + 1) * chunk_rows < rows ? (ch + 1) * chunk_rows : rows;
       for (int64_t r = ch * chunk_rows; r < end; ++r)
-        ln_bwd_row(dy + r * cols, x + r * cols, gamma, mean[r], rstd[r], dx + r * cols, pg, pb,
-                   cols, accumulate);
+        ln_bwd_row(dy + r * cols, x + r * cols, gamma, mean[r], rstd[r], dx ? dx + r * cols : NULL,
+                   pg, pb, cols, accumulate);
     }
     /* Combine partials in chunk order, columns in parallel: fixed order, no atomics. */
 #pragma omp for schedule(static)
-    for (int64_t c0 = 0; c0 < cols; c0 += 256) {
+    for (int64_t c0 = 0; c0 < (params ? cols : 0); c0 += 256) {
       const int64_t c1 = c0 + 256 < cols ? c0 + 256 : cols;
       if (!accumulate)
         for (int64_t c = c0; c < c1; ++c) {
-          dgamma[c] = 0.0f;
-          dbeta[c] = 0.0f;
+          if (dgamma) dgamma[c] = 0.0f;
+          if (dbeta) dbeta[c] = 0.0f;
         }
       for (int64_t ch = 0; ch < chunks; ++ch) {
         const float *pg = part + ch * 2 * cols, *pb = pg + cols;
         for (int64_t c = c0; c < c1; ++c) {
-          dgamma[c] += pg[c];
-          dbeta[c] += pb[c];
+          if (dgamma) dgamma[c] += pg[c];
+          if (dbeta) dbeta[c] += pb[c];
         }
       }
     }

@@ -225,23 +225,10 @@ kz_backend make_backend(void) {
   b.event_elapsed_ms = event_elapsed_ms;
   b.stream_wait_event = stream_wait_event;
   kz_op_table *t = &b.ops;
-  t->gemm = kz_cuda_gemm;
-  t->bias_add_fwd = kz_cuda_bias_add_fwd;
-  t->bias_add_bwd = kz_cuda_bias_add_bwd;
-  t->add = kz_cuda_add;
-  t->gelu_fwd = kz_cuda_gelu_fwd;
-  t->gelu_bwd = kz_cuda_gelu_bwd;
-  t->layernorm_fwd = kz_cuda_layernorm_fwd;
-  t->layernorm_bwd = kz_cuda_layernorm_bwd;
-  t->softmax_fwd = kz_cuda_softmax_fwd;
-  t->softmax_bwd = kz_cuda_softmax_bwd;
-  t->cross_entropy_fwd = kz_cuda_cross_entropy_fwd;
-  t->cross_entropy_bwd = kz_cuda_cross_entropy_bwd;
-  t->embedding_fwd = kz_cuda_embedding_fwd;
-  t->embedding_bwd = kz_cuda_embedding_bwd;
-  t->adamw = kz_cuda_adamw;
-  t->cast_f32_to_bf16 = kz_cuda_cast_f32_to_bf16;
-  t->cast_bf16_to_f32 = kz_cuda_cast_bf16_to_f32;
+  /* Filled from the op list: NULL where it marks CUDA KZ_NO. */
+#define KZ_SLOT(slot, cpu, cuda, params) t->slot = KZ_OP_FN(cuda, kz_cuda_##slot);
+  KZ_OP_SLOTS()
+#undef KZ_SLOT
   return b;
 }
 

@@ -1,4 +1,4 @@
-/* Elementwise ops: bias add, residual add, GELU forward/backward.
+/* Elementwise ops: bias add, residual add, GELU and ELU forward/backward.
  *
  * One grid-stride kernel template serves them all; the per-op arithmetic is
  * a small functor. Each thread handles `vec` consecutive elements with one
@@ -49,6 +49,22 @@ struct gelu_bwd_op {
   bool accumulate;
   __device__ float operator()(float x, float dy, float dx, int64_t) const {
     const float g = dy * gelu_grad(x, approx);
+    return accumulate ? dx + g : g;
+  }
+};
+
+struct elu_op {
+  float alpha;
+  __device__ float operator()(float x, float, float, int64_t) const {
+    return x > 0.0f ? x : alpha * expm1f(x); /* expm1: no cancellation near 0 */
+  }
+};
+
+struct elu_bwd_op {
+  float alpha;
+  bool accumulate;
+  __device__ float operator()(float x, float dy, float dx, int64_t) const {
+    const float g = dy * (x > 0.0f ? 1.0f : alpha * expf(x));
     return accumulate ? dx + g : g;
   }
 };
@@ -134,4 +150,15 @@ extern "C" kz_status kz_cuda_gelu_bwd(kz_stream *s, const float *x, const float 
     return kz_fail(KZ_ERR_INVALID_ARG, "gelu_bwd: unknown approximation %d", (int)approx);
   if (accumulate) return ew_launch<3>(s, "gelu_bwd", gelu_bwd_op{approx, true}, x, dy, dx, dx, n);
   return ew_launch<2>(s, "gelu_bwd", gelu_bwd_op{approx, false}, x, dy, nullptr, dx, n);
+}
+
+extern "C" kz_status kz_cuda_elu_fwd(kz_stream *s, const float *x, float *y, int64_t n,
+                                     float alpha) {
+  return ew_launch<1>(s, "elu", elu_op{alpha}, x, nullptr, nullptr, y, n);
+}
+
+extern "C" kz_status kz_cuda_elu_bwd(kz_stream *s, const float *x, const float *dy, float *dx,
+                                     int64_t n, float alpha, bool accumulate) {
+  if (accumulate) return ew_launch<3>(s, "elu_bwd", elu_bwd_op{alpha, true}, x, dy, dx, dx, n);
+  return ew_launch<2>(s, "elu_bwd", elu_bwd_op{alpha, false}, x, dy, nullptr, dx, n);
 }

@@ -32,18 +32,40 @@ void kz_cases_layernorm(kz_op_case_list *l);
 void kz_cases_softmax(kz_op_case_list *l);
 void kz_cases_loss(kz_op_case_list *l);  /* cross_entropy(_bwd), embedding(_bwd) */
 void kz_cases_optim(kz_op_case_list *l); /* adamw, casts */
+void kz_cases_unary(kz_op_case_list *l); /* every U row of the op list */
+
+/* A unary elementwise op of the op list, as the generic cases see it. */
+typedef struct kz_unary_info {
+  const char *name, *bwd_name;
+  double value; /* the typical parameter the cases use */
+  double (*ref)(double x, double param);
+  double (*grad)(double x, double param);
+  kz_status (*fwd)(kz_stream *s, const kz_tensor *x, kz_tensor *y, float param);
+  kz_status (*bwd)(kz_stream *s, const kz_tensor *x, const kz_tensor *dy, kz_tensor *dx,
+                   float param, bool accumulate);
+  bool has_grad; /* the list marks gradient cases KZ_YES */
+} kz_unary_info;
+
+int kz_unary_count(void);
+const kz_unary_info *kz_unary_at(int i);
 
 kz_op_case *kz_case_matmul(kz_op_case_list *l, bool ta, bool tb, int64_t batch, bool batch_a,
                            bool batch_b, int64_t m, int64_t n, int64_t k, kz_dtype dtype,
                            float alpha, float beta);
 kz_op_case *kz_case_bias_add(kz_op_case_list *l, int64_t rows, int64_t cols, bool in_place);
 kz_op_case *kz_case_bias_add_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc);
+/* unfused: run the wrapper's fallback (the backend's fused slot cleared). */
+kz_op_case *kz_case_bias_gelu(kz_op_case_list *l, int64_t rows, int64_t cols, kz_gelu_approx approx,
+                              bool unfused);
 kz_op_case *kz_case_add(kz_op_case_list *l, int64_t n, bool in_place);
 kz_op_case *kz_case_gelu(kz_op_case_list *l, int64_t n, kz_gelu_approx approx);
 kz_op_case *kz_case_gelu_bwd(kz_op_case_list *l, int64_t n, kz_gelu_approx approx, bool acc);
 kz_op_case *kz_case_layernorm(kz_op_case_list *l, int ndim, const int64_t *shape, bool stats,
                               double x_mean);
 kz_op_case *kz_case_layernorm_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc);
+/* drop: gradient outputs passed as NULL (1 dx, 2 dgamma, 4 dbeta). */
+kz_op_case *kz_case_layernorm_bwd_drop(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc,
+                                       unsigned drop);
 kz_op_case *kz_case_softmax(kz_op_case_list *l, const int64_t *bhts, float scale, bool causal,
                             bool lengths);
 kz_op_case *kz_case_softmax_bwd(kz_op_case_list *l, const int64_t *bhts, float scale, bool causal,
@@ -56,5 +78,8 @@ kz_op_case *kz_case_embedding_bwd(kz_op_case_list *l, int64_t n, int64_t vocab, 
                                   bool acc);
 kz_op_case *kz_case_adamw(kz_op_case_list *l, int64_t n, int steps, bool bf16_copy);
 kz_op_case *kz_case_cast(kz_op_case_list *l, int64_t n, kz_dtype from);
+kz_op_case *kz_case_unary(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param);
+kz_op_case *kz_case_unary_bwd(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param,
+                              bool acc);
 
 #endif

@@ -120,6 +120,40 @@ kz_op_case *kz_case_gelu_bwd(kz_op_case_list *l, int64_t n, kz_gelu_approx appro
   return c;
 }
 
+/* ---- bias_gelu (fused) ----------------------------------------------------------- */
+static kz_status bias_gelu_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
+  if (!c->p.unfused) return kz_op_bias_gelu(s, &t[0], &t[1], &t[2], c->p.approx);
+  /* The fallback, on any backend: the same stream with the fused slot cleared. */
+  kz_backend without = *s->backend;
+  without.ops.bias_gelu_fwd = NULL;
+  kz_stream s2 = *s;
+  s2.backend = &without;
+  return kz_op_bias_gelu(&s2, &t[0], &t[1], &t[2], c->p.approx);
+}
+
+/* A fused op's reference is the composition of the existing references. */
+static void bias_gelu_ref(const kz_op_case *c, kz_host_arg *h) {
+  const kz_arg_spec *x = &c->args[0];
+  kz_ref_bias_add_fwd(h[0].f, h[1].f, h[2].f, rows_of(x), x->shape[x->ndim - 1]);
+  kz_ref_gelu_fwd(h[2].f, h[2].f, h[2].n, c->p.approx);
+}
+
+kz_op_case *kz_case_bias_gelu(kz_op_case_list *l, int64_t rows, int64_t cols, kz_gelu_approx approx,
+                              bool unfused) {
+  kz_op_case *c =
+      kz_case_new(l, "bias_gelu", bias_gelu_invoke, bias_gelu_ref, "bias_gelu %s %lldx%lld%s",
+                  approx_name(approx), (long long)rows, (long long)cols, unfused ? " unfused" : "");
+  int64_t shape[2] = {rows, cols};
+  kz_arg_normal(kz_case_arg(c, "x", KZ_F32, KZ_ARG_IN, 2, shape), 0, 3);
+  kz_case_arg(c, "bias", KZ_F32, KZ_ARG_IN, 1, &cols);
+  kz_case_arg(c, "y", KZ_F32, KZ_ARG_OUT, 2, shape);
+  c->p.approx = approx;
+  c->p.unfused = unfused;
+  c->flops = 9.0 * (double)(rows * cols);
+  c->bytes = 4.0 * (double)(2 * rows * cols + cols);
+  return c;
+}
+
 void kz_cases_elementwise(kz_op_case_list *l) {
   static const int64_t rc[][2] = {{1, 1}, {37, 129}, {3, 1000}, {128, 33}, {1, 4099}};
   static const int64_t sizes[] = {1, 7, 4773, 3000, 100003};
@@ -136,4 +170,8 @@ void kz_cases_elementwise(kz_op_case_list *l) {
   for (int acc = 0; acc < 2; ++acc)
     for (int ap = 0; ap < 2; ++ap)
       for (int i = 0; i < ns; ++i) kz_case_gelu_bwd(l, sizes[i], (kz_gelu_approx)ap, acc);
+  for (int unfused = 0; unfused < 2; ++unfused)
+    for (int ap = 0; ap < 2; ++ap)
+      for (int i = 0; i < nrc; ++i)
+        kz_case_bias_gelu(l, rc[i][0], rc[i][1], (kz_gelu_approx)ap, unfused);
 }

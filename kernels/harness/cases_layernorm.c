@@ -58,16 +58,25 @@ kz_op_case *kz_case_layernorm(kz_op_case_list *l, int ndim, const int64_t *shape
 
 enum { B_DY, B_X, B_GAMMA, B_MEAN, B_RSTD, B_DX, B_DGAMMA, B_DBETA };
 
+/* The gradient outputs in drop-bit order: dx, dgamma, dbeta. */
+static bool wanted(const kz_op_case *c, int arg) {
+  return !(c->p.drop & (1u << (arg - B_DX)));
+}
+
 static kz_status bwd_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return kz_op_layernorm_bwd(s, &t[B_DY], &t[B_X], &t[B_GAMMA], &t[B_MEAN], &t[B_RSTD], &t[B_DX],
-                             &t[B_DGAMMA], &t[B_DBETA], c->p.accumulate);
+  return kz_op_layernorm_bwd(s, &t[B_DY], &t[B_X], &t[B_GAMMA], &t[B_MEAN], &t[B_RSTD],
+                             wanted(c, B_DX) ? &t[B_DX] : NULL,
+                             wanted(c, B_DGAMMA) ? &t[B_DGAMMA] : NULL,
+                             wanted(c, B_DBETA) ? &t[B_DBETA] : NULL, c->p.accumulate);
 }
 
 static void bwd_ref(const kz_op_case *c, kz_host_arg *h) {
   int64_t rows, cols;
   dims(&c->args[B_X], &rows, &cols);
-  kz_ref_layernorm_bwd(h[B_DY].f, h[B_X].f, h[B_GAMMA].f, h[B_MEAN].f, h[B_RSTD].f, h[B_DX].f,
-                       h[B_DGAMMA].f, h[B_DBETA].f, rows, cols, c->p.accumulate);
+  kz_ref_layernorm_bwd(h[B_DY].f, h[B_X].f, h[B_GAMMA].f, h[B_MEAN].f, h[B_RSTD].f,
+                       wanted(c, B_DX) ? h[B_DX].f : NULL,
+                       wanted(c, B_DGAMMA) ? h[B_DGAMMA].f : NULL,
+                       wanted(c, B_DBETA) ? h[B_DBETA].f : NULL, rows, cols, c->p.accumulate);
 }
 
 /* The saved statistics a forward pass would have produced for this x. */
@@ -84,18 +93,27 @@ static void bwd_fixup(const kz_op_case *c, kz_host_arg *h) {
 }
 
 kz_op_case *kz_case_layernorm_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc) {
+  return kz_case_layernorm_bwd_drop(l, rows, cols, acc, 0);
+}
+
+kz_op_case *kz_case_layernorm_bwd_drop(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc,
+                                       unsigned drop) {
+  static const char *const drop_names[] = {
+      "",          " no-dx",       " no-dgamma",       " no-dx,dgamma",
+      " no-dbeta", " no-dx,dbeta", " no-dgamma,dbeta", " nothing wanted"};
   kz_op_case *c =
-      kz_case_new(l, "layernorm_bwd", bwd_invoke, bwd_ref, "layernorm_bwd %lldx%lld acc=%d",
-                  (long long)rows, (long long)cols, acc);
+      kz_case_new(l, "layernorm_bwd", bwd_invoke, bwd_ref, "layernorm_bwd %lldx%lld acc=%d%s",
+                  (long long)rows, (long long)cols, acc, drop_names[drop & 7]);
   int64_t shape[2] = {rows, cols};
   kz_case_arg(c, "dy", KZ_F32, KZ_ARG_IN, 2, shape);
   kz_arg_normal(kz_case_arg(c, "x", KZ_F32, KZ_ARG_IN, 2, shape), 0.5, 2);
   kz_arg_normal(kz_case_arg(c, "gamma", KZ_F32, KZ_ARG_IN, 1, &cols), 1, 0.5);
   kz_case_arg(c, "mean", KZ_F32, KZ_ARG_IN, 1, &rows);
   kz_case_arg(c, "rstd", KZ_F32, KZ_ARG_IN, 1, &rows);
-  kz_case_arg(c, "dx", KZ_F32, kz_grad_role(acc), 2, shape);
-  kz_case_arg(c, "dgamma", KZ_F32, kz_grad_role(acc), 1, &cols);
-  kz_case_arg(c, "dbeta", KZ_F32, kz_grad_role(acc), 1, &cols);
+  c->p.drop = drop;
+  kz_case_arg(c, "dx", KZ_F32, wanted(c, B_DX) ? kz_grad_role(acc) : KZ_ARG_IN, 2, shape);
+  kz_case_arg(c, "dgamma", KZ_F32, wanted(c, B_DGAMMA) ? kz_grad_role(acc) : KZ_ARG_IN, 1, &cols);
+  kz_case_arg(c, "dbeta", KZ_F32, wanted(c, B_DBETA) ? kz_grad_role(acc) : KZ_ARG_IN, 1, &cols);
   c->fixup = bwd_fixup;
   c->p.accumulate = acc;
   c->p.eps = LN_EPS;
@@ -119,4 +137,10 @@ void kz_cases_layernorm(kz_op_case_list *l) {
   for (int acc = 0; acc < 2; ++acc)
     for (size_t i = 0; i < sizeof rc / sizeof rc[0]; ++i)
       kz_case_layernorm_bwd(l, rc[i][0], rc[i][1], acc);
+  /* Optional outputs: each gradient output left out (NULL) in turn, and all
+   * of them; the others must still match ref and the left-out buffer must
+   * stay untouched. 1056 rows span several CPU chunks and CUDA tiles. */
+  for (int acc = 0; acc < 2; ++acc)
+    for (unsigned drop = 1; drop <= 7; drop = drop == 4 ? 7 : drop << 1)
+      kz_case_layernorm_bwd_drop(l, 1056, 47, acc, drop);
 }

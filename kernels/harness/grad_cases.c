@@ -6,18 +6,22 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "harness/case_build.h"
 #include "harness/grad_check.h"
 #include "ref/ref_ops.h"
 
-static const char *const grad_ops[] = {"matmul",  "bias_add",      "gelu",     "layernorm",
-                                       "softmax", "cross_entropy", "embedding"};
-
+/* The ops with gradient cases are the registry rows the op list marks KZ_YES
+ * in its grad column; op/list_complete checks each has cases here. */
 int kz_grad_op_count(void) {
-  return (int)(sizeof grad_ops / sizeof grad_ops[0]);
+  int n = 0;
+  for (int i = 0; i < kz_op_info_count(); ++i) n += kz_op_info_at(i)->no_grad == NULL;
+  return n;
 }
 
 const char *kz_grad_op_at(int i) {
-  return i >= 0 && i < kz_grad_op_count() ? grad_ops[i] : NULL;
+  for (int k = 0; k < kz_op_info_count(); ++k)
+    if (kz_op_info_at(k)->no_grad == NULL && i-- == 0) return kz_op_info_at(k)->name;
+  return NULL;
 }
 
 static kz_grad_case *push(kz_grad_list *l, const char *op, kz_grad_fwd_fn fwd, kz_grad_bwd_fn bwd,
@@ -309,11 +313,42 @@ static void build_rest(kz_grad_list *l) {
   g->nout = 100;
 }
 
+/* ---- unary elementwise ops of the op list: dims = {n} ----------------------------- */
+static const kz_unary_info *unary_of(const kz_grad_case *g) {
+  for (int i = 0; i < kz_unary_count(); ++i)
+    if (g->op == kz_unary_at(i)->name) return kz_unary_at(i);
+  return NULL;
+}
+
+static void unary_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  const kz_unary_info *u = unary_of(g);
+  for (int64_t i = 0; i < g->dims[0]; ++i) out[i] = u->ref(in[0][i], g->p.param);
+}
+
+static void unary_bwd(const kz_grad_case *g, double *const *in, const double *dy,
+                      double *const *din) {
+  const kz_unary_info *u = unary_of(g);
+  for (int64_t i = 0; i < g->dims[0]; ++i) din[0][i] = dy[i] * u->grad(in[0][i], g->p.param);
+}
+
+static void build_unary(kz_grad_list *l) {
+  for (int k = 0; k < kz_unary_count(); ++k) {
+    const kz_unary_info *u = kz_unary_at(k);
+    if (!u->has_grad) continue;
+    kz_grad_case *g = push(l, u->name, unary_fwd, unary_bwd, "%s 64 p%g", u->name, u->value);
+    g->dims[0] = 64;
+    g->p.param = (float)u->value;
+    input(g, "x", 64, true, 0, 2);
+    g->nout = 64;
+  }
+}
+
 kz_status kz_grad_cases_build(kz_grad_list *list) {
   memset(list, 0, sizeof *list);
   build_matmul(list);
   build_simple(list);
   build_rest(list);
+  build_unary(list);
   if (list->oom) {
     kz_grad_list_free(list);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "harness: cannot build the gradient cases");

@@ -26,6 +26,8 @@ kz_status kz_bench_cases_build(kz_op_case_list *l) {
   kz_case_matmul(l, false, false, 0, false, false, 2048, 2048, 2048, KZ_BF16, 1, 0);
   kz_case_bias_add(l, 4096, 3072, false);
   kz_case_bias_add_bwd(l, 4096, 3072, false);
+  kz_case_bias_gelu(l, 4096, 3072, KZ_GELU_ERF, false);
+  kz_case_bias_gelu(l, 4096, 3072, KZ_GELU_ERF, true);
   kz_case_add(l, 4096 * 768, false);
   kz_case_gelu(l, 4096 * 3072, KZ_GELU_ERF);
   kz_case_gelu(l, 4096 * 3072, KZ_GELU_TANH);
@@ -48,6 +50,12 @@ kz_status kz_bench_cases_build(kz_op_case_list *l) {
   kz_case_adamw(l, (int64_t)1 << 24, 1, true);
   kz_case_cast(l, (int64_t)1 << 24, KZ_F32);
   kz_case_cast(l, (int64_t)1 << 24, KZ_BF16);
+  /* Every unary elementwise op of the op list on the FFN activation shape. */
+  for (int i = 0; i < kz_unary_count(); ++i) {
+    const kz_unary_info *u = kz_unary_at(i);
+    kz_case_unary(l, u, 4096 * 3072, (float)u->value);
+    kz_case_unary_bwd(l, u, 4096 * 3072, (float)u->value, false);
+  }
   if (l->oom) {
     kz_op_case_list_free(l);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "bench: cannot build the case list");

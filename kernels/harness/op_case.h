@@ -64,6 +64,12 @@ typedef struct kz_op_params {
   kz_adamw_hparams hp;
   int steps;      /* adamw: consecutive steps run, grads is [steps, n] */
   bool bf16_copy; /* adamw: params_bf16 output present */
+  float param;    /* unary elementwise ops (op_list.h U rows): their parameter */
+  /* Backward ops: gradient outputs passed as NULL ("not wanted"), bit i for
+   * the i-th gradient output. The argument stays in the case as an input, so
+   * the runner checks it is left untouched; ref gets NULL too. */
+  unsigned drop;
+  bool unfused; /* fused ops: run with the backend's fused slot cleared */
 } kz_op_params;
 
 /* Host values of one argument: doubles for floating dtypes, ints for i32. */
@@ -102,12 +108,19 @@ typedef struct kz_op_info {
   const char *flops_formula, *bytes_formula;
   double tol_f32, tol_bf16; /* NMSE bounds by output (or input, for matmul) dtype */
   const char *summary;
+  /* Why the op has no gradient cases, no CPU or no CUDA implementation (the
+   * list's KZ_NO reasons); NULL where it has them. */
+  const char *no_grad, *no_cpu, *no_cuda;
+  /* A fused op's unfused sequence where that backend's slot is NULL. */
+  const char *unfused_cpu, *unfused_cuda;
 } kz_op_info;
 
 int kz_op_info_count(void);
 const kz_op_info *kz_op_info_at(int i);
 const kz_op_info *kz_op_info_find(const char *name);
 /* True when the backend's table has a non-NULL entry for the op. */
+bool kz_op_slot_filled(const kz_backend *b, const kz_op_info *info);
+/* True when the op runs on the backend: its slot, or a fused op's fallback. */
 bool kz_op_supported(const kz_backend *b, const kz_op_info *info);
 double kz_op_tolerance(const char *op, kz_dtype dtype);
 

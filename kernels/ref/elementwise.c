@@ -1,5 +1,5 @@
-/* Reference elementwise ops: bias add, residual add, GELU and its exact
- * derivative, and bf16 rounding. */
+/* Reference elementwise ops: bias add, residual add, GELU and ELU with their
+ * exact derivatives, and bf16 rounding. */
 #include <math.h>
 #include <string.h>
 
@@ -62,6 +62,16 @@ void kz_ref_gelu_bwd(const double *x, const double *dy, double *dx, int64_t n,
     double g = dy[i] * kz_ref_gelu_grad(x[i], approx);
     dx[i] = accumulate ? dx[i] + g : g;
   }
+}
+
+/* ELU (Clevert et al. 2016). expm1 keeps the relative accuracy of the small
+ * negative outputs that exp(x) - 1 would cancel away. */
+double kz_ref_elu(double x, double alpha) {
+  return x > 0 ? x : alpha * expm1(x);
+}
+
+double kz_ref_elu_grad(double x, double alpha) {
+  return x > 0 ? 1.0 : alpha * exp(x);
 }
 
 /* Goes through float first because that is what every backend holds before

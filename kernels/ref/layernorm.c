@@ -27,10 +27,11 @@ void kz_ref_layernorm_fwd(const double *x, const double *gamma, const double *be
 void kz_ref_layernorm_bwd(const double *dy, const double *x, const double *gamma,
                           const double *mean, const double *rstd, double *dx, double *dgamma,
                           double *dbeta, int64_t rows, int64_t cols, bool accumulate) {
+  /* NULL outputs are not wanted (frozen gamma/beta, an input without grad). */
   if (!accumulate) {
     for (int64_t c = 0; c < cols; c++) {
-      dgamma[c] = 0.0;
-      dbeta[c] = 0.0;
+      if (dgamma) dgamma[c] = 0.0;
+      if (dbeta) dbeta[c] = 0.0;
     }
   }
   for (int64_t r = 0; r < rows; r++) {
@@ -43,9 +44,10 @@ void kz_ref_layernorm_bwd(const double *dy, const double *x, const double *gamma
       double g = dyr[c] * gamma[c];
       mean_g += g;
       mean_gx += g * xhat;
-      dgamma[c] += dyr[c] * xhat;
-      dbeta[c] += dyr[c];
+      if (dgamma) dgamma[c] += dyr[c] * xhat;
+      if (dbeta) dbeta[c] += dyr[c];
     }
+    if (!dx) continue;
     mean_g /= (double)cols;
     mean_gx /= (double)cols;
     for (int64_t c = 0; c < cols; c++) {

@@ -64,6 +64,13 @@ void kz_ref_adamw(double *params, const double *grads, double *m, double *v, dou
                   int64_t n, const kz_adamw_hparams *hp);
 /* Rounds each value to the nearest bf16 (ties to even) and widens it back. */
 void kz_ref_round_bf16(const double *x, double *y, int64_t n);
+/* The unary elementwise ops of the op list: f(x; param) and f'(x; param),
+ * one element at a time (the harness loops over arrays). */
+#define KZ_UNARY(name, param, ...)                                                                 \
+  double kz_ref_##name(double x, double param);                                                    \
+  double kz_ref_##name##_grad(double x, double param);
+KZ_OP_UNARIES()
+#undef KZ_UNARY
 
 #ifdef __cplusplus
 }
