@@ -60,8 +60,8 @@ static inline float kz_cpu_max_scaled(const float *x, int64_t n, float scale) {
 /* exp(x) for x <= 0 (the argument after subtracting a row maximum), to about
  * one float ulp: 2^k * p(r) with r = x - k ln2 in [-ln2/2, ln2/2] and p the
  * degree-7 Taylor polynomial (truncation error below 6e-9). Results at or
- * below -87 flush to 0; NaN stays NaN (without an undefined NaN-to-int conversion). The range test works on the bits with
- * integer masks: a float comparison may trap under the default
+ * below -87 flush to 0; NaN stays NaN (without an undefined NaN-to-int conversion). The range test
+ * works on the bits with integer masks: a float comparison may trap under the default
  * -ftrapping-math, and the compiler then refuses to vectorise the select. */
 static inline float kz_cpu_exp_nonpos(float x) {
   uint32_t ux;
