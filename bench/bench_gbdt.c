@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/splitmix64.h"
 #include "engine/train/gbdt_data.h"
 #include "models/gbdt/booster.h"
 #include "models/gbdt/gbdt_json.h"
@@ -47,10 +48,7 @@ static double now_s(void) {
 }
 
 static uint64_t next(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  return kz_splitmix64(s);
 }
 
 static double unif(uint64_t *s) {
