@@ -31,9 +31,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/error.h"
-#include "core/splitmix64.h"
 #include "engine/train/gbdt_data.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
 #include "models/gbdt/booster.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/gbdt_missing.h"

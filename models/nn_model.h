@@ -19,11 +19,11 @@
 
 #include <stdint.h>
 
-#include "config/cfg.h"
-#include "core/tensor.h"
 #include "data/shard/batch.h"
 #include "data/shard/reader.h"
 #include "kaizen.h"
+#include "kernels/config/cfg.h"
+#include "kernels/core/tensor.h"
 #include "models/metrics.h"
 
 typedef struct kz_nn_model kz_nn_model;

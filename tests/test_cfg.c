@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/cfg.h"
-#include "test_util.h"
+#include "kernels/config/cfg.h"
+#include "tests/test_util.h"
 
 static const char *good_doc = "# a job\n"
                               "model:\n"                /* 2 */

@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/kernel_config.h"
-#include "core/backend.h"
-#include "core/splitmix64.h"
-#include "gbdt_device.h"
+#include "kernels/config/kernel_config.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/splitmix64.h"
+#include "kernels/gbdt_device.h"
 #include "models/gbdt/gbdt_bins.h"
 #include "models/gbdt/gbdt_model.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 /* The kernel layer restates the model layer's layout; they must agree. */
 _Static_assert(KZ_GBDT_DEV_MISSING_BIN == KZ_GBDT_MISSING_BIN, "missing bin differs");

@@ -31,15 +31,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/backend.h"
-#include "core/error.h"
-#include "core/splitmix64.h"
 #include "engine/train/gbdt_checkpoint.h"
-#include "gbdt_device.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
+#include "kernels/gbdt_device.h"
 #include "models/gbdt/booster.h"
 #include "models/gbdt/booster_gpu.h"
 #include "models/gbdt/gbdt_model.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 #define SKIP 77
 #define HB KZ_GBDT_DEV_HIST_BINS

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/splitmix64.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
 #include "models/gbdt/binning.h"
 #include "models/gbdt/booster.h"
 #include "models/gbdt/grow.h"
@@ -30,7 +30,7 @@
 #include "models/gbdt/predict_fast.h"
 #include "models/gbdt/split.h"
 #include "models/gbdt/tree_build.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 static uint64_t rng_state = 12345;
 static uint64_t rnd(void) {

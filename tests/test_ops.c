@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/op_case.h"
+#include "kernels/harness/op_case.h"
 
 #define SKIP 77
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 static kz_status fsync_path(const char *path, int directory) {
   int fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);

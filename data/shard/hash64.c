@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/splitmix64.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
 
 #define KZ_P1 0x100000001b3ULL
 #define KZ_P2 0x9e3779b97f4a7c15ULL

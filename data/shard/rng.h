@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "core/splitmix64.h"
+#include "kernels/core/splitmix64.h"
 
 /* A stream key from several integers, so (seed, epoch, 7) and (seed, epoch+1, 7)
  * give unrelated streams. */

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/text/basic_tokenizer.h"
 #include "data/text/corpus_reader.h"
 #include "data/text/utf8.h"
+#include "kernels/core/error.h"
 
 /* Interned strings with a hash index: the distinct words while counting,
  * the vocabulary while merging. */

@@ -12,12 +12,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/error.h"
 #include "data/import/rows.h"
 #include "data/map/input_map.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/reader.h"
 #include "engine/predict/predictor.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/metrics.h"
 
 enum { CHUNK = 4096 };

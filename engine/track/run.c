@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/error.h"
 #include "engine/track/run_internal.h"
+#include "kernels/core/error.h"
 
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 enum { W = 880, H = 500, LEFT = 90, RIGHT = 230, TOP = 50, BOTTOM = 64 };
 

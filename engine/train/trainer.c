@@ -20,9 +20,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/backend.h"
-#include "core/error.h"
-#include "core/splitmix64.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/iter.h"
 #include "engine/track/run.h"
@@ -32,6 +29,9 @@
 #include "engine/train/job.h"
 #include "engine/train/labels.h"
 #include "engine/train/progress.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
 #include "models/nn_model.h"
 
 enum { MAX_ROLLBACKS = 20 };

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/cfg_internal.h"
-#include "core/error.h"
+#include "kernels/config/cfg_internal.h"
+#include "kernels/core/error.h"
 
 /* ---- unknown keys ------------------------------------------------------------ */
 

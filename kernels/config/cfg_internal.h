@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "config/cfg.h"
+#include "kernels/config/cfg.h"
 
 typedef enum kz_cfg_kind { KZ_CFG_MAP, KZ_CFG_LIST, KZ_CFG_SCALAR } kz_cfg_kind;
 

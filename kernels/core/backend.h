@@ -21,9 +21,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config/kernel_config.h"
-#include "core/tensor.h"
 #include "kaizen.h"
+#include "kernels/config/kernel_config.h"
+#include "kernels/core/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -4,7 +4,7 @@
 #ifndef KZ_CPU_OPS_H
 #define KZ_CPU_OPS_H
 
-#include "core/backend.h"
+#include "kernels/core/backend.h"
 
 kz_status kz_cpu_gemm(kz_stream *s, const kz_gemm *g);
 kz_status kz_cpu_bias_add_fwd(kz_stream *s, const float *x, const float *bias, float *y,

@@ -5,7 +5,7 @@
 #include <nccl.h>
 #include <stdio.h>
 
-#include "cuda/cuda_info.h"
+#include "kernels/cuda/cuda_info.h"
 
 namespace {
 

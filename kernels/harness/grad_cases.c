@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "harness/grad_check.h"
-#include "ref/ref_ops.h"
+#include "kernels/core/error.h"
+#include "kernels/harness/grad_check.h"
+#include "kernels/ref/ref_ops.h"
 
 static const char *const grad_ops[] = {"matmul",  "bias_add",      "gelu",     "layernorm",
                                        "softmax", "cross_entropy", "embedding"};

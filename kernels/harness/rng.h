@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "core/splitmix64.h"
+#include "kernels/core/splitmix64.h"
 
 typedef struct kz_rng {
   uint64_t state;

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/schema.h"
+#include "kernels/core/error.h"
 #include "models/float_text.h"
 #include "models/gbdt/tree_build.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 #include "models/float_text.h"
 #include "models/gbdt/gbdt_json.h"
 

@@ -6,7 +6,7 @@
 #include <omp.h>
 #include <stdint.h>
 
-#include "core/splitmix64.h"
+#include "kernels/core/splitmix64.h"
 
 typedef struct kz_gbdt_rng {
   uint64_t s;

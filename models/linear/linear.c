@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/backend.h"
-#include "core/error.h"
-#include "core/splitmix64.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
 #include "models/nn_file.h"
 
 typedef struct linear {

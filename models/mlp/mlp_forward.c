@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/shard/rng.h"
+#include "kernels/core/error.h"
 #include "kernels/ops.h"
 #include "models/mlp/mlp_internal.h"
 

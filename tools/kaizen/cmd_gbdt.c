@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/reader.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/gbdt_importance.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/gbdt_shap.h"
 #include "models/gbdt/gbdt_xgb_export.h"
+#include "tools/kaizen/commands.h"
 
 static const char usage_text[] =
     "usage: kaizen gbdt importance --model MODEL.json [--type TYPE]\n"
