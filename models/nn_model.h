@@ -19,10 +19,10 @@
 
 #include <stdint.h>
 
+#include "common/config/cfg.h"
 #include "data/shard/batch.h"
 #include "data/shard/reader.h"
 #include "kaizen.h"
-#include "kernels/config/cfg.h"
 #include "kernels/core/tensor.h"
 #include "models/metrics.h"
 

@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "common/config/cfg.h"
 #include "engine/predict/predict_job.h"
 #include "engine/train/gbdt_data.h"
 #include "engine/train/job.h"
-#include "kernels/config/cfg.h"
 #include "kernels/core/error.h"
 #include "models/gbdt/binning.h"
 #include "models/gbdt/booster.h"

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/config/cfg.h"
 #include "data/import/import.h"
 #include "data/shard/iter.h"
 #include "data/shard/writer.h"
-#include "kernels/config/cfg.h"
 #include "kernels/core/backend.h"
 #include "kernels/core/error.h"
 #include "kernels/ops.h"

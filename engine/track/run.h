@@ -20,8 +20,8 @@
 
 #include <stdint.h>
 
+#include "common/config/cfg.h"
 #include "kaizen.h"
-#include "kernels/config/cfg.h"
 
 typedef struct kz_run kz_run;
 

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/config/cfg.h"
 #include "kaizen.h"
-#include "kernels/config/cfg.h"
 
 /* Keys that say where or how fast a run goes, not what it computes: they
  * may differ on resume (a preempted job restarted on another device). */

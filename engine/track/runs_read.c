@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/config/cfg.h"
 #include "engine/track/run_internal.h"
-#include "kernels/config/cfg.h"
 #include "kernels/core/error.h"
 
 static void copy(char *dst, size_t cap, const char *src) {

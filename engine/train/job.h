@@ -7,8 +7,8 @@
 
 #include <stdio.h>
 
+#include "common/config/cfg.h"
 #include "kaizen.h"
-#include "kernels/config/cfg.h"
 
 typedef struct kz_job_cli {
   int resume;         /* --resume: continue the newest valid checkpoint of the run */

@@ -8,10 +8,10 @@
 
 #include <stdint.h>
 
+#include "common/config/cfg.h"
 #include "engine/train/optim.h"
 #include "engine/train/schedule.h"
 #include "kaizen.h"
-#include "kernels/config/cfg.h"
 
 typedef struct kz_train_config {
   const char *model_type;

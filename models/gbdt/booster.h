@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
+#include "common/config/cfg.h"
 #include "kaizen.h"
-#include "kernels/config/cfg.h"
 #include "models/gbdt/gbdt_model.h"
 #include "models/gbdt/metrics.h"
 

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/config/cfg.h"
 #include "data/shard/fsutil.h"
 #include "engine/track/runs_read.h"
 #include "engine/track/svg_plot.h"
-#include "kernels/config/cfg.h"
 #include "kernels/core/error.h"
 #include "tools/kaizen/commands.h"
 

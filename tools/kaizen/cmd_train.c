@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/config/cfg.h"
 #include "engine/train/job.h"
-#include "kernels/config/cfg.h"
 #include "models/nn_model.h"
 #include "tools/kaizen/commands.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/config/cfg_internal.h"
+#include "common/config/cfg_internal.h"
 #include "kernels/core/error.h"
 
 /* ---- unknown keys ------------------------------------------------------------ */

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "kernels/config/cfg_internal.h"
+#include "common/config/cfg_internal.h"
 #include "kernels/core/error.h"
 
 /* A job config is a few hundred lines; anything near this is a wrong path. */
