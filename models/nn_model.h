@@ -3,8 +3,9 @@
  * optimizer, schedules, checkpoints and logging; the model owns its layers.
  *
  * Parameters live in one contiguous f32 block and gradients in a second block
- * of the same layout (ARCHITECTURE.md), so the optimizer, clipping, NaN checks
- * and checkpoints are operations on one range. Both blocks are tensors on the
+ * of the same layout (as llm.c does; docs/MODELS.md gives each model's
+ * order), so the optimizer, clipping, NaN checks and checkpoints are
+ * operations on one range. Both blocks are tensors on the
  * model's device; on the CPU their data pointers are plain host memory.
  *
  * Lifecycle:
