@@ -31,8 +31,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/error.h"
+#include "common/fs/atomic_file.h"
 #include "engine/train/gbdt_data.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
 #include "models/gbdt/booster.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/gbdt_missing.h"
@@ -47,24 +49,20 @@ static double now_s(void) {
 }
 
 static uint64_t next(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  return kz_splitmix64(s);
 }
 
 static double unif(uint64_t *s) {
-  return (double)(next(s) >> 11) * (1.0 / 9007199254740992.0);
+  return kz_splitmix64_unit(s);
 }
 
 static int synth(const char *out, long rows, int nf, double missing, uint64_t seed) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp", out);
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    perror(tmp);
+  kz_atomic_file af;
+  if (kz_atomic_file_open(&af, out) != KZ_OK) {
+    fprintf(stderr, "%s\n", kz_last_error());
     return 1;
   }
+  FILE *f = af.f;
   for (int j = 0; j < nf; ++j) fprintf(f, "f%d,", j);
   fprintf(f, "y\n");
   double *x = malloc(sizeof(double) * (size_t)nf);
@@ -84,8 +82,8 @@ static int synth(const char *out, long rows, int nf, double missing, uint64_t se
     fprintf(f, "%d\n", (int)y);
   }
   free(x);
-  if (fclose(f) != 0 || rename(tmp, out) != 0) {
-    perror(out);
+  if (kz_atomic_file_finish(&af, KZ_OK) != KZ_OK) {
+    fprintf(stderr, "%s\n", kz_last_error());
     return 1;
   }
   return 0;

@@ -1,4 +1,4 @@
-/* libFuzzer harness: job configs (kernels/config/cfg.c, the YAML tree and
+/* libFuzzer harness: job configs (common/config/cfg.c, the YAML tree and
  * its typed getters) read the way `kaizen train` reads them: the neural
  * trainer's sections (engine/train/trainer_config.c) from one parse, the
  * GBDT booster's keys (models/gbdt/gbdt_params.c) from another, each
@@ -7,7 +7,7 @@
  * run directory's config.yaml must be loadable as a job). */
 #include <stdlib.h>
 
-#include "config/cfg.h"
+#include "common/config/cfg.h"
 #include "engine/train/trainer.h"
 #include "fuzz_util.h"
 #include "models/gbdt/booster.h"

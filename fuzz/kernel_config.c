@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/kernel_config.h"
 #include "fuzz_util.h"
+#include "kernels/config/kernel_config.h"
 
 static void snapshot(int out[KZ_TARGET_COUNT][KZ_KNOB_COUNT]) {
   for (int t = 0; t < KZ_TARGET_COUNT; ++t)

@@ -24,8 +24,8 @@
 
 #include <stdint.h>
 
-#include "core/backend.h"
 #include "kaizen.h"
+#include "kernels/core/backend.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -2,12 +2,12 @@
  * only ones: backends trust their arguments, so a bad shape must never get
  * past this file. Messages name the op, the argument, what was expected and
  * what was given. */
-#include "ops.h"
+#include "kernels/ops.h"
 
 #include <math.h>
 #include <stdio.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 /* Describes a tensor for messages; a small ring lets one message show two. */
 static const char *describe(const kz_tensor *t) {

@@ -5,7 +5,7 @@
 #ifndef KZ_OPS_H
 #define KZ_OPS_H
 
-#include "core/backend.h"
+#include "kernels/core/backend.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/hash64.h"
+#include "kernels/core/error.h"
 
 enum { NN_FILE_VERSION = 1 };
 

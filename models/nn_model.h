@@ -3,8 +3,9 @@
  * optimizer, schedules, checkpoints and logging; the model owns its layers.
  *
  * Parameters live in one contiguous f32 block and gradients in a second block
- * of the same layout (ARCHITECTURE.md), so the optimizer, clipping, NaN checks
- * and checkpoints are operations on one range. Both blocks are tensors on the
+ * of the same layout (as llm.c does; docs/MODELS.md gives each model's
+ * order), so the optimizer, clipping, NaN checks and checkpoints are
+ * operations on one range. Both blocks are tensors on the
  * model's device; on the CPU their data pointers are plain host memory.
  *
  * Lifecycle:
@@ -19,11 +20,11 @@
 
 #include <stdint.h>
 
-#include "config/cfg.h"
-#include "core/tensor.h"
+#include "common/config/cfg.h"
 #include "data/shard/batch.h"
 #include "data/shard/reader.h"
 #include "kaizen.h"
+#include "kernels/core/tensor.h"
 #include "models/metrics.h"
 
 typedef struct kz_nn_model kz_nn_model;

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/backend.h"
-#include "core/error.h"
 #include "data/shard/schema.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
 #include "models/linear/linear.h"
 #include "models/mlp/mlp.h"
 #include "models/nn_file.h"

@@ -8,6 +8,6 @@ while IFS= read -r f; do
     echo "not formatted: $f (run: make format)"
     bad=1
   fi
-done < <(find include kernels tools tests bench engine models data -type f \
+done < <(find include kernels common tools tests bench engine models data -type f \
            \( -name '*.c' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) 2>/dev/null | sort)
 exit $bad

@@ -1,4 +1,4 @@
-/* Job-config tree (kernels/config/cfg.h): every getter on a good document,
+/* Job-config tree (common/config/cfg.h): every getter on a good document,
  * every error message, --set overrides, unknown keys, the effective config
  * round trip and the 1 MiB limit. */
 #define _POSIX_C_SOURCE 200809L
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/cfg.h"
-#include "test_util.h"
+#include "common/config/cfg.h"
+#include "tests/test_util.h"
 
 static const char *good_doc = "# a job\n"
                               "model:\n"                /* 2 */

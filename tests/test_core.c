@@ -3,11 +3,11 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "core/arena.h"
-#include "core/backend.h"
-#include "core/error.h"
-#include "ops.h"
-#include "test_util.h"
+#include "kernels/core/arena.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
+#include "kernels/ops.h"
+#include "tests/test_util.h"
 
 static const kz_device cpu = {KZ_DEVICE_CPU, 0};
 

@@ -16,10 +16,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/backend.h"
-#include "cpu/cpu_ops.h"
-#include "cpu/fast_math.h"
-#include "test_util.h"
+#include "kernels/core/backend.h"
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/fast_math.h"
+#include "tests/test_util.h"
 
 #define SWEEP_N ((1 << 20) + 1)
 #define REL_TOL 2e-7

@@ -14,18 +14,18 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "config/cfg.h"
-#include "core/error.h"
+#include "common/config/cfg.h"
 #include "engine/predict/predict_job.h"
 #include "engine/train/gbdt_data.h"
 #include "engine/train/job.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/binning.h"
 #include "models/gbdt/booster.h"
 #include "models/gbdt/gbdt_missing.h"
 #include "models/gbdt/hist.h"
 #include "models/gbdt/metrics.h"
 #include "models/gbdt/split.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 /* ---- binning ------------------------------------------------------------- */
 

@@ -14,12 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/kernel_config.h"
-#include "core/backend.h"
-#include "gbdt_device.h"
+#include "kernels/config/kernel_config.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/splitmix64.h"
+#include "kernels/gbdt_device.h"
 #include "models/gbdt/gbdt_bins.h"
 #include "models/gbdt/gbdt_model.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 /* The kernel layer restates the model layer's layout; they must agree. */
 _Static_assert(KZ_GBDT_DEV_MISSING_BIN == KZ_GBDT_MISSING_BIN, "missing bin differs");
@@ -38,10 +39,7 @@ _Static_assert((int)KZ_GBDT_DEV_SQUAREDERROR == (int)KZ_GBDT_REG_SQUAREDERROR &&
 /* ---- deterministic random numbers (splitmix64) ----------------------------- */
 static uint64_t rng_state = 12345;
 static uint64_t rng_u64(void) {
-  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+  return kz_splitmix64(&rng_state);
 }
 static double rng_unit(void) { /* [0, 1) */
   return (double)(rng_u64() >> 11) * (1.0 / 9007199254740992.0);

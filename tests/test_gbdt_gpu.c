@@ -31,14 +31,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/backend.h"
-#include "core/error.h"
 #include "engine/train/gbdt_checkpoint.h"
-#include "gbdt_device.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
+#include "kernels/gbdt_device.h"
 #include "models/gbdt/booster.h"
 #include "models/gbdt/booster_gpu.h"
 #include "models/gbdt/gbdt_model.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 #define SKIP 77
 #define HB KZ_GBDT_DEV_HIST_BINS
@@ -234,11 +235,8 @@ static const kz_gbdt_gpu_kernels emu_kernels = {emu_gradients, emu_quantise, emu
 
 /* ---- problems ------------------------------------------------------------- */
 static uint64_t rng_state = 2024;
-static double unit(void) { /* splitmix64 -> [0, 1) */
-  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
+static double unit(void) {
+  return kz_splitmix64_unit(&rng_state);
 }
 
 typedef struct problem {

@@ -14,7 +14,7 @@
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/gbdt_shap.h"
 #include "models/gbdt/gbdt_xgb_export.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 /* ---- building models by hand ------------------------------------------------ */
 

@@ -21,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
 #include "models/gbdt/binning.h"
 #include "models/gbdt/booster.h"
 #include "models/gbdt/grow.h"
@@ -29,14 +30,11 @@
 #include "models/gbdt/predict_fast.h"
 #include "models/gbdt/split.h"
 #include "models/gbdt/tree_build.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 static uint64_t rng_state = 12345;
 static uint64_t rnd(void) {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  return kz_splitmix64(&rng_state);
 }
 static double unit(void) {
   return (double)(rnd() >> 11) * (1.0 / 9007199254740992.0);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/grad_check.h"
+#include "kernels/harness/grad_check.h"
 
 static int check_list(const char *cmake_list) {
   int failures = 0;

@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "harness/grad_check.h"
-#include "harness/op_case.h"
-#include "ops.h"
-#include "ref/ref_ops.h"
-#include "test_util.h"
+#include "kernels/core/error.h"
+#include "kernels/harness/grad_check.h"
+#include "kernels/harness/op_case.h"
+#include "kernels/ops.h"
+#include "kernels/ref/ref_ops.h"
+#include "tests/test_util.h"
 
 static int64_t n_of(const kz_tensor *t) {
   return kz_tensor_numel(t);

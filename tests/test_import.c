@@ -14,7 +14,7 @@
 #include "data/shard/iter.h"
 #include "data/shard/reader.h"
 #include "data/text/wordpiece.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 #ifndef KZ_SHARED_DATA
 #define KZ_SHARED_DATA "../shared/data"

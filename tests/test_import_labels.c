@@ -16,7 +16,7 @@
 #include "data/import/text_align.h"
 #include "data/shard/reader.h"
 #include "data/text/wordpiece.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 enum { NER_LEN = 16, QA_LEN = 24 }; /* as in tools/make_text_labels_fixture.py */
 

@@ -11,7 +11,7 @@
 #include "engine/predict/predictor.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/tree_build.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 /* numeric (a, b), categorical (color: blue, green, red), label y (no, yes) */
 static void model_schema(kz_schema *s, int categorical_label) {

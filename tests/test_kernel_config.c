@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/kernel_config.h"
-#include "test_util.h"
+#include "kernels/config/kernel_config.h"
+#include "tests/test_util.h"
 
 typedef int kz_table[KZ_TARGET_COUNT][KZ_KNOB_COUNT];
 

@@ -14,16 +14,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config/cfg.h"
-#include "core/backend.h"
-#include "core/error.h"
+#include "common/config/cfg.h"
 #include "data/import/import.h"
 #include "data/shard/iter.h"
 #include "data/shard/writer.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
 #include "kernels/ops.h"
 #include "models/mlp/mlp.h"
 #include "models/nn_model.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 static const kz_device CPU = {KZ_DEVICE_CPU, 0};
 

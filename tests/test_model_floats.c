@@ -25,7 +25,7 @@
 #include "models/float_text.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/nn_model.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 static const kz_device CPU = {KZ_DEVICE_CPU, 0};
 

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/grad_check.h"
-#include "harness/op_case.h"
-#include "ops.h"
+#include "kernels/harness/grad_check.h"
+#include "kernels/harness/op_case.h"
+#include "kernels/ops.h"
 
 #define SKIP 77
 

@@ -12,7 +12,7 @@
 
 #include "engine/track/run.h"
 #include "engine/track/runs_read.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");

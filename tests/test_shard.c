@@ -15,7 +15,7 @@
 #include "data/shard/iter.h"
 #include "data/shard/reader.h"
 #include "data/shard/writer.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 enum { ROWS = 10007, NUM = 3 };
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "data/import/timeparse.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 static int is_leap(long y) {
   return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

@@ -10,12 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/backend.h"
 #include "engine/train/checkpoint.h"
 #include "engine/train/optim.h"
 #include "engine/train/schedule.h"
+#include "kernels/core/backend.h"
 #include "models/nn_file.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 static int close_to(double a, double b, double tol) {
   return fabs(a - b) <= tol * (1 + fabs(b));

@@ -14,7 +14,7 @@
 #include "data/text/utf8.h"
 #include "data/text/vocab_train.h"
 #include "data/text/wordpiece.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 #ifndef KZ_WORDPIECE_FIXTURES
 #error "KZ_WORDPIECE_FIXTURES must name tests/fixtures/wordpiece"

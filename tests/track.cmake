@@ -1,4 +1,4 @@
-# Job configs (kernels/config/cfg.h) and run tracking (engine/track): the C
+# Job configs (common/config/cfg.h) and run tracking (engine/track): the C
 # API, then `kaizen runs list/compare/plot` on fabricated runs.
 set(KZ_TRACK_TEST_TMP ${CMAKE_CURRENT_BINARY_DIR}/track_tmp)
 kz_add_c_test_exe(test_cfg test_cfg.c)

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/error.h"
 #include "data/import/limits.h"
+#include "kernels/core/error.h"
 
 enum { KZ_CSV_BUF = 1 << 20 };
 

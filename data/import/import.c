@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/import/import_internal.h"
 #include "data/import/numparse.h"
 #include "data/shard/rng.h"
 #include "data/shard/writer.h"
+#include "kernels/core/error.h"
 
 enum { KZ_IMPORT_BATCH = 2048 };
 

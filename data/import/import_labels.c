@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/import/import_internal.h"
 #include "data/import/text_align.h"
 #include "data/text/utf8.h"
+#include "kernels/core/error.h"
 
 int kz_import_labels_active(const kz_import *im) {
   return im->words_col >= 0 || im->question_col >= 0;

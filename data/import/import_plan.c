@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/import/import_internal.h"
 #include "data/import/limits.h"
 #include "data/import/numparse.h"
 #include "data/text/utf8.h"
+#include "kernels/core/error.h"
 
 /* Everything imported ends up as text in JSON (names and categories in the
  * manifest and model files) or in C strings (raw text), which hold neither

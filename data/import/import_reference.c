@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/import/import_internal.h"
+#include "kernels/core/error.h"
 
 static void append(char *buf, size_t cap, const char *name) {
   size_t used = strlen(buf);

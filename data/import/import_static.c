@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/import/import_internal.h"
 #include "data/import/numparse.h"
+#include "kernels/core/error.h"
 
 static const char *series_name(const kz_import *im, int32_t series) {
   const kz_strset *d = im->series_col >= 0 ? &im->cols[im->series_col].dict : NULL;

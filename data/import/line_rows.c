@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/error.h"
 #include "data/import/limits.h"
+#include "kernels/core/error.h"
 
 typedef struct field_buf {
   char *s;

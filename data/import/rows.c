@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/import/csv.h"
 #include "data/import/line_rows.h"
 #include "data/shard/fsutil.h"
+#include "kernels/core/error.h"
 
 struct kz_rows {
   kz_csv *csv; /* exactly one of csv and lines is set */

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/shard/hash64.h"
+#include "kernels/core/error.h"
 
 void kz_strset_init(kz_strset *s) {
   memset(s, 0, sizeof *s);

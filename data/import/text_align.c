@@ -1,7 +1,7 @@
 /* NER label alignment and QA answer spans (text_align.h). */
 #include "data/import/text_align.h"
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 kz_status kz_align_words(const kz_wordpiece *tok, const char *const *words, const size_t *lens,
                          const int32_t *labels, int32_t n_words, int32_t max_len,

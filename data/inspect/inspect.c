@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/inspect/inspect_time.h"
 #include "data/shard/iter.h"
 #include "data/shard/reader.h"
+#include "kernels/core/error.h"
 
 typedef struct col_stats {
   int64_t count, missing;

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/import/timeparse.h"
 #include "data/inspect/inspect_time.h"
 #include "data/shard/iter.h"
 #include "data/shard/reader.h"
+#include "kernels/core/error.h"
 
 typedef struct time_scan {
   int sf, tf; /* fields series_id and time */

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/import/numparse.h"
 #include "data/import/strset.h"
 #include "data/text/utf8.h"
+#include "kernels/core/error.h"
 
 /* One column the model reads: where it goes and where it comes from. */
 typedef struct map_col {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 kz_status kz_shard_batch_alloc(const kz_schema *s, int64_t capacity, kz_shard_batch *b) {
   memset(b, 0, sizeof *b);

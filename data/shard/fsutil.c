@@ -10,56 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/error.h"
-
-static kz_status fsync_path(const char *path, int directory) {
-  int fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return kz_fail(KZ_ERR_IO, "%s: cannot open to sync: %s", path, strerror(errno));
-  int rc = fsync(fd);
-  int err = errno;
-  close(fd);
-  /* Some file systems refuse fsync on directories; the rename is still atomic. */
-  if (rc != 0 && !(directory && (err == EINVAL || err == EBADF)))
-    return kz_fail(KZ_ERR_IO, "%s: fsync failed: %s", path, strerror(err));
-  return KZ_OK;
-}
-
-kz_status kz_fs_sync_dir(const char *dir) {
-  return fsync_path(dir, 1);
-}
-
-kz_status kz_fs_commit(const char *tmp_path, const char *final_path) {
-  KZ_TRY(fsync_path(tmp_path, 0));
-  if (rename(tmp_path, final_path) != 0)
-    return kz_fail(KZ_ERR_IO, "%s: cannot rename to %s: %s", tmp_path, final_path, strerror(errno));
-  char *copy = strdup(final_path);
-  if (!copy) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", final_path);
-  kz_status st = fsync_path(dirname(copy), 1);
-  free(copy);
-  return st;
-}
-
-kz_status kz_fs_write_atomic(const char *path, const void *data, size_t len) {
-  char *tmp = malloc(strlen(path) + 5);
-  if (!tmp) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  sprintf(tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    kz_status st = kz_fail(KZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    free(tmp);
-    return st;
-  }
-  errno = 0;
-  int ok = fwrite(data, 1, len, f) == len;
-  ok = (fclose(f) == 0) && ok;
-  int e = errno; /* why it failed (ENOSPC on a full disk) */
-  kz_status st =
-      ok ? kz_fs_commit(tmp, path)
-         : kz_fail(KZ_ERR_IO, "%s: write failed%s%s", tmp, e ? ": " : "", e ? strerror(e) : "");
-  if (st != KZ_OK) remove(tmp);
-  free(tmp);
-  return st;
-}
+#include "kernels/core/error.h"
 
 kz_status kz_fs_ensure_dir(const char *dir, int *created) {
   if (created) *created = 0;

@@ -1,18 +1,15 @@
-/* File-system steps of the "write NAME.tmp, fsync, rename" protocol that keeps
- * half-written files from ever carrying a final name. */
+/* File-system helpers of the data layer and everything above it. The
+ * "write NAME.tmp, fsync, rename" protocol itself (kz_fs_commit,
+ * kz_fs_write_atomic, kz_atomic_file) is in common/fs/atomic_file.h, included
+ * here so users of this header keep getting it. */
 #ifndef KZ_DATA_SHARD_FSUTIL_H
 #define KZ_DATA_SHARD_FSUTIL_H
 
 #include <stddef.h>
 
+#include "common/fs/atomic_file.h"
 #include "kaizen.h"
 
-/* fsync the file, rename tmp -> final, fsync the directory holding it. */
-kz_status kz_fs_commit(const char *tmp_path, const char *final_path);
-/* fsync a directory, so an unlink or rename in it is durable. */
-kz_status kz_fs_sync_dir(const char *dir);
-/* Writes len bytes to path via path.tmp + kz_fs_commit. */
-kz_status kz_fs_write_atomic(const char *path, const void *data, size_t len);
 /* mkdir -p for one level; *created is set to 1 when this call made it. */
 kz_status kz_fs_ensure_dir(const char *dir, int *created);
 int kz_fs_exists(const char *path);

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
 
 #define KZ_P1 0x100000001b3ULL
 #define KZ_P2 0x9e3779b97f4a7c15ULL
@@ -66,9 +67,7 @@ uint64_t kz_hash64_final(const kz_hash64 *h) {
   for (int i = 0; i < 4; ++i) x = lane_step(x, h->lane[i]);
   for (size_t i = 0; i < h->tail_len; ++i) x = (x ^ h->tail[i]) * KZ_P1;
   /* splitmix64's finaliser spreads the last bytes over every bit */
-  x ^= x >> 30, x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27, x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
+  return kz_splitmix64_mix(x);
 }
 
 kz_status kz_hash64_file(const char *path, uint64_t *out, uint64_t *bytes) {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/shard/rng.h"
+#include "kernels/core/error.h"
 
 typedef struct block {
   int shard;

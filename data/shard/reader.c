@@ -9,10 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/h5util.h"
 #include "data/shard/hash64.h"
+#include "kernels/core/error.h"
 
 typedef struct shard_entry {
   char *path, *split;

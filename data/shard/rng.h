@@ -1,4 +1,4 @@
-/* splitmix64: the one random generator of the data layer. Shuffles are keyed
+/* The data layer's random numbers, all from kernels/core/splitmix64.h. Shuffles are keyed
  * by (seed, epoch, block) so any rank can recompute any other rank's order
  * without communicating. */
 #ifndef KZ_DATA_SHARD_RNG_H
@@ -6,12 +6,7 @@
 
 #include <stdint.h>
 
-static inline uint64_t kz_splitmix64(uint64_t *state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+#include "kernels/core/splitmix64.h"
 
 /* A stream key from several integers, so (seed, epoch, 7) and (seed, epoch+1, 7)
  * give unrelated streams. */
@@ -32,7 +27,7 @@ static inline uint64_t kz_rng_below(uint64_t *state, uint64_t n) {
 
 /* Uniform double in [0, 1). */
 static inline double kz_rng_unit(uint64_t *state) {
-  return (double)(kz_splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
+  return kz_splitmix64_unit(state);
 }
 
 #endif

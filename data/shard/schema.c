@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 /* Which fields each kind may hold: a reader checks a file against this table
  * before trusting any shape. */

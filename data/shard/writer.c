@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/h5util.h"
 #include "data/shard/hash64.h"
+#include "kernels/core/error.h"
 
 typedef struct split_state {
   char *name;

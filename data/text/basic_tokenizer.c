@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/text/unicode.h"
 #include "data/text/utf8.h"
+#include "kernels/core/error.h"
 
 static kz_status grow(void **p, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return KZ_OK;

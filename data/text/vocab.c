@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/text/utf8.h"
+#include "kernels/core/error.h"
 
 static uint64_t hash_bytes(uint64_t h, const char *s, size_t len) {
   for (size_t i = 0; i < len; ++i) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;

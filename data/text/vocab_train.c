@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "common/fs/atomic_file.h"
 #include "data/text/basic_tokenizer.h"
 #include "data/text/corpus_reader.h"
 #include "data/text/utf8.h"
+#include "kernels/core/error.h"
 
 /* Interned strings with a hash index: the distinct words while counting,
  * the vocabulary while merging. */
@@ -370,27 +371,10 @@ const char *kz_vocab_trainer_token(const kz_vocab_trainer *t, int32_t id) {
 kz_status kz_vocab_trainer_write(kz_vocab_trainer *t, const char *path) {
   if (!t->words.n) return kz_fail(KZ_ERR_INVALID_ARG, "vocab: the corpus has no words");
   KZ_TRY(train(t));
-  size_t n = strlen(path);
-  char *tmp = malloc(n + 5);
-  if (!tmp) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "vocab: no memory");
-  memcpy(tmp, path, n);
-  memcpy(tmp + n, ".tmp", 5);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    kz_status st = kz_fail(KZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    free(tmp);
-    return st;
-  }
+  kz_atomic_file out;
+  KZ_TRY(kz_atomic_file_open(&out, path));
   int ok = 1;
   for (int32_t i = 0; i < t->vocab.n && ok; ++i)
-    ok = fputs(t->vocab.s[i], f) >= 0 && fputc('\n', f) != EOF;
-  ok = (fclose(f) == 0) && ok;
-  kz_status st = KZ_OK;
-  if (!ok)
-    st = kz_fail(KZ_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-  else if (rename(tmp, path) != 0)
-    st = kz_fail(KZ_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-  if (st != KZ_OK) remove(tmp);
-  free(tmp);
-  return st;
+    ok = fputs(t->vocab.s[i], out.f) >= 0 && fputc('\n', out.f) != EOF;
+  return kz_atomic_file_finish(&out, KZ_OK); /* a failed put sets the error flag it checks */
 }

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/text/basic_tokenizer.h"
 #include "data/text/utf8.h"
 #include "data/text/vocab.h"
+#include "kernels/core/error.h"
 
 struct kz_wordpiece {
   kz_vocab vocab;

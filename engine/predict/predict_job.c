@@ -12,12 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/error.h"
+#include "common/fs/atomic_file.h"
 #include "data/import/rows.h"
 #include "data/map/input_map.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/reader.h"
 #include "engine/predict/predictor.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/metrics.h"
 
 enum { CHUNK = 4096 };
@@ -293,30 +294,16 @@ kz_status kz_predict_job(const kz_predict_request *r) {
   KZ_TRY(kz_predictor_open(r->model, r->device, &p));
   source s;
   kz_status st = source_open(&s, r, p, KZ_LABEL_OPTIONAL);
-  char *tmp = NULL;
-  FILE *f = stdout;
-  if (st == KZ_OK && r->out) {
-    size_t n = strlen(r->out) + 5;
-    if (!(tmp = malloc(n))) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
-    if (tmp) snprintf(tmp, n, "%s.tmp", r->out);
-    if (tmp && !(f = fopen(tmp, "w")))
-      st = kz_fail(KZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  }
+  kz_atomic_file out = {0};
+  if (st == KZ_OK && r->out) st = kz_atomic_file_open(&out, r->out);
   int64_t rows = 0;
-  if (st == KZ_OK) st = write_predictions(&s, p, f, &rows);
-  if (f && f != stdout) {
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (bad && st == KZ_OK) st = kz_fail(KZ_ERR_IO, "%s: write failed", tmp);
-    if (st == KZ_OK)
-      st = kz_fs_commit(tmp, r->out);
-    else
-      remove(tmp); /* bad input leaves no partial output */
-  } else if (f == stdout && fflush(stdout) != 0 && st == KZ_OK) {
+  if (st == KZ_OK) st = write_predictions(&s, p, r->out ? out.f : stdout, &rows);
+  if (r->out) {
+    st = kz_atomic_file_finish(&out, st); /* bad input leaves no partial output */
+  } else if (fflush(stdout) != 0 && st == KZ_OK) {
     st = kz_fail(KZ_ERR_IO, "stdout: write failed");
   }
   if (st == KZ_OK) unseen_note(&s, "predict", rows);
-  free(tmp);
   source_close(&s);
   kz_predictor_close(p);
   return st;

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/error.h"
 #include "data/map/input_map.h"
 #include "data/shard/reader.h"
 #include "engine/train/job.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/booster_gpu.h"
 #include "models/gbdt/gbdt_json.h"
 

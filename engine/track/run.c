@@ -14,8 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/error.h"
+#include "common/fs/atomic_file.h"
 #include "engine/track/run_internal.h"
+#include "kernels/core/error.h"
 
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;
@@ -81,22 +82,7 @@ void kz_run_iso8601(time_t t, char *buf, size_t cap) {
 }
 
 kz_status kz_run_write_file(const char *path, const char *text) {
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  size_t len = strlen(text);
-  int bad = fwrite(text, 1, len, f) != len;
-  bad |= fclose(f) != 0;
-  if (bad) {
-    remove(tmp);
-    return kz_fail(KZ_ERR_IO, "%s: write failed", tmp);
-  }
-  if (rename(tmp, path) != 0) {
-    remove(tmp);
-    return kz_fail(KZ_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-  }
-  return KZ_OK;
+  return kz_fs_write_atomic(path, text, strlen(text));
 }
 
 kz_status kz_run_read_file(const char *path, char **text, size_t *len) {
@@ -300,17 +286,12 @@ kz_status kz_run_write_params(kz_run *r, const char *json_object) {
 }
 
 kz_status kz_run_write_json(json_t *j, const char *path) {
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  if (json_dump_file(j, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
-    remove(tmp);
-    return kz_fail(KZ_ERR_IO, "%s: cannot write", tmp);
-  }
-  if (rename(tmp, path) != 0) {
-    remove(tmp);
-    return kz_fail(KZ_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-  }
-  return KZ_OK;
+  kz_atomic_file out;
+  KZ_TRY(kz_atomic_file_open(&out, path));
+  kz_status st = KZ_OK;
+  if (json_dumpf(j, out.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+    st = kz_fail(KZ_ERR_IO, "%s: cannot write", out.tmp);
+  return kz_atomic_file_finish(&out, st);
 }
 
 /* JSON has no NaN or infinity: those become null. */

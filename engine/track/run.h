@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "config/cfg.h"
+#include "common/config/cfg.h"
 #include "kaizen.h"
 
 typedef struct kz_run kz_run;

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "engine/track/run_internal.h"
+#include "kernels/core/error.h"
 
 const char *const kz_run_config_free_keys[] = {"train.device", "train.threads", "output.runs_dir",
                                                NULL};

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/cfg.h"
+#include "common/config/cfg.h"
 #include "kaizen.h"
 
 /* Keys that say where or how fast a run goes, not what it computes: they

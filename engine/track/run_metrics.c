@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/error.h"
 #include "engine/track/run_internal.h"
+#include "kernels/core/error.h"
 
 static kz_status check_names(const char *const *names, int n) {
   for (int i = 0; i < n; ++i) {

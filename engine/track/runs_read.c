@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config/cfg.h"
-#include "core/error.h"
+#include "common/config/cfg.h"
 #include "engine/track/run_internal.h"
+#include "kernels/core/error.h"
 
 static void copy(char *dst, size_t cap, const char *src) {
   snprintf(dst, cap, "%s", src ? src : "");

@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "common/fs/atomic_file.h"
+#include "kernels/core/error.h"
 
 enum { W = 880, H = 500, LEFT = 90, RIGHT = 230, TOP = 50, BOTTOM = 64 };
 
@@ -215,21 +216,9 @@ kz_status kz_svg_line_chart(const char *path, const char *title, const char *x_l
   if (!(x0 <= x1))
     return kz_fail(KZ_ERR_INVALID_ARG, "%s: nothing to plot: no finite points", path);
   axis ax = make_axis(x0, x1), ay = make_axis(y0, y1);
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  write_chart(f, title ? title : "", x_label ? x_label : "", y_label ? y_label : "", series,
+  kz_atomic_file out;
+  KZ_TRY(kz_atomic_file_open(&out, path));
+  write_chart(out.f, title ? title : "", x_label ? x_label : "", y_label ? y_label : "", series,
               n_series, &ax, &ay);
-  int bad = ferror(f);
-  bad |= fclose(f) != 0;
-  if (bad) {
-    remove(tmp);
-    return kz_fail(KZ_ERR_IO, "%s: write failed", tmp);
-  }
-  if (rename(tmp, path) != 0) {
-    remove(tmp);
-    return kz_fail(KZ_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-  }
-  return KZ_OK;
+  return kz_atomic_file_finish(&out, KZ_OK);
 }

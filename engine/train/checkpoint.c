@@ -15,9 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/hash64.h"
+#include "kernels/core/error.h"
 #include "models/nn_model.h"
 
 enum { CKPT_VERSION = 1 };

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 kz_status kz_nn_evaluate(kz_nn_model *m, kz_dataset *ds, int64_t batch_rows, kz_nn_metrics *out) {
   const kz_nn_model_base *mb = kz_nn_base(m);

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/hash64.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/tree_build.h"
 
 enum { GBDT_CKPT_VERSION = 1 };

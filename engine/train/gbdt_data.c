@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "engine/train/labels.h"
+#include "kernels/core/error.h"
 
 void kz_gbdt_table_close(kz_gbdt_table *t) {
   if (t->ds) kz_shard_batch_free(&t->batch);

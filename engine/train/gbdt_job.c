@@ -12,12 +12,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "engine/track/run.h"
 #include "engine/train/gbdt_checkpoint.h"
 #include "engine/train/gbdt_data.h"
 #include "engine/train/job.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/booster.h"
 #include "models/gbdt/booster_common.h"
 #include "models/gbdt/booster_gpu.h"

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "config/cfg.h"
+#include "common/config/cfg.h"
 #include "kaizen.h"
 
 typedef struct kz_job_cli {

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 static void where_text(char *buf, size_t cap, const char *what, const char *path, const char *split,
                        int64_t row) {

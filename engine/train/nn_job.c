@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "engine/train/job.h"
+#include "kernels/core/error.h"
 #include "models/nn_file.h"
 #include "models/nn_model.h"
 

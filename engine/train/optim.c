@@ -4,8 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "ops.h"
+#include "kernels/core/error.h"
+#include "kernels/ops.h"
 
 kz_status kz_optim_init(kz_optim *o, const kz_optim_config *c, kz_device device, int64_t n) {
   memset(o, 0, sizeof *o);

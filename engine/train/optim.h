@@ -8,9 +8,9 @@
 
 #include <stdint.h>
 
-#include "core/backend.h"
-#include "core/tensor.h"
 #include "kaizen.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/tensor.h"
 
 typedef enum kz_optim_kind { KZ_OPTIM_ADAMW = 0, KZ_OPTIM_SGD = 1 } kz_optim_kind;
 

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "kernels/ops.h"
 
 double kz_now_s(void) {
   struct timespec ts;

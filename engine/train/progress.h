@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "core/backend.h"
+#include "kernels/core/backend.h"
 
 typedef enum kz_progress_mode {
   KZ_PROGRESS_QUIET = 0,

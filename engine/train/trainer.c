@@ -20,8 +20,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/backend.h"
-#include "core/error.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/iter.h"
 #include "engine/track/run.h"
@@ -31,6 +29,9 @@
 #include "engine/train/job.h"
 #include "engine/train/labels.h"
 #include "engine/train/progress.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
 #include "models/nn_model.h"
 
 enum { MAX_ROLLBACKS = 20 };
@@ -69,13 +70,6 @@ typedef struct trainer {
   int64_t log_samples0, seg_step0;
   char changes[2048]; /* --resume --allow-changes: the keys that differ, "" if none */
 } trainer;
-
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 static double wall_now(const trainer *t) {
   return t->st.wall_s + (kz_now_s() - t->seg_t0);
@@ -399,7 +393,7 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
     const kz_shard_batch *b = NULL;
     KZ_TRY(kz_shard_iter_next(t->it, &b));
     if (!b) return kz_fail(KZ_ERR_INTERNAL, "epoch %lld ended early", (long long)t->st.epoch);
-    uint64_t dseed = splitmix64(&t->st.rng);
+    uint64_t dseed = kz_splitmix64(&t->st.rng);
     double loss = 0.0;
     KZ_TRY(ops->train_batch(t->model, b, (double)b->rows / nominal, dseed, &loss));
     loss_sum += loss * (double)b->rows;

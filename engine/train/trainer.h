@@ -2,13 +2,13 @@
  * job config (docs/CONFIG.md), then drives any kz_nn_model through
  * optimizer steps with gradient accumulation, clipping, schedules,
  * evaluation, early stopping, checkpoints (resume bit for bit), the NaN
- * guard and run tracking. kz_nn_job_train (nn_job.c) is the entry point. */
+ * guard and run tracking. kz_nn_job_train (trainer.c) is the entry point. */
 #ifndef KZ_ENGINE_TRAIN_TRAINER_H
 #define KZ_ENGINE_TRAIN_TRAINER_H
 
 #include <stdint.h>
 
-#include "config/cfg.h"
+#include "common/config/cfg.h"
 #include "engine/train/optim.h"
 #include "engine/train/schedule.h"
 #include "kaizen.h"

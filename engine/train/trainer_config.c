@@ -4,8 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "engine/train/trainer.h"
+#include "kernels/core/error.h"
 
 static const char *const optimizers[] = {"adamw", "sgd", NULL};
 static const char *const schedules[] = {"constant", "linear", "cosine", NULL};

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <threads.h>
 
-#include "config/kernel_config.h"
-#include "config/kernel_config_internal.h"
-#include "core/error.h"
+#include "kernels/config/kernel_config.h"
+#include "kernels/config/kernel_config_internal.h"
+#include "kernels/core/error.h"
 
 static int values[KZ_TARGET_COUNT][KZ_KNOB_COUNT];
 static atomic_bool values_ready;

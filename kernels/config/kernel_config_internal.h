@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config/kernel_config.h"
+#include "kernels/config/kernel_config.h"
 
 /* Whether a knob belongs to a target's table (CPU knobs to cpu, CUDA knobs
  * to the sm_* targets). */

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "config/kernel_config.h"
-#include "config/kernel_config_internal.h"
-#include "core/error.h"
+#include "kernels/config/kernel_config.h"
+#include "kernels/config/kernel_config_internal.h"
+#include "kernels/core/error.h"
 
 /* A kernel config is a few dozen lines; anything near this is a wrong path. */
 #define KZ_KERNEL_CONFIG_MAX_BYTES ((size_t)1 << 20)

@@ -12,8 +12,8 @@
 #include <limits.h>
 #include <string.h>
 
-#include "config/kernel_config.h"
-#include "core/error.h"
+#include "kernels/config/kernel_config.h"
+#include "kernels/core/error.h"
 
 /* Defaults that are the same on every target. */
 #define KZ_SAME(v)                                                                                 \

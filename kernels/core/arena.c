@@ -1,10 +1,10 @@
 /* Bump allocator over one device allocation (see arena.h for why). */
-#include "core/arena.h"
+#include "kernels/core/arena.h"
 
 #include <stdlib.h>
 
-#include "core/backend.h"
-#include "core/error.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
 
 struct kz_arena {
   kz_device device;

@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 
-#include "core/tensor.h"
 #include "kaizen.h"
+#include "kernels/core/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,11 +1,11 @@
 /* Device-generic helpers on top of the backend tables: backend lookup,
  * streams, allocation and copies. */
-#include "core/backend.h"
+#include "kernels/core/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 const kz_backend *kz_backend_for(kz_device device) {
   return device.kind == KZ_DEVICE_CPU ? kz_backend_cpu() : kz_backend_cuda();

@@ -21,10 +21,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config/kernel_config.h"
-#include "core/tensor.h"
 #include "kaizen.h"
-#include "op_list.h"
+#include "kernels/config/kernel_config.h"
+#include "kernels/core/tensor.h"
+#include "kernels/op_list.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/backend.h"
-#include "core/error.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
 
 int kz_cuda_device_count(void) {
   const kz_backend *cuda = kz_backend_cuda();

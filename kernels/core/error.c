@@ -1,5 +1,5 @@
 /* Thread-local last-error message behind kz_last_error(). */
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,12 +1,12 @@
 /* Tensor descriptors and dtype helpers. */
-#include "core/tensor.h"
+#include "kernels/core/tensor.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 static const struct {
   const char *name;

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "cpu/cpu_ops.h"
+#include "kernels/cpu/cpu_ops.h"
 
 static int64_t elementwise_grain(const kz_stream *s) {
   int g = kz_stream_knob(s, KZ_KNOB_CPU_ELEMENTWISE_GRAIN);

@@ -8,8 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "cpu/cpu_ops.h"
+#include "kernels/core/error.h"
+#include "kernels/cpu/cpu_ops.h"
 
 /* 256 bytes, the same guarantee cudaMalloc gives, so arena offsets and any
  * alignment-dependent fast path behave identically on both backends. */

@@ -4,7 +4,7 @@
 #ifndef KZ_CPU_OPS_H
 #define KZ_CPU_OPS_H
 
-#include "core/backend.h"
+#include "kernels/core/backend.h"
 
 /* kz_cpu_<slot> for every slot of the op list; a slot the list marks KZ_NO
  * for the CPU is declared but never defined or referenced. */

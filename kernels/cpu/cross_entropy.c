@@ -1,9 +1,9 @@
 /* Softmax cross entropy on the CPU: one row of class logits per example. */
 #include <math.h>
 
-#include "core/error.h"
-#include "cpu/cpu_ops.h"
-#include "cpu/cpu_vec.h"
+#include "kernels/core/error.h"
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/cpu_vec.h"
 
 /* Targets are checked before anything is written, so a bad batch leaves the
  * outputs untouched. */

@@ -7,8 +7,8 @@
 #include <math.h>
 #include <omp.h>
 
-#include "cpu/cpu_ops.h"
-#include "cpu/fast_math.h"
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/fast_math.h"
 
 #define KZ_GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
 #define KZ_GELU_A 0.044715f

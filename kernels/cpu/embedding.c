@@ -2,9 +2,9 @@
 #include <omp.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "cpu/cpu_ops.h"
-#include "cpu/cpu_vec.h"
+#include "kernels/core/error.h"
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/cpu_vec.h"
 
 /* Columns per task in the backward pass: a whole cache line at least, so two
  * threads never write the same line. */

@@ -35,7 +35,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cpu/cpu_vec.h"
+#include "kernels/cpu/cpu_vec.h"
 
 /* Function multiversioning for the elementwise loops: the library is built
  * for baseline x86-64 (SSE2), and the resolver picks the widest clone the

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "cpu/cpu_ops.h"
+#include "kernels/core/error.h"
+#include "kernels/cpu/cpu_ops.h"
 
 /* Register tile of the micro-kernel: 6 x 16 floats = 12 AVX accumulators,
  * leaving room for the B row and the A broadcast in 16 registers. */

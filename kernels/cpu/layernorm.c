@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "cpu/cpu_ops.h"
-#include "cpu/cpu_vec.h"
+#include "kernels/core/error.h"
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/cpu_vec.h"
 
 /* The dgamma/dbeta reduction splits rows into at most this many chunks; the
  * split depends on rows alone, so results are bit-identical for any thread

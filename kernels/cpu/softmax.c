@@ -1,9 +1,9 @@
 /* Attention softmax on the CPU: one row of keys per (batch, head, query). */
 #include <string.h>
 
-#include "core/error.h"
-#include "cpu/cpu_ops.h"
-#include "cpu/cpu_vec.h"
+#include "kernels/core/error.h"
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/cpu_vec.h"
 
 /* Both masks only bound j from above, so the allowed keys of a row are the
  * prefix [0, limit). */

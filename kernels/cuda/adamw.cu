@@ -5,8 +5,8 @@
  * once in double instead of every thread calling powf. */
 #include <math.h>
 
-#include "cuda/common.cuh"
-#include "cuda/cuda_ops.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_ops.h"
 
 namespace {
 

@@ -5,9 +5,9 @@
  * writes one partial row. Pass 2 (column_sum.cuh) adds the partials in chunk
  * order. No float atomics anywhere, so results are deterministic. When one
  * chunk covers all rows, pass 1 writes dbias directly. */
-#include "cuda/column_sum.cuh"
-#include "cuda/common.cuh"
-#include "cuda/cuda_ops.h"
+#include "kernels/cuda/column_sum.cuh"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_ops.h"
 
 namespace {
 

@@ -1,8 +1,8 @@
 /* f32 <-> bf16 casts. Grid-stride like the other elementwise kernels and
  * driven by the same knobs; rounding matches the host's kz_f32_to_bf16 bit
  * for bit (see kz_f32_to_bf16_bits). */
-#include "cuda/common.cuh"
-#include "cuda/cuda_ops.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_ops.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #ifndef KZ_CUDA_COLUMN_SUM_CUH
 #define KZ_CUDA_COLUMN_SUM_CUH
 
-#include "cuda/common.cuh"
+#include "kernels/cuda/common.cuh"
 
 #define KZ_COLUMN_SUM_BLOCK 256
 

@@ -9,8 +9,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-#include "core/backend.h"
-#include "core/error.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
 
 #define KZ_WARP 32
 #define KZ_MAX_BLOCK 1024

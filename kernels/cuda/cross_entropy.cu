@@ -4,8 +4,8 @@
  * Kernels cannot return errors, so a target outside [0, C) that is not
  * ignore_index gives a NaN loss (which any loss check catches) instead of
  * KZ_ERR_INVALID_ARG; backward, like ref, it just adds no one-hot term. */
-#include "cuda/common.cuh"
-#include "cuda/cuda_ops.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_ops.h"
 
 namespace {
 

@@ -12,7 +12,8 @@ extern "C" {
 #endif
 
 /* One line, e.g. "CUDA runtime 13.0, driver 13.0, cuBLAS 13.0.0, cuDNN 9.19.0,
- * NCCL 2.28.9"; "driver: none" where no driver is installed. Always
+ * NCCL 2.28.9"; "driver none" where no driver is installed, "cuDNN not
+ * linked" / "NCCL not linked" in a build without them (both optional). Always
  * NUL-terminated, truncated to size. Never fails. */
 void kz_cuda_describe(char *buf, size_t size);
 

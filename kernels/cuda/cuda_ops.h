@@ -4,7 +4,7 @@
 #ifndef KZ_CUDA_OPS_H
 #define KZ_CUDA_OPS_H
 
-#include "core/backend.h"
+#include "kernels/core/backend.h"
 
 #ifdef __cplusplus
 extern "C" {

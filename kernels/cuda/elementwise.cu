@@ -5,8 +5,8 @@
  * float2/float4 access when every pointer allows it; the tail that does not
  * fill a vector is done element by element. Outputs may alias inputs: every
  * element is read and written by the same thread. */
-#include "cuda/common.cuh"
-#include "cuda/cuda_ops.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_ops.h"
 
 namespace {
 

@@ -9,8 +9,8 @@
  * the additions, and thus the last bits of dtable, can vary from run to run.
  * A deterministic version would sort ids first; the embedding gradient is
  * the one place we accept this. */
-#include "cuda/common.cuh"
-#include "cuda/cuda_ops.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_ops.h"
 
 namespace {
 

@@ -4,8 +4,8 @@
 #ifndef KZ_CUDA_GBDT_COMMON_CUH
 #define KZ_CUDA_GBDT_COMMON_CUH
 
-#include "cuda/common.cuh"
-#include "gbdt_device.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/gbdt_device.h"
 
 /* Threads per block of the row kernels (gbdt.block), checked like every knob
  * at launch because a YAML file may have changed it. */

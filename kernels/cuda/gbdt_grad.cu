@@ -5,7 +5,7 @@
  * the same sums in any order, so the GPU booster is deterministic. The scale
  * comes from an atomic max over float bit patterns (non-negative floats order
  * like their bits), which is order-independent too. */
-#include "cuda/gbdt_common.cuh"
+#include "kernels/cuda/gbdt_common.cuh"
 
 namespace {
 

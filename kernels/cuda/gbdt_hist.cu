@@ -7,7 +7,7 @@
  * only combine blocks. Integer atomics make the result independent of their
  * order. Consecutive threads take consecutive features of a row, so the
  * uint8 codes are read in contiguous runs. */
-#include "cuda/gbdt_common.cuh"
+#include "kernels/cuda/gbdt_common.cuh"
 
 namespace {
 

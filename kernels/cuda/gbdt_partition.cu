@@ -7,7 +7,7 @@
  *      (warp ballots + a scan of the warp counts) and writes left rows to
  *      offset + rank and right rows to n_left + (index - lefts before it).
  * Both sides keep their input order, so the partition is deterministic. */
-#include "cuda/gbdt_common.cuh"
+#include "kernels/cuda/gbdt_common.cuh"
 
 namespace {
 

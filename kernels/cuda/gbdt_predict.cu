@@ -4,7 +4,7 @@
  * owns its row's outputs, so no atomics are needed. */
 #include <math.h>
 
-#include "cuda/gbdt_common.cuh"
+#include "kernels/cuda/gbdt_common.cuh"
 
 namespace {
 

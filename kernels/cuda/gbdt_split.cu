@@ -13,7 +13,7 @@
  * Scores use double arithmetic with explicit _rn operations: no fused
  * multiply-add, so a host loop in double that does the same operations in
  * the same order gets the same bits, and ties break the same way. */
-#include "cuda/gbdt_common.cuh"
+#include "kernels/cuda/gbdt_common.cuh"
 
 namespace {
 

@@ -13,8 +13,8 @@
 #include <cublas_v2.h>
 #include <limits.h>
 
-#include "cuda/common.cuh"
-#include "cuda/cuda_ops.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_ops.h"
 
 namespace {
 

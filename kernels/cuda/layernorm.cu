@@ -8,9 +8,9 @@
  * dgamma/dbeta are column sums over rows: chunks of layernorm.bwd_rows rows
  * write partial rows, then column_sum.cuh adds them in chunk order, so the
  * result is deterministic (no float atomics). */
-#include "cuda/column_sum.cuh"
-#include "cuda/common.cuh"
-#include "cuda/cuda_ops.h"
+#include "kernels/cuda/column_sum.cuh"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_ops.h"
 
 namespace {
 

@@ -4,8 +4,8 @@
  * Both masks of kz_softmax_shape allow a prefix of the keys, so a row only
  * needs its limit: keys [0, limit) are live, the rest are written as zeros
  * (forward) or get no gradient (backward). A row with limit <= 0 is zeros. */
-#include "cuda/common.cuh"
-#include "cuda/cuda_ops.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_ops.h"
 
 namespace {
 

@@ -2,8 +2,8 @@
  * which every caller already handles (kz_backend_cuda() == NULL). */
 #include <stdio.h>
 
-#include "core/backend.h"
-#include "cuda/cuda_info.h"
+#include "kernels/core/backend.h"
+#include "kernels/cuda/cuda_info.h"
 
 const kz_backend *kz_backend_cuda(void) {
   return NULL;

@@ -1,8 +1,8 @@
 /* Built instead of kernels/cuda/gbdt_*.cu when CUDA is off: the GPU booster
  * kernels exist as symbols so callers link, and each one says why it cannot
  * run rather than crash. */
-#include "core/error.h"
-#include "gbdt_device.h"
+#include "kernels/core/error.h"
+#include "kernels/gbdt_device.h"
 
 static kz_status no_cuda(const char *fn) {
   return kz_fail(KZ_ERR_UNSUPPORTED, "%s: built without CUDA (configure with -DKZ_CUDA=ON)", fn);

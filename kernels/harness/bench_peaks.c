@@ -7,10 +7,10 @@
 #include <cblas.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "harness/bench_util.h"
-#include "harness/op_bench.h"
-#include "ops.h"
+#include "kernels/core/error.h"
+#include "kernels/harness/bench_util.h"
+#include "kernels/harness/op_bench.h"
+#include "kernels/ops.h"
 
 typedef struct sgemm_ctx {
   const float *a, *b;

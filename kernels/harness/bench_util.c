@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "harness/bench_util.h"
+#include "kernels/core/error.h"
+#include "kernels/harness/bench_util.h"
 
 kz_status kz_bench_timer_init(kz_bench_timer *t, kz_stream *s) {
   memset(t, 0, sizeof *t);

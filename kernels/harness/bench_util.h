@@ -2,8 +2,8 @@
 #ifndef KZ_HARNESS_BENCH_UTIL_H
 #define KZ_HARNESS_BENCH_UTIL_H
 
-#include "harness/op_case.h"
-#include "harness/rng.h"
+#include "kernels/harness/op_case.h"
+#include "kernels/harness/rng.h"
 
 typedef kz_status (*kz_bench_fn)(void *ctx);
 

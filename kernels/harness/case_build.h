@@ -3,9 +3,9 @@
 #ifndef KZ_HARNESS_CASE_BUILD_H
 #define KZ_HARNESS_CASE_BUILD_H
 
-#include "core/error.h"
-#include "harness/op_case.h"
-#include "ops.h"
+#include "kernels/core/error.h"
+#include "kernels/harness/op_case.h"
+#include "kernels/ops.h"
 
 /* Appends a zeroed case for `op` named by the format. On allocation failure
  * the list is marked and a scratch case returned, so builders need no checks. */

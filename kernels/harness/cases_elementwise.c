@@ -1,8 +1,8 @@
 /* Elementwise and column-reduction cases: bias_add (also in place), its
  * backward, the residual add (also in place), GELU in both forms. Inputs of
  * GELU are wide (std 3) so both tails and the curved middle are exercised. */
-#include "harness/case_build.h"
-#include "ref/ref_ops.h"
+#include "kernels/harness/case_build.h"
+#include "kernels/ref/ref_ops.h"
 
 static int64_t rows_of(const kz_arg_spec *a) {
   return a->ndim == 1 ? 1 : kz_arg_numel(a) / a->shape[a->ndim - 1];

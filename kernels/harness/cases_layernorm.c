@@ -4,8 +4,8 @@
  * from statistics that match x. */
 #include <stdlib.h>
 
-#include "harness/case_build.h"
-#include "ref/ref_ops.h"
+#include "kernels/harness/case_build.h"
+#include "kernels/ref/ref_ops.h"
 
 #define LN_EPS 1e-5f
 

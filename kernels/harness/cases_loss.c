@@ -2,8 +2,8 @@
  * fourth); ids repeat (a small vocabulary) so the backward has to sum
  * several rows into one, and some table rows are never referenced, so a
  * non-accumulating backward has to zero them. */
-#include "harness/case_build.h"
-#include "ref/ref_ops.h"
+#include "kernels/harness/case_build.h"
+#include "kernels/ref/ref_ops.h"
 
 #define IGNORE_INDEX (-100)
 

@@ -3,8 +3,8 @@
  * inputs, and shapes that are not multiples of any tile. */
 #include <stdio.h>
 
-#include "harness/case_build.h"
-#include "ref/ref_ops.h"
+#include "kernels/harness/case_build.h"
+#include "kernels/ref/ref_ops.h"
 
 enum { A, B, C };
 

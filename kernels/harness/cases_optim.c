@@ -3,8 +3,8 @@
  * (round to nearest even, including exact ties). */
 #include <string.h>
 
-#include "harness/case_build.h"
-#include "ref/ref_ops.h"
+#include "kernels/harness/case_build.h"
+#include "kernels/ref/ref_ops.h"
 
 enum { P, G, M, V, P16 };
 

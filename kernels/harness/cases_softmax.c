@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/case_build.h"
-#include "ref/ref_ops.h"
+#include "kernels/harness/case_build.h"
+#include "kernels/ref/ref_ops.h"
 
 static kz_softmax_shape shape_of(const kz_op_case *c, const kz_host_arg *h) {
   const kz_arg_spec *x = &c->args[0];

@@ -3,8 +3,8 @@
  * (with and without accumulate, awkward sizes), a gradient case and a bench
  * shape without any code here. Inputs are wide (std 3) so both tails and the
  * middle of the function are exercised. */
-#include "harness/case_build.h"
-#include "ref/ref_ops.h"
+#include "kernels/harness/case_build.h"
+#include "kernels/ref/ref_ops.h"
 
 #define UNARY_INFO(name, param, value, grad, cpu, cuda, ...)                                       \
   {#name,        #name "_bwd",       value,          kz_ref_##name, kz_ref_##name##_grad,          \

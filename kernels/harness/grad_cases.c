@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "harness/case_build.h"
-#include "harness/grad_check.h"
-#include "ref/ref_ops.h"
+#include "kernels/core/error.h"
+#include "kernels/harness/case_build.h"
+#include "kernels/harness/grad_check.h"
+#include "kernels/ref/ref_ops.h"
 
 /* The ops with gradient cases are the registry rows the op list marks KZ_YES
  * in its grad column; op/list_complete checks each has cases here. */

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "harness/grad_check.h"
-#include "harness/rng.h"
+#include "kernels/core/error.h"
+#include "kernels/harness/grad_check.h"
+#include "kernels/harness/rng.h"
 
 static double loss(const kz_grad_case *g, double *const *in, const double *w, double *out) {
   g->fwd(g, in, out);

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "harness/op_case.h"
+#include "kernels/harness/op_case.h"
 
 #ifdef __cplusplus
 extern "C" {

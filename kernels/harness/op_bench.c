@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "harness/bench_util.h"
-#include "harness/case_build.h"
-#include "harness/op_bench.h"
+#include "kernels/core/error.h"
+#include "kernels/harness/bench_util.h"
+#include "kernels/harness/case_build.h"
+#include "kernels/harness/op_bench.h"
 
 #define MAX_SAMPLES 101
 

@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-#include "harness/op_case.h"
+#include "kernels/harness/op_case.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "core/backend.h"
+#include "kernels/core/backend.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/case_build.h"
+#include "kernels/harness/case_build.h"
 
 kz_op_case *kz_case_new(kz_op_case_list *list, const char *op, kz_case_invoke_fn invoke,
                         kz_case_ref_fn ref, const char *fmt, ...) {

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "harness/op_case.h"
-#include "harness/rng.h"
+#include "kernels/core/error.h"
+#include "kernels/harness/op_case.h"
+#include "kernels/harness/rng.h"
 
 #define GUARD_BYTES 256
 #define GUARD_BYTE 0x5A

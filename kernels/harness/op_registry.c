@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "harness/op_case.h"
+#include "kernels/harness/op_case.h"
 
 #define SLOT(entry) offsetof(kz_op_table, entry)
 

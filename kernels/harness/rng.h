@@ -7,20 +7,19 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "kernels/core/splitmix64.h"
+
 typedef struct kz_rng {
   uint64_t state;
 } kz_rng;
 
 static inline uint64_t kz_rng_next(kz_rng *r) {
-  uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+  return kz_splitmix64(&r->state);
 }
 
 /* Uniform in [0, 1) with 53 random bits. */
 static inline double kz_rng_uniform(kz_rng *r) {
-  return (double)(kz_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+  return kz_splitmix64_unit(&r->state);
 }
 
 /* Standard normal by Box-Muller; 1 - u keeps the logarithm finite. */

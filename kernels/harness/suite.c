@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/error.h"
-#include "harness/op_case.h"
+#include "kernels/core/error.h"
+#include "kernels/harness/op_case.h"
 
 #define DEFAULT_SEED 0x6B61697A656E31ull /* "kaizen1": fixed, so CI runs repeat */
 

@@ -1,7 +1,7 @@
 /* Reference AdamW step (decoupled weight decay, bias-corrected moments). */
 #include <math.h>
 
-#include "ref/ref_ops.h"
+#include "kernels/ref/ref_ops.h"
 
 void kz_ref_adamw(double *params, const double *grads, double *m, double *v, double *params_bf16,
                   int64_t n, const kz_adamw_hparams *hp) {

@@ -1,7 +1,7 @@
 /* Reference softmax cross-entropy with an ignore index. */
 #include <math.h>
 
-#include "ref/ref_ops.h"
+#include "kernels/ref/ref_ops.h"
 
 /* Shifted by the row maximum so exp never overflows. */
 static double row_logsumexp(const double *z, int64_t classes) {

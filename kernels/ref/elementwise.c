@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ref/ref_ops.h"
+#include "kernels/ref/ref_ops.h"
 
 /* sqrt(2 / pi) and the cubic coefficient of the tanh approximation. */
 #define KZ_REF_GELU_K 0.7978845608028654

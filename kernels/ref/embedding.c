@@ -1,5 +1,5 @@
 /* Reference embedding lookup and its scatter-add gradient. */
-#include "ref/ref_ops.h"
+#include "kernels/ref/ref_ops.h"
 
 bool kz_ref_embedding_fwd(const int32_t *ids, const double *table, double *out, int64_t n,
                           int64_t vocab, int64_t dim) {

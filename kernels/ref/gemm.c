@@ -1,6 +1,6 @@
 /* Reference GEMM: the textbook triple loop per batch entry, accumulated in
  * double so that its own rounding error is far below any backend's. */
-#include "ref/ref_ops.h"
+#include "kernels/ref/ref_ops.h"
 
 /* Element (i, p) of op(A), honouring the transpose flag and row stride. */
 static double op_at(const double *x, bool trans, int64_t ld, int64_t row, int64_t col) {

@@ -1,7 +1,7 @@
 /* Reference layer normalisation over the last dimension (biased variance). */
 #include <math.h>
 
-#include "ref/ref_ops.h"
+#include "kernels/ref/ref_ops.h"
 
 void kz_ref_layernorm_fwd(const double *x, const double *gamma, const double *beta, double *y,
                           double *mean, double *rstd, int64_t rows, int64_t cols, double eps) {

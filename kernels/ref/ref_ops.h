@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/backend.h"
+#include "kernels/core/backend.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -2,7 +2,7 @@
  * causal masks; see kz_softmax_shape in core/backend.h. */
 #include <math.h>
 
-#include "ref/ref_ops.h"
+#include "kernels/ref/ref_ops.h"
 
 /* Number of leading keys row (b, t) may attend to: the masks only ever cut a
  * suffix off the row, so one bound describes them both. */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/rng.h"
 
 /* Numeric features whose columns are gathered together when binning. */

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "config/cfg.h"
+#include "common/config/cfg.h"
 #include "kaizen.h"
 #include "models/gbdt/gbdt_model.h"
 #include "models/gbdt/metrics.h"

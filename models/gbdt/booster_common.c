@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/gbdt_rounds.h"
 #include "models/gbdt/objective.h"

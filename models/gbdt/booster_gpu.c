@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/binning.h"
 #include "models/gbdt/booster_common.h"
 #include "models/gbdt/gbdt_json.h"

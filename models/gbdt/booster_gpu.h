@@ -15,9 +15,9 @@
 
 #include <stdint.h>
 
-#include "core/backend.h"
-#include "gbdt_device.h"
 #include "kaizen.h"
+#include "kernels/core/backend.h"
+#include "kernels/gbdt_device.h"
 #include "models/gbdt/booster.h"
 
 /* The device kernels the driver calls, with the signatures and contracts of

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/gbdt_json.h"
 
 static const char *const names[] = {"weight", "gain", "total_gain", "cover", "total_cover"};

@@ -12,9 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "common/fs/atomic_file.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/schema.h"
+#include "kernels/core/error.h"
 #include "models/float_text.h"
 #include "models/gbdt/tree_build.h"
 
@@ -355,27 +356,10 @@ static void write_model(FILE *f, const kz_gbdt_model *m) {
 kz_status kz_gbdt_model_save_json(const kz_gbdt_model *m, const char *path) {
   if (!path) return kz_fail(KZ_ERR_INVALID_ARG, "kz_gbdt_model_save_json: no path");
   KZ_TRY(kz_gbdt_model_validate(m, path));
-  size_t len = strlen(path) + 5;
-  char *tmp = malloc(len);
-  if (!tmp) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  snprintf(tmp, len, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    kz_status st = kz_fail(KZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    free(tmp);
-    return st;
-  }
-  write_model(f, m);
-  int bad = ferror(f);
-  if (fclose(f) != 0) bad = 1;
-  if (bad || rename(tmp, path) != 0) {
-    kz_status st = kz_fail(KZ_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    remove(tmp);
-    free(tmp);
-    return st;
-  }
-  free(tmp);
-  return KZ_OK;
+  kz_atomic_file out;
+  KZ_TRY(kz_atomic_file_open(&out, path));
+  write_model(out.f, m);
+  return kz_atomic_file_finish(&out, KZ_OK);
 }
 
 /* ---- loading -------------------------------------------------------------------- */

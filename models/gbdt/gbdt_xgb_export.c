@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "common/fs/atomic_file.h"
+#include "kernels/core/error.h"
 #include "models/float_text.h"
 #include "models/gbdt/gbdt_json.h"
 
@@ -228,22 +229,7 @@ kz_status kz_gbdt_export_xgboost_json(const kz_gbdt_model *m, const char *path) 
   const char *base_score;
   /* Refuse unsupported objectives before creating any file. */
   KZ_TRY(objective_json(m, objective, sizeof objective, &base_score));
-  size_t len = strlen(path) + 5;
-  char *tmp = malloc(len);
-  if (!tmp) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  snprintf(tmp, len, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    kz_status st = kz_fail(KZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    free(tmp);
-    return st;
-  }
-  kz_status st = write_model(f, m);
-  int bad = ferror(f);
-  if (fclose(f) != 0) bad = 1;
-  if (st == KZ_OK && (bad || rename(tmp, path) != 0))
-    st = kz_fail(KZ_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-  if (st != KZ_OK) remove(tmp);
-  free(tmp);
-  return st;
+  kz_atomic_file out;
+  KZ_TRY(kz_atomic_file_open(&out, path));
+  return kz_atomic_file_finish(&out, write_model(out.f, m));
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 static size_t hist_len(const kz_gbdt_grower *w) {
   return w->layout.len;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 /* Below this many rows a node is summed on one thread: the reduction over
  * per-thread buffers would cost more than it saves. */

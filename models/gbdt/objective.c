@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/rng.h"
 
 /* XGBoost's max_delta_step for count:poisson: it damps the hessian. */

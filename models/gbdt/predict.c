@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/gbdt_model.h"
 #include "models/gbdt/predict_fast.h"
 #include "models/gbdt/rng.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/booster_gpu.h"
 
 /* Rows per kernel call: 1M rows of 64 features are 256 MB of input. */

@@ -6,6 +6,8 @@
 #include <omp.h>
 #include <stdint.h>
 
+#include "kernels/core/splitmix64.h"
+
 typedef struct kz_gbdt_rng {
   uint64_t s;
 } kz_gbdt_rng;
@@ -15,15 +17,12 @@ static inline void kz_gbdt_rng_seed(kz_gbdt_rng *r, uint64_t seed) {
 }
 
 static inline uint64_t kz_gbdt_rng_next(kz_gbdt_rng *r) {
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  return kz_splitmix64(&r->s);
 }
 
 /* Uniform in [0, 1). */
 static inline double kz_gbdt_rng_uniform(kz_gbdt_rng *r) {
-  return (double)(kz_gbdt_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+  return kz_splitmix64_unit(&r->s);
 }
 
 /* Row loops shorter than this run on one thread: waking a team costs more

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 
 void kz_gbdt_tree_free(kz_gbdt_tree *t) {
   if (!t) return;

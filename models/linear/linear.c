@@ -19,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/backend.h"
-#include "core/error.h"
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
 #include "models/nn_file.h"
 
 typedef struct linear {
@@ -55,13 +56,6 @@ static void linear_destroy(kz_nn_model *mm) {
   free(m);
 }
 
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 static kz_status linear_init_params(kz_nn_model *mm, uint64_t seed) {
   linear *m = (linear *)mm;
   float *w = (float *)m->base.params.data;
@@ -69,7 +63,7 @@ static kz_status linear_init_params(kz_nn_model *mm, uint64_t seed) {
   /* Small symmetric weights break ties between classes; the bias starts at 0. */
   const int64_t nw = m->d * m->n_out;
   for (int64_t i = 0; i < nw; ++i) {
-    double u = (double)(splitmix64(&s) >> 11) * (1.0 / 9007199254740992.0);
+    double u = kz_splitmix64_unit(&s);
     w[i] = (float)((u * 2.0 - 1.0) * 0.01);
   }
   for (int64_t k = 0; k < m->n_out; ++k) w[nw + k] = 0.0f;

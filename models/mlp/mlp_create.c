@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 #include "models/mlp/mlp_internal.h"
 
 static char *dup_str(const char *s) {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
 #include "data/shard/rng.h"
+#include "kernels/core/error.h"
 #include "kernels/ops.h"
 #include "models/mlp/mlp_internal.h"
 
@@ -164,7 +164,7 @@ static kz_status forward(kz_mlp *m, const kz_shard_batch *b, acts *x, int train,
       float keep_scale = (float)(1.0 / (1.0 - m->dropout));
       for (int64_t i = 0; i < n; i++) {
         uint64_t st = key + (uint64_t)i * 0x9e3779b97f4a7c15ULL;
-        double u = (double)(kz_splitmix64(&st) >> 11) * (1.0 / 9007199254740992.0);
+        double u = kz_splitmix64_unit(&st);
         mk[i] = u >= m->dropout ? keep_scale : 0.0f;
         h[i] *= mk[i];
       }

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "core/error.h"
 #include "data/shard/rng.h"
+#include "kernels/core/error.h"
 #include "models/mlp/mlp_internal.h"
 
 /* Box-Muller on two uniforms; (0, 1] for the log keeps it finite. */

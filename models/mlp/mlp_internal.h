@@ -12,8 +12,8 @@
 
 #include <stdint.h>
 
-#include "core/arena.h"
-#include "core/backend.h"
+#include "kernels/core/arena.h"
+#include "kernels/core/backend.h"
 #include "models/mlp/mlp.h"
 
 enum { KZ_MLP_MAX_LAYERS = 16 }; /* hidden layers + the output layer */

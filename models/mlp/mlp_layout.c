@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "kernels/core/error.h"
 #include "models/mlp/mlp_internal.h"
 
 static void mlp_destroy(kz_nn_model *model) {

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
+#include "tools/kaizen/commands.h"
 
 const char kz_cli_common_help[] =
     "  --device SPEC          auto | cpu | cuda | cuda:N (default auto: cuda:0 if present)\n"

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd_data.h"
-#include "cmd_data_vocab.h"
-#include "commands.h"
+#include "tools/kaizen/cmd_data.h"
+#include "tools/kaizen/cmd_data_vocab.h"
+#include "tools/kaizen/commands.h"
 
 static void usage(FILE *out) {
   fprintf(out, "usage: kaizen data <import|inspect|vocab> [options]\n\n"

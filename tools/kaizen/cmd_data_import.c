@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cmd_data.h"
-#include "commands.h"
 #include "data/import/import.h"
 #include "engine/predict/predictor.h"
+#include "tools/kaizen/cmd_data.h"
+#include "tools/kaizen/commands.h"
 
 static const char usage_text[] =
     "usage: kaizen data import --kind tabular|text|timeseries --input FILE --out DIR\n"

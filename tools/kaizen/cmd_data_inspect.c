@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_data.h"
-#include "commands.h"
 #include "data/inspect/inspect.h"
+#include "tools/kaizen/cmd_data.h"
+#include "tools/kaizen/commands.h"
 
 static const char usage_text[] =
     "usage: kaizen data inspect DIR|manifest.json|SHARD.h5 [--verify] [--top N]\n\n"

@@ -1,12 +1,12 @@
 /* kaizen data vocab --input FILE [--column NAME] --size N --out vocab.txt */
-#include "cmd_data_vocab.h"
+#include "tools/kaizen/cmd_data_vocab.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
 #include "data/text/vocab_train.h"
+#include "tools/kaizen/commands.h"
 
 static const char usage_text[] =
     "usage: kaizen data vocab --input corpus.txt|corpus.csv [--column NAME] --size N\n"

@@ -5,14 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "core/error.h"
+#include "common/fs/atomic_file.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/reader.h"
+#include "kernels/core/error.h"
 #include "models/gbdt/gbdt_importance.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/gbdt_shap.h"
 #include "models/gbdt/gbdt_xgb_export.h"
+#include "tools/kaizen/commands.h"
 
 static const char usage_text[] =
     "usage: kaizen gbdt importance --model MODEL.json [--type TYPE]\n"
@@ -223,26 +224,10 @@ static int run_shap(const kz_gbdt_model *m, const gbdt_args *a) {
   }
   int64_t rows = kz_dataset_rows(ds);
   if (a->rows > 0 && a->rows < rows) rows = a->rows;
-  size_t len = strlen(a->out) + 5;
-  char *tmp = malloc(len);
-  FILE *f = NULL;
-  kz_status st = KZ_OK;
-  if (!tmp) {
-    st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
-  } else {
-    snprintf(tmp, len, "%s.tmp", a->out);
-    if (!(f = fopen(tmp, "w")))
-      st = kz_fail(KZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  }
-  if (st == KZ_OK) st = write_shap(m, ds, rows, f_num, f_cat, a->threads, f);
-  if (f) {
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (st == KZ_OK && (bad || rename(tmp, a->out) != 0))
-      st = kz_fail(KZ_ERR_IO, "%s: write failed: %s", a->out, strerror(errno));
-    if (st != KZ_OK) remove(tmp);
-  }
-  free(tmp);
+  kz_atomic_file out;
+  kz_status st = kz_atomic_file_open(&out, a->out);
+  if (st == KZ_OK)
+    st = kz_atomic_file_finish(&out, write_shap(m, ds, rows, f_num, f_cat, a->threads, out.f));
   kz_dataset_close(ds);
   if (st != KZ_OK) return kz_cli_fail("gbdt shap");
   fprintf(stderr, "kaizen gbdt shap: %lld rows -> %s\n", (long long)rows, a->out);

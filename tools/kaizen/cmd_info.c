@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
-#include "config/kernel_config.h"
-#include "cuda/cuda_info.h"
+#include "kernels/config/kernel_config.h"
+#include "kernels/cuda/cuda_info.h"
+#include "tools/kaizen/commands.h"
 
 static void usage(FILE *out) {
   fprintf(out,

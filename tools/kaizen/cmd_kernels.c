@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "harness/grad_check.h"
-#include "harness/op_bench.h"
-#include "harness/op_case.h"
+#include "kernels/harness/grad_check.h"
+#include "kernels/harness/op_bench.h"
+#include "kernels/harness/op_case.h"
+#include "tools/kaizen/commands.h"
 
 typedef struct kernels_args {
   kz_cli_common common;

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
 #include "engine/predict/predict_job.h"
+#include "tools/kaizen/commands.h"
 
 static void usage(FILE *out) {
   fprintf(out,

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "commands.h"
-#include "config/cfg.h"
-#include "core/error.h"
+#include "common/config/cfg.h"
 #include "data/shard/fsutil.h"
 #include "engine/track/runs_read.h"
 #include "engine/track/svg_plot.h"
+#include "kernels/core/error.h"
+#include "tools/kaizen/commands.h"
 
 static void usage(FILE *out) {
   fprintf(out, "usage: kaizen runs list [--runs-dir DIR] [--experiment E]\n"

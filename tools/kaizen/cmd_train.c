@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
-#include "config/cfg.h"
+#include "common/config/cfg.h"
 #include "engine/train/job.h"
 #include "models/nn_model.h"
+#include "tools/kaizen/commands.h"
 
 static void usage(FILE *out) {
   fprintf(

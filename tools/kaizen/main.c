@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
 #include "data/shard/h5util.h"
+#include "tools/kaizen/commands.h"
 
 typedef struct kz_command {
   const char *name;

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/cfg_internal.h"
-#include "core/error.h"
+#include "common/config/cfg_internal.h"
+#include "kernels/core/error.h"
 
 /* ---- scalar parsing --------------------------------------------------------- */
 

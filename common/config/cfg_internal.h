@@ -1,12 +1,12 @@
 /* Internals of the job-config tree shared by cfg.c (tree, loading, --set),
  * cfg_get.c (typed getters) and cfg_emit.c (effective config, unused keys).
- * Not part of the contract: include config/cfg.h instead. */
-#ifndef KZ_CONFIG_CFG_INTERNAL_H
-#define KZ_CONFIG_CFG_INTERNAL_H
+ * Not part of the contract: include common/config/cfg.h instead. */
+#ifndef KZ_COMMON_CONFIG_CFG_INTERNAL_H
+#define KZ_COMMON_CONFIG_CFG_INTERNAL_H
 
 #include <stddef.h>
 
-#include "config/cfg.h"
+#include "common/config/cfg.h"
 
 typedef enum kz_cfg_kind { KZ_CFG_MAP, KZ_CFG_LIST, KZ_CFG_SCALAR } kz_cfg_kind;
 

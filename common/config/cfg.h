@@ -1,5 +1,7 @@
-/* Job configs (docs/CONFIG.md). It lives in kernels/config, the lowest layer,
- * because models read their own section and models may not include engine/.
+/* Job configs (docs/CONFIG.md). It lives in common/, below data, models and
+ * engine and beside kernels (it uses only kernels/core's errors and libyaml),
+ * because models read their own section and models may not include engine/;
+ * kernels never read a job config (their knobs are kernels/config's tables).
  * Job configs: a YAML document parsed into a tree that keeps
  * every node's line, read through typed getters.
  *
@@ -20,8 +22,8 @@
  *   ...
  *   KZ_TRY(kz_cfg_check_unused(cfg));
  */
-#ifndef KZ_CONFIG_CFG_H
-#define KZ_CONFIG_CFG_H
+#ifndef KZ_COMMON_CONFIG_CFG_H
+#define KZ_COMMON_CONFIG_CFG_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "config/cfg_internal.h"
-#include "core/error.h"
+#include "common/config/cfg_internal.h"
+#include "kernels/core/error.h"
 
 /* A job config is a few hundred lines; anything near this is a wrong path. */
 #define KZ_CFG_MAX_BYTES ((size_t)1 << 20)

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/cfg_internal.h"
-#include "core/error.h"
+#include "common/config/cfg_internal.h"
+#include "common/fs/atomic_file.h"
+#include "kernels/core/error.h"
 
 /* ---- unknown keys ------------------------------------------------------------ */
 
@@ -117,29 +118,7 @@ kz_status kz_cfg_write_effective(const kz_cfg *cfg, const char *path) {
   if (!path) return kz_fail(KZ_ERR_INVALID_ARG, "kz_cfg_write_effective: NULL path");
   char *text = NULL;
   KZ_TRY(kz_cfg_effective_yaml(cfg, &text));
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 5);
-  if (!tmp) {
-    free(text);
-    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "config: out of memory");
-  }
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp", 5);
-  kz_status st = KZ_OK;
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    st = kz_fail(KZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  } else {
-    size_t len = strlen(text);
-    int bad = fwrite(text, 1, len, f) != len;
-    bad |= fclose(f) != 0;
-    if (bad)
-      st = kz_fail(KZ_ERR_IO, "%s: write failed", tmp);
-    else if (rename(tmp, path) != 0)
-      st = kz_fail(KZ_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (st != KZ_OK) remove(tmp);
-  }
-  free(tmp);
+  kz_status st = kz_fs_write_atomic(path, text, strlen(text));
   free(text);
   return st;
 }
