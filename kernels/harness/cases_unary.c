@@ -11,7 +11,7 @@
    kz_op_##name, kz_op_##name##_bwd, KZ_OP_HAS(grad)},
 
 /* The trailing sentinel keeps the array non-empty whatever the list holds. */
-static const kz_unary_info unaries[] = {KZ_OP_LIST(KZ_OP_SKIP_X, UNARY_INFO){NULL}};
+static const kz_unary_info unaries[] = {KZ_OP_LIST(KZ_OP_SKIP_X, UNARY_INFO){.name = NULL}};
 
 int kz_unary_count(void) {
   return (int)(sizeof unaries / sizeof unaries[0]) - 1;
