@@ -33,6 +33,10 @@ typedef struct kz_mlp {
   int embedding_dim_cfg; /* 0 = auto */
   int n_hidden;
   int64_t hidden[KZ_MLP_MAX_LAYERS];
+  /* model.freeze_layers: linear layers (0 = the first) whose W and b stay
+   * as initialised or loaded; the rest are the trainable ranges */
+  int n_freeze;
+  int64_t freeze[KZ_MLP_MAX_LAYERS];
 
   /* schema: field indices in the batch (-1 when absent) and widths */
   int f_num, f_cat, f_label;

@@ -120,6 +120,25 @@ kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device, int64_t want_params,
   /* forward 2*in*out per layer; backward twice that (dx and dW) */
   info->flops_per_row = 3.0 * flops;
   info->n_params = off;
+
+  /* trainable ranges: the block minus the frozen layers' W and b (which are
+   * adjacent, so one gap per frozen layer) */
+  if (m->n_freeze > 0) {
+    kz_param_range r[KZ_MLP_MAX_LAYERS + 1];
+    int nr = 0;
+    int64_t at = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+      int frozen = 0;
+      for (int k = 0; k < m->n_freeze; k++) frozen |= m->freeze[k] == l;
+      if (!frozen) continue;
+      if (m->w_off[l] > at) r[nr++] = (kz_param_range){at, m->w_off[l] - at};
+      at = m->b_off[l] + m->width[l + 1];
+    }
+    if (off > at) r[nr++] = (kz_param_range){at, off - at};
+    if (nr == 0)
+      return kz_fail(KZ_ERR_INVALID_ARG, "model.freeze_layers: every parameter is frozen");
+    KZ_TRY(kz_nn_set_trainable(&m->base, r, nr));
+  }
   if (!allocate) return KZ_OK;
 
   int64_t shape[1] = {off};
