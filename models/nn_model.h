@@ -139,6 +139,11 @@ int kz_nn_trainable_ranges(const kz_nn_model_base *b, kz_param_range *out);
 /* Floats in the trainable ranges. */
 int64_t kz_nn_trainable_count(const kz_nn_model_base *b);
 
+/* A host copy of the parameter block when it lives on a GPU (malloc'ed
+ * into *out, the caller frees it); *out NULL on the CPU, where
+ * params.data is host memory already. */
+kz_status kz_nn_params_host(const kz_nn_model_base *b, float **out);
+
 /* Factory by model.type: reads the `model` section (unknown keys are left for
  * kz_cfg_check_unused to report). train gives schema and statistics. */
 kz_status kz_nn_model_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz_device device,

@@ -104,7 +104,12 @@ kz_status kz_nn_model_save(const kz_nn_model *m, const char *path) {
     free(meta);
     return kz_fail_context(st, "%s: not written, it could not be loaded back", path);
   }
-  st = kz_nn_file_write(path, meta, (const float *)b->params.data, b->info.n_params);
+  float *host = NULL;
+  st = kz_nn_params_host(b, &host);
+  if (st == KZ_OK)
+    st =
+        kz_nn_file_write(path, meta, host ? host : (const float *)b->params.data, b->info.n_params);
+  free(host);
   free(meta);
   return st;
 }
@@ -234,4 +239,23 @@ int64_t kz_nn_trainable_count(const kz_nn_model_base *b) {
   int64_t c = 0;
   for (int i = 0; i < n; ++i) c += r[i].count;
   return c;
+}
+
+kz_status kz_nn_params_host(const kz_nn_model_base *b, float **out) {
+  *out = NULL;
+  if (b->device.kind == KZ_DEVICE_CPU) return KZ_OK;
+  const int64_t n = b->info.n_params;
+  float *h = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+  if (!h) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "model parameters: out of memory");
+  kz_stream *s = NULL;
+  kz_status st = kz_stream_create(b->device, &s);
+  if (st == KZ_OK) st = kz_copy_to_host(s, h, b->params.data, (size_t)n * sizeof(float));
+  if (st == KZ_OK) st = kz_stream_sync(s);
+  if (s) kz_stream_destroy(s);
+  if (st != KZ_OK) {
+    free(h);
+    return st;
+  }
+  *out = h;
+  return KZ_OK;
 }
