@@ -2,8 +2,10 @@
 # Trainable ranges (kz_nn_model_base.trainable) end to end with the MLP on
 # pima2: a run continued from a model file with model.freeze_layers: [0]
 # leaves the first layer's W and b bit-identical and changes the rest; its
-# checkpoints hold optimizer state for the trainable floats only; kill -9 and
-# --resume give the same model bytes as the uninterrupted run.
+# checkpoints hold optimizer state for the trainable floats only; a run
+# stopped at step 12 and resumed (--resume, the optimizer state and the
+# frozen block read back from its checkpoint) ends on the same model bytes
+# as the uninterrupted run.
 # usage: freeze_cli.sh KAIZEN SHARED_DATA_DIR
 set -u
 kaizen="$1" data="$2"
@@ -75,10 +77,9 @@ cmp -s "$f1" "$(run_dir f2)/model.kzm" || fail "two frozen runs: model.kzm diffe
 ck=$(ls "$(run_dir f1)"/checkpoints/*.kzc | head -1)
 grep -aq "\"state_n\":$((n - n0))" "$ck" || fail "the checkpoint does not record state_n $((n - n0))"
 
-# kill -9 after a checkpoint, then --resume: the same model bytes
+# stop at step 12, then resume from its newest checkpoint to step 30: the same model bytes
 "$kaizen" train "$tmp/frozen.yaml" --quiet --set output.run_id=k --set "train.init_from=$base" \
   --set train.steps=12 >/dev/null 2>&1 || fail "short frozen run"
-rm -f "$(run_dir k)"/checkpoints/ckpt-0000000010.kzc.tmp
 "$kaizen" train "$tmp/frozen.yaml" --quiet --set output.run_id=k --set "train.init_from=$base" \
   --resume --allow-changes >"$tmp/k.out" 2>&1 || fail "resume: $(cat "$tmp/k.out")"
 cmp -s "$f1" "$(run_dir k)/model.kzm" || fail "resumed frozen run: model.kzm differs"
