@@ -125,7 +125,35 @@
     "R*C + 8*R*C (nominal)", "4*(2*R*C + C)", 1e-10, 0,                                            \
     "y = gelu(x + bias), fused; ref = kz_ref_bias_add_fwd then kz_ref_gelu_fwd")                   \
   U(elu, alpha, 1.0, KZ_YES, KZ_YES, KZ_YES, "4*N (nominal)", 1e-10,                               \
-    "ELU: x > 0 ? x : alpha*(exp(x) - 1)")
+    "ELU: x > 0 ? x : alpha*(exp(x) - 1)")                                                         \
+  U(leaky_relu, slope, 0.01, KZ_YES, KZ_YES, KZ_YES, "N", 1e-12,                                   \
+    "leaky ReLU: x > 0 ? x : slope*x (slope 0 is the MLP's ReLU: 0 for x <= 0 and NaN)")           \
+  X(dropout, dropout_fwd, KZ_YES, KZ_YES, KZ_YES,                                                  \
+    (kz_stream *s, const float *x, float *y, float *mask, int64_t n, double p, uint64_t key),      \
+    "N", "12*N", 1e-12, 0,                                                                         \
+    "mask[i] = unit(key + (i+1)*golden) >= p ? 1/(1-p) : 0 (splitmix64); y = x * mask")            \
+  X(dropout_bwd, dropout_bwd, KZ_NO("the backward of dropout"), KZ_YES, KZ_YES,                    \
+    (kz_stream *s, const float *dy, const float *mask, float *dx, int64_t n, bool accumulate),     \
+    "N", "4*N*(acc ? 4 : 3)", 1e-12, 0, "dx (+)= dy * mask")                                       \
+  X(mse, mse_fwd, KZ_YES, KZ_YES, KZ_YES,                                                          \
+    (kz_stream *s, const float *pred, const float *target, float *losses, int64_t n),              \
+    "3*N", "12*N", 1e-12, 0, "losses = (pred - target)^2; 0 where target is NaN (no label)")       \
+  X(mse_bwd, mse_bwd, KZ_NO("the backward of mse"), KZ_YES, KZ_YES,                                \
+    (kz_stream *s, const float *pred, const float *target, float *dpred, int64_t n, double scale,  \
+     bool accumulate),                                                                             \
+    "4*N", "4*N*(acc ? 4 : 3)", 1e-12, 0,                                                          \
+    "dpred (+)= 2*scale*(pred - target) in double; 0 where target is NaN")                         \
+  X(standardize, standardize_fwd, KZ_NO("prepares inputs: nothing upstream of it is trained"),     \
+    KZ_YES, KZ_YES,                                                                                \
+    (kz_stream *s, const float *v, const double *mean, const double *std, const int32_t *miss,     \
+     float *x, int64_t rows, int64_t cols, int64_t x_cols, double inf_z),                          \
+    "3*R*C", "4*(2*R*C) + 20*C", 1e-12, 0,                                                         \
+    "x[r,i] = (v-mean[i])/std[i] in double (NaN 0, inf +-inf_z); x[r,cols+miss[i]] = isnan(v)")    \
+  X(copy_cols, copy_cols, KZ_NO("a copy: its backward is copy_cols the other way"),                \
+    KZ_YES, KZ_YES,                                                                                \
+    (kz_stream *s, const float *src, int64_t src_ld, float *dst, int64_t dst_ld, int64_t rows,     \
+     int64_t cols),                                                                                \
+    "0", "8*R*C", 0, 0, "dst[r*dst_ld + c] = src[r*src_ld + c]: a block of columns, bit exact")
 /* clang-format on */
 
 /* ---- reading the markers --------------------------------------------------

@@ -423,6 +423,120 @@ kz_status kz_op_embedding_bwd(kz_stream *s, const kz_tensor *ids, const kz_tenso
                   dtable->shape[0], dtable->shape[1], accumulate);
 }
 
+/* ---- the MLP's ops ------------------------------------------------------------ */
+
+kz_status kz_op_dropout(kz_stream *s, const kz_tensor *x, kz_tensor *y, kz_tensor *mask, double p,
+                        uint64_t key) {
+  const char *op = "dropout";
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  KZ_TRY(check(s, op, "mask", mask, KZ_F32));
+  KZ_TRY(check_same_shape(op, "y", y, "x", x));
+  KZ_TRY(check_same_shape(op, "mask", mask, "x", x));
+  if (!(p >= 0.0 && p < 1.0))
+    return kz_fail(KZ_ERR_INVALID_ARG, "dropout: p = %g, expected 0 <= p < 1", p);
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  return DISPATCH(s, dropout_fwd, op, x->data, y->data, mask->data, kz_tensor_numel(x), p, key);
+}
+
+kz_status kz_op_dropout_bwd(kz_stream *s, const kz_tensor *dy, const kz_tensor *mask, kz_tensor *dx,
+                            bool accumulate) {
+  const char *op = "dropout_bwd";
+  if (KZ_NOT_WANTED(dx)) return KZ_OK;
+  KZ_TRY(check(s, op, "dy", dy, KZ_F32));
+  KZ_TRY(check(s, op, "mask", mask, KZ_F32));
+  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
+  KZ_TRY(check_same_shape(op, "mask", mask, "dy", dy));
+  KZ_TRY(check_same_shape(op, "dx", dx, "dy", dy));
+  if (kz_tensor_numel(dy) == 0) return KZ_OK;
+  return DISPATCH(s, dropout_bwd, op, dy->data, mask->data, dx->data, kz_tensor_numel(dy),
+                  accumulate);
+}
+
+kz_status kz_op_mse(kz_stream *s, const kz_tensor *pred, const kz_tensor *target,
+                    kz_tensor *losses) {
+  const char *op = "mse";
+  KZ_TRY(check(s, op, "pred", pred, KZ_F32));
+  KZ_TRY(check(s, op, "target", target, KZ_F32));
+  KZ_TRY(check(s, op, "losses", losses, KZ_F32));
+  KZ_TRY(check_same_shape(op, "target", target, "pred", pred));
+  KZ_TRY(check_same_shape(op, "losses", losses, "pred", pred));
+  if (kz_tensor_numel(pred) == 0) return KZ_OK;
+  return DISPATCH(s, mse_fwd, op, pred->data, target->data, losses->data, kz_tensor_numel(pred));
+}
+
+kz_status kz_op_mse_bwd(kz_stream *s, const kz_tensor *pred, const kz_tensor *target,
+                        kz_tensor *dpred, double scale, bool accumulate) {
+  const char *op = "mse_bwd";
+  if (KZ_NOT_WANTED(dpred)) return KZ_OK;
+  KZ_TRY(check(s, op, "pred", pred, KZ_F32));
+  KZ_TRY(check(s, op, "target", target, KZ_F32));
+  KZ_TRY(check(s, op, "dpred", dpred, KZ_F32));
+  KZ_TRY(check_same_shape(op, "target", target, "pred", pred));
+  KZ_TRY(check_same_shape(op, "dpred", dpred, "pred", pred));
+  if (!isfinite(scale)) return kz_fail(KZ_ERR_INVALID_ARG, "mse_bwd: scale must be finite");
+  if (kz_tensor_numel(pred) == 0) return KZ_OK;
+  return DISPATCH(s, mse_bwd, op, pred->data, target->data, dpred->data, kz_tensor_numel(pred),
+                  scale, accumulate);
+}
+
+kz_status kz_op_standardize(kz_stream *s, const kz_tensor *v, const kz_tensor *mean,
+                            const kz_tensor *std, const kz_tensor *miss, kz_tensor *x,
+                            double inf_z) {
+  const char *op = "standardize";
+  KZ_TRY(check(s, op, "v", v, KZ_F32));
+  KZ_TRY(check(s, op, "mean", mean, KZ_U8));
+  KZ_TRY(check(s, op, "std", std, KZ_U8));
+  KZ_TRY(check(s, op, "miss", miss, KZ_I32));
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  if (v->ndim != 2 || x->ndim != 2 || x->shape[0] != v->shape[0])
+    return kz_fail(KZ_ERR_INVALID_ARG, "standardize: v %s and x %s must be [rows, C], [rows, X]",
+                   describe(v), describe(x));
+  const int64_t rows = v->shape[0], cols = v->shape[1];
+  KZ_TRY(check_numel(op, "mean", mean, 8 * cols, "C doubles"));
+  KZ_TRY(check_numel(op, "std", std, 8 * cols, "C doubles"));
+  KZ_TRY(check_numel(op, "miss", miss, cols, "one per column"));
+  if (((uintptr_t)mean->data | (uintptr_t)std->data) % 8 != 0)
+    return kz_fail(KZ_ERR_INVALID_ARG, "standardize: mean and std must be 8-byte aligned");
+  if (x->shape[1] < cols)
+    return kz_fail(KZ_ERR_INVALID_ARG, "standardize: x %s is narrower than v %s", describe(x),
+                   describe(v));
+  if (rows == 0 || cols == 0) return KZ_OK;
+  /* The indicator positions are read on the host where they live (the model
+   * keeps a host copy); on a GPU the caller vouches for them as for any data. */
+  if (miss->device.kind == KZ_DEVICE_CPU) {
+    const int32_t *mi = (const int32_t *)miss->data;
+    for (int64_t i = 0; i < cols; ++i)
+      if (mi[i] < -1 || mi[i] >= x->shape[1] - cols)
+        return kz_fail(KZ_ERR_INVALID_ARG,
+                       "standardize: miss[%lld] = %d is outside [-1, %lld) (x has %lld columns)",
+                       (long long)i, mi[i], (long long)(x->shape[1] - cols),
+                       (long long)x->shape[1]);
+  }
+  return DISPATCH(s, standardize_fwd, op, v->data, mean->data, std->data, miss->data, x->data, rows,
+                  cols, x->shape[1], inf_z);
+}
+
+kz_status kz_op_copy_cols(kz_stream *s, const kz_tensor *src, int64_t src_col, kz_tensor *dst,
+                          int64_t dst_col, int64_t cols) {
+  const char *op = "copy_cols";
+  KZ_TRY(check(s, op, "src", src, KZ_F32));
+  KZ_TRY(check(s, op, "dst", dst, KZ_F32));
+  if (src->ndim != 2 || dst->ndim != 2 || src->shape[0] != dst->shape[0])
+    return kz_fail(KZ_ERR_INVALID_ARG, "copy_cols: src %s and dst %s must be 2-D with equal rows",
+                   describe(src), describe(dst));
+  if (cols < 0 || src_col < 0 || dst_col < 0 || src_col > src->shape[1] - cols ||
+      dst_col > dst->shape[1] - cols)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "copy_cols: columns [%lld, +%lld) of src %s into [%lld, +%lld) of dst %s are "
+                   "out of range",
+                   (long long)src_col, (long long)cols, describe(src), (long long)dst_col,
+                   (long long)cols, describe(dst));
+  if (cols == 0 || src->shape[0] == 0) return KZ_OK;
+  return DISPATCH(s, copy_cols, op, (const float *)src->data + src_col, src->shape[1],
+                  (float *)dst->data + dst_col, dst->shape[1], src->shape[0], cols);
+}
+
 /* ---- optimizer and casts ------------------------------------------------------- */
 
 kz_status kz_op_adamw(kz_stream *s, kz_tensor *params, const kz_tensor *grads, kz_tensor *m,

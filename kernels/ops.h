@@ -59,6 +59,35 @@ kz_status kz_op_adamw(kz_stream *s, kz_tensor *params, const kz_tensor *grads, k
 /* Converts between f32 and bf16 tensors of equal shape (either direction). */
 kz_status kz_op_cast(kz_stream *s, const kz_tensor *x, kz_tensor *y);
 
+/* The MLP's ops. Dropout: x, y, mask f32 of one shape (y may alias x);
+ * mask[i] = 1/(1-p) or 0 from the counter-based stream of key (so a mask is
+ * a function of (key, i) on every backend); 0 <= p < 1. dropout_bwd:
+ * dx (+)= dy * mask (dx may alias dy). */
+kz_status kz_op_dropout(kz_stream *s, const kz_tensor *x, kz_tensor *y, kz_tensor *mask, double p,
+                        uint64_t key);
+kz_status kz_op_dropout_bwd(kz_stream *s, const kz_tensor *dy, const kz_tensor *mask, kz_tensor *dx,
+                            bool accumulate);
+/* pred, target, losses: f32 [N] (or one shape); a NaN target is an
+ * unlabelled row: loss 0, gradient 0. mse_bwd: dpred (+)= 2 * scale *
+ * (pred - target), the gradient of scale * sum of losses. */
+kz_status kz_op_mse(kz_stream *s, const kz_tensor *pred, const kz_tensor *target,
+                    kz_tensor *losses);
+kz_status kz_op_mse_bwd(kz_stream *s, const kz_tensor *pred, const kz_tensor *target,
+                        kz_tensor *dpred, double scale, bool accumulate);
+/* v: f32 [rows, C] raw numeric inputs; mean, std: U8 tensors of 8*C bytes
+ * holding C doubles each (the tensor type has no f64, and the statistics
+ * must stay double for the result to be the model's); miss: i32 [C], the
+ * missing-indicator column after the C standardised ones, or -1; x: f32
+ * [rows, X] with X >= C + (indicators): columns 0..C-1 and the indicators
+ * are written, the others are left alone. */
+kz_status kz_op_standardize(kz_stream *s, const kz_tensor *v, const kz_tensor *mean,
+                            const kz_tensor *std, const kz_tensor *miss, kz_tensor *x,
+                            double inf_z);
+/* Copies cols columns of src [R, Cs] starting at src_col into dst [R, Cd]
+ * starting at dst_col (a block of an input matrix and back). */
+kz_status kz_op_copy_cols(kz_stream *s, const kz_tensor *src, int64_t src_col, kz_tensor *dst,
+                          int64_t dst_col, int64_t cols);
+
 /* The unary elementwise ops of the op list (op_list.h), generated:
  * kz_op_<name>(x, y, param) computes y = f(x; param) (y may alias x) and
  * kz_op_<name>_bwd(x, dy, dx, param, accumulate) dx (+)= dy * f'(x; param).

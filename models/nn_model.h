@@ -92,6 +92,13 @@ typedef struct kz_nn_model_info {
   int64_t n_params;
 } kz_nn_model_info;
 
+/* A range of the parameter block: count floats from offset. */
+typedef struct kz_param_range {
+  int64_t offset, count;
+} kz_param_range;
+
+enum { KZ_NN_MAX_RANGES = 32 };
+
 /* Every model struct starts with this header, so the trainer can reach the
  * ops and blocks of any model. */
 typedef struct kz_nn_model_base {
@@ -105,6 +112,14 @@ typedef struct kz_nn_model_base {
    * NULL for files written before models carried it. Owned; the model's
    * destroy frees it. */
   char *input_schema;
+  /* The trainable parameters: n_trainable ranges, sorted, disjoint, inside
+   * the block; n_trainable 0 means the whole block. The optimizer's state,
+   * its step, gradient clipping (the norm over these ranges only) and the
+   * optimizer state in checkpoints cover only these ranges, so the others
+   * (a frozen layer, a LoRA base weight) stay bit-identical through
+   * training. Set with kz_nn_set_trainable. */
+  int n_trainable;
+  kz_param_range trainable[KZ_NN_MAX_RANGES];
 } kz_nn_model_base;
 
 static inline kz_nn_model_base *kz_nn_base(kz_nn_model *m) {
@@ -113,6 +128,21 @@ static inline kz_nn_model_base *kz_nn_base(kz_nn_model *m) {
 static inline const kz_nn_model_base *kz_nn_base_c(const kz_nn_model *m) {
   return (const kz_nn_model_base *)m;
 }
+
+/* Marks ranges trainable (everything else frozen); n 0 restores "all".
+ * Ranges must be sorted, disjoint, non-empty and inside the block; adjacent
+ * ones are merged. */
+kz_status kz_nn_set_trainable(kz_nn_model_base *b, const kz_param_range *r, int n);
+/* The trainable ranges (the whole block as one range when nothing is
+ * frozen) into out[KZ_NN_MAX_RANGES]; returns their number. */
+int kz_nn_trainable_ranges(const kz_nn_model_base *b, kz_param_range *out);
+/* Floats in the trainable ranges. */
+int64_t kz_nn_trainable_count(const kz_nn_model_base *b);
+
+/* A host copy of the parameter block when it lives on a GPU (malloc'ed
+ * into *out, the caller frees it); *out NULL on the CPU, where
+ * params.data is host memory already. */
+kz_status kz_nn_params_host(const kz_nn_model_base *b, float **out);
 
 /* Factory by model.type: reads the `model` section (unknown keys are left for
  * kz_cfg_check_unused to report). train gives schema and statistics. */

@@ -104,7 +104,12 @@ kz_status kz_nn_model_save(const kz_nn_model *m, const char *path) {
     free(meta);
     return kz_fail_context(st, "%s: not written, it could not be loaded back", path);
   }
-  st = kz_nn_file_write(path, meta, (const float *)b->params.data, b->info.n_params);
+  float *host = NULL;
+  st = kz_nn_params_host(b, &host);
+  if (st == KZ_OK)
+    st =
+        kz_nn_file_write(path, meta, host ? host : (const float *)b->params.data, b->info.n_params);
+  free(host);
   free(meta);
   return st;
 }
@@ -188,5 +193,69 @@ kz_status kz_nn_model_load(const char *path, kz_device device, kz_nn_model **out
     return st;
   }
   *out = m;
+  return KZ_OK;
+}
+
+kz_status kz_nn_set_trainable(kz_nn_model_base *b, const kz_param_range *r, int n) {
+  const int64_t total = b->info.n_params;
+  if (n < 0 || n > KZ_NN_MAX_RANGES)
+    return kz_fail(KZ_ERR_INVALID_ARG, "trainable ranges: %d, expected 0 to %d", n,
+                   KZ_NN_MAX_RANGES);
+  int64_t end = 0;
+  int k = 0;
+  kz_param_range out[KZ_NN_MAX_RANGES];
+  for (int i = 0; i < n; ++i) {
+    if (r[i].count <= 0 || r[i].offset < end || r[i].offset > total - r[i].count)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "trainable range %d: [%lld, +%lld) is empty, out of order, overlapping or "
+                     "outside the block of %lld parameters",
+                     i, (long long)r[i].offset, (long long)r[i].count, (long long)total);
+    /* merged, so that an unfrozen neighbour costs no extra optimizer call */
+    if (k > 0 && out[k - 1].offset + out[k - 1].count == r[i].offset)
+      out[k - 1].count += r[i].count;
+    else
+      out[k++] = r[i];
+    end = r[i].offset + r[i].count;
+  }
+  /* one range covering everything is the default, stored as such */
+  if (k == 1 && out[0].offset == 0 && out[0].count == total) k = 0;
+  b->n_trainable = k;
+  for (int i = 0; i < k; ++i) b->trainable[i] = out[i];
+  return KZ_OK;
+}
+
+int kz_nn_trainable_ranges(const kz_nn_model_base *b, kz_param_range *out) {
+  if (b->n_trainable == 0) {
+    out[0] = (kz_param_range){0, b->info.n_params};
+    return 1;
+  }
+  for (int i = 0; i < b->n_trainable; ++i) out[i] = b->trainable[i];
+  return b->n_trainable;
+}
+
+int64_t kz_nn_trainable_count(const kz_nn_model_base *b) {
+  kz_param_range r[KZ_NN_MAX_RANGES];
+  int n = kz_nn_trainable_ranges(b, r);
+  int64_t c = 0;
+  for (int i = 0; i < n; ++i) c += r[i].count;
+  return c;
+}
+
+kz_status kz_nn_params_host(const kz_nn_model_base *b, float **out) {
+  *out = NULL;
+  if (b->device.kind == KZ_DEVICE_CPU) return KZ_OK;
+  const int64_t n = b->info.n_params;
+  float *h = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+  if (!h) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "model parameters: out of memory");
+  kz_stream *s = NULL;
+  kz_status st = kz_stream_create(b->device, &s);
+  if (st == KZ_OK) st = kz_copy_to_host(s, h, b->params.data, (size_t)n * sizeof(float));
+  if (st == KZ_OK) st = kz_stream_sync(s);
+  if (s) kz_stream_destroy(s);
+  if (st != KZ_OK) {
+    free(h);
+    return st;
+  }
+  *out = h;
   return KZ_OK;
 }

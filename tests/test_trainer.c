@@ -46,13 +46,13 @@ static void test_clipping(kz_stream *s) {
   kz_device cpu = {KZ_DEVICE_CPU, 0};
   kz_tensor t = kz_tensor_view(g, KZ_F32, cpu, 1, (int64_t)4);
   double norm = 0;
-  KZ_CHECK_OK(kz_grad_global_norm(s, &t, NULL, &norm));
+  KZ_CHECK_OK(kz_grad_global_norm(s, &t, NULL, 0, NULL, &norm));
   KZ_CHECK(close_to(norm, 5.0, 1e-12));
   KZ_CHECK(close_to(kz_clip_scale(norm, 1.0), 0.2, 1e-12));
   KZ_CHECK(kz_clip_scale(norm, 10.0) == 1.0);
   KZ_CHECK(kz_clip_scale(norm, 0.0) == 1.0); /* off */
   KZ_CHECK_OK(kz_grad_poison(s, &t));
-  KZ_CHECK_OK(kz_grad_global_norm(s, &t, NULL, &norm));
+  KZ_CHECK_OK(kz_grad_global_norm(s, &t, NULL, 0, NULL, &norm));
   KZ_CHECK(!isfinite(norm));
 }
 
@@ -72,8 +72,8 @@ static void test_optimizers(kz_stream *s) {
     memcpy(p, p0, sizeof p), memcpy(g, g0, sizeof g);
     kz_tensor tp = kz_tensor_view(p, KZ_F32, cpu, 1, (int64_t)N);
     kz_tensor tg = kz_tensor_view(g, KZ_F32, cpu, 1, (int64_t)N);
-    KZ_CHECK_OK(kz_optim_step(&o, s, &tp, &tg, lr, gs));
-    KZ_CHECK_OK(kz_optim_step(&o, s, &tp, &tg, lr, gs));
+    KZ_CHECK_OK(kz_optim_step(&o, s, &tp, &tg, NULL, 0, lr, gs));
+    KZ_CHECK_OK(kz_optim_step(&o, s, &tp, &tg, NULL, 0, lr, gs));
     for (int i = 0; i < N; ++i) {
       double pd = p0[i], buf = 0;
       for (int k = 0; k < 2; ++k) {
@@ -96,7 +96,7 @@ static void test_optimizers(kz_stream *s) {
     memcpy(p, p0, sizeof p), memcpy(g, g0, sizeof g);
     kz_tensor tp = kz_tensor_view(p, KZ_F32, cpu, 1, (int64_t)N);
     kz_tensor tg = kz_tensor_view(g, KZ_F32, cpu, 1, (int64_t)N);
-    KZ_CHECK_OK(kz_optim_step(&o, s, &tp, &tg, lr, gs));
+    KZ_CHECK_OK(kz_optim_step(&o, s, &tp, &tg, NULL, 0, lr, gs));
     KZ_CHECK(o.t == 1);
     for (int i = 0; i < N; ++i) {
       double gi = g0[i] * gs;

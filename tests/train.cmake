@@ -25,3 +25,12 @@ add_test(NAME train/new_data_cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/new_data_cli.sh $<TARGET_FILE:kaizen>
                  ${KZ_NEW_DATA_SHARED})
 set_tests_properties(train/new_data_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# Trainable ranges: model.freeze_layers keeps the MLP's first layer
+# bit-identical through training, checkpoints hold optimizer state for the
+# trainable floats only, and --resume stays bit-identical (skipped, 77,
+# without ../shared/data or python3).
+add_test(NAME train/freeze_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/freeze_cli.sh $<TARGET_FILE:kaizen>
+                 ${KZ_TRAIN_SHARED_DATA})
+set_tests_properties(train/freeze_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)

@@ -113,9 +113,12 @@ static kz_status get_int(const char *path, json_t *o, const char *key, int64_t l
   return KZ_OK;
 }
 
-static char *state_json(const kz_ckpt_state *st) {
+static char *state_json(const kz_ckpt_state *st, int64_t n) {
   json_t *o = json_object();
   if (!o) return NULL;
+  /* omitted when everything trains, so such checkpoints stay as they were */
+  if (st->state_n > 0 && st->state_n != n)
+    json_object_set_new(o, "state_n", json_integer(st->state_n));
   json_object_set_new(o, "step", json_integer(st->step));
   json_object_set_new(o, "epoch", json_integer(st->epoch));
   json_object_set_new(o, "batch_in_epoch", json_integer(st->batch_in_epoch));
@@ -137,9 +140,9 @@ static char *state_json(const kz_ckpt_state *st) {
 }
 
 static const char *const state_keys[] = {
-    "step",       "epoch",     "batch_in_epoch", "optim_t",      "optim_kind",
-    "lr_mult",    "rng",       "best_value",     "best_step",    "bad_evals",
-    "nan_streak", "log_count", "samples",        "log_loss_sum", "wall_s"};
+    "step",    "epoch",        "batch_in_epoch", "optim_t",   "optim_kind", "lr_mult",
+    "rng",     "best_value",   "best_step",      "bad_evals", "nan_streak", "log_count",
+    "samples", "log_loss_sum", "wall_s",         "state_n"};
 
 /* Every count is bounded by the step count, which is itself below 2^53 (so
  * that the schedule, which works in double, sees every step): one step ends
@@ -198,6 +201,9 @@ static kz_status parse_state(const char *path, const char *text, size_t len, kz_
   if (r == KZ_OK && !(isfinite(st->wall_s) && st->wall_s >= 0))
     r = kz_fail(KZ_ERR_FORMAT, "%s: state.wall_s: %g, expected a finite time >= 0", path,
                 st->wall_s);
+  st->state_n = -1; /* absent: every parameter (resolved once n is read) */
+  if (r == KZ_OK && json_object_get(o, "state_n"))
+    r = get_int(path, o, "state_n", 1, KZ_NN_MAX_PARAMS, &st->state_n);
   st->optim_kind = (int)kind;
   json_decref(o);
   return r;
@@ -207,7 +213,8 @@ static kz_status parse_state(const char *path, const char *text, size_t len, kz_
 
 kz_status kz_ckpt_write(const char *path, const kz_ckpt_state *st, const char *meta,
                         const float *params, const float *const *state, int n_state, int64_t n) {
-  char *sj = state_json(st);
+  const int64_t sn = st->state_n > 0 ? st->state_n : n;
+  char *sj = state_json(st, n);
   if (!sj) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   buf b = {0};
   put(&b, KZ_CKPT_MAGIC, 4);
@@ -219,7 +226,7 @@ kz_status kz_ckpt_write(const char *path, const kz_ckpt_state *st, const char *m
   put_u64(&b, (uint64_t)n);
   put_u32(&b, (uint32_t)n_state);
   put(&b, params, (size_t)n * 4);
-  for (int k = 0; k < n_state; ++k) put(&b, state[k], (size_t)n * 4);
+  for (int k = 0; k < n_state; ++k) put(&b, state[k], (size_t)sn * 4);
   free(sj);
   if (!b.oom) {
     kz_hash64 h;
@@ -273,7 +280,11 @@ static kz_status parse(const char *path, const unsigned char *p, size_t len, kz_
   uint64_t n = get_u64(p + off);
   uint32_t ns = get_u32(p + off + 8);
   off += 12;
-  if (ns > 2 || n > (end - off) / 4 || (uint64_t)(end - off) != n * 4 * (1 + ns))
+  uint64_t sn = out->st.state_n < 0 ? n : (uint64_t)out->st.state_n;
+  if (sn > n)
+    return kz_fail(KZ_ERR_FORMAT, "%s: state.state_n: %llu trainable of %llu parameters", path,
+                   (unsigned long long)sn, (unsigned long long)n);
+  if (ns > 2 || n > (end - off) / 4 || (uint64_t)(end - off) != (n + sn * ns) * 4)
     return kz_fail(KZ_ERR_FORMAT, "%s: parameter block sizes do not match the file size", path);
   /* The meta must describe exactly this block (checked without building the
    * model), so resuming never builds a network the file cannot fill. */
@@ -282,11 +293,13 @@ static kz_status parse(const char *path, const unsigned char *p, size_t len, kz_
   if (ms != KZ_OK) return kz_fail_context(ms, "%s: meta", path);
   out->n = (int64_t)n;
   out->n_state = (int)ns;
+  out->state_n = (int64_t)sn;
+  out->st.state_n = (int64_t)sn;
   out->params = malloc(n ? n * 4 : 4);
-  out->state = malloc((n * ns) > 0 ? n * ns * 4 : 4);
+  out->state = malloc((sn * ns) > 0 ? sn * ns * 4 : 4);
   if (!out->params || !out->state) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   memcpy(out->params, p + off, n * 4);
-  memcpy(out->state, p + off + n * 4, n * ns * 4);
+  memcpy(out->state, p + off + n * 4, sn * ns * 4);
   return KZ_OK;
 }
 

@@ -10,7 +10,10 @@
  *   meta JSON
  *   u64 n           parameters
  *   u32 n_state     optimizer state blocks (2 adamw: m, v; 1 sgd: momentum)
- *   f32 params[n], f32 state[n_state][n]
+ *   f32 params[n], f32 state[n_state][state_n]
+ * state_n is the number of trainable parameters (the state covers the
+ * model's trainable ranges, packed); the state JSON gives it as "state_n"
+ * when it differs from n and omits it otherwise.
  *   u64 checksum    kz64 of every byte before it
  * little-endian; written to .tmp, fsynced, renamed, directory fsynced. */
 #ifndef KZ_ENGINE_TRAIN_CHECKPOINT_H
@@ -38,6 +41,7 @@ typedef struct kz_ckpt_state {
   int64_t log_count;
   int64_t samples; /* rows trained on */
   double wall_s;   /* training time before this segment */
+  int64_t state_n; /* floats per optimizer state block; 0 (on write) or n: all */
 } kz_ckpt_state;
 
 typedef struct kz_ckpt_data {
@@ -45,8 +49,9 @@ typedef struct kz_ckpt_data {
   char *meta; /* malloc'ed */
   int64_t n;
   int n_state;
-  float *params; /* n, malloc'ed */
-  float *state;  /* n_state * n, malloc'ed */
+  int64_t state_n; /* floats per state block (st.state_n, resolved) */
+  float *params;   /* n, malloc'ed */
+  float *state;    /* n_state * state_n, malloc'ed */
 } kz_ckpt_data;
 
 kz_status kz_ckpt_write(const char *path, const kz_ckpt_state *st, const char *meta,

@@ -46,13 +46,10 @@ static void sgd_cpu(float *restrict p, const float *restrict g, float *restrict 
 }
 
 kz_status kz_optim_step(kz_optim *o, kz_stream *s, kz_tensor *params, const kz_tensor *grads,
-                        double lr, double grad_scale) {
+                        const kz_param_range *r, int nr, double lr, double grad_scale) {
+  const kz_param_range whole = {0, kz_tensor_numel(params)};
+  if (!r) r = &whole, nr = 1;
   o->t += 1;
-  if (o->c.kind == KZ_OPTIM_SGD) {
-    sgd_cpu((float *)params->data, (const float *)grads->data, (float *)o->m.data, o->n, (float)lr,
-            (float)o->c.momentum, (float)o->c.weight_decay, (float)grad_scale);
-    return KZ_OK;
-  }
   kz_adamw_hparams hp = {.lr = (float)lr,
                          .beta1 = (float)o->c.beta1,
                          .beta2 = (float)o->c.beta2,
@@ -60,20 +57,46 @@ kz_status kz_optim_step(kz_optim *o, kz_stream *s, kz_tensor *params, const kz_t
                          .weight_decay = (float)o->c.weight_decay,
                          .grad_scale = (float)grad_scale,
                          .step = o->t};
-  return kz_op_adamw(s, params, grads, &o->m, &o->v, NULL, &hp);
+  int64_t at = 0; /* offset in the packed state */
+  for (int i = 0; i < nr; ++i) {
+    const int64_t off = r[i].offset, c = r[i].count;
+    if (at > o->n - c)
+      return kz_fail(KZ_ERR_INTERNAL, "optimizer: the ranges hold more than its %lld floats",
+                     (long long)o->n);
+    float *p = (float *)params->data + off, *m = (float *)o->m.data + at;
+    const float *g = (const float *)grads->data + off;
+    if (o->c.kind == KZ_OPTIM_SGD) {
+      sgd_cpu(p, g, m, c, (float)lr, (float)o->c.momentum, (float)o->c.weight_decay,
+              (float)grad_scale);
+    } else {
+      /* each element's update depends on its own p, g, m, v only, so a
+       * range at a time is bitwise the whole-block update */
+      kz_tensor tp = kz_tensor_view(p, KZ_F32, params->device, 1, c);
+      kz_tensor tg = kz_tensor_view((void *)g, KZ_F32, grads->device, 1, c);
+      kz_tensor tm = kz_tensor_view(m, KZ_F32, o->m.device, 1, c);
+      kz_tensor tv = kz_tensor_view((float *)o->v.data + at, KZ_F32, o->v.device, 1, c);
+      KZ_TRY(kz_op_adamw(s, &tp, &tg, &tm, &tv, NULL, &hp));
+    }
+    at += c;
+  }
+  return KZ_OK;
 }
 
-kz_status kz_grad_global_norm(kz_stream *s, const kz_tensor *grads, float *host_scratch,
-                              double *norm) {
-  int64_t n = kz_tensor_numel(grads);
-  const float *g = (const float *)grads->data;
-  if (grads->device.kind != KZ_DEVICE_CPU) {
-    KZ_TRY(kz_copy_to_host(s, host_scratch, grads->data, (size_t)n * 4));
-    KZ_TRY(kz_stream_sync(s));
-    g = host_scratch;
-  }
+kz_status kz_grad_global_norm(kz_stream *s, const kz_tensor *grads, const kz_param_range *r, int nr,
+                              float *host_scratch, double *norm) {
+  const kz_param_range whole = {0, kz_tensor_numel(grads)};
+  if (!r) r = &whole, nr = 1;
   double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += (double)g[i] * (double)g[i];
+  for (int i = 0; i < nr; ++i) {
+    const float *g = (const float *)grads->data + r[i].offset;
+    const int64_t n = r[i].count;
+    if (grads->device.kind != KZ_DEVICE_CPU) {
+      KZ_TRY(kz_copy_to_host(s, host_scratch, g, (size_t)n * 4));
+      KZ_TRY(kz_stream_sync(s));
+      g = host_scratch;
+    }
+    for (int64_t j = 0; j < n; ++j) sum += (double)g[j] * (double)g[j];
+  }
   *norm = sqrt(sum);
   return KZ_OK;
 }

@@ -11,6 +11,7 @@
 #include "kaizen.h"
 #include "kernels/core/backend.h"
 #include "kernels/core/tensor.h"
+#include "models/nn_model.h"
 
 typedef enum kz_optim_kind { KZ_OPTIM_ADAMW = 0, KZ_OPTIM_SGD = 1 } kz_optim_kind;
 
@@ -34,15 +35,17 @@ kz_status kz_optim_init(kz_optim *o, const kz_optim_config *c, kz_device device,
 void kz_optim_free(kz_optim *o);
 /* Zeroes the state and t. */
 kz_status kz_optim_reset(kz_optim *o, kz_stream *s);
-/* One update: params -= lr * f(grads * grad_scale, state). */
+/* One update: params -= lr * f(grads * grad_scale, state), on the nr
+ * ranges r of the blocks only (the trainable ranges; r NULL: the whole
+ * block). The state is packed: range after range, o->n floats in all. */
 kz_status kz_optim_step(kz_optim *o, kz_stream *s, kz_tensor *params, const kz_tensor *grads,
-                        double lr, double grad_scale);
+                        const kz_param_range *r, int nr, double lr, double grad_scale);
 
-/* sqrt(sum g^2) in double, in index order (deterministic); NaN or Inf when
- * any gradient is not finite. host_scratch: n floats, used when the
- * gradients are on a GPU. */
-kz_status kz_grad_global_norm(kz_stream *s, const kz_tensor *grads, float *host_scratch,
-                              double *norm);
+/* sqrt(sum g^2) over the nr ranges r (r NULL: the whole block) in double,
+ * in index order (deterministic); NaN or Inf when any of those gradients is
+ * not finite. host_scratch: n floats, used when the gradients are on a GPU. */
+kz_status kz_grad_global_norm(kz_stream *s, const kz_tensor *grads, const kz_param_range *r, int nr,
+                              float *host_scratch, double *norm);
 /* The scale that brings the norm down to clip_norm (1 when off or below). */
 double kz_clip_scale(double norm, double clip_norm);
 /* Writes NaN into the first gradient (testing aid for the NaN guard). */

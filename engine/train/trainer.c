@@ -46,6 +46,8 @@ typedef struct trainer {
   kz_nn_model_base *mb;
   char *meta;
   kz_optim opt;
+  int n_trainable; /* the job's trainable ranges (kz_nn_model_base) */
+  kz_param_range trainable[KZ_NN_MAX_RANGES];
   kz_schedule sched;
   kz_run *run;
   char run_dir[4096], ckpt_dir[4200];
@@ -150,6 +152,7 @@ static kz_status adopt_meta(trainer *t, const char *meta) {
   t->mb->ops->destroy(t->model);
   t->model = m;
   t->mb = kz_nn_base(m);
+  KZ_TRY(kz_nn_set_trainable(t->mb, t->trainable, t->n_trainable));
   free(t->meta);
   t->meta = NULL;
   return kz_nn_model_meta(t->model, &t->meta);
@@ -158,6 +161,11 @@ static kz_status adopt_meta(trainer *t, const char *meta) {
 static kz_status create_model(trainer *t, kz_cfg *cfg) {
   KZ_TRY(kz_nn_model_create(kz_cfg_section(cfg, "model"), t->train, t->device, &t->model));
   t->mb = kz_nn_base(t->model);
+  /* The trainable ranges are the job's (model.freeze_layers), not the
+   * file's: a model loaded below or rebuilt from a checkpoint's meta gets
+   * them again (same layout, so the same ranges). */
+  t->n_trainable = t->mb->n_trainable;
+  memcpy(t->trainable, t->mb->trainable, sizeof t->trainable);
   if (t->c.init_from) {
     /* Continued training: the file's model (statistics included) replaces the
      * fresh one; the config's model section must still describe it. */
@@ -180,6 +188,7 @@ static kz_status create_model(trainer *t, kz_cfg *cfg) {
     t->mb->ops->destroy(t->model);
     t->model = m;
     t->mb = kz_nn_base(m);
+    KZ_TRY(kz_nn_set_trainable(t->mb, t->trainable, t->n_trainable));
   }
   return kz_nn_model_meta(t->model, &t->meta);
 }
@@ -233,14 +242,16 @@ static kz_status setup(trainer *t, kz_cfg *cfg) {
 
 static kz_status restore(trainer *t, const kz_ckpt_data *d) {
   if (d->n != t->mb->info.n_params || d->n_state != t->opt.n_state ||
-      d->st.optim_kind != (int)t->c.optim.kind)
+      d->st.optim_kind != (int)t->c.optim.kind || d->state_n != t->opt.n)
     return kz_fail(KZ_ERR_INVALID_ARG,
-                   "%s: the checkpoint's parameter count or optimizer differs from the job's",
+                   "%s: the checkpoint's parameter count, trainable count or optimizer differs "
+                   "from the job's",
                    t->ckpt_dir);
-  size_t bytes = (size_t)d->n * 4;
-  KZ_TRY(kz_copy_to_device(t->s, t->mb->params.data, d->params, bytes));
-  KZ_TRY(kz_copy_to_device(t->s, t->opt.m.data, d->state, bytes));
-  if (d->n_state == 2) KZ_TRY(kz_copy_to_device(t->s, t->opt.v.data, d->state + d->n, bytes));
+  KZ_TRY(kz_copy_to_device(t->s, t->mb->params.data, d->params, (size_t)d->n * 4));
+  const size_t sbytes = (size_t)d->state_n * 4;
+  KZ_TRY(kz_copy_to_device(t->s, t->opt.m.data, d->state, sbytes));
+  if (d->n_state == 2)
+    KZ_TRY(kz_copy_to_device(t->s, t->opt.v.data, d->state + d->state_n, sbytes));
   KZ_TRY(kz_stream_sync(t->s));
   t->opt.t = d->st.optim_t;
   t->st = d->st;
@@ -250,18 +261,19 @@ static kz_status restore(trainer *t, const kz_ckpt_data *d) {
 }
 
 static kz_status save_checkpoint(trainer *t) {
-  const int64_t n = t->mb->info.n_params;
-  float *host = malloc((size_t)n * 4 * (size_t)(1 + t->opt.n_state));
+  const int64_t n = t->mb->info.n_params, sn = t->opt.n; /* sn: trainable floats */
+  float *host = malloc((size_t)(n + sn * t->opt.n_state) * 4);
   if (!host) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
   kz_status st = kz_copy_to_host(t->s, host, t->mb->params.data, (size_t)n * 4);
-  if (st == KZ_OK) st = kz_copy_to_host(t->s, host + n, t->opt.m.data, (size_t)n * 4);
+  if (st == KZ_OK) st = kz_copy_to_host(t->s, host + n, t->opt.m.data, (size_t)sn * 4);
   if (st == KZ_OK && t->opt.n_state == 2)
-    st = kz_copy_to_host(t->s, host + 2 * n, t->opt.v.data, (size_t)n * 4);
+    st = kz_copy_to_host(t->s, host + n + sn, t->opt.v.data, (size_t)sn * 4);
   if (st == KZ_OK) st = kz_stream_sync(t->s);
   kz_ckpt_state cs = t->st;
   cs.optim_t = t->opt.t;
   cs.wall_s = wall_now(t);
-  const float *state[2] = {host + n, host + 2 * n};
+  cs.state_n = sn;
+  const float *state[2] = {host + n, host + n + sn};
   char path[4300];
   kz_ckpt_path(t->ckpt_dir, cs.step, path, sizeof path);
   int created = 0;
@@ -416,13 +428,15 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
   /* A short last group of an epoch is rescaled to a mean over its own rows. */
   const double gs = rows > 0 ? nominal / (double)rows : 1.0;
   double norm = 0.0;
-  KZ_TRY(kz_grad_global_norm(t->s, &t->mb->grads, t->host, &norm));
+  kz_param_range tr[KZ_NN_MAX_RANGES];
+  const int ntr = kz_nn_trainable_ranges(t->mb, tr);
+  KZ_TRY(kz_grad_global_norm(t->s, &t->mb->grads, tr, ntr, t->host, &norm));
   norm *= gs;
   const double loss = rows > 0 ? loss_sum / (double)rows : 0.0;
   const double lr = kz_schedule_lr(&t->sched, t->st.step) * t->st.lr_mult;
   *skipped = !(isfinite(loss) && isfinite(norm));
   if (!*skipped) {
-    KZ_TRY(kz_optim_step(&t->opt, t->s, &t->mb->params, &t->mb->grads, lr,
+    KZ_TRY(kz_optim_step(&t->opt, t->s, &t->mb->params, &t->mb->grads, tr, ntr, lr,
                          gs * kz_clip_scale(norm, t->c.clip_norm)));
     t->st.nan_streak = 0;
     t->st.log_loss_sum += loss;
@@ -575,7 +589,8 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   t->device = t->mb->device;
   const int64_t n = t->mb->info.n_params;
   KZ_TRY(kz_stream_create(t->device, &t->s));
-  KZ_TRY(kz_optim_init(&t->opt, &t->c.optim, t->device, n));
+  /* the optimizer's state covers the trainable ranges only */
+  KZ_TRY(kz_optim_init(&t->opt, &t->c.optim, t->device, kz_nn_trainable_count(t->mb)));
   KZ_TRY(kz_optim_reset(&t->opt, t->s));
   t->host = malloc((size_t)n * 4);
   t->params0 = malloc((size_t)n * 4);

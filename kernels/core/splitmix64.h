@@ -9,21 +9,29 @@
 
 #include <stdint.h>
 
+/* The same definition runs in CUDA kernels (dropout masks drawn on the GPU
+ * must be the CPU's bit for bit). */
+#ifdef __CUDACC__
+#define KZ_SPLITMIX_FN static inline __host__ __device__
+#else
+#define KZ_SPLITMIX_FN static inline
+#endif
+
 /* The finaliser alone: spreads every input bit over all 64 output bits (also
  * used to finish hashes). */
-static inline uint64_t kz_splitmix64_mix(uint64_t z) {
+KZ_SPLITMIX_FN uint64_t kz_splitmix64_mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
 
 /* Advances *state by the golden-ratio increment and returns the mixed value. */
-static inline uint64_t kz_splitmix64(uint64_t *state) {
+KZ_SPLITMIX_FN uint64_t kz_splitmix64(uint64_t *state) {
   return kz_splitmix64_mix(*state += 0x9e3779b97f4a7c15ULL);
 }
 
 /* Uniform double in [0, 1) from the top 53 bits of the next value. */
-static inline double kz_splitmix64_unit(uint64_t *state) {
+KZ_SPLITMIX_FN double kz_splitmix64_unit(uint64_t *state) {
   return (double)(kz_splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 

@@ -33,6 +33,8 @@ void kz_cases_softmax(kz_op_case_list *l);
 void kz_cases_loss(kz_op_case_list *l);  /* cross_entropy(_bwd), embedding(_bwd) */
 void kz_cases_optim(kz_op_case_list *l); /* adamw, casts */
 void kz_cases_unary(kz_op_case_list *l); /* every U row of the op list */
+void kz_cases_mlp(kz_op_case_list *l);   /* dropout(_bwd), mse(_bwd), standardize, copy_cols */
+void kz_bench_cases_mlp(kz_op_case_list *l);
 
 /* A unary elementwise op of the op list, as the generic cases see it. */
 typedef struct kz_unary_info {

@@ -313,6 +313,55 @@ static void build_rest(kz_grad_list *l) {
   g->nout = 100;
 }
 
+/* ---- dropout: dims = {n}; p.param = p, a fixed key (the mask is a constant) ------- */
+static const uint64_t grad_dropout_key = 0x0ddba11c0ffee000ULL;
+
+static void drop_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  double *mask = scratch_alloc(g->dims[0]);
+  if (mask) kz_ref_dropout_fwd(in[0], out, mask, g->dims[0], g->p.param, grad_dropout_key);
+  free(mask);
+}
+
+static void drop_bwd(const kz_grad_case *g, double *const *in, const double *dy,
+                     double *const *din) {
+  double *mask = scratch_alloc(g->dims[0]), *y = scratch_alloc(g->dims[0]);
+  if (mask && y) {
+    kz_ref_dropout_fwd(in[0], y, mask, g->dims[0], g->p.param, grad_dropout_key);
+    kz_ref_dropout_bwd(dy, mask, din[0], g->dims[0], false);
+  }
+  free(mask);
+  free(y);
+}
+
+/* ---- mse: dims = {n}; losses per row, pred differentiable -------------------------- */
+static void mse_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_ref_mse_fwd(in[0], in[1], out, g->dims[0]);
+}
+
+/* mse_bwd takes one scale for all rows (the model's mean); per-row upstream
+ * gradients are that with scale 1, times dy[i] */
+static void mse_bwd(const kz_grad_case *g, double *const *in, const double *dy,
+                    double *const *din) {
+  kz_ref_mse_bwd(in[0], in[1], din[0], g->dims[0], 1.0, false);
+  for (int64_t i = 0; i < g->dims[0]; ++i) din[0][i] *= dy[i];
+}
+
+static void build_mlp(kz_grad_list *l) {
+  static const float ps[] = {0.1f, 0.5f};
+  for (int k = 0; k < 2; ++k) {
+    kz_grad_case *g = push(l, "dropout", drop_fwd, drop_bwd, "dropout 64 p%g", ps[k]);
+    g->dims[0] = 64;
+    g->p.param = ps[k];
+    input(g, "x", 64, true, 0, 1);
+    g->nout = 64;
+  }
+  kz_grad_case *g = push(l, "mse", mse_fwd, mse_bwd, "mse 40");
+  g->dims[0] = 40;
+  input(g, "pred", 40, true, 0, 1);
+  input(g, "target", 40, false, 0, 1);
+  g->nout = 40;
+}
+
 /* ---- unary elementwise ops of the op list: dims = {n} ----------------------------- */
 static const kz_unary_info *unary_of(const kz_grad_case *g) {
   for (int i = 0; i < kz_unary_count(); ++i)
@@ -348,6 +397,7 @@ kz_status kz_grad_cases_build(kz_grad_list *list) {
   build_matmul(list);
   build_simple(list);
   build_rest(list);
+  build_mlp(list);
   build_unary(list);
   if (list->oom) {
     kz_grad_list_free(list);

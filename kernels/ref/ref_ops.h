@@ -28,6 +28,22 @@ typedef struct kz_ref_gemm {
   double alpha, beta;
 } kz_ref_gemm;
 
+/* The MLP's ops (ref/mlp.c). Dropout's mask element i is 1/(1-p) where
+ * kz_dropout_unit(key, i) >= p, else 0: a counter-based stream, so any
+ * backend draws the same mask from (key, i) alone. */
+double kz_dropout_unit(uint64_t key, int64_t i);
+void kz_ref_dropout_fwd(const double *x, double *y, double *mask, int64_t n, double p,
+                        uint64_t key);
+void kz_ref_dropout_bwd(const double *dy, const double *mask, double *dx, int64_t n,
+                        bool accumulate);
+void kz_ref_mse_fwd(const double *pred, const double *target, double *losses, int64_t n);
+void kz_ref_mse_bwd(const double *pred, const double *target, double *dpred, int64_t n,
+                    double scale, bool accumulate);
+void kz_ref_standardize(const double *v, const double *mean, const double *std, const int32_t *miss,
+                        double *x, int64_t rows, int64_t cols, int64_t x_cols, double inf_z);
+void kz_ref_copy_cols(const double *src, int64_t src_ld, double *dst, int64_t dst_ld, int64_t rows,
+                      int64_t cols);
+
 void kz_ref_gemm_run(const kz_ref_gemm *g);
 void kz_ref_bias_add_fwd(const double *x, const double *bias, double *y, int64_t rows,
                          int64_t cols);

@@ -52,6 +52,16 @@ static kz_status read_config(kz_mlp *m, const kz_cfg_node *cfg, int *task_cfg) {
   int init = 0;
   KZ_TRY(kz_cfg_get_enum(cfg, "init", inits, 0, &init));
   m->init = (kz_mlp_init)init;
+
+  KZ_TRY(kz_cfg_get_int_list(cfg, "freeze_layers", NULL, 0, KZ_MLP_MAX_LAYERS, m->freeze,
+                             &m->n_freeze));
+  for (int i = 0; i < m->n_freeze; i++)
+    if (m->freeze[i] < 0 || m->freeze[i] > m->n_hidden ||
+        (i > 0 && m->freeze[i] <= m->freeze[i - 1]))
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "model.freeze_layers[%d]: %lld, expected increasing layer indices in [0, %d] "
+                     "(0 is the first linear layer, %d the output layer)",
+                     i, (long long)m->freeze[i], m->n_hidden, m->n_hidden);
   return KZ_OK;
 }
 

@@ -1,9 +1,12 @@
 /* MLP forward, loss, backward, evaluation and prediction on one batch.
  *
- * GEMMs, bias, GELU, cross-entropy and embeddings go through kernels/ops.h.
- * ReLU, dropout, the missing-value handling, the MSE loss and the scatter of
- * embedding rows into the input matrix are host loops for now: the model
- * runs on the CPU device only (mlp_layout.c rejects others). */
+ * The forward and backward are a sequence of kernels/ops.h calls on the
+ * model's device (CPU or CUDA): standardize and copy_cols assemble the
+ * input, matmul, bias_add, leaky_relu (slope 0) or gelu, dropout, then
+ * cross_entropy or mse. The host only prepares what comes from the batch
+ * (category ids, targets; uploaded on a GPU) and reads back per-row losses
+ * and logits. On the CPU the activations are host memory and nothing is
+ * copied. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,10 +84,6 @@ static kz_tensor packed(const kz_tensor *t, int64_t rows, int64_t cols) {
   return kz_tensor_view(t->data, t->dtype, t->device, 2, rows, cols);
 }
 
-static kz_tensor param(const kz_mlp *m, const kz_tensor *block, int64_t off, int64_t r, int64_t c) {
-  return kz_tensor_view((float *)block->data + off, KZ_F32, m->base.device, 2, r, c);
-}
-
 static kz_status check_batch(const kz_mlp *m, const kz_shard_batch *b, int need_label) {
   struct {
     int f;
@@ -107,103 +106,151 @@ static kz_status check_batch(const kz_mlp *m, const kz_shard_batch *b, int need_
   return KZ_OK;
 }
 
-static kz_status forward(kz_mlp *m, const kz_shard_batch *b, acts *x, int train,
-                         uint64_t dropout_seed) {
-  const int64_t rows = b->rows, in = m->in_dim;
-  float *x0 = (float *)x->x0.data;
-  for (int64_t r = 0; r < rows; r++) {
-    float *row = x0 + r * in;
-    const float *v = m->n_num ? kz_batch_f32(b, m->f_num, r) : NULL;
-    for (int64_t i = 0; i < m->n_num; i++) {
-      int missing = isnan(v[i]);
-      row[i] = missing       ? 0.0f
-               : isinf(v[i]) ? (float)copysign(KZ_NN_INF_Z, v[i])
-                             : (float)(((double)v[i] - m->num_mean[i]) / m->num_std[i]);
-      if (m->miss_index[i] >= 0) row[m->n_num + m->miss_index[i]] = missing ? 1.0f : 0.0f;
-    }
+/* Host memory for bytes of host-side data: the tensor's own memory on the
+ * CPU (so the CPU path copies nothing), the model's staging buffer on a GPU
+ * (uploaded with put, read back with get). */
+static void *host_side(kz_mlp *m, const kz_tensor *t, size_t bytes) {
+  if (m->base.device.kind == KZ_DEVICE_CPU) return t->data;
+  if (bytes > m->stage_cap) {
+    void *p = realloc(m->stage, bytes);
+    if (!p) return NULL;
+    m->stage = p;
+    m->stage_cap = bytes;
   }
+  return m->stage;
+}
+
+static kz_status put(kz_mlp *m, kz_tensor *t, const void *host, size_t bytes) {
+  if (m->base.device.kind == KZ_DEVICE_CPU) return KZ_OK;
+  return kz_copy_to_device(m->stream, t->data, host, bytes);
+}
+
+/* The tensor's first bytes on the host (synchronised): its memory on the
+ * CPU, the staging buffer after a copy on a GPU. */
+static kz_status get(kz_mlp *m, const kz_tensor *t, size_t bytes, const void **out) {
+  if (m->base.device.kind == KZ_DEVICE_CPU) {
+    *out = t->data;
+    return KZ_OK;
+  }
+  void *h = host_side(m, t, bytes);
+  if (!h) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: out of memory");
+  KZ_TRY(kz_copy_to_host(m->stream, h, t->data, bytes));
+  KZ_TRY(kz_stream_sync(m->stream));
+  *out = h;
+  return KZ_OK;
+}
+
+#define KZ_MLP_OOM kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: out of memory")
+
+/* The input matrix x0: standardised numeric columns and missing indicators
+ * (standardize), then each embedding's columns (embedding into a scratch
+ * block, copy_cols into place). The raw numeric field and the category ids
+ * are the batch's host data, uploaded on a GPU. */
+static kz_status assemble_input(kz_mlp *m, const kz_shard_batch *b, acts *x) {
+  const int64_t rows = b->rows;
+  if (m->n_num > 0) {
+    kz_tensor v =
+        kz_tensor_view(kz_batch_f32(b, m->f_num, 0), KZ_F32, m->base.device, 2, rows, m->n_num);
+    if (m->base.device.kind != KZ_DEVICE_CPU) {
+      /* the batch is host memory: the numeric block goes up into da, which
+       * is [rows, >= in_dim] and free until the backward */
+      v = packed(&x->da, rows, m->n_num);
+      if (kz_tensor_numel(&v) > kz_tensor_numel(&x->da)) return kz_fail(KZ_ERR_INTERNAL, "mlp: da");
+      KZ_TRY(kz_copy_to_device(m->stream, v.data, kz_batch_f32(b, m->f_num, 0),
+                               (size_t)(rows * m->n_num) * sizeof(float)));
+    }
+    kz_tensor mean = kz_tensor_view(m->d_mean.data, KZ_U8, m->base.device, 1, 8 * m->n_num);
+    kz_tensor sd = kz_tensor_view(m->d_std.data, KZ_U8, m->base.device, 1, 8 * m->n_num);
+    kz_tensor miss = kz_tensor_view(m->d_miss.data, KZ_I32, m->base.device, 1, m->n_num);
+    KZ_TRY(kz_op_standardize(m->stream, &v, &mean, &sd, &miss, &x->x0, KZ_NN_INF_Z));
+  }
+  if (m->n_cat == 0) return KZ_OK;
+  int32_t *ids = host_side(m, &x->ids, (size_t)(m->n_cat * rows) * sizeof(int32_t));
+  if (!ids) return KZ_MLP_OOM;
   for (int64_t j = 0; j < m->n_cat; j++) {
-    int32_t *ids = (int32_t *)x->ids.data + j * rows;
     int32_t card = m->cat_card[j];
     for (int64_t r = 0; r < rows; r++) {
       int32_t c = kz_batch_i32(b, m->f_cat, r)[j];
-      ids[r] = c >= 0 && c < card ? c : card; /* missing and unseen share the last row */
+      ids[j * rows + r] = c >= 0 && c < card ? c : card; /* missing and unseen share the last row */
     }
-    int64_t d = m->cat_dim[j];
-    kz_tensor tid = kz_tensor_view(ids, KZ_I32, m->base.device, 1, rows);
-    kz_tensor table = param(m, &m->base.params, m->emb_off[j], (int64_t)card + 1, d);
-    kz_tensor e = packed(&x->emb, rows, d);
-    KZ_TRY(kz_op_embedding(m->stream, &tid, &table, &e));
-    const float *ed = (const float *)e.data;
-    for (int64_t r = 0; r < rows; r++)
-      memcpy(x0 + r * in + m->emb_col[j], ed + r * d, (size_t)d * sizeof(float));
   }
+  KZ_TRY(put(m, &x->ids, ids, (size_t)(m->n_cat * rows) * sizeof(int32_t)));
+  for (int64_t j = 0; j < m->n_cat; j++) {
+    int64_t d = m->cat_dim[j];
+    kz_tensor tid =
+        kz_tensor_view((int32_t *)x->ids.data + j * rows, KZ_I32, m->base.device, 1, rows);
+    kz_tensor e = packed(&x->emb, rows, d);
+    KZ_TRY(kz_op_embedding(m->stream, &tid, &m->p.emb[j], &e));
+    KZ_TRY(kz_op_copy_cols(m->stream, &e, 0, &x->x0, m->emb_col[j], d));
+  }
+  return KZ_OK;
+}
 
+static kz_status forward(kz_mlp *m, const kz_shard_batch *b, acts *x, int train,
+                         uint64_t dropout_seed) {
+  KZ_TRY(assemble_input(m, b, x));
   const kz_tensor *input = &x->x0;
   for (int l = 0; l < m->n_layers; l++) {
-    int64_t fi = m->width[l], fo = m->width[l + 1];
-    kz_tensor w = param(m, &m->base.params, m->w_off[l], fo, fi);
-    kz_tensor bias =
-        kz_tensor_view((float *)m->base.params.data + m->b_off[l], KZ_F32, m->base.device, 1, fo);
-    KZ_TRY(kz_op_matmul(m->stream, input, &w, &x->z[l], false, true, 1.0f, 0.0f));
-    KZ_TRY(kz_op_bias_add(m->stream, &x->z[l], &bias, &x->z[l]));
+    KZ_TRY(kz_op_matmul(m->stream, input, &m->p.w[l], &x->z[l], false, true, 1.0f, 0.0f));
+    KZ_TRY(kz_op_bias_add(m->stream, &x->z[l], &m->p.b[l], &x->z[l]));
     if (l + 1 == m->n_layers) break;
-    int64_t n = rows * fo;
-    float *z = (float *)x->z[l].data, *h = (float *)x->h[l].data;
-    if (m->activation == KZ_MLP_GELU) {
+    if (m->activation == KZ_MLP_GELU)
       KZ_TRY(kz_op_gelu(m->stream, &x->z[l], &x->h[l], KZ_GELU_ERF));
-    } else {
-      for (int64_t i = 0; i < n; i++) h[i] = z[i] > 0.0f ? z[i] : 0.0f;
-    }
+    else
+      KZ_TRY(kz_op_leaky_relu(m->stream, &x->z[l], &x->h[l], 0.0f));
     if (train && m->dropout > 0.0) {
-      /* Inverted dropout with a counter-based mask: element i of layer l
-       * uses output i+1 of the splitmix64 stream keyed by (seed, l), so the
-       * mask depends only on (dropout_seed, layer, position). */
-      float *mk = (float *)x->mask[l].data;
+      /* Inverted dropout with a counter-based mask keyed by (seed, layer):
+       * the mask depends only on (dropout_seed, layer, position). */
       uint64_t key = kz_rng_key(dropout_seed, (uint64_t)l, 0x64726f70ULL);
-      float keep_scale = (float)(1.0 / (1.0 - m->dropout));
-      for (int64_t i = 0; i < n; i++) {
-        uint64_t st = key + (uint64_t)i * 0x9e3779b97f4a7c15ULL;
-        double u = kz_splitmix64_unit(&st);
-        mk[i] = u >= m->dropout ? keep_scale : 0.0f;
-        h[i] *= mk[i];
-      }
+      KZ_TRY(kz_op_dropout(m->stream, &x->h[l], &x->h[l], &x->mask[l], m->dropout, key));
     }
     input = &x->h[l];
   }
   return KZ_OK;
 }
 
-/* Fills targets / ystd from the labels; returns the count of usable rows. */
-static int64_t prepare_targets(const kz_mlp *m, const kz_shard_batch *b, acts *x) {
-  int64_t valid = 0;
+/* Fills targets / ystd from the labels (host data, uploaded on a GPU);
+ * returns the count of usable rows in *valid. */
+static kz_status prepare_targets(kz_mlp *m, const kz_shard_batch *b, acts *x, int64_t *valid) {
+  int64_t n = 0;
+  const int cls = m->task == KZ_MLP_CLASSIFICATION;
+  kz_tensor *t = cls ? &x->targets : &x->ystd;
+  void *h = host_side(m, t, (size_t)b->rows * 4);
+  if (!h) return KZ_MLP_OOM;
   for (int64_t r = 0; r < b->rows; r++) {
-    if (m->task == KZ_MLP_CLASSIFICATION) {
+    if (cls) {
       int32_t c = *kz_batch_i32(b, m->f_label, r);
       int ok = c >= 0 && c < m->n_classes;
-      ((int32_t *)x->targets.data)[r] = ok ? c : -1;
-      valid += ok;
+      ((int32_t *)h)[r] = ok ? c : -1;
+      n += ok;
     } else {
       float y = *kz_batch_f32(b, m->f_label, r);
-      ((float *)x->ystd.data)[r] =
-          isnan(y) ? NAN : (float)(((double)y - m->label_mean) / m->label_std);
-      valid += !isnan(y);
+      ((float *)h)[r] = isnan(y) ? NAN : (float)(((double)y - m->label_mean) / m->label_std);
+      n += !isnan(y);
     }
   }
-  return valid;
+  *valid = n;
+  return put(m, t, h, (size_t)b->rows * 4);
+}
+
+/* The regression output [rows, 1] as [rows], the shape of ystd. */
+static kz_tensor column(const kz_tensor *t, int64_t rows) {
+  return kz_tensor_view(t->data, KZ_F32, t->device, 1, rows);
 }
 
 /* Mean loss over the usable rows (cross-entropy, or MSE on the standardised
- * label); per-row losses land in x->losses (0 for ignored rows). */
+ * label); per-row losses land in x->losses (0 for ignored rows) and are
+ * summed on the host in row order, in double. */
 static kz_status compute_loss(kz_mlp *m, acts *x, int64_t valid, double *loss) {
   const int64_t rows = x->rows;
-  float *ls = (float *)x->losses.data;
   if (m->task == KZ_MLP_CLASSIFICATION) {
     KZ_TRY(kz_op_cross_entropy(m->stream, &x->z[m->n_layers - 1], &x->targets, &x->losses, -1));
   } else {
-    const float *p = (const float *)x->z[m->n_layers - 1].data, *y = (const float *)x->ystd.data;
-    for (int64_t r = 0; r < rows; r++) ls[r] = isnan(y[r]) ? 0.0f : (p[r] - y[r]) * (p[r] - y[r]);
+    kz_tensor p = column(&x->z[m->n_layers - 1], rows);
+    KZ_TRY(kz_op_mse(m->stream, &p, &x->ystd, &x->losses));
   }
+  const float *ls = NULL;
+  KZ_TRY(get(m, &x->losses, (size_t)rows * 4, (const void **)&ls));
   double sum = 0;
   for (int64_t r = 0; r < rows; r++) sum += ls[r];
   *loss = valid > 0 ? sum / (double)valid : 0.0;
@@ -216,57 +263,43 @@ static kz_status backward(kz_mlp *m, acts *x, int64_t valid, double weight) {
   double scale = valid > 0 ? weight / (double)valid : 0.0;
   kz_tensor dz = packed(&x->da, rows, m->width[L]);
   if (m->task == KZ_MLP_CLASSIFICATION) {
-    float *dl = (float *)x->dloss.data;
+    float *dl = host_side(m, &x->dloss, (size_t)rows * 4);
+    if (!dl) return KZ_MLP_OOM;
     for (int64_t r = 0; r < rows; r++) dl[r] = (float)scale;
+    KZ_TRY(put(m, &x->dloss, dl, (size_t)rows * 4));
     KZ_TRY(
         kz_op_cross_entropy_bwd(m->stream, &x->z[L - 1], &x->targets, &x->dloss, &dz, -1, false));
   } else {
-    const float *p = (const float *)x->z[L - 1].data, *y = (const float *)x->ystd.data;
-    float *d = (float *)dz.data;
-    for (int64_t r = 0; r < rows; r++)
-      d[r] = isnan(y[r]) ? 0.0f : (float)(2.0 * scale * ((double)p[r] - (double)y[r]));
+    kz_tensor p = column(&x->z[L - 1], rows), d = column(&dz, rows);
+    KZ_TRY(kz_op_mse_bwd(m->stream, &p, &x->ystd, &d, scale, false));
   }
   for (int l = L - 1; l >= 0; l--) {
-    int64_t fi = m->width[l], fo = m->width[l + 1];
+    const int64_t fi = m->width[l];
     const kz_tensor *input = l == 0 ? &x->x0 : &x->h[l - 1];
-    kz_tensor gw = param(m, &m->base.grads, m->w_off[l], fo, fi);
-    kz_tensor gb =
-        kz_tensor_view((float *)m->base.grads.data + m->b_off[l], KZ_F32, m->base.device, 1, fo);
-    KZ_TRY(kz_op_matmul(m->stream, &dz, input, &gw, true, false, 1.0f, 1.0f));
-    KZ_TRY(kz_op_bias_add_bwd(m->stream, &dz, &gb, true));
+    KZ_TRY(kz_op_matmul(m->stream, &dz, input, &m->g.w[l], true, false, 1.0f, 1.0f));
+    KZ_TRY(kz_op_bias_add_bwd(m->stream, &dz, &m->g.b[l], true));
     if (l == 0 && m->n_cat == 0) break;
-    kz_tensor w = param(m, &m->base.params, m->w_off[l], fo, fi);
     kz_tensor dx = packed(&x->db, rows, fi);
-    KZ_TRY(kz_op_matmul(m->stream, &dz, &w, &dx, false, false, 1.0f, 0.0f));
+    KZ_TRY(kz_op_matmul(m->stream, &dz, &m->p.w[l], &dx, false, false, 1.0f, 0.0f));
     if (l == 0) break;
-    /* through dropout, then the activation of layer l-1, into da */
-    float *d = (float *)dx.data;
-    int64_t n = rows * fi;
-    if (m->dropout > 0.0) {
-      const float *mk = (const float *)x->mask[l - 1].data;
-      for (int64_t i = 0; i < n; i++) d[i] *= mk[i];
-    }
+    /* through dropout (in place), then the activation of layer l-1, into da */
+    if (m->dropout > 0.0) KZ_TRY(kz_op_dropout_bwd(m->stream, &dx, &x->mask[l - 1], &dx, false));
     dz = packed(&x->da, rows, fi);
-    if (m->activation == KZ_MLP_GELU) {
+    if (m->activation == KZ_MLP_GELU)
       KZ_TRY(kz_op_gelu_bwd(m->stream, &x->z[l - 1], &dx, &dz, KZ_GELU_ERF, false));
-    } else {
-      const float *z = (const float *)x->z[l - 1].data;
-      float *o = (float *)dz.data;
-      for (int64_t i = 0; i < n; i++) o[i] = z[i] > 0.0f ? d[i] : 0.0f;
-    }
+    else
+      KZ_TRY(kz_op_leaky_relu_bwd(m->stream, &x->z[l - 1], &dx, &dz, 0.0f, false));
   }
-  /* embeddings: gather each column block of dx0 and scatter-add into its table */
-  const float *dx0 = (const float *)x->db.data;
+  /* embeddings: each column block of dx0 into a packed block, then its
+   * scatter-add into the table */
+  kz_tensor dx0 = packed(&x->db, rows, m->in_dim);
   for (int64_t j = 0; j < m->n_cat; j++) {
     int64_t d = m->cat_dim[j];
     kz_tensor e = packed(&x->emb, rows, d);
-    float *ed = (float *)e.data;
-    for (int64_t r = 0; r < rows; r++)
-      memcpy(ed + r * d, dx0 + r * m->in_dim + m->emb_col[j], (size_t)d * sizeof(float));
+    KZ_TRY(kz_op_copy_cols(m->stream, &dx0, m->emb_col[j], &e, 0, d));
     kz_tensor tid =
         kz_tensor_view((int32_t *)x->ids.data + j * rows, KZ_I32, m->base.device, 1, rows);
-    kz_tensor gt = param(m, &m->base.grads, m->emb_off[j], (int64_t)m->cat_card[j] + 1, d);
-    KZ_TRY(kz_op_embedding_bwd(m->stream, &tid, &e, &gt, true));
+    KZ_TRY(kz_op_embedding_bwd(m->stream, &tid, &e, &m->g.emb[j], true));
   }
   return KZ_OK;
 }
@@ -280,7 +313,8 @@ kz_status kz_mlp_train_batch(kz_nn_model *model, const kz_shard_batch *b, double
   acts x;
   KZ_TRY(get_acts(m, b->rows, &x));
   KZ_TRY(forward(m, b, &x, 1, dropout_seed));
-  int64_t valid = prepare_targets(m, b, &x);
+  int64_t valid = 0;
+  KZ_TRY(prepare_targets(m, b, &x, &valid));
   KZ_TRY(compute_loss(m, &x, valid, loss));
   return backward(m, &x, valid, weight);
 }
@@ -292,16 +326,16 @@ kz_status kz_mlp_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_e
   acts x;
   KZ_TRY(get_acts(m, b->rows, &x));
   KZ_TRY(forward(m, b, &x, 0, 0));
-  prepare_targets(m, b, &x);
-  const float *z = (const float *)x.z[m->n_layers - 1].data;
   const int64_t k = m->width[m->n_layers];
+  const float *z = NULL;
+  KZ_TRY(get(m, &x.z[m->n_layers - 1], (size_t)(b->rows * k) * sizeof(float), (const void **)&z));
   double *zr = NULL;
   if (m->task == KZ_MLP_CLASSIFICATION && !(zr = malloc(sizeof(double) * (size_t)k)))
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: out of memory");
   for (int64_t r = 0; r < b->rows; r++) {
     if (m->task == KZ_MLP_CLASSIFICATION) {
-      int32_t t = ((const int32_t *)x.targets.data)[r];
-      if (t < 0) continue;
+      int32_t t = *kz_batch_i32(b, m->f_label, r);
+      if (t < 0 || t >= m->n_classes) continue;
       for (int64_t c = 0; c < k; c++) zr[c] = z[r * k + c];
       kz_metric_add_logits(acc, (int)k, zr, t);
     } else {
@@ -326,8 +360,9 @@ kz_status kz_mlp_predict_batch(kz_nn_model *model, const kz_shard_batch *b, floa
   acts x;
   KZ_TRY(get_acts(m, b->rows, &x));
   KZ_TRY(forward(m, b, &x, 0, 0));
-  const float *z = (const float *)x.z[m->n_layers - 1].data;
   const int64_t k = m->width[m->n_layers];
+  const float *z = NULL;
+  KZ_TRY(get(m, &x.z[m->n_layers - 1], (size_t)(b->rows * k) * sizeof(float), (const void **)&z));
   for (int64_t r = 0; r < b->rows; r++) {
     if (m->task == KZ_MLP_REGRESSION) {
       out[r] = (float)((double)z[r] * m->label_std + m->label_mean);

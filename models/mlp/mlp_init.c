@@ -22,19 +22,34 @@ static void fill_normal(float *p, int64_t n, double std, uint64_t seed, uint64_t
 
 kz_status kz_mlp_init_params(kz_nn_model *model, uint64_t seed) {
   kz_mlp *m = (kz_mlp *)model;
-  float *p = (float *)m->base.params.data;
+  /* drawn on the host (one stream per tensor, in order), then copied to a GPU */
+  const int on_host = m->base.device.kind == KZ_DEVICE_CPU;
+  const int64_t n = m->base.info.n_params;
+  float *p = on_host ? (float *)m->base.params.data : malloc((size_t)(n > 0 ? n : 1) * 4);
+  if (!p) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: init");
+  kz_mlp_tensors t;
+  kz_status st = kz_mlp_tensors_make(m, p, (kz_device){KZ_DEVICE_CPU, 0}, &t);
+  if (st != KZ_OK) {
+    if (!on_host) free(p);
+    return st;
+  }
   uint64_t tensor = 0;
   /* Embeddings: N(0, 1) as nn.Embedding does; the missing row included. */
   for (int64_t j = 0; j < m->n_cat; j++, tensor++)
-    fill_normal(p + m->emb_off[j], ((int64_t)m->cat_card[j] + 1) * m->cat_dim[j], 1.0, seed,
-                tensor);
+    fill_normal(t.emb[j].data, kz_tensor_numel(&t.emb[j]), 1.0, seed, tensor);
   for (int l = 0; l < m->n_layers; l++, tensor++) {
     double fan_in = (double)m->width[l], fan_out = (double)m->width[l + 1];
     /* He (Kaiming normal, fan_in) suits relu/gelu; Xavier (Glorot normal)
      * keeps forward and backward variance balanced. */
     double std = m->init == KZ_MLP_INIT_HE ? sqrt(2.0 / fan_in) : sqrt(2.0 / (fan_in + fan_out));
-    fill_normal(p + m->w_off[l], m->width[l] * m->width[l + 1], std, seed, tensor);
-    for (int64_t i = 0; i < m->width[l + 1]; i++) p[m->b_off[l] + i] = 0.0f;
+    fill_normal(t.w[l].data, kz_tensor_numel(&t.w[l]), std, seed, tensor);
+    float *b = t.b[l].data;
+    for (int64_t i = 0; i < kz_tensor_numel(&t.b[l]); i++) b[i] = 0.0f;
   }
-  return KZ_OK;
+  kz_mlp_tensors_free(&t);
+  if (on_host) return KZ_OK;
+  st = kz_copy_to_device(m->stream, m->base.params.data, p, (size_t)n * 4);
+  if (st == KZ_OK) st = kz_stream_sync(m->stream);
+  free(p);
+  return st;
 }

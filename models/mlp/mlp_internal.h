@@ -22,6 +22,15 @@ typedef enum { KZ_MLP_CLASSIFICATION = 0, KZ_MLP_REGRESSION = 1 } kz_mlp_task;
 typedef enum { KZ_MLP_RELU = 0, KZ_MLP_GELU = 1 } kz_mlp_activation;
 typedef enum { KZ_MLP_INIT_HE = 0, KZ_MLP_INIT_XAVIER = 1 } kz_mlp_init;
 
+/* Named views into one block (as llm.c's ParameterTensors): the model keeps
+ * one set over the parameter block and one over the gradient block, so its
+ * code names tensors instead of doing offset arithmetic. */
+typedef struct kz_mlp_tensors {
+  kz_tensor *emb;                 /* n_cat: [categories + 1, dim] */
+  kz_tensor w[KZ_MLP_MAX_LAYERS]; /* [out, in] */
+  kz_tensor b[KZ_MLP_MAX_LAYERS]; /* [out] */
+} kz_mlp_tensors;
+
 typedef struct kz_mlp {
   kz_nn_model_base base; /* must stay first (nn_model.h) */
 
@@ -33,6 +42,10 @@ typedef struct kz_mlp {
   int embedding_dim_cfg; /* 0 = auto */
   int n_hidden;
   int64_t hidden[KZ_MLP_MAX_LAYERS];
+  /* model.freeze_layers: linear layers (0 = the first) whose W and b stay
+   * as initialised or loaded; the rest are the trainable ranges */
+  int n_freeze;
+  int64_t freeze[KZ_MLP_MAX_LAYERS];
 
   /* schema: field indices in the batch (-1 when absent) and widths */
   int f_num, f_cat, f_label;
@@ -57,6 +70,17 @@ typedef struct kz_mlp {
   int64_t *emb_off; /* n_cat */
   int64_t *emb_col; /* n_cat: first input column of each embedding */
 
+  /* the statistics on the model's device, for the standardize op: mean and
+   * std as doubles (U8 tensors of 8 * n_num bytes), the indicator positions */
+  kz_tensor d_mean, d_std, d_miss;
+  /* host memory for what the host prepares (ids, targets, per-row loss
+   * gradients) or reads back (losses, logits) on a GPU; unused on the CPU,
+   * where the activations are host memory */
+  void *stage;
+  size_t stage_cap;
+
+  kz_mlp_tensors p, g; /* views of base.params and base.grads */
+
   kz_stream *stream;
   kz_arena *arena;
   int64_t arena_rows; /* batch rows the arena was sized for */
@@ -69,6 +93,10 @@ typedef struct kz_mlp {
  * parameter block); allocate 0 stops after the checks. */
 kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device, int64_t want_params, int allocate);
 void kz_mlp_free(kz_mlp *m);
+/* Views of the layout's tensors in the block at base (n_params floats on
+ * device); free with kz_mlp_tensors_free. */
+kz_status kz_mlp_tensors_make(const kz_mlp *m, float *base, kz_device device, kz_mlp_tensors *out);
+void kz_mlp_tensors_free(kz_mlp_tensors *t);
 int64_t kz_mlp_auto_embedding_dim(int32_t categories);
 
 /* mlp_init.c */

@@ -40,6 +40,10 @@ void kz_mlp_free(kz_mlp *m) {
   kz_tensor_free(&m->base.params);
   kz_tensor_free(&m->base.grads);
   if (m->arena) kz_arena_destroy(m->arena);
+  if (m->d_mean.data) kz_tensor_free(&m->d_mean);
+  if (m->d_std.data) kz_tensor_free(&m->d_std);
+  if (m->d_miss.data) kz_tensor_free(&m->d_miss);
+  free(m->stage);
   if (m->stream) kz_stream_destroy(m->stream);
   free_names(m->num_names, m->n_num);
   free_names(m->cat_names, m->n_cat);
@@ -50,6 +54,8 @@ void kz_mlp_free(kz_mlp *m) {
   free(m->cat_card);
   free(m->cat_dim);
   free(m->label_name);
+  kz_mlp_tensors_free(&m->p);
+  kz_mlp_tensors_free(&m->g);
   free(m->emb_off);
   free(m->emb_col);
   free(m);
@@ -65,10 +71,6 @@ static int add_params(int64_t *off, int64_t a, int64_t b) {
 }
 
 kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device, int64_t want_params, int allocate) {
-  if (device.kind != KZ_DEVICE_CPU)
-    return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "mlp: only the cpu device is supported for now (relu, dropout and the MSE "
-                   "loss are host loops); set train.device: cpu");
   m->base.ops = &kz_mlp_ops;
   m->base.device = device;
 
@@ -120,6 +122,25 @@ kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device, int64_t want_params,
   /* forward 2*in*out per layer; backward twice that (dx and dW) */
   info->flops_per_row = 3.0 * flops;
   info->n_params = off;
+
+  /* trainable ranges: the block minus the frozen layers' W and b (which are
+   * adjacent, so one gap per frozen layer) */
+  if (m->n_freeze > 0) {
+    kz_param_range r[KZ_MLP_MAX_LAYERS + 1];
+    int nr = 0;
+    int64_t at = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+      int frozen = 0;
+      for (int k = 0; k < m->n_freeze; k++) frozen |= m->freeze[k] == l;
+      if (!frozen) continue;
+      if (m->w_off[l] > at) r[nr++] = (kz_param_range){at, m->w_off[l] - at};
+      at = m->b_off[l] + m->width[l + 1];
+    }
+    if (off > at) r[nr++] = (kz_param_range){at, off - at};
+    if (nr == 0)
+      return kz_fail(KZ_ERR_INVALID_ARG, "model.freeze_layers: every parameter is frozen");
+    KZ_TRY(kz_nn_set_trainable(&m->base, r, nr));
+  }
   if (!allocate) return KZ_OK;
 
   int64_t shape[1] = {off};
@@ -128,5 +149,44 @@ kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device, int64_t want_params,
   KZ_TRY(kz_stream_create(device, &m->stream));
   KZ_TRY(kz_fill_bytes(m->stream, m->base.params.data, 0, (size_t)off * sizeof(float)));
   KZ_TRY(kz_fill_bytes(m->stream, m->base.grads.data, 0, (size_t)off * sizeof(float)));
+  KZ_TRY(kz_mlp_tensors_make(m, (float *)m->base.params.data, device, &m->p));
+  KZ_TRY(kz_mlp_tensors_make(m, (float *)m->base.grads.data, device, &m->g));
+
+  /* the statistics where the standardize op reads them */
+  int64_t nb = 8 * (m->n_num > 0 ? m->n_num : 1), nm = m->n_num > 0 ? m->n_num : 1;
+  KZ_TRY(kz_tensor_alloc(device, KZ_U8, 1, &nb, &m->d_mean));
+  KZ_TRY(kz_tensor_alloc(device, KZ_U8, 1, &nb, &m->d_std));
+  KZ_TRY(kz_tensor_alloc(device, KZ_I32, 1, &nm, &m->d_miss));
+  if (m->n_num > 0) {
+    int32_t *miss = malloc((size_t)m->n_num * sizeof(int32_t));
+    if (!miss) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: layout");
+    for (int64_t i = 0; i < m->n_num; i++) miss[i] = m->miss_index[i];
+    kz_status st = kz_copy_to_device(m->stream, m->d_mean.data, m->num_mean, (size_t)nb);
+    if (st == KZ_OK) st = kz_copy_to_device(m->stream, m->d_std.data, m->num_std, (size_t)nb);
+    if (st == KZ_OK)
+      st = kz_copy_to_device(m->stream, m->d_miss.data, miss, (size_t)nm * sizeof(int32_t));
+    if (st == KZ_OK) st = kz_stream_sync(m->stream);
+    free(miss);
+    KZ_TRY(st);
+  }
   return KZ_OK;
+}
+
+kz_status kz_mlp_tensors_make(const kz_mlp *m, float *base, kz_device device, kz_mlp_tensors *out) {
+  memset(out, 0, sizeof *out);
+  out->emb = calloc((size_t)(m->n_cat ? m->n_cat : 1), sizeof(kz_tensor));
+  if (!out->emb) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: layout");
+  for (int64_t j = 0; j < m->n_cat; j++)
+    out->emb[j] = kz_tensor_view(base + m->emb_off[j], KZ_F32, device, 2,
+                                 (int64_t)m->cat_card[j] + 1, m->cat_dim[j]);
+  for (int l = 0; l < m->n_layers; l++) {
+    out->w[l] = kz_tensor_view(base + m->w_off[l], KZ_F32, device, 2, m->width[l + 1], m->width[l]);
+    out->b[l] = kz_tensor_view(base + m->b_off[l], KZ_F32, device, 1, m->width[l + 1]);
+  }
+  return KZ_OK;
+}
+
+void kz_mlp_tensors_free(kz_mlp_tensors *t) {
+  free(t->emb);
+  t->emb = NULL;
 }
