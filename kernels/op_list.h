@@ -125,7 +125,11 @@
     "R*C + 8*R*C (nominal)", "4*(2*R*C + C)", 1e-10, 0,                                            \
     "y = gelu(x + bias), fused; ref = kz_ref_bias_add_fwd then kz_ref_gelu_fwd")                   \
   U(elu, alpha, 1.0, KZ_YES, KZ_YES, KZ_YES, "4*N (nominal)", 1e-10,                               \
-    "ELU: x > 0 ? x : alpha*(exp(x) - 1)")
+    "ELU: x > 0 ? x : alpha*(exp(x) - 1)")                                                         \
+  X(permute, permute, KZ_YES, KZ_YES, KZ_YES,                                                      \
+    (kz_stream *s, const float *x, float *y, const kz_permute_shape *sh, bool accumulate),         \
+    "0 (N adds with acc)", "4*N*(acc ? 3 : 2)", 1e-12, 0,                                          \
+    "y (+)= x with up to 4 dims reordered; backward = the inverse permutation")
 /* clang-format on */
 
 /* ---- reading the markers --------------------------------------------------

@@ -233,6 +233,56 @@ static void emb_bwd(const kz_grad_case *g, double *const *in, const double *dout
   kz_ref_embedding_bwd(g->ints, dout, din[0], g->dims[0], g->dims[1], g->dims[2], false);
 }
 
+/* ---- permute: dims = x's shape padded to 4; p.perm the padded order ------------------ */
+static kz_permute_shape grad_perm_shape(const kz_grad_case *g, bool inverse) {
+  kz_permute_shape sh;
+  for (int d = 0; d < 4; ++d) {
+    sh.in[d] = g->dims[d];
+    sh.perm[d] = g->p.perm[d];
+  }
+  if (inverse) { /* the backward reads dy, whose dims are x's permuted */
+    for (int j = 0; j < 4; ++j) {
+      sh.in[j] = g->dims[g->p.perm[j]];
+      sh.perm[g->p.perm[j]] = j;
+    }
+  }
+  return sh;
+}
+
+static void perm_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_permute_shape sh = grad_perm_shape(g, false);
+  kz_ref_permute(in[0], out, &sh, false);
+}
+
+static void perm_bwd(const kz_grad_case *g, double *const *in, const double *dout,
+                     double *const *din) {
+  (void)in;
+  kz_permute_shape sh = grad_perm_shape(g, true);
+  kz_ref_permute(dout, din[0], &sh, false);
+}
+
+static void build_permute(kz_grad_list *l) {
+  static const struct {
+    int64_t dims[4];
+    int perm[4];
+  } pc[] = {
+      {{2, 5, 3, 4}, {0, 2, 1, 3}}, {{1, 3, 4, 5}, {0, 3, 1, 2}}, {{2, 3, 1, 4}, {3, 1, 0, 2}}};
+  for (size_t i = 0; i < sizeof pc / sizeof pc[0]; ++i) {
+    kz_grad_case *g =
+        push(l, "permute", perm_fwd, perm_bwd, "permute %lldx%lldx%lldx%lld p%d%d%d%d",
+             (long long)pc[i].dims[0], (long long)pc[i].dims[1], (long long)pc[i].dims[2],
+             (long long)pc[i].dims[3], pc[i].perm[0], pc[i].perm[1], pc[i].perm[2], pc[i].perm[3]);
+    int64_t n = 1;
+    for (int d = 0; d < 4; ++d) {
+      g->dims[d] = pc[i].dims[d];
+      g->p.perm[d] = pc[i].perm[d];
+      n *= pc[i].dims[d];
+    }
+    input(g, "x", n, true, 0, 1);
+    g->nout = n;
+  }
+}
+
 static void build_matmul(kz_grad_list *l) {
   for (int ta = 0; ta < 2; ++ta)
     for (int tb = 0; tb < 2; ++tb) add_matmul(l, ta, tb, 5, 7, 6, 1, false, 1.0f);
@@ -349,6 +399,7 @@ kz_status kz_grad_cases_build(kz_grad_list *list) {
   build_simple(list);
   build_rest(list);
   build_unary(list);
+  build_permute(list);
   if (list->oom) {
     kz_grad_list_free(list);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "harness: cannot build the gradient cases");

@@ -50,6 +50,11 @@ kz_status kz_bench_cases_build(kz_op_case_list *l) {
   kz_case_adamw(l, (int64_t)1 << 24, 1, true);
   kz_case_cast(l, (int64_t)1 << 24, KZ_F32);
   kz_case_cast(l, (int64_t)1 << 24, KZ_BF16);
+  /* Attention heads: split [B,T,H,D] -> [B,H,T,D] and its backward (merge). */
+  static const int64_t heads[] = {32, 128, 12, 64};
+  static const int split[] = {0, 2, 1, 3};
+  kz_case_permute(l, 4, heads, split, false, false);
+  kz_case_permute(l, 4, heads, split, true, false);
   /* Every unary elementwise op of the op list on the FFN activation shape. */
   for (int i = 0; i < kz_unary_count(); ++i) {
     const kz_unary_info *u = kz_unary_at(i);

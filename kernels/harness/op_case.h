@@ -69,7 +69,9 @@ typedef struct kz_op_params {
    * the i-th gradient output. The argument stays in the case as an input, so
    * the runner checks it is left untouched; ref gets NULL too. */
   unsigned drop;
-  bool unfused; /* fused ops: run with the backend's fused slot cleared */
+  bool unfused;          /* fused ops: run with the backend's fused slot cleared */
+  int perm[KZ_MAX_DIMS]; /* permute: y dim j = x dim perm[j] */
+  bool backward;         /* permute: run kz_op_permute_bwd (dy -> dx) */
 } kz_op_params;
 
 /* Host values of one argument: doubles for floating dtypes, ints for i32. */
