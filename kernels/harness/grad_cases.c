@@ -53,8 +53,12 @@ static kz_grad_case *push(kz_grad_list *l, const char *op, kz_grad_fwd_fn fwd, k
 
 static void input(kz_grad_case *g, const char *name, int64_t n, bool diff, double mean,
                   double std) {
-  if (g->ninputs < KZ_GRAD_MAX_INPUTS)
-    g->in[g->ninputs++] = (kz_grad_input){name, n, diff, mean, std};
+  if (g->ninputs >= KZ_GRAD_MAX_INPUTS) { /* a silently dropped input would go unchecked */
+    fprintf(stderr, "gradient case %s: input %s is past KZ_GRAD_MAX_INPUTS (%d)\n", g->name, name,
+            KZ_GRAD_MAX_INPUTS);
+    abort();
+  }
+  g->in[g->ninputs++] = (kz_grad_input){name, n, diff, mean, std};
 }
 
 static double *scratch_alloc(int64_t n) {

@@ -22,8 +22,19 @@
 extern "C" {
 #endif
 
-#define KZ_CASE_MAX_ARGS 8
+/* Arguments of one case. The widest ops planned: a fused attention backward
+ * (q, k, v, o, dO, lse -> dq, dk, dv, plus a padding and a causal mask: 11)
+ * and an LSTM cell backward (six differentiable inputs, their gradients and
+ * the saved gates). tests/test_harness_selftest.c runs a synthetic case of
+ * the attention-backward shape, so the runner is known to handle it. */
+#define KZ_CASE_MAX_ARGS 16
 #define KZ_CASE_NAME_LEN 96
+#define KZ_CASE_ATTENTION_BWD_ARGS (6 + 3 + 2)
+#ifdef __cplusplus
+static_assert(KZ_CASE_MAX_ARGS >= KZ_CASE_ATTENTION_BWD_ARGS, "fused attention backward");
+#else
+_Static_assert(KZ_CASE_MAX_ARGS >= KZ_CASE_ATTENTION_BWD_ARGS, "fused attention backward");
+#endif
 
 /* IN: read only (the runner checks it is left unchanged). OUT: every element
  * must be written; the device copy starts poisoned. INOUT: starts with random
