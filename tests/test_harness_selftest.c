@@ -68,7 +68,7 @@ static kz_status add_clobbers_input(const kz_op_case *c, kz_stream *s, kz_tensor
 
 /* gelu_bwd with a sign error in the derivative. */
 static kz_status gelu_bwd_sign(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  KZ_TRY(kz_op_gelu_bwd(s, &t[0], &t[1], &t[2], c->p.approx, c->p.accumulate));
+  KZ_TRY(kz_op_gelu_bwd(s, &t[0], &t[1], &t[2], c->p.ew.approx, c->p.accumulate));
   float *dx = t[2].data;
   for (int64_t i = 0; i < n_of(&t[2]); ++i) dx[i] = -dx[i];
   return KZ_OK;
@@ -82,7 +82,7 @@ static kz_status bias_bwd_ignores_acc(const kz_op_case *c, kz_stream *s, kz_tens
 /* Reference gelu backward with the sign flipped, for the gradient check. */
 static void gelu_grad_sign(const kz_grad_case *g, double *const *in, const double *dy,
                            double *const *din) {
-  kz_ref_gelu_bwd(in[0], dy, din[0], g->dims[0], g->p.approx, false);
+  kz_ref_gelu_bwd(in[0], dy, din[0], g->dims[0], g->p.ew.approx, false);
   for (int64_t i = 0; i < g->dims[0]; ++i) din[0][i] = -din[0][i];
 }
 

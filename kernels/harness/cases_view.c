@@ -19,16 +19,17 @@ static kz_permute_shape padded(int ndim, const int64_t *shape, const int *perm) 
 }
 
 static kz_status permute_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  if (c->p.backward) return kz_op_permute_bwd(s, &t[0], &t[1], c->p.perm, c->p.accumulate);
-  return kz_op_permute(s, &t[0], &t[1], c->p.perm);
+  if (c->p.view.backward)
+    return kz_op_permute_bwd(s, &t[0], &t[1], c->p.view.perm, c->p.accumulate);
+  return kz_op_permute(s, &t[0], &t[1], c->p.view.perm);
 }
 
 static void permute_ref(const kz_op_case *c, kz_host_arg *h) {
   const kz_arg_spec *x = &c->args[0];
   int perm[KZ_MAX_DIMS];
-  memcpy(perm, c->p.perm, sizeof perm);
-  if (c->p.backward) /* dy -> dx runs the inverse permutation */
-    for (int j = 0; j < x->ndim; ++j) perm[c->p.perm[j]] = j;
+  memcpy(perm, c->p.view.perm, sizeof perm);
+  if (c->p.view.backward) /* dy -> dx runs the inverse permutation */
+    for (int j = 0; j < x->ndim; ++j) perm[c->p.view.perm[j]] = j;
   kz_permute_shape sh = padded(x->ndim, x->shape, perm);
   kz_ref_permute(h[0].f, h[1].f, &sh, c->p.accumulate);
 }
@@ -47,8 +48,8 @@ kz_op_case *kz_case_permute(kz_op_case_list *l, int ndim, const int64_t *shape, 
   kz_op_case *c =
       kz_case_new(l, "permute", permute_invoke, permute_ref, "permute%s %s p%s%s",
                   bwd ? "_bwd" : "", dims, order, bwd ? (acc ? " acc=1" : " acc=0") : "");
-  memcpy(c->p.perm, perm, (size_t)ndim * sizeof *perm);
-  c->p.backward = bwd;
+  memcpy(c->p.view.perm, perm, (size_t)ndim * sizeof *perm);
+  c->p.view.backward = bwd;
   c->p.accumulate = bwd && acc;
   if (bwd) {
     kz_case_arg(c, "dy", KZ_F32, KZ_ARG_IN, ndim, pshape);

@@ -86,14 +86,14 @@ static kz_status run_openblas(void *p) {
   const kz_arg_spec *a = &c->args[0], *b = &c->args[1], *cc = &c->args[2];
   int ra = a->ndim - 2, rb = b->ndim - 2, rc = cc->ndim - 2;
   int64_t m = cc->shape[rc], n = cc->shape[rc + 1];
-  int64_t k = c->p.trans_a ? a->shape[ra] : a->shape[ra + 1];
+  int64_t k = c->p.gemm.trans_a ? a->shape[ra] : a->shape[ra + 1];
   int64_t batch = cc->ndim == 3 ? cc->shape[0] : 1;
   for (int64_t i = 0; i < batch; ++i)
-    cblas_sgemm(CblasRowMajor, c->p.trans_a ? CblasTrans : CblasNoTrans,
-                c->p.trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, c->p.alpha,
-                (const float *)x->t[0].data + (a->ndim == 3 ? i * m * k : 0), (int)a->shape[ra + 1],
-                (const float *)x->t[1].data + (b->ndim == 3 ? i * k * n : 0), (int)b->shape[rb + 1],
-                c->p.beta, (float *)x->t[2].data + i * m * n, (int)n);
+    cblas_sgemm(CblasRowMajor, c->p.gemm.trans_a ? CblasTrans : CblasNoTrans,
+                c->p.gemm.trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+                c->p.gemm.alpha, (const float *)x->t[0].data + (a->ndim == 3 ? i * m * k : 0),
+                (int)a->shape[ra + 1], (const float *)x->t[1].data + (b->ndim == 3 ? i * k * n : 0),
+                (int)b->shape[rb + 1], c->p.gemm.beta, (float *)x->t[2].data + i * m * n, (int)n);
   return KZ_OK;
 }
 

@@ -59,30 +59,62 @@ typedef struct kz_arg_spec {
   double tol; /* NMSE bound for OUT/INOUT arguments */
 } kz_arg_spec;
 
-/* Parameters of every op in one struct: each case reads the fields its op has. */
-typedef struct kz_op_params {
+/* Parameters of a case, one struct per op family: a case fills the family
+ * of its op (c->p.norm.eps, c->p.attn.causal) and leaves the others zero,
+ * so a new family (LSTM, fused attention) adds its own struct instead of
+ * more fields shared by everyone. The last four apply to every op. */
+typedef struct kz_gemm_params {
   bool trans_a, trans_b;
   float alpha, beta;
-  kz_gelu_approx approx;
+} kz_gemm_params;
+
+typedef struct kz_elementwise_params {
+  kz_gelu_approx approx; /* gelu, bias_gelu */
+  float param;           /* unary elementwise ops (op_list.h U rows): their parameter */
+} kz_elementwise_params;
+
+typedef struct kz_norm_params {
   float eps;
   bool stats; /* layernorm: mean/rstd outputs present */
+} kz_norm_params;
+
+typedef struct kz_attn_params {
   float scale;
   bool causal;
   bool lengths; /* softmax: the last argument is lengths [B] */
+} kz_attn_params;
+
+typedef struct kz_loss_params {
   int32_t ignore_index;
-  bool accumulate;
-  bool in_place; /* y aliases the first input */
+} kz_loss_params;
+
+typedef struct kz_optim_params {
   kz_adamw_hparams hp;
   int steps;      /* adamw: consecutive steps run, grads is [steps, n] */
   bool bf16_copy; /* adamw: params_bf16 output present */
-  float param;    /* unary elementwise ops (op_list.h U rows): their parameter */
+} kz_optim_params;
+
+typedef struct kz_view_params {
+  int perm[KZ_MAX_DIMS]; /* permute: y dim j = x dim perm[j] */
+  bool backward;         /* permute: run kz_op_permute_bwd (dy -> dx) */
+} kz_view_params;
+
+typedef struct kz_op_params {
+  kz_gemm_params gemm;
+  kz_elementwise_params ew;
+  kz_norm_params norm;
+  kz_attn_params attn;
+  kz_loss_params loss;
+  kz_optim_params optim;
+  kz_view_params view;
+  /* Every op: */
+  bool accumulate; /* backward ops: add into the gradient outputs */
+  bool in_place;   /* y aliases the first input */
   /* Backward ops: gradient outputs passed as NULL ("not wanted"), bit i for
    * the i-th gradient output. The argument stays in the case as an input, so
    * the runner checks it is left untouched; ref gets NULL too. */
   unsigned drop;
-  bool unfused;          /* fused ops: run with the backend's fused slot cleared */
-  int perm[KZ_MAX_DIMS]; /* permute: y dim j = x dim perm[j] */
-  bool backward;         /* permute: run kz_op_permute_bwd (dy -> dx) */
+  bool unfused; /* fused ops: run with the backend's fused slot cleared */
 } kz_op_params;
 
 /* Host values of one argument: doubles for floating dtypes, ints for i32. */
