@@ -46,8 +46,8 @@ kz_op_case *kz_case_permute(kz_op_case_list *l, int ndim, const int64_t *shape, 
     n *= shape[d];
   }
   kz_op_case *c =
-      kz_case_new(l, "permute", permute_invoke, permute_ref, "permute%s %s p%s%s",
-                  bwd ? "_bwd" : "", dims, order, bwd ? (acc ? " acc=1" : " acc=0") : "");
+      kz_case_new(l, "permute", permute_invoke, permute_ref, "permute%s%s p%s%s",
+                  bwd ? " bwd " : " ", dims, order, bwd ? (acc ? " acc=1" : " acc=0") : "");
   memcpy(c->p.view.perm, perm, (size_t)ndim * sizeof *perm);
   c->p.view.backward = bwd;
   c->p.accumulate = bwd && acc;
