@@ -153,7 +153,11 @@
     KZ_YES, KZ_YES,                                                                                \
     (kz_stream *s, const float *src, int64_t src_ld, float *dst, int64_t dst_ld, int64_t rows,     \
      int64_t cols),                                                                                \
-    "0", "8*R*C", 0, 0, "dst[r*dst_ld + c] = src[r*src_ld + c]: a block of columns, bit exact")
+    "0", "8*R*C", 0, 0, "dst[r*dst_ld + c] = src[r*src_ld + c]: a block of columns, bit exact")    \
+  X(permute, permute, KZ_YES, KZ_YES, KZ_YES,                                                      \
+    (kz_stream *s, const float *x, float *y, const kz_permute_shape *sh, bool accumulate),         \
+    "0 (N adds with acc)", "4*N*(acc ? 3 : 2)", 1e-12, 0,                                          \
+    "y (+)= x with up to 4 dims reordered; backward = the inverse permutation")
 /* clang-format on */
 
 /* ---- reading the markers --------------------------------------------------

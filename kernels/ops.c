@@ -537,6 +537,73 @@ kz_status kz_op_copy_cols(kz_stream *s, const kz_tensor *src, int64_t src_col, k
                   (float *)dst->data + dst_col, dst->shape[1], src->shape[0], cols);
 }
 
+/* ---- permute ------------------------------------------------------------------ */
+
+/* Checks x -> y under perm and pads both to the 4-D form of kz_permute_shape. */
+static kz_status check_permute(kz_stream *s, const char *op, const kz_tensor *x, const char *xname,
+                               const kz_tensor *y, const char *yname, const int *perm,
+                               kz_permute_shape *sh) {
+  KZ_TRY(check(s, op, xname, x, KZ_F32));
+  KZ_TRY(check(s, op, yname, y, KZ_F32));
+  if (!perm) return kz_fail(KZ_ERR_INVALID_ARG, "%s: perm is missing", op);
+  const int nd = x->ndim, pad = KZ_MAX_DIMS - nd;
+  bool seen[KZ_MAX_DIMS] = {false};
+  for (int j = 0; j < nd; ++j) {
+    if (perm[j] < 0 || perm[j] >= nd || seen[perm[j]])
+      return kz_fail(KZ_ERR_INVALID_ARG, "%s: perm is not a permutation of the %d dims of %s %s",
+                     op, nd, xname, describe(x));
+    seen[perm[j]] = true;
+  }
+  bool shape_ok = y->ndim == nd;
+  for (int j = 0; shape_ok && j < nd; ++j) shape_ok = y->shape[j] == x->shape[perm[j]];
+  if (!shape_ok)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s %s must be %s %s with its dims permuted", op, yname,
+                   describe(y), xname, describe(x));
+  /* The kernels read x while writing y in another order: any overlap would
+   * read values already overwritten. */
+  const char *xb = x->data, *yb = y->data;
+  size_t bytes = kz_tensor_bytes(x);
+  if (bytes && xb < yb + bytes && yb < xb + bytes)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s and %s overlap (permute is not in place)", op, yname,
+                   xname);
+  for (int d = 0; d < KZ_MAX_DIMS; ++d) {
+    sh->in[d] = d < pad ? 1 : x->shape[d - pad];
+    sh->perm[d] = d < pad ? d : perm[d - pad] + pad;
+  }
+  return KZ_OK;
+}
+
+kz_status kz_op_permute(kz_stream *s, const kz_tensor *x, kz_tensor *y, const int *perm) {
+  const char *op = "permute";
+  kz_permute_shape sh;
+  KZ_TRY(check_permute(s, op, x, "x", y, "y", perm, &sh));
+  if (kz_tensor_numel(x) == 0) return KZ_OK;
+  return DISPATCH(s, permute, op, x->data, y->data, &sh, false);
+}
+
+kz_status kz_op_permute_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dx, const int *perm,
+                            bool accumulate) {
+  const char *op = "permute_bwd";
+  if (KZ_NOT_WANTED(dx)) return KZ_OK;
+  if (!perm) return kz_fail(KZ_ERR_INVALID_ARG, "%s: perm is missing", op);
+  if (!dy) return kz_fail(KZ_ERR_INVALID_ARG, "%s: dy is missing", op);
+  /* dx[i] gathers dy along the inverse permutation: dx's dim perm[j] is dy's dim j. */
+  int inv[KZ_MAX_DIMS] = {0};
+  bool seen[KZ_MAX_DIMS] = {false};
+  const int nd = dy->ndim >= 1 && dy->ndim <= KZ_MAX_DIMS ? dy->ndim : 0;
+  for (int j = 0; j < nd; ++j) {
+    if (perm[j] < 0 || perm[j] >= nd || seen[perm[j]])
+      return kz_fail(KZ_ERR_INVALID_ARG, "%s: perm is not a permutation of the %d dims of dy %s",
+                     op, nd, describe(dy));
+    seen[perm[j]] = true;
+    inv[perm[j]] = j;
+  }
+  kz_permute_shape sh;
+  KZ_TRY(check_permute(s, op, dy, "dy", dx, "dx", inv, &sh));
+  if (kz_tensor_numel(dy) == 0) return KZ_OK;
+  return DISPATCH(s, permute, op, dy->data, dx->data, &sh, accumulate);
+}
+
 /* ---- optimizer and casts ------------------------------------------------------- */
 
 kz_status kz_op_adamw(kz_stream *s, kz_tensor *params, const kz_tensor *grads, kz_tensor *m,

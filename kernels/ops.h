@@ -56,6 +56,16 @@ kz_status kz_op_embedding_bwd(kz_stream *s, const kz_tensor *ids, const kz_tenso
 /* params, grads, m, v: same shape f32; params_bf16: NULL or same shape bf16. */
 kz_status kz_op_adamw(kz_stream *s, kz_tensor *params, const kz_tensor *grads, kz_tensor *m,
                       kz_tensor *v, kz_tensor *params_bf16, const kz_adamw_hparams *hp);
+/* y = x with its dims reordered: y->shape[j] == x->shape[perm[j]], perm a
+ * permutation of 0..x->ndim-1 (up to 4 dims, f32, y must not overlap x).
+ * With kz_tensor_reshape and kz_tensor_slice (core/tensor.h) this splits
+ * and merges attention heads ([B,T,H*D] -> [B,T,H,D] -> [B,H,T,D] and back)
+ * and makes time steps contiguous ([B,T,D] -> [T,B,D], then slice t). */
+kz_status kz_op_permute(kz_stream *s, const kz_tensor *x, kz_tensor *y, const int *perm);
+/* The backward of kz_op_permute with the same perm: dx (+)= dy permuted by
+ * the inverse permutation (dx has x's shape). dx NULL is "not wanted". */
+kz_status kz_op_permute_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dx, const int *perm,
+                            bool accumulate);
 /* Converts between f32 and bf16 tensors of equal shape (either direction). */
 kz_status kz_op_cast(kz_stream *s, const kz_tensor *x, kz_tensor *y);
 

@@ -1,5 +1,6 @@
 /* Tests of the core layer: error reporting, tensor helpers, bf16 rounding,
- * the activation arena, device parsing, CPU streams and op validation. */
+ * the activation arena, device parsing, CPU streams, op validation and
+ * views (reshape, slice, permute). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -141,6 +142,69 @@ static void test_stream_and_validation(void) {
   }
 }
 
+/* Views as model code uses them: [B,T,H*D] split into heads [B,H,T,D] with a
+ * reshape and a permute, merged back, and one time step sliced out of a
+ * time-major copy; no hand-written copy loop anywhere. */
+static void test_views(void) {
+  enum { B = 2, T = 3, H = 2, D = 4 };
+  kz_stream *s;
+  KZ_CHECK_OK(kz_stream_create(cpu, &s));
+  float x[B * T * H * D], heads[B * H * T * D], back[B * T * H * D];
+  for (int i = 0; i < B * T * H * D; ++i) x[i] = (float)i;
+  kz_tensor xt = kz_tensor_view(x, KZ_F32, cpu, 3, (int64_t)B, (int64_t)T, (int64_t)(H * D));
+  kz_tensor x4,
+      ht = kz_tensor_view(heads, KZ_F32, cpu, 4, (int64_t)B, (int64_t)H, (int64_t)T, (int64_t)D);
+  const int64_t split[4] = {B, T, H, D};
+  KZ_CHECK_OK(kz_tensor_reshape(&xt, 4, split, &x4));
+  KZ_CHECK(x4.data == x && x4.ndim == 4 && x4.shape[2] == H);
+  const int bthd_to_bhtd[4] = {0, 2, 1, 3};
+  KZ_CHECK_OK(kz_op_permute(s, &x4, &ht, bthd_to_bhtd));
+  /* heads[b,h,t,d] == x[b,t,h*D+d] */
+  bool ok = true;
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h)
+      for (int t = 0; t < T; ++t)
+        for (int d = 0; d < D; ++d)
+          ok &= heads[((b * H + h) * T + t) * D + d] == x[(b * T + t) * H * D + h * D + d];
+  KZ_CHECK(ok);
+  /* Merging is the same permutation again ([B,H,T,D] -> [B,T,H,D]); the
+   * backward of the split is that merge too. */
+  kz_tensor bt =
+      kz_tensor_view(back, KZ_F32, cpu, 4, (int64_t)B, (int64_t)T, (int64_t)H, (int64_t)D);
+  KZ_CHECK_OK(kz_op_permute(s, &ht, &bt, bthd_to_bhtd));
+  KZ_CHECK(!memcmp(back, x, sizeof x));
+  memset(back, 0, sizeof back);
+  KZ_CHECK_OK(kz_op_permute_bwd(s, &ht, &bt, bthd_to_bhtd, false));
+  KZ_CHECK(!memcmp(back, x, sizeof x));
+  KZ_CHECK_OK(kz_op_permute_bwd(s, &ht, NULL, bthd_to_bhtd, false)); /* not wanted */
+
+  /* Time-major: [B,T,C] -> [T,B,C], then step t is rows [t, t+1) of dim 0. */
+  float tm[B * T * H * D];
+  kz_tensor tmt = kz_tensor_view(tm, KZ_F32, cpu, 3, (int64_t)T, (int64_t)B, (int64_t)(H * D));
+  const int swap01[3] = {1, 0, 2};
+  KZ_CHECK_OK(kz_op_permute(s, &xt, &tmt, swap01));
+  kz_tensor step;
+  KZ_CHECK_OK(kz_tensor_slice(&tmt, 2, 1, &step));
+  KZ_CHECK(step.shape[0] == 1 && step.shape[1] == B && (float *)step.data == tm + 2 * B * H * D);
+  KZ_CHECK(((float *)step.data)[H * D] == x[(1 * T + 2) * H * D]); /* b=1, t=2, c=0 */
+
+  /* Errors: a bad perm, a shape that is not the permuted one, overlap,
+   * reshape to another element count, a slice out of range. */
+  const int dup[4] = {0, 1, 1, 3};
+  KZ_CHECK_FAILS(kz_op_permute(s, &x4, &ht, dup), KZ_ERR_INVALID_ARG, "not a permutation");
+  KZ_CHECK_FAILS(kz_op_permute_bwd(s, &ht, &bt, dup, false), KZ_ERR_INVALID_ARG,
+                 "not a permutation");
+  const int ident[4] = {0, 1, 2, 3};
+  KZ_CHECK_FAILS(kz_op_permute(s, &x4, &ht, ident), KZ_ERR_INVALID_ARG, "dims permuted");
+  kz_tensor alias = ht;
+  alias.data = x;
+  KZ_CHECK_FAILS(kz_op_permute(s, &x4, &alias, bthd_to_bhtd), KZ_ERR_INVALID_ARG, "overlap");
+  const int64_t wrong[2] = {5, 5};
+  KZ_CHECK_FAILS(kz_tensor_reshape(&xt, 2, wrong, &x4), KZ_ERR_INVALID_ARG, "48 elements");
+  KZ_CHECK_FAILS(kz_tensor_slice(&tmt, 2, 2, &step), KZ_ERR_INVALID_ARG, "out of range");
+  kz_stream_destroy(s);
+}
+
 /* Stream a fills a buffer and records; stream b waits, then reads it back.
  * On a GPU the wait is what orders the two streams; on the CPU they run in
  * program order and the API must still accept and check the calls. */
@@ -195,6 +259,7 @@ int main(void) {
   test_arena();
   test_devices();
   test_stream_and_validation();
+  test_views();
   test_events();
   return KZ_TEST_RESULT();
 }

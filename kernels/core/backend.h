@@ -79,6 +79,15 @@ typedef struct kz_softmax_shape {
   const int32_t *lengths;
 } kz_softmax_shape;
 
+/* y (+)= x with its dims reordered: y's dim j is x's dim perm[j]. Tensors of
+ * fewer than four dims are padded with leading ones (and perm with the
+ * identity on them), so backends see one 4-D case. Splitting attention heads
+ * ([B,T,H,D] -> [B,H,T,D]) and time-major slicing are this op. */
+typedef struct kz_permute_shape {
+  int64_t in[4]; /* x's dims */
+  int perm[4];   /* y dim j = x dim perm[j] */
+} kz_permute_shape;
+
 /* Decoupled-weight-decay Adam (Loshchilov & Hutter). grad_scale multiplies
  * the gradient first (1/accumulation steps, clipping factor). step counts
  * from 1 and drives the bias corrections. */

@@ -57,6 +57,44 @@ int64_t kz_tensor_numel(const kz_tensor *t) {
   return n;
 }
 
+kz_status kz_tensor_reshape(const kz_tensor *t, int ndim, const int64_t *shape, kz_tensor *out) {
+  if (ndim < 1 || ndim > KZ_MAX_DIMS)
+    return kz_fail(KZ_ERR_INVALID_ARG, "reshape: %d dims (1 to %d allowed)", ndim, KZ_MAX_DIMS);
+  int64_t n = 1;
+  for (int i = 0; i < ndim; ++i) {
+    if (shape[i] < 0) return kz_fail(KZ_ERR_INVALID_ARG, "reshape: dim %d is negative", i);
+    n *= shape[i];
+  }
+  if (n != kz_tensor_numel(t)) {
+    char buf[96];
+    kz_tensor_describe(t, buf, sizeof buf);
+    return kz_fail(KZ_ERR_INVALID_ARG, "reshape: %s has %lld elements, the new shape %lld", buf,
+                   (long long)kz_tensor_numel(t), (long long)n);
+  }
+  kz_tensor v = *t;
+  v.ndim = ndim;
+  for (int i = 0; i < KZ_MAX_DIMS; ++i) v.shape[i] = i < ndim ? shape[i] : 0;
+  *out = v;
+  return KZ_OK;
+}
+
+kz_status kz_tensor_slice(const kz_tensor *t, int64_t start, int64_t len, kz_tensor *out) {
+  if (t->ndim < 1 || start < 0 || len < 0 || start > t->shape[0] - len) {
+    char buf[96];
+    kz_tensor_describe(t, buf, sizeof buf);
+    return kz_fail(KZ_ERR_INVALID_ARG, "slice: rows [%lld, %lld) of %s are out of range",
+                   (long long)start, (long long)(start + len), buf);
+  }
+  kz_tensor v = *t;
+  v.shape[0] = len;
+  /* Bytes per dim-0 row: the element count of one row times the dtype size. */
+  size_t row = kz_dtype_size(t->dtype);
+  for (int i = 1; i < t->ndim; ++i) row *= (size_t)t->shape[i];
+  if (v.data) v.data = (char *)t->data + (size_t)start * row;
+  *out = v;
+  return KZ_OK;
+}
+
 size_t kz_tensor_bytes(const kz_tensor *t) {
   return (size_t)kz_tensor_numel(t) * kz_dtype_size(t->dtype);
 }

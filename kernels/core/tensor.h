@@ -39,6 +39,16 @@ size_t kz_tensor_bytes(const kz_tensor *t);
 /* Product of all dims but the last: the row count of a [..., cols] tensor. */
 int64_t kz_tensor_rows(const kz_tensor *t);
 int64_t kz_tensor_cols(const kz_tensor *t);
+/* Views that copy nothing (the data stays the parent's; a permutation that
+ * moves data is kz_op_permute in ops.h):
+ * - reshape: the same elements under another shape of equal numel
+ *   ([B,T,H*D] <-> [B,T,H,D] when splitting and merging heads);
+ * - slice: rows [start, start+len) of dim 0, a contiguous block (one time
+ *   step of a time-major [T,B,D] tensor, one batch of [B,...]).
+ * Both fail with KZ_ERR_INVALID_ARG (and leave *out alone) on a bad shape
+ * or range. */
+kz_status kz_tensor_reshape(const kz_tensor *t, int ndim, const int64_t *shape, kz_tensor *out);
+kz_status kz_tensor_slice(const kz_tensor *t, int64_t start, int64_t len, kz_tensor *out);
 bool kz_tensor_same_shape(const kz_tensor *a, const kz_tensor *b);
 /* "[2, 3, 4] f32 cpu" into buf, for error messages. */
 void kz_tensor_describe(const kz_tensor *t, char *buf, size_t size);

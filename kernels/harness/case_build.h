@@ -35,6 +35,7 @@ void kz_cases_optim(kz_op_case_list *l); /* adamw, casts */
 void kz_cases_unary(kz_op_case_list *l); /* every U row of the op list */
 void kz_cases_mlp(kz_op_case_list *l);   /* dropout(_bwd), mse(_bwd), standardize, copy_cols */
 void kz_bench_cases_mlp(kz_op_case_list *l);
+void kz_cases_view(kz_op_case_list *l); /* permute and its backward */
 
 /* A unary elementwise op of the op list, as the generic cases see it. */
 typedef struct kz_unary_info {
@@ -80,6 +81,10 @@ kz_op_case *kz_case_embedding_bwd(kz_op_case_list *l, int64_t n, int64_t vocab, 
                                   bool acc);
 kz_op_case *kz_case_adamw(kz_op_case_list *l, int64_t n, int steps, bool bf16_copy);
 kz_op_case *kz_case_cast(kz_op_case_list *l, int64_t n, kz_dtype from);
+/* x of `shape` (ndim dims) permuted by perm; bwd: the backward from dy (the
+ * permuted shape) to dx (x's shape), accumulating when acc. */
+kz_op_case *kz_case_permute(kz_op_case_list *l, int ndim, const int64_t *shape, const int *perm,
+                            bool bwd, bool acc);
 kz_op_case *kz_case_unary(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param);
 kz_op_case *kz_case_unary_bwd(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param,
                               bool acc);

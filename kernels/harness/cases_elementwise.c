@@ -81,11 +81,11 @@ static const char *approx_name(kz_gelu_approx a) {
 }
 
 static kz_status gelu_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return kz_op_gelu(s, &t[0], &t[1], c->p.approx);
+  return kz_op_gelu(s, &t[0], &t[1], c->p.ew.approx);
 }
 
 static void gelu_ref(const kz_op_case *c, kz_host_arg *h) {
-  kz_ref_gelu_fwd(h[0].f, h[1].f, h[0].n, c->p.approx);
+  kz_ref_gelu_fwd(h[0].f, h[1].f, h[0].n, c->p.ew.approx);
 }
 
 kz_op_case *kz_case_gelu(kz_op_case_list *l, int64_t n, kz_gelu_approx approx) {
@@ -93,18 +93,18 @@ kz_op_case *kz_case_gelu(kz_op_case_list *l, int64_t n, kz_gelu_approx approx) {
                               (long long)n);
   kz_arg_normal(kz_case_arg(c, "x", KZ_F32, KZ_ARG_IN, 1, &n), 0, 3);
   kz_case_arg(c, "y", KZ_F32, KZ_ARG_OUT, 1, &n);
-  c->p.approx = approx;
+  c->p.ew.approx = approx;
   c->flops = 8.0 * (double)n;
   c->bytes = 8.0 * (double)n;
   return c;
 }
 
 static kz_status gelu_bwd_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return kz_op_gelu_bwd(s, &t[0], &t[1], &t[2], c->p.approx, c->p.accumulate);
+  return kz_op_gelu_bwd(s, &t[0], &t[1], &t[2], c->p.ew.approx, c->p.accumulate);
 }
 
 static void gelu_bwd_ref(const kz_op_case *c, kz_host_arg *h) {
-  kz_ref_gelu_bwd(h[0].f, h[1].f, h[2].f, h[0].n, c->p.approx, c->p.accumulate);
+  kz_ref_gelu_bwd(h[0].f, h[1].f, h[2].f, h[0].n, c->p.ew.approx, c->p.accumulate);
 }
 
 kz_op_case *kz_case_gelu_bwd(kz_op_case_list *l, int64_t n, kz_gelu_approx approx, bool acc) {
@@ -113,7 +113,7 @@ kz_op_case *kz_case_gelu_bwd(kz_op_case_list *l, int64_t n, kz_gelu_approx appro
   kz_arg_normal(kz_case_arg(c, "x", KZ_F32, KZ_ARG_IN, 1, &n), 0, 3);
   kz_case_arg(c, "dy", KZ_F32, KZ_ARG_IN, 1, &n);
   kz_case_arg(c, "dx", KZ_F32, kz_grad_role(acc), 1, &n);
-  c->p.approx = approx;
+  c->p.ew.approx = approx;
   c->p.accumulate = acc;
   c->flops = 12.0 * (double)n;
   c->bytes = 4.0 * (double)n * (acc ? 4 : 3);
@@ -122,20 +122,20 @@ kz_op_case *kz_case_gelu_bwd(kz_op_case_list *l, int64_t n, kz_gelu_approx appro
 
 /* ---- bias_gelu (fused) ----------------------------------------------------------- */
 static kz_status bias_gelu_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  if (!c->p.unfused) return kz_op_bias_gelu(s, &t[0], &t[1], &t[2], c->p.approx);
+  if (!c->p.unfused) return kz_op_bias_gelu(s, &t[0], &t[1], &t[2], c->p.ew.approx);
   /* The fallback, on any backend: the same stream with the fused slot cleared. */
   kz_backend without = *s->backend;
   without.ops.bias_gelu_fwd = NULL;
   kz_stream s2 = *s;
   s2.backend = &without;
-  return kz_op_bias_gelu(&s2, &t[0], &t[1], &t[2], c->p.approx);
+  return kz_op_bias_gelu(&s2, &t[0], &t[1], &t[2], c->p.ew.approx);
 }
 
 /* A fused op's reference is the composition of the existing references. */
 static void bias_gelu_ref(const kz_op_case *c, kz_host_arg *h) {
   const kz_arg_spec *x = &c->args[0];
   kz_ref_bias_add_fwd(h[0].f, h[1].f, h[2].f, rows_of(x), x->shape[x->ndim - 1]);
-  kz_ref_gelu_fwd(h[2].f, h[2].f, h[2].n, c->p.approx);
+  kz_ref_gelu_fwd(h[2].f, h[2].f, h[2].n, c->p.ew.approx);
 }
 
 kz_op_case *kz_case_bias_gelu(kz_op_case_list *l, int64_t rows, int64_t cols, kz_gelu_approx approx,
@@ -147,7 +147,7 @@ kz_op_case *kz_case_bias_gelu(kz_op_case_list *l, int64_t rows, int64_t cols, kz
   kz_arg_normal(kz_case_arg(c, "x", KZ_F32, KZ_ARG_IN, 2, shape), 0, 3);
   kz_case_arg(c, "bias", KZ_F32, KZ_ARG_IN, 1, &cols);
   kz_case_arg(c, "y", KZ_F32, KZ_ARG_OUT, 2, shape);
-  c->p.approx = approx;
+  c->p.ew.approx = approx;
   c->p.unfused = unfused;
   c->flops = 9.0 * (double)(rows * cols);
   c->bytes = 4.0 * (double)(2 * rows * cols + cols);

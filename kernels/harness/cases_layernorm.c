@@ -17,18 +17,19 @@ static void dims(const kz_arg_spec *x, int64_t *rows, int64_t *cols) {
 }
 
 static kz_status fwd_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return kz_op_layernorm(s, &t[X], &t[GAMMA], &t[BETA], &t[Y], c->p.stats ? &t[MEAN] : NULL,
-                         c->p.stats ? &t[RSTD] : NULL, c->p.eps);
+  return kz_op_layernorm(s, &t[X], &t[GAMMA], &t[BETA], &t[Y], c->p.norm.stats ? &t[MEAN] : NULL,
+                         c->p.norm.stats ? &t[RSTD] : NULL, c->p.norm.eps);
 }
 
 static void fwd_ref(const kz_op_case *c, kz_host_arg *h) {
   int64_t rows, cols;
   dims(&c->args[X], &rows, &cols);
-  double *mean = c->p.stats ? h[MEAN].f : malloc((size_t)rows * sizeof(double));
-  double *rstd = c->p.stats ? h[RSTD].f : malloc((size_t)rows * sizeof(double));
+  double *mean = c->p.norm.stats ? h[MEAN].f : malloc((size_t)rows * sizeof(double));
+  double *rstd = c->p.norm.stats ? h[RSTD].f : malloc((size_t)rows * sizeof(double));
   if (mean && rstd)
-    kz_ref_layernorm_fwd(h[X].f, h[GAMMA].f, h[BETA].f, h[Y].f, mean, rstd, rows, cols, c->p.eps);
-  if (!c->p.stats) {
+    kz_ref_layernorm_fwd(h[X].f, h[GAMMA].f, h[BETA].f, h[Y].f, mean, rstd, rows, cols,
+                         c->p.norm.eps);
+  if (!c->p.norm.stats) {
     free(mean);
     free(rstd);
   }
@@ -49,8 +50,8 @@ kz_op_case *kz_case_layernorm(kz_op_case_list *l, int ndim, const int64_t *shape
     kz_case_arg(c, "mean", KZ_F32, KZ_ARG_OUT, 1, &rows);
     kz_case_arg(c, "rstd", KZ_F32, KZ_ARG_OUT, 1, &rows);
   }
-  c->p.stats = stats;
-  c->p.eps = LN_EPS;
+  c->p.norm.stats = stats;
+  c->p.norm.eps = LN_EPS;
   c->flops = 8.0 * (double)(rows * cols);
   c->bytes = 4.0 * (double)(2 * rows * cols + 2 * cols + (stats ? 2 * rows : 0));
   return c;
@@ -116,7 +117,7 @@ kz_op_case *kz_case_layernorm_bwd_drop(kz_op_case_list *l, int64_t rows, int64_t
   kz_case_arg(c, "dbeta", KZ_F32, wanted(c, B_DBETA) ? kz_grad_role(acc) : KZ_ARG_IN, 1, &cols);
   c->fixup = bwd_fixup;
   c->p.accumulate = acc;
-  c->p.eps = LN_EPS;
+  c->p.norm.eps = LN_EPS;
   c->flops = 12.0 * (double)(rows * cols);
   c->bytes = 4.0 * (double)(3 * rows * cols + 2 * rows + 3 * cols);
   return c;

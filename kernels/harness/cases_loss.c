@@ -12,17 +12,18 @@ static int64_t rows_of(const kz_arg_spec *a) {
 }
 
 static void ignore_some(const kz_op_case *c, kz_host_arg *h) {
-  for (int64_t r = 3; r < h[1].n; r += 4) h[1].i[r] = c->p.ignore_index;
+  for (int64_t r = 3; r < h[1].n; r += 4) h[1].i[r] = c->p.loss.ignore_index;
 }
 
 /* ---- cross_entropy ---------------------------------------------------------- */
 static kz_status ce_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return kz_op_cross_entropy(s, &t[0], &t[1], &t[2], c->p.ignore_index);
+  return kz_op_cross_entropy(s, &t[0], &t[1], &t[2], c->p.loss.ignore_index);
 }
 
 static void ce_ref(const kz_op_case *c, kz_host_arg *h) {
   const kz_arg_spec *lg = &c->args[0];
-  kz_ref_cross_entropy_fwd(h[0].f, h[1].i, h[2].f, rows_of(lg), lg->shape[1], c->p.ignore_index);
+  kz_ref_cross_entropy_fwd(h[0].f, h[1].i, h[2].f, rows_of(lg), lg->shape[1],
+                           c->p.loss.ignore_index);
 }
 
 kz_op_case *kz_case_cross_entropy(kz_op_case_list *l, int64_t rows, int64_t classes) {
@@ -33,20 +34,21 @@ kz_op_case *kz_case_cross_entropy(kz_op_case_list *l, int64_t rows, int64_t clas
   kz_arg_ints(kz_case_arg(c, "targets", KZ_I32, KZ_ARG_IN, 1, &rows), 0, classes);
   kz_case_arg(c, "losses", KZ_F32, KZ_ARG_OUT, 1, &rows);
   c->fixup = ignore_some;
-  c->p.ignore_index = IGNORE_INDEX;
+  c->p.loss.ignore_index = IGNORE_INDEX;
   c->flops = 4.0 * (double)(rows * classes);
   c->bytes = 4.0 * (double)(rows * classes) + 8.0 * (double)rows;
   return c;
 }
 
 static kz_status ce_bwd_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return kz_op_cross_entropy_bwd(s, &t[0], &t[1], &t[2], &t[3], c->p.ignore_index, c->p.accumulate);
+  return kz_op_cross_entropy_bwd(s, &t[0], &t[1], &t[2], &t[3], c->p.loss.ignore_index,
+                                 c->p.accumulate);
 }
 
 static void ce_bwd_ref(const kz_op_case *c, kz_host_arg *h) {
   const kz_arg_spec *lg = &c->args[0];
   kz_ref_cross_entropy_bwd(h[0].f, h[1].i, h[2].f, h[3].f, rows_of(lg), lg->shape[1],
-                           c->p.ignore_index, c->p.accumulate);
+                           c->p.loss.ignore_index, c->p.accumulate);
 }
 
 kz_op_case *kz_case_cross_entropy_bwd(kz_op_case_list *l, int64_t rows, int64_t classes, bool acc) {
@@ -59,7 +61,7 @@ kz_op_case *kz_case_cross_entropy_bwd(kz_op_case_list *l, int64_t rows, int64_t 
   kz_case_arg(c, "dloss", KZ_F32, KZ_ARG_IN, 1, &rows);
   kz_case_arg(c, "dlogits", KZ_F32, kz_grad_role(acc), 2, shape);
   c->fixup = ignore_some;
-  c->p.ignore_index = IGNORE_INDEX;
+  c->p.loss.ignore_index = IGNORE_INDEX;
   c->p.accumulate = acc;
   c->flops = 5.0 * (double)(rows * classes);
   c->bytes = 4.0 * (double)(rows * classes) * (acc ? 3 : 2) + 12.0 * (double)rows;

@@ -9,20 +9,21 @@
 enum { A, B, C };
 
 static kz_status invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return kz_op_matmul(s, &t[A], &t[B], &t[C], c->p.trans_a, c->p.trans_b, c->p.alpha, c->p.beta);
+  return kz_op_matmul(s, &t[A], &t[B], &t[C], c->p.gemm.trans_a, c->p.gemm.trans_b, c->p.gemm.alpha,
+                      c->p.gemm.beta);
 }
 
 static void ref(const kz_op_case *c, kz_host_arg *h) {
   const kz_arg_spec *a = &c->args[A], *b = &c->args[B], *cc = &c->args[C];
   int ra = a->ndim - 2, rb = b->ndim - 2, rc = cc->ndim - 2;
   int64_t m = cc->shape[rc], n = cc->shape[rc + 1];
-  int64_t k = c->p.trans_a ? a->shape[ra] : a->shape[ra + 1];
+  int64_t k = c->p.gemm.trans_a ? a->shape[ra] : a->shape[ra + 1];
   kz_ref_gemm g = {
       .a = h[A].f,
       .b = h[B].f,
       .c = h[C].f,
-      .trans_a = c->p.trans_a,
-      .trans_b = c->p.trans_b,
+      .trans_a = c->p.gemm.trans_a,
+      .trans_b = c->p.gemm.trans_b,
       .m = m,
       .n = n,
       .k = k,
@@ -33,8 +34,8 @@ static void ref(const kz_op_case *c, kz_host_arg *h) {
       .stride_b = b->ndim == 3 ? k * n : 0,
       .stride_c = m * n,
       .batch = cc->ndim == 3 ? cc->shape[0] : 1,
-      .alpha = c->p.alpha,
-      .beta = c->p.beta,
+      .alpha = c->p.gemm.alpha,
+      .beta = c->p.gemm.beta,
   };
   kz_ref_gemm_run(&g);
 }
@@ -58,10 +59,10 @@ kz_op_case *kz_case_matmul(kz_op_case_list *l, bool ta, bool tb, int64_t batch, 
   kz_arg_spec *out = kz_case_arg(c, "c", KZ_F32, beta != 0 ? KZ_ARG_INOUT : KZ_ARG_OUT,
                                  batch ? 3 : 2, batch ? sc : sc + 1);
   out->tol = kz_op_tolerance("matmul", dtype); /* bounded by the input precision */
-  c->p.trans_a = ta;
-  c->p.trans_b = tb;
-  c->p.alpha = alpha;
-  c->p.beta = beta;
+  c->p.gemm.trans_a = ta;
+  c->p.gemm.trans_b = tb;
+  c->p.gemm.alpha = alpha;
+  c->p.gemm.beta = beta;
   int64_t nb = batch ? batch : 1;
   double es = (double)kz_dtype_size(dtype);
   c->flops = 2.0 * (double)(nb * m * n * k);

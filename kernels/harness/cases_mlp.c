@@ -8,21 +8,21 @@
 #include "kernels/harness/case_build.h"
 #include "kernels/ref/ref_ops.h"
 
-/* The dropout key of a case: fixed, varied by p.steps so cases draw
+/* The dropout key of a case: fixed, varied by p.tab.key so cases draw
  * different masks. */
 static uint64_t dropout_key(const kz_op_case *c) {
-  return 0x5eedd50f0123abcdULL ^ (uint64_t)c->p.steps * 0x9e3779b97f4a7c15ULL;
+  return 0x5eedd50f0123abcdULL ^ (uint64_t)c->p.tab.key * 0x9e3779b97f4a7c15ULL;
 }
 
 /* ---- dropout ------------------------------------------------------------------- */
 static kz_status drop_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
   kz_tensor *y = c->p.in_place ? &t[0] : &t[1], *mask = c->p.in_place ? &t[1] : &t[2];
-  return kz_op_dropout(s, &t[0], y, mask, (double)c->p.param, dropout_key(c));
+  return kz_op_dropout(s, &t[0], y, mask, c->p.tab.p, dropout_key(c));
 }
 
 static void drop_ref(const kz_op_case *c, kz_host_arg *h) {
   kz_host_arg *y = c->p.in_place ? &h[0] : &h[1], *mask = c->p.in_place ? &h[1] : &h[2];
-  kz_ref_dropout_fwd(h[0].f, y->f, mask->f, h[0].n, (double)c->p.param, dropout_key(c));
+  kz_ref_dropout_fwd(h[0].f, y->f, mask->f, h[0].n, c->p.tab.p, dropout_key(c));
 }
 
 static kz_op_case *case_dropout(kz_op_case_list *l, int64_t n, float p, int key, bool in_place) {
@@ -31,8 +31,8 @@ static kz_op_case *case_dropout(kz_op_case_list *l, int64_t n, float p, int key,
   kz_case_arg(c, "x", KZ_F32, in_place ? KZ_ARG_INOUT : KZ_ARG_IN, 1, &n);
   if (!in_place) kz_case_arg(c, "y", KZ_F32, KZ_ARG_OUT, 1, &n);
   kz_case_arg(c, "mask", KZ_F32, KZ_ARG_OUT, 1, &n);
-  c->p.param = p;
-  c->p.steps = key;
+  c->p.tab.p = p;
+  c->p.tab.key = key;
   c->p.in_place = in_place;
   c->flops = (double)n;
   c->bytes = 12.0 * (double)n;
@@ -95,11 +95,11 @@ static kz_op_case *case_mse(kz_op_case_list *l, int64_t n) {
 }
 
 static kz_status mse_bwd_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return kz_op_mse_bwd(s, &t[0], &t[1], &t[2], (double)c->p.scale, c->p.accumulate);
+  return kz_op_mse_bwd(s, &t[0], &t[1], &t[2], c->p.tab.scale, c->p.accumulate);
 }
 
 static void mse_bwd_ref(const kz_op_case *c, kz_host_arg *h) {
-  kz_ref_mse_bwd(h[0].f, h[1].f, h[2].f, h[0].n, (double)c->p.scale, c->p.accumulate);
+  kz_ref_mse_bwd(h[0].f, h[1].f, h[2].f, h[0].n, c->p.tab.scale, c->p.accumulate);
 }
 
 static kz_op_case *case_mse_bwd(kz_op_case_list *l, int64_t n, float scale, bool acc) {
@@ -109,7 +109,7 @@ static kz_op_case *case_mse_bwd(kz_op_case_list *l, int64_t n, float scale, bool
   kz_case_arg(c, "target", KZ_F32, KZ_ARG_IN, 1, &n);
   kz_case_arg(c, "dpred", KZ_F32, kz_grad_role(acc), 1, &n);
   c->fixup = nan_targets;
-  c->p.scale = scale;
+  c->p.tab.scale = scale;
   c->p.accumulate = acc;
   c->flops = 4.0 * (double)n;
   c->bytes = 4.0 * (double)n * (acc ? 4 : 3);
@@ -139,7 +139,7 @@ static kz_status std_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
   kz_tensor mean = {0}, sd = {0};
   kz_status st = widen(s, &t[1], &mean);
   if (st == KZ_OK) st = widen(s, &t[2], &sd);
-  if (st == KZ_OK) st = kz_op_standardize(s, &t[0], &mean, &sd, &t[3], &t[4], (double)c->p.param);
+  if (st == KZ_OK) st = kz_op_standardize(s, &t[0], &mean, &sd, &t[3], &t[4], c->p.tab.p);
   if (st == KZ_OK) st = kz_stream_sync(s);
   if (mean.data) kz_tensor_free(&mean);
   if (sd.data) kz_tensor_free(&sd);
@@ -149,7 +149,7 @@ static kz_status std_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
 static void std_ref(const kz_op_case *c, kz_host_arg *h) {
   const kz_arg_spec *v = &c->args[0], *x = &c->args[4];
   kz_ref_standardize(h[0].f, h[1].f, h[2].f, h[3].i, h[4].f, v->shape[0], v->shape[1], x->shape[1],
-                     (double)c->p.param);
+                     c->p.tab.p);
 }
 
 /* Every third value missing or infinite; every other column has an
@@ -175,7 +175,7 @@ static kz_op_case *case_standardize(kz_op_case_list *l, int64_t rows, int64_t co
   kz_arg_ints(kz_case_arg(c, "miss", KZ_I32, KZ_ARG_IN, 1, &cols), -1, 0);
   kz_case_arg(c, "x", KZ_F32, KZ_ARG_INOUT, 2, xs);
   c->fixup = std_inputs;
-  c->p.param = 10.0f;
+  c->p.tab.p = 10.0;
   c->flops = 3.0 * (double)(rows * cols);
   c->bytes = 8.0 * (double)(rows * cols) + 20.0 * (double)cols;
   return c;
@@ -183,14 +183,14 @@ static kz_op_case *case_standardize(kz_op_case_list *l, int64_t rows, int64_t co
 
 /* ---- copy_cols: src [R, Cs] columns [sc, sc+n) into dst [R, Cd] at dc ----------- */
 static kz_status cc_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  const int64_t dst_col = (int64_t)c->p.alpha, src_col = (int64_t)c->p.beta;
-  const int64_t cols = (int64_t)c->p.scale;
+  const int64_t dst_col = c->p.tab.dst_col, src_col = c->p.tab.src_col;
+  const int64_t cols = c->p.tab.cols;
   return kz_op_copy_cols(s, &t[0], src_col, &t[1], dst_col, cols);
 }
 
 static void cc_ref(const kz_op_case *c, kz_host_arg *h) {
-  const int64_t dst_col = (int64_t)c->p.alpha, src_col = (int64_t)c->p.beta;
-  const int64_t cols = (int64_t)c->p.scale;
+  const int64_t dst_col = c->p.tab.dst_col, src_col = c->p.tab.src_col;
+  const int64_t cols = c->p.tab.cols;
   const kz_arg_spec *src = &c->args[0], *dst = &c->args[1];
   kz_ref_copy_cols(h[0].f + src_col, src->shape[1], h[1].f + dst_col, dst->shape[1], src->shape[0],
                    cols);
@@ -207,9 +207,9 @@ static kz_op_case *case_copy_cols(kz_op_case_list *l, int64_t rows, int64_t src_
   kz_case_arg(c, "src", KZ_F32, KZ_ARG_IN, 2, ss);
   kz_case_arg(c, "dst", KZ_F32, KZ_ARG_INOUT, 2, ds);
   /* small integers: exact in float */
-  c->p.alpha = (float)dst_col;
-  c->p.beta = (float)src_col;
-  c->p.scale = (float)cols;
+  c->p.tab.dst_col = dst_col;
+  c->p.tab.src_col = src_col;
+  c->p.tab.cols = cols;
   c->flops = 0;
   c->bytes = 8.0 * (double)(rows * cols);
   return c;

@@ -10,22 +10,23 @@ enum { P, G, M, V, P16 };
 
 static kz_status adamw_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
   int64_t n = t[P].shape[0];
-  for (int i = 0; i < c->p.steps; ++i) {
+  for (int i = 0; i < c->p.optim.steps; ++i) {
     kz_tensor grads = t[P];
     grads.data = (float *)t[G].data + (size_t)i * (size_t)n;
-    kz_adamw_hparams hp = c->p.hp;
+    kz_adamw_hparams hp = c->p.optim.hp;
     hp.step += i;
-    KZ_TRY(kz_op_adamw(s, &t[P], &grads, &t[M], &t[V], c->p.bf16_copy ? &t[P16] : NULL, &hp));
+    KZ_TRY(kz_op_adamw(s, &t[P], &grads, &t[M], &t[V], c->p.optim.bf16_copy ? &t[P16] : NULL, &hp));
   }
   return KZ_OK;
 }
 
 static void adamw_ref(const kz_op_case *c, kz_host_arg *h) {
   int64_t n = h[P].n;
-  for (int i = 0; i < c->p.steps; ++i) {
-    kz_adamw_hparams hp = c->p.hp;
+  for (int i = 0; i < c->p.optim.steps; ++i) {
+    kz_adamw_hparams hp = c->p.optim.hp;
     hp.step += i;
-    kz_ref_adamw(h[P].f, h[G].f + i * n, h[M].f, h[V].f, c->p.bf16_copy ? h[P16].f : NULL, n, &hp);
+    kz_ref_adamw(h[P].f, h[G].f + i * n, h[M].f, h[V].f, c->p.optim.bf16_copy ? h[P16].f : NULL, n,
+                 &hp);
   }
 }
 
@@ -38,16 +39,16 @@ kz_op_case *kz_case_adamw(kz_op_case_list *l, int64_t n, int steps, bool bf16_co
   kz_arg_normal(kz_case_arg(c, "m", KZ_F32, KZ_ARG_INOUT, 1, &n), 0, 0.1);
   kz_arg_uniform(kz_case_arg(c, "v", KZ_F32, KZ_ARG_INOUT, 1, &n), 0, 0.01);
   if (bf16_copy) kz_case_arg(c, "params_bf16", KZ_BF16, KZ_ARG_OUT, 1, &n);
-  c->p.steps = steps;
-  c->p.bf16_copy = bf16_copy;
+  c->p.optim.steps = steps;
+  c->p.optim.bf16_copy = bf16_copy;
   /* A large lr and weight decay make every term of the update visible. */
-  c->p.hp = (kz_adamw_hparams){.lr = 1e-2f,
-                               .beta1 = 0.9f,
-                               .beta2 = 0.999f,
-                               .eps = 1e-8f,
-                               .weight_decay = 0.1f,
-                               .grad_scale = 0.5f,
-                               .step = 1};
+  c->p.optim.hp = (kz_adamw_hparams){.lr = 1e-2f,
+                                     .beta1 = 0.9f,
+                                     .beta2 = 0.999f,
+                                     .eps = 1e-8f,
+                                     .weight_decay = 0.1f,
+                                     .grad_scale = 0.5f,
+                                     .step = 1};
   c->flops = 16.0 * (double)n * steps;
   c->bytes = (28.0 + (bf16_copy ? 2.0 : 0.0)) * (double)n * steps;
   return c;

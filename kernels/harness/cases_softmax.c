@@ -15,18 +15,18 @@ static kz_softmax_shape shape_of(const kz_op_case *c, const kz_host_arg *h) {
                             x->shape[1],
                             x->shape[2],
                             x->shape[3],
-                            c->p.scale,
-                            c->p.causal,
-                            c->p.lengths ? h[c->nargs - 1].i : NULL};
+                            c->p.attn.scale,
+                            c->p.attn.causal,
+                            c->p.attn.lengths ? h[c->nargs - 1].i : NULL};
 }
 
 static const kz_tensor *lengths_of(const kz_op_case *c, kz_tensor *t) {
-  return c->p.lengths ? &t[c->nargs - 1] : NULL;
+  return c->p.attn.lengths ? &t[c->nargs - 1] : NULL;
 }
 
 /* One full row, one empty row (B >= 2), the rest random in [1, S]. */
 static void fix_lengths(const kz_op_case *c, kz_host_arg *h) {
-  if (!c->p.lengths) return;
+  if (!c->p.attn.lengths) return;
   int32_t *len = h[c->nargs - 1].i;
   int64_t b = c->args[0].shape[0], keys = c->args[0].shape[3];
   if (b == 1) {
@@ -38,7 +38,7 @@ static void fix_lengths(const kz_op_case *c, kz_host_arg *h) {
 }
 
 static kz_status fwd_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return kz_op_softmax(s, &t[0], &t[1], lengths_of(c, t), c->p.scale, c->p.causal);
+  return kz_op_softmax(s, &t[0], &t[1], lengths_of(c, t), c->p.attn.scale, c->p.attn.causal);
 }
 
 static void fwd_ref(const kz_op_case *c, kz_host_arg *h) {
@@ -70,9 +70,9 @@ kz_op_case *kz_case_softmax(kz_op_case_list *l, const int64_t *bhts, float scale
   add_args(c, "x", "y", bhts);
   if (lengths) add_lengths(c, bhts);
   c->fixup = fix_lengths;
-  c->p.scale = scale;
-  c->p.causal = causal;
-  c->p.lengths = lengths;
+  c->p.attn.scale = scale;
+  c->p.attn.causal = causal;
+  c->p.attn.lengths = lengths;
   double n = (double)(bhts[0] * bhts[1] * bhts[2] * bhts[3]);
   c->flops = 5.0 * n;
   c->bytes = 8.0 * n;
@@ -80,8 +80,8 @@ kz_op_case *kz_case_softmax(kz_op_case_list *l, const int64_t *bhts, float scale
 }
 
 static kz_status bwd_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return kz_op_softmax_bwd(s, &t[0], &t[1], &t[2], lengths_of(c, t), c->p.scale, c->p.causal,
-                           c->p.accumulate);
+  return kz_op_softmax_bwd(s, &t[0], &t[1], &t[2], lengths_of(c, t), c->p.attn.scale,
+                           c->p.attn.causal, c->p.accumulate);
 }
 
 static void bwd_ref(const kz_op_case *c, kz_host_arg *h) {
@@ -113,9 +113,9 @@ kz_op_case *kz_case_softmax_bwd(kz_op_case_list *l, const int64_t *bhts, float s
   kz_case_arg(c, "dx", KZ_F32, kz_grad_role(acc), 4, bhts);
   if (lengths) add_lengths(c, bhts);
   c->fixup = bwd_fixup;
-  c->p.scale = scale;
-  c->p.causal = causal;
-  c->p.lengths = lengths;
+  c->p.attn.scale = scale;
+  c->p.attn.causal = causal;
+  c->p.attn.lengths = lengths;
   c->p.accumulate = acc;
   double n = (double)(bhts[0] * bhts[1] * bhts[2] * bhts[3]);
   c->flops = 4.0 * n;

@@ -28,12 +28,12 @@ static const kz_unary_info *info_of(const kz_op_case *c) {
 }
 
 static kz_status fwd_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return info_of(c)->fwd(s, &t[0], &t[1], c->p.param);
+  return info_of(c)->fwd(s, &t[0], &t[1], c->p.ew.param);
 }
 
 static void fwd_ref(const kz_op_case *c, kz_host_arg *h) {
   const kz_unary_info *u = info_of(c);
-  for (int64_t i = 0; i < h[0].n; ++i) h[1].f[i] = u->ref(h[0].f[i], c->p.param);
+  for (int64_t i = 0; i < h[0].n; ++i) h[1].f[i] = u->ref(h[0].f[i], c->p.ew.param);
 }
 
 kz_op_case *kz_case_unary(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param) {
@@ -41,20 +41,20 @@ kz_op_case *kz_case_unary(kz_op_case_list *l, const kz_unary_info *u, int64_t n,
       kz_case_new(l, u->name, fwd_invoke, fwd_ref, "%s %lld p%g", u->name, (long long)n, param);
   kz_arg_normal(kz_case_arg(c, "x", KZ_F32, KZ_ARG_IN, 1, &n), 0, 3);
   kz_case_arg(c, "y", KZ_F32, KZ_ARG_OUT, 1, &n);
-  c->p.param = param;
+  c->p.ew.param = param;
   c->flops = 8.0 * (double)n;
   c->bytes = 8.0 * (double)n;
   return c;
 }
 
 static kz_status bwd_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
-  return info_of(c)->bwd(s, &t[0], &t[1], &t[2], c->p.param, c->p.accumulate);
+  return info_of(c)->bwd(s, &t[0], &t[1], &t[2], c->p.ew.param, c->p.accumulate);
 }
 
 static void bwd_ref(const kz_op_case *c, kz_host_arg *h) {
   const kz_unary_info *u = info_of(c);
   for (int64_t i = 0; i < h[0].n; ++i) {
-    double g = h[1].f[i] * u->grad(h[0].f[i], c->p.param);
+    double g = h[1].f[i] * u->grad(h[0].f[i], c->p.ew.param);
     h[2].f[i] = c->p.accumulate ? h[2].f[i] + g : g;
   }
 }
@@ -66,7 +66,7 @@ kz_op_case *kz_case_unary_bwd(kz_op_case_list *l, const kz_unary_info *u, int64_
   kz_arg_normal(kz_case_arg(c, "x", KZ_F32, KZ_ARG_IN, 1, &n), 0, 3);
   kz_case_arg(c, "dy", KZ_F32, KZ_ARG_IN, 1, &n);
   kz_case_arg(c, "dx", KZ_F32, kz_grad_role(acc), 1, &n);
-  c->p.param = param;
+  c->p.ew.param = param;
   c->p.accumulate = acc;
   c->flops = 12.0 * (double)n;
   c->bytes = 4.0 * (double)n * (acc ? 4 : 3);

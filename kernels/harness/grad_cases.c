@@ -53,33 +53,37 @@ static kz_grad_case *push(kz_grad_list *l, const char *op, kz_grad_fwd_fn fwd, k
 
 static void input(kz_grad_case *g, const char *name, int64_t n, bool diff, double mean,
                   double std) {
-  if (g->ninputs < KZ_GRAD_MAX_INPUTS)
-    g->in[g->ninputs++] = (kz_grad_input){name, n, diff, mean, std};
+  if (g->ninputs >= KZ_GRAD_MAX_INPUTS) { /* a silently dropped input would go unchecked */
+    fprintf(stderr, "gradient case %s: input %s is past KZ_GRAD_MAX_INPUTS (%d)\n", g->name, name,
+            KZ_GRAD_MAX_INPUTS);
+    abort();
+  }
+  g->in[g->ninputs++] = (kz_grad_input){name, n, diff, mean, std};
 }
 
 static double *scratch_alloc(int64_t n) {
   return malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
 }
 
-/* ---- matmul: dims = {m, n, k, batch}; b broadcast when p.beta != 0 ---------------- */
+/* ---- matmul: dims = {m, n, k, batch}; b broadcast when p.gemm.beta != 0 ---------------- */
 static void mm_fwd(const kz_grad_case *g, double *const *in, double *out) {
   int64_t m = g->dims[0], n = g->dims[1], k = g->dims[2], batch = g->dims[3];
   kz_ref_gemm c = {.a = in[0],
                    .b = in[1],
                    .c = out,
-                   .trans_a = g->p.trans_a,
-                   .trans_b = g->p.trans_b,
+                   .trans_a = g->p.gemm.trans_a,
+                   .trans_b = g->p.gemm.trans_b,
                    .m = m,
                    .n = n,
                    .k = k,
-                   .lda = g->p.trans_a ? m : k,
-                   .ldb = g->p.trans_b ? k : n,
+                   .lda = g->p.gemm.trans_a ? m : k,
+                   .ldb = g->p.gemm.trans_b ? k : n,
                    .ldc = n,
                    .stride_a = m * k,
-                   .stride_b = g->p.beta != 0 ? 0 : k * n,
+                   .stride_b = g->p.gemm.beta != 0 ? 0 : k * n,
                    .stride_c = m * n,
                    .batch = batch,
-                   .alpha = g->p.alpha,
+                   .alpha = g->p.gemm.alpha,
                    .beta = 0};
   kz_ref_gemm_run(&c);
 }
@@ -108,8 +112,8 @@ static void gemm_acc(const double *a, bool ta, int64_t lda, const double *b, boo
  * transposed back to the stored layout; a broadcast B sums over the batch. */
 static void mm_bwd(const kz_grad_case *g, double *const *in, const double *dc, double *const *din) {
   int64_t m = g->dims[0], n = g->dims[1], k = g->dims[2], batch = g->dims[3];
-  bool ta = g->p.trans_a, tb = g->p.trans_b, bcast = g->p.beta != 0;
-  double alpha = g->p.alpha;
+  bool ta = g->p.gemm.trans_a, tb = g->p.gemm.trans_b, bcast = g->p.gemm.beta != 0;
+  double alpha = g->p.gemm.alpha;
   int64_t lda = ta ? m : k, ldb = tb ? k : n;
   memset(din[0], 0, (size_t)(batch * m * k) * sizeof(double));
   memset(din[1], 0, (size_t)((bcast ? 1 : batch) * k * n) * sizeof(double));
@@ -137,10 +141,10 @@ static void add_matmul(kz_grad_list *l, bool ta, bool tb, int64_t m, int64_t n, 
   g->dims[1] = n;
   g->dims[2] = k;
   g->dims[3] = batch;
-  g->p.trans_a = ta;
-  g->p.trans_b = tb;
-  g->p.alpha = alpha;
-  g->p.beta = bcast_b ? 1.0f : 0.0f;
+  g->p.gemm.trans_a = ta;
+  g->p.gemm.trans_b = tb;
+  g->p.gemm.alpha = alpha;
+  g->p.gemm.beta = bcast_b ? 1.0f : 0.0f;
   input(g, "a", batch * m * k, true, 0, 1);
   input(g, "b", (bcast_b ? 1 : batch) * k * n, true, 0, 1);
   g->nout = batch * m * n;
@@ -159,19 +163,20 @@ static void bias_bwd(const kz_grad_case *g, double *const *in, const double *dy,
 
 /* ---- gelu: dims = {n} ------------------------------------------------------------------ */
 static void gelu_fwd(const kz_grad_case *g, double *const *in, double *out) {
-  kz_ref_gelu_fwd(in[0], out, g->dims[0], g->p.approx);
+  kz_ref_gelu_fwd(in[0], out, g->dims[0], g->p.ew.approx);
 }
 
 static void gelu_bwd(const kz_grad_case *g, double *const *in, const double *dy,
                      double *const *din) {
-  kz_ref_gelu_bwd(in[0], dy, din[0], g->dims[0], g->p.approx, false);
+  kz_ref_gelu_bwd(in[0], dy, din[0], g->dims[0], g->p.ew.approx, false);
 }
 
 /* ---- layernorm: dims = {rows, cols} ------------------------------------------------- */
 static void ln_fwd(const kz_grad_case *g, double *const *in, double *out) {
   double *mean = scratch_alloc(g->dims[0]), *rstd = scratch_alloc(g->dims[0]);
   if (mean && rstd)
-    kz_ref_layernorm_fwd(in[0], in[1], in[2], out, mean, rstd, g->dims[0], g->dims[1], g->p.eps);
+    kz_ref_layernorm_fwd(in[0], in[1], in[2], out, mean, rstd, g->dims[0], g->dims[1],
+                         g->p.norm.eps);
   free(mean);
   free(rstd);
 }
@@ -180,7 +185,7 @@ static void ln_bwd(const kz_grad_case *g, double *const *in, const double *dy, d
   int64_t rows = g->dims[0], cols = g->dims[1];
   double *mean = scratch_alloc(rows), *rstd = scratch_alloc(rows), *y = scratch_alloc(rows * cols);
   if (mean && rstd && y) {
-    kz_ref_layernorm_fwd(in[0], in[1], in[2], y, mean, rstd, rows, cols, g->p.eps);
+    kz_ref_layernorm_fwd(in[0], in[1], in[2], y, mean, rstd, rows, cols, g->p.norm.eps);
     kz_ref_layernorm_bwd(dy, in[0], in[1], mean, rstd, din[0], din[1], din[2], rows, cols, false);
   }
   free(mean);
@@ -194,9 +199,9 @@ static kz_softmax_shape sm_shape(const kz_grad_case *g) {
                             g->dims[1],
                             g->dims[2],
                             g->dims[3],
-                            g->p.scale,
-                            g->p.causal,
-                            g->p.lengths ? g->ints : NULL};
+                            g->p.attn.scale,
+                            g->p.attn.causal,
+                            g->p.attn.lengths ? g->ints : NULL};
 }
 
 static void sm_fwd(const kz_grad_case *g, double *const *in, double *out) {
@@ -215,12 +220,12 @@ static void sm_bwd(const kz_grad_case *g, double *const *in, const double *dy, d
 
 /* ---- cross_entropy: dims = {rows, classes}; ints = targets ------------------------ */
 static void ce_fwd(const kz_grad_case *g, double *const *in, double *out) {
-  kz_ref_cross_entropy_fwd(in[0], g->ints, out, g->dims[0], g->dims[1], g->p.ignore_index);
+  kz_ref_cross_entropy_fwd(in[0], g->ints, out, g->dims[0], g->dims[1], g->p.loss.ignore_index);
 }
 
 static void ce_bwd(const kz_grad_case *g, double *const *in, const double *dl, double *const *din) {
-  kz_ref_cross_entropy_bwd(in[0], g->ints, dl, din[0], g->dims[0], g->dims[1], g->p.ignore_index,
-                           false);
+  kz_ref_cross_entropy_bwd(in[0], g->ints, dl, din[0], g->dims[0], g->dims[1],
+                           g->p.loss.ignore_index, false);
 }
 
 /* ---- embedding: dims = {n, vocab, dim}; ints = ids ------------------------------------ */
@@ -231,6 +236,56 @@ static void emb_fwd(const kz_grad_case *g, double *const *in, double *out) {
 static void emb_bwd(const kz_grad_case *g, double *const *in, const double *dout,
                     double *const *din) {
   kz_ref_embedding_bwd(g->ints, dout, din[0], g->dims[0], g->dims[1], g->dims[2], false);
+}
+
+/* ---- permute: dims = x's shape padded to 4; p.view.perm the padded order ------------------ */
+static kz_permute_shape grad_perm_shape(const kz_grad_case *g, bool inverse) {
+  kz_permute_shape sh;
+  for (int d = 0; d < 4; ++d) {
+    sh.in[d] = g->dims[d];
+    sh.perm[d] = g->p.view.perm[d];
+  }
+  if (inverse) { /* the backward reads dy, whose dims are x's permuted */
+    for (int j = 0; j < 4; ++j) {
+      sh.in[j] = g->dims[g->p.view.perm[j]];
+      sh.perm[g->p.view.perm[j]] = j;
+    }
+  }
+  return sh;
+}
+
+static void perm_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_permute_shape sh = grad_perm_shape(g, false);
+  kz_ref_permute(in[0], out, &sh, false);
+}
+
+static void perm_bwd(const kz_grad_case *g, double *const *in, const double *dout,
+                     double *const *din) {
+  (void)in;
+  kz_permute_shape sh = grad_perm_shape(g, true);
+  kz_ref_permute(dout, din[0], &sh, false);
+}
+
+static void build_permute(kz_grad_list *l) {
+  static const struct {
+    int64_t dims[4];
+    int perm[4];
+  } pc[] = {
+      {{2, 5, 3, 4}, {0, 2, 1, 3}}, {{1, 3, 4, 5}, {0, 3, 1, 2}}, {{2, 3, 1, 4}, {3, 1, 0, 2}}};
+  for (size_t i = 0; i < sizeof pc / sizeof pc[0]; ++i) {
+    kz_grad_case *g =
+        push(l, "permute", perm_fwd, perm_bwd, "permute %lldx%lldx%lldx%lld p%d%d%d%d",
+             (long long)pc[i].dims[0], (long long)pc[i].dims[1], (long long)pc[i].dims[2],
+             (long long)pc[i].dims[3], pc[i].perm[0], pc[i].perm[1], pc[i].perm[2], pc[i].perm[3]);
+    int64_t n = 1;
+    for (int d = 0; d < 4; ++d) {
+      g->dims[d] = pc[i].dims[d];
+      g->p.view.perm[d] = pc[i].perm[d];
+      n *= pc[i].dims[d];
+    }
+    input(g, "x", n, true, 0, 1);
+    g->nout = n;
+  }
 }
 
 static void build_matmul(kz_grad_list *l) {
@@ -252,7 +307,7 @@ static void build_simple(kz_grad_list *l) {
   for (int ap = 0; ap < 2; ++ap) {
     g = push(l, "gelu", gelu_fwd, gelu_bwd, "gelu %s 64", ap ? "tanh" : "erf");
     g->dims[0] = 64;
-    g->p.approx = (kz_gelu_approx)ap;
+    g->p.ew.approx = (kz_gelu_approx)ap;
     input(g, "x", 64, true, 0, 2);
     g->nout = 64;
   }
@@ -263,7 +318,7 @@ static void build_simple(kz_grad_list *l) {
              (long long)ln[i][1]);
     g->dims[0] = ln[i][0];
     g->dims[1] = ln[i][1];
-    g->p.eps = 1e-5f;
+    g->p.norm.eps = 1e-5f;
     input(g, "x", ln[i][0] * ln[i][1], true, 0.5, 1);
     input(g, "gamma", ln[i][1], true, 1, 0.5);
     input(g, "beta", ln[i][1], true, 0, 0.5);
@@ -280,9 +335,9 @@ static void add_softmax(kz_grad_list *l, int64_t b, int64_t h, int64_t t, int64_
   g->dims[1] = h;
   g->dims[2] = t;
   g->dims[3] = s;
-  g->p.scale = scale;
-  g->p.causal = causal;
-  g->p.lengths = lengths;
+  g->p.attn.scale = scale;
+  g->p.attn.causal = causal;
+  g->p.attn.lengths = lengths;
   for (int64_t i = 0; i < b && i < KZ_GRAD_MAX_INTS; ++i)
     g->ints[i] = (int32_t)(i == 1 ? 0 : s - i % s); /* batch row 1 fully masked */
   input(g, "x", b * h * t * s, true, 0, 1.5);
@@ -299,7 +354,7 @@ static void build_rest(kz_grad_list *l) {
   kz_grad_case *g = push(l, "cross_entropy", ce_fwd, ce_bwd, "cross_entropy 9x11 ignore");
   g->dims[0] = 9;
   g->dims[1] = 11;
-  g->p.ignore_index = -100;
+  g->p.loss.ignore_index = -100;
   for (int r = 0; r < 9; ++r) g->ints[r] = r % 4 == 3 ? -100 : (r * 7) % 11;
   input(g, "logits", 99, true, 0, 2);
   g->nout = 9;
@@ -318,7 +373,7 @@ static const uint64_t grad_dropout_key = 0x0ddba11c0ffee000ULL;
 
 static void drop_fwd(const kz_grad_case *g, double *const *in, double *out) {
   double *mask = scratch_alloc(g->dims[0]);
-  if (mask) kz_ref_dropout_fwd(in[0], out, mask, g->dims[0], g->p.param, grad_dropout_key);
+  if (mask) kz_ref_dropout_fwd(in[0], out, mask, g->dims[0], g->p.tab.p, grad_dropout_key);
   free(mask);
 }
 
@@ -326,7 +381,7 @@ static void drop_bwd(const kz_grad_case *g, double *const *in, const double *dy,
                      double *const *din) {
   double *mask = scratch_alloc(g->dims[0]), *y = scratch_alloc(g->dims[0]);
   if (mask && y) {
-    kz_ref_dropout_fwd(in[0], y, mask, g->dims[0], g->p.param, grad_dropout_key);
+    kz_ref_dropout_fwd(in[0], y, mask, g->dims[0], g->p.tab.p, grad_dropout_key);
     kz_ref_dropout_bwd(dy, mask, din[0], g->dims[0], false);
   }
   free(mask);
@@ -351,7 +406,7 @@ static void build_mlp(kz_grad_list *l) {
   for (int k = 0; k < 2; ++k) {
     kz_grad_case *g = push(l, "dropout", drop_fwd, drop_bwd, "dropout 64 p%g", ps[k]);
     g->dims[0] = 64;
-    g->p.param = ps[k];
+    g->p.tab.p = ps[k];
     input(g, "x", 64, true, 0, 1);
     g->nout = 64;
   }
@@ -371,13 +426,13 @@ static const kz_unary_info *unary_of(const kz_grad_case *g) {
 
 static void unary_fwd(const kz_grad_case *g, double *const *in, double *out) {
   const kz_unary_info *u = unary_of(g);
-  for (int64_t i = 0; i < g->dims[0]; ++i) out[i] = u->ref(in[0][i], g->p.param);
+  for (int64_t i = 0; i < g->dims[0]; ++i) out[i] = u->ref(in[0][i], g->p.ew.param);
 }
 
 static void unary_bwd(const kz_grad_case *g, double *const *in, const double *dy,
                       double *const *din) {
   const kz_unary_info *u = unary_of(g);
-  for (int64_t i = 0; i < g->dims[0]; ++i) din[0][i] = dy[i] * u->grad(in[0][i], g->p.param);
+  for (int64_t i = 0; i < g->dims[0]; ++i) din[0][i] = dy[i] * u->grad(in[0][i], g->p.ew.param);
 }
 
 static void build_unary(kz_grad_list *l) {
@@ -386,7 +441,7 @@ static void build_unary(kz_grad_list *l) {
     if (!u->has_grad) continue;
     kz_grad_case *g = push(l, u->name, unary_fwd, unary_bwd, "%s 64 p%g", u->name, u->value);
     g->dims[0] = 64;
-    g->p.param = (float)u->value;
+    g->p.ew.param = (float)u->value;
     input(g, "x", 64, true, 0, 2);
     g->nout = 64;
   }
@@ -399,6 +454,7 @@ kz_status kz_grad_cases_build(kz_grad_list *list) {
   build_rest(list);
   build_mlp(list);
   build_unary(list);
+  build_permute(list);
   if (list->oom) {
     kz_grad_list_free(list);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "harness: cannot build the gradient cases");

@@ -20,7 +20,14 @@
 extern "C" {
 #endif
 
-#define KZ_GRAD_MAX_INPUTS 4
+/* Inputs of one gradient case: an LSTM cell has six differentiable ones
+ * (x, h, c, W_x, W_h, b); tests/test_harness_selftest.c runs a six-input
+ * case to prove the check handles them. */
+#define KZ_GRAD_MAX_INPUTS 8
+#define KZ_GRAD_LSTM_INPUTS 6
+#ifndef __cplusplus
+_Static_assert(KZ_GRAD_MAX_INPUTS >= KZ_GRAD_LSTM_INPUTS, "LSTM cell: six differentiable inputs");
+#endif
 #define KZ_GRAD_MAX_INTS 64
 /* Central differences in double with h = 1e-5 are accurate to ~1e-9
  * relative on these smooth functions; a wrong formula is off by O(1). */

@@ -50,6 +50,11 @@ kz_status kz_bench_cases_build(kz_op_case_list *l) {
   kz_case_adamw(l, (int64_t)1 << 24, 1, true);
   kz_case_cast(l, (int64_t)1 << 24, KZ_F32);
   kz_case_cast(l, (int64_t)1 << 24, KZ_BF16);
+  /* Attention heads: split [B,T,H,D] -> [B,H,T,D] and its backward (merge). */
+  static const int64_t heads[] = {32, 128, 12, 64};
+  static const int split[] = {0, 2, 1, 3};
+  kz_case_permute(l, 4, heads, split, false, false);
+  kz_case_permute(l, 4, heads, split, true, false);
   /* Every unary elementwise op of the op list on the FFN activation shape. */
   for (int i = 0; i < kz_unary_count(); ++i) {
     const kz_unary_info *u = kz_unary_at(i);
@@ -82,14 +87,14 @@ static kz_status run_openblas(void *p) {
   const kz_arg_spec *a = &c->args[0], *b = &c->args[1], *cc = &c->args[2];
   int ra = a->ndim - 2, rb = b->ndim - 2, rc = cc->ndim - 2;
   int64_t m = cc->shape[rc], n = cc->shape[rc + 1];
-  int64_t k = c->p.trans_a ? a->shape[ra] : a->shape[ra + 1];
+  int64_t k = c->p.gemm.trans_a ? a->shape[ra] : a->shape[ra + 1];
   int64_t batch = cc->ndim == 3 ? cc->shape[0] : 1;
   for (int64_t i = 0; i < batch; ++i)
-    cblas_sgemm(CblasRowMajor, c->p.trans_a ? CblasTrans : CblasNoTrans,
-                c->p.trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, c->p.alpha,
-                (const float *)x->t[0].data + (a->ndim == 3 ? i * m * k : 0), (int)a->shape[ra + 1],
-                (const float *)x->t[1].data + (b->ndim == 3 ? i * k * n : 0), (int)b->shape[rb + 1],
-                c->p.beta, (float *)x->t[2].data + i * m * n, (int)n);
+    cblas_sgemm(CblasRowMajor, c->p.gemm.trans_a ? CblasTrans : CblasNoTrans,
+                c->p.gemm.trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+                c->p.gemm.alpha, (const float *)x->t[0].data + (a->ndim == 3 ? i * m * k : 0),
+                (int)a->shape[ra + 1], (const float *)x->t[1].data + (b->ndim == 3 ? i * k * n : 0),
+                (int)b->shape[rb + 1], c->p.gemm.beta, (float *)x->t[2].data + i * m * n, (int)n);
   return KZ_OK;
 }
 

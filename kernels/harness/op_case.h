@@ -22,8 +22,19 @@
 extern "C" {
 #endif
 
-#define KZ_CASE_MAX_ARGS 8
+/* Arguments of one case. The widest ops planned: a fused attention backward
+ * (q, k, v, o, dO, lse -> dq, dk, dv, plus a padding and a causal mask: 11)
+ * and an LSTM cell backward (six differentiable inputs, their gradients and
+ * the saved gates). tests/test_harness_selftest.c runs a synthetic case of
+ * the attention-backward shape, so the runner is known to handle it. */
+#define KZ_CASE_MAX_ARGS 16
 #define KZ_CASE_NAME_LEN 96
+#define KZ_CASE_ATTENTION_BWD_ARGS (6 + 3 + 2)
+#ifdef __cplusplus
+static_assert(KZ_CASE_MAX_ARGS >= KZ_CASE_ATTENTION_BWD_ARGS, "fused attention backward");
+#else
+_Static_assert(KZ_CASE_MAX_ARGS >= KZ_CASE_ATTENTION_BWD_ARGS, "fused attention backward");
+#endif
 
 /* IN: read only (the runner checks it is left unchanged). OUT: every element
  * must be written; the device copy starts poisoned. INOUT: starts with random
@@ -48,23 +59,65 @@ typedef struct kz_arg_spec {
   double tol; /* NMSE bound for OUT/INOUT arguments */
 } kz_arg_spec;
 
-/* Parameters of every op in one struct: each case reads the fields its op has. */
-typedef struct kz_op_params {
+/* Parameters of a case, one struct per op family: a case fills the family
+ * of its op (c->p.norm.eps, c->p.attn.causal) and leaves the others zero,
+ * so a new family (LSTM, fused attention) adds its own struct instead of
+ * more fields shared by everyone. The last four apply to every op. */
+typedef struct kz_gemm_params {
   bool trans_a, trans_b;
   float alpha, beta;
-  kz_gelu_approx approx;
+} kz_gemm_params;
+
+typedef struct kz_elementwise_params {
+  kz_gelu_approx approx; /* gelu, bias_gelu */
+  float param;           /* unary elementwise ops (op_list.h U rows): their parameter */
+} kz_elementwise_params;
+
+typedef struct kz_norm_params {
   float eps;
   bool stats; /* layernorm: mean/rstd outputs present */
+} kz_norm_params;
+
+typedef struct kz_attn_params {
   float scale;
   bool causal;
   bool lengths; /* softmax: the last argument is lengths [B] */
+} kz_attn_params;
+
+typedef struct kz_loss_params {
   int32_t ignore_index;
-  bool accumulate;
-  bool in_place; /* y aliases the first input */
+} kz_loss_params;
+
+typedef struct kz_optim_params {
   kz_adamw_hparams hp;
   int steps;      /* adamw: consecutive steps run, grads is [steps, n] */
   bool bf16_copy; /* adamw: params_bf16 output present */
-  float param;    /* unary elementwise ops (op_list.h U rows): their parameter */
+} kz_optim_params;
+
+typedef struct kz_view_params {
+  int perm[KZ_MAX_DIMS]; /* permute: y dim j = x dim perm[j] */
+  bool backward;         /* permute: run kz_op_permute_bwd (dy -> dx) */
+} kz_view_params;
+
+typedef struct kz_tabular_params {
+  double p;                       /* dropout: drop probability; standardize: inf_z */
+  uint64_t key;                   /* dropout: the mask's key */
+  double scale;                   /* mse_bwd: the loss scale */
+  int64_t src_col, dst_col, cols; /* copy_cols */
+} kz_tabular_params;
+
+typedef struct kz_op_params {
+  kz_gemm_params gemm;
+  kz_elementwise_params ew;
+  kz_norm_params norm;
+  kz_attn_params attn;
+  kz_loss_params loss;
+  kz_optim_params optim;
+  kz_view_params view;
+  kz_tabular_params tab; /* the MLP's ops: dropout, mse, standardize, copy_cols */
+  /* Every op: */
+  bool accumulate; /* backward ops: add into the gradient outputs */
+  bool in_place;   /* y aliases the first input */
   /* Backward ops: gradient outputs passed as NULL ("not wanted"), bit i for
    * the i-th gradient output. The argument stays in the case as an input, so
    * the runner checks it is left untouched; ref gets NULL too. */

@@ -45,6 +45,13 @@ kz_arg_spec *kz_case_arg(kz_op_case *c, const char *name, kz_dtype dtype, kz_arg
             name, (int)dtype);
     abort();
   }
+  /* Dropping an argument would shift every later one and test the wrong
+   * thing, so a case wider than the limit stops the build of the table. */
+  if (c->nargs >= KZ_CASE_MAX_ARGS) {
+    fprintf(stderr, "op case %s: argument %s is past KZ_CASE_MAX_ARGS (%d): raise the limit\n",
+            c->name, name, KZ_CASE_MAX_ARGS);
+    abort();
+  }
   kz_arg_spec *a = c->nargs < KZ_CASE_MAX_ARGS ? &c->args[c->nargs++] : &scratch;
   memset(a, 0, sizeof *a);
   a->name = name;
@@ -93,6 +100,7 @@ kz_status kz_op_cases_build(kz_op_case_list *list) {
   kz_cases_optim(list);
   kz_cases_unary(list);
   kz_cases_mlp(list);
+  kz_cases_view(list);
   if (list->oom) {
     kz_op_case_list_free(list);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "harness: cannot build the case table");

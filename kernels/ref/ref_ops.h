@@ -78,6 +78,7 @@ void kz_ref_embedding_bwd(const int32_t *ids, const double *dout, double *dtable
  * widened back to double, so it compares directly with a backend's output. */
 void kz_ref_adamw(double *params, const double *grads, double *m, double *v, double *params_bf16,
                   int64_t n, const kz_adamw_hparams *hp);
+void kz_ref_permute(const double *x, double *y, const kz_permute_shape *sh, bool accumulate);
 /* Rounds each value to the nearest bf16 (ties to even) and widens it back. */
 void kz_ref_round_bf16(const double *x, double *y, int64_t n);
 /* The unary elementwise ops of the op list: f(x; param) and f'(x; param),
