@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/bytes/le_buf.h"
+#include "common/fs/numbered_files.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/hash64.h"
 #include "kernels/core/error.h"
@@ -24,47 +26,7 @@ enum { CKPT_VERSION = 1 };
 
 /* ---- byte buffer ------------------------------------------------------------ */
 
-typedef struct buf {
-  unsigned char *p;
-  size_t len, cap;
-  int oom;
-} buf;
-
-static void put(buf *b, const void *src, size_t n) {
-  if (b->oom) return;
-  if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n) cap *= 2;
-    unsigned char *q = realloc(b->p, cap);
-    if (!q) {
-      b->oom = 1;
-      return;
-    }
-    b->p = q, b->cap = cap;
-  }
-  memcpy(b->p + b->len, src, n);
-  b->len += n;
-}
-static void put_u64(buf *b, uint64_t v) {
-  unsigned char t[8];
-  for (int i = 0; i < 8; ++i) t[i] = (unsigned char)(v >> (8 * i));
-  put(b, t, 8);
-}
-static void put_u32(buf *b, uint32_t v) {
-  unsigned char t[4];
-  for (int i = 0; i < 4; ++i) t[i] = (unsigned char)(v >> (8 * i));
-  put(b, t, 4);
-}
-static uint64_t get_u64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-static uint32_t get_u32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
+typedef kz_le_buf buf;
 
 /* ---- state JSON: doubles as hex bit patterns, so they round-trip exactly
  * (NaN and infinities included) ------------------------------------------- */
@@ -217,22 +179,22 @@ kz_status kz_ckpt_write(const char *path, const kz_ckpt_state *st, const char *m
   char *sj = state_json(st, n);
   if (!sj) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   buf b = {0};
-  put(&b, KZ_CKPT_MAGIC, 4);
-  put_u32(&b, CKPT_VERSION);
-  put_u64(&b, strlen(sj));
-  put(&b, sj, strlen(sj));
-  put_u64(&b, strlen(meta));
-  put(&b, meta, strlen(meta));
-  put_u64(&b, (uint64_t)n);
-  put_u32(&b, (uint32_t)n_state);
-  put(&b, params, (size_t)n * 4);
-  for (int k = 0; k < n_state; ++k) put(&b, state[k], (size_t)sn * 4);
+  kz_le_put(&b, KZ_CKPT_MAGIC, 4);
+  kz_le_put_u32(&b, CKPT_VERSION);
+  kz_le_put_u64(&b, strlen(sj));
+  kz_le_put(&b, sj, strlen(sj));
+  kz_le_put_u64(&b, strlen(meta));
+  kz_le_put(&b, meta, strlen(meta));
+  kz_le_put_u64(&b, (uint64_t)n);
+  kz_le_put_u32(&b, (uint32_t)n_state);
+  kz_le_put(&b, params, (size_t)n * 4);
+  for (int k = 0; k < n_state; ++k) kz_le_put(&b, state[k], (size_t)sn * 4);
   free(sj);
   if (!b.oom) {
     kz_hash64 h;
     kz_hash64_init(&h);
     kz_hash64_update(&h, b.p, b.len);
-    put_u64(&b, kz_hash64_final(&h));
+    kz_le_put_u64(&b, kz_hash64_final(&h));
   }
   if (b.oom) {
     free(b.p);
@@ -256,19 +218,19 @@ static kz_status parse(const char *path, const unsigned char *p, size_t len, kz_
   kz_hash64 h;
   kz_hash64_init(&h);
   kz_hash64_update(&h, p, len - 8);
-  if (kz_hash64_final(&h) != get_u64(p + len - 8))
+  if (kz_hash64_final(&h) != kz_le_get_u64(p + len - 8))
     return kz_fail(KZ_ERR_FORMAT, "%s: checksum mismatch (truncated or corrupt checkpoint)", path);
-  if (get_u32(p + 4) != CKPT_VERSION)
+  if (kz_le_get_u32(p + 4) != CKPT_VERSION)
     return kz_fail(KZ_ERR_FORMAT, "%s: checkpoint version %u, this build reads %d", path,
-                   get_u32(p + 4), CKPT_VERSION);
+                   kz_le_get_u32(p + 4), CKPT_VERSION);
   size_t off = 8, end = len - 8;
-  uint64_t sl = get_u64(p + off);
+  uint64_t sl = kz_le_get_u64(p + off);
   off += 8;
   if (sl > end - off) return kz_fail(KZ_ERR_FORMAT, "%s: state length out of range", path);
   KZ_TRY(parse_state(path, (const char *)p + off, (size_t)sl, &out->st));
   off += sl;
   if (end - off < 8) return kz_fail(KZ_ERR_FORMAT, "%s: truncated before the meta", path);
-  uint64_t ml = get_u64(p + off);
+  uint64_t ml = kz_le_get_u64(p + off);
   off += 8;
   if (ml > end - off) return kz_fail(KZ_ERR_FORMAT, "%s: meta length out of range", path);
   out->meta = malloc(ml + 1);
@@ -277,8 +239,8 @@ static kz_status parse(const char *path, const unsigned char *p, size_t len, kz_
   out->meta[ml] = '\0';
   off += ml;
   if (end - off < 12) return kz_fail(KZ_ERR_FORMAT, "%s: truncated before the parameters", path);
-  uint64_t n = get_u64(p + off);
-  uint32_t ns = get_u32(p + off + 8);
+  uint64_t n = kz_le_get_u64(p + off);
+  uint32_t ns = kz_le_get_u32(p + off + 8);
   off += 12;
   uint64_t sn = out->st.state_n < 0 ? n : (uint64_t)out->st.state_n;
   if (sn > n)
@@ -320,41 +282,8 @@ void kz_ckpt_path(const char *dir, int64_t step, char *buf_, size_t cap) {
   snprintf(buf_, cap, "%s/ckpt-%010lld.kzc", dir, (long long)step);
 }
 
-static int cmp_desc(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return x < y ? 1 : x > y ? -1 : 0;
-}
-
 kz_status kz_ckpt_list(const char *dir, int64_t **steps, int *n) {
-  *steps = NULL;
-  *n = 0;
-  DIR *d = opendir(dir);
-  if (!d) {
-    if (errno == ENOENT) return KZ_OK;
-    return kz_fail(KZ_ERR_IO, "%s: cannot list checkpoints: %s", dir, strerror(errno));
-  }
-  int cap = 0;
-  struct dirent *e;
-  kz_status st = KZ_OK;
-  while ((e = readdir(d)) != NULL) {
-    long long s;
-    char tail[8];
-    /* Exactly ckpt-<digits>.kzc; .tmp leftovers of a killed write are ignored. */
-    if (sscanf(e->d_name, "ckpt-%lld%7s", &s, tail) != 2 || strcmp(tail, ".kzc") != 0) continue;
-    if (*n == cap) {
-      cap = cap ? 2 * cap : 16;
-      int64_t *q = realloc(*steps, (size_t)cap * sizeof *q);
-      if (!q) {
-        st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
-        break;
-      }
-      *steps = q;
-    }
-    (*steps)[(*n)++] = s;
-  }
-  closedir(d);
-  if (*n > 1) qsort(*steps, (size_t)*n, sizeof **steps, cmp_desc);
-  return st;
+  return kz_fs_list_numbered(dir, "ckpt-", ".kzc", steps, n);
 }
 
 kz_status kz_ckpt_prune(const char *dir, int keep, int64_t keep_step) {

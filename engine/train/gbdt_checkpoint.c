@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/bytes/le_buf.h"
+#include "common/fs/numbered_files.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/hash64.h"
 #include "kernels/core/error.h"
@@ -21,47 +23,7 @@ enum { GBDT_CKPT_VERSION = 1 };
 
 /* ---- byte buffer ------------------------------------------------------------ */
 
-typedef struct buf {
-  unsigned char *p;
-  size_t len, cap;
-  int oom;
-} buf;
-
-static void put(buf *b, const void *src, size_t n) {
-  if (b->oom || n == 0) return;
-  if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 1 << 16;
-    while (cap < b->len + n) cap *= 2;
-    unsigned char *q = realloc(b->p, cap);
-    if (!q) {
-      b->oom = 1;
-      return;
-    }
-    b->p = q, b->cap = cap;
-  }
-  memcpy(b->p + b->len, src, n);
-  b->len += n;
-}
-static void put_u64(buf *b, uint64_t v) {
-  unsigned char t[8];
-  for (int i = 0; i < 8; ++i) t[i] = (unsigned char)(v >> (8 * i));
-  put(b, t, 8);
-}
-static void put_u32(buf *b, uint32_t v) {
-  unsigned char t[4];
-  for (int i = 0; i < 4; ++i) t[i] = (unsigned char)(v >> (8 * i));
-  put(b, t, 4);
-}
-static uint64_t get_u64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-static uint32_t get_u32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
+typedef kz_le_buf buf;
 
 /* A reader over the checked bytes: every take is bounded by the end. */
 typedef struct rd {
@@ -95,7 +57,7 @@ static void *take_array(rd *r, int64_t n, size_t sz) {
 }
 static int32_t take_i32(rd *r) {
   const unsigned char *q = take(r, 4);
-  return q ? (int32_t)get_u32(q) : 0;
+  return q ? (int32_t)kz_le_get_u32(q) : 0;
 }
 
 /* ---- state JSON: doubles and the stream as hex bit patterns --------------------- */
@@ -166,21 +128,21 @@ static char *state_json(const kz_gbdt_booster_state *s, double wall_s, const cha
 
 static void put_tree(buf *b, const kz_gbdt_tree *t, int32_t group) {
   size_t n = (size_t)t->n_nodes;
-  put_u32(b, (uint32_t)group);
-  put_u32(b, (uint32_t)t->n_nodes);
-  put_u32(b, (uint32_t)t->n_cat_values);
-  put(b, t->left, 4 * n);
-  put(b, t->right, 4 * n);
-  put(b, t->feature, 4 * n);
-  put(b, t->threshold, 4 * n);
-  put(b, t->default_left, n);
-  put(b, t->is_categorical, n);
-  put(b, t->cat_begin, 4 * n);
-  put(b, t->cat_count, 4 * n);
-  put(b, t->cat_values, 4 * (size_t)t->n_cat_values);
-  put(b, t->leaf_value, 4 * n);
-  put(b, t->gain, 4 * n);
-  put(b, t->cover, 4 * n);
+  kz_le_put_u32(b, (uint32_t)group);
+  kz_le_put_u32(b, (uint32_t)t->n_nodes);
+  kz_le_put_u32(b, (uint32_t)t->n_cat_values);
+  kz_le_put(b, t->left, 4 * n);
+  kz_le_put(b, t->right, 4 * n);
+  kz_le_put(b, t->feature, 4 * n);
+  kz_le_put(b, t->threshold, 4 * n);
+  kz_le_put(b, t->default_left, n);
+  kz_le_put(b, t->is_categorical, n);
+  kz_le_put(b, t->cat_begin, 4 * n);
+  kz_le_put(b, t->cat_count, 4 * n);
+  kz_le_put(b, t->cat_values, 4 * (size_t)t->n_cat_values);
+  kz_le_put(b, t->leaf_value, 4 * n);
+  kz_le_put(b, t->gain, 4 * n);
+  kz_le_put(b, t->cover, 4 * n);
 }
 
 kz_status kz_gbdt_ckpt_write(const char *path, const kz_gbdt_booster_state *s, double wall_s,
@@ -190,22 +152,22 @@ kz_status kz_gbdt_ckpt_write(const char *path, const kz_gbdt_booster_state *s, d
   const kz_gbdt_model *m = s->model;
   size_t nk = (size_t)s->n * (size_t)s->K, nvk = (size_t)s->nv * (size_t)s->K;
   buf b = {0};
-  put(&b, KZ_GBDT_CKPT_MAGIC, 4);
-  put_u32(&b, GBDT_CKPT_VERSION);
-  put_u64(&b, strlen(sj));
-  put(&b, sj, strlen(sj));
+  kz_le_put(&b, KZ_GBDT_CKPT_MAGIC, 4);
+  kz_le_put_u32(&b, GBDT_CKPT_VERSION);
+  kz_le_put_u64(&b, strlen(sj));
+  kz_le_put(&b, sj, strlen(sj));
   free(sj);
   /* The in-memory IEEE-754 bits of a little-endian host, as the .kzc files'
    * parameter blocks. */
-  put(&b, m->base_score, 8 * (size_t)s->K);
-  put(&b, s->margin, 8 * nk);
-  if (nvk) put(&b, s->vmargin, 8 * nvk);
+  kz_le_put(&b, m->base_score, 8 * (size_t)s->K);
+  kz_le_put(&b, s->margin, 8 * nk);
+  if (nvk) kz_le_put(&b, s->vmargin, 8 * nvk);
   for (int i = 0; i < m->n_trees; ++i) put_tree(&b, &m->trees[i], m->tree_group[i]);
   if (!b.oom) {
     kz_hash64 h;
     kz_hash64_init(&h);
     kz_hash64_update(&h, b.p, b.len);
-    put_u64(&b, kz_hash64_final(&h));
+    kz_le_put_u64(&b, kz_hash64_final(&h));
   }
   if (b.oom) {
     free(b.p);
@@ -226,7 +188,7 @@ void kz_gbdt_ckpt_free(kz_gbdt_ckpt *c) {
 
 static kz_status parse_state(const char *path, rd *r, kz_gbdt_ckpt *c, int64_t *n_trees) {
   const unsigned char *q = take(r, 8);
-  uint64_t sl = q ? get_u64(q) : 0;
+  uint64_t sl = q ? kz_le_get_u64(q) : 0;
   const unsigned char *text = q && sl <= r->end - r->off ? take(r, (size_t)sl) : NULL;
   if (!text) return kz_fail(KZ_ERR_FORMAT, "%s: state length out of range", path);
   json_error_t err;
@@ -303,11 +265,11 @@ static kz_status parse(const char *path, const unsigned char *p, size_t len, kz_
   kz_hash64 h;
   kz_hash64_init(&h);
   kz_hash64_update(&h, p, len - 8);
-  if (kz_hash64_final(&h) != get_u64(p + len - 8))
+  if (kz_hash64_final(&h) != kz_le_get_u64(p + len - 8))
     return kz_fail(KZ_ERR_FORMAT, "%s: checksum mismatch (truncated or corrupt checkpoint)", path);
-  if (get_u32(p + 4) != GBDT_CKPT_VERSION)
+  if (kz_le_get_u32(p + 4) != GBDT_CKPT_VERSION)
     return kz_fail(KZ_ERR_FORMAT, "%s: GBDT checkpoint version %u, this build reads %d", path,
-                   get_u32(p + 4), GBDT_CKPT_VERSION);
+                   kz_le_get_u32(p + 4), GBDT_CKPT_VERSION);
   rd r = {p, 8, len - 8, 0};
   int64_t n_trees = 0;
   KZ_TRY(parse_state(path, &r, c, &n_trees));
@@ -364,42 +326,23 @@ void kz_gbdt_ckpt_path(const char *dir, int round, char *b, size_t cap) {
   snprintf(b, cap, "%s/gbdt-%010d.kzg", dir, round);
 }
 
-static int cmp_desc(const void *a, const void *b) {
-  int x = *(const int *)a, y = *(const int *)b;
-  return x < y ? 1 : x > y ? -1 : 0;
-}
-
 kz_status kz_gbdt_ckpt_list(const char *dir, int **rounds, int *n) {
+  int64_t *all = NULL;
   *rounds = NULL;
   *n = 0;
-  DIR *d = opendir(dir);
-  if (!d) {
-    if (errno == ENOENT) return KZ_OK;
-    return kz_fail(KZ_ERR_IO, "%s: cannot list checkpoints: %s", dir, strerror(errno));
+  int m = 0;
+  KZ_TRY(kz_fs_list_numbered(dir, "gbdt-", ".kzg", &all, &m));
+  if (m == 0) return KZ_OK;
+  int *r = malloc(sizeof *r * (size_t)(m ? m : 1));
+  if (!r) {
+    free(all);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   }
-  int cap = 0;
-  struct dirent *e;
-  kz_status st = KZ_OK;
-  while ((e = readdir(d)) != NULL) {
-    int r;
-    char tail[8];
-    /* Exactly gbdt-<digits>.kzg; .tmp leftovers of a killed write are ignored. */
-    if (sscanf(e->d_name, "gbdt-%d%7s", &r, tail) != 2 || strcmp(tail, ".kzg") != 0 || r < 0)
-      continue;
-    if (*n == cap) {
-      cap = cap ? 2 * cap : 16;
-      int *q = realloc(*rounds, (size_t)cap * sizeof *q);
-      if (!q) {
-        st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
-        break;
-      }
-      *rounds = q;
-    }
-    (*rounds)[(*n)++] = r;
-  }
-  closedir(d);
-  if (*n > 1) qsort(*rounds, (size_t)*n, sizeof **rounds, cmp_desc);
-  return st;
+  for (int i = 0; i < m; ++i)
+    if (all[i] <= INT32_MAX) r[(*n)++] = (int)all[i]; /* rounds are ints */
+  free(all);
+  *rounds = r;
+  return KZ_OK;
 }
 
 kz_status kz_gbdt_ckpt_prune(const char *dir, int keep) {

@@ -1,10 +1,10 @@
 /* kaizen eval: metrics of a saved model (neural .kzm or GBDT JSON) on a raw
  * CSV / JSON-lines file or a data set. */
 #include <stdio.h>
-#include <string.h>
 
 #include "engine/predict/predict_job.h"
 #include "tools/kaizen/commands.h"
+#include "tools/kaizen/predict_args.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -25,43 +25,8 @@ static void usage(FILE *out) {
 }
 
 int kz_cmd_eval(int argc, char **argv) {
-  kz_cli_common common = {0};
-  kz_predict_request r = {0};
-  for (int i = 1; i < argc; ++i) {
-    int c = kz_cli_common_option(&common, argc, argv, &i);
-    if (c < 0) return 2;
-    if (c > 0) continue;
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(stdout);
-      return 0;
-    }
-    if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "--quiet")) {
-      *(!strcmp(argv[i], "--json") ? &r.json : &r.quiet) = 1;
-      continue;
-    }
-    const char **slot = !strcmp(argv[i], "--model")   ? &r.model
-                        : !strcmp(argv[i], "--data")  ? &r.data
-                        : !strcmp(argv[i], "--input") ? &r.input
-                        : !strcmp(argv[i], "--split") ? &r.split
-                                                      : NULL;
-    if (!slot || i + 1 >= argc) {
-      fprintf(stderr, "kaizen eval: %s '%s'\n\n", slot ? "missing value for" : "unknown option",
-              argv[i]);
-      usage(stderr);
-      return 2;
-    }
-    *slot = argv[++i];
-  }
-  if (!r.model || !r.input == !r.data) {
-    fprintf(stderr, "kaizen eval: --model and one of --input or --data are required\n\n");
-    usage(stderr);
-    return 2;
-  }
-  if (r.split && !r.data) {
-    fprintf(stderr, "kaizen eval: --split goes with --data\n");
-    return 2;
-  }
-  if (kz_cli_common_apply(&common, NULL) != 0) return 1;
-  r.device = common.device;
+  kz_predict_request r;
+  int rc = kz_predict_args(argc, argv, 1, usage, &r);
+  if (rc >= 0) return rc;
   return kz_eval_job(&r, stdout) == KZ_OK ? 0 : kz_cli_fail("eval");
 }

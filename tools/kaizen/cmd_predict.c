@@ -1,10 +1,10 @@
 /* kaizen predict: predictions of a saved model (neural .kzm or GBDT JSON) for
  * every row of a raw CSV / JSON-lines file or of a data set, as CSV. */
 #include <stdio.h>
-#include <string.h>
 
 #include "engine/predict/predict_job.h"
 #include "tools/kaizen/commands.h"
+#include "tools/kaizen/predict_args.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -32,45 +32,8 @@ static void usage(FILE *out) {
 }
 
 int kz_cmd_predict(int argc, char **argv) {
-  kz_cli_common common = {0};
-  kz_predict_request r = {0};
-  for (int i = 1; i < argc; ++i) {
-    int c = kz_cli_common_option(&common, argc, argv, &i);
-    if (c < 0) return 2;
-    if (c > 0) continue;
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(stdout);
-      return 0;
-    }
-    if (!strcmp(argv[i], "--overwrite") || !strcmp(argv[i], "--quiet")) {
-      *(!strcmp(argv[i], "--quiet") ? &r.quiet : &r.overwrite) = 1;
-      continue;
-    }
-    const char **slot = !strcmp(argv[i], "--model")   ? &r.model
-                        : !strcmp(argv[i], "--data")  ? &r.data
-                        : !strcmp(argv[i], "--input") ? &r.input
-                        : !strcmp(argv[i], "--split") ? &r.split
-                        : !strcmp(argv[i], "--out")   ? &r.out
-                        : !strcmp(argv[i], "--keep")  ? &r.keep
-                                                      : NULL;
-    if (!slot || i + 1 >= argc) {
-      fprintf(stderr, "kaizen predict: %s '%s'\n\n", slot ? "missing value for" : "unknown option",
-              argv[i]);
-      usage(stderr);
-      return 2;
-    }
-    *slot = argv[++i];
-  }
-  if (!r.model || !r.input == !r.data) {
-    fprintf(stderr, "kaizen predict: --model and one of --input or --data are required\n\n");
-    usage(stderr);
-    return 2;
-  }
-  if (r.split && !r.data) {
-    fprintf(stderr, "kaizen predict: --split goes with --data\n");
-    return 2;
-  }
-  if (kz_cli_common_apply(&common, NULL) != 0) return 1;
-  r.device = common.device;
+  kz_predict_request r;
+  int rc = kz_predict_args(argc, argv, 0, usage, &r);
+  if (rc >= 0) return rc;
   return kz_predict_job(&r) == KZ_OK ? 0 : kz_cli_fail("predict");
 }
