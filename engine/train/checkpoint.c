@@ -190,19 +190,7 @@ kz_status kz_ckpt_write(const char *path, const kz_ckpt_state *st, const char *m
   kz_le_put(&b, params, (size_t)n * 4);
   for (int k = 0; k < n_state; ++k) kz_le_put(&b, state[k], (size_t)sn * 4);
   free(sj);
-  if (!b.oom) {
-    kz_hash64 h;
-    kz_hash64_init(&h);
-    kz_hash64_update(&h, b.p, b.len);
-    kz_le_put_u64(&b, kz_hash64_final(&h));
-  }
-  if (b.oom) {
-    free(b.p);
-    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  }
-  kz_status s = kz_fs_write_atomic(path, b.p, b.len);
-  free(b.p);
-  return s;
+  return kz_ckpt_seal_write(&b, path);
 }
 
 void kz_ckpt_data_free(kz_ckpt_data *d) {
@@ -280,6 +268,20 @@ kz_status kz_ckpt_read(const char *path, kz_ckpt_data *out) {
 
 void kz_ckpt_path(const char *dir, int64_t step, char *buf_, size_t cap) {
   snprintf(buf_, cap, "%s/ckpt-%010lld.kzc", dir, (long long)step);
+}
+
+kz_status kz_ckpt_seal_write(kz_le_buf *b, const char *path) {
+  if (!b->oom) {
+    kz_hash64 h;
+    kz_hash64_init(&h);
+    kz_hash64_update(&h, b->p, b->len);
+    kz_le_put_u64(b, kz_hash64_final(&h));
+  }
+  kz_status st = b->oom ? kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path)
+                        : kz_fs_write_atomic(path, b->p, b->len);
+  free(b->p);
+  b->p = NULL, b->len = b->cap = 0;
+  return st;
 }
 
 kz_status kz_ckpt_list(const char *dir, int64_t **steps, int *n) {

@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 
+#include "common/bytes/le_buf.h"
 #include "kaizen.h"
 
 #define KZ_CKPT_MAGIC "KZC1"
@@ -63,6 +64,10 @@ void kz_ckpt_data_free(kz_ckpt_data *d);
 
 /* "<dir>/ckpt-<step 10 digits>.kzc" */
 void kz_ckpt_path(const char *dir, int64_t step, char *buf, size_t cap);
+/* Both binary checkpoint formats (.kzc, .kzg) end the same way: the kz64 of
+ * every byte before it is appended, and the bytes are written to path.tmp
+ * and renamed. Frees b's bytes, also on failure. */
+kz_status kz_ckpt_seal_write(kz_le_buf *b, const char *path);
 /* Steps of the ckpt-*.kzc files in dir, newest first (malloc'ed; *n may be 0). */
 kz_status kz_ckpt_list(const char *dir, int64_t **steps, int *n);
 /* Deletes all but the newest `keep` checkpoints, never the one at keep_step. */

@@ -16,6 +16,7 @@
 #include "common/fs/numbered_files.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/hash64.h"
+#include "engine/train/checkpoint.h"
 #include "kernels/core/error.h"
 #include "models/gbdt/tree_build.h"
 
@@ -163,19 +164,7 @@ kz_status kz_gbdt_ckpt_write(const char *path, const kz_gbdt_booster_state *s, d
   kz_le_put(&b, s->margin, 8 * nk);
   if (nvk) kz_le_put(&b, s->vmargin, 8 * nvk);
   for (int i = 0; i < m->n_trees; ++i) put_tree(&b, &m->trees[i], m->tree_group[i]);
-  if (!b.oom) {
-    kz_hash64 h;
-    kz_hash64_init(&h);
-    kz_hash64_update(&h, b.p, b.len);
-    kz_le_put_u64(&b, kz_hash64_final(&h));
-  }
-  if (b.oom) {
-    free(b.p);
-    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  }
-  kz_status st = kz_fs_write_atomic(path, b.p, b.len);
-  free(b.p);
-  return st;
+  return kz_ckpt_seal_write(&b, path);
 }
 
 void kz_gbdt_ckpt_free(kz_gbdt_ckpt *c) {

@@ -286,13 +286,7 @@ static kz_status linear_meta_json(const kz_nn_model *mm, char **out) {
 }
 
 static kz_status linear_save(const kz_nn_model *mm, const char *path) {
-  const linear *m = (const linear *)mm;
-  char *meta = NULL;
-  KZ_TRY(linear_meta_json(mm, &meta));
-  kz_status st =
-      kz_nn_file_write(path, meta, (const float *)m->base.params.data, m->base.info.n_params);
-  free(meta);
-  return st;
+  return kz_nn_model_save(mm, path);
 }
 
 static const kz_nn_model_ops linear_ops = {

@@ -90,17 +90,7 @@ kz_status kz_mlp_meta_json(const kz_nn_model *model, char **out) {
 }
 
 kz_status kz_mlp_save(const kz_nn_model *model, const char *path) {
-  char *meta = NULL;
-  KZ_TRY(kz_mlp_meta_json(model, &meta));
-  const kz_nn_model_base *b = kz_nn_base_c(model);
-  float *host = NULL;
-  kz_status st = kz_nn_params_host(b, &host);
-  if (st == KZ_OK)
-    st =
-        kz_nn_file_write(path, meta, host ? host : (const float *)b->params.data, b->info.n_params);
-  free(host);
-  free(meta);
-  return st;
+  return kz_nn_model_save(model, path); /* meta, load-back check, parameters: one path */
 }
 
 /* ---- from_meta ---------------------------------------------------------- */
