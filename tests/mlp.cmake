@@ -7,7 +7,7 @@ get_filename_component(KZ_MLP_SHARED_DATA ${CMAKE_SOURCE_DIR}/../shared/data ABS
 set(KZ_MLP_FIXTURE ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/mlp/mlp_parity.txt)
 
 kz_add_c_test_exe(test_mlp test_mlp.c)
-foreach(t parity gradcheck model)
+foreach(t parity gradcheck model freeze)
   add_test(NAME mlp/${t} COMMAND test_mlp ${t} ${KZ_MLP_TEST_TMP}/${t} ${KZ_MLP_FIXTURE})
 endforeach()
 add_test(NAME mlp/learn COMMAND test_mlp learn ${KZ_MLP_TEST_TMP}/learn

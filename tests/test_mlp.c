@@ -6,6 +6,8 @@
  *   model DIR FIXTURE     determinism, dropout, weighting/accumulation,
  *                         save -> load and meta -> from_meta round trips,
  *                         config and data errors
+ *   freeze DIR FIXTURE    frozen ranges: their gradients are not computed,
+ *                         the trainable ones are bit-identical
  *   learn DIR CSV         200 AdamW steps on breast_cancer reach accuracy > 0.9
  *                         (exit 77 when the CSV is absent) */
 #include <math.h>
@@ -471,6 +473,84 @@ static void test_model(const char *dir, const fixture *fx) {
   kz_schema_free(&s);
 }
 
+/* ---- frozen layers -------------------------------------------------------- */
+
+/* A model with some ranges frozen (by model.freeze_layers in yaml, or by
+ * ranges r[0..nr) when nr > 0) against the same model with none: on one
+ * batch, every trainable gradient is bit-identical and every frozen float
+ * of the gradient block keeps the sentinel written before (its gradient is
+ * neither computed nor written). */
+static void freeze_case(kz_dataset *ds, const kz_shard_batch *b, const char *label,
+                        const char *yaml, const kz_param_range *r, int nr) {
+  static const char *base = "model:\n  hidden: [5, 4]\n  dropout: 0.3\n";
+  kz_cfg *c1 = NULL, *c2 = NULL;
+  kz_nn_model *full = NULL, *fz = NULL;
+  KZ_CHECK_OK(create_mlp(base, ds, &c1, &full));
+  KZ_CHECK_OK(create_mlp(yaml, ds, &c2, &fz));
+  if (!full || !fz) return;
+  if (nr > 0) KZ_CHECK_OK(kz_nn_set_trainable(kz_nn_base(fz), r, nr));
+  const int64_t n = nparams(full);
+  KZ_CHECK(n == nparams(fz));
+  KZ_CHECK_OK(kz_nn_base(full)->ops->init_params(full, 5));
+  KZ_CHECK_OK(kz_nn_base(fz)->ops->init_params(fz, 5));
+  const float sentinel = 12345.0f;
+  char *trainable = calloc((size_t)n, 1);
+  kz_param_range tr[KZ_NN_MAX_RANGES];
+  int ntr = kz_nn_trainable_ranges(kz_nn_base(fz), tr);
+  for (int i = 0; i < ntr; i++) memset(trainable + tr[i].offset, 1, (size_t)tr[i].count);
+  zero_grads(full);
+  for (int64_t i = 0; i < n; i++) grads_of(fz)[i] = trainable[i] ? 0.0f : sentinel;
+  double l1 = 0, l2 = 0;
+  KZ_CHECK_OK(kz_nn_base(full)->ops->train_batch(full, b, 1.0, 9, &l1));
+  KZ_CHECK_OK(kz_nn_base(fz)->ops->train_batch(fz, b, 1.0, 9, &l2));
+  KZ_CHECK(l1 == l2);
+  int64_t same = 0, kept = 0, n_tr = 0;
+  for (int64_t i = 0; i < n; i++) {
+    n_tr += trainable[i];
+    if (trainable[i])
+      same += memcmp(&grads_of(fz)[i], &grads_of(full)[i], sizeof(float)) == 0;
+    else
+      kept += grads_of(fz)[i] == sentinel;
+  }
+  printf("freeze %s: %lld/%lld trainable gradients identical, %lld/%lld frozen untouched\n", label,
+         (long long)same, (long long)n_tr, (long long)kept, (long long)(n - n_tr));
+  KZ_CHECK(n_tr > 0 && n_tr < n && same == n_tr && kept == n - n_tr);
+  free(trainable);
+  kz_nn_base(full)->ops->destroy(full);
+  kz_nn_base(fz)->ops->destroy(fz);
+  kz_cfg_free(c1);
+  kz_cfg_free(c2);
+}
+
+static void test_freeze(const char *dir, const fixture *fx) {
+  kz_schema s;
+  kz_shard_batch b;
+  kz_dataset *ds = NULL;
+  KZ_CHECK_OK(make_dataset(dir, fx, 1, &s, &b, &ds));
+  if (!ds) return;
+  /* the first layer (its dx still flows to the embeddings) */
+  freeze_case(ds, &b, "[0]", "model:\n  hidden: [5, 4]\n  dropout: 0.3\n  freeze_layers: [0]\n",
+              NULL, 0);
+  /* both hidden layers */
+  freeze_case(ds, &b, "[0, 1]",
+              "model:\n  hidden: [5, 4]\n  dropout: 0.3\n  freeze_layers: [0, 1]\n", NULL, 0);
+  /* only the output layer (W [3, 4], b [3]: the last 15 floats) trains, the
+   * embeddings included in the frozen part: no input gradient is needed */
+  kz_cfg *cfg = NULL;
+  kz_nn_model *m = NULL;
+  KZ_CHECK_OK(create_mlp("model:\n  hidden: [5, 4]\n", ds, &cfg, &m));
+  if (m) {
+    kz_param_range last = {nparams(m) - 15, 15};
+    freeze_case(ds, &b, "output layer only", "model:\n  hidden: [5, 4]\n  dropout: 0.3\n", &last,
+                1);
+    kz_nn_base(m)->ops->destroy(m);
+  }
+  kz_cfg_free(cfg);
+  kz_dataset_close(ds);
+  kz_shard_batch_free(&b);
+  kz_schema_free(&s);
+}
+
 /* ---- learning smoke test on breast_cancer --------------------------------- */
 
 static int test_learn(const char *dir, const char *csv) {
@@ -577,6 +657,8 @@ int main(int argc, char **argv) {
     test_gradcheck(dir, &fx);
   else if (strcmp(what, "model") == 0)
     test_model(dir, &fx);
+  else if (strcmp(what, "freeze") == 0)
+    test_freeze(dir, &fx);
   else
     return fprintf(stderr, "unknown test %s\n", what), 2;
   fixture_free(&fx);
