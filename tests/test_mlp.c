@@ -8,6 +8,8 @@
  *                         config and data errors
  *   freeze DIR FIXTURE    frozen ranges: their gradients are not computed,
  *                         the trainable ones are bit-identical
+ *   linear DIR FIXTURE    the linear model: predictions vs a one-hot reference
+ *                         in double, the gradient block vs finite differences
  *   learn DIR CSV         200 AdamW steps on breast_cancer reach accuracy > 0.9
  *                         (exit 77 when the CSV is absent) */
 #include <math.h>
@@ -23,6 +25,7 @@
 #include "kernels/core/backend.h"
 #include "kernels/core/error.h"
 #include "kernels/ops.h"
+#include "models/linear/linear_internal.h"
 #include "models/mlp/mlp.h"
 #include "models/nn_model.h"
 #include "tests/test_util.h"
@@ -140,8 +143,10 @@ static kz_status make_dataset(const char *dir, const fixture *fx, int classifica
   return kz_dataset_open(dir, NULL, ds);
 }
 
+/* An MLP, or the model the yaml's model.type names (the factory). */
 static kz_status create_mlp(const char *yaml, kz_dataset *ds, kz_cfg **cfg, kz_nn_model **m) {
   KZ_TRY(kz_cfg_load_string(yaml, "test.yaml", cfg));
+  if (strstr(yaml, "type:")) return kz_nn_model_create(kz_cfg_section(*cfg, "model"), ds, CPU, m);
   return kz_mlp_create(kz_cfg_section(*cfg, "model"), ds, CPU, m);
 }
 
@@ -296,8 +301,9 @@ static void gradcheck_case(const char *dir, const fixture *fx, int classificatio
     }
     checked++;
   }
-  printf("gradcheck (%s): %d params, worst abs err %.3g, %d out of tolerance\n",
-         classification ? "classification" : "regression", checked, worst, bad);
+  printf("gradcheck (%s %s): %d params, worst abs err %.3g, %d out of tolerance\n",
+         kz_nn_base(m)->ops->type, classification ? "classification" : "regression", checked, worst,
+         bad);
   KZ_CHECK(bad == 0);
   KZ_CHECK(checked == n);
   free(analytic);
@@ -551,6 +557,76 @@ static void test_freeze(const char *dir, const fixture *fx) {
   kz_schema_free(&s);
 }
 
+/* ---- the linear model ------------------------------------------------------- */
+
+/* Its predictions against logits computed here in double from the
+ * parameters, over the feature vector written out in full (standardised
+ * numerics, missing indicators, one-hot slots): the model never builds the
+ * one-hot block (one embedding lookup per column), so this checks that the
+ * two agree; then its whole gradient block against finite differences. */
+static void linear_case(const char *dir, const fixture *fx, int classification) {
+  kz_schema s;
+  kz_shard_batch b;
+  kz_dataset *ds = NULL;
+  kz_cfg *cfg = NULL;
+  kz_nn_model *mm = NULL;
+  KZ_CHECK_OK(make_dataset(dir, fx, classification, &s, &b, &ds));
+  if (!ds) return;
+  KZ_CHECK_OK(create_mlp("model:\n  type: linear\n", ds, &cfg, &mm));
+  if (!mm) return;
+  const kz_linear *m = (const kz_linear *)mm;
+  const kz_nn_model_ops *ops = kz_nn_base(mm)->ops;
+  KZ_CHECK_OK(ops->init_params(mm, 4));
+  const int64_t n = nparams(mm), k = m->tab.n_out, d = m->d;
+  /* weights large enough that every feature moves the outputs */
+  for (int64_t i = 0; i < n; i++) params_of(mm)[i] = 0.1f * (float)((i * 7) % 11 - 5);
+  KZ_CHECK(d == 2 * 3 + 4 + 6 && n == (d + 1) * k);
+  float out[8 * 3];
+  KZ_CHECK_OK(ops->predict_batch(mm, &b, out));
+  const float *w = params_of(mm);
+  double worst = 0;
+  for (int64_t r = 0; r < b.rows; r++) {
+    double x[16] = {0}, z[3];
+    const float *v = kz_batch_f32(&b, 0, r);
+    for (int j = 0; j < 3; j++) {
+      if (isnan(v[j]))
+        x[3 + j] = 1.0;
+      else
+        x[j] = ((double)v[j] - m->mean[j]) / m->std[j];
+    }
+    for (int j = 0; j < 2; j++) {
+      int32_t c = kz_batch_i32(&b, 1, r)[j], card = m->tab.cat_card[j];
+      x[m->cat_off[j] + (c >= 0 && c < card ? c : card)] = 1.0;
+    }
+    double mx = -INFINITY, sum = 0;
+    for (int64_t o = 0; o < k; o++) {
+      z[o] = w[d * k + o];
+      for (int64_t j = 0; j < d; j++) z[o] += x[j] * w[j * k + o];
+      mx = fmax(mx, z[o]);
+    }
+    for (int64_t o = 0; o < k; o++) sum += exp(z[o] - mx);
+    for (int64_t o = 0; o < k; o++) {
+      double want =
+          classification ? exp(z[o] - mx) / sum : z[0] * m->tab.label_std + m->tab.label_mean;
+      worst = fmax(worst, fabs(out[r * k + o] - want) / fmax(fabs(want), 1e-3));
+    }
+  }
+  printf("linear (%s): predictions vs the one-hot reference, worst rel err %.3g\n",
+         classification ? "classification" : "regression", worst);
+  KZ_CHECK(worst < 1e-5);
+  ops->destroy(mm);
+  kz_cfg_free(cfg);
+  kz_dataset_close(ds);
+  kz_shard_batch_free(&b);
+  kz_schema_free(&s);
+  gradcheck_case(dir, fx, classification, "model:\n  type: linear\n");
+}
+
+static void test_linear(const char *dir, const fixture *fx) {
+  linear_case(dir, fx, 1);
+  linear_case(dir, fx, 0);
+}
+
 /* ---- learning smoke test on breast_cancer --------------------------------- */
 
 static int test_learn(const char *dir, const char *csv) {
@@ -659,6 +735,8 @@ int main(int argc, char **argv) {
     test_model(dir, &fx);
   else if (strcmp(what, "freeze") == 0)
     test_freeze(dir, &fx);
+  else if (strcmp(what, "linear") == 0)
+    test_linear(dir, &fx);
   else
     return fprintf(stderr, "unknown test %s\n", what), 2;
   fixture_free(&fx);
