@@ -8,6 +8,6 @@ file(MAKE_DIRECTORY ${KZ_LINEAR_TEST_TMP})
 get_filename_component(KZ_LINEAR_SHARED_DATA ${CMAKE_SOURCE_DIR}/../shared/data ABSOLUTE)
 add_test(NAME linear/model COMMAND test_mlp linear ${KZ_LINEAR_TEST_TMP}/model
                                    ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/mlp/mlp_parity.txt)
-add_test(NAME linear/cuda_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/linear_cuda_cli.sh
-                                      $<TARGET_FILE:kaizen> ${KZ_LINEAR_SHARED_DATA})
+add_test(NAME linear/cuda_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/nn_cuda_cli.sh
+                                      $<TARGET_FILE:kaizen> ${KZ_LINEAR_SHARED_DATA} linear)
 set_tests_properties(linear/cuda_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)

@@ -150,6 +150,32 @@ static kz_status create_mlp(const char *yaml, kz_dataset *ds, kz_cfg **cfg, kz_n
   return kz_mlp_create(kz_cfg_section(*cfg, "model"), ds, CPU, m);
 }
 
+/* The fixture rows as a data set and batch, and a model made from yaml on
+ * them: what a case needs, opened and closed in one call each. */
+typedef struct bench {
+  kz_schema s;
+  kz_shard_batch b;
+  kz_dataset *ds;
+  kz_cfg *cfg;
+  kz_nn_model *m;
+} bench;
+
+static int bench_open(const char *dir, const fixture *fx, int classification, const char *yaml,
+                      bench *t) {
+  memset(t, 0, sizeof *t);
+  KZ_CHECK_OK(make_dataset(dir, fx, classification, &t->s, &t->b, &t->ds));
+  if (t->ds) KZ_CHECK_OK(create_mlp(yaml, t->ds, &t->cfg, &t->m));
+  return t->m != NULL;
+}
+
+static void bench_close(bench *t) {
+  if (t->m) kz_nn_base(t->m)->ops->destroy(t->m);
+  kz_cfg_free(t->cfg);
+  if (t->ds) kz_dataset_close(t->ds);
+  kz_shard_batch_free(&t->b);
+  kz_schema_free(&t->s);
+}
+
 static float *params_of(kz_nn_model *m) {
   return (float *)kz_nn_base(m)->params.data;
 }
@@ -259,15 +285,13 @@ static void test_parity(const char *dir, const fixture *fx) {
 
 static void gradcheck_case(const char *dir, const fixture *fx, int classification,
                            const char *yaml) {
-  kz_schema s;
-  kz_shard_batch b;
-  kz_dataset *ds = NULL;
-  kz_cfg *cfg = NULL;
-  kz_nn_model *m = NULL;
-  KZ_CHECK_OK(make_dataset(dir, fx, classification, &s, &b, &ds));
-  if (!ds) return;
-  KZ_CHECK_OK(create_mlp(yaml, ds, &cfg, &m));
-  if (!m) return;
+  bench t;
+  if (!bench_open(dir, fx, classification, yaml, &t)) {
+    bench_close(&t);
+    return;
+  }
+  kz_nn_model *m = t.m;
+  const kz_shard_batch b = t.b;
   const kz_nn_model_ops *ops = kz_nn_base(m)->ops;
   KZ_CHECK_OK(ops->init_params(m, 3));
   /* non-zero biases so their gradients are exercised away from 0 */
@@ -307,11 +331,7 @@ static void gradcheck_case(const char *dir, const fixture *fx, int classificatio
   KZ_CHECK(bad == 0);
   KZ_CHECK(checked == n);
   free(analytic);
-  ops->destroy(m);
-  kz_cfg_free(cfg);
-  kz_dataset_close(ds);
-  kz_shard_batch_free(&b);
-  kz_schema_free(&s);
+  bench_close(&t);
 }
 
 static void test_gradcheck(const char *dir, const fixture *fx) {
@@ -565,15 +585,13 @@ static void test_freeze(const char *dir, const fixture *fx) {
  * one-hot block (one embedding lookup per column), so this checks that the
  * two agree; then its whole gradient block against finite differences. */
 static void linear_case(const char *dir, const fixture *fx, int classification) {
-  kz_schema s;
-  kz_shard_batch b;
-  kz_dataset *ds = NULL;
-  kz_cfg *cfg = NULL;
-  kz_nn_model *mm = NULL;
-  KZ_CHECK_OK(make_dataset(dir, fx, classification, &s, &b, &ds));
-  if (!ds) return;
-  KZ_CHECK_OK(create_mlp("model:\n  type: linear\n", ds, &cfg, &mm));
-  if (!mm) return;
+  bench t;
+  if (!bench_open(dir, fx, classification, "model:\n  type: linear\n", &t)) {
+    bench_close(&t);
+    return;
+  }
+  kz_nn_model *mm = t.m;
+  const kz_shard_batch b = t.b;
   const kz_linear *m = (const kz_linear *)mm;
   const kz_nn_model_ops *ops = kz_nn_base(mm)->ops;
   KZ_CHECK_OK(ops->init_params(mm, 4));
@@ -614,11 +632,7 @@ static void linear_case(const char *dir, const fixture *fx, int classification) 
   printf("linear (%s): predictions vs the one-hot reference, worst rel err %.3g\n",
          classification ? "classification" : "regression", worst);
   KZ_CHECK(worst < 1e-5);
-  ops->destroy(mm);
-  kz_cfg_free(cfg);
-  kz_dataset_close(ds);
-  kz_shard_batch_free(&b);
-  kz_schema_free(&s);
+  bench_close(&t);
   gradcheck_case(dir, fx, classification, "model:\n  type: linear\n");
 }
 
