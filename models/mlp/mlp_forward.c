@@ -3,11 +3,11 @@
  * The forward and backward are a sequence of kernels/ops.h calls on the
  * model's device (CPU or CUDA): standardize and copy_cols assemble the
  * input, matmul, bias_add, leaky_relu (slope 0) or gelu, dropout, then
- * cross_entropy or mse. The host only prepares what comes from the batch
- * (category ids, targets; uploaded on a GPU) and reads back per-row losses
- * and logits. On the CPU the activations are host memory and nothing is
- * copied. */
-#include <math.h>
+ * cross_entropy or mse. What comes from or goes back to the batch (field
+ * checks, category ids, targets, the loss, metrics, predictions) is the
+ * tabular models' shared side (models/nn_tabular.h), so the linear model
+ * reads a batch the same way. On the CPU the activations are host memory
+ * and nothing is copied. */
 #include <stdlib.h>
 #include <string.h>
 
