@@ -138,6 +138,10 @@ kz_status kz_nn_set_trainable(kz_nn_model_base *b, const kz_param_range *r, int 
 int kz_nn_trainable_ranges(const kz_nn_model_base *b, kz_param_range *out);
 /* Floats in the trainable ranges. */
 int64_t kz_nn_trainable_count(const kz_nn_model_base *b);
+/* Whether any of count floats from offset is trainable: models pass NULL
+ * ("not wanted") for the gradient of a tensor that is not, so a frozen
+ * layer costs no gradient work. */
+int kz_nn_is_trainable(const kz_nn_model_base *b, int64_t offset, int64_t count);
 
 /* A host copy of the parameter block when it lives on a GPU (malloc'ed
  * into *out, the caller frees it); *out NULL on the CPU, where

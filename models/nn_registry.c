@@ -233,6 +233,15 @@ int kz_nn_trainable_ranges(const kz_nn_model_base *b, kz_param_range *out) {
   return b->n_trainable;
 }
 
+int kz_nn_is_trainable(const kz_nn_model_base *b, int64_t offset, int64_t count) {
+  if (b->n_trainable == 0) return count > 0;
+  for (int i = 0; i < b->n_trainable; ++i)
+    if (b->trainable[i].offset < offset + count &&
+        offset < b->trainable[i].offset + b->trainable[i].count)
+      return 1;
+  return 0;
+}
+
 int64_t kz_nn_trainable_count(const kz_nn_model_base *b) {
   kz_param_range r[KZ_NN_MAX_RANGES];
   int n = kz_nn_trainable_ranges(b, r);

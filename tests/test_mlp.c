@@ -6,6 +6,10 @@
  *   model DIR FIXTURE     determinism, dropout, weighting/accumulation,
  *                         save -> load and meta -> from_meta round trips,
  *                         config and data errors
+ *   freeze DIR FIXTURE    frozen ranges: their gradients are not computed,
+ *                         the trainable ones are bit-identical
+ *   linear DIR FIXTURE    the linear model: predictions vs a one-hot reference
+ *                         in double, the gradient block vs finite differences
  *   learn DIR CSV         200 AdamW steps on breast_cancer reach accuracy > 0.9
  *                         (exit 77 when the CSV is absent) */
 #include <math.h>
@@ -21,6 +25,7 @@
 #include "kernels/core/backend.h"
 #include "kernels/core/error.h"
 #include "kernels/ops.h"
+#include "models/linear/linear_internal.h"
 #include "models/mlp/mlp.h"
 #include "models/nn_model.h"
 #include "tests/test_util.h"
@@ -138,9 +143,37 @@ static kz_status make_dataset(const char *dir, const fixture *fx, int classifica
   return kz_dataset_open(dir, NULL, ds);
 }
 
+/* An MLP, or the model the yaml's model.type names (the factory). */
 static kz_status create_mlp(const char *yaml, kz_dataset *ds, kz_cfg **cfg, kz_nn_model **m) {
   KZ_TRY(kz_cfg_load_string(yaml, "test.yaml", cfg));
+  if (strstr(yaml, "type:")) return kz_nn_model_create(kz_cfg_section(*cfg, "model"), ds, CPU, m);
   return kz_mlp_create(kz_cfg_section(*cfg, "model"), ds, CPU, m);
+}
+
+/* The fixture rows as a data set and batch, and a model made from yaml on
+ * them: what a case needs, opened and closed in one call each. */
+typedef struct bench {
+  kz_schema s;
+  kz_shard_batch b;
+  kz_dataset *ds;
+  kz_cfg *cfg;
+  kz_nn_model *m;
+} bench;
+
+static int bench_open(const char *dir, const fixture *fx, int classification, const char *yaml,
+                      bench *t) {
+  memset(t, 0, sizeof *t);
+  KZ_CHECK_OK(make_dataset(dir, fx, classification, &t->s, &t->b, &t->ds));
+  if (t->ds) KZ_CHECK_OK(create_mlp(yaml, t->ds, &t->cfg, &t->m));
+  return t->m != NULL;
+}
+
+static void bench_close(bench *t) {
+  if (t->m) kz_nn_base(t->m)->ops->destroy(t->m);
+  kz_cfg_free(t->cfg);
+  if (t->ds) kz_dataset_close(t->ds);
+  kz_shard_batch_free(&t->b);
+  kz_schema_free(&t->s);
 }
 
 static float *params_of(kz_nn_model *m) {
@@ -252,15 +285,13 @@ static void test_parity(const char *dir, const fixture *fx) {
 
 static void gradcheck_case(const char *dir, const fixture *fx, int classification,
                            const char *yaml) {
-  kz_schema s;
-  kz_shard_batch b;
-  kz_dataset *ds = NULL;
-  kz_cfg *cfg = NULL;
-  kz_nn_model *m = NULL;
-  KZ_CHECK_OK(make_dataset(dir, fx, classification, &s, &b, &ds));
-  if (!ds) return;
-  KZ_CHECK_OK(create_mlp(yaml, ds, &cfg, &m));
-  if (!m) return;
+  bench t;
+  if (!bench_open(dir, fx, classification, yaml, &t)) {
+    bench_close(&t);
+    return;
+  }
+  kz_nn_model *m = t.m;
+  const kz_shard_batch b = t.b;
   const kz_nn_model_ops *ops = kz_nn_base(m)->ops;
   KZ_CHECK_OK(ops->init_params(m, 3));
   /* non-zero biases so their gradients are exercised away from 0 */
@@ -294,16 +325,13 @@ static void gradcheck_case(const char *dir, const fixture *fx, int classificatio
     }
     checked++;
   }
-  printf("gradcheck (%s): %d params, worst abs err %.3g, %d out of tolerance\n",
-         classification ? "classification" : "regression", checked, worst, bad);
+  printf("gradcheck (%s %s): %d params, worst abs err %.3g, %d out of tolerance\n",
+         kz_nn_base(m)->ops->type, classification ? "classification" : "regression", checked, worst,
+         bad);
   KZ_CHECK(bad == 0);
   KZ_CHECK(checked == n);
   free(analytic);
-  ops->destroy(m);
-  kz_cfg_free(cfg);
-  kz_dataset_close(ds);
-  kz_shard_batch_free(&b);
-  kz_schema_free(&s);
+  bench_close(&t);
 }
 
 static void test_gradcheck(const char *dir, const fixture *fx) {
@@ -471,6 +499,148 @@ static void test_model(const char *dir, const fixture *fx) {
   kz_schema_free(&s);
 }
 
+/* ---- frozen layers -------------------------------------------------------- */
+
+/* A model with some ranges frozen (by model.freeze_layers in yaml, or by
+ * ranges r[0..nr) when nr > 0) against the same model with none: on one
+ * batch, every trainable gradient is bit-identical and every frozen float
+ * of the gradient block keeps the sentinel written before (its gradient is
+ * neither computed nor written). */
+static void freeze_case(kz_dataset *ds, const kz_shard_batch *b, const char *label,
+                        const char *yaml, const kz_param_range *r, int nr) {
+  static const char *base = "model:\n  hidden: [5, 4]\n  dropout: 0.3\n";
+  kz_cfg *c1 = NULL, *c2 = NULL;
+  kz_nn_model *full = NULL, *fz = NULL;
+  KZ_CHECK_OK(create_mlp(base, ds, &c1, &full));
+  KZ_CHECK_OK(create_mlp(yaml, ds, &c2, &fz));
+  if (!full || !fz) return;
+  if (nr > 0) KZ_CHECK_OK(kz_nn_set_trainable(kz_nn_base(fz), r, nr));
+  const int64_t n = nparams(full);
+  KZ_CHECK(n == nparams(fz));
+  KZ_CHECK_OK(kz_nn_base(full)->ops->init_params(full, 5));
+  KZ_CHECK_OK(kz_nn_base(fz)->ops->init_params(fz, 5));
+  const float sentinel = 12345.0f;
+  char *trainable = calloc((size_t)n, 1);
+  kz_param_range tr[KZ_NN_MAX_RANGES];
+  int ntr = kz_nn_trainable_ranges(kz_nn_base(fz), tr);
+  for (int i = 0; i < ntr; i++) memset(trainable + tr[i].offset, 1, (size_t)tr[i].count);
+  zero_grads(full);
+  for (int64_t i = 0; i < n; i++) grads_of(fz)[i] = trainable[i] ? 0.0f : sentinel;
+  double l1 = 0, l2 = 0;
+  KZ_CHECK_OK(kz_nn_base(full)->ops->train_batch(full, b, 1.0, 9, &l1));
+  KZ_CHECK_OK(kz_nn_base(fz)->ops->train_batch(fz, b, 1.0, 9, &l2));
+  KZ_CHECK(l1 == l2);
+  int64_t same = 0, kept = 0, n_tr = 0;
+  for (int64_t i = 0; i < n; i++) {
+    n_tr += trainable[i];
+    if (trainable[i])
+      same += memcmp(&grads_of(fz)[i], &grads_of(full)[i], sizeof(float)) == 0;
+    else
+      kept += grads_of(fz)[i] == sentinel;
+  }
+  printf("freeze %s: %lld/%lld trainable gradients identical, %lld/%lld frozen untouched\n", label,
+         (long long)same, (long long)n_tr, (long long)kept, (long long)(n - n_tr));
+  KZ_CHECK(n_tr > 0 && n_tr < n && same == n_tr && kept == n - n_tr);
+  free(trainable);
+  kz_nn_base(full)->ops->destroy(full);
+  kz_nn_base(fz)->ops->destroy(fz);
+  kz_cfg_free(c1);
+  kz_cfg_free(c2);
+}
+
+static void test_freeze(const char *dir, const fixture *fx) {
+  kz_schema s;
+  kz_shard_batch b;
+  kz_dataset *ds = NULL;
+  KZ_CHECK_OK(make_dataset(dir, fx, 1, &s, &b, &ds));
+  if (!ds) return;
+  /* the first layer (its dx still flows to the embeddings) */
+  freeze_case(ds, &b, "[0]", "model:\n  hidden: [5, 4]\n  dropout: 0.3\n  freeze_layers: [0]\n",
+              NULL, 0);
+  /* both hidden layers */
+  freeze_case(ds, &b, "[0, 1]",
+              "model:\n  hidden: [5, 4]\n  dropout: 0.3\n  freeze_layers: [0, 1]\n", NULL, 0);
+  /* only the output layer (W [3, 4], b [3]: the last 15 floats) trains, the
+   * embeddings included in the frozen part: no input gradient is needed */
+  kz_cfg *cfg = NULL;
+  kz_nn_model *m = NULL;
+  KZ_CHECK_OK(create_mlp("model:\n  hidden: [5, 4]\n", ds, &cfg, &m));
+  if (m) {
+    kz_param_range last = {nparams(m) - 15, 15};
+    freeze_case(ds, &b, "output layer only", "model:\n  hidden: [5, 4]\n  dropout: 0.3\n", &last,
+                1);
+    kz_nn_base(m)->ops->destroy(m);
+  }
+  kz_cfg_free(cfg);
+  kz_dataset_close(ds);
+  kz_shard_batch_free(&b);
+  kz_schema_free(&s);
+}
+
+/* ---- the linear model ------------------------------------------------------- */
+
+/* Its predictions against logits computed here in double from the
+ * parameters, over the feature vector written out in full (standardised
+ * numerics, missing indicators, one-hot slots): the model never builds the
+ * one-hot block (one embedding lookup per column), so this checks that the
+ * two agree; then its whole gradient block against finite differences. */
+static void linear_case(const char *dir, const fixture *fx, int classification) {
+  bench t;
+  if (!bench_open(dir, fx, classification, "model:\n  type: linear\n", &t)) {
+    bench_close(&t);
+    return;
+  }
+  kz_nn_model *mm = t.m;
+  const kz_shard_batch b = t.b;
+  const kz_linear *m = (const kz_linear *)mm;
+  const kz_nn_model_ops *ops = kz_nn_base(mm)->ops;
+  KZ_CHECK_OK(ops->init_params(mm, 4));
+  const int64_t n = nparams(mm), k = m->tab.n_out, d = m->d;
+  /* weights large enough that every feature moves the outputs */
+  for (int64_t i = 0; i < n; i++) params_of(mm)[i] = 0.1f * (float)((i * 7) % 11 - 5);
+  KZ_CHECK(d == 2 * 3 + 4 + 6 && n == (d + 1) * k);
+  float out[8 * 3];
+  KZ_CHECK_OK(ops->predict_batch(mm, &b, out));
+  const float *w = params_of(mm);
+  double worst = 0;
+  for (int64_t r = 0; r < b.rows; r++) {
+    double x[16] = {0}, z[3];
+    const float *v = kz_batch_f32(&b, 0, r);
+    for (int j = 0; j < 3; j++) {
+      if (isnan(v[j]))
+        x[3 + j] = 1.0;
+      else
+        x[j] = ((double)v[j] - m->mean[j]) / m->std[j];
+    }
+    for (int j = 0; j < 2; j++) {
+      int32_t c = kz_batch_i32(&b, 1, r)[j], card = m->tab.cat_card[j];
+      x[m->cat_off[j] + (c >= 0 && c < card ? c : card)] = 1.0;
+    }
+    double mx = -INFINITY, sum = 0;
+    for (int64_t o = 0; o < k; o++) {
+      z[o] = w[d * k + o];
+      for (int64_t j = 0; j < d; j++) z[o] += x[j] * w[j * k + o];
+      mx = fmax(mx, z[o]);
+    }
+    for (int64_t o = 0; o < k; o++) sum += exp(z[o] - mx);
+    for (int64_t o = 0; o < k; o++) {
+      double want =
+          classification ? exp(z[o] - mx) / sum : z[0] * m->tab.label_std + m->tab.label_mean;
+      worst = fmax(worst, fabs(out[r * k + o] - want) / fmax(fabs(want), 1e-3));
+    }
+  }
+  printf("linear (%s): predictions vs the one-hot reference, worst rel err %.3g\n",
+         classification ? "classification" : "regression", worst);
+  KZ_CHECK(worst < 1e-5);
+  bench_close(&t);
+  gradcheck_case(dir, fx, classification, "model:\n  type: linear\n");
+}
+
+static void test_linear(const char *dir, const fixture *fx) {
+  linear_case(dir, fx, 1);
+  linear_case(dir, fx, 0);
+}
+
 /* ---- learning smoke test on breast_cancer --------------------------------- */
 
 static int test_learn(const char *dir, const char *csv) {
@@ -577,6 +747,10 @@ int main(int argc, char **argv) {
     test_gradcheck(dir, &fx);
   else if (strcmp(what, "model") == 0)
     test_model(dir, &fx);
+  else if (strcmp(what, "freeze") == 0)
+    test_freeze(dir, &fx);
+  else if (strcmp(what, "linear") == 0)
+    test_linear(dir, &fx);
   else
     return fprintf(stderr, "unknown test %s\n", what), 2;
   fixture_free(&fx);

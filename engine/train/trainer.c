@@ -585,7 +585,7 @@ static kz_status finish(trainer *t) {
 
 static kz_status run_job(trainer *t, kz_cfg *cfg) {
   KZ_TRY(setup(t, cfg));
-  /* The model may live on the CPU whatever was asked (the linear model does). */
+  /* The device the model's blocks live on (the one asked for) runs the step. */
   t->device = t->mb->device;
   const int64_t n = t->mb->info.n_params;
   KZ_TRY(kz_stream_create(t->device, &t->s));

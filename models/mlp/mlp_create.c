@@ -1,7 +1,6 @@
 /* kz_mlp_create: reads the `model` section, resolves the tabular schema and
  * computes the feature and label statistics in one pass over the training
  * data (docs/MODELS.md). */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,15 +70,15 @@ static kz_status read_schema(kz_mlp *m, const kz_schema *s, const char *where, i
     return kz_fail(KZ_ERR_INVALID_ARG, "mlp: %s: data set kind is '%s', need 'tabular'", where,
                    s->kind);
   m->n_fields = s->n_fields;
-  m->f_num = kz_schema_field_index(s, "numeric");
-  m->f_cat = kz_schema_field_index(s, "categorical");
-  m->f_label = kz_schema_field_index(s, "label");
-  if (m->f_label < 0)
+  m->tab.f_num = kz_schema_field_index(s, "numeric");
+  m->tab.f_cat = kz_schema_field_index(s, "categorical");
+  m->tab.f_label = kz_schema_field_index(s, "label");
+  if (m->tab.f_label < 0)
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "mlp: %s: the data set has no 'label' field (import with "
                    "--label)",
                    where);
-  const kz_field *lf = &s->fields[m->f_label];
+  const kz_field *lf = &s->fields[m->tab.f_label];
   int is_class = lf->type == KZ_FIELD_I32;
   if (task_cfg == 1 && !is_class)
     return kz_fail(KZ_ERR_INVALID_ARG,
@@ -92,6 +91,8 @@ static kz_status read_schema(kz_mlp *m, const kz_schema *s, const char *where, i
                    "holds class codes",
                    s->label ? s->label : "label", where);
   m->task = is_class ? KZ_MLP_CLASSIFICATION : KZ_MLP_REGRESSION;
+  m->tab.who = "mlp";
+  m->tab.classification = is_class;
   m->label_name = dup_str(lf->n_columns > 0 ? lf->columns[0].name : "label");
   if (!m->label_name) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: schema");
   if (is_class) {
@@ -108,111 +109,51 @@ static kz_status read_schema(kz_mlp *m, const kz_schema *s, const char *where, i
         return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: schema");
   }
 
-  if (m->f_num >= 0) {
-    const kz_field *f = &s->fields[m->f_num];
-    m->n_num = f->width;
-    m->num_names = calloc((size_t)(m->n_num ? m->n_num : 1), sizeof(char *));
+  if (m->tab.f_num >= 0) {
+    const kz_field *f = &s->fields[m->tab.f_num];
+    m->tab.n_num = f->width;
+    m->num_names = calloc((size_t)(m->tab.n_num ? m->tab.n_num : 1), sizeof(char *));
     if (!m->num_names) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: schema");
-    for (int64_t i = 0; i < m->n_num; i++)
+    for (int64_t i = 0; i < m->tab.n_num; i++)
       if (!(m->num_names[i] = dup_str(f->n_columns > i ? f->columns[i].name : "numeric")))
         return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: schema");
   }
-  if (m->f_cat >= 0) {
-    const kz_field *f = &s->fields[m->f_cat];
-    m->n_cat = f->width;
-    size_t n = (size_t)(m->n_cat ? m->n_cat : 1);
+  if (m->tab.f_cat >= 0) {
+    const kz_field *f = &s->fields[m->tab.f_cat];
+    m->tab.n_cat = f->width;
+    size_t n = (size_t)(m->tab.n_cat ? m->tab.n_cat : 1);
     m->cat_names = calloc(n, sizeof(char *));
-    m->cat_card = calloc(n, sizeof(int32_t));
+    m->tab.cat_card = calloc(n, sizeof(int32_t));
     m->cat_dim = calloc(n, sizeof(int64_t));
-    if (!m->cat_names || !m->cat_card || !m->cat_dim)
+    if (!m->cat_names || !m->tab.cat_card || !m->cat_dim)
       return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: schema");
-    for (int64_t j = 0; j < m->n_cat; j++) {
+    for (int64_t j = 0; j < m->tab.n_cat; j++) {
       const kz_column *c = f->n_columns > j ? &f->columns[j] : NULL;
       if (!(m->cat_names[j] = dup_str(c ? c->name : "categorical")))
         return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: schema");
-      m->cat_card[j] = c ? c->n_categories : 0;
+      m->tab.cat_card[j] = c ? c->n_categories : 0;
       m->cat_dim[j] = m->embedding_dim_cfg > 0 ? m->embedding_dim_cfg
-                                               : kz_mlp_auto_embedding_dim(m->cat_card[j]);
+                                               : kz_mlp_auto_embedding_dim(m->tab.cat_card[j]);
     }
   }
   return KZ_OK;
 }
 
-/* One streaming pass in double: Welford mean/variance per numeric column
- * (NaN skipped, counted as missing) and of a regression label. Population
- * standard deviation; a constant column gets std 1 so it standardises to 0. */
-static kz_status compute_stats(kz_mlp *m, kz_dataset *ds, const char *where) {
-  size_t nn = (size_t)(m->n_num ? m->n_num : 1);
+/* The statistics pass (kz_nn_tab_stats); a missing-indicator input for
+ * each numeric column with a missing value in the training split. */
+static kz_status compute_stats(kz_mlp *m, kz_dataset *ds) {
+  size_t nn = (size_t)(m->tab.n_num ? m->tab.n_num : 1);
   m->num_mean = calloc(nn, sizeof(double));
   m->num_std = calloc(nn, sizeof(double));
   m->miss_index = calloc(nn, sizeof(int));
-  double *m2 = calloc(nn, sizeof(double));
-  int64_t *cnt = calloc(nn, sizeof(int64_t)), *miss = calloc(nn, sizeof(int64_t));
-  kz_shard_batch b;
-  memset(&b, 0, sizeof(b));
+  int64_t *miss = calloc(nn, sizeof(int64_t));
   kz_status st = KZ_OK;
-  if (!m->num_mean || !m->num_std || !m->miss_index || !m2 || !cnt || !miss) {
+  if (!m->num_mean || !m->num_std || !m->miss_index || !miss)
     st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: statistics");
-    goto done;
-  }
-  const int64_t chunk = 8192, rows = kz_dataset_rows(ds);
-  if (rows < 1) {
-    st = kz_fail(KZ_ERR_INVALID_ARG, "mlp: %s: the training data has no rows", where);
-    goto done;
-  }
-  if ((st = kz_shard_batch_alloc(kz_dataset_schema(ds), chunk, &b)) != KZ_OK) goto done;
-  double lmean = 0, lm2 = 0;
-  int64_t lcnt = 0;
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    int64_t n = rows - r0 < chunk ? rows - r0 : chunk;
-    kz_shard_batch_clear(&b);
-    if ((st = kz_dataset_read_range(ds, r0, n, &b, 0)) != KZ_OK) goto done;
-    for (int64_t r = 0; r < n; r++) {
-      if (m->f_num >= 0) {
-        const float *x = kz_batch_f32(&b, m->f_num, r);
-        for (int64_t i = 0; i < m->n_num; i++) {
-          if (isnan(x[i])) {
-            miss[i]++;
-            continue;
-          }
-          if (isinf(x[i])) continue; /* a value, but no statistic (KZ_NN_INF_Z) */
-          double d = (double)x[i] - m->num_mean[i];
-          m->num_mean[i] += d / (double)++cnt[i];
-          m2[i] += d * ((double)x[i] - m->num_mean[i]);
-        }
-      }
-      if (m->task == KZ_MLP_REGRESSION) {
-        float y = *kz_batch_f32(&b, m->f_label, r);
-        if (isnan(y)) continue;
-        double d = (double)y - lmean;
-        lmean += d / (double)++lcnt;
-        lm2 += d * ((double)y - lmean);
-      }
-    }
-  }
+  if (st == KZ_OK) st = kz_nn_tab_stats(&m->tab, ds, m->num_mean, m->num_std, miss);
   m->n_miss = 0;
-  for (int64_t i = 0; i < m->n_num; i++) {
-    double sd = cnt[i] > 0 ? sqrt(m2[i] / (double)cnt[i]) : 0.0;
-    m->num_std[i] = sd > 1e-12 ? sd : 1.0;
+  for (int64_t i = 0; st == KZ_OK && i < m->tab.n_num; i++)
     m->miss_index[i] = miss[i] > 0 ? (int)m->n_miss++ : -1;
-  }
-  if (m->task == KZ_MLP_REGRESSION) {
-    if (lcnt == 0) {
-      st = kz_fail(KZ_ERR_INVALID_ARG, "mlp: %s: every label of '%s' is missing", where,
-                   m->label_name);
-      goto done;
-    }
-    double sd = sqrt(lm2 / (double)lcnt);
-    m->label_mean = lmean;
-    m->label_std = sd > 1e-12 ? sd : 1.0;
-  } else {
-    m->label_mean = 0.0;
-    m->label_std = 1.0;
-  }
-done:
-  kz_shard_batch_free(&b);
-  free(m2);
-  free(cnt);
   free(miss);
   return st;
 }
@@ -222,12 +163,12 @@ kz_status kz_mlp_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz_devi
   *out = NULL;
   kz_mlp *m = calloc(1, sizeof(*m));
   if (!m) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: model");
-  m->f_num = m->f_cat = m->f_label = -1;
+  m->tab.f_num = m->tab.f_cat = m->tab.f_label = -1;
   const char *where = kz_dataset_path(train);
   int task_cfg = 0;
   kz_status st = read_config(m, model_cfg, &task_cfg);
   if (st == KZ_OK) st = read_schema(m, kz_dataset_schema(train), where, task_cfg);
-  if (st == KZ_OK) st = compute_stats(m, train, where);
+  if (st == KZ_OK) st = compute_stats(m, train);
   if (st == KZ_OK) st = kz_mlp_finish_layout(m, device, -1, 1);
   if (st != KZ_OK) {
     kz_mlp_free(m);

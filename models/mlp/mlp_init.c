@@ -35,7 +35,7 @@ kz_status kz_mlp_init_params(kz_nn_model *model, uint64_t seed) {
   }
   uint64_t tensor = 0;
   /* Embeddings: N(0, 1) as nn.Embedding does; the missing row included. */
-  for (int64_t j = 0; j < m->n_cat; j++, tensor++)
+  for (int64_t j = 0; j < m->tab.n_cat; j++, tensor++)
     fill_normal(t.emb[j].data, kz_tensor_numel(&t.emb[j]), 1.0, seed, tensor);
   for (int l = 0; l < m->n_layers; l++, tensor++) {
     double fan_in = (double)m->width[l], fan_out = (double)m->width[l + 1];
@@ -48,8 +48,8 @@ kz_status kz_mlp_init_params(kz_nn_model *model, uint64_t seed) {
   }
   kz_mlp_tensors_free(&t);
   if (on_host) return KZ_OK;
-  st = kz_copy_to_device(m->stream, m->base.params.data, p, (size_t)n * 4);
-  if (st == KZ_OK) st = kz_stream_sync(m->stream);
+  st = kz_copy_to_device(m->tab.stream, m->base.params.data, p, (size_t)n * 4);
+  if (st == KZ_OK) st = kz_stream_sync(m->tab.stream);
   free(p);
   return st;
 }

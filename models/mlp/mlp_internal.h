@@ -15,6 +15,7 @@
 #include "kernels/core/arena.h"
 #include "kernels/core/backend.h"
 #include "models/mlp/mlp.h"
+#include "models/nn_tabular.h"
 
 enum { KZ_MLP_MAX_LAYERS = 16 }; /* hidden layers + the output layer */
 
@@ -47,19 +48,19 @@ typedef struct kz_mlp {
   int n_freeze;
   int64_t freeze[KZ_MLP_MAX_LAYERS];
 
-  /* schema: field indices in the batch (-1 when absent) and widths */
-  int f_num, f_cat, f_label;
+  /* schema: the batch side shared with the linear model (field indices,
+   * widths, category counts, label scaling; the stream, staging and arena),
+   * completed by kz_mlp_finish_layout */
+  kz_nn_tab tab;
   int n_fields;
-  int64_t n_num, n_cat, n_miss;
+  int64_t n_miss;
   char **num_names, **cat_names;
   double *num_mean, *num_std; /* n_num, from the training data */
   int *miss_index;            /* n_num: indicator position, or -1 */
-  int32_t *cat_card;          /* n_cat: categories (the table has one row more) */
   int64_t *cat_dim;           /* n_cat: embedding width */
   char *label_name;
   int n_classes;      /* classification */
   char **class_names; /* n_classes */
-  double label_mean, label_std;
 
   /* derived layout */
   int64_t in_dim;
@@ -70,20 +71,7 @@ typedef struct kz_mlp {
   int64_t *emb_off; /* n_cat */
   int64_t *emb_col; /* n_cat: first input column of each embedding */
 
-  /* the statistics on the model's device, for the standardize op: mean and
-   * std as doubles (U8 tensors of 8 * n_num bytes), the indicator positions */
-  kz_tensor d_mean, d_std, d_miss;
-  /* host memory for what the host prepares (ids, targets, per-row loss
-   * gradients) or reads back (losses, logits) on a GPU; unused on the CPU,
-   * where the activations are host memory */
-  void *stage;
-  size_t stage_cap;
-
   kz_mlp_tensors p, g; /* views of base.params and base.grads */
-
-  kz_stream *stream;
-  kz_arena *arena;
-  int64_t arena_rows; /* batch rows the arena was sized for */
 } kz_mlp;
 
 /* mlp_layout.c: config-independent construction shared by create and

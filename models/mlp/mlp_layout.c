@@ -39,19 +39,13 @@ void kz_mlp_free(kz_mlp *m) {
   free(m->base.input_schema);
   kz_tensor_free(&m->base.params);
   kz_tensor_free(&m->base.grads);
-  if (m->arena) kz_arena_destroy(m->arena);
-  if (m->d_mean.data) kz_tensor_free(&m->d_mean);
-  if (m->d_std.data) kz_tensor_free(&m->d_std);
-  if (m->d_miss.data) kz_tensor_free(&m->d_miss);
-  free(m->stage);
-  if (m->stream) kz_stream_destroy(m->stream);
-  free_names(m->num_names, m->n_num);
-  free_names(m->cat_names, m->n_cat);
+  kz_nn_tab_free(&m->tab);
+  free_names(m->num_names, m->tab.n_num);
+  free_names(m->cat_names, m->tab.n_cat);
   free_names(m->class_names, m->n_classes);
   free(m->num_mean);
   free(m->num_std);
   free(m->miss_index);
-  free(m->cat_card);
   free(m->cat_dim);
   free(m->label_name);
   kz_mlp_tensors_free(&m->p);
@@ -73,17 +67,20 @@ static int add_params(int64_t *off, int64_t a, int64_t b) {
 kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device, int64_t want_params, int allocate) {
   m->base.ops = &kz_mlp_ops;
   m->base.device = device;
+  m->tab.who = "mlp";
+  m->tab.classification = m->task == KZ_MLP_CLASSIFICATION;
+  m->tab.n_out = m->tab.classification ? m->n_classes : 1;
 
-  m->emb_off = calloc((size_t)(m->n_cat ? m->n_cat : 1), sizeof(int64_t));
-  m->emb_col = calloc((size_t)(m->n_cat ? m->n_cat : 1), sizeof(int64_t));
+  m->emb_off = calloc((size_t)(m->tab.n_cat ? m->tab.n_cat : 1), sizeof(int64_t));
+  m->emb_col = calloc((size_t)(m->tab.n_cat ? m->tab.n_cat : 1), sizeof(int64_t));
   if (!m->emb_off || !m->emb_col) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: layout");
 
-  int64_t off = 0, col = m->n_num + m->n_miss;
+  int64_t off = 0, col = m->tab.n_num + m->n_miss;
   int fits = 1;
-  for (int64_t j = 0; fits && j < m->n_cat; j++) {
+  for (int64_t j = 0; fits && j < m->tab.n_cat; j++) {
     m->emb_off[j] = off;
     m->emb_col[j] = col;
-    fits = add_params(&off, (int64_t)m->cat_card[j] + 1, m->cat_dim[j]) &&
+    fits = add_params(&off, (int64_t)m->tab.cat_card[j] + 1, m->cat_dim[j]) &&
            add_params(&col, 1, m->cat_dim[j]);
   }
   m->in_dim = col;
@@ -146,39 +143,22 @@ kz_status kz_mlp_finish_layout(kz_mlp *m, kz_device device, int64_t want_params,
   int64_t shape[1] = {off};
   KZ_TRY(kz_tensor_alloc(device, KZ_F32, 1, shape, &m->base.params));
   KZ_TRY(kz_tensor_alloc(device, KZ_F32, 1, shape, &m->base.grads));
-  KZ_TRY(kz_stream_create(device, &m->stream));
-  KZ_TRY(kz_fill_bytes(m->stream, m->base.params.data, 0, (size_t)off * sizeof(float)));
-  KZ_TRY(kz_fill_bytes(m->stream, m->base.grads.data, 0, (size_t)off * sizeof(float)));
+  KZ_TRY(kz_nn_tab_open(&m->tab, device, m->num_mean, m->num_std, m->miss_index));
+  KZ_TRY(kz_fill_bytes(m->tab.stream, m->base.params.data, 0, (size_t)off * sizeof(float)));
+  KZ_TRY(kz_fill_bytes(m->tab.stream, m->base.grads.data, 0, (size_t)off * sizeof(float)));
   KZ_TRY(kz_mlp_tensors_make(m, (float *)m->base.params.data, device, &m->p));
   KZ_TRY(kz_mlp_tensors_make(m, (float *)m->base.grads.data, device, &m->g));
 
-  /* the statistics where the standardize op reads them */
-  int64_t nb = 8 * (m->n_num > 0 ? m->n_num : 1), nm = m->n_num > 0 ? m->n_num : 1;
-  KZ_TRY(kz_tensor_alloc(device, KZ_U8, 1, &nb, &m->d_mean));
-  KZ_TRY(kz_tensor_alloc(device, KZ_U8, 1, &nb, &m->d_std));
-  KZ_TRY(kz_tensor_alloc(device, KZ_I32, 1, &nm, &m->d_miss));
-  if (m->n_num > 0) {
-    int32_t *miss = malloc((size_t)m->n_num * sizeof(int32_t));
-    if (!miss) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: layout");
-    for (int64_t i = 0; i < m->n_num; i++) miss[i] = m->miss_index[i];
-    kz_status st = kz_copy_to_device(m->stream, m->d_mean.data, m->num_mean, (size_t)nb);
-    if (st == KZ_OK) st = kz_copy_to_device(m->stream, m->d_std.data, m->num_std, (size_t)nb);
-    if (st == KZ_OK)
-      st = kz_copy_to_device(m->stream, m->d_miss.data, miss, (size_t)nm * sizeof(int32_t));
-    if (st == KZ_OK) st = kz_stream_sync(m->stream);
-    free(miss);
-    KZ_TRY(st);
-  }
   return KZ_OK;
 }
 
 kz_status kz_mlp_tensors_make(const kz_mlp *m, float *base, kz_device device, kz_mlp_tensors *out) {
   memset(out, 0, sizeof *out);
-  out->emb = calloc((size_t)(m->n_cat ? m->n_cat : 1), sizeof(kz_tensor));
+  out->emb = calloc((size_t)(m->tab.n_cat ? m->tab.n_cat : 1), sizeof(kz_tensor));
   if (!out->emb) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp: layout");
-  for (int64_t j = 0; j < m->n_cat; j++)
+  for (int64_t j = 0; j < m->tab.n_cat; j++)
     out->emb[j] = kz_tensor_view(base + m->emb_off[j], KZ_F32, device, 2,
-                                 (int64_t)m->cat_card[j] + 1, m->cat_dim[j]);
+                                 (int64_t)m->tab.cat_card[j] + 1, m->cat_dim[j]);
   for (int l = 0; l < m->n_layers; l++) {
     out->w[l] = kz_tensor_view(base + m->w_off[l], KZ_F32, device, 2, m->width[l + 1], m->width[l]);
     out->b[l] = kz_tensor_view(base + m->b_off[l], KZ_F32, device, 1, m->width[l + 1]);

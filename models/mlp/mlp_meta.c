@@ -36,11 +36,11 @@ static json_t *build_meta(const kz_mlp *m) {
   json_object_set_new(cfg, "init", json_string(init_names[m->init]));
 
   json_object_set_new(fields, "count", json_integer(m->n_fields));
-  json_object_set_new(fields, "numeric", json_integer(m->f_num));
-  json_object_set_new(fields, "categorical", json_integer(m->f_cat));
-  json_object_set_new(fields, "label", json_integer(m->f_label));
+  json_object_set_new(fields, "numeric", json_integer(m->tab.f_num));
+  json_object_set_new(fields, "categorical", json_integer(m->tab.f_cat));
+  json_object_set_new(fields, "label", json_integer(m->tab.f_label));
 
-  for (int64_t i = 0; i < m->n_num; i++) {
+  for (int64_t i = 0; i < m->tab.n_num; i++) {
     json_t *c = json_object();
     json_object_set_new(c, "name", json_string(m->num_names[i]));
     json_object_set_new(c, "mean", json_real(m->num_mean[i]));
@@ -48,16 +48,16 @@ static json_t *build_meta(const kz_mlp *m) {
     json_object_set_new(c, "missing_indicator", json_boolean(m->miss_index[i] >= 0));
     json_array_append_new(num, c);
   }
-  for (int64_t j = 0; j < m->n_cat; j++) {
+  for (int64_t j = 0; j < m->tab.n_cat; j++) {
     json_t *c = json_object();
     json_object_set_new(c, "name", json_string(m->cat_names[j]));
-    json_object_set_new(c, "categories", json_integer(m->cat_card[j]));
+    json_object_set_new(c, "categories", json_integer(m->tab.cat_card[j]));
     json_object_set_new(c, "dim", json_integer(m->cat_dim[j]));
     json_array_append_new(cat, c);
   }
   json_object_set_new(label, "name", json_string(m->label_name));
-  json_object_set_new(label, "mean", json_real(m->label_mean));
-  json_object_set_new(label, "std", json_real(m->label_std));
+  json_object_set_new(label, "mean", json_real(m->tab.label_mean));
+  json_object_set_new(label, "std", json_real(m->tab.label_std));
   json_t *classes = json_array();
   for (int k = 0; k < m->n_classes; k++)
     json_array_append_new(classes, json_string(m->class_names[k]));
@@ -215,26 +215,27 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
   KZ_TRY(get_int(fields, "count", 1, 64, &v));
   m->n_fields = (int)v;
   KZ_TRY(get_int(fields, "numeric", -1, m->n_fields - 1, &v));
-  m->f_num = (int)v;
+  m->tab.f_num = (int)v;
   KZ_TRY(get_int(fields, "categorical", -1, m->n_fields - 1, &v));
-  m->f_cat = (int)v;
+  m->tab.f_cat = (int)v;
   KZ_TRY(get_int(fields, "label", 0, m->n_fields - 1, &v));
-  m->f_label = (int)v;
+  m->tab.f_label = (int)v;
 
-  m->n_num = (int64_t)json_array_size(num);
-  m->n_cat = (int64_t)json_array_size(cat);
-  size_t nn = (size_t)(m->n_num ? m->n_num : 1), nc = (size_t)(m->n_cat ? m->n_cat : 1);
+  m->tab.n_num = (int64_t)json_array_size(num);
+  m->tab.n_cat = (int64_t)json_array_size(cat);
+  size_t nn = (size_t)(m->tab.n_num ? m->tab.n_num : 1),
+         nc = (size_t)(m->tab.n_cat ? m->tab.n_cat : 1);
   m->num_names = calloc(nn, sizeof(char *));
   m->num_mean = calloc(nn, sizeof(double));
   m->num_std = calloc(nn, sizeof(double));
   m->miss_index = calloc(nn, sizeof(int));
   m->cat_names = calloc(nc, sizeof(char *));
-  m->cat_card = calloc(nc, sizeof(int32_t));
+  m->tab.cat_card = calloc(nc, sizeof(int32_t));
   m->cat_dim = calloc(nc, sizeof(int64_t));
   if (!m->num_names || !m->num_mean || !m->num_std || !m->miss_index || !m->cat_names ||
-      !m->cat_card || !m->cat_dim)
+      !m->tab.cat_card || !m->cat_dim)
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp meta");
-  for (int64_t i = 0; i < m->n_num; i++) {
+  for (int64_t i = 0; i < m->tab.n_num; i++) {
     json_t *c = json_array_get(num, (size_t)i);
     KZ_TRY(get_str(c, "name", &m->num_names[i]));
     KZ_TRY(get_real(c, "mean", &m->num_mean[i]));
@@ -250,19 +251,19 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
     if (!json_is_boolean(mi)) return bad("numeric[].missing_indicator");
     m->miss_index[i] = json_is_true(mi) ? (int)m->n_miss++ : -1;
   }
-  for (int64_t j = 0; j < m->n_cat; j++) {
+  for (int64_t j = 0; j < m->tab.n_cat; j++) {
     json_t *c = json_array_get(cat, (size_t)j);
     KZ_TRY(get_str(c, "name", &m->cat_names[j]));
     KZ_TRY(get_int(c, "categories", 0, INT32_MAX - 1, &v));
-    m->cat_card[j] = (int32_t)v;
+    m->tab.cat_card[j] = (int32_t)v;
     KZ_TRY(get_int(c, "dim", 1, 1 << 20, &m->cat_dim[j]));
   }
   KZ_TRY(get_str(label, "name", &m->label_name));
-  KZ_TRY(get_real(label, "mean", &m->label_mean));
-  KZ_TRY(get_real(label, "std", &m->label_std));
-  if (!isfinite(m->label_mean) || !(isfinite(m->label_std) && m->label_std > 0))
+  KZ_TRY(get_real(label, "mean", &m->tab.label_mean));
+  KZ_TRY(get_real(label, "std", &m->tab.label_std));
+  if (!isfinite(m->tab.label_mean) || !(isfinite(m->tab.label_std) && m->tab.label_std > 0))
     return kz_fail(KZ_ERR_FORMAT, "mlp meta: label: mean %g and std %g must be finite, std > 0",
-                   m->label_mean, m->label_std);
+                   m->tab.label_mean, m->tab.label_std);
   json_t *classes = json_object_get(label, "classes");
   if (!json_is_array(classes)) return bad("label.classes");
   if (m->task == KZ_MLP_CLASSIFICATION) {
