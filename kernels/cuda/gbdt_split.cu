@@ -83,7 +83,12 @@ __device__ __forceinline__ void consider(long long lg, long long lh, int bin, in
   if (better(c, best)) best = c;
 }
 
-__global__ void __launch_bounds__(KZ_MAX_BLOCK)
+/* At most SPLIT_FEATURE_BLOCK threads (8 features) a block: under the 1024
+ * of any block the compiler caps a thread at 64 registers and this kernel's
+ * 16 int64 sums per lane spill. */
+#define SPLIT_FEATURE_BLOCK 256
+
+__global__ void __launch_bounds__(SPLIT_FEATURE_BLOCK)
     split_feature_kernel(const int64_t *hist, int32_t n_features, const int32_t *n_bins,
                          const uint8_t *mask, const double *scale, kz_gbdt_dev_split_params p,
                          kz_gbdt_dev_split *out) {
@@ -248,9 +253,9 @@ kz_gbdt_dev_evaluate_splits(kz_stream *s, const int64_t *hist, int32_t n_nodes, 
   if (pf == NULL)
     KZ_TRY(kz_cuda_scratch_alloc(s, sizeof(kz_gbdt_dev_split) * (size_t)n_nodes * n_features,
                                  (void **)&pf, op));
-  const int warps = block / KZ_WARP;
+  const int fblock = min(block, SPLIT_FEATURE_BLOCK), warps = fblock / KZ_WARP;
   const dim3 grid((unsigned)((n_features + warps - 1) / warps), (unsigned)n_nodes);
-  split_feature_kernel<<<grid, block, 0, st>>>(hist, n_features, n_bins, feature_mask, scale_dev, p,
+  split_feature_kernel<<<grid, fblock, 0, st>>>(hist, n_features, n_bins, feature_mask, scale_dev, p,
                                                pf);
   cudaError_t e = cudaGetLastError();
   if (e == cudaSuccess) {
