@@ -255,8 +255,8 @@ kz_gbdt_dev_evaluate_splits(kz_stream *s, const int64_t *hist, int32_t n_nodes, 
                                  (void **)&pf, op));
   const int fblock = min(block, SPLIT_FEATURE_BLOCK), warps = fblock / KZ_WARP;
   const dim3 grid((unsigned)((n_features + warps - 1) / warps), (unsigned)n_nodes);
-  split_feature_kernel<<<grid, fblock, 0, st>>>(hist, n_features, n_bins, feature_mask, scale_dev, p,
-                                               pf);
+  split_feature_kernel<<<grid, fblock, 0, st>>>(hist, n_features, n_bins, feature_mask, scale_dev,
+                                                p, pf);
   cudaError_t e = cudaGetLastError();
   if (e == cudaSuccess) {
     split_node_kernel<<<(unsigned)n_nodes, block, 0, st>>>(pf, n_features, best);
