@@ -82,9 +82,19 @@ __global__ void absmax_kernel(const float *gh, int64_t total, int cols, unsigned
   extern __shared__ unsigned col_max[];
   for (int c = threadIdx.x; c < cols; c += blockDim.x) col_max[c] = 0u;
   __syncthreads();
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
-       i += (int64_t)gridDim.x * blockDim.x)
-    atomicMax(&col_max[i % cols], __float_as_uint(fabsf(gh[i])));
+  const int64_t first = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  if (stride % cols == 0) {
+    /* Every element of this thread lies in one column (always so for the
+     * two columns of a single-output objective): a running max in a
+     * register and one shared atomic, not one per element on two words. */
+    unsigned m = 0u;
+    for (int64_t i = first; i < total; i += stride) m = max(m, __float_as_uint(fabsf(gh[i])));
+    if (m != 0u) atomicMax(&col_max[first % cols], m);
+  } else {
+    for (int64_t i = first; i < total; i += stride)
+      atomicMax(&col_max[i % cols], __float_as_uint(fabsf(gh[i])));
+  }
   __syncthreads();
   for (int c = threadIdx.x; c < cols; c += blockDim.x)
     if (col_max[c] != 0u) atomicMax(&max_bits[c], col_max[c]);
