@@ -2,12 +2,16 @@
 # The first run of kaizen's CUDA code on a real GPU: everything the machines
 # without one could not check, in one go, with every log kept.
 #
-#   bench/gpu_first_run.sh [--build DIR] [--only STAGES] [--timeout SECONDS]
+#   bench/gpu_first_run.sh [--build DIR] [--only STAGES] [--timeout SECONDS] [--quick]
 #
 #   --build DIR      build directory (default build/); configured with
 #                    -DKZ_CUDA=ON and built first when it has no kaizen binary
 #   --only STAGES    comma-separated subset of the stages below (default: all)
 #   --timeout S      limit per step (default 1800); a step past it is TIMEOUT
+#   --quick          for a short lease (minutes, not hours): the sanitizers over
+#                    the GBDT kernel test and the softmax NaN check only, GBDT
+#                    on 50,000 rows for 30 rounds, 3 benchmark samples, steps
+#                    limited to 300 s (unless --timeout says otherwise)
 #
 # Stages, in order:
 #   ctest     the CUDA ctests (label cuda, and every op/cuda/*, cuda/*, mlp/cuda*
@@ -38,7 +42,8 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build"
 only="ctest,sanitize,knobs,gbdt,bench"
-limit=1800
+limit=""
+quick=0
 
 usage() {
   sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -49,10 +54,12 @@ while [ $# -gt 0 ]; do
   --build) [ $# -ge 2 ] || usage; build="$(cd "$2" 2>/dev/null && pwd || echo "$2")"; shift 2 ;;
   --only) [ $# -ge 2 ] || usage; only="$2"; shift 2 ;;
   --timeout) [ $# -ge 2 ] || usage; limit="$2"; shift 2 ;;
+  --quick) quick=1; shift ;;
   -h | --help) usage 0 ;;
   *) echo "gpu_first_run: unknown option '$1'" >&2; usage ;;
   esac
 done
+[ -n "$limit" ] || { [ "$quick" -eq 1 ] && limit=300 || limit=1800; }
 case "$limit" in '' | *[!0-9]*) echo "gpu_first_run: --timeout needs seconds, got '$limit'" >&2; exit 2 ;; esac
 for s in ${only//,/ }; do
   case "$s" in ctest | sanitize | knobs | gbdt | bench) ;; *)
@@ -173,9 +180,10 @@ if wants sanitize; then
     for tool in memcheck racecheck synccheck; do
       san=("$sanitizer" --tool "$tool" --error-exitcode 99)
       step "sanitize-$tool-gbdt-kernels" "${san[@]}" "$build/tests/test_gbdt_cuda"
+      step "sanitize-$tool-softmax-nan" "${san[@]}" "$build/tests/test_ops" --check-nan --device cuda
+      [ "$quick" -eq 1 ] && continue
       step "sanitize-$tool-gbdt-booster" "${san[@]}" "$build/tests/test_gbdt_gpu" gpu
       step "sanitize-$tool-ops" "${san[@]}" "$build/tests/test_ops" --device cuda
-      step "sanitize-$tool-softmax-nan" "${san[@]}" "$build/tests/test_ops" --check-nan --device cuda
       step "sanitize-$tool-kernels-test" "${san[@]}" "$kaizen" kernels test --device cuda
     done
   fi
@@ -196,7 +204,9 @@ if wants gbdt; then
   trap 'rm -rf "$work"' EXIT
   # 200,000 rows (KZ_FIRST_RUN_ROWS): 10 numeric features (5% missing in the
   # first two), a noisy binary label and a 3-class one.
-  awk -v rows="${KZ_FIRST_RUN_ROWS:-200000}" 'BEGIN { srand(11); print "a,b,c,d,e,f,g,h,i,j,y,z";
+  rows=200000 rounds=100
+  [ "$quick" -eq 1 ] && rows=50000 rounds=30
+  awk -v rows="${KZ_FIRST_RUN_ROWS:-$rows}" 'BEGIN { srand(11); print "a,b,c,d,e,f,g,h,i,j,y,z";
     for (r = 0; r < rows; r++) {
       for (k = 0; k < 10; k++) x[k] = rand();
       s = 3 * x[0] + x[1] * x[1] - x[2] + 0.5 * x[3] * x[4] + 0.3 * rand();
@@ -215,7 +225,7 @@ if wants gbdt; then
     cat >"$work/$job.yaml" <<YAML
 model:
   type: gbdt
-  num_round: 100
+  num_round: $rounds
   eta: 0.3
   max_depth: 8
   max_bin: 255
@@ -247,7 +257,9 @@ fi
 
 # ---- kernel benchmarks ----------------------------------------------------------------------
 if wants bench; then
-  step bench-kernels "$root/bench/kernels.sh" "$build" --device cuda
+  repeat=10
+  [ "$quick" -eq 1 ] && repeat=3
+  step bench-kernels "$root/bench/kernels.sh" "$build" --device cuda --repeat "$repeat"
   cp "$out/bench-kernels.log" "$root/bench/results/$(date -u +%F)-$slug.txt"
 fi
 
