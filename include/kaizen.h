@@ -64,6 +64,7 @@ typedef struct kz_device_info {
   int multiprocessors;              /* SMs, or CPU cores OpenMP uses */
   uint64_t total_memory;            /* bytes */
   char kernel_target[16];           /* kernel-config table in effect: "cpu", "sm_90" */
+  int shared_mem_optin;             /* bytes of shared memory a block may opt in to; 0 for CPU */
 } kz_device_info;
 
 /* Number of usable devices: the CPU is always device 0 of the list, CUDA

@@ -17,3 +17,9 @@ if(KZ_HAVE_CUDA)
     set_tests_properties(cuda/elf_sm${arch} PROPERTIES LABELS cuda)
   endforeach()
 endif()
+
+# The script of the first GPU session (bench/gpu_first_run.sh) is checked on
+# every machine: syntax, shellcheck, option errors, the clean "no GPU" stop.
+add_test(NAME cuda/first_run_script
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/gpu_first_run_check.sh
+                 ${CMAKE_SOURCE_DIR}/bench/gpu_first_run.sh)

@@ -46,6 +46,12 @@ add_test(NAME op/list_matches COMMAND test_ops --check-list "${kz_op_names_arg}"
 add_test(NAME op/list_complete COMMAND test_ops --check-complete)
 # NULL gradient outputs ("not wanted") are accepted by every backward.
 add_test(NAME op/optional_outputs COMMAND test_ops --check-optional)
+# A NaN logit reaches softmax's outputs on every backend, as it does ref's
+# (the parity cases cannot check this: they fail any non-finite output).
+add_test(NAME op/cpu/softmax_nan COMMAND test_ops --check-nan --device cpu)
+add_test(NAME op/cuda/softmax_nan COMMAND test_ops --check-nan --device cuda)
+set_tests_properties(op/cpu/softmax_nan op/cuda/softmax_nan PROPERTIES
+  SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE} LABELS "ops")
 
 foreach(op ${KZ_GRAD_OPS})
   add_test(NAME grad/${op} COMMAND test_grad --op ${op})

@@ -5,10 +5,12 @@
  *   test_ops --check-list "a,b,c"          check the CMake list equals them
  *   test_ops --check-complete              every op has ref, cpu, cuda, grad
  *   test_ops --check-optional              NULL single gradient outputs are no-ops
+ *   test_ops --check-nan --device D        softmax propagates NaN like ref (77 = skipped)
  *
  * The last form keeps tests/ops.cmake honest: an op added to the registry
  * without a ctest entry (or the reverse) fails `op/list_matches`. */
 #define _POSIX_C_SOURCE 200809L /* strdup, strtok_r */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,9 +168,56 @@ static int check_optional(void) {
   return failures ? 1 : 0;
 }
 
+/* Softmax over four rows of 8 keys on dev: all NaN, one NaN, all -inf, and
+ * finite. ref gives NaN wherever a live logit is NaN (the parity suite
+ * cannot say so: it counts every non-finite output as a failure), and a
+ * backend must too: a diverging attention score that came out as zeros
+ * would pass for a masked row. The -inf row is the backends' own choice
+ * (zeros on CUDA) and the finite row a sanity check. */
+static int check_nan(kz_device dev) {
+  enum { S = 8 };
+  int64_t shape[4] = {1, 1, 4, S};
+  float x[4 * S], y[4 * S];
+  for (int j = 0; j < S; ++j) {
+    x[j] = NAN;
+    x[S + j] = j == 5 ? NAN : 0.25f * (float)j;
+    x[2 * S + j] = -INFINITY;
+    x[3 * S + j] = 0.5f * (float)j - 1.0f;
+  }
+  kz_stream *s = NULL;
+  kz_tensor tx = {0}, ty = {0};
+  int failures = 0;
+  if (kz_stream_create(dev, &s) != KZ_OK || kz_tensor_alloc(dev, KZ_F32, 4, shape, &tx) != KZ_OK ||
+      kz_tensor_alloc(dev, KZ_F32, 4, shape, &ty) != KZ_OK ||
+      kz_copy_to_device(s, tx.data, x, sizeof x) != KZ_OK ||
+      kz_op_softmax(s, &tx, &ty, NULL, 1.0f, false) != KZ_OK ||
+      kz_copy_to_host(s, y, ty.data, sizeof y) != KZ_OK || kz_stream_sync(s) != KZ_OK) {
+    fprintf(stderr, "check-nan: %s\n", kz_last_error());
+    failures = 1;
+  }
+  double sum = 0;
+  for (int j = 0; !failures && j < S; ++j) {
+    if (!isnan(y[j]) || !isnan(y[S + j])) {
+      fprintf(stderr, "softmax: key %d of a row with a NaN logit is %g, not NaN\n", j,
+              isnan(y[j]) ? y[S + j] : y[j]);
+      ++failures;
+    }
+    sum += y[3 * S + j];
+  }
+  if (!failures && !(fabs(sum - 1.0) < 1e-5)) {
+    fprintf(stderr, "softmax: a finite row sums to %.9g\n", sum);
+    ++failures;
+  }
+  kz_tensor_free(&tx);
+  kz_tensor_free(&ty);
+  kz_stream_destroy(s);
+  printf("softmax NaN propagation: %s\n", failures ? "FAIL" : "pass");
+  return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   const char *device = "cpu", *op = NULL;
-  bool verbose = getenv("KZ_TEST_VERBOSE") != NULL;
+  bool verbose = getenv("KZ_TEST_VERBOSE") != NULL, nan_check = false;
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--list")) {
       for (int k = 0; k < kz_op_info_count(); ++k) printf("%s\n", kz_op_info_at(k)->name);
@@ -177,7 +226,9 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--check-list") && i + 1 < argc) return check_list(argv[i + 1]);
     if (!strcmp(argv[i], "--check-complete")) return check_complete();
     if (!strcmp(argv[i], "--check-optional")) return check_optional();
-    if (!strcmp(argv[i], "--device") && i + 1 < argc)
+    if (!strcmp(argv[i], "--check-nan"))
+      nan_check = true;
+    else if (!strcmp(argv[i], "--device") && i + 1 < argc)
       device = argv[++i];
     else if (!strcmp(argv[i], "--op") && i + 1 < argc)
       op = argv[++i];
@@ -185,7 +236,8 @@ int main(int argc, char **argv) {
       verbose = true;
     else {
       fprintf(stderr, "usage: test_ops [--device cpu|cuda[:N]] [--op NAME] [--verbose] | --list | "
-                      "--check-list 'a,b' | --check-complete | --check-optional\n");
+                      "--check-list 'a,b' | --check-complete | --check-optional | "
+                      "--check-nan [--device D]\n");
       return 2;
     }
   }
@@ -202,6 +254,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "test_ops: KZ_KERNEL_CONFIG: %s\n", kz_last_error());
     return 2;
   }
+  if (nan_check) return check_nan(dev);
   uint64_t seed = kz_harness_base_seed();
   printf("op parity on %s, seed 0x%016llx (KZ_TEST_SEED to reproduce)\n", device,
          (unsigned long long)seed);

@@ -50,6 +50,7 @@ kz_status device_info(int index, kz_device_info *info) {
   info->compute_minor = prop.minor;
   info->multiprocessors = prop.multiProcessorCount;
   info->total_memory = (uint64_t)prop.totalGlobalMem;
+  info->shared_mem_optin = (int)prop.sharedMemPerBlockOptin;
   snprintf(info->kernel_target, sizeof info->kernel_target, "%s",
            kz_target_name(kz_target_for_cuda(prop.major, prop.minor)));
   return KZ_OK;

@@ -1,10 +1,11 @@
 /* GBDT gradients per objective and their quantisation to integers.
  *
- * Quantising with a per-round scale (the largest |g| and h of each output
- * group) turns every histogram into a sum of integers: integer atomics give
- * the same sums in any order, so the GPU booster is deterministic. The scale
- * comes from an atomic max over float bit patterns (non-negative floats order
- * like their bits), which is order-independent too. */
+ * Quantising with a per-round scale (from the largest |g| and h of each
+ * output group and the row count, kz_gbdt_dev_quant_scale) turns every
+ * histogram into a sum of int64: integer atomics give the same sums in any
+ * order, so the GPU booster is deterministic. The largest value comes from
+ * an atomic max over float bit patterns (non-negative floats order like
+ * their bits), which is order-independent too. */
 #include "kernels/cuda/gbdt_common.cuh"
 
 namespace {
@@ -29,22 +30,34 @@ __device__ __forceinline__ void grad_row(const kz_gbdt_dev_loss &loss, const flo
     break;
   }
   case KZ_GBDT_DEV_LOGISTIC: {
-    const float p = 1.0f / (1.0f + expf(-m[0]));
-    o[0] = (p - y) * w;
-    o[1] = fmaxf(p * (1.0f - p), 1e-16f) * w;
+    /* p and q = 1 - p without the subtraction: e = exp(-|m|) <= 1, so
+     * neither 1 + e nor its quotients lose relative precision. */
+    const float e = expf(-fabsf(m[0])), d = 1.0f + e;
+    const float p = m[0] >= 0.0f ? 1.0f / d : e / d;
+    const float q = m[0] >= 0.0f ? e / d : 1.0f / d;
+    o[0] = (p * (1.0f - y) - q * y) * w;
+    o[1] = fmaxf(p * q, 1e-16f) * w;
     break;
   }
   case KZ_GBDT_DEV_SOFTMAX: {
+    /* The largest class (the first of equal maxima) has term exp(0) = 1; its
+     * q = 1 - p is the other terms' sum over the total, without the
+     * subtraction. Every other class has p <= 1/2, so 1 - p is exact enough. */
     const int G = loss.num_group;
-    float mx = m[0];
-    for (int k = 1; k < G; ++k) mx = fmaxf(mx, m[k]);
-    float sum = 0.0f;
-    for (int k = 0; k < G; ++k) sum += expf(m[k] - mx);
+    int top = 0;
+    for (int k = 1; k < G; ++k)
+      if (m[k] > m[top]) top = k;
+    const float mx = m[top];
+    float rest = 0.0f;
+    for (int k = 0; k < G; ++k)
+      if (k != top) rest += expf(m[k] - mx);
+    const float sum = 1.0f + rest;
     const int cls = (int)y;
     for (int k = 0; k < G; ++k) {
-      const float p = expf(m[k] - mx) / sum;
-      o[2 * k] = (p - (k == cls ? 1.0f : 0.0f)) * w;
-      o[2 * k + 1] = fmaxf(2.0f * p * (1.0f - p), 1e-16f) * w;
+      const float p = k == top ? 1.0f / sum : expf(m[k] - mx) / sum;
+      const float q = k == top ? rest / sum : 1.0f - p;
+      o[2 * k] = (k == cls ? -q : p) * w;
+      o[2 * k + 1] = fmaxf(2.0f * p * q, 1e-16f) * w;
     }
     break;
   }
@@ -69,29 +82,37 @@ __global__ void absmax_kernel(const float *gh, int64_t total, int cols, unsigned
   extern __shared__ unsigned col_max[];
   for (int c = threadIdx.x; c < cols; c += blockDim.x) col_max[c] = 0u;
   __syncthreads();
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
-       i += (int64_t)gridDim.x * blockDim.x)
-    atomicMax(&col_max[i % cols], __float_as_uint(fabsf(gh[i])));
+  const int64_t first = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  if (stride % cols == 0) {
+    /* Every element of this thread lies in one column (always so for the
+     * two columns of a single-output objective): a running max in a
+     * register and one shared atomic, not one per element on two words. */
+    unsigned m = 0u;
+    for (int64_t i = first; i < total; i += stride) m = max(m, __float_as_uint(fabsf(gh[i])));
+    if (m != 0u) atomicMax(&col_max[first % cols], m);
+  } else {
+    for (int64_t i = first; i < total; i += stride)
+      atomicMax(&col_max[i % cols], __float_as_uint(fabsf(gh[i])));
+  }
   __syncthreads();
   for (int c = threadIdx.x; c < cols; c += blockDim.x)
     if (col_max[c] != 0u) atomicMax(&max_bits[c], col_max[c]);
 }
 
-__global__ void scale_kernel(const float *max_v, int cols, double *scale) {
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-    const double m = (double)max_v[c];
-    scale[c] = m > 0.0 ? __ddiv_rn(m, (double)KZ_GBDT_DEV_QUANT_RANGE) : (m == 0.0 ? 0.0 : m);
-  }
+__global__ void scale_kernel(const float *max_v, int cols, int64_t n, double *scale) {
+  for (int c = threadIdx.x; c < cols; c += blockDim.x)
+    scale[c] = kz_gbdt_dev_quant_scale(max_v[c], n);
 }
 
-/* Round half to even in double: the host reference rounds the same way
- * (rint), and explicit _rn division keeps the compiler from contracting. */
+/* The scale is a power of two, so the division is exact and only the
+ * rounding to an integer (half to even, as the host's llrint) loses bits. */
 __global__ void quantise_kernel(const float *gh, int64_t total, int cols, const double *scale,
-                                int32_t *qgh) {
+                                int64_t *qgh) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
        i += (int64_t)gridDim.x * blockDim.x) {
     const double sc = scale[i % cols];
-    qgh[i] = sc > 0.0 ? (int32_t)rint(__ddiv_rn((double)gh[i], sc)) : 0;
+    qgh[i] = sc > 0.0 ? (int64_t)__double2ll_rn(__ddiv_rn((double)gh[i], sc)) : 0;
   }
 }
 
@@ -129,7 +150,7 @@ extern "C" kz_status kz_gbdt_dev_gradients(kz_stream *s, const kz_gbdt_dev_loss 
 
 extern "C" kz_status kz_gbdt_dev_quantise(kz_stream *s, const float *gh, int64_t n,
                                           int32_t num_group, float *max_dev, double *scale_dev,
-                                          int32_t *qgh) {
+                                          int64_t *qgh) {
   static const char op[] = "gbdt quantise";
   KZ_TRY(kz_gbdt_check_count(op, "n", n));
   if (num_group < 1 || num_group > 256)
@@ -153,7 +174,7 @@ extern "C" kz_status kz_gbdt_dev_quantise(kz_stream *s, const float *gh, int64_t
         gh, total, cols, reinterpret_cast<unsigned *>(max_dev));
     KZ_CUDA_CHECK_LAUNCH(op);
   }
-  scale_kernel<<<1, KZ_MAX_BLOCK / 2, 0, st>>>(max_dev, cols, scale_dev);
+  scale_kernel<<<1, KZ_MAX_BLOCK / 2, 0, st>>>(max_dev, cols, n, scale_dev);
   KZ_CUDA_CHECK_LAUNCH(op);
   if (total > 0) {
     quantise_kernel<<<kz_cuda_grid_for(total, block), block, 0, st>>>(gh, total, cols, scale_dev,

@@ -14,7 +14,7 @@ namespace {
 #define HIST_ENTRIES_PER_FEATURE (KZ_GBDT_DEV_HIST_BINS * 2)
 
 __global__ void hist_kernel(const uint8_t *codes, int64_t n_rows, int32_t n_features,
-                            const int32_t *rows, int64_t n_node_rows, const int32_t *qgh,
+                            const int32_t *rows, int64_t n_node_rows, const int64_t *qgh,
                             int64_t qgh_stride, int64_t *hist, int rows_per_block, int fpg) {
   extern __shared__ unsigned long long sh_hist[];
   const int f0 = (int)blockIdx.y * fpg;
@@ -25,18 +25,20 @@ __global__ void hist_kernel(const uint8_t *codes, int64_t n_rows, int32_t n_feat
 
   const int64_t r0 = (int64_t)blockIdx.x * rows_per_block;
   const int64_t r1 = min(r0 + (int64_t)rows_per_block, n_node_rows);
-  const int64_t work = (r1 - r0) * nf;
-  for (int64_t w = threadIdx.x; w < work; w += blockDim.x) {
+  /* The host checked that a block's (row, feature) pairs fit an int, so
+   * splitting a pair index is a 32-bit division, not a 64-bit one. */
+  const int work = (int)(r1 - r0) * nf;
+  for (int w = threadIdx.x; w < work; w += blockDim.x) {
     const int64_t i = r0 + w / nf;
-    const int f = (int)(w % nf);
+    const int f = w % nf;
     const int64_t row = rows ? (int64_t)rows[i] : i;
     if (row < 0 || row >= n_rows) continue; /* out of contract: never read out of bounds */
     const unsigned b = codes[row * n_features + f0 + f];
-    const int32_t *q = qgh + row * qgh_stride;
+    const int64_t *q = qgh + row * qgh_stride;
     unsigned long long *e = sh_hist + ((unsigned)f * KZ_GBDT_DEV_HIST_BINS + b) * 2u;
-    /* Two's complement: adding the sign-extended bits is a signed add. */
-    atomicAdd(e, (unsigned long long)(long long)q[0]);
-    atomicAdd(e + 1, (unsigned long long)(long long)q[1]);
+    /* Two's complement: adding the bits is a signed add. */
+    atomicAdd(e, (unsigned long long)q[0]);
+    atomicAdd(e + 1, (unsigned long long)q[1]);
   }
   __syncthreads();
 
@@ -59,7 +61,7 @@ __global__ void subtract_kernel(const int64_t *parent, const int64_t *child, int
 
 extern "C" kz_status kz_gbdt_dev_histogram(kz_stream *s, const uint8_t *codes, int64_t n_rows,
                                            int32_t n_features, const int32_t *rows,
-                                           int64_t n_node_rows, const int32_t *qgh,
+                                           int64_t n_node_rows, const int64_t *qgh,
                                            int64_t qgh_stride, int64_t *hist) {
   static const char op[] = "gbdt histogram";
   KZ_TRY(kz_gbdt_check_rows(op, n_rows));
@@ -89,6 +91,11 @@ extern "C" kz_status kz_gbdt_dev_histogram(kz_stream *s, const uint8_t *codes, i
   if (fpg < 1)
     return kz_fail(KZ_ERR_INVALID_ARG, "%s: kernel config gbdt_hist.features_per_group = %d", op,
                    fpg);
+  /* The kernel counts a block's (row, feature) pairs in an int. */
+  if ((int64_t)rows_per_block * min(fpg, n_features) > INT32_MAX)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: gbdt_hist.rows_per_block %d x features_per_group %d exceeds 2^31 pairs", op,
+                   rows_per_block, fpg);
 
   const int group = min(fpg, n_features);
   const size_t smem = sizeof(unsigned long long) * HIST_ENTRIES_PER_FEATURE * (size_t)group;

@@ -93,8 +93,9 @@ extern "C" kz_status kz_gbdt_dev_partition(kz_stream *s, const uint8_t *codes, i
   if (n_features < 1 || feature < 0 || feature >= n_features)
     return kz_fail(KZ_ERR_INVALID_ARG, "%s: feature %d is not in 0..%d", op, feature,
                    n_features - 1);
-  if (bin < 0 || bin >= KZ_GBDT_DEV_MISSING_BIN)
-    return kz_fail(KZ_ERR_INVALID_ARG, "%s: bin %d is not a value bin (0..254)", op, bin);
+  /* -1: no value goes left (the missing rows alone may, with default_left). */
+  if (bin < -1 || bin >= KZ_GBDT_DEV_MISSING_BIN)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: bin %d is not -1 or a value bin (0..254)", op, bin);
   KZ_TRY(kz_gbdt_check_ptr(op, "n_left_dev", n_left_dev));
   if (n > 0) {
     KZ_TRY(kz_gbdt_check_ptr(op, "codes", codes));

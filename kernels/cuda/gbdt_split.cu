@@ -3,11 +3,14 @@
  * Pass 1: one warp per (node, feature). Lane l holds bins 8l .. 8l+7 (the
  * missing bin, 255, is lane 31's last); an in-lane prefix plus a warp scan
  * gives the left sums of every threshold, exactly, in int64. Each lane scores
- * its 8 thresholds with the missing rows right and left, then a butterfly
- * reduction picks the feature's best under a total order (gain, then lower
- * bin, then missing left), so the winner does not depend on lane order.
- * Candidates and their order are those of the CPU booster (models/gbdt/
- * split.c), so both pick the same split from the same sums.
+ * its thresholds with the missing rows right and left (lane 0 also the
+ * missing rows alone left, bin -1), then a butterfly reduction picks the
+ * feature's best under a total order: gain, then the candidate's place in
+ * split.c's scan (kernels/gbdt_device.h lists it: missing right by rising
+ * bin, the last value bin included when the node has missing rows, then
+ * missing left by falling bin down to -1). So the winner depends neither on
+ * lane order nor on the sums' source: the CPU booster (models/gbdt/split.c)
+ * picks the same split from the same sums, ties included.
  * Pass 2: one block per node picks the best feature (gain, then lower index).
  *
  * Scores use double arithmetic with explicit _rn operations: no fused
@@ -19,18 +22,19 @@ namespace {
 
 #define BINS_PER_LANE (KZ_GBDT_DEV_HIST_BINS / KZ_WARP)
 
+/* order: the candidate's place in split.c's scan of the feature (unique
+ * per feature, lower first). */
 struct candidate {
   double gain;
   long long lg, lh;
-  int bin, dl, found;
+  int bin, dl, order, found;
 };
 
 __device__ __forceinline__ bool better(const candidate &a, const candidate &b) {
   if (a.found != b.found) return a.found > b.found;
   if (!a.found) return false;
   if (a.gain != b.gain) return a.gain > b.gain;
-  if (a.bin != b.bin) return a.bin < b.bin;
-  return a.dl > b.dl; /* missing left is tried first */
+  return a.order < b.order; /* split.c keeps the first of equal gains */
 }
 
 __device__ __forceinline__ candidate shfl_xor(const candidate &c, int mask) {
@@ -40,6 +44,7 @@ __device__ __forceinline__ candidate shfl_xor(const candidate &c, int mask) {
   o.lh = __shfl_xor_sync(0xffffffffu, c.lh, mask);
   o.bin = __shfl_xor_sync(0xffffffffu, c.bin, mask);
   o.dl = __shfl_xor_sync(0xffffffffu, c.dl, mask);
+  o.order = __shfl_xor_sync(0xffffffffu, c.order, mask);
   o.found = __shfl_xor_sync(0xffffffffu, c.found, mask);
   return o;
 }
@@ -62,7 +67,28 @@ __device__ __forceinline__ double dequant(long long q, double scale) {
   return __dmul_rn(__ll2double_rn(q), scale);
 }
 
-__global__ void __launch_bounds__(KZ_MAX_BLOCK)
+/* Scores the candidate with left sums (lg, lh) and keeps it in best when it
+ * is valid and better. */
+__device__ __forceinline__ void consider(long long lg, long long lh, int bin, int dl, int order,
+                                         long long tot_g, long long tot_h, double sc_g, double sc_h,
+                                         double parent, const kz_gbdt_dev_split_params &p,
+                                         candidate &best) {
+  const long long rg = tot_g - lg, rh = tot_h - lh;
+  const double HL = dequant(lh, sc_h), HR = dequant(rh, sc_h);
+  if (HL < p.min_child_weight || HR < p.min_child_weight) return;
+  const double gain = __dsub_rn(
+      __dadd_rn(score(dequant(lg, sc_g), HL, p), score(dequant(rg, sc_g), HR, p)), parent);
+  if (!(gain > 1e-6 && gain >= p.gamma)) return;
+  const candidate c = {gain, lg, lh, bin, dl, order, 1};
+  if (better(c, best)) best = c;
+}
+
+/* At most SPLIT_FEATURE_BLOCK threads (8 features) a block: under the 1024
+ * of any block the compiler caps a thread at 64 registers and this kernel's
+ * 16 int64 sums per lane spill. */
+#define SPLIT_FEATURE_BLOCK 256
+
+__global__ void __launch_bounds__(SPLIT_FEATURE_BLOCK)
     split_feature_kernel(const int64_t *hist, int32_t n_features, const int32_t *n_bins,
                          const uint8_t *mask, const double *scale, kz_gbdt_dev_split_params p,
                          kz_gbdt_dev_split *out) {
@@ -108,30 +134,29 @@ __global__ void __launch_bounds__(KZ_MAX_BLOCK)
 
   const double sc_g = scale[0], sc_h = scale[1];
   /* Value bins stop at 254: 255 is the missing bin whatever n_bins says. */
-  const int nb = min(n_bins[f], KZ_GBDT_DEV_HIST_BINS - 1);
-  const bool enabled = (mask == nullptr || mask[f] != 0) && nb > 1;
+  const int nb = max(0, min(n_bins[f], KZ_GBDT_DEV_HIST_BINS - 1));
+  const bool enabled = mask == nullptr || mask[f] != 0;
   const bool has_missing = mh > 0 || mg != 0;
   const double parent = score(dequant(tot_g, sc_g), dequant(tot_h, sc_h), p);
+  /* split.c's scan: missing right for b = 0 .. last_right (order b; the
+   * last value bin, every value left, only beside missing rows), then with
+   * missing rows missing left for b = nb-2 down to -1 (order 2nb-2-b). */
+  const int last_right = has_missing ? nb - 1 : nb - 2;
 
-  candidate best = {0.0, 0, 0, -1, 0, 0};
+  candidate best = {0.0, 0, 0, -1, 0, 0, 0};
+  if (enabled) {
 #pragma unroll
-  for (int k = 0; k < BINS_PER_LANE; ++k) {
-    const int b = lane * BINS_PER_LANE + k;
-    if (!enabled || b + 1 >= nb) continue; /* the last value bin would send all left */
-#pragma unroll
-    for (int j = 0; j < 2; ++j) {
-      const int dl = 1 - j;
-      if (!dl && !has_missing) continue; /* same split as missing left */
-      const long long lg = g[k] + (dl ? mg : 0), lh = hh[k] + (dl ? mh : 0);
-      const long long rg = tot_g - lg, rh = tot_h - lh;
-      const double HL = dequant(lh, sc_h), HR = dequant(rh, sc_h);
-      if (HL < p.min_child_weight || HR < p.min_child_weight) continue;
-      const double gain = __dsub_rn(
-          __dadd_rn(score(dequant(lg, sc_g), HL, p), score(dequant(rg, sc_g), HR, p)), parent);
-      if (!(gain > 1e-6 && gain >= p.gamma)) continue;
-      const candidate c = {gain, lg, lh, b, dl, 1};
-      if (better(c, best)) best = c;
+    for (int k = 0; k < BINS_PER_LANE; ++k) {
+      const int b = lane * BINS_PER_LANE + k;
+      if (b <= last_right)
+        consider(g[k], hh[k], b, 0, b, tot_g, tot_h, sc_g, sc_h, parent, p, best);
+      if (has_missing && b <= nb - 2)
+        consider(g[k] + mg, hh[k] + mh, b, 1, 2 * nb - 2 - b, tot_g, tot_h, sc_g, sc_h, parent, p,
+                 best);
     }
+    /* bin -1: the missing rows alone left, every value right */
+    if (lane == 0 && has_missing && nb >= 1)
+      consider(mg, mh, -1, 1, 2 * nb - 1, tot_g, tot_h, sc_g, sc_h, parent, p, best);
   }
   for (int o = KZ_WARP / 2; o > 0; o >>= 1) {
     const candidate other = shfl_xor(best, o);
@@ -228,10 +253,10 @@ kz_gbdt_dev_evaluate_splits(kz_stream *s, const int64_t *hist, int32_t n_nodes, 
   if (pf == NULL)
     KZ_TRY(kz_cuda_scratch_alloc(s, sizeof(kz_gbdt_dev_split) * (size_t)n_nodes * n_features,
                                  (void **)&pf, op));
-  const int warps = block / KZ_WARP;
+  const int fblock = min(block, SPLIT_FEATURE_BLOCK), warps = fblock / KZ_WARP;
   const dim3 grid((unsigned)((n_features + warps - 1) / warps), (unsigned)n_nodes);
-  split_feature_kernel<<<grid, block, 0, st>>>(hist, n_features, n_bins, feature_mask, scale_dev, p,
-                                               pf);
+  split_feature_kernel<<<grid, fblock, 0, st>>>(hist, n_features, n_bins, feature_mask, scale_dev,
+                                                p, pf);
   cudaError_t e = cudaGetLastError();
   if (e == cudaSuccess) {
     split_node_kernel<<<(unsigned)n_nodes, block, 0, st>>>(pf, n_features, best);

@@ -3,7 +3,9 @@
  *
  * Both masks of kz_softmax_shape allow a prefix of the keys, so a row only
  * needs its limit: keys [0, limit) are live, the rest are written as zeros
- * (forward) or get no gradient (backward). A row with limit <= 0 is zeros. */
+ * (forward) or get no gradient (backward). A row with limit <= 0 is zeros.
+ * A NaN among a row's live logits makes its live outputs NaN, as the
+ * reference's: a diverging score must show, not pass for a masked row. */
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
@@ -28,6 +30,23 @@ __device__ __forceinline__ int64_t live_keys(const row_geom &g, int64_t row) {
   return max(limit, (int64_t)0);
 }
 
+/* The larger of a and b, NaN when either is (fmaxf would drop the NaN). */
+__device__ __forceinline__ float max_nan(float a, float b) {
+  return (a != a || a > b) ? a : b;
+}
+
+__device__ __forceinline__ float block_max_nan(float v, float *shared) {
+  const int lane = threadIdx.x % KZ_WARP, warp = threadIdx.x / KZ_WARP;
+  const int warps = blockDim.x / KZ_WARP;
+  for (int o = KZ_WARP / 2; o > 0; o >>= 1) v = max_nan(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  v = lane < warps ? shared[lane] : -INFINITY;
+  for (int o = KZ_WARP / 2; o > 0; o >>= 1) v = max_nan(v, __shfl_xor_sync(0xffffffffu, v, o));
+  __syncthreads();
+  return v;
+}
+
 __global__ void fwd_kernel(const float *x, float *y, int64_t rows, row_geom g, float scale) {
   __shared__ float red[KZ_WARP];
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -35,9 +54,10 @@ __global__ void fwd_kernel(const float *x, float *y, int64_t rows, row_geom g, f
     float *yr = y + r * g.keys;
     const int64_t live = live_keys(g, r);
     float mx = -INFINITY;
-    for (int64_t j = threadIdx.x; j < live; j += blockDim.x) mx = fmaxf(mx, scale * xr[j]);
-    mx = kz_block_max(mx, red);
-    /* All live logits at -inf (or none live): a zero row rather than NaN. */
+    for (int64_t j = threadIdx.x; j < live; j += blockDim.x) mx = max_nan(mx, scale * xr[j]);
+    mx = block_max_nan(mx, red);
+    /* All live logits at -inf (or none live): a zero row rather than NaN.
+     * A NaN max is not empty: exp(NaN) spreads it over the live keys. */
     const bool empty = live == 0 || mx == -INFINITY;
     float sum = 0.0f;
     if (!empty)

@@ -14,13 +14,13 @@ kz_status kz_gbdt_dev_gradients(kz_stream *s, const kz_gbdt_dev_loss *loss, cons
 }
 
 kz_status kz_gbdt_dev_quantise(kz_stream *s, const float *gh, int64_t n, int32_t num_group,
-                               float *max_dev, double *scale_dev, int32_t *qgh) {
+                               float *max_dev, double *scale_dev, int64_t *qgh) {
   return no_cuda("kz_gbdt_dev_quantise");
 }
 
 kz_status kz_gbdt_dev_histogram(kz_stream *s, const uint8_t *codes, int64_t n_rows,
                                 int32_t n_features, const int32_t *rows, int64_t n_node_rows,
-                                const int32_t *qgh, int64_t qgh_stride, int64_t *hist) {
+                                const int64_t *qgh, int64_t qgh_stride, int64_t *hist) {
   return no_cuda("kz_gbdt_dev_histogram");
 }
 

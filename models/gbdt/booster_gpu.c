@@ -1,11 +1,12 @@
 /* The GPU booster driver (booster_gpu.h). It mirrors booster.c and grow.c
  * step for step so both pick the same trees: depthwise expansion in node
  * creation order, max_leaves counted the same way, the same split candidates
- * (the kernel's search restates split.c), gamma applied by post-pruning, and
- * leaf values from calc_weight of the node's sums. What differs is the
- * arithmetic: the device sums integers (gradients quantised per round), the
- * CPU sums doubles, so gains and leaf values agree to about 1e-7 of the
- * round's largest gradient, not bit for bit. */
+ * in the same order (the kernel's search restates split.c, ties included),
+ * gamma applied by post-pruning, and leaf values from calc_weight of the
+ * node's sums. What differs is the arithmetic: the device computes float
+ * gradients from float margins and sums them as int64 (quantised per round,
+ * kz_gbdt_dev_quant_scale), the CPU sums doubles, so gains and leaf values
+ * agree to float precision, not bit for bit (docs/GBDT.md, "GPU"). */
 #include "models/gbdt/booster_gpu.h"
 
 #include <math.h>
@@ -97,7 +98,8 @@ struct kz_gbdt_gpu_booster {
   uint8_t *d_codes;
   int32_t *d_nbins;
   float *d_label, *d_margin, *d_gh, *d_max;
-  int32_t *d_qgh, *d_rows, *d_tmp, *d_iota;
+  int64_t *d_qgh;
+  int32_t *d_rows, *d_tmp, *d_iota;
   double *d_scale;
   int64_t *d_nleft;
   int64_t *d_hist[2];
@@ -112,7 +114,6 @@ struct kz_gbdt_gpu_booster {
   int32_t n_nodes, cap_nodes;
   int32_t *level, *next_level, *expand;
   int64_t *nleft;
-  int64_t *fhist; /* per node of a level: the split feature's histogram */
   kz_gbdt_dev_split *best;
   int64_t cap_level;
   kz_gbdt_model *model;
@@ -156,7 +157,6 @@ void kz_gbdt_gpu_booster_free(kz_gbdt_gpu_booster *b) {
   free(b->next_level);
   free(b->expand);
   free(b->nleft);
-  free(b->fhist);
   free(b->best);
   kz_gbdt_model_free(b->model);
   free(b);
@@ -238,7 +238,7 @@ static kz_status setup(kz_gbdt_gpu_booster *b) {
   if (st == KZ_OK) st = dalloc(b, sizeof(float) * (size_t)n, (void **)&b->d_label, "labels");
   if (st == KZ_OK) st = dalloc(b, sizeof(float) * nK, (void **)&b->d_margin, "margins");
   if (st == KZ_OK) st = dalloc(b, sizeof(float) * 2 * nK, (void **)&b->d_gh, "gradients");
-  if (st == KZ_OK) st = dalloc(b, sizeof(int32_t) * 2 * nK, (void **)&b->d_qgh, "gradients");
+  if (st == KZ_OK) st = dalloc(b, sizeof(int64_t) * 2 * nK, (void **)&b->d_qgh, "gradients");
   if (st == KZ_OK) st = dalloc(b, sizeof(float) * 2 * (size_t)K, (void **)&b->d_max, "scales");
   if (st == KZ_OK) st = dalloc(b, sizeof(double) * 2 * (size_t)K, (void **)&b->d_scale, "scales");
   if (st == KZ_OK) st = dalloc(b, sizeof(int32_t) * (size_t)n, (void **)&b->d_rows, "row lists");
@@ -328,9 +328,7 @@ static kz_status host_level(kz_gbdt_gpu_booster *b, int64_t want) {
   if (l4) b->nleft = l4;
   kz_gbdt_dev_split *l5 = realloc(b->best, sizeof(kz_gbdt_dev_split) * (size_t)c);
   if (l5) b->best = l5;
-  int64_t *l6 = realloc(b->fhist, sizeof(int64_t) * HIST_ENTRIES * (size_t)c);
-  if (l6) b->fhist = l6;
-  if (!l1 || !l2 || !l3 || !l4 || !l5 || !l6) return oom();
+  if (!l1 || !l2 || !l3 || !l4 || !l5) return oom();
   b->cap_level = c;
   return KZ_OK;
 }
@@ -362,45 +360,16 @@ static kz_status evaluate_level(kz_gbdt_gpu_booster *b, const int64_t *hist, con
                      "its parent's split (%lld, %lld)",
                      b->rounds.round, ids[i], (long long)s->total_g, (long long)s->total_h,
                      (long long)g->tg, (long long)g->th);
-    if (s->found && (s->feature < 0 || s->feature >= b->nf || s->bin < 0 ||
-                     s->bin + 1 >= b->cuts.n_bins[s->feature]))
+    /* bin -1 (every value right) and the last value bin (every value
+     * left) split the missing rows off alone */
+    if (s->found && (s->feature < 0 || s->feature >= b->nf || s->bin < -1 ||
+                     s->bin >= b->cuts.n_bins[s->feature]))
       return kz_fail(KZ_ERR_INTERNAL,
                      "gbdt on cuda: round %d: node %d: split on feature %d bin %d "
                      "is out of range",
                      b->rounds.round, ids[i], s->feature, s->bin);
     g->split = *s;
     if (!s->found) g->split.feature = -1;
-  }
-  /* Two choices the kernel makes differently from split.c (XGBoost's scan
-   * order), among candidates with the same sums, so the same gain and the
-   * same partition of this node's rows:
-   *  - a node without missing rows for the split feature sends them right
-   *    (the kernel only scores missing-left then);
-   *  - with missing rows left, split.c scans bins downwards and keeps the
-   *    first of equal gains: the highest bin before a non-empty one, where
-   *    the kernel keeps the lowest. Moving the bin up over empty bins gives
-   *    the same rows on each side and the CPU's threshold.
-   * Both read the feature's histogram, one 4 KB copy a split. */
-  for (int64_t i = 0; i < m; ++i) {
-    const gnode *g = &b->nodes[ids[i]];
-    if (!g->split.found) continue;
-    KZ_TRY(kz_copy_to_host(b->s, b->fhist + (size_t)i * HIST_ENTRIES,
-                           hist + (size_t)i * per_node + (size_t)g->split.feature * HIST_ENTRIES,
-                           sizeof(int64_t) * HIST_ENTRIES));
-  }
-  KZ_TRY(kz_stream_sync(b->s));
-  for (int64_t i = 0; i < m; ++i) {
-    kz_gbdt_dev_split *ns = &b->nodes[ids[i]].split;
-    if (!ns->found) continue;
-    const int64_t *fh = b->fhist + (size_t)i * HIST_ENTRIES;
-    const int64_t *miss = fh + 2 * KZ_GBDT_DEV_MISSING_BIN;
-    if (miss[0] == 0 && miss[1] == 0) {
-      ns->default_left = 0;
-    } else if (ns->default_left) {
-      int last = b->cuts.n_bins[ns->feature] - 2;
-      while (ns->bin < last && fh[2 * (ns->bin + 1)] == 0 && fh[2 * (ns->bin + 1) + 1] == 0)
-        ns->bin++;
-    }
   }
   return KZ_OK;
 }
@@ -411,7 +380,7 @@ static kz_status grow_tree(kz_gbdt_gpu_booster *b, int k) {
   const int nf = b->nf;
   const int64_t n = b->n;
   const size_t per_node = (size_t)nf * HIST_ENTRIES;
-  const int32_t *qgh = b->d_qgh + 2 * k;
+  const int64_t *qgh = b->d_qgh + 2 * k;
   const int64_t stride = 2 * (int64_t)b->K;
   b->n_nodes = 0;
   KZ_TRY(kz_copy_on_device(b->s, b->d_rows, b->d_iota, sizeof(int32_t) * (size_t)n));

@@ -28,9 +28,9 @@ typedef struct kz_gbdt_gpu_kernels {
   kz_status (*gradients)(kz_stream *s, const kz_gbdt_dev_loss *loss, const float *margin,
                          const float *label, const float *weight, int64_t n, float *gh);
   kz_status (*quantise)(kz_stream *s, const float *gh, int64_t n, int32_t num_group, float *max_dev,
-                        double *scale_dev, int32_t *qgh);
+                        double *scale_dev, int64_t *qgh);
   kz_status (*histogram)(kz_stream *s, const uint8_t *codes, int64_t n_rows, int32_t n_features,
-                         const int32_t *rows, int64_t n_node_rows, const int32_t *qgh,
+                         const int32_t *rows, int64_t n_node_rows, const int64_t *qgh,
                          int64_t qgh_stride, int64_t *hist);
   kz_status (*hist_subtract)(kz_stream *s, const int64_t *parent, const int64_t *child,
                              int64_t *out, int32_t n_features);
