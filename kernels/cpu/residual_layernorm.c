@@ -7,12 +7,14 @@
  * normalised row from the forward's output (y - beta) / gamma, or from the
  * saved sum r when the caller kept it (ops.h says when each applies). */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 #include "kernels/core/dropout_mask.h"
 #include "kernels/core/error.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/cpu_vec.h"
+#include "kernels/cpu/fast_math.h"
 
 /* dgamma/dbeta partials: at most this many row chunks, split by rows alone,
  * so the sums do not depend on the thread count. */
@@ -29,8 +31,18 @@ static rln_mask mask_of(double p, uint64_t key) {
   return m;
 }
 
-static inline float mask_at(const rln_mask *m, int64_t i) {
-  return !m->on || kz_dropout_keep(m->key, i, m->threshold) ? m->keep : 0.0f;
+/* The mask draw is most of the work at this size; in these plain loops
+ * (cloned per ISA) the compiler vectorises the 64-bit hash. */
+static KZ_CPU_CLONES void masked_sum(const float *x, const float *h, float *sr, int64_t off,
+                                     int64_t cols, uint64_t key, uint64_t threshold, float keep) {
+  for (int64_t c = 0; c < cols; ++c)
+    sr[c] = x[c] + h[c] * (kz_dropout_keep(key, off + c, threshold) ? keep : 0.0f);
+}
+
+static KZ_CPU_CLONES void mask_row(float *out, int64_t off, int64_t cols, uint64_t key,
+                                   uint64_t threshold, float keep) {
+  for (int64_t c = 0; c < cols; ++c)
+    out[c] = kz_dropout_keep(key, off + c, threshold) ? keep : 0.0f;
 }
 
 kz_status kz_cpu_residual_layernorm_fwd(kz_stream *s, const float *x, const float *h,
@@ -52,7 +64,7 @@ kz_status kz_cpu_residual_layernorm_fwd(kz_stream *s, const float *x, const floa
     float *sr = r ? r + off : y + off;
     float *yr = y + off;
     if (m.on)
-      for (int64_t c = 0; c < cols; ++c) sr[c] = x[off + c] + h[off + c] * mask_at(&m, off + c);
+      masked_sum(x + off, h + off, sr, off, cols, m.key, m.threshold, m.keep);
     else
       for (int64_t c = 0; c < cols; ++c) sr[c] = x[off + c] + h[off + c];
     const float mu = kz_cpu_sum(sr, cols) * inv_cols;
@@ -80,23 +92,29 @@ typedef struct rln_saved {
   const float *y, *r, *gamma, *beta, *mean, *rstd;
 } rln_saved;
 
-static inline float xhat_at(const rln_saved *sv, int64_t i, int64_t off, int64_t c) {
-  return sv->r ? (sv->r[off + c] - sv->mean[i]) * sv->rstd[i]
-               : (sv->y[off + c] - sv->beta[c]) / sv->gamma[c];
+/* xhat of row i into xrow: (r - mean) * rstd, or (y - beta) / gamma. */
+static void xhat_row(const rln_saved *sv, int64_t i, int64_t cols, float *xrow) {
+  const int64_t off = i * cols;
+  if (sv->r) {
+    const float *rr = sv->r + off, mu = sv->mean[i], rs = sv->rstd[i];
+    for (int64_t c = 0; c < cols; ++c) xrow[c] = (rr[c] - mu) * rs;
+  } else {
+    const float *yr = sv->y + off, *beta = sv->beta, *gamma = sv->gamma;
+    for (int64_t c = 0; c < cols; ++c) xrow[c] = (yr[c] - beta[c]) / gamma[c];
+  }
 }
 
-/* One row: partials of dgamma/dbeta (pg, pb: NULL when neither is wanted),
- * then dr = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma,
+/* One row, from its xhat (xrow) and mask (mrow, when dh is wanted and p > 0):
+ * partials of dgamma/dbeta (pg, pb: NULL when neither is wanted), then
+ * dr = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma,
  * added to dx and, through the mask, to dh. dy is fully read before dx or dh
  * (which may alias it) is written. */
-static void bwd_row(const rln_saved *sv, const rln_mask *m, const float *dy, float *dx, float *dh,
-                    float *pg, float *pb, int64_t i, int64_t cols, bool accumulate) {
-  const int64_t off = i * cols;
-  const float *dyr = dy + off;
-  const float *gamma = sv->gamma;
+static void bwd_row(const float *dyr, const float *gamma, const float *xrow, const float *mrow,
+                    float rs, float *dx, float *dh, float *pg, float *pb, int64_t cols,
+                    bool accumulate) {
   if (pg)
     for (int64_t c = 0; c < cols; ++c) {
-      pg[c] += dyr[c] * xhat_at(sv, i, off, c);
+      pg[c] += dyr[c] * xrow[c];
       pb[c] += dyr[c];
     }
   if (!dx && !dh) return;
@@ -106,22 +124,21 @@ static void bwd_row(const rln_saved *sv, const rln_mask *m, const float *dy, flo
     for (int l = 0; l < KZ_CPU_LANES; ++l) {
       const float g = dyr[c + l] * gamma[c + l];
       acc_g[l] += g;
-      acc_gx[l] += g * xhat_at(sv, i, off, c + l);
+      acc_gx[l] += g * xrow[c + l];
     }
   for (int l = 0; c < cols; ++c, ++l) {
     const float g = dyr[c] * gamma[c];
     acc_g[l] += g;
-    acc_gx[l] += g * xhat_at(sv, i, off, c);
+    acc_gx[l] += g * xrow[c];
   }
   const float inv_cols = 1.0f / (float)cols;
   const float mg = kz_cpu_fold_sum(acc_g) * inv_cols, mgx = kz_cpu_fold_sum(acc_gx) * inv_cols;
-  const float rs = sv->rstd[i];
   for (c = 0; c < cols; ++c) {
-    const float d = rs * (dyr[c] * gamma[c] - mg - xhat_at(sv, i, off, c) * mgx);
-    if (dx) dx[off + c] = accumulate ? dx[off + c] + d : d;
+    const float d = rs * (dyr[c] * gamma[c] - mg - xrow[c] * mgx);
+    if (dx) dx[c] = accumulate ? dx[c] + d : d;
     if (dh) {
-      const float dd = d * mask_at(m, off + c);
-      dh[off + c] = accumulate ? dh[off + c] + dd : dd;
+      const float dd = mrow ? d * mrow[c] : d;
+      dh[c] = accumulate ? dh[c] + dd : dd;
     }
   }
 }
@@ -131,30 +148,45 @@ kz_status kz_cpu_residual_layernorm_bwd(kz_stream *s, const float *dy, const flo
                                         const float *mean, const float *rstd, float *dx, float *dh,
                                         float *dgamma, float *dbeta, int64_t rows, int64_t cols,
                                         double p, uint64_t key, bool accumulate) {
+  const char *op = "residual_layernorm_bwd";
   if (rows < 0 || cols < 0)
-    return kz_fail(KZ_ERR_INVALID_ARG, "residual_layernorm_bwd: negative shape [%lld, %lld]",
-                   (long long)rows, (long long)cols);
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: negative shape [%lld, %lld]", op, (long long)rows,
+                   (long long)cols);
   if (cols == 0 || rows == 0) return KZ_OK;
   const int64_t grain = kz_cpu_grain(kz_stream_knob(s, KZ_KNOB_CPU_ROWWISE_GRAIN));
   int64_t chunk_rows = (rows + RLN_MAX_CHUNKS - 1) / RLN_MAX_CHUNKS;
   if (chunk_rows < grain) chunk_rows = grain;
   const int64_t chunks = (rows + chunk_rows - 1) / chunk_rows;
   const bool params = dgamma || dbeta;
-  float *part = params ? calloc((size_t)(chunks * 2 * cols), sizeof(float)) : NULL;
-  if (params && !part)
-    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "residual_layernorm_bwd: %lld partial rows of %lld floats",
-                   (long long)(chunks * 2), (long long)cols);
-  const rln_saved sv = {y, r, gamma, beta, mean, rstd};
   const rln_mask m = mask_of(p, key);
+  const bool masked = dh && m.on;
+  /* Chunk partials of dgamma/dbeta (two rows of cols each), then each
+   * thread's xhat row and mask row. */
+  const int threads = omp_get_max_threads();
+  const int64_t per_thread = cols * (masked ? 2 : 1);
+  const int64_t nparts = params ? chunks * 2 * cols : 0;
+  float *buf = calloc((size_t)(nparts + threads * per_thread), sizeof(float));
+  if (!buf)
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: scratch of %lld floats", op,
+                   (long long)(nparts + threads * per_thread));
+  float *part = buf;
+  const rln_saved sv = {y, r, gamma, beta, mean, rstd};
 
-#pragma omp parallel
+#pragma omp parallel num_threads(threads)
   {
+    float *xrow = buf + nparts + (int64_t)omp_get_thread_num() * per_thread;
+    float *mrow = masked ? xrow + cols : NULL;
 #pragma omp for schedule(static)
     for (int64_t ch = 0; ch < chunks; ++ch) {
       float *pg = params ? part + ch * 2 * cols : NULL, *pb = params ? pg + cols : NULL;
       const int64_t end = (ch + 1) * chunk_rows < rows ? (ch + 1) * chunk_rows : rows;
-      for (int64_t i = ch * chunk_rows; i < end; ++i)
-        bwd_row(&sv, &m, dy, dx, dh, pg, pb, i, cols, accumulate);
+      for (int64_t i = ch * chunk_rows; i < end; ++i) {
+        const int64_t off = i * cols;
+        xhat_row(&sv, i, cols, xrow);
+        if (mrow) mask_row(mrow, off, cols, m.key, m.threshold, m.keep);
+        bwd_row(dy + off, gamma, xrow, mrow, rstd[i], dx ? dx + off : NULL, dh ? dh + off : NULL,
+                pg, pb, cols, accumulate);
+      }
     }
     /* Chunk partials added in chunk order, columns in parallel. */
 #pragma omp for schedule(static)
@@ -171,6 +203,6 @@ kz_status kz_cpu_residual_layernorm_bwd(kz_stream *s, const float *dy, const flo
       }
     }
   }
-  free(part);
+  free(buf);
   return KZ_OK;
 }
