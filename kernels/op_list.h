@@ -124,6 +124,41 @@
      kz_gelu_approx approx),                                                                       \
     "R*C + 8*R*C (nominal)", "4*(2*R*C + C)", 1e-10, 0,                                            \
     "y = gelu(x + bias), fused; ref = kz_ref_bias_add_fwd then kz_ref_gelu_fwd")                   \
+  X(residual_layernorm, residual_layernorm_fwd, KZ_YES, KZ_YES, KZ_YES,                            \
+    (kz_stream *s, const float *x, const float *h, const float *gamma, const float *beta,          \
+     float *y, float *r, float *mean, float *rstd, int64_t rows, int64_t cols, double p,           \
+     uint64_t key, float eps),                                                                     \
+    "12*R*C (+ R*C mask draws)", "4*(3*R*C + 2*C + 2*R) (+ 4*R*C with r)", 1e-9, 0,                \
+    "y = layernorm(x + dropout(h)), fused; ref = dropout, add, layernorm refs")                    \
+  X(residual_layernorm_bwd, residual_layernorm_bwd, KZ_NO("the backward of residual_layernorm"),   \
+    KZ_YES, KZ_YES,                                                                                \
+    (kz_stream *s, const float *dy, const float *y, const float *r, const float *gamma,            \
+     const float *beta, const float *mean, const float *rstd, float *dx, float *dh, float *dgamma, \
+     float *dbeta, int64_t rows, int64_t cols, double p, uint64_t key, bool accumulate),           \
+    "16*R*C (+ R*C mask draws)", "4*(4*R*C + 2*R + 4*C) (+ acc reads)", 1e-8, 0,                   \
+    "dr = layernorm'(dy) from y (or r); dx (+)= dr, dh (+)= dr*mask, dgamma/dbeta (+)=")           \
+  X(gather_rows, gather_rows_fwd, KZ_YES, KZ_YES, KZ_YES,                                          \
+    (kz_stream *s, const float *x, const int32_t *idx, float *out, int64_t m, int64_t n,           \
+     int64_t dim),                                                                                 \
+    "0", "4*M + 8*M*D", 1e-12, 0, "out[i,:] = x[idx[i],:] (the MLM gather of masked positions)")   \
+  X(gather_rows_bwd, gather_rows_bwd, KZ_NO("the backward of gather_rows"), KZ_YES, KZ_YES,        \
+    (kz_stream *s, const int32_t *idx, const float *dout, float *dx, int64_t m, int64_t n,         \
+     int64_t dim, bool accumulate),                                                                \
+    "M*D", "4*M + 4*M*D + 4*N*D*(acc ? 2 : 1)", 1e-10, 0,                                          \
+    "dx[idx[i],:] += dout[i,:] (repeated indices sum)")                                            \
+  X(qa_span_loss, qa_span_loss_fwd, KZ_YES, KZ_YES, KZ_YES,                                        \
+    (kz_stream *s, const float *logits, const int32_t *lengths, const int32_t *starts,             \
+     const int32_t *ends, float *losses, int64_t batch, int64_t seq),                              \
+    "8*B*T", "8*B*T + 16*B", 1e-9, 0,                                                              \
+    "losses[b] = (CE(start) + CE(end)) / 2 over the first lengths[b] of T positions")              \
+  X(qa_span_loss_bwd, qa_span_loss_bwd, KZ_NO("the backward of qa_span_loss"), KZ_YES, KZ_YES,     \
+    (kz_stream *s, const float *logits, const int32_t *lengths, const int32_t *starts,             \
+     const int32_t *ends, const float *dloss, float *dlogits, int64_t batch, int64_t seq,          \
+     bool accumulate),                                                                             \
+    "10*B*T", "8*B*T*(acc ? 3 : 2) + 20*B", 1e-9, 0,                                               \
+    "dlogits (+)= dloss/2 * (masked softmax - onehot) per column; 0 past the length")              \
+  U(tanh, scale, 1.0, KZ_YES, KZ_YES, KZ_YES, "N (nominal)", 1e-10,                                \
+    "tanh(scale*x) (scale 1: the BERT pooler's activation)")                                       \
   U(elu, alpha, 1.0, KZ_YES, KZ_YES, KZ_YES, "4*N (nominal)", 1e-10,                               \
     "ELU: x > 0 ? x : alpha*(exp(x) - 1)")                                                         \
   U(leaky_relu, slope, 0.01, KZ_YES, KZ_YES, KZ_YES, "N", 1e-12,                                   \

@@ -537,6 +537,239 @@ kz_status kz_op_copy_cols(kz_stream *s, const kz_tensor *src, int64_t src_col, k
                   (float *)dst->data + dst_col, dst->shape[1], src->shape[0], cols);
 }
 
+/* ---- the transformer encoder's ops ------------------------------------------- */
+
+/* Two tensors' bytes overlap (empty tensors never do). */
+static bool overlaps(const kz_tensor *a, const kz_tensor *b) {
+  const char *pa = a->data, *pb = b->data;
+  size_t na = kz_tensor_bytes(a), nb = kz_tensor_bytes(b);
+  return na && nb && pa < pb + nb && pb < pa + na;
+}
+
+/* The kernels read an element before writing the same element and never
+ * another, so an output may be an input (same data, same shape) but must not
+ * overlap it at an offset. */
+static kz_status check_alias(const char *op, const char *out_name, const kz_tensor *out,
+                             const char *in_name, const kz_tensor *in) {
+  if (out && in && overlaps(out, in) && out->data != in->data)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: %s %s partly overlaps %s %s (only an exact alias is allowed)", op, out_name,
+                   describe(out), in_name, describe(in));
+  return KZ_OK;
+}
+
+static kz_status check_distinct(const char *op, const char *a_name, const kz_tensor *a,
+                                const char *b_name, const kz_tensor *b) {
+  if (a && b && overlaps(a, b))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s %s and %s %s must not overlap", op, a_name,
+                   describe(a), b_name, describe(b));
+  return KZ_OK;
+}
+
+static kz_status check_dropout_p(const char *op, double p) {
+  if (!(p >= 0.0 && p < 1.0))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: dropout p = %g, expected 0 <= p < 1", op, p);
+  return KZ_OK;
+}
+
+static kz_status check_eps(const char *op, float eps) {
+  if (!(eps > 0.0f) || !isfinite(eps))
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: eps must be positive and finite, got %g", op, eps);
+  return KZ_OK;
+}
+
+kz_status kz_op_residual_layernorm(kz_stream *s, const kz_tensor *x, const kz_tensor *h,
+                                   const kz_tensor *gamma, const kz_tensor *beta, kz_tensor *y,
+                                   kz_tensor *mean, kz_tensor *rstd, double dropout_p,
+                                   uint64_t dropout_key, float eps) {
+  return kz_op_residual_layernorm_r(s, x, h, gamma, beta, y, NULL, mean, rstd, dropout_p,
+                                    dropout_key, eps);
+}
+
+kz_status kz_op_residual_layernorm_r(kz_stream *s, const kz_tensor *x, const kz_tensor *h,
+                                     const kz_tensor *gamma, const kz_tensor *beta, kz_tensor *y,
+                                     kz_tensor *r, kz_tensor *mean, kz_tensor *rstd,
+                                     double dropout_p, uint64_t dropout_key, float eps) {
+  const char *op = "residual_layernorm";
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "h", h, KZ_F32));
+  KZ_TRY(check(s, op, "gamma", gamma, KZ_F32));
+  KZ_TRY(check(s, op, "beta", beta, KZ_F32));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  KZ_TRY(check_same_shape(op, "h", h, "x", x));
+  KZ_TRY(check_same_shape(op, "y", y, "x", x));
+  const int64_t rows = kz_tensor_rows(x), cols = kz_tensor_cols(x);
+  KZ_TRY(check_numel(op, "gamma", gamma, cols, "one per column of x"));
+  KZ_TRY(check_numel(op, "beta", beta, cols, "one per column of x"));
+  if (mean) KZ_TRY(check_row_stats(s, op, "mean", mean, rows));
+  if (rstd) KZ_TRY(check_row_stats(s, op, "rstd", rstd, rows));
+  if (r) {
+    KZ_TRY(check(s, op, "r", r, KZ_F32));
+    KZ_TRY(check_same_shape(op, "r", r, "x", x));
+    KZ_TRY(check_distinct(op, "r", r, "y", y));
+    KZ_TRY(check_alias(op, "r", r, "x", x));
+    KZ_TRY(check_alias(op, "r", r, "h", h));
+  }
+  KZ_TRY(check_alias(op, "y", y, "x", x));
+  KZ_TRY(check_alias(op, "y", y, "h", h));
+  KZ_TRY(check_dropout_p(op, dropout_p));
+  KZ_TRY(check_eps(op, eps));
+  if (cols == 0) return kz_fail(KZ_ERR_INVALID_ARG, "%s: x %s has zero columns", op, describe(x));
+  if (rows == 0) return KZ_OK;
+  return DISPATCH(s, residual_layernorm_fwd, op, x->data, h->data, gamma->data, beta->data, y->data,
+                  r ? r->data : NULL, mean ? mean->data : NULL, rstd ? rstd->data : NULL, rows,
+                  cols, dropout_p, dropout_key, eps);
+}
+
+kz_status kz_op_residual_layernorm_bwd(kz_stream *s, const kz_tensor *dy, const kz_tensor *y,
+                                       const kz_tensor *r, const kz_tensor *gamma,
+                                       const kz_tensor *beta, const kz_tensor *mean,
+                                       const kz_tensor *rstd, kz_tensor *dx, kz_tensor *dh,
+                                       kz_tensor *dgamma, kz_tensor *dbeta, double dropout_p,
+                                       uint64_t dropout_key, float eps, bool accumulate) {
+  const char *op = "residual_layernorm_bwd";
+  KZ_TRY(check(s, op, "dy", dy, KZ_F32));
+  KZ_TRY(check(s, op, "gamma", gamma, KZ_F32));
+  const int64_t rows = kz_tensor_rows(dy), cols = kz_tensor_cols(dy);
+  KZ_TRY(check_numel(op, "gamma", gamma, cols, "one per column of dy"));
+  KZ_TRY(check_row_stats(s, op, "rstd", rstd, rows));
+  /* xhat comes from r when it was saved, otherwise from y (see ops.h). */
+  const kz_tensor *saved = r ? r : y;
+  if (r) {
+    KZ_TRY(check(s, op, "r", r, KZ_F32));
+    KZ_TRY(check_same_shape(op, "r", r, "dy", dy));
+    KZ_TRY(check_row_stats(s, op, "mean", mean, rows));
+  } else {
+    if (!y) return kz_fail(KZ_ERR_INVALID_ARG, "%s: y (or the saved sum r) is missing", op);
+    KZ_TRY(check(s, op, "y", y, KZ_F32));
+    KZ_TRY(check_same_shape(op, "y", y, "dy", dy));
+    KZ_TRY(check(s, op, "beta", beta, KZ_F32));
+    KZ_TRY(check_numel(op, "beta", beta, cols, "one per column of dy"));
+  }
+  if (dx) {
+    KZ_TRY(check(s, op, "dx", dx, KZ_F32));
+    KZ_TRY(check_same_shape(op, "dx", dx, "dy", dy));
+    KZ_TRY(check_alias(op, "dx", dx, "dy", dy));
+    KZ_TRY(check_distinct(op, "dx", dx, r ? "r" : "y", saved));
+  }
+  if (dh) {
+    KZ_TRY(check(s, op, "dh", dh, KZ_F32));
+    KZ_TRY(check_same_shape(op, "dh", dh, "dy", dy));
+    KZ_TRY(check_alias(op, "dh", dh, "dy", dy));
+    KZ_TRY(check_distinct(op, "dh", dh, r ? "r" : "y", saved));
+    KZ_TRY(check_distinct(op, "dh", dh, "dx", dx));
+  }
+  if (dgamma) {
+    KZ_TRY(check(s, op, "dgamma", dgamma, KZ_F32));
+    KZ_TRY(check_numel(op, "dgamma", dgamma, cols, "one per column of dy"));
+  }
+  if (dbeta) {
+    KZ_TRY(check(s, op, "dbeta", dbeta, KZ_F32));
+    KZ_TRY(check_numel(op, "dbeta", dbeta, cols, "one per column of dy"));
+  }
+  KZ_TRY(check_dropout_p(op, dropout_p));
+  KZ_TRY(check_eps(op, eps));
+  if (cols == 0 || (!dx && !dh && !dgamma && !dbeta)) return KZ_OK;
+  if (rows == 0) {
+    if (accumulate) return KZ_OK;
+    if (dgamma) KZ_TRY(kz_fill_bytes(s, dgamma->data, 0, kz_tensor_bytes(dgamma)));
+    if (dbeta) KZ_TRY(kz_fill_bytes(s, dbeta->data, 0, kz_tensor_bytes(dbeta)));
+    return KZ_OK;
+  }
+  return DISPATCH(s, residual_layernorm_bwd, op, dy->data, r ? NULL : y->data, r ? r->data : NULL,
+                  gamma->data, r ? NULL : beta->data, r ? mean->data : NULL, rstd->data,
+                  dx ? dx->data : NULL, dh ? dh->data : NULL, dgamma ? dgamma->data : NULL,
+                  dbeta ? dbeta->data : NULL, rows, cols, dropout_p, dropout_key, accumulate);
+}
+
+/* x [N, D], idx (any shape, M elements) and rows [M, D] (any shape ending in D). */
+static kz_status check_gather(kz_stream *s, const char *op, const kz_tensor *x, const char *x_name,
+                              const kz_tensor *idx, const kz_tensor *rows, const char *rows_name) {
+  KZ_TRY(check(s, op, x_name, x, KZ_F32));
+  KZ_TRY(check(s, op, "idx", idx, KZ_I32));
+  KZ_TRY(check(s, op, rows_name, rows, KZ_F32));
+  if (x->ndim != 2)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s must be [N, D], got %s", op, x_name, describe(x));
+  if (kz_tensor_cols(rows) != x->shape[1])
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s %s must end in %s's D = %lld", op, rows_name,
+                   describe(rows), x_name, (long long)x->shape[1]);
+  KZ_TRY(check_numel(op, rows_name, rows, kz_tensor_numel(idx) * x->shape[1], "one row per index"));
+  return check_distinct(op, rows_name, rows, x_name, x);
+}
+
+kz_status kz_op_gather_rows(kz_stream *s, const kz_tensor *x, const kz_tensor *idx,
+                            kz_tensor *out) {
+  const char *op = "gather_rows";
+  KZ_TRY(check_gather(s, op, x, "x", idx, out, "out"));
+  if (kz_tensor_numel(out) == 0) return KZ_OK;
+  return DISPATCH(s, gather_rows_fwd, op, x->data, idx->data, out->data, kz_tensor_numel(idx),
+                  x->shape[0], x->shape[1]);
+}
+
+kz_status kz_op_gather_rows_bwd(kz_stream *s, const kz_tensor *idx, const kz_tensor *dout,
+                                kz_tensor *dx, bool accumulate) {
+  const char *op = "gather_rows_bwd";
+  if (KZ_NOT_WANTED(dx)) return KZ_OK;
+  KZ_TRY(check_gather(s, op, dx, "dx", idx, dout, "dout"));
+  if (kz_tensor_numel(dx) == 0) return KZ_OK;
+  if (kz_tensor_numel(idx) == 0)
+    return accumulate ? KZ_OK : kz_fill_bytes(s, dx->data, 0, kz_tensor_bytes(dx));
+  return DISPATCH(s, gather_rows_bwd, op, idx->data, dout->data, dx->data, kz_tensor_numel(idx),
+                  dx->shape[0], dx->shape[1], accumulate);
+}
+
+/* logits [B*T, 2] (or [B, T, 2]); lengths, starts, ends [B]. Sets *batch, *seq. */
+static kz_status check_qa(kz_stream *s, const char *op, const kz_tensor *logits,
+                          const kz_tensor *lengths, const kz_tensor *starts, const kz_tensor *ends,
+                          int64_t *batch, int64_t *seq) {
+  KZ_TRY(check(s, op, "logits", logits, KZ_F32));
+  KZ_TRY(check(s, op, "lengths", lengths, KZ_I32));
+  KZ_TRY(check(s, op, "starts", starts, KZ_I32));
+  KZ_TRY(check(s, op, "ends", ends, KZ_I32));
+  const int64_t b = kz_tensor_numel(lengths), rows = kz_tensor_rows(logits);
+  KZ_TRY(check_numel(op, "starts", starts, b, "one per sequence, like lengths"));
+  KZ_TRY(check_numel(op, "ends", ends, b, "one per sequence, like lengths"));
+  if (kz_tensor_cols(logits) != 2)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: logits %s must end in 2 (start, end)", op,
+                   describe(logits));
+  if ((b == 0) != (rows == 0) || (b > 0 && rows % b != 0))
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: logits %s must hold T positions for each of the %lld sequences", op,
+                   describe(logits), (long long)b);
+  *batch = b;
+  *seq = b > 0 ? rows / b : 0;
+  return KZ_OK;
+}
+
+kz_status kz_op_qa_span_loss(kz_stream *s, const kz_tensor *logits, const kz_tensor *lengths,
+                             const kz_tensor *starts, const kz_tensor *ends, kz_tensor *losses) {
+  const char *op = "qa_span_loss";
+  int64_t batch = 0, seq = 0;
+  KZ_TRY(check_qa(s, op, logits, lengths, starts, ends, &batch, &seq));
+  KZ_TRY(check(s, op, "losses", losses, KZ_F32));
+  KZ_TRY(check_numel(op, "losses", losses, batch, "one per sequence"));
+  if (batch == 0) return KZ_OK;
+  return DISPATCH(s, qa_span_loss_fwd, op, logits->data, lengths->data, starts->data, ends->data,
+                  losses->data, batch, seq);
+}
+
+kz_status kz_op_qa_span_loss_bwd(kz_stream *s, const kz_tensor *logits, const kz_tensor *lengths,
+                                 const kz_tensor *starts, const kz_tensor *ends,
+                                 const kz_tensor *dloss, kz_tensor *dlogits, bool accumulate) {
+  const char *op = "qa_span_loss_bwd";
+  int64_t batch = 0, seq = 0;
+  KZ_TRY(check_qa(s, op, logits, lengths, starts, ends, &batch, &seq));
+  KZ_TRY(check(s, op, "dloss", dloss, KZ_F32));
+  KZ_TRY(check_numel(op, "dloss", dloss, batch, "one per sequence"));
+  if (KZ_NOT_WANTED(dlogits)) return KZ_OK;
+  KZ_TRY(check(s, op, "dlogits", dlogits, KZ_F32));
+  KZ_TRY(check_same_shape(op, "dlogits", dlogits, "logits", logits));
+  KZ_TRY(check_distinct(op, "dlogits", dlogits, "logits", logits));
+  if (batch == 0) return KZ_OK;
+  return DISPATCH(s, qa_span_loss_bwd, op, logits->data, lengths->data, starts->data, ends->data,
+                  dloss->data, dlogits->data, batch, seq, accumulate);
+}
+
 /* ---- permute ------------------------------------------------------------------ */
 
 /* Checks x -> y under perm and pads both to the 4-D form of kz_permute_shape. */

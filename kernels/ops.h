@@ -98,6 +98,71 @@ kz_status kz_op_standardize(kz_stream *s, const kz_tensor *v, const kz_tensor *m
 kz_status kz_op_copy_cols(kz_stream *s, const kz_tensor *src, int64_t src_col, kz_tensor *dst,
                           int64_t dst_col, int64_t cols);
 
+/* ---- the transformer encoder's ops (issue 16) ----
+ *
+ * Fused residual + dropout + layernorm, the post-LN output of a BERT
+ * sublayer: h' = dropout(h) with the mask of kz_op_dropout over the flat
+ * index r*C + c (a function of (key, index) on every backend: 1/(1-p) where
+ * kz_dropout_unit(key, i) >= p, else 0; p = 0 is the identity), r = x + h',
+ * y = layernorm(r; gamma, beta, eps).
+ * x, h, y: f32 [R, C] (any shape, C last); gamma, beta: [C]; mean, rstd: NULL
+ * (inference) or f32 [R] (saved for the backward). y may alias x or h.
+ * The mask itself is never stored: the backward redraws it from the key. */
+kz_status kz_op_residual_layernorm(kz_stream *s, const kz_tensor *x, const kz_tensor *h,
+                                   const kz_tensor *gamma, const kz_tensor *beta, kz_tensor *y,
+                                   kz_tensor *mean, kz_tensor *rstd, double dropout_p,
+                                   uint64_t dropout_key, float eps);
+/* The same, also writing the pre-norm sum r (NULL: not saved) of x's shape;
+ * r may alias x or h but not y. Only needed for a backward from r (below). */
+kz_status kz_op_residual_layernorm_r(kz_stream *s, const kz_tensor *x, const kz_tensor *h,
+                                     const kz_tensor *gamma, const kz_tensor *beta, kz_tensor *y,
+                                     kz_tensor *r, kz_tensor *mean, kz_tensor *rstd,
+                                     double dropout_p, uint64_t dropout_key, float eps);
+/* Backward: dr = layernorm_bwd(dy); dx (+)= dr (the residual path);
+ * dh (+)= dr * mask (the same mask, redrawn from dropout_key); dgamma,
+ * dbeta (+)= sum_rows dy * xhat, sum_rows dy. Any of dx, dh, dgamma, dbeta
+ * may be NULL (not wanted); dx or dh may alias dy (not each other).
+ * The normalised input xhat comes from what was saved:
+ *  - r NULL (the default, least memory traffic): from the forward's output,
+ *    xhat = (y - beta) / gamma. y is kept anyway (the next layer's input), so
+ *    nothing beyond mean/rstd is saved and the forward writes R*C floats
+ *    fewer. Needs every gamma[c] != 0 (|gamma| tiny loses digits) and y
+ *    unchanged since the forward. mean is not read (may be NULL).
+ *  - r given (kz_op_residual_layernorm_r saved it): xhat = (r - mean) * rstd,
+ *    exact for any gamma; y and beta are not read (may be NULL).
+ * rstd is always required. eps is the forward's (checked like it; the saved
+ * rstd already holds it). */
+kz_status kz_op_residual_layernorm_bwd(kz_stream *s, const kz_tensor *dy, const kz_tensor *y,
+                                       const kz_tensor *r, const kz_tensor *gamma,
+                                       const kz_tensor *beta, const kz_tensor *mean,
+                                       const kz_tensor *rstd, kz_tensor *dx, kz_tensor *dh,
+                                       kz_tensor *dgamma, kz_tensor *dbeta, double dropout_p,
+                                       uint64_t dropout_key, float eps, bool accumulate);
+/* MLM gather: out[i, :] = x[idx[i], :]. x: f32 [N, D]; idx: i32 [M]; out: f32
+ * [M, D]. An index outside [0, N): KZ_ERR_INVALID_ARG on the CPU (nothing
+ * written), a zero row on CUDA (as embedding). */
+kz_status kz_op_gather_rows(kz_stream *s, const kz_tensor *x, const kz_tensor *idx, kz_tensor *out);
+/* dx[idx[i], :] (+)= dout[i, :]; repeated indices sum (in index order on the
+ * CPU: deterministic; float atomics on CUDA); without accumulate every other
+ * row of dx is zeroed. dx NULL: not wanted. */
+kz_status kz_op_gather_rows_bwd(kz_stream *s, const kz_tensor *idx, const kz_tensor *dout,
+                                kz_tensor *dx, bool accumulate);
+/* Extractive-QA span loss. logits: f32 [B*T, 2] (or [B, T, 2]): column 0 the
+ * start logits, column 1 the end logits of position t of sequence b at row
+ * b*T + t; lengths, starts, ends: i32 [B]; losses: f32 [B] =
+ * (CE(start) + CE(end)) / 2, each a softmax over positions t < lengths[b]
+ * (later positions are masked out). A length outside [1, T] or a target
+ * outside [0, lengths[b]): KZ_ERR_INVALID_ARG on the CPU, a NaN loss on CUDA
+ * (backward: that term adds no one-hot part; lengths clamped to [0, T]). */
+kz_status kz_op_qa_span_loss(kz_stream *s, const kz_tensor *logits, const kz_tensor *lengths,
+                             const kz_tensor *starts, const kz_tensor *ends, kz_tensor *losses);
+/* dlogits (+)= dloss[b] / 2 * (softmax - onehot(target)) in each column over
+ * t < lengths[b]; 0 at masked positions. dloss: f32 [B]; dlogits NULL: not
+ * wanted. */
+kz_status kz_op_qa_span_loss_bwd(kz_stream *s, const kz_tensor *logits, const kz_tensor *lengths,
+                                 const kz_tensor *starts, const kz_tensor *ends,
+                                 const kz_tensor *dloss, kz_tensor *dlogits, bool accumulate);
+
 /* The unary elementwise ops of the op list (op_list.h), generated:
  * kz_op_<name>(x, y, param) computes y = f(x; param) (y may alias x) and
  * kz_op_<name>_bwd(x, dy, dx, param, accumulate) dx (+)= dy * f'(x; param).

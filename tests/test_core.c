@@ -7,6 +7,7 @@
 #include "kernels/core/arena.h"
 #include "kernels/core/backend.h"
 #include "kernels/core/error.h"
+#include "kernels/core/splitmix64.h"
 #include "kernels/ops.h"
 #include "tests/test_util.h"
 
@@ -205,6 +206,114 @@ static void test_views(void) {
   kz_stream_destroy(s);
 }
 
+/* The transformer ops on the CPU: the fused residual_layernorm is bit for bit
+ * the unfused sequence dropout, add, layernorm (same mask from the key), its
+ * dh is dropout_bwd of its dx, and bad indices, spans and aliases are refused
+ * with messages that say what is wrong. */
+static void test_transformer_ops(void) {
+  enum { R = 5, C = 37 };
+  kz_stream *s;
+  KZ_CHECK_OK(kz_stream_create(cpu, &s));
+  static float x[R * C], h[R * C], gamma[C], beta[C], y[R * C], mean[R], rstd[R];
+  static float hd[R * C], mask[R * C], sum[R * C], y2[R * C], mean2[R], rstd2[R];
+  uint64_t st = 42;
+  for (int i = 0; i < R * C; ++i) {
+    x[i] = (float)(kz_splitmix64_unit(&st) * 4 - 2);
+    h[i] = (float)(kz_splitmix64_unit(&st) * 4 - 2);
+  }
+  for (int c = 0; c < C; ++c) {
+    gamma[c] = (float)(0.5 + kz_splitmix64_unit(&st));
+    beta[c] = (float)(kz_splitmix64_unit(&st) - 0.5);
+  }
+  kz_tensor xt = kz_tensor_view(x, KZ_F32, cpu, 2, (int64_t)R, (int64_t)C);
+  kz_tensor ht = kz_tensor_view(h, KZ_F32, cpu, 2, (int64_t)R, (int64_t)C);
+  kz_tensor gt = kz_tensor_view(gamma, KZ_F32, cpu, 1, (int64_t)C);
+  kz_tensor bt = kz_tensor_view(beta, KZ_F32, cpu, 1, (int64_t)C);
+  kz_tensor yt = kz_tensor_view(y, KZ_F32, cpu, 2, (int64_t)R, (int64_t)C);
+  kz_tensor mt = kz_tensor_view(mean, KZ_F32, cpu, 1, (int64_t)R);
+  kz_tensor rt = kz_tensor_view(rstd, KZ_F32, cpu, 1, (int64_t)R);
+  kz_tensor hdt = kz_tensor_view(hd, KZ_F32, cpu, 2, (int64_t)R, (int64_t)C);
+  kz_tensor maskt = kz_tensor_view(mask, KZ_F32, cpu, 2, (int64_t)R, (int64_t)C);
+  kz_tensor sumt = kz_tensor_view(sum, KZ_F32, cpu, 2, (int64_t)R, (int64_t)C);
+  kz_tensor y2t = kz_tensor_view(y2, KZ_F32, cpu, 2, (int64_t)R, (int64_t)C);
+  kz_tensor m2t = kz_tensor_view(mean2, KZ_F32, cpu, 1, (int64_t)R);
+  kz_tensor r2t = kz_tensor_view(rstd2, KZ_F32, cpu, 1, (int64_t)R);
+  const uint64_t key = 0x1234abcdULL;
+  for (int k = 0; k < 2; ++k) {
+    const double p = k ? 0.3 : 0.0;
+    KZ_CHECK_OK(kz_op_residual_layernorm(s, &xt, &ht, &gt, &bt, &yt, &mt, &rt, p, key, 1e-5f));
+    KZ_CHECK_OK(kz_op_dropout(s, &ht, &hdt, &maskt, p, key));
+    KZ_CHECK_OK(kz_op_add(s, &xt, &hdt, &sumt));
+    KZ_CHECK_OK(kz_op_layernorm(s, &sumt, &gt, &bt, &y2t, &m2t, &r2t, 1e-5f));
+    KZ_CHECK(!memcmp(y, y2, sizeof y) && !memcmp(mean, mean2, sizeof mean) &&
+             !memcmp(rstd, rstd2, sizeof rstd));
+  }
+  /* Backward from y (p = 0.3 still in force): dh is exactly dropout_bwd(dx). */
+  static float dy[R * C], dx[R * C], dh[R * C], dh2[R * C];
+  for (int i = 0; i < R * C; ++i) dy[i] = (float)(kz_splitmix64_unit(&st) - 0.5);
+  kz_tensor dyt = kz_tensor_view(dy, KZ_F32, cpu, 2, (int64_t)R, (int64_t)C);
+  kz_tensor dxt = kz_tensor_view(dx, KZ_F32, cpu, 2, (int64_t)R, (int64_t)C);
+  kz_tensor dht = kz_tensor_view(dh, KZ_F32, cpu, 2, (int64_t)R, (int64_t)C);
+  kz_tensor dh2t = kz_tensor_view(dh2, KZ_F32, cpu, 2, (int64_t)R, (int64_t)C);
+  KZ_CHECK_OK(kz_op_residual_layernorm_bwd(s, &dyt, &yt, NULL, &gt, &bt, NULL, &rt, &dxt, &dht,
+                                           NULL, NULL, 0.3, key, 1e-5f, false));
+  KZ_CHECK_OK(kz_op_dropout_bwd(s, &dxt, &maskt, &dh2t, false));
+  KZ_CHECK(!memcmp(dh, dh2, sizeof dh));
+
+  /* Refusals: a missing saved input, overlaps, p out of range. */
+  KZ_CHECK_FAILS(kz_op_residual_layernorm_bwd(s, &dyt, NULL, NULL, &gt, &bt, NULL, &rt, &dxt, NULL,
+                                              NULL, NULL, 0.1, key, 1e-5f, false),
+                 KZ_ERR_INVALID_ARG, "y (or the saved sum r) is missing");
+  KZ_CHECK_FAILS(
+      kz_op_residual_layernorm_r(s, &xt, &ht, &gt, &bt, &yt, &yt, NULL, NULL, 0.1, key, 1e-5f),
+      KZ_ERR_INVALID_ARG, "must not overlap");
+  kz_tensor shifted = kz_tensor_view(x + 1, KZ_F32, cpu, 2, (int64_t)R - 1, (int64_t)C);
+  kz_tensor xs = kz_tensor_view(x, KZ_F32, cpu, 2, (int64_t)R - 1, (int64_t)C);
+  kz_tensor hs = kz_tensor_view(h, KZ_F32, cpu, 2, (int64_t)R - 1, (int64_t)C);
+  KZ_CHECK_FAILS(
+      kz_op_residual_layernorm(s, &xs, &hs, &gt, &bt, &shifted, NULL, NULL, 0.1, key, 1e-5f),
+      KZ_ERR_INVALID_ARG, "partly overlaps");
+  KZ_CHECK_FAILS(kz_op_residual_layernorm(s, &xt, &ht, &gt, &bt, &yt, NULL, NULL, 1.0, key, 1e-5f),
+                 KZ_ERR_INVALID_ARG, "dropout p = 1");
+  /* In place (y = x) gives the out-of-place result. */
+  KZ_CHECK_OK(kz_op_residual_layernorm(s, &xt, &ht, &gt, &bt, &y2t, NULL, NULL, 0.3, key, 1e-5f));
+  KZ_CHECK_OK(kz_op_residual_layernorm(s, &xt, &ht, &gt, &bt, &xt, NULL, NULL, 0.3, key, 1e-5f));
+  KZ_CHECK(!memcmp(x, y2, sizeof x));
+
+  /* gather_rows: an index past N is refused before anything is written. */
+  int32_t idx[3] = {2, 5, 0};
+  float out[3 * C];
+  memset(out, 0, sizeof out);
+  kz_tensor it = kz_tensor_view(idx, KZ_I32, cpu, 1, (int64_t)3);
+  kz_tensor ot = kz_tensor_view(out, KZ_F32, cpu, 2, (int64_t)3, (int64_t)C);
+  KZ_CHECK_FAILS(kz_op_gather_rows(s, &xt, &it, &ot), KZ_ERR_INVALID_ARG,
+                 "gather_rows: index 5 at position 1 is outside [0, 5)");
+  KZ_CHECK(out[0] == 0.0f);
+  idx[1] = 4;
+  KZ_CHECK_OK(kz_op_gather_rows(s, &xt, &it, &ot));
+  KZ_CHECK(out[C] == x[4 * C] && out[2 * C + 3] == x[3]);
+
+  /* qa_span_loss: a target at the length, a length past T. */
+  float logits[2 * 4 * 2] = {0}, losses[2];
+  int32_t lengths[2] = {4, 2}, starts[2] = {0, 2}, ends[2] = {3, 1};
+  kz_tensor lt = kz_tensor_view(logits, KZ_F32, cpu, 2, (int64_t)8, (int64_t)2);
+  kz_tensor lent = kz_tensor_view(lengths, KZ_I32, cpu, 1, (int64_t)2);
+  kz_tensor stt = kz_tensor_view(starts, KZ_I32, cpu, 1, (int64_t)2);
+  kz_tensor ent = kz_tensor_view(ends, KZ_I32, cpu, 1, (int64_t)2);
+  kz_tensor lost = kz_tensor_view(losses, KZ_F32, cpu, 1, (int64_t)2);
+  KZ_CHECK_FAILS(kz_op_qa_span_loss(s, &lt, &lent, &stt, &ent, &lost), KZ_ERR_INVALID_ARG,
+                 "start position 2 of sequence 1 is outside its length 2");
+  starts[1] = 1;
+  lengths[0] = 5;
+  KZ_CHECK_FAILS(kz_op_qa_span_loss(s, &lt, &lent, &stt, &ent, &lost), KZ_ERR_INVALID_ARG,
+                 "length 5 of sequence 0 is outside [1, 4]");
+  /* Equal logits: each CE is log(length), masked positions do not count. */
+  lengths[0] = 4;
+  KZ_CHECK_OK(kz_op_qa_span_loss(s, &lt, &lent, &stt, &ent, &lost));
+  KZ_CHECK(fabsf(losses[0] - logf(4.0f)) < 1e-6f && fabsf(losses[1] - logf(2.0f)) < 1e-6f);
+  kz_stream_destroy(s);
+}
+
 /* Stream a fills a buffer and records; stream b waits, then reads it back.
  * On a GPU the wait is what orders the two streams; on the CPU they run in
  * program order and the API must still accept and check the calls. */
@@ -260,6 +369,7 @@ int main(void) {
   test_devices();
   test_stream_and_validation();
   test_views();
+  test_transformer_ops();
   test_events();
   return KZ_TEST_RESULT();
 }

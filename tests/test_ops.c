@@ -137,6 +137,8 @@ static int check_optional(void) {
     kz_tensor logits = x, dout = x;
     logits.ndim = 2, logits.shape[0] = 2, logits.shape[1] = 3;
     dout.ndim = 2, dout.shape[0] = 2, dout.shape[1] = 3;
+    kz_tensor spans = x; /* QA logits: one position of (start, end) per sequence */
+    spans.ndim = 2, spans.shape[0] = 2, spans.shape[1] = 2;
     struct {
       const char *op;
       kz_status st;
@@ -146,6 +148,9 @@ static int check_optional(void) {
         {"softmax_bwd", kz_op_softmax_bwd(s, &x, &x, NULL, NULL, 1.0f, false, false)},
         {"cross_entropy_bwd", kz_op_cross_entropy_bwd(s, &logits, &ids, &rows, NULL, -100, false)},
         {"embedding_bwd", kz_op_embedding_bwd(s, &ids, &dout, NULL, false)},
+        {"gather_rows_bwd", kz_op_gather_rows_bwd(s, &ids, &dout, NULL, false)},
+        {"qa_span_loss_bwd",
+         kz_op_qa_span_loss_bwd(s, &spans, &ids, &ids, &ids, &rows, NULL, true)},
     };
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; ++i)
       if (calls[i].st != KZ_OK) {

@@ -120,6 +120,16 @@ typedef struct kz_adamw_hparams {
  *                     gives KZ_ERR_INVALID_ARG on the CPU and a zero row on CUDA.
  *  embedding_bwd      dtable[ids[i], :] += dout[i, :]; without accumulate
  *                     dtable is zeroed first.
+ *  residual_layernorm_fwd  y = layernorm(x + dropout(h; p, key)); r (the sum)
+ *                     and mean/rstd may be NULL; y may alias x or h.
+ *  residual_layernorm_bwd  dx (+)= dr, dh (+)= dr * mask, dgamma/dbeta (+)=,
+ *                     xhat from r (r non-NULL, with mean) or from y as
+ *                     (y - beta) / gamma; any output may be NULL.
+ *  gather_rows_fwd/_bwd  out[i, :] = x[idx[i], :] / dx[idx[i], :] += dout[i, :]
+ *                     (as embedding, x the table; same error rules).
+ *  qa_span_loss_fwd/_bwd  per sequence (CE(start) + CE(end)) / 2 over its first
+ *                     lengths[b] positions of logits [B*T, 2]; a bad length or
+ *                     target: KZ_ERR_INVALID_ARG on the CPU, NaN loss on CUDA.
  *  adamw              one AdamW step on fp32 master weights; if params_bf16 is
  *                     not NULL it receives the updated weights rounded to bf16.
  *  cast_*             f32 <-> bf16, round to nearest even.

@@ -1,5 +1,5 @@
 /* CPU elementwise ops: bias add (and its column reduction), residual add,
- * GELU and ELU forward and backward.
+ * GELU, ELU and tanh forward and backward.
  *
  * Pointers that the contract lets alias (y with x, a or b) are not marked
  * restrict; `omp simd` still vectorises them because every iteration reads
@@ -198,6 +198,29 @@ kz_status kz_cpu_elu_bwd(kz_stream *s, const float *x, const float *dy, float *d
 #pragma omp parallel for schedule(static, grain) if (n > grain)
   for (int64_t i = 0; i < n; i++) {
     float g = dy[i] * (x[i] > 0.0f ? 1.0f : alpha * expf(x[i]));
+    dx[i] = accumulate ? dx[i] + g : g;
+  }
+  return KZ_OK;
+}
+
+/* tanh(scale * x), the BERT pooler's activation (scale 1). Its derivative
+ * scale * (1 - t^2) is formed as scale * 4e / (1 + e)^2 with e = exp(-2|u|),
+ * u = scale * x: 1 - t^2 from a rounded t near +-1 would keep only the
+ * few digits t has left below 1. */
+kz_status kz_cpu_tanh_fwd(kz_stream *s, const float *x, float *y, int64_t n, float scale) {
+  int64_t grain = elementwise_grain(s);
+#pragma omp parallel for schedule(static, grain) if (n > grain)
+  for (int64_t i = 0; i < n; i++) y[i] = tanhf(scale * x[i]);
+  return KZ_OK;
+}
+
+kz_status kz_cpu_tanh_bwd(kz_stream *s, const float *x, const float *dy, float *dx, int64_t n,
+                          float scale, bool accumulate) {
+  int64_t grain = elementwise_grain(s);
+#pragma omp parallel for schedule(static, grain) if (n > grain)
+  for (int64_t i = 0; i < n; i++) {
+    const float e = expf(-2.0f * fabsf(scale * x[i]));
+    const float g = dy[i] * (scale * (4.0f * e / ((1.0f + e) * (1.0f + e))));
     dx[i] = accumulate ? dx[i] + g : g;
   }
   return KZ_OK;

@@ -1,4 +1,4 @@
-/* Elementwise ops: bias add, residual add, GELU and ELU forward/backward.
+/* Elementwise ops: bias add, residual add, GELU, ELU and tanh forward/backward.
  *
  * One grid-stride kernel template serves them all; the per-op arithmetic is
  * a small functor. Each thread handles `vec` consecutive elements with one
@@ -65,6 +65,24 @@ struct elu_bwd_op {
   bool accumulate;
   __device__ float operator()(float x, float dy, float dx, int64_t) const {
     const float g = dy * (x > 0.0f ? 1.0f : alpha * expf(x));
+    return accumulate ? dx + g : g;
+  }
+};
+
+/* tanh(scale * x); the derivative as scale * 4e / (1 + e)^2, e = exp(-2|u|),
+ * which keeps its digits in the tails where 1 - t^2 would cancel (the CPU's
+ * formula). */
+struct tanh_op {
+  float scale;
+  __device__ float operator()(float x, float, float, int64_t) const { return tanhf(scale * x); }
+};
+
+struct tanh_bwd_op {
+  float scale;
+  bool accumulate;
+  __device__ float operator()(float x, float dy, float dx, int64_t) const {
+    const float e = expf(-2.0f * fabsf(scale * x));
+    const float g = dy * (scale * (4.0f * e / ((1.0f + e) * (1.0f + e))));
     return accumulate ? dx + g : g;
   }
 };
@@ -161,4 +179,15 @@ extern "C" kz_status kz_cuda_elu_bwd(kz_stream *s, const float *x, const float *
                                      int64_t n, float alpha, bool accumulate) {
   if (accumulate) return ew_launch<3>(s, "elu_bwd", elu_bwd_op{alpha, true}, x, dy, dx, dx, n);
   return ew_launch<2>(s, "elu_bwd", elu_bwd_op{alpha, false}, x, dy, nullptr, dx, n);
+}
+
+extern "C" kz_status kz_cuda_tanh_fwd(kz_stream *s, const float *x, float *y, int64_t n,
+                                      float scale) {
+  return ew_launch<1>(s, "tanh", tanh_op{scale}, x, nullptr, nullptr, y, n);
+}
+
+extern "C" kz_status kz_cuda_tanh_bwd(kz_stream *s, const float *x, const float *dy, float *dx,
+                                      int64_t n, float scale, bool accumulate) {
+  if (accumulate) return ew_launch<3>(s, "tanh_bwd", tanh_bwd_op{scale, true}, x, dy, dx, dx, n);
+  return ew_launch<2>(s, "tanh_bwd", tanh_bwd_op{scale, false}, x, dy, nullptr, dx, n);
 }

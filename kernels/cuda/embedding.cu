@@ -1,4 +1,6 @@
-/* Embedding lookup (gather) and its gradient (scatter-add).
+/* Embedding lookup (gather) and its gradient (scatter-add); gather_rows (the
+ * MLM gather of masked positions, x as the table) runs the same kernels on
+ * the same knob.
  *
  * Both flatten [n, dim] into one grid-stride range with embedding.block
  * threads, so short rows do not leave most of a row-per-block idle. An id
@@ -54,11 +56,8 @@ kz_status prepare(kz_stream *s, const char *op, int64_t n, int64_t vocab, int64_
   return KZ_OK;
 }
 
-} // namespace
-
-extern "C" kz_status kz_cuda_embedding_fwd(kz_stream *s, const int32_t *ids, const float *table,
-                                           float *out, int64_t n, int64_t vocab, int64_t dim) {
-  const char *op = "embedding";
+kz_status gather(kz_stream *s, const char *op, const int32_t *ids, const float *table, float *out,
+                 int64_t n, int64_t vocab, int64_t dim) {
   int block = 0;
   KZ_TRY(prepare(s, op, n, vocab, dim, &block));
   if (n == 0 || dim == 0) return KZ_OK;
@@ -77,10 +76,8 @@ extern "C" kz_status kz_cuda_embedding_fwd(kz_stream *s, const int32_t *ids, con
   return KZ_OK;
 }
 
-extern "C" kz_status kz_cuda_embedding_bwd(kz_stream *s, const int32_t *ids, const float *dout,
-                                           float *dtable, int64_t n, int64_t vocab, int64_t dim,
-                                           bool accumulate) {
-  const char *op = "embedding_bwd";
+kz_status scatter_add(kz_stream *s, const char *op, const int32_t *ids, const float *dout,
+                      float *dtable, int64_t n, int64_t vocab, int64_t dim, bool accumulate) {
   int block = 0;
   KZ_TRY(prepare(s, op, n, vocab, dim, &block));
   if (vocab == 0 || dim == 0) return KZ_OK;
@@ -91,4 +88,28 @@ extern "C" kz_status kz_cuda_embedding_bwd(kz_stream *s, const int32_t *ids, con
   bwd_kernel<<<kz_cuda_grid_for(n * dim, block), block, 0, st>>>(ids, dout, dtable, n, vocab, dim);
   KZ_CUDA_CHECK_LAUNCH(op);
   return KZ_OK;
+}
+
+} // namespace
+
+extern "C" kz_status kz_cuda_embedding_fwd(kz_stream *s, const int32_t *ids, const float *table,
+                                           float *out, int64_t n, int64_t vocab, int64_t dim) {
+  return gather(s, "embedding", ids, table, out, n, vocab, dim);
+}
+
+extern "C" kz_status kz_cuda_embedding_bwd(kz_stream *s, const int32_t *ids, const float *dout,
+                                           float *dtable, int64_t n, int64_t vocab, int64_t dim,
+                                           bool accumulate) {
+  return scatter_add(s, "embedding_bwd", ids, dout, dtable, n, vocab, dim, accumulate);
+}
+
+extern "C" kz_status kz_cuda_gather_rows_fwd(kz_stream *s, const float *x, const int32_t *idx,
+                                             float *out, int64_t m, int64_t n, int64_t dim) {
+  return gather(s, "gather_rows", idx, x, out, m, n, dim);
+}
+
+extern "C" kz_status kz_cuda_gather_rows_bwd(kz_stream *s, const int32_t *idx, const float *dout,
+                                             float *dx, int64_t m, int64_t n, int64_t dim,
+                                             bool accumulate) {
+  return scatter_add(s, "gather_rows_bwd", idx, dout, dx, m, n, dim, accumulate);
 }

@@ -36,6 +36,8 @@ void kz_cases_unary(kz_op_case_list *l); /* every U row of the op list */
 void kz_cases_mlp(kz_op_case_list *l);   /* dropout(_bwd), mse(_bwd), standardize, copy_cols */
 void kz_bench_cases_mlp(kz_op_case_list *l);
 void kz_cases_view(kz_op_case_list *l); /* permute and its backward */
+/* residual_layernorm(_bwd), gather_rows(_bwd), qa_span_loss(_bwd) */
+void kz_cases_transformer(kz_op_case_list *l);
 
 /* A unary elementwise op of the op list, as the generic cases see it. */
 typedef struct kz_unary_info {
@@ -85,6 +87,19 @@ kz_op_case *kz_case_cast(kz_op_case_list *l, int64_t n, kz_dtype from);
  * permuted shape) to dx (x's shape), accumulating when acc. */
 kz_op_case *kz_case_permute(kz_op_case_list *l, int ndim, const int64_t *shape, const int *perm,
                             bool bwd, bool acc);
+/* save_r: the forward also writes r / the backward reads r (else y);
+ * in_place: y aliases x / dx aliases dy; drop (backward): gradient outputs
+ * passed as NULL (1 dx, 2 dh, 4 dgamma, 8 dbeta). */
+kz_op_case *kz_case_residual_layernorm(kz_op_case_list *l, int64_t rows, int64_t cols, double p,
+                                       bool save_r, bool stats, bool in_place);
+kz_op_case *kz_case_residual_layernorm_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, double p,
+                                           bool save_r, bool acc, unsigned drop, bool in_place);
+kz_op_case *kz_case_gather_rows(kz_op_case_list *l, int64_t n, int64_t dim, int64_t m);
+kz_op_case *kz_case_gather_rows_bwd(kz_op_case_list *l, int64_t n, int64_t dim, int64_t m,
+                                    bool acc);
+/* logits [batch*seq, 2] (3-D [batch, seq, 2] when ndim is 3). */
+kz_op_case *kz_case_qa_span_loss(kz_op_case_list *l, int64_t batch, int64_t seq, int ndim);
+kz_op_case *kz_case_qa_span_loss_bwd(kz_op_case_list *l, int64_t batch, int64_t seq, bool acc);
 kz_op_case *kz_case_unary(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param);
 kz_op_case *kz_case_unary_bwd(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param,
                               bool acc);

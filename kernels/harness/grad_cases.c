@@ -447,6 +447,100 @@ static void build_unary(kz_grad_list *l) {
   }
 }
 
+/* ---- transformer ops -------------------------------------------------------- */
+/* residual_layernorm: dims = {rows, cols}; inputs x, h, gamma, beta; a fixed
+ * key (the mask is a constant); p.tf.save_r picks the backward's source. */
+static const uint64_t grad_rln_key = 0x5eed0f1a7e12b0adULL;
+
+static void rln_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_ref_residual_layernorm_fwd(in[0], in[1], in[2], in[3], out, NULL, NULL, NULL, g->dims[0],
+                                g->dims[1], g->p.tf.dropout_p, grad_rln_key, g->p.norm.eps);
+}
+
+static void rln_bwd(const kz_grad_case *g, double *const *in, const double *dy,
+                    double *const *din) {
+  const int64_t rows = g->dims[0], cols = g->dims[1];
+  double *y = scratch_alloc(rows * cols), *r = scratch_alloc(rows * cols);
+  double *mean = scratch_alloc(rows), *rstd = scratch_alloc(rows);
+  if (y && r && mean && rstd &&
+      kz_ref_residual_layernorm_fwd(in[0], in[1], in[2], in[3], y, r, mean, rstd, rows, cols,
+                                    g->p.tf.dropout_p, grad_rln_key, g->p.norm.eps)) {
+    const bool from_r = g->p.tf.save_r;
+    kz_ref_residual_layernorm_bwd(dy, from_r ? NULL : y, from_r ? r : NULL, in[2], in[3], mean,
+                                  rstd, din[0], din[1], din[2], din[3], rows, cols,
+                                  g->p.tf.dropout_p, grad_rln_key, false);
+  }
+  free(y);
+  free(r);
+  free(mean);
+  free(rstd);
+}
+
+/* gather_rows: dims = {m, n, dim}; ints = idx. */
+static void gather_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_ref_gather_rows_fwd(in[0], g->ints, out, g->dims[0], g->dims[1], g->dims[2]);
+}
+
+static void gather_bwd(const kz_grad_case *g, double *const *in, const double *dout,
+                       double *const *din) {
+  (void)in;
+  kz_ref_gather_rows_bwd(g->ints, dout, din[0], g->dims[0], g->dims[1], g->dims[2], false);
+}
+
+/* qa_span_loss: dims = {batch, seq}; ints = lengths, then starts, then ends. */
+static void qa_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  const int64_t b = g->dims[0];
+  kz_ref_qa_span_loss_fwd(in[0], g->ints, g->ints + b, g->ints + 2 * b, out, b, g->dims[1]);
+}
+
+static void qa_bwd(const kz_grad_case *g, double *const *in, const double *dl, double *const *din) {
+  const int64_t b = g->dims[0];
+  kz_ref_qa_span_loss_bwd(in[0], g->ints, g->ints + b, g->ints + 2 * b, dl, din[0], b, g->dims[1],
+                          false);
+}
+
+static void build_transformer(kz_grad_list *l) {
+  static const struct {
+    int64_t rows, cols;
+    double p;
+    bool from_r;
+  } rc[] = {{4, 9, 0.0, false}, {3, 7, 0.1, false}, {2, 33, 0.5, true}, {3, 5, 0.3, true}};
+  for (size_t i = 0; i < sizeof rc / sizeof rc[0]; ++i) {
+    kz_grad_case *g =
+        push(l, "residual_layernorm", rln_fwd, rln_bwd, "residual_layernorm %lldx%lld p%g from-%s",
+             (long long)rc[i].rows, (long long)rc[i].cols, rc[i].p, rc[i].from_r ? "r" : "y");
+    const int64_t n = rc[i].rows * rc[i].cols;
+    g->dims[0] = rc[i].rows;
+    g->dims[1] = rc[i].cols;
+    g->p.norm.eps = 1e-5f;
+    g->p.tf.dropout_p = rc[i].p;
+    g->p.tf.save_r = rc[i].from_r;
+    input(g, "x", n, true, 0.5, 1);
+    input(g, "h", n, true, 0, 1);
+    input(g, "gamma", rc[i].cols, true, 1, 0.5);
+    input(g, "beta", rc[i].cols, true, 0, 0.5);
+    g->nout = n;
+  }
+
+  kz_grad_case *g =
+      push(l, "gather_rows", gather_fwd, gather_bwd, "gather_rows m20 n6 d5 repeated");
+  g->dims[0] = 20;
+  g->dims[1] = 6;
+  g->dims[2] = 5;
+  for (int i = 0; i < 20; ++i) g->ints[i] = (i * 7) % 5; /* row 5 never gathered */
+  input(g, "x", 30, true, 0, 1);
+  g->nout = 100;
+
+  /* Lengths T, a middle one and 1; targets at the first, last and a middle position. */
+  g = push(l, "qa_span_loss", qa_fwd, qa_bwd, "qa_span_loss 3x6");
+  g->dims[0] = 3;
+  g->dims[1] = 6;
+  static const int32_t spans[9] = {6, 4, 1, 0, 3, 0, 5, 1, 0};
+  memcpy(g->ints, spans, sizeof spans);
+  input(g, "logits", 36, true, 0, 2);
+  g->nout = 3;
+}
+
 kz_status kz_grad_cases_build(kz_grad_list *list) {
   memset(list, 0, sizeof *list);
   build_matmul(list);
@@ -455,6 +549,7 @@ kz_status kz_grad_cases_build(kz_grad_list *list) {
   build_mlp(list);
   build_unary(list);
   build_permute(list);
+  build_transformer(list);
   if (list->oom) {
     kz_grad_list_free(list);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "harness: cannot build the gradient cases");

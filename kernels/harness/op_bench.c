@@ -28,6 +28,20 @@ kz_status kz_bench_cases_build(kz_op_case_list *l) {
   kz_case_bias_add_bwd(l, 4096, 3072, false);
   kz_case_bias_gelu(l, 4096, 3072, KZ_GELU_ERF, false);
   kz_case_bias_gelu(l, 4096, 3072, KZ_GELU_ERF, true);
+  /* The transformer encoder's ops at the issue-16 sizes: 16 sequences of 128
+   * tokens, hidden 256 (the CPU bench model) and 768 (BERT-base); 15% of the
+   * tokens gathered for MLM; the QA loss at seq 128 and 384. */
+  static const int64_t hidden[] = {256, 768};
+  for (int i = 0; i < 2; ++i) {
+    kz_case_residual_layernorm(l, 16 * 128, hidden[i], 0.1, false, true, false);
+    kz_case_residual_layernorm_bwd(l, 16 * 128, hidden[i], 0.1, false, false, 0, false);
+    kz_case_gather_rows(l, 16 * 128, hidden[i], 307);
+    kz_case_gather_rows_bwd(l, 16 * 128, hidden[i], 307, false);
+  }
+  kz_case_residual_layernorm(l, 16 * 128, 768, 0.0, false, true, false);
+  kz_case_qa_span_loss(l, 16, 128, 2);
+  kz_case_qa_span_loss(l, 16, 384, 2);
+  kz_case_qa_span_loss_bwd(l, 16, 384, false);
   kz_case_add(l, 4096 * 768, false);
   kz_case_gelu(l, 4096 * 3072, KZ_GELU_ERF);
   kz_case_gelu(l, 4096 * 3072, KZ_GELU_TANH);

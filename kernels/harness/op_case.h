@@ -106,6 +106,12 @@ typedef struct kz_tabular_params {
   int64_t src_col, dst_col, cols; /* copy_cols */
 } kz_tabular_params;
 
+typedef struct kz_transformer_params {
+  double dropout_p; /* residual_layernorm(_bwd): drop probability of h */
+  uint64_t key;     /* residual_layernorm(_bwd): the mask's key */
+  bool save_r;      /* residual_layernorm: writes r; its backward reads r instead of y */
+} kz_transformer_params;
+
 typedef struct kz_op_params {
   kz_gemm_params gemm;
   kz_elementwise_params ew;
@@ -114,7 +120,8 @@ typedef struct kz_op_params {
   kz_loss_params loss;
   kz_optim_params optim;
   kz_view_params view;
-  kz_tabular_params tab; /* the MLP's ops: dropout, mse, standardize, copy_cols */
+  kz_tabular_params tab;    /* the MLP's ops: dropout, mse, standardize, copy_cols */
+  kz_transformer_params tf; /* residual_layernorm (eps in norm), gather_rows, qa_span_loss */
   /* Every op: */
   bool accumulate; /* backward ops: add into the gradient outputs */
   bool in_place;   /* y aliases the first input */

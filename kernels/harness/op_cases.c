@@ -94,6 +94,7 @@ kz_status kz_op_cases_build(kz_op_case_list *list) {
   memset(list, 0, sizeof *list);
   kz_cases_matmul(list);
   kz_cases_elementwise(list);
+  kz_cases_transformer(list);
   kz_cases_layernorm(list);
   kz_cases_softmax(list);
   kz_cases_loss(list);

@@ -79,6 +79,28 @@ void kz_ref_embedding_bwd(const int32_t *ids, const double *dout, double *dtable
 void kz_ref_adamw(double *params, const double *grads, double *m, double *v, double *params_bf16,
                   int64_t n, const kz_adamw_hparams *hp);
 void kz_ref_permute(const double *x, double *y, const kz_permute_shape *sh, bool accumulate);
+/* The transformer encoder's ops (ref/transformer.c), compositions of the
+ * references above. They return false on allocation failure or an invalid
+ * index/length/target (which the CPU op refuses). residual_layernorm_bwd
+ * reads y and beta when r is NULL, r and mean otherwise (see ops.h). */
+bool kz_ref_residual_layernorm_fwd(const double *x, const double *h, const double *gamma,
+                                   const double *beta, double *y, double *r, double *mean,
+                                   double *rstd, int64_t rows, int64_t cols, double p, uint64_t key,
+                                   double eps);
+bool kz_ref_residual_layernorm_bwd(const double *dy, const double *y, const double *r,
+                                   const double *gamma, const double *beta, const double *mean,
+                                   const double *rstd, double *dx, double *dh, double *dgamma,
+                                   double *dbeta, int64_t rows, int64_t cols, double p,
+                                   uint64_t key, bool accumulate);
+bool kz_ref_gather_rows_fwd(const double *x, const int32_t *idx, double *out, int64_t m, int64_t n,
+                            int64_t dim);
+void kz_ref_gather_rows_bwd(const int32_t *idx, const double *dout, double *dx, int64_t m,
+                            int64_t n, int64_t dim, bool accumulate);
+bool kz_ref_qa_span_loss_fwd(const double *logits, const int32_t *lengths, const int32_t *starts,
+                             const int32_t *ends, double *losses, int64_t batch, int64_t seq);
+bool kz_ref_qa_span_loss_bwd(const double *logits, const int32_t *lengths, const int32_t *starts,
+                             const int32_t *ends, const double *dloss, double *dlogits,
+                             int64_t batch, int64_t seq, bool accumulate);
 /* Rounds each value to the nearest bf16 (ties to even) and widens it back. */
 void kz_ref_round_bf16(const double *x, double *y, int64_t n);
 /* The unary elementwise ops of the op list: f(x; param) and f'(x; param),
