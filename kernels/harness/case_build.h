@@ -36,6 +36,8 @@ void kz_cases_unary(kz_op_case_list *l); /* every U row of the op list */
 void kz_cases_mlp(kz_op_case_list *l);   /* dropout(_bwd), mse(_bwd), standardize, copy_cols */
 void kz_bench_cases_mlp(kz_op_case_list *l);
 void kz_cases_view(kz_op_case_list *l); /* permute and its backward */
+void kz_cases_attention(kz_op_case_list *l); /* attention and its backward */
+void kz_bench_cases_attention(kz_op_case_list *l);
 
 /* A unary elementwise op of the op list, as the generic cases see it. */
 typedef struct kz_unary_info {
@@ -85,6 +87,14 @@ kz_op_case *kz_case_cast(kz_op_case_list *l, int64_t n, kz_dtype from);
  * permuted shape) to dx (x's shape), accumulating when acc. */
 kz_op_case *kz_case_permute(kz_op_case_list *l, int ndim, const int64_t *shape, const int *perm,
                             bool bwd, bool acc);
+/* Fused attention on B x T tokens of H heads of D: the layout, masks, lse
+ * and dropout come from p (fused, lse, lengths, causal, dropout_p, key);
+ * the backward takes p.accumulate and p.drop (1 dq, 2 dk, 4 dv; with the
+ * fused layout only 7, the whole dqkv). */
+kz_op_case *kz_case_attention(kz_op_case_list *l, int64_t t, int64_t d,
+                              const kz_fused_attn_params *p);
+kz_op_case *kz_case_attention_bwd(kz_op_case_list *l, int64_t t, int64_t d,
+                                  const kz_fused_attn_params *p, bool acc, unsigned drop);
 kz_op_case *kz_case_unary(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param);
 kz_op_case *kz_case_unary_bwd(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param,
                               bool acc);

@@ -106,6 +106,17 @@ typedef struct kz_tabular_params {
   int64_t src_col, dst_col, cols; /* copy_cols */
 } kz_tabular_params;
 
+typedef struct kz_fused_attn_params {
+  int64_t batch, heads; /* the wrapper's kz_attn_opts */
+  float scale;
+  bool causal;
+  double dropout_p;
+  uint64_t dropout_key;
+  bool fused;   /* qkv in one [B*T, 3*H*D] tensor (else separate q, k, v) */
+  bool lse;     /* forward: the lse output is present */
+  bool lengths; /* a lengths [B] argument is present */
+} kz_fused_attn_params;
+
 typedef struct kz_op_params {
   kz_gemm_params gemm;
   kz_elementwise_params ew;
@@ -115,6 +126,7 @@ typedef struct kz_op_params {
   kz_optim_params optim;
   kz_view_params view;
   kz_tabular_params tab; /* the MLP's ops: dropout, mse, standardize, copy_cols */
+  kz_fused_attn_params fattn; /* attention, attention_bwd */
   /* Every op: */
   bool accumulate; /* backward ops: add into the gradient outputs */
   bool in_place;   /* y aliases the first input */
