@@ -118,9 +118,8 @@ kz_status kz_op_attention(kz_stream *s, const kz_tensor *qkv, kz_tensor *o, kz_t
  * dqkv NULL ("not wanted") or f32 [B*T, 3*H*D]: its q, k, v blocks (+)= the
  * gradients. */
 kz_status kz_op_attention_bwd(kz_stream *s, const kz_tensor *qkv, const kz_tensor *o,
-                              const kz_tensor *dout, const kz_tensor *lse,
-                              const kz_tensor *lengths, kz_tensor *dqkv, const kz_attn_opts *a,
-                              bool accumulate);
+                              const kz_tensor *dout, const kz_tensor *lse, const kz_tensor *lengths,
+                              kz_tensor *dqkv, const kz_attn_opts *a, bool accumulate);
 /* The same on separate q, k, v tensors, each f32 [B*T, H*D] (D = cols / H);
  * in the backward each of dq, dk, dv may be NULL on its own. */
 kz_status kz_op_attention_sep(kz_stream *s, const kz_tensor *q, const kz_tensor *k,

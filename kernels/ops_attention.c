@@ -17,8 +17,7 @@ static kz_status check_opts(const char *op, const kz_attn_opts *a) {
   if (!isfinite(a->scale))
     return kz_fail(KZ_ERR_INVALID_ARG, "%s: scale must be finite, got %g", op, a->scale);
   if (!(a->dropout_p >= 0.0 && a->dropout_p < 1.0))
-    return kz_fail(KZ_ERR_INVALID_ARG, "%s: dropout_p = %g, expected 0 <= p < 1", op,
-                   a->dropout_p);
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: dropout_p = %g, expected 0 <= p < 1", op, a->dropout_p);
   return KZ_OK;
 }
 
@@ -34,9 +33,9 @@ static kz_status check_rows(kz_stream *s, const char *op, const char *arg, const
 
 /* The shape from the q-like input x holding `blocks` column blocks of H*D
  * (3 for the fused projection, 1 for a separate q). */
-static kz_status attn_shape(kz_stream *s, const char *op, const kz_attn_opts *a,
-                            const kz_tensor *x, const char *xname, int blocks,
-                            const kz_tensor *lengths, kz_attn_shape *sh) {
+static kz_status attn_shape(kz_stream *s, const char *op, const kz_attn_opts *a, const kz_tensor *x,
+                            const char *xname, int blocks, const kz_tensor *lengths,
+                            kz_attn_shape *sh) {
   KZ_TRY(check_opts(op, a));
   KZ_TRY(kz_ops_check(s, op, xname, x, KZ_F32));
   const int64_t cols = kz_tensor_cols(x), rows = kz_tensor_numel(x) / (cols > 0 ? cols : 1);
@@ -94,8 +93,7 @@ static kz_status run_fwd(kz_stream *s, const char *op, const float *q, const flo
 }
 
 static kz_status check_saved(kz_stream *s, const char *op, const kz_tensor *o,
-                             const kz_tensor *dout, const kz_tensor *lse,
-                             const kz_attn_shape *sh) {
+                             const kz_tensor *dout, const kz_tensor *lse, const kz_attn_shape *sh) {
   const int64_t bt = sh->batch * sh->seq, hd = sh->heads * sh->head_dim;
   KZ_TRY(check_rows(s, op, "o", o, bt, hd, "the forward's output"));
   KZ_TRY(check_rows(s, op, "dout", dout, bt, hd, "the gradient of o"));
@@ -116,9 +114,8 @@ kz_status kz_op_attention(kz_stream *s, const kz_tensor *qkv, kz_tensor *o, kz_t
 }
 
 kz_status kz_op_attention_bwd(kz_stream *s, const kz_tensor *qkv, const kz_tensor *o,
-                              const kz_tensor *dout, const kz_tensor *lse,
-                              const kz_tensor *lengths, kz_tensor *dqkv, const kz_attn_opts *a,
-                              bool accumulate) {
+                              const kz_tensor *dout, const kz_tensor *lse, const kz_tensor *lengths,
+                              kz_tensor *dqkv, const kz_attn_opts *a, bool accumulate) {
   const char *op = "attention_bwd";
   kz_attn_shape sh;
   KZ_TRY(attn_shape(s, op, a, qkv, "qkv", 3, lengths, &sh));
@@ -130,8 +127,8 @@ kz_status kz_op_attention_bwd(kz_stream *s, const kz_tensor *qkv, const kz_tenso
   const float *q = qkv->data;
   float *dq = dqkv->data;
   const int64_t hd = sh.heads * sh.head_dim;
-  return s->backend->ops.attention_bwd(s, q, q + hd, q + 2 * hd, o->data, dout->data, lse->data,
-                                       dq, dq + hd, dq + 2 * hd, &sh, accumulate);
+  return s->backend->ops.attention_bwd(s, q, q + hd, q + 2 * hd, o->data, dout->data, lse->data, dq,
+                                       dq + hd, dq + 2 * hd, &sh, accumulate);
 }
 
 kz_status kz_op_attention_sep(kz_stream *s, const kz_tensor *q, const kz_tensor *k,
@@ -164,7 +161,7 @@ kz_status kz_op_attention_sep_bwd(kz_stream *s, const kz_tensor *q, const kz_ten
   if (dv) KZ_TRY(check_rows(s, op, "dv", dv, bt, sh.ld_q, "the shape of q"));
   if (sh.seq == 0) return KZ_OK;
   if (!s->backend->ops.attention_bwd) return unsupported(s, op);
-  return s->backend->ops.attention_bwd(s, q->data, k->data, v->data, o->data, dout->data,
-                                       lse->data, dq ? dq->data : NULL, dk ? dk->data : NULL,
+  return s->backend->ops.attention_bwd(s, q->data, k->data, v->data, o->data, dout->data, lse->data,
+                                       dq ? dq->data : NULL, dk ? dk->data : NULL,
                                        dv ? dv->data : NULL, &sh, accumulate);
 }

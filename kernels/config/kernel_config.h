@@ -49,8 +49,8 @@ typedef enum kz_knob {
   KZ_KNOB_CUDA_GBDT_HIST_BLOCK,    /* gbdt_hist.block */
   KZ_KNOB_CUDA_GBDT_HIST_ROWS,     /* gbdt_hist.rows_per_block */
   KZ_KNOB_CUDA_GBDT_HIST_FEATURES, /* gbdt_hist.features_per_group (shared-memory histograms) */
-  KZ_KNOB_CUDA_ATTENTION_BLOCK_Q, /* attention.block_q: queries (threads) per block (CUDA) */
-  KZ_KNOB_CUDA_ATTENTION_BLOCK_K, /* attention.block_k: keys per shared-memory tile (CUDA) */
+  KZ_KNOB_CUDA_ATTENTION_BLOCK_Q,  /* attention.block_q: queries (threads) per block (CUDA) */
+  KZ_KNOB_CUDA_ATTENTION_BLOCK_K,  /* attention.block_k: keys per shared-memory tile (CUDA) */
   KZ_KNOB_COUNT
 } kz_knob;
 

@@ -118,8 +118,8 @@ static KZ_ATTN_LOOP float online_row(float *s, int64_t n, int64_t lim, float *m,
 }
 
 typedef struct fwd_scratch {
-  float *s;    /* BQ x BK scores / probabilities */
-  float *acc;  /* BQ x D output accumulator */
+  float *s;     /* BQ x BK scores / probabilities */
+  float *acc;   /* BQ x D output accumulator */
   float *m, *l; /* BQ each */
 } fwd_scratch;
 
@@ -169,7 +169,8 @@ static int64_t knob_block(kz_stream *s, kz_knob id) {
 
 /* OpenBLAS runs single-threaded inside our parallel region (the setting is
  * process-wide, hence restored after). */
-#define KZ_BLAS_SERIAL_BEGIN const int kz_saved_blas_ = openblas_get_num_threads(); \
+#define KZ_BLAS_SERIAL_BEGIN                                                                       \
+  const int kz_saved_blas_ = openblas_get_num_threads();                                           \
   openblas_set_num_threads(1)
 #define KZ_BLAS_SERIAL_END openblas_set_num_threads(kz_saved_blas_)
 
@@ -193,17 +194,16 @@ kz_status kz_cpu_attention_fwd(kz_stream *s, const float *q, const float *k, con
       st = KZ_ERR_OUT_OF_MEMORY;
     }
     fwd_scratch w = {0};
-    if (mem) w = (fwd_scratch){mem, mem + bq * bk, mem + bq * bk + bq * D,
-                               mem + bq * bk + bq * D + bq};
-    /* Every thread meets the loop (a worksharing construct), even one
-     * whose scratch failed: it then skips its items and st reports it. */
+    if (mem)
+      w = (fwd_scratch){mem, mem + bq * bk, mem + bq * bk + bq * D, mem + bq * bk + bq * D + bq};
+      /* Every thread meets the loop (a worksharing construct), even one
+       * whose scratch failed: it then skips its items and st reports it. */
 #pragma omp for schedule(dynamic, 1)
     for (int64_t it = 0; it < items; ++it) {
       if (!mem) continue;
       const int64_t qb = it % qblocks, bh = it / qblocks;
       const int64_t i0 = qb * bq;
-      fwd_block(sh, q, k, v, o, lse, bh / sh->heads, bh % sh->heads, i0, min64(bq, T - i0), bk,
-                &w);
+      fwd_block(sh, q, k, v, o, lse, bh / sh->heads, bh % sh->heads, i0, min64(bq, T - i0), bk, &w);
     }
     free(mem);
   }
@@ -215,16 +215,15 @@ kz_status kz_cpu_attention_fwd(kz_stream *s, const float *q, const float *k, con
 /* ---- backward --------------------------------------------------------------------- */
 
 typedef struct bwd_scratch {
-  float *p, *ds; /* BQ x BK */
-  float *dq;     /* T x D: this head's dQ */
+  float *p, *ds;  /* BQ x BK */
+  float *dq;      /* T x D: this head's dQ */
   float *dk, *dv; /* BK x D: this key block's */
-  float *di;     /* T: rowsum(dO * O) */
+  float *di;      /* T: rowsum(dO * O) */
 } bwd_scratch;
 
 /* One tile's elementwise step: p = exp(s - lse) on visible keys (0 else),
  * ds = p * (m * dp - D_i), p *= m. */
-static KZ_ATTN_LOOP void bwd_row(float *p, float *dp, int64_t n, int64_t lim, float lse,
-                                 float di) {
+static KZ_ATTN_LOOP void bwd_row(float *p, float *dp, int64_t n, int64_t lim, float lse, float di) {
   for (int64_t j = 0; j < lim; ++j) p[j] = kz_cpu_exp_nonpos(p[j] - lse);
   for (int64_t j = lim; j < n; ++j) p[j] = 0.0f;
   for (int64_t j = 0; j < n; ++j) dp[j] = p[j] * (dp[j] - di);
@@ -253,8 +252,8 @@ typedef struct bwd_args {
   bool accumulate;
 } bwd_args;
 
-static void bwd_head(const kz_attn_shape *sh, const bwd_args *a, int64_t b, int64_t h,
-                     int64_t bq, int64_t bk, const bwd_scratch *w) {
+static void bwd_head(const kz_attn_shape *sh, const bwd_args *a, int64_t b, int64_t h, int64_t bq,
+                     int64_t bk, const bwd_scratch *w) {
   const int64_t T = sh->seq, D = sh->head_dim;
   const drop_ctx dc = drop_of(sh);
   const float *qh = a->q + b * T * sh->ld_q + h * D;
@@ -306,10 +305,10 @@ static void bwd_head(const kz_attn_shape *sh, const bwd_args *a, int64_t b, int6
                     w->ds, (int)bk, kh + j0 * sh->ld_k, (int)sh->ld_k, 1.0f, w->dq + i0 * D,
                     (int)D);
     }
-    if (a->dk) write_rows(a->dk + (b * T + j0) * sh->ld_k + h * D, sh->ld_k, w->dk, nk, D,
-                          a->accumulate);
-    if (a->dv) write_rows(a->dv + (b * T + j0) * sh->ld_v + h * D, sh->ld_v, w->dv, nk, D,
-                          a->accumulate);
+    if (a->dk)
+      write_rows(a->dk + (b * T + j0) * sh->ld_k + h * D, sh->ld_k, w->dk, nk, D, a->accumulate);
+    if (a->dv)
+      write_rows(a->dv + (b * T + j0) * sh->ld_v + h * D, sh->ld_v, w->dv, nk, D, a->accumulate);
   }
   /* Padding keys get no gradient. */
   if (!a->accumulate && keys < T) {

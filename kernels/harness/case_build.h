@@ -35,7 +35,7 @@ void kz_cases_optim(kz_op_case_list *l); /* adamw, casts */
 void kz_cases_unary(kz_op_case_list *l); /* every U row of the op list */
 void kz_cases_mlp(kz_op_case_list *l);   /* dropout(_bwd), mse(_bwd), standardize, copy_cols */
 void kz_bench_cases_mlp(kz_op_case_list *l);
-void kz_cases_view(kz_op_case_list *l); /* permute and its backward */
+void kz_cases_view(kz_op_case_list *l);      /* permute and its backward */
 void kz_cases_attention(kz_op_case_list *l); /* attention and its backward */
 void kz_bench_cases_attention(kz_op_case_list *l);
 

@@ -60,8 +60,8 @@ static kz_attn_shape shape_of(const kz_op_case *c, kz_host_arg *h) {
 }
 
 /* q, k, v as ref sees them (column blocks of qkv in the fused layout). */
-static void inputs_of(const kz_op_case *c, kz_host_arg *h, const kz_attn_shape *sh,
-                      double **q, double **k, double **v) {
+static void inputs_of(const kz_op_case *c, kz_host_arg *h, const kz_attn_shape *sh, double **q,
+                      double **k, double **v) {
   if (c->p.fattn.fused) {
     double *qkv = host(c, h, "qkv");
     const int64_t hd = sh->heads * sh->head_dim;
@@ -227,8 +227,7 @@ kz_op_case *kz_case_attention_bwd(kz_op_case_list *l, int64_t t, int64_t d,
   kz_case_arg(c, "lse", KZ_F32, KZ_ARG_IN, 1, &n_lse);
   if (p->lengths) add_lengths(c);
   if (p->fused) {
-    kz_case_arg(c, "dqkv", KZ_F32, c->p.drop ? KZ_ARG_IN : kz_grad_role(acc), 2,
-                c->args[0].shape);
+    kz_case_arg(c, "dqkv", KZ_F32, c->p.drop ? KZ_ARG_IN : kz_grad_role(acc), 2, c->args[0].shape);
   } else {
     for (int i = 0; i < 3; ++i)
       kz_case_arg(c, grad_names[i], KZ_F32, wanted(c, i) ? kz_grad_role(acc) : KZ_ARG_IN, 2,
@@ -247,8 +246,8 @@ typedef struct attn_shape_case {
   int64_t b, h, t, d;
 } attn_shape_case;
 
-static kz_fused_attn_params params(const attn_shape_case *s, bool fused, bool causal,
-                                   bool lengths, double dropout, bool lse) {
+static kz_fused_attn_params params(const attn_shape_case *s, bool fused, bool causal, bool lengths,
+                                   double dropout, bool lse) {
   return (kz_fused_attn_params){.batch = s->b,
                                 .heads = s->h,
                                 .scale = (float)(1.0 / sqrt((double)s->d)),
@@ -262,9 +261,9 @@ static kz_fused_attn_params params(const attn_shape_case *s, bool fused, bool ca
 
 void kz_cases_attention(kz_op_case_list *l) {
   static const attn_shape_case shapes[] = {
-      {1, 1, 1, 16},  /* one token */
-      {2, 2, 7, 16},  /* under a tile */
-      {3, 2, 33, 32}, /* GPU tile + 1 */
+      {1, 1, 1, 16},   /* one token */
+      {2, 2, 7, 16},   /* under a tile */
+      {3, 2, 33, 32},  /* GPU tile + 1 */
       {3, 2, 130, 64}, /* CPU query tile x 2 + 2, key tile + 2 */
       {2, 1, 200, 24}, /* odd D */
   };

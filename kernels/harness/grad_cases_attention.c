@@ -29,8 +29,7 @@ static kz_attn_shape shape_of(const kz_grad_case *g) {
 }
 
 /* The three operands: separate inputs, or column blocks of one. */
-static void operands(const kz_grad_case *g, double *const *in, double **q, double **k,
-                     double **v) {
+static void operands(const kz_grad_case *g, double *const *in, double **q, double **k, double **v) {
   if (g->p.fattn.fused) {
     const int64_t hd = g->dims[1] * g->dims[3];
     *q = in[0];

@@ -125,7 +125,7 @@ typedef struct kz_op_params {
   kz_loss_params loss;
   kz_optim_params optim;
   kz_view_params view;
-  kz_tabular_params tab; /* the MLP's ops: dropout, mse, standardize, copy_cols */
+  kz_tabular_params tab;      /* the MLP's ops: dropout, mse, standardize, copy_cols */
   kz_fused_attn_params fattn; /* attention, attention_bwd */
   /* Every op: */
   bool accumulate; /* backward ops: add into the gradient outputs */
