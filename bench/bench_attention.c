@@ -112,7 +112,7 @@ static kz_status unfused_init(unfused *u, const problem *p) {
 }
 
 static void unfused_free(unfused *u) {
-  kz_tensor *ts[] = {&u->qh, &u->kh, &u->vh, &u->s,  &u->p,   &u->oh,
+  kz_tensor *ts[] = {&u->qh,  &u->kh, &u->vh, &u->s,   &u->p,   &u->oh,
                      &u->doh, &u->dp, &u->ds, &u->dqh, &u->dkh, &u->dvh};
   for (size_t i = 0; i < sizeof ts / sizeof ts[0]; ++i) kz_tensor_free(ts[i]);
 }
@@ -154,8 +154,8 @@ static kz_status unfused_fwd(kz_stream *s, problem *p, unfused *u) {
   KZ_TRY(kz_op_permute(s, &q4, &u->qh, split));
   KZ_TRY(kz_op_permute(s, &k4, &u->kh, split));
   KZ_TRY(kz_op_permute(s, &v4, &u->vh, split));
-  kz_tensor q3 = as3(&u->qh), k3 = as3(&u->kh), v3 = as3(&u->vh), s3 = as3(&u->s),
-            p3 = as3(&u->p), o3 = as3(&u->oh);
+  kz_tensor q3 = as3(&u->qh), k3 = as3(&u->kh), v3 = as3(&u->vh), s3 = as3(&u->s), p3 = as3(&u->p),
+            o3 = as3(&u->oh);
   KZ_TRY(kz_op_matmul(s, &q3, &k3, &s3, false, true, 1.0f, 0.0f));
   KZ_TRY(kz_op_softmax(s, &u->s, &u->p, NULL, p->scale, false));
   KZ_TRY(kz_op_matmul(s, &p3, &v3, &o3, false, false, 1.0f, 0.0f));
@@ -330,8 +330,7 @@ int main(int argc, char **argv) {
   if (set_tiles()) return 2;
   if (argc >= 2 && !strcmp(argv[1], "check")) return run_check();
   if (argc == 7 && !strcmp(argv[1], "time"))
-    return run_time(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]),
-                    atoi(argv[6]));
+    return run_time(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), atoi(argv[6]));
   if (argc == 7 && !strcmp(argv[1], "mem"))
     return run_mem(!strcmp(argv[2], "fused"), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]),
                    atoll(argv[6]));

@@ -6,10 +6,14 @@
  * m grows) and straight into the output accumulator, so no T x T matrix is
  * ever formed and memory grows linearly in T. The two products of a tile
  * (S = Q K^T and O += P V) are single-threaded OpenBLAS calls on the strided
- * tiles in place (no packing of ours): measured against a hand-written
- * register-blocked loop on this op's shapes they win (docs/KERNELS.md),
- * because OpenBLAS's AVX-512 micro-kernels keep the tile products
- * compute-bound and the softmax between them touches only the tile.
+ * tiles in place (no packing of ours). Measured on this op's shapes (one
+ * thread, CPU time), OpenBLAS runs these tile shapes (64x128x64 NT,
+ * 64x64x128 NN) at 70-90 GFLOP/s, the speed of its 1024^3 sgemm; a perf
+ * profile at T = 512 is three quarters tile products and one quarter the
+ * softmax and row bookkeeping between them, and the op runs at 50-60 model
+ * GFLOP/s per core (bench/results/2026-12-06-attention-cpu.txt): compute-
+ * bound, not memory-bound. A hand-written register-blocked tile product was
+ * not tried; it would have to beat OpenBLAS's AVX-512 small-matrix kernels.
  *
  * Forward: OpenMP over (b, h, query block), dynamic (causal blocks differ
  * in work). Backward (flash-attention 2): D_i = rowsum(dO * O) per query;
