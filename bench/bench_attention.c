@@ -266,8 +266,8 @@ static int run_mem(bool fused, int64_t B, int64_t H, int64_t T, int64_t D) {
   printf("%-7s B %lld H %lld T %4lld D %lld  inputs+outputs %8.1f MiB  peak RSS %8.1f MiB  "
          "attention working memory %8.1f MiB\n",
          fused ? "fused" : "unfused", (long long)B, (long long)H, (long long)T, (long long)D,
-         (8.0 * (double)(B * T * H * D) + (double)(B * H * T)) * 4.0 / 1048576.0, (double)ru.ru_maxrss / 1024.0,
-         (double)(ru.ru_maxrss - before) / 1024.0);
+         (8.0 * (double)(B * T * H * D) + (double)(B * H * T)) * 4.0 / 1048576.0,
+         (double)ru.ru_maxrss / 1024.0, (double)(ru.ru_maxrss - before) / 1024.0);
   if (!fused) unfused_free(&u);
   problem_free(&p);
   kz_stream_destroy(s);
