@@ -192,7 +192,18 @@
   X(permute, permute, KZ_YES, KZ_YES, KZ_YES,                                                      \
     (kz_stream *s, const float *x, float *y, const kz_permute_shape *sh, bool accumulate),         \
     "0 (N adds with acc)", "4*N*(acc ? 3 : 2)", 1e-12, 0,                                          \
-    "y (+)= x with up to 4 dims reordered; backward = the inverse permutation")
+    "y (+)= x with up to 4 dims reordered; backward = the inverse permutation")                    \
+  X(attention, attention_fwd, KZ_YES, KZ_YES, KZ_YES,                                              \
+    (kz_stream *s, const float *q, const float *k, const float *v, float *o, float *lse,           \
+     const kz_attn_shape *sh),                                                                     \
+    "4*B*H*T*T*D (about half when causal)", "4*(4*B*T*H*D + B*H*T)", 1e-10, 0,                     \
+    "fused self-attention o = softmax(scale*q k^T + masks) (dropout) v, saves lse; tiled")         \
+  X(attention_bwd, attention_bwd, KZ_NO("the backward of attention"), KZ_YES, KZ_YES,              \
+    (kz_stream *s, const float *q, const float *k, const float *v, const float *o,                 \
+     const float *dout, const float *lse, float *dq, float *dk, float *dv,                         \
+     const kz_attn_shape *sh, bool accumulate),                                                    \
+    "10*B*H*T*T*D (recomputes the scores)", "4*(8*B*T*H*D + B*H*T) (+ acc reads)", 1e-9, 0,        \
+    "dq, dk, dv (+)= gradients from o and lse (any may be NULL); mask regenerated")
 /* clang-format on */
 
 /* ---- reading the markers --------------------------------------------------

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "kernels/core/error.h"
+#include "kernels/ops_internal.h"
 
 /* Describes a tensor for messages; a small ring lets one message show two. */
 static const char *describe(const kz_tensor *t) {
@@ -54,6 +55,19 @@ static kz_status check_numel(const char *op, const char *arg, const kz_tensor *t
     return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s %s must hold %lld elements (%s)", op, arg,
                    describe(t), (long long)want, why);
   return KZ_OK;
+}
+
+/* The same checks for wrappers kept in their own files (ops_internal.h). */
+const char *kz_ops_describe(const kz_tensor *t) {
+  return describe(t);
+}
+kz_status kz_ops_check(const kz_stream *s, const char *op, const char *arg, const kz_tensor *t,
+                       kz_dtype dtype) {
+  return check(s, op, arg, t, dtype);
+}
+kz_status kz_ops_check_numel(const char *op, const char *arg, const kz_tensor *t, int64_t want,
+                             const char *why) {
+  return check_numel(op, arg, t, want, why);
 }
 
 /* Gradient outputs are optional everywhere: NULL means "not wanted" (a frozen

@@ -162,6 +162,38 @@ kz_status kz_op_qa_span_loss(kz_stream *s, const kz_tensor *logits, const kz_ten
 kz_status kz_op_qa_span_loss_bwd(kz_stream *s, const kz_tensor *logits, const kz_tensor *lengths,
                                  const kz_tensor *starts, const kz_tensor *ends,
                                  const kz_tensor *dloss, kz_tensor *dlogits, bool accumulate);
+/* Fused self-attention (see kz_attn_shape in core/backend.h for the masks
+ * and the dropout mask). T = rows / batch, D = head dim.
+ *
+ * kz_op_attention: qkv f32 [B*T, 3*H*D] = [q | k | v] column blocks (the
+ * output of one fused projection); o f32 [B*T, H*D]; lse NULL (inference) or
+ * f32 [B*H*T]; lengths NULL or i32 [B] (keys j >= lengths[b] are padding;
+ * a length above T counts as T, a negative one as 0). 0 <= dropout_p < 1. */
+typedef struct kz_attn_opts {
+  int64_t batch, heads;
+  float scale; /* usually 1/sqrt(D) */
+  bool causal;
+  double dropout_p;
+  uint64_t dropout_key;
+} kz_attn_opts;
+kz_status kz_op_attention(kz_stream *s, const kz_tensor *qkv, kz_tensor *o, kz_tensor *lse,
+                          const kz_tensor *lengths, const kz_attn_opts *a);
+/* The backward: o and lse from the forward (lse required), dout like o;
+ * dqkv NULL ("not wanted") or f32 [B*T, 3*H*D]: its q, k, v blocks (+)= the
+ * gradients. */
+kz_status kz_op_attention_bwd(kz_stream *s, const kz_tensor *qkv, const kz_tensor *o,
+                              const kz_tensor *dout, const kz_tensor *lse, const kz_tensor *lengths,
+                              kz_tensor *dqkv, const kz_attn_opts *a, bool accumulate);
+/* The same on separate q, k, v tensors, each f32 [B*T, H*D] (D = cols / H);
+ * in the backward each of dq, dk, dv may be NULL on its own. */
+kz_status kz_op_attention_sep(kz_stream *s, const kz_tensor *q, const kz_tensor *k,
+                              const kz_tensor *v, kz_tensor *o, kz_tensor *lse,
+                              const kz_tensor *lengths, const kz_attn_opts *a);
+kz_status kz_op_attention_sep_bwd(kz_stream *s, const kz_tensor *q, const kz_tensor *k,
+                                  const kz_tensor *v, const kz_tensor *o, const kz_tensor *dout,
+                                  const kz_tensor *lse, const kz_tensor *lengths, kz_tensor *dq,
+                                  kz_tensor *dk, kz_tensor *dv, const kz_attn_opts *a,
+                                  bool accumulate);
 
 /* The unary elementwise ops of the op list (op_list.h), generated:
  * kz_op_<name>(x, y, param) computes y = f(x; param) (y may alias x) and

@@ -258,8 +258,8 @@ static const bad_case bad_cases[] = {
     /* names */
     {"sm_70:\n  matmul: {tile: 16}\n", KZ_ERR_FORMAT,
      "bad.yaml:1:", "sm_70: unknown target (expected cpu, sm_80 or sm_90)"},
-    {"cpu:\n  matmul: {tile: 64}\n  convolution: {tile: 8}\n", KZ_ERR_FORMAT,
-     "bad.yaml:3:", "cpu.convolution: unknown op (cpu has: matmul, elementwise, rowwise)"},
+    {"cpu:\n  matmul: {tile: 64}\n  convolution: {tile: 8}\n", KZ_ERR_FORMAT, "bad.yaml:3:",
+     "cpu.convolution: unknown op (cpu has: matmul, elementwise, rowwise, attention)"},
     {"sm_90:\n  layernorm:\n    blocks: 128\n", KZ_ERR_FORMAT,
      "bad.yaml:3:", "sm_90.layernorm.blocks: unknown knob (layernorm has: block, bwd_rows)"},
     /* knobs of the other kind of target */

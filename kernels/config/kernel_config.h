@@ -31,6 +31,8 @@ typedef enum kz_knob {
   KZ_KNOB_CPU_ELEMENTWISE_GRAIN, /* elementwise.grain: elements per OpenMP task */
   KZ_KNOB_CPU_ROWWISE_GRAIN, /* rowwise.grain: rows per OpenMP task (norm, softmax, xent, embedding)
                               */
+  KZ_KNOB_CPU_ATTENTION_BLOCK_Q, /* attention.block_q: queries per tile */
+  KZ_KNOB_CPU_ATTENTION_BLOCK_K, /* attention.block_k: keys per tile */
   /* CUDA */
   KZ_KNOB_CUDA_MATMUL_IMPL,        /* matmul.impl: 0 = cublas, 1 = tiled (hand-written) */
   KZ_KNOB_CUDA_MATMUL_TILE,        /* matmul.tile: 16 or 32, hand-written GEMM tile edge */
@@ -47,6 +49,8 @@ typedef enum kz_knob {
   KZ_KNOB_CUDA_GBDT_HIST_BLOCK,    /* gbdt_hist.block */
   KZ_KNOB_CUDA_GBDT_HIST_ROWS,     /* gbdt_hist.rows_per_block */
   KZ_KNOB_CUDA_GBDT_HIST_FEATURES, /* gbdt_hist.features_per_group (shared-memory histograms) */
+  KZ_KNOB_CUDA_ATTENTION_BLOCK_Q,  /* attention.block_q: queries (threads) per block (CUDA) */
+  KZ_KNOB_CUDA_ATTENTION_BLOCK_K,  /* attention.block_k: keys per shared-memory tile (CUDA) */
   KZ_KNOB_COUNT
 } kz_knob;
 

@@ -282,6 +282,61 @@ static const kz_knob_def knob_defs[KZ_KNOB_COUNT] = {
             .defaults = {8, 8, 12},
             .doc = "features per histogram block; the block's shared memory is 4 KiB per feature",
         },
+    /* ---- fused attention ------------------------------------------- */
+    [KZ_KNOB_CPU_ATTENTION_BLOCK_Q] =
+        {
+            .id = KZ_KNOB_CPU_ATTENTION_BLOCK_Q,
+            .cuda = false,
+            .op = "attention",
+            .name = "block_q",
+            .kind = KZ_KNOB_INT,
+            .min = 8,
+            .max = 1024,
+            .multiple_of = 8,
+            .defaults = KZ_SAME(64),
+            .doc = "queries per tile of the fused attention (a tile's scores are block_q x "
+                   "block_k floats)",
+        },
+    [KZ_KNOB_CPU_ATTENTION_BLOCK_K] =
+        {
+            .id = KZ_KNOB_CPU_ATTENTION_BLOCK_K,
+            .cuda = false,
+            .op = "attention",
+            .name = "block_k",
+            .kind = KZ_KNOB_INT,
+            .min = 8,
+            .max = 4096,
+            .multiple_of = 8,
+            .defaults = KZ_SAME(128),
+            .doc = "keys per tile of the fused attention",
+        },
+    [KZ_KNOB_CUDA_ATTENTION_BLOCK_Q] =
+        {
+            .id = KZ_KNOB_CUDA_ATTENTION_BLOCK_Q,
+            .cuda = true,
+            .op = "attention",
+            .name = "block_q",
+            .kind = KZ_KNOB_INT,
+            .min = 32,
+            .max = 256,
+            .multiple_of = 32,
+            .defaults = KZ_SAME(64),
+            .doc = "queries per block of the fused attention kernels, one thread each (also the "
+                   "keys per block of the dK/dV kernel)",
+        },
+    [KZ_KNOB_CUDA_ATTENTION_BLOCK_K] =
+        {
+            .id = KZ_KNOB_CUDA_ATTENTION_BLOCK_K,
+            .cuda = true,
+            .op = "attention",
+            .name = "block_k",
+            .kind = KZ_KNOB_INT,
+            .min = 8,
+            .max = 128,
+            .multiple_of = 8,
+            .defaults = KZ_SAME(32),
+            .doc = "keys (forward, dQ) or queries (dK/dV) staged per shared-memory tile",
+        },
 };
 
 const kz_knob_def *kz_knob_def_get(kz_knob id) {

@@ -88,6 +88,29 @@ typedef struct kz_permute_shape {
   int perm[4];   /* y dim j = x dim perm[j] */
 } kz_permute_shape;
 
+/* Fused self-attention over T queries and T keys per (batch, head), on
+ * tensors laid out token-major: element d of head h of token t of batch row
+ * b is x[(b*T + t)*ld_x + h*D + d], so q, k and v may be column blocks of
+ * one fused [B*T, 3*H*D] projection (ld = 3*H*D) or separate [B*T, H*D]
+ * tensors (ld = H*D). Key j is visible to query i when
+ *   j < lengths[b] (if lengths != NULL, an i32 device array of B) and
+ *   j <= i (if causal).
+ * Query rows past lengths[b] still attend to the visible keys (HF BERT).
+ * A row that sees no key (lengths[b] == 0) has o = 0, lse = -inf and no
+ * gradient. With dropout_p > 0 the probabilities are multiplied by
+ * kz_attn_dropout_keep(...) / (1 - p), a function of (dropout_key, b, h,
+ * i, j) alone (core/attn_dropout.h), so every backend draws the same mask
+ * and the backward regenerates it. */
+typedef struct kz_attn_shape {
+  int64_t batch, heads, seq, head_dim; /* B, H, T, D */
+  int64_t ld_q, ld_k, ld_v, ld_o;      /* floats between consecutive tokens */
+  float scale;                         /* usually 1/sqrt(D) */
+  bool causal;
+  const int32_t *lengths; /* NULL or [B] (device memory) */
+  double dropout_p;       /* dropout on the attention probabilities, 0 = off */
+  uint64_t dropout_key;
+} kz_attn_shape;
+
 /* Decoupled-weight-decay Adam (Loshchilov & Hutter). grad_scale multiplies
  * the gradient first (1/accumulation steps, clipping factor). step counts
  * from 1 and drives the bias corrections. */
@@ -133,6 +156,14 @@ typedef struct kz_adamw_hparams {
  *  adamw              one AdamW step on fp32 master weights; if params_bf16 is
  *                     not NULL it receives the updated weights rounded to bf16.
  *  cast_*             f32 <-> bf16, round to nearest even.
+ *  attention_fwd      see kz_attn_shape: o = softmax(scale q k^T + masks)
+ *                     (dropout) v per (b, h), stride ld_o; lse [B, H, T] (may
+ *                     be NULL: inference) = log-sum-exp of the visible scaled
+ *                     scores of each query row.
+ *  attention_bwd      dq, dk, dv (+)= the gradients given o and lse of the
+ *                     forward (probabilities recomputed, dropout mask
+ *                     regenerated); written with strides ld_q, ld_k, ld_v,
+ *                     dout read with ld_o; any of dq, dk, dv may be NULL.
  *  <unary>_fwd/_bwd   y = f(x; param), dx (+)= dy * f'(x; param) (op_list.h).
  *
  * Gradient outputs are optional: a NULL gradient output (dx, dgamma, dbeta,

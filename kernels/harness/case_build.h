@@ -38,6 +38,8 @@ void kz_bench_cases_mlp(kz_op_case_list *l);
 void kz_cases_view(kz_op_case_list *l); /* permute and its backward */
 /* residual_layernorm(_bwd), gather_rows(_bwd), qa_span_loss(_bwd) */
 void kz_cases_transformer(kz_op_case_list *l);
+void kz_cases_attention(kz_op_case_list *l); /* attention and its backward */
+void kz_bench_cases_attention(kz_op_case_list *l);
 
 /* A unary elementwise op of the op list, as the generic cases see it. */
 typedef struct kz_unary_info {
@@ -100,6 +102,14 @@ kz_op_case *kz_case_gather_rows_bwd(kz_op_case_list *l, int64_t n, int64_t dim, 
 /* logits [batch*seq, 2] (3-D [batch, seq, 2] when ndim is 3). */
 kz_op_case *kz_case_qa_span_loss(kz_op_case_list *l, int64_t batch, int64_t seq, int ndim);
 kz_op_case *kz_case_qa_span_loss_bwd(kz_op_case_list *l, int64_t batch, int64_t seq, bool acc);
+/* Fused attention on B x T tokens of H heads of D: the layout, masks, lse
+ * and dropout come from p (fused, lse, lengths, causal, dropout_p, key);
+ * the backward takes p.accumulate and p.drop (1 dq, 2 dk, 4 dv; with the
+ * fused layout only 7, the whole dqkv). */
+kz_op_case *kz_case_attention(kz_op_case_list *l, int64_t t, int64_t d,
+                              const kz_fused_attn_params *p);
+kz_op_case *kz_case_attention_bwd(kz_op_case_list *l, int64_t t, int64_t d,
+                                  const kz_fused_attn_params *p, bool acc, unsigned drop);
 kz_op_case *kz_case_unary(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param);
 kz_op_case *kz_case_unary_bwd(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param,
                               bool acc);

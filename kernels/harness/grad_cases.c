@@ -61,6 +61,17 @@ static void input(kz_grad_case *g, const char *name, int64_t n, bool diff, doubl
   g->in[g->ninputs++] = (kz_grad_input){name, n, diff, mean, std};
 }
 
+/* The same two steps for case builders in their own files (grad_check.h). */
+kz_grad_case *kz_grad_case_push(kz_grad_list *l, const char *op, kz_grad_fwd_fn fwd,
+                                kz_grad_bwd_fn bwd, const char *name) {
+  return push(l, op, fwd, bwd, "%s", name);
+}
+
+void kz_grad_case_input(kz_grad_case *g, const char *name, int64_t n, bool diff, double mean,
+                        double std) {
+  input(g, name, n, diff, mean, std);
+}
+
 static double *scratch_alloc(int64_t n) {
   return malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
 }
@@ -550,6 +561,7 @@ kz_status kz_grad_cases_build(kz_grad_list *list) {
   build_unary(list);
   build_permute(list);
   build_transformer(list);
+  kz_grad_cases_attention(list);
   if (list->oom) {
     kz_grad_list_free(list);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "harness: cannot build the gradient cases");

@@ -78,6 +78,15 @@ void kz_grad_list_free(kz_grad_list *list);
 int kz_grad_op_count(void);
 const char *kz_grad_op_at(int i);
 
+/* For case builders kept in their own files: appends a zeroed case (the
+ * name is used as given) and adds an input to it (aborts past
+ * KZ_GRAD_MAX_INPUTS, like every builder). */
+kz_grad_case *kz_grad_case_push(kz_grad_list *l, const char *op, kz_grad_fwd_fn fwd,
+                                kz_grad_bwd_fn bwd, const char *name);
+void kz_grad_case_input(kz_grad_case *g, const char *name, int64_t n, bool diff, double mean,
+                        double std);
+void kz_grad_cases_attention(kz_grad_list *l); /* grad_cases_attention.c */
+
 void kz_grad_case_run(const kz_grad_case *g, uint64_t seed, kz_grad_result *r);
 /* Runs the cases of `op` (NULL: all) and prints a line per op. */
 kz_status kz_harness_grad(const char *op, uint64_t base_seed, bool verbose, FILE *out,

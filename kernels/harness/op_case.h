@@ -112,6 +112,17 @@ typedef struct kz_transformer_params {
   bool save_r;      /* residual_layernorm: writes r; its backward reads r instead of y */
 } kz_transformer_params;
 
+typedef struct kz_fused_attn_params {
+  int64_t batch, heads; /* the wrapper's kz_attn_opts */
+  float scale;
+  bool causal;
+  double dropout_p;
+  uint64_t dropout_key;
+  bool fused;   /* qkv in one [B*T, 3*H*D] tensor (else separate q, k, v) */
+  bool lse;     /* forward: the lse output is present */
+  bool lengths; /* a lengths [B] argument is present */
+} kz_fused_attn_params;
+
 typedef struct kz_op_params {
   kz_gemm_params gemm;
   kz_elementwise_params ew;
@@ -122,6 +133,7 @@ typedef struct kz_op_params {
   kz_view_params view;
   kz_tabular_params tab;    /* the MLP's ops: dropout, mse, standardize, copy_cols */
   kz_transformer_params tf; /* residual_layernorm (eps in norm), gather_rows, qa_span_loss */
+  kz_fused_attn_params fattn; /* attention, attention_bwd */
   /* Every op: */
   bool accumulate; /* backward ops: add into the gradient outputs */
   bool in_place;   /* y aliases the first input */

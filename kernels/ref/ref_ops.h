@@ -111,6 +111,16 @@ void kz_ref_round_bf16(const double *x, double *y, int64_t n);
 KZ_OP_UNARIES()
 #undef KZ_UNARY
 
+/* Fused self-attention (ref/attention.c), same layout and masks as
+ * kz_attn_shape with sh->lengths read as a host array. lse may be NULL. The
+ * backward recomputes everything from q, k, v (it takes no saved o or lse);
+ * dq, dk, dv may each be NULL. */
+void kz_ref_attention_fwd(const double *q, const double *k, const double *v, double *o, double *lse,
+                          const kz_attn_shape *sh);
+void kz_ref_attention_bwd(const double *q, const double *k, const double *v, const double *dout,
+                          double *dq, double *dk, double *dv, const kz_attn_shape *sh,
+                          bool accumulate);
+
 #ifdef __cplusplus
 }
 #endif
