@@ -69,6 +69,21 @@ struct elu_bwd_op {
   }
 };
 
+struct tanh_op {
+  float scale;
+  __device__ float operator()(float x, float, float, int64_t) const { return tanhf(scale * x); }
+};
+
+struct tanh_bwd_op {
+  float scale;
+  bool accumulate;
+  __device__ float operator()(float x, float dy, float dx, int64_t) const {
+    const float t = tanhf(scale * x);
+    const float g = dy * scale * (1.0f - t * t);
+    return accumulate ? dx + g : g;
+  }
+};
+
 /* NIN inputs (1..3) are read; unread ones may be NULL. */
 template <int V, int NIN, class Op>
 __global__ void ew_kernel(Op op, const float *in0, const float *in1, const float *in2, float *y,
@@ -161,4 +176,15 @@ extern "C" kz_status kz_cuda_elu_bwd(kz_stream *s, const float *x, const float *
                                      int64_t n, float alpha, bool accumulate) {
   if (accumulate) return ew_launch<3>(s, "elu_bwd", elu_bwd_op{alpha, true}, x, dy, dx, dx, n);
   return ew_launch<2>(s, "elu_bwd", elu_bwd_op{alpha, false}, x, dy, nullptr, dx, n);
+}
+
+extern "C" kz_status kz_cuda_tanh_fwd(kz_stream *s, const float *x, float *y, int64_t n,
+                                      float scale) {
+  return ew_launch<1>(s, "tanh", tanh_op{scale}, x, nullptr, nullptr, y, n);
+}
+
+extern "C" kz_status kz_cuda_tanh_bwd(kz_stream *s, const float *x, const float *dy, float *dx,
+                                      int64_t n, float scale, bool accumulate) {
+  if (accumulate) return ew_launch<3>(s, "tanh_bwd", tanh_bwd_op{scale, true}, x, dy, dx, dx, n);
+  return ew_launch<2>(s, "tanh_bwd", tanh_bwd_op{scale, false}, x, dy, nullptr, dx, n);
 }

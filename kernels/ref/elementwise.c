@@ -74,6 +74,16 @@ double kz_ref_elu_grad(double x, double alpha) {
   return x > 0 ? 1.0 : alpha * exp(x);
 }
 
+/* tanh(scale x): the transformer pooler's activation (scale 1). */
+double kz_ref_tanh(double x, double scale) {
+  return tanh(scale * x);
+}
+
+double kz_ref_tanh_grad(double x, double scale) {
+  double t = tanh(scale * x);
+  return scale * (1.0 - t * t);
+}
+
 /* Goes through float first because that is what every backend holds before
  * it narrows to bf16; rounding double straight to bf16 could differ from
  * float-then-bf16 (double rounding) and make the oracle disagree with them. */
