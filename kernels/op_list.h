@@ -129,7 +129,7 @@
   U(leaky_relu, slope, 0.01, KZ_YES, KZ_YES, KZ_YES, "N", 1e-12,                                   \
     "leaky ReLU: x > 0 ? x : slope*x (slope 0 is the MLP's ReLU: 0 for x <= 0 and NaN)")           \
   U(tanh, scale, 1.0, KZ_YES, KZ_YES, KZ_YES, "20*N (nominal)", 1e-10,                             \
-    "tanh(scale*x) (scale 1: the BERT pooler's activation); derivative scale*(1 - tanh^2)")        \
+    "tanh(scale*x), the BERT pooler's activation at scale 1")                                      \
   X(dropout, dropout_fwd, KZ_YES, KZ_YES, KZ_YES,                                                  \
     (kz_stream *s, const float *x, float *y, float *mask, int64_t n, double p, uint64_t key),      \
     "N", "12*N", 1e-12, 0,                                                                         \

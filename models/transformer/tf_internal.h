@@ -110,6 +110,9 @@ kz_status kz_tf_predict_batch(kz_nn_model *model, const kz_shard_batch *b, float
 kz_status kz_tf_meta_json(const kz_nn_model *model, char **out);
 kz_status kz_tf_save(const kz_nn_model *model, const char *path);
 
+/* tf_layout.c: train.init_from a transformer of another task */
+kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char *note, size_t cap);
+
 extern const kz_nn_model_ops kz_tf_ops;
 
 #endif

@@ -26,7 +26,29 @@ const kz_nn_model_ops kz_tf_ops = {
     .predict_batch = kz_tf_predict_batch,
     .save = kz_tf_save,
     .meta_json = kz_tf_meta_json,
+    .init_from_model = kz_tf_init_from_model,
 };
+
+kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char *note,
+                                size_t cap) {
+  const kz_tf *d = (const kz_tf *)model, *s = (const kz_tf *)src;
+  if (d->hidden != s->hidden || d->layers != s->layers || d->heads != s->heads ||
+      d->ffn != s->ffn || d->vocab != s->vocab)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "the file's encoder (layers %lld, hidden %lld, heads %lld, ffn %lld, vocab "
+                   "%lld) is not the job's (%lld, %lld, %lld, %lld, %lld)",
+                   (long long)s->layers, (long long)s->hidden, (long long)s->heads,
+                   (long long)s->ffn, (long long)s->vocab, (long long)d->layers,
+                   (long long)d->hidden, (long long)d->heads, (long long)d->ffn,
+                   (long long)d->vocab);
+  int copied = 0, kept = 0;
+  KZ_TRY(kz_transformer_copy_matching(model, src, &copied, &kept));
+  snprintf(note, cap,
+           "%d tensors copied from the %s model, %d initialised fresh (the %s head), the file's "
+           "other tensors dropped",
+           copied, kz_tf_task_names[s->task], kept, kz_tf_task_names[d->task]);
+  return KZ_OK;
+}
 
 void kz_tf_free(kz_tf *m) {
   if (!m) return;
