@@ -1,8 +1,8 @@
 /* The transformer encoder (models/transformer) against Hugging Face BERT:
  * the fixture of tools/make_transformer_fixture.py holds the weights, a
  * padded batch with a fixed MLM mask, and PyTorch's logits, loss, every
- * parameter gradient and the losses of 10 AdamW steps for mlm and
- * classification. The weights are copied into the model by name (its
+ * parameter gradient and the losses of 10 AdamW steps for mlm,
+ * classification, token_classification and qa. The weights are copied into the model by name (its
  * named views carry HF's names), then everything is compared.
  *
  *   test_transformer parity FIXTURE_DIR
@@ -23,8 +23,8 @@ typedef struct fixture {
   json_t *root, *tensors, *in;
   float *data;
   size_t n;
-  int32_t *ids, *masked, *types, *lengths, *pos, *tgt, *labels;
-  int64_t B, T, n_masked;
+  int32_t *ids, *masked, *types, *lengths, *pos, *tgt, *labels, *tok, *astart, *aend, *rows;
+  int64_t B, T, n_masked, n_rows;
 } fixture;
 
 static int32_t *int_array(json_t *a, int64_t *n) {
@@ -69,13 +69,17 @@ static int load_fixture(const char *dir, fixture *f) {
   f->pos = int_array(json_object_get(f->in, "mask_pos"), &f->n_masked);
   f->tgt = int_array(json_object_get(f->in, "mask_target"), NULL);
   f->labels = int_array(json_object_get(f->in, "labels"), NULL);
-  return f->tensors && f->in && f->ids && f->pos;
+  f->tok = int_array(json_object_get(f->in, "token_labels"), NULL);
+  f->astart = int_array(json_object_get(f->in, "answer_start"), NULL);
+  f->aend = int_array(json_object_get(f->in, "answer_end"), NULL);
+  f->rows = int_array(json_object_get(f->in, "word_rows"), &f->n_rows);
+  return f->tensors && f->in && f->ids && f->pos && f->tok && f->astart && f->aend && f->rows;
 }
 
 static void free_fixture(fixture *f) {
   json_decref(f->root);
   free(f->data), free(f->ids), free(f->masked), free(f->types), free(f->lengths), free(f->pos),
-      free(f->tgt), free(f->labels);
+      free(f->tgt), free(f->labels), free(f->tok), free(f->astart), free(f->aend), free(f->rows);
 }
 
 /* A fixture tensor by key: its floats and element count (NULL if absent). */
@@ -112,8 +116,10 @@ static char *meta_for(const fixture *f, const char *task) {
       json_object_get(c, "type_vocab"), "dropout", 0.0, "attention_dropout", 0.0, "init_std", 0.02,
       "layernorm_eps", json_object_get(c, "layernorm_eps"), "mask_prob", 0.15);
   json_t *classes = json_array();
-  if (!strcmp(task, "classification"))
-    for (int k = 0; k < json_integer_value(json_object_get(c, "classes")); k++) {
+  int is_cls = !strcmp(task, "classification"), is_tok = !strcmp(task, "token_classification");
+  if (is_cls || is_tok)
+    for (int k = 0;
+         k < json_integer_value(json_object_get(c, is_cls ? "classes" : "token_classes")); k++) {
       char name[16];
       snprintf(name, sizeof name, "c%d", k);
       json_array_append_new(classes, json_string(name));
@@ -140,16 +146,21 @@ static kz_nn_model *make_model(const fixture *f, const char *task) {
 
 /* Copies the fixture's weights into every named view; 0 if one is absent
  * or of another size. */
-static int load_weights(kz_nn_model *m, const fixture *f) {
+static int load_weights(kz_nn_model *m, const fixture *f, const char *task) {
   int ok = 1;
   for (int i = 0; i < kz_transformer_param_count_named(m); i++) {
     const char *name = NULL;
     kz_tensor v;
     KZ_CHECK_OK(kz_transformer_param_named(m, i, 0, &name, &v));
+    /* the task's head, else the shared encoder */
     char key[160];
-    snprintf(key, sizeof key, "param/%s", name);
+    snprintf(key, sizeof key, "%s/param/%s", task, name);
     int64_t n = 0;
     const float *src = tensor(f, key, &n);
+    if (!src) {
+      snprintf(key, sizeof key, "param/%s", name);
+      src = tensor(f, key, &n);
+    }
     if (!src || n != kz_tensor_numel(&v)) {
       fprintf(stderr, "fixture: %s missing or of another size\n", key);
       ok = 0;
@@ -171,6 +182,8 @@ static void inputs_for(const fixture *f, const char *task, kz_tf_inputs *in) {
                        .mask_pos = mlm ? f->pos : NULL,
                        .mask_target = mlm ? f->tgt : NULL,
                        .labels = mlm ? NULL : f->labels};
+  if (!strcmp(task, "token_classification")) in->labels = f->tok;
+  if (!strcmp(task, "qa")) in->labels = f->astart, in->labels2 = f->aend;
 }
 
 static void zero_grads(kz_nn_model *m) {
@@ -181,7 +194,7 @@ static void zero_grads(kz_nn_model *m) {
 static void parity_task(const fixture *f, const char *task) {
   kz_nn_model *m = make_model(f, task);
   if (!m) return;
-  KZ_CHECK(load_weights(m, f));
+  KZ_CHECK(load_weights(m, f, task));
   kz_tf_inputs in;
   inputs_for(f, task, &in);
   json_t *res = json_object_get(json_object_get(f->root, "results"), task);
@@ -206,11 +219,38 @@ static void parity_task(const fixture *f, const char *task) {
   /* every gradient of the model, and every one PyTorch has */
   double worst = 0;
   const char *worst_name = "";
-  int compared = 0;
+  int compared = 0, zeros = 0;
   for (int i = 0; i < kz_transformer_param_count_named(m); i++) {
     const char *name = NULL;
     kz_tensor g;
     KZ_CHECK_OK(kz_transformer_param_named(m, i, 1, &name, &g));
+    snprintf(key, sizeof key, "%s/grad_rows/%s", task, name);
+    if ((ref = tensor(f, key, &n)) != NULL) {
+      /* the word embeddings outside the mlm head: only the rows of the
+       * batch's tokens are stored; every other row must be exactly 0 */
+      const int64_t H = g.shape[1];
+      float *picked = malloc((size_t)(f->n_rows * H) * sizeof(float));
+      int nonzero = 0, is_row = 0;
+      for (int64_t r = 0, k = 0; r < g.shape[0]; r++) {
+        is_row = k < f->n_rows && f->rows[k] == r;
+        for (int64_t q = 0; q < H; q++) {
+          float x = ((const float *)g.data)[r * H + q];
+          if (is_row)
+            picked[k * H + q] = x;
+          else
+            nonzero += x != 0.0f;
+        }
+        k += is_row;
+      }
+      KZ_CHECK(n == f->n_rows * H && nonzero == 0);
+      double e = n == f->n_rows * H ? nmse(picked, ref, n) : 1.0;
+      free(picked);
+      if (e > 1e-8) fprintf(stderr, "%s: gradient rows of %s: NMSE %.3e\n", task, name, e);
+      KZ_CHECK(e <= 1e-8);
+      if (e >= worst) worst = e, worst_name = name;
+      compared++;
+      continue;
+    }
     snprintf(key, sizeof key, "%s/grad/%s", task, name);
     ref = tensor(f, key, &n);
     if (!ref || n != kz_tensor_numel(&g)) {
@@ -224,14 +264,17 @@ static void parity_task(const fixture *f, const char *task) {
       double d = fabs((double)((const float *)g.data)[q] - ref[q]);
       dmax = d > dmax ? d : dmax;
     }
-    /* The key bias adds q.b_k to every score of a row, which the softmax
-     * cancels: its gradient is 0 in exact arithmetic and float rounding
-     * noise in both implementations, so it is compared absolutely. */
-    if (strstr(name, "attention.self.key.bias")) {
-      if (amax > 1e-6 || dmax > 1e-6)
+    /* Some gradients are 0 in exact arithmetic and rounding noise in both
+     * implementations, so they are compared absolutely: the key biases (q.b_k
+     * is added to every score of a row, which the softmax cancels) and, for
+     * qa, the qa_outputs bias and the last LayerNorm's beta (a row's span
+     * softmax minus its one-hot sums to 0 over the positions). */
+    if (amax <= 1e-6) {
+      if (dmax > 1e-6)
         fprintf(stderr, "%s: gradient of %s: max %.3e, difference %.3e (expected ~0)\n", task, name,
                 amax, dmax);
-      KZ_CHECK(amax <= 1e-6 && dmax <= 1e-6);
+      KZ_CHECK(dmax <= 1e-6);
+      zeros++;
       continue;
     }
     if (e > 1e-8) fprintf(stderr, "%s: gradient of %s: NMSE %.3e\n", task, name, e);
@@ -245,8 +288,11 @@ static void parity_task(const fixture *f, const char *task) {
   char prefix[64];
   snprintf(prefix, sizeof prefix, "%s/grad/", task);
   json_object_foreach(f->tensors, k, v) torch_grads += !strncmp(k, prefix, strlen(prefix));
-  KZ_CHECK(compared + 2 == torch_grads); /* + the two key biases */
-  printf("%s: %d parameter gradients, worst NMSE %.3e (%s)\n", task, compared, worst, worst_name);
+  snprintf(prefix, sizeof prefix, "%s/grad_rows/", task);
+  json_object_foreach(f->tensors, k, v) torch_grads += !strncmp(k, prefix, strlen(prefix));
+  KZ_CHECK(compared + zeros == torch_grads);
+  printf("%s: %d parameter gradients, worst NMSE %.3e (%s); %d analytically zero, within 1e-6\n",
+         task, compared, worst, worst_name, zeros);
 
   /* 10 AdamW steps on the same batch, as the trainer takes them */
   json_t *hp = json_object_get(f->root, "adamw");
@@ -258,7 +304,7 @@ static void parity_task(const fixture *f, const char *task) {
   kz_tensor tv = kz_tensor_view(var, KZ_F32, b->device, 1, np);
   kz_stream *s = NULL;
   KZ_CHECK_OK(kz_stream_create(b->device, &s));
-  KZ_CHECK(load_weights(m, f));
+  KZ_CHECK(load_weights(m, f, task));
   double worst_rel = 0;
   for (size_t step = 0; s && mom && var && step < json_array_size(losses); step++) {
     zero_grads(m);
@@ -294,6 +340,8 @@ static int cmd_parity(const char *dir) {
   }
   parity_task(&f, "mlm");
   parity_task(&f, "classification");
+  parity_task(&f, "token_classification");
+  parity_task(&f, "qa");
   free_fixture(&f);
   return KZ_TEST_RESULT();
 }
@@ -304,7 +352,7 @@ static int cmd_model(const char *dir) {
   if (!load_fixture(dir, &f)) return 1;
   kz_nn_model *m = make_model(&f, "mlm"), *c = make_model(&f, "classification");
   if (!m || !c) return KZ_TEST_RESULT();
-  KZ_CHECK(load_weights(m, &f));
+  KZ_CHECK(load_weights(m, &f, "mlm"));
   /* the meta rebuilds the same layout */
   char *meta = NULL;
   KZ_CHECK_OK(kz_nn_model_meta(m, &meta));

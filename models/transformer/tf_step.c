@@ -151,7 +151,12 @@ static kz_status get_acts(kz_tf *m, int64_t B, int64_t T, int64_t M, int train, 
   if (!m->arena || B > m->cap_rows || M > m->cap_masked) {
     int64_t cb = B > m->cap_rows ? B : m->cap_rows;
     int64_t ct = m->max_len;
-    int64_t cm = M > m->cap_masked ? M : m->cap_masked;
+    /* head rows: B (classification), every token (token_classification,
+     * qa), or the masked tokens (mlm), which vary per batch: a quarter more
+     * than asked keeps re-planning rare without sizing the [M, vocab] logits
+     * for every token */
+    int64_t cm = m->task == TF_CLS ? cb : m->task == TF_MLM ? M + M / 4 : cb * ct;
+    cm = cm > m->cap_masked ? cm : m->cap_masked;
     kz_arena *plan = NULL;
     KZ_TRY(kz_arena_plan(m->base.device, &plan));
     kz_status st = alloc_acts(m, plan, cb, ct, cm, 1, x);
@@ -339,7 +344,9 @@ static kz_status loss_fwd(kz_tf *m, acts *x) {
     int64_t s2[2] = {x->B, x->T};
     KZ_TRY(kz_tensor_reshape(&lg, 2, s2, &lg));
     ls = kz_tensor_view((float *)x->losses.data + k * x->B, KZ_F32, m->base.device, 1, x->B);
-    KZ_TRY(kz_op_cross_entropy(m->stream, &lg, k ? &x->targets2 : &x->targets, &ls, -1));
+    kz_tensor tg =
+        kz_tensor_view(k ? x->targets2.data : x->targets.data, KZ_I32, m->base.device, 1, x->B);
+    KZ_TRY(kz_op_cross_entropy(m->stream, &lg, &tg, &ls, -1));
   }
   return KZ_OK;
 }
@@ -360,8 +367,9 @@ static kz_status head_bwd(kz_tf *m, acts *x, kz_tensor *dxl) {
       KZ_TRY(kz_tensor_slice(&x->qa_dlogits, k, 1, &dlg));
       KZ_TRY(kz_tensor_reshape(&dlg, 2, s2, &dlg));
       dl = kz_tensor_view((float *)x->dloss.data + k * x->B, KZ_F32, m->base.device, 1, x->B);
-      KZ_TRY(kz_op_cross_entropy_bwd(m->stream, &lg, k ? &x->targets2 : &x->targets, &dl, &dlg, -1,
-                                     false));
+      kz_tensor tg =
+          kz_tensor_view(k ? x->targets2.data : x->targets.data, KZ_I32, m->base.device, 1, x->B);
+      KZ_TRY(kz_op_cross_entropy_bwd(m->stream, &lg, &tg, &dl, &dlg, -1, false));
     }
     kz_tensor d3;
     int64_t s3[3] = {x->B, x->T, 2};
@@ -424,14 +432,31 @@ static kz_status layer_bwd(kz_tf *m, acts *x, int64_t l) {
   return kz_op_add(m->stream, &x->dA, &x->dB, &x->dA);
 }
 
-static kz_status embed_bwd(kz_tf *m, acts *x) {
+/* The word embeddings' [PAD] row gets no gradient from [PAD] tokens (HF's
+ * nn.Embedding padding_idx; it matters where padded positions are in the
+ * loss, as qa's span softmax is): their rows of the gradient are zeroed,
+ * run by run of the host ids, after the position and type scatters and
+ * before the word scatter. */
+static kz_status embed_bwd(kz_tf *m, acts *x, const int32_t *ids) {
+  const int64_t H = m->hidden;
   if (m->dropout > 0.0) KZ_TRY(kz_op_dropout_bwd(m->stream, &x->dA, &x->e_mask, &x->dA, false));
   KZ_TRY(kz_fill_bytes(m->stream, x->dB.data, 0, kz_tensor_bytes(&x->dB)));
   KZ_TRY(kz_op_layernorm_bwd(m->stream, &x->dA, &x->e_sum, &m->p.eln_g, &x->e_mean, &x->e_rstd,
                              &x->dB, &m->g.eln_g, &m->g.eln_b, true));
-  KZ_TRY(kz_op_embedding_bwd(m->stream, &x->ids, &x->dB, &m->g.wte, true));
   KZ_TRY(kz_op_embedding_bwd(m->stream, &x->pos, &x->dB, &m->g.wpe, true));
-  return kz_op_embedding_bwd(m->stream, &x->types, &x->dB, &m->g.wtt, true);
+  KZ_TRY(kz_op_embedding_bwd(m->stream, &x->types, &x->dB, &m->g.wtt, true));
+  for (int64_t i = 0; m->sp.pad >= 0 && i < x->N;) {
+    if (ids[i] != m->sp.pad) {
+      i++;
+      continue;
+    }
+    int64_t j = i;
+    while (j < x->N && ids[j] == m->sp.pad) j++;
+    KZ_TRY(kz_fill_bytes(m->stream, (float *)x->dB.data + i * H, 0,
+                         (size_t)((j - i) * H) * sizeof(float)));
+    i = j;
+  }
+  return kz_op_embedding_bwd(m->stream, &x->ids, &x->dB, &m->g.wte, true);
 }
 
 /* ---- one step --------------------------------------------------------------- */
@@ -564,6 +589,6 @@ kz_status kz_tf_run(kz_tf *m, const kz_tf_inputs *in, int train, double weight,
   KZ_TRY(upload(m, &x.dloss, dl, (size_t)items * sizeof(float)));
   KZ_TRY(head_bwd(m, &x, &x.dA));
   for (int64_t l = m->layers - 1; l >= 0; l--) KZ_TRY(layer_bwd(m, &x, l));
-  KZ_TRY(embed_bwd(m, &x));
+  KZ_TRY(embed_bwd(m, &x, in->ids));
   return kz_stream_sync(m->stream);
 }
