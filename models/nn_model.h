@@ -81,6 +81,12 @@ typedef struct kz_nn_model_ops {
   /* Model description + statistics as a JSON object string (malloc'ed), the
    * "meta" a checkpoint stores beside the parameter block. */
   kz_status (*meta_json)(const kz_nn_model *m, char **out);
+  /* Optional (NULL: the model has none). train.init_from with a model of
+   * the same type but another layout (a pre-trained encoder for a
+   * fine-tuning task): copies what src has of m's parameters into m, whose
+   * other parameters keep their fresh initialisation, and writes a note
+   * (what was copied, what is new) into note. */
+  kz_status (*init_from_model)(kz_nn_model *m, const kz_nn_model *src, char *note, size_t cap);
 } kz_nn_model_ops;
 
 typedef struct kz_nn_model_info {

@@ -486,6 +486,17 @@ static kz_status text_schema(kz_import *im) {
   const char *slash = strrchr(o->vocab, '/');
   json_object_set_new(s->meta, "vocab", json_string(slash ? slash + 1 : o->vocab));
   json_object_set_new(s->meta, "vocab_size", json_integer(kz_wordpiece_vocab_size(im->tok)));
+  /* the special ids a model needs ([MASK] for MLM, [PAD] for its
+   * embedding row), -1 when the vocabulary lacks one */
+  kz_wordpiece_specials sp;
+  kz_wordpiece_get_specials(im->tok, &sp);
+  json_t *ids = json_object();
+  json_object_set_new(ids, "pad", json_integer(sp.pad));
+  json_object_set_new(ids, "unk", json_integer(sp.unk));
+  json_object_set_new(ids, "cls", json_integer(sp.cls));
+  json_object_set_new(ids, "sep", json_integer(sp.sep));
+  json_object_set_new(ids, "mask", json_integer(sp.mask));
+  json_object_set_new(s->meta, "special_ids", ids);
   json_object_set_new(s->meta, "max_len", json_integer(o->max_len));
   json_object_set_new(s->meta, "lowercase", json_boolean(o->lowercase));
   json_object_set_new(s->meta, "blank_rows", json_integer(im->blank_rows));

@@ -35,6 +35,10 @@ struct kz_input_map {
   int has_label;
   int n_cols;
   map_col *cols;
+  /* vector fields (token ids, lengths: values without column names), copied
+   * whole from the source field of the same name (schema mode only) */
+  int n_vec;
+  int vec_field[16], vec_src[16];
   char *ignored;
   char *summary;
   int64_t unseen;
@@ -91,13 +95,19 @@ const char *kz_input_map_unseen_summary(kz_input_map *m) {
   return s;
 }
 
-/* The model's columns, in schema order; every field must consist of named
- * columns (a vector field such as token ids cannot come from raw cells). */
+/* The model's columns, in schema order. A field without column names (a
+ * vector: token ids, lengths) is noted for whole-field copying from a data
+ * set; raw cells cannot fill it (kz_input_map_for_columns refuses it). */
 static kz_status plan_columns(kz_input_map *m, const kz_schema *model) {
   KZ_TRY(kz_schema_copy(model, &m->schema));
   int n = 0;
   for (int f = 0; f < model->n_fields; ++f) {
     const kz_field *fd = &model->fields[f];
+    if (fd->n_columns == 0 && m->n_vec < 16) {
+      m->vec_src[m->n_vec] = -1;
+      m->vec_field[m->n_vec++] = f;
+      continue;
+    }
     if (fd->n_columns != fd->width)
       return kz_fail(KZ_ERR_UNSUPPORTED,
                      "%s: the model reads field '%s' (%lld values a row without column names); "
@@ -177,6 +187,13 @@ kz_status kz_input_map_for_columns(const kz_schema *model, int n, const char *co
   kz_input_map *m;
   KZ_TRY(new_map(model, label, where, &m));
   kz_status st = KZ_OK;
+  if (m->n_vec > 0) {
+    const kz_field *fd = &m->schema.fields[m->vec_field[0]];
+    st = kz_fail(KZ_ERR_UNSUPPORTED,
+                 "%s: the model reads field '%s' (%lld values a row without column names), which "
+                 "raw columns cannot give; import the file (kaizen data import) and use --data",
+                 m->where, fd->name, (long long)fd->width);
+  }
   for (int i = 0; st == KZ_OK && i < n; ++i) {
     int used = 0;
     for (int k = 0; k < m->n_cols; ++k)
@@ -248,6 +265,19 @@ kz_status kz_input_map_for_schema(const kz_schema *model, const kz_schema *src, 
     }
     for (int32_t i = 0; st == KZ_OK && i < scol->n_categories; ++i)
       mc->code_map[i] = kz_strset_find(&mc->dict, scol->categories[i], strlen(scol->categories[i]));
+  }
+  /* vector fields: the source field of the same name, type and width */
+  for (int v = 0; st == KZ_OK && v < m->n_vec; ++v) {
+    const kz_field *mf = &m->schema.fields[m->vec_field[v]];
+    int f = kz_schema_field_index(src, mf->name);
+    if (f < 0 || src->fields[f].type != mf->type || src->fields[f].width != mf->width ||
+        src->fields[f].n_columns != 0)
+      st = kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: the model reads field '%s' (%s, %lld values a row), which the data set %s; "
+                   "import it as the training data was (same --max-len and vocabulary)",
+                   m->where, mf->name, kz_field_type_name(mf->type), (long long)mf->width,
+                   f < 0 ? "lacks" : "holds with another type or width");
+    m->vec_src[v] = f;
   }
   /* columns of the data set the model does not read */
   for (int f = 0; st == KZ_OK && f < src->n_fields; ++f)
@@ -431,6 +461,11 @@ kz_status kz_input_map_batch(kz_input_map *m, const kz_shard_batch *src, kz_shar
       }
       }
     }
+  }
+  for (int v = 0; v < m->n_vec; ++v) {
+    const int f = m->vec_field[v], sf = m->vec_src[v];
+    size_t bytes = (size_t)src->rows * (size_t)dst->widths[f] * kz_field_type_size(dst->types[f]);
+    if (sf >= 0 && dst->types[f] != KZ_FIELD_STR) memcpy(dst->data[f], src->data[sf], bytes);
   }
   if (dst->row_ids && src->row_ids)
     memcpy(dst->row_ids, src->row_ids, (size_t)src->rows * sizeof *dst->row_ids);

@@ -15,8 +15,11 @@
  *   - category strings go through the model's dictionaries: a value the
  *     model never saw becomes missing (-1) and is counted per column. A label
  *     class the model never saw cannot be scored, so it is an error.
- * Only fields whose values are named columns (tabular data) can be mapped;
- * other layouts fail with a message naming the field. */
+ * Raw records can only fill fields whose values are named columns (tabular
+ * data). From a data set, a field without column names (a vector: a text
+ * model's input_ids, length, token_type_ids) is copied whole from the source
+ * field of the same name, type and width; it must have been tokenized the
+ * same way (same vocabulary and --max-len), which the schema cannot tell. */
 #ifndef KZ_DATA_MAP_INPUT_MAP_H
 #define KZ_DATA_MAP_INPUT_MAP_H
 

@@ -172,8 +172,20 @@ static kz_status create_model(trainer *t, kz_cfg *cfg) {
     kz_nn_model *m = NULL;
     kz_status st = kz_nn_model_load(t->c.init_from, t->device, &m);
     if (st != KZ_OK) return kz_fail_context(st, "train.init_from");
-    if (strcmp(kz_nn_base(m)->ops->type, t->mb->ops->type) != 0 ||
-        kz_nn_base(m)->info.n_params != t->mb->info.n_params) {
+    const int same_type = !strcmp(kz_nn_base(m)->ops->type, t->mb->ops->type);
+    if (same_type && t->mb->ops->init_from_model) {
+      /* the job's model, freshly initialised, takes what the file has of it
+       * (a pre-trained encoder under a new head); a note says what */
+      char note[512] = "";
+      st = t->mb->ops->init_params(t->model, t->c.seed);
+      if (st == KZ_OK) st = t->mb->ops->init_from_model(t->model, m, note, sizeof note);
+      kz_nn_base(m)->ops->destroy(m);
+      if (st != KZ_OK) return kz_fail_context(st, "train.init_from: %s", t->c.init_from);
+      if (!(t->cli && t->cli->quiet) && note[0])
+        fprintf(stderr, "kaizen: train.init_from %s: %s\n", t->c.init_from, note);
+      return kz_nn_model_meta(t->model, &t->meta);
+    }
+    if (!same_type || kz_nn_base(m)->info.n_params != t->mb->info.n_params) {
       kz_nn_base(m)->ops->destroy(m);
       return kz_fail(KZ_ERR_INVALID_ARG,
                      "train.init_from: %s is a different model (type or size) than the job's",

@@ -1,0 +1,395 @@
+/* Shard batches in, steps out: the transformer's train_batch, eval_batch and
+ * predict_batch. The host builds each step's inputs from the text fields
+ * (rows trimmed to the longest row of the batch: padding past it changes
+ * nothing but the cost, except for qa whose span softmax covers every
+ * position), draws the MLM masks and turns logits into metrics. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/shard/rng.h"
+#include "kernels/core/error.h"
+#include "models/transformer/tf_internal.h"
+
+enum { EVAL_CHUNK = 64 }; /* rows per step in eval and predict */
+
+/* The mask stream of evaluation: fixed, keyed by the row's global index so
+ * a row is masked the same way whatever batch it lands in. */
+#define TF_EVAL_MASK_SEED 0x6576616c6d6c6dULL
+
+typedef struct host_in {
+  kz_tf_inputs in;
+  int32_t *ids, *types, *lengths, *pos, *tgt, *lab, *lab2;
+  int64_t *row_of_masked; /* mlm: batch row of each masked position */
+} host_in;
+
+static void host_free(host_in *h) {
+  free(h->ids), free(h->types), free(h->lengths), free(h->pos), free(h->tgt), free(h->lab),
+      free(h->lab2), free(h->row_of_masked);
+  memset(h, 0, sizeof *h);
+}
+
+static kz_status check_batch(const kz_tf *m, const kz_shard_batch *b, int need_label) {
+  struct {
+    int f;
+    int64_t w;
+    const char *name;
+  } want[6] = {{m->f_ids, m->data_len, "input_ids"},
+               {m->f_len, 1, "length"},
+               {m->f_types, m->data_len, "token_type_ids"},
+               {need_label ? (m->task == TF_TOKCLS ? m->f_tok : m->f_label) : -1,
+                m->task == TF_TOKCLS ? m->data_len : 1, "label"},
+               {need_label && m->task == TF_QA ? m->f_astart : -1, 1, "answer_start"},
+               {need_label && m->task == TF_QA ? m->f_aend : -1, 1, "answer_end"}};
+  for (int i = 0; i < 6; i++) {
+    if (want[i].f < 0) continue;
+    if (want[i].f >= b->n_fields || b->types[want[i].f] != KZ_FIELD_I32 ||
+        b->widths[want[i].f] != want[i].w)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "transformer: batch field %d ('%s') must be int32 of width %lld as in the "
+                     "training schema; the data set does not match the model",
+                     want[i].f, want[i].name, (long long)want[i].w);
+  }
+  return KZ_OK;
+}
+
+/* Rows [r0, r0+B) of b as step inputs; mlm masks drawn from mask_seed
+ * (keyed by batch row, or by global row index when by_row_id). */
+static kz_status build(const kz_tf *m, const kz_shard_batch *b, int64_t r0, int64_t B, int labels,
+                       uint64_t mask_seed, int by_row_id, host_in *h) {
+  memset(h, 0, sizeof *h);
+  const int64_t W = m->data_len;
+  int64_t T = 1;
+  h->lengths = malloc((size_t)B * sizeof(int32_t));
+  if (!h->lengths) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: batch");
+  for (int64_t r = 0; r < B; r++) {
+    int32_t len = *kz_batch_i32(b, m->f_len, r0 + r);
+    if (len < 0 || len > W)
+      return kz_fail(KZ_ERR_INVALID_ARG, "transformer: row %lld: length %d outside [0, %lld]",
+                     (long long)(r0 + r), (int)len, (long long)W);
+    h->lengths[r] = len;
+    T = len > T ? len : T;
+  }
+  if (m->task == TF_QA) T = W;
+  const int64_t N = B * T;
+  h->ids = malloc((size_t)N * sizeof(int32_t));
+  h->types = m->f_types >= 0 ? malloc((size_t)N * sizeof(int32_t)) : NULL;
+  if (!h->ids || (m->f_types >= 0 && !h->types))
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: batch");
+  for (int64_t r = 0; r < B; r++) {
+    memcpy(h->ids + r * T, kz_batch_i32(b, m->f_ids, r0 + r), (size_t)T * sizeof(int32_t));
+    if (h->types)
+      memcpy(h->types + r * T, kz_batch_i32(b, m->f_types, r0 + r), (size_t)T * sizeof(int32_t));
+  }
+  h->in = (kz_tf_inputs){.B = B, .T = T, .ids = h->ids, .types = h->types, .lengths = h->lengths};
+  if (!labels) return KZ_OK;
+  switch (m->task) {
+  case TF_MLM: {
+    /* BERT's masking: each real token other than [CLS], [SEP] and [PAD] is
+     * chosen with mask_prob; a chosen one becomes [MASK] (80%), a random
+     * token (10%) or stays (10%), and is predicted. */
+    h->pos = malloc((size_t)N * sizeof(int32_t));
+    h->tgt = malloc((size_t)N * sizeof(int32_t));
+    h->row_of_masked = malloc((size_t)N * sizeof(int64_t));
+    if (!h->pos || !h->tgt || !h->row_of_masked)
+      return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: batch");
+    int64_t M = 0;
+    for (int64_t r = 0; r < B; r++) {
+      uint64_t idx = by_row_id && b->row_ids ? (uint64_t)b->row_ids[r0 + r] : (uint64_t)r;
+      uint64_t state = kz_rng_key(mask_seed, idx, 0x6d6c6dULL);
+      for (int64_t t = 0; t < h->lengths[r]; t++) {
+        int32_t id = h->ids[r * T + t];
+        if (id == m->sp.cls || id == m->sp.sep || id == m->sp.pad) continue;
+        if (kz_rng_unit(&state) >= m->mask_prob) continue;
+        double u = kz_rng_unit(&state);
+        int32_t rnd = (int32_t)kz_rng_below(&state, (uint64_t)m->vocab);
+        h->pos[M] = (int32_t)(r * T + t);
+        h->tgt[M] = id;
+        h->row_of_masked[M] = r;
+        M++;
+        h->ids[r * T + t] = u < 0.8 ? m->sp.mask : u < 0.9 ? rnd : id;
+      }
+    }
+    h->in.n_masked = M;
+    h->in.mask_pos = h->pos;
+    h->in.mask_target = h->tgt;
+    return KZ_OK;
+  }
+  case TF_CLS:
+    h->lab = malloc((size_t)B * sizeof(int32_t));
+    if (!h->lab) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: batch");
+    for (int64_t r = 0; r < B; r++) h->lab[r] = *kz_batch_i32(b, m->f_label, r0 + r);
+    h->in.labels = h->lab;
+    return KZ_OK;
+  case TF_TOKCLS:
+    h->lab = malloc((size_t)N * sizeof(int32_t));
+    if (!h->lab) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: batch");
+    for (int64_t r = 0; r < B; r++)
+      memcpy(h->lab + r * T, kz_batch_i32(b, m->f_tok, r0 + r), (size_t)T * sizeof(int32_t));
+    h->in.labels = h->lab;
+    return KZ_OK;
+  case TF_QA:
+    h->lab = malloc((size_t)B * sizeof(int32_t));
+    h->lab2 = malloc((size_t)B * sizeof(int32_t));
+    if (!h->lab || !h->lab2) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: batch");
+    for (int64_t r = 0; r < B; r++) {
+      h->lab[r] = *kz_batch_i32(b, m->f_astart, r0 + r);
+      h->lab2[r] = *kz_batch_i32(b, m->f_aend, r0 + r);
+    }
+    h->in.labels = h->lab;
+    h->in.labels2 = h->lab2;
+    return KZ_OK;
+  }
+  return KZ_OK;
+}
+
+kz_status kz_tf_train_batch(kz_nn_model *model, const kz_shard_batch *b, double weight,
+                            uint64_t dropout_seed, double *loss) {
+  kz_tf *m = (kz_tf *)model;
+  *loss = 0.0;
+  KZ_TRY(check_batch(m, b, 1));
+  if (b->rows == 0) return KZ_OK;
+  host_in h;
+  kz_status st = build(m, b, 0, b->rows, 1, kz_rng_key(dropout_seed, 1, 0x6d61736bULL), 0, &h);
+  if (st == KZ_OK) st = kz_tf_run(m, &h.in, 1, weight, dropout_seed, loss, NULL);
+  host_free(&h);
+  return st;
+}
+
+/* The last step's logits as host floats (the tensor itself on the CPU). */
+static kz_status logits_host(kz_tf *m, float **buf, const float **out) {
+  size_t bytes = kz_tensor_bytes(&m->logits);
+  if (m->base.device.kind == KZ_DEVICE_CPU) {
+    *out = m->logits.data;
+    return KZ_OK;
+  }
+  float *p = realloc(*buf, bytes ? bytes : 4);
+  if (!p) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: logits");
+  *buf = p;
+  KZ_TRY(kz_copy_to_host(m->stream, p, m->logits.data, bytes));
+  KZ_TRY(kz_stream_sync(m->stream));
+  *out = p;
+  return KZ_OK;
+}
+
+static int64_t argmax(const float *z, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; i++)
+    if (z[i] > z[best]) best = i;
+  return best;
+}
+
+/* QA span decoding: the best start <= end < start + 30 (HF's
+ * max_answer_length) inside the row's length, by start + end logit. */
+enum { TF_QA_MAX_ANSWER = 30 };
+static void best_span(const float *s, const float *e, int64_t len, int64_t *bs, int64_t *be) {
+  double best = -INFINITY;
+  *bs = *be = 0;
+  for (int64_t i = 0; i < len; i++)
+    for (int64_t j = i; j < len && j < i + TF_QA_MAX_ANSWER; j++)
+      if ((double)s[i] + e[j] > best) best = (double)s[i] + e[j], *bs = i, *be = j;
+}
+
+kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_eval *acc) {
+  kz_tf *m = (kz_tf *)model;
+  KZ_TRY(check_batch(m, b, 1));
+  if (acc->rows == 0 && m->confusion)
+    memset(m->confusion, 0, (size_t)m->n_classes * (size_t)m->n_classes * sizeof(int64_t));
+  kz_status st = KZ_OK;
+  float *buf = NULL, *items = NULL;
+  double *zr = NULL;
+  const int64_t C = m->n_classes > 2 ? m->n_classes : 2;
+  if (!(zr = malloc((size_t)C * sizeof(double))))
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: eval");
+  for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += EVAL_CHUNK) {
+    int64_t B = b->rows - r0 < EVAL_CHUNK ? b->rows - r0 : EVAL_CHUNK;
+    host_in h;
+    double loss = 0;
+    st = build(m, b, r0, B, 1, TF_EVAL_MASK_SEED, 1, &h);
+    const int64_t T = h.in.T, N = B * T;
+    float *it = st == KZ_OK ? realloc(items, (size_t)(N + 2 * B + 1) * sizeof(float)) : NULL;
+    if (st == KZ_OK && !it) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: eval");
+    if (it) items = it;
+    if (st == KZ_OK) st = kz_tf_run(m, &h.in, 0, 1.0, 0, &loss, items);
+    const float *z = NULL;
+    if (st == KZ_OK) st = logits_host(m, &buf, &z);
+    if (st != KZ_OK) {
+      host_free(&h);
+      break;
+    }
+    switch (m->task) {
+    case TF_MLM:
+      /* sum[logloss] holds the summed token losses, rows the masked tokens */
+      for (int64_t i = 0; i < h.in.n_masked; i++) acc->sum[KZ_METRIC_LOGLOSS] += items[i];
+      acc->rows += h.in.n_masked;
+      break;
+    case TF_CLS:
+      for (int64_t r = 0; r < B; r++) {
+        int32_t t = h.lab[r];
+        if (t < 0 || t >= m->n_classes) continue;
+        for (int64_t c = 0; c < m->n_classes; c++) zr[c] = z[r * m->n_classes + c];
+        kz_metric_add_logits(acc, m->n_classes, zr, t);
+        int64_t p = argmax(z + r * m->n_classes, m->n_classes);
+        m->confusion[(int64_t)t * m->n_classes + p]++;
+      }
+      break;
+    case TF_TOKCLS:
+      for (int64_t i = 0; i < N; i++) {
+        int32_t t = h.lab[i];
+        if (t < 0 || t >= m->n_classes) continue;
+        for (int64_t c = 0; c < m->n_classes; c++) zr[c] = z[i * m->n_classes + c];
+        kz_metric_add_logits(acc, m->n_classes, zr, t);
+      }
+      break;
+    case TF_QA:
+      /* sum[logloss]: the rows' mean span losses, sum[accuracy]: exact
+       * matches of the decoded span */
+      for (int64_t r = 0; r < B; r++) {
+        if (h.lab[r] < 0 || h.lab[r] >= T || h.lab2[r] < 0 || h.lab2[r] >= T) continue;
+        int64_t bs, be;
+        best_span(z + r * T, z + (B + r) * T, h.lengths[r], &bs, &be);
+        acc->sum[KZ_METRIC_LOGLOSS] += 0.5 * ((double)items[r] + items[B + r]);
+        acc->sum[KZ_METRIC_ACCURACY] += bs == h.lab[r] && be == h.lab2[r];
+        acc->rows++;
+      }
+      break;
+    }
+    host_free(&h);
+  }
+  free(buf);
+  free(items);
+  free(zr);
+  return st;
+}
+
+void kz_tf_eval_finish(const kz_nn_model *model, const kz_nn_eval *acc, kz_nn_metrics *out) {
+  const kz_tf *m = (const kz_tf *)model;
+  memset(out, 0, sizeof *out);
+  const double n = (double)acc->rows;
+  switch (m->task) {
+  case TF_MLM: {
+    double ll = n > 0 ? acc->sum[KZ_METRIC_LOGLOSS] / n : NAN;
+    out->n = 2;
+    out->names[0] = "logloss", out->values[0] = ll, out->higher_is_better[0] = 0;
+    out->names[1] = "perplexity", out->values[1] = exp(ll), out->higher_is_better[1] = 0;
+    return;
+  }
+  case TF_QA:
+    out->n = 2;
+    out->names[0] = "logloss";
+    out->values[0] = n > 0 ? acc->sum[KZ_METRIC_LOGLOSS] / n : NAN;
+    out->names[1] = "exact_match";
+    out->values[1] = n > 0 ? acc->sum[KZ_METRIC_ACCURACY] / n : NAN;
+    out->higher_is_better[1] = 1;
+    return;
+  default:
+    kz_nn_metrics_fill(acc, 1, out);
+    break;
+  }
+  if (m->task != TF_CLS || !m->confusion) return;
+  /* macro-F1 over the classes that occur (as truth or prediction) */
+  double f1 = 0;
+  int used = 0;
+  const int K = m->n_classes;
+  for (int k = 0; k < K; k++) {
+    int64_t tp = m->confusion[(int64_t)k * K + k], fp = 0, fn = 0;
+    for (int j = 0; j < K; j++)
+      if (j != k) fp += m->confusion[(int64_t)j * K + k], fn += m->confusion[(int64_t)k * K + j];
+    if (tp + fp + fn == 0) continue;
+    f1 += 2.0 * (double)tp / (double)(2 * tp + fp + fn);
+    used++;
+  }
+  int i = out->n++;
+  out->names[i] = "macro_f1";
+  out->values[i] = used ? f1 / used : NAN;
+  out->higher_is_better[i] = 1;
+}
+
+kz_status kz_tf_predict_batch(kz_nn_model *model, const kz_shard_batch *b, float *out) {
+  kz_tf *m = (kz_tf *)model;
+  KZ_TRY(check_batch(m, b, 0));
+  kz_status st = KZ_OK;
+  float *buf = NULL, *items = NULL;
+  const int64_t W = m->base.info.out_width;
+  for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += EVAL_CHUNK) {
+    int64_t B = b->rows - r0 < EVAL_CHUNK ? b->rows - r0 : EVAL_CHUNK;
+    host_in h;
+    double loss = 0;
+    /* mlm predicts the loss of the evaluation masking: it needs "labels",
+     * which are the tokens themselves */
+    st = build(m, b, r0, B, m->task == TF_MLM, TF_EVAL_MASK_SEED, 1, &h);
+    const int64_t T = h.in.T, N = B * T;
+    float *it = st == KZ_OK ? realloc(items, (size_t)(N + 2 * B + 1) * sizeof(float)) : NULL;
+    if (st == KZ_OK && !it) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: predict");
+    if (it) items = it;
+    if (st == KZ_OK) st = kz_tf_run(m, &h.in, 0, 1.0, 0, &loss, items);
+    const float *z = NULL;
+    if (st == KZ_OK) st = logits_host(m, &buf, &z);
+    if (st != KZ_OK) {
+      host_free(&h);
+      break;
+    }
+    float *o = out + r0 * W;
+    switch (m->task) {
+    case TF_MLM:
+      for (int64_t r = 0; r < B; r++) o[r] = 0.0f;
+      {
+        int64_t *cnt = calloc((size_t)B, sizeof(int64_t));
+        double *sum = calloc((size_t)B, sizeof(double));
+        if (!cnt || !sum) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: predict");
+        for (int64_t i = 0; st == KZ_OK && i < h.in.n_masked; i++)
+          sum[h.row_of_masked[i]] += items[i], cnt[h.row_of_masked[i]]++;
+        for (int64_t r = 0; st == KZ_OK && r < B; r++)
+          o[r] = cnt[r] ? (float)(sum[r] / (double)cnt[r]) : NAN;
+        free(cnt);
+        free(sum);
+      }
+      break;
+    case TF_CLS: {
+      const int64_t K = m->n_classes;
+      for (int64_t r = 0; r < B; r++) {
+        const float *zr = z + r * K;
+        double mx = zr[argmax(zr, K)], s = 0;
+        for (int64_t c = 0; c < K; c++) s += exp((double)zr[c] - mx);
+        for (int64_t c = 0; c < K; c++) o[r * K + c] = (float)(exp((double)zr[c] - mx) / s);
+      }
+      break;
+    }
+    case TF_TOKCLS:
+      for (int64_t r = 0; r < B; r++)
+        for (int64_t t = 0; t < W; t++)
+          o[r * W + t] = t < h.lengths[r] && t < T
+                             ? (float)argmax(z + (r * T + t) * m->n_classes, m->n_classes)
+                             : -1.0f;
+      break;
+    case TF_QA:
+      for (int64_t r = 0; r < B; r++) {
+        int64_t bs, be;
+        best_span(z + r * T, z + (B + r) * T, h.lengths[r], &bs, &be);
+        o[r * 2] = (float)bs, o[r * 2 + 1] = (float)be;
+      }
+      break;
+    }
+    host_free(&h);
+  }
+  free(buf);
+  free(items);
+  return st;
+}
+
+/* ---- the explicit-input API (transformer.h) -------------------------------- */
+
+kz_status kz_transformer_step(kz_nn_model *model, const kz_tf_inputs *in, int train, double weight,
+                              uint64_t dropout_seed, double *loss) {
+  kz_tf *m = (kz_tf *)model;
+  if (strcmp(m->base.ops->type, "transformer") != 0)
+    return kz_fail(KZ_ERR_INVALID_ARG, "not a transformer model");
+  return kz_tf_run(m, in, train, weight, dropout_seed, loss, NULL);
+}
+
+kz_status kz_transformer_logits(const kz_nn_model *model, kz_tensor *out) {
+  const kz_tf *m = (const kz_tf *)model;
+  if (!m->logits.data) return kz_fail(KZ_ERR_INVALID_ARG, "transformer: no step has run");
+  *out = m->logits;
+  return KZ_OK;
+}

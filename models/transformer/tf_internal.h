@@ -1,0 +1,118 @@
+/* Private layout of the transformer encoder (docs/MODELS.md, "## transformer").
+ *
+ * Parameters in one block, in the order tf_layout.c walks them: embeddings
+ * (word [V,H], position [P,H], token type [2,H], LayerNorm), then per layer
+ * query/key/value weights (three [H,H], adjacent: the fused [3H,H]) and
+ * biases (adjacent: [3H]), attention output dense and LayerNorm,
+ * intermediate dense [F,H], output dense [H,F] and LayerNorm, then the
+ * task's head. Activations come from an arena sized per (rows, tokens). */
+#ifndef KZ_MODELS_TRANSFORMER_TF_INTERNAL_H
+#define KZ_MODELS_TRANSFORMER_TF_INTERNAL_H
+
+#include <stdint.h>
+
+#include "kernels/core/arena.h"
+#include "kernels/core/backend.h"
+#include "models/transformer/transformer.h"
+
+enum { KZ_TF_MAX_LAYERS = 64 };
+
+typedef enum { TF_MLM = 0, TF_CLS = 1, TF_TOKCLS = 2, TF_QA = 3 } tf_task;
+extern const char *const kz_tf_task_names[]; /* "mlm", ... NULL-terminated */
+
+typedef struct tf_layer_params {
+  kz_tensor qkv_w; /* [3H, H]: query rows, then key, then value */
+  kz_tensor qkv_b; /* [3H] */
+  kz_tensor ao_w, ao_b, ln1_g, ln1_b;
+  kz_tensor fi_w, fi_b; /* [F, H], [F] */
+  kz_tensor fo_w, fo_b; /* [H, F], [H] */
+  kz_tensor ln2_g, ln2_b;
+} tf_layer_params;
+
+typedef struct tf_params {
+  kz_tensor wte, wpe, wtt, eln_g, eln_b;
+  tf_layer_params layer[KZ_TF_MAX_LAYERS];
+  /* heads; a tensor of the other tasks stays zeroed (data NULL) */
+  kz_tensor mlm_w, mlm_b, mlm_ln_g, mlm_ln_b, mlm_bias; /* mlm */
+  kz_tensor pool_w, pool_b;                             /* classification */
+  kz_tensor out_w, out_b; /* classifier (classification, token_classification), qa_outputs */
+} tf_params;
+
+typedef struct tf_named {
+  char name[96];
+  int64_t offset;
+  int ndim;
+  int64_t shape[2];
+  int is_matrix; /* a Linear or embedding weight: initialised N(0, init_std) */
+  int is_ln_gamma;
+} tf_named;
+
+/* Special token ids of the data set's vocabulary (-1 when unknown). */
+typedef struct tf_specials {
+  int32_t pad, unk, cls, sep, mask;
+} tf_specials;
+
+typedef struct kz_tf {
+  kz_nn_model_base base; /* must stay first (nn_model.h) */
+
+  /* configuration */
+  tf_task task;
+  int64_t layers, hidden, heads, ffn, max_len, vocab, type_vocab;
+  double dropout, attn_dropout, init_std, ln_eps, mask_prob;
+  tf_specials sp;
+
+  /* schema: field indices in the batch (-1 when absent) */
+  int n_fields;
+  int f_ids, f_len, f_types, f_label, f_tok, f_astart, f_aend;
+  int64_t data_len; /* width of input_ids in the data set */
+  int n_classes;    /* classification, token_classification */
+  char **class_names;
+  char *label_name;
+
+  /* layout */
+  int n_named;
+  tf_named *named;
+  tf_params p, g; /* views of base.params and base.grads */
+
+  /* run state */
+  kz_stream *stream;
+  kz_arena *arena;
+  int64_t cap_rows, cap_tokens, cap_masked; /* what the arena was sized for */
+  void *stage;
+  size_t stage_cap;
+  kz_tensor logits; /* last step's logits (an arena view) */
+  /* classification eval: confusion counts [n_classes * n_classes] (true,
+   * predicted), reset when an evaluation starts (acc->rows == 0) */
+  int64_t *confusion;
+} kz_tf;
+
+/* tf_layout.c */
+kz_status kz_tf_finish_layout(kz_tf *m, kz_device device, int64_t want_params, int allocate);
+void kz_tf_free(kz_tf *m);
+/* Views of the named tensors at base (n_params floats on device). */
+void kz_tf_views(const kz_tf *m, float *base, kz_device device, tf_params *out);
+
+/* tf_init.c */
+kz_status kz_tf_init_params(kz_nn_model *model, uint64_t seed);
+
+/* tf_step.c */
+kz_status kz_tf_run(kz_tf *m, const kz_tf_inputs *in, int train, double weight,
+                    uint64_t dropout_seed, double *loss, float *row_loss);
+
+/* tf_batch.c */
+kz_status kz_tf_train_batch(kz_nn_model *model, const kz_shard_batch *b, double weight,
+                            uint64_t dropout_seed, double *loss);
+kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_eval *acc);
+void kz_tf_eval_finish(const kz_nn_model *model, const kz_nn_eval *acc, kz_nn_metrics *out);
+kz_status kz_tf_predict_batch(kz_nn_model *model, const kz_shard_batch *b, float *out);
+
+/* tf_meta.c */
+kz_status kz_tf_meta_json(const kz_nn_model *model, char **out);
+kz_status kz_tf_save(const kz_nn_model *model, const char *path);
+
+/* tf_layout.c: train.init_from a transformer of another task */
+kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char *note, size_t cap);
+
+extern const kz_nn_model_ops kz_tf_ops;
+
+#endif

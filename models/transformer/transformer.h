@@ -1,0 +1,74 @@
+/* The BERT-style transformer encoder (docs/MODELS.md, "## transformer"):
+ * model.type transformer, tasks mlm, classification, token_classification
+ * and qa over text data sets (docs/DATA.md).
+ *
+ * Besides the nn_model.h interface it exposes its parameters by name, so a
+ * checkpoint loader (Hugging Face safetensors) and the PyTorch parity test
+ * can copy tensors by name: every parameter tensor is a view of the one
+ * parameter block and carries its Hugging Face name without the `bert.`
+ * prefix (`embeddings.word_embeddings.weight`,
+ * `encoder.layer.0.attention.self.query.weight`, `pooler.dense.weight`,
+ * `cls.predictions.bias`, `classifier.weight`, ...). Linear weights are in
+ * HF's [out, in] orientation. The query, key and value weights (and biases)
+ * of a layer are three adjacent views that together form the fused
+ * [3H, H] block the model multiplies with in one GEMM. The MLM decoder is
+ * tied to the word embeddings, so it has no tensor of its own
+ * (`cls.predictions.decoder.weight` is `embeddings.word_embeddings.weight`,
+ * `cls.predictions.decoder.bias` is `cls.predictions.bias` in HF). */
+#ifndef KZ_MODELS_TRANSFORMER_TRANSFORMER_H
+#define KZ_MODELS_TRANSFORMER_TRANSFORMER_H
+
+#include "models/nn_model.h"
+
+kz_status kz_transformer_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz_device device,
+                                kz_nn_model **out);
+/* want_params >= 0: fail unless the layout has exactly that many parameters,
+ * checked before allocating; out NULL: check only (nn_model.h). */
+kz_status kz_transformer_from_meta(const char *meta_json, kz_device device, int64_t want_params,
+                                   kz_nn_model **out);
+
+/* The named parameter tensors, in block order: i in [0, count). *view is a
+ * view of the parameter block (grads 0) or of the gradient block (grads 1)
+ * on the model's device; *name stays valid while the model lives. */
+int kz_transformer_param_count_named(const kz_nn_model *m);
+kz_status kz_transformer_param_named(const kz_nn_model *m, int i, int grads, const char **name,
+                                     kz_tensor *view);
+/* The index of a named tensor, or -1. */
+int kz_transformer_param_find(const kz_nn_model *m, const char *name);
+
+/* Copies every tensor of src whose name and shape match one of dst's into
+ * dst (both transformers: a pre-trained encoder into a fine-tuning model of
+ * another task). Tensors of dst that src lacks keep their values (a fresh
+ * head); *copied and *kept count them. */
+kz_status kz_transformer_copy_matching(kz_nn_model *dst, const kz_nn_model *src, int *copied,
+                                       int *kept);
+
+/* One step on explicit inputs (host arrays), for tests and for the batch
+ * functions: B rows of T tokens (T <= max_len).
+ *  mlm: mask_pos[n_masked] are flat positions b*T + t whose targets are
+ *       mask_target[] (the ids already masked in ids[]);
+ *  classification: labels[B] (class, or -1 to ignore the row);
+ *  token_classification: labels[B*T] (-100 ignored);
+ *  qa: labels[B] start and labels2[B] end positions (outside [0, T) ignored).
+ * train 1: dropout on, forward + backward (gradients of weight * mean loss
+ * are ADDED to the gradient block); train 0: forward and loss only. Labels
+ * NULL: forward only (*loss 0). The logits of the last call stay readable
+ * through kz_transformer_logits until the next call. */
+typedef struct kz_tf_inputs {
+  int64_t B, T;
+  const int32_t *ids;     /* [B*T] */
+  const int32_t *types;   /* [B*T] token type ids, or NULL (all 0) */
+  const int32_t *lengths; /* [B] real tokens of each row */
+  int64_t n_masked;
+  const int32_t *mask_pos, *mask_target; /* mlm */
+  const int32_t *labels, *labels2;
+} kz_tf_inputs;
+
+kz_status kz_transformer_step(kz_nn_model *m, const kz_tf_inputs *in, int train, double weight,
+                              uint64_t dropout_seed, double *loss);
+/* The last step's logits on the model's device: mlm [n_masked, vocab],
+ * classification [B, classes], token_classification [B*T, classes],
+ * qa [2, B, T] (start logits, then end logits). */
+kz_status kz_transformer_logits(const kz_nn_model *m, kz_tensor *out);
+
+#endif

@@ -1,0 +1,19 @@
+# Transformer encoder (models/transformer): PyTorch/Hugging Face parity from a
+# committed fixture (tools/make_transformer_fixture.py: logits, loss, every
+# gradient and 10 AdamW steps for mlm and classification), and the model's
+# own checks (meta round trip, determinism, bad inputs, copying by name).
+set(KZ_TF_FIXTURE ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/transformer)
+kz_add_c_test_exe(test_transformer test_transformer.c)
+foreach(t parity model)
+  add_test(NAME transformer/${t} COMMAND test_transformer ${t} ${KZ_TF_FIXTURE})
+endforeach()
+
+# The CLI end to end on a slice of ../shared/data/austen.csv (skipped, 77,
+# without it): import, MLM pre-training with checkpoint resume, classification
+# from the MLM model (train.init_from), eval and predict in their own processes.
+get_filename_component(KZ_TF_SHARED_DATA ${CMAKE_SOURCE_DIR}/../shared/data ABSOLUTE)
+add_test(NAME transformer/cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/transformer_cli.sh $<TARGET_FILE:kaizen>
+                 ${KZ_TF_SHARED_DATA}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
+set_tests_properties(transformer/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
