@@ -36,6 +36,8 @@ void kz_cases_unary(kz_op_case_list *l); /* every U row of the op list */
 void kz_cases_mlp(kz_op_case_list *l);   /* dropout(_bwd), mse(_bwd), standardize, copy_cols */
 void kz_bench_cases_mlp(kz_op_case_list *l);
 void kz_cases_view(kz_op_case_list *l); /* permute and its backward */
+void kz_cases_tft(kz_op_case_list *l);  /* lstm_cell(_bwd), glu(_bwd), quantile_loss(_bwd) */
+void kz_bench_cases_tft(kz_op_case_list *l);
 
 /* A unary elementwise op of the op list, as the generic cases see it. */
 typedef struct kz_unary_info {
@@ -85,6 +87,15 @@ kz_op_case *kz_case_cast(kz_op_case_list *l, int64_t n, kz_dtype from);
  * permuted shape) to dx (x's shape), accumulating when acc. */
 kz_op_case *kz_case_permute(kz_op_case_list *l, int ndim, const int64_t *shape, const int *perm,
                             bool bwd, bool acc);
+/* The TFT's ops. lstm_cell_bwd drop bits: 1 dgates, 2 dc_prev, 4 dc (NULL). */
+kz_op_case *kz_case_lstm_cell(kz_op_case_list *l, int64_t rows, int64_t hidden);
+kz_op_case *kz_case_lstm_cell_bwd(kz_op_case_list *l, int64_t rows, int64_t hidden, bool acc,
+                                  unsigned drop);
+kz_op_case *kz_case_glu(kz_op_case_list *l, int64_t rows, int64_t cols);
+kz_op_case *kz_case_glu_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc);
+kz_op_case *kz_case_quantile_loss(kz_op_case_list *l, int64_t rows, int64_t nq);
+kz_op_case *kz_case_quantile_loss_bwd(kz_op_case_list *l, int64_t rows, int64_t nq, double scale,
+                                      bool acc);
 kz_op_case *kz_case_unary(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param);
 kz_op_case *kz_case_unary_bwd(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param,
                               bool acc);

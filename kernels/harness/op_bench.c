@@ -62,6 +62,7 @@ kz_status kz_bench_cases_build(kz_op_case_list *l) {
     kz_case_unary_bwd(l, u, 4096 * 3072, (float)u->value, false);
   }
   kz_bench_cases_mlp(l);
+  kz_bench_cases_tft(l);
   if (l->oom) {
     kz_op_case_list_free(l);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "bench: cannot build the case list");
