@@ -81,6 +81,12 @@ typedef struct kz_nn_model_ops {
   /* Model description + statistics as a JSON object string (malloc'ed), the
    * "meta" a checkpoint stores beside the parameter block. */
   kz_status (*meta_json)(const kz_nn_model *m, char **out);
+  /* Optional (NULL for row models): models whose examples span many rows
+   * (the TFT's windows over a series) evaluate and predict whole data sets,
+   * given by path (they need every split's history). kz_nn_evaluate and
+   * `kaizen eval` / `kaizen predict --data` call these when set. */
+  kz_status (*eval_dataset)(kz_nn_model *m, const char *data_path, kz_nn_metrics *out);
+  kz_status (*predict_dataset)(kz_nn_model *m, const char *data_path, const char *out_path);
 } kz_nn_model_ops;
 
 typedef struct kz_nn_model_info {

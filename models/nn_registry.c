@@ -11,6 +11,7 @@
 #include "models/mlp/mlp.h"
 #include "models/nn_file.h"
 #include "models/nn_model.h"
+#include "models/tft/tft_model.h"
 
 typedef struct nn_type {
   const char *name;
@@ -21,6 +22,7 @@ typedef struct nn_type {
 static const nn_type types[] = {
     {"mlp", kz_mlp_create, kz_mlp_from_meta},
     {"linear", kz_linear_create, kz_linear_from_meta},
+    {"tft", kz_tft_create, kz_tft_from_meta},
 };
 enum { N_TYPES = sizeof(types) / sizeof(types[0]) };
 
@@ -52,7 +54,7 @@ kz_status kz_nn_model_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz
   KZ_TRY(kz_cfg_get_string(model_cfg, "type", NULL, &name));
   const nn_type *t = find_type(name);
   if (!t)
-    return kz_fail(KZ_ERR_INVALID_ARG, "model.type: '%s' is not a neural model (mlp, linear)",
+    return kz_fail(KZ_ERR_INVALID_ARG, "model.type: '%s' is not a neural model (mlp, linear, tft)",
                    name);
   KZ_TRY(t->create(model_cfg, train, device, out));
   kz_nn_model_base *b = kz_nn_base(*out);
@@ -140,7 +142,7 @@ kz_status kz_nn_model_from_meta_sized(const char *meta_json, kz_device device, i
   if (!json_is_string(type))
     st = kz_fail(KZ_ERR_FORMAT, "model meta: no \"type\" string");
   else if (!t)
-    st = kz_fail(KZ_ERR_UNSUPPORTED, "model meta: unknown model type '%s' (mlp, linear)",
+    st = kz_fail(KZ_ERR_UNSUPPORTED, "model meta: unknown model type '%s' (mlp, linear, tft)",
                  json_string_value(type));
   else
     st = t->from_meta(meta_json, device, want_params, out ? &m : NULL);
