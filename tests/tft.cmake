@@ -9,4 +9,4 @@ add_test(NAME tft/parity COMMAND test_tft parity ${KZ_TFT_FIXTURE})
 get_filename_component(KZ_TFT_SHARED_DATA ${CMAKE_SOURCE_DIR}/../shared/data ABSOLUTE)
 add_test(NAME tft/cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/tft_cli.sh $<TARGET_FILE:kaizen>
                               ${KZ_TFT_SHARED_DATA})
-set_tests_properties(tft/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+set_tests_properties(tft/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1200)

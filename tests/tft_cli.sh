@@ -84,6 +84,14 @@ rows=$(($(wc -l <"$tmp/tx_pred.csv") - 1))
 grep -q '^"Abilene",6,' "$tmp/tx_pred.csv" || fail "predict: no Abilene step 6"
 grep -q "known inputs past the data are carried forward" "$tmp/pred.err" ||
   fail "predict: no note on known inputs: $(cat "$tmp/pred.err")"
+grep -q '"encoder":{"target":' "$tmp/tx_pred.csv.interpret.json" ||
+  fail "predict: no interpretation: $(head -c 300 "$tmp/tx_pred.csv.interpret.json")"
+grep -q '"attention":{' "$tmp/tx_pred.csv.interpret.json" || fail "predict: no attention pattern"
+"$kaizen" predict --model "$run/model.kzm" --data "$tmp/tx" --out "$tmp/tx_pred.jsonl" 2>/dev/null ||
+  fail "predict jsonl"
+[ "$(wc -l <"$tmp/tx_pred.jsonl")" -eq $((46 * 6)) ] || fail "predict jsonl: line count"
+grep -q '^{"series":"Abilene","step":1,"time":[0-9.e+]*,"p10":' "$tmp/tx_pred.jsonl" ||
+  fail "predict jsonl: $(head -1 "$tmp/tx_pred.jsonl")"
 "$kaizen" predict --model "$run/model.kzm" --input "$data/txhousing.csv" --out "$tmp/x.csv" >/dev/null 2>"$tmp/e" &&
   fail "predict --input accepted for a TFT"
 grep -q "from a data set (--data DIR)" "$tmp/e" || fail "predict --input: $(cat "$tmp/e")"

@@ -221,6 +221,146 @@ kz_status kz_tft_eval_dataset(kz_nn_model *model, const char *path, kz_nn_metric
   return rc;
 }
 
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Quoted for CSV (doubled quotes) or JSON (escaped), series names being
+ * arbitrary category strings. */
+static void put_name(FILE *f, const char *s, int json) {
+  fputc('"', f);
+  for (; *s; s++) {
+    if (json && (*s == '"' || *s == '\\'))
+      fputc('\\', f);
+    else if (!json && *s == '"')
+      fputc('"', f);
+    if (json && (unsigned char)*s < 0x20)
+      fprintf(f, "\\u%04x", (unsigned)*s);
+    else
+      fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+/* One line per series and step: CSV, or JSON lines when the name ends in
+ * .jsonl; written to path.tmp and renamed. Crossing pairs are counted before
+ * model.sort_quantiles puts them in order. */
+static kz_status write_forecasts(const kz_tft_model *m, const kz_tft_store *st, int64_t B,
+                                 float *pred, const char *path, int64_t *crossing) {
+  const kz_tft_dims *dm = &m->dm;
+  const int64_t Q = dm->n_quantiles;
+  const int json = ends_with(path, ".jsonl");
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot write", tmp);
+  if (!json) {
+    fprintf(f, "%s,step,time", m->series_field_name);
+    for (int64_t q = 0; q < Q; q++) fprintf(f, ",p%g", 100.0 * dm->quantiles[q]);
+    fputc('\n', f);
+  }
+  for (int64_t w = 0; w < B; w++) {
+    const kz_tft_series *se = &st->s[m->hb.series[w]];
+    double mean, sd;
+    kz_tft_scale_of(m, se, &mean, &sd);
+    const char *name = se->code >= 0 ? m->series_names[se->code] : "?";
+    for (int64_t i = 0; i < dm->tau; i++) {
+      float *pr = pred + (i * B + w) * Q;
+      for (int64_t q = 1; q < Q; q++) *crossing += pr[q] < pr[q - 1];
+      if (m->sort_quantiles) /* insertion sort of a handful */
+        for (int64_t q = 1; q < Q; q++)
+          for (int64_t j = q; j > 0 && pr[j] < pr[j - 1]; j--) {
+            float t = pr[j];
+            pr[j] = pr[j - 1], pr[j - 1] = t;
+          }
+      const double time = se->time[se->n - 1] + (double)(i + 1) * m->time_step;
+      if (json) {
+        fputs("{\"series\":", f);
+        put_name(f, name, 1);
+        fprintf(f, ",\"step\":%lld,\"time\":%.17g", (long long)(i + 1), time);
+        for (int64_t q = 0; q < Q; q++)
+          fprintf(f, ",\"p%g\":%.9g", 100.0 * dm->quantiles[q], (double)pr[q] * sd + mean);
+        fputs("}\n", f);
+      } else {
+        put_name(f, name, 0);
+        fprintf(f, ",%lld,%.17g", (long long)(i + 1), time);
+        for (int64_t q = 0; q < Q; q++) fprintf(f, ",%.9g", (double)pr[q] * sd + mean);
+        fputc('\n', f);
+      }
+    }
+  }
+  kz_status rc = fclose(f) == 0 ? KZ_OK : kz_fail(KZ_ERR_IO, "%s: write failed", tmp);
+  if (rc == KZ_OK && rename(tmp, path) != 0)
+    rc = kz_fail(KZ_ERR_IO, "%s: cannot rename to %s", tmp, path);
+  if (rc != KZ_OK) remove(tmp);
+  return rc;
+}
+
+static void names_json(FILE *f, const char *key, char *const *names, int n, const char *extra,
+                       const double *w, int nw) {
+  fprintf(f, "\"%s\":{", key);
+  for (int i = 0; i < nw; i++) {
+    if (i) fputc(',', f);
+    put_name(f, i < n ? names[i] : extra, 1);
+    fprintf(f, ":%.6g", w[i]);
+  }
+  fputc('}', f);
+}
+
+/* path.interpret.json: the mean variable-selection weights of the last
+ * batch (static, encoder, decoder inputs) and its attention pattern
+ * (decoder step x window step, averaged over series and heads). */
+static kz_status write_interpretation(kz_tft_model *m, const char *out_path) {
+  const kz_tft_dims *dm = &m->dm;
+  const int64_t T = dm->k + dm->tau;
+  double ws[KZ_TFT_MAX_VARS] = {0}, wp[KZ_TFT_MAX_VARS] = {0}, wf[KZ_TFT_MAX_VARS] = {0};
+  double *att = malloc(sizeof(double) * (size_t)(dm->tau * T));
+  if (!att) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: interpretation");
+  kz_status rc = kz_tft_net_interpret(m->net, ws, wp, wf, att);
+  char path[4200], tmp[4300];
+  snprintf(path, sizeof path, "%s.interpret.json", out_path);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = rc == KZ_OK ? fopen(tmp, "w") : NULL;
+  if (rc == KZ_OK && !f) rc = kz_fail(KZ_ERR_IO, "%s: cannot write", tmp);
+  if (rc == KZ_OK) {
+    /* static: series id first when embedded, then real, then categorical */
+    char *sn[KZ_TFT_MAX_VARS + 1];
+    int n = 0;
+    for (int i = 0; i < m->n_snum; i++) sn[n++] = m->snum[i];
+    if (m->series_embedding) sn[n++] = m->series_field_name;
+    for (int i = 0; i < m->n_scat; i++) sn[n++] = m->scat[i];
+    char *pn[KZ_TFT_MAX_VARS + 1], target[] = "target";
+    int np = 0;
+    pn[np++] = target;
+    for (int i = 0; i < m->n_obs; i++) pn[np++] = m->obs[i];
+    for (int i = 0; i < m->n_known_cols; i++) pn[np++] = m->known[i];
+    fputc('{', f);
+    names_json(f, "static", sn, n, "relative_time", ws,
+               (int)(dm->n_static_real + dm->n_static_cat));
+    fputc(',', f);
+    names_json(f, "encoder", pn, np, "relative_time", wp, (int)(1 + dm->n_observed + dm->n_known));
+    fputc(',', f);
+    names_json(f, "decoder", m->known, m->n_known_cols, "relative_time", wf, (int)dm->n_known);
+    fprintf(f,
+            ",\"attention\":{\"rows\":\"decoder step 1..%lld\",\"cols\":\"window step, "
+            "encoder %lld then decoder %lld\",\"weights\":[",
+            (long long)dm->tau, (long long)dm->k, (long long)dm->tau);
+    for (int64_t i = 0; i < dm->tau; i++) {
+      fputs(i ? ",[" : "[", f);
+      for (int64_t j = 0; j < T; j++) fprintf(f, "%s%.6g", j ? "," : "", att[i * T + j]);
+      fputc(']', f);
+    }
+    fputs("]}}\n", f);
+    if (fclose(f) != 0) rc = kz_fail(KZ_ERR_IO, "%s: write failed", tmp);
+    if (rc == KZ_OK && rename(tmp, path) != 0)
+      rc = kz_fail(KZ_ERR_IO, "%s: cannot rename to %s", tmp, path);
+    if (rc != KZ_OK) remove(tmp);
+  }
+  free(att);
+  return rc;
+}
+
 kz_status kz_tft_predict_dataset(kz_nn_model *model, const char *path, const char *out_path) {
   kz_tft_model *m = (kz_tft_model *)model;
   const kz_tft_dims *dm = &m->dm;
@@ -245,36 +385,8 @@ kz_status kz_tft_predict_dataset(kz_nn_model *model, const char *path, const cha
     int64_t lab;
     rc = kz_tft_net_step(m->net, &bt, false, 0.0, &loss, &lab, pred);
   }
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
-  FILE *f = rc == KZ_OK ? fopen(tmp, "w") : NULL;
-  if (rc == KZ_OK && !f) rc = kz_fail(KZ_ERR_IO, "%s: cannot write", tmp);
-  if (rc == KZ_OK) {
-    fprintf(f, "%s,step,time", m->series_field_name);
-    for (int64_t q = 0; q < dm->n_quantiles; q++) fprintf(f, ",p%g", 100.0 * dm->quantiles[q]);
-    fputc('\n', f);
-    const int64_t B = nw, Q = dm->n_quantiles;
-    for (int64_t w = 0; w < B; w++) {
-      const kz_tft_series *se = &st.s[m->hb.series[w]];
-      double mean, sd;
-      kz_tft_scale_of(m, se, &mean, &sd);
-      const char *name = se->code >= 0 ? m->series_names[se->code] : "?";
-      for (int64_t i = 0; i < dm->tau; i++) {
-        const float *pr = pred + (i * B + w) * Q;
-        fprintf(f, "\"%s\",%lld,%.17g", name, (long long)(i + 1),
-                se->time[se->n - 1] + (double)(i + 1) * m->time_step);
-        for (int64_t q = 0; q < Q; q++) {
-          fprintf(f, ",%.9g", (double)pr[q] * sd + mean);
-          if (q > 0 && pr[q] < pr[q - 1]) crossing++;
-        }
-        fputc('\n', f);
-      }
-    }
-    if (fclose(f) != 0) rc = kz_fail(KZ_ERR_IO, "%s: write failed", tmp);
-    if (rc == KZ_OK && rename(tmp, out_path) != 0)
-      rc = kz_fail(KZ_ERR_IO, "%s: cannot rename to %s", tmp, out_path);
-    if (rc != KZ_OK) remove(tmp);
-  }
+  if (rc == KZ_OK) rc = write_forecasts(m, &st, nw, pred, out_path, &crossing);
+  if (rc == KZ_OK) rc = write_interpretation(m, out_path);
   if (rc == KZ_OK) {
     fprintf(stderr, "kaizen: tft: %lld series, %lld steps each", (long long)nw, (long long)dm->tau);
     if (crossing) fprintf(stderr, ", %lld crossing quantile pairs", (long long)crossing);

@@ -53,6 +53,7 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
   json_object_set_new(cfg, "season", json_integer(m->season));
   json_object_set_new(cfg, "series_embedding", json_boolean(m->series_embedding));
   json_object_set_new(cfg, "relative_time", json_boolean(m->relative_time));
+  json_object_set_new(cfg, "sort_quantiles", json_boolean(m->sort_quantiles));
   json_object_set_new(cfg, "quantiles", reals(dm->quantiles, dm->n_quantiles));
   json_object_set_new(cols, "static_num", num_cols(m->snum, m->snum_mean, m->snum_std, m->n_snum));
   json_t *sc = json_array();
@@ -162,6 +163,9 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
   if (!json_is_boolean(b2)) return bad("config.relative_time");
   m->series_embedding = json_is_true(b1);
   m->relative_time = json_is_true(b2);
+  json_t *b3 = json_object_get(cfg, "sort_quantiles");
+  if (!json_is_boolean(b3)) return bad("config.sort_quantiles");
+  m->sort_quantiles = json_is_true(b3);
   json_t *q = json_object_get(cfg, "quantiles");
   if (!json_is_array(q) || json_array_size(q) < 1 || json_array_size(q) > KZ_TFT_MAX_QUANTILES)
     return bad("config.quantiles");

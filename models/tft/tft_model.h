@@ -50,7 +50,7 @@ typedef struct kz_tft_model {
   kz_nn_model_base base; /* must stay first */
   kz_tft_dims dm;
   int64_t stride, season;
-  int series_embedding, relative_time;
+  int series_embedding, relative_time, sort_quantiles;
   /* columns by name (the schema's static_num, static_cat, known_num,
    * observed_num fields) */
   int n_snum, n_scat, n_known_cols, n_obs;
