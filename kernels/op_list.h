@@ -159,6 +159,37 @@
     "dlogits (+)= dloss/2 * (masked softmax - onehot) per column; 0 past the length")              \
   U(tanh, scale, 1.0, KZ_YES, KZ_YES, KZ_YES, "N (nominal)", 1e-10,                                \
     "tanh(scale*x) (scale 1: the BERT pooler's activation)")                                       \
+  X(lstm_cell, lstm_cell_fwd, KZ_YES, KZ_YES, KZ_YES,                                              \
+    (kz_stream *s, const float *gates, const float *c_prev, float *h, float *c, int64_t rows,      \
+     int64_t hidden),                                                                              \
+    "12*R*H (nominal)", "4*R*H*(4 + 3)", 1e-10, 0,                                                 \
+    "LSTM cell on gate pre-activations [R, 4H] (i, f, g, o): c = sig(f)c_prev + sig(i)tanh(g), "   \
+    "h = sig(o)tanh(c)")                                                                           \
+  X(lstm_cell_bwd, lstm_cell_bwd, KZ_NO("the backward of lstm_cell"), KZ_YES, KZ_YES,              \
+    (kz_stream *s, const float *gates, const float *c_prev, const float *c, const float *dh,       \
+     const float *dc, float *dgates, float *dc_prev, int64_t rows, int64_t hidden,                 \
+     bool accumulate),                                                                             \
+    "20*R*H (nominal)", "4*R*H*(11 + (acc ? 5 : 0))", 1e-9, 0,                                     \
+    "dgates (+)= d(preact), dc_prev (+)= dc_total*sig(f); dc NULL is zero, dc_prev may be NULL")   \
+  X(glu, glu_fwd, KZ_YES, KZ_YES, KZ_YES,                                                          \
+    (kz_stream *s, const float *x, float *y, int64_t rows, int64_t cols),                          \
+    "4*R*C (nominal)", "4*3*R*C", 1e-10, 0,                                                        \
+    "GLU: y[r,c] = x[r,c] * sigmoid(x[r,C+c]), x [R, 2C]")                                         \
+  X(glu_bwd, glu_bwd, KZ_NO("the backward of glu"), KZ_YES, KZ_YES,                                \
+    (kz_stream *s, const float *x, const float *dy, float *dx, int64_t rows, int64_t cols,         \
+     bool accumulate),                                                                             \
+    "6*R*C (nominal)", "4*R*C*(acc ? 7 : 5)", 1e-10, 0,                                            \
+    "dx[:, :C] (+)= dy*sig(b), dx[:, C:] (+)= dy*a*sig(b)*(1-sig(b))")                             \
+  X(quantile_loss, quantile_loss_fwd, KZ_YES, KZ_YES, KZ_YES,                                      \
+    (kz_stream *s, const float *pred, const float *target, const float *quantiles, float *losses,  \
+     int64_t rows, int64_t nq),                                                                    \
+    "4*R*Q", "4*(2*R*Q + R + Q)", 1e-12, 0,                                                        \
+    "pinball: losses[r,j] = max(q_j*e, (q_j-1)*e), e = target[r] - pred[r,j]; 0 if target NaN")    \
+  X(quantile_loss_bwd, quantile_loss_bwd, KZ_NO("the backward of quantile_loss"), KZ_YES, KZ_YES,  \
+    (kz_stream *s, const float *pred, const float *target, const float *quantiles, float *dpred,   \
+     int64_t rows, int64_t nq, double scale, bool accumulate),                                     \
+    "3*R*Q", "4*(R*Q*(acc ? 3 : 2) + R + Q)", 1e-12, 0,                                            \
+    "dpred (+)= scale*(e > 0 ? -q : e < 0 ? 1-q : 1/2-q); 0 where target is NaN")                  \
   U(elu, alpha, 1.0, KZ_YES, KZ_YES, KZ_YES, "4*N (nominal)", 1e-10,                               \
     "ELU: x > 0 ? x : alpha*(exp(x) - 1)")                                                         \
   U(leaky_relu, slope, 0.01, KZ_YES, KZ_YES, KZ_YES, "N", 1e-12,                                   \

@@ -942,3 +942,129 @@ static inline kz_status unary_bwd(kz_stream *s, const char *op, unary_bwd_fn fn,
   }
 KZ_OP_UNARIES()
 #undef KZ_UNARY
+
+/* ---- the TFT's ops ------------------------------------------------------------- */
+
+/* rows x hidden from c_prev's last dim; gates must hold 4 * rows * hidden. */
+static kz_status lstm_dims(const char *op, const kz_tensor *gates, const kz_tensor *c_prev,
+                           int64_t *rows, int64_t *hidden) {
+  *hidden = kz_tensor_cols(c_prev);
+  *rows = kz_tensor_rows(c_prev);
+  if (kz_tensor_cols(gates) != 4 * *hidden)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: gates %s must have 4 * %lld columns (i, f, g, o)", op,
+                   describe(gates), (long long)*hidden);
+  return check_numel(op, "gates", gates, 4 * *rows * *hidden, "rows x 4*hidden");
+}
+
+kz_status kz_op_lstm_cell(kz_stream *s, const kz_tensor *gates, const kz_tensor *c_prev,
+                          kz_tensor *h, kz_tensor *c) {
+  const char *op = "lstm_cell";
+  KZ_TRY(check(s, op, "gates", gates, KZ_F32));
+  KZ_TRY(check(s, op, "c_prev", c_prev, KZ_F32));
+  KZ_TRY(check(s, op, "h", h, KZ_F32));
+  KZ_TRY(check(s, op, "c", c, KZ_F32));
+  int64_t rows = 0, hidden = 0;
+  KZ_TRY(lstm_dims(op, gates, c_prev, &rows, &hidden));
+  KZ_TRY(check_same_shape(op, "h", h, "c_prev", c_prev));
+  KZ_TRY(check_same_shape(op, "c", c, "c_prev", c_prev));
+  if (rows * hidden == 0) return KZ_OK;
+  return DISPATCH(s, lstm_cell_fwd, op, gates->data, c_prev->data, h->data, c->data, rows, hidden);
+}
+
+kz_status kz_op_lstm_cell_bwd(kz_stream *s, const kz_tensor *gates, const kz_tensor *c_prev,
+                              const kz_tensor *c, const kz_tensor *dh, const kz_tensor *dc,
+                              kz_tensor *dgates, kz_tensor *dc_prev, bool accumulate) {
+  const char *op = "lstm_cell_bwd";
+  if (KZ_NOT_WANTED(dgates) && KZ_NOT_WANTED(dc_prev)) return KZ_OK;
+  KZ_TRY(check(s, op, "gates", gates, KZ_F32));
+  KZ_TRY(check(s, op, "c_prev", c_prev, KZ_F32));
+  KZ_TRY(check(s, op, "c", c, KZ_F32));
+  KZ_TRY(check(s, op, "dh", dh, KZ_F32));
+  int64_t rows = 0, hidden = 0;
+  KZ_TRY(lstm_dims(op, gates, c_prev, &rows, &hidden));
+  KZ_TRY(check_same_shape(op, "c", c, "c_prev", c_prev));
+  KZ_TRY(check_same_shape(op, "dh", dh, "c_prev", c_prev));
+  if (dc) {
+    KZ_TRY(check(s, op, "dc", dc, KZ_F32));
+    KZ_TRY(check_same_shape(op, "dc", dc, "c_prev", c_prev));
+  }
+  if (dgates) {
+    KZ_TRY(check(s, op, "dgates", dgates, KZ_F32));
+    KZ_TRY(check_same_shape(op, "dgates", dgates, "gates", gates));
+  }
+  if (dc_prev) {
+    KZ_TRY(check(s, op, "dc_prev", dc_prev, KZ_F32));
+    KZ_TRY(check_same_shape(op, "dc_prev", dc_prev, "c_prev", c_prev));
+  }
+  if (rows * hidden == 0) return KZ_OK;
+  return DISPATCH(s, lstm_cell_bwd, op, gates->data, c_prev->data, c->data, dh->data,
+                  dc ? dc->data : NULL, dgates ? dgates->data : NULL,
+                  dc_prev ? dc_prev->data : NULL, rows, hidden, accumulate);
+}
+
+static kz_status glu_dims(const char *op, const kz_tensor *x, const kz_tensor *y, int64_t *rows,
+                          int64_t *cols) {
+  *cols = kz_tensor_cols(y);
+  *rows = kz_tensor_rows(y);
+  if (kz_tensor_cols(x) != 2 * *cols || kz_tensor_rows(x) != *rows)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: x %s must be [rows, 2 * cols] for %s", op, describe(x),
+                   describe(y));
+  return KZ_OK;
+}
+
+kz_status kz_op_glu(kz_stream *s, const kz_tensor *x, kz_tensor *y) {
+  const char *op = "glu";
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "y", y, KZ_F32));
+  int64_t rows = 0, cols = 0;
+  KZ_TRY(glu_dims(op, x, y, &rows, &cols));
+  if (rows * cols == 0) return KZ_OK;
+  return DISPATCH(s, glu_fwd, op, x->data, y->data, rows, cols);
+}
+
+kz_status kz_op_glu_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy, kz_tensor *dx,
+                        bool accumulate) {
+  const char *op = "glu_bwd";
+  if (KZ_NOT_WANTED(dx)) return KZ_OK;
+  KZ_TRY(check(s, op, "x", x, KZ_F32));
+  KZ_TRY(check(s, op, "dy", dy, KZ_F32));
+  KZ_TRY(check(s, op, "dx", dx, KZ_F32));
+  int64_t rows = 0, cols = 0;
+  KZ_TRY(glu_dims(op, x, dy, &rows, &cols));
+  KZ_TRY(check_same_shape(op, "dx", dx, "x", x));
+  if (rows * cols == 0) return KZ_OK;
+  return DISPATCH(s, glu_bwd, op, x->data, dy->data, dx->data, rows, cols, accumulate);
+}
+
+static kz_status qloss_check(kz_stream *s, const char *op, const kz_tensor *pred,
+                             const kz_tensor *target, const kz_tensor *quantiles,
+                             const char *out_name, const kz_tensor *out) {
+  KZ_TRY(check(s, op, "pred", pred, KZ_F32));
+  KZ_TRY(check(s, op, "target", target, KZ_F32));
+  KZ_TRY(check(s, op, "quantiles", quantiles, KZ_F32));
+  KZ_TRY(check(s, op, out_name, out, KZ_F32));
+  KZ_TRY(check_numel(op, "quantiles", quantiles, kz_tensor_cols(pred), "one per column of pred"));
+  KZ_TRY(check_numel(op, "target", target, kz_tensor_rows(pred), "one per row of pred"));
+  return check_same_shape(op, out_name, out, "pred", pred);
+}
+
+kz_status kz_op_quantile_loss(kz_stream *s, const kz_tensor *pred, const kz_tensor *target,
+                              const kz_tensor *quantiles, kz_tensor *losses) {
+  const char *op = "quantile_loss";
+  KZ_TRY(qloss_check(s, op, pred, target, quantiles, "losses", losses));
+  if (kz_tensor_numel(pred) == 0) return KZ_OK;
+  return DISPATCH(s, quantile_loss_fwd, op, pred->data, target->data, quantiles->data, losses->data,
+                  kz_tensor_rows(pred), kz_tensor_cols(pred));
+}
+
+kz_status kz_op_quantile_loss_bwd(kz_stream *s, const kz_tensor *pred, const kz_tensor *target,
+                                  const kz_tensor *quantiles, kz_tensor *dpred, double scale,
+                                  bool accumulate) {
+  const char *op = "quantile_loss_bwd";
+  if (KZ_NOT_WANTED(dpred)) return KZ_OK;
+  KZ_TRY(qloss_check(s, op, pred, target, quantiles, "dpred", dpred));
+  if (!isfinite(scale)) return kz_fail(KZ_ERR_INVALID_ARG, "%s: scale must be finite", op);
+  if (kz_tensor_numel(pred) == 0) return KZ_OK;
+  return DISPATCH(s, quantile_loss_bwd, op, pred->data, target->data, quantiles->data, dpred->data,
+                  kz_tensor_rows(pred), kz_tensor_cols(pred), scale, accumulate);
+}

@@ -206,6 +206,28 @@ kz_status kz_op_attention_sep_bwd(kz_stream *s, const kz_tensor *q, const kz_ten
 KZ_OP_UNARIES()
 #undef KZ_UNARY
 
+/* The TFT's ops. LSTM cell: gates [R, 4H] pre-activations (x W_x^T + h W_h^T
+ * + b, from GEMMs) in PyTorch's gate order i, f, g, o; c_prev, h, c [R, H].
+ * Its backward takes the saved gates, c_prev and c, the incoming dh and dc
+ * (dc NULL: zero, the last step) and writes dgates and dc_prev (either may
+ * be NULL). GLU: x [R, 2C] -> y [R, C] = x[:, :C] * sigmoid(x[:, C:]).
+ * Quantile loss: pred [R, Q], target [R] (NaN: no label, zero loss and
+ * gradient), quantiles [Q]; losses [R, Q] pinball; the backward adds
+ * scale * dloss/dpred (a tie takes the mean slope, 1/2 - q). */
+kz_status kz_op_lstm_cell(kz_stream *s, const kz_tensor *gates, const kz_tensor *c_prev,
+                          kz_tensor *h, kz_tensor *c);
+kz_status kz_op_lstm_cell_bwd(kz_stream *s, const kz_tensor *gates, const kz_tensor *c_prev,
+                              const kz_tensor *c, const kz_tensor *dh, const kz_tensor *dc,
+                              kz_tensor *dgates, kz_tensor *dc_prev, bool accumulate);
+kz_status kz_op_glu(kz_stream *s, const kz_tensor *x, kz_tensor *y);
+kz_status kz_op_glu_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *dy, kz_tensor *dx,
+                        bool accumulate);
+kz_status kz_op_quantile_loss(kz_stream *s, const kz_tensor *pred, const kz_tensor *target,
+                              const kz_tensor *quantiles, kz_tensor *losses);
+kz_status kz_op_quantile_loss_bwd(kz_stream *s, const kz_tensor *pred, const kz_tensor *target,
+                                  const kz_tensor *quantiles, kz_tensor *dpred, double scale,
+                                  bool accumulate);
+
 #ifdef __cplusplus
 }
 #endif

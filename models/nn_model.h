@@ -87,6 +87,12 @@ typedef struct kz_nn_model_ops {
    * other parameters keep their fresh initialisation, and writes a note
    * (what was copied, what is new) into note. */
   kz_status (*init_from_model)(kz_nn_model *m, const kz_nn_model *src, char *note, size_t cap);
+  /* Optional (NULL for row models): models whose examples span many rows
+   * (the TFT's windows over a series) evaluate and predict whole data sets,
+   * given by path (they need every split's history). kz_nn_evaluate and
+   * `kaizen eval` / `kaizen predict --data` call these when set. */
+  kz_status (*eval_dataset)(kz_nn_model *m, const char *data_path, kz_nn_metrics *out);
+  kz_status (*predict_dataset)(kz_nn_model *m, const char *data_path, const char *out_path);
 } kz_nn_model_ops;
 
 typedef struct kz_nn_model_info {

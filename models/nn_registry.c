@@ -12,6 +12,7 @@
 #include "models/nn_file.h"
 #include "models/nn_model.h"
 #include "models/transformer/transformer.h"
+#include "models/tft/tft_model.h"
 
 typedef struct nn_type {
   const char *name;
@@ -23,6 +24,7 @@ static const nn_type types[] = {
     {"mlp", kz_mlp_create, kz_mlp_from_meta},
     {"linear", kz_linear_create, kz_linear_from_meta},
     {"transformer", kz_transformer_create, kz_transformer_from_meta},
+    {"tft", kz_tft_create, kz_tft_from_meta},
 };
 enum { N_TYPES = sizeof(types) / sizeof(types[0]) };
 
@@ -55,7 +57,7 @@ kz_status kz_nn_model_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz
   const nn_type *t = find_type(name);
   if (!t)
     return kz_fail(KZ_ERR_INVALID_ARG,
-                   "model.type: '%s' is not a neural model (mlp, linear, transformer)", name);
+                   "model.type: '%s' is not a neural model (mlp, linear, transformer, tft)", name);
   KZ_TRY(t->create(model_cfg, train, device, out));
   kz_nn_model_base *b = kz_nn_base(*out);
   if (!(b->input_schema = kz_schema_to_input_string(kz_dataset_schema(train)))) {
@@ -143,7 +145,7 @@ kz_status kz_nn_model_from_meta_sized(const char *meta_json, kz_device device, i
     st = kz_fail(KZ_ERR_FORMAT, "model meta: no \"type\" string");
   else if (!t)
     st = kz_fail(KZ_ERR_UNSUPPORTED,
-                 "model meta: unknown model type '%s' (mlp, linear, transformer)",
+                 "model meta: unknown model type '%s' (mlp, linear, transformer, tft)",
                  json_string_value(type));
   else
     st = t->from_meta(meta_json, device, want_params, out ? &m : NULL);

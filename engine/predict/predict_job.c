@@ -288,10 +288,28 @@ static kz_status write_predictions(source *s, kz_predictor *p, FILE *f, int64_t 
   return st;
 }
 
+/* A model whose examples span rows (the TFT's windows over a series) reads
+ * a whole data set: --data, not --input. */
+static kz_status whole_dataset(const kz_predict_request *r, kz_predictor *p, const char *what) {
+  if (r->data) return KZ_OK;
+  return kz_fail(KZ_ERR_INVALID_ARG, "%s: a %s model %ss from a data set (--data DIR), not --input",
+                 kz_predictor_path(p), kz_predictor_type(p), what);
+}
+
 kz_status kz_predict_job(const kz_predict_request *r) {
   KZ_TRY(check_out(r));
   kz_predictor *p = NULL;
   KZ_TRY(kz_predictor_open(r->model, r->device, &p));
+  kz_nn_model *dnn = kz_predictor_nn(p);
+  if (dnn && kz_nn_base(dnn)->ops->predict_dataset) {
+    kz_status ds = whole_dataset(r, p, "predict");
+    if (ds == KZ_OK && !r->out)
+      ds = kz_fail(KZ_ERR_INVALID_ARG, "%s: a %s model writes its forecasts to --out FILE",
+                   kz_predictor_path(p), kz_predictor_type(p));
+    if (ds == KZ_OK) ds = kz_nn_base(dnn)->ops->predict_dataset(dnn, r->data, r->out);
+    kz_predictor_close(p);
+    return ds;
+  }
   source s;
   kz_status st = source_open(&s, r, p, KZ_LABEL_OPTIONAL);
   kz_atomic_file out = {0};
@@ -368,6 +386,22 @@ static void print_metric(FILE *out, int json, const char *name, double v) {
 kz_status kz_eval_job(const kz_predict_request *r, FILE *out) {
   kz_predictor *p = NULL;
   KZ_TRY(kz_predictor_open(r->model, r->device, &p));
+  kz_nn_model *dnn = kz_predictor_nn(p);
+  if (dnn && kz_nn_base(dnn)->ops->eval_dataset) {
+    kz_nn_metrics mt;
+    kz_status ds = whole_dataset(r, p, "evaluate");
+    if (ds == KZ_OK) ds = kz_nn_base(dnn)->ops->eval_dataset(dnn, r->data, &mt);
+    if (ds == KZ_OK && r->json) {
+      fputs("{\"model\":", out);
+      json_string_out(out, r->model);
+      fprintf(out, ",\"type\":\"%s\"", kz_predictor_type(p));
+    }
+    for (int i = 0; ds == KZ_OK && i < mt.n; ++i)
+      print_metric(out, r->json, mt.names[i], mt.values[i]);
+    if (ds == KZ_OK && r->json) fputs("}\n", out);
+    kz_predictor_close(p);
+    return ds;
+  }
   source s;
   kz_status st = source_open(&s, r, p, KZ_LABEL_REQUIRED);
   kz_nn_model *nn = kz_predictor_nn(p);

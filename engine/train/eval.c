@@ -7,6 +7,11 @@
 
 kz_status kz_nn_evaluate(kz_nn_model *m, kz_dataset *ds, int64_t batch_rows, kz_nn_metrics *out) {
   const kz_nn_model_base *mb = kz_nn_base(m);
+  /* a model whose examples span rows (the TFT's windows) takes the data set */
+  if (mb->ops->eval_dataset) {
+    kz_status st = mb->ops->eval_dataset(m, kz_dataset_path(ds), out);
+    return st == KZ_OK ? KZ_OK : kz_fail_context(st, "evaluating on %s", kz_dataset_path(ds));
+  }
   const int64_t rows = kz_dataset_rows(ds);
   if (batch_rows < 1024) batch_rows = 1024;
   kz_shard_batch b;

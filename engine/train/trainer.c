@@ -125,6 +125,10 @@ static kz_status pick_metric(trainer *t) {
   t->es_index = -1;
   for (int i = 0; id >= 0 && i < t->names.n; ++i)
     if (!strcmp(t->names.names[i], kz_metric_name((kz_metric_id)id))) t->es_index = i;
+  /* a model's own metric (the TFT's q_risk_p50), by its exact name */
+  const char *bare = !strncmp(want, "valid/", 6) ? want + 6 : want;
+  for (int i = 0; t->es_index < 0 && i < t->names.n; ++i)
+    if (!strcmp(t->names.names[i], bare)) t->es_index = i;
   if (t->es_index < 0) {
     char list[256] = "";
     for (int i = 0; i < t->names.n; ++i)

@@ -40,6 +40,8 @@ void kz_cases_view(kz_op_case_list *l); /* permute and its backward */
 void kz_cases_transformer(kz_op_case_list *l);
 void kz_cases_attention(kz_op_case_list *l); /* attention and its backward */
 void kz_bench_cases_attention(kz_op_case_list *l);
+void kz_cases_tft(kz_op_case_list *l);  /* lstm_cell(_bwd), glu(_bwd), quantile_loss(_bwd) */
+void kz_bench_cases_tft(kz_op_case_list *l);
 
 /* A unary elementwise op of the op list, as the generic cases see it. */
 typedef struct kz_unary_info {
@@ -110,6 +112,15 @@ kz_op_case *kz_case_attention(kz_op_case_list *l, int64_t t, int64_t d,
                               const kz_fused_attn_params *p);
 kz_op_case *kz_case_attention_bwd(kz_op_case_list *l, int64_t t, int64_t d,
                                   const kz_fused_attn_params *p, bool acc, unsigned drop);
+/* The TFT's ops. lstm_cell_bwd drop bits: 1 dgates, 2 dc_prev, 4 dc (NULL). */
+kz_op_case *kz_case_lstm_cell(kz_op_case_list *l, int64_t rows, int64_t hidden);
+kz_op_case *kz_case_lstm_cell_bwd(kz_op_case_list *l, int64_t rows, int64_t hidden, bool acc,
+                                  unsigned drop);
+kz_op_case *kz_case_glu(kz_op_case_list *l, int64_t rows, int64_t cols);
+kz_op_case *kz_case_glu_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, bool acc);
+kz_op_case *kz_case_quantile_loss(kz_op_case_list *l, int64_t rows, int64_t nq);
+kz_op_case *kz_case_quantile_loss_bwd(kz_op_case_list *l, int64_t rows, int64_t nq, double scale,
+                                      bool acc);
 kz_op_case *kz_case_unary(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param);
 kz_op_case *kz_case_unary_bwd(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param,
                               bool acc);

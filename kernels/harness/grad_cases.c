@@ -550,6 +550,76 @@ static void build_transformer(kz_grad_list *l) {
   memcpy(g->ints, spans, sizeof spans);
   input(g, "logits", 36, true, 0, 2);
   g->nout = 3;
+/* ---- the TFT's ops ------------------------------------------------------------------ */
+/* lstm_cell: dims = {rows, hidden}; the output is h then c, concatenated, so
+ * the weights of the loss reach both and the backward gets dh and dc. */
+static void lstm_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  const int64_t n = g->dims[0] * g->dims[1];
+  kz_ref_lstm_cell_fwd(in[0], in[1], out, out + n, g->dims[0], g->dims[1]);
+}
+
+static void lstm_bwd(const kz_grad_case *g, double *const *in, const double *dout,
+                     double *const *din) {
+  const int64_t n = g->dims[0] * g->dims[1];
+  double *h = scratch_alloc(n), *c = scratch_alloc(n);
+  if (h && c) {
+    kz_ref_lstm_cell_fwd(in[0], in[1], h, c, g->dims[0], g->dims[1]);
+    kz_ref_lstm_cell_bwd(in[0], in[1], c, dout, dout + n, din[0], din[1], g->dims[0], g->dims[1],
+                         false);
+  }
+  free(h);
+  free(c);
+}
+
+/* glu: dims = {rows, cols of y} */
+static void glu_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_ref_glu_fwd(in[0], out, g->dims[0], g->dims[1]);
+}
+
+static void glu_bwd(const kz_grad_case *g, double *const *in, const double *dy,
+                    double *const *din) {
+  kz_ref_glu_bwd(in[0], dy, din[0], g->dims[0], g->dims[1], false);
+}
+
+/* quantile_loss: dims = {rows, quantiles}; per-element losses, pred
+ * differentiable; the backward's one scale is 1, times dy per element */
+static void qloss_fwd(const kz_grad_case *g, double *const *in, double *out) {
+  kz_ref_quantile_loss_fwd(in[0], in[1], in[2], out, g->dims[0], g->dims[1]);
+}
+
+static void qloss_bwd(const kz_grad_case *g, double *const *in, const double *dy,
+                      double *const *din) {
+  kz_ref_quantile_loss_bwd(in[0], in[1], in[2], din[0], g->dims[0], g->dims[1], 1.0, false);
+  for (int64_t i = 0; i < g->dims[0] * g->dims[1]; ++i) din[0][i] *= dy[i];
+}
+
+static void build_tft(kz_grad_list *l) {
+  static const int64_t lc[][2] = {{1, 1}, {3, 4}, {5, 7}};
+  for (size_t i = 0; i < sizeof lc / sizeof lc[0]; ++i) {
+    const int64_t r = lc[i][0], h = lc[i][1];
+    kz_grad_case *g = push(l, "lstm_cell", lstm_fwd, lstm_bwd, "lstm_cell %lldx%lld (h, c)",
+                           (long long)r, (long long)h);
+    g->dims[0] = r;
+    g->dims[1] = h;
+    input(g, "gates", r * 4 * h, true, 0, 1.5);
+    input(g, "c_prev", r * h, true, 0, 1);
+    g->nout = 2 * r * h;
+
+    g = push(l, "glu", glu_fwd, glu_bwd, "glu %lldx%lld", (long long)r, (long long)h);
+    g->dims[0] = r;
+    g->dims[1] = h;
+    input(g, "x", r * 2 * h, true, 0, 2);
+    g->nout = r * h;
+
+    g = push(l, "quantile_loss", qloss_fwd, qloss_bwd, "quantile_loss %lldx%lld", (long long)r,
+             (long long)(i + 1));
+    g->dims[0] = r;
+    g->dims[1] = (int64_t)i + 1;
+    input(g, "pred", r * (int64_t)(i + 1), true, 0, 1);
+    input(g, "target", r, false, 0, 1);
+    input(g, "quantiles", (int64_t)i + 1, false, 0.5, 0.2);
+    g->nout = r * (int64_t)(i + 1);
+  }
 }
 
 kz_status kz_grad_cases_build(kz_grad_list *list) {
@@ -562,6 +632,7 @@ kz_status kz_grad_cases_build(kz_grad_list *list) {
   build_permute(list);
   build_transformer(list);
   kz_grad_cases_attention(list);
+  build_tft(list);
   if (list->oom) {
     kz_grad_list_free(list);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "harness: cannot build the gradient cases");

@@ -44,6 +44,21 @@ void kz_ref_standardize(const double *v, const double *mean, const double *std, 
 void kz_ref_copy_cols(const double *src, int64_t src_ld, double *dst, int64_t dst_ld, int64_t rows,
                       int64_t cols);
 
+/* The TFT's ops (ref/tft.c): LSTM cell (gates i, f, g, o), GLU, quantile loss. */
+void kz_ref_lstm_cell_fwd(const double *gates, const double *c_prev, double *h, double *c,
+                          int64_t rows, int64_t hidden);
+void kz_ref_lstm_cell_bwd(const double *gates, const double *c_prev, const double *c,
+                          const double *dh, const double *dc, double *dgates, double *dc_prev,
+                          int64_t rows, int64_t hidden, bool accumulate);
+void kz_ref_glu_fwd(const double *x, double *y, int64_t rows, int64_t cols);
+void kz_ref_glu_bwd(const double *x, const double *dy, double *dx, int64_t rows, int64_t cols,
+                    bool accumulate);
+void kz_ref_quantile_loss_fwd(const double *pred, const double *target, const double *quantiles,
+                              double *losses, int64_t rows, int64_t nq);
+void kz_ref_quantile_loss_bwd(const double *pred, const double *target, const double *quantiles,
+                              double *dpred, int64_t rows, int64_t nq, double scale,
+                              bool accumulate);
+
 void kz_ref_gemm_run(const kz_ref_gemm *g);
 void kz_ref_bias_add_fwd(const double *x, const double *bias, double *y, int64_t rows,
                          int64_t cols);

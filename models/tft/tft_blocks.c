@@ -1,0 +1,164 @@
+/* Linear layers, gated residual networks and gated skip connections as
+ * sequences of kernels/ops.h calls (tft_blocks.h). */
+#include "models/tft/tft_blocks.h"
+
+#include <math.h>
+
+#include "kernels/core/error.h"
+#include "kernels/ops.h"
+
+#define LN_EPS 1e-5f /* torch.nn.LayerNorm's default */
+
+kz_status kz_tft_alloc(kz_arena *a, int64_t r, int64_t c, kz_tensor *out) {
+  int64_t shape[2] = {r, c > 0 ? c : 1};
+  return kz_arena_tensor(a, KZ_F32, 2, shape, out);
+}
+
+kz_tensor kz_tft_view2(const kz_tensor *t, int64_t r, int64_t c) {
+  return kz_tensor_view(t->data, KZ_F32, t->device, 2, r, c);
+}
+
+kz_tensor kz_tft_rows(const kz_tensor *t, int64_t r0, int64_t n) {
+  const int64_t c = kz_tensor_cols(t);
+  float *base = t->data ? (float *)t->data + r0 * c : NULL;
+  return kz_tensor_view(base, KZ_F32, t->device, 2, n, c);
+}
+
+kz_status kz_tft_linear(kz_stream *s, const kz_tensor *x, const kz_tft_param *w,
+                        const kz_tft_param *b, kz_tensor *y) {
+  KZ_TRY(kz_op_matmul(s, x, &w->p, y, false, true, 1.0f, 0.0f));
+  return kz_op_bias_add(s, y, &b->p, y);
+}
+
+kz_status kz_tft_linear_bwd(kz_stream *s, const kz_tensor *x, const kz_tft_param *w,
+                            const kz_tft_param *b, const kz_tensor *dy, kz_tensor *dx) {
+  KZ_TRY(kz_op_matmul(s, dy, x, (kz_tensor *)&w->g, true, false, 1.0f, 1.0f));
+  KZ_TRY(kz_op_bias_add_bwd(s, dy, (kz_tensor *)&b->g, true));
+  if (dx) KZ_TRY(kz_op_matmul(s, dy, &w->p, dx, false, false, 1.0f, 1.0f));
+  return KZ_OK;
+}
+
+static kz_status zero(kz_stream *s, kz_tensor *t) {
+  return kz_fill_bytes(s, t->data, 0, kz_tensor_bytes(t));
+}
+
+/* ---- GRN ------------------------------------------------------------------------ */
+
+kz_status kz_tft_grn_alloc(kz_arena *a, const kz_tft_grn *g, int64_t rows, int64_t B,
+                           kz_tft_grn_acts *x) {
+  x->rows = rows;
+  x->B = B;
+  KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->z1));
+  KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->h1));
+  KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->z2));
+  KZ_TRY(kz_tft_alloc(a, rows, 2 * g->out, &x->zg));
+  KZ_TRY(kz_tft_alloc(a, rows, g->out, &x->g));
+  if (g->in != g->out) KZ_TRY(kz_tft_alloc(a, rows, g->out, &x->skip));
+  KZ_TRY(kz_tft_alloc(a, rows, g->out, &x->sum));
+  KZ_TRY(kz_tft_alloc(a, rows, 1, &x->mean));
+  KZ_TRY(kz_tft_alloc(a, rows, 1, &x->rstd));
+  if (g->ctx > 0) {
+    KZ_TRY(kz_tft_alloc(a, B, g->hid, &x->cproj));
+    KZ_TRY(kz_tft_alloc(a, B, g->hid, &x->dcproj));
+  }
+  KZ_TRY(kz_tft_alloc(a, rows, g->out, &x->dsum));
+  KZ_TRY(kz_tft_alloc(a, rows, 2 * g->out, &x->dzg));
+  KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->dz2));
+  KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->dh1));
+  return kz_tft_alloc(a, rows, g->hid, &x->dz1);
+}
+
+/* The per-window context projection [B, hid] added to every step: rows are
+ * time-major, so [rows, hid] is [rows / B, B * hid] and the context is a bias. */
+static kz_tensor per_step(const kz_tensor *t, int64_t B) {
+  const int64_t cols = kz_tensor_cols(t);
+  return kz_tensor_view(t->data, KZ_F32, t->device, 2, kz_tensor_rows(t) / B, B * cols);
+}
+
+static kz_tensor flat(const kz_tensor *t) {
+  return kz_tensor_view(t->data, KZ_F32, t->device, 1, kz_tensor_numel(t));
+}
+
+kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, const kz_tensor *c,
+                         kz_tensor *y, kz_tft_grn_acts *x) {
+  x->a = *a;
+  if (g->ctx > 0) x->c = *c;
+  KZ_TRY(kz_tft_linear(s, a, &g->fc1_w, &g->fc1_b, &x->z1));
+  if (g->ctx > 0) {
+    KZ_TRY(kz_op_matmul(s, c, &g->ctx_w.p, &x->cproj, false, true, 1.0f, 0.0f));
+    kz_tensor z = per_step(&x->z1, x->B), cp = flat(&x->cproj);
+    KZ_TRY(kz_op_bias_add(s, &z, &cp, &z));
+  }
+  KZ_TRY(kz_op_elu(s, &x->z1, &x->h1, 1.0f));
+  KZ_TRY(kz_tft_linear(s, &x->h1, &g->fc2_w, &g->fc2_b, &x->z2));
+  KZ_TRY(kz_tft_linear(s, &x->z2, &g->gate_w, &g->gate_b, &x->zg));
+  KZ_TRY(kz_op_glu(s, &x->zg, &x->g));
+  const kz_tensor *skip = a;
+  if (g->in != g->out) {
+    KZ_TRY(kz_tft_linear(s, a, &g->skip_w, &g->skip_b, &x->skip));
+    skip = &x->skip;
+  }
+  KZ_TRY(kz_op_add(s, skip, &x->g, &x->sum));
+  kz_tensor mean = flat(&x->mean), rstd = flat(&x->rstd);
+  return kz_op_layernorm(s, &x->sum, &g->norm_w.p, &g->norm_b.p, y, &mean, &rstd, LN_EPS);
+}
+
+kz_status kz_tft_grn_bwd(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x, const kz_tensor *dy,
+                         kz_tensor *da, kz_tensor *dc) {
+  kz_tensor mean = flat(&x->mean), rstd = flat(&x->rstd);
+  KZ_TRY(zero(s, &x->dsum));
+  KZ_TRY(kz_op_layernorm_bwd(s, dy, &x->sum, &g->norm_w.p, &mean, &rstd, &x->dsum,
+                             (kz_tensor *)&g->norm_w.g, (kz_tensor *)&g->norm_b.g, true));
+  KZ_TRY(kz_op_glu_bwd(s, &x->zg, &x->dsum, &x->dzg, false));
+  if (g->in != g->out)
+    KZ_TRY(kz_tft_linear_bwd(s, &x->a, &g->skip_w, &g->skip_b, &x->dsum, da));
+  else if (da)
+    KZ_TRY(kz_op_add(s, da, &x->dsum, da));
+  KZ_TRY(zero(s, &x->dz2));
+  KZ_TRY(kz_tft_linear_bwd(s, &x->z2, &g->gate_w, &g->gate_b, &x->dzg, &x->dz2));
+  KZ_TRY(zero(s, &x->dh1));
+  KZ_TRY(kz_tft_linear_bwd(s, &x->h1, &g->fc2_w, &g->fc2_b, &x->dz2, &x->dh1));
+  KZ_TRY(kz_op_elu_bwd(s, &x->z1, &x->dh1, &x->dz1, 1.0f, false));
+  KZ_TRY(kz_tft_linear_bwd(s, &x->a, &g->fc1_w, &g->fc1_b, &x->dz1, da));
+  if (g->ctx > 0) {
+    kz_tensor dz = per_step(&x->dz1, x->B), dcp = flat(&x->dcproj);
+    KZ_TRY(kz_op_bias_add_bwd(s, &dz, &dcp, false));
+    KZ_TRY(kz_op_matmul(s, &x->dcproj, &x->c, (kz_tensor *)&g->ctx_w.g, true, false, 1.0f, 1.0f));
+    if (dc) KZ_TRY(kz_op_matmul(s, &x->dcproj, &g->ctx_w.p, dc, false, false, 1.0f, 1.0f));
+  }
+  return KZ_OK;
+}
+
+/* ---- gated skip connection --------------------------------------------------------- */
+
+kz_status kz_tft_gate_alloc(kz_arena *a, const kz_tft_gate *g, int64_t rows, kz_tft_gate_acts *x) {
+  x->rows = rows;
+  KZ_TRY(kz_tft_alloc(a, rows, 2 * g->out, &x->zg));
+  KZ_TRY(kz_tft_alloc(a, rows, g->out, &x->g));
+  KZ_TRY(kz_tft_alloc(a, rows, g->out, &x->sum));
+  KZ_TRY(kz_tft_alloc(a, rows, 1, &x->mean));
+  KZ_TRY(kz_tft_alloc(a, rows, 1, &x->rstd));
+  KZ_TRY(kz_tft_alloc(a, rows, g->out, &x->dsum));
+  return kz_tft_alloc(a, rows, 2 * g->out, &x->dzg);
+}
+
+kz_status kz_tft_gate_fwd(kz_stream *s, const kz_tft_gate *g, const kz_tensor *x,
+                          const kz_tensor *skip, kz_tensor *y, kz_tft_gate_acts *a) {
+  a->x = *x;
+  KZ_TRY(kz_tft_linear(s, x, &g->gate_w, &g->gate_b, &a->zg));
+  KZ_TRY(kz_op_glu(s, &a->zg, &a->g));
+  KZ_TRY(kz_op_add(s, skip, &a->g, &a->sum));
+  kz_tensor mean = flat(&a->mean), rstd = flat(&a->rstd);
+  return kz_op_layernorm(s, &a->sum, &g->norm_w.p, &g->norm_b.p, y, &mean, &rstd, LN_EPS);
+}
+
+kz_status kz_tft_gate_bwd(kz_stream *s, const kz_tft_gate *g, kz_tft_gate_acts *a,
+                          const kz_tensor *dy, kz_tensor *dx, kz_tensor *dskip) {
+  kz_tensor mean = flat(&a->mean), rstd = flat(&a->rstd);
+  KZ_TRY(zero(s, &a->dsum));
+  KZ_TRY(kz_op_layernorm_bwd(s, dy, &a->sum, &g->norm_w.p, &mean, &rstd, &a->dsum,
+                             (kz_tensor *)&g->norm_w.g, (kz_tensor *)&g->norm_b.g, true));
+  if (dskip) KZ_TRY(kz_op_add(s, dskip, &a->dsum, dskip));
+  KZ_TRY(kz_op_glu_bwd(s, &a->zg, &a->dsum, &a->dzg, false));
+  return kz_tft_linear_bwd(s, &a->x, &g->gate_w, &g->gate_b, &a->dzg, dx);
+}

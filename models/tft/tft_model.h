@@ -1,0 +1,116 @@
+/* The Temporal Fusion Transformer as a neural model of the trainer
+ * (models/nn_model.h, model.type: tft; docs/MODELS.md "## tft").
+ *
+ * Examples are windows: encoder_length steps of history and horizon steps
+ * to forecast, cut from the series of a timeseries data set. The trainer
+ * hands out shard rows; a training row stands for the window whose first
+ * forecast step it is (so an epoch is one pass over the windows, shuffled as
+ * rows are), and rows without a full window in the training split, or off
+ * the stride, contribute nothing. Evaluation and prediction take whole data
+ * sets (eval_dataset, predict_dataset): a window needs its series' history. */
+#ifndef KZ_MODELS_TFT_MODEL_H
+#define KZ_MODELS_TFT_MODEL_H
+
+#include "models/nn_model.h"
+#include "models/tft/tft_net.h"
+
+enum { KZ_TFT_MAX_COLS = 32 };
+
+/* One series, time-ordered; the first n_train steps come from the train
+ * split (evaluation forecasts only past them). Raw values, NaN missing. */
+typedef struct kz_tft_series {
+  int64_t n, n_train;
+  int32_t code; /* the model's series code; -1: a series the model has not seen */
+  double *time;
+  float *y;     /* [n] */
+  float *known; /* [n, n_known_cols] */
+  float *obs;   /* [n, n_obs] */
+  float s_num[KZ_TFT_MAX_COLS];
+  int32_t s_cat[KZ_TFT_MAX_COLS]; /* the model's codes, -1 unknown */
+  int64_t cap;
+} kz_tft_series;
+
+typedef struct kz_tft_store {
+  int64_t n;
+  kz_tft_series *s;
+  int32_t *by_code; /* dataset series code -> index in s (-1 none) */
+  int32_t n_codes;
+} kz_tft_store;
+
+/* A batch of windows on the host, in the layout of tft_net.h. */
+typedef struct kz_tft_host_batch {
+  int64_t B, cap;
+  float *s_real, *past, *fut, *y;
+  int32_t *s_cat;
+  int32_t *series; /* per window: the series' store index, its p */
+  int64_t *pos;
+} kz_tft_host_batch;
+
+typedef struct kz_tft_model {
+  kz_nn_model_base base; /* must stay first */
+  kz_tft_dims dm;
+  int64_t stride, season;
+  int series_embedding, relative_time, sort_quantiles;
+  /* columns by name (the schema's static_num, static_cat, known_num,
+   * observed_num fields) */
+  int n_snum, n_scat, n_known_cols, n_obs;
+  char *snum[KZ_TFT_MAX_COLS], *scat[KZ_TFT_MAX_COLS], *known[KZ_TFT_MAX_COLS],
+      *obs[KZ_TFT_MAX_COLS];
+  int32_t scat_card[KZ_TFT_MAX_COLS];
+  char **scat_names[KZ_TFT_MAX_COLS]; /* category strings per static categorical */
+  char *series_field_name;            /* the series id column ("all" when none) */
+  int32_t n_series;
+  char **series_names;
+  double *y_mean, *y_std; /* per series (n_series), target scaling */
+  double y_mean_all, y_std_all;
+  double snum_mean[KZ_TFT_MAX_COLS], snum_std[KZ_TFT_MAX_COLS];
+  double known_mean[KZ_TFT_MAX_COLS], known_std[KZ_TFT_MAX_COLS];
+  double obs_mean[KZ_TFT_MAX_COLS], obs_std[KZ_TFT_MAX_COLS];
+  double time_step;
+  int f_sid, f_time; /* field indices of the training schema (row-anchored training) */
+  char metric_names[KZ_NN_MAX_METRICS][32];
+  int n_metrics;
+  kz_tft_net *net;
+  kz_tft_host_batch hb;
+  kz_tft_store train; /* the training split (create only; empty after a load) */
+  int64_t train_windows, skipped_series;
+} kz_tft_model;
+
+kz_status kz_tft_create(const kz_cfg_node *cfg, kz_dataset *train, kz_device device,
+                        kz_nn_model **out);
+kz_status kz_tft_from_meta(const char *meta_json, kz_device device, int64_t want_params,
+                           kz_nn_model **out);
+kz_status kz_tft_meta_json(const kz_nn_model *m, char **out);
+/* Builds the network once dims are known (create, from_meta). */
+kz_status kz_tft_finish(kz_tft_model *m, kz_device device, int64_t want_params, int allocate);
+void kz_tft_free(kz_tft_model *m);
+
+/* tft_data.c: series from a data set path (split "train", "valid" or NULL:
+ * all), appended to store; columns resolved by name. */
+kz_status kz_tft_store_load(const kz_tft_model *m, const char *path, const char *split,
+                            kz_tft_store *store);
+void kz_tft_store_free(kz_tft_store *st);
+/* Fills window w of a batch of B windows: decoder starting at step p of
+ * series s (steps past the series' end take known inputs carried forward
+ * and relative time; their targets are NaN). */
+
+kz_status kz_tft_batch_reserve(const kz_tft_model *m, kz_tft_host_batch *hb, int64_t B);
+void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host_batch *hb,
+                      int64_t w, int32_t s, int64_t p);
+void kz_tft_batch_free(kz_tft_host_batch *hb);
+kz_tft_batch kz_tft_batch_view(const kz_tft_host_batch *hb, int64_t B);
+/* The target scaling of a series. */
+void kz_tft_scale_of(const kz_tft_model *m, const kz_tft_series *s, double *mean, double *std);
+
+/* tft_eval.c */
+kz_status kz_tft_train_batch(kz_nn_model *m, const kz_shard_batch *b, double weight, uint64_t seed,
+                             double *loss);
+kz_status kz_tft_eval_batch(kz_nn_model *m, const kz_shard_batch *b, kz_nn_eval *acc);
+void kz_tft_eval_finish(const kz_nn_model *m, const kz_nn_eval *acc, kz_nn_metrics *out);
+kz_status kz_tft_predict_batch(kz_nn_model *m, const kz_shard_batch *b, float *out);
+kz_status kz_tft_eval_dataset(kz_nn_model *m, const char *path, kz_nn_metrics *out);
+kz_status kz_tft_predict_dataset(kz_nn_model *m, const char *path, const char *out_csv);
+
+extern const kz_nn_model_ops kz_tft_ops;
+
+#endif

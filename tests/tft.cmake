@@ -1,0 +1,12 @@
+# Temporal Fusion Transformer (models/tft): the network against the float64
+# PyTorch reference of tools/make_tft_fixture.py (committed fixture).
+set(KZ_TFT_FIXTURE ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/tft/tft_parity.txt)
+
+kz_add_c_test_exe(test_tft test_tft.c)
+add_test(NAME tft/parity COMMAND test_tft parity ${KZ_TFT_FIXTURE})
+
+# train / eval / predict through the binary on txhousing and taylor
+get_filename_component(KZ_TFT_SHARED_DATA ${CMAKE_SOURCE_DIR}/../shared/data ABSOLUTE)
+add_test(NAME tft/cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/tft_cli.sh $<TARGET_FILE:kaizen>
+                              ${KZ_TFT_SHARED_DATA})
+set_tests_properties(tft/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1200)

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The TFT through the kaizen binary, each command its own process:
+#   import txhousing and taylor (tests/data_cli.sh's commands), train a small
+#   TFT on each, `kaizen eval` (model beside the seasonal-naive baseline) and
+#   `kaizen predict` (per-series, per-step quantiles after the last
+#   observation); save/load: eval of the saved model reproduces the
+#   trainer's final numbers; bad jobs: an unknown covariate name, a window
+#   longer than every series, a row model's --input for a window model.
+# usage: tft_cli.sh KAIZEN SHARED_DATA_DIR
+set -u
+kaizen="$1" data="$2"
+[ -f "$data/txhousing.csv" ] && [ -f "$data/taylor.csv" ] || {
+  echo "skipped: txhousing.csv / taylor.csv not found in $data"
+  exit 77
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*" | head -5; fails=$((fails + 1)); }
+
+"$kaizen" data import --kind timeseries --input "$data/txhousing.csv" --out "$tmp/tx" \
+  --series-id city --time date --label sales --known year,month --valid-fraction 0.1 >/dev/null ||
+  { echo "FAIL: import txhousing"; exit 1; }
+"$kaizen" data import --kind timeseries --input "$data/taylor.csv" --out "$tmp/taylor" \
+  --time t --label demand --valid-fraction 0.2 >/dev/null || { echo "FAIL: import taylor"; exit 1; }
+
+# job FILE DATA K TAU SEASON STEPS [extra model lines]
+job() {
+  local file="$1" d="$2" k="$3" tau="$4" season="$5" steps="$6"; shift 6
+  {
+    echo "model:"
+    echo "  type: tft"
+    echo "  hidden: 16"
+    echo "  heads: 4"
+    echo "  encoder_length: $k"
+    echo "  horizon: $tau"
+    echo "  season: $season"
+    for l in "$@"; do echo "  $l"; done
+    echo "data:"
+    echo "  train: $d"
+    echo "train:"
+    echo "  lr: 0.003"
+    echo "  batch_size: 64"
+    echo "  steps: $steps"
+    echo "  log_every: 10"
+    echo "  clip_norm: 1.0"
+    echo "  seed: 3"
+    echo "  threads: 1"
+    echo "output:"
+    echo "  runs_dir: $tmp/runs"
+    echo "  experiment: tft"
+  } >"$file"
+}
+
+metric() { # metric NAME "name value" lines on stdin
+  awk -v n="$1" '$1 == n { print $2 }'
+}
+
+# ---- txhousing: train, eval, predict -----------------------------------------------------
+job "$tmp/tx.yaml" "$tmp/tx" 24 6 12 40
+out=$("$kaizen" train "$tmp/tx.yaml" --quiet 2>"$tmp/tx.err") || fail "train txhousing: $(cat "$tmp/tx.err")"
+run=$(echo "$out" | sed -n 's/.* run \(.*\)$/\1/p')
+echo "$out" | grep -q "^tft valid/q_risk_p10=.* valid/q_risk_p50=.* valid/naive_q_risk_p50=" ||
+  fail "train txhousing: final line: $out"
+[ -f "$run/model.kzm" ] || fail "txhousing: no model.kzm in '$run'"
+ev=$("$kaizen" eval --model "$run/model.kzm" --data "$tmp/tx" 2>&1) || fail "eval txhousing: $ev"
+for m in q_risk_p10 q_risk_p50 q_risk_p90 mae smape naive_q_risk_p50 naive_mae naive_smape; do
+  v=$(echo "$ev" | metric "$m")
+  [ -n "$v" ] || fail "eval txhousing: no $m in: $ev"
+done
+# the saved model scores exactly as the trainer's final evaluation did
+want=$(echo "$out" | sed -n 's/.*valid\/q_risk_p50=\([^ ]*\).*/\1/p')
+got=$(echo "$ev" | metric q_risk_p50)
+awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5 * (a < 0 ? -a : a)) }' ||
+  fail "eval of the saved model: q_risk_p50 $got, trainer said $want"
+"$kaizen" eval --model "$run/model.kzm" --data "$tmp/tx" --json | grep -q '"naive_q_risk_p50":' ||
+  fail "eval --json"
+"$kaizen" predict --model "$run/model.kzm" --data "$tmp/tx" --out "$tmp/tx_pred.csv" 2>"$tmp/pred.err" ||
+  fail "predict txhousing: $(cat "$tmp/pred.err")"
+[ "$(head -1 "$tmp/tx_pred.csv")" = "city,step,time,p10,p50,p90" ] ||
+  fail "predict header: $(head -1 "$tmp/tx_pred.csv")"
+rows=$(($(wc -l <"$tmp/tx_pred.csv") - 1))
+[ "$rows" -eq $((46 * 6)) ] || fail "predict txhousing: $rows rows, expected 46 series x 6 steps"
+grep -q '^"Abilene",6,' "$tmp/tx_pred.csv" || fail "predict: no Abilene step 6"
+grep -q "known inputs past the data are carried forward" "$tmp/pred.err" ||
+  fail "predict: no note on known inputs: $(cat "$tmp/pred.err")"
+grep -q '"encoder":{"target":' "$tmp/tx_pred.csv.interpret.json" ||
+  fail "predict: no interpretation: $(head -c 300 "$tmp/tx_pred.csv.interpret.json")"
+grep -q '"attention":{' "$tmp/tx_pred.csv.interpret.json" || fail "predict: no attention pattern"
+"$kaizen" predict --model "$run/model.kzm" --data "$tmp/tx" --out "$tmp/tx_pred.jsonl" 2>/dev/null ||
+  fail "predict jsonl"
+[ "$(wc -l <"$tmp/tx_pred.jsonl")" -eq $((46 * 6)) ] || fail "predict jsonl: line count"
+grep -q '^{"series":"Abilene","step":1,"time":[0-9.e+]*,"p10":' "$tmp/tx_pred.jsonl" ||
+  fail "predict jsonl: $(head -1 "$tmp/tx_pred.jsonl")"
+"$kaizen" predict --model "$run/model.kzm" --input "$data/txhousing.csv" --out "$tmp/x.csv" >/dev/null 2>"$tmp/e" &&
+  fail "predict --input accepted for a TFT"
+grep -q "from a data set (--data DIR)" "$tmp/e" || fail "predict --input: $(cat "$tmp/e")"
+
+# ---- taylor: one series, no known columns (relative time is the decoder's input) ------------
+job "$tmp/taylor.yaml" "$tmp/taylor" 336 48 336 6
+out=$("$kaizen" train "$tmp/taylor.yaml" --quiet 2>"$tmp/ta.err") || fail "train taylor: $(cat "$tmp/ta.err")"
+run=$(echo "$out" | sed -n 's/.* run \(.*\)$/\1/p')
+ev=$("$kaizen" eval --model "$run/model.kzm" --data "$tmp/taylor" 2>&1) || fail "eval taylor: $ev"
+[ -n "$(echo "$ev" | metric naive_q_risk_p50)" ] || fail "eval taylor: $ev"
+"$kaizen" predict --model "$run/model.kzm" --data "$tmp/taylor" --out "$tmp/ta_pred.csv" 2>/dev/null ||
+  fail "predict taylor"
+[ "$(($(wc -l <"$tmp/ta_pred.csv") - 1))" -eq 48 ] || fail "predict taylor: not 48 rows"
+
+# ---- bad jobs: exit 1, a clear message, no run directory -----------------------------------
+bad() { # bad NAME NEEDLE FILE
+  local name="$1" needle="$2" file="$3"
+  rm -rf "$tmp/runs"
+  if "$kaizen" train "$file" --quiet >/dev/null 2>"$tmp/bad.err"; then
+    fail "$name: accepted"
+  else
+    grep -q -- "$needle" "$tmp/bad.err" || fail "$name: message: $(cat "$tmp/bad.err")"
+  fi
+  [ ! -d "$tmp/runs" ] || fail "$name: left a run directory"
+}
+job "$tmp/b1.yaml" "$tmp/tx" 24 6 12 5 "observed: [volume, no_such_column]"
+bad "unknown observed column" "model.observed: 'no_such_column' is not a observed column" "$tmp/b1.yaml"
+job "$tmp/b2.yaml" "$tmp/tx" 24 6 12 5 "known: [month, weekday]"
+bad "unknown known column" "'weekday' is not a known column" "$tmp/b2.yaml"
+job "$tmp/b3.yaml" "$tmp/tx" 400 6 12 5
+bad "no window" "no training window" "$tmp/b3.yaml"
+grep -q "46 of 46 series have fewer than" "$tmp/bad.err" || fail "no skip count: $(cat "$tmp/bad.err")"
+job "$tmp/b4.yaml" "$tmp/tx" 24 6 12 5
+sed -i 's/heads: 4/heads: 3/' "$tmp/b4.yaml"
+bad "heads must divide hidden" "does not divide" "$tmp/b4.yaml"
+
+[ "$fails" -eq 0 ] && echo "tft cli: all checks passed"
+exit $((fails > 0))
