@@ -32,3 +32,21 @@ add_test(NAME io/minilm_tokens
 add_test(NAME io/minilm_checkpoint
          COMMAND test_hf_bert minilm ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/minilm)
 set_tests_properties(io/minilm_checkpoint PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE})
+
+# Hugging Face reads kaizen's export (tests/hf_export_check.py): needs a Python
+# with torch and transformers (KZ_PYTHON_HF; the venv beside the repository
+# when there is one) and the checkpoint; skipped (77) otherwise.
+if(NOT DEFINED KZ_PYTHON_HF)
+  set(_kz_py /usr/bin/python3)
+  if(EXISTS ${CMAKE_SOURCE_DIR}/../venv/bin/python)
+    set(_kz_py ${CMAKE_SOURCE_DIR}/../venv/bin/python)
+  endif()
+  set(KZ_PYTHON_HF ${_kz_py} CACHE FILEPATH "Python with torch + transformers for io/hf_export")
+endif()
+if(TARGET kaizen)
+  add_test(NAME io/hf_export
+           COMMAND ${KZ_PYTHON_HF} ${CMAKE_CURRENT_SOURCE_DIR}/hf_export_check.py
+                   $<TARGET_FILE:test_hf_bert> $<TARGET_FILE:kaizen> "${KZ_MINILM_DIR}"
+                   ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/minilm ${KZ_IO_TEST_TMP}/export)
+  set_tests_properties(io/hf_export PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE} TIMEOUT 600)
+endif()

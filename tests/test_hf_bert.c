@@ -9,6 +9,14 @@
  *                                     dtype and shape, loaded, and its values'
  *                                     sums compared with tensors.txt; exits 77
  *                                     (skip) with a message when absent
+ *   test_hf_bert export SRC_DIR OUT_DIR ARCH [LABELS]
+ *                                     loads every F32 tensor of a checkpoint
+ *                                     through kz_hf_bert_load_weights and writes
+ *                                     it back with kz_hf_bert_export (ARCH as in
+ *                                     config.json; with LABELS n, a classifier
+ *                                     [n, hidden] of values k/1000 is added):
+ *                                     tests/hf_export_check.py then loads OUT_DIR
+ *                                     with transformers
  * The FIXTURES files come from tools/make_minilm_fixture.py. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -654,7 +662,68 @@ static int minilm(const char *fixtures) {
   return KZ_TEST_RESULT();
 }
 
+static int export_dir(const char *src, const char *out, const char *arch, int n_labels) {
+  kz_hf_bert_dir d;
+  KZ_CHECK_OK(kz_hf_bert_dir_open(src, &d));
+  if (!d.dir) return 1;
+  kz_safetensors *st = NULL;
+  KZ_CHECK_OK(kz_safetensors_open(d.weights_path, &st));
+  if (!st) return 1;
+  int64_t n = kz_safetensors_count(st);
+  kz_hf_slot *slots = calloc((size_t)n + 2, sizeof *slots);
+  kz_hf_tensor *tensors = calloc((size_t)n + 2, sizeof *tensors);
+  char(*names)[256] = calloc((size_t)n + 2, sizeof *names);
+  int k = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const kz_safetensors_tensor *t = kz_safetensors_tensor_at(st, i);
+    if (t->dtype != KZ_ST_F32 || t->rank > KZ_HF_MAX_RANK) continue; /* position_ids */
+    KZ_CHECK_OK(kz_hf_bert_normalize_name(t->name, names[k], sizeof names[k]));
+    slots[k] = (kz_hf_slot){names[k], malloc((size_t)t->numel * sizeof(float)), t->rank, {0}, 0};
+    for (int r = 0; r < t->rank; ++r) slots[k].shape[r] = t->shape[r];
+    ++k;
+  }
+  kz_safetensors_close(st);
+  KZ_CHECK_OK(kz_hf_bert_load_weights(d.weights_path, slots, k, NULL));
+  for (int i = 0; i < k; ++i)
+    tensors[i] = (kz_hf_tensor){
+        slots[i].name,
+        slots[i].data,
+        slots[i].rank,
+        {slots[i].shape[0], slots[i].shape[1], slots[i].shape[2], slots[i].shape[3]}};
+  int n_t = k;
+  int64_t hidden = d.config.hidden_size;
+  float *cw = NULL, *cb = NULL;
+  char **names_of = NULL;
+  if (n_labels > 0) {
+    cw = malloc((size_t)(n_labels * hidden) * sizeof(float));
+    cb = malloc((size_t)n_labels * sizeof(float));
+    for (int64_t i = 0; i < n_labels * hidden; ++i) cw[i] = (float)(i % 1000) / 1000.0f;
+    for (int i = 0; i < n_labels; ++i) cb[i] = (float)i / 1000.0f;
+    tensors[n_t++] = (kz_hf_tensor){"classifier.weight", cw, 2, {n_labels, hidden}};
+    tensors[n_t++] = (kz_hf_tensor){"classifier.bias", cb, 1, {n_labels}};
+    names_of = calloc((size_t)n_labels, sizeof *names_of);
+    for (int i = 0; i < n_labels; ++i) {
+      names_of[i] = malloc(24);
+      snprintf(names_of[i], 24, "class %d", i);
+    }
+  }
+  kz_hf_bert_export_options o = {.architecture = arch,
+                                 .vocab_path = d.vocab_path,
+                                 .lowercase = d.lowercase,
+                                 .labels = (const char *const *)names_of,
+                                 .n_labels = n_labels,
+                                 .overwrite = 1};
+  KZ_CHECK_OK(kz_hf_bert_export(out, &d.config, tensors, n_t, &o));
+  for (int i = 0; i < k; ++i) free(slots[i].data);
+  for (int i = 0; i < n_labels; ++i) free(names_of[i]);
+  free(names_of), free(cw), free(cb), free(slots), free(tensors), free(names);
+  kz_hf_bert_dir_free(&d);
+  return KZ_TEST_RESULT();
+}
+
 int main(int argc, char **argv) {
+  if ((argc == 5 || argc == 6) && !strcmp(argv[1], "export"))
+    return export_dir(argv[2], argv[3], argv[4], argc == 6 ? atoi(argv[5]) : 0);
   if (argc == 3 && !strcmp(argv[1], "hf")) {
     tmp = argv[2];
     mkdir(tmp, 0777);
