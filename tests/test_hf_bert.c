@@ -18,7 +18,8 @@
  *                                     tests/hf_export_check.py then loads OUT_DIR
  *                                     with transformers
  * The FIXTURES files come from tools/make_minilm_fixture.py. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +38,18 @@
 #endif
 
 static const char *tmp;
+
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+/* Every run starts from an empty scratch directory: what an earlier run left
+ * (a directory an export must not find) would change the outcome. */
+static void fresh_dir(const char *dir) {
+  nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+  mkdir(dir, 0777);
+}
 
 static const char *at(const char *name) {
   static char buf[4][512];
@@ -726,7 +739,7 @@ int main(int argc, char **argv) {
     return export_dir(argv[2], argv[3], argv[4], argc == 6 ? atoi(argv[5]) : 0);
   if (argc == 3 && !strcmp(argv[1], "hf")) {
     tmp = argv[2];
-    mkdir(tmp, 0777);
+    fresh_dir(tmp);
     names();
     config();
     export_and_load();

@@ -3,8 +3,9 @@
  *                                     validation error of the reader and writer
  * Files with a malformed header are built byte by byte here (the writer
  * cannot make them), so every check of the reader is reached. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include <float.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,18 @@
 #include "tests/test_util.h"
 
 static const char *tmp;
+
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+/* Every run starts from an empty scratch directory: what an earlier run left
+ * (a directory an export must not find) would change the outcome. */
+static void fresh_dir(const char *dir) {
+  nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+  mkdir(dir, 0777);
+}
 
 static const char *at(const char *name) {
   static char buf[4][512];
@@ -286,7 +299,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   tmp = argv[2];
-  mkdir(tmp, 0777);
+  fresh_dir(tmp);
   round_trip();
   half_floats();
   validation();

@@ -1,18 +1,35 @@
 /* Hugging Face BERT config.json: read with bounds (the file is untrusted and
  * its sizes decide allocations), and write for export. */
+#define _POSIX_C_SOURCE 200809L
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/fs/atomic_file.h"
 #include "data/shard/fsutil.h"
 #include "kernels/core/error.h"
 #include "models/io/hf_bert.h"
+#include "models/io/hf_bert_internal.h"
 
-/* config.json files are a few hundred bytes; anything past this is not one. */
-#define KZ_HF_CONFIG_MAX_BYTES (1 << 20)
+kz_status kz_hf_read_small(const char *path, const char *what, size_t max, unsigned char **text,
+                           size_t *len) {
+  struct stat sb;
+  KZ_TRY(kz_fs_check_regular(path, what));
+  if (stat(path, &sb) == 0 && (uint64_t)sb.st_size > (uint64_t)max)
+    return kz_fail(KZ_ERR_FORMAT, "%s: %lld bytes; a %s holds at most %zu", path,
+                   (long long)sb.st_size, what, max);
+  KZ_TRY(kz_fs_read_all(path, what, text, len));
+  if (*len > max) { /* it grew since */
+    free(*text);
+    *text = NULL;
+    return kz_fail(KZ_ERR_FORMAT, "%s: %zu bytes; a %s holds at most %zu", path, *len, what, max);
+  }
+  return KZ_OK;
+}
 
 void kz_hf_bert_config_default(kz_hf_bert_config *c) {
   memset(c, 0, sizeof *c);
@@ -99,13 +116,7 @@ static kz_status read_config(const char *path, json_t *root, kz_hf_bert_config *
 kz_status kz_hf_bert_config_read(const char *path, kz_hf_bert_config *out) {
   unsigned char *text = NULL;
   size_t len = 0;
-  KZ_TRY(kz_fs_check_regular(path, "config.json"));
-  KZ_TRY(kz_fs_read_all(path, "config.json", &text, &len));
-  if (len > KZ_HF_CONFIG_MAX_BYTES) {
-    free(text);
-    return kz_fail(KZ_ERR_FORMAT, "%s: %zu bytes; a config.json holds at most %d", path, len,
-                   KZ_HF_CONFIG_MAX_BYTES);
-  }
+  KZ_TRY(kz_hf_read_small(path, "config.json", KZ_HF_JSON_MAX_BYTES, &text, &len));
   json_error_t err;
   json_t *root = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &err);
   free(text);

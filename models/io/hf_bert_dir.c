@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include "data/shard/fsutil.h"
 #include "kernels/core/error.h"
 #include "models/io/hf_bert.h"
+#include "models/io/hf_bert_internal.h"
 #include "models/io/safetensors.h"
 
 int kz_hf_bert_is_dir(const char *path) {
@@ -74,22 +76,33 @@ static kz_status find_weights(kz_hf_bert_dir *d) {
   return d->weights_path ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", d->dir);
 }
 
-/* Tokens of vocab.txt (lines; a last line without newline counts). */
+/* Tokens of vocab.txt (lines; a last line without newline counts), streamed:
+ * the file's size is not trusted to be small. */
 static kz_status count_vocab(kz_hf_bert_dir *d) {
-  unsigned char *text = NULL;
-  size_t len = 0;
-  KZ_TRY(kz_fs_read_all(d->vocab_path, "vocab.txt", &text, &len));
+  KZ_TRY(kz_fs_check_regular(d->vocab_path, "vocab.txt"));
+  FILE *f = fopen(d->vocab_path, "rb");
+  if (!f) return kz_fail(KZ_ERR_IO, "%s: cannot open vocab.txt", d->vocab_path);
   int64_t lines = 0;
-  for (size_t i = 0; i < len; ++i) lines += text[i] == '\n';
-  if (len > 0 && text[len - 1] != '\n') ++lines;
-  free(text);
+  int last = '\n';
+  char buf[1 << 16];
+  for (size_t got; (got = fread(buf, 1, sizeof buf, f)) > 0;) {
+    for (size_t i = 0; i < got; ++i) lines += buf[i] == '\n';
+    last = buf[got - 1];
+    if (lines > d->config.vocab_size) break; /* already too many */
+  }
+  int err = ferror(f);
+  fclose(f);
+  if (err) return kz_fail(KZ_ERR_IO, "%s: read error", d->vocab_path);
+  if (last != '\n') ++lines;
   d->vocab_lines = lines;
   if (lines == 0) return kz_fail(KZ_ERR_FORMAT, "%s: empty vocabulary", d->vocab_path);
   if (lines > d->config.vocab_size)
     return kz_fail(KZ_ERR_FORMAT,
-                   "%s: %lld tokens, more than config.json's vocab_size %lld (their ids would "
+                   "%s: %s%lld tokens, more than config.json's vocab_size %lld (their ids would "
                    "index past the word embeddings)",
-                   d->vocab_path, (long long)lines, (long long)d->config.vocab_size);
+                   d->vocab_path, lines > d->config.vocab_size + 1 ? "over " : "",
+                   (long long)(lines > d->config.vocab_size + 1 ? d->config.vocab_size : lines),
+                   (long long)d->config.vocab_size);
   return KZ_OK;
 }
 
@@ -102,7 +115,7 @@ static kz_status read_lowercase(kz_hf_bert_dir *d) {
   if (kz_fs_exists(path)) {
     unsigned char *text = NULL;
     size_t len = 0;
-    st = kz_fs_read_all(path, "tokenizer_config.json", &text, &len);
+    st = kz_hf_read_small(path, "tokenizer_config.json", KZ_HF_JSON_MAX_BYTES, &text, &len);
     json_error_t err;
     json_t *o = st == KZ_OK ? json_loadb((const char *)text, len, 0, &err) : NULL;
     if (st == KZ_OK && !json_is_object(o))

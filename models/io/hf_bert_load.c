@@ -136,7 +136,16 @@ static int same_shape(const kz_hf_slot *s, const kz_safetensors_tensor *t) {
   return 1;
 }
 
-static kz_status check_slots(const char *path, const kz_hf_slot *slots, int64_t n) {
+static int slot_by_name(const void *a, const void *b) {
+  const kz_hf_slot *const *x = a, *const *y = b;
+  return strcmp((*x)->name, (*y)->name);
+}
+
+/* Validates the slots and sorts pointers to them by name (*sorted, for
+ * find_slot): checkpoints and models hold hundreds of tensors, a crafted
+ * header hundreds of thousands, so matching must not be quadratic. */
+static kz_status check_slots(const char *path, const kz_hf_slot *slots, int64_t n,
+                             const kz_hf_slot ***sorted) {
   for (int64_t i = 0; i < n; ++i) {
     const kz_hf_slot *s = &slots[i];
     if (!s->name || s->rank < 0 || s->rank > KZ_HF_MAX_RANK)
@@ -147,15 +156,35 @@ static kz_status check_slots(const char *path, const kz_hf_slot *slots, int64_t 
         return kz_fail(KZ_ERR_INVALID_ARG, "%s: model slot %s: negative dimension", path, s->name);
     if (!s->data && slot_numel(s) > 0)
       return kz_fail(KZ_ERR_INVALID_ARG, "%s: model slot %s: no memory", path, s->name);
-    for (int64_t j = 0; j < i; ++j)
-      if (!strcmp(slots[j].name, s->name))
-        return kz_fail(KZ_ERR_INVALID_ARG, "%s: the model names two parameters %s", path, s->name);
   }
+  *sorted = malloc((size_t)(n ? n : 1) * sizeof **sorted);
+  if (!*sorted) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  for (int64_t i = 0; i < n; ++i) (*sorted)[i] = &slots[i];
+  qsort(*sorted, (size_t)n, sizeof **sorted, slot_by_name);
+  for (int64_t i = 1; i < n; ++i)
+    if (!strcmp((*sorted)[i - 1]->name, (*sorted)[i]->name))
+      return kz_fail(KZ_ERR_INVALID_ARG, "%s: the model names two parameters %s", path,
+                     (*sorted)[i]->name);
   return KZ_OK;
 }
 
-static kz_status match(kz_safetensors *st, const kz_hf_slot *slots, int64_t n_slots, plan *p,
-                       kz_hf_load_report *r) {
+static int64_t find_slot(const kz_hf_slot *slots, const kz_hf_slot *const *sorted, int64_t n,
+                         const char *name) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(sorted[mid]->name, name);
+    if (c == 0) return sorted[mid] - slots;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return -1;
+}
+
+static kz_status match(kz_safetensors *st, const kz_hf_slot *slots, const kz_hf_slot *const *sorted,
+                       int64_t n_slots, plan *p, kz_hf_load_report *r) {
   const char *path = kz_safetensors_path(st);
   int64_t n_file = kz_safetensors_count(st);
   for (int64_t j = 0; j < n_slots; ++j) p->file_of[j] = -1;
@@ -165,9 +194,7 @@ static kz_status match(kz_safetensors *st, const kz_hf_slot *slots, int64_t n_sl
     KZ_TRY(kz_hf_bert_normalize_name(t->name, name, sizeof name));
     if (!(p->norm[i] = strdup(name)))
       return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    p->slot_of[i] = -1;
-    for (int64_t j = 0; j < n_slots; ++j)
-      if (!strcmp(slots[j].name, name)) p->slot_of[i] = j;
+    p->slot_of[i] = find_slot(slots, sorted, n_slots, name);
     int64_t j = p->slot_of[i];
     if (j < 0) {
       int ok = is_ignorable(name) ? push(&r->ignored, &r->n_ignored, name)
@@ -228,16 +255,21 @@ kz_status kz_hf_bert_load_weights(const char *safetensors_path, const kz_hf_slot
   memset(r, 0, sizeof *r);
   if (n_slots < 0 || (n_slots > 0 && !slots))
     return kz_fail(KZ_ERR_INVALID_ARG, "%s: no model slots", safetensors_path);
-  KZ_TRY(check_slots(safetensors_path, slots, n_slots));
+  const kz_hf_slot **sorted = NULL;
+  kz_status s = check_slots(safetensors_path, slots, n_slots, &sorted);
   kz_safetensors *st = NULL;
-  KZ_TRY(kz_safetensors_open(safetensors_path, &st));
+  if (s == KZ_OK) s = kz_safetensors_open(safetensors_path, &st);
+  if (s != KZ_OK) {
+    free(sorted);
+    return s;
+  }
   int64_t n_file = kz_safetensors_count(st);
   plan p = {calloc((size_t)(n_file ? n_file : 1), sizeof(int64_t)),
             calloc((size_t)(n_slots ? n_slots : 1), sizeof(int64_t)),
             calloc((size_t)(n_file ? n_file : 1), sizeof(char *))};
-  kz_status s = p.slot_of && p.file_of && p.norm
-                    ? match(st, slots, n_slots, &p, r)
-                    : kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", safetensors_path);
+  s = p.slot_of && p.file_of && p.norm
+          ? match(st, slots, sorted, n_slots, &p, r)
+          : kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", safetensors_path);
   for (int64_t i = 0; s == KZ_OK && i < n_file; ++i) {
     if (p.slot_of[i] < 0) continue;
     const kz_hf_slot *sl = &slots[p.slot_of[i]];
@@ -245,6 +277,7 @@ kz_status kz_hf_bert_load_weights(const char *safetensors_path, const kz_hf_slot
     if (s == KZ_OK) ++r->loaded;
   }
   plan_free(&p, n_file);
+  free(sorted);
   kz_safetensors_close(st);
   if (s != KZ_OK || !report) kz_hf_load_report_free(r);
   return s;

@@ -24,8 +24,8 @@ struct kz_safetensors {
   uint64_t data_start; /* 8 + header length */
   uint64_t data_len;
   int64_t n;
-  kz_safetensors_tensor *t; /* data order */
-  int64_t *by_name;         /* indices into t sorted by name, for find */
+  kz_safetensors_tensor *t;              /* data order */
+  const kz_safetensors_tensor **by_name; /* t sorted by name, for find */
   int64_t n_meta;
   char **meta_key, **meta_value; /* sorted by key */
 };
@@ -208,9 +208,9 @@ static int by_offset(const void *a, const void *b) {
   return strcmp(x->name, y->name);
 }
 
-static const kz_safetensors_tensor *sort_base;
 static int by_name(const void *a, const void *b) {
-  return strcmp(sort_base[*(const int64_t *)a].name, sort_base[*(const int64_t *)b].name);
+  const kz_safetensors_tensor *const *x = a, *const *y = b;
+  return strcmp((*x)->name, (*y)->name);
 }
 
 static kz_status check_tiling(kz_safetensors *st) {
@@ -240,8 +240,7 @@ static kz_status check_tiling(kz_safetensors *st) {
                    st->path, (unsigned long long)at, (unsigned long long)st->data_len);
   st->by_name = malloc((size_t)(st->n ? st->n : 1) * sizeof *st->by_name);
   if (!st->by_name) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", st->path);
-  for (int64_t i = 0; i < st->n; ++i) st->by_name[i] = i;
-  sort_base = st->t; /* qsort has no context argument in C11 */
+  for (int64_t i = 0; i < st->n; ++i) st->by_name[i] = &st->t[i];
   qsort(st->by_name, (size_t)st->n, sizeof *st->by_name, by_name);
   return KZ_OK;
 }
@@ -374,8 +373,8 @@ int64_t kz_safetensors_find(const kz_safetensors *st, const char *name) {
   int64_t lo = 0, hi = st->n;
   while (lo < hi) {
     int64_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(st->t[st->by_name[mid]].name, name);
-    if (c == 0) return st->by_name[mid];
+    int c = strcmp(st->by_name[mid]->name, name);
+    if (c == 0) return st->by_name[mid] - st->t;
     if (c < 0)
       lo = mid + 1;
     else
