@@ -190,6 +190,34 @@ static void half_floats(void) {
   kz_safetensors_close(st);
 }
 
+/* Many tensors: adding, opening, finding and loading stay fast (a crafted
+ * header can hold 160,000 entries; anything quadratic would hang). */
+static void many(void) {
+  enum { N = 100000 };
+  kz_safetensors_writer *w = NULL;
+  KZ_CHECK_OK(kz_safetensors_writer_new(&w));
+  int64_t zero[] = {0};
+  char name[32];
+  for (int i = 0; i < N; ++i) {
+    snprintf(name, sizeof name, "t%d", i);
+    KZ_CHECK_OK(kz_safetensors_writer_add_f32(w, name, 1, zero, NULL));
+  }
+  KZ_CHECK_FAILS(kz_safetensors_writer_add_f32(w, "t777", 1, zero, NULL), KZ_ERR_INVALID_ARG,
+                 "added twice");
+  KZ_CHECK_OK(kz_safetensors_writer_write(w, at("many.safetensors")));
+  kz_safetensors_writer_free(w);
+  kz_safetensors *st = NULL;
+  KZ_CHECK_OK(kz_safetensors_open(at("many.safetensors"), &st));
+  if (!st) return;
+  KZ_CHECK(kz_safetensors_count(st) == N);
+  for (int i = 0; i < N; i += 997) {
+    snprintf(name, sizeof name, "t%d", i);
+    int64_t j = kz_safetensors_find(st, name);
+    KZ_CHECK(j >= 0 && !strcmp(kz_safetensors_tensor_at(st, j)->name, name));
+  }
+  kz_safetensors_close(st);
+}
+
 typedef struct bad_case {
   const char *header;
   size_t data_len;
@@ -302,6 +330,7 @@ int main(int argc, char **argv) {
   fresh_dir(tmp);
   round_trip();
   half_floats();
+  many();
   validation();
   return KZ_TEST_RESULT();
 }

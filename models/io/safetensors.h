@@ -94,7 +94,7 @@ int64_t kz_safetensors_count(const kz_safetensors *st);
 const kz_safetensors_tensor *kz_safetensors_tensor_at(const kz_safetensors *st, int64_t i);
 /* Index of the tensor named name, or -1. */
 int64_t kz_safetensors_find(const kz_safetensors *st, const char *name);
-/* __metadata__ entries (string -> string), in the file's order. */
+/* __metadata__ entries (string -> string), sorted by key. */
 int64_t kz_safetensors_metadata_count(const kz_safetensors *st);
 void kz_safetensors_metadata_at(const kz_safetensors *st, int64_t i, const char **key,
                                 const char **value);

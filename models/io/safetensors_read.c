@@ -18,6 +18,10 @@
 #include "models/io/safetensors.h"
 #include "models/io/safetensors_internal.h"
 
+typedef struct kz_st_meta {
+  char *key, *value;
+} kz_st_meta;
+
 struct kz_safetensors {
   char *path;
   int fd;
@@ -27,7 +31,7 @@ struct kz_safetensors {
   kz_safetensors_tensor *t;              /* data order */
   const kz_safetensors_tensor **by_name; /* t sorted by name, for find */
   int64_t n_meta;
-  char **meta_key, **meta_value; /* sorted by key */
+  kz_st_meta *meta; /* sorted by key */
 };
 
 static kz_status bad(const kz_safetensors *st, const char *fmt, const char *arg) {
@@ -172,30 +176,27 @@ static kz_status parse_entry(const kz_safetensors *st, const char *name, json_t 
   return parse_offsets(st, name, off, t);
 }
 
+static int by_key(const void *a, const void *b) {
+  return strcmp(((const kz_st_meta *)a)->key, ((const kz_st_meta *)b)->key);
+}
+
 static kz_status parse_metadata(kz_safetensors *st, json_t *m) {
   if (!json_is_object(m)) return bad(st, "__metadata__ is not an object", NULL);
   size_t n = json_object_size(m);
-  st->meta_key = calloc(n ? n : 1, sizeof(char *));
-  st->meta_value = calloc(n ? n : 1, sizeof(char *));
-  if (!st->meta_key || !st->meta_value)
-    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", st->path);
+  st->meta = calloc(n ? n : 1, sizeof *st->meta);
+  if (!st->meta) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", st->path);
   const char *key;
   json_t *val;
   json_object_foreach(m, key, val) {
     if (!json_is_string(val))
       return kz_fail(KZ_ERR_FORMAT, "%s: __metadata__ \"%.100s\" is not a string", st->path, key);
-    st->meta_key[st->n_meta] = strdup(key);
-    st->meta_value[st->n_meta] = strdup(json_string_value(val));
-    if (!st->meta_key[st->n_meta] || !st->meta_value[st->n_meta++])
-      return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", st->path);
+    kz_st_meta *e = &st->meta[st->n_meta++]; /* counted first: close frees what was made */
+    e->key = strdup(key);
+    e->value = strdup(json_string_value(val));
+    if (!e->key || !e->value) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", st->path);
   }
-  /* a stable order whatever the parser's hash order: sort by key */
-  for (int64_t i = 1; i < st->n_meta; ++i)
-    for (int64_t j = i; j > 0 && strcmp(st->meta_key[j - 1], st->meta_key[j]) > 0; --j) {
-      char *k = st->meta_key[j], *x = st->meta_value[j];
-      st->meta_key[j] = st->meta_key[j - 1], st->meta_value[j] = st->meta_value[j - 1];
-      st->meta_key[j - 1] = k, st->meta_value[j - 1] = x;
-    }
+  /* a stable order whatever the parser's hash order */
+  qsort(st->meta, (size_t)st->n_meta, sizeof *st->meta, by_key);
   return KZ_OK;
 }
 
@@ -277,12 +278,7 @@ static kz_status parse_header(kz_safetensors *st, const char *text, size_t n) {
     if (s == KZ_OK) ++st->n;
   }
   json_decref(root);
-  if (s == KZ_OK && !st->meta_key) { /* no __metadata__: an empty list */
-    st->meta_key = calloc(1, sizeof(char *));
-    st->meta_value = calloc(1, sizeof(char *));
-    if (!st->meta_key || !st->meta_value)
-      s = kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", st->path);
-  }
+
   return s == KZ_OK ? check_tiling(st) : s;
 }
 
@@ -348,11 +344,10 @@ void kz_safetensors_close(kz_safetensors *st) {
   if (!st) return;
   if (st->fd >= 0) close(st->fd);
   for (int64_t i = 0; i < st->n; ++i) free((char *)st->t[i].name);
-  for (int64_t i = 0; i < st->n_meta; ++i) free(st->meta_key[i]), free(st->meta_value[i]);
+  for (int64_t i = 0; i < st->n_meta; ++i) free(st->meta[i].key), free(st->meta[i].value);
   free(st->t);
   free(st->by_name);
-  free(st->meta_key);
-  free(st->meta_value);
+  free(st->meta);
   free(st->path);
   free(st);
 }
@@ -388,13 +383,14 @@ int64_t kz_safetensors_metadata_count(const kz_safetensors *st) {
 }
 void kz_safetensors_metadata_at(const kz_safetensors *st, int64_t i, const char **key,
                                 const char **value) {
-  *key = i >= 0 && i < st->n_meta ? st->meta_key[i] : NULL;
-  *value = i >= 0 && i < st->n_meta ? st->meta_value[i] : NULL;
+  *key = i >= 0 && i < st->n_meta ? st->meta[i].key : NULL;
+  *value = i >= 0 && i < st->n_meta ? st->meta[i].value : NULL;
 }
 const char *kz_safetensors_metadata_get(const kz_safetensors *st, const char *key) {
-  for (int64_t i = 0; i < st->n_meta; ++i)
-    if (!strcmp(st->meta_key[i], key)) return st->meta_value[i];
-  return NULL;
+  kz_st_meta want = {(char *)key, NULL};
+  const kz_st_meta *e =
+      st->n_meta ? bsearch(&want, st->meta, (size_t)st->n_meta, sizeof *st->meta, by_key) : NULL;
+  return e ? e->value : NULL;
 }
 
 /* ---- data ---------------------------------------------------------------------------- */

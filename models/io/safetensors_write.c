@@ -23,7 +23,9 @@ typedef struct entry {
 struct kz_safetensors_writer {
   entry *e;
   int64_t n, cap;
-  json_t *meta; /* object, key order as set */
+  int64_t *slot;  /* open-addressing set of names: entry index + 1, 0 empty */
+  int64_t n_slot; /* a power of two, at least 2 n */
+  json_t *meta;   /* object, key order as set */
 };
 
 kz_status kz_safetensors_writer_new(kz_safetensors_writer **out) {
@@ -40,6 +42,7 @@ void kz_safetensors_writer_free(kz_safetensors_writer *w) {
   if (!w) return;
   for (int64_t i = 0; i < w->n; ++i) free(w->e[i].name);
   free(w->e);
+  free(w->slot);
   json_decref(w->meta);
   free(w);
 }
@@ -54,6 +57,34 @@ static kz_status check_name(const char *name, const char *what) {
     return kz_fail(KZ_ERR_INVALID_ARG, "safetensors: %s '%.60s' is not valid UTF-8", what, name);
   json_decref(probe);
   return KZ_OK;
+}
+
+/* Names are checked for duplicates as they are added; a set keeps that
+ * linear for the hundreds of thousands of tensors a fuzzed header can hold. */
+static uint64_t name_hash(const char *s) {
+  uint64_t h = 0xcbf29ce484222325u;
+  for (; *s; ++s) h = (h ^ (unsigned char)*s) * 0x100000001b3u;
+  return h;
+}
+
+static int64_t *find_slot(const kz_safetensors_writer *w, const char *name) {
+  uint64_t mask = (uint64_t)w->n_slot - 1;
+  for (uint64_t i = name_hash(name) & mask;; i = (i + 1) & mask)
+    if (!w->slot[i] || !strcmp(w->e[w->slot[i] - 1].name, name)) return &w->slot[i];
+}
+
+static int grow_set(kz_safetensors_writer *w) {
+  int64_t n = w->n_slot ? 2 * w->n_slot : 128;
+  int64_t *old = w->slot, old_n = w->n_slot;
+  if (!(w->slot = calloc((size_t)n, sizeof *w->slot))) {
+    w->slot = old;
+    return 0;
+  }
+  w->n_slot = n;
+  for (int64_t i = 0; i < old_n; ++i)
+    if (old[i]) *find_slot(w, w->e[old[i] - 1].name) = old[i];
+  free(old);
+  return 1;
 }
 
 kz_status kz_safetensors_writer_add_f32(kz_safetensors_writer *w, const char *name, int rank,
@@ -72,9 +103,10 @@ kz_status kz_safetensors_writer_add_f32(kz_safetensors_writer *w, const char *na
   }
   if (numel > 0 && !data)
     return kz_fail(KZ_ERR_INVALID_ARG, "safetensors: tensor '%.200s': no data", name);
-  for (int64_t i = 0; i < w->n; ++i)
-    if (!strcmp(w->e[i].name, name))
-      return kz_fail(KZ_ERR_INVALID_ARG, "safetensors: tensor '%.200s' added twice", name);
+  if (2 * (w->n + 1) > w->n_slot && !grow_set(w))
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "safetensors writer: out of memory");
+  int64_t *slot = find_slot(w, name);
+  if (*slot) return kz_fail(KZ_ERR_INVALID_ARG, "safetensors: tensor '%.200s' added twice", name);
   if (w->n == w->cap) {
     int64_t cap = w->cap ? 2 * w->cap : 64;
     entry *e = realloc(w->e, (size_t)cap * sizeof *e);
@@ -89,7 +121,7 @@ kz_status kz_safetensors_writer_add_f32(kz_safetensors_writer *w, const char *na
   for (int k = 0; k < rank; ++k) e->shape[k] = shape[k];
   e->numel = numel;
   e->data = data;
-  ++w->n;
+  *slot = ++w->n;
   return KZ_OK;
 }
 
