@@ -101,7 +101,8 @@ static void hf_load(kz_safetensors *st, const char *path, const held *h, int n) 
                             calloc((size_t)(h[i].t->numel ? h[i].t->numel : 1), 4),
                             h[i].t->rank,
                             {0},
-                            kz_hf_bert_is_head(names[k])};
+                            kz_hf_bert_is_head(names[k]),
+                            i % 2 /* some slots may take the first rows of a longer tensor */};
     memcpy(slots[k].shape, h[i].t->shape, (size_t)h[i].t->rank * sizeof(int64_t));
     ++k;
   }

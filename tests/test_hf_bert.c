@@ -148,7 +148,8 @@ static void slots_for(const tiny *t, tiny *dst, kz_hf_slot *slots) {
                             dst->data[i],
                             t->rank[i],
                             {t->shape[i][0], t->shape[i][1]},
-                            kz_hf_bert_is_head(t->names[i])};
+                            kz_hf_bert_is_head(t->names[i]),
+                            0};
   }
   dst->n = t->n;
 }
@@ -340,6 +341,21 @@ static void export_and_load(void) {
   KZ_CHECK(strlen(small) < sizeof small);
   kz_hf_load_report_free(&rep);
 
+  /* a model with 8 positions takes the first 8 of the file's 16 rows */
+  tiny_free(&dst);
+  slots_for(&other, &dst, slots);
+  slots[1].shape[0] = 8;
+  slots[1].first_rows = 1;
+  KZ_CHECK_OK(kz_hf_bert_load_weights(d.weights_path, slots, other.n, &rep));
+  KZ_CHECK(rep.loaded == other.n - 3 && rep.n_cut == 1);
+  KZ_CHECK(!memcmp(dst.data[1], src.data[1], 8 * 8 * 4) && dst.data[1][8 * 8 - 1] != 0);
+  kz_hf_load_report_summary(&rep, note, sizeof note);
+  const char *want_note = "loaded 37 tensors; in part: embeddings.position_embeddings.weight "
+                          "(first 8 of 16 rows); left as initialised: classifier.weight";
+  KZ_CHECK(!strncmp(note, want_note, strlen(want_note)));
+  kz_hf_load_report_free(&rep);
+  slots[1].shape[0] = 16;
+  slots[1].first_rows = 0;
   /* a required slot of another shape, or absent: refused, nothing written */
   float *keep = dst.data[0];
   memset(keep, 0, 20 * 8 * 4);
@@ -417,8 +433,8 @@ static void old_names(void) {
   KZ_CHECK_OK(kz_hf_bert_dir_open(dir, &d));
   KZ_CHECK(d.lowercase == 1 && d.weights_path && strstr(d.weights_path, "weights.safetensors"));
   float w[2] = {0}, b[2] = {0};
-  kz_hf_slot slots[2] = {{"embeddings.LayerNorm.weight", w, 1, {2}, 0},
-                         {"embeddings.LayerNorm.bias", b, 1, {2}, 0}};
+  kz_hf_slot slots[2] = {{"embeddings.LayerNorm.weight", w, 1, {2}, 0, 0},
+                         {"embeddings.LayerNorm.bias", b, 1, {2}, 0, 0}};
   kz_hf_load_report rep;
   KZ_CHECK_OK(kz_hf_bert_load_weights(d.weights_path, slots, 2, &rep));
   KZ_CHECK(w[0] == 1.0f && w[1] == 2.0f && b[0] == 1.0f && b[1] == -1.0f);
@@ -432,7 +448,7 @@ static void old_names(void) {
   kz_hf_load_report_free(&rep);
   /* an integer tensor where the model wants floats */
   float ob = 0;
-  kz_hf_slot intslot = {"encoder.layer.0.output.dense.bias", &ob, 1, {1}, 0};
+  kz_hf_slot intslot = {"encoder.layer.0.output.dense.bias", &ob, 1, {1}, 0, 0};
   KZ_CHECK_FAILS(kz_hf_bert_load_weights(d.weights_path, &intslot, 1, NULL), KZ_ERR_UNSUPPORTED,
                  "'encoder.layer.0.output.dense.bias' is I32; parameters must be F32, F16 or BF16");
   kz_hf_bert_dir_free(&d);
@@ -448,7 +464,7 @@ static void old_names(void) {
   fwrite(hdr2, 1, n, f);
   fwrite(x, 4, 2, f);
   fclose(f);
-  kz_hf_slot pool = {"pooler.dense.bias", &ob, 1, {1}, 1};
+  kz_hf_slot pool = {"pooler.dense.bias", &ob, 1, {1}, 1, 0};
   KZ_CHECK_FAILS(kz_hf_bert_load_weights(p, &pool, 1, NULL), KZ_ERR_FORMAT,
                  "tensors 'bert.pooler.dense.bias' and 'pooler.dense.bias' both name "
                  "pooler.dense.bias");
@@ -691,7 +707,7 @@ static int export_dir(const char *src, const char *out, const char *arch, int n_
     const kz_safetensors_tensor *t = kz_safetensors_tensor_at(st, i);
     if (t->dtype != KZ_ST_F32 || t->rank > KZ_HF_MAX_RANK) continue; /* position_ids */
     KZ_CHECK_OK(kz_hf_bert_normalize_name(t->name, names[k], sizeof names[k]));
-    slots[k] = (kz_hf_slot){names[k], malloc((size_t)t->numel * sizeof(float)), t->rank, {0}, 0};
+    slots[k] = (kz_hf_slot){names[k], malloc((size_t)t->numel * sizeof(float)), t->rank, {0}, 0, 0};
     for (int r = 0; r < t->rank; ++r) slots[k].shape[r] = t->shape[r];
     ++k;
   }

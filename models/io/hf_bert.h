@@ -100,6 +100,11 @@ typedef struct kz_hf_slot {
   int rank;
   int64_t shape[KZ_HF_MAX_RANK];
   int optional; /* 1: missing or of another shape -> left as is, listed */
+  /* 1: the file's tensor may have more rows (dim 0) than the slot, the other
+   * dims equal; its first shape[0] rows are loaded and the note says so. For
+   * embeddings.position_embeddings.weight when the model's max_len is below
+   * the checkpoint's max_position_embeddings. */
+  int first_rows;
 } kz_hf_slot;
 
 /* What a load did. Names are normalised ones. */
@@ -107,9 +112,10 @@ typedef struct kz_hf_load_report {
   int64_t loaded;
   char **fresh;   /* optional slots left as they were (absent or other shape) */
   char **why;     /* per fresh slot: "absent" or "shape [2, 384] in the file" */
+  char **cut;     /* first_rows slots loaded in part: "name (first 128 of 512 rows)" */
   char **dropped; /* file tensors the model has no slot for */
   char **ignored; /* buffers and tied copies: embeddings.position_ids, ... */
-  int64_t n_fresh, n_dropped, n_ignored;
+  int64_t n_fresh, n_dropped, n_ignored, n_cut;
 } kz_hf_load_report;
 
 /* Copies every file tensor whose normalised name has a slot into that slot,
@@ -125,9 +131,10 @@ typedef struct kz_hf_load_report {
 kz_status kz_hf_bert_load_weights(const char *safetensors_path, const kz_hf_slot *slots,
                                   int64_t n_slots, kz_hf_load_report *report);
 void kz_hf_load_report_free(kz_hf_load_report *r);
-/* One line for a log: "loaded 101 tensors; left as initialised: classifier.weight
- * (absent), ...; dropped: pooler.dense.weight, ...; ignored: ...". Lists past
- * cap are cut with "...". */
+/* One line for a log: "loaded 101 tensors; in part: embeddings.position_embeddings.weight
+ * (first 128 of 512 rows); left as initialised: classifier.weight (absent), ...;
+ * dropped (...): pooler.dense.weight, ...; ignored (...): ...". Lists past cap
+ * are cut with "...". */
 void kz_hf_load_report_summary(const kz_hf_load_report *r, char *buf, size_t cap);
 
 /* ---- export ------------------------------------------------------------------ */

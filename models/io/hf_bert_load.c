@@ -46,7 +46,8 @@ void kz_hf_load_report_free(kz_hf_load_report *r) {
   for (int64_t i = 0; i < r->n_fresh; ++i) free(r->fresh[i]), free(r->why[i]);
   for (int64_t i = 0; i < r->n_dropped; ++i) free(r->dropped[i]);
   for (int64_t i = 0; i < r->n_ignored; ++i) free(r->ignored[i]);
-  free(r->fresh), free(r->why), free(r->dropped), free(r->ignored);
+  for (int64_t i = 0; i < r->n_cut; ++i) free(r->cut[i]);
+  free(r->fresh), free(r->why), free(r->dropped), free(r->ignored), free(r->cut);
   memset(r, 0, sizeof *r);
 }
 
@@ -103,6 +104,7 @@ void kz_hf_load_report_summary(const kz_hf_load_report *r, char *buf, size_t cap
   char head[64];
   snprintf(head, sizeof head, "loaded %lld tensors", (long long)r->loaded);
   append(buf, cap, &at, head);
+  append_list(buf, cap, &at, "; in part:", r->cut, NULL, r->n_cut);
   append_list(buf, cap, &at, "; left as initialised:", r->fresh, r->why, r->n_fresh);
   append_list(buf, cap, &at, "; dropped (no such parameter in the model):", r->dropped, NULL,
               r->n_dropped);
@@ -129,11 +131,13 @@ static int64_t slot_numel(const kz_hf_slot *s) {
   return n;
 }
 
-static int same_shape(const kz_hf_slot *s, const kz_safetensors_tensor *t) {
+/* 1: equal shapes; 2: a first_rows slot taking the first rows of a longer tensor */
+static int fits(const kz_hf_slot *s, const kz_safetensors_tensor *t) {
   if (s->rank != t->rank) return 0;
-  for (int k = 0; k < s->rank; ++k)
+  for (int k = 1; k < s->rank; ++k)
     if (s->shape[k] != t->shape[k]) return 0;
-  return 1;
+  if (s->rank == 0 || s->shape[0] == t->shape[0]) return 1;
+  return s->first_rows && s->shape[0] < t->shape[0] ? 2 : 0;
 }
 
 static int slot_by_name(const void *a, const void *b) {
@@ -206,7 +210,15 @@ static kz_status match(kz_safetensors *st, const kz_hf_slot *slots, const kz_hf_
       return kz_fail(KZ_ERR_FORMAT, "%s: tensors '%.200s' and '%.200s' both name %s", path,
                      kz_safetensors_tensor_at(st, p->file_of[j])->name, t->name, name);
     const kz_hf_slot *s = &slots[j];
-    if (!same_shape(s, t)) {
+    int fit = fits(s, t);
+    if (fit == 2) {
+      char cut[KZ_SAFETENSORS_MAX_NAME + 96];
+      snprintf(cut, sizeof cut, "%s (first %lld of %lld rows)", name, (long long)s->shape[0],
+               (long long)t->shape[0]);
+      if (!push(&r->cut, &r->n_cut, cut))
+        return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    }
+    if (!fit) {
       char why[160];
       snprintf(why, sizeof why, "shape %s in the file", kz_st_shape_text(t->rank, t->shape).s);
       if (!s->optional)
@@ -273,7 +285,7 @@ kz_status kz_hf_bert_load_weights(const char *safetensors_path, const kz_hf_slot
   for (int64_t i = 0; s == KZ_OK && i < n_file; ++i) {
     if (p.slot_of[i] < 0) continue;
     const kz_hf_slot *sl = &slots[p.slot_of[i]];
-    s = kz_safetensors_read_f32(st, i, sl->data, slot_numel(sl));
+    s = kz_safetensors_read_f32_range(st, i, 0, slot_numel(sl), sl->data);
     if (s == KZ_OK) ++r->loaded;
   }
   plan_free(&p, n_file);

@@ -106,6 +106,10 @@ const char *kz_safetensors_metadata_get(const kz_safetensors *st, const char *ke
  * any other dtype is refused naming the tensor. A file that changed since
  * open (shorter now) fails naming the tensor. */
 kz_status kz_safetensors_read_f32(kz_safetensors *st, int64_t i, float *dst, int64_t dst_count);
+/* Elements [first, first + count) of tensor i (row-major order) as f32: the
+ * first rows of a table, say. The range must lie inside the tensor. */
+kz_status kz_safetensors_read_f32_range(kz_safetensors *st, int64_t i, int64_t first, int64_t count,
+                                        float *dst);
 
 /* ---- writer ---------------------------------------------------------------- */
 

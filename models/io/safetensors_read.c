@@ -395,27 +395,31 @@ const char *kz_safetensors_metadata_get(const kz_safetensors *st, const char *ke
 
 /* ---- data ---------------------------------------------------------------------------- */
 
-kz_status kz_safetensors_read_f32(kz_safetensors *st, int64_t i, float *dst, int64_t dst_count) {
+kz_status kz_safetensors_read_f32_range(kz_safetensors *st, int64_t i, int64_t first, int64_t count,
+                                        float *dst) {
   const kz_safetensors_tensor *t = kz_safetensors_tensor_at(st, i);
   if (!t) return kz_fail(KZ_ERR_INVALID_ARG, "%s: no tensor number %lld", st->path, (long long)i);
-  if (dst_count != t->numel)
-    return kz_fail(KZ_ERR_INVALID_ARG, "%s: tensor '%.200s' has %lld elements, the buffer %lld",
-                   st->path, t->name, (long long)t->numel, (long long)dst_count);
+  if (first < 0 || count < 0 || first > t->numel || count > t->numel - first)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: tensor '%.200s' has %lld elements, not [%lld, %lld + %lld)", st->path,
+                   t->name, (long long)t->numel, (long long)first, (long long)first,
+                   (long long)count);
   if (!kz_st_dtype_reads_as_f32(t->dtype))
     return kz_fail(KZ_ERR_UNSUPPORTED,
                    "%s: tensor '%.200s' is %s; only F32, F16 and BF16 tensors can be read as "
                    "float32",
                    st->path, t->name, kz_st_dtype_name(t->dtype));
-  if (t->numel > 0 && !dst) return kz_fail(KZ_ERR_INVALID_ARG, "%s: no buffer", st->path);
-  uint64_t off = st->data_start + t->begin;
+  if (count > 0 && !dst) return kz_fail(KZ_ERR_INVALID_ARG, "%s: no buffer", st->path);
+  size_t size = kz_st_dtype_size(t->dtype);
+  uint64_t off = st->data_start + t->begin + (uint64_t)first * size;
   kz_status s = KZ_OK;
   if (t->dtype == KZ_ST_F32) {
-    s = read_exact(st->fd, dst, (size_t)t->numel * 4, off);
+    s = read_exact(st->fd, dst, (size_t)count * 4, off);
   } else {
     enum { CHUNK = 1 << 15 };
     uint16_t buf[CHUNK];
-    for (int64_t k = 0; k < t->numel && s == KZ_OK; k += CHUNK) {
-      size_t m = (size_t)(t->numel - k < CHUNK ? t->numel - k : CHUNK);
+    for (int64_t k = 0; k < count && s == KZ_OK; k += CHUNK) {
+      size_t m = (size_t)(count - k < CHUNK ? count - k : CHUNK);
       s = read_exact(st->fd, buf, m * 2, off + (uint64_t)k * 2);
       for (size_t j = 0; s == KZ_OK && j < m; ++j)
         dst[k + (int64_t)j] =
@@ -428,4 +432,13 @@ kz_status kz_safetensors_read_f32(kz_safetensors *st, int64_t i, float *dst, int
                        ? strerror(errno)
                        : "the file ended before its data (changed since it was opened?)");
   return KZ_OK;
+}
+
+kz_status kz_safetensors_read_f32(kz_safetensors *st, int64_t i, float *dst, int64_t dst_count) {
+  const kz_safetensors_tensor *t = kz_safetensors_tensor_at(st, i);
+  if (!t) return kz_fail(KZ_ERR_INVALID_ARG, "%s: no tensor number %lld", st->path, (long long)i);
+  if (dst_count != t->numel)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: tensor '%.200s' has %lld elements, the buffer %lld",
+                   st->path, t->name, (long long)t->numel, (long long)dst_count);
+  return kz_safetensors_read_f32_range(st, i, 0, t->numel, dst);
 }
