@@ -54,3 +54,9 @@ if(TARGET kaizen)
                    ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/minilm ${KZ_IO_TEST_TMP}/export)
   set_tests_properties(io/hf_export PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE} TIMEOUT 600)
 endif()
+
+if(TARGET kaizen)
+  add_test(NAME io/weights_cli
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/weights_cli.sh $<TARGET_FILE:kaizen>
+                   ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/minilm/embeddings.safetensors)
+endif()
