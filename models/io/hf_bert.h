@@ -17,7 +17,8 @@
  *   KZ_TRY(kz_hf_bert_dir_open(path, &d));        // config, weights, vocab
  *   ... create the model from d.config, the tokenizer from d.vocab_path ...
  *   kz_hf_slot slots[n];                          // one per parameter view
- *   slots[i] = (kz_hf_slot){name, host_ptr, rank, {dims}, kz_hf_bert_is_head(name)};
+ *   slots[i] = (kz_hf_slot){name, host_ptr, rank, {dims}, kz_hf_bert_is_head(name),
+ *                           is_position_table};  // first_rows
  *   kz_hf_load_report rep;
  *   KZ_TRY(kz_hf_bert_load_weights(d.weights_path, slots, n, &rep));
  *   char note[4096]; kz_hf_load_report_summary(&rep, note, sizeof note);
