@@ -19,6 +19,7 @@ static const kz_command commands[] = {
     {"predict", kz_cmd_predict, "predictions of a saved model for a data set, as CSV"},
     {"eval", kz_cmd_eval, "metrics of a saved model on a data set"},
     {"gbdt", kz_cmd_gbdt, "GBDT model tools: importance, XGBoost export, TreeSHAP"},
+    {"weights", kz_cmd_weights, "inspect and check safetensors files and Hugging Face BERT dirs"},
     {"runs", kz_cmd_runs, "list, compare and plot recorded training runs"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
