@@ -213,6 +213,8 @@ typedef struct kz_infer_request {
   int n_outputs;              /* 0: every output */
   const char *const *outputs; /* names of the outputs wanted */
   int64_t timeout_us;         /* > 0: fail (unavailable) if still queued after it */
+  int ignore_unknown_inputs;  /* 1: skip inputs the model does not read, as `kaizen predict`
+                                 skips columns (the label among them); 0: reject them */
 } kz_infer_request;
 
 typedef struct kz_infer_response kz_infer_response;

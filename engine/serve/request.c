@@ -143,7 +143,7 @@ static void list_names(char *const *names, int n, char *buf, size_t cap) {
 }
 
 static kz_status check_input(const kz_serve_model *m, const kz_infer_request *r, int i, int k,
-                             int64_t *rows) {
+                             int64_t *rows, const char **first) {
   const kz_infer_tensor *t = &r->inputs[i];
   const char *name = t->name;
   if ((unsigned)t->datatype >= KZ_TYPE_COUNT)
@@ -165,9 +165,10 @@ static kz_status check_input(const kz_serve_model *m, const kz_infer_request *r,
                    (long long)t->shape[0]);
   if (*rows >= 0 && t->shape[0] != *rows)
     return kz_fail(KZ_ERR_INVALID_ARG, "input '%s' has %lld rows, '%s' has %lld", name,
-                   (long long)t->shape[0], r->inputs[0].name, (long long)*rows);
+                   (long long)t->shape[0], *first, (long long)*rows);
   if (!t->data) return kz_fail(KZ_ERR_INVALID_ARG, "input '%s': no data", name);
   *rows = t->shape[0];
+  if (!*first) *first = name;
   return KZ_OK;
 }
 
@@ -175,6 +176,7 @@ static kz_status check_input(const kz_serve_model *m, const kz_infer_request *r,
 static kz_status match_inputs(const kz_serve_model *m, const kz_infer_request *r, int *slot,
                               int64_t *rows) {
   char names[512];
+  const char *first = NULL;
   for (int k = 0; k < m->n_feat; ++k) slot[k] = -1;
   *rows = -1;
   if (r->n_inputs < 0 || (r->n_inputs > 0 && !r->inputs))
@@ -183,6 +185,7 @@ static kz_status match_inputs(const kz_serve_model *m, const kz_infer_request *r
     const char *name = r->inputs[i].name;
     if (!name) return kz_fail(KZ_ERR_INVALID_ARG, "input %d has no name", i);
     int k = find_feature(m, name);
+    if (k < 0 && r->ignore_unknown_inputs) continue;
     if (k < 0) {
       list_names(m->feat_names, m->n_feat, names, sizeof names);
       return kz_fail(KZ_ERR_INVALID_ARG, "model '%s' has no input '%s' (its inputs: %s)", m->name,
@@ -190,7 +193,7 @@ static kz_status match_inputs(const kz_serve_model *m, const kz_infer_request *r
     }
     if (slot[k] >= 0) return kz_fail(KZ_ERR_INVALID_ARG, "input '%s' given twice", name);
     slot[k] = i;
-    KZ_TRY(check_input(m, r, i, k, rows));
+    KZ_TRY(check_input(m, r, i, k, rows, &first));
   }
   for (int k = 0; k < m->n_feat; ++k)
     if (slot[k] < 0)
