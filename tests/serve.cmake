@@ -6,3 +6,14 @@ set(KZ_SERVE_TEST_TMP ${CMAKE_CURRENT_BINARY_DIR}/serve_tmp)
 kz_add_c_test_exe(test_serve test_serve.c)
 add_test(NAME serve/unit COMMAND test_serve $<TARGET_FILE:kaizen> ${KZ_SERVE_TEST_TMP})
 set_tests_properties(serve/unit PROPERTIES TIMEOUT 300)
+
+# serve/http: `kaizen serve` in separate processes on free loopback ports,
+# real HTTP from python3's urllib and curl (tests/serve_http.sh says what it
+# covers); skipped (77) without ../shared/data or /usr/bin/python3.
+get_filename_component(KZ_SERVE_SHARED_DATA ${CMAKE_SOURCE_DIR}/../shared/data ABSOLUTE)
+add_test(NAME serve/http
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/serve_http.sh $<TARGET_FILE:kaizen>
+                 ${KZ_SERVE_SHARED_DATA} ${CMAKE_CURRENT_BINARY_DIR}/serve_http_tmp)
+set_tests_properties(serve/http PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+add_test(NAME serve/help COMMAND kaizen serve --help)
+set_tests_properties(serve/help PROPERTIES PASS_REGULAR_EXPRESSION "usage: kaizen serve --model")

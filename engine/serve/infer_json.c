@@ -149,22 +149,22 @@ static kz_status parse_tensor(const json_t *j, int i, kz_infer_tensor *t, void *
   if (have < 0) return KZ_ERR_INVALID_ARG;
   /* the product is compared with what the data holds, never allocated from */
   int64_t want = 1;
-  int too_many = 0;
+  int overflow = 0;
   t->ndim = (int)nd;
   for (size_t d = 0; d < nd; ++d) {
     const json_t *v = json_array_get(shape, d);
     if (!json_is_integer(v) || json_integer_value(v) < 0)
       return kz_fail(KZ_ERR_INVALID_ARG, "input '%s': shape[%zu] must be a non-negative integer",
                      t->name, d);
-    int64_t n = (int64_t)json_integer_value(v);
-    t->shape[d] = n;
-    if (n > 0 && want > have / n) too_many = 1;
-    if (!too_many) want *= n;
+    t->shape[d] = (int64_t)json_integer_value(v);
+    if (!overflow && __builtin_mul_overflow(want, t->shape[d], &want)) overflow = 1;
   }
-  if (too_many || want != have)
-    return kz_fail(
-        KZ_ERR_INVALID_ARG, "input '%s': the shape holds %s%lld elements, 'data' has %lld", t->name,
-        too_many ? "more than " : "", (long long)(too_many ? have : want), (long long)have);
+  if (overflow)
+    return kz_fail(KZ_ERR_INVALID_ARG, "input '%s': the shape holds too many elements (over 2^63)",
+                   t->name);
+  if (want != have)
+    return kz_fail(KZ_ERR_INVALID_ARG, "input '%s': the shape holds %lld elements, 'data' has %lld",
+                   t->name, (long long)want, (long long)have);
   *buf = malloc((size_t)(have ? have : 1) * elem_size(t->datatype));
   if (!*buf) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory for input '%s'", t->name);
   fill f = {t->name, t->datatype, *buf, 0};
