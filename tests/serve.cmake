@@ -17,3 +17,17 @@ add_test(NAME serve/http
 set_tests_properties(serve/http PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 add_test(NAME serve/help COMMAND kaizen serve --help)
 set_tests_properties(serve/help PROPERTIES PASS_REGULAR_EXPRESSION "usage: kaizen serve --model")
+
+# The embedding example of docs/SERVING.md, built against the library and
+# run on the GBDT serve/unit trains: a sync and an async answer, then HTTP on
+# a free port.
+kz_add_c_test_exe(embed_server ${CMAKE_SOURCE_DIR}/examples/embed_server.c)
+set_tests_properties(serve/unit PROPERTIES FIXTURES_SETUP serve_models)
+add_test(NAME serve/embed_example
+         COMMAND embed_server ${KZ_SERVE_TEST_TMP}/serve_unit/runs/e/gbdt/model.json
+                 x1=1.5 x2=0.5 color=red)
+set_tests_properties(serve/embed_example PROPERTIES FIXTURES_REQUIRED serve_models
+  PASS_REGULAR_EXPRESSION "sync y [0-9.e+-]+\nasync y [0-9.e+-]+\nhttp port [1-9][0-9]*\n")
+
+# The load generator of bench/serve_bench.sh (not a test).
+kz_add_c_test_exe(serve_load ${CMAKE_SOURCE_DIR}/bench/serve_load.c)
