@@ -5,10 +5,10 @@
 # batching, against a diamonds GBDT and a pima2 MLP; the same GBDT request
 # through kz_server_infer in-process (the HTTP overhead ratio); the server's
 # resident memory at 10 s and at 60 s of the long run.
-# usage: bench/serve_bench.sh [BUILD_DIR] [SECONDS]   (default build, 15)
+# usage: bench/serve_bench.sh [BUILD_DIR] [SECONDS] [LONG_SECONDS]   (default build, 15, 60)
 # Save: bench/serve_bench.sh build | tee bench/results/$(date +%F)-$(hostname)-serve.txt
 set -euo pipefail
-build="${1:-build}" secs="${2:-15}"
+build="${1:-build}" secs="${2:-15}" long_secs="${3:-60}"
 kaizen="$build/kaizen" load="$build/tests/serve_load"
 data="$(cd "$(dirname "$0")/../.." && pwd)/shared/data"
 [ -x "$kaizen" ] && [ -x "$load" ] || { echo "build first: cmake --build $build" >&2; exit 1; }
@@ -63,15 +63,17 @@ for mode in dynamic off; do
   stop
 done
 for mode in 1 0; do
+  row "mlp  in-process, dynamic=$mode, 1 thread" \
+    "$("$load" inproc "$tmp/runs/b/mlp/model.kzm" pima "$tmp/pima.json" 1 "$secs" "$mode")"
   row "gbdt in-process, dynamic=$mode, 1 thread" \
-    "$("$load" inproc "$tmp/runs/b/gbdt/model.json" "$tmp/diamonds.json" 1 "$secs" "$mode")"
+    "$("$load" inproc "$tmp/runs/b/gbdt/model.json" diamonds "$tmp/diamonds.json" 1 "$secs" "$mode")"
 done
 echo
-echo "60 s at 16 connections, dynamic batching (memory: rss10_kb vs rss_end_kb)"
+echo "$long_secs s at 16 connections, dynamic batching (memory: rss10_kb vs rss_end_kb)"
 serve --max-queue-delay-us 0
-long=$("$load" http "$(cat "$tmp/port")" diamonds "$tmp/diamonds.json" 16 60 "$pid")
+long=$("$load" http "$(cat "$tmp/port")" diamonds "$tmp/diamonds.json" 16 "$long_secs" "$pid")
 stop
-row "gbdt http 60 s, 16 conn" "$long"
+row "gbdt http $long_secs s, 16 conn" "$long"
 awk -v l="$long" 'BEGIN {
   n = split(l, f, " "); for (i = 1; i < n; i += 2) v[f[i]] = f[i + 1]
-  printf "memory growth 10 s -> 60 s: %+.1f%%; errors %d\n", 100 * (v["rss_end_kb"] - v["rss10_kb"]) / v["rss10_kb"], v["errors"] }'
+  printf "memory growth 10 s -> end: %+.1f%%; errors %d\n", 100 * (v["rss_end_kb"] - v["rss10_kb"]) / v["rss10_kb"], v["errors"] }'

@@ -5,8 +5,9 @@
  *     CONNECTIONS keep-alive connections to 127.0.0.1:PORT, each with one
  *     POST /v2/models/MODEL/infer in flight at a time, for SECONDS; with
  *     SERVER_PID, its resident memory at 10 s and at the end.
- *   serve_load inproc MODEL_FILE BODY_FILE THREADS SECONDS DYNAMIC
- *     the same request through kz_server_infer in this process.
+ *   serve_load inproc MODEL_FILE NAME BODY_FILE THREADS SECONDS DYNAMIC
+ *     the same request through kz_server_infer in this process (the model
+ *     loaded as NAME).
  * Prints one line: requests, errors, requests/s, p50 and p99 latency (us),
  * and the memory columns (kB; 0 when not measured). */
 #define _GNU_SOURCE
@@ -164,7 +165,7 @@ int main(int argc, char **argv) {
   int inproc = argc >= 7 && !strcmp(argv[1], "inproc");
   if (!http && !inproc) {
     fprintf(stderr, "usage: serve_load http PORT MODEL BODY CONNECTIONS SECONDS [PID]\n"
-                    "       serve_load inproc MODEL_FILE BODY THREADS SECONDS DYNAMIC\n");
+                    "       serve_load inproc MODEL_FILE NAME BODY THREADS SECONDS DYNAMIC\n");
     return 2;
   }
   size_t body_len;
@@ -198,8 +199,8 @@ int main(int argc, char **argv) {
     kz_server_options_default(&o);
     o.device = "cpu";
     o.batching.dynamic = argc > 7 ? atoi(argv[7]) : 1;
-    if (kz_server_new(&o, &s) != KZ_OK || kz_server_load(s, "m", 1, argv[2], NULL) != KZ_OK ||
-        kz_json_request_parse(body, body_len, "m", 0, &jr) != KZ_OK) {
+    if (kz_server_new(&o, &s) != KZ_OK || kz_server_load(s, argv[3], 1, argv[2], NULL) != KZ_OK ||
+        kz_json_request_parse(body, body_len, argv[3], 0, &jr) != KZ_OK) {
       fprintf(stderr, "serve_load: %s\n", kz_last_error());
       return 1;
     }
