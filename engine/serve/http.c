@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/serve/infer_json.h"
 #include "engine/serve/server_internal.h"
@@ -95,7 +96,7 @@ static enum MHD_Result send_body(req_ctx *x, int status, char *body, const char 
   if (status == 401) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
   if (status == 405)
     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, strstr(x->path, "/infer") ? "POST" : "GET");
-  if (status == 413 || x->h->draining)
+  if (status == 413 || __atomic_load_n(&x->h->draining, __ATOMIC_RELAXED))
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
   x->status = status;
   x->bytes_out = n;
@@ -293,7 +294,8 @@ static enum MHD_Result route(req_ctx *x, const char *url, int get, int post) {
       (!strcmp(seg[2], "live") || !strcmp(seg[2], "ready"))) {
     if (!get) return send_error(x, 405, "use GET");
     int live = seg[2][0] == 'l';
-    if (!live && h->draining) return send_error(x, 503, "shutting down");
+    if (!live && __atomic_load_n(&h->draining, __ATOMIC_RELAXED))
+      return send_error(x, 503, "shutting down");
     char *json = malloc(32);
     if (json) snprintf(json, 32, "{\"%s\":true}", live ? "live" : "ready");
     return send_json(x, 200, json);
@@ -358,7 +360,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     h->open_requests++;
     pthread_mutex_unlock(&h->mu);
     *con_cls = x;
-    if (h->draining) return send_error(x, 503, "shutting down");
+    if (__atomic_load_n(&h->draining, __ATOMIC_RELAXED)) return send_error(x, 503, "shutting down");
     int health = !strncmp(url, "/v2/health/", 11);
     if (h->token && !health && !token_ok(h, c))
       return send_error(x, 401, "missing or wrong bearer token (Authorization: Bearer ...)");
@@ -501,9 +503,10 @@ void kz_http_stop(kz_http *h) {
   if (!h) return;
   /* no new connections; requests already in (suspended ones included) run to
    * their answers, which MHD must still be running to send */
-  MHD_quiesce_daemon(h->d);
+  MHD_socket listener = MHD_quiesce_daemon(h->d);
+  if (listener != MHD_INVALID_SOCKET) close(listener); /* ours to close from now on */
   pthread_mutex_lock(&h->mu);
-  h->draining = 1;
+  __atomic_store_n(&h->draining, 1, __ATOMIC_RELAXED);
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
   until.tv_sec += h->o.request_timeout_s;
