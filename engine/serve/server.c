@@ -117,10 +117,21 @@ kz_status kz_server_load(kz_server *s, const char *name, int64_t version, const 
     kz_serve_model *top = find(s, name, 0);
     version = top ? top->version + 1 : 1;
   }
-  kz_status st = find(s, name, version)
-                     ? kz_fail(KZ_ERR_INVALID_ARG, "model '%s' version %lld is already loaded",
-                               name, (long long)version)
-                     : KZ_OK;
+  int taken = find(s, name, version) != NULL;
+  pthread_mutex_unlock(&s->mu);
+  if (taken)
+    return kz_fail(KZ_ERR_INVALID_ARG, "model '%s' version %lld is already loaded", name,
+                   (long long)version);
+  /* Reading a model file can take a while: requests for the models already
+   * loaded go on meanwhile. A load of the same name and version that won
+   * the race is found when the list is locked again. */
+  kz_serve_model *m = NULL;
+  kz_status st = kz_serve_model_open(name, version, path, s->device, b, &m);
+  if (st != KZ_OK) return kz_fail_context(st, "loading model '%s' from %s", name, path);
+  pthread_mutex_lock(&s->mu);
+  if (find(s, name, version))
+    st = kz_fail(KZ_ERR_INVALID_ARG, "model '%s' version %lld is already loaded", name,
+                 (long long)version);
   if (st == KZ_OK && s->n_models == s->cap_models) {
     int cap = s->cap_models ? 2 * s->cap_models : 8;
     kz_serve_model **grown = realloc(s->models, (size_t)cap * sizeof *grown);
@@ -129,14 +140,12 @@ kz_status kz_server_load(kz_server *s, const char *name, int64_t version, const 
     else
       s->models = grown, s->cap_models = cap;
   }
-  /* Loading a model file can take a while; it happens under the lock so two
-   * loads of one name/version cannot both succeed. Requests for other models
-   * wait only for their lookup. */
-  kz_serve_model *m = NULL;
-  if (st == KZ_OK) st = kz_serve_model_open(name, version, path, s->device, b, &m);
   if (st == KZ_OK) s->models[s->n_models++] = m;
   pthread_mutex_unlock(&s->mu);
-  if (st != KZ_OK) return kz_fail_context(st, "loading model '%s' from %s", name, path);
+  if (st != KZ_OK) {
+    kz_serve_model_close(m);
+    return st;
+  }
   return KZ_OK;
 }
 
