@@ -26,7 +26,8 @@ typedef enum kz_status {
   KZ_ERR_UNSUPPORTED = 5, /* valid request this build or device cannot do */
   KZ_ERR_DEVICE = 6,      /* a CUDA / driver call failed */
   KZ_ERR_NOT_FOUND = 7,
-  KZ_ERR_INTERNAL = 8
+  KZ_ERR_INTERNAL = 8,
+  KZ_ERR_UNAVAILABLE = 9 /* the server cannot take it now: queue full, shutting down, timed out */
 } kz_status;
 
 /* Message describing the most recent failure on this thread ("" if none). */
@@ -120,6 +121,153 @@ kz_status kz_predictor_predict(kz_predictor *p, int64_t n_rows, const char *cons
 /* Category values mapped to missing because the model never saw them,
  * counted over every record scored since the last set_columns. */
 int64_t kz_predictor_unseen(const kz_predictor *p);
+
+/* ---- serving ---------------------------------------------------------- */
+/* An inference server inside the caller's process (docs/SERVING.md): models
+ * loaded by name and version from model files, requests of named tensors,
+ * dynamic batching with one worker thread per model, metrics. Every function
+ * is thread-safe. `kaizen serve` puts the KServe v2 HTTP protocol in front of
+ * the same server (kz_http_start below). */
+
+/* Element types, named as in the KServe v2 protocol ("FP32", "BYTES"). */
+typedef enum kz_datatype {
+  KZ_TYPE_BOOL = 0,
+  KZ_TYPE_INT32 = 1,
+  KZ_TYPE_INT64 = 2,
+  KZ_TYPE_FP32 = 3,
+  KZ_TYPE_FP64 = 4,
+  /* strings: data is `const char *const *`, one NUL-terminated UTF-8 string
+   * per element, NULL for a missing value. Category values and numbers as
+   * text today; text inputs of the transformer tasks later */
+  KZ_TYPE_BYTES = 5
+} kz_datatype;
+#define KZ_TYPE_COUNT 6
+const char *kz_datatype_name(kz_datatype t);
+/* "FP32" -> KZ_TYPE_FP32; returns 0 for a name it does not know. */
+int kz_datatype_parse(const char *name, kz_datatype *out);
+
+#define KZ_INFER_MAX_DIMS 8
+/* A tensor by name, type and shape. data: the elements in row-major order
+ * (BYTES: an array of string pointers); NaN in FP32/FP64 is a missing value.
+ * The first dimension is the batch (rows). The server copies inputs before
+ * kz_server_infer(_async) returns. */
+typedef struct kz_infer_tensor {
+  const char *name;
+  kz_datatype datatype;
+  int ndim;
+  int64_t shape[KZ_INFER_MAX_DIMS];
+  const void *data;
+} kz_infer_tensor;
+
+/* How one model batches (per model; the server's options give defaults). */
+typedef struct kz_batching {
+  int dynamic;                /* 1: requests waiting together run as one batch */
+  int64_t max_batch_size;     /* rows per run; a request may not exceed it */
+  int64_t max_queue_delay_us; /* how long the first request waits for others */
+  int64_t max_queue_size;     /* requests waiting; one more is rejected at once */
+} kz_batching;
+
+typedef struct kz_server_options {
+  kz_batching batching; /* defaults: dynamic, 1024 rows, 0 us, 1024 requests */
+  const char *device;   /* models' device: "auto" (NULL), "cpu", "cuda[:N]" */
+} kz_server_options;
+
+void kz_server_options_default(kz_server_options *o);
+
+typedef struct kz_server kz_server;
+/* options NULL: the defaults. */
+kz_status kz_server_new(const kz_server_options *options, kz_server **out);
+/* Stops accepting, finishes every queued request (their callbacks run), then
+ * frees everything. Must not race with other calls on the same server. */
+void kz_server_free(kz_server *s);
+
+/* Loads a model file (model.json, .kzm) as name/version. version <= 0 takes
+ * the next one after the highest loaded under that name (1 for the first).
+ * batching NULL: the server's. Names: [A-Za-z0-9_.-], 1..64 characters. */
+kz_status kz_server_load(kz_server *s, const char *name, int64_t version, const char *path,
+                         const kz_batching *batching);
+/* Stops taking requests for name (version 0: every version), runs the
+ * queued ones, frees the model. */
+kz_status kz_server_unload(kz_server *s, const char *name, int64_t version);
+/* 1 when name/version (0: the highest) is loaded and taking requests. */
+int kz_server_model_ready(kz_server *s, const char *name, int64_t version);
+/* KServe v2 model metadata as JSON: name, versions, platform, inputs and
+ * outputs with datatypes and shapes. Free with kz_string_free. */
+kz_status kz_server_model_metadata(kz_server *s, const char *name, int64_t version, char **json);
+/* {"name":"kaizen","version":...,"extensions":[...],"models":[...]} */
+kz_status kz_server_metadata(kz_server *s, char **json);
+/* Metrics in the Prometheus text format, Triton's names (docs/SERVING.md). */
+kz_status kz_server_metrics(kz_server *s, char **text);
+void kz_string_free(char *s);
+
+/* A request: one tensor per input column, all with the same number of rows.
+ * Tabular models take one input per feature column, named after it: numeric
+ * columns as FP32/FP64/INT32/INT64 (or BYTES holding numbers as text),
+ * categorical columns as BYTES category strings; values are mapped exactly
+ * as `kaizen predict --input` maps a file's cells. */
+typedef struct kz_infer_request {
+  const char *model;
+  int64_t version; /* 0: the highest loaded */
+  const char *id;  /* optional, echoed in the response */
+  int n_inputs;
+  const kz_infer_tensor *inputs;
+  int n_outputs;              /* 0: every output */
+  const char *const *outputs; /* names of the outputs wanted */
+  int64_t timeout_us;         /* > 0: fail (unavailable) if still queued after it */
+  int ignore_unknown_inputs;  /* 1: skip inputs the model does not read, as `kaizen predict`
+                                 skips columns (the label among them); 0: reject them */
+} kz_infer_request;
+
+typedef struct kz_infer_response kz_infer_response;
+
+/* Runs the request and waits. On success *out is the response (free it); on
+ * failure *out is NULL and kz_last_error() says why: invalid-argument for a
+ * malformed request, not-found for an unknown model, unavailable when the
+ * model's queue is full, a model-run failure otherwise. */
+kz_status kz_server_infer(kz_server *s, const kz_infer_request *r, kz_infer_response **out);
+
+/* Called once per accepted request, on the model's worker thread; the
+ * callee owns the response (kz_infer_response_free) and must not block long. */
+typedef void (*kz_infer_callback)(kz_infer_response *response, void *user);
+/* Queues the request and returns. KZ_OK: callback will run exactly once
+ * (with a failure status if the run fails). Anything else: rejected at once,
+ * the callback never runs. */
+kz_status kz_server_infer_async(kz_server *s, const kz_infer_request *r, kz_infer_callback callback,
+                                void *user);
+
+kz_status kz_infer_response_status(const kz_infer_response *r);
+const char *kz_infer_response_error(const kz_infer_response *r); /* "" on success */
+const char *kz_infer_response_model(const kz_infer_response *r);
+int64_t kz_infer_response_version(const kz_infer_response *r);
+const char *kz_infer_response_id(const kz_infer_response *r); /* "" when none */
+int kz_infer_response_output_count(const kz_infer_response *r);
+/* Output k (FP64, shape [rows]); data lives as long as the response. */
+kz_status kz_infer_response_output(const kz_infer_response *r, int k, kz_infer_tensor *out);
+/* Microseconds: waiting in the queue, the model run (the whole batch), in all. */
+void kz_infer_response_timings(const kz_infer_response *r, int64_t *queue_us, int64_t *compute_us,
+                               int64_t *total_us);
+void kz_infer_response_free(kz_infer_response *r);
+
+/* ---- serving over HTTP ------------------------------------------------- */
+/* The KServe v2 HTTP protocol in front of a kz_server (docs/SERVING.md). */
+typedef struct kz_http_options {
+  const char *host;       /* address to bind; default "127.0.0.1" */
+  int port;               /* 0: any free port (kz_http_port tells which) */
+  const char *token;      /* bearer token required on every route but health; NULL: none */
+  int64_t max_body_bytes; /* larger bodies get 413; default 16 MiB */
+  int request_timeout_s;  /* idle connection timeout; default 30 */
+  int max_connections;    /* concurrent connections; default 1024 */
+  int threads;            /* HTTP threads; default 4 */
+  const char *log_path;   /* JSON lines per request; NULL: none, "-": stderr */
+} kz_http_options;
+
+void kz_http_options_default(kz_http_options *o);
+typedef struct kz_http kz_http;
+/* Starts serving s in background threads; s must outlive the kz_http. */
+kz_status kz_http_start(kz_server *s, const kz_http_options *o, kz_http **out);
+int kz_http_port(const kz_http *h);
+/* Stops accepting connections, waits for the requests in flight, frees h. */
+void kz_http_stop(kz_http *h);
 
 #ifdef __cplusplus
 }

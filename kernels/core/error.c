@@ -67,6 +67,8 @@ const char *kz_status_name(kz_status status) {
     return "not-found";
   case KZ_ERR_INTERNAL:
     return "internal-error";
+  case KZ_ERR_UNAVAILABLE:
+    return "unavailable";
   }
   return "unknown-status";
 }

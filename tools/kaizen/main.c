@@ -18,6 +18,7 @@ static const kz_command commands[] = {
     {"train", kz_cmd_train, "train a model from a job config (neural or gbdt), resume a run"},
     {"predict", kz_cmd_predict, "predictions of a saved model for a data set, as CSV"},
     {"eval", kz_cmd_eval, "metrics of a saved model on a data set"},
+    {"serve", kz_cmd_serve, "serve models over HTTP (KServe v2), with metrics"},
     {"gbdt", kz_cmd_gbdt, "GBDT model tools: importance, XGBoost export, TreeSHAP"},
     {"weights", kz_cmd_weights, "inspect and check safetensors files and Hugging Face BERT dirs"},
     {"runs", kz_cmd_runs, "list, compare and plot recorded training runs"},

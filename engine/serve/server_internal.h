@@ -1,0 +1,105 @@
+/* The in-process inference server (include/kaizen.h, "serving";
+ * docs/SERVING.md): what the server, a loaded model, a queued request and a
+ * response hold. One worker thread per model owns its kz_predictor; callers
+ * only validate and convert their request, then queue it. */
+#ifndef KZ_ENGINE_SERVE_SERVER_INTERNAL_H
+#define KZ_ENGINE_SERVE_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "kaizen.h"
+
+#define KZ_SERVE_NAME_MAX 64
+
+/* Triton's failure reasons (nv_inference_request_failure{reason}). */
+enum { KZ_FAIL_REJECTED = 0, KZ_FAIL_BACKEND = 1, KZ_FAIL_OTHER = 2, KZ_FAIL_REASONS = 3 };
+
+struct kz_infer_response {
+  kz_status status;
+  char *error;
+  char *model;
+  int64_t version;
+  char *id;
+  int64_t rows;
+  int n_out;
+  char **out_names;
+  double *values; /* n_out tensors of rows values, one after another */
+  int64_t queue_us, compute_us, total_us;
+};
+
+/* One accepted request waiting for (or in) a run. */
+typedef struct kz_serve_job {
+  struct kz_serve_job *next;
+  int64_t rows;
+  const char **cells; /* rows x the model's features, in its feature order */
+  char *text;         /* the cells' bytes */
+  int n_want;
+  int *want; /* output indices the caller asked for */
+  kz_infer_response *resp;
+  kz_infer_callback callback;
+  void *user;
+  int64_t t_submit, t_enqueue, deadline; /* monotonic us; deadline 0: none */
+} kz_serve_job;
+
+typedef struct kz_serve_metrics {
+  uint64_t success, failure[KZ_FAIL_REASONS];
+  uint64_t inference_count; /* rows run */
+  uint64_t exec_count;      /* model runs (batches) */
+  uint64_t request_us, queue_us, compute_us;
+  int64_t unseen; /* category values the model never saw */
+} kz_serve_metrics;
+
+typedef struct kz_serve_model {
+  char name[KZ_SERVE_NAME_MAX + 1];
+  int64_t version;
+  char *path;
+  const char *type; /* "gbdt", "mlp", "linear" */
+  kz_predictor *pred;
+  kz_batching batching;
+  /* inputs: the feature columns of the model's schema (not the label) */
+  int n_feat;
+  char **feat_names;
+  int *feat_categorical; /* 1: category strings (BYTES) */
+  kz_datatype *feat_type;
+  int n_out;
+  char **out_names;
+
+  pthread_mutex_t mu; /* guards everything below */
+  pthread_cond_t wake;
+  kz_serve_job *head, *tail;
+  int64_t queued, queued_rows;
+  int closing;
+  int refs; /* callers between lookup and queueing (the server's mutex) */
+  pthread_t worker;
+  kz_serve_metrics metrics;
+} kz_serve_model;
+
+struct kz_server {
+  kz_server_options options;
+  char *device;
+  pthread_mutex_t mu; /* the model list and every model's refs */
+  pthread_cond_t released;
+  int n_models, cap_models;
+  kz_serve_model **models;
+};
+
+int64_t kz_serve_now_us(void);
+
+/* model.c: open a model file and start its worker; stop and free it. */
+kz_status kz_serve_model_open(const char *name, int64_t version, const char *path,
+                              const char *device, const kz_batching *b, kz_serve_model **out);
+void kz_serve_model_close(kz_serve_model *m);
+/* Queues job (rejected at once when the queue is full or closing). */
+kz_status kz_serve_model_enqueue(kz_serve_model *m, kz_serve_job *job);
+void kz_serve_model_count_failure(kz_serve_model *m, int reason);
+
+/* request.c: a validated, converted request ready for the queue. */
+kz_status kz_serve_job_new(const kz_serve_model *m, const kz_infer_request *r, int64_t t_submit,
+                           kz_serve_job **out);
+void kz_serve_job_free(kz_serve_job *job);
+kz_infer_response *kz_serve_response_new(const char *model, int64_t version, const char *id);
+/* Sets the response's failure; returns status. */
+kz_status kz_serve_response_fail(kz_infer_response *r, kz_status status, const char *msg);
+
+#endif
