@@ -550,6 +550,8 @@ static void build_transformer(kz_grad_list *l) {
   memcpy(g->ints, spans, sizeof spans);
   input(g, "logits", 36, true, 0, 2);
   g->nout = 3;
+}
+
 /* ---- the TFT's ops ------------------------------------------------------------------ */
 /* lstm_cell: dims = {rows, hidden}; the output is h then c, concatenated, so
  * the weights of the loss reach both and the backward gets dh and dc. */
