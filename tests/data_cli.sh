@@ -44,6 +44,15 @@ grep -q "insulin .*missing 48.70%" <<<"$out" || fail "inspect pima2: missing sha
 grep -q "neg  *500" <<<"$out" || fail "inspect pima2: label distribution not shown: $out"
 out=$("$kaizen" data inspect "$tmp/austen/train-00001.h5" 2>&1) || fail "inspect one shard: $out"
 grep -q "rows: 20000 in 1 shard" <<<"$out" || fail "inspect one shard: $out"
+# the classification set of docs/DATA.md: lines of at least 40 characters (code points;
+# Python's len() over the CSV gives 56,640 of 73,422 rows)
+out=$("$kaizen" data import --kind text --input "$data/austen.csv" --out "$tmp/austen40" --text-column text --label book --vocab "$vocab" --cased --max-len 64 --min-chars 40 --valid-fraction 0.2 --seed 1 2>&1) || fail "import --min-chars: $out"
+grep -q "train 45405, valid 11235, 11143 blank texts skipped, 5639 texts shorter than 40 characters skipped" <<<"$out" || fail "import --min-chars counts: $out"
+grep -q '"min_chars": 40' "$tmp/austen40/manifest.json" || grep -rq 'min_chars' "$tmp/austen40" || fail "min_chars not recorded in the meta"
+expect_fail "$tmp/o0" "--min-chars filters plain text rows" \
+  data import --kind tabular --input "$data/pima2.csv" --out "$tmp/o0" --label diabetes --min-chars 3
+expect_fail "$tmp/o0" "--min-chars needs an integer" \
+  data import --kind text --input "$data/austen.csv" --out "$tmp/o0" --text-column text --vocab "$vocab" --min-chars -1
 "$kaizen" data import --help | grep -q -- "--valid-fraction" || fail "import --help"
 "$kaizen" data inspect --help | grep -q -- "--verify" || fail "inspect --help"
 "$kaizen" data --help | grep -q "vocab" || fail "data --help"

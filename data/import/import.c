@@ -31,6 +31,14 @@ static int is_blank(const char *s, size_t len) {
   return 1;
 }
 
+/* Code points of a UTF-8 string: the bytes that do not continue one (the
+ * encoder validates the text itself). */
+static size_t code_points(const char *s, size_t len) {
+  size_t n = 0;
+  for (size_t i = 0; i < len; ++i) n += ((unsigned char)s[i] & 0xC0) != 0x80;
+  return n;
+}
+
 typedef struct pass2 {
   kz_import *im;
   kz_shard_writer *w;
@@ -139,6 +147,12 @@ static kz_status run_pass2(pass2 *p) {
       im->rep.skipped_empty++;
       continue;
     }
+    if (im->text_col >= 0 && im->o->min_chars > 0 &&
+        code_points(kz_rows_field(im->src, im->text_col),
+                    kz_rows_field_len(im->src, im->text_col)) < (size_t)im->o->min_chars) {
+      im->rep.skipped_short++;
+      continue;
+    }
     if (targets) {
       int skip;
       KZ_TRY(kz_import_labels_row(im, b, line, &skip));
@@ -207,6 +221,12 @@ kz_status kz_import_file(const kz_import_options *o, kz_import_report *report) {
     return kz_fail(KZ_ERR_INVALID_ARG, "--max-categories must be positive");
   if (!strcmp(o->kind, "text") && (o->max_len < 2 || o->max_len > 1 << 20))
     return kz_fail(KZ_ERR_INVALID_ARG, "--max-len must be in [2, 1048576], not %d", o->max_len);
+  if (o->min_chars < 0 || o->min_chars > 1 << 20)
+    return kz_fail(KZ_ERR_INVALID_ARG, "--min-chars must be in [0, 1048576], not %d", o->min_chars);
+  if (o->min_chars > 0 && (strcmp(o->kind, "text") || o->words_column || o->question_column))
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "--min-chars filters plain text rows (--kind text with --text-column); it "
+                   "would drop NER or QA rows or tabular rows silently");
   kz_import im = {0};
   im.o = o;
   im.series_col = im.time_col = im.text_col = im.label_col = -1;

@@ -28,7 +28,10 @@ typedef struct kz_import_options {
   int max_len;    /* tokens per row, [CLS] and [SEP] included (default 128) */
   int lowercase;  /* 1 uncased (default), 0 cased */
   int keep_empty; /* keep rows whose text is empty or blank (default: skip) */
-  int keep_text;  /* store the raw text (default 1) */
+  /* skip rows whose text has fewer code points (0: keep all); with
+   * --text-column only, so NER words and QA contexts are never dropped */
+  int min_chars;
+  int keep_text; /* store the raw text (default 1) */
   /* text targets (docs/DATA.md, "Token labels and answer spans"): NER from
    * pre-split words with one label per word, QA from question + context with
    * an answer given as a code-point offset and its text */
@@ -55,6 +58,7 @@ typedef struct kz_import_report {
   int64_t rows_read; /* data rows in the input */
   int64_t rows_train, rows_valid;
   int64_t skipped_empty;       /* text rows skipped as empty */
+  int64_t skipped_short;       /* text rows skipped by --min-chars */
   int64_t rows_truncated;      /* text rows that lost tokens to --max-len */
   int64_t label_words_dropped; /* NER: labelled words with no token left */
   int64_t answers_lost;        /* QA: answers truncated away, stored as 0, 0 */

@@ -501,6 +501,7 @@ static kz_status text_schema(kz_import *im) {
   json_object_set_new(s->meta, "lowercase", json_boolean(o->lowercase));
   json_object_set_new(s->meta, "blank_rows", json_integer(im->blank_rows));
   json_object_set_new(s->meta, "blank_rows_kept", json_boolean(o->keep_empty));
+  if (o->min_chars > 0) json_object_set_new(s->meta, "min_chars", json_integer(o->min_chars));
   return KZ_OK;
 }
 

@@ -47,6 +47,7 @@ static const char usage_text[] =
     "  --max-len N            tokens per row incl. [CLS]/[SEP], padded (default 128)\n"
     "  --cased                keep case and accents (default: uncased)\n"
     "  --keep-empty           keep rows whose text is blank (default: skip them)\n"
+    "  --min-chars N          skip text rows of fewer than N characters (code points)\n"
     "  --no-raw-text          do not store the raw text\n"
     "Text targets (docs/DATA.md, \"Token labels and answer spans\"):\n"
     "  --words-column COL     NER: a JSON array of words per row, tokenized word by\n"
@@ -151,7 +152,8 @@ int kz_cmd_data_import(int argc, char **argv) {
     if (matched) continue;
     int numeric = !strcmp(a, "--shard-rows") || !strcmp(a, "--valid-fraction") ||
                   !strcmp(a, "--seed") || !strcmp(a, "--max-len") ||
-                  !strcmp(a, "--compress-level") || !strcmp(a, "--max-categories");
+                  !strcmp(a, "--compress-level") || !strcmp(a, "--max-categories") ||
+                  !strcmp(a, "--min-chars");
     if (!numeric) return usage_error("unknown option ", a);
     if (i + 1 >= argc) return usage_error("missing value for ", a);
     const char *v = argv[++i];
@@ -173,6 +175,10 @@ int kz_cmd_data_import(int argc, char **argv) {
       if (!parse_int(v, 2, 1 << 20, &n))
         return usage_error("--max-len needs an integer >= 2, got ", v);
       o.max_len = (int)n;
+    } else if (!strcmp(a, "--min-chars")) {
+      if (!parse_int(v, 0, 1 << 20, &n))
+        return usage_error("--min-chars needs an integer in [0, 1048576], got ", v);
+      o.min_chars = (int)n;
     } else if (!strcmp(a, "--compress-level")) {
       if (!parse_int(v, 0, 9, &n)) return usage_error("--compress-level needs 0..9, got ", v);
       o.compress = (int)n;
@@ -207,6 +213,9 @@ int kz_cmd_data_import(int argc, char **argv) {
   printf("imported %s -> %s: %lld rows (train %lld, valid %lld", o.input, o.out,
          (long long)rep.rows_read, (long long)rep.rows_train, (long long)rep.rows_valid);
   if (rep.skipped_empty) printf(", %lld blank texts skipped", (long long)rep.skipped_empty);
+  if (rep.skipped_short)
+    printf(", %lld texts shorter than %d characters skipped", (long long)rep.skipped_short,
+           o.min_chars);
   if (rep.rows_truncated) printf(", %lld truncated to --max-len", (long long)rep.rows_truncated);
   if (rep.label_words_dropped)
     printf(", %lld labelled words lost to truncation", (long long)rep.label_words_dropped);
