@@ -106,15 +106,15 @@ static double nmse(const float *a, const float *b, int64_t n) {
   return den > 0 ? num / den : num;
 }
 
-static char *meta_for(const fixture *f, const char *task) {
+static char *meta_for(const fixture *f, const char *task, double dropout) {
   json_t *c = json_object_get(f->root, "config"), *sp = json_object_get(f->root, "special_ids");
   json_t *cfg = json_pack(
       "{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:f, s:f, s:f, s:O, s:f}", "task", task, "layers",
       json_object_get(c, "layers"), "hidden", json_object_get(c, "hidden"), "heads",
       json_object_get(c, "heads"), "ffn", json_object_get(c, "ffn"), "max_len",
       json_object_get(c, "max_len"), "vocab", json_object_get(c, "vocab"), "type_vocab",
-      json_object_get(c, "type_vocab"), "dropout", 0.0, "attention_dropout", 0.0, "init_std", 0.02,
-      "layernorm_eps", json_object_get(c, "layernorm_eps"), "mask_prob", 0.15);
+      json_object_get(c, "type_vocab"), "dropout", dropout, "attention_dropout", dropout,
+      "init_std", 0.02, "layernorm_eps", json_object_get(c, "layernorm_eps"), "mask_prob", 0.15);
   json_t *classes = json_array();
   int is_cls = !strcmp(task, "classification"), is_tok = !strcmp(task, "token_classification");
   if (is_cls || is_tok)
@@ -136,8 +136,8 @@ static char *meta_for(const fixture *f, const char *task) {
   return s;
 }
 
-static kz_nn_model *make_model(const fixture *f, const char *task) {
-  char *meta = meta_for(f, task);
+static kz_nn_model *make_model(const fixture *f, const char *task, double dropout) {
+  char *meta = meta_for(f, task, dropout);
   kz_nn_model *m = NULL;
   KZ_CHECK_OK(kz_transformer_from_meta(meta, (kz_device){KZ_DEVICE_CPU, 0}, -1, &m));
   free(meta);
@@ -192,7 +192,7 @@ static void zero_grads(kz_nn_model *m) {
 }
 
 static void parity_task(const fixture *f, const char *task) {
-  kz_nn_model *m = make_model(f, task);
+  kz_nn_model *m = make_model(f, task, 0.0);
   if (!m) return;
   KZ_CHECK(load_weights(m, f, task));
   kz_tf_inputs in;
@@ -350,7 +350,7 @@ static int cmd_parity(const char *dir) {
 static int cmd_model(const char *dir) {
   fixture f;
   if (!load_fixture(dir, &f)) return 1;
-  kz_nn_model *m = make_model(&f, "mlm"), *c = make_model(&f, "classification");
+  kz_nn_model *m = make_model(&f, "mlm", 0.1), *c = make_model(&f, "classification", 0.1);
   if (!m || !c) return KZ_TEST_RESULT();
   KZ_CHECK(load_weights(m, &f, "mlm"));
   /* the meta rebuilds the same layout */
@@ -387,6 +387,13 @@ static int cmd_model(const char *dir) {
   zero_grads(m);
   KZ_CHECK_OK(kz_transformer_step(m, &in, 1, 1.0, 99, &l2));
   KZ_CHECK(l1 == l2 && !memcmp(g1, kz_nn_base(m)->grads.data, (size_t)np * 4));
+  /* another seed, other dropout masks; evaluation has none: the same loss twice */
+  zero_grads(m);
+  KZ_CHECK_OK(kz_transformer_step(m, &in, 1, 1.0, 100, &l2));
+  KZ_CHECK(l1 != l2 && memcmp(g1, kz_nn_base(m)->grads.data, (size_t)np * 4));
+  KZ_CHECK_OK(kz_transformer_step(m, &in, 0, 1.0, 1, &l1));
+  KZ_CHECK_OK(kz_transformer_step(m, &in, 0, 1.0, 2, &l2));
+  KZ_CHECK(l1 == l2);
   free(g1);
   /* bad inputs fail with a message, never a crash */
   kz_tf_inputs badin = in;

@@ -11,7 +11,12 @@
 #include "kernels/core/error.h"
 #include "models/transformer/tf_internal.h"
 
-enum { EVAL_CHUNK = 64 }; /* rows per step in eval and predict */
+/* Rows per step in eval and predict: 64, fewer for long rows, so that a
+ * layer's attention probabilities stay within 2^24 floats (64 MB). */
+static int64_t eval_chunk(const kz_tf *m) {
+  double rows = (double)(1 << 24) / ((double)m->heads * (double)m->data_len * (double)m->data_len);
+  return rows >= 64 ? 64 : rows >= 1 ? (int64_t)rows : 1;
+}
 
 /* The mask stream of evaluation: fixed, keyed by the row's global index so
  * a row is masked the same way whatever batch it lands in. */
@@ -201,8 +206,9 @@ kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_ev
   const int64_t C = m->n_classes > 2 ? m->n_classes : 2;
   if (!(zr = malloc((size_t)C * sizeof(double))))
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: eval");
-  for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += EVAL_CHUNK) {
-    int64_t B = b->rows - r0 < EVAL_CHUNK ? b->rows - r0 : EVAL_CHUNK;
+  const int64_t chunk = eval_chunk(m);
+  for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += chunk) {
+    int64_t B = b->rows - r0 < chunk ? b->rows - r0 : chunk;
     host_in h;
     double loss = 0;
     st = build(m, b, r0, B, 1, TF_EVAL_MASK_SEED, 1, &h);
@@ -311,8 +317,9 @@ kz_status kz_tf_predict_batch(kz_nn_model *model, const kz_shard_batch *b, float
   kz_status st = KZ_OK;
   float *buf = NULL, *items = NULL;
   const int64_t W = m->base.info.out_width;
-  for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += EVAL_CHUNK) {
-    int64_t B = b->rows - r0 < EVAL_CHUNK ? b->rows - r0 : EVAL_CHUNK;
+  const int64_t chunk = eval_chunk(m);
+  for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += chunk) {
+    int64_t B = b->rows - r0 < chunk ? b->rows - r0 : chunk;
     host_in h;
     double loss = 0;
     /* mlm predicts the loss of the evaluation masking: it needs "labels",

@@ -78,6 +78,7 @@ typedef struct kz_tf {
   kz_stream *stream;
   kz_arena *arena;
   int64_t cap_rows, cap_tokens, cap_masked; /* what the arena was sized for */
+  int cap_train;                            /* ... and whether with backward buffers */
   void *stage;
   size_t stage_cap;
   kz_tensor logits; /* last step's logits (an arena view) */

@@ -148,7 +148,7 @@ static kz_status alloc_acts(const kz_tf *m, kz_arena *a, int64_t B, int64_t T, i
  * call's activations from it. */
 static kz_status get_acts(kz_tf *m, int64_t B, int64_t T, int64_t M, int train, acts *x) {
   (void)T; /* planned at max_len tokens, so any T <= max_len fits */
-  if (!m->arena || B > m->cap_rows || M > m->cap_masked) {
+  if (!m->arena || B > m->cap_rows || M > m->cap_masked || (train && !m->cap_train)) {
     int64_t cb = B > m->cap_rows ? B : m->cap_rows;
     int64_t ct = m->max_len;
     /* head rows: B (classification), every token (token_classification,
@@ -159,14 +159,17 @@ static kz_status get_acts(kz_tf *m, int64_t B, int64_t T, int64_t M, int train, 
     cm = cm > m->cap_masked ? cm : m->cap_masked;
     kz_arena *plan = NULL;
     KZ_TRY(kz_arena_plan(m->base.device, &plan));
-    kz_status st = alloc_acts(m, plan, cb, ct, cm, 1, x);
+    /* evaluation-only models (predict, eval) never pay for the backward's
+     * buffers; the first training step re-plans */
+    const int ptrain = train || m->cap_train;
+    kz_status st = alloc_acts(m, plan, cb, ct, cm, ptrain, x);
     size_t bytes = kz_arena_planned_bytes(plan);
     kz_arena_destroy(plan);
     KZ_TRY(st);
     if (m->arena) kz_arena_destroy(m->arena);
     m->arena = NULL;
     KZ_TRY(kz_arena_create(m->base.device, bytes, &m->arena));
-    m->cap_rows = cb, m->cap_tokens = cb * ct, m->cap_masked = cm;
+    m->cap_rows = cb, m->cap_tokens = cb * ct, m->cap_masked = cm, m->cap_train = ptrain;
   }
   kz_arena_reset(m->arena);
   return alloc_acts(m, m->arena, B, T, M, train, x);
