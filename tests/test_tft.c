@@ -5,10 +5,14 @@
  *                    10 AdamW steps (relative difference <= 1e-4)
  *   gradcheck        the whole network's backward against central differences in
  *                    float32 on a few parameters of every kind */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <omp.h>
 
 #include "kernels/core/backend.h"
 #include "kernels/core/error.h"
@@ -17,6 +21,11 @@
 #include "tests/test_util.h"
 
 static const kz_device CPU = {KZ_DEVICE_CPU, 0};
+
+static double kz_tft_test_unit(uint64_t *s) {
+  *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+  return (double)(*s >> 11) * (1.0 / 9007199254740992.0);
+}
 
 /* ---- the fixture: "key count values..." lines and "tensor name count" -------- */
 enum { MAX_ENTRIES = 32, MAX_TENSORS = 512 };
@@ -234,7 +243,72 @@ static void test_parity(const fixture *fx) {
   free_setup(&su);
 }
 
+/* Training throughput of the network alone (forward, loss, backward and an
+ * AdamW step) on random windows: windows per second, for bench/tft_speed.sh. */
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int bench(int argc, char **argv) {
+  if (argc < 9) {
+    fprintf(stderr, "usage: test_tft bench B HIDDEN HEADS K TAU STEPS THREADS\n");
+    return 2;
+  }
+  kz_tft_dims dm;
+  memset(&dm, 0, sizeof dm);
+  const int64_t B = atoll(argv[2]), steps = atoll(argv[7]);
+  dm.d = atoll(argv[3]), dm.heads = atoll(argv[4]), dm.k = atoll(argv[5]), dm.tau = atoll(argv[6]);
+  omp_set_num_threads(atoi(argv[8]));
+  dm.n_static_real = 1, dm.n_static_cat = 1, dm.static_card[0] = 10;
+  dm.n_observed = 2, dm.n_known = 3, dm.n_quantiles = 3;
+  dm.quantiles[0] = 0.1, dm.quantiles[1] = 0.5, dm.quantiles[2] = 0.9;
+  kz_tft_net *net = NULL;
+  KZ_CHECK_OK(kz_tft_net_create(&dm, CPU, &net));
+  if (!net) return 1;
+  const int64_t np = kz_tft_net_n_params(net);
+  kz_tft_init_host(&dm, kz_tft_net_params(net)->data, 1);
+  const int64_t n_past = 1 + dm.n_observed + dm.n_known;
+  float *s_real = malloc(sizeof(float) * (size_t)B),
+        *y = malloc(sizeof(float) * (size_t)(B * dm.tau));
+  float *past = malloc(sizeof(float) * (size_t)(B * dm.k * n_past));
+  float *fut = malloc(sizeof(float) * (size_t)(B * dm.tau * dm.n_known));
+  int32_t *s_cat = malloc(sizeof(int32_t) * (size_t)B);
+  uint64_t st = 42;
+  for (int64_t i = 0; i < B; i++)
+    s_real[i] = (float)(kz_tft_test_unit(&st) - 0.5), s_cat[i] = (int32_t)(i % 10);
+  for (int64_t i = 0; i < B * dm.tau; i++) y[i] = (float)(kz_tft_test_unit(&st) - 0.5);
+  for (int64_t i = 0; i < B * dm.k * n_past; i++) past[i] = (float)(kz_tft_test_unit(&st) - 0.5);
+  for (int64_t i = 0; i < B * dm.tau * dm.n_known; i++)
+    fut[i] = (float)(kz_tft_test_unit(&st) - 0.5);
+  kz_tft_batch b = {.B = B, .s_real = s_real, .s_cat = s_cat, .past = past, .fut = fut, .y = y};
+  kz_tensor m = {0}, v = {0};
+  int64_t shape[1] = {np};
+  KZ_CHECK_OK(kz_tensor_alloc(CPU, KZ_F32, 1, shape, &m));
+  KZ_CHECK_OK(kz_tensor_alloc(CPU, KZ_F32, 1, shape, &v));
+  memset(m.data, 0, (size_t)np * 4), memset(v.data, 0, (size_t)np * 4);
+  double loss = 0, t0 = 0;
+  int64_t lab = 0;
+  for (int64_t s = 0; s < steps + 2; s++) {
+    if (s == 2) t0 = now_s(); /* two warm-up steps size the arena */
+    memset(kz_tft_net_grads(net)->data, 0, (size_t)np * 4);
+    KZ_CHECK_OK(kz_tft_net_step(net, &b, true, 1.0, &loss, &lab, NULL));
+    kz_adamw_hparams h = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f, s + 1};
+    KZ_CHECK_OK(kz_op_adamw(kz_tft_net_stream(net), kz_tft_net_params(net), kz_tft_net_grads(net),
+                            &m, &v, NULL, &h));
+  }
+  const double dt = now_s() - t0;
+  printf("kaizen tft: %lld params, batch %lld, %lld steps in %.3f s: %.1f windows/s (loss %.4f)\n",
+         (long long)np, (long long)B, (long long)steps, dt, (double)(B * steps) / dt, loss);
+  kz_tensor_free(&m), kz_tensor_free(&v);
+  free(s_real), free(y), free(past), free(fut), free(s_cat);
+  kz_tft_net_destroy(net);
+  return kz_test_failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "bench")) return bench(argc, argv);
   if (argc < 2) {
     fprintf(stderr, "usage: test_tft parity FIXTURE\n");
     return 2;

@@ -96,6 +96,25 @@ grep -q '^{"series":"Abilene","step":1,"time":[0-9.e+]*,"p10":' "$tmp/tx_pred.js
   fail "predict --input accepted for a TFT"
 grep -q "from a data set (--data DIR)" "$tmp/e" || fail "predict --input: $(cat "$tmp/e")"
 
+# ---- no leak: the validation span never enters a training window ---------------------------
+# The same series with the last 5% of every series' sales and volume multiplied by 1000 (well
+# inside the 10% validation span): training must be bit for bit the same, only eval differs.
+mkdir -p "$tmp/poison"
+awk -F, 'BEGIN { OFS = "," } NR > 1 && $9 + 0 >= 2014.75 { $4 = $4 * 1000; $5 = $5 * 1000 } { print }' \
+  "$data/txhousing.csv" >"$tmp/poison/txhousing.csv"
+"$kaizen" data import --kind timeseries --input "$tmp/poison/txhousing.csv" --out "$tmp/txp" \
+  --series-id city --time date --label sales --known year,month --valid-fraction 0.1 >/dev/null ||
+  fail "import poisoned"
+job "$tmp/txp.yaml" "$tmp/txp" 24 6 12 40
+outp=$("$kaizen" train "$tmp/txp.yaml" --quiet 2>&1) || fail "train poisoned: $outp"
+runp=$(echo "$outp" | sed -n 's/.* run \(.*\)$/\1/p')
+cut -d, -f1,3 "$run/metrics.csv" >"$tmp/l1"
+cut -d, -f1,3 "$runp/metrics.csv" >"$tmp/l2"
+cmp -s "$tmp/l1" "$tmp/l2" || fail "training losses depend on the validation span: $(diff "$tmp/l1" "$tmp/l2" | head -4)"
+[ "$(wc -l <"$tmp/l1")" -ge 4 ] || fail "no training losses logged"
+[ "$(echo "$outp" | sed -n 's/.*valid\/q_risk_p50=\([^ ]*\).*/\1/p')" != "$want" ] ||
+  fail "poisoned validation span scored the same"
+
 # ---- taylor: one series, no known columns (relative time is the decoder's input) ------------
 job "$tmp/taylor.yaml" "$tmp/taylor" 336 48 336 6
 out=$("$kaizen" train "$tmp/taylor.yaml" --quiet 2>"$tmp/ta.err") || fail "train taylor: $(cat "$tmp/ta.err")"

@@ -111,7 +111,10 @@ def draw_params(rng, specs):
             v = 1.0 + 0.1 * rng.normal(size=shape)
         else:
             v = 0.1 * rng.normal(size=shape)
-        P[name] = torch.tensor(np.float32(v), dtype=torch.float64, requires_grad=True)
+        # 4 decimals: short in the file, and the decimal string is the value
+        # (both sides round it to the same float32)
+        v = np.float32(np.round(v, 4))
+        P[name] = torch.tensor(v, dtype=torch.float64, requires_grad=True)
     return P
 
 
@@ -247,10 +250,10 @@ def main():
         line(f, "past", raw["past"], "%.9g")
         line(f, "fut", raw["fut"], "%.9g")
         line(f, "y", raw["y"], "%.9g")
-        line(f, "params", params0.numpy(), "%.9g")
+        line(f, "params", np.round(params0.numpy(), 4), "%.4f")
         line(f, "pred", pred.detach().numpy(), "%.12g")
         line(f, "loss", [loss.item()])
-        line(f, "grads", grads.numpy(), "%.10g")
+        line(f, "grads", grads.numpy(), "%.8g")
         line(f, "losses", losses)
     print(f"wrote {out_path}: {len(names)} tensors, {params0.numel()} parameters, "
           f"loss {loss.item():.6f}, after {STEPS} AdamW steps {losses[-1]:.6f}")
