@@ -356,10 +356,15 @@ print("ok: http checks")
 PY
 
 # ---- SIGTERM: requests in flight answered, exit 0 --------------------------------
-start drain --model "diamonds=$gbdt" --max-queue-delay-us 800000
+# (this one takes its token from KZ_SERVE_TOKEN)
+KZ_SERVE_TOKEN=env-token start drain --model "diamonds=$gbdt" --max-queue-delay-us 800000
 port=$(cat "$tmp/drain.port")
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2")
+[ "$code" = 401 ] || fail "KZ_SERVE_TOKEN: no token got $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer env-token" "http://127.0.0.1:$port/v2")
+[ "$code" = 200 ] || fail "KZ_SERVE_TOKEN: the token got $code"
 body='{"columns": {"carat": [0.3], "cut": ["Ideal"], "color": ["E"], "clarity": ["SI1"], "depth": [61.0], "table": [55], "x": [4.3], "y": [4.3], "z": [2.7]}}'
-curl -s -o "$tmp/drain.json" -w '%{http_code}' -X POST --data "$body" \
+curl -s -o "$tmp/drain.json" -w '%{http_code}' -X POST --data "$body" -H "Authorization: Bearer env-token" \
   "http://127.0.0.1:$port/v2/models/diamonds/infer" >"$tmp/drain.code" &
 cpid=$!
 sleep 0.3
