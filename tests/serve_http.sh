@@ -7,7 +7,7 @@
 # error path (bad JSON, wrong shape, wrong dtype, unknown model, body too
 # large, missing or wrong token, wrong method, unknown route, a full queue);
 # 64 clients in parallel; 1000 idle connections held open; connections past
-# the limit refused; SIGTERM with
+# the limit wait; an idle connection closed after the request timeout; SIGTERM with
 # requests in flight drains them and exits 0.
 # Usage: serve_http.sh KAIZEN SHARED_DATA_DIR TMP
 set -u
@@ -75,10 +75,12 @@ start main --model "diamonds=$gbdt" --model "pima=$mlp:3" --token-file "$tmp/tok
   --log "$tmp/requests.log" --max-body-bytes 300000 --max-queue-delay-us 2000
 start tiny --model "diamonds=$gbdt" --max-queue-size 1 --max-queue-delay-us 600000 \
   --max-connections 32 --threads 1
+start idle --model "diamonds=$gbdt" --request-timeout 1
 
-$py - "$tmp" "$(cat "$tmp/main.port")" "$(cat "$tmp/tiny.port")" <<'PY' || fail "HTTP checks"
+$py - "$tmp" "$(cat "$tmp/main.port")" "$(cat "$tmp/tiny.port")" "$(cat "$tmp/idle.port")" \
+  <<'PY' || fail "HTTP checks"
 import csv, json, socket, sys, threading, time, urllib.request, urllib.error
-tmp, port, tiny_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+tmp, port, tiny_port, idle_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 token = open(tmp + "/token").read().strip()
 base = f"http://127.0.0.1:{port}"
 problems = []
@@ -303,6 +305,18 @@ check(answered == 32, f"connections past the limit: {answered} of 64 answered (l
 check(jcall("/v2/health/live", auth=False, host=f"http://127.0.0.1:{tiny_port}")[0] == 200,
       "serving after refusing connections")
 
+# ---- an idle connection is closed after the request timeout (idle: 1 s) ----------
+s = socket.create_connection(("127.0.0.1", idle_port))
+s.sendall(b"GET /v2/health/live HTTP/1.1\r\n")  # and then nothing
+s.settimeout(10)
+t0 = time.time()
+try:
+    closed = s.recv(100) == b""
+except OSError:
+    closed = True
+check(closed and time.time() - t0 < 5, f"idle connection: closed {closed} after {time.time() - t0:.1f} s")
+s.close()
+
 # ---- a full queue: rejected at once with 503 --------------------------------------
 tiny = f"http://127.0.0.1:{tiny_port}"
 results = []
@@ -378,7 +392,7 @@ grep -q '"model_name":"diamonds"' "$tmp/drain.json" || fail "drain: answer $(cat
 grep -q "SIGTERM: draining" "$tmp/drain.out" || fail "drain: no note"
 curl -s -m 2 "http://127.0.0.1:$port/v2/health/live" >/dev/null && fail "drain: still listening"
 
-for name in main tiny; do
+for name in main tiny idle; do
   eval "pid=\$${name}_pid"
   kill -INT "$pid"
   wait "$pid" || fail "$name: exit status $? after SIGINT: $(tail -n 5 "$tmp/$name.out")"
