@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kaizen serve through real processes and real HTTP (docs/SERVING.md): a GBDT
-# trained on diamonds and an MLP trained on pima2 by `kaizen train`, served on
-# a free loopback port; answers must equal `kaizen predict --input` on the
+# and a linear model trained on diamonds and an MLP trained on pima2 by
+# `kaizen train`, served on a free loopback port; answers must equal `kaizen predict --input` on the
 # same rows digit for digit (raw columns and tensors, flat and nested, one row
 # and a batch, by version); health, metadata, metrics, the request log; every
 # error path (bad JSON, wrong shape, wrong dtype, unknown model, body too
@@ -44,6 +44,16 @@ output: {runs_dir: $tmp/runs, experiment: s, run_id: mlp}
 EOF
 "$kaizen" train "$tmp/gbdt.yaml" --quiet >/dev/null || fail "train gbdt"
 "$kaizen" train "$tmp/mlp.yaml" --quiet >/dev/null || fail "train mlp"
+cat >"$tmp/linear.yaml" <<EOF
+model: {type: linear}
+data: {train: $tmp/diamonds}
+train: {seed: 1, epochs: 2, batch_size: 64, lr: 0.01}
+output: {runs_dir: $tmp/runs, experiment: s, run_id: linear}
+EOF
+"$kaizen" train "$tmp/linear.yaml" --quiet >/dev/null || fail "train linear"
+linear="$tmp/runs/s/linear/model.kzm"
+"$kaizen" predict --model "$linear" --input "$tmp/diamonds_new.csv" --out "$tmp/linear_pred.csv" \
+  --quiet || fail "predict linear"
 gbdt="$tmp/runs/s/gbdt/model.json"
 mlp="$tmp/runs/s/mlp/model.kzm"
 "$kaizen" predict --model "$gbdt" --input "$tmp/diamonds_new.csv" --out "$tmp/gbdt_pred.csv" \
@@ -71,7 +81,8 @@ start() { # name, then kaizen serve arguments
   cat "$tmp/$name.out"
   fail "server $name did not start"
 }
-start main --model "diamonds=$gbdt" --model "pima=$mlp:3" --token-file "$tmp/token" \
+start main --model "diamonds=$gbdt" --model "pima=$mlp:3" --model "linear=$linear" \
+  --token-file "$tmp/token" \
   --log "$tmp/requests.log" --max-body-bytes 300000 --max-queue-delay-us 2000
 start tiny --model "diamonds=$gbdt" --max-queue-size 1 --max-queue-delay-us 600000 \
   --max-connections 32 --threads 1
@@ -151,7 +162,8 @@ except urllib.error.HTTPError as e:
     check(e.code == 401 and e.headers.get("WWW-Authenticate") == "Bearer", "wrong token")
 code, body = jcall("/v2")
 check(code == 200 and body["name"] == "kaizen" and
-      {(m["name"], m["version"]) for m in body["models"]} == {("diamonds", "1"), ("pima", "3")},
+      {(m["name"], m["version"]) for m in body["models"]} ==
+      {("diamonds", "1"), ("pima", "3"), ("linear", "1")},
       f"server metadata {body}")
 code, meta = jcall("/v2/models/diamonds")
 check(code == 200 and meta["platform"] == "kaizen_gbdt", f"model metadata {meta}")
@@ -166,8 +178,10 @@ check(jcall("/v2/models/pima/versions/2/ready")[0] == 404, "ready v2 (absent)")
 check(jcall("/v2/models/nope/ready")[0] == 404, "unknown model ready")
 
 # ---- answers equal kaizen predict ------------------------------------------------
+# numeric inputs as FP64, FP32, and BYTES holding the numbers as text
 for model, new, pred, numeric_as in (("diamonds", "diamonds_new.csv", "gbdt_pred.csv", "FP64"),
-                                     ("pima", "pima_new.csv", "mlp_pred.csv", "FP32")):
+                                     ("pima", "pima_new.csv", "mlp_pred.csv", "FP32"),
+                                     ("linear", "diamonds_new.csv", "linear_pred.csv", "BYTES")):
     head, rows = rows_of(f"{tmp}/{new}")
     out_names, want = predicted(f"{tmp}/{pred}")
     cols = {h: [cell(r[i]) for r in rows] for i, h in enumerate(head)}
@@ -186,8 +200,9 @@ for model, new, pred, numeric_as in (("diamonds", "diamonds_new.csv", "gbdt_pred
             tensors.append({"name": t["name"], "datatype": "BYTES", "shape": [len(vals)],
                             "data": [None if v is None else str(v) for v in vals]})
         else:
+            text = numeric_as == "BYTES"
             tensors.append({"name": t["name"], "datatype": numeric_as, "shape": [len(vals), 1],
-                            "data": [[v] for v in vals]})
+                            "data": [[str(v) if text and v is not None else v] for v in vals]})
     path = f"/v2/models/{model}/versions/{mmeta['version']}/infer"
     code, resp = jcall(path, {"inputs": tensors})
     check(code == 200, f"{model} tensors: {code} {resp}")
