@@ -33,9 +33,10 @@ cat >"$tmp/pima.json" <<'EOF'
 {"columns": {"pregnant": [6], "glucose": [148], "pressure": [72], "triceps": [35], "insulin": [null], "mass": [33.6], "pedigree": [0.627], "age": [50]}}
 EOF
 
+serve_env=(KZ_BENCH=1) # environment of the server: OMP_WAIT_POLICY below
 serve() { # extra kaizen serve flags
   rm -f "$tmp/port"
-  "$kaizen" serve --model "diamonds=$tmp/runs/b/gbdt/model.json" \
+  env "${serve_env[@]}" "$kaizen" serve --model "diamonds=$tmp/runs/b/gbdt/model.json" \
     --model "pima=$tmp/runs/b/mlp/model.kzm" --port 0 --port-file "$tmp/port" --device cpu \
     --max-connections 256 "$@" 2>"$tmp/serve.err" &
   pid=$!
@@ -68,6 +69,18 @@ for mode in 1 0; do
   row "gbdt in-process, dynamic=$mode, 1 thread" \
     "$("$load" inproc "$tmp/runs/b/gbdt/model.json" diamonds "$tmp/diamonds.json" 1 "$secs" "$mode")"
 done
+# OpenMP threads that spin while they wait steal the CPU from each other on a
+# busy host: the MLP's 4096-row blocks are where that shows
+serve_env=(OMP_WAIT_POLICY=passive)
+serve --max-queue-delay-us 0
+row "mlp  http, batching dynamic, 16 conn, passive" "$("$load" http "$(cat "$tmp/port")" pima "$tmp/pima.json" 16 "$secs")"
+stop
+serve --no-dynamic-batching
+row "mlp  http, batching off, 16 conn, passive" "$("$load" http "$(cat "$tmp/port")" pima "$tmp/pima.json" 16 "$secs")"
+stop
+row "mlp  in-process, dynamic=1, 1 thread, passive" \
+  "$(OMP_WAIT_POLICY=passive "$load" inproc "$tmp/runs/b/mlp/model.kzm" pima "$tmp/pima.json" 1 "$secs" 1)"
+serve_env=(KZ_BENCH=1)
 echo
 echo "$long_secs s at 16 connections, dynamic batching (memory: rss10_kb vs rss_end_kb)"
 serve --max-queue-delay-us 0

@@ -23,4 +23,10 @@ expect_fail "$tmp/missing.yaml" info --kernel-config "$tmp/missing.yaml"
 printf 'cpu:\n  matmul:\n    impl: fortran\n' > "$tmp/bad.yaml"
 expect_fail "bad.yaml:3" info --kernel-config "$tmp/bad.yaml"
 KZ_KERNEL_CONFIG="$tmp/bad.yaml" expect_fail "bad.yaml:3" info
+expect_fail "no model: give --model NAME=PATH" serve
+expect_fail "--port: 'abc' is not a non-negative integer" serve --port abc --model m=x.json
+expect_fail "--model 'nomodel': expected NAME=PATH[:VERSION]" serve --model nomodel
+expect_fail "unknown option '--frob'" serve --frob
+expect_fail "$tmp/missing.json" serve --model "m=$tmp/missing.json"
+expect_fail "--token-file $tmp/no-token" serve --model "m=$tmp/missing.json" --token-file "$tmp/no-token" --port-file "$tmp/p"
 exit $((fails > 0))

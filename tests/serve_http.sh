@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # kaizen serve through real processes and real HTTP (docs/SERVING.md): a GBDT
-# trained on diamonds and an MLP trained on pima2 by `kaizen train`, served on
-# a free loopback port; answers must equal `kaizen predict --input` on the
+# and a linear model trained on diamonds and an MLP trained on pima2 by
+# `kaizen train`, served on a free loopback port; answers must equal `kaizen predict --input` on the
 # same rows digit for digit (raw columns and tensors, flat and nested, one row
 # and a batch, by version); health, metadata, metrics, the request log; every
 # error path (bad JSON, wrong shape, wrong dtype, unknown model, body too
 # large, missing or wrong token, wrong method, unknown route, a full queue);
 # 64 clients in parallel; 1000 idle connections held open; connections past
-# the limit refused; SIGTERM with
+# the limit wait; an idle connection closed after the request timeout; SIGTERM with
 # requests in flight drains them and exits 0.
 # Usage: serve_http.sh KAIZEN SHARED_DATA_DIR TMP
 set -u
@@ -44,6 +44,16 @@ output: {runs_dir: $tmp/runs, experiment: s, run_id: mlp}
 EOF
 "$kaizen" train "$tmp/gbdt.yaml" --quiet >/dev/null || fail "train gbdt"
 "$kaizen" train "$tmp/mlp.yaml" --quiet >/dev/null || fail "train mlp"
+cat >"$tmp/linear.yaml" <<EOF
+model: {type: linear}
+data: {train: $tmp/diamonds}
+train: {seed: 1, epochs: 2, batch_size: 64, lr: 0.01}
+output: {runs_dir: $tmp/runs, experiment: s, run_id: linear}
+EOF
+"$kaizen" train "$tmp/linear.yaml" --quiet >/dev/null || fail "train linear"
+linear="$tmp/runs/s/linear/model.kzm"
+"$kaizen" predict --model "$linear" --input "$tmp/diamonds_new.csv" --out "$tmp/linear_pred.csv" \
+  --quiet || fail "predict linear"
 gbdt="$tmp/runs/s/gbdt/model.json"
 mlp="$tmp/runs/s/mlp/model.kzm"
 "$kaizen" predict --model "$gbdt" --input "$tmp/diamonds_new.csv" --out "$tmp/gbdt_pred.csv" \
@@ -71,14 +81,17 @@ start() { # name, then kaizen serve arguments
   cat "$tmp/$name.out"
   fail "server $name did not start"
 }
-start main --model "diamonds=$gbdt" --model "pima=$mlp:3" --token-file "$tmp/token" \
+start main --model "diamonds=$gbdt" --model "pima=$mlp:3" --model "linear=$linear" \
+  --token-file "$tmp/token" \
   --log "$tmp/requests.log" --max-body-bytes 300000 --max-queue-delay-us 2000
 start tiny --model "diamonds=$gbdt" --max-queue-size 1 --max-queue-delay-us 600000 \
   --max-connections 32 --threads 1
+start idle --model "diamonds=$gbdt" --request-timeout 1
 
-$py - "$tmp" "$(cat "$tmp/main.port")" "$(cat "$tmp/tiny.port")" <<'PY' || fail "HTTP checks"
+$py - "$tmp" "$(cat "$tmp/main.port")" "$(cat "$tmp/tiny.port")" "$(cat "$tmp/idle.port")" \
+  <<'PY' || fail "HTTP checks"
 import csv, json, socket, sys, threading, time, urllib.request, urllib.error
-tmp, port, tiny_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+tmp, port, tiny_port, idle_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 token = open(tmp + "/token").read().strip()
 base = f"http://127.0.0.1:{port}"
 problems = []
@@ -149,7 +162,8 @@ except urllib.error.HTTPError as e:
     check(e.code == 401 and e.headers.get("WWW-Authenticate") == "Bearer", "wrong token")
 code, body = jcall("/v2")
 check(code == 200 and body["name"] == "kaizen" and
-      {(m["name"], m["version"]) for m in body["models"]} == {("diamonds", "1"), ("pima", "3")},
+      {(m["name"], m["version"]) for m in body["models"]} ==
+      {("diamonds", "1"), ("pima", "3"), ("linear", "1")},
       f"server metadata {body}")
 code, meta = jcall("/v2/models/diamonds")
 check(code == 200 and meta["platform"] == "kaizen_gbdt", f"model metadata {meta}")
@@ -164,8 +178,10 @@ check(jcall("/v2/models/pima/versions/2/ready")[0] == 404, "ready v2 (absent)")
 check(jcall("/v2/models/nope/ready")[0] == 404, "unknown model ready")
 
 # ---- answers equal kaizen predict ------------------------------------------------
+# numeric inputs as FP64, FP32, and BYTES holding the numbers as text
 for model, new, pred, numeric_as in (("diamonds", "diamonds_new.csv", "gbdt_pred.csv", "FP64"),
-                                     ("pima", "pima_new.csv", "mlp_pred.csv", "FP32")):
+                                     ("pima", "pima_new.csv", "mlp_pred.csv", "FP32"),
+                                     ("linear", "diamonds_new.csv", "linear_pred.csv", "BYTES")):
     head, rows = rows_of(f"{tmp}/{new}")
     out_names, want = predicted(f"{tmp}/{pred}")
     cols = {h: [cell(r[i]) for r in rows] for i, h in enumerate(head)}
@@ -184,8 +200,9 @@ for model, new, pred, numeric_as in (("diamonds", "diamonds_new.csv", "gbdt_pred
             tensors.append({"name": t["name"], "datatype": "BYTES", "shape": [len(vals)],
                             "data": [None if v is None else str(v) for v in vals]})
         else:
+            text = numeric_as == "BYTES"
             tensors.append({"name": t["name"], "datatype": numeric_as, "shape": [len(vals), 1],
-                            "data": [[v] for v in vals]})
+                            "data": [[str(v) if text and v is not None else v] for v in vals]})
     path = f"/v2/models/{model}/versions/{mmeta['version']}/infer"
     code, resp = jcall(path, {"inputs": tensors})
     check(code == 200, f"{model} tensors: {code} {resp}")
@@ -303,6 +320,18 @@ check(answered == 32, f"connections past the limit: {answered} of 64 answered (l
 check(jcall("/v2/health/live", auth=False, host=f"http://127.0.0.1:{tiny_port}")[0] == 200,
       "serving after refusing connections")
 
+# ---- an idle connection is closed after the request timeout (idle: 1 s) ----------
+s = socket.create_connection(("127.0.0.1", idle_port))
+s.sendall(b"GET /v2/health/live HTTP/1.1\r\n")  # and then nothing
+s.settimeout(10)
+t0 = time.time()
+try:
+    closed = s.recv(100) == b""
+except OSError:
+    closed = True
+check(closed and time.time() - t0 < 5, f"idle connection: closed {closed} after {time.time() - t0:.1f} s")
+s.close()
+
 # ---- a full queue: rejected at once with 503 --------------------------------------
 tiny = f"http://127.0.0.1:{tiny_port}"
 results = []
@@ -356,10 +385,15 @@ print("ok: http checks")
 PY
 
 # ---- SIGTERM: requests in flight answered, exit 0 --------------------------------
-start drain --model "diamonds=$gbdt" --max-queue-delay-us 800000
+# (this one takes its token from KZ_SERVE_TOKEN)
+KZ_SERVE_TOKEN=env-token start drain --model "diamonds=$gbdt" --max-queue-delay-us 800000
 port=$(cat "$tmp/drain.port")
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2")
+[ "$code" = 401 ] || fail "KZ_SERVE_TOKEN: no token got $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer env-token" "http://127.0.0.1:$port/v2")
+[ "$code" = 200 ] || fail "KZ_SERVE_TOKEN: the token got $code"
 body='{"columns": {"carat": [0.3], "cut": ["Ideal"], "color": ["E"], "clarity": ["SI1"], "depth": [61.0], "table": [55], "x": [4.3], "y": [4.3], "z": [2.7]}}'
-curl -s -o "$tmp/drain.json" -w '%{http_code}' -X POST --data "$body" \
+curl -s -o "$tmp/drain.json" -w '%{http_code}' -X POST --data "$body" -H "Authorization: Bearer env-token" \
   "http://127.0.0.1:$port/v2/models/diamonds/infer" >"$tmp/drain.code" &
 cpid=$!
 sleep 0.3
@@ -373,7 +407,7 @@ grep -q '"model_name":"diamonds"' "$tmp/drain.json" || fail "drain: answer $(cat
 grep -q "SIGTERM: draining" "$tmp/drain.out" || fail "drain: no note"
 curl -s -m 2 "http://127.0.0.1:$port/v2/health/live" >/dev/null && fail "drain: still listening"
 
-for name in main tiny; do
+for name in main tiny idle; do
   eval "pid=\$${name}_pid"
   kill -INT "$pid"
   wait "$pid" || fail "$name: exit status $? after SIGINT: $(tail -n 5 "$tmp/$name.out")"

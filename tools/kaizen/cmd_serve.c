@@ -286,23 +286,22 @@ static int run(const serve_args *a, settings *st) {
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  /* the token first: a wrong path fails before minutes of model loading */
+  char *token = NULL;
+  const char *env = getenv("KZ_SERVE_TOKEN");
+  if (!a->request && a->token_file && !(token = read_token(a->token_file))) return 1;
   kz_server *s = NULL;
-  if (kz_server_new(&st->so, &s) != KZ_OK) return kz_cli_fail("serve");
-  for (int i = 0; i < st->n_models; ++i)
-    if (load_spec(s, st->models[i]) != KZ_OK) {
-      kz_server_free(s);
-      return kz_cli_fail("serve");
-    }
+  int bad = kz_server_new(&st->so, &s) != KZ_OK;
+  for (int i = 0; !bad && i < st->n_models; ++i) bad = load_spec(s, st->models[i]) != KZ_OK;
+  if (bad) {
+    if (token) memset(token, 0, strlen(token)), free(token);
+    kz_server_free(s);
+    return kz_cli_fail("serve");
+  }
   if (a->request) {
     int rc = answer_one(s, st->models[0], a->request, st->ho.max_body_bytes);
     kz_server_free(s);
     return rc;
-  }
-  char *token = NULL;
-  const char *env = getenv("KZ_SERVE_TOKEN");
-  if (a->token_file && !(token = read_token(a->token_file))) {
-    kz_server_free(s);
-    return 1;
   }
   st->ho.token = token ? token : (env && env[0] ? env : NULL);
   kz_http *h = NULL;
