@@ -11,8 +11,8 @@
 #include "models/mlp/mlp.h"
 #include "models/nn_file.h"
 #include "models/nn_model.h"
-#include "models/transformer/transformer.h"
 #include "models/tft/tft_model.h"
+#include "models/transformer/transformer.h"
 
 typedef struct nn_type {
   const char *name;

@@ -40,7 +40,7 @@ void kz_cases_view(kz_op_case_list *l); /* permute and its backward */
 void kz_cases_transformer(kz_op_case_list *l);
 void kz_cases_attention(kz_op_case_list *l); /* attention and its backward */
 void kz_bench_cases_attention(kz_op_case_list *l);
-void kz_cases_tft(kz_op_case_list *l);  /* lstm_cell(_bwd), glu(_bwd), quantile_loss(_bwd) */
+void kz_cases_tft(kz_op_case_list *l); /* lstm_cell(_bwd), glu(_bwd), quantile_loss(_bwd) */
 void kz_bench_cases_tft(kz_op_case_list *l);
 
 /* A unary elementwise op of the op list, as the generic cases see it. */

@@ -131,8 +131,8 @@ typedef struct kz_op_params {
   kz_loss_params loss;
   kz_optim_params optim;
   kz_view_params view;
-  kz_tabular_params tab;    /* the MLP's ops: dropout, mse, standardize, copy_cols */
-  kz_transformer_params tf; /* residual_layernorm (eps in norm), gather_rows, qa_span_loss */
+  kz_tabular_params tab;      /* the MLP's ops: dropout, mse, standardize, copy_cols */
+  kz_transformer_params tf;   /* residual_layernorm (eps in norm), gather_rows, qa_span_loss */
   kz_fused_attn_params fattn; /* attention, attention_bwd */
   /* Every op: */
   bool accumulate; /* backward ops: add into the gradient outputs */
