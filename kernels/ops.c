@@ -670,6 +670,16 @@ kz_status kz_op_residual_layernorm_bwd(kz_stream *s, const kz_tensor *dy, const 
   KZ_TRY(check_dropout_p(op, dropout_p));
   KZ_TRY(check_eps(op, eps));
   if (cols == 0 || (!dx && !dh && !dgamma && !dbeta)) return KZ_OK;
+  /* From y, xhat = (y - beta) / gamma: a zero gamma has lost its column.
+   * Host-resident gammas are checked here (C values); on a GPU the caller
+   * vouches for them, as for any data. */
+  if (!r && gamma->device.kind == KZ_DEVICE_CPU)
+    for (int64_t c = 0; c < cols; ++c)
+      if (((const float *)gamma->data)[c] == 0.0f)
+        return kz_fail(KZ_ERR_INVALID_ARG,
+                       "%s: gamma[%lld] is 0, so y no longer holds that column's input: save r "
+                       "in the forward (kz_op_residual_layernorm_r) and pass it",
+                       op, (long long)c);
   if (rows == 0) {
     if (accumulate) return KZ_OK;
     if (dgamma) KZ_TRY(kz_fill_bytes(s, dgamma->data, 0, kz_tensor_bytes(dgamma)));

@@ -126,8 +126,10 @@ kz_status kz_op_residual_layernorm_r(kz_stream *s, const kz_tensor *x, const kz_
  *  - r NULL (the default, least memory traffic): from the forward's output,
  *    xhat = (y - beta) / gamma. y is kept anyway (the next layer's input), so
  *    nothing beyond mean/rstd is saved and the forward writes R*C floats
- *    fewer. Needs every gamma[c] != 0 (|gamma| tiny loses digits) and y
- *    unchanged since the forward. mean is not read (may be NULL).
+ *    fewer. Needs every gamma[c] != 0 (a zero is refused where gamma is in
+ *    host memory; a tiny |gamma| loses digits) and y unchanged since the
+ *    forward (do not run the next sublayer in place over it while this
+ *    backward is pending). mean is not read (may be NULL).
  *  - r given (kz_op_residual_layernorm_r saved it): xhat = (r - mean) * rstd,
  *    exact for any gamma; y and beta are not read (may be NULL).
  * rstd is always required. eps is the forward's (checked like it; the saved

@@ -264,6 +264,11 @@ static void test_transformer_ops(void) {
   KZ_CHECK_FAILS(kz_op_residual_layernorm_bwd(s, &dyt, NULL, NULL, &gt, &bt, NULL, &rt, &dxt, NULL,
                                               NULL, NULL, 0.1, key, 1e-5f, false),
                  KZ_ERR_INVALID_ARG, "y (or the saved sum r) is missing");
+  gamma[3] = 0.0f;
+  KZ_CHECK_FAILS(kz_op_residual_layernorm_bwd(s, &dyt, &yt, NULL, &gt, &bt, NULL, &rt, &dxt, NULL,
+                                              NULL, NULL, 0.1, key, 1e-5f, false),
+                 KZ_ERR_INVALID_ARG, "gamma[3] is 0");
+  gamma[3] = 1.0f;
   KZ_CHECK_FAILS(
       kz_op_residual_layernorm_r(s, &xt, &ht, &gt, &bt, &yt, &yt, NULL, NULL, 0.1, key, 1e-5f),
       KZ_ERR_INVALID_ARG, "must not overlap");
