@@ -140,9 +140,10 @@ kz_status kz_op_residual_layernorm_bwd(kz_stream *s, const kz_tensor *dy, const 
                                        const kz_tensor *rstd, kz_tensor *dx, kz_tensor *dh,
                                        kz_tensor *dgamma, kz_tensor *dbeta, double dropout_p,
                                        uint64_t dropout_key, float eps, bool accumulate);
-/* MLM gather: out[i, :] = x[idx[i], :]. x: f32 [N, D]; idx: i32 [M]; out: f32
- * [M, D]. An index outside [0, N): KZ_ERR_INVALID_ARG on the CPU (nothing
- * written), a zero row on CUDA (as embedding). */
+/* MLM gather: out[i, :] = x[idx[i], :]. x: f32 [N, D] (or [B, T, D], rows
+ * numbered b*T + t); idx: i32 [M]; out: f32 [M, D]. An index outside
+ * [0, N): KZ_ERR_INVALID_ARG on the CPU (nothing written), a zero row on
+ * CUDA (as embedding). */
 kz_status kz_op_gather_rows(kz_stream *s, const kz_tensor *x, const kz_tensor *idx, kz_tensor *out);
 /* dx[idx[i], :] (+)= dout[i, :]; repeated indices sum (in index order on the
  * CPU: deterministic; float atomics on CUDA); without accumulate every other

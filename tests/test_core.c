@@ -297,6 +297,11 @@ static void test_transformer_ops(void) {
   idx[1] = 4;
   KZ_CHECK_OK(kz_op_gather_rows(s, &xt, &it, &ot));
   KZ_CHECK(out[C] == x[4 * C] && out[2 * C + 3] == x[3]);
+  /* x as [B, T, D]: rows are numbered b*T + t. */
+  kz_tensor x3 = kz_tensor_view(x, KZ_F32, cpu, 3, (int64_t)1, (int64_t)R, (int64_t)C);
+  memset(out, 0, sizeof out);
+  KZ_CHECK_OK(kz_op_gather_rows(s, &x3, &it, &ot));
+  KZ_CHECK(out[C] == x[4 * C] && out[2 * C + 3] == x[3]);
 
   /* qa_span_loss: a target at the length, a length past T. */
   float logits[2 * 4 * 2] = {0}, losses[2];
