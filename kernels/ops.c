@@ -684,6 +684,16 @@ kz_status kz_op_residual_layernorm_bwd(kz_stream *s, const kz_tensor *dy, const 
   KZ_TRY(check_dropout_p(op, dropout_p));
   KZ_TRY(check_eps(op, eps));
   if (cols == 0 || (!dx && !dh && !dgamma && !dbeta)) return KZ_OK;
+  /* From y, xhat = (y - beta) / gamma: a zero gamma has lost its column.
+   * Host-resident gammas are checked here (C values); on a GPU the caller
+   * vouches for them, as for any data. */
+  if (!r && gamma->device.kind == KZ_DEVICE_CPU)
+    for (int64_t c = 0; c < cols; ++c)
+      if (((const float *)gamma->data)[c] == 0.0f)
+        return kz_fail(KZ_ERR_INVALID_ARG,
+                       "%s: gamma[%lld] is 0, so y no longer holds that column's input: save r "
+                       "in the forward (kz_op_residual_layernorm_r) and pass it",
+                       op, (long long)c);
   if (rows == 0) {
     if (accumulate) return KZ_OK;
     if (dgamma) KZ_TRY(kz_fill_bytes(s, dgamma->data, 0, kz_tensor_bytes(dgamma)));
@@ -696,18 +706,21 @@ kz_status kz_op_residual_layernorm_bwd(kz_stream *s, const kz_tensor *dy, const 
                   dbeta ? dbeta->data : NULL, rows, cols, dropout_p, dropout_key, accumulate);
 }
 
-/* x [N, D], idx (any shape, M elements) and rows [M, D] (any shape ending in D). */
+/* x [N, D] (or [B, T, D]: N = B*T rows), idx (any shape, M elements) and
+ * rows [M, D] (any shape ending in D). */
 static kz_status check_gather(kz_stream *s, const char *op, const kz_tensor *x, const char *x_name,
                               const kz_tensor *idx, const kz_tensor *rows, const char *rows_name) {
   KZ_TRY(check(s, op, x_name, x, KZ_F32));
   KZ_TRY(check(s, op, "idx", idx, KZ_I32));
   KZ_TRY(check(s, op, rows_name, rows, KZ_F32));
-  if (x->ndim != 2)
-    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s must be [N, D], got %s", op, x_name, describe(x));
-  if (kz_tensor_cols(rows) != x->shape[1])
+  if (x->ndim < 2)
+    return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s must be [N, D] or [B, T, D], got %s", op, x_name,
+                   describe(x));
+  const int64_t dim = kz_tensor_cols(x);
+  if (kz_tensor_cols(rows) != dim)
     return kz_fail(KZ_ERR_INVALID_ARG, "%s: %s %s must end in %s's D = %lld", op, rows_name,
-                   describe(rows), x_name, (long long)x->shape[1]);
-  KZ_TRY(check_numel(op, rows_name, rows, kz_tensor_numel(idx) * x->shape[1], "one row per index"));
+                   describe(rows), x_name, (long long)dim);
+  KZ_TRY(check_numel(op, rows_name, rows, kz_tensor_numel(idx) * dim, "one row per index"));
   return check_distinct(op, rows_name, rows, x_name, x);
 }
 
@@ -717,7 +730,7 @@ kz_status kz_op_gather_rows(kz_stream *s, const kz_tensor *x, const kz_tensor *i
   KZ_TRY(check_gather(s, op, x, "x", idx, out, "out"));
   if (kz_tensor_numel(out) == 0) return KZ_OK;
   return DISPATCH(s, gather_rows_fwd, op, x->data, idx->data, out->data, kz_tensor_numel(idx),
-                  x->shape[0], x->shape[1]);
+                  kz_tensor_rows(x), kz_tensor_cols(x));
 }
 
 kz_status kz_op_gather_rows_bwd(kz_stream *s, const kz_tensor *idx, const kz_tensor *dout,
@@ -729,7 +742,7 @@ kz_status kz_op_gather_rows_bwd(kz_stream *s, const kz_tensor *idx, const kz_ten
   if (kz_tensor_numel(idx) == 0)
     return accumulate ? KZ_OK : kz_fill_bytes(s, dx->data, 0, kz_tensor_bytes(dx));
   return DISPATCH(s, gather_rows_bwd, op, idx->data, dout->data, dx->data, kz_tensor_numel(idx),
-                  dx->shape[0], dx->shape[1], accumulate);
+                  kz_tensor_rows(dx), kz_tensor_cols(dx), accumulate);
 }
 
 /* logits [B*T, 2] (or [B, T, 2]); lengths, starts, ends [B]. Sets *batch, *seq. */

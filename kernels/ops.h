@@ -126,8 +126,10 @@ kz_status kz_op_residual_layernorm_r(kz_stream *s, const kz_tensor *x, const kz_
  *  - r NULL (the default, least memory traffic): from the forward's output,
  *    xhat = (y - beta) / gamma. y is kept anyway (the next layer's input), so
  *    nothing beyond mean/rstd is saved and the forward writes R*C floats
- *    fewer. Needs every gamma[c] != 0 (|gamma| tiny loses digits) and y
- *    unchanged since the forward. mean is not read (may be NULL).
+ *    fewer. Needs every gamma[c] != 0 (a zero is refused where gamma is in
+ *    host memory; a tiny |gamma| loses digits) and y unchanged since the
+ *    forward (do not run the next sublayer in place over it while this
+ *    backward is pending). mean is not read (may be NULL).
  *  - r given (kz_op_residual_layernorm_r saved it): xhat = (r - mean) * rstd,
  *    exact for any gamma; y and beta are not read (may be NULL).
  * rstd is always required. eps is the forward's (checked like it; the saved
@@ -138,9 +140,10 @@ kz_status kz_op_residual_layernorm_bwd(kz_stream *s, const kz_tensor *dy, const 
                                        const kz_tensor *rstd, kz_tensor *dx, kz_tensor *dh,
                                        kz_tensor *dgamma, kz_tensor *dbeta, double dropout_p,
                                        uint64_t dropout_key, float eps, bool accumulate);
-/* MLM gather: out[i, :] = x[idx[i], :]. x: f32 [N, D]; idx: i32 [M]; out: f32
- * [M, D]. An index outside [0, N): KZ_ERR_INVALID_ARG on the CPU (nothing
- * written), a zero row on CUDA (as embedding). */
+/* MLM gather: out[i, :] = x[idx[i], :]. x: f32 [N, D] (or [B, T, D], rows
+ * numbered b*T + t); idx: i32 [M]; out: f32 [M, D]. An index outside
+ * [0, N): KZ_ERR_INVALID_ARG on the CPU (nothing written), a zero row on
+ * CUDA (as embedding). */
 kz_status kz_op_gather_rows(kz_stream *s, const kz_tensor *x, const kz_tensor *idx, kz_tensor *out);
 /* dx[idx[i], :] (+)= dout[i, :]; repeated indices sum (in index order on the
  * CPU: deterministic; float atomics on CUDA); without accumulate every other

@@ -264,6 +264,11 @@ static void test_transformer_ops(void) {
   KZ_CHECK_FAILS(kz_op_residual_layernorm_bwd(s, &dyt, NULL, NULL, &gt, &bt, NULL, &rt, &dxt, NULL,
                                               NULL, NULL, 0.1, key, 1e-5f, false),
                  KZ_ERR_INVALID_ARG, "y (or the saved sum r) is missing");
+  gamma[3] = 0.0f;
+  KZ_CHECK_FAILS(kz_op_residual_layernorm_bwd(s, &dyt, &yt, NULL, &gt, &bt, NULL, &rt, &dxt, NULL,
+                                              NULL, NULL, 0.1, key, 1e-5f, false),
+                 KZ_ERR_INVALID_ARG, "gamma[3] is 0");
+  gamma[3] = 1.0f;
   KZ_CHECK_FAILS(
       kz_op_residual_layernorm_r(s, &xt, &ht, &gt, &bt, &yt, &yt, NULL, NULL, 0.1, key, 1e-5f),
       KZ_ERR_INVALID_ARG, "must not overlap");
@@ -291,6 +296,11 @@ static void test_transformer_ops(void) {
   KZ_CHECK(out[0] == 0.0f);
   idx[1] = 4;
   KZ_CHECK_OK(kz_op_gather_rows(s, &xt, &it, &ot));
+  KZ_CHECK(out[C] == x[4 * C] && out[2 * C + 3] == x[3]);
+  /* x as [B, T, D]: rows are numbered b*T + t. */
+  kz_tensor x3 = kz_tensor_view(x, KZ_F32, cpu, 3, (int64_t)1, (int64_t)R, (int64_t)C);
+  memset(out, 0, sizeof out);
+  KZ_CHECK_OK(kz_op_gather_rows(s, &x3, &it, &ot));
   KZ_CHECK(out[C] == x[4 * C] && out[2 * C + 3] == x[3]);
 
   /* qa_span_loss: a target at the length, a length past T. */
