@@ -29,9 +29,11 @@ echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is 
 echo "# tiles: attention.block_q / block_k defaults (kernels/config/knobs.c)"
 echo
 echo "## wall clock, $(nproc) threads: $exe time $B $H T $D $REPEAT"
+"$exe" peak 1024 "$REPEAT"
 for T in $Ts; do "$exe" time "$B" "$H" "$T" "$D" "$REPEAT"; done
 echo
 echo "## CPU time, 1 thread: OMP_NUM_THREADS=1 BENCH_CLOCK=cpu $exe time $B $H T $D $REPEAT"
+OMP_NUM_THREADS=1 BENCH_CLOCK=cpu "$exe" peak 1024 "$REPEAT"
 for T in $Ts; do OMP_NUM_THREADS=1 BENCH_CLOCK=cpu "$exe" time "$B" "$H" "$T" "$D" "$REPEAT"; done
 echo
 echo "## peak memory of one step (forward + backward), one process each: $exe mem fused|unfused $B $H T $D"

@@ -10,6 +10,8 @@
  *       one training step (forward and backward) and the process's peak
  *       resident memory, and its growth over the resident memory before the
  *       step (inputs, outputs and gradients already allocated and touched).
+ *   bench_attention peak N REPEAT
+ *       OpenBLAS sgemm on N x N x N (median), the rate to compare with.
  *   bench_attention check
  *       a small case through both paths; exits 1 if they disagree (the test
  *       that the baseline computes the same thing).
@@ -20,6 +22,7 @@
  * dK = dS^T Q, each permuted back. It keeps S, P, dP and dS (B H T^2 floats
  * each), which the fused op never forms. */
 #define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -316,6 +319,27 @@ static int run_check(void) {
   return bad;
 }
 
+/* The sgemm rate the tiles are up against: OpenBLAS on n^3, median. */
+static int run_peak(int n, int repeat) {
+  if (repeat < 1) repeat = 1;
+  if (repeat > MAX_REPEAT) repeat = MAX_REPEAT;
+  float *a = malloc((size_t)n * (size_t)n * sizeof(float) * 3);
+  if (!a) return 2;
+  float *b = a + (size_t)n * n, *c = b + (size_t)n * n;
+  for (size_t i = 0; i < (size_t)n * n; ++i) a[i] = b[i] = (float)(i % 17) * 0.01f;
+  double t[MAX_REPEAT];
+  for (int r = -1; r < repeat; ++r) {
+    double t0 = now_ms();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    if (r >= 0) t[r] = now_ms() - t0;
+  }
+  const double ms = median(t, repeat);
+  printf("OpenBLAS sgemm %dx%dx%d: %.2f ms %7.1f GFLOP/s\n", n, n, n, ms,
+         2.0 * n * (double)n * n / (ms * 1e6));
+  free(a);
+  return 0;
+}
+
 /* BENCH_BQ / BENCH_BK override the CPU tile knobs (attention.block_q/_k). */
 static int set_tiles(void) {
   const char *bq = getenv("BENCH_BQ"), *bk = getenv("BENCH_BK");
@@ -331,10 +355,11 @@ int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "check")) return run_check();
   if (argc == 7 && !strcmp(argv[1], "time"))
     return run_time(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), atoi(argv[6]));
+  if (argc == 4 && !strcmp(argv[1], "peak")) return run_peak(atoi(argv[2]), atoi(argv[3]));
   if (argc == 7 && !strcmp(argv[1], "mem"))
     return run_mem(!strcmp(argv[2], "fused"), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]),
                    atoll(argv[6]));
   fprintf(stderr, "usage: bench_attention time B H T D REPEAT | mem fused|unfused B H T D | "
-                  "check\n");
+                  "peak N REPEAT | check\n");
   return 2;
 }
