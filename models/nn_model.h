@@ -167,7 +167,7 @@ kz_status kz_nn_model_create(const kz_cfg_node *model_cfg, kz_dataset *train, kz
 /* The common metrics of the task (models/metrics.h) from the sums, in
  * kz_metric_common's order, names without a split prefix. */
 void kz_nn_metrics_fill(const kz_nn_eval *acc, int classification, kz_nn_metrics *out);
-/* The i-th neural model type ("mlp", "linear"); NULL past the last. For
+/* The i-th neural model type ("mlp", "linear", "transformer"); NULL past the last. For
  * lists of every model.type a job may name. */
 const char *kz_nn_model_type_name(int i);
 /* Loads a model file written by ops->save (any neural type). */

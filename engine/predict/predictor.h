@@ -32,7 +32,7 @@ kz_nn_model *kz_predictor_nn(kz_predictor *p);
 const kz_gbdt_model *kz_predictor_gbdt(const kz_predictor *p);
 /* GBDT: raw margins for b's rows (rows x num_group), before the link. */
 kz_status kz_predictor_gbdt_margins(kz_predictor *p, const kz_shard_batch *b, double *margin);
-/* The model file's path and type ("mlp", "linear", "gbdt"). */
+/* The model file's path and type ("mlp", "linear", "transformer", "gbdt"). */
 const char *kz_predictor_path(const kz_predictor *p);
 const char *kz_predictor_type(const kz_predictor *p);
 
