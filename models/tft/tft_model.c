@@ -61,6 +61,7 @@ void kz_tft_free(kz_tft_model *m) {
   if (!m) return;
   kz_tft_net_destroy(m->net);
   kz_tft_store_free(&m->train);
+  kz_tft_batch_free(&m->hb);
   for (int i = 0; i < KZ_TFT_MAX_COLS; i++) {
     free(m->snum[i]), free(m->known[i]), free(m->obs[i]), free(m->scat[i]);
     for (int32_t j = 0; m->scat_names[i] && j < m->scat_card[i]; j++) free(m->scat_names[i][j]);
