@@ -86,7 +86,12 @@ start main --model "diamonds=$gbdt" --model "pima=$mlp:3" --model "linear=$linea
   --log "$tmp/requests.log" --max-body-bytes 300000 --max-queue-delay-us 2000
 start tiny --model "diamonds=$gbdt" --max-queue-size 1 --max-queue-delay-us 600000 \
   --max-connections 32 --threads 1
-start idle --model "diamonds=$gbdt" --request-timeout 1
+cat >"$tmp/idle.yaml" <<EOF
+server: {host: 127.0.0.1, port: 8000, request_timeout_s: 1, threads: 2}
+batching: {max_batch_size: 7, max_queue_delay_us: 100}
+models: ["diamonds=$gbdt:4"]
+EOF
+start idle --config "$tmp/idle.yaml" --port 0
 
 $py - "$tmp" "$(cat "$tmp/main.port")" "$(cat "$tmp/tiny.port")" "$(cat "$tmp/idle.port")" \
   <<'PY' || fail "HTTP checks"
@@ -319,6 +324,11 @@ for s in socks:
 check(answered == 32, f"connections past the limit: {answered} of 64 answered (limit 32)")
 check(jcall("/v2/health/live", auth=False, host=f"http://127.0.0.1:{tiny_port}")[0] == 200,
       "serving after refusing connections")
+
+# ---- a server from a config file (flags over it: --port 0) ---------------------------
+code, meta = jcall("/v2/models/diamonds/versions/4", auth=False, host=f"http://127.0.0.1:{idle_port}")
+check(code == 200 and meta["parameters"]["max_batch_size"] == 7 and
+      meta["parameters"]["max_queue_delay_us"] == 100, f"config: {code} {meta}")
 
 # ---- an idle connection is closed after the request timeout (idle: 1 s) ----------
 s = socket.create_connection(("127.0.0.1", idle_port))

@@ -503,8 +503,9 @@ void kz_http_stop(kz_http *h) {
   if (!h) return;
   /* no new connections; requests already in (suspended ones included) run to
    * their answers, which MHD must still be running to send */
+  /* the listener becomes ours, but MHD's threads may still poll it until
+   * MHD_stop_daemon: closed only after that */
   MHD_socket listener = MHD_quiesce_daemon(h->d);
-  if (listener != MHD_INVALID_SOCKET) close(listener); /* ours to close from now on */
   pthread_mutex_lock(&h->mu);
   __atomic_store_n(&h->draining, 1, __ATOMIC_RELAXED);
   struct timespec until;
@@ -514,5 +515,6 @@ void kz_http_stop(kz_http *h) {
     if (pthread_cond_timedwait(&h->idle, &h->mu, &until)) break;
   pthread_mutex_unlock(&h->mu);
   MHD_stop_daemon(h->d);
+  if (listener != MHD_INVALID_SOCKET) close(listener);
   free_http(h);
 }
