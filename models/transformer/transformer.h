@@ -71,4 +71,28 @@ kz_status kz_transformer_step(kz_nn_model *m, const kz_tf_inputs *in, int train,
  * qa [2, B, T] (start logits, then end logits). */
 kz_status kz_transformer_logits(const kz_nn_model *m, kz_tensor *out);
 
+/* ---- Hugging Face checkpoints and sentence embeddings (tf_hf.c) ---------- */
+
+/* Loads a Hugging Face BERT safetensors file into m by name
+ * (kz_hf_bert_load_weights): encoder tensors required, heads optional (left
+ * as they are when absent or of another shape), the position table may be
+ * longer than m's max_len (its first rows). note (cap bytes, may be NULL)
+ * gets the one-line load summary. */
+kz_status kz_transformer_load_hf(kz_nn_model *m, const char *weights_path, char *note, size_t cap);
+
+/* An encoder for `kaizen embed`, on the CPU: built from a Hugging Face BERT
+ * directory (its config and weights; max_len <= 0: the config's
+ * max_position_embeddings), or from a transformer of any task (its encoder
+ * copied; max_len <= 0: the model's). */
+kz_status kz_transformer_embedder_hf(const char *dir, int64_t max_len, kz_nn_model **out,
+                                     char *note, size_t cap);
+kz_status kz_transformer_embedder_of(const kz_nn_model *src, int64_t max_len, kz_nn_model **out);
+int64_t kz_transformer_hidden_size(const kz_nn_model *m);
+int64_t kz_transformer_max_len(const kz_nn_model *m);
+/* B rows of T token ids (lengths[b] real tokens each, the rest ignored):
+ * out[B, hidden] = the mean of the last layer's hidden states over the real
+ * tokens, divided by its L2 norm (max(norm, 1e-12)) when normalize is 1. */
+kz_status kz_transformer_embed(kz_nn_model *embedder, const int32_t *ids, const int32_t *lengths,
+                               int64_t B, int64_t T, int normalize, float *out);
+
 #endif
