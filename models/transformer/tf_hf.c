@@ -29,8 +29,10 @@ static kz_status params_to_device(kz_tf *m, const float *host) {
   return st;
 }
 
-kz_status kz_transformer_load_hf(kz_nn_model *model, const char *weights_path, char *note,
-                                 size_t cap) {
+/* heads 0: the model's head tensors get no slot (the embedder's identity
+ * head is no checkpoint's concern) */
+static kz_status load_hf(kz_nn_model *model, const char *weights_path, int heads, char *note,
+                         size_t cap) {
   kz_tf *m = (kz_tf *)model;
   float *host = NULL;
   KZ_TRY(kz_nn_params_host(&m->base, &host));
@@ -42,23 +44,28 @@ kz_status kz_transformer_load_hf(kz_nn_model *model, const char *weights_path, c
   }
   for (int i = 0; i < m->n_named; i++) {
     const tf_named *t = &m->named[i];
-    slots[i] = (kz_hf_slot){.name = t->name,
-                            .data = base + t->offset,
-                            .rank = t->ndim,
-                            .optional = kz_hf_bert_is_head(t->name),
-                            .first_rows =
-                                !strcmp(t->name, "embeddings.position_embeddings.weight")};
-    for (int d = 0; d < t->ndim; d++) slots[i].shape[d] = t->shape[d];
+    slots[i] =
+        (kz_hf_slot){.name = t->name,
+                     .data = base + t->offset,
+                     .rank = t->ndim,
+                     .optional = kz_hf_bert_is_head(t->name),
+                     .first_rows = !strcmp(t->name, "embeddings.position_embeddings.weight")};
+    for (int d = 0; d < t->ndim; d++) sl->shape[d] = t->shape[d];
   }
   kz_hf_load_report rep;
   memset(&rep, 0, sizeof rep);
-  kz_status st = kz_hf_bert_load_weights(weights_path, slots, m->n_named, &rep);
+  kz_status st = kz_hf_bert_load_weights(weights_path, slots, n, &rep);
   if (st == KZ_OK && note) kz_hf_load_report_summary(&rep, note, cap);
   kz_hf_load_report_free(&rep);
   free(slots);
   if (st == KZ_OK && host) st = params_to_device(m, host);
   free(host);
   return st;
+}
+
+kz_status kz_transformer_load_hf(kz_nn_model *model, const char *weights_path, char *note,
+                                 size_t cap) {
+  return load_hf(model, weights_path, 1, note, cap);
 }
 
 /* ---- embedder ----------------------------------------------------------- */
@@ -80,9 +87,8 @@ static kz_status embedder_new(int64_t layers, int64_t hidden, int64_t heads, int
   m->data_len = max_len;
   m->n_classes = (int)hidden;
   m->class_names = calloc((size_t)hidden, sizeof(char *));
-  kz_status st =
-      m->class_names ? kz_tf_finish_layout(m, (kz_device){KZ_DEVICE_CPU, 0}, -1, 1)
-                     : kz_fail(KZ_ERR_OUT_OF_MEMORY, "embedder");
+  kz_status st = m->class_names ? kz_tf_finish_layout(m, (kz_device){KZ_DEVICE_CPU, 0}, -1, 1)
+                                : kz_fail(KZ_ERR_OUT_OF_MEMORY, "embedder");
   if (st != KZ_OK) {
     kz_tf_free(m);
     return st;
@@ -109,9 +115,8 @@ kz_status kz_transformer_embedder_hf(const char *dir, int64_t max_len, kz_nn_mod
   if (max_len <= 0) max_len = c->max_position_embeddings;
   kz_status st = KZ_OK;
   if (max_len > c->max_position_embeddings)
-    st = kz_fail(KZ_ERR_INVALID_ARG,
-                 "--max-len %lld: the checkpoint %s has %lld positions", (long long)max_len, dir,
-                 (long long)c->max_position_embeddings);
+    st = kz_fail(KZ_ERR_INVALID_ARG, "--max-len %lld: the checkpoint %s has %lld positions",
+                 (long long)max_len, dir, (long long)c->max_position_embeddings);
   if (c->num_hidden_layers > KZ_TF_MAX_LAYERS && st == KZ_OK)
     st = kz_fail(KZ_ERR_INVALID_ARG, "%s: %lld layers (kaizen takes at most %d)", dir,
                  (long long)c->num_hidden_layers, KZ_TF_MAX_LAYERS);
@@ -120,7 +125,7 @@ kz_status kz_transformer_embedder_hf(const char *dir, int64_t max_len, kz_nn_mod
     st = embedder_new(c->num_hidden_layers, c->hidden_size, c->num_attention_heads,
                       c->intermediate_size, max_len, c->vocab_size, c->type_vocab_size,
                       c->layer_norm_eps, &m);
-  if (st == KZ_OK) st = kz_transformer_load_hf((kz_nn_model *)m, d.weights_path, note, cap);
+  if (st == KZ_OK) st = load_hf((kz_nn_model *)m, d.weights_path, 0, note, cap);
   kz_hf_bert_dir_free(&d);
   if (st != KZ_OK) {
     kz_tf_free(m);
@@ -192,4 +197,50 @@ kz_status kz_transformer_embed(kz_nn_model *model, const int32_t *ids, const int
   }
   free(acc);
   return KZ_OK;
+}
+
+/* ---- export ------------------------------------------------------------- */
+
+static const char *const tf_architectures[] = {"BertForMaskedLM", "BertForSequenceClassification",
+                                               "BertForTokenClassification",
+                                               "BertForQuestionAnswering"};
+
+kz_status kz_transformer_export_hf(const kz_nn_model *model, const char *dir,
+                                   const char *vocab_path, int lowercase, int overwrite) {
+  const kz_tf *m = (const kz_tf *)model;
+  if (strcmp(kz_nn_base_c(model)->ops->type, "transformer") != 0)
+    return kz_fail(KZ_ERR_INVALID_ARG, "export: the model is a %s, not a transformer",
+                   kz_nn_base_c(model)->ops->type);
+  kz_hf_bert_config c;
+  kz_hf_bert_config_default(&c);
+  c.vocab_size = m->vocab, c.hidden_size = m->hidden, c.num_hidden_layers = m->layers;
+  c.num_attention_heads = m->heads, c.intermediate_size = m->ffn;
+  c.max_position_embeddings = m->max_len, c.type_vocab_size = m->type_vocab;
+  c.layer_norm_eps = m->ln_eps, c.hidden_dropout_prob = m->dropout;
+  c.attention_probs_dropout_prob = m->attn_dropout, c.initializer_range = m->init_std;
+  c.pad_token_id = m->sp.pad >= 0 ? m->sp.pad : 0;
+  float *host = NULL;
+  KZ_TRY(kz_nn_params_host(&m->base, &host));
+  const float *base = host ? host : (const float *)m->base.params.data;
+  kz_hf_tensor *t = calloc((size_t)m->n_named, sizeof *t);
+  if (!t) {
+    free(host);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "export");
+  }
+  for (int i = 0; i < m->n_named; i++) {
+    const tf_named *n = &m->named[i];
+    t[i] = (kz_hf_tensor){.name = n->name, .data = base + n->offset, .rank = n->ndim};
+    for (int d = 0; d < n->ndim; d++) t[i].shape[d] = n->shape[d];
+  }
+  const int with_labels = m->task == TF_CLS || m->task == TF_TOKCLS;
+  kz_hf_bert_export_options o = {.architecture = tf_architectures[m->task],
+                                 .vocab_path = vocab_path,
+                                 .lowercase = lowercase,
+                                 .labels = with_labels ? (const char *const *)m->class_names : NULL,
+                                 .n_labels = with_labels ? m->n_classes : 0,
+                                 .overwrite = overwrite};
+  kz_status st = kz_hf_bert_export(dir, &c, t, m->n_named, &o);
+  free(t);
+  free(host);
+  return st;
 }

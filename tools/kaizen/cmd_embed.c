@@ -149,7 +149,8 @@ static kz_status run(const embed_args *a) {
   const int jsonl = a->out && ends_with(a->out, ".jsonl");
   if (st == KZ_OK && a->out) {
     tmp = malloc(strlen(a->out) + 5);
-    if (!tmp) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "embed");
+    if (!tmp)
+      st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "embed");
     else {
       sprintf(tmp, "%s.tmp", a->out);
       if (!(f = fopen(tmp, "wb"))) st = kz_fail(KZ_ERR_IO, "%s: cannot create", tmp);
@@ -218,19 +219,26 @@ int kz_cmd_embed(int argc, char **argv) {
     int has_value = !strcmp(o, "--model") || !strcmp(o, "--input") || !strcmp(o, "--out") ||
                     !strcmp(o, "--vocab") || !strcmp(o, "--max-len") || !strcmp(o, "--batch");
     if (has_value && i + 1 >= argc) return usage_error("%s needs a value", o);
-    if (!strcmp(o, "--model")) a.model = argv[++i];
-    else if (!strcmp(o, "--input")) a.input = argv[++i];
-    else if (!strcmp(o, "--out")) a.out = argv[++i];
-    else if (!strcmp(o, "--vocab")) a.vocab = argv[++i];
+    if (!strcmp(o, "--model"))
+      a.model = argv[++i];
+    else if (!strcmp(o, "--input"))
+      a.input = argv[++i];
+    else if (!strcmp(o, "--out"))
+      a.out = argv[++i];
+    else if (!strcmp(o, "--vocab"))
+      a.vocab = argv[++i];
     else if (!strcmp(o, "--max-len")) {
       if (!parse_int(argv[++i], 2, 1 << 16, &a.max_len))
         return usage_error("--max-len: '%s' is not an integer in [2, 65536]", argv[i]);
     } else if (!strcmp(o, "--batch")) {
       if (!parse_int(argv[++i], 1, 4096, &a.batch))
         return usage_error("--batch: '%s' is not an integer in [1, 4096]", argv[i]);
-    } else if (!strcmp(o, "--cased")) a.cased = 1;
-    else if (!strcmp(o, "--no-normalize")) a.normalize = 0;
-    else return usage_error("unknown option '%s'", o);
+    } else if (!strcmp(o, "--cased"))
+      a.cased = 1;
+    else if (!strcmp(o, "--no-normalize"))
+      a.normalize = 0;
+    else
+      return usage_error("unknown option '%s'", o);
   }
   if (!a.model) return usage_error("%s", "--model is required");
   if (!a.input) return usage_error("%s", "--input is required");
