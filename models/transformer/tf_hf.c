@@ -42,14 +42,16 @@ static kz_status load_hf(kz_nn_model *model, const char *weights_path, int heads
     free(host);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: checkpoint slots");
   }
+  int n = 0;
   for (int i = 0; i < m->n_named; i++) {
     const tf_named *t = &m->named[i];
-    slots[i] =
-        (kz_hf_slot){.name = t->name,
-                     .data = base + t->offset,
-                     .rank = t->ndim,
-                     .optional = kz_hf_bert_is_head(t->name),
-                     .first_rows = !strcmp(t->name, "embeddings.position_embeddings.weight")};
+    if (!heads && kz_hf_bert_is_head(t->name)) continue;
+    kz_hf_slot *sl = &slots[n++];
+    *sl = (kz_hf_slot){.name = t->name,
+                       .data = base + t->offset,
+                       .rank = t->ndim,
+                       .optional = kz_hf_bert_is_head(t->name),
+                       .first_rows = !strcmp(t->name, "embeddings.position_embeddings.weight")};
     for (int d = 0; d < t->ndim; d++) sl->shape[d] = t->shape[d];
   }
   kz_hf_load_report rep;
