@@ -34,3 +34,16 @@ if(TARGET kaizen)
   set_tests_properties(transformer/embed_minilm PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
                        ENVIRONMENT OMP_WAIT_POLICY=passive)
 endif()
+
+# train.init_from a Hugging Face directory (all-MiniLM-L6-v2), its size and
+# vocabulary errors, kaizen export read back by transformers (KZ_PYTHON_HF,
+# tests/io.cmake), embed of a .kzm and of the export. Skipped (77) without the
+# shared data or the checkpoint.
+if(TARGET kaizen)
+  add_test(NAME transformer/hf_init_export
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/transformer_hf.sh $<TARGET_FILE:kaizen>
+                   ${KZ_TF_SHARED_DATA} ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_minilm.txt
+                   ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt
+                   "${_kz_minilm}" ${KZ_PYTHON_HF})
+  set_tests_properties(transformer/hf_init_export PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
+endif()
