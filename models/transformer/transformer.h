@@ -71,4 +71,50 @@ kz_status kz_transformer_step(kz_nn_model *m, const kz_tf_inputs *in, int train,
  * qa [2, B, T] (start logits, then end logits). */
 kz_status kz_transformer_logits(const kz_nn_model *m, kz_tensor *out);
 
+/* ---- Hugging Face checkpoints and sentence embeddings (tf_hf.c) ---------- */
+
+/* train.init_from with a Hugging Face BERT directory (docs/MODELS.md): the
+ * model's sizes come from dir/config.json (layers, hidden, heads, ffn,
+ * type_vocab and vocab of the job's model section must be unset or agree);
+ * layernorm_eps, dropout, attention_dropout and init_std are the
+ * checkpoint's unless the job sets them; max_len (the data set's rows unless
+ * set) may be shorter than the checkpoint's position table. The data set must
+ * have been imported with the checkpoint's vocab.txt (same size and special
+ * ids, same casing). Parameters are initialised from seed, then loaded by
+ * name (kz_transformer_load_hf); note gets what was loaded and dropped. */
+kz_status kz_transformer_create_hf(const kz_cfg_node *model_cfg, kz_dataset *train, const char *dir,
+                                   uint64_t seed, kz_device device, kz_nn_model **out, char *note,
+                                   size_t cap);
+
+/* Loads a Hugging Face BERT safetensors file into m by name
+ * (kz_hf_bert_load_weights): encoder tensors required, heads optional (left
+ * as they are when absent or of another shape), the position table may be
+ * longer than m's max_len (its first rows). note (cap bytes, may be NULL)
+ * gets the one-line load summary. */
+kz_status kz_transformer_load_hf(kz_nn_model *m, const char *weights_path, char *note, size_t cap);
+
+/* An encoder for `kaizen embed`, on the CPU: built from a Hugging Face BERT
+ * directory (its config and weights; max_len <= 0: the config's
+ * max_position_embeddings), or from a transformer of any task (its encoder
+ * copied; max_len <= 0: the model's). */
+kz_status kz_transformer_embedder_hf(const char *dir, int64_t max_len, kz_nn_model **out,
+                                     char *note, size_t cap);
+kz_status kz_transformer_embedder_of(const kz_nn_model *src, int64_t max_len, kz_nn_model **out);
+int64_t kz_transformer_hidden_size(const kz_nn_model *m);
+int64_t kz_transformer_max_len(const kz_nn_model *m);
+/* B rows of T token ids (lengths[b] real tokens each, the rest ignored):
+ * out[B, hidden] = the mean of the last layer's hidden states over the real
+ * tokens, divided by its L2 norm (max(norm, 1e-12)) when normalize is 1. */
+kz_status kz_transformer_embed(kz_nn_model *embedder, const int32_t *ids, const int32_t *lengths,
+                               int64_t B, int64_t T, int normalize, float *out);
+
+/* Writes m as a Hugging Face BERT directory (kz_hf_bert_export): config.json
+ * from its sizes, model.safetensors with its tensors by name, architecture by
+ * task (BertForMaskedLM, BertForSequenceClassification with id2label from the
+ * classes, BertForTokenClassification, BertForQuestionAnswering), vocab_path
+ * copied as vocab.txt (required: a model file does not hold its vocabulary),
+ * lowercase into tokenizer_config.json. */
+kz_status kz_transformer_export_hf(const kz_nn_model *m, const char *dir, const char *vocab_path,
+                                   int lowercase, int overwrite);
+
 #endif

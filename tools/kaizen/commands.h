@@ -17,6 +17,8 @@ int kz_cmd_predict(int argc, char **argv);
 int kz_cmd_eval(int argc, char **argv);
 int kz_cmd_gbdt(int argc, char **argv);
 int kz_cmd_weights(int argc, char **argv);
+int kz_cmd_embed(int argc, char **argv);
+int kz_cmd_export(int argc, char **argv);
 int kz_cmd_serve(int argc, char **argv);
 
 /* Options every subcommand accepts, parsed by kz_cli_common_option. */

@@ -20,6 +20,8 @@ static const kz_command commands[] = {
     {"eval", kz_cmd_eval, "metrics of a saved model on a data set"},
     {"serve", kz_cmd_serve, "serve models over HTTP (KServe v2), with metrics"},
     {"gbdt", kz_cmd_gbdt, "GBDT model tools: importance, XGBoost export, TreeSHAP"},
+    {"export", kz_cmd_export, "write a transformer as a Hugging Face BERT directory"},
+    {"embed", kz_cmd_embed, "mean-pooled sentence embeddings of a transformer or a HF BERT dir"},
     {"weights", kz_cmd_weights, "inspect and check safetensors files and Hugging Face BERT dirs"},
     {"runs", kz_cmd_runs, "list, compare and plot recorded training runs"},
 };
