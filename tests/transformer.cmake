@@ -20,3 +20,7 @@ add_test(NAME transformer/cli
                  ${KZ_TF_SHARED_DATA}
                  ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
 set_tests_properties(transformer/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# Entity-level (seqeval-style BIO chunks) and token-level F1 of token classification.
+kz_add_c_test_exe(test_tf_metrics test_tf_metrics.c)
+add_test(NAME transformer/metrics COMMAND test_tf_metrics)
