@@ -17,6 +17,7 @@
 #include "kernels/core/backend.h"
 #include "kernels/core/error.h"
 #include "kernels/ops.h"
+#include "models/tft/tft_model.h"
 #include "models/tft/tft_net.h"
 #include "tests/test_util.h"
 
@@ -307,7 +308,34 @@ static int bench(int argc, char **argv) {
   return kz_test_failures ? 1 : 0;
 }
 
+/* Calendar features against dates computed with Python's datetime: a leap
+ * day, times before 1970, centuries (2100 is not a leap year, 1900 not). */
+static void test_calendar(void) {
+  static const struct {
+    double t;
+    double dow, month, year, hour;
+  } c[] = {{0, 3, 1, 1970, 0},       {1796563800, 6, 12, 2026, 13.5}, {951804000, 1, 2, 2000, 6},
+           {-3600, 2, 12, 1969, 23}, {4107542400, 0, 3, 2100, 0},     {-2208988800, 0, 1, 1900, 0}};
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    double got[4] = {
+        kz_tft_calendar(c[i].t, KZ_TFT_CAL_DOW), kz_tft_calendar(c[i].t, KZ_TFT_CAL_MONTH),
+        kz_tft_calendar(c[i].t, KZ_TFT_CAL_YEAR), kz_tft_calendar(c[i].t, KZ_TFT_CAL_HOUR)};
+    double want[4] = {c[i].dow, c[i].month, c[i].year, c[i].hour};
+    for (int k = 0; k < 4; k++)
+      if (fabs(got[k] - want[k]) > 1e-9) {
+        fprintf(stderr, "calendar: t=%.0f feature %d: %g, expected %g\n", c[i].t, k, got[k],
+                want[k]);
+        ++kz_test_failures;
+      }
+  }
+  printf("tft calendar: %zu times checked\n", sizeof c / sizeof c[0]);
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "calendar")) {
+    test_calendar();
+    return kz_test_failures ? 1 : 0;
+  }
   if (argc >= 2 && !strcmp(argv[1], "bench")) return bench(argc, argv);
   if (argc < 2) {
     fprintf(stderr, "usage: test_tft parity FIXTURE\n");

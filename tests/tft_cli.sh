@@ -125,6 +125,32 @@ ev=$("$kaizen" eval --model "$run/model.kzm" --data "$tmp/taylor" 2>&1) || fail 
   fail "predict taylor"
 [ "$(($(wc -l <"$tmp/ta_pred.csv") - 1))" -eq 48 ] || fail "predict taylor: not 48 rows"
 
+# ---- calendar features from a date column ---------------------------------------------------
+shops_csv() { # two daily series with a weekly pattern, 2024-01-01 .. 2024-07-18
+  echo "shop,day,sales"
+  for shop in a b; do
+    awk -v shop="$shop" 'BEGIN {
+      split("31 29 31 30 31 30 31", ml, " "); m = 1; d = 1; dow = 0
+      for (i = 0; i < 200; i++) {
+        printf "%s,2024-%02d-%02d,%d\n", shop, m, d, 100 + (dow >= 5 ? 40 : 0) + (shop == "b" ? 50 : 0) + i % 3
+        dow = (dow + 1) % 7; if (++d > ml[m]) { d = 1; m++ }
+      }
+    }'
+  done
+}
+shops_csv >"$tmp/shops.csv"
+"$kaizen" data import --kind timeseries --input "$tmp/shops.csv" --out "$tmp/shops" --series-id shop \
+  --time day --label sales --valid-fraction 0.15 >/dev/null || fail "import shops"
+job "$tmp/shops.yaml" "$tmp/shops" 21 7 7 30 "calendar: [day_of_week, month]"
+out=$("$kaizen" train "$tmp/shops.yaml" --quiet 2>&1) || fail "train with calendar: $out"
+run=$(echo "$out" | sed -n 's/.* run \(.*\)$/\1/p')
+"$kaizen" predict --model "$run/model.kzm" --data "$tmp/shops" --out "$tmp/shops.csv.out" 2>"$tmp/e" ||
+  fail "predict with calendar: $(cat "$tmp/e")"
+grep -q "carried forward" "$tmp/e" && fail "calendar inputs are computed, not carried forward"
+grep -q '"decoder":{"day_of_week":[0-9.e-]*,"month":[0-9.e-]*,"relative_time":' \
+  "$tmp/shops.csv.out.interpret.json" || fail "calendar names: $(cat "$tmp/shops.csv.out.interpret.json")"
+[ "$(($(wc -l <"$tmp/shops.csv.out") - 1))" -eq 14 ] || fail "predict shops: not 2 x 7 rows"
+
 # ---- bad jobs: exit 1, a clear message, no run directory -----------------------------------
 bad() { # bad NAME NEEDLE FILE
   local name="$1" needle="$2" file="$3"
@@ -143,6 +169,10 @@ bad "unknown known column" "'weekday' is not a known column" "$tmp/b2.yaml"
 job "$tmp/b3.yaml" "$tmp/tx" 400 6 12 5
 bad "no window" "no training window" "$tmp/b3.yaml"
 grep -q "46 of 46 series have fewer than" "$tmp/bad.err" || fail "no skip count: $(cat "$tmp/bad.err")"
+job "$tmp/b5.yaml" "$tmp/tx" 24 6 12 5 "calendar: [month]"
+bad "calendar on a numeric time" "calendar features need dates or datetimes" "$tmp/b5.yaml"
+job "$tmp/b6.yaml" "$tmp/shops" 21 7 7 5 "calendar: [weekday]"
+bad "unknown calendar feature" "'weekday' is not a calendar feature" "$tmp/b6.yaml"
 job "$tmp/b4.yaml" "$tmp/tx" 24 6 12 5
 sed -i 's/heads: 4/heads: 3/' "$tmp/b4.yaml"
 bad "heads must divide hidden" "does not divide" "$tmp/b4.yaml"

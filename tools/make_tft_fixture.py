@@ -25,6 +25,9 @@ N_OBS, N_KNOWN = 2, 3
 QUANTILES = [0.1, 0.5, 0.9]
 ADAMW = dict(lr=0.0005, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
 STEPS = 10
+# The LSTMs through PyTorch's fused CPU kernel (what nn.LSTM runs) instead of a Python loop over
+# the steps: same arithmetic, used by tools/torch_tft_bench.py for a fair speed comparison.
+USE_FUSED_LSTM = False
 DH = D // H
 N_PAST = 1 + N_OBS + N_KNOWN
 T = K + TAU
@@ -166,11 +169,20 @@ def forward(P, inp):
     xi_dec, _ = vsn(P, "vf", [fut[v] for v in range(N_KNOWN)], [], c_sel)  # [TAU, B, D]
     xi = torch.cat([xi_enc, xi_dec], dim=0)
     gx = torch.cat([linear(xi_enc, P["enc.wx"], P["enc.b"]), linear(xi_dec, P["dec.wx"], P["dec.b"])])
-    h, c, hs = c_h, c_c, []
-    for t in range(T):
-        h, c = lstm_step(P, "enc" if t < K else "dec", gx[t], h, c)
-        hs.append(h)
-    hs = torch.stack(hs)
+    if USE_FUSED_LSTM:
+        zb = torch.zeros(4 * D, dtype=xi.dtype)
+        he, h1, c1 = torch._VF.lstm(xi_enc, (c_h[None], c_c[None]),
+                                    [P["enc.wx"], P["enc.wh"], P["enc.b"], zb], True, 1, 0.0,
+                                    True, False, False)
+        hd, _, _ = torch._VF.lstm(xi_dec, (h1, c1), [P["dec.wx"], P["dec.wh"], P["dec.b"], zb],
+                                  True, 1, 0.0, True, False, False)
+        hs = torch.cat([he, hd])
+    else:
+        h, c, hs = c_h, c_c, []
+        for t in range(T):
+            h, c = lstm_step(P, "enc" if t < K else "dec", gx[t], h, c)
+            hs.append(h)
+        hs = torch.stack(hs)
     phi = gate(P, "gate_lstm", hs, xi)
     theta = grn(P, "enrich", phi, c_enr)
     q = linear(theta[K:], P["attn.wq"], P["attn.bq"]).view(TAU, B, H, DH).permute(1, 2, 0, 3)

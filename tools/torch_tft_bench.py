@@ -23,6 +23,7 @@ def main():
     m.D, m.H, m.K, m.TAU, m.B, m.DH, m.T = D, H, K, TAU, B, D // H, K + TAU
     m.CARDS, m.N_SREAL, m.N_OBS, m.N_KNOWN = [10], 1, 2, 3
     m.N_PAST = 1 + m.N_OBS + m.N_KNOWN
+    m.USE_FUSED_LSTM = True
     rng = np.random.default_rng(1)
     specs = m.layout()
     P = {n: t.detach().float().requires_grad_(True) for n, t in m.draw_params(rng, specs).items()}

@@ -127,7 +127,8 @@ kz_status kz_tft_store_load(const kz_tft_model *m, const char *path, const char 
         st->by_code[code] = (int32_t)st->n++;
       }
       kz_tft_series *s = &st->s[st->by_code[code]];
-      if ((rc = grow(s, m->n_known_cols, m->n_obs)) != KZ_OK) break;
+      const int nkw = kz_tft_known_width(m);
+      if ((rc = grow(s, nkw, m->n_obs)) != KZ_OK) break;
       const double t = *kz_batch_f64(&b, f_t, r);
       if (s->n > 0 && !(t > s->time[s->n - 1])) {
         rc = kz_fail(KZ_ERR_FORMAT,
@@ -139,7 +140,9 @@ kz_status kz_tft_store_load(const kz_tft_model *m, const char *path, const char 
       s->time[s->n] = t;
       s->y[s->n] = *kz_batch_f32(&b, f_y, r);
       for (int i = 0; i < m->n_known_cols; i++)
-        s->known[s->n * m->n_known_cols + i] = kz_batch_f32(&b, kn[i].field, r)[kn[i].col];
+        s->known[s->n * nkw + i] = kz_batch_f32(&b, kn[i].field, r)[kn[i].col];
+      for (int c = 0; c < m->n_cal; c++)
+        s->known[s->n * nkw + m->n_known_cols + c] = (float)kz_tft_calendar(t, m->cal[c]);
       for (int i = 0; i < m->n_obs; i++)
         s->obs[s->n * m->n_obs + i] = kz_batch_f32(&b, ob[i].field, r)[ob[i].col];
       s->n++;
@@ -154,6 +157,41 @@ done:
   for (int i = 0; i < KZ_TFT_MAX_COLS; i++) free(cmap[i]);
   kz_dataset_close(ds);
   return rc;
+}
+
+const char *const kz_tft_cal_names[5] = {"hour", "day_of_week", "month", "year", NULL};
+
+/* Days since 1970-01-01 to the proleptic Gregorian date: shift the year to
+ * start in March (leap days fall last), count 400-year eras of 146097 days. */
+static void civil(int64_t days, int64_t *year, int *month) {
+  const int64_t z = days + 719468; /* days since 0000-03-01 */
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;                                      /* [0, 146096] */
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+  const int64_t mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+  *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+  *year = yoe + era * 400 + (*month <= 2);
+}
+
+double kz_tft_calendar(double t, int which) {
+  const double days = floor(t / 86400.0);
+  int64_t year = 0;
+  int month = 0;
+  switch (which) {
+  case KZ_TFT_CAL_HOUR:
+    return (t - days * 86400.0) / 3600.0;
+  case KZ_TFT_CAL_DOW: {
+    int64_t d = ((int64_t)days + 3) % 7; /* 1970-01-01 was a Thursday (3, Monday 0) */
+    return (double)(d < 0 ? d + 7 : d);
+  }
+  case KZ_TFT_CAL_MONTH:
+    civil((int64_t)days, &year, &month);
+    return (double)month;
+  default:
+    civil((int64_t)days, &year, &month);
+    return (double)year;
+  }
 }
 
 void kz_tft_store_free(kz_tft_store *st) {
@@ -212,7 +250,7 @@ void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host
                       int64_t w, int32_t si, int64_t p) {
   const kz_tft_dims *dm = &m->dm;
   const kz_tft_series *s = &st->s[si];
-  const int64_t B = hb->B, k = dm->k, tau = dm->tau, nk = m->n_known_cols, no = m->n_obs;
+  const int64_t B = hb->B, k = dm->k, tau = dm->tau, nk = kz_tft_known_width(m), no = m->n_obs;
   double mean, sd;
   kz_tft_scale_of(m, s, &mean, &sd);
   hb->series[w] = si;
@@ -237,9 +275,13 @@ void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host
   for (int64_t t = 0; t < tau; t++) {
     const int64_t j = p + t < s->n ? p + t : s->n - 1; /* past the end: carried forward */
     int64_t v = 0;
-    for (int i = 0; i < nk; i++)
-      hb->fut[(v++ * tau + t) * B + w] =
-          stdz(s->known[j * nk + i], m->known_mean[i], m->known_std[i]);
+    for (int i = 0; i < nk; i++) {
+      float kv = s->known[j * nk + i];
+      if (p + t >= s->n && i >= m->n_known_cols) /* a calendar feature of the future time */
+        kv = (float)kz_tft_calendar(s->time[s->n - 1] + (double)(p + t - s->n + 1) * m->time_step,
+                                    m->cal[i - m->n_known_cols]);
+      hb->fut[(v++ * tau + t) * B + w] = stdz(kv, m->known_mean[i], m->known_std[i]);
+    }
     if (m->relative_time) hb->fut[(v++ * tau + t) * B + w] = (float)((double)t / rt_den);
     hb->y[t * B + w] = p + t < s->n ? stdz(s->y[p + t], mean, sd) : NAN;
     if (p + t < s->n && isnan(s->y[p + t])) hb->y[t * B + w] = NAN;

@@ -335,13 +335,18 @@ static kz_status write_interpretation(kz_tft_model *m, const char *out_path) {
     pn[np++] = target;
     for (int i = 0; i < m->n_obs; i++) pn[np++] = m->obs[i];
     for (int i = 0; i < m->n_known_cols; i++) pn[np++] = m->known[i];
+    for (int c = 0; c < m->n_cal; c++) pn[np++] = (char *)kz_tft_cal_names[m->cal[c]];
+    char *dn[KZ_TFT_MAX_VARS];
+    int nd = 0;
+    for (int i = 0; i < m->n_known_cols; i++) dn[nd++] = m->known[i];
+    for (int c = 0; c < m->n_cal; c++) dn[nd++] = (char *)kz_tft_cal_names[m->cal[c]];
     fputc('{', f);
     names_json(f, "static", sn, n, "relative_time", ws,
                (int)(dm->n_static_real + dm->n_static_cat));
     fputc(',', f);
     names_json(f, "encoder", pn, np, "relative_time", wp, (int)(1 + dm->n_observed + dm->n_known));
     fputc(',', f);
-    names_json(f, "decoder", m->known, m->n_known_cols, "relative_time", wf, (int)dm->n_known);
+    names_json(f, "decoder", dn, nd, "relative_time", wf, (int)dm->n_known);
     fprintf(f,
             ",\"attention\":{\"rows\":\"decoder step 1..%lld\",\"cols\":\"window step, "
             "encoder %lld then decoder %lld\",\"weights\":[",

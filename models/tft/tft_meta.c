@@ -67,6 +67,11 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
   json_object_set_new(cols, "known",
                       num_cols(m->known, m->known_mean, m->known_std, m->n_known_cols));
   json_object_set_new(cols, "observed", num_cols(m->obs, m->obs_mean, m->obs_std, m->n_obs));
+  char *cal_names[4];
+  for (int c = 0; c < m->n_cal; c++) cal_names[c] = (char *)kz_tft_cal_names[m->cal[c]];
+  json_object_set_new(cols, "calendar",
+                      num_cols(cal_names, m->known_mean + m->n_known_cols,
+                               m->known_std + m->n_known_cols, m->n_cal));
   json_object_set_new(ser, "column", json_string(m->series_field_name));
   json_object_set_new(ser, "names", strings(m->series_names, m->n_series));
   json_object_set_new(ser, "mean", reals(m->y_mean, m->n_series));
@@ -182,6 +187,26 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
                       m->known_std, &m->n_known_cols));
   KZ_TRY(get_num_cols(json_object_get(cols, "observed"), "columns.observed", m->obs, m->obs_mean,
                       m->obs_std, &m->n_obs));
+  char *cal_names[KZ_TFT_MAX_COLS] = {0};
+  int ncal = 0;
+  json_t *calj = json_object_get(cols, "calendar");
+  if (!json_is_array(calj) || json_array_size(calj) > 4 ||
+      m->n_known_cols + (int)json_array_size(calj) > KZ_TFT_MAX_COLS)
+    return bad("columns.calendar");
+  kz_status cst =
+      get_num_cols(json_object_get(cols, "calendar"), "columns.calendar", cal_names,
+                   m->known_mean + m->n_known_cols, m->known_std + m->n_known_cols, &ncal);
+  for (int c = 0; cst == KZ_OK && c < ncal; c++) {
+    int id = -1;
+    for (int j = 0; kz_tft_cal_names[j]; j++)
+      if (!strcmp(cal_names[c], kz_tft_cal_names[j])) id = j;
+    if (id < 0 || c >= 4 || m->n_known_cols + ncal > KZ_TFT_MAX_COLS)
+      cst = bad("columns.calendar[].name");
+    else
+      m->cal[m->n_cal++] = id;
+  }
+  for (int c = 0; c < KZ_TFT_MAX_COLS; c++) free(cal_names[c]);
+  KZ_TRY(cst);
   json_t *sc = json_object_get(cols, "static_cat");
   if (!json_is_array(sc) || json_array_size(sc) > KZ_TFT_MAX_COLS - 1)
     return bad("columns.static_cat");

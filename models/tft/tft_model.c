@@ -84,7 +84,7 @@ kz_status kz_tft_finish(kz_tft_model *m, kz_device device, int64_t want_params, 
   int c = 0;
   if (m->series_embedding) dm->static_card[c++] = m->n_series;
   for (int i = 0; i < m->n_scat; i++) dm->static_card[c++] = m->scat_card[i];
-  dm->n_known = m->n_known_cols + (m->relative_time ? 1 : 0);
+  dm->n_known = kz_tft_known_width(m) + (m->relative_time ? 1 : 0);
   dm->n_observed = m->n_obs;
   int64_t np = 0;
   KZ_TRY(kz_tft_layout(dm, NULL, NULL, device, NULL, &np, NULL));
@@ -202,6 +202,30 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
         return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: columns");
   }
   KZ_TRY(pick_columns(cfg, "known", s, "known_num", m->known, &m->n_known_cols));
+  const char *cal[4];
+  int ncal = 0;
+  KZ_TRY(kz_cfg_get_string_list(cfg, "calendar", NULL, 0, 4, cal, &ncal));
+  json_t *tf = s->meta ? json_object_get(s->meta, "time_format") : NULL;
+  const char *fmt = json_is_string(tf) ? json_string_value(tf) : "number";
+  if (ncal > 0 && strcmp(fmt, "date") && strcmp(fmt, "datetime"))
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.calendar: the time column is a '%s'; calendar features need dates or "
+                   "datetimes (docs/DATA.md, Time column)",
+                   fmt);
+  for (int i = 0; i < ncal; i++) {
+    int id = -1;
+    for (int j = 0; kz_tft_cal_names[j]; j++)
+      if (!strcmp(cal[i], kz_tft_cal_names[j])) id = j;
+    for (int j = 0; j < m->n_cal && id >= 0; j++)
+      if (m->cal[j] == id) id = -2;
+    if (id < 0)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "model.calendar[%d]: '%s' is %s (hour, day_of_week, month, year)", i, cal[i],
+                     id == -2 ? "listed twice" : "not a calendar feature");
+    m->cal[m->n_cal++] = id;
+  }
+  if (m->n_known_cols + m->n_cal > KZ_TFT_MAX_COLS)
+    return kz_fail(KZ_ERR_INVALID_ARG, "tft: more than %d known inputs", KZ_TFT_MAX_COLS);
   KZ_TRY(pick_columns(cfg, "observed", s, "observed_num", m->obs, &m->n_obs));
   const char *cat_fields[] = {"known_cat", "observed_cat"};
   for (int i = 0; i < 2; i++) {
@@ -276,7 +300,8 @@ static kz_status compute_stats(kz_tft_model *m, const char *where) {
     for (int64_t t = 0; t < s->n; t++) {
       wf_add(&ys, s->y[t]);
       wf_add(&all, s->y[t]);
-      for (int c = 0; c < m->n_known_cols; c++) wf_add(&kn[c], s->known[t * m->n_known_cols + c]);
+      const int nkw = kz_tft_known_width(m);
+      for (int c = 0; c < nkw; c++) wf_add(&kn[c], s->known[t * nkw + c]);
       for (int c = 0; c < m->n_obs; c++) wf_add(&ob[c], s->obs[t * m->n_obs + c]);
     }
     for (int c = 0; c < m->n_snum; c++) wf_add(&sn[c], s->s_num[c]);
@@ -288,7 +313,8 @@ static kz_status compute_stats(kz_tft_model *m, const char *where) {
   }
   wf_get(&all, &m->y_mean_all, &m->y_std_all);
   for (int c = 0; c < m->n_snum; c++) wf_get(&sn[c], &m->snum_mean[c], &m->snum_std[c]);
-  for (int c = 0; c < m->n_known_cols; c++) wf_get(&kn[c], &m->known_mean[c], &m->known_std[c]);
+  for (int c = 0; c < kz_tft_known_width(m); c++)
+    wf_get(&kn[c], &m->known_mean[c], &m->known_std[c]);
   for (int c = 0; c < m->n_obs; c++) wf_get(&ob[c], &m->obs_mean[c], &m->obs_std[c]);
   if (m->skipped_series > 0)
     fprintf(stderr,

@@ -23,7 +23,7 @@ typedef struct kz_tft_series {
   int32_t code; /* the model's series code; -1: a series the model has not seen */
   double *time;
   float *y;     /* [n] */
-  float *known; /* [n, n_known_cols] */
+  float *known; /* [n, kz_tft_known_width]: the known columns, then the calendar features */
   float *obs;   /* [n, n_obs] */
   float s_num[KZ_TFT_MAX_COLS];
   int32_t s_cat[KZ_TFT_MAX_COLS]; /* the model's codes, -1 unknown */
@@ -54,6 +54,9 @@ typedef struct kz_tft_model {
   /* columns by name (the schema's static_num, static_cat, known_num,
    * observed_num fields) */
   int n_snum, n_scat, n_known_cols, n_obs;
+  /* calendar features from the time column (date / datetime), known inputs
+   * after the known columns: KZ_TFT_CAL_* ids */
+  int n_cal, cal[4];
   char *snum[KZ_TFT_MAX_COLS], *scat[KZ_TFT_MAX_COLS], *known[KZ_TFT_MAX_COLS],
       *obs[KZ_TFT_MAX_COLS];
   int32_t scat_card[KZ_TFT_MAX_COLS];
@@ -75,6 +78,15 @@ typedef struct kz_tft_model {
   kz_tft_store train; /* the training split (create only; empty after a load) */
   int64_t train_windows, skipped_series;
 } kz_tft_model;
+
+enum { KZ_TFT_CAL_HOUR, KZ_TFT_CAL_DOW, KZ_TFT_CAL_MONTH, KZ_TFT_CAL_YEAR };
+extern const char *const kz_tft_cal_names[5]; /* "hour", "day_of_week", "month", "year", NULL */
+/* Calendar feature `which` of a time in seconds since 1970-01-01 UTC: hour
+ * of the day (fractional), day of the week (0 Monday), month (1-12), year. */
+double kz_tft_calendar(double t, int which);
+static inline int kz_tft_known_width(const kz_tft_model *m) {
+  return m->n_known_cols + m->n_cal;
+}
 
 kz_status kz_tft_create(const kz_cfg_node *cfg, kz_dataset *train, kz_device device,
                         kz_nn_model **out);

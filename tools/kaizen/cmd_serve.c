@@ -171,7 +171,7 @@ typedef struct settings {
 } settings;
 
 /* Config values first, then the flags over them. */
-static kz_status read_config(const serve_args *a, kz_cfg *cfg, settings *st) {
+static kz_status read_config(kz_cfg *cfg, settings *st) {
   const kz_cfg_node *server = kz_cfg_section(cfg, "server"), *b = kz_cfg_section(cfg, "batching");
   if (kz_cfg_has(server, "token") || kz_cfg_has(server, "token_file") ||
       kz_cfg_has(kz_cfg_root(cfg), "token"))
@@ -203,7 +203,6 @@ static kz_status read_config(const serve_args *a, kz_cfg *cfg, settings *st) {
   int n = 0;
   KZ_TRY(kz_cfg_get_string_list(kz_cfg_root(cfg), "models", NULL, 0, MAX_MODELS, st->models, &n));
   st->n_models = n;
-  (void)a;
   return kz_cfg_check_unused(cfg);
 }
 
@@ -337,7 +336,7 @@ int kz_cmd_serve(int argc, char **argv) {
   kz_http_options_default(&st.ho);
   kz_cfg *cfg = NULL;
   if (a.config) {
-    if (kz_cfg_load_file(a.config, &cfg) != KZ_OK || read_config(&a, cfg, &st) != KZ_OK) {
+    if (kz_cfg_load_file(a.config, &cfg) != KZ_OK || read_config(cfg, &st) != KZ_OK) {
       kz_cfg_free(cfg);
       return kz_cli_fail("serve --config");
     }
