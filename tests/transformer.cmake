@@ -47,3 +47,15 @@ if(TARGET kaizen)
                    "${_kz_minilm}" ${KZ_PYTHON_HF})
   set_tests_properties(transformer/hf_init_export PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
 endif()
+# Entity-level (seqeval-style BIO chunks) and token-level F1 of token classification.
+kz_add_c_test_exe(test_tf_metrics test_tf_metrics.c)
+add_test(NAME transformer/metrics COMMAND test_tf_metrics)
+
+# Entity/token F1 and QA exact match/span F1 through train and eval (skipped, 77,
+# without ../shared/data/austen.csv).
+add_test(NAME transformer/metrics_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/transformer_metrics_cli.sh $<TARGET_FILE:kaizen>
+                 ${KZ_TF_SHARED_DATA}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt
+                 ${CMAKE_SOURCE_DIR})
+set_tests_properties(transformer/metrics_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)

@@ -200,7 +200,10 @@ kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_ev
   KZ_TRY(check_batch(m, b, 1));
   if (acc->rows == 0 && m->confusion)
     memset(m->confusion, 0, (size_t)m->n_classes * (size_t)m->n_classes * sizeof(int64_t));
+  if (acc->rows == 0) memset(&m->ner, 0, sizeof m->ner), m->qa_f1 = 0;
   kz_status st = KZ_OK;
+  int32_t *words = NULL; /* token_classification: gold and predicted codes of a row's words */
+  int64_t *scratch = NULL;
   float *buf = NULL, *items = NULL;
   double *zr = NULL;
   const int64_t C = m->n_classes > 2 ? m->n_classes : 2;
@@ -239,14 +242,32 @@ kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_ev
         m->confusion[(int64_t)t * m->n_classes + p]++;
       }
       break;
-    case TF_TOKCLS:
-      for (int64_t i = 0; i < N; i++) {
-        int32_t t = h.lab[i];
-        if (t < 0 || t >= m->n_classes) continue;
-        for (int64_t c = 0; c < m->n_classes; c++) zr[c] = z[i * m->n_classes + c];
-        kz_metric_add_logits(acc, m->n_classes, zr, t);
+    case TF_TOKCLS: {
+      int32_t *w = realloc(words, (size_t)(2 * T) * sizeof(int32_t));
+      int64_t *s = w ? realloc(scratch, (size_t)(4 * T) * sizeof(int64_t)) : NULL;
+      if (w) words = w;
+      if (s) scratch = s;
+      if (!w || !s) {
+        st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: eval");
+        break;
+      }
+      for (int64_t r = 0; r < B; r++) {
+        /* the labelled positions are the words' first sub-tokens, in order */
+        int64_t nw = 0;
+        for (int64_t i = r * T; i < (r + 1) * T; i++) {
+          int32_t t = h.lab[i];
+          if (t < 0 || t >= m->n_classes) continue;
+          for (int64_t c = 0; c < m->n_classes; c++) zr[c] = z[i * m->n_classes + c];
+          kz_metric_add_logits(acc, m->n_classes, zr, t);
+          words[nw] = t;
+          words[T + nw] = (int32_t)argmax(z + i * m->n_classes, m->n_classes);
+          nw++;
+        }
+        kz_tf_ner_count((const char *const *)m->class_names, m->n_classes, words, words + T, nw,
+                        scratch, &m->ner);
       }
       break;
+    }
     case TF_QA:
       /* sum[logloss]: the rows' mean span losses, sum[accuracy]: exact
        * matches of the decoded span */
@@ -256,6 +277,7 @@ kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_ev
         best_span(z + r * T, z + (B + r) * T, h.lengths[r], &bs, &be);
         acc->sum[KZ_METRIC_LOGLOSS] += 0.5 * ((double)items[r] + items[B + r]);
         acc->sum[KZ_METRIC_ACCURACY] += bs == h.lab[r] && be == h.lab2[r];
+        m->qa_f1 += kz_tf_span_f1(bs, be, h.lab[r], h.lab2[r]);
         acc->rows++;
       }
       break;
@@ -265,6 +287,8 @@ kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_ev
   free(buf);
   free(items);
   free(zr);
+  free(words);
+  free(scratch);
   return st;
 }
 
@@ -287,10 +311,29 @@ void kz_tf_eval_finish(const kz_nn_model *model, const kz_nn_eval *acc, kz_nn_me
     out->names[1] = "exact_match";
     out->values[1] = n > 0 ? acc->sum[KZ_METRIC_ACCURACY] / n : NAN;
     out->higher_is_better[1] = 1;
+    out->n = 3;
+    out->names[2] = "span_f1";
+    out->values[2] = n > 0 ? m->qa_f1 / n : NAN;
+    out->higher_is_better[2] = 1;
     return;
   default:
     kz_nn_metrics_fill(acc, 1, out);
     break;
+  }
+  if (m->task == TF_TOKCLS) {
+    /* seqeval-style entity scores over the words, then token-level F1 over
+     * the classes other than O */
+    const kz_tf_ner_counts *c = &m->ner;
+    const char *nm[4] = {"entity_f1", "entity_precision", "entity_recall", "token_f1"};
+    double v[4] = {kz_tf_f1(c->ent_tp, c->ent_pred - c->ent_tp, c->ent_gold - c->ent_tp),
+                   c->ent_pred ? (double)c->ent_tp / (double)c->ent_pred : NAN,
+                   c->ent_gold ? (double)c->ent_tp / (double)c->ent_gold : NAN,
+                   kz_tf_f1(c->tok_tp, c->tok_fp, c->tok_fn)};
+    for (int k = 0; k < 4 && out->n < KZ_NN_MAX_METRICS; k++) {
+      int i = out->n++;
+      out->names[i] = nm[k], out->values[i] = v[k], out->higher_is_better[i] = 1;
+    }
+    return;
   }
   if (m->task != TF_CLS || !m->confusion) return;
   /* macro-F1 over the classes that occur (as truth or prediction) */

@@ -13,6 +13,7 @@
 
 #include "kernels/core/arena.h"
 #include "kernels/core/backend.h"
+#include "models/transformer/tf_metrics.h"
 #include "models/transformer/transformer.h"
 
 enum { KZ_TF_MAX_LAYERS = 64 };
@@ -85,6 +86,9 @@ typedef struct kz_tf {
   /* classification eval: confusion counts [n_classes * n_classes] (true,
    * predicted), reset when an evaluation starts (acc->rows == 0) */
   int64_t *confusion;
+  /* token_classification eval: entity and token counts, reset likewise */
+  kz_tf_ner_counts ner;
+  double qa_f1; /* qa eval: summed span-overlap F1 of the rows, reset likewise */
 } kz_tf;
 
 /* tf_layout.c */

@@ -1,0 +1,93 @@
+/* seqeval-style entity chunking and the token-level F1 (tf_metrics.h). */
+#include "models/transformer/tf_metrics.h"
+
+#include <math.h>
+#include <string.h>
+
+/* A tag's kind ('B', 'I' or 'O') and the length/pointer of its type. */
+static char tag_of(const char *name, const char **type, size_t *type_len) {
+  *type = "", *type_len = 0;
+  if (!name || !strcmp(name, "O")) return 'O';
+  if ((name[0] == 'B' || name[0] == 'I') && (name[1] == '-' || name[1] == '_')) {
+    *type = name + 2, *type_len = strlen(name + 2);
+    return name[0];
+  }
+  *type = name, *type_len = strlen(name);
+  return 'I';
+}
+
+static int same_type(const char *a, size_t an, const char *b, size_t bn) {
+  return an == bn && !memcmp(a, b, an);
+}
+
+/* Chunks of codes[0..n) as (start, end) pairs in out (2 per chunk), and the
+ * class code of the chunk's first token in its type slot is not needed: two
+ * chunks match when start, end and type agree, and the type is read back
+ * from the codes at start. Returns the number of chunks. */
+static int64_t chunks(const char *const *names, int K, const int32_t *codes, int64_t n,
+                      int64_t *out) {
+  int64_t cnt = 0, start = -1;
+  const char *pt = "";
+  size_t pn = 0;
+  for (int64_t i = 0; i <= n; i++) {
+    const char *t = "";
+    size_t tn = 0;
+    char k = i < n && codes[i] >= 0 && codes[i] < K ? tag_of(names[codes[i]], &t, &tn) : 'O';
+    /* a chunk ends before an O, a B or a change of type */
+    if (start >= 0 && (k != 'I' || !same_type(t, tn, pt, pn))) {
+      out[2 * cnt] = start, out[2 * cnt + 1] = i - 1, cnt++;
+      start = -1;
+    }
+    if (k != 'O' && start < 0) start = i;
+    pt = t, pn = tn;
+  }
+  return cnt;
+}
+
+void kz_tf_ner_count(const char *const *names, int n_classes, const int32_t *gold,
+                     const int32_t *pred, int64_t n, int64_t *scratch, kz_tf_ner_counts *c) {
+  int64_t *gs = scratch, *ps = scratch + 2 * n;
+  int64_t ng = chunks(names, n_classes, gold, n, gs);
+  int64_t np = chunks(names, n_classes, pred, n, ps);
+  c->ent_gold += ng, c->ent_pred += np;
+  /* both lists are sorted by start and do not overlap: merge */
+  for (int64_t i = 0, j = 0; i < ng && j < np;) {
+    if (gs[2 * i] < ps[2 * j]) {
+      i++;
+    } else if (gs[2 * i] > ps[2 * j]) {
+      j++;
+    } else {
+      const char *a, *b;
+      size_t an, bn;
+      tag_of(names[gold[gs[2 * i]]], &a, &an);
+      tag_of(names[pred[ps[2 * j]]], &b, &bn);
+      if (gs[2 * i + 1] == ps[2 * j + 1] && same_type(a, an, b, bn)) c->ent_tp++;
+      i++, j++;
+    }
+  }
+  for (int64_t i = 0; i < n; i++) {
+    const char *t;
+    size_t tn;
+    int g_out = gold[i] < 0 || gold[i] >= n_classes || tag_of(names[gold[i]], &t, &tn) == 'O';
+    int p_out = pred[i] < 0 || pred[i] >= n_classes || tag_of(names[pred[i]], &t, &tn) == 'O';
+    if (gold[i] == pred[i]) {
+      if (!g_out) c->tok_tp++;
+    } else {
+      if (!p_out) c->tok_fp++;
+      if (!g_out) c->tok_fn++;
+    }
+  }
+}
+
+double kz_tf_f1(int64_t tp, int64_t fp, int64_t fn) {
+  if (tp + fp + fn == 0) return NAN;
+  return 2.0 * (double)tp / (double)(2 * tp + fp + fn);
+}
+
+double kz_tf_span_f1(int64_t ps, int64_t pe, int64_t gs, int64_t ge) {
+  if ((ps == 0 && pe == 0) || (gs == 0 && ge == 0)) return ps == gs && pe == ge;
+  int64_t lo = ps > gs ? ps : gs, hi = pe < ge ? pe : ge;
+  if (hi < lo || pe < ps || ge < gs) return 0;
+  double ov = (double)(hi - lo + 1), p = ov / (double)(pe - ps + 1), r = ov / (double)(ge - gs + 1);
+  return 2 * p * r / (p + r);
+}

@@ -1,0 +1,76 @@
+/* Entity- and token-level scores of token classification (tf_metrics.h),
+ * against counts worked out by hand with seqeval's default chunking rules. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "models/transformer/tf_metrics.h"
+
+static int failures;
+#define CHECK(c)                                                                                   \
+  do {                                                                                             \
+    if (!(c)) fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c), failures++;                  \
+  } while (0)
+
+/* classes: 0 B-LOC, 1 B-PER, 2 I-LOC, 3 I-PER, 4 O (sorted, as the import codes strings) */
+static const char *const bio[] = {"B-LOC", "B-PER", "I-LOC", "I-PER", "O"};
+
+static kz_tf_ner_counts run(const char *const *names, int k, const int32_t *g, const int32_t *p,
+                            int64_t n) {
+  int64_t scratch[64];
+  kz_tf_ner_counts c;
+  memset(&c, 0, sizeof c);
+  kz_tf_ner_count(names, k, g, p, n, scratch, &c);
+  return c;
+}
+
+int main(void) {
+  {
+    /* gold: [PER Emma Woodhouse] O [LOC Highbury]; pred gets PER right and
+     * LOC one word too long */
+    int32_t g[] = {1, 3, 4, 0, 4}, p[] = {1, 3, 4, 0, 2};
+    kz_tf_ner_counts c = run(bio, 5, g, p, 5);
+    CHECK(c.ent_gold == 2 && c.ent_pred == 2 && c.ent_tp == 1);
+    CHECK(c.tok_tp == 3 && c.tok_fp == 1 && c.tok_fn == 0);
+    CHECK(fabs(kz_tf_f1(c.ent_tp, c.ent_pred - c.ent_tp, c.ent_gold - c.ent_tp) - 0.5) < 1e-12);
+    CHECK(fabs(kz_tf_f1(c.tok_tp, c.tok_fp, c.tok_fn) - 6.0 / 7.0) < 1e-12);
+  }
+  {
+    /* an I after O starts an entity (non-strict), a change of type splits
+     * one, and B after B starts a new one */
+    int32_t g[] = {4, 3, 3, 2, 0, 0}, p[] = {1, 3, 3, 2, 0, 2};
+    kz_tf_ner_counts c = run(bio, 5, g, p, 6);
+    /* gold: PER[1,2] LOC[3,3] LOC[4,4] LOC[5,5]; pred: PER[0,2] LOC[3,3] LOC[4,5] */
+    CHECK(c.ent_gold == 4 && c.ent_pred == 3 && c.ent_tp == 1);
+    CHECK(c.tok_tp == 4 && c.tok_fp == 2 && c.tok_fn == 1);
+  }
+  {
+    /* same span, other type: not a match */
+    int32_t g[] = {1, 3}, p[] = {0, 2};
+    kz_tf_ner_counts c = run(bio, 5, g, p, 2);
+    CHECK(c.ent_gold == 1 && c.ent_pred == 1 && c.ent_tp == 0);
+    CHECK(c.tok_tp == 0 && c.tok_fp == 2 && c.tok_fn == 2);
+  }
+  {
+    /* IO tags: a name without a B-/I- prefix; consecutive tokens are one entity */
+    static const char *const io[] = {"O", "PER"};
+    int32_t g[] = {1, 1, 0, 1}, p[] = {1, 1, 0, 0};
+    kz_tf_ner_counts c = run(io, 2, g, p, 4);
+    CHECK(c.ent_gold == 2 && c.ent_pred == 1 && c.ent_tp == 1);
+  }
+  {
+    /* nothing to find and nothing found: F1 undefined */
+    int32_t g[] = {4, 4}, p[] = {4, 4};
+    kz_tf_ner_counts c = run(bio, 5, g, p, 2);
+    CHECK(c.ent_gold == 0 && c.ent_pred == 0 && isnan(kz_tf_f1(0, 0, 0)));
+    CHECK(c.tok_tp == 0 && c.tok_fp == 0 && c.tok_fn == 0);
+  }
+  /* QA span F1: overlap of [5,8] and [7,9]: 2 tokens, p 2/4, r 2/3 -> 4/7 */
+  CHECK(fabs(kz_tf_span_f1(5, 8, 7, 9) - 4.0 / 7.0) < 1e-12);
+  CHECK(kz_tf_span_f1(5, 8, 5, 8) == 1 && kz_tf_span_f1(5, 6, 7, 9) == 0);
+  CHECK(kz_tf_span_f1(0, 0, 0, 0) == 1 && kz_tf_span_f1(0, 0, 3, 4) == 0 &&
+        kz_tf_span_f1(3, 4, 0, 0) == 0);
+  if (failures) return 1;
+  printf("tf_metrics: ok\n");
+  return 0;
+}
