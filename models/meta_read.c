@@ -112,3 +112,23 @@ kz_status kz_meta_check_params(const char *who, json_t *root, int64_t n_params) 
                    (long long)json_integer_value(v), (long long)n_params);
   return KZ_OK;
 }
+
+kz_status kz_meta_load(const char *who, const char *text, size_t size, kz_meta_build_fn build,
+                       void (*free_model)(void *m), kz_device device, int64_t want_params,
+                       kz_nn_model **out) {
+  if (out) *out = NULL;
+  json_t *root = NULL;
+  KZ_TRY(kz_meta_open(who, text, &root));
+  void *m = calloc(1, size);
+  kz_status st = m ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s meta", who);
+  if (st == KZ_OK) st = build(m, root, device, want_params, out != NULL);
+  if (st == KZ_OK)
+    st = kz_meta_check_params(who, root, ((const kz_nn_model_base *)m)->info.n_params);
+  json_decref(root);
+  if (st != KZ_OK || !out) {
+    if (m) free_model(m);
+    return st;
+  }
+  *out = (kz_nn_model *)m;
+  return KZ_OK;
+}

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "kernels/core/error.h"
+#include "models/nn_model.h"
 
 /* Parses text (duplicate keys refused) and checks "type" == who and
  * "version" == 1. On success *root is owned by the caller. */
@@ -46,5 +47,18 @@ kz_status kz_meta_known_keys(const char *who, json_t *o, const char *where,
 kz_status kz_meta_check_params(const char *who, json_t *root, int64_t n_params);
 
 char *kz_meta_dup(const char *s);
+
+/* A model's part of from_meta: fill the zeroed model m (its kz_nn_model_base
+ * first) from root, then lay it out (allocate: parameters too). */
+typedef kz_status (*kz_meta_build_fn)(void *m, json_t *root, kz_device device, int64_t want_params,
+                                      int allocate);
+
+/* from_meta for every model: kz_meta_open, a zeroed model of size bytes,
+ * build, "n_params" checked against the layout. *out (may be NULL: check
+ * only) gets the model; on error or without out the model is freed with
+ * free_model. */
+kz_status kz_meta_load(const char *who, const char *text, size_t size, kz_meta_build_fn build,
+                       void (*free_model)(void *m), kz_device device, int64_t want_params,
+                       kz_nn_model **out);
 
 #endif

@@ -197,21 +197,17 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
   return get_real(root, "time_step", &m->time_step);
 }
 
+static kz_status build(void *m, json_t *root, kz_device device, int64_t want_params, int allocate) {
+  KZ_TRY(parse(m, root));
+  return kz_tft_finish(m, device, want_params, allocate);
+}
+
+static void free_model(void *m) {
+  kz_tft_free(m);
+}
+
 kz_status kz_tft_from_meta(const char *meta_json, kz_device device, int64_t want_params,
                            kz_nn_model **out) {
-  if (out) *out = NULL;
-  json_t *root = NULL;
-  KZ_TRY(kz_meta_open(who, meta_json, &root));
-  kz_tft_model *m = calloc(1, sizeof *m);
-  kz_status st = m ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft meta");
-  if (st == KZ_OK) st = parse(m, root);
-  if (st == KZ_OK) st = kz_tft_finish(m, device, want_params, out != NULL);
-  if (st == KZ_OK) st = kz_meta_check_params(who, root, m->base.info.n_params);
-  json_decref(root);
-  if (st != KZ_OK || !out) {
-    kz_tft_free(m);
-    return st;
-  }
-  *out = (kz_nn_model *)m;
-  return KZ_OK;
+  return kz_meta_load(who, meta_json, sizeof(kz_tft_model), build, free_model, device, want_params,
+                      out);
 }
