@@ -16,18 +16,25 @@ kz_status kz_meta_bad(const char *who, const char *what) {
   return kz_fail(KZ_ERR_FORMAT, "%s meta: %s is missing or has the wrong type", who, what);
 }
 
-kz_status kz_meta_open(const char *who, const char *text, json_t **root) {
+kz_status kz_meta_check_version(const char *who, json_t *root) {
+  json_t *version = json_object_get(root, "version");
+  if (!json_is_integer(version) || json_integer_value(version) != 1)
+    return kz_fail(KZ_ERR_FORMAT, "%s meta: version: this build reads version 1", who);
+  return KZ_OK;
+}
+
+kz_status kz_meta_open(const char *who, const char *text, int version_last, json_t **root) {
   json_error_t jerr;
   *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
   if (!*root)
     return kz_fail(KZ_ERR_FORMAT, "%s meta: invalid JSON at line %d: %s", who, jerr.line,
                    jerr.text);
-  json_t *type = json_object_get(*root, "type"), *version = json_object_get(*root, "version");
+  json_t *type = json_object_get(*root, "type");
   kz_status st = KZ_OK;
   if (!json_is_string(type) || strcmp(json_string_value(type), who) != 0)
     st = kz_fail(KZ_ERR_FORMAT, "%s meta: \"type\" is not \"%s\"", who, who);
-  else if (!json_is_integer(version) || json_integer_value(version) != 1)
-    st = kz_fail(KZ_ERR_FORMAT, "%s meta: version: this build reads version 1", who);
+  else if (!version_last)
+    st = kz_meta_check_version(who, *root);
   if (st != KZ_OK) {
     json_decref(*root);
     *root = NULL;
@@ -113,15 +120,16 @@ kz_status kz_meta_check_params(const char *who, json_t *root, int64_t n_params) 
   return KZ_OK;
 }
 
-kz_status kz_meta_load(const char *who, const char *text, size_t size, kz_meta_build_fn build,
-                       void (*free_model)(void *m), kz_device device, int64_t want_params,
-                       kz_nn_model **out) {
+kz_status kz_meta_load(const char *who, const char *text, int version_last, size_t size,
+                       kz_meta_build_fn build, void (*free_model)(void *m), kz_device device,
+                       int64_t want_params, kz_nn_model **out) {
   if (out) *out = NULL;
   json_t *root = NULL;
-  KZ_TRY(kz_meta_open(who, text, &root));
+  KZ_TRY(kz_meta_open(who, text, version_last, &root));
   void *m = calloc(1, size);
   kz_status st = m ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s meta", who);
   if (st == KZ_OK) st = build(m, root, device, want_params, out != NULL);
+  if (st == KZ_OK && version_last) st = kz_meta_check_version(who, root);
   if (st == KZ_OK)
     st = kz_meta_check_params(who, root, ((const kz_nn_model_base *)m)->info.n_params);
   json_decref(root);

@@ -10,9 +10,13 @@
 #include "kernels/core/error.h"
 #include "models/nn_model.h"
 
-/* Parses text (duplicate keys refused) and checks "type" == who and
- * "version" == 1. On success *root is owned by the caller. */
-kz_status kz_meta_open(const char *who, const char *text, json_t **root);
+/* "version" == 1. */
+kz_status kz_meta_check_version(const char *who, json_t *root);
+
+/* Parses text (duplicate keys refused) and checks "type" == who and, unless
+ * version_last (the model reports its own keys first, as the MLP always
+ * has), the version. On success *root is owned by the caller. */
+kz_status kz_meta_open(const char *who, const char *text, int version_last, json_t **root);
 
 /* "<who> meta: <what> is missing or has the wrong type" */
 kz_status kz_meta_bad(const char *who, const char *what);
@@ -53,12 +57,13 @@ char *kz_meta_dup(const char *s);
 typedef kz_status (*kz_meta_build_fn)(void *m, json_t *root, kz_device device, int64_t want_params,
                                       int allocate);
 
-/* from_meta for every model: kz_meta_open, a zeroed model of size bytes,
+/* from_meta for every model: kz_meta_open (version_last: the version after
+ * build), a zeroed model of size bytes,
  * build, "n_params" checked against the layout. *out (may be NULL: check
  * only) gets the model; on error or without out the model is freed with
  * free_model. */
-kz_status kz_meta_load(const char *who, const char *text, size_t size, kz_meta_build_fn build,
-                       void (*free_model)(void *m), kz_device device, int64_t want_params,
-                       kz_nn_model **out);
+kz_status kz_meta_load(const char *who, const char *text, int version_last, size_t size,
+                       kz_meta_build_fn build, void (*free_model)(void *m), kz_device device,
+                       int64_t want_params, kz_nn_model **out);
 
 #endif

@@ -248,5 +248,6 @@ static void free_model(void *m) {
 
 kz_status kz_mlp_from_meta(const char *meta_json, kz_device device, int64_t want_params,
                            kz_nn_model **out) {
-  return kz_meta_load(who, meta_json, sizeof(kz_mlp), build, free_model, device, want_params, out);
+  return kz_meta_load(who, meta_json, 1, sizeof(kz_mlp), build, free_model, device, want_params,
+                      out);
 }

@@ -208,6 +208,6 @@ static void free_model(void *m) {
 
 kz_status kz_tft_from_meta(const char *meta_json, kz_device device, int64_t want_params,
                            kz_nn_model **out) {
-  return kz_meta_load(who, meta_json, sizeof(kz_tft_model), build, free_model, device, want_params,
-                      out);
+  return kz_meta_load(who, meta_json, 0, sizeof(kz_tft_model), build, free_model, device,
+                      want_params, out);
 }

@@ -192,5 +192,6 @@ static void free_model(void *m) {
 
 kz_status kz_transformer_from_meta(const char *meta_json, kz_device device, int64_t want_params,
                                    kz_nn_model **out) {
-  return kz_meta_load(who, meta_json, sizeof(kz_tf), build, free_model, device, want_params, out);
+  return kz_meta_load(who, meta_json, 0, sizeof(kz_tf), build, free_model, device, want_params,
+                      out);
 }
