@@ -19,7 +19,6 @@
  *                                     with transformers
  * The FIXTURES files come from tools/make_minilm_fixture.py. */
 #define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +30,7 @@
 #include "data/text/wordpiece.h"
 #include "models/io/hf_bert.h"
 #include "models/io/safetensors.h"
+#include "tests/test_scratch.h"
 #include "tests/test_util.h"
 
 #ifndef KZ_MINILM_DEFAULT_DIR
@@ -39,24 +39,8 @@
 
 static const char *tmp;
 
-static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(path);
-}
-
-/* Every run starts from an empty scratch directory: what an earlier run left
- * (a directory an export must not find) would change the outcome. */
-static void fresh_dir(const char *dir) {
-  nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-  mkdir(dir, 0777);
-}
-
 static const char *at(const char *name) {
-  static char buf[4][512];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", tmp, name);
-  return buf[k];
+  return kz_test_path(tmp, name);
 }
 
 static void write_text(const char *path, const char *text) {
@@ -755,7 +739,7 @@ int main(int argc, char **argv) {
     return export_dir(argv[2], argv[3], argv[4], argc == 6 ? atoi(argv[5]) : 0);
   if (argc == 3 && !strcmp(argv[1], "hf")) {
     tmp = argv[2];
-    fresh_dir(tmp);
+    kz_test_fresh_dir(tmp);
     names();
     config();
     export_and_load();

@@ -5,7 +5,6 @@
  * cannot make them), so every check of the reader is reached. */
 #define _XOPEN_SOURCE 700
 #include <float.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,28 +14,13 @@
 #include <unistd.h>
 
 #include "models/io/safetensors.h"
+#include "tests/test_scratch.h"
 #include "tests/test_util.h"
 
 static const char *tmp;
 
-static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(path);
-}
-
-/* Every run starts from an empty scratch directory: what an earlier run left
- * (a directory an export must not find) would change the outcome. */
-static void fresh_dir(const char *dir) {
-  nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-  mkdir(dir, 0777);
-}
-
 static const char *at(const char *name) {
-  static char buf[4][512];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", tmp, name);
-  return buf[k];
+  return kz_test_path(tmp, name);
 }
 
 /* u64 header length, the header, then data_len bytes (0x11 each). */
@@ -327,7 +311,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   tmp = argv[2];
-  fresh_dir(tmp);
+  kz_test_fresh_dir(tmp);
   round_trip();
   half_floats();
   many();

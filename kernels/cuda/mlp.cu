@@ -7,24 +7,9 @@
 #include "kernels/core/splitmix64.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/each.cuh"
 
 namespace {
-
-/* Runs body(i) for i in [0, n) on the stream. */
-template <class F> __global__ void each_kernel(F body, int64_t n) {
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) body(i);
-}
-
-template <class F> kz_status each(kz_stream *s, const char *name, int64_t n, F body) {
-  KZ_TRY(kz_cuda_enter(s, name));
-  if (n <= 0) return KZ_OK;
-  const int block = kz_stream_knob(s, KZ_KNOB_CUDA_ELEMENTWISE_BLOCK);
-  KZ_TRY(kz_cuda_check_block(name, "elementwise.block", block));
-  each_kernel<<<kz_cuda_grid_for(n, block), block, 0, kz_cuda_stream(s)>>>(body, n);
-  KZ_CUDA_CHECK_LAUNCH(name);
-  return KZ_OK;
-}
 
 struct leaky_fwd {
   const float *x;
@@ -126,32 +111,32 @@ struct copy_cols_op {
 
 extern "C" kz_status kz_cuda_leaky_relu_fwd(kz_stream *s, const float *x, float *y, int64_t n,
                                             float slope) {
-  return each(s, "leaky_relu", n, leaky_fwd{x, y, slope});
+  return kz_cuda_each(s, "leaky_relu", n, leaky_fwd{x, y, slope});
 }
 
 extern "C" kz_status kz_cuda_leaky_relu_bwd(kz_stream *s, const float *x, const float *dy,
                                             float *dx, int64_t n, float slope, bool accumulate) {
-  return each(s, "leaky_relu_bwd", n, leaky_bwd{x, dy, dx, slope, accumulate});
+  return kz_cuda_each(s, "leaky_relu_bwd", n, leaky_bwd{x, dy, dx, slope, accumulate});
 }
 
 extern "C" kz_status kz_cuda_dropout_fwd(kz_stream *s, const float *x, float *y, float *mask,
                                          int64_t n, double p, uint64_t key) {
-  return each(s, "dropout", n, dropout_fwd{x, y, mask, p, (float)(1.0 / (1.0 - p)), key});
+  return kz_cuda_each(s, "dropout", n, dropout_fwd{x, y, mask, p, (float)(1.0 / (1.0 - p)), key});
 }
 
 extern "C" kz_status kz_cuda_dropout_bwd(kz_stream *s, const float *dy, const float *mask,
                                          float *dx, int64_t n, bool accumulate) {
-  return each(s, "dropout_bwd", n, dropout_bwd{dy, mask, dx, accumulate});
+  return kz_cuda_each(s, "dropout_bwd", n, dropout_bwd{dy, mask, dx, accumulate});
 }
 
 extern "C" kz_status kz_cuda_mse_fwd(kz_stream *s, const float *pred, const float *target,
                                      float *losses, int64_t n) {
-  return each(s, "mse", n, mse_fwd{pred, target, losses});
+  return kz_cuda_each(s, "mse", n, mse_fwd{pred, target, losses});
 }
 
 extern "C" kz_status kz_cuda_mse_bwd(kz_stream *s, const float *pred, const float *target,
                                      float *dpred, int64_t n, double scale, bool accumulate) {
-  return each(s, "mse_bwd", n, mse_bwd{pred, target, dpred, scale, accumulate});
+  return kz_cuda_each(s, "mse_bwd", n, mse_bwd{pred, target, dpred, scale, accumulate});
 }
 
 extern "C" kz_status kz_cuda_standardize_fwd(kz_stream *s, const float *v, const double *mean,
@@ -159,12 +144,12 @@ extern "C" kz_status kz_cuda_standardize_fwd(kz_stream *s, const float *v, const
                                              int64_t rows, int64_t cols, int64_t x_cols,
                                              double inf_z) {
   if (cols <= 0) return KZ_OK;
-  return each(s, "standardize", rows * cols,
-              standardize_fwd{v, mean, std, miss, x, cols, x_cols, inf_z});
+  return kz_cuda_each(s, "standardize", rows * cols,
+                      standardize_fwd{v, mean, std, miss, x, cols, x_cols, inf_z});
 }
 
 extern "C" kz_status kz_cuda_copy_cols(kz_stream *s, const float *src, int64_t src_ld, float *dst,
                                        int64_t dst_ld, int64_t rows, int64_t cols) {
   if (cols <= 0) return KZ_OK;
-  return each(s, "copy_cols", rows * cols, copy_cols_op{src, dst, src_ld, dst_ld, cols});
+  return kz_cuda_each(s, "copy_cols", rows * cols, copy_cols_op{src, dst, src_ld, dst_ld, cols});
 }

@@ -6,23 +6,9 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/each.cuh"
 
 namespace {
-
-template <class F> __global__ void tft_each_kernel(F body, int64_t n) {
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) body(i);
-}
-
-template <class F> kz_status tft_each(kz_stream *s, const char *name, int64_t n, F body) {
-  KZ_TRY(kz_cuda_enter(s, name));
-  if (n <= 0) return KZ_OK;
-  const int block = kz_stream_knob(s, KZ_KNOB_CUDA_ELEMENTWISE_BLOCK);
-  KZ_TRY(kz_cuda_check_block(name, "elementwise.block", block));
-  tft_each_kernel<<<kz_cuda_grid_for(n, block), block, 0, kz_cuda_stream(s)>>>(body, n);
-  KZ_CUDA_CHECK_LAUNCH(name);
-  return KZ_OK;
-}
 
 __device__ inline float sigmf(float x) {
   return 1.0f / (1.0f + expf(-x));
@@ -122,36 +108,37 @@ struct qloss_bwd {
 
 extern "C" kz_status kz_cuda_lstm_cell_fwd(kz_stream *s, const float *gates, const float *c_prev,
                                            float *h, float *c, int64_t rows, int64_t hidden) {
-  return tft_each(s, "lstm_cell", rows * hidden, lstm_fwd{gates, c_prev, h, c, hidden});
+  return kz_cuda_each(s, "lstm_cell", rows * hidden, lstm_fwd{gates, c_prev, h, c, hidden});
 }
 
 extern "C" kz_status kz_cuda_lstm_cell_bwd(kz_stream *s, const float *gates, const float *c_prev,
                                            const float *c, const float *dh, const float *dc,
                                            float *dgates, float *dc_prev, int64_t rows,
                                            int64_t hidden, bool accumulate) {
-  return tft_each(s, "lstm_cell_bwd", rows * hidden,
-                  lstm_bwd{gates, c_prev, c, dh, dc, dgates, dc_prev, hidden, accumulate});
+  return kz_cuda_each(s, "lstm_cell_bwd", rows * hidden,
+                      lstm_bwd{gates, c_prev, c, dh, dc, dgates, dc_prev, hidden, accumulate});
 }
 
 extern "C" kz_status kz_cuda_glu_fwd(kz_stream *s, const float *x, float *y, int64_t rows,
                                      int64_t cols) {
-  return tft_each(s, "glu", rows * cols, glu_fwd{x, y, cols});
+  return kz_cuda_each(s, "glu", rows * cols, glu_fwd{x, y, cols});
 }
 
 extern "C" kz_status kz_cuda_glu_bwd(kz_stream *s, const float *x, const float *dy, float *dx,
                                      int64_t rows, int64_t cols, bool accumulate) {
-  return tft_each(s, "glu_bwd", rows * cols, glu_bwd{x, dy, dx, cols, accumulate});
+  return kz_cuda_each(s, "glu_bwd", rows * cols, glu_bwd{x, dy, dx, cols, accumulate});
 }
 
 extern "C" kz_status kz_cuda_quantile_loss_fwd(kz_stream *s, const float *pred, const float *target,
                                                const float *quantiles, float *losses, int64_t rows,
                                                int64_t nq) {
-  return tft_each(s, "quantile_loss", rows * nq, qloss_fwd{pred, target, quantiles, losses, nq});
+  return kz_cuda_each(s, "quantile_loss", rows * nq,
+                      qloss_fwd{pred, target, quantiles, losses, nq});
 }
 
 extern "C" kz_status kz_cuda_quantile_loss_bwd(kz_stream *s, const float *pred, const float *target,
                                                const float *quantiles, float *dpred, int64_t rows,
                                                int64_t nq, double scale, bool accumulate) {
-  return tft_each(s, "quantile_loss_bwd", rows * nq,
-                  qloss_bwd{pred, target, quantiles, dpred, nq, scale, accumulate});
+  return kz_cuda_each(s, "quantile_loss_bwd", rows * nq,
+                      qloss_bwd{pred, target, quantiles, dpred, nq, scale, accumulate});
 }

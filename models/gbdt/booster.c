@@ -26,9 +26,8 @@
 #define KZ_GBDT_CLASS_PARALLEL_ROWS 65536
 
 struct kz_gbdt_booster {
+  kz_gbdt_run run; /* data, margins, trees, metrics, rounds (gbdt_rounds.h) */
   kz_gbdt_params p;
-  const kz_gbdt_data *train, *valid;
-  int K;
   kz_gbdt_cuts cuts;
   uint8_t *codes;
   int64_t stride;       /* bytes per row of codes */
@@ -41,16 +40,9 @@ struct kz_gbdt_booster {
   int class_parallel, n_workers;
   kz_gbdt_grower *workers;
   int32_t **worker_rows;
-  kz_gbdt_gh *gh;       /* [K x n] */
-  double *margin;       /* [n x K] */
-  double *vmargin;      /* [nv x K] */
-  int32_t *rows;        /* the round's sampled rows */
-  double *resid;        /* leaf refits */
-  kz_gbdt_model *model; /* trees so far */
-  int cap_trees;
-  int n_metrics;
-  kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS];
-  kz_gbdt_rounds rounds; /* round, best round, early stopping (gbdt_rounds.h) */
+  kz_gbdt_gh *gh; /* [K x n] */
+  int32_t *rows;  /* the round's sampled rows */
+  double *resid;  /* leaf refits */
   kz_gbdt_rng rng;
 };
 
@@ -68,22 +60,22 @@ void kz_gbdt_booster_free(kz_gbdt_booster *b) {
   free(b->worker_rows);
   free(b->codes);
   free(b->gh);
-  free(b->margin);
-  free(b->vmargin);
+  free(b->run.margin);
+  free(b->run.vmargin);
   free(b->rows);
   free(b->resid);
-  kz_gbdt_model_free(b->model);
+  kz_gbdt_model_free(b->run.model);
   free(b);
 }
 
 const kz_gbdt_metric *kz_gbdt_booster_metrics(const kz_gbdt_booster *b, int *n) {
-  *n = b->n_metrics;
-  return b->metrics;
+  *n = b->run.n_metrics;
+  return b->run.metrics;
 }
 
 int kz_gbdt_booster_best_round(const kz_gbdt_booster *b, double *best_value) {
-  if (best_value) *best_value = b->rounds.best_value;
-  return b->rounds.best_round;
+  if (best_value) *best_value = b->run.rounds.best_value;
+  return b->run.rounds.best_round;
 }
 
 kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *train,
@@ -94,17 +86,18 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
   kz_gbdt_booster *b = calloc(1, sizeof *b);
   if (!b) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
   b->p = *p;
-  b->train = train;
-  b->valid = valid && valid->n > 0 ? valid : NULL;
-  b->K = K;
-  kz_gbdt_rounds_init(&b->rounds);
+  b->run.train = train;
+  b->run.valid = valid && valid->n > 0 ? valid : NULL;
+  b->run.K = K;
+  kz_gbdt_rounds_init(&b->run.rounds);
   kz_gbdt_rng_seed(&b->rng, p->seed);
-  kz_status st = kz_gbdt_resolve_metrics(p, b->metrics, &b->n_metrics, &b->rounds.decide);
+  kz_status st =
+      kz_gbdt_resolve_metrics(p, b->run.metrics, &b->run.n_metrics, &b->run.rounds.decide);
   if (st != KZ_OK) {
     kz_gbdt_booster_free(b);
     return st;
   }
-  int64_t n = train->n, nv = b->valid ? b->valid->n : 0;
+  int64_t n = train->n, nv = b->run.valid ? b->run.valid->n : 0;
   int threads = kz_gbdt_threads(p->nthread);
   st = kz_gbdt_cuts_build_threads(n, train->n_numeric, train->num, train->n_categorical,
                                   train->n_categories, p->max_bin, KZ_GBDT_SKETCH_ROWS, p->seed,
@@ -120,11 +113,11 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
   b->stride = nf + (b->miss ? kz_gbdt_missing_bytes(nf) : 0);
   b->codes = malloc((size_t)n * (size_t)(b->stride > 0 ? b->stride : 1));
   b->gh = malloc(sizeof(kz_gbdt_gh) * (size_t)n * (size_t)K);
-  b->margin = malloc(sizeof(double) * (size_t)n * (size_t)K);
-  b->vmargin = malloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)K);
+  b->run.margin = malloc(sizeof(double) * (size_t)n * (size_t)K);
+  b->run.vmargin = malloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)K);
   b->rows = malloc(sizeof(int32_t) * (size_t)n);
   b->resid = malloc(sizeof(double) * (size_t)n);
-  if (!b->codes || !b->gh || !b->margin || !b->vmargin || !b->rows || !b->resid) {
+  if (!b->codes || !b->gh || !b->run.margin || !b->run.vmargin || !b->rows || !b->resid) {
     kz_gbdt_booster_free(b);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory for %lld training rows",
                    (long long)n);
@@ -136,7 +129,7 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
       (st = kz_gbdt_hist_index_build(&b->grower.layout, b->codes, n, threads, &b->hist_index)) !=
           KZ_OK ||
       (st = kz_gbdt_columns_build(b->codes, n, nf, b->stride, threads, &b->cols)) != KZ_OK ||
-      (st = kz_gbdt_model_new(&b->p, train, K, &b->model)) != KZ_OK) {
+      (st = kz_gbdt_model_new(&b->p, train, K, &b->run.model)) != KZ_OK) {
     kz_gbdt_booster_free(b);
     return st;
   }
@@ -172,11 +165,11 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
     }
   }
   kz_gbdt_base_score((kz_gbdt_objective)p->objective, p->quantile_alpha, K, n, train->label,
-                     b->model->base_score);
+                     b->run.model->base_score);
   for (int64_t r = 0; r < n; ++r)
-    for (int k = 0; k < K; ++k) b->margin[r * K + k] = b->model->base_score[k];
+    for (int k = 0; k < K; ++k) b->run.margin[r * K + k] = b->run.model->base_score[k];
   for (int64_t r = 0; r < nv; ++r)
-    for (int k = 0; k < K; ++k) b->vmargin[r * K + k] = b->model->base_score[k];
+    for (int k = 0; k < K; ++k) b->run.vmargin[r * K + k] = b->run.model->base_score[k];
   *out = b;
   return KZ_OK;
 }
@@ -197,7 +190,7 @@ static void leaf_values(kz_gbdt_booster *b, const kz_gbdt_grower *w, int k, cons
       int64_t m = nd->end - nd->begin;
       for (int64_t j = 0; j < m; ++j) {
         int32_t r = rows[nd->begin + j];
-        b->resid[j] = (double)b->train->label[r] - b->margin[(int64_t)r * b->K + k];
+        b->resid[j] = (double)b->run.train->label[r] - b->run.margin[(int64_t)r * b->run.K + k];
       }
       v = kz_gbdt_quantile(b->resid, m, level);
     }
@@ -211,9 +204,9 @@ static void leaf_values(kz_gbdt_booster *b, const kz_gbdt_grower *w, int k, cons
 static kz_status grow_group(kz_gbdt_booster *b, kz_gbdt_grower *w, int32_t *rows, kz_gbdt_rng *rng,
                             int k, int threads, kz_gbdt_tree *tree) {
   const kz_gbdt_params *p = &b->p;
-  const kz_gbdt_data *t = b->train;
+  const kz_gbdt_data *t = b->run.train;
   int64_t n = t->n;
-  int K = b->K;
+  int K = b->run.K;
   /* Row sampling per tree, from the seeded stream. */
   int64_t m = 0;
   if (p->subsample >= 1.0) {
@@ -255,20 +248,20 @@ static kz_status grow_group(kz_gbdt_booster *b, kz_gbdt_grower *w, int32_t *rows
       }
       double lv = leaf[i];
       for (int64_t j = nodes[i].begin; j < nodes[i].end; ++j)
-        b->margin[(int64_t)rows[j] * K + k] += lv;
+        b->run.margin[(int64_t)rows[j] * K + k] += lv;
     }
     free(stack);
   } else {
 #pragma omp parallel for schedule(static)                                                          \
     num_threads(threads) if (threads > 1 && n >= KZ_GBDT_PARALLEL_MIN_ROWS)
     for (int64_t r = 0; r < n; ++r)
-      b->margin[r * K + k] +=
+      b->run.margin[r * K + k] +=
           leaf[kz_gbdt_bnode_leaf(nodes, &b->cuts, b->codes + r * b->stride,
                                   b->miss ? b->codes + r * b->stride + nf : NULL)];
   }
   free(leaf);
-  if (b->valid) {
-    const kz_gbdt_data *v = b->valid;
+  if (b->run.valid) {
+    const kz_gbdt_data *v = b->run.valid;
     kz_gbdt_flat flat; /* the flattened tree: same sums as the plain walk */
     int have_flat = kz_gbdt_flat_build(tree, 1, v->n_numeric, &flat);
     int64_t blocks = (v->n + KZ_GBDT_FLAT_BLOCK - 1) / KZ_GBDT_FLAT_BLOCK;
@@ -278,7 +271,7 @@ static kz_status grow_group(kz_gbdt_booster *b, kz_gbdt_grower *w, int32_t *rows
       int64_t r0 = bl * KZ_GBDT_FLAT_BLOCK;
       int cnt = (int)(v->n - r0 < KZ_GBDT_FLAT_BLOCK ? v->n - r0 : KZ_GBDT_FLAT_BLOCK);
       kz_gbdt_flat_add_block(tree, have_flat ? &flat.trees[0] : NULL, r0, cnt, v->num, v->cat,
-                             v->n_numeric, v->n_categorical, K, b->vmargin + k);
+                             v->n_numeric, v->n_categorical, K, b->run.vmargin + k);
     }
     if (have_flat) kz_gbdt_flat_free(&flat);
   }
@@ -287,12 +280,12 @@ static kz_status grow_group(kz_gbdt_booster *b, kz_gbdt_grower *w, int32_t *rows
 
 kz_status kz_gbdt_booster_round(kz_gbdt_booster *b, double *train_m, double *valid_m, int *stop) {
   const kz_gbdt_params *p = &b->p;
-  const kz_gbdt_data *t = b->train;
+  const kz_gbdt_data *t = b->run.train;
   int64_t n = t->n;
-  int K = b->K, threads = kz_gbdt_threads(p->nthread);
+  int K = b->run.K, threads = kz_gbdt_threads(p->nthread);
   *stop = 0;
-  kz_gbdt_gradients((kz_gbdt_objective)p->objective, p->quantile_alpha, K, n, b->margin, t->label,
-                    threads, b->gh);
+  kz_gbdt_gradients((kz_gbdt_objective)p->objective, p->quantile_alpha, K, n, b->run.margin,
+                    t->label, threads, b->gh);
   if (b->class_parallel) {
     /* One tree per group, concurrently, each grown serially by one worker
      * (so the thread count does not change it) with its own random stream,
@@ -324,7 +317,7 @@ kz_status kz_gbdt_booster_round(kz_gbdt_booster *b, double *train_m, double *val
     for (int k = 0; k < K; ++k) {
       if (st == KZ_OK && sts[k] != KZ_OK) st = kz_fail(sts[k], "%s", err);
       if (st == KZ_OK && sts[k] == KZ_OK)
-        st = kz_gbdt_model_push(b->model, &b->cap_trees, &trees[k], k);
+        st = kz_gbdt_model_push(b->run.model, &b->run.cap_trees, &trees[k], k);
       else if (sts[k] == KZ_OK)
         kz_gbdt_tree_free(&trees[k]);
     }
@@ -336,35 +329,24 @@ kz_status kz_gbdt_booster_round(kz_gbdt_booster *b, double *train_m, double *val
     for (int k = 0; k < K; ++k) {
       kz_gbdt_tree tree;
       KZ_TRY(grow_group(b, &b->grower, b->rows, &b->rng, k, threads, &tree));
-      kz_status st = kz_gbdt_model_push(b->model, &b->cap_trees, &tree, k);
+      kz_status st = kz_gbdt_model_push(b->run.model, &b->run.cap_trees, &tree, k);
       if (st != KZ_OK) {
         kz_gbdt_tree_free(&tree);
         return st;
       }
     }
   }
-  kz_gbdt_rounds_end(&b->rounds, p, b->metrics, b->n_metrics, K, b->train, b->margin, b->valid,
-                     b->vmargin, train_m, valid_m, stop);
+  kz_gbdt_run_end(&b->run, p, train_m, valid_m, stop);
   return KZ_OK;
 }
 
 void kz_gbdt_booster_get_state(const kz_gbdt_booster *b, kz_gbdt_booster_state *s) {
-  s->round = b->rounds.round;
-  s->best_round = b->rounds.best_round;
-  s->best_value = b->rounds.best_value;
-  s->rng = b->rng.s;
-  s->K = b->K;
-  s->n = b->train->n;
-  s->nv = b->valid ? b->valid->n : 0;
-  s->margin = b->margin;
-  s->vmargin = b->valid ? b->vmargin : NULL;
-  s->model = b->model;
+  kz_gbdt_run_get_state(&b->run, b->rng.s, s);
 }
 
 kz_status kz_gbdt_booster_set_state(kz_gbdt_booster *b, const kz_gbdt_booster_state *s,
                                     kz_gbdt_model **trees, const char *where) {
-  KZ_TRY(kz_gbdt_state_install(s, trees, where, b->K, b->train->n, b->valid ? b->valid->n : 0,
-                               b->margin, b->vmargin, &b->model, &b->cap_trees, &b->rounds));
+  KZ_TRY(kz_gbdt_run_set_state(&b->run, s, trees, where));
   /* Everything else a round reads is rebuilt from the data and parameters
    * (cuts, codes, growers' workspaces) or recomputed from the margins
    * (gradients); the stream is the only state sampling carries over. */
@@ -373,11 +355,8 @@ kz_status kz_gbdt_booster_set_state(kz_gbdt_booster *b, const kz_gbdt_booster_st
 }
 
 kz_status kz_gbdt_booster_finish(kz_gbdt_booster *b, kz_gbdt_model **out) {
-  kz_gbdt_model *m = b->model;
-  kz_gbdt_rounds_trim(&b->rounds, &b->p, b->K, m);
-  b->model = NULL;
+  *out = kz_gbdt_run_take_model(&b->run, &b->p);
   kz_gbdt_booster_free(b);
-  *out = m;
   return KZ_OK;
 }
 

@@ -85,12 +85,12 @@ typedef struct gnode {
 } gnode;
 
 struct kz_gbdt_gpu_booster {
+  kz_gbdt_run run; /* data, margins, trees, metrics, rounds (gbdt_rounds.h) */
   kz_gbdt_params p;
-  const kz_gbdt_data *train, *valid;
   kz_gbdt_gpu_options o;
   const kz_gbdt_gpu_kernels *kz;
   kz_stream *s;
-  int K, nf;
+  int nf;
   int64_t n;
   kz_gbdt_cuts cuts;
   kz_gbdt_split_params sp;
@@ -106,7 +106,7 @@ struct kz_gbdt_gpu_booster {
   kz_gbdt_dev_split *d_best;
   int64_t cap_nleft, cap_hist[2], cap_best; /* in entries (hist: nodes) */
   /* host */
-  double *margin, *vmargin, *resid;
+  double *resid;
   float *fmargin;
   int32_t *rows;
   double scale[2 * 256];
@@ -116,11 +116,6 @@ struct kz_gbdt_gpu_booster {
   int64_t *nleft;
   kz_gbdt_dev_split *best;
   int64_t cap_level;
-  kz_gbdt_model *model;
-  int cap_trees;
-  int n_metrics;
-  kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS];
-  kz_gbdt_rounds rounds; /* round, best round, early stopping (gbdt_rounds.h) */
 };
 
 static void dfree(kz_gbdt_gpu_booster *b, void *p) {
@@ -147,8 +142,8 @@ void kz_gbdt_gpu_booster_free(kz_gbdt_gpu_booster *b) {
   dfree(b, b->d_best);
   if (b->s) kz_stream_destroy(b->s);
   kz_gbdt_cuts_free(&b->cuts);
-  free(b->margin);
-  free(b->vmargin);
+  free(b->run.margin);
+  free(b->run.vmargin);
   free(b->resid);
   free(b->fmargin);
   free(b->rows);
@@ -158,18 +153,18 @@ void kz_gbdt_gpu_booster_free(kz_gbdt_gpu_booster *b) {
   free(b->expand);
   free(b->nleft);
   free(b->best);
-  kz_gbdt_model_free(b->model);
+  kz_gbdt_model_free(b->run.model);
   free(b);
 }
 
 const kz_gbdt_metric *kz_gbdt_gpu_booster_metrics(const kz_gbdt_gpu_booster *b, int *n) {
-  *n = b->n_metrics;
-  return b->metrics;
+  *n = b->run.n_metrics;
+  return b->run.metrics;
 }
 
 int kz_gbdt_gpu_booster_best_round(const kz_gbdt_gpu_booster *b, double *best_value) {
-  if (best_value) *best_value = b->rounds.best_value;
-  return b->rounds.best_round;
+  if (best_value) *best_value = b->run.rounds.best_value;
+  return b->run.rounds.best_round;
 }
 
 static kz_status dalloc(kz_gbdt_gpu_booster *b, size_t bytes, void **p, const char *what) {
@@ -207,9 +202,9 @@ static kz_status check_all(const kz_gbdt_params *p, const kz_gbdt_data *train,
 
 static kz_status setup(kz_gbdt_gpu_booster *b) {
   const kz_gbdt_params *p = &b->p;
-  const kz_gbdt_data *t = b->train;
-  int64_t n = t->n, nv = b->valid ? b->valid->n : 0;
-  int K = b->K;
+  const kz_gbdt_data *t = b->run.train;
+  int64_t n = t->n, nv = b->run.valid ? b->run.valid->n : 0;
+  int K = b->run.K;
   /* The device kernels keep code 255 for missing values (gbdt_device.h),
    * so max_bin 256 runs as 255 value bins here (docs/GBDT.md). */
   int max_bin = p->max_bin < KZ_GBDT_MISSING_BIN ? p->max_bin : KZ_GBDT_MISSING_BIN;
@@ -217,13 +212,13 @@ static kz_status setup(kz_gbdt_gpu_booster *b) {
                             &b->cuts));
   int nf = b->nf = b->cuts.n_features;
   b->sp = (kz_gbdt_split_params){p->lambda, p->alpha, p->min_child_weight, p->max_cat_to_onehot};
-  b->margin = malloc(sizeof(double) * (size_t)n * (size_t)K);
-  b->vmargin = malloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)K);
+  b->run.margin = malloc(sizeof(double) * (size_t)n * (size_t)K);
+  b->run.vmargin = malloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)K);
   b->resid = malloc(sizeof(double) * (size_t)n);
   b->fmargin = malloc(sizeof(float) * (size_t)n * (size_t)K);
   b->rows = malloc(sizeof(int32_t) * (size_t)n);
   uint8_t *codes = malloc((size_t)n * (size_t)nf);
-  if (!b->margin || !b->vmargin || !b->resid || !b->fmargin || !b->rows || !codes) {
+  if (!b->run.margin || !b->run.vmargin || !b->resid || !b->fmargin || !b->rows || !codes) {
     free(codes);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory for %lld training rows",
                    (long long)n);
@@ -252,13 +247,13 @@ static kz_status setup(kz_gbdt_gpu_booster *b) {
   if (st == KZ_OK) st = kz_stream_sync(b->s);
   free(codes);
   KZ_TRY(st);
-  KZ_TRY(kz_gbdt_model_new(p, t, K, &b->model));
+  KZ_TRY(kz_gbdt_model_new(p, t, K, &b->run.model));
   kz_gbdt_base_score((kz_gbdt_objective)p->objective, p->quantile_alpha, K, n, t->label,
-                     b->model->base_score);
+                     b->run.model->base_score);
   for (int64_t r = 0; r < n; ++r)
-    for (int k = 0; k < K; ++k) b->margin[r * K + k] = b->model->base_score[k];
+    for (int k = 0; k < K; ++k) b->run.margin[r * K + k] = b->run.model->base_score[k];
   for (int64_t r = 0; r < nv; ++r)
-    for (int k = 0; k < K; ++k) b->vmargin[r * K + k] = b->model->base_score[k];
+    for (int k = 0; k < K; ++k) b->run.vmargin[r * K + k] = b->run.model->base_score[k];
   return KZ_OK;
 }
 
@@ -270,14 +265,15 @@ kz_status kz_gbdt_gpu_booster_create(const kz_gbdt_params *p, const kz_gbdt_data
   kz_gbdt_gpu_booster *b = calloc(1, sizeof *b);
   if (!b) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
   b->p = *p;
-  b->train = train;
-  b->valid = valid && valid->n > 0 ? valid : NULL;
+  b->run.train = train;
+  b->run.valid = valid && valid->n > 0 ? valid : NULL;
   b->o = *o;
   b->kz = o->kernels ? o->kernels : &cuda_kernels;
-  b->K = p->objective == KZ_GBDT_MULTI_SOFTPROB ? p->num_class : 1;
+  b->run.K = p->objective == KZ_GBDT_MULTI_SOFTPROB ? p->num_class : 1;
   b->n = train->n;
-  kz_gbdt_rounds_init(&b->rounds);
-  kz_status st = kz_gbdt_resolve_metrics(p, b->metrics, &b->n_metrics, &b->rounds.decide);
+  kz_gbdt_rounds_init(&b->run.rounds);
+  kz_status st =
+      kz_gbdt_resolve_metrics(p, b->run.metrics, &b->run.n_metrics, &b->run.rounds.decide);
   if (st == KZ_OK) st = setup(b);
   if (st != KZ_OK) {
     kz_gbdt_gpu_booster_free(b);
@@ -358,7 +354,7 @@ static kz_status evaluate_level(kz_gbdt_gpu_booster *b, const int64_t *hist, con
       return kz_fail(KZ_ERR_INTERNAL,
                      "gbdt on cuda: round %d: node %d's histogram sums (%lld, %lld) differ from "
                      "its parent's split (%lld, %lld)",
-                     b->rounds.round, ids[i], (long long)s->total_g, (long long)s->total_h,
+                     b->run.rounds.round, ids[i], (long long)s->total_g, (long long)s->total_h,
                      (long long)g->tg, (long long)g->th);
     /* bin -1 (every value right) and the last value bin (every value
      * left) split the missing rows off alone */
@@ -367,7 +363,7 @@ static kz_status evaluate_level(kz_gbdt_gpu_booster *b, const int64_t *hist, con
       return kz_fail(KZ_ERR_INTERNAL,
                      "gbdt on cuda: round %d: node %d: split on feature %d bin %d "
                      "is out of range",
-                     b->rounds.round, ids[i], s->feature, s->bin);
+                     b->run.rounds.round, ids[i], s->feature, s->bin);
     g->split = *s;
     if (!s->found) g->split.feature = -1;
   }
@@ -381,7 +377,7 @@ static kz_status grow_tree(kz_gbdt_gpu_booster *b, int k) {
   const int64_t n = b->n;
   const size_t per_node = (size_t)nf * HIST_ENTRIES;
   const int64_t *qgh = b->d_qgh + 2 * k;
-  const int64_t stride = 2 * (int64_t)b->K;
+  const int64_t stride = 2 * (int64_t)b->run.K;
   b->n_nodes = 0;
   KZ_TRY(kz_copy_on_device(b->s, b->d_rows, b->d_iota, sizeof(int32_t) * (size_t)n));
   int32_t root = add_node(b, 0, 0, n, 0, 0);
@@ -438,7 +434,7 @@ static kz_status grow_tree(kz_gbdt_gpu_booster *b, int k) {
         return kz_fail(KZ_ERR_INTERNAL,
                        "gbdt on cuda: round %d: the partition of node %d sent %lld of %lld rows "
                        "left",
-                       b->rounds.round, pid, (long long)nl, (long long)cnt);
+                       b->run.rounds.round, pid, (long long)nl, (long long)cnt);
       int32_t l = add_node(b, depth, par.begin, par.begin + nl, par.split.left_g, par.split.left_h);
       int32_t r = add_node(b, depth, par.begin + nl, par.end, par.split.total_g - par.split.left_g,
                            par.split.total_h - par.split.left_h);
@@ -476,7 +472,7 @@ static kz_status grow_tree(kz_gbdt_gpu_booster *b, int k) {
 static kz_status finish_tree(kz_gbdt_gpu_booster *b, int k, kz_gbdt_bnode *bn, double *leaf) {
   const kz_gbdt_params *p = &b->p;
   const double sg = b->scale[2 * k], sh = b->scale[2 * k + 1];
-  const int K = b->K;
+  const int K = b->run.K;
   for (int32_t i = 0; i < b->n_nodes; ++i) {
     const gnode *g = &b->nodes[i];
     kz_gbdt_bnode *o = &bn[i];
@@ -513,7 +509,7 @@ static kz_status finish_tree(kz_gbdt_gpu_booster *b, int k, kz_gbdt_bnode *bn, d
       int64_t m = bn[i].end - bn[i].begin;
       for (int64_t j = 0; j < m; ++j) {
         int32_t r = b->rows[bn[i].begin + j];
-        b->resid[j] = (double)b->train->label[r] - b->margin[(int64_t)r * K + k];
+        b->resid[j] = (double)b->run.train->label[r] - b->run.margin[(int64_t)r * K + k];
       }
       v = kz_gbdt_quantile(b->resid, m, level);
     }
@@ -521,7 +517,7 @@ static kz_status finish_tree(kz_gbdt_gpu_booster *b, int k, kz_gbdt_bnode *bn, d
   }
   kz_gbdt_tree tree;
   KZ_TRY(kz_gbdt_tree_from_bnodes(bn, b->n_nodes, leaf, &b->cuts, &tree));
-  kz_status st = kz_gbdt_model_push(b->model, &b->cap_trees, &tree, k);
+  kz_status st = kz_gbdt_model_push(b->run.model, &b->run.cap_trees, &tree, k);
   if (st != KZ_OK) {
     kz_gbdt_tree_free(&tree);
     return st;
@@ -539,14 +535,14 @@ static kz_status finish_tree(kz_gbdt_gpu_booster *b, int k, kz_gbdt_bnode *bn, d
       continue;
     }
     for (int64_t j = bn[i].begin; j < bn[i].end; ++j)
-      b->margin[(int64_t)b->rows[j] * K + k] += leaf[i];
+      b->run.margin[(int64_t)b->rows[j] * K + k] += leaf[i];
   }
   free(stack);
-  if (b->valid) {
-    const kz_gbdt_data *v = b->valid;
-    const kz_gbdt_tree *tr = &b->model->trees[b->model->n_trees - 1];
+  if (b->run.valid) {
+    const kz_gbdt_data *v = b->run.valid;
+    const kz_gbdt_tree *tr = &b->run.model->trees[b->run.model->n_trees - 1];
     for (int64_t r = 0; r < v->n; ++r)
-      b->vmargin[r * K + k] +=
+      b->run.vmargin[r * K + k] +=
           kz_gbdt_tree_predict_row(tr, v->num + r * v->n_numeric, NULL, v->n_numeric);
   }
   return KZ_OK;
@@ -556,10 +552,10 @@ kz_status kz_gbdt_gpu_booster_round(kz_gbdt_gpu_booster *b, double *train_m, dou
                                     int *stop) {
   const kz_gbdt_params *p = &b->p;
   const int64_t n = b->n;
-  const int K = b->K;
+  const int K = b->run.K;
   *stop = 0;
   /* Gradients from the margins before this round's trees (booster.c). */
-  for (int64_t i = 0; i < n * K; ++i) b->fmargin[i] = (float)b->margin[i];
+  for (int64_t i = 0; i < n * K; ++i) b->fmargin[i] = (float)b->run.margin[i];
   KZ_TRY(kz_copy_to_device(b->s, b->d_margin, b->fmargin, sizeof(float) * (size_t)(n * K)));
   const kz_gbdt_dev_loss loss = {(kz_gbdt_dev_objective)p->objective, K, p->quantile_alpha,
                                  KZ_GBDT_GPU_POISSON_MAX_DELTA};
@@ -572,7 +568,7 @@ kz_status kz_gbdt_gpu_booster_round(kz_gbdt_gpu_booster *b, double *train_m, dou
       return kz_fail(KZ_ERR_INVALID_ARG,
                      "gbdt on cuda: round %d: the %s of output group %d are not finite (the "
                      "margins overflowed; lower eta)",
-                     b->rounds.round, c % 2 ? "hessians" : "gradients", c / 2);
+                     b->run.rounds.round, c % 2 ? "hessians" : "gradients", c / 2);
   kz_gbdt_bnode *bn = NULL;
   double *leaf = NULL;
   kz_status st = KZ_OK;
@@ -589,38 +585,24 @@ kz_status kz_gbdt_gpu_booster_round(kz_gbdt_gpu_booster *b, double *train_m, dou
   free(bn);
   free(leaf);
   KZ_TRY(st);
-  kz_gbdt_rounds_end(&b->rounds, p, b->metrics, b->n_metrics, K, b->train, b->margin, b->valid,
-                     b->vmargin, train_m, valid_m, stop);
+  kz_gbdt_run_end(&b->run, p, train_m, valid_m, stop);
   return KZ_OK;
 }
 
 void kz_gbdt_gpu_booster_get_state(const kz_gbdt_gpu_booster *b, kz_gbdt_booster_state *s) {
-  s->round = b->rounds.round;
-  s->best_round = b->rounds.best_round;
-  s->best_value = b->rounds.best_value;
-  s->rng = 0;
-  s->K = b->K;
-  s->n = b->n;
-  s->nv = b->valid ? b->valid->n : 0;
-  s->margin = b->margin;
-  s->vmargin = b->valid ? b->vmargin : NULL;
-  s->model = b->model;
+  kz_gbdt_run_get_state(&b->run, 0, s);
 }
 
 /* The margins go up to the device at the start of every round, so the host
  * copies are all the state there is. */
 kz_status kz_gbdt_gpu_booster_set_state(kz_gbdt_gpu_booster *b, const kz_gbdt_booster_state *s,
                                         kz_gbdt_model **trees, const char *where) {
-  return kz_gbdt_state_install(s, trees, where, b->K, b->n, b->valid ? b->valid->n : 0, b->margin,
-                               b->vmargin, &b->model, &b->cap_trees, &b->rounds);
+  return kz_gbdt_run_set_state(&b->run, s, trees, where);
 }
 
 kz_status kz_gbdt_gpu_booster_finish(kz_gbdt_gpu_booster *b, kz_gbdt_model **out) {
-  kz_gbdt_model *m = b->model;
-  kz_gbdt_rounds_trim(&b->rounds, &b->p, b->K, m);
-  b->model = NULL;
+  *out = kz_gbdt_run_take_model(&b->run, &b->p);
   kz_gbdt_gpu_booster_free(b);
-  *out = m;
   return KZ_OK;
 }
 

@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "models/gbdt/booster_common.h"
 #include "models/gbdt/tree_build.h"
 
 void kz_gbdt_rounds_init(kz_gbdt_rounds *r) {
@@ -51,4 +52,36 @@ void kz_gbdt_rounds_trim(const kz_gbdt_rounds *r, const kz_gbdt_params *p, int K
   for (int i = keep; i < m->n_trees; ++i) kz_gbdt_tree_free(&m->trees[i]);
   if (keep < m->n_trees) m->n_trees = keep;
   m->best_iteration = r->best_round;
+}
+
+void kz_gbdt_run_end(kz_gbdt_run *r, const kz_gbdt_params *p, double *train_m, double *valid_m,
+                     int *stop) {
+  kz_gbdt_rounds_end(&r->rounds, p, r->metrics, r->n_metrics, r->K, r->train, r->margin, r->valid,
+                     r->vmargin, train_m, valid_m, stop);
+}
+
+void kz_gbdt_run_get_state(const kz_gbdt_run *r, uint64_t rng, kz_gbdt_booster_state *s) {
+  s->round = r->rounds.round;
+  s->best_round = r->rounds.best_round;
+  s->best_value = r->rounds.best_value;
+  s->rng = rng;
+  s->K = r->K;
+  s->n = r->train->n;
+  s->nv = r->valid ? r->valid->n : 0;
+  s->margin = r->margin;
+  s->vmargin = r->valid ? r->vmargin : NULL;
+  s->model = r->model;
+}
+
+kz_status kz_gbdt_run_set_state(kz_gbdt_run *r, const kz_gbdt_booster_state *s,
+                                kz_gbdt_model **trees, const char *where) {
+  return kz_gbdt_state_install(s, trees, where, r->K, r->train->n, r->valid ? r->valid->n : 0,
+                               r->margin, r->vmargin, &r->model, &r->cap_trees, &r->rounds);
+}
+
+kz_gbdt_model *kz_gbdt_run_take_model(kz_gbdt_run *r, const kz_gbdt_params *p) {
+  kz_gbdt_model *m = r->model;
+  kz_gbdt_rounds_trim(&r->rounds, p, r->K, m);
+  r->model = NULL;
+  return m;
 }

@@ -32,4 +32,33 @@ void kz_gbdt_rounds_end(kz_gbdt_rounds *r, const kz_gbdt_params *p, const kz_gbd
  * and records it as m->best_iteration. */
 void kz_gbdt_rounds_trim(const kz_gbdt_rounds *r, const kz_gbdt_params *p, int K, kz_gbdt_model *m);
 
+/* What a boosting run is, for the CPU and the GPU booster alike: the data,
+ * the margins the trees so far give, the trees, the metrics and the rounds.
+ * Each booster embeds one and adds its own workspaces around it. */
+typedef struct kz_gbdt_run {
+  const kz_gbdt_data *train, *valid;
+  int K;
+  double *margin;       /* [n x K] */
+  double *vmargin;      /* [nv x K] */
+  kz_gbdt_model *model; /* trees so far */
+  int cap_trees;
+  int n_metrics;
+  kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS];
+  kz_gbdt_rounds rounds; /* round, best round, early stopping */
+} kz_gbdt_run;
+
+/* kz_gbdt_rounds_end on the run's margins. */
+void kz_gbdt_run_end(kz_gbdt_run *r, const kz_gbdt_params *p, double *train_m, double *valid_m,
+                     int *stop);
+
+/* The resumable state (booster.h); rng is the sampling stream (0: none). */
+void kz_gbdt_run_get_state(const kz_gbdt_run *r, uint64_t rng, kz_gbdt_booster_state *s);
+
+/* kz_gbdt_state_install into the run's margins, trees and rounds. */
+kz_status kz_gbdt_run_set_state(kz_gbdt_run *r, const kz_gbdt_booster_state *s,
+                                kz_gbdt_model **trees, const char *where);
+
+/* Trims the trees to the best round and hands them over (the run keeps none). */
+kz_gbdt_model *kz_gbdt_run_take_model(kz_gbdt_run *r, const kz_gbdt_params *p);
+
 #endif

@@ -8,15 +8,9 @@
 #include <string.h>
 
 #include "kernels/core/error.h"
+#include "models/meta_read.h"
 #include "models/mlp/mlp_internal.h"
 #include "models/nn_file.h"
-
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
 
 static const char *const act_names[] = {"relu", "gelu"};
 static const char *const init_names[] = {"he", "xavier"};
@@ -95,54 +89,17 @@ kz_status kz_mlp_save(const kz_nn_model *model, const char *path) {
 
 /* ---- from_meta ---------------------------------------------------------- */
 
+static const char *const who = "mlp";
+
 static kz_status bad(const char *what) {
-  return kz_fail(KZ_ERR_FORMAT, "mlp meta: %s is missing or has the wrong type", what);
+  return kz_meta_bad(who, what);
 }
-
-static kz_status get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out) {
-  json_t *v = json_object_get(o, key);
-  if (!json_is_integer(v)) return bad(key);
-  *out = json_integer_value(v);
-  if (*out < lo || *out > hi)
-    return kz_fail(KZ_ERR_FORMAT, "mlp meta: %s = %lld is outside [%lld, %lld]", key,
-                   (long long)*out, (long long)lo, (long long)hi);
-  return KZ_OK;
-}
-
-static kz_status get_real(json_t *o, const char *key, double *out) {
-  json_t *v = json_object_get(o, key);
-  if (!json_is_number(v)) return bad(key);
-  *out = json_number_value(v);
-  return KZ_OK;
-}
-
-static kz_status get_str(json_t *o, const char *key, char **out) {
-  json_t *v = json_object_get(o, key);
-  if (!json_is_string(v)) return bad(key);
-  *out = dup_str(json_string_value(v));
-  return *out ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp meta");
-}
-
 static kz_status pick(json_t *o, const char *key, const char *const *names, int n, int *out) {
   json_t *v = json_object_get(o, key);
   if (!json_is_string(v)) return bad(key);
   for (int i = 0; i < n; i++)
     if (strcmp(json_string_value(v), names[i]) == 0) return (*out = i), KZ_OK;
   return kz_fail(KZ_ERR_FORMAT, "mlp meta: unknown %s '%s'", key, json_string_value(v));
-}
-
-/* A key the writer never writes is an edit or a typo ("emebdding_dim"):
- * refused, never read as the default. */
-static kz_status known_keys(json_t *o, const char *where, const char *const *keys) {
-  const char *key;
-  json_t *v;
-  json_object_foreach(o, key, v) {
-    int known = 0;
-    for (const char *const *k = keys; *k && !known; ++k) known = !strcmp(*k, key);
-    if (!known)
-      return kz_fail(KZ_ERR_FORMAT, "mlp meta: %s%s%s: unknown key", where, *where ? "." : "", key);
-  }
-  return KZ_OK;
 }
 
 static kz_status meta_keys(json_t *root) {
@@ -155,11 +112,14 @@ static kz_status meta_keys(json_t *root) {
   static const char *const num[] = {"name", "mean", "std", "missing_indicator", NULL};
   static const char *const cat[] = {"name", "categories", "dim", NULL};
   static const char *const label[] = {"name", "mean", "std", "classes", NULL};
-  KZ_TRY(known_keys(root, "", top));
+  KZ_TRY(kz_meta_known_keys(who, root, "", top));
   json_t *o;
-  if (json_is_object(o = json_object_get(root, "config"))) KZ_TRY(known_keys(o, "config", cfg));
-  if (json_is_object(o = json_object_get(root, "fields"))) KZ_TRY(known_keys(o, "fields", fields));
-  if (json_is_object(o = json_object_get(root, "label"))) KZ_TRY(known_keys(o, "label", label));
+  if (json_is_object(o = json_object_get(root, "config")))
+    KZ_TRY(kz_meta_known_keys(who, o, "config", cfg));
+  if (json_is_object(o = json_object_get(root, "fields")))
+    KZ_TRY(kz_meta_known_keys(who, o, "fields", fields));
+  if (json_is_object(o = json_object_get(root, "label")))
+    KZ_TRY(kz_meta_known_keys(who, o, "label", label));
   const char *arrays[] = {"numeric", "categorical"};
   for (int a = 0; a < 2; ++a) {
     json_t *arr = json_object_get(root, arrays[a]);
@@ -167,7 +127,7 @@ static kz_status meta_keys(json_t *root) {
       char where[48];
       snprintf(where, sizeof where, "%s[%zu]", arrays[a], i);
       json_t *item = json_array_get(arr, i);
-      if (json_is_object(item)) KZ_TRY(known_keys(item, where, a ? cat : num));
+      if (json_is_object(item)) KZ_TRY(kz_meta_known_keys(who, item, where, a ? cat : num));
     }
   }
   return KZ_OK;
@@ -204,7 +164,7 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
   m->activation = (kz_mlp_activation)act;
   m->init = (kz_mlp_init)init;
   m->task = (kz_mlp_task)task;
-  KZ_TRY(get_real(cfg, "dropout", &m->dropout));
+  KZ_TRY(kz_meta_real(who, cfg, "dropout", &m->dropout));
   /* the range create accepts */
   if (!(m->dropout >= 0 && m->dropout <= 0.95))
     return kz_fail(KZ_ERR_FORMAT, "mlp meta: config.dropout = %g is outside [0, 0.95]", m->dropout);
@@ -212,13 +172,13 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
   m->embedding_dim_cfg = json_is_integer(ed) ? (int)json_integer_value(ed) : 0;
 
   int64_t v = 0;
-  KZ_TRY(get_int(fields, "count", 1, 64, &v));
+  KZ_TRY(kz_meta_int(who, fields, "count", 1, 64, &v));
   m->n_fields = (int)v;
-  KZ_TRY(get_int(fields, "numeric", -1, m->n_fields - 1, &v));
+  KZ_TRY(kz_meta_int(who, fields, "numeric", -1, m->n_fields - 1, &v));
   m->tab.f_num = (int)v;
-  KZ_TRY(get_int(fields, "categorical", -1, m->n_fields - 1, &v));
+  KZ_TRY(kz_meta_int(who, fields, "categorical", -1, m->n_fields - 1, &v));
   m->tab.f_cat = (int)v;
-  KZ_TRY(get_int(fields, "label", 0, m->n_fields - 1, &v));
+  KZ_TRY(kz_meta_int(who, fields, "label", 0, m->n_fields - 1, &v));
   m->tab.f_label = (int)v;
 
   m->tab.n_num = (int64_t)json_array_size(num);
@@ -237,9 +197,9 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp meta");
   for (int64_t i = 0; i < m->tab.n_num; i++) {
     json_t *c = json_array_get(num, (size_t)i);
-    KZ_TRY(get_str(c, "name", &m->num_names[i]));
-    KZ_TRY(get_real(c, "mean", &m->num_mean[i]));
-    KZ_TRY(get_real(c, "std", &m->num_std[i]));
+    KZ_TRY(kz_meta_str(who, c, "name", &m->num_names[i]));
+    KZ_TRY(kz_meta_real(who, c, "mean", &m->num_mean[i]));
+    KZ_TRY(kz_meta_real(who, c, "std", &m->num_std[i]));
     /* create writes std 1 for a constant column: 0, negative or non-finite
      * statistics only come from an edited file, and would turn every
      * prediction into NaN */
@@ -253,14 +213,14 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
   }
   for (int64_t j = 0; j < m->tab.n_cat; j++) {
     json_t *c = json_array_get(cat, (size_t)j);
-    KZ_TRY(get_str(c, "name", &m->cat_names[j]));
-    KZ_TRY(get_int(c, "categories", 0, INT32_MAX - 1, &v));
+    KZ_TRY(kz_meta_str(who, c, "name", &m->cat_names[j]));
+    KZ_TRY(kz_meta_int(who, c, "categories", 0, INT32_MAX - 1, &v));
     m->tab.cat_card[j] = (int32_t)v;
-    KZ_TRY(get_int(c, "dim", 1, 1 << 20, &m->cat_dim[j]));
+    KZ_TRY(kz_meta_int(who, c, "dim", 1, 1 << 20, &m->cat_dim[j]));
   }
-  KZ_TRY(get_str(label, "name", &m->label_name));
-  KZ_TRY(get_real(label, "mean", &m->tab.label_mean));
-  KZ_TRY(get_real(label, "std", &m->tab.label_std));
+  KZ_TRY(kz_meta_str(who, label, "name", &m->label_name));
+  KZ_TRY(kz_meta_real(who, label, "mean", &m->tab.label_mean));
+  KZ_TRY(kz_meta_real(who, label, "std", &m->tab.label_std));
   if (!isfinite(m->tab.label_mean) || !(isfinite(m->tab.label_std) && m->tab.label_std > 0))
     return kz_fail(KZ_ERR_FORMAT, "mlp meta: label: mean %g and std %g must be finite, std > 0",
                    m->tab.label_mean, m->tab.label_std);
@@ -268,46 +228,26 @@ static kz_status parse_meta(kz_mlp *m, json_t *root) {
   if (!json_is_array(classes)) return bad("label.classes");
   if (m->task == KZ_MLP_CLASSIFICATION) {
     if (json_array_size(classes) < 2) return bad("label.classes");
-    m->class_names = calloc(json_array_size(classes), sizeof(char *));
-    if (!m->class_names) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp meta");
-    for (size_t k = 0; k < json_array_size(classes); k++) {
-      json_t *s = json_array_get(classes, k);
-      if (!json_is_string(s)) return bad("label.classes[]");
-      m->n_classes = (int)k + 1;
-      if (!(m->class_names[k] = dup_str(json_string_value(s))))
-        return kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp meta");
-    }
+    int32_t n = 0;
+    kz_status st =
+        kz_meta_strings(who, classes, "label.classes", "label.classes[]", &m->class_names, &n);
+    m->n_classes = (int)n;
+    KZ_TRY(st);
   }
   return KZ_OK;
 }
 
+static kz_status build(void *m, json_t *root, kz_device device, int64_t want_params, int allocate) {
+  KZ_TRY(parse_meta(m, root));
+  return kz_mlp_finish_layout(m, device, want_params, allocate);
+}
+
+static void free_model(void *m) {
+  kz_mlp_free(m);
+}
+
 kz_status kz_mlp_from_meta(const char *meta_json, kz_device device, int64_t want_params,
                            kz_nn_model **out) {
-  if (out) *out = NULL;
-  json_error_t jerr;
-  json_t *root = json_loads(meta_json, JSON_REJECT_DUPLICATES, &jerr);
-  if (!root)
-    return kz_fail(KZ_ERR_FORMAT, "mlp meta: invalid JSON at line %d: %s", jerr.line, jerr.text);
-  kz_mlp *m = calloc(1, sizeof(*m));
-  kz_status st = m ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "mlp meta");
-  json_t *type = json_object_get(root, "type");
-  if (st == KZ_OK && (!json_is_string(type) || strcmp(json_string_value(type), "mlp") != 0))
-    st = kz_fail(KZ_ERR_FORMAT, "mlp meta: \"type\" is not \"mlp\"");
-  if (st == KZ_OK) st = parse_meta(m, root);
-  json_t *version = json_object_get(root, "version");
-  if (st == KZ_OK && (!json_is_integer(version) || json_integer_value(version) != 1))
-    st = kz_fail(KZ_ERR_FORMAT, "mlp meta: version: this build reads version 1");
-  if (st == KZ_OK) st = kz_mlp_finish_layout(m, device, want_params, out != NULL);
-  int64_t np = 0;
-  if (st == KZ_OK && get_int(root, "n_params", 0, INT64_MAX, &np) == KZ_OK &&
-      np != m->base.info.n_params)
-    st = kz_fail(KZ_ERR_FORMAT, "mlp meta: n_params %lld does not match the layout (%lld)",
-                 (long long)np, (long long)m->base.info.n_params);
-  json_decref(root);
-  if (st != KZ_OK || !out) {
-    kz_mlp_free(m);
-    return st;
-  }
-  *out = (kz_nn_model *)m;
-  return KZ_OK;
+  return kz_meta_load(who, meta_json, 1, sizeof(kz_mlp), build, free_model, device, want_params,
+                      out);
 }

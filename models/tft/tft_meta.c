@@ -8,14 +8,8 @@
 #include <string.h>
 
 #include "kernels/core/error.h"
+#include "models/meta_read.h"
 #include "models/tft/tft_model.h"
-
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
 
 static json_t *num_cols(char *const *names, const double *mean, const double *std, int n) {
   json_t *a = json_array();
@@ -100,38 +94,22 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
 
 /* ---- from_meta ----------------------------------------------------------------------- */
 
+static const char *const who = "tft";
+
 static kz_status bad(const char *what) {
-  return kz_fail(KZ_ERR_FORMAT, "tft meta: %s is missing or has the wrong type", what);
+  return kz_meta_bad(who, what);
 }
 
 static kz_status get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out) {
-  json_t *v = json_object_get(o, key);
-  if (!json_is_integer(v)) return bad(key);
-  *out = json_integer_value(v);
-  if (*out < lo || *out > hi)
-    return kz_fail(KZ_ERR_FORMAT, "tft meta: %s = %lld is outside [%lld, %lld]", key,
-                   (long long)*out, (long long)lo, (long long)hi);
-  return KZ_OK;
+  return kz_meta_int(who, o, key, lo, hi, out);
 }
 
 static kz_status get_real(json_t *o, const char *key, double *out) {
-  json_t *v = json_object_get(o, key);
-  if (!json_is_number(v)) return bad(key);
-  *out = json_number_value(v);
-  if (!isfinite(*out)) return kz_fail(KZ_ERR_FORMAT, "tft meta: %s is not finite", key);
-  return KZ_OK;
+  return kz_meta_real(who, o, key, out);
 }
 
 static kz_status get_strings(json_t *a, const char *what, char ***out, int32_t *n) {
-  if (!json_is_array(a)) return bad(what);
-  *n = (int32_t)json_array_size(a);
-  *out = calloc((size_t)(*n > 0 ? *n : 1), sizeof(char *));
-  if (!*out) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft meta");
-  for (int32_t i = 0; i < *n; i++) {
-    json_t *s = json_array_get(a, (size_t)i);
-    if (!json_is_string(s) || !((*out)[i] = dup_str(json_string_value(s)))) return bad(what);
-  }
-  return KZ_OK;
+  return kz_meta_strings(who, a, what, what, out, n);
 }
 
 static kz_status get_num_cols(json_t *a, const char *what, char **names, double *mean, double *std,
@@ -140,7 +118,7 @@ static kz_status get_num_cols(json_t *a, const char *what, char **names, double 
   *n = (int)json_array_size(a);
   for (int i = 0; i < *n; i++) {
     json_t *c = json_array_get(a, (size_t)i), *nm = json_object_get(c, "name");
-    if (!json_is_string(nm) || !(names[i] = dup_str(json_string_value(nm)))) return bad(what);
+    if (!json_is_string(nm) || !(names[i] = kz_meta_dup(json_string_value(nm)))) return bad(what);
     KZ_TRY(get_real(c, "mean", &mean[i]));
     KZ_TRY(get_real(c, "std", &std[i]));
     if (!(std[i] > 0)) return kz_fail(KZ_ERR_FORMAT, "tft meta: %s[%d].std must be > 0", what, i);
@@ -213,13 +191,13 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
   m->n_scat = (int)json_array_size(sc);
   for (int i = 0; i < m->n_scat; i++) {
     json_t *c = json_array_get(sc, (size_t)i), *nm = json_object_get(c, "name");
-    if (!json_is_string(nm) || !(m->scat[i] = dup_str(json_string_value(nm))))
+    if (!json_is_string(nm) || !(m->scat[i] = kz_meta_dup(json_string_value(nm))))
       return bad("columns.static_cat[].name");
     KZ_TRY(get_strings(json_object_get(c, "categories"), "columns.static_cat[].categories",
                        &m->scat_names[i], &m->scat_card[i]));
   }
   json_t *col = json_object_get(ser, "column");
-  if (!json_is_string(col) || !(m->series_field_name = dup_str(json_string_value(col))))
+  if (!json_is_string(col) || !(m->series_field_name = kz_meta_dup(json_string_value(col))))
     return bad("series.column");
   KZ_TRY(
       get_strings(json_object_get(ser, "names"), "series.names", &m->series_names, &m->n_series));
@@ -244,32 +222,17 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
   return get_real(root, "time_step", &m->time_step);
 }
 
+static kz_status build(void *m, json_t *root, kz_device device, int64_t want_params, int allocate) {
+  KZ_TRY(parse(m, root));
+  return kz_tft_finish(m, device, want_params, allocate);
+}
+
+static void free_model(void *m) {
+  kz_tft_free(m);
+}
+
 kz_status kz_tft_from_meta(const char *meta_json, kz_device device, int64_t want_params,
                            kz_nn_model **out) {
-  if (out) *out = NULL;
-  json_error_t jerr;
-  json_t *root = json_loads(meta_json, JSON_REJECT_DUPLICATES, &jerr);
-  if (!root)
-    return kz_fail(KZ_ERR_FORMAT, "tft meta: invalid JSON at line %d: %s", jerr.line, jerr.text);
-  kz_tft_model *m = calloc(1, sizeof *m);
-  kz_status st = m ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft meta");
-  json_t *type = json_object_get(root, "type"), *version = json_object_get(root, "version");
-  if (st == KZ_OK && (!json_is_string(type) || strcmp(json_string_value(type), "tft")))
-    st = kz_fail(KZ_ERR_FORMAT, "tft meta: \"type\" is not \"tft\"");
-  if (st == KZ_OK && (!json_is_integer(version) || json_integer_value(version) != 1))
-    st = kz_fail(KZ_ERR_FORMAT, "tft meta: version: this build reads version 1");
-  if (st == KZ_OK) st = parse(m, root);
-  if (st == KZ_OK) st = kz_tft_finish(m, device, want_params, out != NULL);
-  int64_t np = 0;
-  if (st == KZ_OK && get_int(root, "n_params", 0, INT64_MAX, &np) == KZ_OK &&
-      np != m->base.info.n_params)
-    st = kz_fail(KZ_ERR_FORMAT, "tft meta: n_params %lld does not match the layout (%lld)",
-                 (long long)np, (long long)m->base.info.n_params);
-  json_decref(root);
-  if (st != KZ_OK || !out) {
-    kz_tft_free(m);
-    return st;
-  }
-  *out = (kz_nn_model *)m;
-  return KZ_OK;
+  return kz_meta_load(who, meta_json, 0, sizeof(kz_tft_model), build, free_model, device,
+                      want_params, out);
 }

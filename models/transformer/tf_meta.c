@@ -8,14 +8,8 @@
 #include <string.h>
 
 #include "kernels/core/error.h"
+#include "models/meta_read.h"
 #include "models/transformer/tf_internal.h"
-
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
 
 static json_t *build_meta(const kz_tf *m) {
   json_t *root = json_object(), *cfg = json_object(), *sp = json_object(), *fields = json_object(),
@@ -94,41 +88,22 @@ kz_status kz_tf_save(const kz_nn_model *model, const char *path) {
 
 /* ---- from_meta ---------------------------------------------------------- */
 
+static const char *const who = "transformer";
+
 static kz_status bad(const char *what) {
-  return kz_fail(KZ_ERR_FORMAT, "transformer meta: %s is missing or has the wrong type", what);
+  return kz_meta_bad(who, what);
 }
 
 static kz_status get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out) {
-  json_t *v = json_object_get(o, key);
-  if (!json_is_integer(v)) return bad(key);
-  *out = json_integer_value(v);
-  if (*out < lo || *out > hi)
-    return kz_fail(KZ_ERR_FORMAT, "transformer meta: %s = %lld is outside [%lld, %lld]", key,
-                   (long long)*out, (long long)lo, (long long)hi);
-  return KZ_OK;
+  return kz_meta_int(who, o, key, lo, hi, out);
 }
 
 static kz_status get_real(json_t *o, const char *key, double lo, double hi, double *out) {
-  json_t *v = json_object_get(o, key);
-  if (!json_is_number(v)) return bad(key);
-  *out = json_number_value(v);
-  if (!(*out >= lo && *out <= hi))
-    return kz_fail(KZ_ERR_FORMAT, "transformer meta: %s = %g is outside [%g, %g]", key, *out, lo,
-                   hi);
-  return KZ_OK;
+  return kz_meta_real_in(who, o, key, lo, hi, out);
 }
 
 static kz_status known_keys(json_t *o, const char *where, const char *const *keys) {
-  const char *key;
-  json_t *v;
-  json_object_foreach(o, key, v) {
-    int known = 0;
-    for (const char *const *k = keys; *k && !known; ++k) known = !strcmp(*k, key);
-    if (!known)
-      return kz_fail(KZ_ERR_FORMAT, "transformer meta: %s%s%s: unknown key", where,
-                     *where ? "." : "", key);
-  }
-  return KZ_OK;
+  return kz_meta_known_keys(who, o, where, keys);
 }
 
 static kz_status field(json_t *fields, const char *key, int n, int *out) {
@@ -198,49 +173,25 @@ static kz_status parse_meta(kz_tf *m, json_t *root) {
   KZ_TRY(get_int(fields, "width", 1, m->max_len, &m->data_len));
   if (m->f_ids < 0 || m->f_len < 0) return bad("fields.input_ids / fields.length");
   json_t *ln = json_object_get(root, "label_name");
-  if (json_is_string(ln) && !(m->label_name = dup_str(json_string_value(ln))))
+  if (json_is_string(ln) && !(m->label_name = kz_meta_dup(json_string_value(ln))))
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer meta");
-  size_t nc = json_array_size(classes);
-  if (nc > (1u << 20)) return bad("classes");
-  m->class_names = calloc(nc ? nc : 1, sizeof(char *));
-  if (!m->class_names) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer meta");
-  for (size_t k = 0; k < nc; k++) {
-    json_t *s = json_array_get(classes, k);
-    if (!json_is_string(s)) return bad("classes[]");
-    m->n_classes = (int)k + 1;
-    if (!(m->class_names[k] = dup_str(json_string_value(s))))
-      return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer meta");
-  }
-  return KZ_OK;
+  int32_t nc = 0;
+  kz_status st = kz_meta_strings(who, classes, "classes", "classes[]", &m->class_names, &nc);
+  m->n_classes = (int)nc;
+  return st;
+}
+
+static kz_status build(void *m, json_t *root, kz_device device, int64_t want_params, int allocate) {
+  KZ_TRY(parse_meta(m, root));
+  return kz_tf_finish_layout(m, device, want_params, allocate);
+}
+
+static void free_model(void *m) {
+  kz_tf_free(m);
 }
 
 kz_status kz_transformer_from_meta(const char *meta_json, kz_device device, int64_t want_params,
                                    kz_nn_model **out) {
-  if (out) *out = NULL;
-  json_error_t jerr;
-  json_t *root = json_loads(meta_json, JSON_REJECT_DUPLICATES, &jerr);
-  if (!root)
-    return kz_fail(KZ_ERR_FORMAT, "transformer meta: invalid JSON at line %d: %s", jerr.line,
-                   jerr.text);
-  kz_tf *m = calloc(1, sizeof(*m));
-  kz_status st = m ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer meta");
-  json_t *type = json_object_get(root, "type"), *version = json_object_get(root, "version");
-  if (st == KZ_OK && (!json_is_string(type) || strcmp(json_string_value(type), "transformer")))
-    st = kz_fail(KZ_ERR_FORMAT, "transformer meta: \"type\" is not \"transformer\"");
-  if (st == KZ_OK && (!json_is_integer(version) || json_integer_value(version) != 1))
-    st = kz_fail(KZ_ERR_FORMAT, "transformer meta: version: this build reads version 1");
-  if (st == KZ_OK) st = parse_meta(m, root);
-  if (st == KZ_OK) st = kz_tf_finish_layout(m, device, want_params, out != NULL);
-  int64_t np = 0;
-  if (st == KZ_OK && get_int(root, "n_params", 0, INT64_MAX, &np) == KZ_OK &&
-      np != m->base.info.n_params)
-    st = kz_fail(KZ_ERR_FORMAT, "transformer meta: n_params %lld does not match the layout (%lld)",
-                 (long long)np, (long long)m->base.info.n_params);
-  json_decref(root);
-  if (st != KZ_OK || !out) {
-    kz_tf_free(m);
-    return st;
-  }
-  *out = (kz_nn_model *)m;
-  return KZ_OK;
+  return kz_meta_load(who, meta_json, 0, sizeof(kz_tf), build, free_model, device, want_params,
+                      out);
 }
