@@ -20,3 +20,10 @@ add_test(NAME transformer/cli
                  ${KZ_TF_SHARED_DATA}
                  ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
 set_tests_properties(transformer/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# bench/transformer_cpu.sh's helper: a tiny model through its training-step
+# and memory modes (fails if a step fails).
+kz_add_c_test_exe(bench_transformer ${CMAKE_SOURCE_DIR}/bench/bench_transformer.c)
+target_include_directories(bench_transformer PRIVATE ${KZ_CBLAS_INCLUDE})
+add_test(NAME transformer/bench_smoke COMMAND bench_transformer time 2 32 4 64 16 3 200 2)
+add_test(NAME transformer/bench_mem_smoke COMMAND bench_transformer mem 2 32 4 64 16 3 200)
