@@ -34,6 +34,7 @@
 #include "kernels/core/error.h"
 #include "kernels/ops.h"
 #include "models/nn_model.h"
+#include "models/transformer/tf_internal.h"
 #include "models/transformer/transformer.h"
 
 typedef struct cfg {
@@ -175,10 +176,14 @@ static int run(const cfg *c, int steps, int mem) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double peak = (double)ru.ru_maxrss / 1024.0;
+    /* the activation arena (planned for B rows of max_len = T tokens) */
+    const kz_tf *tf = (const kz_tf *)t.m;
+    double arena = tf->arena ? (double)kz_arena_capacity(tf->arena) / (1024.0 * 1024.0) : 0.0;
     printf("mem L %lld H %lld T %4lld B %lld V %lld  params %lld  RSS before %8.1f MiB  peak %8.1f "
-           "MiB  step working memory %8.1f MiB\n",
+           "MiB  step working memory %8.1f MiB  activation arena %8.1f MiB (%.1f KiB per token)\n",
            (long long)c->L, (long long)c->H, (long long)c->T, (long long)c->B, (long long)c->V,
-           (long long)np, before, peak, peak - before);
+           (long long)np, before, peak, peak - before, arena,
+           arena * 1024.0 / (double)(c->B * c->T));
     return 0;
   }
   double *ts = calloc((size_t)steps, sizeof(double)), masked = 0;
