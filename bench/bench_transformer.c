@@ -159,15 +159,11 @@ static int cmp_d(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int run(const cfg *c, int steps, int mem) {
+static int body(trainer *tp, const cfg *c, batch *bp, int steps, int mem) {
+  trainer t = *tp;
+  batch b = *bp;
   const int64_t N = c->B * c->T;
-  batch b = {calloc((size_t)N, 4), calloc((size_t)c->B, 4), calloc((size_t)N, 4),
-             calloc((size_t)N, 4), 0};
-  trainer t = {make_model(c), NULL, NULL, NULL, 0};
-  if (!t.m || !b.ids || !b.lengths || !b.pos || !b.tgt) return 1;
   const int64_t np = kz_nn_base(t.m)->info.n_params;
-  t.mom = calloc((size_t)np, 4), t.var = calloc((size_t)np, 4);
-  if (!t.mom || !t.var || kz_stream_create(kz_nn_base(t.m)->device, &t.s) != KZ_OK) return 1;
   memset(kz_nn_base(t.m)->grads.data, 0, (size_t)np * 4);
   if (mem) {
     draw(c, &b);
@@ -188,11 +184,17 @@ static int run(const cfg *c, int steps, int mem) {
   }
   double *ts = calloc((size_t)steps, sizeof(double)), masked = 0;
   double *cs = calloc((size_t)steps, sizeof(double));
-  if (!ts || !cs) return 1;
+  if (!ts || !cs) {
+    free(ts), free(cs);
+    return 1;
+  }
   for (int i = 0; i < steps + 2; i++) {
     draw(c, &b);
     double t0 = now_s(), c0 = cpu_s();
-    if (train_step(&t, c, &b) != KZ_OK) goto fail;
+    if (train_step(&t, c, &b) != KZ_OK) {
+      free(ts), free(cs);
+      goto fail;
+    }
     if (i >= 2) ts[i - 2] = now_s() - t0, cs[i - 2] = cpu_s() - c0, masked += (double)b.n_masked;
   }
   qsort(ts, (size_t)steps, sizeof(double), cmp_d);
@@ -206,10 +208,29 @@ static int run(const cfg *c, int steps, int mem) {
          (long long)c->L, (long long)c->H, (long long)c->nh, (long long)c->F, (long long)c->T,
          (long long)c->B, (long long)c->V, (long long)np, med * 1e3, steps, (double)N / med,
          fl / med * 1e-9, cmed * 1e3, (double)N / cmed, fl / cmed * 1e-9, fl * 1e-9, (long long)M);
+  free(ts), free(cs);
   return 0;
 fail:
   fprintf(stderr, "bench_transformer: %s\n", kz_last_error());
   return 1;
+}
+
+static int run(const cfg *c, int steps, int mem) {
+  const int64_t N = c->B * c->T;
+  batch b = {calloc((size_t)N, 4), calloc((size_t)c->B, 4), calloc((size_t)N, 4),
+             calloc((size_t)N, 4), 0};
+  trainer t = {make_model(c), NULL, NULL, NULL, 0};
+  int rc = 1;
+  if (t.m && b.ids && b.lengths && b.pos && b.tgt) {
+    const int64_t np = kz_nn_base(t.m)->info.n_params;
+    t.mom = calloc((size_t)np, 4), t.var = calloc((size_t)np, 4);
+    if (t.mom && t.var && kz_stream_create(kz_nn_base(t.m)->device, &t.s) == KZ_OK)
+      rc = body(&t, c, &b, steps, mem);
+  }
+  if (t.s) kz_stream_destroy(t.s);
+  if (t.m) kz_nn_base(t.m)->ops->destroy(t.m);
+  free(t.mom), free(t.var), free(b.ids), free(b.lengths), free(b.pos), free(b.tgt);
+  return rc;
 }
 
 static int run_peak(int repeat) {
