@@ -59,3 +59,9 @@ add_test(NAME transformer/metrics_cli
                  ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt
                  ${CMAKE_SOURCE_DIR})
 set_tests_properties(transformer/metrics_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+# bench/transformer_cpu.sh's helper: a tiny model through its training-step
+# and memory modes (fails if a step fails).
+kz_add_c_test_exe(bench_transformer ${CMAKE_SOURCE_DIR}/bench/bench_transformer.c)
+target_include_directories(bench_transformer PRIVATE ${KZ_CBLAS_INCLUDE})
+add_test(NAME transformer/bench_smoke COMMAND bench_transformer time 2 32 4 64 16 3 200 2)
+add_test(NAME transformer/bench_mem_smoke COMMAND bench_transformer mem 2 32 4 64 16 3 200)

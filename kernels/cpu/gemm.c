@@ -3,7 +3,8 @@
  * matmul.impl picks OpenBLAS sgemm (0) or the hand-written blocked kernel
  * below (1). bf16 operands are widened to f32 (exact) and take the f32 path.
  * A batch of small matrices runs one matrix per OpenMP thread; a big matrix
- * is split across all threads by the implementation itself. A zero C batch
+ * is split into slabs of C, one single-threaded sgemm per OpenMP thread
+ * (blas_split). A zero C batch
  * stride runs the batch in order, each product updating the same C, which is
  * the literal reading of the contract (and sums over the batch when beta=1). */
 #include <cblas.h>
@@ -103,8 +104,51 @@ static void blas_one(const kz_gemm *g, const float *a, const float *b, float *c)
               (int)g->lda, b, (int)g->ldb, g->beta, c, (int)g->ldc);
 }
 
+/* One big product split into nthreads slabs of C (rows, or columns when C
+ * is wider than tall), each a single-threaded sgemm on its own OpenMP
+ * thread. OpenBLAS's own pthread pool would otherwise run beside the
+ * OpenMP workers of every other op: two pools on the same cores, whose idle
+ * workers keep spinning (measured on the transformer's MLM step, 2 threads:
+ * about 20% more CPU time than one pool). Each element of C is the same
+ * k-long dot product in either case. */
+static void blas_split(const kz_gemm *g, const float *a, const float *b, float *c, int nthreads) {
+  const bool by_rows = g->m >= g->n;
+  const int64_t len = by_rows ? g->m : g->n;
+  /* slab edges on multiples of 16 keep the micro-kernel's tiles whole */
+  const int64_t step = round_up((len + nthreads - 1) / nthreads, 16);
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+  for (int t = 0; t < nthreads; ++t) {
+    const int64_t i0 = (int64_t)t * step;
+    if (i0 >= len) continue;
+    const int64_t cnt = min64(step, len - i0);
+    kz_gemm part = *g;
+    const float *pa = a, *pb = b;
+    float *pc = c;
+    if (by_rows) {
+      part.m = cnt;
+      pa = g->trans_a ? a + i0 : a + i0 * g->lda;
+      pc = c + i0 * g->ldc;
+    } else {
+      part.n = cnt;
+      pb = g->trans_b ? b + i0 * g->ldb : b + i0;
+      pc = c + i0;
+    }
+    blas_one(&part, pa, pb, pc);
+  }
+}
+
 static void gemm_blas(const kz_gemm *g, const float *a, const float *b) {
   const int nthreads = omp_get_max_threads();
+  if (nthreads > 1 && !spread_batch(g, nthreads) &&
+      (double)g->m * (double)g->n * (double)g->k > SMALL_MNK &&
+      (g->m >= 16 * nthreads || g->n >= 16 * nthreads)) {
+    const int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    for (int64_t i = 0; i < g->batch; ++i)
+      blas_split(g, a + i * g->stride_a, b + i * g->stride_b, g->c + i * g->stride_c, nthreads);
+    openblas_set_num_threads(saved);
+    return;
+  }
   if (spread_batch(g, nthreads)) {
     /* One single-threaded sgemm per OpenMP thread; the setting is
      * process-wide, hence restored right after. */

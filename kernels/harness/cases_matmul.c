@@ -81,6 +81,13 @@ void kz_cases_matmul(kz_op_case_list *l) {
       for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
         kz_case_matmul(l, ta, tb, 0, false, false, shapes[i][0], shapes[i][1], shapes[i][2], KZ_F32,
                        1.0f, 0.0f);
+  /* above 256^3: the CPU splits C into slabs across its threads, by rows
+   * when C is taller than wide, else by columns (gemm.c, blas_split) */
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb) {
+      kz_case_matmul(l, ta, tb, 0, false, false, 301, 203, 290, KZ_F32, 1.0f, 0.0f);
+      kz_case_matmul(l, ta, tb, 0, false, false, 37, 2003, 260, KZ_F32, 0.5f, ta ? 1.5f : 0.0f);
+    }
   /* alpha/beta: C is read and scaled; beta = 0 is covered above. */
   kz_case_matmul(l, false, false, 0, false, false, 37, 129, 65, KZ_F32, 0.5f, 1.5f);
   kz_case_matmul(l, true, true, 0, false, false, 33, 17, 40, KZ_F32, -2.0f, 1.0f);

@@ -1,10 +1,9 @@
 /* Multi-head self-attention over a fused qkv buffer, behind one function
- * pair so the model does not care how it is computed. Today it is a
- * sequence of existing ops (permute to split heads, batched matmul,
- * softmax with the padding lengths, dropout, matmul, permute back), which
- * keeps the probabilities [B, heads, T, T] for the backward; a fused
- * attention op (tiled, online softmax, saving only the log-sum-exp) replaces
- * the bodies of these two functions and nothing else.
+ * pair so the model does not care how it is computed: the fused op
+ * kz_op_attention (tiled, online softmax). Per layer the forward keeps only
+ * the log-sum-exp of each query row [B, nh, T]; the backward recomputes the
+ * probabilities from qkv, the output o and lse, and regenerates the dropout
+ * mask from its key, so no [B, nh, T, T] buffer exists anywhere.
  *
  * qkv: [B*T, 3H] (per token: the H query values, then key, then value; head
  * h owns columns h*D .. h*D+D-1 of each); o: [B*T, H], heads merged the
@@ -23,32 +22,22 @@ typedef struct tf_attn_opts {
   uint64_t key;                           /* dropout stream */
 } tf_attn_opts;
 
-/* What the forward keeps for the backward (one per layer). */
+/* What the forward keeps for the backward (one per layer), besides qkv and
+ * o, which the model keeps anyway. */
 typedef struct tf_attn_saved {
-  kz_tensor heads;   /* [B, 3nh, T, D]: qkv with the heads split */
-  kz_tensor probs;   /* [B, nh, T, T] softmax output */
-  kz_tensor probs_d; /* [B, nh, T, T] after dropout (== probs without) */
-  kz_tensor mask;    /* [B, nh, T, T] dropout multipliers (dropout > 0 only) */
+  kz_tensor lse; /* [B*nh*T] log-sum-exp of each query row's scaled scores */
 } tf_attn_saved;
 
-/* Scratch shared by every layer. */
-typedef struct tf_attn_scratch {
-  kz_tensor scores; /* [B, nh, T, T] */
-  kz_tensor dprobs; /* [B, nh, T, T] */
-  kz_tensor ctx;    /* [B, nh, T, D] (forward: context; backward: its gradient) */
-  kz_tensor dheads; /* [B, 3nh, T, D] */
-} tf_attn_scratch;
+/* Carves sv from a. */
+kz_status tf_attention_alloc(kz_arena *a, const tf_attn_opts *o, tf_attn_saved *sv);
 
-/* Carves sv (with_dropout: probs_d and mask of their own) and sc from a. */
-kz_status tf_attention_alloc(kz_arena *a, const tf_attn_opts *o, int with_dropout,
-                             tf_attn_saved *sv);
-kz_status tf_attention_scratch(kz_arena *a, const tf_attn_opts *o, tf_attn_scratch *sc);
-
+/* lse NULL (inference): sv may be NULL. */
 kz_status tf_attention_fwd(kz_stream *s, const kz_tensor *qkv, kz_tensor *o, tf_attn_saved *sv,
-                           tf_attn_scratch *sc, const kz_tensor *lengths, const tf_attn_opts *op);
-/* dqkv = d(loss)/d(qkv), written (not accumulated). */
-kz_status tf_attention_bwd(kz_stream *s, const kz_tensor *dout, const tf_attn_saved *sv,
-                           tf_attn_scratch *sc, const kz_tensor *lengths, const tf_attn_opts *op,
-                           kz_tensor *dqkv);
+                           const kz_tensor *lengths, const tf_attn_opts *op);
+/* dqkv = d(loss)/d(qkv), written (not accumulated); qkv and o as the
+ * forward left them, op with the forward's dropout and key. */
+kz_status tf_attention_bwd(kz_stream *s, const kz_tensor *qkv, const kz_tensor *o,
+                           const kz_tensor *dout, const tf_attn_saved *sv, const kz_tensor *lengths,
+                           const tf_attn_opts *op, kz_tensor *dqkv);
 
 #endif

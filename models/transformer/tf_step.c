@@ -17,13 +17,13 @@
 typedef struct layer_acts {
   kz_tensor qkv; /* [N, 3H] */
   tf_attn_saved att;
-  kz_tensor ctx;              /* [N, H] attention output, heads merged */
-  kz_tensor ao, ao_mask;      /* [N, H] output dense (dropped in place) */
-  kz_tensor r1, mean1, rstd1; /* residual sum, its LN statistics [N] */
-  kz_tensor h1;               /* [N, H] */
-  kz_tensor f1, f1a;          /* [N, F] before and after GELU */
-  kz_tensor f2, f2_mask;      /* [N, H] */
-  kz_tensor r2, mean2, rstd2;
+  kz_tensor ctx;          /* [N, H] attention output, heads merged */
+  kz_tensor ao;           /* [N, H] output dense */
+  kz_tensor mean1, rstd1; /* LN statistics [N] of the attention sublayer */
+  kz_tensor h1;           /* [N, H] */
+  kz_tensor f1, f1a;      /* [N, F] before and after GELU */
+  kz_tensor f2;           /* [N, H] */
+  kz_tensor mean2, rstd2;
 } layer_acts;
 
 typedef struct acts {
@@ -32,7 +32,6 @@ typedef struct acts {
   kz_tensor e_sum, e_tmp, e_mean, e_rstd, e_mask;
   kz_tensor x[KZ_TF_MAX_LAYERS + 1]; /* x[l]: input of layer l; x[L]: encoder output */
   layer_acts l[KZ_TF_MAX_LAYERS];
-  tf_attn_scratch sc;
   /* head */
   kz_tensor hg;                    /* [M, H] gathered rows */
   kz_tensor hz, hza, hmask;        /* [M, H] dense, activation, dropout mask */
@@ -79,7 +78,7 @@ static kz_status alloc_acts(const kz_tf *m, kz_arena *a, int64_t B, int64_t T, i
                             acts *x) {
   memset(x, 0, sizeof *x);
   const int64_t N = B * T, H = m->hidden, F = m->ffn, C = head_cols(m);
-  const int drop = train && m->dropout > 0.0, adrop = train && m->attn_dropout > 0.0;
+  const int drop = train && m->dropout > 0.0;
   x->B = B, x->T = T, x->N = N, x->M = M;
   KZ_TRY(t1(a, KZ_I32, N, &x->ids));
   KZ_TRY(t1(a, KZ_I32, N, &x->pos));
@@ -98,23 +97,18 @@ static kz_status alloc_acts(const kz_tf *m, kz_arena *a, int64_t B, int64_t T, i
   for (int64_t l = 0; l < m->layers; l++) {
     layer_acts *L = &x->l[l];
     KZ_TRY(t2(a, N, 3 * H, &L->qkv));
-    KZ_TRY(tf_attention_alloc(a, &ao, adrop, &L->att));
+    if (train) KZ_TRY(tf_attention_alloc(a, &ao, &L->att));
     KZ_TRY(t2(a, N, H, &L->ctx));
     KZ_TRY(t2(a, N, H, &L->ao));
-    if (drop) KZ_TRY(t2(a, N, H, &L->ao_mask));
-    KZ_TRY(t2(a, N, H, &L->r1));
     KZ_TRY(t1(a, KZ_F32, N, &L->mean1));
     KZ_TRY(t1(a, KZ_F32, N, &L->rstd1));
     KZ_TRY(t2(a, N, H, &L->h1));
     KZ_TRY(t2(a, N, F, &L->f1));
     KZ_TRY(t2(a, N, F, &L->f1a));
     KZ_TRY(t2(a, N, H, &L->f2));
-    if (drop) KZ_TRY(t2(a, N, H, &L->f2_mask));
-    KZ_TRY(t2(a, N, H, &L->r2));
     KZ_TRY(t1(a, KZ_F32, N, &L->mean2));
     KZ_TRY(t1(a, KZ_F32, N, &L->rstd2));
   }
-  KZ_TRY(tf_attention_scratch(a, &ao, &x->sc));
   KZ_TRY(t2(a, M, H, &x->hg));
   KZ_TRY(t2(a, M, H, &x->hz));
   KZ_TRY(t2(a, M, H, &x->hza));
@@ -200,30 +194,29 @@ static uint64_t drop_key(uint64_t seed, int64_t layer, int site) {
 
 /* ---- helpers that fused ops replace --------------------------------------- */
 
-/* out = layernorm(resid + dropout(branch)); branch is dropped in place. */
-static kz_status resid_ln_fwd(kz_tf *m, kz_tensor *branch, kz_tensor *mask, const kz_tensor *resid,
-                              kz_tensor *sum, const kz_tensor *g, const kz_tensor *b,
-                              kz_tensor *out, kz_tensor *mean, kz_tensor *rstd, int train,
-                              uint64_t key) {
-  if (train && m->dropout > 0.0)
-    KZ_TRY(kz_op_dropout(m->stream, branch, branch, mask, m->dropout, key));
-  KZ_TRY(kz_op_add(m->stream, branch, resid, sum));
-  return kz_op_layernorm(m->stream, sum, g, b, out, mean, rstd, (float)m->ln_eps);
+/* out = layernorm(resid + dropout(branch)) (the fused op; the dropout mask
+ * is a function of key, redrawn by the backward). out must stay unchanged
+ * until resid_ln_bwd ran: the backward rebuilds the normalised input from
+ * it. */
+static kz_status resid_ln_fwd(kz_tf *m, const kz_tensor *branch, const kz_tensor *resid,
+                              const kz_tensor *g, const kz_tensor *b, kz_tensor *out,
+                              kz_tensor *mean, kz_tensor *rstd, int train, uint64_t key) {
+  return kz_op_residual_layernorm(m->stream, resid, branch, g, b, out, mean, rstd,
+                                  train ? m->dropout : 0.0, key, (float)m->ln_eps);
 }
 
 /* From dout: dsum (the residual's gradient, written) and *dbranch, the
  * branch's gradient (dsum itself without dropout, else spare, written);
  * dgamma and dbeta added. */
-static kz_status resid_ln_bwd(kz_tf *m, const kz_tensor *dout, const kz_tensor *sum,
-                              const kz_tensor *g, const kz_tensor *mean, const kz_tensor *rstd,
-                              const kz_tensor *mask, kz_tensor *dg, kz_tensor *db, kz_tensor *dsum,
+static kz_status resid_ln_bwd(kz_tf *m, const kz_tensor *dout, const kz_tensor *out,
+                              const kz_tensor *g, const kz_tensor *b, const kz_tensor *rstd,
+                              uint64_t key, kz_tensor *dg, kz_tensor *db, kz_tensor *dsum,
                               kz_tensor *spare, kz_tensor **dbranch) {
-  KZ_TRY(kz_fill_bytes(m->stream, dsum->data, 0, kz_tensor_bytes(dsum)));
-  KZ_TRY(kz_op_layernorm_bwd(m->stream, dout, sum, g, mean, rstd, dsum, dg, db, true));
-  *dbranch = dsum;
-  if (m->dropout <= 0.0) return KZ_OK;
-  *dbranch = spare;
-  return kz_op_dropout_bwd(m->stream, dsum, mask, spare, false);
+  const int drop = m->dropout > 0.0;
+  *dbranch = drop ? spare : dsum;
+  return kz_op_residual_layernorm_bwd(m->stream, dout, out, NULL, g, b, NULL, rstd, dsum,
+                                      drop ? spare : NULL, dg, db, m->dropout, key,
+                                      (float)m->ln_eps, false);
 }
 
 /* y = x @ w^T + b (a Linear in HF's [out, in] layout). */
@@ -242,16 +235,15 @@ static kz_status linear_bwd(kz_tf *m, const kz_tensor *dy, const kz_tensor *x, c
   return kz_op_matmul(m->stream, dy, w, dx, false, false, 1.0f, 0.0f);
 }
 
-/* rows[i] = x[pos[i]] (the MLM gather of masked positions, the [CLS] rows):
- * the embedding op with x as the table. */
+/* rows[i] = x[pos[i]] (the MLM gather of masked positions, the [CLS] rows). */
 static kz_status gather_rows(kz_tf *m, const kz_tensor *pos, const kz_tensor *x, kz_tensor *rows) {
-  return kz_op_embedding(m->stream, pos, x, rows);
+  return kz_op_gather_rows(m->stream, x, pos, rows);
 }
 
 /* dx = 0, then dx[pos[i]] += drows[i]. */
 static kz_status gather_rows_bwd(kz_tf *m, const kz_tensor *pos, const kz_tensor *drows,
                                  kz_tensor *dx) {
-  return kz_op_embedding_bwd(m->stream, pos, drows, dx, false);
+  return kz_op_gather_rows_bwd(m->stream, pos, drows, dx, false);
 }
 
 /* ---- forward -------------------------------------------------------------- */
@@ -279,15 +271,17 @@ static kz_status layer_fwd(kz_tf *m, acts *x, int64_t l, int train, uint64_t see
   ao.dropout = train ? m->attn_dropout : 0.0;
   ao.key = drop_key(seed, l + 1, 1);
   KZ_TRY(linear(m, &x->x[l], &P->qkv_w, &P->qkv_b, &L->qkv));
-  KZ_TRY(tf_attention_fwd(m->stream, &L->qkv, &L->ctx, &L->att, &x->sc, &x->lengths, &ao));
+  /* lse only where the backward will run (alloc_acts carved it) */
+  tf_attn_saved *sv = L->att.lse.data ? &L->att : NULL;
+  KZ_TRY(tf_attention_fwd(m->stream, &L->qkv, &L->ctx, sv, &x->lengths, &ao));
   KZ_TRY(linear(m, &L->ctx, &P->ao_w, &P->ao_b, &L->ao));
-  KZ_TRY(resid_ln_fwd(m, &L->ao, &L->ao_mask, &x->x[l], &L->r1, &P->ln1_g, &P->ln1_b, &L->h1,
-                      &L->mean1, &L->rstd1, train, drop_key(seed, l + 1, 2)));
+  KZ_TRY(resid_ln_fwd(m, &L->ao, &x->x[l], &P->ln1_g, &P->ln1_b, &L->h1, &L->mean1, &L->rstd1,
+                      train, drop_key(seed, l + 1, 2)));
   KZ_TRY(linear(m, &L->h1, &P->fi_w, &P->fi_b, &L->f1));
   KZ_TRY(kz_op_gelu(m->stream, &L->f1, &L->f1a, KZ_GELU_ERF));
   KZ_TRY(linear(m, &L->f1a, &P->fo_w, &P->fo_b, &L->f2));
-  return resid_ln_fwd(m, &L->f2, &L->f2_mask, &L->h1, &L->r2, &P->ln2_g, &P->ln2_b, &x->x[l + 1],
-                      &L->mean2, &L->rstd2, train, drop_key(seed, l + 1, 3));
+  return resid_ln_fwd(m, &L->f2, &L->h1, &P->ln2_g, &P->ln2_b, &x->x[l + 1], &L->mean2, &L->rstd2,
+                      train, drop_key(seed, l + 1, 3));
 }
 
 /* The task's head up to the logits. */
@@ -412,25 +406,26 @@ static kz_status head_bwd(kz_tf *m, acts *x, kz_tensor *dxl) {
 }
 
 /* dA holds the gradient of layer l's output; on return, of its input. */
-static kz_status layer_bwd(kz_tf *m, acts *x, int64_t l) {
+static kz_status layer_bwd(kz_tf *m, acts *x, int64_t l, uint64_t seed) {
   const tf_layer_params *P = &m->p.layer[l];
   tf_layer_params *G = &m->g.layer[l];
   layer_acts *L = &x->l[l];
   tf_attn_opts ao = attn_opts(m, x->B, x->T);
   ao.dropout = m->attn_dropout;
+  ao.key = drop_key(seed, l + 1, 1);
   kz_tensor *dbr = NULL;
   /* output LayerNorm: dB = d(r2) (also the residual's gradient into h1) */
-  KZ_TRY(resid_ln_bwd(m, &x->dA, &L->r2, &P->ln2_g, &L->mean2, &L->rstd2, &L->f2_mask, &G->ln2_g,
-                      &G->ln2_b, &x->dB, &x->dC, &dbr));
+  KZ_TRY(resid_ln_bwd(m, &x->dA, &x->x[l + 1], &P->ln2_g, &P->ln2_b, &L->rstd2,
+                      drop_key(seed, l + 1, 3), &G->ln2_g, &G->ln2_b, &x->dB, &x->dC, &dbr));
   KZ_TRY(linear_bwd(m, dbr, &L->f1a, &P->fo_w, &G->fo_w, &G->fo_b, &x->dF1));
   KZ_TRY(kz_op_gelu_bwd(m->stream, &L->f1, &x->dF1, &x->dF2, KZ_GELU_ERF, false));
   KZ_TRY(linear_bwd(m, &x->dF2, &L->h1, &P->fi_w, &G->fi_w, &G->fi_b, &x->dD));
   KZ_TRY(kz_op_add(m->stream, &x->dD, &x->dB, &x->dD)); /* d(h1) */
   /* attention LayerNorm: dB = d(r1) (the residual's gradient into x[l]) */
-  KZ_TRY(resid_ln_bwd(m, &x->dD, &L->r1, &P->ln1_g, &L->mean1, &L->rstd1, &L->ao_mask, &G->ln1_g,
-                      &G->ln1_b, &x->dB, &x->dC, &dbr));
+  KZ_TRY(resid_ln_bwd(m, &x->dD, &L->h1, &P->ln1_g, &P->ln1_b, &L->rstd1, drop_key(seed, l + 1, 2),
+                      &G->ln1_g, &G->ln1_b, &x->dB, &x->dC, &dbr));
   KZ_TRY(linear_bwd(m, dbr, &L->ctx, &P->ao_w, &G->ao_w, &G->ao_b, &x->dD));
-  KZ_TRY(tf_attention_bwd(m->stream, &x->dD, &L->att, &x->sc, &x->lengths, &ao, &x->dQ3));
+  KZ_TRY(tf_attention_bwd(m->stream, &L->qkv, &L->ctx, &x->dD, &L->att, &x->lengths, &ao, &x->dQ3));
   KZ_TRY(linear_bwd(m, &x->dQ3, &x->x[l], &P->qkv_w, &G->qkv_w, &G->qkv_b, &x->dA));
   return kz_op_add(m->stream, &x->dA, &x->dB, &x->dA);
 }
@@ -591,7 +586,7 @@ kz_status kz_tf_run(kz_tf *m, const kz_tf_inputs *in, int train, double weight,
   }
   KZ_TRY(upload(m, &x.dloss, dl, (size_t)items * sizeof(float)));
   KZ_TRY(head_bwd(m, &x, &x.dA));
-  for (int64_t l = m->layers - 1; l >= 0; l--) KZ_TRY(layer_bwd(m, &x, l));
+  for (int64_t l = m->layers - 1; l >= 0; l--) KZ_TRY(layer_bwd(m, &x, l, dropout_seed));
   KZ_TRY(embed_bwd(m, &x, in->ids));
   return kz_stream_sync(m->stream);
 }
