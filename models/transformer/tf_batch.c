@@ -187,6 +187,25 @@ static int64_t argmax(const float *z, int64_t n) {
 /* QA span decoding: the best start <= end < start + 30 (HF's
  * max_answer_length) inside the row's length, by start + end logit. */
 enum { TF_QA_MAX_ANSWER = 30 };
+/* One chunk of B rows from r0 through the forward pass with the evaluation
+ * masking (no backward), as evaluation and prediction both need it: the host
+ * inputs into *h, the per-row items (resized) and the logits on the host in
+ * *z. On failure *h is freed. */
+static kz_status forward_chunk(kz_tf *m, const kz_shard_batch *b, int64_t r0, int64_t B, int labels,
+                               const char *what, host_in *h, float **items, float **buf,
+                               const float **z) {
+  double loss = 0;
+  kz_status st = build(m, b, r0, B, labels, TF_EVAL_MASK_SEED, 1, h);
+  const int64_t N = st == KZ_OK ? B * h->in.T : 0;
+  float *it = st == KZ_OK ? realloc(*items, (size_t)(N + 2 * B + 1) * sizeof(float)) : NULL;
+  if (st == KZ_OK && !it) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: %s", what);
+  if (it) *items = it;
+  if (st == KZ_OK) st = kz_tf_run(m, &h->in, 0, 1.0, 0, &loss, *items);
+  if (st == KZ_OK) st = logits_host(m, buf, z);
+  if (st != KZ_OK) host_free(h);
+  return st;
+}
+
 static void best_span(const float *s, const float *e, int64_t len, int64_t *bs, int64_t *be) {
   double best = -INFINITY;
   *bs = *be = 0;
@@ -213,19 +232,10 @@ kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_ev
   for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += chunk) {
     int64_t B = b->rows - r0 < chunk ? b->rows - r0 : chunk;
     host_in h;
-    double loss = 0;
-    st = build(m, b, r0, B, 1, TF_EVAL_MASK_SEED, 1, &h);
-    const int64_t T = h.in.T, N = B * T;
-    float *it = st == KZ_OK ? realloc(items, (size_t)(N + 2 * B + 1) * sizeof(float)) : NULL;
-    if (st == KZ_OK && !it) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: eval");
-    if (it) items = it;
-    if (st == KZ_OK) st = kz_tf_run(m, &h.in, 0, 1.0, 0, &loss, items);
     const float *z = NULL;
-    if (st == KZ_OK) st = logits_host(m, &buf, &z);
-    if (st != KZ_OK) {
-      host_free(&h);
-      break;
-    }
+    st = forward_chunk(m, b, r0, B, 1, "eval", &h, &items, &buf, &z);
+    if (st != KZ_OK) break;
+    const int64_t T = h.in.T;
     switch (m->task) {
     case TF_MLM:
       /* sum[logloss] holds the summed token losses, rows the masked tokens */
@@ -364,21 +374,12 @@ kz_status kz_tf_predict_batch(kz_nn_model *model, const kz_shard_batch *b, float
   for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += chunk) {
     int64_t B = b->rows - r0 < chunk ? b->rows - r0 : chunk;
     host_in h;
-    double loss = 0;
     /* mlm predicts the loss of the evaluation masking: it needs "labels",
      * which are the tokens themselves */
-    st = build(m, b, r0, B, m->task == TF_MLM, TF_EVAL_MASK_SEED, 1, &h);
-    const int64_t T = h.in.T, N = B * T;
-    float *it = st == KZ_OK ? realloc(items, (size_t)(N + 2 * B + 1) * sizeof(float)) : NULL;
-    if (st == KZ_OK && !it) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: predict");
-    if (it) items = it;
-    if (st == KZ_OK) st = kz_tf_run(m, &h.in, 0, 1.0, 0, &loss, items);
     const float *z = NULL;
-    if (st == KZ_OK) st = logits_host(m, &buf, &z);
-    if (st != KZ_OK) {
-      host_free(&h);
-      break;
-    }
+    st = forward_chunk(m, b, r0, B, m->task == TF_MLM, "predict", &h, &items, &buf, &z);
+    if (st != KZ_OK) break;
+    const int64_t T = h.in.T;
     float *o = out + r0 * W;
     switch (m->task) {
     case TF_MLM:
