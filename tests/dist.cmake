@@ -1,0 +1,10 @@
+# Data-parallel training (engine/dist, docs/DISTRIBUTED.md): the
+# communicators across processes (MPI, file and TCP rendezvous), NCCL in a
+# world of one (77 without a GPU), and `mpirun -np 2 kaizen train` against
+# one process (tests/dist_*.sh; the MPI cases skip without mpirun).
+kz_add_c_test_exe(test_comm test_comm.c)
+add_test(NAME dist/comm COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/dist_comm.sh $<TARGET_FILE:test_comm>)
+set_tests_properties(dist/comm PROPERTIES TIMEOUT 300 LABELS dist)
+add_test(NAME dist/nccl_one COMMAND test_comm nccl)
+set_tests_properties(dist/nccl_one PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE}
+                     LABELS "cuda;dist")
