@@ -8,3 +8,5 @@ set_tests_properties(dist/comm PROPERTIES TIMEOUT 300 LABELS dist)
 add_test(NAME dist/nccl_one COMMAND test_comm nccl)
 set_tests_properties(dist/nccl_one PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE}
                      LABELS "cuda;dist")
+add_test(NAME dist/gbdt COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/dist_gbdt.sh $<TARGET_FILE:kaizen>)
+set_tests_properties(dist/gbdt PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS dist)

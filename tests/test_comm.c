@@ -139,7 +139,8 @@ static int nccl_one(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 3 && !strcmp(argv[1], "rendezvous")) return rendezvous(argv[2], argc >= 4 ? atof(argv[3]) : 30);
+  if (argc >= 3 && !strcmp(argv[1], "rendezvous"))
+    return rendezvous(argv[2], argc >= 4 ? atof(argv[3]) : 30);
   if (argc >= 2 && !strcmp(argv[1], "nccl")) return nccl_one();
   return host_collectives();
 }

@@ -9,10 +9,14 @@
 
 size_t kz_comm_dtype_size(kz_comm_dtype t) {
   switch (t) {
-  case KZ_COMM_F32: return 4;
-  case KZ_COMM_F64: return 8;
-  case KZ_COMM_I64: return 8;
-  case KZ_COMM_U8: return 1;
+  case KZ_COMM_F32:
+    return 4;
+  case KZ_COMM_F64:
+    return 8;
+  case KZ_COMM_I64:
+    return 8;
+  case KZ_COMM_U8:
+    return 1;
   }
   return 0;
 }
@@ -80,8 +84,7 @@ kz_status kz_comm_allgatherv(kz_comm *c, const void *send, void *recv, const siz
 kz_status kz_comm_broadcast(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, int root) {
   KZ_TRY(check_op(t, KZ_COMM_SUM, "broadcast"));
   if (root < 0 || root >= c->size)
-    return kz_fail(KZ_ERR_INVALID_ARG, "broadcast: root %d is not in a world of %d", root,
-                   c->size);
+    return kz_fail(KZ_ERR_INVALID_ARG, "broadcast: root %d is not in a world of %d", root, c->size);
   if (count == 0) return KZ_OK;
   kz_dist_watch_begin("broadcast");
   kz_status st = c->ops->broadcast(c, buf, count, t, root);
@@ -140,7 +143,7 @@ static void self_destroy(kz_comm *c) {
   free(c);
 }
 
-static const kz_comm_ops self_ops = {"self",         self_allreduce, self_reduce_scatter,
+static const kz_comm_ops self_ops = {"self",         self_allreduce,  self_reduce_scatter,
                                      self_allgather, self_allgatherv, self_broadcast,
                                      self_barrier,   self_destroy};
 

@@ -55,7 +55,7 @@ kz_status kz_comm_mpi_create(kz_comm **out);
  * travels over `boot` when given (an MPI communicator of the same ranks),
  * else through the rendezvous spec (rendezvous.h). KZ_ERR_UNSUPPORTED in a
  * build without NCCL. */
-kz_status kz_comm_nccl_create(kz_comm *boot, const char *rendezvous, int rank, int size,
-                              int device, kz_comm **out);
+kz_status kz_comm_nccl_create(kz_comm *boot, const char *rendezvous, int rank, int size, int device,
+                              kz_comm **out);
 
 #endif

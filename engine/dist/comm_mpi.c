@@ -16,10 +16,14 @@ enum { CHUNK = 1 << 30 };
 
 static MPI_Datatype mpi_type(kz_comm_dtype t) {
   switch (t) {
-  case KZ_COMM_F32: return MPI_FLOAT;
-  case KZ_COMM_F64: return MPI_DOUBLE;
-  case KZ_COMM_I64: return MPI_INT64_T;
-  case KZ_COMM_U8: return MPI_UINT8_T;
+  case KZ_COMM_F32:
+    return MPI_FLOAT;
+  case KZ_COMM_F64:
+    return MPI_DOUBLE;
+  case KZ_COMM_I64:
+    return MPI_INT64_T;
+  case KZ_COMM_U8:
+    return MPI_UINT8_T;
   }
   return MPI_BYTE;
 }
@@ -42,8 +46,7 @@ static void scale(void *buf, size_t count, kz_comm_dtype t, double by) {
   }
 }
 
-static kz_status m_allreduce(kz_comm *c, void *buf, size_t count, kz_comm_dtype t,
-                             kz_comm_op op) {
+static kz_status m_allreduce(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, kz_comm_op op) {
   const size_t es = kz_comm_dtype_size(t);
   for (size_t off = 0; off < count; off += CHUNK) {
     int n = (int)(count - off < CHUNK ? count - off : CHUNK);
@@ -61,8 +64,7 @@ static kz_status m_reduce_scatter(kz_comm *c, const void *send, void *recv, size
     return kz_fail(KZ_ERR_INVALID_ARG, "reduce_scatter: %zu elements per rank is over MPI's int",
                    count);
   KZ_TRY(mpi_check(MPI_Reduce_scatter_block(send, recv, (int)count, mpi_type(t),
-                                            op == KZ_COMM_MAX ? MPI_MAX : MPI_SUM,
-                                            MPI_COMM_WORLD),
+                                            op == KZ_COMM_MAX ? MPI_MAX : MPI_SUM, MPI_COMM_WORLD),
                    c, "reduce_scatter"));
   if (op == KZ_COMM_AVG) scale(recv, count, t, 1.0 / c->size);
   return KZ_OK;
@@ -71,8 +73,7 @@ static kz_status m_reduce_scatter(kz_comm *c, const void *send, void *recv, size
 static kz_status m_allgather(kz_comm *c, const void *send, void *recv, size_t count,
                              kz_comm_dtype t) {
   if (count > INT_MAX)
-    return kz_fail(KZ_ERR_INVALID_ARG, "allgather: %zu elements per rank is over MPI's int",
-                   count);
+    return kz_fail(KZ_ERR_INVALID_ARG, "allgather: %zu elements per rank is over MPI's int", count);
   return mpi_check(
       MPI_Allgather(send, (int)count, mpi_type(t), recv, (int)count, mpi_type(t), MPI_COMM_WORLD),
       c, "allgather");
@@ -89,8 +90,8 @@ static kz_status m_allgatherv(kz_comm *c, const void *send, void *recv, const si
     if (r == c->rank && counts[r] > 0) memmove(dst, send, counts[r] * es);
     for (size_t o = 0; o < counts[r]; o += CHUNK) {
       int n = (int)(counts[r] - o < CHUNK ? counts[r] - o : CHUNK);
-      KZ_TRY(mpi_check(MPI_Bcast(dst + o * es, n, mpi_type(t), r, MPI_COMM_WORLD), c,
-                       "allgatherv"));
+      KZ_TRY(
+          mpi_check(MPI_Bcast(dst + o * es, n, mpi_type(t), r, MPI_COMM_WORLD), c, "allgatherv"));
     }
     off += counts[r];
   }
@@ -115,9 +116,8 @@ static void m_destroy(kz_comm *c) {
   free(c);
 }
 
-static const kz_comm_ops mpi_ops = {"mpi",       m_allreduce,  m_reduce_scatter,
-                                    m_allgather, m_allgatherv, m_broadcast,
-                                    m_barrier,   m_destroy};
+static const kz_comm_ops mpi_ops = {"mpi",        m_allreduce, m_reduce_scatter, m_allgather,
+                                    m_allgatherv, m_broadcast, m_barrier,        m_destroy};
 
 kz_status kz_comm_mpi_create(kz_comm **out) {
   int init = 0;

@@ -24,10 +24,14 @@ typedef struct nccl_impl {
 
 static ncclDataType_t nccl_type(kz_comm_dtype t) {
   switch (t) {
-  case KZ_COMM_F32: return ncclFloat32;
-  case KZ_COMM_F64: return ncclFloat64;
-  case KZ_COMM_I64: return ncclInt64;
-  case KZ_COMM_U8: return ncclUint8;
+  case KZ_COMM_F32:
+    return ncclFloat32;
+  case KZ_COMM_F64:
+    return ncclFloat64;
+  case KZ_COMM_I64:
+    return ncclInt64;
+  case KZ_COMM_U8:
+    return ncclUint8;
   }
   return ncclUint8;
 }
@@ -49,8 +53,7 @@ static kz_status finish(kz_comm *c, ncclResult_t r, const char *what) {
   return KZ_OK;
 }
 
-static kz_status n_allreduce(kz_comm *c, void *buf, size_t count, kz_comm_dtype t,
-                             kz_comm_op op) {
+static kz_status n_allreduce(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, kz_comm_op op) {
   nccl_impl *m = c->impl;
   return finish(c, ncclAllReduce(buf, buf, count, nccl_type(t), nccl_op(op), m->comm, m->stream),
                 "allreduce");
@@ -59,16 +62,15 @@ static kz_status n_allreduce(kz_comm *c, void *buf, size_t count, kz_comm_dtype 
 static kz_status n_reduce_scatter(kz_comm *c, const void *send, void *recv, size_t count,
                                   kz_comm_dtype t, kz_comm_op op) {
   nccl_impl *m = c->impl;
-  return finish(
-      c, ncclReduceScatter(send, recv, count, nccl_type(t), nccl_op(op), m->comm, m->stream),
-      "reduce_scatter");
+  return finish(c,
+                ncclReduceScatter(send, recv, count, nccl_type(t), nccl_op(op), m->comm, m->stream),
+                "reduce_scatter");
 }
 
 static kz_status n_allgather(kz_comm *c, const void *send, void *recv, size_t count,
                              kz_comm_dtype t) {
   nccl_impl *m = c->impl;
-  return finish(c, ncclAllGather(send, recv, count, nccl_type(t), m->comm, m->stream),
-                "allgather");
+  return finish(c, ncclAllGather(send, recv, count, nccl_type(t), m->comm, m->stream), "allgather");
 }
 
 static kz_status n_broadcast(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, int root) {
@@ -94,16 +96,16 @@ static void n_destroy(kz_comm *c) {
   free(c);
 }
 
-static const kz_comm_ops nccl_ops = {"nccl",      n_allreduce, n_reduce_scatter,
-                                     n_allgather, NULL,        n_broadcast,
-                                     n_barrier,   n_destroy};
+static const kz_comm_ops nccl_ops = {"nccl", n_allreduce, n_reduce_scatter, n_allgather,
+                                     NULL,   n_broadcast, n_barrier,        n_destroy};
 
-kz_status kz_comm_nccl_create(kz_comm *boot, const char *rendezvous, int rank, int size,
-                              int device, kz_comm **out) {
+kz_status kz_comm_nccl_create(kz_comm *boot, const char *rendezvous, int rank, int size, int device,
+                              kz_comm **out) {
   *out = NULL;
   if (boot && (kz_comm_rank(boot) != rank || kz_comm_size(boot) != size))
-    return kz_fail(KZ_ERR_INVALID_ARG, "NCCL communicator: the bootstrap communicator is rank "
-                                       "%d of %d, not %d of %d",
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "NCCL communicator: the bootstrap communicator is rank "
+                   "%d of %d, not %d of %d",
                    kz_comm_rank(boot), kz_comm_size(boot), rank, size);
   int n_dev = 0;
   if (cudaGetDeviceCount(&n_dev) != cudaSuccess || device < 0 || device >= n_dev)
@@ -153,8 +155,8 @@ kz_status kz_comm_nccl_create(kz_comm *boot, const char *rendezvous, int rank, i
 
 #else
 
-kz_status kz_comm_nccl_create(kz_comm *boot, const char *rendezvous, int rank, int size,
-                              int device, kz_comm **out) {
+kz_status kz_comm_nccl_create(kz_comm *boot, const char *rendezvous, int rank, int size, int device,
+                              kz_comm **out) {
   *out = NULL;
   return kz_fail(KZ_ERR_UNSUPPORTED,
                  "NCCL communicator: this kaizen was built without NCCL (a CUDA build finds it "

@@ -133,8 +133,10 @@ static kz_status start_watchdog(void) {
     char *end = NULL;
     double v = strtod(t, &end);
     if (*end || !(v > 0))
-      return kz_fail(KZ_ERR_INVALID_ARG, "environment: KZ_DIST_TIMEOUT=%s is not a positive "
-                                         "number of seconds", t);
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "environment: KZ_DIST_TIMEOUT=%s is not a positive "
+                     "number of seconds",
+                     t);
     g_timeout_s = v;
   }
   pthread_t th;

@@ -67,7 +67,8 @@ static kz_status file_share(const char *dir, int rank, void *blob, size_t len, d
 
 static kz_status parse_hostport(const char *hp, char *host, size_t cap, char *port, size_t pcap) {
   const char *colon = strrchr(hp, ':');
-  if (!colon || colon == hp || !colon[1] || (size_t)(colon - hp) >= cap || strlen(colon + 1) >= pcap)
+  if (!colon || colon == hp || !colon[1] || (size_t)(colon - hp) >= cap ||
+      strlen(colon + 1) >= pcap)
     return kz_fail(KZ_ERR_INVALID_ARG, "rendezvous tcp://%s: expected HOST:PORT", hp);
   memcpy(host, hp, (size_t)(colon - hp));
   host[colon - hp] = 0;

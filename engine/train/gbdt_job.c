@@ -13,6 +13,8 @@
 #include <time.h>
 
 #include "data/shard/fsutil.h"
+#include "engine/dist/comm.h"
+#include "engine/dist/launch.h"
 #include "engine/track/run.h"
 #include "engine/train/gbdt_checkpoint.h"
 #include "engine/train/gbdt_data.h"
@@ -75,9 +77,14 @@ typedef struct booster {
 } booster;
 
 static kz_status booster_create(const kz_gbdt_params *p, kz_device dev, const kz_gbdt_data *td,
-                                const kz_gbdt_data *vd, booster *b) {
+                                const kz_gbdt_data *vd, const kz_gbdt_dist *dist, booster *b) {
   memset(b, 0, sizeof *b);
-  if (dev.kind == KZ_DEVICE_CPU) return kz_gbdt_booster_create(p, td, vd, &b->cpu);
+  if (dev.kind == KZ_DEVICE_CPU) return kz_gbdt_booster_create_dist(p, td, vd, dist, &b->cpu);
+  if (dist)
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "train.device: data-parallel GBDT runs on the CPU booster (rank %d of %d "
+                   "asked for the GPU one); set train.device=cpu",
+                   dist->rank, dist->size);
   kz_gbdt_gpu_options o = {dev, NULL};
   return kz_gbdt_gpu_booster_create(p, td, vd, &o, &b->gpu);
 }
@@ -241,7 +248,37 @@ typedef struct job {
   int64_t checkpoint_every, keep_checkpoints;
   kz_gbdt_table train, valid;
   int has_valid;
+  /* data-parallel (docs/DISTRIBUTED.md): this rank's place; only rank 0
+   * writes the run */
+  int rank, world;
+  kz_comm *comm;
+  kz_gbdt_dist dist;
 } job;
+
+/* ---- the booster's collectives over the job's communicator (gbdt_dist.h) ---- */
+
+static kz_status dist_sum(void *ctx, double *buf, size_t n) {
+  return kz_comm_allreduce(ctx, buf, n, KZ_COMM_F64, KZ_COMM_SUM);
+}
+
+static kz_status dist_max(void *ctx, double *buf, size_t n) {
+  return kz_comm_allreduce(ctx, buf, n, KZ_COMM_F64, KZ_COMM_MAX);
+}
+
+static kz_status dist_gather_rows(void *ctx, const void *mine, int64_t rows, void *all,
+                                  size_t row_bytes) {
+  kz_comm *c = ctx;
+  const int w = kz_comm_size(c);
+  int64_t *r = malloc(sizeof(int64_t) * (size_t)w);
+  size_t *bytes = malloc(sizeof(size_t) * (size_t)w);
+  kz_status st = r && bytes ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  if (st == KZ_OK) st = kz_comm_allgather(c, &rows, r, 1, KZ_COMM_I64);
+  for (int i = 0; st == KZ_OK && i < w; ++i) bytes[i] = (size_t)r[i] * row_bytes;
+  if (st == KZ_OK) st = kz_comm_allgatherv(c, mine, all, bytes, KZ_COMM_U8);
+  free(r);
+  free(bytes);
+  return st;
+}
 
 static kz_status read_config(kz_cfg *cfg, const kz_job_cli *cli, job *j) {
   const kz_cfg_node *model = kz_cfg_section(cfg, "model");
@@ -277,10 +314,13 @@ static kz_status read_config(kz_cfg *cfg, const kz_job_cli *cli, job *j) {
 }
 
 static kz_status open_data(job *j) {
-  KZ_TRY(kz_gbdt_table_open(j->train_path, "train", "data.train", &j->train));
+  /* each rank its own rows of the training set, every rank the whole
+   * validation set (early stopping reads the same metric everywhere) */
+  KZ_TRY(
+      kz_gbdt_table_open_part(j->train_path, "train", "data.train", j->rank, j->world, &j->train));
   if (j->train.n == 0)
-    return kz_fail(KZ_ERR_INVALID_ARG, "data.train: %s has no rows in its train split",
-                   j->train_path);
+    return kz_fail(KZ_ERR_INVALID_ARG, "data.train: %s has no rows in its train split%s",
+                   j->train_path, j->world > 1 ? " for this rank (fewer rows than ranks)" : "");
   if (!j->train.label)
     return kz_fail(KZ_ERR_INVALID_ARG, "data.train: %s has no label field", j->train_path);
   if (*j->valid_path) {
@@ -373,6 +413,8 @@ static char *fingerprint(const job *j, kz_device dev) {
   json_object_set_new(o, "data features",
                       json_integer((json_int_t)j->train.n_numeric + j->train.n_categorical));
   json_object_set_new(o, "threads", json_integer(kz_gbdt_threads(p->nthread)));
+  /* only when set, so checkpoints written before the key existed resume */
+  if (p->exact_histograms) json_object_set_new(o, "model.exact_histograms", json_true());
   char dev_name[32];
   kz_device_format(dev, dev_name, sizeof dev_name);
   json_object_set_new(o, "device", json_string(dev_name));
@@ -473,9 +515,37 @@ static kz_status save_checkpoint(const job *j, kz_run *run, const booster *b, co
   return kz_gbdt_ckpt_prune(dir, (int)j->keep_checkpoints);
 }
 
+/* The world this job runs in: one process, or one rank of a data-parallel
+ * job whose booster sums over the world communicator. */
+static kz_status join_world(job *j) {
+  j->rank = 0;
+  j->world = 1;
+  if (kz_dist_size() <= 1) return KZ_OK;
+  if (!(j->comm = kz_dist_world())) return KZ_ERR_UNSUPPORTED;
+  j->rank = kz_comm_rank(j->comm);
+  j->world = kz_comm_size(j->comm);
+  if (j->ro.resume)
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "--resume: data-parallel GBDT (%d ranks) does not checkpoint yet; resume "
+                   "on one process, or train again",
+                   j->world);
+  return KZ_OK;
+}
+
 static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   KZ_TRY(read_config(cfg, cli, j));
+  KZ_TRY(join_world(j));
   KZ_TRY(open_data(j));
+  if (j->world > 1)
+    j->dist = (kz_gbdt_dist){.ctx = j->comm,
+                             .rank = j->rank,
+                             .size = j->world,
+                             .row0 = j->train.row0,
+                             .n_total = j->train.n_total,
+                             .sum = dist_sum,
+                             .max = dist_max,
+                             .gather_rows = dist_gather_rows};
+  const int lead = j->rank == 0; /* writes the run; the other ranks only compute */
   KZ_TRY(resolve_objective(&j->p, &j->train));
   kz_gbdt_data td, vd;
   table_data(&j->train, &td);
@@ -485,8 +555,9 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   char dev_name[32];
   kz_device_format(dev, dev_name, sizeof dev_name);
   booster bst, *b = &bst;
-  KZ_TRY(booster_create(&j->p, dev, &td, j->has_valid ? &vd : NULL, b));
-  int quiet = cli && cli->quiet, round = 0;
+  KZ_TRY(booster_create(&j->p, dev, &td, j->has_valid ? &vd : NULL, j->world > 1 ? &j->dist : NULL,
+                        b));
+  int quiet = (cli && cli->quiet) || !lead, round = 0;
   double wall0 = 0;
   /* Every check, the metric list included, before the run directory exists
    * (a failure after it would leave a failed run behind). */
@@ -502,7 +573,7 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   if (st == KZ_OK) st = kz_cfg_check_unused(cfg);
   if (st == KZ_OK && j->ro.resume) st = resume_from_checkpoint(j, fp, b, quiet, &round, &wall0);
   kz_run *run = NULL;
-  if (st == KZ_OK) st = kz_run_open(&j->ro, cfg, &run);
+  if (st == KZ_OK && lead) st = kz_run_open(&j->ro, cfg, &run);
   if (st != KZ_OK) {
     booster_free(b);
     free(fp);
@@ -518,7 +589,7 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   for (int i = 0; i < n_cols; ++i) name_ptrs[i] = names[i];
   /* On resume, rows after the checkpoint's round (logged before the kill)
    * are dropped: those rounds run again. */
-  st = kz_run_metrics_begin(run, name_ptrs, n_cols, j->ro.resume ? round : INT64_MAX);
+  if (lead) st = kz_run_metrics_begin(run, name_ptrs, n_cols, j->ro.resume ? round : INT64_MAX);
   /* wall_s goes on from the checkpoint's, so a resumed run's rows read as one run's. */
   double t0 = now_s() - wall0, vals[2 * KZ_GBDT_MAX_METRICS], last_ckpt = now_s();
   int stop = 0;
@@ -532,7 +603,7 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
     st = booster_round(b, with_train ? vals : NULL, vals + nm, &stop);
     if (st != KZ_OK) break;
     ++round;
-    st = kz_run_log(run, round, now_s() - t0, vals);
+    if (lead) st = kz_run_log(run, round, now_s() - t0, vals);
     if (!quiet && (round % every == 0 || stop)) {
       fprintf(stderr, "[gbdt] round %d/%d", round, j->p.num_round);
       for (int i = 0; i < n_cols; ++i)
@@ -545,7 +616,7 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
     int due = j->checkpoint_every > 0
                   ? round % j->checkpoint_every == 0
                   : round % GBDT_CKPT_ROUNDS == 0 || now_s() - last_ckpt >= GBDT_CKPT_SECONDS;
-    if (st == KZ_OK && !stop && due) {
+    if (st == KZ_OK && !stop && due && j->world == 1) {
       st = save_checkpoint(j, run, b, fp, now_s() - t0);
       last_ckpt = now_s();
     }
@@ -562,6 +633,10 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   booster_free(b);
   char path[4096];
   if (st == KZ_OK) st = name_model(m, &j->train);
+  if (!lead) { /* the model is rank 0's to save: every rank holds the same one */
+    kz_gbdt_model_free(m);
+    return st;
+  }
   if (st == KZ_OK) st = params_json(j, m, run);
   if (st == KZ_OK)
     st = kz_gbdt_model_save_json(m, kz_run_path(run, "model.json", path, sizeof path));

@@ -7,6 +7,7 @@
 
 #include "common/config/cfg.h"
 #include "kaizen.h"
+#include "models/gbdt/gbdt_dist.h"
 #include "models/gbdt/gbdt_model.h"
 #include "models/gbdt/metrics.h"
 
@@ -31,6 +32,10 @@ typedef struct kz_gbdt_params {
   kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS];
   int early_stopping_rounds; /* 0 = off */
   int nthread;               /* 0 = all cores */
+  /* gradients rounded onto a grid on which histogram sums are exact
+   * (gbdt_dist.h): the model no longer depends on the thread count or on how
+   * rows are split between ranks; data-parallel training needs it */
+  int exact_histograms;
   uint64_t seed;
 } kz_gbdt_params;
 
@@ -61,6 +66,12 @@ typedef struct kz_gbdt_booster kz_gbdt_booster;
  * valid may be NULL. The booster keeps pointers to the data. */
 kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *train,
                                  const kz_gbdt_data *valid, kz_gbdt_booster **out);
+/* The same for one rank of a data-parallel job (gbdt_dist.h): train holds
+ * this rank's rows, valid every validation row. dist NULL or of size 1: the
+ * single-process booster. The booster keeps the pointer. */
+kz_status kz_gbdt_booster_create_dist(const kz_gbdt_params *p, const kz_gbdt_data *train,
+                                      const kz_gbdt_data *valid, const kz_gbdt_dist *dist,
+                                      kz_gbdt_booster **out);
 /* The metrics being tracked (kz_gbdt_resolve_metrics: the common ones of the
  * task, then p->metrics or the default; the last decides), count in *n. */
 const kz_gbdt_metric *kz_gbdt_booster_metrics(const kz_gbdt_booster *b, int *n);

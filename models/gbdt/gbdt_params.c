@@ -113,6 +113,9 @@ kz_status kz_gbdt_params_from_cfg(const kz_cfg_node *model, kz_gbdt_params *p) {
   p->early_stopping_rounds = (int)v;
   KZ_TRY(kz_cfg_get_int(model, "nthread", 0, 0, 4096, &v));
   p->nthread = (int)v;
+  int exact = 0;
+  KZ_TRY(kz_cfg_get_bool(model, "exact_histograms", 0, &exact));
+  p->exact_histograms = exact;
   return kz_gbdt_params_check(p);
 }
 
