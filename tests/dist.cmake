@@ -10,3 +10,5 @@ set_tests_properties(dist/nccl_one PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CO
                      LABELS "cuda;dist")
 add_test(NAME dist/gbdt COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/dist_gbdt.sh $<TARGET_FILE:kaizen>)
 set_tests_properties(dist/gbdt PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS dist)
+add_test(NAME dist/nn COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/dist_nn.sh $<TARGET_FILE:kaizen>)
+set_tests_properties(dist/nn PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS dist)

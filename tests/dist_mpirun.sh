@@ -6,7 +6,7 @@
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-export OMP_WAIT_POLICY=passive KZ_DIST_TIMEOUT="${KZ_DIST_TIMEOUT:-120}"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OMP_WAIT_POLICY=passive KZ_DIST_TIMEOUT="${KZ_DIST_TIMEOUT:-120}"
 mpirun_np() {
   local n="$1"; shift
   mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$n" \

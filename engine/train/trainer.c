@@ -22,6 +22,8 @@
 
 #include "data/shard/fsutil.h"
 #include "data/shard/iter.h"
+#include "engine/dist/comm.h"
+#include "engine/dist/launch.h"
 #include "engine/track/run.h"
 #include "engine/track/run_config.h"
 #include "engine/train/checkpoint.h"
@@ -73,7 +75,17 @@ typedef struct trainer {
   double seg_t0, log_t0;
   int64_t log_samples0, seg_step0;
   char changes[2048]; /* --resume --allow-changes: the keys that differ, "" if none */
+  /* data-parallel (docs/DISTRIBUTED.md): rank of world; comm carries host
+   * values (losses, row counts), gcomm the gradients (comm on the CPU, NCCL
+   * on GPUs); only the lead rank (0) writes the run */
+  int rank, world, lead;
+  kz_comm *comm, *gcomm;
+  int began; /* the run has begun (every rank; only the lead has t->run) */
 } trainer;
+
+/* Floats per gradient all-reduce: buckets of 4 Mi floats (16 MiB) keep each
+ * message large enough for full bandwidth and bound the scratch MPI needs. */
+enum { GRAD_BUCKET = 4 << 20 };
 
 static double wall_now(const trainer *t) {
   return t->st.wall_s + (kz_now_s() - t->seg_t0);
@@ -303,7 +315,16 @@ static kz_status restore(trainer *t, const kz_ckpt_data *d) {
   return KZ_OK;
 }
 
+static kz_status write_checkpoint(trainer *t);
+
+/* The lead rank writes; the others wait for it, so a rollback or resume on
+ * any rank reads the same, complete checkpoint. */
 static kz_status save_checkpoint(trainer *t) {
+  if (t->lead) KZ_TRY(write_checkpoint(t));
+  return t->world > 1 ? kz_comm_barrier(t->comm) : KZ_OK;
+}
+
+static kz_status write_checkpoint(trainer *t) {
   const int64_t n = t->mb->info.n_params, sn = t->opt.n; /* sn: trainable floats */
   float *host = malloc((size_t)(n + sn * t->opt.n_state) * 4);
   if (!host) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
@@ -336,11 +357,17 @@ static kz_status open_epoch(trainer *t) {
   o.shuffle = 1;
   o.seed = t->c.seed;
   o.epoch = t->st.epoch;
+  /* several ranks: batch k of every rank together is the global batch k
+   * one process with batch_size x ranks would read (iter.h, stripes) */
+  o.rank = t->rank;
+  o.world = t->world;
+  o.stripe_rows = t->world > 1 ? t->c.batch_size : 0;
   KZ_TRY(kz_shard_iter_open(t->train, &o, &t->it));
   /* Resume mid-epoch: replay the iterator to the recorded position. */
   for (int64_t i = 0; i < t->st.batch_in_epoch; ++i) {
     const kz_shard_batch *b = NULL;
     KZ_TRY(kz_shard_iter_next(t->it, &b));
+    if (!b && t->world > 1) break; /* this rank's part of the last global batch is empty */
     if (!b)
       return kz_fail(KZ_ERR_INTERNAL, "resume: epoch %lld ended before batch %lld",
                      (long long)t->st.epoch, (long long)t->st.batch_in_epoch);
@@ -368,6 +395,7 @@ static kz_status evaluate(trainer *t, kz_nn_metrics *out) {
 }
 
 static kz_status log_row(trainer *t, double train_loss, double lr, const kz_nn_metrics *ev) {
+  if (!t->run) return KZ_OK; /* not the lead rank */
   double v[2 + KZ_NN_MAX_METRICS];
   for (int i = 0; i < t->n_cols; ++i) v[i] = NAN;
   v[0] = train_loss;
@@ -391,7 +419,8 @@ static kz_status eval_step(trainer *t, kz_nn_metrics *ev) {
     t->st.best_step = t->st.step;
     t->st.bad_evals = 0;
     char path[4200];
-    KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "best.kzm", path, sizeof path)));
+    if (t->run)
+      KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "best.kzm", path, sizeof path)));
   } else {
     t->st.bad_evals += 1;
     if (t->c.es_patience > 0 && t->st.bad_evals >= t->c.es_patience) t->stopped_early = 1;
@@ -414,7 +443,8 @@ static kz_status rollback(trainer *t) {
   close_epoch(t);
   kz_ckpt_data d;
   char detail[256];
-  if (t->run && kz_ckpt_load_newest(t->ckpt_dir, &d, t->prog.mode == KZ_PROGRESS_QUIET) == KZ_OK) {
+  if (t->began &&
+      kz_ckpt_load_newest(t->ckpt_dir, &d, t->prog.mode == KZ_PROGRESS_QUIET) == KZ_OK) {
     kz_status st = restore(t, &d);
     kz_ckpt_data_free(&d);
     KZ_TRY(st);
@@ -435,11 +465,30 @@ static kz_status rollback(trainer *t) {
 
 /* ---- one optimizer step ----------------------------------------------------------------- */
 
+/* Several ranks: each rank's gradients (already scaled by its rows over the
+ * global batch) are summed in buckets, and so are the loss sums and rows,
+ * so every rank then takes the step one process takes on the global batch. */
+static kz_status reduce_step(trainer *t, double *loss_sum, int64_t *rows) {
+  const int64_t n = t->mb->info.n_params;
+  float *g = t->mb->grads.data;
+  KZ_TRY(kz_stream_sync(t->s)); /* the backward pass has written them */
+  for (int64_t off = 0; off < n; off += GRAD_BUCKET)
+    KZ_TRY(kz_comm_allreduce(t->gcomm, g + off,
+                             (size_t)(n - off < GRAD_BUCKET ? n - off : GRAD_BUCKET), KZ_COMM_F32,
+                             KZ_COMM_SUM));
+  double v[2] = {*loss_sum, (double)*rows};
+  KZ_TRY(kz_comm_allreduce(t->comm, v, 2, KZ_COMM_F64, KZ_COMM_SUM));
+  *loss_sum = v[0];
+  *rows = (int64_t)v[1];
+  return KZ_OK;
+}
+
 static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
   const kz_nn_model_ops *ops = t->mb->ops;
   const int64_t n = t->mb->info.n_params;
   KZ_TRY(kz_fill_bytes(t->s, t->mb->grads.data, 0, (size_t)n * 4));
-  const double nominal = (double)(t->c.batch_size * t->c.grad_accum);
+  /* the global batch: per-rank batch x ranks x accumulation */
+  const double nominal = (double)(t->c.batch_size * t->c.grad_accum * t->world);
   int64_t rows = 0;
   double loss_sum = 0.0;
   *epoch_end = 0;
@@ -447,12 +496,15 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
     if (!t->it) KZ_TRY(open_epoch(t));
     const kz_shard_batch *b = NULL;
     KZ_TRY(kz_shard_iter_next(t->it, &b));
-    if (!b) return kz_fail(KZ_ERR_INTERNAL, "epoch %lld ended early", (long long)t->st.epoch);
+    if (!b && t->world == 1)
+      return kz_fail(KZ_ERR_INTERNAL, "epoch %lld ended early", (long long)t->st.epoch);
     uint64_t dseed = kz_splitmix64(&t->st.rng);
     double loss = 0.0;
-    KZ_TRY(ops->train_batch(t->model, b, (double)b->rows / nominal, dseed, &loss));
-    loss_sum += loss * (double)b->rows;
-    rows += b->rows;
+    /* a rank whose part of the epoch's last global batch is empty adds
+     * nothing but still takes part in the step's collectives */
+    if (b) KZ_TRY(ops->train_batch(t->model, b, (double)b->rows / nominal, dseed, &loss));
+    if (b) loss_sum += loss * (double)b->rows;
+    if (b) rows += b->rows;
     if (++t->st.batch_in_epoch == t->bpe) {
       close_epoch(t);
       t->st.epoch += 1;
@@ -461,6 +513,7 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
       break;
     }
   }
+  if (t->world > 1) KZ_TRY(reduce_step(t, &loss_sum, &rows));
   const int64_t step_no = t->st.step + 1;
   if (t->c.inject_nan_at_step >= 0 && step_no > t->inject_done &&
       step_no >= t->c.inject_nan_at_step &&
@@ -586,12 +639,14 @@ static kz_status train_loop(trainer *t) {
 
 static kz_status finish(trainer *t) {
   char path[4200];
-  KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "model.kzm", path, sizeof path)));
+  if (t->run)
+    KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "model.kzm", path, sizeof path)));
   if (t->valid && !t->have_last) {
     KZ_TRY(evaluate(t, &t->last));
     t->have_last = 1;
   }
   kz_progress_finish(&t->prog);
+  if (!t->run) return KZ_OK; /* the lead rank writes the summary */
   kz_run_summary s;
   memset(&s, 0, sizeof s);
   char dev[64];
@@ -626,10 +681,46 @@ static kz_status finish(trainer *t) {
   return KZ_OK;
 }
 
+/* One process, or one rank of a data-parallel job: host values go over the
+ * world communicator, gradients over it on the CPU and over NCCL on GPUs
+ * (one GPU per rank: the local rank's). */
+static kz_status join_world(trainer *t) {
+  t->rank = 0, t->world = 1, t->lead = 1;
+  if (kz_dist_size() <= 1) return KZ_OK;
+  if (!(t->comm = kz_dist_world())) return KZ_ERR_UNSUPPORTED;
+  t->rank = kz_comm_rank(t->comm);
+  t->world = kz_comm_size(t->comm);
+  t->lead = t->rank == 0;
+  t->gcomm = t->comm;
+  return KZ_OK;
+}
+
+static kz_status gpu_comm(trainer *t) {
+  if (t->world <= 1 || t->device.kind == KZ_DEVICE_CPU) return KZ_OK;
+  KZ_TRY(kz_comm_nccl_create(t->comm, NULL, t->rank, t->world, t->device.index, &t->gcomm));
+  return KZ_OK;
+}
+
 static kz_status run_job(trainer *t, kz_cfg *cfg) {
+  KZ_TRY(join_world(t));
+  if (t->world > 1 && kz_dist_environment()->local_rank > 0) {
+    /* each rank its own GPU: the job's cuda device becomes the local rank's */
+    kz_train_config c;
+    KZ_TRY(kz_train_config_read(cfg, &c));
+    kz_device d;
+    KZ_TRY(kz_device_parse(t->cli && t->cli->device ? t->cli->device : c.device, &d));
+    if (d.kind != KZ_DEVICE_CPU) {
+      char set[64];
+      snprintf(set, sizeof set, "train.device=cuda:%d", kz_dist_environment()->local_rank);
+      KZ_TRY(kz_cfg_set(cfg, set));
+    }
+  }
   KZ_TRY(setup(t, cfg));
+  /* no rank looks for the run directory after the lead has created it */
+  if (t->world > 1) KZ_TRY(kz_comm_barrier(t->comm));
   /* The device the model's blocks live on (the one asked for) runs the step. */
   t->device = t->mb->device;
+  KZ_TRY(gpu_comm(t));
   const int64_t n = t->mb->info.n_params;
   KZ_TRY(kz_stream_create(t->device, &t->s));
   /* the optimizer's state covers the trainable ranges only */
@@ -638,8 +729,9 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   t->host = malloc((size_t)n * 4);
   t->params0 = malloc((size_t)n * 4);
   if (!t->host || !t->params0) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
-  const int64_t rows = kz_dataset_rows(t->train);
-  t->bpe = (rows + t->c.batch_size - 1) / t->c.batch_size;
+  /* micro-batches per epoch: global ones (per-rank batch x ranks rows) */
+  const int64_t rows = kz_dataset_rows(t->train), gbatch = t->c.batch_size * t->world;
+  t->bpe = (rows + gbatch - 1) / gbatch;
   const int64_t spe = (t->bpe + t->c.grad_accum - 1) / t->c.grad_accum;
   t->total = t->c.steps > 0 ? t->c.steps : t->c.epochs * spe;
   t->sched = (kz_schedule){.kind = t->c.schedule,
@@ -672,9 +764,15 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
       return st;
     }
   }
-  if (t->changes[0]) KZ_TRY(kz_run_config_keep_old(t->run_dir, t->st.step));
-  KZ_TRY(begin_run(t, cfg, resumed));
-  kz_progress_init(&t->prog, t->cli && t->cli->quiet, t->s, t->mb->info.flops_per_row);
+  if (t->changes[0] && t->lead) KZ_TRY(kz_run_config_keep_old(t->run_dir, t->st.step));
+  if (t->lead) KZ_TRY(begin_run(t, cfg, resumed));
+  if (t->world > 1) { /* the run (and checkpoint) directory the lead created or reopened */
+    KZ_TRY(kz_comm_broadcast(t->comm, t->run_dir, sizeof t->run_dir, KZ_COMM_U8, 0));
+    snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->run_dir);
+  }
+  t->began = 1;
+  kz_progress_init(&t->prog, (t->cli && t->cli->quiet) || !t->lead, t->s,
+                   t->mb->info.flops_per_row);
   t->seg_t0 = t->log_t0 = kz_now_s();
   t->log_samples0 = t->st.samples;
   t->seg_step0 = t->st.step;
@@ -702,7 +800,7 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
     kz_status err = st;
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", kz_last_error());
-    kz_run_finish(t->run, &s);
+    if (t->run) kz_run_finish(t->run, &s);
     return kz_fail(err, "%s", msg);
   }
   return KZ_OK;
@@ -718,6 +816,7 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   if (t->run) kz_run_close(t->run);
   if (t->opt.m.data) kz_optim_free(&t->opt);
   if (t->model) t->mb->ops->destroy(t->model);
+  if (t->gcomm && t->gcomm != t->comm) kz_comm_destroy(t->gcomm);
   if (t->s) kz_stream_destroy(t->s);
   if (t->train) kz_dataset_close(t->train);
   if (t->valid) kz_dataset_close(t->valid);

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Data-parallel neural training through the CLI (docs/DISTRIBUTED.md): an MLP
+# on a generated CSV, `mpirun -np 2 kaizen train` with batch_size b against
+# one process with batch_size 2b (the same global batch), with gradient
+# accumulation, clipping, AdamW and a last short batch every epoch (dropout
+# 0: masks are drawn per rank, docs/DISTRIBUTED.md):
+#   (a) train/loss of every step within 1e-5 (relative) of one process's;
+#   (b) predictions of the final model.kzm within 1e-5 (the weights);
+#   (c) only rank 0 writes the run (one run directory);
+#   (d) kill -9 of rank 1 mid-run: the job exits non-zero within 60 s and the
+#       output names rank 1.
+# usage: dist_nn.sh KAIZEN
+set -u
+kaizen="$1"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/dist_mpirun.sh"
+have_mpi || { echo "skipped: no mpirun"; exit 77; }
+tmp=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+cd "$tmp" || exit 1
+export OMP_NUM_THREADS=1
+
+awk 'BEGIN { srand(3); print "a,b,c,d,color,y";
+  for (i = 0; i < 1501; i++) {
+    a = rand(); b = rand(); c = rand(); d = rand();
+    col = rand() < 0.3 ? "red" : (rand() < 0.5 ? "green" : "blue");
+    s = a * 3 + b * b - c + (col == "red") * 0.7 + 0.3 * rand();
+    printf "%.5f,%.5f,%.5f,%.5f,%s,%s\n", a, b, c, d, col, (s > 1.6 ? "hi" : (s > 0.9 ? "mid" : "lo")) } }' >synth.csv
+"$kaizen" data import --kind tabular --input synth.csv --out data --label y \
+  --valid-fraction 0.2 --seed 1 >/dev/null || { echo "FAIL: import"; exit 1; }
+
+# job NAME BATCH STEPS [train lines...]
+job() {
+  local name="$1" batch="$2" steps="$3"; shift 3
+  cat >"$name.yaml" <<EOT
+model:
+  type: mlp
+  hidden: [32, 16]
+  dropout: 0
+data:
+  train: data
+train:
+  optimizer: adamw
+  lr: 0.01
+  weight_decay: 0.01
+  batch_size: $batch
+  grad_accum: 2
+  steps: $steps
+  clip_norm: 0.5
+  log_every: 1
+  eval_every: 20
+  seed: 4
+$(for l in "$@"; do echo "  $l"; done)
+output:
+  runs_dir: runs
+  experiment: $name
+  run_id: r
+EOT
+}
+# 1200 train rows, global batch 2 x 2 x 50 = 200: an epoch is 6 optimizer
+# steps with a short last micro-batch (1200 = 12 x 100)
+job one 100 40
+job two 50 40
+"$kaizen" train one.yaml --quiet >one.out 2>&1 || fail "one process: $(cat one.out)"
+mpirun_np 2 "$kaizen" train two.yaml --quiet >two.out 2>&1 || fail "mpirun -np 2: $(tail -20 two.out)"
+[ "$(ls runs/two | wc -l)" = 1 ] || fail "run directories: $(ls runs/two)"
+
+# (a) the loss curves, step by step
+loss_col() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train/loss") c = i; next }
+  $c != "" { print $1, $c }' "$1"; }
+loss_col runs/one/r/metrics.csv >one.loss
+loss_col runs/two/r/metrics.csv >two.loss
+[ "$(wc -l <one.loss)" = 40 ] || fail "one process logged $(wc -l <one.loss) steps"
+paste -d' ' one.loss two.loss | awk '{ d = $2 - $4; if (d < 0) d = -d; r = d / ($2 < 0 ? -$2 : $2);
+  if ($1 != $3 || r > 1e-5) { bad++; print "step " $1 ": " $2 " vs " $4 " (rel " r ")" } }
+  END { exit bad > 0 }' >curve.diff || fail "loss curves differ: $(head -5 curve.diff)"
+echo "loss at step 40: $(tail -1 one.loss) vs $(tail -1 two.loss)"
+
+# (b) the final weights, through their predictions
+preds() { "$kaizen" predict --model "$1" --data data --out "$2" >/dev/null 2>&1; }
+preds runs/one/r/model.kzm one.csv || fail "predict one"
+preds runs/two/r/model.kzm two.csv || fail "predict two"
+paste -d, one.csv two.csv | awk -F, -v n="$(head -1 one.csv | awk -F, '{print NF}')" '
+  NR > 1 { for (i = 1; i <= n; i++) { a = $i; b = $(i + n); if (a + 0 != a) continue;
+    d = a - b; if (d < 0) d = -d; m = (a < 0 ? -a : a); if (m < 1) m = 1;
+    if (d / m > 1e-5) bad++ } } END { exit bad > 0 }' || fail "final predictions differ"
+
+# (d) a rank killed mid-run takes the job down, named
+job long 50 100000
+mpirun_np 2 "$kaizen" train long.yaml --quiet >long.out 2>&1 &
+mpi=$!
+victim=""
+for _ in $(seq 1 100); do # up to 20 s for the ranks to start training
+  for p in $(pgrep -f "train long.yaml" 2>/dev/null); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$p
+  done
+  [ -n "$victim" ] && [ -s runs/long/r/metrics.csv ] && break
+  sleep 0.2
+done
+if [ -z "$victim" ]; then
+  fail "no rank 1 process found under mpirun"
+  kill "$mpi" 2>/dev/null
+else
+  t0=$(date +%s)
+  kill -9 "$victim"
+  for _ in $(seq 1 600); do kill -0 "$mpi" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$mpi" 2>/dev/null; then
+    fail "the job still runs 60 s after rank 1 was killed"
+    kill -9 "$mpi" 2>/dev/null
+  fi
+  wait "$mpi"
+  rc=$?
+  echo "killed rank 1: job exited $rc after $(($(date +%s) - t0)) s"
+  [ "$rc" != 0 ] || fail "the job exited 0 after rank 1 was killed"
+  grep -q "rank 1" long.out || fail "no message names rank 1: $(tail -5 long.out)"
+fi
+
+[ $fails -eq 0 ] && echo "dist_nn: all ok"
+exit $((fails > 0))
