@@ -7,6 +7,8 @@
 #   (a) train/loss of every step within 1e-5 (relative) of one process's;
 #   (b) predictions of the final model.kzm within 1e-5 (the weights);
 #   (c) only rank 0 writes the run (one run directory);
+#   (e) train.zero1 (sharded AdamW state, reduce-scatter + all-gather) on 2
+#       and 3 ranks: the same curve and weights, checkpoints included;
 #   (d) kill -9 of rank 1 mid-run: the job exits non-zero within 60 s and the
 #       output names rank 1.
 # usage: dist_nn.sh KAIZEN
@@ -86,6 +88,23 @@ paste -d, one.csv two.csv | awk -F, -v n="$(head -1 one.csv | awk -F, '{print NF
   NR > 1 { for (i = 1; i <= n; i++) { a = $i; b = $(i + n); if (a + 0 != a) continue;
     d = a - b; if (d < 0) d = -d; m = (a < 0 ? -a : a); if (m < 1) m = 1;
     if (d / m > 1e-5) bad++ } } END { exit bad > 0 }' || fail "final predictions differ"
+
+# (e) ZeRO-1 on and off agree (with checkpoints every 10 steps: the state
+# gathered for them)
+job zero 50 40 "zero1: true"
+mpirun_np 2 "$kaizen" train zero.yaml --quiet --set output.checkpoint_every=10 >zero.out 2>&1 ||
+  fail "zero1 -np 2: $(tail -20 zero.out)"
+loss_col runs/zero/r/metrics.csv >zero.loss
+paste -d' ' one.loss zero.loss | awk '{ d = $2 - $4; if (d < 0) d = -d; r = d / ($2 < 0 ? -$2 : $2);
+  if ($1 != $3 || r > 1e-5) { bad++; print "step " $1 ": " $2 " vs " $4 " (rel " r ")" } }
+  END { exit bad > 0 }' >zero.diff || fail "zero1 loss curve differs: $(head -5 zero.diff)"
+preds runs/zero/r/model.kzm zero.csv || fail "predict zero"
+paste -d, one.csv zero.csv | awk -F, -v n="$(head -1 one.csv | awk -F, '{print NF}')" '
+  NR > 1 { for (i = 1; i <= n; i++) { a = $i; b = $(i + n); if (a + 0 != a) continue;
+    d = a - b; if (d < 0) d = -d; m = (a < 0 ? -a : a); if (m < 1) m = 1;
+    if (d / m > 1e-5) bad++ } } END { exit bad > 0 }' || fail "zero1 final predictions differ"
+ls runs/zero/r/checkpoints/* >/dev/null 2>&1 || fail "zero1: no checkpoint written"
+echo "zero1 loss at step 40: $(tail -1 zero.loss)"
 
 # (d) a rank killed mid-run takes the job down, named
 job long 50 100000

@@ -81,6 +81,15 @@ typedef struct trainer {
   int rank, world, lead;
   kz_comm *comm, *gcomm;
   int began; /* the run has begun (every rank; only the lead has t->run) */
+  /* ZeRO-1 (train.zero1 with several ranks): rank r owns parameters
+   * [r x chunk, (r + 1) x chunk) of the block; its optimizer state covers the
+   * trainable floats there (zr), which are floats [zt0, zt0 + opt.n) of the
+   * packed state one process keeps, so checkpoints gather the full state */
+  int zero;
+  int64_t chunk, zt0, sn_total;
+  int nzr;
+  kz_param_range zr[KZ_NN_MAX_RANGES];
+  float *zpad, *zslice; /* host: chunk x world, chunk */
 } trainer;
 
 /* Floats per gradient all-reduce: buckets of 4 Mi floats (16 MiB) keep each
@@ -296,17 +305,19 @@ static kz_status setup(trainer *t, kz_cfg *cfg) {
 /* ---- state <-> device ------------------------------------------------------------ */
 
 static kz_status restore(trainer *t, const kz_ckpt_data *d) {
+  /* the file holds one process's packed state; a ZeRO-1 rank takes its part */
+  const int64_t full = t->zero ? t->sn_total : t->opt.n, first = t->zero ? t->zt0 : 0;
   if (d->n != t->mb->info.n_params || d->n_state != t->opt.n_state ||
-      d->st.optim_kind != (int)t->c.optim.kind || d->state_n != t->opt.n)
+      d->st.optim_kind != (int)t->c.optim.kind || d->state_n != full)
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "%s: the checkpoint's parameter count, trainable count or optimizer differs "
                    "from the job's",
                    t->ckpt_dir);
   KZ_TRY(kz_copy_to_device(t->s, t->mb->params.data, d->params, (size_t)d->n * 4));
-  const size_t sbytes = (size_t)d->state_n * 4;
-  KZ_TRY(kz_copy_to_device(t->s, t->opt.m.data, d->state, sbytes));
+  const size_t sbytes = (size_t)t->opt.n * 4;
+  KZ_TRY(kz_copy_to_device(t->s, t->opt.m.data, d->state + first, sbytes));
   if (d->n_state == 2)
-    KZ_TRY(kz_copy_to_device(t->s, t->opt.v.data, d->state + d->state_n, sbytes));
+    KZ_TRY(kz_copy_to_device(t->s, t->opt.v.data, d->state + d->state_n + first, sbytes));
   KZ_TRY(kz_stream_sync(t->s));
   t->opt.t = d->st.optim_t;
   t->st = d->st;
@@ -315,23 +326,57 @@ static kz_status restore(trainer *t, const kz_ckpt_data *d) {
   return KZ_OK;
 }
 
-static kz_status write_checkpoint(trainer *t);
-
 /* The lead rank writes; the others wait for it, so a rollback or resume on
  * any rank reads the same, complete checkpoint. */
+/* ZeRO-1: the ranks' state chunks, in rank order, are one process's packed
+ * state (zero_plan), gathered into full[sn_total] (host, CPU training). */
+static kz_status zero_gather_state(trainer *t, const float *mine, float *full) {
+  int64_t *cnt = malloc(sizeof(int64_t) * (size_t)t->world);
+  size_t *counts = malloc(sizeof(size_t) * (size_t)t->world);
+  int64_t me = t->opt.n;
+  kz_status st = cnt && counts ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  if (st == KZ_OK) st = kz_comm_allgather(t->comm, &me, cnt, 1, KZ_COMM_I64);
+  for (int r = 0; st == KZ_OK && r < t->world; ++r) counts[r] = (size_t)cnt[r];
+  if (st == KZ_OK) st = kz_comm_allgatherv(t->comm, mine, full, counts, KZ_COMM_F32);
+  free(cnt);
+  free(counts);
+  return st;
+}
+
+static kz_status write_checkpoint(trainer *t, const float *state_m, const float *state_v);
+
 static kz_status save_checkpoint(trainer *t) {
-  if (t->lead) KZ_TRY(write_checkpoint(t));
+  float *full = NULL;
+  kz_status st = KZ_OK;
+  if (t->zero) { /* every rank takes part in gathering the state */
+    full = malloc((size_t)(t->sn_total * t->opt.n_state + 1) * 4);
+    if (!full) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
+    st = zero_gather_state(t, t->opt.m.data, full);
+    if (st == KZ_OK && t->opt.n_state == 2)
+      st = zero_gather_state(t, t->opt.v.data, full + t->sn_total);
+  }
+  if (st == KZ_OK && t->lead) st = write_checkpoint(t, full, full ? full + t->sn_total : NULL);
+  free(full);
+  KZ_TRY(st);
   return t->world > 1 ? kz_comm_barrier(t->comm) : KZ_OK;
 }
 
-static kz_status write_checkpoint(trainer *t) {
-  const int64_t n = t->mb->info.n_params, sn = t->opt.n; /* sn: trainable floats */
+/* state_m / state_v: the packed state on the host (ZeRO-1: gathered), or
+ * NULL to read the optimizer's own. */
+static kz_status write_checkpoint(trainer *t, const float *state_m, const float *state_v) {
+  const int64_t n = t->mb->info.n_params;
+  const int64_t sn = state_m ? t->sn_total : t->opt.n; /* sn: trainable floats */
   float *host = malloc((size_t)(n + sn * t->opt.n_state) * 4);
   if (!host) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
   kz_status st = kz_copy_to_host(t->s, host, t->mb->params.data, (size_t)n * 4);
-  if (st == KZ_OK) st = kz_copy_to_host(t->s, host + n, t->opt.m.data, (size_t)sn * 4);
-  if (st == KZ_OK && t->opt.n_state == 2)
-    st = kz_copy_to_host(t->s, host + n + sn, t->opt.v.data, (size_t)sn * 4);
+  if (st == KZ_OK && state_m) {
+    memcpy(host + n, state_m, (size_t)sn * 4);
+    if (t->opt.n_state == 2) memcpy(host + n + sn, state_v, (size_t)sn * 4);
+  } else if (st == KZ_OK) {
+    st = kz_copy_to_host(t->s, host + n, t->opt.m.data, (size_t)sn * 4);
+    if (st == KZ_OK && t->opt.n_state == 2)
+      st = kz_copy_to_host(t->s, host + n + sn, t->opt.v.data, (size_t)sn * 4);
+  }
   if (st == KZ_OK) st = kz_stream_sync(t->s);
   kz_ckpt_state cs = t->st;
   cs.optim_t = t->opt.t;
@@ -465,6 +510,35 @@ static kz_status rollback(trainer *t) {
 
 /* ---- one optimizer step ----------------------------------------------------------------- */
 
+/* ZeRO-1: every rank's updated chunk to every rank. */
+static kz_status zero_gather_params(trainer *t) {
+  const int64_t n = t->mb->info.n_params, lo = t->rank * t->chunk;
+  float *p = t->mb->params.data;
+  memset(t->zslice, 0, (size_t)t->chunk * 4);
+  if (lo < n) memcpy(t->zslice, p + lo, (size_t)(n - lo < t->chunk ? n - lo : t->chunk) * 4);
+  KZ_TRY(kz_comm_allgather(t->comm, t->zslice, t->zpad, (size_t)t->chunk, KZ_COMM_F32));
+  memcpy(p, t->zpad, (size_t)n * 4);
+  return KZ_OK;
+}
+
+/* ZeRO-1 setup: this rank's chunk, the trainable ranges in it, and where
+ * its state sits in the packed state of one process. */
+static void zero_plan(trainer *t, const kz_param_range *tr, int ntr) {
+  const int64_t n = t->mb->info.n_params;
+  t->chunk = (n + t->world - 1) / t->world;
+  const int64_t lo = t->rank * t->chunk, hi = lo + t->chunk < n ? lo + t->chunk : n;
+  t->nzr = 0;
+  t->zt0 = 0;
+  t->sn_total = 0;
+  for (int i = 0; i < ntr; ++i) {
+    const int64_t a = tr[i].offset, z = tr[i].offset + tr[i].count;
+    t->sn_total += tr[i].count;
+    t->zt0 += (lo < z ? lo : z) > a ? (lo < z ? lo : z) - a : 0; /* trainable floats before lo */
+    const int64_t x = a > lo ? a : lo, y = z < hi ? z : hi;
+    if (x < y) t->zr[t->nzr++] = (kz_param_range){x, y - x};
+  }
+}
+
 /* Several ranks: each rank's gradients (already scaled by its rows over the
  * global batch) are summed in buckets, and so are the loss sums and rows,
  * so every rank then takes the step one process takes on the global batch. */
@@ -472,7 +546,17 @@ static kz_status reduce_step(trainer *t, double *loss_sum, int64_t *rows) {
   const int64_t n = t->mb->info.n_params;
   float *g = t->mb->grads.data;
   KZ_TRY(kz_stream_sync(t->s)); /* the backward pass has written them */
-  for (int64_t off = 0; off < n; off += GRAD_BUCKET)
+  if (t->zero) {
+    /* each rank receives the sum of its own chunk only */
+    const int64_t lo = t->rank * t->chunk,
+                  cnt = n - lo < t->chunk ? (lo < n ? n - lo : 0) : t->chunk;
+    memcpy(t->zpad, g, (size_t)n * 4);
+    memset(t->zpad + n, 0, (size_t)(t->chunk * t->world - n) * 4);
+    KZ_TRY(kz_comm_reduce_scatter(t->comm, t->zpad, t->zslice, (size_t)t->chunk, KZ_COMM_F32,
+                                  KZ_COMM_SUM));
+    if (cnt > 0) memcpy(g + lo, t->zslice, (size_t)cnt * 4);
+  }
+  for (int64_t off = 0; !t->zero && off < n; off += GRAD_BUCKET)
     KZ_TRY(kz_comm_allreduce(t->gcomm, g + off,
                              (size_t)(n - off < GRAD_BUCKET ? n - off : GRAD_BUCKET), KZ_COMM_F32,
                              KZ_COMM_SUM));
@@ -526,14 +610,22 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
   double norm = 0.0;
   kz_param_range tr[KZ_NN_MAX_RANGES];
   const int ntr = kz_nn_trainable_ranges(t->mb, tr);
-  KZ_TRY(kz_grad_global_norm(t->s, &t->mb->grads, tr, ntr, t->host, &norm));
+  if (t->zero) { /* the norm of every rank's chunk */
+    KZ_TRY(kz_grad_global_norm(t->s, &t->mb->grads, t->zr, t->nzr, t->host, &norm));
+    norm *= norm;
+    KZ_TRY(kz_comm_allreduce(t->comm, &norm, 1, KZ_COMM_F64, KZ_COMM_SUM));
+    norm = sqrt(norm);
+  } else {
+    KZ_TRY(kz_grad_global_norm(t->s, &t->mb->grads, tr, ntr, t->host, &norm));
+  }
   norm *= gs;
   const double loss = rows > 0 ? loss_sum / (double)rows : 0.0;
   const double lr = kz_schedule_lr(&t->sched, t->st.step) * t->st.lr_mult;
   *skipped = !(isfinite(loss) && isfinite(norm));
   if (!*skipped) {
-    KZ_TRY(kz_optim_step(&t->opt, t->s, &t->mb->params, &t->mb->grads, tr, ntr, lr,
-                         gs * kz_clip_scale(norm, t->c.clip_norm)));
+    KZ_TRY(kz_optim_step(&t->opt, t->s, &t->mb->params, &t->mb->grads, t->zero ? t->zr : tr,
+                         t->zero ? t->nzr : ntr, lr, gs * kz_clip_scale(norm, t->c.clip_norm)));
+    if (t->zero) KZ_TRY(zero_gather_params(t));
     t->st.nan_streak = 0;
     t->st.log_loss_sum += loss;
     t->st.log_count += 1;
@@ -723,8 +815,25 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   KZ_TRY(gpu_comm(t));
   const int64_t n = t->mb->info.n_params;
   KZ_TRY(kz_stream_create(t->device, &t->s));
-  /* the optimizer's state covers the trainable ranges only */
-  KZ_TRY(kz_optim_init(&t->opt, &t->c.optim, t->device, kz_nn_trainable_count(t->mb)));
+  /* the optimizer's state covers the trainable ranges only (ZeRO-1: those
+   * in this rank's chunk) */
+  if (t->c.zero1 && t->world > 1) {
+    if (t->device.kind != KZ_DEVICE_CPU)
+      return kz_fail(KZ_ERR_UNSUPPORTED,
+                     "train.zero1: sharded optimizer state runs on the CPU path only so far; "
+                     "train on GPUs without it");
+    kz_param_range tr[KZ_NN_MAX_RANGES];
+    const int ntr = kz_nn_trainable_ranges(t->mb, tr);
+    t->zero = 1;
+    zero_plan(t, tr, ntr);
+    t->zpad = malloc((size_t)(t->chunk * t->world) * 4);
+    t->zslice = malloc((size_t)t->chunk * 4);
+    if (!t->zpad || !t->zslice) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  int64_t zn = 0;
+  for (int i = 0; i < t->nzr; ++i) zn += t->zr[i].count;
+  KZ_TRY(
+      kz_optim_init(&t->opt, &t->c.optim, t->device, t->zero ? zn : kz_nn_trainable_count(t->mb)));
   KZ_TRY(kz_optim_reset(&t->opt, t->s));
   t->host = malloc((size_t)n * 4);
   t->params0 = malloc((size_t)n * 4);
@@ -822,6 +931,7 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   if (t->valid) kz_dataset_close(t->valid);
   for (int i = 0; i < 2 + KZ_NN_MAX_METRICS; ++i) free(t->cols[i]);
   free(t->meta), free(t->host), free(t->params0);
+  free(t->zpad), free(t->zslice);
   free(t);
   return st;
 }
