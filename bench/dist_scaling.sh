@@ -47,7 +47,7 @@ m2=$(secs mpirun_np 2 "$kaizen" train mlp2.yaml --quiet)
 g1=$(secs "$kaizen" train gbdt1.yaml --quiet)
 g2=$(secs mpirun_np 2 "$kaizen" train gbdt1.yaml --quiet)
 cmp $(ls runs/gbdt1/*/model.json) # 1 and 2 ranks: the same model
-echo "host: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "host: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }'), $(nproc --all) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "whole-job wall time (start-up, data import excluded; evaluation and model writing included)"
 printf "%-28s %10s %14s\n" case seconds "samples/s"
 mlp_s=$((60 * 256))

@@ -108,8 +108,8 @@ echo "zero1 loss at step 40: $(tail -1 zero.loss)"
 
 # (d) a rank killed mid-run takes the job down, named
 job long 50 100000
-mpirun_np 2 "$kaizen" train long.yaml --quiet >long.out 2>&1 &
-mpi=$!
+"${MPIRUN[@]}" -np 2 "$kaizen" train long.yaml --quiet >long.out 2>&1 &
+mpi=$! # mpirun itself, so that every path below can end it
 victim=""
 for _ in $(seq 1 100); do # up to 20 s for the ranks to start training
   for p in $(pgrep -f "train long.yaml" 2>/dev/null); do
@@ -120,7 +120,8 @@ for _ in $(seq 1 100); do # up to 20 s for the ranks to start training
 done
 if [ -z "$victim" ]; then
   fail "no rank 1 process found under mpirun"
-  kill "$mpi" 2>/dev/null
+  kill "$mpi" 2>/dev/null # mpirun ends its ranks
+  wait "$mpi"
 else
   t0=$(date +%s)
   kill -9 "$victim"
