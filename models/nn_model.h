@@ -93,6 +93,13 @@ typedef struct kz_nn_model_ops {
    * `kaizen eval` / `kaizen predict --data` call these when set. */
   kz_status (*eval_dataset)(kz_nn_model *m, const char *data_path, kz_nn_metrics *out);
   kz_status (*predict_dataset)(kz_nn_model *m, const char *data_path, const char *out_path);
+  /* Optional (NULL: the batch's rows). What train_batch's mean loss is a
+   * mean over, for the batch and dropout_seed train_batch will get: masked
+   * tokens (transformer MLM), windows (TFT). The data-parallel trainer sums
+   * it over the ranks so that each rank's mean is weighted as one process
+   * weights the global batch's (docs/DISTRIBUTED.md). */
+  kz_status (*loss_items)(kz_nn_model *m, const kz_shard_batch *b, uint64_t dropout_seed,
+                          int64_t *items);
 } kz_nn_model_ops;
 
 typedef struct kz_nn_model_info {

@@ -12,3 +12,8 @@ add_test(NAME dist/gbdt COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/dist_gbdt.sh $<TARGE
 set_tests_properties(dist/gbdt PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS dist)
 add_test(NAME dist/nn COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/dist_nn.sh $<TARGET_FILE:kaizen>)
 set_tests_properties(dist/nn PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS dist)
+get_filename_component(KZ_DIST_SHARED_DATA ${CMAKE_SOURCE_DIR}/../shared/data ABSOLUTE)
+add_test(NAME dist/models
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/dist_models.sh $<TARGET_FILE:kaizen> ${KZ_DIST_SHARED_DATA}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
+set_tests_properties(dist/models PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS dist)

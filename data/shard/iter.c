@@ -356,9 +356,11 @@ kz_status kz_shard_iter_next(kz_shard_iter *it, const kz_shard_batch **batch) {
   }
   while (it->next_out >= it->produced && !it->finished) pthread_cond_wait(&it->cv, &it->mu);
   kz_status st = KZ_OK;
-  if (it->next_out < it->produced)
-    *batch = &it->slots[it->next_out++ % it->n_slots];
-  else if (it->error != KZ_OK)
+  if (it->next_out < it->produced) {
+    kz_shard_batch *b = &it->slots[it->next_out++ % it->n_slots];
+    b->rank_offset = it->o.stripe_rows > 0 ? it->o.rank * it->o.stripe_rows : 0;
+    *batch = b;
+  } else if (it->error != KZ_OK)
     st = it->error;
   pthread_mutex_unlock(&it->mu);
   if (st != KZ_OK) return kz_fail(st, "%s", it->message);

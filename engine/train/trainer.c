@@ -583,11 +583,22 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
     if (!b && t->world == 1)
       return kz_fail(KZ_ERR_INTERNAL, "epoch %lld ended early", (long long)t->st.epoch);
     uint64_t dseed = kz_splitmix64(&t->st.rng);
-    double loss = 0.0;
+    double loss = 0.0, w = b ? (double)b->rows / nominal : 0.0, share = b ? (double)b->rows : 0.0;
+    if (t->world > 1 && ops->loss_items) {
+      /* a model whose batch loss is a mean over items (masked tokens,
+       * windows): this rank's mean weighs its items' share of the global
+       * micro-batch's, so the ranks' sum is one process's gradient */
+      int64_t items = 0;
+      if (b) KZ_TRY(ops->loss_items(t->model, b, dseed, &items));
+      double v[2] = {(double)items, b ? (double)b->rows : 0.0};
+      KZ_TRY(kz_comm_allreduce(t->comm, v, 2, KZ_COMM_F64, KZ_COMM_SUM));
+      share = v[0] > 0 ? v[1] * (double)items / v[0] : 0.0;
+      w = share / nominal;
+    }
     /* a rank whose part of the epoch's last global batch is empty adds
      * nothing but still takes part in the step's collectives */
-    if (b) KZ_TRY(ops->train_batch(t->model, b, (double)b->rows / nominal, dseed, &loss));
-    if (b) loss_sum += loss * (double)b->rows;
+    if (b) KZ_TRY(ops->train_batch(t->model, b, w, dseed, &loss));
+    if (b) loss_sum += loss * share;
     if (b) rows += b->rows;
     if (++t->st.batch_in_epoch == t->bpe) {
       close_epoch(t);

@@ -26,17 +26,12 @@ static int64_t find_step(const kz_tft_series *s, double t) {
   return -1;
 }
 
-kz_status kz_tft_train_batch(kz_nn_model *model, const kz_shard_batch *b, double weight,
-                             uint64_t seed, double *loss) {
-  kz_tft_model *m = (kz_tft_model *)model;
-  (void)seed; /* no dropout */
-  *loss = 0.0;
-  if (m->train.n == 0)
-    return kz_fail(KZ_ERR_INVALID_ARG, "tft: this model holds no training series (a loaded model "
-                                       "is trained again with train.init_from)");
+/* The training windows that start at rows of b (on the stride, inside the
+ * training split), put into m->hb; *nw of them. */
+static kz_status gather_windows(kz_tft_model *m, const kz_shard_batch *b, int64_t *nw_out) {
   const kz_tft_dims *dm = &m->dm;
+  *nw_out = 0;
   KZ_TRY(kz_tft_batch_reserve(m, &m->hb, b->rows));
-  /* which rows start a window of the training split, on the stride */
   int64_t nw = 0;
   for (int64_t r = 0; r < b->rows; r++) {
     int32_t code = *kz_batch_i32(b, m->f_sid, r);
@@ -48,13 +43,49 @@ kz_status kz_tft_train_batch(kz_nn_model *model, const kz_shard_batch *b, double
     m->hb.series[nw] = si;
     m->hb.pos[nw++] = p;
   }
-  if (nw == 0) return KZ_OK;
   m->hb.B = nw;
   for (int64_t w = 0; w < nw; w++)
     kz_tft_batch_put(m, &m->train, &m->hb, w, m->hb.series[w], m->hb.pos[w]);
+  *nw_out = nw;
+  return KZ_OK;
+}
+
+static kz_status check_train(const kz_tft_model *m) {
+  if (m->train.n == 0)
+    return kz_fail(KZ_ERR_INVALID_ARG, "tft: this model holds no training series (a loaded model "
+                                       "is trained again with train.init_from)");
+  return KZ_OK;
+}
+
+kz_status kz_tft_train_batch(kz_nn_model *model, const kz_shard_batch *b, double weight,
+                             uint64_t seed, double *loss) {
+  kz_tft_model *m = (kz_tft_model *)model;
+  (void)seed; /* no dropout */
+  *loss = 0.0;
+  KZ_TRY(check_train(m));
+  int64_t nw = 0;
+  KZ_TRY(gather_windows(m, b, &nw));
+  if (nw == 0) return KZ_OK;
   kz_tft_batch bt = kz_tft_batch_view(&m->hb, nw);
   int64_t lab = 0;
   return kz_tft_net_step(m->net, &bt, true, weight, loss, &lab, NULL);
+}
+
+kz_status kz_tft_loss_items(kz_nn_model *model, const kz_shard_batch *b, uint64_t seed,
+                            int64_t *items) {
+  kz_tft_model *m = (kz_tft_model *)model;
+  (void)seed;
+  *items = 0;
+  KZ_TRY(check_train(m));
+  int64_t nw = 0;
+  KZ_TRY(gather_windows(m, b, &nw));
+  if (nw == 0) return KZ_OK;
+  /* the loss is a mean over the windows' known targets, once per quantile
+   * (kz_tft_net_step) */
+  kz_tft_batch bt = kz_tft_batch_view(&m->hb, nw);
+  for (int64_t i = 0; i < m->dm.tau * nw; i++)
+    if (!isnan(bt.y[i])) *items += m->dm.n_quantiles;
+  return KZ_OK;
 }
 
 kz_status kz_tft_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_eval *acc) {

@@ -55,6 +55,7 @@ const kz_nn_model_ops kz_tft_ops = {
     .meta_json = kz_tft_meta_json,
     .eval_dataset = kz_tft_eval_dataset,
     .predict_dataset = kz_tft_predict_dataset,
+    .loss_items = kz_tft_loss_items,
 };
 
 void kz_tft_free(kz_tft_model *m) {

@@ -115,6 +115,8 @@ kz_tft_batch kz_tft_batch_view(const kz_tft_host_batch *hb, int64_t B);
 void kz_tft_scale_of(const kz_tft_model *m, const kz_tft_series *s, double *mean, double *std);
 
 /* tft_eval.c */
+/* The windows train_batch's mean loss of b is over (kz_nn_model_ops.loss_items). */
+kz_status kz_tft_loss_items(kz_nn_model *m, const kz_shard_batch *b, uint64_t seed, int64_t *items);
 kz_status kz_tft_train_batch(kz_nn_model *m, const kz_shard_batch *b, double weight, uint64_t seed,
                              double *loss);
 kz_status kz_tft_eval_batch(kz_nn_model *m, const kz_shard_batch *b, kz_nn_eval *acc);

@@ -100,7 +100,8 @@ static kz_status build(const kz_tf *m, const kz_shard_batch *b, int64_t r0, int6
       return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: batch");
     int64_t M = 0;
     for (int64_t r = 0; r < B; r++) {
-      uint64_t idx = by_row_id && b->row_ids ? (uint64_t)b->row_ids[r0 + r] : (uint64_t)r;
+      uint64_t idx =
+          by_row_id && b->row_ids ? (uint64_t)b->row_ids[r0 + r] : (uint64_t)(r + b->rank_offset);
       uint64_t state = kz_rng_key(mask_seed, idx, 0x6d6c6dULL);
       for (int64_t t = 0; t < h->lengths[r]; t++) {
         int32_t id = h->ids[r * T + t];
@@ -157,6 +158,19 @@ kz_status kz_tf_train_batch(kz_nn_model *model, const kz_shard_batch *b, double 
   host_in h;
   kz_status st = build(m, b, 0, b->rows, 1, kz_rng_key(dropout_seed, 1, 0x6d61736bULL), 0, &h);
   if (st == KZ_OK) st = kz_tf_run(m, &h.in, 1, weight, dropout_seed, loss, NULL);
+  host_free(&h);
+  return st;
+}
+
+kz_status kz_tf_loss_items(kz_nn_model *model, const kz_shard_batch *b, uint64_t dropout_seed,
+                           int64_t *items) {
+  kz_tf *m = (kz_tf *)model;
+  *items = b->rows;
+  if (m->task != TF_MLM || b->rows == 0) return KZ_OK; /* a mean over rows */
+  KZ_TRY(check_batch(m, b, 1));
+  host_in h; /* the masking train_batch will draw: its loss is a mean over these tokens */
+  kz_status st = build(m, b, 0, b->rows, 1, kz_rng_key(dropout_seed, 1, 0x6d61736bULL), 0, &h);
+  if (st == KZ_OK) *items = h.in.n_masked;
   host_free(&h);
   return st;
 }

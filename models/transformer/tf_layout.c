@@ -27,6 +27,7 @@ const kz_nn_model_ops kz_tf_ops = {
     .save = kz_tf_save,
     .meta_json = kz_tf_meta_json,
     .init_from_model = kz_tf_init_from_model,
+    .loss_items = kz_tf_loss_items,
 };
 
 kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char *note,
