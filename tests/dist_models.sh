@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data-parallel training of the transformer (MLM) and the TFT through the CLI
 # (docs/DISTRIBUTED.md): `mpirun -np 2` with batch_size b against one process
-# with 2b. Both models' batch losses are means over items that differ in
+# with 2b (MLM and book classification). Both models' batch losses are means over items that differ in
 # number between ranks (masked tokens, windows): the trainer weighs each
 # rank's mean by its share of the global batch's items (loss_items), and MLM
 # masks are keyed by the row's place in the global batch. Checks: train/loss
@@ -29,9 +29,9 @@ awk 'NR == 1 || NR % 40 == 0' "$data/austen.csv" >austen.csv
   --time date --label sales --known year,month --valid-fraction 0.1 >/dev/null ||
   { echo "FAIL: import txhousing"; exit 1; }
 
-mlm() { # NAME BATCH
+mlm() { # NAME BATCH [TASK]
   cat >"$1.yaml" <<EOT
-model: {type: transformer, task: mlm, layers: 2, hidden: 32, heads: 2, ffn: 64, dropout: 0, attention_dropout: 0}
+model: {type: transformer, task: ${3:-mlm}, layers: 2, hidden: 32, heads: 2, ffn: 64, dropout: 0, attention_dropout: 0}
 data: {train: austen}
 train: {lr: 0.002, weight_decay: 0.01, batch_size: $2, steps: 10, log_every: 1, eval_every: 10, seed: 5}
 output: {runs_dir: runs, experiment: $1, run_id: r}
@@ -66,6 +66,13 @@ same_curve mlm1 mlm2 10
 a=$(final mlm1.out valid/logloss) b=$(final mlm2.out valid/logloss)
 awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-5 * a) }' ||
   fail "mlm final valid/logloss $a vs $b"
+
+# classification: a mean over labelled rows
+mlm cls1 16 classification
+mlm cls2 8 classification
+"$kaizen" train cls1.yaml --quiet >cls1.out 2>&1 || fail "cls one process: $(cat cls1.out)"
+mpirun_np 2 "$kaizen" train cls2.yaml --quiet >cls2.out 2>&1 || fail "cls -np 2: $(tail -5 cls2.out)"
+same_curve cls1 cls2 10
 
 tft tft1 64
 tft tft2 32

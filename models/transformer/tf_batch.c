@@ -165,12 +165,24 @@ kz_status kz_tf_train_batch(kz_nn_model *model, const kz_shard_batch *b, double 
 kz_status kz_tf_loss_items(kz_nn_model *model, const kz_shard_batch *b, uint64_t dropout_seed,
                            int64_t *items) {
   kz_tf *m = (kz_tf *)model;
-  *items = b->rows;
-  if (m->task != TF_MLM || b->rows == 0) return KZ_OK; /* a mean over rows */
+  *items = 0;
+  if (b->rows == 0) return KZ_OK;
   KZ_TRY(check_batch(m, b, 1));
-  host_in h; /* the masking train_batch will draw: its loss is a mean over these tokens */
+  /* the inputs train_batch builds (the same masking), counted as kz_tf_run
+   * counts what its mean loss is over */
+  host_in h;
   kz_status st = build(m, b, 0, b->rows, 1, kz_rng_key(dropout_seed, 1, 0x6d61736bULL), 0, &h);
-  if (st == KZ_OK) *items = h.in.n_masked;
+  if (st == KZ_OK) {
+    const int64_t B = h.in.B, N = B * h.in.T;
+    if (m->task == TF_MLM) {
+      *items = h.in.n_masked;
+    } else if (m->task == TF_CLS || m->task == TF_TOKCLS) {
+      const int64_t n = m->task == TF_CLS ? B : N;
+      for (int64_t i = 0; i < n; i++) *items += h.lab[i] >= 0 && h.lab[i] < m->n_classes;
+    } else { /* QA: the mean of the start and end losses; the rows with a start */
+      for (int64_t i = 0; i < B; i++) *items += h.lab[i] >= 0 && h.lab[i] < h.in.T;
+    }
+  }
   host_free(&h);
   return st;
 }

@@ -105,8 +105,9 @@ kz_status kz_tf_run(kz_tf *m, const kz_tf_inputs *in, int train, double weight,
                     uint64_t dropout_seed, double *loss, float *row_loss);
 
 /* tf_batch.c */
-/* MLM: the tokens train_batch's masking draws for (b, dropout_seed); other
- * tasks: the rows (kz_nn_model_ops.loss_items). */
+/* What train_batch's mean loss is over (kz_nn_model_ops.loss_items): MLM
+ * the tokens its masking draws for (b, dropout_seed), classification the
+ * labelled rows, NER the labelled tokens, QA the rows with an answer. */
 kz_status kz_tf_loss_items(kz_nn_model *model, const kz_shard_batch *b, uint64_t dropout_seed,
                            int64_t *items);
 kz_status kz_tf_train_batch(kz_nn_model *model, const kz_shard_batch *b, double weight,
