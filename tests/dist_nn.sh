@@ -9,6 +9,8 @@
 #   (c) only rank 0 writes the run (one run directory);
 #   (e) train.zero1 (sharded AdamW state, reduce-scatter + all-gather) on 2
 #       and 3 ranks: the same curve and weights, checkpoints included;
+#   (f) a run checkpointed on 2 ranks with ZeRO-1 resumes on one process with
+#       the same global batch and goes on as the one-process run does;
 #   (d) kill -9 of rank 1 mid-run: the job exits non-zero within 60 s and the
 #       output names rank 1.
 # usage: dist_nn.sh KAIZEN
@@ -105,6 +107,22 @@ paste -d, one.csv zero.csv | awk -F, -v n="$(head -1 one.csv | awk -F, '{print N
     if (d / m > 1e-5) bad++ } } END { exit bad > 0 }' || fail "zero1 final predictions differ"
 ls runs/zero/r/checkpoints/* >/dev/null 2>&1 || fail "zero1: no checkpoint written"
 echo "zero1 loss at step 40: $(tail -1 zero.loss)"
+
+# (f) 20 steps on 2 ranks (ZeRO-1, checkpoint at 20), then --resume on one
+# process (batch 100, no ZeRO) to step 40: steps 21-40 as the one-process run's
+job half 50 20 "zero1: true"
+mpirun_np 2 "$kaizen" train half.yaml --quiet --set output.checkpoint_every=10 >half.out 2>&1 ||
+  fail "half -np 2: $(tail -20 half.out)"
+"$kaizen" train half.yaml --quiet --resume --allow-changes --set train.steps=40 \
+  --set train.batch_size=100 --set train.zero1=false --set output.checkpoint_every=10 \
+  >resume.out 2>&1 || fail "resume on one process: $(tail -5 resume.out)"
+loss_col runs/half/r/metrics.csv | awk '$1 > 20' >half.loss
+awk '$1 > 20' one.loss >one.tail
+[ "$(wc -l <half.loss)" = 20 ] || fail "resumed run logged $(wc -l <half.loss) steps after 20"
+paste -d' ' one.tail half.loss | awk '{ d = $2 - $4; if (d < 0) d = -d; r = d / ($2 < 0 ? -$2 : $2);
+  if ($1 != $3 || r > 1e-5) { bad++; print "step " $1 ": " $2 " vs " $4 " (rel " r ")" } }
+  END { exit bad > 0 }' >half.diff || fail "resumed curve differs: $(head -5 half.diff)"
+echo "resumed on 1 rank, step 40: $(tail -1 half.loss)"
 
 # (d) a rank killed mid-run takes the job down, named
 job long 50 100000
