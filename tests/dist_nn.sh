@@ -11,6 +11,8 @@
 #       and 3 ranks: the same curve and weights, checkpoints included;
 #   (f) a run checkpointed on 2 ranks with ZeRO-1 resumes on one process with
 #       the same global batch and goes on as the one-process run does;
+#   (g) a rank that hangs (SIGSTOP): the watchdog (KZ_DIST_TIMEOUT=5) ends the
+#       job, non-zero, within 60 s, naming the waiting rank and the collective;
 #   (d) kill -9 of rank 1 mid-run: the job exits non-zero within 60 s and the
 #       output names rank 1.
 # usage: dist_nn.sh KAIZEN
@@ -153,6 +155,39 @@ else
   echo "killed rank 1: job exited $rc after $(($(date +%s) - t0)) s"
   [ "$rc" != 0 ] || fail "the job exited 0 after rank 1 was killed"
   grep -q "rank 1" long.out || fail "no message names rank 1: $(tail -5 long.out)"
+fi
+
+# (g) rank 1 stopped: rank 0's watchdog ends the job
+KZ_DIST_TIMEOUT=5 "${MPIRUN[@]}" -np 2 "$kaizen" train long.yaml --quiet --set output.run_id=hang \
+  >hang.out 2>&1 &
+mpi=$!
+victim=""
+for _ in $(seq 1 100); do
+  for p in $(pgrep -f "run_id=hang" 2>/dev/null); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$p
+  done
+  [ -n "$victim" ] && [ -s runs/long/hang/metrics.csv ] && break
+  sleep 0.2
+done
+if [ -z "$victim" ]; then
+  fail "hang: no rank 1 process found"
+  kill "$mpi" 2>/dev/null
+  wait "$mpi"
+else
+  t0=$(date +%s)
+  kill -STOP "$victim"
+  for _ in $(seq 1 600); do kill -0 "$mpi" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$mpi" 2>/dev/null; then
+    fail "the job still runs 60 s after rank 1 stopped"
+    kill -9 "$victim" "$mpi" 2>/dev/null
+  fi
+  wait "$mpi"
+  rc=$?
+  kill -9 "$victim" 2>/dev/null
+  echo "stopped rank 1: job exited $rc after $(($(date +%s) - t0)) s"
+  [ "$rc" != 0 ] || fail "the job exited 0 with rank 1 stopped"
+  grep -q "rank 0 of 2 failed: .* has waited .* a rank has died or hangs" hang.out ||
+    fail "hang: no watchdog message: $(tail -5 hang.out)"
 fi
 
 [ $fails -eq 0 ] && echo "dist_nn: all ok"
