@@ -65,7 +65,7 @@ EOT
   t2=$(secs mpirun_np 2 "$kaizen" train tf2.yaml --quiet)
 fi
 
-echo "host: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }'), $(nproc --all) CPUs; load before the runs $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "host: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }'), $(nproc --all) CPUs; load average after the runs $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-34s %9s %12s\n" case seconds "samples/s"
 row "mlp 512x512, batch 256, 1 rank" "$m1" $((150 * 256))
 row "mlp 512x512, 2 ranks x 128" "$m2" $((150 * 256))

@@ -13,6 +13,7 @@
 #       the same global batch and goes on as the one-process run does;
 #   (g) a rank that hangs (SIGSTOP): the watchdog (KZ_DIST_TIMEOUT=5) ends the
 #       job, non-zero, within 60 s, naming the waiting rank and the collective;
+#   (h) KZ_RANK/KZ_WORLD_SIZE without MPI on the CPU: refused at once, named;
 #   (d) kill -9 of rank 1 mid-run: the job exits non-zero within 60 s and the
 #       output names rank 1.
 # usage: dist_nn.sh KAIZEN
@@ -156,6 +157,13 @@ else
   [ "$rc" != 0 ] || fail "the job exited 0 after rank 1 was killed"
   grep -q "rank 1" long.out || fail "no message names rank 1: $(tail -5 long.out)"
 fi
+
+# (h) ranks without MPI (KZ_RANK / KZ_WORLD_SIZE) train on GPUs only: on the
+# CPU a rank says so at once instead of waiting for its peers
+KZ_RANK=0 KZ_WORLD_SIZE=2 timeout 60 "$kaizen" train two.yaml --quiet --set output.run_id=nompi \
+  >nompi.out 2>&1 && fail "CPU training without MPI on 2 ranks started"
+grep -q "rank 0 of 2 failed: .*CPU training on several ranks needs an MPI launcher" nompi.out ||
+  fail "no-MPI message: $(cat nompi.out)"
 
 # (g) rank 1 stopped: rank 0's watchdog ends the job
 KZ_DIST_TIMEOUT=5 "${MPIRUN[@]}" -np 2 "$kaizen" train long.yaml --quiet --set output.run_id=hang \

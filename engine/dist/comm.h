@@ -51,6 +51,10 @@ kz_status kz_comm_self_create(kz_comm **out);
 /* The MPI world (MPI_COMM_WORLD); MPI must be initialised (launch.h).
  * KZ_ERR_UNSUPPORTED in a build without MPI. */
 kz_status kz_comm_mpi_create(kz_comm **out);
+/* A view of a NCCL communicator for host buffers: each call stages them
+ * through a device buffer (for the few small values a trainer exchanges when
+ * there is no MPI). The view does not own nccl, which must outlive it. */
+kz_status kz_comm_nccl_host_view(kz_comm *nccl, kz_comm **out);
 /* A NCCL communicator of `size` ranks on CUDA device `device`. The unique id
  * travels over `boot` when given (an MPI communicator of the same ranks),
  * else through the rendezvous spec (rendezvous.h). KZ_ERR_UNSUPPORTED in a

@@ -20,6 +20,10 @@ typedef struct nccl_impl {
   cudaStream_t stream;
   int device;
   float *one; /* a device float for the barrier */
+  /* a host view (kz_comm_nccl_host_view): buffers staged through stage */
+  int host_view;
+  void *stage;
+  size_t stage_bytes;
 } nccl_impl;
 
 static ncclDataType_t nccl_type(kz_comm_dtype t) {
@@ -96,6 +100,105 @@ static void n_destroy(kz_comm *c) {
   free(c);
 }
 
+static const kz_comm_ops nccl_ops;
+
+/* ---- the host view: stage, run the device collective, copy back ---------------- */
+
+static kz_status stage_reserve(kz_comm *c, size_t bytes) {
+  nccl_impl *m = c->impl;
+  if (bytes <= m->stage_bytes) return KZ_OK;
+  if (m->stage) cudaFree(m->stage);
+  m->stage = NULL;
+  m->stage_bytes = 0;
+  if (cudaMalloc(&m->stage, bytes) != cudaSuccess)
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "rank %d: NCCL host view: %zu bytes of device memory",
+                   c->rank, bytes);
+  m->stage_bytes = bytes;
+  return KZ_OK;
+}
+
+static kz_status copy(kz_comm *c, void *dst, const void *src, size_t bytes, int to_device) {
+  nccl_impl *m = c->impl;
+  cudaError_t e = cudaMemcpyAsync(
+      dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost, m->stream);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(m->stream);
+  if (e != cudaSuccess)
+    return kz_fail(KZ_ERR_DEVICE, "rank %d: NCCL host view: %s", c->rank, cudaGetErrorString(e));
+  return KZ_OK;
+}
+
+static kz_status h_allreduce(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, kz_comm_op op) {
+  nccl_impl *m = c->impl;
+  const size_t bytes = count * kz_comm_dtype_size(t);
+  KZ_TRY(stage_reserve(c, bytes));
+  KZ_TRY(copy(c, m->stage, buf, bytes, 1));
+  KZ_TRY(n_allreduce(c, m->stage, count, t, op));
+  return copy(c, buf, m->stage, bytes, 0);
+}
+
+static kz_status h_reduce_scatter(kz_comm *c, const void *send, void *recv, size_t count,
+                                  kz_comm_dtype t, kz_comm_op op) {
+  nccl_impl *m = c->impl;
+  const size_t bytes = count * kz_comm_dtype_size(t), all = bytes * (size_t)c->size;
+  KZ_TRY(stage_reserve(c, all + bytes));
+  KZ_TRY(copy(c, m->stage, send, all, 1));
+  KZ_TRY(n_reduce_scatter(c, m->stage, (char *)m->stage + all, count, t, op));
+  return copy(c, recv, (char *)m->stage + all, bytes, 0);
+}
+
+static kz_status h_allgather(kz_comm *c, const void *send, void *recv, size_t count,
+                             kz_comm_dtype t) {
+  nccl_impl *m = c->impl;
+  const size_t bytes = count * kz_comm_dtype_size(t), all = bytes * (size_t)c->size;
+  KZ_TRY(stage_reserve(c, all + bytes));
+  KZ_TRY(copy(c, (char *)m->stage + all, send, bytes, 1));
+  KZ_TRY(n_allgather(c, (char *)m->stage + all, m->stage, count, t));
+  return copy(c, recv, m->stage, all, 0);
+}
+
+static kz_status h_broadcast(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, int root) {
+  nccl_impl *m = c->impl;
+  const size_t bytes = count * kz_comm_dtype_size(t);
+  KZ_TRY(stage_reserve(c, bytes));
+  KZ_TRY(copy(c, m->stage, buf, bytes, 1));
+  KZ_TRY(n_broadcast(c, m->stage, count, t, root));
+  return copy(c, buf, m->stage, bytes, 0);
+}
+
+static void h_destroy(kz_comm *c) {
+  nccl_impl *m = c->impl;
+  if (m && m->stage) cudaFree(m->stage);
+  free(m);
+  free(c);
+}
+
+static const kz_comm_ops nccl_host_ops = {"nccl-host", h_allreduce, h_reduce_scatter, h_allgather,
+                                          NULL,        h_broadcast, n_barrier,        h_destroy};
+
+kz_status kz_comm_nccl_host_view(kz_comm *nccl, kz_comm **out) {
+  *out = NULL;
+  if (!nccl || nccl->ops != &nccl_ops)
+    return kz_fail(KZ_ERR_INVALID_ARG, "NCCL host view: not a NCCL communicator");
+  const nccl_impl *src = nccl->impl;
+  kz_comm *c = calloc(1, sizeof *c);
+  nccl_impl *m = calloc(1, sizeof *m);
+  if (!c || !m) {
+    free(c);
+    free(m);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "NCCL host view: out of memory");
+  }
+  *m = *src; /* the same NCCL communicator, stream and barrier float: not owned */
+  m->host_view = 1;
+  m->stage = NULL;
+  m->stage_bytes = 0;
+  c->ops = &nccl_host_ops;
+  c->rank = nccl->rank;
+  c->size = nccl->size;
+  c->impl = m;
+  *out = c;
+  return KZ_OK;
+}
+
 static const kz_comm_ops nccl_ops = {"nccl", n_allreduce, n_reduce_scatter, n_allgather,
                                      NULL,   n_broadcast, n_barrier,        n_destroy};
 
@@ -154,6 +257,11 @@ kz_status kz_comm_nccl_create(kz_comm *boot, const char *rendezvous, int rank, i
 }
 
 #else
+
+kz_status kz_comm_nccl_host_view(kz_comm *nccl, kz_comm **out) {
+  *out = NULL;
+  return kz_fail(KZ_ERR_UNSUPPORTED, "NCCL host view: this kaizen was built without NCCL");
+}
 
 kz_status kz_comm_nccl_create(kz_comm *boot, const char *rendezvous, int rank, int size, int device,
                               kz_comm **out) {

@@ -80,7 +80,8 @@ typedef struct trainer {
    * on GPUs); only the lead rank (0) writes the run */
   int rank, world, lead;
   kz_comm *comm, *gcomm;
-  int began; /* the run has begun (every rank; only the lead has t->run) */
+  int began;     /* the run has begun (every rank; only the lead has t->run) */
+  int nccl_only; /* no MPI: comm is a host view of gcomm (NCCL) */
   /* ZeRO-1 (train.zero1 with several ranks): rank r owns parameters
    * [r x chunk, (r + 1) x chunk) of the block; its optimizer state covers the
    * trainable floats there (zr), which are floats [zt0, zt0 + opt.n) of the
@@ -790,16 +791,35 @@ static kz_status finish(trainer *t) {
 static kz_status join_world(trainer *t) {
   t->rank = 0, t->world = 1, t->lead = 1;
   if (kz_dist_size() <= 1) return KZ_OK;
-  if (!(t->comm = kz_dist_world())) return KZ_ERR_UNSUPPORTED;
-  t->rank = kz_comm_rank(t->comm);
-  t->world = kz_comm_size(t->comm);
+  t->rank = kz_dist_rank();
+  t->world = kz_dist_size();
   t->lead = t->rank == 0;
-  t->gcomm = t->comm;
+  if (kz_dist_environment()->mpi) {
+    if (!(t->comm = kz_dist_world())) return KZ_ERR_UNSUPPORTED;
+    t->gcomm = t->comm;
+  }
+  return KZ_OK;
+}
+
+/* Ranks without MPI (KZ_RANK or Slurm alone, docs/DISTRIBUTED.md): GPUs only;
+ * the NCCL id through the rendezvous, and the few host values through a
+ * view of the same NCCL communicator. */
+static kz_status nccl_only_world(trainer *t) {
+  if (t->world <= 1 || t->comm) return KZ_OK;
+  if (t->device.kind == KZ_DEVICE_CPU)
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "rank %d of %d (launcher %s): CPU training on several ranks needs an MPI "
+                   "launcher (mpirun, or srun --mpi=pmix); without one only GPUs (NCCL) can train",
+                   t->rank, t->world, kz_dist_environment()->launcher);
+  KZ_TRY(kz_comm_nccl_create(NULL, kz_dist_rendezvous(), t->rank, t->world, t->device.index,
+                             &t->gcomm));
+  KZ_TRY(kz_comm_nccl_host_view(t->gcomm, &t->comm));
+  t->nccl_only = 1;
   return KZ_OK;
 }
 
 static kz_status gpu_comm(trainer *t) {
-  if (t->world <= 1 || t->device.kind == KZ_DEVICE_CPU) return KZ_OK;
+  if (t->world <= 1 || t->device.kind == KZ_DEVICE_CPU || t->gcomm != t->comm) return KZ_OK;
   KZ_TRY(kz_comm_nccl_create(t->comm, NULL, t->rank, t->world, t->device.index, &t->gcomm));
   return KZ_OK;
 }
@@ -819,6 +839,7 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
     }
   }
   KZ_TRY(setup(t, cfg));
+  KZ_TRY(nccl_only_world(t));
   /* no rank looks for the run directory after the lead has created it */
   if (t->world > 1) KZ_TRY(kz_comm_barrier(t->comm));
   /* The device the model's blocks live on (the one asked for) runs the step. */
@@ -936,6 +957,9 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   if (t->run) kz_run_close(t->run);
   if (t->opt.m.data) kz_optim_free(&t->opt);
   if (t->model) t->mb->ops->destroy(t->model);
+  /* MPI's world belongs to launch.c; the NCCL communicator (and, without
+   * MPI, its host view) are the trainer's */
+  if (t->nccl_only) kz_comm_destroy(t->comm);
   if (t->gcomm && t->gcomm != t->comm) kz_comm_destroy(t->gcomm);
   if (t->s) kz_stream_destroy(t->s);
   if (t->train) kz_dataset_close(t->train);
