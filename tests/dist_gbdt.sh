@@ -6,6 +6,8 @@
 #       categorical feature, early stopping on the valid split;
 #   (b) a 3-class job (the class-parallel streams), lossguide;
 #   (c) regression with 256 bins (missing bits) and 2 threads per rank;
+# (d) round checkpoints written on 2 ranks resume on 3 ranks and on one
+# process to the uninterrupted model, byte for byte;
 # and, with more than one rank, a job without exact_histograms and one with
 # a leaf-refitting objective are refused, naming the key. Run as root on 2
 # cores in CI: the Open MPI settings for that are in dist_mpirun.sh.
@@ -75,6 +77,27 @@ for name in bin multi reg; do
     [ "$(ls "runs/$name" | wc -l)" = "$((n == 2 ? 2 : 3))" ] || fail "$name: run dirs $(ls "runs/$name")"
   done
   echo "$name: $(cat "$name.one.out")"
+done
+
+# round checkpoints: a 2-rank run checkpoints at round 6 (margins gathered:
+# the file one process writes); made to look interrupted (summary.json
+# removed), it resumes on 3 ranks and on 1 process to the uninterrupted model
+job ck bin 1 "num_round: 12" "max_depth: 4" "subsample: 0.8" "exact_histograms: true"
+"$kaizen" train ck.yaml --quiet --set output.run_id=one >ck.one.out 2>&1 || fail "ck one: $(cat ck.one.out)"
+for to in 3 1; do
+  mpirun_np 2 "$kaizen" train ck.yaml --quiet --set output.run_id=cut$to \
+    --set output.checkpoint_every=6 >ck.cut$to.out 2>&1 || fail "ck -np 2: $(tail -5 ck.cut$to.out)"
+  ls runs/ck/cut$to/checkpoints/gbdt-*6.kzg >/dev/null 2>&1 || fail "ck: no round-6 checkpoint: $(ls runs/ck/cut$to/checkpoints)"
+  rm -f runs/ck/cut$to/summary.json runs/ck/cut$to/model.json
+  if [ $to = 1 ]; then
+    "$kaizen" train ck.yaml --quiet --resume --set output.run_id=cut$to \
+      --set output.checkpoint_every=6 >ck.res$to.out 2>&1 || fail "ck resume on 1: $(tail -5 ck.res$to.out)"
+  else
+    mpirun_np $to "$kaizen" train ck.yaml --quiet --resume --set output.run_id=cut$to \
+      --set output.checkpoint_every=6 >ck.res$to.out 2>&1 || fail "ck resume on $to: $(tail -5 ck.res$to.out)"
+  fi
+  cmp -s runs/ck/one/model.json runs/ck/cut$to/model.json ||
+    fail "ck: 2 ranks, resumed on $to: model.json differs from one process's"
 done
 
 # refused with more than one rank

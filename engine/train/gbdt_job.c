@@ -367,8 +367,9 @@ static kz_status params_json(const job *j, const kz_gbdt_model *m, kz_run *run) 
            p->max_depth, p->max_leaves,
            p->grow_policy == KZ_GBDT_LOSSGUIDE ? "lossguide" : "depthwise", p->max_bin, p->lambda,
            p->alpha, p->gamma, p->min_child_weight, p->subsample, p->colsample_bytree,
-           p->colsample_bynode, m->num_group, m->n_numeric, m->n_categorical, (long long)j->train.n,
-           (long long)(j->has_valid ? j->valid.n : 0), (unsigned long long)p->seed);
+           p->colsample_bynode, m->num_group, m->n_numeric, m->n_categorical,
+           (long long)j->train.n_total, (long long)(j->has_valid ? j->valid.n : 0),
+           (unsigned long long)p->seed);
   return kz_run_write_params(run, buf);
 }
 
@@ -408,7 +409,7 @@ static char *fingerprint(const job *j, kz_device dev) {
   json_object_set_new(o, "model.eval_metric", metrics);
   json_object_set_new(o, "model.early_stopping_rounds", json_integer(p->early_stopping_rounds));
   json_object_set_new(o, "train.seed", json_integer((json_int_t)p->seed));
-  json_object_set_new(o, "data.train rows", json_integer(j->train.n));
+  json_object_set_new(o, "data.train rows", json_integer(j->train.n_total));
   json_object_set_new(o, "data.valid rows", json_integer(j->has_valid ? j->valid.n : 0));
   json_object_set_new(o, "data features",
                       json_integer((json_int_t)j->train.n_numeric + j->train.n_categorical));
@@ -488,6 +489,15 @@ static kz_status resume_from_checkpoint(const job *j, const char *fp, booster *b
             "kaizen: warning: %s: %s; the resumed run may differ in the last bits from an "
             "uninterrupted one\n",
             path, why);
+  /* the checkpoint holds every row's margins (one process's, or gathered
+   * from the ranks): this rank continues from its own rows' */
+  if (ck.st.n != j->train.n_total) {
+    kz_gbdt_ckpt_free(&ck);
+    return kz_fail(KZ_ERR_INVALID_ARG, "--resume: %s holds %lld training rows, the data %lld", path,
+                   (long long)ck.st.n, (long long)j->train.n_total);
+  }
+  ck.st.margin += j->train.row0 * ck.st.K;
+  ck.st.n = j->train.n;
   kz_gbdt_model *trees = ck.model;
   ck.model = NULL;
   ck.st.model = NULL;
@@ -502,17 +512,37 @@ static kz_status resume_from_checkpoint(const job *j, const char *fp, booster *b
   return KZ_OK;
 }
 
+/* Every rank takes part: with several ranks the margins are gathered in row
+ * order, so rank 0 writes the checkpoint one process writes (and any number
+ * of ranks can resume from it). */
 static kz_status save_checkpoint(const job *j, kz_run *run, const booster *b, const char *fp,
                                  double wall_s) {
-  char dir[4200], path[4400];
-  kz_run_path(run, "checkpoints", dir, sizeof dir);
-  int created = 0;
-  KZ_TRY(kz_fs_ensure_dir(dir, &created));
   kz_gbdt_booster_state s;
   booster_get_state(b, &s);
-  kz_gbdt_ckpt_path(dir, s.round, path, sizeof path);
-  KZ_TRY(kz_gbdt_ckpt_write(path, &s, wall_s, fp));
-  return kz_gbdt_ckpt_prune(dir, (int)j->keep_checkpoints);
+  double *all = NULL;
+  if (j->world > 1) {
+    all = malloc(sizeof(double) * (size_t)j->train.n_total * (size_t)s.K);
+    if (!all) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt checkpoint: out of memory");
+    kz_status st = dist_gather_rows(j->comm, s.margin, s.n, all, sizeof(double) * (size_t)s.K);
+    if (st != KZ_OK) {
+      free(all);
+      return st;
+    }
+    s.margin = all;
+    s.n = j->train.n_total;
+  }
+  kz_status st = KZ_OK;
+  if (run) { /* the lead rank */
+    char dir[4200], path[4400];
+    kz_run_path(run, "checkpoints", dir, sizeof dir);
+    int created = 0;
+    st = kz_fs_ensure_dir(dir, &created);
+    kz_gbdt_ckpt_path(dir, s.round, path, sizeof path);
+    if (st == KZ_OK) st = kz_gbdt_ckpt_write(path, &s, wall_s, fp);
+    if (st == KZ_OK) st = kz_gbdt_ckpt_prune(dir, (int)j->keep_checkpoints);
+  }
+  free(all);
+  return st;
 }
 
 /* The world this job runs in: one process, or one rank of a data-parallel
@@ -524,11 +554,6 @@ static kz_status join_world(job *j) {
   if (!(j->comm = kz_dist_world())) return KZ_ERR_UNSUPPORTED;
   j->rank = kz_comm_rank(j->comm);
   j->world = kz_comm_size(j->comm);
-  if (j->ro.resume)
-    return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "--resume: data-parallel GBDT (%d ranks) does not checkpoint yet; resume "
-                   "on one process, or train again",
-                   j->world);
   return KZ_OK;
 }
 
@@ -572,6 +597,8 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
                     : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   if (st == KZ_OK) st = kz_cfg_check_unused(cfg);
   if (st == KZ_OK && j->ro.resume) st = resume_from_checkpoint(j, fp, b, quiet, &round, &wall0);
+  /* every rank has checked the run before the lead reopens it (run.pid) */
+  if (st == KZ_OK && j->world > 1) st = kz_comm_barrier(j->comm);
   kz_run *run = NULL;
   if (st == KZ_OK && lead) st = kz_run_open(&j->ro, cfg, &run);
   if (st != KZ_OK) {
@@ -613,10 +640,12 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
     /* A checkpoint after the row it covers is in metrics.csv. None after the
      * last round: the model and summary follow at once, and a resume always
      * has a round left to run. */
+    /* several ranks decide by rounds only: every rank must agree */
     int due = j->checkpoint_every > 0
                   ? round % j->checkpoint_every == 0
-                  : round % GBDT_CKPT_ROUNDS == 0 || now_s() - last_ckpt >= GBDT_CKPT_SECONDS;
-    if (st == KZ_OK && !stop && due && j->world == 1) {
+                  : round % GBDT_CKPT_ROUNDS == 0 ||
+                        (j->world == 1 && now_s() - last_ckpt >= GBDT_CKPT_SECONDS);
+    if (st == KZ_OK && !stop && due) {
       st = save_checkpoint(j, run, b, fp, now_s() - t0);
       last_ckpt = now_s();
     }
