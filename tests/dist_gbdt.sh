@@ -73,6 +73,9 @@ for name in bin multi reg; do
       { fail "$name mpirun -np $n: $(tail -20 "$name.np$n.out")"; continue; }
     cmp -s "runs/$name/one/model.json" "runs/$name/np$n/model.json" ||
       fail "$name: mpirun -np $n model.json differs from one process's"
+    # metrics.csv too, all but wall_s (train metrics over every rank's rows)
+    cmp -s <(cut -d, -f1,3- "runs/$name/one/metrics.csv") <(cut -d, -f1,3- "runs/$name/np$n/metrics.csv") ||
+      fail "$name: mpirun -np $n metrics.csv differs: $(diff <(cut -d, -f1,3- "runs/$name/one/metrics.csv") <(cut -d, -f1,3- "runs/$name/np$n/metrics.csv") | head -4)"
     # one run directory: rank 0's
     [ "$(ls "runs/$name" | wc -l)" = "$((n == 2 ? 2 : 3))" ] || fail "$name: run dirs $(ls "runs/$name")"
   done

@@ -253,6 +253,7 @@ typedef struct job {
   int rank, world;
   kz_comm *comm;
   kz_gbdt_dist dist;
+  float *label_all; /* several ranks: every training label, gathered for the train metrics */
 } job;
 
 /* ---- the booster's collectives over the job's communicator (gbdt_dist.h) ---- */
@@ -545,6 +546,31 @@ static kz_status save_checkpoint(const job *j, kz_run *run, const booster *b, co
   return st;
 }
 
+/* Several ranks: the training metrics over every rank's rows (margins
+ * gathered in row order, labels once), the values one process logs. */
+static kz_status train_metrics_all_rows(job *j, const booster *b, double *vals) {
+  kz_gbdt_booster_state s;
+  booster_get_state(b, &s);
+  const int64_t N = j->train.n_total;
+  double *margin = malloc(sizeof(double) * (size_t)N * (size_t)s.K);
+  kz_status st = margin ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  if (st == KZ_OK && !j->label_all) {
+    j->label_all = malloc(sizeof(float) * (size_t)N);
+    st = j->label_all
+             ? dist_gather_rows(j->comm, j->train.label, j->train.n, j->label_all, sizeof(float))
+             : kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  }
+  if (st == KZ_OK)
+    st = dist_gather_rows(j->comm, s.margin, s.n, margin, sizeof(double) * (size_t)s.K);
+  int nm = 0;
+  const kz_gbdt_metric *ms = booster_metrics(b, &nm);
+  if (st == KZ_OK)
+    kz_gbdt_metrics_eval(ms, nm, (kz_gbdt_objective)j->p.objective, j->p.quantile_alpha, s.K, N,
+                         margin, j->label_all, vals);
+  free(margin);
+  return st;
+}
+
 /* The world this job runs in: one process, or one rank of a data-parallel
  * job whose booster sums over the world communicator. */
 static kz_status join_world(job *j) {
@@ -627,7 +653,8 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
      * and the last round: the other rows of metrics.csv leave them empty. */
     int with_train = (round + 1) % every == 0 || round + 1 == j->p.num_round;
     for (int i = 0; i < nm; ++i) vals[i] = NAN;
-    st = booster_round(b, with_train ? vals : NULL, vals + nm, &stop);
+    st = booster_round(b, with_train && j->world == 1 ? vals : NULL, vals + nm, &stop);
+    if (st == KZ_OK && with_train && j->world > 1) st = train_metrics_all_rows(j, b, vals);
     if (st != KZ_OK) break;
     ++round;
     if (lead) st = kz_run_log(run, round, now_s() - t0, vals);
@@ -723,5 +750,6 @@ kz_status kz_gbdt_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   if (st == KZ_OK) st = train_run(&j, cfg, cli);
   kz_gbdt_table_close(&j.train);
   kz_gbdt_table_close(&j.valid);
+  free(j.label_all);
   return st;
 }
