@@ -261,6 +261,13 @@ static kz_status setup(trainer *t, kz_cfg *cfg) {
                    "--set output.run_id=ID)");
   KZ_TRY(open_data(t));
   KZ_TRY(create_model(t, cfg));
+  /* a model without bf16 fails here, before the run directory exists */
+  kz_status pst = kz_nn_set_precision(t->model, t->c.precision);
+  if (pst != KZ_OK) {
+    char where[512];
+    kz_cfg_key_where(kz_cfg_section(cfg, "train"), "precision", where, sizeof where);
+    return kz_fail_context(pst, "%s", where);
+  }
   KZ_TRY(pick_metric(t));
   KZ_TRY(kz_cfg_check_unused(cfg));
   if (t->c.run_id) {
@@ -425,6 +432,7 @@ static kz_status rollback(trainer *t) {
     KZ_TRY(kz_optim_reset(&t->opt, t->s));
     t->st = t->st0;
   }
+  KZ_TRY(kz_nn_refresh_bf16(t->mb, t->s));
   t->st.lr_mult = mult;
   t->st.nan_streak = 0;
   snprintf(detail, sizeof detail, "rolled back to step %lld, lr multiplier now %g",
@@ -672,6 +680,11 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
       return st;
     }
   }
+  /* the parameters are final now (initialised, loaded or resumed; a
+   * resumed model may be a new one, adopt_meta): bf16 copies them once,
+   * then the optimizer keeps the copy current */
+  KZ_TRY(kz_nn_set_precision(t->model, t->c.precision));
+  t->opt.params_bf16 = t->mb->params_bf16;
   if (t->changes[0]) KZ_TRY(kz_run_config_keep_old(t->run_dir, t->st.step));
   KZ_TRY(begin_run(t, cfg, resumed));
   kz_progress_init(&t->prog, t->cli && t->cli->quiet, t->s, t->mb->info.flops_per_row);

@@ -34,6 +34,7 @@ typedef struct kz_train_config {
   uint64_t seed;
   const char *device; /* the config's; --device overrides */
   int64_t threads;
+  const char *precision;                      /* "fp32" or "bf16" (train.precision) */
   const char *runs_dir, *experiment, *run_id; /* run_id NULL: generated */
   int64_t keep_checkpoints, checkpoint_every;
 } kz_train_config;
