@@ -78,3 +78,13 @@ foreach(d cpu cuda)
                        SKIP_RETURN_CODE 77)
 endforeach()
 set_tests_properties(transformer/bf16_cuda PROPERTIES LABELS cuda)
+# ... and through the CLI: bf16 MLM pre-training near the fp32 run, bit-exact
+# resume from a checkpoint, fp32 evaluation of the bf16-trained model file
+# (skipped, 77, without ../shared/data/austen.csv).
+add_test(NAME transformer/bf16_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/transformer_bf16_cli.sh $<TARGET_FILE:kaizen>
+                 ${KZ_TF_SHARED_DATA}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
+set_tests_properties(transformer/bf16_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+add_test(NAME transformer/bench_bf16_smoke COMMAND bench_transformer time 2 32 4 64 16 3 200 2 cpu bf16)
+add_test(NAME transformer/bench_mem_bf16_smoke COMMAND bench_transformer mem 2 32 4 64 16 3 200 cpu bf16)

@@ -110,14 +110,18 @@ static tf_attn_opts attn_opts(const kz_tf *m, int64_t B, int64_t T) {
 static kz_status alloc_layers_bf16(const kz_tf *m, kz_arena *a, int train, acts *x) {
   const int64_t N = x->N, H = m->hidden, F = m->ffn;
   tf_attn_opts ao = attn_opts(m, x->B, x->T);
-  kz_tensor xf[2], s3, sc, sa, sh, sf;
+  kz_tensor xf[2], s3, sc, sh, sf;
   KZ_TRY(t2(a, N, H, &xf[0]));
   KZ_TRY(t2(a, N, H, &xf[1]));
   KZ_TRY(t2(a, N, 3 * H, &s3));
   KZ_TRY(t2(a, N, H, &sc));
-  KZ_TRY(t2(a, N, H, &sa));
   KZ_TRY(t2(a, N, H, &sh));
-  KZ_TRY(t2(a, N, F, &sf));
+  KZ_TRY(t2(a, N, max64(F, H), &sf));
+  /* the dense outputs reuse the buffer of their matmul's f32 input, dead
+   * once its bf16 copy is kept: ao the attention output's, f2 (N*H
+   * floats) the FFN activation's */
+  kz_tensor f2 = kz_tensor_view(sf.data, KZ_F32, sf.device, 2, N, H);
+  sf = kz_tensor_view(sf.data, KZ_F32, sf.device, 2, N, F);
   for (int64_t l = 0; l <= m->layers; l++) {
     x->x[l] = xf[l % 2];
     if (train || l < 2)
@@ -127,7 +131,7 @@ static kz_status alloc_layers_bf16(const kz_tf *m, kz_arena *a, int train, acts 
   }
   for (int64_t l = 0; l < m->layers; l++) {
     layer_acts *L = &x->l[l];
-    L->qkv = s3, L->ctx = sc, L->ao = sa, L->h1 = sh, L->f1 = sf, L->f1a = sf, L->f2 = sa;
+    L->qkv = s3, L->ctx = sc, L->ao = sc, L->h1 = sh, L->f1 = sf, L->f1a = sf, L->f2 = f2;
     if (train) KZ_TRY(tf_attention_alloc(a, &ao, &L->att));
     KZ_TRY(t1(a, KZ_F32, N, &L->mean1));
     KZ_TRY(t1(a, KZ_F32, N, &L->rstd1));
@@ -215,9 +219,10 @@ static kz_status alloc_acts(const kz_tf *m, kz_arena *a, int64_t B, int64_t T, i
   KZ_TRY(t2(a, N, 3 * H, &x->dQ3));
   KZ_TRY(t2(a, M, H, &x->dh1));
   KZ_TRY(t2(a, M, H, &x->dh2));
-  /* the largest output gradient a backward matmul reads: [N, 3H] or
-   * [N, F] in the layers, [M, C] or [M, H] in the head */
-  if (bf) KZ_TRY(t1(a, KZ_BF16, max64(N * max64(3 * H, F), M * max64(C, H)), &x->d16));
+  /* the largest output gradient a layer's backward matmul reads, [N, 3H]
+   * or [N, F], and at least one row of the head's (linear_bwd goes through
+   * a larger one in blocks of rows) */
+  if (bf) KZ_TRY(t1(a, KZ_BF16, max64(N * max64(3 * H, F), max64(C, H)), &x->d16));
   return KZ_OK;
 }
 
@@ -342,21 +347,35 @@ static kz_status linear(kz_tf *m, const acts *x, const kz_tensor *in, const kz_t
 
 /* dw += dy^T in, db += colsum(dy), dx = dy w (dx NULL: not wanted). In
  * bf16 the two products read dy rounded to bf16 (x->d16), accumulating
- * into the f32 gradients; the bias gradient sums the f32 dy. */
+ * into the f32 gradients; the bias gradient sums the f32 dy. d16 holds the
+ * layers' largest dy; a larger one (the MLM decoder's [masked rows,
+ * vocab]) goes through in blocks of rows, which changes nothing but the
+ * order dw's sums are taken in (dx's rows are independent). */
 static kz_status linear_bwd(kz_tf *m, const acts *x, const kz_tensor *dy, const kz_tensor *in,
                             const kz_tensor *w, kz_tensor *dw, kz_tensor *db, kz_tensor *dx) {
-  const kz_tensor *g = dy;
-  kz_tensor g16, wt = weight(m, x, w);
-  if (x->bf) {
-    g16 =
-        kz_tensor_view(x->d16.data, KZ_BF16, dy->device, 2, kz_tensor_rows(dy), kz_tensor_cols(dy));
-    KZ_TRY(kz_op_cast(m->stream, dy, &g16));
-    g = &g16;
+  kz_tensor wt = weight(m, x, w);
+  if (!x->bf) {
+    KZ_TRY(kz_op_matmul(m->stream, dy, in, dw, true, false, 1.0f, 1.0f));
+    KZ_TRY(kz_op_bias_add_bwd(m->stream, dy, db, true));
+    return dx ? kz_op_matmul(m->stream, dy, &wt, dx, false, false, 1.0f, 0.0f) : KZ_OK;
   }
-  KZ_TRY(kz_op_matmul(m->stream, g, in, dw, true, false, 1.0f, 1.0f));
   KZ_TRY(kz_op_bias_add_bwd(m->stream, dy, db, true));
-  if (!dx) return KZ_OK;
-  return kz_op_matmul(m->stream, g, &wt, dx, false, false, 1.0f, 0.0f);
+  const int64_t rows = kz_tensor_rows(dy), cols = kz_tensor_cols(dy), k = kz_tensor_cols(in);
+  const int64_t per = kz_tensor_numel(&x->d16) / (cols > 0 ? cols : 1);
+  if (per < 1) return kz_fail(KZ_ERR_INTERNAL, "transformer: bf16 gradient buffer too small");
+  for (int64_t r = 0; r < rows; r += per) {
+    const int64_t n = rows - r < per ? rows - r : per;
+    kz_tensor d = kz_tensor_view((float *)dy->data + r * cols, KZ_F32, dy->device, 2, n, cols);
+    kz_tensor g = kz_tensor_view(x->d16.data, KZ_BF16, dy->device, 2, n, cols);
+    kz_tensor a = kz_tensor_view((uint16_t *)in->data + r * k, KZ_BF16, in->device, 2, n, k);
+    KZ_TRY(kz_op_cast(m->stream, &d, &g));
+    KZ_TRY(kz_op_matmul(m->stream, &g, &a, dw, true, false, 1.0f, 1.0f));
+    if (!dx) continue;
+    const int64_t c = kz_tensor_cols(dx);
+    kz_tensor o = kz_tensor_view((float *)dx->data + r * c, KZ_F32, dx->device, 2, n, c);
+    KZ_TRY(kz_op_matmul(m->stream, &g, &wt, &o, false, false, 1.0f, 0.0f));
+  }
+  return KZ_OK;
 }
 
 /* rows[i] = x[pos[i]] (the MLM gather of masked positions, the [CLS] rows). */
