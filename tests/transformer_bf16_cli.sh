@@ -3,7 +3,8 @@
 # on a slice of austen.csv: MLM pre-training in bf16 lands within 2% of the
 # fp32 run's validation loss; a bf16 run stopped at step 6 and resumed (the
 # checkpoint holds the fp32 master weights, the bf16 copy is rebuilt from
-# them) ends on the same model bytes as the uninterrupted one; kaizen eval
+# them) ends on the same model bytes as the uninterrupted one; a NaN-guard
+# rollback in bf16 completes the run; kaizen eval
 # of the bf16-trained model file (which evaluates in fp32) is within 1% of
 # the trainer's bf16 validation loss.
 # usage: transformer_bf16_cli.sh KAIZEN SHARED_DATA_DIR VOCAB
@@ -64,6 +65,11 @@ python3 -c "import sys; b, f = float(sys.argv[1]), float(sys.argv[2]); assert ab
 "$kaizen" train "$tmp/mlm.yaml" --quiet --set output.run_id=k --resume --allow-changes \
   >"$tmp/k.out" 2>&1 || fail "bf16 resume: $(cat "$tmp/k.out")"
 cmp -s "$(run_dir b)/model.kzm" "$(run_dir k)/model.kzm" || fail "resumed bf16 run: model.kzm differs"
+
+# the NaN guard's rollback restores the f32 weights and re-casts the copy
+"$kaizen" train "$tmp/mlm.yaml" --set output.run_id=nan --set train.inject_nan_at_step=4 \
+  --set train.inject_nan_steps=3 >"$tmp/nan.out" 2>&1 || fail "bf16 run with a rollback: $(cat "$tmp/nan.out")"
+grep -q 'rolled back to step 3' "$tmp/nan.out" || fail "no rollback: $(grep -i roll "$tmp/nan.out")"
 
 # the model file holds the fp32 master weights; kaizen eval runs them in fp32
 "$kaizen" eval --model "$(run_dir b)/model.kzm" --data "$tmp/austen" --split valid --json \

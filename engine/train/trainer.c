@@ -433,6 +433,7 @@ static kz_status rollback(trainer *t) {
     t->st = t->st0;
   }
   KZ_TRY(kz_nn_refresh_bf16(t->mb, t->s));
+  KZ_TRY(kz_stream_sync(t->s));
   t->st.lr_mult = mult;
   t->st.nan_streak = 0;
   snprintf(detail, sizeof detail, "rolled back to step %lld, lr multiplier now %g",
@@ -489,6 +490,9 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
   if (!*skipped) {
     KZ_TRY(kz_optim_step(&t->opt, t->s, &t->mb->params, &t->mb->grads, tr, ntr, lr,
                          gs * kz_clip_scale(norm, t->c.clip_norm)));
+    /* the model's next step runs on its own stream (non-blocking on CUDA):
+     * the updated weights (and their bf16 copy) must be there first */
+    KZ_TRY(kz_stream_sync(t->s));
     t->st.nan_streak = 0;
     t->st.log_loss_sum += loss;
     t->st.log_count += 1;
