@@ -7,6 +7,8 @@
 # rollback in bf16 completes the run; kaizen eval
 # of the bf16-trained model file (which evaluates in fp32) is within 1% of
 # the trainer's bf16 validation loss.
+# On the CPU (device: cpu): resume is bit for bit there; GPU scatter-adds
+# use float atomics (test_transformer_bf16 cuda covers the GPU).
 # usage: transformer_bf16_cli.sh KAIZEN SHARED_DATA_DIR VOCAB
 set -u
 kaizen="$1" data="$2" vocab="$3"
@@ -41,6 +43,7 @@ train:
   eval_every: 6
   seed: 5
   precision: bf16
+  device: cpu
 output:
   runs_dir: $tmp/runs
   checkpoint_every: 3
