@@ -65,3 +65,11 @@ kz_add_c_test_exe(bench_transformer ${CMAKE_SOURCE_DIR}/bench/bench_transformer.
 target_include_directories(bench_transformer PRIVATE ${KZ_CBLAS_INCLUDE})
 add_test(NAME transformer/bench_smoke COMMAND bench_transformer time 2 32 4 64 16 3 200 2)
 add_test(NAME transformer/bench_mem_smoke COMMAND bench_transformer mem 2 32 4 64 16 3 200)
+
+# Continual MLM training (train.continual): replay of the old data, EWC, the
+# forgetting metric in the run's summary, exact resume, bad configs.
+add_test(NAME train/continual_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/continual_cli.sh $<TARGET_FILE:kaizen>
+                 ${KZ_TF_SHARED_DATA}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
+set_tests_properties(train/continual_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
