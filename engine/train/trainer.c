@@ -269,6 +269,15 @@ static kz_status setup(trainer *t, kz_cfg *cfg) {
   KZ_TRY(kz_continual_open(&t->cont, &t->c.continual, kz_dataset_schema(t->train), t->c.batch_size,
                            t->c.seed));
   KZ_TRY(create_model(t, cfg));
+  /* A window model (the TFT) cuts its training windows from the series it
+   * holds, which are the new data's: old rows would anchor windows in the
+   * wrong series. Its forgetting metric (whole-data-set evaluation) works. */
+  if (t->mb->ops->eval_dataset && (t->c.continual.replay > 0.0 || t->c.continual.ewc_lambda > 0.0))
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "train.continual: replay and ewc_lambda need a model trained on rows; model "
+                   "'%s' trains on windows of its own series (set both to 0 to measure "
+                   "forgetting only)",
+                   t->mb->ops->type);
   KZ_TRY(pick_metric(t));
   KZ_TRY(kz_cfg_check_unused(cfg));
   if (t->c.run_id) {
