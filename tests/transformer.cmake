@@ -88,3 +88,10 @@ add_test(NAME transformer/bf16_cli
 set_tests_properties(transformer/bf16_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 add_test(NAME transformer/bench_bf16_smoke COMMAND bench_transformer time 2 32 4 64 16 3 200 2 cpu bf16)
 add_test(NAME transformer/bench_mem_bf16_smoke COMMAND bench_transformer mem 2 32 4 64 16 3 200 cpu bf16)
+# Continual MLM training (train.continual): replay of the old data, EWC, the
+# forgetting metric in the run's summary, exact resume, bad configs.
+add_test(NAME train/continual_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/continual_cli.sh $<TARGET_FILE:kaizen>
+                 ${KZ_TF_SHARED_DATA}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
+set_tests_properties(train/continual_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)

@@ -63,6 +63,7 @@ static kz_status read_train(kz_cfg *cfg, kz_train_config *c) {
   c->precision = precisions[k];
   KZ_TRY(kz_cfg_get_string(t, "device", "auto", &c->device));
   KZ_TRY(kz_cfg_get_int(t, "threads", 0, 0, 4096, &c->threads));
+  KZ_TRY(kz_continual_config_read(t, c->init_from != NULL, &c->continual));
   return KZ_OK;
 }
 
