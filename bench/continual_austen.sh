@@ -6,9 +6,10 @@
 # the table gives the held-out MLM loss on the old and the new half before and
 # after (from each run's summary.json). Lines of at least 40 characters.
 # usage: bench/continual_austen.sh [--kaizen BIN] [--pre-steps N] [--steps N]
-#          [--replay F] [--ewc LAMBDA] [--out FILE]
+#          [--replay F] [--ewc LAMBDA] [--lr LR] [--schedule linear|constant] [--out FILE]
+# (the continuation's lr and schedule; pre-training always uses lr 0.002, linear)
 set -eu
-kaizen=build/kaizen pre_steps=2500 steps=1500 replay=0.3 ewc=2000 out=""
+kaizen=build/kaizen pre_steps=2500 steps=1500 replay=0.3 ewc=2000 lr=0.002 schedule=linear out=""
 while [ $# -gt 0 ]; do
   case "$1" in
   --kaizen) kaizen="$2"; shift 2 ;;
@@ -16,6 +17,8 @@ while [ $# -gt 0 ]; do
   --steps) steps="$2"; shift 2 ;;
   --replay) replay="$2"; shift 2 ;;
   --ewc) ewc="$2"; shift 2 ;;
+  --lr) lr="$2"; shift 2 ;;
+  --schedule) schedule="$2"; shift 2 ;;
   --out) out="$2"; shift 2 ;;
   *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -44,9 +47,9 @@ for h in old new; do
     --vocab "$vocab" --cased --max-len 48 --valid-fraction 0.1 --seed 1 >/dev/null
 done
 
-# job FILE DATA STEPS WARMUP [lines under train:]
+# job FILE DATA STEPS WARMUP LR SCHEDULE [lines under train:]
 job() {
-  local file="$1" d="$2" n="$3" warm="$4"; shift 4
+  local file="$1" d="$2" n="$3" warm="$4" rate="$5" sched="$6"; shift 6
   {
     cat <<YAML
 model:
@@ -62,9 +65,9 @@ model:
 data:
   train: $work/$d
 train:
-  lr: 0.002
+  lr: $rate
   weight_decay: 0.01
-  schedule: linear
+  schedule: $sched
   warmup_steps: $warm
   rewarm_steps: $warm
   batch_size: 32
@@ -84,12 +87,12 @@ YAML
   } >"$file"
 }
 t0=$(date +%s)
-job "$work/pre.yaml" old "$pre_steps" 100
+job "$work/pre.yaml" old "$pre_steps" 100 0.002 linear
 "$kaizen" train "$work/pre.yaml" --quiet --set output.run_id=pre >/dev/null
 pre="$work/runs/continual/pre/model.kzm"
 run() { # ID [continual lines]
   local id="$1"; shift
-  job "$work/$id.yaml" new "$steps" 100 "init_from: $pre" "continual:" "  old_data: $work/old" "$@"
+  job "$work/$id.yaml" new "$steps" 100 "$lr" "$schedule" "init_from: $pre" "continual:" "  old_data: $work/old" "$@"
   "$kaizen" train "$work/$id.yaml" --quiet --set "output.run_id=$id" >/dev/null
 }
 run plain
@@ -99,7 +102,7 @@ run both "  replay: $replay" "  ewc_lambda: $ewc"
 t1=$(date +%s)
 
 report() {
-  echo "# bench/continual_austen.sh --pre-steps $pre_steps --steps $steps --replay $replay --ewc $ewc"
+  echo "# bench/continual_austen.sh --pre-steps $pre_steps --steps $steps --replay $replay --ewc $ewc --lr $lr --schedule $schedule"
   echo "# host: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; $(date -u +%F); load $(cut -d' ' -f1-3 /proc/loadavg); wall $((t1 - t0)) s"
   echo "# model: transformer mlm 2 layers hidden 64 ffn 256, max_len 48, batch 32; old = S&S + P&P + MP, new = Emma + NA + Persuasion"
   python3 - "$work/runs/continual" <<'PY'
