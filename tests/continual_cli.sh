@@ -75,7 +75,7 @@ job "$tmp/pre.yaml" old 30
 pre="$(run_dir pre)/model.kzm"
 
 cont=("init_from: $pre" "continual:" "  old_data: $tmp/old" "  replay: 0.3" "  ewc_lambda: 50"
-  "  fisher_batches: 3")
+  "  fisher_batches: 3" "  fisher_batch_size: 2")
 job "$tmp/cont.yaml" new 16 "${cont[@]}"
 "$kaizen" train "$tmp/cont.yaml" --set output.run_id=c >"$tmp/c.out" 2>&1 ||
   fail "continual run: $(cat "$tmp/c.out")"

@@ -19,7 +19,8 @@ kz_status kz_continual_config_read(const kz_cfg_node *train, int has_init_from,
   KZ_TRY(kz_cfg_get_string(k, "old_data", NULL, &c->old_data));
   KZ_TRY(kz_cfg_get_double(k, "replay", 0.0, 0.0, 0.95, &c->replay));
   KZ_TRY(kz_cfg_get_double(k, "ewc_lambda", 0.0, 0.0, 1e12, &c->ewc_lambda));
-  KZ_TRY(kz_cfg_get_int(k, "fisher_batches", 16, 1, 1 << 20, &c->fisher_batches));
+  KZ_TRY(kz_cfg_get_int(k, "fisher_batches", 256, 1, 1 << 20, &c->fisher_batches));
+  KZ_TRY(kz_cfg_get_int(k, "fisher_batch_size", 1, 1, 1 << 24, &c->fisher_batch_size));
   if (!has_init_from) {
     char where[512];
     kz_cfg_key_where(train, "continual", where, sizeof where);
@@ -135,7 +136,7 @@ kz_status kz_continual_fisher(kz_continual *k, kz_nn_model *m, kz_stream *s, flo
   kz_shard_iter *it = NULL;
   kz_shard_iter_options o;
   kz_shard_iter_options_default(&o);
-  o.batch_size = k->batch_size;
+  o.batch_size = k->c.fisher_batch_size;
   o.shuffle = 1;
   o.seed = k->seed ^ 0xf15e4ULL;
   int64_t done = 0;

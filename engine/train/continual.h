@@ -7,8 +7,9 @@
  *    generator and the replay position is checkpointed, so resume stays exact);
  *  - EWC: the gradient of (lambda/2) * sum F_i (theta_i - theta*_i)^2 is added
  *    to every step, theta* being the starting weights and F the diagonal of the
- *    empirical Fisher, the mean squared micro-batch gradient over
- *    fisher_batches micro-batches of the old data at theta*;
+ *    empirical Fisher, the mean squared gradient over fisher_batches
+ *    micro-batches of fisher_batch_size old rows at theta* (size 1, the
+ *    default, is the per-example Fisher of the EWC paper);
  *  - forgetting: the early-stopping metric on the old data's held-out split
  *    and on the new one, before the first step and after the last, goes into
  *    the run's summary (old_before/..., old_after/..., new_before/...,
@@ -27,10 +28,11 @@
 #include "models/nn_model.h"
 
 typedef struct kz_continual_config {
-  const char *old_data; /* NULL: continual training is off */
-  double replay;        /* share of micro-batches from the old data, [0, 0.95] */
-  double ewc_lambda;    /* 0: no EWC */
-  int64_t fisher_batches;
+  const char *old_data;      /* NULL: continual training is off */
+  double replay;             /* share of micro-batches from the old data, [0, 0.95] */
+  double ewc_lambda;         /* 0: no EWC */
+  int64_t fisher_batches;    /* micro-batches averaged into F */
+  int64_t fisher_batch_size; /* rows per Fisher micro-batch; 1: per-example gradients */
 } kz_continual_config;
 
 /* Reads train.continual (absent: off). Needs train.init_from when present. */
