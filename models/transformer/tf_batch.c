@@ -13,7 +13,7 @@
 
 /* Rows per step in eval and predict: 64, fewer for long rows, so that a
  * layer's attention probabilities stay within 2^24 floats (64 MB). */
-static int64_t eval_chunk(const kz_tf *m) {
+int64_t kz_tf_eval_chunk(const kz_tf *m) {
   double rows = (double)(1 << 24) / ((double)m->heads * (double)m->data_len * (double)m->data_len);
   return rows >= 64 ? 64 : rows >= 1 ? (int64_t)rows : 1;
 }
@@ -162,7 +162,7 @@ kz_status kz_tf_train_batch(kz_nn_model *model, const kz_shard_batch *b, double 
 }
 
 /* The last step's logits as host floats (the tensor itself on the CPU). */
-static kz_status logits_host(kz_tf *m, float **buf, const float **out) {
+kz_status kz_tf_logits_host(kz_tf *m, float **buf, const float **out) {
   size_t bytes = kz_tensor_bytes(&m->logits);
   if (m->base.device.kind == KZ_DEVICE_CPU) {
     *out = m->logits.data;
@@ -201,7 +201,7 @@ static kz_status forward_chunk(kz_tf *m, const kz_shard_batch *b, int64_t r0, in
   if (st == KZ_OK && !it) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: %s", what);
   if (it) *items = it;
   if (st == KZ_OK) st = kz_tf_run(m, &h->in, 0, 1.0, 0, &loss, *items);
-  if (st == KZ_OK) st = logits_host(m, buf, z);
+  if (st == KZ_OK) st = kz_tf_logits_host(m, buf, z);
   if (st != KZ_OK) host_free(h);
   return st;
 }
@@ -228,7 +228,7 @@ kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_ev
   const int64_t C = m->n_classes > 2 ? m->n_classes : 2;
   if (!(zr = malloc((size_t)C * sizeof(double))))
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: eval");
-  const int64_t chunk = eval_chunk(m);
+  const int64_t chunk = kz_tf_eval_chunk(m);
   for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += chunk) {
     int64_t B = b->rows - r0 < chunk ? b->rows - r0 : chunk;
     host_in h;
@@ -370,7 +370,7 @@ kz_status kz_tf_predict_batch(kz_nn_model *model, const kz_shard_batch *b, float
   kz_status st = KZ_OK;
   float *buf = NULL, *items = NULL;
   const int64_t W = m->base.info.out_width;
-  const int64_t chunk = eval_chunk(m);
+  const int64_t chunk = kz_tf_eval_chunk(m);
   for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += chunk) {
     int64_t B = b->rows - r0 < chunk ? b->rows - r0 : chunk;
     host_in h;

@@ -235,13 +235,26 @@ kz_status kz_transformer_export_hf(const kz_nn_model *model, const char *dir,
     for (int d = 0; d < n->ndim; d++) t[i].shape[d] = n->shape[d];
   }
   const int with_labels = m->task == TF_CLS || m->task == TF_TOKCLS;
+  const char **tokens = NULL;
+  int32_t n_tokens = 0;
+  kz_status vs = vocab_path ? KZ_OK : kz_transformer_vocab_tokens(model, &tokens, &n_tokens);
+  if (vs != KZ_OK) {
+    free(t);
+    free(host);
+    return kz_fail(vs, "export: the model holds no vocabulary (trained before data sets recorded "
+                       "theirs): give --vocab, the vocab.txt its data set was imported with");
+  }
+  if (lowercase < 0) lowercase = kz_transformer_vocab_lowercase(model) != 0;
   kz_hf_bert_export_options o = {.architecture = tf_architectures[m->task],
                                  .vocab_path = vocab_path,
+                                 .vocab_tokens = tokens,
+                                 .n_vocab_tokens = n_tokens,
                                  .lowercase = lowercase,
                                  .labels = with_labels ? (const char *const *)m->class_names : NULL,
                                  .n_labels = with_labels ? m->n_classes : 0,
                                  .overwrite = overwrite};
   kz_status st = kz_hf_bert_export(dir, &c, t, m->n_named, &o);
+  free(tokens);
   free(t);
   free(host);
   return st;
