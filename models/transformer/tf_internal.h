@@ -93,7 +93,8 @@ typedef struct kz_tf {
   int64_t *confusion;
   /* token_classification eval: entity and token counts, reset likewise */
   kz_tf_ner_counts ner;
-  double qa_f1; /* qa eval: summed span-overlap F1 of the rows, reset likewise */
+  double qa_f1;                  /* qa eval: summed span-overlap F1 of the rows, reset likewise */
+  double qa_text_em, qa_text_f1; /* ... and SQuAD's text scores (with a vocabulary) */
 } kz_tf;
 
 /* tf_layout.c */
@@ -136,6 +137,16 @@ kz_status kz_tf_tokenizer_need(const kz_tf *m, const char *what);
 /* A WordPiece tokenizer over the model's vocabulary and casing (invalid
  * UTF-8 rejected, truncation at max_len when > 0, no padding). */
 kz_status kz_tf_tokenizer_load(const kz_tf *m, int max_len, kz_wordpiece **out);
+
+/* Token spans back to text for the qa text metrics: pieces joined with a
+ * space, "##" pieces glued to the one before (a, b: the two spans). */
+typedef struct kz_tf_detok {
+  char *a, *b;
+  size_t a_len, b_len, a_cap, b_cap;
+} kz_tf_detok;
+kz_status kz_tf_detok_spans(kz_tf_detok *d, const char *const *vocab, int32_t n_vocab,
+                            const int32_t *ids, int64_t as, int64_t ae, int64_t bs, int64_t be);
+void kz_tf_detok_free(kz_tf_detok *d);
 
 /* tf_layout.c: train.init_from a transformer of another task */
 kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char *note, size_t cap);

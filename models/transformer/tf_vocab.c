@@ -68,20 +68,21 @@ kz_status kz_tf_tokenizer_from_data(const json_t *meta, const char *where, json_
   json_object_set_new(t, "lowercase",
                       json_boolean(json_is_true(json_object_get(meta, "lowercase"))));
   const json_t *qa = json_object_get(meta, "qa");
-  const char *cols[4][2] = {{"text_column", str_of(meta, "text_column")},
+  const char *cols[5][2] = {{"text_column", str_of(meta, "text_column")},
                             {"words_column", str_of(meta, "words_column")},
                             {"question_column", str_of(qa, "question_column")},
-                            {"context_column", str_of(qa, "context_column")}};
-  for (int i = 0; i < 4; i++)
+                            {"context_column", str_of(qa, "context_column")},
+                            {"answer_text_column", str_of(qa, "answer_text_column")}};
+  for (int i = 0; i < 5; i++)
     if (cols[i][1]) json_object_set_new(t, cols[i][0], json_string(cols[i][1]));
   *out = t;
   return KZ_OK;
 }
 
 kz_status kz_tf_tokenizer_check(const json_t *t, int64_t vocab) {
-  static const char *const keys[] = {"vocab",           "sha256",         "file",
-                                     "lowercase",       "text_column",    "words_column",
-                                     "question_column", "context_column", NULL};
+  static const char *const keys[] = {
+      "vocab",        "sha256",          "file",           "lowercase",          "text_column",
+      "words_column", "question_column", "context_column", "answer_text_column", NULL};
   if (!json_is_object(t)) return kz_meta_bad("transformer", "tokenizer");
   KZ_TRY(kz_meta_known_keys("transformer", (json_t *)t, "tokenizer", keys));
   const json_t *v = json_object_get(t, "vocab");
@@ -94,9 +95,9 @@ kz_status kz_tf_tokenizer_check(const json_t *t, int64_t vocab) {
       !json_is_string(json_object_get(t, "file")) ||
       !json_is_boolean(json_object_get(t, "lowercase")))
     return kz_meta_bad("transformer", "tokenizer.sha256 / file / lowercase");
-  for (int i = 3; keys[i]; i++) {
+  for (int i = 4; keys[i]; i++) {
     const json_t *c = json_object_get(t, keys[i]);
-    if (c && !json_is_string(c) && i > 3) return kz_meta_bad("transformer", keys[i]);
+    if (c && !json_is_string(c)) return kz_meta_bad("transformer", keys[i]);
   }
   return same_hash(v, str_of(t, "sha256"), "transformer meta: tokenizer.vocab");
 }
@@ -145,4 +146,50 @@ kz_status kz_transformer_vocab_tokens(const kz_nn_model *model, const char ***to
   if (!(*tokens = token_list(json_object_get(m->tokenizer, "vocab"), n)))
     return kz_fail(KZ_ERR_FORMAT, "transformer: the model's vocabulary is unreadable");
   return KZ_OK;
+}
+
+const char *kz_transformer_text_column(const kz_nn_model *model, const char *key) {
+  const kz_tf *m = (const kz_tf *)model;
+  return m->tokenizer ? str_of(m->tokenizer, key) : NULL;
+}
+
+/* ---- token spans back to text (qa evaluation on shards) ------------------ */
+
+static kz_status detok(const char *const *vocab, int32_t n_vocab, const int32_t *ids, int64_t s,
+                       int64_t e, char **buf, size_t *len, size_t *cap) {
+  *len = 0;
+  for (int64_t i = s; i <= e; i++) {
+    const char *t = ids[i] >= 0 && ids[i] < n_vocab ? vocab[ids[i]] : "";
+    int glue = t[0] == '#' && t[1] == '#';
+    if (glue) t += 2;
+    size_t k = strlen(t), need = *len + k + 2;
+    if (need > *cap) {
+      size_t c = *cap ? *cap * 2 : 256;
+      while (c < need) c *= 2;
+      char *p = realloc(*buf, c);
+      if (!p) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: answer text");
+      *buf = p, *cap = c;
+    }
+    if (*len && !glue) (*buf)[(*len)++] = ' ';
+    memcpy(*buf + *len, t, k);
+    *len += k;
+  }
+  if (!*buf) {
+    *buf = malloc(1);
+    if (!*buf) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: answer text");
+    *cap = 1;
+  }
+  (*buf)[*len] = '\0';
+  return KZ_OK;
+}
+
+kz_status kz_tf_detok_spans(kz_tf_detok *d, const char *const *vocab, int32_t n_vocab,
+                            const int32_t *ids, int64_t as, int64_t ae, int64_t bs, int64_t be) {
+  KZ_TRY(detok(vocab, n_vocab, ids, as, ae, &d->a, &d->a_len, &d->a_cap));
+  return detok(vocab, n_vocab, ids, bs, be, &d->b, &d->b_len, &d->b_cap);
+}
+
+void kz_tf_detok_free(kz_tf_detok *d) {
+  free(d->a), free(d->b);
+  memset(d, 0, sizeof *d);
 }

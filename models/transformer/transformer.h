@@ -119,6 +119,11 @@ int kz_transformer_vocab_lowercase(const kz_nn_model *m);
  * the array only); KZ_ERR_UNSUPPORTED without a vocabulary. */
 kz_status kz_transformer_vocab_tokens(const kz_nn_model *m, const char ***tokens, int32_t *n);
 
+/* A column the model's text was imported from, by tokenizer key
+ * ("text_column", "question_column", "context_column", "answer_text_column",
+ * "words_column"); NULL when not recorded. */
+const char *kz_transformer_text_column(const kz_nn_model *m, const char *key);
+
 /* Writes m as a Hugging Face BERT directory (kz_hf_bert_export): config.json
  * from its sizes, model.safetensors with its tensors by name, architecture by
  * task (BertForMaskedLM, BertForSequenceClassification with id2label from the
