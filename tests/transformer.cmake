@@ -65,3 +65,14 @@ kz_add_c_test_exe(bench_transformer ${CMAKE_SOURCE_DIR}/bench/bench_transformer.
 target_include_directories(bench_transformer PRIVATE ${KZ_CBLAS_INCLUDE})
 add_test(NAME transformer/bench_smoke COMMAND bench_transformer time 2 32 4 64 16 3 200 2)
 add_test(NAME transformer/bench_mem_smoke COMMAND bench_transformer mem 2 32 4 64 16 3 200)
+
+# Raw text in, answers out (tests/transformer_text_cli.sh says what it
+# covers): the vocabulary through import, train, export and init_from;
+# predict and eval on text for every task; kaizen serve with BYTES inputs and
+# bad text requests. Skipped (77) without ../shared/data/austen.csv.
+add_test(NAME transformer/text_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/transformer_text_cli.sh $<TARGET_FILE:kaizen>
+                 ${KZ_TF_SHARED_DATA}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt
+                 ${CMAKE_SOURCE_DIR})
+set_tests_properties(transformer/text_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)

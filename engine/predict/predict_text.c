@@ -297,9 +297,11 @@ kz_status kz_predict_text_job(const kz_predict_request *r, kz_nn_model *m) {
   }
   if (st == KZ_OK && truncated && !r->quiet)
     fprintf(stderr,
-            "kaizen predict: %lld texts were longer than the model's %lld tokens and were cut "
-            "(token_classification: their last words have no label)\n",
-            (long long)truncated, (long long)kz_tf_text_max_tokens(s.tt));
+            "kaizen predict: %lld texts were longer than the model's %lld tokens and were cut%s\n",
+            (long long)truncated, (long long)kz_tf_text_max_tokens(s.tt),
+            strcmp(kz_tf_text_task(s.tt), "token_classification")
+                ? ""
+                : " (their last words have no label)");
   free(rows), free(cells), free(lens);
   src_close(&s);
   return st;
