@@ -85,16 +85,18 @@ static kz_status src_open(text_src *s, const kz_predict_request *r, kz_nn_model 
   for (int i = 0; i < s->n_in; ++i) KZ_TRY(map_input(s, i));
   s->col[s->n_in] = -1;
   if (eval) {
-    if (strcmp(kz_tf_text_task(s->tt), "qa") != 0)
+    const int qa = !strcmp(kz_tf_text_task(s->tt), "qa");
+    if (!qa && strcmp(kz_tf_text_task(s->tt), "classification") != 0)
       return kz_fail(KZ_ERR_UNSUPPORTED,
                      "kaizen eval --input: a %s transformer is evaluated on its data set "
-                     "(--data DIR); raw text is evaluated for qa only",
+                     "(--data DIR); raw text is evaluated for classification and qa",
                      kz_tf_text_task(s->tt));
-    const char *gold = kz_transformer_text_column(m, "answer_text_column");
-    if (!gold) gold = "answer_text";
+    const char *gold =
+        qa ? kz_transformer_text_column(m, "answer_text_column") : kz_transformer_label_column(m);
+    if (!gold) gold = qa ? "answer_text" : "label";
     if ((s->col[s->n_in] = find_col(s, gold)) < 0)
-      return kz_fail(KZ_ERR_INVALID_ARG, "%s: no column '%s' with the gold answer text", r->input,
-                     gold);
+      return kz_fail(KZ_ERR_INVALID_ARG, "%s: no column '%s' with the %s", r->input, gold,
+                     qa ? "gold answer text" : "label");
   }
   if (r->keep && *r->keep) {
     s->keep = malloc(sizeof(int) * (strlen(r->keep) + 1));
@@ -313,15 +315,34 @@ kz_status kz_eval_text_job(const kz_predict_request *r, kz_nn_model *m, FILE *ou
   kz_tf_text_row *rows = NULL;
   const char **cells = NULL;
   size_t *lens = NULL;
-  double em = 0, f1 = 0;
-  int64_t n = 0;
+  double em = 0, f1 = 0, ll = 0; /* classification: em counts the correct rows */
+  int64_t n = 0, *conf = NULL;
+  const int qa = st == KZ_OK && !strcmp(kz_tf_text_task(s.tt), "qa");
+  const int K = st == KZ_OK ? kz_tf_text_class_count(s.tt) : 0;
+  if (st == KZ_OK && !qa && !(conf = calloc((size_t)(K * K), sizeof *conf)))
+    st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   if (st == KZ_OK) st = scratch(&s, &rows, &cells, &lens);
   while (st == KZ_OK) {
     st = src_next(&s);
     if (st != KZ_OK || s.n == 0) break;
     st = run_chunk(&s, rows, cells, lens);
     const int per = s.n_in + 1 + s.n_keep;
-    for (int64_t i = 0; st == KZ_OK && i < s.n; ++i) {
+    for (int64_t i = 0; st == KZ_OK && !qa && i < s.n; ++i) {
+      const char *gold = s.cells[i * per + s.n_in];
+      int g = -1;
+      for (int k = 0; k < K && g < 0; ++k)
+        if (!strcmp(kz_tf_text_class_name(s.tt, k), gold)) g = k;
+      if (g < 0) {
+        st = kz_fail(KZ_ERR_INVALID_ARG, "%s: row %lld: label '%.80s' is not a class of the model",
+                     r->input, (long long)(s.rows_done + i + 1), gold);
+        break;
+      }
+      em += rows[i].label == g;
+      ll -= log(fmax((double)rows[i].probs[g], 1e-30));
+      conf[g * K + rows[i].label]++;
+      n++;
+    }
+    for (int64_t i = 0; st == KZ_OK && qa && i < s.n; ++i) {
       const kz_tf_text_row *row = &rows[i];
       const char *ctx = s.cells[i * per + 1], *gold = s.cells[i * per + s.n_in];
       size_t glen = s.lens[i * per + s.n_in];
@@ -332,20 +353,34 @@ kz_status kz_eval_text_job(const kz_predict_request *r, kz_nn_model *m, FILE *ou
     }
   }
   if (st == KZ_OK && n == 0) st = kz_fail(KZ_ERR_INVALID_ARG, "%s: no rows to evaluate", r->input);
-  if (st == KZ_OK) {
-    if (r->json) {
-      json_t *j =
-          json_pack("{s:s, s:s, s:I, s:f, s:f}", "model", r->model, "type", "transformer", "rows",
-                    (json_int_t)n, "text_exact_match", em / (double)n, "text_f1", f1 / (double)n);
-      char *t = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
-      json_decref(j);
-      if (t) fprintf(out, "%s\n", t);
-      free(t);
-    } else
-      fprintf(out, "rows %lld\ntext_exact_match %.9g\ntext_f1 %.9g\n", (long long)n, em / (double)n,
-              f1 / (double)n);
+  /* classification: logloss, accuracy, macro-F1 over the classes that occur;
+   * qa: SQuAD's exact match and F1 on the answer text */
+  double macro = 0;
+  int used = 0;
+  for (int k = 0; conf && k < K; ++k) {
+    int64_t tp = conf[k * K + k], fp = 0, fn = 0;
+    for (int j = 0; j < K; ++j)
+      if (j != k) fp += conf[j * K + k], fn += conf[k * K + j];
+    if (tp + fp + fn) macro += 2.0 * (double)tp / (double)(2 * tp + fp + fn), used++;
   }
-  free(rows), free(cells), free(lens);
+  const char *names[3] = {qa ? "text_exact_match" : "logloss", qa ? "text_f1" : "accuracy",
+                          "macro_f1"};
+  double v[3] = {qa ? em / (double)n : ll / (double)n, qa ? f1 / (double)n : em / (double)n,
+                 used ? macro / used : NAN};
+  if (st == KZ_OK) {
+    json_t *j = json_pack("{s:s, s:s, s:I}", "model", r->model, "type", "transformer", "rows",
+                          (json_int_t)n);
+    if (!r->json) fprintf(out, "rows %lld\n", (long long)n);
+    for (int k = 0; k < (qa ? 2 : 3); ++k) {
+      if (j) json_object_set_new(j, names[k], isfinite(v[k]) ? json_real(v[k]) : json_null());
+      if (!r->json) fprintf(out, "%s %.9g\n", names[k], v[k]);
+    }
+    char *t = j && r->json ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    if (t) fprintf(out, "%s\n", t);
+    free(t);
+    json_decref(j);
+  }
+  free(rows), free(cells), free(lens), free(conf);
   src_close(&s);
   return st;
 }

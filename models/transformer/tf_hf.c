@@ -234,6 +234,28 @@ kz_status kz_transformer_export_hf(const kz_nn_model *model, const char *dir,
     t[i] = (kz_hf_tensor){.name = n->name, .data = base + n->offset, .rank = n->ndim};
     for (int d = 0; d < n->ndim; d++) t[i].shape[d] = n->shape[d];
   }
+  /* a --vocab that is not the model's would export a checkpoint whose ids
+   * mean other tokens */
+  const char *own = kz_transformer_vocab_sha256(model);
+  if (vocab_path && own) {
+    kz_wordpiece_options wo;
+    kz_wordpiece_options_default(&wo);
+    kz_wordpiece *tok = NULL;
+    kz_status vs = kz_wordpiece_load(vocab_path, &wo, &tok);
+    char sha[65] = "";
+    if (vs == KZ_OK) kz_wordpiece_vocab_sha256(tok, sha);
+    kz_wordpiece_free(tok);
+    if (vs == KZ_OK && strcmp(sha, own) != 0)
+      vs = kz_fail(KZ_ERR_INVALID_ARG,
+                   "export: --vocab %s (sha256 %s) is not the model's vocabulary (sha256 %s); "
+                   "leave --vocab out to write the model's own",
+                   vocab_path, sha, own);
+    if (vs != KZ_OK) {
+      free(t);
+      free(host);
+      return vs;
+    }
+  }
   const int with_labels = m->task == TF_CLS || m->task == TF_TOKCLS;
   const char **tokens = NULL;
   int32_t n_tokens = 0;

@@ -193,3 +193,8 @@ void kz_tf_detok_free(kz_tf_detok *d) {
   free(d->a), free(d->b);
   memset(d, 0, sizeof *d);
 }
+
+const char *kz_transformer_label_column(const kz_nn_model *model) {
+  const kz_tf *m = (const kz_tf *)model;
+  return m->task == TF_CLS ? m->label_name : NULL;
+}

@@ -123,6 +123,8 @@ kz_status kz_transformer_vocab_tokens(const kz_nn_model *m, const char ***tokens
  * ("text_column", "question_column", "context_column", "answer_text_column",
  * "words_column"); NULL when not recorded. */
 const char *kz_transformer_text_column(const kz_nn_model *m, const char *key);
+/* classification: the label column of the training data; NULL otherwise. */
+const char *kz_transformer_label_column(const kz_nn_model *m);
 
 /* Writes m as a Hugging Face BERT directory (kz_hf_bert_export): config.json
  * from its sizes, model.safetensors with its tensors by name, architecture by
