@@ -74,5 +74,5 @@ add_test(NAME transformer/text_cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/transformer_text_cli.sh $<TARGET_FILE:kaizen>
                  ${KZ_TF_SHARED_DATA}
                  ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt
-                 ${CMAKE_SOURCE_DIR})
+                 ${CMAKE_SOURCE_DIR} $<TARGET_FILE:test_serve>)
 set_tests_properties(transformer/text_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)

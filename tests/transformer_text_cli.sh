@@ -17,9 +17,11 @@
 #  - kaizen eval --input / --data for qa: exact match and F1 on answer text;
 #  - kaizen serve: BYTES inputs listed in the metadata, answers equal to
 #    predict's, bad text requests answered 400 while the server keeps serving.
-# usage: transformer_text_cli.sh KAIZEN SHARED_DATA_DIR VOCAB SOURCE_DIR
+#  - the in-process API (test_serve text): a BYTES label, and bytes that are
+#    not UTF-8 refused naming the element.
+# usage: transformer_text_cli.sh KAIZEN SHARED_DATA_DIR VOCAB SOURCE_DIR TEST_SERVE
 set -u
-kaizen="$1" data="$2" vocab="$3" src="$4"
+kaizen="$1" data="$2" vocab="$3" src="$4" test_serve="$5"
 [ -f "$data/austen.csv" ] || { echo "skipped: $data/austen.csv not found"; exit 77; }
 py=/usr/bin/python3
 [ -x "$py" ] || { echo "skipped: no /usr/bin/python3"; exit 77; }
@@ -215,6 +217,7 @@ assert "exact_match" in b and "span_f1" in b, b
 PY
 
 # ---- serve ---------------------------------------------------------------------------
+"$test_serve" text "$(m cls)" || fail "in-process text serving"
 "$kaizen" serve --port 0 --port-file "$tmp/port" --model cls="$(m cls)" --model ner="$(m ner)" \
   --model qa="$(m qa)" --model mlm="$(m mlm)" >"$tmp/serve.out" 2>&1 &
 pids+=($!)

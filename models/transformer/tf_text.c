@@ -229,7 +229,9 @@ static kz_status flush_cls(kz_tf_text *t, kz_tf_text_row *rows) {
     for (int64_t u = 0; u < t->n_units; u++) T = t->lengths[u] > T ? t->lengths[u] : T;
     for (int64_t u = 0; u < t->n_units; u++)
       for (int64_t p = 0; p < T; p++)
-        t->ids[u * T + p] = p < t->lengths[u] ? t->ids[u * t->W + p] : t->m->sp.pad;
+        t->ids[u * T + p] = p < t->lengths[u]   ? t->ids[u * t->W + p]
+                            : t->m->sp.pad >= 0 ? t->m->sp.pad
+                                                : 0;
     KZ_TRY(kz_transformer_embed(t->embedder, t->ids, t->lengths, t->n_units, T, 1,
                                 t->emb + t->unit_row[0] * H));
     for (int64_t u = 0; u < t->n_units; u++)
