@@ -316,7 +316,7 @@ static kz_status run_tok(kz_tf_text *t, int64_t n, int64_t row0, const char *con
     KZ_TRY(grow_words(t, t->n_words + e->count));
     for (int32_t k = 0; k < e->count; k++) {
       const char *s = kz_wordpiece_token_string(t->tok, e->ids[k]);
-      int cont = k > 0 && s && s[0] == '#' && s[1] == '#';
+      int cont = k > 0 && s && !strncmp(s, "##", 2);
       if (!cont) {
         kz_tf_word *w = &t->words[t->n_words];
         t->first_piece[t->n_words++] = k;

@@ -160,7 +160,7 @@ static kz_status detok(const char *const *vocab, int32_t n_vocab, const int32_t 
   *len = 0;
   for (int64_t i = s; i <= e; i++) {
     const char *t = ids[i] >= 0 && ids[i] < n_vocab ? vocab[ids[i]] : "";
-    int glue = t[0] == '#' && t[1] == '#';
+    int glue = !strncmp(t, "##", 2);
     if (glue) t += 2;
     size_t k = strlen(t), need = *len + k + 2;
     if (need > *cap) {
