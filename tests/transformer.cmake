@@ -66,6 +66,17 @@ target_include_directories(bench_transformer PRIVATE ${KZ_CBLAS_INCLUDE})
 add_test(NAME transformer/bench_smoke COMMAND bench_transformer time 2 32 4 64 16 3 200 2)
 add_test(NAME transformer/bench_mem_smoke COMMAND bench_transformer mem 2 32 4 64 16 3 200)
 
+# Raw text in, answers out (tests/transformer_text_cli.sh says what it
+# covers): the vocabulary through import, train, export and init_from;
+# predict and eval on text for every task; kaizen serve with BYTES inputs and
+# bad text requests. Skipped (77) without ../shared/data/austen.csv.
+add_test(NAME transformer/text_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/transformer_text_cli.sh $<TARGET_FILE:kaizen>
+                 ${KZ_TF_SHARED_DATA}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt
+                 ${CMAKE_SOURCE_DIR} $<TARGET_FILE:test_serve>)
+set_tests_properties(transformer/text_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
+
 # train.precision bf16 against fp32 on the parity fixture's tiny config: one
 # step's loss/logits/gradients a bf16-sized distance away, 20 AdamW steps'
 # loss curve within 2%, fp32 evaluation of bf16-trained weights, and the

@@ -107,8 +107,8 @@ static char *state_json(const kz_ckpt_state *st, int64_t n) {
 }
 
 static const char *const state_keys[] = {
-    "step",    "epoch",        "batch_in_epoch", "optim_t",   "optim_kind", "lr_mult",
-    "rng",     "best_value",   "best_step",      "bad_evals", "nan_streak", "log_count",
+    "step",    "epoch",        "batch_in_epoch", "optim_t",   "optim_kind",   "lr_mult",
+    "rng",     "best_value",   "best_step",      "bad_evals", "nan_streak",   "log_count",
     "samples", "log_loss_sum", "wall_s",         "state_n",   "replay_epoch", "replay_batch"};
 
 /* Every count is bounded by the step count, which is itself below 2^53 (so

@@ -43,6 +43,13 @@ kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char
                    (long long)s->ffn, (long long)s->vocab, (long long)d->layers,
                    (long long)d->hidden, (long long)d->heads, (long long)d->ffn,
                    (long long)d->vocab);
+  /* same sizes but another vocabulary would map every id to a wrong row */
+  const char *hd = kz_transformer_vocab_sha256(model), *hs = kz_transformer_vocab_sha256(src);
+  if (hd && hs && strcmp(hd, hs) != 0)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "the file's vocabulary (sha256 %s) is not the data set's (sha256 %s): import "
+                   "the data with the vocabulary the file was trained with",
+                   hs, hd);
   int copied = 0, kept = 0;
   KZ_TRY(kz_transformer_copy_matching(model, src, &copied, &kept));
   snprintf(note, cap,
@@ -64,6 +71,7 @@ void kz_tf_free(kz_tf *m) {
   for (int k = 0; m->class_names && k < m->n_classes; k++) free(m->class_names[k]);
   free(m->class_names);
   free(m->label_name);
+  json_decref(m->tokenizer);
   free(m->named);
   free(m->confusion);
   free(m);
