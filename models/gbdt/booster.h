@@ -36,6 +36,10 @@ typedef struct kz_gbdt_params {
    * (gbdt_dist.h): the model no longer depends on the thread count or on how
    * rows are split between ranks; data-parallel training needs it */
   int exact_histograms;
+  /* process_type: update with updater: refresh (refresh.h): the trees of
+   * train.init_from are refreshed on the data instead of new ones grown;
+   * refresh_leaf: their leaf values too, not only cover and gain */
+  int process_update, refresh_leaf;
   uint64_t seed;
 } kz_gbdt_params;
 
@@ -115,6 +119,15 @@ void kz_gbdt_booster_get_state(const kz_gbdt_booster *b, kz_gbdt_booster_state *
  * tree_group and base_score are used; freed on error too). */
 kz_status kz_gbdt_booster_set_state(kz_gbdt_booster *b, const kz_gbdt_booster_state *s,
                                     kz_gbdt_model **trees, const char *where);
+
+/* Continuation (train.init_from, docs/GBDT.md "Continuing and refreshing a
+ * model"), right after create: the booster starts from *init's base score
+ * and trees (taken over: *init set to NULL, freed on error too) with margins
+ * from its predictions, and each round appends K trees after them. The
+ * objective, groups, feature counts and dictionary sizes must match the
+ * booster's (names and classes are the caller's to compare); an error names
+ * `where`. A checkpoint of such a run resumes after the same call. */
+kz_status kz_gbdt_booster_init_from(kz_gbdt_booster *b, kz_gbdt_model **init, const char *where);
 
 /* All rounds at once (tests, bench): no logging. */
 kz_status kz_gbdt_train(const kz_gbdt_params *p, const kz_gbdt_data *train,
