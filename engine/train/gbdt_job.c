@@ -652,12 +652,6 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   booster bst, *b = &bst;
   KZ_TRY(booster_create(&j->p, dev, &td, j->has_valid ? &vd : NULL, j->world > 1 ? &j->dist : NULL,
                         &j->init, b));
-  if (!quiet && j->init_from && j->p.process_update)
-    fprintf(stderr, "[gbdt] refreshing the %d rounds of %s on data.train\n", j->init_rounds,
-            j->init_from);
-  else if (!quiet && j->init_from)
-    fprintf(stderr, "[gbdt] continuing %s (%d rounds) with up to %d new rounds\n", j->init_from,
-            j->init_rounds, j->p.num_round);
   double wall0 = 0;
   /* Every check, the metric list included, before the run directory exists
    * (a failure after it would leave a failed run behind). */
@@ -679,6 +673,12 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
     free(fp);
     return st;
   }
+  if (!quiet && j->init_from && j->p.process_update)
+    fprintf(stderr, "[gbdt] refreshing the %d rounds of %s on data.train\n", j->init_rounds,
+            j->init_from);
+  else if (!quiet && j->init_from)
+    fprintf(stderr, "[gbdt] continuing %s (%d rounds) with up to %d new rounds\n", j->init_from,
+            j->init_rounds, j->p.num_round);
   char names[2 * KZ_GBDT_MAX_METRICS][40];
   const char *name_ptrs[2 * KZ_GBDT_MAX_METRICS];
   for (int i = 0; i < nm; ++i) {

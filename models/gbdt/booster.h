@@ -94,10 +94,10 @@ void kz_gbdt_booster_free(kz_gbdt_booster *b);
  * go on bit for bit (engine/train/gbdt_checkpoint.h): the round bookkeeping
  * (early stopping's best round and value; rounds since the best follow from
  * them), the random stream that row and feature sampling draw from, the
- * margins and the trees so far. The margins are kept, not recomputed from
- * the trees: training adds each leaf's double value to them, while the model
- * stores leaf values as floats, so a walk of the saved trees would differ in
- * the last bits. */
+ * margins and the trees so far. The margins equal a walk of the trees (the
+ * leaf values added to them are the stored floats, in tree order); they are
+ * kept so that a resume needs no prediction pass. With train.init_from the
+ * trees start with the model's, then round x K more. */
 typedef struct kz_gbdt_booster_state {
   int round;      /* rounds done */
   int best_round; /* 0-based; -1 before the first valid metric */
