@@ -3,22 +3,22 @@
 
 usage: gbdt_continue_xgb_check.py KAIZEN
 
-On a generated regression set whose features have at most 101 distinct values
-each (so kaizen's cut points are XGBoost's: one bin per value, the cut
-between two values the larger one), through the kaizen CLI:
-  1. continuation: kaizen trains M rounds, exports the model
-     (`kaizen gbdt export --format xgboost-json`), XGBoost continues it with
+For reg:squarederror and binary:logistic, on a generated set whose features
+have at most 101 distinct values each (so kaizen's cut points are XGBoost's:
+one bin per value, the cut between two values the larger one), through the
+kaizen CLI:
+  1. continuation: kaizen trains M rounds and exports the model (`kaizen gbdt
+     export --format xgboost-json`); XGBoost continues the export with
      xgb.train(..., xgb_model=export) for N rounds while kaizen continues the
-     model file with train.init_from; the N new trees must predict the same:
-     every row's margin added by them agrees to 1e-5 of the label's spread
-     (XGBoost sums gradients from float margins, kaizen from double ones: the
-     trees are the same, their leaves agree to float precision; measured
-     1e-7 of the spread), and the continued models' RMSE to 0.1 % (the
-     project's metric parity allows 2 %).
-  2. refresh: the same M-round model refreshed on the data with the labels
-     shifted (y + 1.5) by kaizen (process_type: update, updater: refresh) and
-     by XGBoost's refresh updater; every leaf agrees to 1e-5 of its tree's
-     largest leaf plus 1e-6 relative.
+     model file with train.init_from. The N new trees must have XGBoost's
+     shapes and split features, and the margin they add to each row must
+     agree to 1e-5 of the largest one (XGBoost takes gradients from float
+     margins, kaizen from double ones, so leaves agree to float precision:
+     measured 1.4e-6 and 3e-7 of it; the project's metric parity allows 2 %).
+  2. refresh: the same M-round model refreshed on new labels (regression:
+     y + 1.5; logistic: another threshold) by kaizen (process_type: update,
+     updater: refresh) and by XGBoost's refresh updater: every leaf must agree
+     to 1e-5 of its tree's largest leaf plus 1e-6 of itself.
 Exit 77 (skip) only when xgboost cannot be imported.
 """
 import json
@@ -62,9 +62,25 @@ def read_train(d):
     return np.concatenate(num).astype(np.float32), np.concatenate(lab).reshape(-1).astype(np.float32)
 
 
-def job(path, data, runs, extra):
+def margins(model, X):
+    """kaizen's margins of a numeric-only model.json: the base score plus the
+    leaves (floats) in tree order, summed in double as kaizen does."""
+    m = json.load(open(model))
+    out = np.full(len(X), m["base_score"][0], dtype=np.float64)
+    for t in m["trees"]:
+        for r in range(len(X)):
+            i = 0
+            while t["left"][i] >= 0:
+                x = X[r, t["feature"][i]]
+                left = t["default_left"][i] if np.isnan(x) else x < np.float32(t["threshold"][i])
+                i = t["left"][i] if left else t["right"][i]
+            out[r] += float(np.float32(t["leaf_value"][i]))
+    return out
+
+
+def job(path, data, runs, objective, extra):
     with open(path, "w") as f:
-        f.write("model:\n  type: gbdt\n  objective: reg:squarederror\n")
+        f.write(f"model:\n  type: gbdt\n  objective: {objective}\n")
         f.write(f"  eta: {ETA}\n  max_depth: {DEPTH}\n  max_bin: 256\n")
         for line in extra:
             f.write(f"  {line}\n")
@@ -72,78 +88,74 @@ def job(path, data, runs, extra):
         f.write(f"output:\n  runs_dir: {runs}\n  experiment: x\n")
 
 
-def xgb_params(base):
-    return {"tree_method": "hist", "objective": "reg:squarederror", "eta": ETA,
-            "max_depth": DEPTH, "max_bin": 256, "lambda": 1.0, "min_child_weight": 1.0,
-            "base_score": base, "nthread": 1}
+def xgb_params(objective, base):
+    return {"tree_method": "hist", "objective": objective, "eta": ETA, "max_depth": DEPTH,
+            "max_bin": 256, "lambda": 1.0, "min_child_weight": 1.0, "base_score": base,
+            "nthread": 1, "verbosity": 0}
 
 
-def main():
-    kaizen = sys.argv[1]
-    d = tempfile.mkdtemp(prefix="kz_gbdt_cont_")
-    rng = np.random.default_rng(11)
-    n = 2000
-    x = np.round(rng.uniform(0, 1, size=(n, 4)), 2)
-    x[rng.random(n) < 0.05, 0] = np.nan
-    y = 3 * np.nan_to_num(x[:, 0], nan=0.4) + x[:, 1] ** 2 - x[:, 2] + 0.3 * rng.random(n)
-    for name, lab in (("base", y), ("shift", y + 1.5)):
-        with open(os.path.join(d, f"{name}.csv"), "w") as f:
-            f.write("a,b,c,e,y\n")
-            for r in range(n):
-                cells = ["" if np.isnan(v) else f"{v:.2f}" for v in x[r]]
-                f.write(",".join(cells + [f"{lab[r]:.4f}"]) + "\n")
+def write_set(d, name, x, lab):
+    with open(os.path.join(d, f"{name}.csv"), "w") as f:
+        f.write("a,b,c,e,y\n")
+        for r in range(len(x)):
+            cells = ["" if np.isnan(v) else f"{v:.2f}" for v in x[r]]
+            f.write(",".join(cells + [f"{lab[r]:.4f}"]) + "\n")
+
+
+def check(kaizen, d, objective, x, y, y_new, env):
+    tag = objective.split(":")[0]
+    for name, lab in ((f"{tag}_base", y), (f"{tag}_new", y_new)):
+        write_set(d, name, x, lab)
         run([kaizen, "data", "import", "--kind", "tabular", "--input",
              os.path.join(d, f"{name}.csv"), "--out", os.path.join(d, name), "--label", "y",
              "--label-type", "numeric", "--valid-fraction", "0", "--seed", "1"])
     runs = os.path.join(d, "runs")
-    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive")
-    job(os.path.join(d, "m.yaml"), os.path.join(d, "base"), runs, [f"num_round: {M}"])
-    run([kaizen, "train", os.path.join(d, "m.yaml"), "--quiet", "--set", "output.run_id=m"], env)
-    model_m = os.path.join(runs, "x", "m", "model.json")
+    base_data, new_data = os.path.join(d, f"{tag}_base"), os.path.join(d, f"{tag}_new")
+    yaml = os.path.join(d, f"{tag}.yaml")
+    job(yaml, base_data, runs, objective, [f"num_round: {M}"])
+    run([kaizen, "train", yaml, "--quiet", "--set", f"output.run_id={tag}_m"], env)
+    model_m = os.path.join(runs, "x", f"{tag}_m", "model.json")
     base = json.load(open(model_m))["base_score"][0]
-    export = os.path.join(d, "m.xgb.json")
+    export = os.path.join(d, f"{tag}_m.xgb.json")
     run([kaizen, "gbdt", "export", "--model", model_m, "--format", "xgboost-json", "--out", export])
-    X, Y = read_train(os.path.join(d, "base"))
+    X, Y = read_train(base_data)
     names = ["a", "b", "c", "e"]
     dtrain = xgb.DMatrix(X, label=Y, missing=np.nan, feature_names=names)
 
-    # 1. continuation: N more rounds on the same data
-    job(os.path.join(d, "c.yaml"), os.path.join(d, "base"), runs,
-        [f"num_round: {N}"])
-    run([kaizen, "train", os.path.join(d, "c.yaml"), "--quiet", "--set", "output.run_id=c",
-         "--set", f"train.init_from={model_m}"], env)
-    model_c = os.path.join(runs, "x", "c", "model.json")
+    # 1. continuation: N more rounds on the same data. The export's XGBoost
+    # base_score is the value of margin 0 (0, 0.5 for logistic); the base
+    # margin is a stump tree.
+    run([kaizen, "train", yaml, "--quiet", "--set", f"output.run_id={tag}_c", "--set",
+         f"model.num_round={N}", "--set", f"train.init_from={model_m}"], env)
+    model_c = os.path.join(runs, "x", f"{tag}_c", "model.json")
     bst0 = xgb.Booster(model_file=export)
-    # XGBoost's base_score is 0 in the export (the base margin is a stump tree)
-    bst = xgb.train(xgb_params(0.0), dtrain, num_boost_round=N, xgb_model=bst0)
-    xgb_before = bst0.predict(dtrain, output_margin=True).astype(np.float64)
-    xgb_after = bst.predict(dtrain, output_margin=True).astype(np.float64)
-    kz_before = predict(kaizen, model_m, os.path.join(d, "base"), d, "before")
-    kz_after = predict(kaizen, model_c, os.path.join(d, "base"), d, "after")
-    spread = float(Y.max() - Y.min())
-    added = np.abs((kz_after - kz_before) - (xgb_after - xgb_before)).max()
-    rmse_kz = float(np.sqrt(np.mean((kz_after - Y) ** 2)))
-    rmse_xgb = float(np.sqrt(np.mean((xgb_after - Y) ** 2)))
-    print(f"continuation: {N} new trees; largest difference of the margin they add "
-          f"{added:.3g} (label spread {spread:.3g}); RMSE kaizen {rmse_kz:.6f} XGBoost {rmse_xgb:.6f}")
-    if not added <= 1e-5 * spread:
-        fails.append(f"continuation: new trees add margins differing by {added} > 1e-5 x {spread}")
-    if not abs(rmse_kz - rmse_xgb) <= 1e-3 * rmse_xgb:
-        fails.append(f"continuation: RMSE kaizen {rmse_kz} vs XGBoost {rmse_xgb}")
+    zero = 0.5 if objective == "binary:logistic" else 0.0
+    bst = xgb.train(xgb_params(objective, zero), dtrain, num_boost_round=N, xgb_model=bst0)
+    xgb_added = (bst.predict(dtrain, output_margin=True).astype(np.float64)
+                 - bst0.predict(dtrain, output_margin=True).astype(np.float64))
+    kz_before, kz_after = margins(model_m, X), margins(model_c, X)
+    scale = float(np.abs(kz_after - kz_before).max())
+    added = float(np.abs((kz_after - kz_before) - xgb_added).max())
     kz_trees = json.load(open(model_c))["trees"]
     xg_trees = json.loads(bst.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
-    same_struct = sum(1 for a, b in zip(kz_trees[M:], xg_trees[M + 1:])
-                      if a["left"] == b["left_children"] and a["feature"][:1] == b["split_indices"][:1])
-    print(f"continuation: {same_struct} of {N} new trees have XGBoost's shape and root feature")
+    first = len(bst0.get_dump())  # M, plus the base stump when the base margin is not 0
+    same = sum(1 for a, b in zip(kz_trees[M:], xg_trees[first:])
+               if a["left"] == b["left_children"] and a["feature"] == [
+                   f if l >= 0 else -1 for f, l in zip(b["split_indices"], b["left_children"])])
+    print(f"{objective} continuation: {same} of {N} new trees have XGBoost's shape and features; "
+          f"the margins they add differ by at most {added:.3g} (largest added {scale:.3g})")
+    if same != N:
+        fails.append(f"{objective} continuation: {N - same} new trees differ from XGBoost's")
+    if not added <= 1e-5 * scale:
+        fails.append(f"{objective} continuation: added margins differ by {added} > 1e-5 x {scale}")
 
-    # 2. refresh on shifted labels
-    job(os.path.join(d, "r.yaml"), os.path.join(d, "shift"), runs,
-        ["process_type: update", "updater: refresh"])
-    run([kaizen, "train", os.path.join(d, "r.yaml"), "--quiet", "--set", "output.run_id=r",
-         "--set", f"train.init_from={model_m}"], env)
-    kz_ref = json.load(open(os.path.join(runs, "x", "r", "model.json")))["trees"]
-    # Without its base stump: XGBoost's refresh would refit the stump too. XGBoost
-    # holds the base margin (reg:squarederror: the mean) as its float base_score.
+    # 2. refresh on new labels. XGBoost would refit the base stump too, so it
+    # gets the model without it and the base margin as its base_score (a
+    # float, in the objective's space).
+    run([kaizen, "train", yaml, "--quiet", "--set", f"output.run_id={tag}_r", "--set",
+         f"train.init_from={model_m}", "--set", f"data.train={new_data}", "--set",
+         "model.process_type=update", "--set", "model.updater=refresh"], env)
+    kz_ref = json.load(open(os.path.join(runs, "x", f"{tag}_r", "model.json")))["trees"]
     raw = json.load(open(export))
     gb = raw["learner"]["gradient_booster"]["model"]
     if len(gb["trees"]) == M + 1:
@@ -152,20 +164,21 @@ def main():
             t["id"] = i
         gb["tree_info"] = gb["tree_info"][1:]
         gb["gbtree_model_param"]["num_trees"] = str(M)
-        raw["learner"]["learner_model_param"]["base_score"] = repr(float(np.float32(base)))
-    nostump = os.path.join(d, "m.nostump.json")
+    b_out = 1.0 / (1.0 + np.exp(-base)) if objective == "binary:logistic" else base
+    b_out = float(np.float32(b_out))
+    raw["learner"]["learner_model_param"]["base_score"] = repr(b_out)
+    nostump = os.path.join(d, f"{tag}_m.nostump.json")
     json.dump(raw, open(nostump, "w"))
-    Xs, Ys = read_train(os.path.join(d, "shift"))
-    dshift = xgb.DMatrix(Xs, label=Ys, missing=np.nan, feature_names=names)
-    p = xgb_params(float(np.float32(base)))
-    p.update({"process_type": "update", "updater": "refresh", "refresh_leaf": True,
-              "verbosity": 0})
-    ref = xgb.train(p, dshift, num_boost_round=M, xgb_model=xgb.Booster(model_file=nostump))
+    Xs, Ys = read_train(new_data)
+    dnew = xgb.DMatrix(Xs, label=Ys, missing=np.nan, feature_names=names)
+    p = xgb_params(objective, b_out)
+    p.update({"process_type": "update", "updater": "refresh", "refresh_leaf": True})
+    ref = xgb.train(p, dnew, num_boost_round=M, xgb_model=xgb.Booster(model_file=nostump))
     xr = json.loads(ref.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
     worst = 0.0
     for i, (a, b) in enumerate(zip(kz_ref, xr)):
         if a["left"] != b["left_children"]:
-            fails.append(f"refresh: tree {i} changed shape")
+            fails.append(f"{objective} refresh: tree {i} changed shape")
             continue
         big = max(abs(v) for v in a["leaf_value"])
         for node, l in enumerate(a["left"]):
@@ -174,26 +187,32 @@ def main():
             kv, xv = a["leaf_value"][node], b["split_conditions"][node]
             tol = 1e-5 * big + 1e-6 * abs(xv)
             worst = max(worst, abs(kv - xv) / tol if tol > 0 else 0)
-    print(f"refresh: {len(kz_ref)} trees; worst leaf difference {worst:.3g} x the tolerance")
+    print(f"{objective} refresh: {len(kz_ref)} trees; worst leaf difference {worst:.3g} x the "
+          "tolerance")
     if len(kz_ref) != len(xr) or not worst <= 1.0:
-        fails.append(f"refresh: leaves differ from XGBoost's ({worst:.3g} x tolerance, "
-                     f"{len(kz_ref)} vs {len(xr)} trees)")
+        fails.append(f"{objective} refresh: leaves differ from XGBoost's ({worst:.3g} x "
+                     f"tolerance, {len(kz_ref)} vs {len(xr)} trees)")
+
+
+def main():
+    kaizen = sys.argv[1]
+    d = tempfile.mkdtemp(prefix="kz_gbdt_cont_")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive")
+    rng = np.random.default_rng(11)
+    n = 2000
+    x = np.round(rng.uniform(0, 1, size=(n, 4)), 2)
+    x[rng.random(n) < 0.05, 0] = np.nan
+    y = 3 * np.nan_to_num(x[:, 0], nan=0.4) + x[:, 1] ** 2 - x[:, 2] + 0.3 * rng.random(n)
+    check(kaizen, d, "reg:squarederror", x, y, y + 1.5, env)
+    med = float(np.median(y))
+    check(kaizen, d, "binary:logistic", x, (y > med).astype(float), (y > med + 0.4).astype(float),
+          env)
     if fails:
         for f in fails:
             print("FAIL:", f)
         return 1
     print("gbdt continuation and refresh agree with XGBoost")
     return 0
-
-
-def predict(kaizen, model, data, d, tag):
-    out = os.path.join(d, f"pred_{tag}.csv")
-    run([kaizen, "predict", "--model", model, "--data", data, "--out", out, "--overwrite"])
-    with open(out) as f:
-        head = f.readline().strip().split(",")
-        col = head.index("y") if "y" in head else len(head) - 1
-        rows = [line.strip().split(",") for line in f]
-    return np.array([float(r[col]) for r in rows])
 
 
 if __name__ == "__main__":
