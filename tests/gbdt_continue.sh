@@ -275,7 +275,7 @@ bad b-multi-on-reg "reg:squarederror, but train.init_from .* is a multi:softprob
   "$tmp/reg.yaml" $(from "$(model multi-12)")
 bad b-label-k "was trained on the label 'k', data.train's label is 'y'" "$tmp/reg.yaml" \
   $(from "$(model multi-12)") --set model.objective=auto
-bad b-reg-on-multi "reg:squarederror needs a numeric label, but 'k' is categorical" \
+bad b-reg-on-multi "(a reg:squarederror model): model.objective: reg:squarederror needs a numeric label, but 'k'" \
   "$tmp/multi.yaml" $(from "$(model reg-12)")
 bad b-update-alone "process_type: update refreshes the trees of an existing model; set train.init_from" \
   "$tmp/reg.yaml" --set model.process_type=update --set model.updater=refresh

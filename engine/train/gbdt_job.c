@@ -2,7 +2,9 @@
  * and evaluation go through engine/predict. Training validates the whole config
  * and reads the data before the run directory exists, so a bad job leaves nothing behind.
  * Round checkpoints (gbdt_checkpoint.h) let `--resume` continue a killed run
- * to the model an uninterrupted one would have saved, byte for byte. */
+ * to the model an uninterrupted one would have saved, byte for byte.
+ * train.init_from (gbdt_init.h) continues an existing model with new trees,
+ * or with model.process_type: update refreshes its trees (models/gbdt/refresh.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <jansson.h>
 #include <math.h>
@@ -617,7 +619,11 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
     KZ_TRY(kz_gbdt_init_load(j->init_from, &j->init, &j->init_hash));
     KZ_TRY(kz_gbdt_init_params(j->init, j->init_from, j->alpha_given, &j->p));
   }
-  KZ_TRY(resolve_objective(&j->p, &j->train));
+  kz_status ost = resolve_objective(&j->p, &j->train);
+  if (ost != KZ_OK && j->init)
+    return kz_fail_context(ost, "train.init_from %s (a %s model)", j->init_from,
+                           kz_gbdt_objective_name(j->init->objective));
+  KZ_TRY(ost);
   if (j->init) {
     KZ_TRY(kz_gbdt_init_check_table(j->init, j->init_from, &j->train));
     j->init_rounds = j->init->n_trees / j->init->num_group;
