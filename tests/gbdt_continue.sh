@@ -14,9 +14,10 @@
 #       new ones (best_iteration counts them all);
 #   (d) refresh on the training data keeps every tree's shape and its leaves
 #       (to 1e-6 of the tree's largest leaf: only the order of the gradient sums
-#       differs, histograms in training, rows here); on labels shifted by +1.5 it
-#       moves the predictions by about 1.5 and `kaizen eval` on the shifted data
-#       reports a much lower RMSE than the old model's; refresh_leaf: false
+#       differs, histograms in training, rows here), also for 3 classes and
+#       for reg:absoluteerror's residual-median leaves; on labels shifted by
+#       +1.5 it moves the predictions by about 1.5 and `kaizen eval` on the
+#       shifted data reports a much lower RMSE than the old model's; refresh_leaf: false
 #       keeps the leaves and updates cover; a refresh killed and resumed ends
 #       with the uninterrupted refresh's model.json;
 #   (e) bad inputs fail with a message naming the problem, leaving no run
@@ -200,6 +201,24 @@ print(f"refresh on the training data: leaves move by at most {worst:.3g} of thei
 assert worst <= 1e-6, worst
 assert moved > 0, "refresh_leaf false left cover and gain unchanged"
 EOF
+# the same on the training data of a 3-class model and of one whose leaves are
+# residual medians (reg:absoluteerror): trees and leaves unchanged
+train mae-10 "$tmp/reg.yaml" --set model.num_round=10 --set model.objective=reg:absoluteerror
+train ref-mae "$tmp/reg.yaml" --set model.process_type=update --set model.updater=refresh \
+  --set train.init_from="$(model mae-10)" --set model.objective=auto
+train ref-multi "$tmp/multi.yaml" --set model.process_type=update --set model.updater=refresh \
+  --set train.init_from="$(model multi-20)"
+python3 - "$(model mae-10)" "$(model ref-mae)" "$(model multi-20)" "$(model ref-multi)" <<'EOF' ||
+import json, sys
+for a, b in ((sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])):
+    a, b = json.load(open(a)), json.load(open(b))
+    assert len(a["trees"]) == len(b["trees"]) and a["base_score"] == b["base_score"]
+    for x, y in zip(a["trees"], b["trees"]):
+        assert x["left"] == y["left"] and x["threshold"] == y["threshold"]
+        big = max(abs(v) for v in x["leaf_value"])
+        assert max(abs(u - v) for u, v in zip(x["leaf_value"], y["leaf_value"])) <= 1e-6 * big
+EOF
+  fail "refresh of the 3-class / absolute-error model on its training data changed it"
 # predictions and metrics on the shifted data: the refreshed model follows it
 "$kaizen" eval --model "$(model reg-20)" --data "$tmp/shift" --json >"$tmp/ev_old" 2>&1 &&
   "$kaizen" eval --model "$(model ref-shift)" --data "$tmp/shift" --json >"$tmp/ev_new" 2>&1 &&
