@@ -23,6 +23,7 @@ Exit 77 (skip) only when xgboost cannot be imported.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -203,10 +204,14 @@ def main():
     x = np.round(rng.uniform(0, 1, size=(n, 4)), 2)
     x[rng.random(n) < 0.05, 0] = np.nan
     y = 3 * np.nan_to_num(x[:, 0], nan=0.4) + x[:, 1] ** 2 - x[:, 2] + 0.3 * rng.random(n)
-    check(kaizen, d, "reg:squarederror", x, y, y + 1.5, env)
-    med = float(np.median(y))
-    check(kaizen, d, "binary:logistic", x, (y > med).astype(float), (y > med + 0.4).astype(float),
-          env)
+    try:
+        check(kaizen, d, "reg:squarederror", x, y, y + 1.5, env)
+        med = float(np.median(y))
+        check(kaizen, d, "binary:logistic", x, (y > med).astype(float),
+              (y > med + 0.4).astype(float), env)
+    finally:
+        if not os.environ.get("KEEP"):
+            shutil.rmtree(d, ignore_errors=True)
     if fails:
         for f in fails:
             print("FAIL:", f)
