@@ -8,8 +8,10 @@
 #   (c) regression with 256 bins (missing bits) and 2 threads per rank;
 # (d) round checkpoints written on 2 ranks resume on 3 ranks and on one
 # process to the uninterrupted model, byte for byte;
-# and, with more than one rank, a job without exact_histograms and one with
-# a leaf-refitting objective are refused, naming the key. Run as root on 2
+# (e) regression continued from (c)'s model (train.init_from), 2 ranks = one
+#     process, byte for byte;
+# and, with more than one rank, a job without exact_histograms, one with a
+# leaf-refitting objective and a refresh (process_type: update) are refused. Run as root on 2
 # cores in CI: the Open MPI settings for that are in dist_mpirun.sh.
 # usage: dist_gbdt.sh KAIZEN
 set -u
@@ -102,6 +104,20 @@ for to in 3 1; do
   cmp -s runs/ck/one/model.json runs/ck/cut$to/model.json ||
     fail "ck: 2 ranks, resumed on $to: model.json differs from one process's"
 done
+# continuation (train.init_from): each rank starts from the model's predictions
+# of its own rows; byte-identical to one process's continuation
+cont=(--set train.init_from="$tmp/runs/reg/one/model.json" --set model.num_round=6)
+OMP_NUM_THREADS=2 "$kaizen" train reg.yaml --quiet --set output.run_id=cont1 "${cont[@]}" \
+  >cont1.out 2>&1 || fail "continuation, one process: $(cat cont1.out)"
+OMP_NUM_THREADS=1 mpirun_np 2 "$kaizen" train reg.yaml --quiet --set output.run_id=cont2 \
+  "${cont[@]}" >cont2.out 2>&1 || fail "continuation, mpirun -np 2: $(tail -20 cont2.out)"
+cmp -s runs/reg/cont1/model.json runs/reg/cont2/model.json ||
+  fail "continuation: mpirun -np 2 model.json differs from one process's"
+# a refresh runs on one process
+OMP_NUM_THREADS=1 mpirun_np 2 "$kaizen" train reg.yaml --quiet --set output.run_id=ref2 \
+  "${cont[@]}" --set model.process_type=update --set model.updater=refresh >ref2.out 2>&1 &&
+  fail "a refresh ran on 2 ranks"
+grep -q "refresh) runs on one process" ref2.out || fail "refresh on 2 ranks: $(cat ref2.out)"
 
 # refused with more than one rank
 job noexact bin 1 "num_round: 3"

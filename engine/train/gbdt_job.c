@@ -2,7 +2,9 @@
  * and evaluation go through engine/predict. Training validates the whole config
  * and reads the data before the run directory exists, so a bad job leaves nothing behind.
  * Round checkpoints (gbdt_checkpoint.h) let `--resume` continue a killed run
- * to the model an uninterrupted one would have saved, byte for byte. */
+ * to the model an uninterrupted one would have saved, byte for byte.
+ * train.init_from (gbdt_init.h) continues an existing model with new trees,
+ * or with model.process_type: update refreshes its trees (models/gbdt/refresh.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <jansson.h>
 #include <math.h>
@@ -18,6 +20,7 @@
 #include "engine/track/run.h"
 #include "engine/train/gbdt_checkpoint.h"
 #include "engine/train/gbdt_data.h"
+#include "engine/train/gbdt_init.h"
 #include "engine/train/job.h"
 #include "kernels/core/error.h"
 #include "models/gbdt/booster.h"
@@ -25,6 +28,7 @@
 #include "models/gbdt/booster_gpu.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/metrics.h"
+#include "models/gbdt/refresh.h"
 #include "models/gbdt/rng.h"
 
 static double now_s(void) {
@@ -70,58 +74,84 @@ static kz_status pick_device(const char *what, const char *spec, const kz_gbdt_p
   return KZ_OK;
 }
 
-/* The CPU or the GPU booster behind the calls train_run makes. */
+/* The CPU or the GPU booster, or the refresh updater (process_type:
+ * update), behind the calls train_run makes. */
 typedef struct booster {
   kz_gbdt_booster *cpu;
   kz_gbdt_gpu_booster *gpu;
+  kz_gbdt_refresher *ref;
 } booster;
 
-static kz_status booster_create(const kz_gbdt_params *p, kz_device dev, const kz_gbdt_data *td,
-                                const kz_gbdt_data *vd, const kz_gbdt_dist *dist, booster *b) {
+static void booster_free(booster *b) {
+  kz_gbdt_gpu_booster_free(b->gpu);
+  kz_gbdt_booster_free(b->cpu);
+  kz_gbdt_refresher_free(b->ref);
   memset(b, 0, sizeof *b);
-  if (dev.kind == KZ_DEVICE_CPU) return kz_gbdt_booster_create_dist(p, td, vd, dist, &b->cpu);
-  if (dist)
-    return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "train.device: data-parallel GBDT runs on the CPU booster (rank %d of %d "
-                   "asked for the GPU one); set train.device=cpu",
-                   dist->rank, dist->size);
-  kz_gbdt_gpu_options o = {dev, NULL};
-  return kz_gbdt_gpu_booster_create(p, td, vd, &o, &b->gpu);
+}
+
+/* *init (train.init_from, or NULL) is taken over: the refresher refreshes
+ * it, a booster continues it. */
+static kz_status booster_create(const kz_gbdt_params *p, kz_device dev, const kz_gbdt_data *td,
+                                const kz_gbdt_data *vd, const kz_gbdt_dist *dist,
+                                kz_gbdt_model **init, booster *b) {
+  memset(b, 0, sizeof *b);
+  if (p->process_update) return kz_gbdt_refresher_create(p, td, vd, init, &b->ref);
+  kz_status st;
+  if (dev.kind == KZ_DEVICE_CPU) {
+    st = kz_gbdt_booster_create_dist(p, td, vd, dist, &b->cpu);
+  } else if (dist) {
+    st = kz_fail(KZ_ERR_UNSUPPORTED,
+                 "train.device: data-parallel GBDT runs on the CPU booster (rank %d of %d "
+                 "asked for the GPU one); set train.device=cpu",
+                 dist->rank, dist->size);
+  } else {
+    kz_gbdt_gpu_options o = {dev, NULL};
+    st = kz_gbdt_gpu_booster_create(p, td, vd, &o, &b->gpu);
+  }
+  if (st == KZ_OK && *init)
+    st = b->gpu ? kz_gbdt_gpu_booster_init_from(b->gpu, init, "train.init_from")
+                : kz_gbdt_booster_init_from(b->cpu, init, "train.init_from");
+  kz_gbdt_model_free(*init);
+  *init = NULL;
+  if (st != KZ_OK) booster_free(b);
+  return st;
 }
 static const kz_gbdt_metric *booster_metrics(const booster *b, int *n) {
-  return b->gpu ? kz_gbdt_gpu_booster_metrics(b->gpu, n) : kz_gbdt_booster_metrics(b->cpu, n);
+  return b->ref   ? kz_gbdt_refresher_metrics(b->ref, n)
+         : b->gpu ? kz_gbdt_gpu_booster_metrics(b->gpu, n)
+                  : kz_gbdt_booster_metrics(b->cpu, n);
 }
 static kz_status booster_round(booster *b, double *train_m, double *valid_m, int *stop) {
-  return b->gpu ? kz_gbdt_gpu_booster_round(b->gpu, train_m, valid_m, stop)
-                : kz_gbdt_booster_round(b->cpu, train_m, valid_m, stop);
+  return b->ref   ? kz_gbdt_refresher_round(b->ref, train_m, valid_m, stop)
+         : b->gpu ? kz_gbdt_gpu_booster_round(b->gpu, train_m, valid_m, stop)
+                  : kz_gbdt_booster_round(b->cpu, train_m, valid_m, stop);
 }
 static int booster_best_round(const booster *b, double *best_value) {
-  return b->gpu ? kz_gbdt_gpu_booster_best_round(b->gpu, best_value)
-                : kz_gbdt_booster_best_round(b->cpu, best_value);
+  return b->ref   ? kz_gbdt_refresher_best_round(b->ref, best_value)
+         : b->gpu ? kz_gbdt_gpu_booster_best_round(b->gpu, best_value)
+                  : kz_gbdt_booster_best_round(b->cpu, best_value);
 }
 /* Frees the booster either way. */
 static kz_status booster_finish(booster *b, kz_gbdt_model **m) {
-  kz_status st = b->gpu ? kz_gbdt_gpu_booster_finish(b->gpu, m) : kz_gbdt_booster_finish(b->cpu, m);
-  b->gpu = NULL;
-  b->cpu = NULL;
+  kz_status st = b->ref   ? kz_gbdt_refresher_finish(b->ref, m)
+                 : b->gpu ? kz_gbdt_gpu_booster_finish(b->gpu, m)
+                          : kz_gbdt_booster_finish(b->cpu, m);
+  memset(b, 0, sizeof *b);
   return st;
 }
 static void booster_get_state(const booster *b, kz_gbdt_booster_state *s) {
-  if (b->gpu)
+  if (b->ref)
+    kz_gbdt_refresher_get_state(b->ref, s);
+  else if (b->gpu)
     kz_gbdt_gpu_booster_get_state(b->gpu, s);
   else
     kz_gbdt_booster_get_state(b->cpu, s);
 }
 static kz_status booster_set_state(booster *b, const kz_gbdt_booster_state *s,
                                    kz_gbdt_model **trees, const char *where) {
-  return b->gpu ? kz_gbdt_gpu_booster_set_state(b->gpu, s, trees, where)
-                : kz_gbdt_booster_set_state(b->cpu, s, trees, where);
-}
-static void booster_free(booster *b) {
-  kz_gbdt_gpu_booster_free(b->gpu);
-  kz_gbdt_booster_free(b->cpu);
-  b->gpu = NULL;
-  b->cpu = NULL;
+  return b->ref   ? kz_gbdt_refresher_set_state(b->ref, s, trees, where)
+         : b->gpu ? kz_gbdt_gpu_booster_set_state(b->gpu, s, trees, where)
+                  : kz_gbdt_booster_set_state(b->cpu, s, trees, where);
 }
 
 /* The same feature columns (names, order, dictionaries) in both sets. */
@@ -248,6 +278,13 @@ typedef struct job {
   int64_t checkpoint_every, keep_checkpoints;
   kz_gbdt_table train, valid;
   int has_valid;
+  /* train.init_from (gbdt_init.h): the model continued or refreshed, its
+   * file's kz64 (in the fingerprint) and rounds; NULL / 0 without one */
+  const char *init_from;
+  kz_gbdt_model *init;
+  uint64_t init_hash;
+  int init_rounds;
+  int num_round_given, alpha_given;
   /* data-parallel (docs/DISTRIBUTED.md): this rank's place; only rank 0
    * writes the run */
   int rank, world;
@@ -295,6 +332,14 @@ static kz_status read_config(kz_cfg *cfg, const kz_job_cli *cli, job *j) {
   int64_t seed, threads;
   KZ_TRY(kz_cfg_get_int(train, "seed", 0, 0, INT64_MAX, &seed));
   KZ_TRY(kz_cfg_get_string(train, "device", "auto", &j->device));
+  KZ_TRY(kz_cfg_get_string(train, "init_from", "", &j->init_from));
+  if (!*j->init_from) j->init_from = NULL;
+  j->num_round_given = kz_cfg_has(model, "num_round");
+  j->alpha_given = kz_cfg_has(model, "quantile_alpha");
+  if (j->p.process_update && !j->init_from)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.process_type: update refreshes the trees of an existing model; set "
+                   "train.init_from to its model.json");
   KZ_TRY(kz_cfg_get_int(train, "threads", 0, 0, 4096, &threads));
   KZ_TRY(check_device(j->device));
   j->p.seed = (uint64_t)seed;
@@ -355,7 +400,7 @@ static kz_status open_data(job *j) {
 }
 
 static kz_status params_json(const job *j, const kz_gbdt_model *m, kz_run *run) {
-  char buf[2048];
+  char buf[16384];
   const kz_gbdt_params *p = &j->p;
   snprintf(buf, sizeof buf,
            "{\"model_type\": \"gbdt\", \"objective\": \"%s\", \"num_round\": %d, \"eta\": %g, "
@@ -371,6 +416,19 @@ static kz_status params_json(const job *j, const kz_gbdt_model *m, kz_run *run) 
            p->colsample_bynode, m->num_group, m->n_numeric, m->n_categorical,
            (long long)j->train.n_total, (long long)(j->has_valid ? j->valid.n : 0),
            (unsigned long long)p->seed);
+  if (j->init_from) { /* continuation or refresh: what it started from */
+    json_t *js = json_string(j->init_from);
+    char *path = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+    json_decref(js);
+    size_t len = strlen(buf);
+    if (!path) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+    snprintf(buf + len - 1, sizeof buf - (len - 1),
+             ", \"init_from\": %s, \"init_rounds\": %d, \"process_type\": \"%s\", "
+             "\"refresh_leaf\": %s}",
+             path, j->init_rounds, p->process_update ? "update" : "default",
+             p->refresh_leaf ? "true" : "false");
+    free(path);
+  }
   return kz_run_write_params(run, buf);
 }
 
@@ -417,6 +475,16 @@ static char *fingerprint(const job *j, kz_device dev) {
   json_object_set_new(o, "threads", json_integer(kz_gbdt_threads(p->nthread)));
   /* only when set, so checkpoints written before the key existed resume */
   if (p->exact_histograms) json_object_set_new(o, "model.exact_histograms", json_true());
+  if (j->init_from) { /* the model file by content: another one under the same path is refused */
+    char hash[24];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)j->init_hash);
+    json_object_set_new(o, "train.init_from", json_string(j->init_from));
+    json_object_set_new(o, "train.init_from kz64", json_string(hash));
+  }
+  if (p->process_update) {
+    json_object_set_new(o, "model.process_type", json_string("update"));
+    json_object_set_new(o, "model.refresh_leaf", json_boolean(p->refresh_leaf));
+  }
   char dev_name[32];
   kz_device_format(dev, dev_name, sizeof dev_name);
   json_object_set_new(o, "device", json_string(dev_name));
@@ -597,18 +665,50 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
                              .max = dist_max,
                              .gather_rows = dist_gather_rows};
   const int lead = j->rank == 0; /* writes the run; the other ranks only compute */
-  KZ_TRY(resolve_objective(&j->p, &j->train));
+  int quiet = (cli && cli->quiet) || !lead, round = 0;
+  if (j->init_from) {
+    KZ_TRY(kz_gbdt_init_load(j->init_from, &j->init, &j->init_hash));
+    KZ_TRY(kz_gbdt_init_params(j->init, j->init_from, j->alpha_given, &j->p));
+  }
+  kz_status ost = resolve_objective(&j->p, &j->train);
+  if (ost != KZ_OK && j->init)
+    return kz_fail_context(ost, "train.init_from %s (a %s model)", j->init_from,
+                           kz_gbdt_objective_name(j->init->objective));
+  KZ_TRY(ost);
+  if (j->init) {
+    KZ_TRY(kz_gbdt_init_check_table(j->init, j->init_from, &j->train));
+    j->init_rounds = j->init->n_trees / j->init->num_group;
+  }
+  if (j->p.process_update) {
+    /* as XGBoost's refresh goes over the model's rounds; a different
+     * num_round would drop rounds (XGBoost) or ask for ones that do not
+     * exist, so kaizen refreshes them all and says so */
+    if (j->num_round_given && j->p.num_round != j->init_rounds)
+      fprintf(stderr,
+              "kaizen: warning: model.num_round %d is not used: a refresh updates all %d rounds "
+              "of %s\n",
+              j->p.num_round, j->init_rounds, j->init_from);
+    j->p.num_round = j->init_rounds > 0 ? j->init_rounds : 1;
+    if (j->world > 1)
+      return kz_fail(KZ_ERR_UNSUPPORTED,
+                     "model.process_type: update (refresh) runs on one process; data-parallel "
+                     "refresh (%d ranks) is not supported yet",
+                     j->world);
+  }
   kz_gbdt_data td, vd;
   table_data(&j->train, &td);
   table_data(&j->valid, &vd);
   kz_device dev;
   KZ_TRY(pick_device("train.device", j->device, &j->p, j->train.n_categorical, &dev));
+  if (j->p.process_update && dev.kind != KZ_DEVICE_CPU)
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "model.process_type: update (the refresh updater) is not supported on cuda "
+                   "yet; run it on the CPU (train.device: cpu)");
   char dev_name[32];
   kz_device_format(dev, dev_name, sizeof dev_name);
   booster bst, *b = &bst;
   KZ_TRY(booster_create(&j->p, dev, &td, j->has_valid ? &vd : NULL, j->world > 1 ? &j->dist : NULL,
-                        b));
-  int quiet = (cli && cli->quiet) || !lead, round = 0;
+                        &j->init, b));
   double wall0 = 0;
   /* Every check, the metric list included, before the run directory exists
    * (a failure after it would leave a failed run behind). */
@@ -632,6 +732,12 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
     free(fp);
     return st;
   }
+  if (!quiet && j->init_from && j->p.process_update)
+    fprintf(stderr, "[gbdt] refreshing the %d rounds of %s on data.train\n", j->init_rounds,
+            j->init_from);
+  else if (!quiet && j->init_from)
+    fprintf(stderr, "[gbdt] continuing %s (%d rounds) with up to %d new rounds\n", j->init_from,
+            j->init_rounds, j->p.num_round);
   char names[2 * KZ_GBDT_MAX_METRICS][40];
   const char *name_ptrs[2 * KZ_GBDT_MAX_METRICS];
   for (int i = 0; i < nm; ++i) {
@@ -735,6 +841,7 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   if (st == KZ_OK) {
     printf("gbdt");
     for (int i = 0; i < s.n_final; ++i) printf(" %s=%.6g", s.final_names[i], s.final_values[i]);
+    if (j->init_from) printf(" init_rounds=%d", j->init_rounds);
     printf(" rounds_kept=%d rounds_run=%d run %s\n", kept, round, kz_run_dir(run));
     fflush(stdout);
   }
@@ -751,5 +858,6 @@ kz_status kz_gbdt_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   kz_gbdt_table_close(&j.train);
   kz_gbdt_table_close(&j.valid);
   free(j.label_all);
+  kz_gbdt_model_free(j.init);
   return st;
 }

@@ -254,7 +254,11 @@ static void leaf_values(kz_gbdt_booster *b, const kz_gbdt_grower *w, int k, cons
       }
       v = kz_gbdt_quantile(b->resid, m, level);
     }
-    leaf[i] = b->p.eta * v;
+    /* Rounded to the float the model stores: the margins then hold exactly
+     * what the saved trees predict (same values, same order of additions),
+     * so a run continued from the model file (train.init_from) goes on as
+     * this run would have, bit for bit. */
+    leaf[i] = (double)(float)(b->p.eta * v);
   }
 }
 
@@ -437,6 +441,10 @@ kz_status kz_gbdt_booster_set_state(kz_gbdt_booster *b, const kz_gbdt_booster_st
    * (gradients); the stream is the only state sampling carries over. */
   b->rng.s = s->rng;
   return KZ_OK;
+}
+
+kz_status kz_gbdt_booster_init_from(kz_gbdt_booster *b, kz_gbdt_model **init, const char *where) {
+  return kz_gbdt_run_init_from(&b->run, init, b->p.nthread, where);
 }
 
 kz_status kz_gbdt_booster_finish(kz_gbdt_booster *b, kz_gbdt_model **out) {
