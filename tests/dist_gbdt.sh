@@ -6,6 +6,7 @@
 #       categorical feature, early stopping on the valid split;
 #   (b) a 3-class job (the class-parallel streams), lossguide;
 #   (c) regression with 256 bins (missing bits) and 2 threads per rank;
+# (e) train.init_from: 2 ranks continue a model as one process does;
 # (d) round checkpoints written on 2 ranks resume on 3 ranks and on one
 # process to the uninterrupted model, byte for byte;
 # (e) regression continued from (c)'s model (train.init_from), 2 ranks = one
@@ -118,6 +119,19 @@ OMP_NUM_THREADS=1 mpirun_np 2 "$kaizen" train reg.yaml --quiet --set output.run_
   "${cont[@]}" --set model.process_type=update --set model.updater=refresh >ref2.out 2>&1 &&
   fail "a refresh ran on 2 ranks"
 grep -q "refresh) runs on one process" ref2.out || fail "refresh on 2 ranks: $(cat ref2.out)"
+
+# train.init_from: 2 ranks continue a model with new trees as one process does
+cat >cont.yaml <<EOT
+model: {type: gbdt, num_round: 6, max_depth: 3, exact_histograms: true}
+data: {train: bin}
+train: {seed: 5, threads: 1, device: cpu, init_from: $PWD/runs/bin/one/model.json}
+output: {runs_dir: runs, experiment: cont}
+EOT
+"$kaizen" train cont.yaml --quiet --set output.run_id=one >cont.one.out 2>&1 || fail "cont one: $(cat cont.one.out)"
+mpirun_np 2 "$kaizen" train cont.yaml --quiet --set output.run_id=np2 >cont.np2.out 2>&1 ||
+  fail "cont -np 2: $(tail -5 cont.np2.out)"
+cmp -s runs/cont/one/model.json runs/cont/np2/model.json ||
+  fail "train.init_from: 2 ranks' continued model differs from one process's"
 
 # refused with more than one rank
 job noexact bin 1 "num_round: 3"
