@@ -95,10 +95,6 @@ static kz_status booster_create(const kz_gbdt_params *p, kz_device dev, const kz
                                 const kz_gbdt_data *vd, const kz_gbdt_dist *dist,
                                 kz_gbdt_model **init, booster *b) {
   memset(b, 0, sizeof *b);
-  if (p->process_update && dist)
-    return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "model.process_type: update refits the trees' leaves from every row, which "
-                   "data-parallel GBDT does not sum over ranks yet; refresh on one process");
   if (p->process_update) return kz_gbdt_refresher_create(p, td, vd, init, &b->ref);
   kz_status st;
   if (dev.kind == KZ_DEVICE_CPU) {
