@@ -6,11 +6,10 @@
 #       categorical feature, early stopping on the valid split;
 #   (b) a 3-class job (the class-parallel streams), lossguide;
 #   (c) regression with 256 bins (missing bits) and 2 threads per rank;
-# (e) train.init_from: 2 ranks continue a model as one process does;
 # (d) round checkpoints written on 2 ranks resume on 3 ranks and on one
 # process to the uninterrupted model, byte for byte;
-# (e) regression continued from (c)'s model (train.init_from), 2 ranks = one
-#     process, byte for byte;
+# (e) train.init_from: the binary model and (c)'s regression model continued
+#     on 2 ranks = one process, byte for byte;
 # and, with more than one rank, a job without exact_histograms, one with a
 # leaf-refitting objective and a refresh (process_type: update) are refused. Run as root on 2
 # cores in CI: the Open MPI settings for that are in dist_mpirun.sh.
