@@ -3,6 +3,7 @@
  * and static categories by their strings, so a data set imported again
  * (other codes, other column order) maps onto the model the same way. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,8 +142,8 @@ kz_status kz_tft_store_load(const kz_tft_model *m, const char *path, const char 
       s->y[s->n] = *kz_batch_f32(&b, f_y, r);
       for (int i = 0; i < m->n_known_cols; i++)
         s->known[s->n * nkw + i] = kz_batch_f32(&b, kn[i].field, r)[kn[i].col];
-      for (int c = 0; c < m->n_cal; c++)
-        s->known[s->n * nkw + m->n_known_cols + c] = (float)kz_tft_calendar(t, m->cal[c]);
+      for (int c = m->n_known_cols; c < nkw; c++)
+        s->known[s->n * nkw + c] = (float)kz_tft_derived(m, t, c - m->n_known_cols);
       for (int i = 0; i < m->n_obs; i++)
         s->obs[s->n * m->n_obs + i] = kz_batch_f32(&b, ob[i].field, r)[ob[i].col];
       s->n++;
@@ -192,6 +193,22 @@ double kz_tft_calendar(double t, int which) {
     civil((int64_t)days, &year, &month);
     return (double)year;
   }
+}
+
+double kz_tft_derived(const kz_tft_model *m, double t, int j) {
+  if (j < m->n_cal) return kz_tft_calendar(t, m->cal[j]);
+  j -= m->n_cal;
+  /* the phase from the step count, reduced before the angle so a large time
+   * (seconds since 1970) keeps its precision */
+  const double P = (double)m->cyc[j / 2], ph = fmod(round(t / m->time_step), P) / P;
+  const double a = 2.0 * 3.14159265358979323846 * ph;
+  return j % 2 ? cos(a) : sin(a);
+}
+
+void kz_tft_name_cycles(kz_tft_model *m) {
+  for (int c = 0; c < 2 * m->n_cyc; c++)
+    snprintf(m->cyc_names[c], sizeof m->cyc_names[c], "cycle%lld_%s", (long long)m->cyc[c / 2],
+             c % 2 ? "cos" : "sin");
 }
 
 void kz_tft_store_free(kz_tft_store *st) {
@@ -277,9 +294,9 @@ void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host
     int64_t v = 0;
     for (int i = 0; i < nk; i++) {
       float kv = s->known[j * nk + i];
-      if (p + t >= s->n && i >= m->n_known_cols) /* a calendar feature of the future time */
-        kv = (float)kz_tft_calendar(s->time[s->n - 1] + (double)(p + t - s->n + 1) * m->time_step,
-                                    m->cal[i - m->n_known_cols]);
+      if (p + t >= s->n && i >= m->n_known_cols) /* derived from the future time */
+        kv = (float)kz_tft_derived(m, s->time[s->n - 1] + (double)(p + t - s->n + 1) * m->time_step,
+                                   i - m->n_known_cols);
       hb->fut[(v++ * tau + t) * B + w] = stdz(kv, m->known_mean[i], m->known_std[i]);
     }
     if (m->relative_time) hb->fut[(v++ * tau + t) * B + w] = (float)((double)t / rt_den);

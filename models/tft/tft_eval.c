@@ -336,10 +336,12 @@ static kz_status write_interpretation(kz_tft_model *m, const char *out_path) {
     for (int i = 0; i < m->n_obs; i++) pn[np++] = m->obs[i];
     for (int i = 0; i < m->n_known_cols; i++) pn[np++] = m->known[i];
     for (int c = 0; c < m->n_cal; c++) pn[np++] = (char *)kz_tft_cal_names[m->cal[c]];
+    for (int c = 0; c < 2 * m->n_cyc; c++) pn[np++] = m->cyc_names[c];
     char *dn[KZ_TFT_MAX_VARS];
     int nd = 0;
     for (int i = 0; i < m->n_known_cols; i++) dn[nd++] = m->known[i];
     for (int c = 0; c < m->n_cal; c++) dn[nd++] = (char *)kz_tft_cal_names[m->cal[c]];
+    for (int c = 0; c < 2 * m->n_cyc; c++) dn[nd++] = m->cyc_names[c];
     fputc('{', f);
     names_json(f, "static", sn, n, "relative_time", ws,
                (int)(dm->n_static_real + dm->n_static_cat));

@@ -66,6 +66,14 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
   json_object_set_new(cols, "calendar",
                       num_cols(cal_names, m->known_mean + m->n_known_cols,
                                m->known_std + m->n_known_cols, m->n_cal));
+  json_t *cy = json_array();
+  for (int c = 0; c < m->n_cyc; c++) json_array_append_new(cy, json_integer(m->cyc[c]));
+  json_object_set_new(cfg, "cycles", cy);
+  char *cyc_names[2 * KZ_TFT_MAX_CYCLES];
+  for (int c = 0; c < 2 * m->n_cyc; c++) cyc_names[c] = (char *)m->cyc_names[c];
+  const int off = m->n_known_cols + m->n_cal;
+  json_object_set_new(cols, "cycles",
+                      num_cols(cyc_names, m->known_mean + off, m->known_std + off, 2 * m->n_cyc));
   json_object_set_new(ser, "column", json_string(m->series_field_name));
   json_object_set_new(ser, "names", strings(m->series_names, m->n_series));
   json_object_set_new(ser, "mean", reals(m->y_mean, m->n_series));
@@ -185,6 +193,30 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
   }
   for (int c = 0; c < KZ_TFT_MAX_COLS; c++) free(cal_names[c]);
   KZ_TRY(cst);
+  /* cycles (absent in models saved before them: none) */
+  json_t *cy = json_object_get(cfg, "cycles");
+  if (cy) {
+    if (!json_is_array(cy) || json_array_size(cy) > KZ_TFT_MAX_CYCLES) return bad("config.cycles");
+    for (size_t i = 0; i < json_array_size(cy); i++) {
+      json_t *v = json_array_get(cy, i);
+      if (!json_is_integer(v) || json_integer_value(v) < 2) return bad("config.cycles[]");
+      m->cyc[m->n_cyc++] = json_integer_value(v);
+    }
+  }
+  kz_tft_name_cycles(m);
+  if (kz_tft_known_width(m) > KZ_TFT_MAX_COLS) return bad("config.cycles");
+  if (m->n_cyc > 0) {
+    char *cyc_names[KZ_TFT_MAX_COLS] = {0};
+    int ncyc = 0;
+    const int off = m->n_known_cols + m->n_cal;
+    json_t *cc = json_object_get(cols, "cycles");
+    cst = json_is_array(cc) && (int)json_array_size(cc) == 2 * m->n_cyc
+              ? get_num_cols(cc, "columns.cycles", cyc_names, m->known_mean + off,
+                             m->known_std + off, &ncyc)
+              : bad("columns.cycles");
+    for (int c = 0; c < KZ_TFT_MAX_COLS; c++) free(cyc_names[c]);
+    KZ_TRY(cst);
+  }
   json_t *sc = json_object_get(cols, "static_cat");
   if (!json_is_array(sc) || json_array_size(sc) > KZ_TFT_MAX_COLS - 1)
     return bad("columns.static_cat");

@@ -224,7 +224,17 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
                      id == -2 ? "listed twice" : "not a calendar feature");
     m->cal[m->n_cal++] = id;
   }
-  if (m->n_known_cols + m->n_cal > KZ_TFT_MAX_COLS)
+  int64_t cyc[KZ_TFT_MAX_CYCLES];
+  int ncyc = 0;
+  KZ_TRY(kz_cfg_get_int_list(cfg, "cycles", NULL, 0, KZ_TFT_MAX_CYCLES, cyc, &ncyc));
+  for (int i = 0; i < ncyc; i++) {
+    if (cyc[i] < 2)
+      return kz_fail(KZ_ERR_INVALID_ARG, "model.cycles[%d]: %lld, expected a period of >= 2 steps",
+                     i, (long long)cyc[i]);
+    m->cyc[m->n_cyc++] = cyc[i];
+  }
+  kz_tft_name_cycles(m);
+  if (kz_tft_known_width(m) > KZ_TFT_MAX_COLS)
     return kz_fail(KZ_ERR_INVALID_ARG, "tft: more than %d known inputs", KZ_TFT_MAX_COLS);
   KZ_TRY(pick_columns(cfg, "observed", s, "observed_num", m->obs, &m->n_obs));
   const char *cat_fields[] = {"known_cat", "observed_cat"};

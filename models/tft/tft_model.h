@@ -14,7 +14,7 @@
 #include "models/nn_model.h"
 #include "models/tft/tft_net.h"
 
-enum { KZ_TFT_MAX_COLS = 32 };
+enum { KZ_TFT_MAX_COLS = 32, KZ_TFT_MAX_CYCLES = 8 };
 
 /* One series, time-ordered; the first n_train steps come from the train
  * split (evaluation forecasts only past them). Raw values, NaN missing. */
@@ -57,6 +57,11 @@ typedef struct kz_tft_model {
   /* calendar features from the time column (date / datetime), known inputs
    * after the known columns: KZ_TFT_CAL_* ids */
   int n_cal, cal[4];
+  /* model.cycles: periods in steps of meta.time_step; each adds the known
+   * inputs sin and cos of its phase (after the calendar features) */
+  int n_cyc;
+  int64_t cyc[KZ_TFT_MAX_CYCLES];
+  char cyc_names[2 * KZ_TFT_MAX_CYCLES][32]; /* "cycle48_sin", "cycle48_cos", ... */
   char *snum[KZ_TFT_MAX_COLS], *scat[KZ_TFT_MAX_COLS], *known[KZ_TFT_MAX_COLS],
       *obs[KZ_TFT_MAX_COLS];
   int32_t scat_card[KZ_TFT_MAX_COLS];
@@ -85,8 +90,13 @@ extern const char *const kz_tft_cal_names[5]; /* "hour", "day_of_week", "month",
  * of the day (fractional), day of the week (0 Monday), month (1-12), year. */
 double kz_tft_calendar(double t, int which);
 static inline int kz_tft_known_width(const kz_tft_model *m) {
-  return m->n_known_cols + m->n_cal;
+  return m->n_known_cols + m->n_cal + 2 * m->n_cyc;
 }
+/* Derived known input j (0: the first calendar feature, then the cycles'
+ * sin/cos pairs) at time t. */
+double kz_tft_derived(const kz_tft_model *m, double t, int j);
+/* Fills m->cyc_names from m->cyc. */
+void kz_tft_name_cycles(kz_tft_model *m);
 
 kz_status kz_tft_create(const kz_cfg_node *cfg, kz_dataset *train, kz_device device,
                         kz_nn_model **out);
