@@ -115,15 +115,57 @@ cmp -s "$tmp/l1" "$tmp/l2" || fail "training losses depend on the validation spa
 [ "$(echo "$outp" | sed -n 's/.*valid\/q_risk_p50=\([^ ]*\).*/\1/p')" != "$want" ] ||
   fail "poisoned validation span scored the same"
 
-# ---- taylor: one series, no known columns (relative time is the decoder's input) ------------
-job "$tmp/taylor.yaml" "$tmp/taylor" 336 48 336 6
+# ---- taylor: one series, no known columns: the decoder's inputs are relative time and the
+# daily and weekly cycles (sin/cos of the phase from the step count) ----------------------------
+job "$tmp/taylor.yaml" "$tmp/taylor" 336 48 336 6 "cycles: [48, 336]"
 out=$("$kaizen" train "$tmp/taylor.yaml" --quiet 2>"$tmp/ta.err") || fail "train taylor: $(cat "$tmp/ta.err")"
 run=$(echo "$out" | sed -n 's/.* run \(.*\)$/\1/p')
 ev=$("$kaizen" eval --model "$run/model.kzm" --data "$tmp/taylor" 2>&1) || fail "eval taylor: $ev"
 [ -n "$(echo "$ev" | metric naive_q_risk_p50)" ] || fail "eval taylor: $ev"
-"$kaizen" predict --model "$run/model.kzm" --data "$tmp/taylor" --out "$tmp/ta_pred.csv" 2>/dev/null ||
-  fail "predict taylor"
+# the saved model (cycles and their statistics in the meta) scores as the trainer did
+want=$(echo "$out" | sed -n 's/.*valid\/q_risk_p50=\([^ ]*\).*/\1/p')
+got=$(echo "$ev" | metric q_risk_p50)
+awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5 * (a < 0 ? -a : a)) }' ||
+  fail "eval of the saved taylor model: q_risk_p50 $got, trainer said $want"
+"$kaizen" predict --model "$run/model.kzm" --data "$tmp/taylor" --out "$tmp/ta_pred.csv" \
+  --plot "$tmp/ta.svg" 2>"$tmp/e" || fail "predict taylor: $(cat "$tmp/e")"
 [ "$(($(wc -l <"$tmp/ta_pred.csv") - 1))" -eq 48 ] || fail "predict taylor: not 48 rows"
+grep -q '"decoder":{"cycle48_sin":[0-9.e-]*,"cycle48_cos":[0-9.e-]*,"cycle336_sin":' \
+  "$tmp/ta_pred.csv.interpret.json" || fail "cycle names: $(head -c 400 "$tmp/ta_pred.csv.interpret.json")"
+grep -q "carried forward" "$tmp/e" && fail "cycle inputs are computed, not carried forward"
+# --plot: well-formed SVG with the history line, the median line and the band between the
+# first and last quantiles, at the forecast's values
+[ -e "$tmp/ta.svg.tmp" ] && fail "ta.svg.tmp left behind"
+/usr/bin/python3 - "$tmp/ta.svg" "$tmp/ta_pred.csv" <<'PY' || fail "SVG check"
+import csv, sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+lines = root.findall(ns + "polyline")
+assert len(lines) == 2, f"{len(lines)} polylines"
+hist, fc = (len(pl.get("points").split()) for pl in lines)
+assert hist == 336, f"history: {hist} points"  # max(k, 2 tau) steps, one pixel column or less each
+assert fc == 48, f"forecast: {fc} points"
+bands = [p for p in root.findall(ns + "path") if p.get("class") == "band"]
+assert len(bands) == 1, f"{len(bands)} bands"
+d = bands[0].get("d").split()
+assert d[0].startswith("M") and d[-1] == "Z" and len(d) == 2 * 48 + 1, d[:3]
+texts = " ".join(t.text or "" for t in root.iter(ns + "text"))
+for want in ("series all", "history", "forecast p50, band p10-p90", "steps after the last"):
+    assert want in texts, want
+# the band's top edge is the p90 and its bottom the p10: the y pixels order as the values do
+rows = list(csv.DictReader(open(sys.argv[2])))
+top = [float(p.lstrip("ML").split(",")[1]) for p in d[:48]]
+bot = [float(p.lstrip("L").split(",")[1]) for p in d[48:96]][::-1]
+for r, t, b in zip(rows, top, bot):
+    assert (float(r["p90"]) >= float(r["p10"])) == (t <= b), (r, t, b)
+PY
+out=$("$kaizen" predict --model "$run/model.kzm" --data "$tmp/taylor" --out "$tmp/ta_pred.csv" \
+  --overwrite --plot "$tmp/ta2.svg" --plot-series nope 2>&1) && fail "--plot-series nope accepted"
+echo "$out" | grep -q "no series of that name" || fail "--plot-series nope: $out"
+[ -e "$tmp/ta2.svg" ] && fail "an SVG for an unknown series"
+out=$("$kaizen" predict --model "$run/model.kzm" --data "$tmp/taylor" --out "$tmp/ta_pred2.csv" \
+  --plot "$tmp/ta.svg" 2>&1) && fail "an existing --plot file replaced without --overwrite"
+echo "$out" | grep -q "exists; pass --overwrite" || fail "--plot exists: $out"
 
 # ---- calendar features from a date column ---------------------------------------------------
 shops_csv() { # two daily series with a weekly pattern, 2024-01-01 .. 2024-07-18
@@ -173,6 +215,8 @@ job "$tmp/b5.yaml" "$tmp/tx" 24 6 12 5 "calendar: [month]"
 bad "calendar on a numeric time" "calendar features need dates or datetimes" "$tmp/b5.yaml"
 job "$tmp/b6.yaml" "$tmp/shops" 21 7 7 5 "calendar: [weekday]"
 bad "unknown calendar feature" "'weekday' is not a calendar feature" "$tmp/b6.yaml"
+job "$tmp/b7.yaml" "$tmp/taylor" 336 48 336 5 "cycles: [48, 1]"
+bad "cycle of one step" "model.cycles\[1\]: 1, expected a period of >= 2 steps" "$tmp/b7.yaml"
 job "$tmp/b4.yaml" "$tmp/tx" 24 6 12 5
 sed -i 's/heads: 4/heads: 3/' "$tmp/b4.yaml"
 bad "heads must divide hidden" "does not divide" "$tmp/b4.yaml"

@@ -242,7 +242,10 @@ kz_status kz_tft_batch_reserve(const kz_tft_model *m, kz_tft_host_batch *hb, int
   hb->y = malloc(sizeof(float) * (size_t)(B * dm->tau));
   hb->series = malloc(sizeof(int32_t) * (size_t)B);
   hb->pos = malloc(sizeof(int64_t) * (size_t)B);
-  if (!hb->s_real || !hb->s_cat || !hb->past || !hb->fut || !hb->y || !hb->series || !hb->pos) {
+  hb->loc = malloc(sizeof(double) * (size_t)B);
+  hb->scl = malloc(sizeof(double) * (size_t)B);
+  if (!hb->s_real || !hb->s_cat || !hb->past || !hb->fut || !hb->y || !hb->series || !hb->pos ||
+      !hb->loc || !hb->scl) {
     kz_tft_batch_free(hb);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: batch of %lld windows", (long long)B);
   }
@@ -252,7 +255,7 @@ kz_status kz_tft_batch_reserve(const kz_tft_model *m, kz_tft_host_batch *hb, int
 
 void kz_tft_batch_free(kz_tft_host_batch *hb) {
   free(hb->s_real), free(hb->s_cat), free(hb->past), free(hb->fut), free(hb->y);
-  free(hb->series), free(hb->pos);
+  free(hb->series), free(hb->pos), free(hb->loc), free(hb->scl);
   memset(hb, 0, sizeof *hb);
 }
 
@@ -270,6 +273,24 @@ void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host
   const int64_t B = hb->B, k = dm->k, tau = dm->tau, nk = kz_tft_known_width(m), no = m->n_obs;
   double mean, sd;
   kz_tft_scale_of(m, s, &mean, &sd);
+  if (m->window_scaling) {
+    /* the encoder's mean and standard deviation, so the network sees every
+     * window at one level and scale (a series' level drifts; a window's
+     * recent history says where it is now); floored at a small fraction of
+     * the series' own spread so a flat encoder does not blow the scale up */
+    double sum = 0, sq = 0;
+    int64_t cnt = 0;
+    for (int64_t j = p - k; j < p; j++)
+      if (!isnan(s->y[j])) sum += s->y[j], sq += (double)s->y[j] * s->y[j], cnt++;
+    if (cnt > 0) {
+      const double mu = sum / (double)cnt, var = sq / (double)cnt - mu * mu;
+      const double wsd = var > 0 ? sqrt(var) : 0.0;
+      mean = mu;
+      sd = wsd > 0.01 * sd ? wsd : 0.01 * sd;
+    }
+  }
+  hb->loc[w] = mean;
+  hb->scl[w] = sd;
   hb->series[w] = si;
   hb->pos[w] = p;
   for (int i = 0; i < m->n_snum; i++)

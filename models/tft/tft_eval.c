@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/track/svg_plot.h"
 #include "kernels/core/error.h"
 #include "models/tft/tft_model.h"
 
@@ -148,8 +149,7 @@ static kz_status score(kz_tft_model *m, const kz_tft_store *st, int64_t B, float
   for (int64_t w = 0; w < B; w++) {
     const kz_tft_series *se = &st->s[m->hb.series[w]];
     const int64_t p = m->hb.pos[w];
-    double mean, sd;
-    kz_tft_scale_of(m, se, &mean, &sd);
+    const double mean = m->hb.loc[w], sd = m->hb.scl[w];
     for (int64_t i = 0; i < dm->tau; i++) {
       const float y = se->y[p + i];
       /* the seasonal-naive forecast from the window's origin */
@@ -262,8 +262,7 @@ static kz_status write_forecasts(const kz_tft_model *m, const kz_tft_store *st, 
   }
   for (int64_t w = 0; w < B; w++) {
     const kz_tft_series *se = &st->s[m->hb.series[w]];
-    double mean, sd;
-    kz_tft_scale_of(m, se, &mean, &sd);
+    const double mean = m->hb.loc[w], sd = m->hb.scl[w];
     const char *name = se->code >= 0 ? m->series_names[se->code] : "?";
     for (int64_t i = 0; i < dm->tau; i++) {
       float *pr = pred + (i * B + w) * Q;
@@ -368,7 +367,61 @@ static kz_status write_interpretation(kz_tft_model *m, const char *out_path) {
   return rc;
 }
 
-kz_status kz_tft_predict_dataset(kz_nn_model *model, const char *path, const char *out_path) {
+/* opts->plot: one series' recent history (max(k, 2 tau) steps) and its
+ * forecast, the median as a line over the band from the first to the last
+ * quantile; x counts steps from the last observation. */
+static kz_status write_plot(const kz_tft_model *m, const kz_tft_store *st, int64_t B,
+                            const float *pred, const kz_nn_predict_opts *o) {
+  const kz_tft_dims *dm = &m->dm;
+  int64_t w = 0;
+  if (o->plot_series) {
+    for (w = 0; w < B; w++) {
+      const kz_tft_series *se = &st->s[m->hb.series[w]];
+      if (se->code >= 0 && !strcmp(m->series_names[se->code], o->plot_series)) break;
+    }
+    if (w == B)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "--plot-series '%s': no series of that name has a forecast (%lld series, "
+                     "the first '%s')",
+                     o->plot_series, (long long)B,
+                     st->s[m->hb.series[0]].code >= 0 ? m->series_names[st->s[m->hb.series[0]].code]
+                                                      : "?");
+  }
+  const kz_tft_series *se = &st->s[m->hb.series[w]];
+  const int64_t tau = dm->tau, Q = dm->n_quantiles, nh_max = dm->k > 2 * tau ? dm->k : 2 * tau;
+  const int64_t nh = se->n < nh_max ? se->n : nh_max;
+  double *v = malloc(sizeof(double) * (size_t)(2 * nh + 4 * tau));
+  if (!v) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: plot");
+  double *hx = v, *hy = v + nh, *fx = v + 2 * nh, *fy = fx + tau, *lo = fy + tau, *hi = lo + tau;
+  for (int64_t i = 0; i < nh; i++) {
+    hx[i] = (double)(i - nh + 1);
+    hy[i] = se->y[se->n - nh + i]; /* NaN: a gap in the line */
+  }
+  const int med = median_index(dm);
+  const double mean = m->hb.loc[w], sd = m->hb.scl[w];
+  for (int64_t i = 0; i < tau; i++) {
+    const float *pr = pred + (i * B + w) * Q;
+    fx[i] = (double)(i + 1);
+    fy[i] = (double)pr[med] * sd + mean;
+    lo[i] = (double)pr[0] * sd + mean;
+    hi[i] = (double)pr[Q - 1] * sd + mean;
+  }
+  char lab[2][96], title[200], xl[160];
+  snprintf(lab[0], sizeof lab[0], "history");
+  snprintf(lab[1], sizeof lab[1], "forecast p%g, band p%g-p%g", 100.0 * dm->quantiles[med],
+           100.0 * dm->quantiles[0], 100.0 * dm->quantiles[Q - 1]);
+  snprintf(title, sizeof title, "%s %s: forecast of %lld steps", m->series_field_name,
+           se->code >= 0 ? m->series_names[se->code] : "?", (long long)tau);
+  snprintf(xl, sizeof xl, "steps after the last observation (one step = %g)", m->time_step);
+  kz_plot_series ps[2] = {{.label = lab[0], .n = (int)nh, .x = hx, .y = hy},
+                          {.label = lab[1], .n = (int)tau, .x = fx, .y = fy, .lo = lo, .hi = hi}};
+  kz_status rc = kz_svg_line_chart(o->plot, title, xl, "target", ps, 2);
+  free(v);
+  return rc;
+}
+
+kz_status kz_tft_predict_dataset(kz_nn_model *model, const char *path, const char *out_path,
+                                 const kz_nn_predict_opts *opts) {
   kz_tft_model *m = (kz_tft_model *)model;
   const kz_tft_dims *dm = &m->dm;
   kz_tft_store st;
@@ -394,6 +447,7 @@ kz_status kz_tft_predict_dataset(kz_nn_model *model, const char *path, const cha
   }
   if (rc == KZ_OK) rc = write_forecasts(m, &st, nw, pred, out_path, &crossing);
   if (rc == KZ_OK) rc = write_interpretation(m, out_path);
+  if (rc == KZ_OK && opts && opts->plot) rc = write_plot(m, &st, nw, pred, opts);
   if (rc == KZ_OK) {
     fprintf(stderr, "kaizen: tft: %lld series, %lld steps each", (long long)nw, (long long)dm->tau);
     if (crossing) fprintf(stderr, ", %lld crossing quantile pairs", (long long)crossing);

@@ -48,6 +48,7 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
   json_object_set_new(cfg, "series_embedding", json_boolean(m->series_embedding));
   json_object_set_new(cfg, "relative_time", json_boolean(m->relative_time));
   json_object_set_new(cfg, "sort_quantiles", json_boolean(m->sort_quantiles));
+  json_object_set_new(cfg, "scaling", json_string(m->window_scaling ? "window" : "series"));
   json_object_set_new(cfg, "quantiles", reals(dm->quantiles, dm->n_quantiles));
   json_object_set_new(cols, "static_num", num_cols(m->snum, m->snum_mean, m->snum_std, m->n_snum));
   json_t *sc = json_array();
@@ -193,6 +194,12 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
   }
   for (int c = 0; c < KZ_TFT_MAX_COLS; c++) free(cal_names[c]);
   KZ_TRY(cst);
+  /* scaling (absent in models saved before it: series) */
+  json_t *sca = json_object_get(cfg, "scaling");
+  if (sca && (!json_is_string(sca) || (strcmp(json_string_value(sca), "series") &&
+                                       strcmp(json_string_value(sca), "window"))))
+    return bad("config.scaling");
+  m->window_scaling = sca && !strcmp(json_string_value(sca), "window");
   /* cycles (absent in models saved before them: none) */
   json_t *cy = json_object_get(cfg, "cycles");
   if (cy) {

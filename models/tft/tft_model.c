@@ -156,6 +156,8 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
   KZ_TRY(kz_cfg_get_bool(cfg, "series_embedding", 1, &m->series_embedding));
   KZ_TRY(kz_cfg_get_bool(cfg, "relative_time", 1, &m->relative_time));
   KZ_TRY(kz_cfg_get_bool(cfg, "sort_quantiles", 0, &m->sort_quantiles));
+  static const char *const scalings[] = {"series", "window", NULL};
+  KZ_TRY(kz_cfg_get_enum(cfg, "scaling", scalings, 0, &m->window_scaling));
   const char *qs[KZ_TFT_MAX_QUANTILES];
   static const char *const def_q[] = {"0.1", "0.5", "0.9"};
   int nq = 0;

@@ -44,6 +44,7 @@ typedef struct kz_tft_host_batch {
   int32_t *s_cat;
   int32_t *series; /* per window: the series' store index, its p */
   int64_t *pos;
+  double *loc, *scl; /* per window: the target's scaling (y - loc) / scl */
 } kz_tft_host_batch;
 
 typedef struct kz_tft_model {
@@ -51,6 +52,7 @@ typedef struct kz_tft_model {
   kz_tft_dims dm;
   int64_t stride, season;
   int series_embedding, relative_time, sort_quantiles;
+  int window_scaling; /* model.scaling: 0 series (mean, std), 1 window (the encoder's) */
   /* columns by name (the schema's static_num, static_cat, known_num,
    * observed_num fields) */
   int n_snum, n_scat, n_known_cols, n_obs;
@@ -131,7 +133,8 @@ kz_status kz_tft_eval_batch(kz_nn_model *m, const kz_shard_batch *b, kz_nn_eval 
 void kz_tft_eval_finish(const kz_nn_model *m, const kz_nn_eval *acc, kz_nn_metrics *out);
 kz_status kz_tft_predict_batch(kz_nn_model *m, const kz_shard_batch *b, float *out);
 kz_status kz_tft_eval_dataset(kz_nn_model *m, const char *path, kz_nn_metrics *out);
-kz_status kz_tft_predict_dataset(kz_nn_model *m, const char *path, const char *out_csv);
+kz_status kz_tft_predict_dataset(kz_nn_model *m, const char *path, const char *out_csv,
+                                 const kz_nn_predict_opts *opts);
 
 extern const kz_nn_model_ops kz_tft_ops;
 
