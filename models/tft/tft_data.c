@@ -243,9 +243,10 @@ kz_status kz_tft_batch_reserve(const kz_tft_model *m, kz_tft_host_batch *hb, int
   hb->series = malloc(sizeof(int32_t) * (size_t)B);
   hb->pos = malloc(sizeof(int64_t) * (size_t)B);
   hb->loc = malloc(sizeof(double) * (size_t)B);
+  hb->w = malloc(sizeof(float) * (size_t)B);
   hb->scl = malloc(sizeof(double) * (size_t)B);
   if (!hb->s_real || !hb->s_cat || !hb->past || !hb->fut || !hb->y || !hb->series || !hb->pos ||
-      !hb->loc || !hb->scl) {
+      !hb->loc || !hb->scl || !hb->w) {
     kz_tft_batch_free(hb);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: batch of %lld windows", (long long)B);
   }
@@ -255,7 +256,7 @@ kz_status kz_tft_batch_reserve(const kz_tft_model *m, kz_tft_host_batch *hb, int
 
 void kz_tft_batch_free(kz_tft_host_batch *hb) {
   free(hb->s_real), free(hb->s_cat), free(hb->past), free(hb->fut), free(hb->y);
-  free(hb->series), free(hb->pos), free(hb->loc), free(hb->scl);
+  free(hb->series), free(hb->pos), free(hb->loc), free(hb->scl), free(hb->w);
   memset(hb, 0, sizeof *hb);
 }
 

@@ -30,7 +30,6 @@ static int64_t find_step(const kz_tft_series *s, double t) {
 kz_status kz_tft_train_batch(kz_nn_model *model, const kz_shard_batch *b, double weight,
                              uint64_t seed, double *loss) {
   kz_tft_model *m = (kz_tft_model *)model;
-  (void)seed; /* no dropout */
   *loss = 0.0;
   if (m->train.n == 0)
     return kz_fail(KZ_ERR_INVALID_ARG, "tft: this model holds no training series (a loaded model "
@@ -54,6 +53,11 @@ kz_status kz_tft_train_batch(kz_nn_model *model, const kz_shard_batch *b, double
   for (int64_t w = 0; w < nw; w++)
     kz_tft_batch_put(m, &m->train, &m->hb, w, m->hb.series[w], m->hb.pos[w]);
   kz_tft_batch bt = kz_tft_batch_view(&m->hb, nw);
+  bt.dropout_key = seed;
+  if (m->loss_weight) {
+    for (int64_t w = 0; w < nw; w++) m->hb.w[w] = (float)(m->hb.scl[w] / m->mean_scale);
+    bt.w = m->hb.w;
+  }
   int64_t lab = 0;
   return kz_tft_net_step(m->net, &bt, true, weight, loss, &lab, NULL);
 }

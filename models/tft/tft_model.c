@@ -106,6 +106,7 @@ kz_status kz_tft_finish(kz_tft_model *m, kz_device device, int64_t want_params, 
   m->base.info.flops_per_row = 6.0 * (double)np * (double)(dm->k + dm->tau);
   if (!allocate) return KZ_OK;
   KZ_TRY(kz_tft_net_create(dm, device, &m->net));
+  KZ_TRY(kz_tft_net_set_dropout(m->net, m->dropout));
   m->base.params = *kz_tft_net_params(m->net);
   m->base.grads = *kz_tft_net_grads(m->net);
   return KZ_OK;
@@ -158,6 +159,9 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
   KZ_TRY(kz_cfg_get_bool(cfg, "sort_quantiles", 0, &m->sort_quantiles));
   static const char *const scalings[] = {"series", "window", NULL};
   KZ_TRY(kz_cfg_get_enum(cfg, "scaling", scalings, 0, &m->window_scaling));
+  KZ_TRY(kz_cfg_get_double(cfg, "dropout", 0.0, 0.0, 0.9, &m->dropout));
+  static const char *const weights[] = {"none", "scale", NULL};
+  KZ_TRY(kz_cfg_get_enum(cfg, "loss_weight", weights, 0, &m->loss_weight));
   const char *qs[KZ_TFT_MAX_QUANTILES];
   static const char *const def_q[] = {"0.1", "0.5", "0.9"};
   int nq = 0;
@@ -324,6 +328,12 @@ static kz_status compute_stats(kz_tft_model *m, const char *where) {
       m->train_windows += (s->n - k - tau) / m->stride + 1;
   }
   wf_get(&all, &m->y_mean_all, &m->y_std_all);
+  /* the mean scale of the series that give windows (model.loss_weight) */
+  double ssum = 0;
+  int64_t sn_ = 0;
+  for (int64_t i = 0; i < st->n; i++)
+    if (st->s[i].n >= k + tau && st->s[i].code >= 0) ssum += m->y_std[st->s[i].code], sn_++;
+  m->mean_scale = sn_ > 0 && ssum > 0 ? ssum / (double)sn_ : 1.0;
   for (int c = 0; c < m->n_snum; c++) wf_get(&sn[c], &m->snum_mean[c], &m->snum_std[c]);
   for (int c = 0; c < kz_tft_known_width(m); c++)
     wf_get(&kn[c], &m->known_mean[c], &m->known_std[c]);

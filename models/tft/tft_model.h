@@ -44,6 +44,7 @@ typedef struct kz_tft_host_batch {
   int32_t *s_cat;
   int32_t *series; /* per window: the series' store index, its p */
   int64_t *pos;
+  float *w;          /* per window: the loss weight (model.loss_weight) */
   double *loc, *scl; /* per window: the target's scaling (y - loc) / scl */
 } kz_tft_host_batch;
 
@@ -52,7 +53,15 @@ typedef struct kz_tft_model {
   kz_tft_dims dm;
   int64_t stride, season;
   int series_embedding, relative_time, sort_quantiles;
-  int window_scaling; /* model.scaling: 0 series (mean, std), 1 window (the encoder's) */
+  int window_scaling;
+  /* model.loss_weight: 0 none, 1 scale: a training window's loss weighs as
+   * its target scale over the mean scale of the training series, so the
+   * loss sums errors in target units as q-risk does */
+  int loss_weight;
+  double mean_scale; /* of the training series (create only) */
+  double dropout;
+      /* model.dropout: on every GLU's input while training (create only) */ /* model.scaling: 0
+                                                    series (mean, std), 1 window (the encoder's) */
   /* columns by name (the schema's static_num, static_cat, known_num,
    * observed_num fields) */
   int n_snum, n_scat, n_known_cols, n_obs;

@@ -103,6 +103,8 @@ typedef struct kz_tft_batch {
   const float *past;    /* [1 + n_observed + n_known, k, B] */
   const float *fut;     /* [n_known, tau, B] */
   const float *y;       /* [tau, B] scaled targets, NaN: no label; NULL when predicting */
+  const float *w;       /* [B] per-window loss weights; NULL: all 1 */
+  uint64_t dropout_key; /* training with dropout: the masks' key (one per step) */
 } kz_tft_batch;
 
 typedef struct kz_tft_net kz_tft_net;
@@ -116,11 +118,14 @@ const kz_tft_names *kz_tft_net_names(const kz_tft_net *n);
 kz_stream *kz_tft_net_stream(kz_tft_net *n);
 
 /* Forward (+ loss when b->y) and, with train, the backward: gradients of
- * weight * (mean quantile loss over labelled elements) are ADDED into the
- * gradient block. *loss: the mean loss; *labelled: elements counted. pred
- * (nullable): [tau, B, Q] forecasts in scaled units (host). */
+ * weight * (mean quantile loss over labelled elements, each window's
+ * elements weighted by b->w when set) are ADDED into the gradient block. *loss: the mean loss;
+ * *labelled: elements counted. pred (nullable): [tau, B, Q] forecasts in scaled units (host). */
 kz_status kz_tft_net_step(kz_tft_net *n, const kz_tft_batch *b, bool train, double weight,
                           double *loss, int64_t *labelled, float *pred);
+/* Dropout p in [0, 1) on the input of every GLU while training (0: none,
+ * the default; kz_tft_drop in tft_blocks.h). */
+kz_status kz_tft_net_set_dropout(kz_tft_net *n, double p);
 /* Mean over the batch of the variable selection weights (host, nullable):
  * static [n_static], encoder [n_past], decoder [n_known]; attention [tau, k + tau]
  * averaged over windows and heads. From the last kz_tft_net_step. */
