@@ -96,6 +96,24 @@ grep -q '^{"series":"Abilene","step":1,"time":[0-9.e+]*,"p10":' "$tmp/tx_pred.js
   fail "predict --input accepted for a TFT"
 grep -q "from a data set (--data DIR)" "$tmp/e" || fail "predict --input: $(cat "$tmp/e")"
 
+# ---- lags, log transform, loss weights, dropout: the saved model (lags and transform in its
+# meta) scores as the trainer did; forecasts stay positive under the log transform --------------
+job "$tmp/txl.yaml" "$tmp/tx" 24 6 12 30 "lags: [12]" "transform: log" "loss_weight: scale" \
+  "dropout: 0.1" "scaling: window"
+out=$("$kaizen" train "$tmp/txl.yaml" --quiet 2>"$tmp/txl.err") || fail "train with lags: $(cat "$tmp/txl.err")"
+runl=$(echo "$out" | sed -n 's/.* run \(.*\)$/\1/p')
+evl=$("$kaizen" eval --model "$runl/model.kzm" --data "$tmp/tx" 2>&1) || fail "eval with lags: $evl"
+wantl=$(echo "$out" | sed -n 's/.*valid\/q_risk_p50=\([^ ]*\).*/\1/p')
+gotl=$(echo "$evl" | metric q_risk_p50)
+awk -v a="$wantl" -v b="$gotl" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5 * (a < 0 ? -a : a)) }' ||
+  fail "eval of the saved lags/log model: q_risk_p50 $gotl, trainer said $wantl"
+"$kaizen" predict --model "$runl/model.kzm" --data "$tmp/tx" --out "$tmp/txl.csv" 2>/dev/null ||
+  fail "predict with lags"
+awk -F, 'NR > 1 && ($4 <= 0 || $5 <= 0 || $6 <= 0) { bad = 1 } END { exit bad }' "$tmp/txl.csv" ||
+  fail "log transform: a forecast <= 0: $(head -3 "$tmp/txl.csv")"
+grep -q '"decoder":{"year":[0-9.e-]*,"month":[0-9.e-]*,"lag12":' "$tmp/txl.csv.interpret.json" ||
+  fail "lag names: $(head -c 400 "$tmp/txl.csv.interpret.json")"
+
 # ---- no leak: the validation span never enters a training window ---------------------------
 # The same series with the last 5% of every series' sales and volume multiplied by 1000 (well
 # inside the 10% validation span): training must be bit for bit the same, only eval differs.
@@ -217,6 +235,10 @@ job "$tmp/b6.yaml" "$tmp/shops" 21 7 7 5 "calendar: [weekday]"
 bad "unknown calendar feature" "'weekday' is not a calendar feature" "$tmp/b6.yaml"
 job "$tmp/b7.yaml" "$tmp/taylor" 336 48 336 5 "cycles: [48, 1]"
 bad "cycle of one step" "model.cycles\[1\]: 1, expected a period of >= 2 steps" "$tmp/b7.yaml"
+job "$tmp/b8.yaml" "$tmp/tx" 24 6 12 5 "lags: [12, 3]"
+bad "lag shorter than the horizon" "model.lags\[1\]: 3; a lag is a known input only from the horizon (6)" "$tmp/b8.yaml"
+job "$tmp/b9.yaml" "$tmp/tx" 24 6 12 5 "transform: sqrt"
+bad "unknown transform" "transform" "$tmp/b9.yaml"
 job "$tmp/b4.yaml" "$tmp/tx" 24 6 12 5
 sed -i 's/heads: 4/heads: 3/' "$tmp/b4.yaml"
 bad "heads must divide hidden" "does not divide" "$tmp/b4.yaml"

@@ -22,6 +22,7 @@ usage (the /work/venv interpreter, with pytorch-forecasting installed):
 import argparse
 import math
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -123,8 +124,10 @@ def main():
         training, hidden_size=a.hidden, attention_head_size=a.heads, dropout=a.dropout,
         hidden_continuous_size=a.hidden, output_size=len(qs), loss=QuantileLoss(qs),
         learning_rate=a.lr, log_interval=-1, reduce_on_plateau_patience=1000)
-    ckpt = ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1, dirpath=None)
+    ckpt = ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1,
+                           dirpath=tempfile.mkdtemp(prefix="pf_tft_"))
     trainer = pl.Trainer(max_epochs=a.epochs, accelerator="cpu", devices=1, gradient_clip_val=1.0,
+                         default_root_dir=ckpt.dirpath,
                          limit_train_batches=per_epoch, callbacks=[ckpt], logger=False,
                          enable_progress_bar=False, enable_model_summary=False,
                          deterministic=False)

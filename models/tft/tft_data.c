@@ -206,6 +206,8 @@ double kz_tft_derived(const kz_tft_model *m, double t, int j) {
 }
 
 void kz_tft_name_cycles(kz_tft_model *m) {
+  for (int i = 0; i < m->n_lags; i++)
+    snprintf(m->lag_names[i], sizeof m->lag_names[i], "lag%lld", (long long)m->lags[i]);
   for (int c = 0; c < 2 * m->n_cyc; c++)
     snprintf(m->cyc_names[c], sizeof m->cyc_names[c], "cycle%lld_%s", (long long)m->cyc[c / 2],
              c % 2 ? "cos" : "sin");
@@ -264,6 +266,13 @@ static float stdz(float v, double mean, double std) {
   return isnan(v) ? 0.0f : (float)(((double)v - mean) / std);
 }
 
+/* The target at step j as the window scales it; 0 (the mean) before the
+ * series' start or where missing. */
+static float lagged(const kz_tft_model *m, const kz_tft_series *s, int64_t j, double mean,
+                    double sd) {
+  return j >= 0 ? stdz((float)kz_tft_tr(m, s->y[j]), mean, sd) : 0.0f;
+}
+
 /* Window w of a batch of hb->B: decoder from step p of series s. Layout
  * (tft_net.h): statics variable-major, past [1 + obs + known, k, B], future
  * [known, tau, B], targets [tau, B]; NaN inputs enter as 0 (the mean). */
@@ -282,7 +291,10 @@ void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host
     double sum = 0, sq = 0;
     int64_t cnt = 0;
     for (int64_t j = p - k; j < p; j++)
-      if (!isnan(s->y[j])) sum += s->y[j], sq += (double)s->y[j] * s->y[j], cnt++;
+      if (!isnan(s->y[j])) {
+        const double v = kz_tft_tr(m, s->y[j]);
+        sum += v, sq += v * v, cnt++;
+      }
     if (cnt > 0) {
       const double mu = sum / (double)cnt, var = sq / (double)cnt - mu * mu;
       const double wsd = var > 0 ? sqrt(var) : 0.0;
@@ -303,12 +315,14 @@ void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host
   for (int64_t t = 0; t < k; t++) {
     const int64_t j = p - k + t; /* >= 0 for every window the callers cut */
     int64_t v = 0;
-    hb->past[(v++ * k + t) * B + w] = stdz(s->y[j], mean, sd);
+    hb->past[(v++ * k + t) * B + w] = stdz((float)kz_tft_tr(m, s->y[j]), mean, sd);
     for (int i = 0; i < no; i++)
       hb->past[(v++ * k + t) * B + w] = stdz(s->obs[j * no + i], m->obs_mean[i], m->obs_std[i]);
     for (int i = 0; i < nk; i++)
       hb->past[(v++ * k + t) * B + w] =
           stdz(s->known[j * nk + i], m->known_mean[i], m->known_std[i]);
+    for (int i = 0; i < m->n_lags; i++)
+      hb->past[(v++ * k + t) * B + w] = lagged(m, s, j - m->lags[i], mean, sd);
     if (m->relative_time) hb->past[(v++ * k + t) * B + w] = (float)((double)(t - k) / rt_den);
   }
   for (int64_t t = 0; t < tau; t++) {
@@ -321,8 +335,10 @@ void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host
                                    i - m->n_known_cols);
       hb->fut[(v++ * tau + t) * B + w] = stdz(kv, m->known_mean[i], m->known_std[i]);
     }
+    for (int i = 0; i < m->n_lags; i++) /* lag >= horizon: before the window's origin p */
+      hb->fut[(v++ * tau + t) * B + w] = lagged(m, s, p + t - m->lags[i], mean, sd);
     if (m->relative_time) hb->fut[(v++ * tau + t) * B + w] = (float)((double)t / rt_den);
-    hb->y[t * B + w] = p + t < s->n ? stdz(s->y[p + t], mean, sd) : NAN;
+    hb->y[t * B + w] = p + t < s->n ? stdz((float)kz_tft_tr(m, s->y[p + t]), mean, sd) : NAN;
     if (p + t < s->n && isnan(s->y[p + t])) hb->y[t * B + w] = NAN;
   }
 }

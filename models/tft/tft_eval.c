@@ -55,7 +55,10 @@ kz_status kz_tft_train_batch(kz_nn_model *model, const kz_shard_batch *b, double
   kz_tft_batch bt = kz_tft_batch_view(&m->hb, nw);
   bt.dropout_key = seed;
   if (m->loss_weight) {
-    for (int64_t w = 0; w < nw; w++) m->hb.w[w] = (float)(m->hb.scl[w] / m->mean_scale);
+    /* target units per scaled unit at the window's level */
+    for (int64_t w = 0; w < nw; w++)
+      m->hb.w[w] =
+          (float)(m->hb.scl[w] * (m->log_target ? exp(m->hb.loc[w]) : 1.0) / m->mean_scale);
     bt.w = m->hb.w;
   }
   int64_t lab = 0;
@@ -162,10 +165,11 @@ static kz_status score(kz_tft_model *m, const kz_tft_store *st, int64_t B, float
       if (isnan(y) || isnan(nv)) continue; /* both scored on the same steps */
       const float *pr = pred + (i * B + w) * Q;
       for (int64_t q = 0; q < Q; q++) {
-        double f = (double)pr[q] * sd + mean, e = (double)y - f, qq = dm->quantiles[q];
+        double f = kz_tft_untr(m, (double)pr[q] * sd + mean), e = (double)y - f,
+               qq = dm->quantiles[q];
         s->ql[q] += fmax(qq * e, (qq - 1.0) * e);
       }
-      const double f50 = (double)pr[med] * sd + mean;
+      const double f50 = kz_tft_untr(m, (double)pr[med] * sd + mean);
       s->abs_y += fabs((double)y);
       s->abs_e += fabs((double)y - f50);
       s->smape += smape_term(y, f50);
@@ -283,12 +287,14 @@ static kz_status write_forecasts(const kz_tft_model *m, const kz_tft_store *st, 
         put_name(f, name, 1);
         fprintf(f, ",\"step\":%lld,\"time\":%.17g", (long long)(i + 1), time);
         for (int64_t q = 0; q < Q; q++)
-          fprintf(f, ",\"p%g\":%.9g", 100.0 * dm->quantiles[q], (double)pr[q] * sd + mean);
+          fprintf(f, ",\"p%g\":%.9g", 100.0 * dm->quantiles[q],
+                  kz_tft_untr(m, (double)pr[q] * sd + mean));
         fputs("}\n", f);
       } else {
         put_name(f, name, 0);
         fprintf(f, ",%lld,%.17g", (long long)(i + 1), time);
-        for (int64_t q = 0; q < Q; q++) fprintf(f, ",%.9g", (double)pr[q] * sd + mean);
+        for (int64_t q = 0; q < Q; q++)
+          fprintf(f, ",%.9g", kz_tft_untr(m, (double)pr[q] * sd + mean));
         fputc('\n', f);
       }
     }
@@ -340,11 +346,13 @@ static kz_status write_interpretation(kz_tft_model *m, const char *out_path) {
     for (int i = 0; i < m->n_known_cols; i++) pn[np++] = m->known[i];
     for (int c = 0; c < m->n_cal; c++) pn[np++] = (char *)kz_tft_cal_names[m->cal[c]];
     for (int c = 0; c < 2 * m->n_cyc; c++) pn[np++] = m->cyc_names[c];
+    for (int c = 0; c < m->n_lags; c++) pn[np++] = m->lag_names[c];
     char *dn[KZ_TFT_MAX_VARS];
     int nd = 0;
     for (int i = 0; i < m->n_known_cols; i++) dn[nd++] = m->known[i];
     for (int c = 0; c < m->n_cal; c++) dn[nd++] = (char *)kz_tft_cal_names[m->cal[c]];
     for (int c = 0; c < 2 * m->n_cyc; c++) dn[nd++] = m->cyc_names[c];
+    for (int c = 0; c < m->n_lags; c++) dn[nd++] = m->lag_names[c];
     fputc('{', f);
     names_json(f, "static", sn, n, "relative_time", ws,
                (int)(dm->n_static_real + dm->n_static_cat));
@@ -406,9 +414,9 @@ static kz_status write_plot(const kz_tft_model *m, const kz_tft_store *st, int64
   for (int64_t i = 0; i < tau; i++) {
     const float *pr = pred + (i * B + w) * Q;
     fx[i] = (double)(i + 1);
-    fy[i] = (double)pr[med] * sd + mean;
-    lo[i] = (double)pr[0] * sd + mean;
-    hi[i] = (double)pr[Q - 1] * sd + mean;
+    fy[i] = kz_tft_untr(m, (double)pr[med] * sd + mean);
+    lo[i] = kz_tft_untr(m, (double)pr[0] * sd + mean);
+    hi[i] = kz_tft_untr(m, (double)pr[Q - 1] * sd + mean);
   }
   char lab[2][96], title[200], xl[160];
   snprintf(lab[0], sizeof lab[0], "history");

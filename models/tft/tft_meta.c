@@ -49,6 +49,7 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
   json_object_set_new(cfg, "relative_time", json_boolean(m->relative_time));
   json_object_set_new(cfg, "sort_quantiles", json_boolean(m->sort_quantiles));
   json_object_set_new(cfg, "scaling", json_string(m->window_scaling ? "window" : "series"));
+  json_object_set_new(cfg, "transform", json_string(m->log_target ? "log" : "none"));
   json_object_set_new(cfg, "quantiles", reals(dm->quantiles, dm->n_quantiles));
   json_object_set_new(cols, "static_num", num_cols(m->snum, m->snum_mean, m->snum_std, m->n_snum));
   json_t *sc = json_array();
@@ -70,6 +71,9 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
   json_t *cy = json_array();
   for (int c = 0; c < m->n_cyc; c++) json_array_append_new(cy, json_integer(m->cyc[c]));
   json_object_set_new(cfg, "cycles", cy);
+  json_t *lg = json_array();
+  for (int i = 0; i < m->n_lags; i++) json_array_append_new(lg, json_integer(m->lags[i]));
+  json_object_set_new(cfg, "lags", lg);
   char *cyc_names[2 * KZ_TFT_MAX_CYCLES];
   for (int c = 0; c < 2 * m->n_cyc; c++) cyc_names[c] = (char *)m->cyc_names[c];
   const int off = m->n_known_cols + m->n_cal;
@@ -200,6 +204,11 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
                                        strcmp(json_string_value(sca), "window"))))
     return bad("config.scaling");
   m->window_scaling = sca && !strcmp(json_string_value(sca), "window");
+  json_t *tra = json_object_get(cfg, "transform");
+  if (tra && (!json_is_string(tra) ||
+              (strcmp(json_string_value(tra), "none") && strcmp(json_string_value(tra), "log"))))
+    return bad("config.transform");
+  m->log_target = tra && !strcmp(json_string_value(tra), "log");
   /* cycles (absent in models saved before them: none) */
   json_t *cy = json_object_get(cfg, "cycles");
   if (cy) {
@@ -208,6 +217,15 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
       json_t *v = json_array_get(cy, i);
       if (!json_is_integer(v) || json_integer_value(v) < 2) return bad("config.cycles[]");
       m->cyc[m->n_cyc++] = json_integer_value(v);
+    }
+  }
+  json_t *lg = json_object_get(cfg, "lags"); /* absent before lags: none */
+  if (lg) {
+    if (!json_is_array(lg) || json_array_size(lg) > KZ_TFT_MAX_CYCLES) return bad("config.lags");
+    for (size_t i = 0; i < json_array_size(lg); i++) {
+      json_t *v = json_array_get(lg, i);
+      if (!json_is_integer(v) || json_integer_value(v) < dm->tau) return bad("config.lags[]");
+      m->lags[m->n_lags++] = json_integer_value(v);
     }
   }
   kz_tft_name_cycles(m);

@@ -84,7 +84,7 @@ kz_status kz_tft_finish(kz_tft_model *m, kz_device device, int64_t want_params, 
   int c = 0;
   if (m->series_embedding) dm->static_card[c++] = m->n_series;
   for (int i = 0; i < m->n_scat; i++) dm->static_card[c++] = m->scat_card[i];
-  dm->n_known = kz_tft_known_width(m) + (m->relative_time ? 1 : 0);
+  dm->n_known = kz_tft_known_width(m) + m->n_lags + (m->relative_time ? 1 : 0);
   dm->n_observed = m->n_obs;
   int64_t np = 0;
   KZ_TRY(kz_tft_layout(dm, NULL, NULL, device, NULL, &np, NULL));
@@ -160,6 +160,8 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
   static const char *const scalings[] = {"series", "window", NULL};
   KZ_TRY(kz_cfg_get_enum(cfg, "scaling", scalings, 0, &m->window_scaling));
   KZ_TRY(kz_cfg_get_double(cfg, "dropout", 0.0, 0.0, 0.9, &m->dropout));
+  static const char *const transforms[] = {"none", "log", NULL};
+  KZ_TRY(kz_cfg_get_enum(cfg, "transform", transforms, 0, &m->log_target));
   static const char *const weights[] = {"none", "scale", NULL};
   KZ_TRY(kz_cfg_get_enum(cfg, "loss_weight", weights, 0, &m->loss_weight));
   const char *qs[KZ_TFT_MAX_QUANTILES];
@@ -239,6 +241,17 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
                      i, (long long)cyc[i]);
     m->cyc[m->n_cyc++] = cyc[i];
   }
+  int64_t lags[KZ_TFT_MAX_CYCLES];
+  int nlags = 0;
+  KZ_TRY(kz_cfg_get_int_list(cfg, "lags", NULL, 0, KZ_TFT_MAX_CYCLES, lags, &nlags));
+  for (int i = 0; i < nlags; i++) {
+    if (lags[i] < dm->tau || lags[i] > 1000000)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "model.lags[%d]: %lld; a lag is a known input only from the horizon (%lld) "
+                     "on: the decoder's lagged target must precede the forecast origin",
+                     i, (long long)lags[i], (long long)dm->tau);
+    m->lags[m->n_lags++] = lags[i];
+  }
   kz_tft_name_cycles(m);
   if (kz_tft_known_width(m) > KZ_TFT_MAX_COLS)
     return kz_fail(KZ_ERR_INVALID_ARG, "tft: more than %d known inputs", KZ_TFT_MAX_COLS);
@@ -314,8 +327,13 @@ static kz_status compute_stats(kz_tft_model *m, const char *where) {
     const kz_tft_series *s = &st->s[i];
     welford ys = {0};
     for (int64_t t = 0; t < s->n; t++) {
-      wf_add(&ys, s->y[t]);
-      wf_add(&all, s->y[t]);
+      if (m->log_target && s->y[t] < 0)
+        return kz_fail(KZ_ERR_INVALID_ARG,
+                       "model.transform: log needs targets >= 0; series '%s' has %g at step %lld",
+                       s->code >= 0 ? m->series_names[s->code] : "?", (double)s->y[t],
+                       (long long)t);
+      wf_add(&ys, (float)kz_tft_tr(m, s->y[t]));
+      wf_add(&all, (float)kz_tft_tr(m, s->y[t]));
       const int nkw = kz_tft_known_width(m);
       for (int c = 0; c < nkw; c++) wf_add(&kn[c], s->known[t * nkw + c]);
       for (int c = 0; c < m->n_obs; c++) wf_add(&ob[c], s->obs[t * m->n_obs + c]);
@@ -332,7 +350,10 @@ static kz_status compute_stats(kz_tft_model *m, const char *where) {
   double ssum = 0;
   int64_t sn_ = 0;
   for (int64_t i = 0; i < st->n; i++)
-    if (st->s[i].n >= k + tau && st->s[i].code >= 0) ssum += m->y_std[st->s[i].code], sn_++;
+    if (st->s[i].n >= k + tau && st->s[i].code >= 0) {
+      const int32_t c = st->s[i].code;
+      ssum += m->y_std[c] * (m->log_target ? exp(m->y_mean[c]) : 1.0), sn_++;
+    }
   m->mean_scale = sn_ > 0 && ssum > 0 ? ssum / (double)sn_ : 1.0;
   for (int c = 0; c < m->n_snum; c++) wf_get(&sn[c], &m->snum_mean[c], &m->snum_std[c]);
   for (int c = 0; c < kz_tft_known_width(m); c++)

@@ -11,6 +11,8 @@
 #ifndef KZ_MODELS_TFT_MODEL_H
 #define KZ_MODELS_TFT_MODEL_H
 
+#include <math.h>
+
 #include "models/nn_model.h"
 #include "models/tft/tft_net.h"
 
@@ -53,15 +55,14 @@ typedef struct kz_tft_model {
   kz_tft_dims dm;
   int64_t stride, season;
   int series_embedding, relative_time, sort_quantiles;
-  int window_scaling;
+  int window_scaling; /* model.scaling: 0 series (mean, std), 1 window (the encoder's) */
   /* model.loss_weight: 0 none, 1 scale: a training window's loss weighs as
    * its target scale over the mean scale of the training series, so the
    * loss sums errors in target units as q-risk does */
   int loss_weight;
   double mean_scale; /* of the training series (create only) */
-  double dropout;
-      /* model.dropout: on every GLU's input while training (create only) */ /* model.scaling: 0
-                                                    series (mean, std), 1 window (the encoder's) */
+  int log_target;    /* model.transform: log: the network sees log1p(y), forecasts expm1 back */
+  double dropout;    /* model.dropout: on every GLU's input while training (create only) */
   /* columns by name (the schema's static_num, static_cat, known_num,
    * observed_num fields) */
   int n_snum, n_scat, n_known_cols, n_obs;
@@ -73,6 +74,12 @@ typedef struct kz_tft_model {
   int n_cyc;
   int64_t cyc[KZ_TFT_MAX_CYCLES];
   char cyc_names[2 * KZ_TFT_MAX_CYCLES][32]; /* "cycle48_sin", "cycle48_cos", ... */
+  /* model.lags: the target L steps before as a known input (L >= horizon,
+   * so the decoder's value precedes the window's origin), scaled as the
+   * window's target; after the stored known inputs, before relative time */
+  int n_lags;
+  int64_t lags[KZ_TFT_MAX_CYCLES];
+  char lag_names[KZ_TFT_MAX_CYCLES][32]; /* "lag12", ... */
   char *snum[KZ_TFT_MAX_COLS], *scat[KZ_TFT_MAX_COLS], *known[KZ_TFT_MAX_COLS],
       *obs[KZ_TFT_MAX_COLS];
   int32_t scat_card[KZ_TFT_MAX_COLS];
@@ -106,7 +113,7 @@ static inline int kz_tft_known_width(const kz_tft_model *m) {
 /* Derived known input j (0: the first calendar feature, then the cycles'
  * sin/cos pairs) at time t. */
 double kz_tft_derived(const kz_tft_model *m, double t, int j);
-/* Fills m->cyc_names from m->cyc. */
+/* Fills m->cyc_names from m->cyc and m->lag_names from m->lags. */
 void kz_tft_name_cycles(kz_tft_model *m);
 
 kz_status kz_tft_create(const kz_cfg_node *cfg, kz_dataset *train, kz_device device,
@@ -132,6 +139,15 @@ void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host
                       int64_t w, int32_t s, int64_t p);
 void kz_tft_batch_free(kz_tft_host_batch *hb);
 kz_tft_batch kz_tft_batch_view(const kz_tft_host_batch *hb, int64_t B);
+/* The target transform (model.transform) and its inverse: forecasts in
+ * target units are kz_tft_untr(m, scaled * scale + loc). Quantiles carry
+ * through a monotone transform, so each stays the same quantile. */
+static inline double kz_tft_tr(const kz_tft_model *m, double y) {
+  return m->log_target ? log1p(y) : y;
+}
+static inline double kz_tft_untr(const kz_tft_model *m, double z) {
+  return m->log_target ? expm1(z) : z;
+}
 /* The target scaling of a series. */
 void kz_tft_scale_of(const kz_tft_model *m, const kz_tft_series *s, double *mean, double *std);
 
