@@ -211,6 +211,60 @@ grep -q '"decoder":{"day_of_week":[0-9.e-]*,"month":[0-9.e-]*,"relative_time":' 
   "$tmp/shops.csv.out.interpret.json" || fail "calendar names: $(cat "$tmp/shops.csv.out.interpret.json")"
 [ "$(($(wc -l <"$tmp/shops.csv.out") - 1))" -eq 14 ] || fail "predict shops: not 2 x 7 rows"
 
+# ---- categorical time-varying inputs: a known "promo" (on: +60 sales, on pseudo-random days)
+# and an observed "weather" that does nothing; the promo's embedding must carry the effect ----
+promo_csv() {
+  echo "shop,day,sales,promo,weather"
+  for shop in a b; do
+    awk -v shop="$shop" 'BEGIN {
+      split("31 29 31 30 31 30 31", ml, " "); m = 1; d = 1
+      for (i = 0; i < 200; i++) {
+        h = sin((i + (shop == "b" ? 1000 : 0)) * 12.9898) * 43758.5453; h -= int(h); if (h < 0) h += 1
+        g = sin((i + 77) * 78.233) * 43758.5453; g -= int(g); if (g < 0) g += 1
+        on = h > 0.6
+        printf "%s,2024-%02d-%02d,%d,%s,%s\n", shop, m, d, 100 + (on ? 60 : 0) + (shop == "b" ? 50 : 0), (on ? "on" : "off"), (g > 0.5 ? "sun" : "rain")
+        if (++d > ml[m]) { d = 1; m++ }
+      }
+    }'
+  done
+}
+promo_csv >"$tmp/promo.csv"
+"$kaizen" data import --kind timeseries --input "$tmp/promo.csv" --out "$tmp/promo" --series-id shop \
+  --time day --label sales --known promo --valid-fraction 0.15 >/dev/null || fail "import promo"
+job "$tmp/promo.yaml" "$tmp/promo" 21 7 7 150
+sed -i 's/lr: 0.003/lr: 0.01/' "$tmp/promo.yaml"
+out=$("$kaizen" train "$tmp/promo.yaml" --quiet 2>&1) || fail "train with categoricals: $out"
+runc=$(echo "$out" | sed -n 's/.* run \(.*\)$/\1/p')
+with=$(echo "$out" | sed -n 's/.*valid\/q_risk_p50=\([^ ]*\).*/\1/p')
+job "$tmp/promo0.yaml" "$tmp/promo" 21 7 7 150 "known: []" "observed: []"
+sed -i 's/lr: 0.003/lr: 0.01/' "$tmp/promo0.yaml"
+out=$("$kaizen" train "$tmp/promo0.yaml" --quiet 2>&1) || fail "train without categoricals: $out"
+without=$(echo "$out" | sed -n 's/.*valid\/q_risk_p50=\([^ ]*\).*/\1/p')
+awk -v a="$with" -v b="$without" 'BEGIN { exit !(a + 0 > 0 && a < 0.3 * b) }' ||
+  fail "the promo input does not help: q_risk_p50 $with with it, $without without"
+evc=$("$kaizen" eval --model "$runc/model.kzm" --data "$tmp/promo" 2>&1) || fail "eval categoricals: $evc"
+awk -v a="$with" -v b="$(echo "$evc" | metric q_risk_p50)" \
+  'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5 * a) }' ||
+  fail "eval of the saved categorical model: $evc, trainer said $with"
+"$kaizen" predict --model "$runc/model.kzm" --data "$tmp/promo" --out "$tmp/promo_pred.csv" \
+  2>"$tmp/e" || fail "predict categoricals: $(cat "$tmp/e")"
+grep -q "carried forward" "$tmp/e" || fail "predict categoricals: no note: $(cat "$tmp/e")"
+grep -q '"encoder":{"target":[0-9.e-]*,"relative_time":[0-9.e-]*,"weather":[0-9.e-]*,"promo":' \
+  "$tmp/promo_pred.csv.interpret.json" || fail "categorical names: $(head -c 300 "$tmp/promo_pred.csv.interpret.json")"
+grep -q '"decoder":{"relative_time":[0-9.e-]*,"promo":' "$tmp/promo_pred.csv.interpret.json" ||
+  fail "categorical decoder names: $(head -c 400 "$tmp/promo_pred.csv.interpret.json")"
+
+# ---- a series shorter than k + tau is skipped with a count; the others train --------------
+{ shops_csv; for d in 01 02 03 04 05 06 07 08 09 10; do echo "c,2024-03-$d,120"; done; } \
+  >"$tmp/shops3.csv"
+"$kaizen" data import --kind timeseries --input "$tmp/shops3.csv" --out "$tmp/shops3" --series-id shop \
+  --time day --label sales --valid-fraction 0.15 >/dev/null || fail "import shops3"
+job "$tmp/shops3.yaml" "$tmp/shops3" 21 7 7 10 "calendar: [day_of_week]"
+out=$("$kaizen" train "$tmp/shops3.yaml" --quiet 2>"$tmp/e") || fail "train with a short series: $(cat "$tmp/e")"
+grep -q "note: tft: 1 of 3 series have fewer than encoder_length + horizon = 28 steps" "$tmp/e" ||
+  fail "short series: no skip count: $(cat "$tmp/e")"
+echo "$out" | grep -q "valid/q_risk_p50=" || fail "short series: no evaluation: $out"
+
 # ---- bad jobs: exit 1, a clear message, no run directory -----------------------------------
 bad() { # bad NAME NEEDLE FILE
   local name="$1" needle="$2" file="$3"

@@ -39,6 +39,7 @@ def main():
     ap.add_argument("--known", default="", help="known-future numeric columns, comma-separated")
     ap.add_argument("--observed", default="", help="observed numeric columns, comma-separated")
     ap.add_argument("--cycles", default="", help="periods in steps: sin/cos known inputs")
+    ap.add_argument("--lags", default="", help="the target L >= tau steps before, known inputs")
     ap.add_argument("--valid-fraction", type=float, required=True)
     ap.add_argument("--k", type=int, required=True)
     ap.add_argument("--tau", type=int, required=True)
@@ -88,6 +89,11 @@ def main():
         df[f"cycle{p}_sin"] = np.sin(2 * np.pi * ph).astype(np.float32)
         df[f"cycle{p}_cos"] = np.cos(2 * np.pi * ph).astype(np.float32)
         known += [f"cycle{p}_sin", f"cycle{p}_cos"]
+    for L in [int(c) for c in a.lags.split(",") if c]:  # as kaizen's model.lags
+        if L < a.tau:
+            sys.exit(f"lag {L} < tau {a.tau}")
+        df[f"lag{L}"] = df.groupby(sid)["y_raw"].shift(L).astype(np.float32)
+        known.append(f"lag{L}")
     n = df.groupby(sid)["time_idx"].transform("max") + 1
     df["n_valid"] = np.ceil(n * a.valid_fraction).astype(int)
     df["is_valid"] = df["time_idx"] >= n - df["n_valid"]
@@ -99,6 +105,8 @@ def main():
     df[a.target] = df[a.target].fillna(df[sid].map(df[~df["is_valid"]].groupby(sid)[a.target].mean()))
     for c in observed:
         df[c] = df[c].fillna(df[~df["is_valid"]][c].mean())
+    for c in [c for c in known if c.startswith("lag")]:  # before the series' start: its mean
+        df[c] = df[c].fillna(df[sid].map(df[~df["is_valid"]].groupby(sid)["y_raw"].mean()))
     del train_mean
     train_df = df[~df["is_valid"]]
 

@@ -339,7 +339,7 @@ static kz_status write_interpretation(kz_tft_model *m, const char *out_path) {
     for (int i = 0; i < m->n_snum; i++) sn[n++] = m->snum[i];
     if (m->series_embedding) sn[n++] = m->series_field_name;
     for (int i = 0; i < m->n_scat; i++) sn[n++] = m->scat[i];
-    char *pn[KZ_TFT_MAX_VARS + 1], target[] = "target";
+    char *pn[KZ_TFT_MAX_VARS + 2], target[] = "target";
     int np = 0;
     pn[np++] = target;
     for (int i = 0; i < m->n_obs; i++) pn[np++] = m->obs[i];
@@ -347,19 +347,24 @@ static kz_status write_interpretation(kz_tft_model *m, const char *out_path) {
     for (int c = 0; c < m->n_cal; c++) pn[np++] = (char *)kz_tft_cal_names[m->cal[c]];
     for (int c = 0; c < 2 * m->n_cyc; c++) pn[np++] = m->cyc_names[c];
     for (int c = 0; c < m->n_lags; c++) pn[np++] = m->lag_names[c];
-    char *dn[KZ_TFT_MAX_VARS];
+    if (m->relative_time) pn[np++] = (char *)"relative_time";
+    for (int c = 0; c < m->n_ocat + m->n_kcat; c++) pn[np++] = m->tvc[c];
+    char *dn[KZ_TFT_MAX_VARS + 1];
     int nd = 0;
     for (int i = 0; i < m->n_known_cols; i++) dn[nd++] = m->known[i];
     for (int c = 0; c < m->n_cal; c++) dn[nd++] = (char *)kz_tft_cal_names[m->cal[c]];
     for (int c = 0; c < 2 * m->n_cyc; c++) dn[nd++] = m->cyc_names[c];
     for (int c = 0; c < m->n_lags; c++) dn[nd++] = m->lag_names[c];
+    if (m->relative_time) dn[nd++] = (char *)"relative_time";
+    for (int c = 0; c < m->n_kcat; c++) dn[nd++] = m->tvc[m->n_ocat + c];
     fputc('{', f);
     names_json(f, "static", sn, n, "relative_time", ws,
                (int)(dm->n_static_real + dm->n_static_cat));
     fputc(',', f);
-    names_json(f, "encoder", pn, np, "relative_time", wp, (int)(1 + dm->n_observed + dm->n_known));
+    names_json(f, "encoder", pn, np, "?", wp,
+               (int)(1 + dm->n_observed + dm->n_known + dm->n_observed_cat + dm->n_known_cat));
     fputc(',', f);
-    names_json(f, "decoder", dn, nd, "relative_time", wf, (int)dm->n_known);
+    names_json(f, "decoder", dn, nd, "?", wf, (int)(dm->n_known + dm->n_known_cat));
     fprintf(f,
             ",\"attention\":{\"rows\":\"decoder step 1..%lld\",\"cols\":\"window step, "
             "encoder %lld then decoder %lld\",\"weights\":[",
@@ -463,7 +468,7 @@ kz_status kz_tft_predict_dataset(kz_nn_model *model, const char *path, const cha
   if (rc == KZ_OK) {
     fprintf(stderr, "kaizen: tft: %lld series, %lld steps each", (long long)nw, (long long)dm->tau);
     if (crossing) fprintf(stderr, ", %lld crossing quantile pairs", (long long)crossing);
-    if (m->n_known_cols > 0)
+    if (m->n_known_cols + m->n_kcat > 0)
       fprintf(stderr, "; known inputs past the data are carried forward from the last step");
     fputc('\n', stderr);
   }

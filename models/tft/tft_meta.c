@@ -60,6 +60,17 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
     json_array_append_new(sc, c);
   }
   json_object_set_new(cols, "static_cat", sc);
+  for (int part = 0; part < 2; part++) { /* observed_cat, known_cat */
+    json_t *a = json_array();
+    const int i0 = part ? m->n_ocat : 0, i1 = part ? m->n_ocat + m->n_kcat : m->n_ocat;
+    for (int i = i0; i < i1; i++) {
+      json_t *c = json_object();
+      json_object_set_new(c, "name", json_string(m->tvc[i]));
+      json_object_set_new(c, "categories", strings(m->tvc_names[i], m->tvc_card[i]));
+      json_array_append_new(a, c);
+    }
+    json_object_set_new(cols, part ? "known_cat" : "observed_cat", a);
+  }
   json_object_set_new(cols, "known",
                       num_cols(m->known, m->known_mean, m->known_std, m->n_known_cols));
   json_object_set_new(cols, "observed", num_cols(m->obs, m->obs_mean, m->obs_std, m->n_obs));
@@ -252,6 +263,24 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
       return bad("columns.static_cat[].name");
     KZ_TRY(get_strings(json_object_get(c, "categories"), "columns.static_cat[].categories",
                        &m->scat_names[i], &m->scat_card[i]));
+  }
+  for (int part = 0; part < 2; part++) { /* absent in models saved before them: none */
+    json_t *a = json_object_get(cols, part ? "known_cat" : "observed_cat");
+    if (!a) continue;
+    const int base = m->n_ocat + m->n_kcat;
+    if (!json_is_array(a) || base + (int)json_array_size(a) > KZ_TFT_MAX_COLS)
+      return bad(part ? "columns.known_cat" : "columns.observed_cat");
+    for (int i = 0; i < (int)json_array_size(a); i++) {
+      json_t *c = json_array_get(a, (size_t)i), *nm = json_object_get(c, "name");
+      if (!json_is_string(nm) || !(m->tvc[base + i] = kz_meta_dup(json_string_value(nm))))
+        return bad("columns.*_cat[].name");
+      KZ_TRY(get_strings(json_object_get(c, "categories"), "columns.*_cat[].categories",
+                         &m->tvc_names[base + i], &m->tvc_card[base + i]));
+      if (part)
+        m->n_kcat++;
+      else
+        m->n_ocat++;
+    }
   }
   json_t *col = json_object_get(ser, "column");
   if (!json_is_string(col) || !(m->series_field_name = kz_meta_dup(json_string_value(col))))

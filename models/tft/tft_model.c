@@ -66,6 +66,9 @@ void kz_tft_free(kz_tft_model *m) {
     free(m->snum[i]), free(m->known[i]), free(m->obs[i]), free(m->scat[i]);
     for (int32_t j = 0; m->scat_names[i] && j < m->scat_card[i]; j++) free(m->scat_names[i][j]);
     free(m->scat_names[i]);
+    free(m->tvc[i]);
+    for (int32_t j = 0; m->tvc_names[i] && j < m->tvc_card[i]; j++) free(m->tvc_names[i][j]);
+    free(m->tvc_names[i]);
   }
   for (int32_t j = 0; m->series_names && j < m->n_series; j++) free(m->series_names[j]);
   free(m->series_names);
@@ -86,6 +89,9 @@ kz_status kz_tft_finish(kz_tft_model *m, kz_device device, int64_t want_params, 
   for (int i = 0; i < m->n_scat; i++) dm->static_card[c++] = m->scat_card[i];
   dm->n_known = kz_tft_known_width(m) + m->n_lags + (m->relative_time ? 1 : 0);
   dm->n_observed = m->n_obs;
+  dm->n_observed_cat = m->n_ocat;
+  dm->n_known_cat = m->n_kcat;
+  for (int i = 0; i < m->n_ocat + m->n_kcat; i++) dm->tv_card[i] = m->tvc_card[i];
   int64_t np = 0;
   KZ_TRY(kz_tft_layout(dm, NULL, NULL, device, NULL, &np, NULL));
   if (np > KZ_NN_MAX_PARAMS)
@@ -140,6 +146,46 @@ static kz_status pick_columns(const kz_cfg_node *cfg, const char *key, const kz_
                      key, field, f < 0 ? ", which it does not have" : "");
     if (!(out[(*n)++] = dup_str(want[i]))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: columns");
   }
+  return KZ_OK;
+}
+
+/* model.known / model.observed: names from the numeric field or the
+ * categorical one (default: every column of both); numeric ones to num,
+ * categorical ones appended to m->tvc. */
+static kz_status pick_split(kz_tft_model *m, const kz_cfg_node *cfg, const char *key,
+                            const kz_schema *s, const char *fnum, const char *fcat, char **num,
+                            int *n_num, int *n_cat) {
+  const char *want[KZ_TFT_MAX_COLS];
+  int nw = 0;
+  const int fn = kz_schema_field_index(s, fnum), fc = kz_schema_field_index(s, fcat);
+  const int base = m->n_ocat + m->n_kcat; /* n_cat is one of these two: count aside */
+  int nc = 0;
+  *n_num = 0;
+  if (kz_cfg_has(cfg, key)) {
+    KZ_TRY(kz_cfg_get_string_list(cfg, key, NULL, 0, KZ_TFT_MAX_COLS, want, &nw));
+  } else {
+    for (int c = 0; fn >= 0 && c < s->fields[fn].n_columns && nw < KZ_TFT_MAX_COLS; c++)
+      want[nw++] = s->fields[fn].columns[c].name;
+    for (int c = 0; fc >= 0 && c < s->fields[fc].n_columns && nw < KZ_TFT_MAX_COLS; c++)
+      want[nw++] = s->fields[fc].columns[c].name;
+  }
+  for (int i = 0; i < nw; i++) {
+    int where = 0;
+    for (int c = 0; fn >= 0 && c < s->fields[fn].n_columns; c++)
+      if (!strcmp(s->fields[fn].columns[c].name, want[i])) where = 1;
+    for (int c = 0; fc >= 0 && c < s->fields[fc].n_columns; c++)
+      if (!strcmp(s->fields[fc].columns[c].name, want[i])) where = 2;
+    if (!where)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "model.%s: '%s' is not a %s column of the data set (fields %s, %s)", key,
+                     want[i], key, fnum, fcat);
+    if (where == 2 && base + nc >= KZ_TFT_MAX_COLS)
+      return kz_fail(KZ_ERR_INVALID_ARG, "tft: more than %d categorical time-varying columns",
+                     KZ_TFT_MAX_COLS);
+    char **dst = where == 1 ? &num[(*n_num)++] : &m->tvc[base + nc++];
+    if (!(*dst = dup_str(want[i]))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: columns");
+  }
+  *n_cat = nc;
   return KZ_OK;
 }
 
@@ -209,7 +255,11 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
       if (!(m->scat[m->n_scat++] = dup_str(s->fields[fc].columns[c].name)))
         return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: columns");
   }
-  KZ_TRY(pick_columns(cfg, "known", s, "known_num", m->known, &m->n_known_cols));
+  /* observed categoricals first (their codes come first in a window) */
+  KZ_TRY(pick_split(m, cfg, "observed", s, "observed_num", "observed_cat", m->obs, &m->n_obs,
+                    &m->n_ocat));
+  KZ_TRY(pick_split(m, cfg, "known", s, "known_num", "known_cat", m->known, &m->n_known_cols,
+                    &m->n_kcat));
   const char *cal[4];
   int ncal = 0;
   KZ_TRY(kz_cfg_get_string_list(cfg, "calendar", NULL, 0, 4, cal, &ncal));
@@ -255,16 +305,6 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
   kz_tft_name_cycles(m);
   if (kz_tft_known_width(m) > KZ_TFT_MAX_COLS)
     return kz_fail(KZ_ERR_INVALID_ARG, "tft: more than %d known inputs", KZ_TFT_MAX_COLS);
-  KZ_TRY(pick_columns(cfg, "observed", s, "observed_num", m->obs, &m->n_obs));
-  const char *cat_fields[] = {"known_cat", "observed_cat"};
-  for (int i = 0; i < 2; i++) {
-    int f = kz_schema_field_index(s, cat_fields[i]);
-    if (f >= 0 && s->fields[f].width > 0)
-      fprintf(stderr,
-              "kaizen: note: tft: %lld categorical %s column(s) are not used (numeric "
-              "time-varying inputs only)\n",
-              (long long)s->fields[f].width, cat_fields[i]);
-  }
   return KZ_OK;
 }
 
@@ -291,6 +331,20 @@ static kz_status read_dictionaries(kz_tft_model *m, const kz_schema *s) {
     if (!m->scat_names[i]) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
     for (int32_t j = 0; j < col->n_categories; j++)
       if (!(m->scat_names[i][j] = dup_str(col->categories[j])))
+        return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
+  }
+  for (int i = 0; i < m->n_ocat + m->n_kcat; i++) {
+    const int f2 = kz_schema_field_index(s, i < m->n_ocat ? "observed_cat" : "known_cat");
+    const kz_column *col = NULL;
+    for (int j = 0; f2 >= 0 && j < s->fields[f2].n_columns; j++)
+      if (!strcmp(s->fields[f2].columns[j].name, m->tvc[i])) col = &s->fields[f2].columns[j];
+    if (!col) return kz_fail(KZ_ERR_INTERNAL, "tft: categorical column %s", m->tvc[i]);
+    m->tvc_card[i] = col->n_categories;
+    m->tvc_names[i] =
+        calloc((size_t)(col->n_categories > 0 ? col->n_categories : 1), sizeof(char *));
+    if (!m->tvc_names[i]) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
+    for (int32_t j = 0; j < col->n_categories; j++)
+      if (!(m->tvc_names[i][j] = dup_str(col->categories[j])))
         return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
   }
   return KZ_OK;

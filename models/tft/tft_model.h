@@ -27,6 +27,7 @@ typedef struct kz_tft_series {
   float *y;     /* [n] */
   float *known; /* [n, kz_tft_known_width]: the known columns, then the calendar features */
   float *obs;   /* [n, n_obs] */
+  int32_t *cat; /* [n, n_tvc]: time-varying categoricals, the model's codes, -1 unknown */
   float s_num[KZ_TFT_MAX_COLS];
   int32_t s_cat[KZ_TFT_MAX_COLS]; /* the model's codes, -1 unknown */
   int64_t cap;
@@ -44,7 +45,8 @@ typedef struct kz_tft_host_batch {
   int64_t B, cap;
   float *s_real, *past, *fut, *y;
   int32_t *s_cat;
-  int32_t *series; /* per window: the series' store index, its p */
+  int32_t *past_cat, *fut_cat; /* [n_tvc, k, B], [n_kcat, tau, B] */
+  int32_t *series;             /* per window: the series' store index, its p */
   int64_t *pos;
   float *w;          /* per window: the loss weight (model.loss_weight) */
   double *loc, *scl; /* per window: the target's scaling (y - loc) / scl */
@@ -83,6 +85,12 @@ typedef struct kz_tft_model {
   char *snum[KZ_TFT_MAX_COLS], *scat[KZ_TFT_MAX_COLS], *known[KZ_TFT_MAX_COLS],
       *obs[KZ_TFT_MAX_COLS];
   int32_t scat_card[KZ_TFT_MAX_COLS];
+  /* time-varying categoricals (observed_cat, known_cat fields): the observed
+   * ones, then the known ones, with their dictionaries */
+  int n_ocat, n_kcat;
+  char *tvc[KZ_TFT_MAX_COLS];
+  int32_t tvc_card[KZ_TFT_MAX_COLS];
+  char **tvc_names[KZ_TFT_MAX_COLS];
   char **scat_names[KZ_TFT_MAX_COLS]; /* category strings per static categorical */
   char *series_field_name;            /* the series id column ("all" when none) */
   int32_t n_series;

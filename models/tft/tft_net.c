@@ -28,6 +28,7 @@
 typedef struct acts {
   int64_t B;
   kz_tensor s_real, s_cat, past, fut, y, q, ones; /* uploaded inputs, quantiles, 1/H ones */
+  kz_tensor past_cat, fut_cat;                    /* i32 codes, "unknown" mapped to card */
   kz_tft_vsn_acts vs, vp, vf;
   kz_tensor cs;                     /* [B, d] static embedding (zeros w/o statics) */
   kz_tensor c_sel, c_enr, c_h, c_c; /* [B, d] */
@@ -79,6 +80,9 @@ static kz_status zero(kz_stream *s, kz_tensor *t) {
 static int64_t n_past(const kz_tft_dims *dm) {
   return 1 + dm->n_observed + dm->n_known;
 }
+static int64_t n_past_cat(const kz_tft_dims *dm) {
+  return dm->n_observed_cat + dm->n_known_cat;
+}
 
 static kz_status alloc_acts(kz_tft_net *n, kz_arena *a, int64_t B, acts *x) {
   const kz_tft_dims *dm = &n->dm;
@@ -92,6 +96,10 @@ static kz_status alloc_acts(kz_tft_net *n, kz_arena *a, int64_t B, acts *x) {
   KZ_TRY(kz_arena_tensor(a, KZ_I32, 1, sc, &x->s_cat));
   KZ_TRY(kz_tft_alloc(a, n_past(dm) * k, B, &x->past));
   KZ_TRY(kz_tft_alloc(a, dm->n_known * tau, B, &x->fut));
+  int64_t npc[1] = {(n_past_cat(dm) > 0 ? n_past_cat(dm) : 1) * k * B};
+  int64_t nfc[1] = {(dm->n_known_cat > 0 ? dm->n_known_cat : 1) * tau * B};
+  KZ_TRY(kz_arena_tensor(a, KZ_I32, 1, npc, &x->past_cat));
+  KZ_TRY(kz_arena_tensor(a, KZ_I32, 1, nfc, &x->fut_cat));
   int64_t ny[1] = {tau * B}, nq[1] = {Q}, nh[2] = {1, H};
   KZ_TRY(kz_arena_tensor(a, KZ_F32, 1, ny, &x->y));
   KZ_TRY(kz_arena_tensor(a, KZ_F32, 1, nq, &x->q));
@@ -192,6 +200,23 @@ static kz_status upload_batch(kz_tft_net *n, const kz_tft_batch *b) {
   KZ_TRY(upload(n, &x->s_real, b->s_real, (size_t)(B * dm->n_static_real) * 4));
   KZ_TRY(upload(n, &x->past, b->past, (size_t)(n_past(dm) * dm->k * B) * 4));
   KZ_TRY(upload(n, &x->fut, b->fut, (size_t)(dm->n_known * dm->tau * B) * 4));
+  /* time-varying categoricals: variable-major already; unknown -> card */
+  for (int part = 0; part < 2 && n_past_cat(dm) > 0; part++) {
+    const int64_t nv = part ? dm->n_known_cat : n_past_cat(dm), steps = part ? dm->tau : dm->k;
+    const int32_t *src = part ? b->fut_cat : b->past_cat;
+    const int32_t *card = dm->tv_card + (part ? dm->n_observed_cat : 0);
+    if (nv == 0) continue;
+    if (!src) return kz_fail(KZ_ERR_INVALID_ARG, "tft: the batch has no categorical inputs");
+    int32_t *ids = (int32_t *)stage(n, (size_t)(nv * steps * B));
+    if (!ids) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: batch");
+    for (int64_t v = 0; v < nv; v++)
+      for (int64_t r = 0; r < steps * B; r++) {
+        const int32_t c = src[v * steps * B + r];
+        ids[v * steps * B + r] = c >= 0 && c < card[v] ? c : card[v];
+      }
+    KZ_TRY(upload(n, part ? &x->fut_cat : &x->past_cat, ids, (size_t)(nv * steps * B) * 4));
+    KZ_TRY(kz_stream_sync(n->s)); /* the staging buffer is reused */
+  }
   if (dm->n_static_cat > 0) {
     /* variable-major for the embedding op: [n_cat, B] */
     int32_t *ids = (int32_t *)stage(n, (size_t)(B * dm->n_static_cat));
@@ -215,9 +240,13 @@ static kz_status upload_batch(kz_tft_net *n, const kz_tft_batch *b) {
 }
 
 /* The variable inputs of a VSN: slices of the variable-major block. */
-static void vsn_inputs(kz_tft_vsn_acts *v, const kz_tensor *block, int64_t nvar, int64_t rows) {
+static void vsn_inputs(kz_tft_vsn_acts *v, const kz_tensor *block, int64_t nvar,
+                       const kz_tensor *cats, int64_t ncat, int64_t rows) {
   for (int64_t i = 0; i < nvar; i++)
     v->x[i] = kz_tensor_view((float *)block->data + i * rows, KZ_F32, block->device, 2, rows, 1);
+  for (int64_t j = 0; j < ncat; j++)
+    v->x[nvar + j] =
+        kz_tensor_view((int32_t *)cats->data + j * rows, KZ_I32, cats->device, 1, rows);
 }
 
 static const int split_heads[4] = {1, 2, 0, 3}; /* [T, B, H, dh] -> [B, H, T, dh] */
@@ -247,8 +276,8 @@ static kz_status forward(kz_tft_net *n) {
   KZ_TRY(kz_tft_grn_fwd(s, &p->ctx_h, &x->cs, NULL, &x->c_h, &x->g_h));
   KZ_TRY(kz_tft_grn_fwd(s, &p->ctx_c, &x->cs, NULL, &x->c_c, &x->g_c));
   /* variable selection, encoder rows then decoder rows of xi */
-  vsn_inputs(&x->vp, &x->past, n_past(dm), k * B);
-  vsn_inputs(&x->vf, &x->fut, dm->n_known, tau * B);
+  vsn_inputs(&x->vp, &x->past, n_past(dm), &x->past_cat, n_past_cat(dm), k * B);
+  vsn_inputs(&x->vf, &x->fut, dm->n_known, &x->fut_cat, dm->n_known_cat, tau * B);
   kz_tensor xi_enc = kz_tft_rows(&x->xi, 0, k * B), xi_dec = kz_tft_rows(&x->xi, k * B, tau * B);
   KZ_TRY(kz_tft_vsn_fwd(s, &p->vp, &x->vp, &x->c_sel, &xi_enc));
   KZ_TRY(kz_tft_vsn_fwd(s, &p->vf, &x->vf, &x->c_sel, &xi_dec));
@@ -448,7 +477,8 @@ kz_status kz_tft_net_create(const kz_tft_dims *dm, kz_device dev, kz_tft_net **o
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "tft: the decoder needs at least one known-future input (--known columns or "
                    "model.calendar)");
-  if (n_past(dm) > KZ_TFT_MAX_VARS || dm->n_static_real + dm->n_static_cat > KZ_TFT_MAX_VARS)
+  if (n_past(dm) + n_past_cat(dm) > KZ_TFT_MAX_VARS ||
+      dm->n_static_real + dm->n_static_cat > KZ_TFT_MAX_VARS)
     return kz_fail(KZ_ERR_INVALID_ARG, "tft: more than %d inputs in one group", KZ_TFT_MAX_VARS);
   if (dm->n_quantiles < 1 || dm->n_quantiles > KZ_TFT_MAX_QUANTILES)
     return kz_fail(KZ_ERR_INVALID_ARG, "tft: 1 to %d quantiles", KZ_TFT_MAX_QUANTILES);
@@ -513,8 +543,8 @@ kz_status kz_tft_net_interpret(kz_tft_net *n, double *w_static, double *w_past, 
     const kz_tensor *w;
     int64_t rows, nv;
   } g[3] = {{w_static, &x->vs.w, B, dm->n_static_real + dm->n_static_cat},
-            {w_past, &x->vp.w, dm->k * B, n_past(dm)},
-            {w_fut, &x->vf.w, dm->tau * B, dm->n_known}};
+            {w_past, &x->vp.w, dm->k * B, n_past(dm) + n_past_cat(dm)},
+            {w_fut, &x->vf.w, dm->tau * B, dm->n_known + dm->n_known_cat}};
   for (int i = 0; i < 3; i++) {
     if (!g[i].out || g[i].nv == 0) continue;
     const int64_t cnt = g[i].rows * g[i].nv;

@@ -30,6 +30,10 @@ typedef struct kz_tft_dims {
   int64_t n_static_real, n_static_cat;
   int32_t static_card[KZ_TFT_MAX_VARS]; /* categories of each static categorical */
   int64_t n_observed, n_known;          /* time-varying real inputs */
+  /* time-varying categorical inputs (tables of card + 1 rows, the last
+   * "unknown"): observed ones (encoder only), then known ones (both) */
+  int64_t n_observed_cat, n_known_cat;
+  int32_t tv_card[KZ_TFT_MAX_VARS];
   int64_t n_quantiles;
   double quantiles[KZ_TFT_MAX_QUANTILES];
 } kz_tft_dims;
@@ -95,16 +99,21 @@ void kz_tft_names_free(kz_tft_names *n);
 void kz_tft_init_host(const kz_tft_dims *dm, float *params, uint64_t seed);
 
 /* One batch of B windows, host memory. The past real inputs are the scaled
- * target first, then the observed, then the known inputs. */
+ * target first, then the observed, then the known inputs; the encoder's
+ * variables are those reals, then the observed and known categoricals; the
+ * decoder's the known reals, then the known categoricals. */
 typedef struct kz_tft_batch {
   int64_t B;
   const float *s_real;  /* [n_static_real, B] (variable-major, as past and fut) */
   const int32_t *s_cat; /* [B, n_static_cat]: codes; outside [0, card) is "unknown" */
   const float *past;    /* [1 + n_observed + n_known, k, B] */
   const float *fut;     /* [n_known, tau, B] */
-  const float *y;       /* [tau, B] scaled targets, NaN: no label; NULL when predicting */
-  const float *w;       /* [B] per-window loss weights; NULL: all 1 */
-  uint64_t dropout_key; /* training with dropout: the masks' key (one per step) */
+  /* categorical codes (outside [0, card): "unknown"); NULL when there are none */
+  const int32_t *past_cat; /* [n_observed_cat + n_known_cat, k, B] */
+  const int32_t *fut_cat;  /* [n_known_cat, tau, B] */
+  const float *y;          /* [tau, B] scaled targets, NaN: no label; NULL when predicting */
+  const float *w;          /* [B] per-window loss weights; NULL: all 1 */
+  uint64_t dropout_key;    /* training with dropout: the masks' key (one per step) */
 } kz_tft_batch;
 
 typedef struct kz_tft_net kz_tft_net;
