@@ -53,12 +53,15 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--quantiles", default="0.1,0.5,0.9")
+    ap.add_argument("--patience", type=int, default=0,
+                    help="stop after this many epochs without a better val_loss (0: never), "
+                         "as kaizen's train.early_stopping.patience")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
 
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from pytorch_forecasting import TemporalFusionTransformer, TimeSeriesDataSet
     from pytorch_forecasting.data import GroupNormalizer
     from pytorch_forecasting.metrics import QuantileLoss
@@ -136,7 +139,9 @@ def main():
                            dirpath=tempfile.mkdtemp(prefix="pf_tft_"))
     trainer = pl.Trainer(max_epochs=a.epochs, accelerator="cpu", devices=1, gradient_clip_val=1.0,
                          default_root_dir=ckpt.dirpath,
-                         limit_train_batches=per_epoch, callbacks=[ckpt], logger=False,
+                         limit_train_batches=per_epoch, logger=False,
+                         callbacks=[ckpt] + ([EarlyStopping("val_loss", patience=a.patience)]
+                                             if a.patience > 0 else []),
                          enable_progress_bar=False, enable_model_summary=False,
                          deterministic=False)
     t0 = time.time()
@@ -179,7 +184,8 @@ def main():
           f"{a.hidden}, heads {a.heads}, dropout {a.dropout}, k {a.k}, tau {a.tau}, lr {a.lr}, "
           f"batch {a.batch}, {a.epochs} epochs of {per_epoch} batches "
           f"({n_train_windows} training windows, stride {a.stride}), {train_s:.0f} s")
-    print(f"evaluation windows {nw}")
+    print(f"evaluation windows {nw}, epochs run {trainer.current_epoch}, best checkpoint "
+          f"{ckpt.best_model_path.rsplit('/', 1)[-1]}")
     names = " ".join(f"q_risk_p{100 * q:g}" for q in qs)
     print(f"best by val_loss ({names}): " + " ".join(f"{v:.6g}" for v in qr))
     print(f"last epoch       ({names}): " + " ".join(f"{v:.6g}" for v in qr_last))
