@@ -71,7 +71,7 @@ train configs/jobs/diamonds_gbdt.yaml "$work/data/diamonds" diamonds_gbdt
 train configs/jobs/demo_austen_mlm.yaml "$work/data/austen" austen_mlm
 train configs/jobs/demo_austen_book.yaml "$work/data/austen" austen_tf \
   --set "train.init_from=$work/runs/demo/austen_mlm/model.kzm"
-# forecasting: a small TFT on the 46 txhousing series, the last 12 months held out
+# forecasting: a small TFT on the 46 txhousing series, the last 13 months held out
 train configs/jobs/demo_txhousing_tft.yaml "$work/data/txhousing" txhousing_tft
 
 # metric RUN FILE DATA NAME: one metric of a saved model on the valid split.
@@ -95,7 +95,7 @@ qr_tft=$(echo "$tft_eval" | awk '$1 == "q_risk_p50" { print $2 }')
 qr_naive=$(echo "$tft_eval" | awk '$1 == "naive_q_risk_p50" { print $2 }')
 
 echo
-echo "== evaluation on the held-out 20% (txhousing: the last 12 months; kaizen eval)"
+echo "== evaluation on the held-out 20% (txhousing: the last 13 months; kaizen eval)"
 printf '%-10s %-9s %-10s %12s %10s\n' data model metric value train_s
 printf '%-10s %-9s %-10s %12s %10s\n' letter mlp accuracy "$acc_mlp" "$secs_letter_mlp"
 printf '%-10s %-9s %-10s %12s %10s\n' letter gbdt accuracy "$acc_gbdt" "$secs_letter_gbdt"
