@@ -80,6 +80,7 @@ typedef struct kz_tf {
   kz_arena *arena;
   int64_t cap_rows, cap_tokens, cap_masked; /* what the arena was sized for */
   int cap_train;                            /* ... and whether with backward buffers */
+  int cap_bf16;                             /* ... and for which precision */
   void *stage;
   size_t stage_cap;
   kz_tensor logits; /* last step's logits (an arena view) */
@@ -96,6 +97,9 @@ kz_status kz_tf_finish_layout(kz_tf *m, kz_device device, int64_t want_params, i
 void kz_tf_free(kz_tf *m);
 /* Views of the named tensors at base (n_params floats on device). */
 void kz_tf_views(const kz_tf *m, float *base, kz_device device, tf_params *out);
+
+/* tf_precision.c: ops->set_precision (base.params_bf16 on or off) */
+kz_status kz_tf_set_precision(kz_nn_model *model, int bf16);
 
 /* tf_init.c */
 kz_status kz_tf_init_params(kz_nn_model *model, uint64_t seed);

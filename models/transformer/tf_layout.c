@@ -27,6 +27,7 @@ const kz_nn_model_ops kz_tf_ops = {
     .save = kz_tf_save,
     .meta_json = kz_tf_meta_json,
     .init_from_model = kz_tf_init_from_model,
+    .set_precision = kz_tf_set_precision,
 };
 
 kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char *note,
@@ -55,6 +56,7 @@ void kz_tf_free(kz_tf *m) {
   free(m->base.input_schema);
   kz_tensor_free(&m->base.params);
   kz_tensor_free(&m->base.grads);
+  kz_tensor_free(&m->base.params_bf16);
   if (m->arena) kz_arena_destroy(m->arena);
   if (m->stream) kz_stream_destroy(m->stream);
   free(m->stage);
