@@ -55,6 +55,12 @@ typedef struct kz_nn_metrics {
   int higher_is_better[KZ_NN_MAX_METRICS];
 } kz_nn_metrics;
 
+/* Options of predict_dataset (all nullable). */
+typedef struct kz_nn_predict_opts {
+  const char *plot;        /* an SVG of one series' history and its forecast band */
+  const char *plot_series; /* which series (by name); NULL: the first */
+} kz_nn_predict_opts;
+
 typedef struct kz_nn_model_ops {
   const char *type; /* "mlp" */
   void (*destroy)(kz_nn_model *m);
@@ -93,7 +99,8 @@ typedef struct kz_nn_model_ops {
    * given by path (they need every split's history). kz_nn_evaluate and
    * `kaizen eval` / `kaizen predict --data` call these when set. */
   kz_status (*eval_dataset)(kz_nn_model *m, const char *data_path, kz_nn_metrics *out);
-  kz_status (*predict_dataset)(kz_nn_model *m, const char *data_path, const char *out_path);
+  kz_status (*predict_dataset)(kz_nn_model *m, const char *data_path, const char *out_path,
+                               const kz_nn_predict_opts *opts);
   /* Optional (NULL: the batch's rows). What train_batch's mean loss is a
    * mean over, for the batch and dropout_seed train_batch will get: masked
    * tokens (transformer MLM), windows (TFT). The data-parallel trainer sums

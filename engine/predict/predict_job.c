@@ -307,9 +307,24 @@ kz_status kz_predict_job(const kz_predict_request *r) {
     if (ds == KZ_OK && !r->out)
       ds = kz_fail(KZ_ERR_INVALID_ARG, "%s: a %s model writes its forecasts to --out FILE",
                    kz_predictor_path(p), kz_predictor_type(p));
-    if (ds == KZ_OK) ds = kz_nn_base(dnn)->ops->predict_dataset(dnn, r->data, r->out);
+    if (ds == KZ_OK && r->plot && !r->overwrite) {
+      struct stat pst;
+      if (stat(r->plot, &pst) == 0)
+        ds = kz_fail(KZ_ERR_INVALID_ARG, "--plot %s exists; pass --overwrite to replace it",
+                     r->plot);
+    }
+    kz_nn_predict_opts po = {.plot = r->plot, .plot_series = r->plot_series};
+    if (ds == KZ_OK) ds = kz_nn_base(dnn)->ops->predict_dataset(dnn, r->data, r->out, &po);
     kz_predictor_close(p);
     return ds;
+  }
+  if (r->plot || r->plot_series) {
+    kz_status ps = kz_fail(KZ_ERR_INVALID_ARG,
+                           "%s: --plot is for forecasting models (model.type: tft); a %s model "
+                           "predicts rows",
+                           kz_predictor_path(p), kz_predictor_type(p));
+    kz_predictor_close(p);
+    return ps;
   }
   if (dnn && r->input && !strcmp(kz_predictor_type(p), "transformer")) {
     kz_status ts = kz_predict_text_job(r, dnn);

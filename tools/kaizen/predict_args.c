@@ -42,13 +42,15 @@ int kz_predict_args(int argc, char **argv, int eval, void (*usage)(FILE *), kz_p
       ++i;
       continue;
     }
-    const char **slot = !strcmp(a, "--model")           ? &r->model
-                        : !strcmp(a, "--data")          ? &r->data
-                        : !strcmp(a, "--input")         ? &r->input
-                        : !strcmp(a, "--split")         ? &r->split
-                        : !eval && !strcmp(a, "--out")  ? &r->out
-                        : !eval && !strcmp(a, "--keep") ? &r->keep
-                                                        : NULL;
+    const char **slot = !strcmp(a, "--model")                  ? &r->model
+                        : !strcmp(a, "--data")                 ? &r->data
+                        : !strcmp(a, "--input")                ? &r->input
+                        : !strcmp(a, "--split")                ? &r->split
+                        : !eval && !strcmp(a, "--out")         ? &r->out
+                        : !eval && !strcmp(a, "--keep")        ? &r->keep
+                        : !eval && !strcmp(a, "--plot")        ? &r->plot
+                        : !eval && !strcmp(a, "--plot-series") ? &r->plot_series
+                                                               : NULL;
     if (!slot || i + 1 >= argc) {
       fprintf(stderr, "kaizen %s: %s '%s'\n\n", cmd, slot ? "missing value for" : "unknown option",
               a);
