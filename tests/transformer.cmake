@@ -65,3 +65,11 @@ kz_add_c_test_exe(bench_transformer ${CMAKE_SOURCE_DIR}/bench/bench_transformer.
 target_include_directories(bench_transformer PRIVATE ${KZ_CBLAS_INCLUDE})
 add_test(NAME transformer/bench_smoke COMMAND bench_transformer time 2 32 4 64 16 3 200 2)
 add_test(NAME transformer/bench_mem_smoke COMMAND bench_transformer mem 2 32 4 64 16 3 200)
+
+# LoRA adapters (models/transformer/tf_lora.c) against PyTorch + PEFT
+# (tools/make_lora_fixture.py; the base weights are the transformer
+# fixture's): outputs and gradients, frozen tensors, merge and unmerge.
+set(KZ_LORA_FIXTURE ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/lora)
+kz_add_c_test_exe(test_lora test_lora.c)
+add_test(NAME lora/parity COMMAND test_lora parity ${KZ_TF_FIXTURE} ${KZ_LORA_FIXTURE})
+set_tests_properties(lora/parity PROPERTIES ENVIRONMENT OMP_WAIT_POLICY=passive)

@@ -46,6 +46,7 @@ static kz_status load_hf(kz_nn_model *model, const char *weights_path, int heads
   for (int i = 0; i < m->n_named; i++) {
     const tf_named *t = &m->named[i];
     if (!heads && kz_hf_bert_is_head(t->name)) continue;
+    if (t->lora) continue; /* adapters come from PEFT files (tf_lora_peft.c) */
     kz_hf_slot *sl = &slots[n++];
     *sl = (kz_hf_slot){.name = t->name,
                        .data = base + t->offset,

@@ -24,6 +24,7 @@ typedef struct layer_acts {
   kz_tensor f1, f1a;      /* [N, F] before and after GELU */
   kz_tensor f2;           /* [N, H] */
   kz_tensor mean2, rstd2;
+  tf_lora_saved lora[TF_LORA_NMOD]; /* adapters' saved inputs (tf_lora.c) */
 } layer_acts;
 
 typedef struct acts {
@@ -42,7 +43,8 @@ typedef struct acts {
   kz_tensor losses, dloss;         /* [M] (qa: [2B]) */
   /* backward */
   kz_tensor dA, dB, dC, dD, dF1, dF2, dQ3;
-  kz_tensor dh1, dh2; /* [M, H] head scratch */
+  kz_tensor dh1, dh2;          /* [M, H] head scratch */
+  kz_tensor lora_du, lora_dxd; /* adapters' backward scratch [N, r], [N, max(H, F)] */
 } acts;
 
 static kz_status t1(kz_arena *a, kz_dtype dt, int64_t n, kz_tensor *t) {
@@ -108,6 +110,7 @@ static kz_status alloc_acts(const kz_tf *m, kz_arena *a, int64_t B, int64_t T, i
     KZ_TRY(t2(a, N, H, &L->f2));
     KZ_TRY(t1(a, KZ_F32, N, &L->mean2));
     KZ_TRY(t1(a, KZ_F32, N, &L->rstd2));
+    for (int k = 0; k < TF_LORA_NMOD; k++) KZ_TRY(kz_tf_lora_alloc(m, a, N, k, train, &L->lora[k]));
   }
   KZ_TRY(t2(a, M, H, &x->hg));
   KZ_TRY(t2(a, M, H, &x->hz));
@@ -134,6 +137,10 @@ static kz_status alloc_acts(const kz_tf *m, kz_arena *a, int64_t B, int64_t T, i
   KZ_TRY(t2(a, N, F, &x->dF2));
   KZ_TRY(t2(a, N, 3 * H, &x->dQ3));
   KZ_TRY(t2(a, M, H, &x->dh1));
+  if (m->lora.enabled) {
+    KZ_TRY(t2(a, N, m->lora.r, &x->lora_du));
+    if (m->lora.dropout > 0.0) KZ_TRY(t2(a, N, F > H ? F : H, &x->lora_dxd));
+  }
   return t2(a, M, H, &x->dh2);
 }
 
@@ -215,7 +222,8 @@ static kz_status resid_ln_bwd(kz_tf *m, const kz_tensor *dout, const kz_tensor *
   const int drop = m->dropout > 0.0;
   *dbranch = drop ? spare : dsum;
   return kz_op_residual_layernorm_bwd(m->stream, dout, out, NULL, g, b, NULL, rstd, dsum,
-                                      drop ? spare : NULL, dg, db, m->dropout, key,
+                                      drop ? spare : NULL, kz_tf_wants_grad(m, dg) ? dg : NULL,
+                                      kz_tf_wants_grad(m, db) ? db : NULL, m->dropout, key,
                                       (float)m->ln_eps, false);
 }
 
@@ -226,11 +234,12 @@ static kz_status linear(kz_tf *m, const kz_tensor *x, const kz_tensor *w, const 
   return kz_op_bias_add(m->stream, y, b, y);
 }
 
-/* dw += dy^T x, db += colsum(dy), dx = dy w (dx NULL: not wanted). */
+/* dw += dy^T x, db += colsum(dy), dx = dy w (dx NULL: not wanted). A
+ * frozen weight or bias (a LoRA base weight) gets no gradient work. */
 static kz_status linear_bwd(kz_tf *m, const kz_tensor *dy, const kz_tensor *x, const kz_tensor *w,
                             kz_tensor *dw, kz_tensor *db, kz_tensor *dx) {
-  KZ_TRY(kz_op_matmul(m->stream, dy, x, dw, true, false, 1.0f, 1.0f));
-  KZ_TRY(kz_op_bias_add_bwd(m->stream, dy, db, true));
+  if (kz_tf_wants_grad(m, dw)) KZ_TRY(kz_op_matmul(m->stream, dy, x, dw, true, false, 1.0f, 1.0f));
+  if (kz_tf_wants_grad(m, db)) KZ_TRY(kz_op_bias_add_bwd(m->stream, dy, db, true));
   if (!dx) return KZ_OK;
   return kz_op_matmul(m->stream, dy, w, dx, false, false, 1.0f, 0.0f);
 }
@@ -271,15 +280,20 @@ static kz_status layer_fwd(kz_tf *m, acts *x, int64_t l, int train, uint64_t see
   ao.dropout = train ? m->attn_dropout : 0.0;
   ao.key = drop_key(seed, l + 1, 1);
   KZ_TRY(linear(m, &x->x[l], &P->qkv_w, &P->qkv_b, &L->qkv));
+  for (int k = TF_LORA_Q; k <= TF_LORA_V; k++)
+    KZ_TRY(kz_tf_lora_fwd(m, l, k, &x->x[l], &L->qkv, k * m->hidden, &L->lora[k], train, seed));
   /* lse only where the backward will run (alloc_acts carved it) */
   tf_attn_saved *sv = L->att.lse.data ? &L->att : NULL;
   KZ_TRY(tf_attention_fwd(m->stream, &L->qkv, &L->ctx, sv, &x->lengths, &ao));
   KZ_TRY(linear(m, &L->ctx, &P->ao_w, &P->ao_b, &L->ao));
+  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_AO, &L->ctx, &L->ao, 0, &L->lora[TF_LORA_AO], train, seed));
   KZ_TRY(resid_ln_fwd(m, &L->ao, &x->x[l], &P->ln1_g, &P->ln1_b, &L->h1, &L->mean1, &L->rstd1,
                       train, drop_key(seed, l + 1, 2)));
   KZ_TRY(linear(m, &L->h1, &P->fi_w, &P->fi_b, &L->f1));
+  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_FI, &L->h1, &L->f1, 0, &L->lora[TF_LORA_FI], train, seed));
   KZ_TRY(kz_op_gelu(m->stream, &L->f1, &L->f1a, KZ_GELU_ERF));
   KZ_TRY(linear(m, &L->f1a, &P->fo_w, &P->fo_b, &L->f2));
+  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_FO, &L->f1a, &L->f2, 0, &L->lora[TF_LORA_FO], train, seed));
   return resid_ln_fwd(m, &L->f2, &L->h1, &P->ln2_g, &P->ln2_b, &x->x[l + 1], &L->mean2, &L->rstd2,
                       train, drop_key(seed, l + 1, 3));
 }
@@ -382,7 +396,8 @@ static kz_status head_bwd(kz_tf *m, acts *x, kz_tensor *dxl) {
     KZ_TRY(linear_bwd(m, &x->dlogits, &x->hn, &m->p.wte, &m->g.wte, &m->g.mlm_bias, &x->dh1));
     KZ_TRY(kz_fill_bytes(m->stream, x->dh2.data, 0, kz_tensor_bytes(&x->dh2)));
     KZ_TRY(kz_op_layernorm_bwd(m->stream, &x->dh1, &x->hza, &m->p.mlm_ln_g, &x->hmean, &x->hrstd,
-                               &x->dh2, &m->g.mlm_ln_g, &m->g.mlm_ln_b, true));
+                               &x->dh2, kz_tf_wants_grad(m, &m->g.mlm_ln_g) ? &m->g.mlm_ln_g : NULL,
+                               kz_tf_wants_grad(m, &m->g.mlm_ln_b) ? &m->g.mlm_ln_b : NULL, true));
     KZ_TRY(kz_op_gelu_bwd(m->stream, &x->hz, &x->dh2, &x->dh1, KZ_GELU_ERF, false));
     KZ_TRY(linear_bwd(m, &x->dh1, &x->hg, &m->p.mlm_w, &m->g.mlm_w, &m->g.mlm_b, &x->dh2));
     return gather_rows_bwd(m, &x->hpos, &x->dh2, dxl);
@@ -418,15 +433,24 @@ static kz_status layer_bwd(kz_tf *m, acts *x, int64_t l, uint64_t seed) {
   KZ_TRY(resid_ln_bwd(m, &x->dA, &x->x[l + 1], &P->ln2_g, &P->ln2_b, &L->rstd2,
                       drop_key(seed, l + 1, 3), &G->ln2_g, &G->ln2_b, &x->dB, &x->dC, &dbr));
   KZ_TRY(linear_bwd(m, dbr, &L->f1a, &P->fo_w, &G->fo_w, &G->fo_b, &x->dF1));
+  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_FO, &L->f1a, dbr, 0, &L->lora[TF_LORA_FO], &x->dF1,
+                        &x->lora_du, &x->lora_dxd));
   KZ_TRY(kz_op_gelu_bwd(m->stream, &L->f1, &x->dF1, &x->dF2, KZ_GELU_ERF, false));
   KZ_TRY(linear_bwd(m, &x->dF2, &L->h1, &P->fi_w, &G->fi_w, &G->fi_b, &x->dD));
+  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_FI, &L->h1, &x->dF2, 0, &L->lora[TF_LORA_FI], &x->dD,
+                        &x->lora_du, &x->lora_dxd));
   KZ_TRY(kz_op_add(m->stream, &x->dD, &x->dB, &x->dD)); /* d(h1) */
   /* attention LayerNorm: dB = d(r1) (the residual's gradient into x[l]) */
   KZ_TRY(resid_ln_bwd(m, &x->dD, &L->h1, &P->ln1_g, &P->ln1_b, &L->rstd1, drop_key(seed, l + 1, 2),
                       &G->ln1_g, &G->ln1_b, &x->dB, &x->dC, &dbr));
   KZ_TRY(linear_bwd(m, dbr, &L->ctx, &P->ao_w, &G->ao_w, &G->ao_b, &x->dD));
+  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_AO, &L->ctx, dbr, 0, &L->lora[TF_LORA_AO], &x->dD,
+                        &x->lora_du, &x->lora_dxd));
   KZ_TRY(tf_attention_bwd(m->stream, &L->qkv, &L->ctx, &x->dD, &L->att, &x->lengths, &ao, &x->dQ3));
   KZ_TRY(linear_bwd(m, &x->dQ3, &x->x[l], &P->qkv_w, &G->qkv_w, &G->qkv_b, &x->dA));
+  for (int k = TF_LORA_Q; k <= TF_LORA_V; k++)
+    KZ_TRY(kz_tf_lora_bwd(m, l, k, &x->x[l], &x->dQ3, k * m->hidden, &L->lora[k], &x->dA,
+                          &x->lora_du, &x->lora_dxd));
   return kz_op_add(m->stream, &x->dA, &x->dB, &x->dA);
 }
 
@@ -437,6 +461,11 @@ static kz_status layer_bwd(kz_tf *m, acts *x, int64_t l, uint64_t seed) {
  * before the word scatter. */
 static kz_status embed_bwd(kz_tf *m, acts *x, const int32_t *ids) {
   const int64_t H = m->hidden;
+  /* frozen embeddings (LoRA): nothing below them to differentiate */
+  if (!kz_tf_wants_grad(m, &m->g.wte) && !kz_tf_wants_grad(m, &m->g.wpe) &&
+      !kz_tf_wants_grad(m, &m->g.wtt) && !kz_tf_wants_grad(m, &m->g.eln_g) &&
+      !kz_tf_wants_grad(m, &m->g.eln_b))
+    return KZ_OK;
   if (m->dropout > 0.0) KZ_TRY(kz_op_dropout_bwd(m->stream, &x->dA, &x->e_mask, &x->dA, false));
   KZ_TRY(kz_fill_bytes(m->stream, x->dB.data, 0, kz_tensor_bytes(&x->dB)));
   KZ_TRY(kz_op_layernorm_bwd(m->stream, &x->dA, &x->e_sum, &m->p.eln_g, &x->e_mean, &x->e_rstd,
@@ -486,6 +515,10 @@ kz_status kz_tf_run(kz_tf *m, const kz_tf_inputs *in, int train, double weight,
                     uint64_t dropout_seed, double *loss, float *item_loss) {
   *loss = 0.0;
   KZ_TRY(check_inputs(m, in));
+  if (train && m->lora_merged)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "transformer: the LoRA adapters are merged into the base weights; unmerge "
+                   "them before training");
   const int64_t B = in->B, T = in->T, N = B * T;
   const int has_labels = m->task == TF_MLM ? in->mask_pos != NULL : in->labels != NULL;
   int64_t M = m->task == TF_MLM ? in->n_masked : m->task == TF_CLS ? B : N;

@@ -1,0 +1,285 @@
+/* LoRA adapters on the transformer (models/transformer/tf_lora.c) against
+ * PyTorch + PEFT: tools/make_lora_fixture.py wraps the classification model
+ * of the transformer fixture in PEFT's LoraConfig (two variants: every
+ * adaptable Linear at r 4; query and value at r 2 with rsLoRA) and stores
+ * the adapters, the logits, the loss and the gradient of every trained
+ * tensor; the base weights are the transformer fixture's.
+ *
+ *   test_lora parity TF_FIXTURE LORA_FIXTURE
+ *     outputs and adapter / head gradients (NMSE <= 1e-8), frozen tensors
+ *     get no gradient, the trainable count, merged and unmerged outputs
+ *     agree and unmerge restores the base, training a merged model fails */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/core/error.h"
+#include "models/transformer/lora.h"
+#include "models/transformer/transformer.h"
+#include "test_util.h"
+
+typedef struct blob {
+  json_t *root, *tensors;
+  float *data;
+  size_t n;
+} blob;
+
+static int load_blob(const char *dir, blob *b) {
+  memset(b, 0, sizeof *b);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/parity.json", dir);
+  json_error_t err;
+  if (!(b->root = json_load_file(path, 0, &err))) {
+    fprintf(stderr, "%s: %s\n", path, err.text);
+    return 0;
+  }
+  snprintf(path, sizeof path, "%s/parity.bin", dir);
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return 0;
+  fseek(fp, 0, SEEK_END);
+  long bytes = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  b->n = (size_t)bytes / 4;
+  b->data = malloc((size_t)bytes);
+  size_t got = b->data ? fread(b->data, 4, b->n, fp) : 0;
+  fclose(fp);
+  b->tensors = json_object_get(b->root, "tensors");
+  return got == b->n && b->tensors;
+}
+
+static void free_blob(blob *b) {
+  json_decref(b->root);
+  free(b->data);
+}
+
+static const float *tensor(const blob *b, const char *key, int64_t *numel) {
+  json_t *t = json_object_get(b->tensors, key);
+  if (!t) return NULL;
+  json_t *shape = json_object_get(t, "shape");
+  int64_t n = 1;
+  for (size_t i = 0; i < json_array_size(shape); i++)
+    n *= json_integer_value(json_array_get(shape, i));
+  int64_t off = json_integer_value(json_object_get(t, "offset"));
+  if (off < 0 || (size_t)(off + n) > b->n) return NULL;
+  *numel = n;
+  return b->data + off;
+}
+
+static double nmse(const float *a, const float *b, int64_t n) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double d = (double)a[i] - b[i];
+    num += d * d;
+    den += (double)b[i] * b[i];
+  }
+  return den > 0 ? num / den : num;
+}
+
+static int32_t *int_array(json_t *a) {
+  size_t k = json_array_size(a);
+  int32_t *v = malloc((k ? k : 1) * sizeof(int32_t));
+  for (size_t i = 0; v && i < k; i++) v[i] = (int32_t)json_integer_value(json_array_get(a, i));
+  return v;
+}
+
+/* PEFT module paths -> model.lora.target_modules names */
+static const char *short_name(const char *path) {
+  static const char *const map[][2] = {
+      {"attention.self.query", "query"},      {"attention.self.key", "key"},
+      {"attention.self.value", "value"},      {"attention.output.dense", "attention_output"},
+      {"intermediate.dense", "intermediate"}, {"output.dense", "output"}};
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (!strcmp(path, map[i][0])) return map[i][1];
+  return path;
+}
+
+static char *meta_for(const blob *tf, json_t *variant) {
+  json_t *c = json_object_get(tf->root, "config"), *sp = json_object_get(tf->root, "special_ids");
+  json_t *in = json_object_get(tf->root, "inputs");
+  json_t *cfg = json_pack(
+      "{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:f, s:f, s:f, s:O, s:f}", "task", "classification",
+      "layers", json_object_get(c, "layers"), "hidden", json_object_get(c, "hidden"), "heads",
+      json_object_get(c, "heads"), "ffn", json_object_get(c, "ffn"), "max_len",
+      json_object_get(c, "max_len"), "vocab", json_object_get(c, "vocab"), "type_vocab",
+      json_object_get(c, "type_vocab"), "dropout", 0.0, "attention_dropout", 0.0, "init_std", 0.02,
+      "layernorm_eps", json_object_get(c, "layernorm_eps"), "mask_prob", 0.15);
+  json_t *classes = json_array();
+  for (int k = 0; k < json_integer_value(json_object_get(c, "classes")); k++) {
+    char name[16];
+    snprintf(name, sizeof name, "c%d", k);
+    json_array_append_new(classes, json_string(name));
+  }
+  json_t *fields =
+      json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "count", 4, "input_ids", 0,
+                "length", 1, "token_type_ids", 2, "label", 3, "token_labels", -1, "answer_start",
+                -1, "answer_end", -1, "width", json_integer_value(json_object_get(in, "T")));
+  json_t *targets = json_array();
+  size_t i;
+  json_t *v;
+  json_array_foreach(json_object_get(variant, "target_modules"), i, v)
+      json_array_append_new(targets, json_string(short_name(json_string_value(v))));
+  json_t *lora =
+      json_pack("{s:O, s:f, s:f, s:O, s:s, s:b, s:o}", "r", json_object_get(variant, "r"), "alpha",
+                json_number_value(json_object_get(variant, "alpha")), "dropout", 0.0, "use_rslora",
+                json_object_get(variant, "use_rslora"), "bias", "none", "train_head", 1,
+                "target_modules", targets);
+  json_t *root = json_pack("{s:s, s:i, s:o, s:O, s:o, s:o, s:n, s:o}", "type", "transformer",
+                           "version", 1, "config", cfg, "special_ids", sp, "fields", fields,
+                           "classes", classes, "label_name", "lora", lora);
+  char *s = json_dumps(root, JSON_COMPACT);
+  json_decref(root);
+  return s;
+}
+
+/* Base tensors from the transformer fixture, adapters from the variant's. */
+static int load_weights(kz_nn_model *m, const blob *tf, const blob *lo, const char *variant) {
+  int ok = 1;
+  for (int i = 0; i < kz_transformer_param_count_named(m); i++) {
+    const char *name = NULL;
+    kz_tensor v;
+    KZ_CHECK_OK(kz_transformer_param_named(m, i, 0, &name, &v));
+    char key[200];
+    int64_t n = 0;
+    const float *src = NULL;
+    if (strstr(name, ".lora_")) {
+      snprintf(key, sizeof key, "%s/param/%s", variant, name);
+      src = tensor(lo, key, &n);
+    } else {
+      snprintf(key, sizeof key, "classification/param/%s", name);
+      if (!(src = tensor(tf, key, &n))) {
+        snprintf(key, sizeof key, "param/%s", name);
+        src = tensor(tf, key, &n);
+      }
+    }
+    if (!src || n != kz_tensor_numel(&v)) {
+      fprintf(stderr, "fixture: %s missing or of another size\n", key);
+      ok = 0;
+      continue;
+    }
+    memcpy(v.data, src, (size_t)n * sizeof(float));
+  }
+  return ok;
+}
+
+static void parity_variant(const blob *tf, const blob *lo, const char *variant) {
+  json_t *res = json_object_get(json_object_get(lo->root, "results"), variant);
+  char *meta = meta_for(tf, res);
+  kz_nn_model *m = NULL;
+  KZ_CHECK_OK(kz_transformer_from_meta(meta, (kz_device){KZ_DEVICE_CPU, 0}, -1, &m));
+  free(meta);
+  if (!m) return;
+  kz_nn_model_base *mb = kz_nn_base(m);
+  KZ_CHECK(load_weights(m, tf, lo, variant));
+  json_t *in = json_object_get(tf->root, "inputs");
+  int32_t *ids = int_array(json_object_get(in, "ids")),
+          *types = int_array(json_object_get(in, "types"));
+  int32_t *lengths = int_array(json_object_get(in, "lengths"));
+  int32_t *labels = int_array(json_object_get(in, "labels"));
+  kz_tf_inputs x = {.B = json_integer_value(json_object_get(in, "B")),
+                    .T = json_integer_value(json_object_get(in, "T")),
+                    .ids = ids,
+                    .types = types,
+                    .lengths = lengths,
+                    .labels = labels};
+  memset(mb->grads.data, 0, (size_t)mb->info.n_params * sizeof(float));
+  double loss = 0, want = json_real_value(json_object_get(res, "loss"));
+  KZ_CHECK_OK(kz_transformer_step(m, &x, 1, 1.0, 7, &loss));
+  double rel = fabs(loss - want) / fabs(want);
+  printf("%s: loss %.9f (PEFT %.9f, relative difference %.2e)\n", variant, loss, want, rel);
+  KZ_CHECK(rel <= 1e-6);
+  char key[200];
+  int64_t n = 0;
+  kz_tensor lg;
+  KZ_CHECK_OK(kz_transformer_logits(m, &lg));
+  snprintf(key, sizeof key, "%s/logits", variant);
+  const float *ref = tensor(lo, key, &n);
+  KZ_CHECK(ref && n == kz_tensor_numel(&lg));
+  const int64_t nl = n;
+  float *unmerged = malloc((size_t)nl * sizeof(float));
+  if (ref && n == kz_tensor_numel(&lg)) {
+    double e = nmse(lg.data, ref, n);
+    printf("%s: logits NMSE %.3e\n", variant, e);
+    KZ_CHECK(e <= 1e-8);
+  }
+  /* every trained tensor's gradient against PEFT's; every other exactly 0
+   * (a frozen tensor gets no gradient work at all) */
+  double worst = 0;
+  const char *worst_name = "";
+  int compared = 0, frozen_nonzero = 0;
+  int64_t trained_floats = 0;
+  for (int i = 0; i < kz_transformer_param_count_named(m); i++) {
+    const char *name = NULL;
+    kz_tensor g;
+    KZ_CHECK_OK(kz_transformer_param_named(m, i, 1, &name, &g));
+    snprintf(key, sizeof key, "%s/grad/%s", variant, name);
+    ref = tensor(lo, key, &n);
+    if (!ref) {
+      for (int64_t k = 0; k < kz_tensor_numel(&g); k++) frozen_nonzero += ((float *)g.data)[k] != 0;
+      continue;
+    }
+    KZ_CHECK(n == kz_tensor_numel(&g));
+    double e = nmse(g.data, ref, n);
+    if (e > 1e-8) fprintf(stderr, "%s: gradient of %s: NMSE %.3e\n", variant, name, e);
+    KZ_CHECK(e <= 1e-8);
+    if (e >= worst) worst = e, worst_name = name;
+    compared++;
+    trained_floats += n;
+  }
+  const int want_trained = (int)json_array_size(json_object_get(res, "trained"));
+  printf("%s: %d trained tensors' gradients, worst NMSE %.3e (%s); frozen gradient elements "
+         "written: %d\n",
+         variant, compared, worst, worst_name, frozen_nonzero);
+  KZ_CHECK(compared == want_trained);
+  KZ_CHECK(frozen_nonzero == 0);
+  const int64_t tc = kz_nn_trainable_count(mb);
+  printf("%s: optimizer state covers %lld of %lld parameters (%.2f%%): AdamW m and v %lld bytes "
+         "instead of %lld\n",
+         variant, (long long)tc, (long long)mb->info.n_params,
+         100.0 * (double)tc / (double)mb->info.n_params, (long long)(8 * tc),
+         (long long)(8 * mb->info.n_params));
+  KZ_CHECK(tc == trained_floats);
+
+  /* merged: the same logits from the folded weights; unmerged: the base back */
+  float *base0 = malloc((size_t)mb->info.n_params * sizeof(float));
+  memcpy(base0, mb->params.data, (size_t)mb->info.n_params * sizeof(float));
+  KZ_CHECK_OK(kz_transformer_step(m, &x, 0, 1.0, 7, &loss));
+  KZ_CHECK_OK(kz_transformer_logits(m, &lg));
+  memcpy(unmerged, lg.data, (size_t)nl * sizeof(float));
+  KZ_CHECK_OK(kz_transformer_lora_merge(m, 1));
+  KZ_CHECK(kz_transformer_lora_merged(m));
+  KZ_CHECK_OK(kz_transformer_step(m, &x, 0, 1.0, 7, &loss));
+  KZ_CHECK_OK(kz_transformer_logits(m, &lg));
+  double em = nmse(lg.data, unmerged, nl);
+  printf("%s: merged vs unmerged logits NMSE %.3e\n", variant, em);
+  KZ_CHECK(em <= 1e-10);
+  KZ_CHECK_FAILS(kz_transformer_step(m, &x, 1, 1.0, 7, &loss), KZ_ERR_INVALID_ARG, "unmerge");
+  KZ_CHECK_OK(kz_transformer_lora_merge(m, 0));
+  double eb = nmse(mb->params.data, base0, mb->info.n_params);
+  printf("%s: parameters after merge + unmerge NMSE %.3e\n", variant, eb);
+  KZ_CHECK(eb <= 1e-12);
+  free(base0);
+  free(unmerged);
+  free(ids), free(types), free(lengths), free(labels);
+  kz_nn_base(m)->ops->destroy(m);
+}
+
+static int cmd_parity(const char *tf_dir, const char *lora_dir) {
+  blob tf, lo;
+  if (!load_blob(tf_dir, &tf) || !load_blob(lora_dir, &lo)) {
+    fprintf(stderr, "cannot read the fixtures in %s and %s\n", tf_dir, lora_dir);
+    return 1;
+  }
+  parity_variant(&tf, &lo, "all");
+  parity_variant(&tf, &lo, "rs_qv");
+  free_blob(&tf);
+  free_blob(&lo);
+  return KZ_TEST_RESULT();
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 4 && !strcmp(argv[1], "parity")) return cmd_parity(argv[2], argv[3]);
+  fprintf(stderr, "usage: test_lora parity TF_FIXTURE LORA_FIXTURE\n");
+  return 2;
+}
