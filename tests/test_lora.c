@@ -118,16 +118,20 @@ static char *meta_for(const blob *tf, json_t *variant) {
   json_t *targets = json_array();
   size_t i;
   json_t *v;
-  json_array_foreach(json_object_get(variant, "target_modules"), i, v)
+  json_array_foreach(variant ? json_object_get(variant, "target_modules") : NULL, i, v)
       json_array_append_new(targets, json_string(short_name(json_string_value(v))));
-  json_t *lora =
-      json_pack("{s:O, s:f, s:f, s:O, s:s, s:b, s:o}", "r", json_object_get(variant, "r"), "alpha",
-                json_number_value(json_object_get(variant, "alpha")), "dropout", 0.0, "use_rslora",
-                json_object_get(variant, "use_rslora"), "bias", "none", "train_head", 1,
-                "target_modules", targets);
-  json_t *root = json_pack("{s:s, s:i, s:o, s:O, s:o, s:o, s:n, s:o}", "type", "transformer",
-                           "version", 1, "config", cfg, "special_ids", sp, "fields", fields,
-                           "classes", classes, "label_name", "lora", lora);
+  json_t *root = json_pack("{s:s, s:i, s:o, s:O, s:o, s:o, s:n}", "type", "transformer", "version",
+                           1, "config", cfg, "special_ids", sp, "fields", fields, "classes",
+                           classes, "label_name");
+  if (variant)
+    json_object_set_new(root, "lora",
+                        json_pack("{s:O, s:f, s:f, s:O, s:s, s:b, s:o}", "r",
+                                  json_object_get(variant, "r"), "alpha",
+                                  json_number_value(json_object_get(variant, "alpha")), "dropout",
+                                  0.0, "use_rslora", json_object_get(variant, "use_rslora"), "bias",
+                                  "none", "train_head", 1, "target_modules", targets));
+  else
+    json_decref(targets);
   char *s = json_dumps(root, JSON_COMPACT);
   json_decref(root);
   return s;
@@ -143,7 +147,7 @@ static int load_weights(kz_nn_model *m, const blob *tf, const blob *lo, const ch
     char key[200];
     int64_t n = 0;
     const float *src = NULL;
-    if (strstr(name, ".lora_")) {
+    if (strstr(name, ".lora_") && lo) {
       snprintf(key, sizeof key, "%s/param/%s", variant, name);
       src = tensor(lo, key, &n);
     } else {
@@ -278,8 +282,182 @@ static int cmd_parity(const char *tf_dir, const char *lora_dir) {
   return KZ_TEST_RESULT();
 }
 
+/* ---- PEFT files ------------------------------------------------------------- */
+
+typedef struct batch {
+  int32_t *ids, *types, *lengths, *labels;
+  kz_tf_inputs in;
+} batch;
+
+static void batch_of(const blob *tf, batch *b) {
+  json_t *in = json_object_get(tf->root, "inputs");
+  b->ids = int_array(json_object_get(in, "ids"));
+  b->types = int_array(json_object_get(in, "types"));
+  b->lengths = int_array(json_object_get(in, "lengths"));
+  b->labels = int_array(json_object_get(in, "labels"));
+  b->in = (kz_tf_inputs){.B = json_integer_value(json_object_get(in, "B")),
+                         .T = json_integer_value(json_object_get(in, "T")),
+                         .ids = b->ids,
+                         .types = b->types,
+                         .lengths = b->lengths,
+                         .labels = b->labels};
+}
+
+static void batch_free(batch *b) {
+  free(b->ids), free(b->types), free(b->lengths), free(b->labels);
+}
+
+/* The model's logits on the fixture batch (forward only), malloc'ed. */
+static float *logits_of(kz_nn_model *m, const batch *b, int64_t *n) {
+  double loss = 0;
+  kz_tensor lg;
+  *n = 0;
+  if (kz_transformer_step(m, &b->in, 0, 1.0, 7, &loss) != KZ_OK) return NULL;
+  if (kz_transformer_logits(m, &lg) != KZ_OK) return NULL;
+  *n = kz_tensor_numel(&lg);
+  float *out = malloc((size_t)*n * sizeof(float));
+  if (out) memcpy(out, lg.data, (size_t)*n * sizeof(float));
+  return out;
+}
+
+/* The classification base of the transformer fixture, no adapters. */
+static kz_nn_model *base_model(const blob *tf) {
+  char *meta = meta_for(tf, NULL);
+  kz_nn_model *m = NULL;
+  KZ_CHECK_OK(kz_transformer_from_meta(meta, (kz_device){KZ_DEVICE_CPU, 0}, -1, &m));
+  free(meta);
+  if (m) KZ_CHECK(load_weights(m, tf, NULL, NULL));
+  return m;
+}
+
+static kz_nn_model *variant_model(const blob *tf, const blob *lo, const char *variant) {
+  json_t *res = json_object_get(json_object_get(lo->root, "results"), variant);
+  char *meta = meta_for(tf, res);
+  kz_nn_model *m = NULL;
+  KZ_CHECK_OK(kz_transformer_from_meta(meta, (kz_device){KZ_DEVICE_CPU, 0}, -1, &m));
+  free(meta);
+  if (m) KZ_CHECK(load_weights(m, tf, lo, variant));
+  return m;
+}
+
+static void destroy(kz_nn_model *m) {
+  if (m) kz_nn_base(m)->ops->destroy(m);
+}
+
+/* PEFT's own save_pretrained output loads and gives PEFT's logits; kaizen's
+ * export loads back to the same logits bit for bit; the recorded base
+ * fingerprint refuses another base, naming both. */
+static int cmd_peft(const char *tf_dir, const char *lora_dir, const char *tmp) {
+  blob tf, lo;
+  if (!load_blob(tf_dir, &tf) || !load_blob(lora_dir, &lo)) return 1;
+  batch b;
+  batch_of(&tf, &b);
+  kz_nn_model *base = base_model(&tf), *m = NULL, *m2 = NULL;
+  char dir[4096], note[1024] = "";
+  snprintf(dir, sizeof dir, "%s/peft_all", lora_dir);
+  KZ_CHECK_OK(kz_transformer_lora_import_peft(base, dir, &m, note, sizeof note));
+  printf("%s\n", note);
+  if (!m) return KZ_TEST_RESULT();
+  int64_t n = 0, nr = 0, n2 = 0;
+  float *lg = m ? logits_of(m, &b, &n) : NULL;
+  const float *ref = tensor(&lo, "all/logits", &nr);
+  KZ_CHECK(lg && ref && n == nr);
+  if (lg && ref && n == nr) {
+    double e = nmse(lg, ref, n);
+    printf("PEFT-saved adapter in kaizen: logits NMSE %.3e against PEFT's\n", e);
+    KZ_CHECK(e <= 1e-8);
+  }
+  /* kaizen's export and back */
+  snprintf(dir, sizeof dir, "%s/kz_adapter", tmp);
+  if (m) KZ_CHECK_OK(kz_transformer_lora_export_peft(m, dir, "fixture-base", 1));
+  KZ_CHECK_FAILS(kz_transformer_lora_export_peft(m, dir, "fixture-base", 0), KZ_ERR_INVALID_ARG,
+                 "--overwrite");
+  KZ_CHECK_OK(kz_transformer_lora_import_peft(base, dir, &m2, note, sizeof note));
+  printf("%s\n", note);
+  KZ_CHECK(strstr(note, "(matches)") != NULL);
+  float *lg2 = m2 ? logits_of(m2, &b, &n2) : NULL;
+  KZ_CHECK(lg && lg2 && n2 == n && !memcmp(lg, lg2, (size_t)n * sizeof(float)));
+  /* a different base: one weight moved */
+  int q = kz_transformer_param_find(base, "encoder.layer.1.intermediate.dense.weight");
+  KZ_CHECK(q >= 0);
+  kz_tensor w;
+  KZ_CHECK_OK(kz_transformer_param_named(base, q, 0, NULL, &w));
+  ((float *)w.data)[5] += 1e-3f;
+  kz_nn_model *m3 = NULL;
+  kz_status st = kz_transformer_lora_import_peft(base, dir, &m3, NULL, 0);
+  printf("onto another base: %s\n", kz_last_error());
+  KZ_CHECK(st == KZ_ERR_INVALID_ARG && m3 == NULL);
+  KZ_CHECK(strstr(kz_last_error(), "fingerprint") && strstr(kz_last_error(), "kz64:"));
+  /* an adapter with adapters of its own is no base */
+  KZ_CHECK_FAILS(kz_transformer_lora_import_peft(m, dir, &m3, NULL, 0), KZ_ERR_INVALID_ARG,
+                 "adapters of its own");
+  free(lg), free(lg2);
+  destroy(m), destroy(m2), destroy(base);
+  batch_free(&b);
+  free_blob(&tf), free_blob(&lo);
+  return KZ_TEST_RESULT();
+}
+
+static int write_floats(const char *path, const float *x, int64_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return 0;
+  size_t w = fwrite(x, sizeof(float), (size_t)n, f);
+  return fclose(f) == 0 && w == (size_t)n;
+}
+
+/* For tests/peft_check.py: variant rs_qv exported to OUT/adapter, its
+ * logits to OUT/kaizen_logits.bin. */
+static int cmd_peft_export(const char *tf_dir, const char *lora_dir, const char *out) {
+  blob tf, lo;
+  if (!load_blob(tf_dir, &tf) || !load_blob(lora_dir, &lo)) return 1;
+  batch b;
+  batch_of(&tf, &b);
+  kz_nn_model *m = variant_model(&tf, &lo, "rs_qv");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/adapter", out);
+  if (m) KZ_CHECK_OK(kz_transformer_lora_export_peft(m, path, "tests/fixtures/transformer", 1));
+  int64_t n = 0;
+  float *lg = m ? logits_of(m, &b, &n) : NULL;
+  snprintf(path, sizeof path, "%s/kaizen_logits.bin", out);
+  KZ_CHECK(lg && write_floats(path, lg, n));
+  free(lg);
+  destroy(m);
+  batch_free(&b);
+  free_blob(&tf), free_blob(&lo);
+  return KZ_TEST_RESULT();
+}
+
+/* For tests/peft_check.py: the adapter DIR onto the fixture's base, logits
+ * to OUT_FILE. */
+static int cmd_peft_import(const char *tf_dir, const char *dir, const char *out_file) {
+  blob tf;
+  if (!load_blob(tf_dir, &tf)) return 1;
+  batch b;
+  batch_of(&tf, &b);
+  kz_nn_model *base = base_model(&tf), *m = NULL;
+  char note[1024] = "";
+  KZ_CHECK_OK(kz_transformer_lora_import_peft(base, dir, &m, note, sizeof note));
+  printf("%s\n", note);
+  int64_t n = 0;
+  float *lg = m ? logits_of(m, &b, &n) : NULL;
+  KZ_CHECK(lg && write_floats(out_file, lg, n));
+  free(lg);
+  destroy(m), destroy(base);
+  batch_free(&b);
+  free_blob(&tf);
+  return KZ_TEST_RESULT();
+}
+
 int main(int argc, char **argv) {
   if (argc >= 4 && !strcmp(argv[1], "parity")) return cmd_parity(argv[2], argv[3]);
-  fprintf(stderr, "usage: test_lora parity TF_FIXTURE LORA_FIXTURE\n");
+  if (argc >= 5 && !strcmp(argv[1], "peft")) return cmd_peft(argv[2], argv[3], argv[4]);
+  if (argc >= 5 && !strcmp(argv[1], "peft-export"))
+    return cmd_peft_export(argv[2], argv[3], argv[4]);
+  if (argc >= 5 && !strcmp(argv[1], "peft-import"))
+    return cmd_peft_import(argv[2], argv[3], argv[4]);
+  fprintf(stderr, "usage: test_lora parity TF_FIXTURE LORA_FIXTURE\n"
+                  "       test_lora peft TF_FIXTURE LORA_FIXTURE TMPDIR\n"
+                  "       test_lora peft-export TF_FIXTURE LORA_FIXTURE OUTDIR\n"
+                  "       test_lora peft-import TF_FIXTURE ADAPTER_DIR LOGITS_FILE\n");
   return 2;
 }

@@ -13,4 +13,29 @@
 kz_status kz_transformer_lora_merge(kz_nn_model *m, int merge);
 int kz_transformer_lora_merged(const kz_nn_model *m);
 
+/* The base model's fingerprint: "kz64:" and 16 hex digits, the kz64 hash
+ * (docs/FORMATS.md) of the name, shape and floats of every tensor the
+ * adapter does not hold (the frozen base weights), in layout order. */
+enum { KZ_LORA_FINGERPRINT_LEN = 32 };
+kz_status kz_transformer_base_fingerprint(const kz_nn_model *m, char out[KZ_LORA_FINGERPRINT_LEN]);
+
+/* Writes the adapters (and the trained head and biases) of m in Hugging
+ * Face PEFT's layout: dir/adapter_config.json and
+ * dir/adapter_model.safetensors (metadata kaizen_base_fingerprint). Keys
+ * are base_model.model.<name> under BertModel's names when the head is not
+ * trained, else under the task's BertFor<Task> ("bert." before the encoder
+ * and pooler), as PEFT writes them. An existing adapter in dir is an error
+ * unless overwrite. */
+kz_status kz_transformer_lora_export_peft(const kz_nn_model *m, const char *dir,
+                                          const char *base_name, int overwrite);
+
+/* A PEFT LoRA adapter directory (kaizen's or PEFT's) onto base, a
+ * transformer without adapters: a new model (*out) with base's layout, its
+ * tensors, and the adapter's (targets from the tensors present; a "bert."
+ * prefix and PEFT's ".default" adapter name accepted). A recorded base
+ * fingerprint that is not base's is an error naming both. note (may be
+ * NULL) gets a one-line summary. */
+kz_status kz_transformer_lora_import_peft(const kz_nn_model *base, const char *dir,
+                                          kz_nn_model **out, char *note, size_t cap);
+
 #endif
