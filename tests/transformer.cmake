@@ -91,3 +91,9 @@ if(DEFINED KZ_PYTHON_HF)
   set_tests_properties(lora/peft_python PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE}
                        TIMEOUT 300 ENVIRONMENT OMP_WAIT_POLICY=passive)
 endif()
+# LoRA through the kaizen binary (tests/lora_cli.sh): adapter runs from a
+# base, predict --adapter / --use, another base refused, export --format peft.
+add_test(NAME lora/cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/lora_cli.sh $<TARGET_FILE:kaizen> ${KZ_TF_SHARED_DATA}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
+set_tests_properties(lora/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)

@@ -38,4 +38,14 @@ kz_status kz_transformer_lora_export_peft(const kz_nn_model *m, const char *dir,
 kz_status kz_transformer_lora_import_peft(const kz_nn_model *base, const char *dir,
                                           kz_nn_model **out, char *note, size_t cap);
 
+/* Whether m is a transformer with LoRA adapters. */
+int kz_transformer_has_lora(const kz_nn_model *m);
+/* The base of an adapter model: the same model without its adapters (a new
+ * model; the adapters must not be merged). */
+kz_status kz_transformer_lora_strip(const kz_nn_model *m, kz_nn_model **out);
+/* `kaizen predict --adapter`: replaces *m by its base (the model itself, or
+ * its adapters stripped) with the PEFT adapter dir loaded and merged, the
+ * fingerprint checked; *m is untouched on failure. */
+kz_status kz_transformer_lora_apply(kz_nn_model **m, const char *dir, char *note, size_t cap);
+
 #endif

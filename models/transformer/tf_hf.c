@@ -214,6 +214,14 @@ kz_status kz_transformer_export_hf(const kz_nn_model *model, const char *dir,
   if (strcmp(kz_nn_base_c(model)->ops->type, "transformer") != 0)
     return kz_fail(KZ_ERR_INVALID_ARG, "export: the model is a %s, not a transformer",
                    kz_nn_base_c(model)->ops->type);
+  if (m->lora.enabled) {
+    /* Hugging Face gets plain BERT weights: the adapters folded in */
+    kz_nn_model *plain = NULL;
+    KZ_TRY(kz_tf_lora_folded(m, &plain));
+    kz_status st = kz_transformer_export_hf(plain, dir, vocab_path, lowercase, overwrite);
+    kz_nn_base(plain)->ops->destroy(plain);
+    return st;
+  }
   kz_hf_bert_config c;
   kz_hf_bert_config_default(&c);
   c.vocab_size = m->vocab, c.hidden_size = m->hidden, c.num_hidden_layers = m->layers;

@@ -137,6 +137,10 @@ kz_status kz_tf_lora_fwd(kz_tf *m, int64_t l, int k, const kz_tensor *x, kz_tens
 kz_status kz_tf_lora_bwd(kz_tf *m, int64_t l, int k, const kz_tensor *x, const kz_tensor *dy,
                          int64_t col, const tf_lora_saved *sv, kz_tensor *dx, kz_tensor *du,
                          kz_tensor *dxd);
+/* A new model without adapters whose weights are m's with the adapters
+ * folded in (W + scale B A): what `kaizen export --format safetensors`
+ * writes of a LoRA model. */
+kz_status kz_tf_lora_folded(const kz_tf *m, kz_nn_model **out);
 /* Whether the gradient of a tensor (a view of the gradient block) is wanted. */
 int kz_tf_wants_grad(const kz_tf *m, const kz_tensor *grad_view);
 struct json_t;

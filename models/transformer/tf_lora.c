@@ -297,6 +297,29 @@ kz_status kz_transformer_lora_merge(kz_nn_model *model, int merge) {
   return KZ_OK;
 }
 
+kz_status kz_tf_lora_folded(const kz_tf *m, kz_nn_model **out) {
+  *out = NULL;
+  kz_nn_model *plain = NULL;
+  KZ_TRY(kz_transformer_lora_strip((const kz_nn_model *)m, &plain));
+  kz_tf *d = (kz_tf *)plain;
+  const float s = (float)kz_tf_lora_scale(&m->lora);
+  kz_status st = KZ_OK;
+  for (int64_t l = 0; st == KZ_OK && !m->lora_merged && l < m->layers; l++)
+    for (int k = 0; st == KZ_OK && k < TF_LORA_NMOD; k++) {
+      if (!(m->lora.targets & (1u << k))) continue;
+      kz_tensor w = base_weight(d, l, k);
+      st = kz_op_matmul(d->stream, &m->p.lora_b[l][k], &m->p.lora_a[l][k], &w, false, false, s,
+                        1.0f);
+    }
+  if (st == KZ_OK) st = kz_stream_sync(d->stream);
+  if (st != KZ_OK) {
+    kz_nn_base(plain)->ops->destroy(plain);
+    return st;
+  }
+  *out = plain;
+  return KZ_OK;
+}
+
 int kz_transformer_lora_merged(const kz_nn_model *model) {
   return ((const kz_tf *)model)->lora_merged;
 }

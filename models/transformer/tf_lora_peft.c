@@ -443,3 +443,60 @@ kz_status kz_transformer_lora_import_peft(const kz_nn_model *base_model, const c
   *out = m;
   return KZ_OK;
 }
+
+/* ---- prediction with a chosen adapter -------------------------------------- */
+
+int kz_transformer_has_lora(const kz_nn_model *model) {
+  const kz_tf *m = (const kz_tf *)model;
+  return model && !strcmp(m->base.ops->type, "transformer") && m->lora.enabled;
+}
+
+kz_status kz_transformer_lora_strip(const kz_nn_model *model, kz_nn_model **out) {
+  *out = NULL;
+  const kz_tf *m = (const kz_tf *)model;
+  if (!kz_transformer_has_lora(model))
+    return kz_fail(KZ_ERR_INVALID_ARG, "lora: the model has no LoRA adapters");
+  if (m->lora_merged)
+    return kz_fail(KZ_ERR_INVALID_ARG, "lora: unmerge the adapters before taking the base");
+  char *meta = NULL;
+  KZ_TRY(kz_nn_model_meta(model, &meta));
+  json_t *root = json_loads(meta, 0, NULL);
+  free(meta);
+  if (!root) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "lora strip");
+  json_object_del(root, "lora");
+  json_object_del(root, "n_params");
+  meta = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+  json_decref(root);
+  kz_nn_model *b = NULL;
+  kz_status st = meta ? kz_nn_model_from_meta(meta, m->base.device, &b)
+                      : kz_fail(KZ_ERR_OUT_OF_MEMORY, "lora strip");
+  free(meta);
+  int copied = 0, kept = 0;
+  if (st == KZ_OK) st = kz_transformer_copy_matching(b, model, &copied, &kept);
+  if (st != KZ_OK) {
+    if (b) kz_nn_base(b)->ops->destroy(b);
+    return st;
+  }
+  *out = b;
+  return KZ_OK;
+}
+
+kz_status kz_transformer_lora_apply(kz_nn_model **model, const char *dir, char *note, size_t cap) {
+  kz_nn_model *base = *model, *stripped = NULL, *m = NULL;
+  if (strcmp(kz_nn_base(base)->ops->type, "transformer"))
+    return kz_fail(KZ_ERR_INVALID_ARG, "--adapter: adapters apply to transformer models only");
+  if (kz_transformer_has_lora(base)) {
+    KZ_TRY(kz_transformer_lora_strip(base, &stripped));
+    base = stripped;
+  }
+  kz_status st = kz_transformer_lora_import_peft(base, dir, &m, note, cap);
+  if (stripped) kz_nn_base(stripped)->ops->destroy(stripped);
+  if (st == KZ_OK) st = kz_transformer_lora_merge(m, 1);
+  if (st != KZ_OK) {
+    if (m) kz_nn_base(m)->ops->destroy(m);
+    return st;
+  }
+  kz_nn_base(*model)->ops->destroy(*model);
+  *model = m;
+  return KZ_OK;
+}

@@ -19,6 +19,9 @@ static void usage(FILE *out) {
           "  --data DIR             a data set directory, manifest.json or one shard\n"
           "  --split NAME           with --data: only that split's shards (train, valid)\n"
           "  --json                 one JSON object on stdout\n"
+          "  --adapter [NAME=]DIR   a LoRA adapter to load onto --model and merge (repeat for\n"
+          "                         several; --use NAME picks one), as kaizen predict\n"
+          "  --use NAME             which --adapter to evaluate\n"
           "  --quiet                no notes on stderr\n"
           "%s",
           kz_cli_common_help);
