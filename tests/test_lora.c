@@ -269,6 +269,80 @@ static void parity_variant(const blob *tf, const blob *lo, const char *variant) 
   kz_nn_base(m)->ops->destroy(m);
 }
 
+/* Adapter dropout (no PEFT reference: PEFT draws its masks from torch's
+ * generator): the gradient of the loss with the masks of one seed against
+ * central differences of that loss, for the largest-gradient element of
+ * each adapter tensor; and the masks really drop (the loss differs from the
+ * loss without dropout). */
+static void dropout_check(const blob *tf, const blob *lo) {
+  json_t *res = json_object_get(json_object_get(lo->root, "results"), "all");
+  char *meta = meta_for(tf, res);
+  json_t *root = json_loads(meta, 0, NULL);
+  free(meta);
+  json_object_set_new(json_object_get(root, "lora"), "dropout", json_real(0.3));
+  meta = json_dumps(root, JSON_COMPACT);
+  json_decref(root);
+  kz_nn_model *m = NULL;
+  KZ_CHECK_OK(kz_transformer_from_meta(meta, (kz_device){KZ_DEVICE_CPU, 0}, -1, &m));
+  free(meta);
+  if (!m) return;
+  kz_nn_model_base *mb = kz_nn_base(m);
+  KZ_CHECK(load_weights(m, tf, lo, "all"));
+  json_t *in = json_object_get(tf->root, "inputs");
+  int32_t *ids = int_array(json_object_get(in, "ids")),
+          *types = int_array(json_object_get(in, "types"));
+  int32_t *lengths = int_array(json_object_get(in, "lengths"));
+  int32_t *labels = int_array(json_object_get(in, "labels"));
+  kz_tf_inputs x = {.B = json_integer_value(json_object_get(in, "B")),
+                    .T = json_integer_value(json_object_get(in, "T")),
+                    .ids = ids,
+                    .types = types,
+                    .lengths = lengths,
+                    .labels = labels};
+  const int64_t n = mb->info.n_params;
+  memset(mb->grads.data, 0, (size_t)n * sizeof(float));
+  double loss = 0, plain = 0;
+  KZ_CHECK_OK(kz_transformer_step(m, &x, 1, 1.0, 11, &loss));
+  KZ_CHECK_OK(kz_transformer_step(m, &x, 0, 1.0, 11, &plain));
+  printf("dropout 0.3: loss %.7f, without dropout %.7f\n", loss, plain);
+  KZ_CHECK(fabs(loss - plain) > 1e-4);
+  float *g = malloc((size_t)n * sizeof(float));
+  memcpy(g, mb->grads.data, (size_t)n * sizeof(float));
+  float *p = mb->params.data;
+  double worst = 0;
+  int checked = 0;
+  for (int i = 0; i < kz_transformer_param_count_named(m); i++) {
+    const char *name = NULL;
+    kz_tensor v;
+    KZ_CHECK_OK(kz_transformer_param_named(m, i, 0, &name, &v));
+    if (!strstr(name, ".lora_")) continue;
+    const int64_t off = (float *)v.data - p, k = kz_tensor_numel(&v);
+    int64_t at = 0;
+    for (int64_t j = 1; j < k; j++)
+      if (fabsf(g[off + j]) > fabsf(g[off + at])) at = j;
+    const float keep = p[off + at], h = 1e-2f;
+    double lp = 0, lm = 0;
+    p[off + at] = keep + h;
+    KZ_CHECK_OK(kz_transformer_step(m, &x, 1, 1.0, 11, &lp));
+    p[off + at] = keep - h;
+    KZ_CHECK_OK(kz_transformer_step(m, &x, 1, 1.0, 11, &lm));
+    p[off + at] = keep;
+    const double fd = (lp - lm) / (2.0 * (double)h), an = g[off + at];
+    const double rel = fabs(fd - an) / fmax(fabs(an), 1e-12);
+    if (rel > 1e-2)
+      fprintf(stderr, "dropout: %s[%lld]: %.6g vs %.6g\n", name, (long long)at, an, fd);
+    worst = fmax(worst, rel);
+    checked++;
+  }
+  printf("dropout 0.3: %d adapter gradients against central differences, worst relative error "
+         "%.2e\n",
+         checked, worst);
+  KZ_CHECK(checked == 24 && worst <= 1e-2);
+  free(g);
+  free(ids), free(types), free(lengths), free(labels);
+  kz_nn_base(m)->ops->destroy(m);
+}
+
 static int cmd_parity(const char *tf_dir, const char *lora_dir) {
   blob tf, lo;
   if (!load_blob(tf_dir, &tf) || !load_blob(lora_dir, &lo)) {
@@ -277,6 +351,7 @@ static int cmd_parity(const char *tf_dir, const char *lora_dir) {
   }
   parity_variant(&tf, &lo, "all");
   parity_variant(&tf, &lo, "rs_qv");
+  dropout_check(&tf, &lo);
   free_blob(&tf);
   free_blob(&lo);
   return KZ_TEST_RESULT();

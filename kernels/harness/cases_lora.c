@@ -105,10 +105,11 @@ kz_op_case *kz_case_lora_bwd(kz_op_case_list *l, int64_t rows, int64_t in, int64
 }
 
 void kz_cases_lora(kz_op_case_list *l) {
-  /* rows, in, rank, out, ld, col */
+  /* rows, in, rank, out, ld, col; no rows without accumulate: dA and dB zeroed */
   static const int64_t shapes[][6] = {
-      {1, 1, 1, 1, 1, 0},        {3, 5, 2, 7, 7, 0},       {17, 33, 4, 31, 93, 31},
-      {64, 64, 8, 64, 192, 128}, {129, 37, 16, 19, 19, 0}, {250, 48, 3, 50, 60, 10},
+      {1, 1, 1, 1, 1, 0},       {0, 5, 2, 3, 3, 0},        {3, 5, 2, 7, 7, 0},
+      {17, 33, 4, 31, 93, 31},  {64, 64, 8, 64, 192, 128}, {129, 37, 16, 19, 19, 0},
+      {250, 48, 3, 50, 60, 10},
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
     const int64_t *d = shapes[i];
