@@ -8,8 +8,9 @@
 #include "models/nn_model.h"
 
 /* merge 1: W += scale B A for every adapter, and the forward stops running
- * the adapters (no extra latency); merge 0: W -= scale B A, back to the
- * adapters. Idempotent. Training a merged model is refused. */
+ * the adapters (no extra latency); merge 0: W back as it was, bit for bit
+ * (kept on the host while merged), and the adapters run again. Idempotent.
+ * Training a merged model is refused. */
 kz_status kz_transformer_lora_merge(kz_nn_model *m, int merge);
 int kz_transformer_lora_merged(const kz_nn_model *m);
 

@@ -145,6 +145,14 @@ kz_status kz_transformer_embedder_of(const kz_nn_model *src, int64_t max_len, kz
     return kz_fail(KZ_ERR_INVALID_ARG, "embed: the model is a %s, not a transformer",
                    kz_nn_base_c(src)->ops->type);
   const kz_tf *s = (const kz_tf *)src;
+  if (s->lora.enabled && !s->lora_merged) {
+    /* the encoder a LoRA model computes with: its adapters folded in */
+    kz_nn_model *plain = NULL;
+    KZ_TRY(kz_tf_lora_folded(s, &plain));
+    kz_status st = kz_transformer_embedder_of(plain, max_len, out);
+    kz_nn_base(plain)->ops->destroy(plain);
+    return st;
+  }
   if (max_len <= 0) max_len = s->max_len;
   if (max_len > s->max_len)
     return kz_fail(KZ_ERR_INVALID_ARG, "--max-len %lld: the model takes at most %lld tokens",

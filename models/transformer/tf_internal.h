@@ -65,8 +65,9 @@ typedef struct kz_tf {
   int64_t layers, hidden, heads, ffn, max_len, vocab, type_vocab;
   double dropout, attn_dropout, init_std, ln_eps, mask_prob;
   tf_specials sp;
-  tf_lora_cfg lora; /* model.lora; lora.enabled 0: no adapters */
-  int lora_merged;  /* the adapters are folded into the base weights (tf_lora.c) */
+  tf_lora_cfg lora;  /* model.lora; lora.enabled 0: no adapters */
+  int lora_merged;   /* the adapters are folded into the base weights (tf_lora.c) */
+  float *lora_saved; /* while merged: the adapted base weights as they were (host) */
 
   /* schema: field indices in the batch (-1 when absent) */
   int n_fields;

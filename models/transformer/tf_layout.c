@@ -41,6 +41,15 @@ kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char
                    (long long)s->ffn, (long long)s->vocab, (long long)d->layers,
                    (long long)d->hidden, (long long)d->heads, (long long)d->ffn,
                    (long long)d->vocab);
+  if (s->lora.enabled && !s->lora_merged && !d->lora.enabled) {
+    /* a LoRA model into a job without adapters: the weights it computes
+     * with, adapters folded in */
+    kz_nn_model *plain = NULL;
+    KZ_TRY(kz_tf_lora_folded(s, &plain));
+    kz_status st = kz_tf_init_from_model(model, plain, note, cap);
+    kz_nn_base(plain)->ops->destroy(plain);
+    return st;
+  }
   int copied = 0, kept = 0;
   KZ_TRY(kz_transformer_copy_matching(model, src, &copied, &kept));
   snprintf(note, cap,
@@ -63,6 +72,7 @@ void kz_tf_free(kz_tf *m) {
   free(m->label_name);
   free(m->named);
   free(m->confusion);
+  free(m->lora_saved);
   free(m);
 }
 

@@ -284,15 +284,36 @@ kz_status kz_transformer_lora_merge(kz_nn_model *model, int merge) {
     return kz_fail(KZ_ERR_INVALID_ARG, "lora merge: the model has no LoRA adapters");
   merge = merge != 0;
   if (m->lora_merged == merge) return KZ_OK;
-  const float s = (float)kz_tf_lora_scale(&m->lora) * (merge ? 1.0f : -1.0f);
+  /* W - scale B A after W + scale B A is W only to rounding, and the base's
+   * fingerprint would change: the adapted weights are kept as they were
+   * while merged and copied back */
+  int64_t total = 0;
+  for (int64_t l = 0; l < m->layers; l++)
+    for (int k = 0; k < TF_LORA_NMOD; k++)
+      if (m->lora.targets & (1u << k)) total += kz_tf_lora_in(m, k) * kz_tf_lora_out(m, k);
+  if (merge && !(m->lora_saved = malloc((size_t)(total > 0 ? total : 1) * sizeof(float))))
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "lora merge: %lld floats", (long long)total);
+  const float s = (float)kz_tf_lora_scale(&m->lora);
+  int64_t at = 0;
   for (int64_t l = 0; l < m->layers; l++)
     for (int k = 0; k < TF_LORA_NMOD; k++) {
       if (!(m->lora.targets & (1u << k))) continue;
       kz_tensor w = base_weight(m, l, k);
-      KZ_TRY(kz_op_matmul(m->stream, &m->p.lora_b[l][k], &m->p.lora_a[l][k], &w, false, false, s,
-                          1.0f));
+      const size_t bytes = kz_tensor_bytes(&w);
+      if (merge) {
+        KZ_TRY(kz_copy_to_host(m->stream, m->lora_saved + at, w.data, bytes));
+        KZ_TRY(kz_op_matmul(m->stream, &m->p.lora_b[l][k], &m->p.lora_a[l][k], &w, false, false, s,
+                            1.0f));
+      } else {
+        KZ_TRY(kz_copy_to_device(m->stream, w.data, m->lora_saved + at, bytes));
+      }
+      at += kz_tensor_numel(&w);
     }
   KZ_TRY(kz_stream_sync(m->stream));
+  if (!merge) {
+    free(m->lora_saved);
+    m->lora_saved = NULL;
+  }
   m->lora_merged = merge;
   return KZ_OK;
 }
