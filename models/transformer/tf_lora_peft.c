@@ -194,7 +194,7 @@ kz_status kz_transformer_lora_export_peft(const kz_nn_model *model, const char *
   json_object_set_new(cfg, "rank_pattern", json_object());
   json_object_set_new(cfg, "alpha_pattern", json_object());
   json_object_set_new(cfg, "revision", json_null());
-  char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+  char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
   json_decref(cfg);
   if (!text) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "lora export");
 
