@@ -7,7 +7,7 @@
 # base file); predict with --adapter NAME=DIR (merged)
 # giving the LoRA run's own predictions; several adapters chosen with
 # --use; an adapter refused on another base (both fingerprints named);
-# export --format peft.
+# export --format peft; a LoRA run stopped and resumed ends on the same model.
 # usage: lora_cli.sh KAIZEN SHARED_DATA_DIR VOCAB
 set -u
 kaizen="$1" data="$2" vocab="$3"
@@ -75,6 +75,13 @@ for f in adapter_config.json adapter_model.safetensors; do
   [ -f "$(run a)/adapter/$f" ] || fail "no adapter/$f in run a"
 done
 grep -q '"peft_type": "LORA"' "$(run a)/adapter/adapter_config.json" || fail "adapter_config.json"
+# stopped at step 4 and resumed: the same model (the optimizer state covers the adapters only)
+"$kaizen" train "$tmp/a.yaml" --quiet --set output.run_id=a2 --set "train.init_from=$base" \
+  --set train.steps=4 --set output.checkpoint_every=2 >/dev/null 2>&1 || fail "short lora run"
+"$kaizen" train "$tmp/a.yaml" --quiet --set output.run_id=a2 --set "train.init_from=$base" \
+  --set output.checkpoint_every=2 --resume --allow-changes >"$tmp/a2.out" 2>&1 ||
+  fail "lora resume: $(cat "$tmp/a2.out")"
+cmp -s "$(run a)/model.kzm" "$(run a2)/model.kzm" || fail "resumed lora run: model.kzm differs"
 job "$tmp/b.yaml" 8 7 "$lora_b"
 "$kaizen" train "$tmp/b.yaml" --quiet --set output.run_id=b --set "train.init_from=$base" \
   >/dev/null 2>&1 || fail "lora run b"
