@@ -236,7 +236,7 @@ kz_status kz_predictor_use_adapter(kz_predictor *p, const char *dir, char *note,
   if (!p->nn)
     return kz_fail(KZ_ERR_INVALID_ARG, "--adapter: %s is not a transformer model", p->path);
   kz_status st = kz_transformer_lora_apply(&p->nn, dir, note, cap);
-  return st == KZ_OK ? KZ_OK : kz_fail_context(st, "--adapter %s", dir);
+  return st == KZ_OK ? KZ_OK : kz_fail_context(st, "--adapter %s onto %s", dir, p->path);
 }
 const kz_gbdt_model *kz_predictor_gbdt(const kz_predictor *p) {
   return p->gbdt;

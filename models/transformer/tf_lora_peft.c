@@ -234,7 +234,7 @@ static kz_status cfg_fail(const char *path, const char *what) {
 
 /* adapter_config.json -> the lora part of tf_lora_cfg (targets come from the
  * tensors). PEFT features kaizen does not implement are refused. */
-static kz_status read_config(const char *path, tf_lora_cfg *c) {
+static kz_status read_config(const char *path, tf_lora_cfg *c, char *base_name, size_t cap) {
   json_error_t err;
   json_t *o = json_load_file(path, 0, &err);
   if (!o) return kz_fail(KZ_ERR_FORMAT, "%s: %s (line %d)", path, err.text, err.line);
@@ -244,6 +244,8 @@ static kz_status read_config(const char *path, tf_lora_cfg *c) {
   json_t *b = json_object_get(o, "bias"), *rs = json_object_get(o, "use_rslora");
   memset(c, 0, sizeof *c);
   c->enabled = 1;
+  json_t *bn = json_object_get(o, "base_model_name_or_path");
+  snprintf(base_name, cap, "%s", json_is_string(bn) ? json_string_value(bn) : "");
   if (!json_is_string(pt) || strcmp(json_string_value(pt), "LORA"))
     st = cfg_fail(path, "peft_type is not \"LORA\"");
   else if (!json_is_integer(r) || json_integer_value(r) < 1 || json_integer_value(r) > 4096)
@@ -317,7 +319,8 @@ kz_status kz_transformer_lora_import_peft(const kz_nn_model *base_model, const c
   snprintf(cfg_path, sizeof cfg_path, "%s/adapter_config.json", dir);
   snprintf(st_path, sizeof st_path, "%s/adapter_model.safetensors", dir);
   tf_lora_cfg lc;
-  KZ_TRY(read_config(cfg_path, &lc));
+  char base_name[1024];
+  KZ_TRY(read_config(cfg_path, &lc, base_name, sizeof base_name));
   kz_safetensors *sf = NULL;
   KZ_TRY(kz_safetensors_open(st_path, &sf));
   /* the targets from the tensors present; anything else must be a tensor
@@ -427,9 +430,9 @@ kz_status kz_transformer_lora_import_peft(const kz_nn_model *base_model, const c
   if (st == KZ_OK) st = fingerprint(a, have);
   if (st == KZ_OK && want && strcmp(want, have))
     st = kz_fail(KZ_ERR_INVALID_ARG,
-                 "lora: the adapter %s was trained on the base model with fingerprint %s; this "
-                 "base model's is %s (a different base)",
-                 dir, want, have);
+                 "lora: the adapter %s was trained on the base model %s%s%swith fingerprint %s; "
+                 "this base model's is %s (a different base)",
+                 dir, base_name[0] ? "'" : "", base_name, base_name[0] ? "' " : "", want, have);
   if (st == KZ_OK && note)
     snprintf(note, cap,
              "adapter %s: %d tensors (%d adapters, r %lld, scale %.6g), base fingerprint %s%s", dir,
