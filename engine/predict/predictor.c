@@ -185,6 +185,8 @@ static kz_status open_nn(kz_predictor *p, const char *device) {
   kz_device dev;
   KZ_TRY(kz_device_parse(device ? device : "auto", &dev));
   KZ_TRY(kz_nn_model_load(p->path, dev, &p->nn));
+  /* a LoRA model predicts with its adapters merged: no extra latency */
+  if (kz_transformer_has_lora(p->nn)) KZ_TRY(kz_transformer_lora_merge(p->nn, 1));
   KZ_TRY(nn_outputs(p));
   if (!kz_nn_base(p->nn)->input_schema) return KZ_OK;
   KZ_TRY(kz_nn_model_input_schema(p->nn, &p->schema));

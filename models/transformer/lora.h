@@ -45,8 +45,8 @@ int kz_transformer_has_lora(const kz_nn_model *m);
  * model; the adapters must not be merged). */
 kz_status kz_transformer_lora_strip(const kz_nn_model *m, kz_nn_model **out);
 /* `kaizen predict --adapter`: replaces *m by its base (the model itself, or
- * its adapters stripped) with the PEFT adapter dir loaded and merged, the
- * fingerprint checked; *m is untouched on failure. */
+ * its adapters unmerged and stripped) with the PEFT adapter dir loaded and
+ * merged, the fingerprint checked; on failure *m stays (unmerged). */
 kz_status kz_transformer_lora_apply(kz_nn_model **m, const char *dir, char *note, size_t cap);
 
 #endif

@@ -489,6 +489,7 @@ kz_status kz_transformer_lora_apply(kz_nn_model **model, const char *dir, char *
   if (strcmp(kz_nn_base(base)->ops->type, "transformer"))
     return kz_fail(KZ_ERR_INVALID_ARG, "--adapter: adapters apply to transformer models only");
   if (kz_transformer_has_lora(base)) {
+    KZ_TRY(kz_transformer_lora_merge(base, 0)); /* bit for bit the base again */
     KZ_TRY(kz_transformer_lora_strip(base, &stripped));
     base = stripped;
   }
