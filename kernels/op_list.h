@@ -118,6 +118,11 @@
   X(cast_bf16_to_f32, cast_bf16_to_f32, KZ_NO("casts have no gradient"), KZ_YES, KZ_YES,           \
     (kz_stream *s, const uint16_t *x, float *y, int64_t n),                                        \
     "0", "6*N", 0, 0, "widen (bit exact)")                                                         \
+  X(ewc_grad, ewc_grad, KZ_NO("itself a gradient: ewc/penalty_gradient checks it"),               \
+    KZ_YES, KZ_YES,                                                                                \
+    (kz_stream *s, const float *params, const float *anchor, const float *fisher, float *grads,    \
+     int64_t n, float lambda),                                                                     \
+    "4*N", "20*N", 1e-12, 0, "grads += lambda * fisher * (params - anchor) (EWC)")                 \
   X(bias_gelu, bias_gelu_fwd, KZ_NO("fused: bias_add and gelu have the gradient cases"),           \
     KZ_YES, KZ_UNFUSED("bias_add, then gelu in place"),                                            \
     (kz_stream *s, const float *x, const float *bias, float *y, int64_t rows, int64_t cols,        \

@@ -66,6 +66,13 @@ kz_status kz_op_permute(kz_stream *s, const kz_tensor *x, kz_tensor *y, const in
  * the inverse permutation (dx has x's shape). dx NULL is "not wanted". */
 kz_status kz_op_permute_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dx, const int *perm,
                             bool accumulate);
+/* Elastic weight consolidation: grads += lambda * fisher * (params - anchor),
+ * the gradient of (lambda/2) * sum fisher * (params - anchor)^2, which keeps
+ * the weights that mattered for earlier data (large fisher) near their old
+ * values (anchor). All four f32 of one shape; lambda >= 0 and finite. */
+kz_status kz_op_ewc_grad(kz_stream *s, const kz_tensor *params, const kz_tensor *anchor,
+                         const kz_tensor *fisher, kz_tensor *grads, float lambda);
+
 /* Converts between f32 and bf16 tensors of equal shape (either direction). */
 kz_status kz_op_cast(kz_stream *s, const kz_tensor *x, kz_tensor *y);
 

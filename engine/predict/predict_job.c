@@ -17,6 +17,7 @@
 #include "data/map/input_map.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/reader.h"
+#include "engine/predict/predict_internal.h"
 #include "engine/predict/predictor.h"
 #include "kernels/core/error.h"
 #include "models/gbdt/metrics.h"
@@ -325,6 +326,11 @@ kz_status kz_predict_job(const kz_predict_request *r) {
     kz_predictor_close(p);
     return ds;
   }
+  if (dnn && r->input && !strcmp(kz_predictor_type(p), "transformer")) {
+    kz_status ts = kz_predict_text_job(r, dnn);
+    kz_predictor_close(p);
+    return ts;
+  }
   source s;
   kz_status st = source_open(&s, r, p, KZ_LABEL_OPTIONAL);
   kz_atomic_file out = {0};
@@ -416,6 +422,11 @@ kz_status kz_eval_job(const kz_predict_request *r, FILE *out) {
     if (ds == KZ_OK && r->json) fputs("}\n", out);
     kz_predictor_close(p);
     return ds;
+  }
+  if (dnn && r->input && !strcmp(kz_predictor_type(p), "transformer")) {
+    kz_status ts = kz_eval_text_job(r, dnn, out);
+    kz_predictor_close(p);
+    return ts;
   }
   source s;
   kz_status st = source_open(&s, r, p, KZ_LABEL_REQUIRED);

@@ -25,6 +25,7 @@
 #include "engine/track/run.h"
 #include "engine/track/run_config.h"
 #include "engine/train/checkpoint.h"
+#include "engine/train/continual.h"
 #include "engine/train/eval.h"
 #include "engine/train/job.h"
 #include "engine/train/labels.h"
@@ -74,6 +75,11 @@ typedef struct trainer {
   double seg_t0, log_t0;
   int64_t log_samples0, seg_step0;
   char changes[2048]; /* --resume --allow-changes: the keys that differ, "" if none */
+  kz_continual cont;  /* train.continual: replay, EWC, the forgetting metric */
+  /* the forgetting metric: the early-stopping metric on the old data's and
+   * the new data's held-out rows, before the first step ([0]) and after */
+  double old_metric[2], new_metric[2];
+  char forget_names[4][96];
 } trainer;
 
 static double wall_now(const trainer *t) {
@@ -261,7 +267,25 @@ static kz_status setup(trainer *t, kz_cfg *cfg) {
                    "--resume needs output.run_id: the run to continue (set it in the job or with "
                    "--set output.run_id=ID)");
   KZ_TRY(open_data(t));
+  KZ_TRY(kz_continual_open(&t->cont, &t->c.continual, kz_dataset_schema(t->train), t->c.batch_size,
+                           t->c.seed));
   KZ_TRY(create_model(t, cfg));
+  /* a model without bf16 fails here, before the run directory exists */
+  kz_status pst = kz_nn_set_precision(t->model, t->c.precision);
+  if (pst != KZ_OK) {
+    char where[512];
+    kz_cfg_key_where(kz_cfg_section(cfg, "train"), "precision", where, sizeof where);
+    return kz_fail_context(pst, "%s", where);
+  }
+  /* A window model (the TFT) cuts its training windows from the series it
+   * holds, which are the new data's: old rows would anchor windows in the
+   * wrong series. Its forgetting metric (whole-data-set evaluation) works. */
+  if (t->mb->ops->eval_dataset && (t->c.continual.replay > 0.0 || t->c.continual.ewc_lambda > 0.0))
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "train.continual: replay and ewc_lambda need a model trained on rows; model "
+                   "'%s' trains on windows of its own series (set both to 0 to measure "
+                   "forgetting only)",
+                   t->mb->ops->type);
   KZ_TRY(pick_metric(t));
   KZ_TRY(kz_cfg_check_unused(cfg));
   if (t->c.run_id) {
@@ -404,6 +428,36 @@ static kz_status eval_step(trainer *t, kz_nn_metrics *ev) {
   return KZ_OK;
 }
 
+/* The early-stopping metric on the old data's held-out rows and on the
+ * new data's (NaN without validation rows), at the start (when 0) or the end
+ * (1) of the run; a no-op without train.continual. */
+static kz_status forgetting_metrics(trainer *t, int when) {
+  if (!t->cont.old_valid) return KZ_OK;
+  kz_nn_metrics m;
+  kz_status st = kz_nn_evaluate(t->model, t->cont.old_valid, t->c.batch_size, &m);
+  if (st != KZ_OK) return kz_fail_context(st, "train.continual.old_data");
+  t->old_metric[when] = m.values[t->es_index];
+  t->new_metric[when] = NAN;
+  if (t->valid) {
+    KZ_TRY(evaluate(t, &m));
+    t->new_metric[when] = m.values[t->es_index];
+  }
+  const char *metric = t->names.names[t->es_index];
+  const char *tag = when ? "after" : "before";
+  snprintf(t->forget_names[2 * when], sizeof t->forget_names[0], "old_%s/%s", tag, metric);
+  snprintf(t->forget_names[2 * when + 1], sizeof t->forget_names[0], "new_%s/%s", tag, metric);
+  return KZ_OK;
+}
+
+static void forgetting_event(trainer *t, int when) {
+  if (!t->cont.old_valid || !t->run) return;
+  char detail[256];
+  snprintf(detail, sizeof detail, "%s %s=%.6g on the old data, %.6g on the new",
+           when ? "after training" : "before training", t->names.names[t->es_index],
+           t->old_metric[when], t->new_metric[when]);
+  event(t, "continual", detail);
+}
+
 /* ---- NaN guard ----------------------------------------------------------------------- */
 
 static kz_status rollback(trainer *t) {
@@ -413,6 +467,7 @@ static kz_status rollback(trainer *t) {
                    "training diverged: %d rollbacks after non-finite steps; lower train.lr",
                    MAX_ROLLBACKS);
   close_epoch(t);
+  kz_continual_rewind(&t->cont);
   kz_ckpt_data d;
   char detail[256];
   if (t->run && kz_ckpt_load_newest(t->ckpt_dir, &d, t->prog.mode == KZ_PROGRESS_QUIET) == KZ_OK) {
@@ -426,6 +481,8 @@ static kz_status rollback(trainer *t) {
     KZ_TRY(kz_optim_reset(&t->opt, t->s));
     t->st = t->st0;
   }
+  KZ_TRY(kz_nn_refresh_bf16(t->mb, t->s));
+  KZ_TRY(kz_stream_sync(t->s));
   t->st.lr_mult = mult;
   t->st.nan_streak = 0;
   snprintf(detail, sizeof detail, "rolled back to step %lld, lr multiplier now %g",
@@ -445,15 +502,21 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
   double loss_sum = 0.0;
   *epoch_end = 0;
   for (int64_t a = 0; a < t->c.grad_accum; ++a) {
-    if (!t->it) KZ_TRY(open_epoch(t));
     const kz_shard_batch *b = NULL;
-    KZ_TRY(kz_shard_iter_next(t->it, &b));
-    if (!b) return kz_fail(KZ_ERR_INTERNAL, "epoch %lld ended early", (long long)t->st.epoch);
+    const int replay = kz_continual_pick_replay(&t->cont, &t->st.rng);
+    if (replay) {
+      KZ_TRY(kz_continual_next(&t->cont, &t->st.replay_epoch, &t->st.replay_batch, &b));
+    } else {
+      if (!t->it) KZ_TRY(open_epoch(t));
+      KZ_TRY(kz_shard_iter_next(t->it, &b));
+      if (!b) return kz_fail(KZ_ERR_INTERNAL, "epoch %lld ended early", (long long)t->st.epoch);
+    }
     uint64_t dseed = kz_splitmix64(&t->st.rng);
     double loss = 0.0;
     KZ_TRY(ops->train_batch(t->model, b, (double)b->rows / nominal, dseed, &loss));
     loss_sum += loss * (double)b->rows;
     rows += b->rows;
+    if (replay) continue; /* old data: the new data's epoch does not advance */
     if (++t->st.batch_in_epoch == t->bpe) {
       close_epoch(t);
       t->st.epoch += 1;
@@ -471,6 +534,9 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
   }
   /* A short last group of an epoch is rescaled to a mean over its own rows. */
   const double gs = rows > 0 ? nominal / (double)rows : 1.0;
+  /* the EWC term joins the gradient before clipping; 1/gs undoes the
+   * rescaling above, which is for the data term only */
+  KZ_TRY(kz_continual_apply_ewc(&t->cont, t->s, &t->mb->params, &t->mb->grads, 1.0 / gs));
   double norm = 0.0;
   kz_param_range tr[KZ_NN_MAX_RANGES];
   const int ntr = kz_nn_trainable_ranges(t->mb, tr);
@@ -482,6 +548,9 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
   if (!*skipped) {
     KZ_TRY(kz_optim_step(&t->opt, t->s, &t->mb->params, &t->mb->grads, tr, ntr, lr,
                          gs * kz_clip_scale(norm, t->c.clip_norm)));
+    /* the model's next step runs on its own stream (non-blocking on CUDA):
+     * the updated weights (and their bf16 copy) must be there first */
+    KZ_TRY(kz_stream_sync(t->s));
     t->st.nan_streak = 0;
     t->st.log_loss_sum += loss;
     t->st.log_count += 1;
@@ -598,6 +667,8 @@ static kz_status finish(trainer *t) {
     KZ_TRY(evaluate(t, &t->last));
     t->have_last = 1;
   }
+  KZ_TRY(forgetting_metrics(t, 1));
+  forgetting_event(t, 1);
   kz_progress_finish(&t->prog);
   kz_run_summary s;
   memset(&s, 0, sizeof s);
@@ -613,6 +684,13 @@ static kz_status finish(trainer *t) {
     snprintf(names[i], sizeof names[i], "valid/%s", t->last.names[i]);
     s.final_names[s.n_final] = names[i];
     s.final_values[s.n_final++] = t->last.values[i];
+  }
+  for (int w = 0; t->cont.old_valid && w < 2; ++w) {
+    s.final_names[s.n_final] = t->forget_names[2 * w];
+    s.final_values[s.n_final++] = t->old_metric[w];
+    if (isnan(t->new_metric[w])) continue;
+    s.final_names[s.n_final] = t->forget_names[2 * w + 1];
+    s.final_values[s.n_final++] = t->new_metric[w];
   }
   if (!isnan(t->st.best_value)) {
     s.best_metric = t->es_name;
@@ -658,6 +736,10 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   t->bpe = (rows + t->c.batch_size - 1) / t->c.batch_size;
   const int64_t spe = (t->bpe + t->c.grad_accum - 1) / t->c.grad_accum;
   t->total = t->c.steps > 0 ? t->c.steps : t->c.epochs * spe;
+  /* with replay an epoch of the new data takes more steps: the old data's
+   * micro-batches come on top */
+  if (t->c.steps <= 0 && t->cont.old_train && t->c.continual.replay > 0.0)
+    t->total = (int64_t)ceil((double)t->total / (1.0 - t->c.continual.replay));
   t->sched = (kz_schedule){.kind = t->c.schedule,
                            .lr = t->c.lr,
                            .warmup = t->c.init_from ? t->c.rewarm_steps : t->c.warmup_steps,
@@ -672,6 +754,12 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   t->st0 = t->st;
   KZ_TRY(kz_copy_to_host(t->s, t->params0, t->mb->params.data, (size_t)n * 4));
   KZ_TRY(kz_stream_sync(t->s));
+  /* Continual training measures and anchors at the starting weights, also
+   * when resuming (before the checkpoint's weights replace them), so a
+   * resumed run has the same Fisher and the same "before" metrics. */
+  KZ_TRY(kz_nn_refresh_bf16(t->mb, t->s)); /* bf16: the copy the Fisher's steps read */
+  KZ_TRY(kz_continual_fisher(&t->cont, t->model, t->s, t->host));
+  KZ_TRY(forgetting_metrics(t, 0));
   int resumed = 0;
   if (t->cli && t->cli->resume) {
     kz_ckpt_data d;
@@ -688,9 +776,23 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
       return st;
     }
   }
+  /* the parameters are final now (initialised, loaded or resumed; a
+   * resumed model may be a new one, adopt_meta): bf16 copies them once,
+   * then the optimizer keeps the copy current */
+  KZ_TRY(kz_nn_set_precision(t->model, t->c.precision));
+  t->opt.params_bf16 = t->mb->params_bf16;
   if (t->changes[0]) KZ_TRY(kz_run_config_keep_old(t->run_dir, t->st.step));
   KZ_TRY(begin_run(t, cfg, resumed));
   kz_progress_init(&t->prog, t->cli && t->cli->quiet, t->s, t->mb->info.flops_per_row);
+  forgetting_event(t, 0);
+  if (t->cont.fisher.data) {
+    char detail[200];
+    snprintf(detail, sizeof detail,
+             "EWC lambda %g, diagonal Fisher from %lld old micro-batches, mean %.4g",
+             t->c.continual.ewc_lambda, (long long)t->c.continual.fisher_batches,
+             t->cont.fisher_mean);
+    event(t, "continual", detail);
+  }
   t->seg_t0 = t->log_t0 = kz_now_s();
   t->log_samples0 = t->st.samples;
   t->seg_step0 = t->st.step;
@@ -731,6 +833,7 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   kz_status st = kz_job_cli_apply(cfg, cli);
   if (st == KZ_OK) st = run_job(t, cfg);
   close_epoch(t);
+  kz_continual_close(&t->cont);
   if (t->run) kz_run_close(t->run);
   if (t->opt.m.data) kz_optim_free(&t->opt);
   if (t->model) t->mb->ops->destroy(t->model);

@@ -88,6 +88,7 @@ kz_op_case *kz_case_embedding(kz_op_case_list *l, int ids_ndim, const int64_t *i
 kz_op_case *kz_case_embedding_bwd(kz_op_case_list *l, int64_t n, int64_t vocab, int64_t dim,
                                   bool acc);
 kz_op_case *kz_case_adamw(kz_op_case_list *l, int64_t n, int steps, bool bf16_copy);
+kz_op_case *kz_case_ewc_grad(kz_op_case_list *l, int64_t n, float lambda);
 kz_op_case *kz_case_cast(kz_op_case_list *l, int64_t n, kz_dtype from);
 /* x of `shape` (ndim dims) permuted by perm; bwd: the backward from dy (the
  * permuted shape) to dx (x's shape), accumulating when acc. */

@@ -92,6 +92,7 @@ typedef struct kz_optim_params {
   kz_adamw_hparams hp;
   int steps;      /* adamw: consecutive steps run, grads is [steps, n] */
   bool bf16_copy; /* adamw: params_bf16 output present */
+  float lambda;   /* ewc_grad: the penalty weight */
 } kz_optim_params;
 
 typedef struct kz_view_params {

@@ -89,6 +89,12 @@ bool kz_ref_embedding_fwd(const int32_t *ids, const double *table, double *out, 
                           int64_t vocab, int64_t dim);
 void kz_ref_embedding_bwd(const int32_t *ids, const double *dout, double *dtable, int64_t n,
                           int64_t vocab, int64_t dim, bool accumulate);
+/* EWC: the penalty (lambda/2) * sum fisher * (params - anchor)^2 and its
+ * gradient, added into grads. */
+double kz_ref_ewc_penalty(const double *params, const double *anchor, const double *fisher,
+                          int64_t n, double lambda);
+void kz_ref_ewc_grad(const double *params, const double *anchor, const double *fisher,
+                     double *grads, int64_t n, double lambda);
 /* params_bf16 (nullable) receives the updated weights rounded to bf16 and
  * widened back to double, so it compares directly with a backend's output. */
 void kz_ref_adamw(double *params, const double *grads, double *m, double *v, double *params_bf16,

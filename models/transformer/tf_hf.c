@@ -251,14 +251,49 @@ kz_status kz_transformer_export_hf(const kz_nn_model *model, const char *dir,
     t[i] = (kz_hf_tensor){.name = n->name, .data = base + n->offset, .rank = n->ndim};
     for (int d = 0; d < n->ndim; d++) t[i].shape[d] = n->shape[d];
   }
+  /* a --vocab that is not the model's would export a checkpoint whose ids
+   * mean other tokens */
+  const char *own = kz_transformer_vocab_sha256(model);
+  if (vocab_path && own) {
+    kz_wordpiece_options wo;
+    kz_wordpiece_options_default(&wo);
+    kz_wordpiece *tok = NULL;
+    kz_status vs = kz_wordpiece_load(vocab_path, &wo, &tok);
+    char sha[65] = "";
+    if (vs == KZ_OK) kz_wordpiece_vocab_sha256(tok, sha);
+    kz_wordpiece_free(tok);
+    if (vs == KZ_OK && strcmp(sha, own) != 0)
+      vs = kz_fail(KZ_ERR_INVALID_ARG,
+                   "export: --vocab %s (sha256 %s) is not the model's vocabulary (sha256 %s); "
+                   "leave --vocab out to write the model's own",
+                   vocab_path, sha, own);
+    if (vs != KZ_OK) {
+      free(t);
+      free(host);
+      return vs;
+    }
+  }
   const int with_labels = m->task == TF_CLS || m->task == TF_TOKCLS;
+  const char **tokens = NULL;
+  int32_t n_tokens = 0;
+  kz_status vs = vocab_path ? KZ_OK : kz_transformer_vocab_tokens(model, &tokens, &n_tokens);
+  if (vs != KZ_OK) {
+    free(t);
+    free(host);
+    return kz_fail(vs, "export: the model holds no vocabulary (trained before data sets recorded "
+                       "theirs): give --vocab, the vocab.txt its data set was imported with");
+  }
+  if (lowercase < 0) lowercase = kz_transformer_vocab_lowercase(model) != 0;
   kz_hf_bert_export_options o = {.architecture = tf_architectures[m->task],
                                  .vocab_path = vocab_path,
+                                 .vocab_tokens = tokens,
+                                 .n_vocab_tokens = n_tokens,
                                  .lowercase = lowercase,
                                  .labels = with_labels ? (const char *const *)m->class_names : NULL,
                                  .n_labels = with_labels ? m->n_classes : 0,
                                  .overwrite = overwrite};
   kz_status st = kz_hf_bert_export(dir, &c, t, m->n_named, &o);
+  free(tokens);
   free(t);
   free(host);
   return st;

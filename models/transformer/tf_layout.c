@@ -27,6 +27,7 @@ const kz_nn_model_ops kz_tf_ops = {
     .save = kz_tf_save,
     .meta_json = kz_tf_meta_json,
     .init_from_model = kz_tf_init_from_model,
+    .set_precision = kz_tf_set_precision,
 };
 
 kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char *note,
@@ -41,6 +42,13 @@ kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char
                    (long long)s->ffn, (long long)s->vocab, (long long)d->layers,
                    (long long)d->hidden, (long long)d->heads, (long long)d->ffn,
                    (long long)d->vocab);
+  /* same sizes but another vocabulary would map every id to a wrong row */
+  const char *hd = kz_transformer_vocab_sha256(model), *hs = kz_transformer_vocab_sha256(src);
+  if (hd && hs && strcmp(hd, hs) != 0)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "the file's vocabulary (sha256 %s) is not the data set's (sha256 %s): import "
+                   "the data with the vocabulary the file was trained with",
+                   hs, hd);
   if (s->lora.enabled && !s->lora_merged && !d->lora.enabled) {
     /* a LoRA model into a job without adapters: the weights it computes
      * with, adapters folded in */
@@ -64,12 +72,14 @@ void kz_tf_free(kz_tf *m) {
   free(m->base.input_schema);
   kz_tensor_free(&m->base.params);
   kz_tensor_free(&m->base.grads);
+  kz_tensor_free(&m->base.params_bf16);
   if (m->arena) kz_arena_destroy(m->arena);
   if (m->stream) kz_stream_destroy(m->stream);
   free(m->stage);
   for (int k = 0; m->class_names && k < m->n_classes; k++) free(m->class_names[k]);
   free(m->class_names);
   free(m->label_name);
+  json_decref(m->tokenizer);
   free(m->named);
   free(m->confusion);
   free(m->lora_saved);

@@ -31,6 +31,14 @@ static void usage(FILE *out) {
           "  --use NAME             which --adapter to predict with (needed with several)\n"
           "  --overwrite            replace an existing --out file\n"
           "  --quiet                no notes on stderr\n"
+          "  --max-answer-len N     qa on text: the longest answer in tokens (default 30)\n"
+          "  --qa-stride N          qa on text: context tokens two windows of a long\n"
+          "                         context share (default 128, at most half a window)\n\n"
+          "A transformer with --input reads raw text (one text a line in a .txt file, or\n"
+          "the columns the data set was imported from) and writes, by task: label and\n"
+          "p_<class> (classification); words, labels, spans as JSON arrays, one label\n"
+          "per word, spans in characters (token_classification); answer, score, start,\n"
+          "end in characters of the context (qa); e_0.. the sentence embedding (mlm).\n"
           "%s",
           kz_cli_common_help);
 }

@@ -1,5 +1,6 @@
 #include "tools/kaizen/predict_args.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/kaizen/commands.h"
@@ -46,6 +47,7 @@ int kz_predict_args(int argc, char **argv, int eval, void (*usage)(FILE *), kz_p
   char *adapters[MAX_ADAPTERS];
   int n_adapters = 0;
   const char *use = NULL;
+  r->qa_stride = -1;
   for (int i = 1; i < argc; ++i) {
     int c = kz_cli_common_option(&common, argc, argv, &i);
     if (c < 0) return 2;
@@ -73,6 +75,21 @@ int kz_predict_args(int argc, char **argv, int eval, void (*usage)(FILE *), kz_p
     }
     if (!strcmp(a, "--use") && i + 1 < argc) {
       use = argv[++i];
+      continue;
+    }
+    int *num = !strcmp(a, "--max-answer-len") ? &r->max_answer_len
+               : !strcmp(a, "--qa-stride")    ? &r->qa_stride
+                                              : NULL;
+    if (num) {
+      char *end = NULL;
+      long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+      if (i + 1 >= argc || !end || *end || v < (num == &r->qa_stride ? 0 : 1) || v > 100000) {
+        fprintf(stderr, "kaizen %s: %s needs a whole number (%s)\n", cmd, a,
+                num == &r->qa_stride ? "0 or more" : "1 or more");
+        return 2;
+      }
+      *num = (int)v;
+      ++i;
       continue;
     }
     const char **slot = !strcmp(a, "--model")           ? &r->model
