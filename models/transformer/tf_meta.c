@@ -116,9 +116,9 @@ static kz_status field(json_t *fields, const char *key, int n, int *out) {
 }
 
 static kz_status parse_meta(kz_tf *m, json_t *root) {
-  static const char *const top[] = {"type",         "version",      "config",    "special_ids",
-                                    "fields",       "label_name",   "classes",   "n_params",
-                                    "output_names", "input_schema", "tokenizer", "lora",      NULL};
+  static const char *const top[] = {
+      "type",     "version",      "config",       "special_ids", "fields", "label_name", "classes",
+      "n_params", "output_names", "input_schema", "tokenizer",   "lora",   NULL};
   static const char *const cfgk[] = {
       "task",     "layers",        "hidden",     "heads",   "ffn",
       "max_len",  "vocab",         "type_vocab", "dropout", "attention_dropout",
