@@ -82,6 +82,11 @@ grep -q '"peft_type": "LORA"' "$(run a)/adapter/adapter_config.json" || fail "ad
   --set output.checkpoint_every=2 --resume --allow-changes >"$tmp/a2.out" 2>&1 ||
   fail "lora resume: $(cat "$tmp/a2.out")"
 cmp -s "$(run a)/model.kzm" "$(run a2)/model.kzm" || fail "resumed lora run: model.kzm differs"
+# bf16 with adapters is refused before the run directory exists
+out=$("$kaizen" train "$tmp/a.yaml" --set output.run_id=a16 --set "train.init_from=$base" \
+  --set train.precision=bf16 2>&1)
+[ $? -ne 0 ] && echo "$out" | grep -q "bf16 with LoRA adapters (model.lora) is not implemented" &&
+  [ ! -d "$(run a16)" ] || fail "lora with bf16: $out"
 job "$tmp/b.yaml" 8 7 "$lora_b"
 "$kaizen" train "$tmp/b.yaml" --quiet --set output.run_id=b --set "train.init_from=$base" \
   >/dev/null 2>&1 || fail "lora run b"
