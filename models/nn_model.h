@@ -130,7 +130,9 @@ typedef struct kz_param_range {
   int64_t offset, count;
 } kz_param_range;
 
-enum { KZ_NN_MAX_RANGES = 32 };
+/* Enough for LoRA with bias "all" on a 24-layer encoder (six bias ranges a
+ * layer, beside the adapters and the head). */
+enum { KZ_NN_MAX_RANGES = 256 };
 
 /* Every model struct starts with this header, so the trainer can reach the
  * ops and blocks of any model. */

@@ -106,3 +106,34 @@ add_test(NAME train/continual_cli
                  ${KZ_TF_SHARED_DATA}
                  ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
 set_tests_properties(train/continual_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+# LoRA adapters (models/transformer/tf_lora.c) against PyTorch + PEFT
+# (tools/make_lora_fixture.py; the base weights are the transformer
+# fixture's): outputs and gradients, frozen tensors, merge and unmerge.
+set(KZ_LORA_FIXTURE ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/lora)
+kz_add_c_test_exe(test_lora test_lora.c)
+add_test(NAME lora/parity COMMAND test_lora parity ${KZ_TF_FIXTURE} ${KZ_LORA_FIXTURE})
+set_tests_properties(lora/parity PROPERTIES ENVIRONMENT OMP_WAIT_POLICY=passive)
+# PEFT's layout: a PEFT-saved adapter (committed) loads and gives PEFT's
+# logits, kaizen's export loads back identically, another base is refused.
+set(KZ_LORA_TEST_TMP ${CMAKE_CURRENT_BINARY_DIR}/lora_tmp)
+file(MAKE_DIRECTORY ${KZ_LORA_TEST_TMP})
+add_test(NAME lora/peft_files
+         COMMAND test_lora peft ${KZ_TF_FIXTURE} ${KZ_LORA_FIXTURE} ${KZ_LORA_TEST_TMP})
+# PEFT itself reads kaizen's adapter and kaizen reads PEFT's
+# (tests/peft_check.py): needs torch, transformers and peft in KZ_PYTHON_HF
+# (io.cmake: the venv beside the repository when there is one); skipped (77)
+# otherwise.
+if(DEFINED KZ_PYTHON_HF)
+  add_test(NAME lora/peft_python
+           COMMAND ${KZ_PYTHON_HF} ${CMAKE_CURRENT_SOURCE_DIR}/peft_check.py
+                   $<TARGET_FILE:test_lora> ${KZ_TF_FIXTURE} ${KZ_LORA_FIXTURE}
+                   ${KZ_LORA_TEST_TMP}/python)
+  set_tests_properties(lora/peft_python PROPERTIES SKIP_RETURN_CODE ${KZ_TEST_SKIP_CODE}
+                       TIMEOUT 300 ENVIRONMENT OMP_WAIT_POLICY=passive)
+endif()
+# LoRA through the kaizen binary (tests/lora_cli.sh): adapter runs from a
+# base, predict --adapter / --use, another base refused, export --format peft.
+add_test(NAME lora/cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/lora_cli.sh $<TARGET_FILE:kaizen> ${KZ_TF_SHARED_DATA}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
+set_tests_properties(lora/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)

@@ -297,10 +297,25 @@ static kz_status whole_dataset(const kz_predict_request *r, kz_predictor *p, con
                  kz_predictor_path(p), kz_predictor_type(p), what);
 }
 
+/* The model, with --adapter's LoRA adapter applied and merged. */
+static kz_status open_predictor(const kz_predict_request *r, kz_predictor **p) {
+  KZ_TRY(kz_predictor_open(r->model, r->device, p));
+  if (!r->adapter) return KZ_OK;
+  char note[1024] = "";
+  kz_status st = kz_predictor_use_adapter(*p, r->adapter, note, sizeof note);
+  if (st != KZ_OK) {
+    kz_predictor_close(*p);
+    *p = NULL;
+    return st;
+  }
+  if (!r->quiet) fprintf(stderr, "kaizen: %s\n", note);
+  return KZ_OK;
+}
+
 kz_status kz_predict_job(const kz_predict_request *r) {
   KZ_TRY(check_out(r));
   kz_predictor *p = NULL;
-  KZ_TRY(kz_predictor_open(r->model, r->device, &p));
+  KZ_TRY(open_predictor(r, &p));
   kz_nn_model *dnn = kz_predictor_nn(p);
   if (dnn && kz_nn_base(dnn)->ops->predict_dataset) {
     kz_status ds = whole_dataset(r, p, "predict");
@@ -406,7 +421,7 @@ static void print_metric(FILE *out, int json, const char *name, double v) {
 
 kz_status kz_eval_job(const kz_predict_request *r, FILE *out) {
   kz_predictor *p = NULL;
-  KZ_TRY(kz_predictor_open(r->model, r->device, &p));
+  KZ_TRY(open_predictor(r, &p));
   kz_nn_model *dnn = kz_predictor_nn(p);
   if (dnn && kz_nn_base(dnn)->ops->eval_dataset) {
     kz_nn_metrics mt;

@@ -24,6 +24,7 @@ typedef struct kz_predict_request {
   int quiet;               /* no notes on stderr */
   int max_answer_len;      /* transformer qa on text: longest answer in tokens (0: 30) */
   int qa_stride;           /* ... context tokens shared by two windows (-1: the default) */
+  const char *adapter;     /* a LoRA adapter directory to apply (--adapter), or NULL */
 } kz_predict_request;
 
 /* One CSV row per input row, in order: the kept columns (--input) or `row`

@@ -37,6 +37,7 @@
 #include "kernels/core/splitmix64.h"
 #include "models/io/hf_bert.h"
 #include "models/nn_model.h"
+#include "models/transformer/lora.h"
 #include "models/transformer/transformer.h"
 
 enum { MAX_ROLLBACKS = 20 };
@@ -814,6 +815,12 @@ static kz_status finish(trainer *t) {
   char path[4200];
   if (t->run)
     KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "model.kzm", path, sizeof path)));
+  /* a LoRA run also leaves its adapter alone, in PEFT's layout, with the
+   * base's fingerprint (docs/MODELS.md, "LoRA adapters") */
+  if (t->run && kz_transformer_has_lora(t->model))
+    KZ_TRY(kz_transformer_lora_export_peft(t->model,
+                                           kz_run_path(t->run, "adapter", path, sizeof path),
+                                           t->c.init_from ? t->c.init_from : "", 1));
   if (t->valid && !t->have_last) {
     KZ_TRY(evaluate(t, &t->last));
     t->have_last = 1;
@@ -953,6 +960,15 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   KZ_TRY(
       kz_optim_init(&t->opt, &t->c.optim, t->device, t->zero ? zn : kz_nn_trainable_count(t->mb)));
   KZ_TRY(kz_optim_reset(&t->opt, t->s));
+  if (kz_transformer_has_lora(t->model) && !(t->cli && t->cli->quiet)) {
+    const int64_t tc = kz_nn_trainable_count(t->mb);
+    fprintf(stderr,
+            "kaizen: LoRA: %lld of %lld parameters trainable (%.3f%%); optimizer state %.3f MiB "
+            "(%.3f MiB when training all)\n",
+            (long long)tc, (long long)n, 100.0 * (double)tc / (double)n,
+            (double)(t->opt.n_state * tc * 4) / 1048576.0,
+            (double)(t->opt.n_state * n * 4) / 1048576.0);
+  }
   t->host = malloc((size_t)n * 4);
   t->params0 = malloc((size_t)n * 4);
   if (!t->host || !t->params0) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");

@@ -42,6 +42,8 @@ void kz_cases_attention(kz_op_case_list *l); /* attention and its backward */
 void kz_bench_cases_attention(kz_op_case_list *l);
 void kz_cases_tft(kz_op_case_list *l); /* lstm_cell(_bwd), glu(_bwd), quantile_loss(_bwd) */
 void kz_bench_cases_tft(kz_op_case_list *l);
+void kz_cases_lora(kz_op_case_list *l); /* lora and its backward */
+void kz_bench_cases_lora(kz_op_case_list *l);
 
 /* A unary elementwise op of the op list, as the generic cases see it. */
 typedef struct kz_unary_info {
@@ -122,6 +124,13 @@ kz_op_case *kz_case_glu_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, bool
 kz_op_case *kz_case_quantile_loss(kz_op_case_list *l, int64_t rows, int64_t nq);
 kz_op_case *kz_case_quantile_loss_bwd(kz_op_case_list *l, int64_t rows, int64_t nq, double scale,
                                       bool acc);
+/* LoRA on x [rows, in] with rank r into columns [col, col + out) of y
+ * [rows, ld]; the backward's drop bits: 1 dx, 2 da, 4 db. */
+kz_op_case *kz_case_lora(kz_op_case_list *l, int64_t rows, int64_t in, int64_t rank, int64_t out,
+                         int64_t ld, int64_t col, float scale);
+kz_op_case *kz_case_lora_bwd(kz_op_case_list *l, int64_t rows, int64_t in, int64_t rank,
+                             int64_t out, int64_t ld, int64_t col, float scale, bool acc,
+                             unsigned drop);
 kz_op_case *kz_case_unary(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param);
 kz_op_case *kz_case_unary_bwd(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param,
                               bool acc);

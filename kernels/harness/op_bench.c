@@ -79,6 +79,7 @@ kz_status kz_bench_cases_build(kz_op_case_list *l) {
   kz_bench_cases_mlp(l);
   kz_bench_cases_attention(l);
   kz_bench_cases_tft(l);
+  kz_bench_cases_lora(l);
   if (l->oom) {
     kz_op_case_list_free(l);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "bench: cannot build the case list");

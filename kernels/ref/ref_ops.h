@@ -142,6 +142,17 @@ void kz_ref_attention_bwd(const double *q, const double *k, const double *v, con
                           double *dq, double *dk, double *dv, const kz_attn_shape *sh,
                           bool accumulate);
 
+/* LoRA (ref/lora.c): u = x A^T [R, r]; y[:, :M] (rows ldy apart) += scale u B^T.
+ * The backward: du = scale dy B (written), db (+)= scale dy^T u, da (+)=
+ * du^T x, dx (+)= du A; dx, da, db may be NULL. x [R, K], a [r, K], b [M, r]. */
+void kz_ref_lora_fwd(const double *x, const double *a, const double *b, double *u, double *y,
+                     int64_t rows, int64_t in, int64_t rank, int64_t out, int64_t ldy,
+                     double scale);
+void kz_ref_lora_bwd(const double *x, const double *a, const double *b, const double *u,
+                     const double *dy, double *du, double *dx, double *da, double *db, int64_t rows,
+                     int64_t in, int64_t rank, int64_t out, int64_t ldy, double scale,
+                     bool accumulate);
+
 #ifdef __cplusplus
 }
 #endif

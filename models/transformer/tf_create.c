@@ -34,6 +34,7 @@ static kz_status read_config(kz_tf *m, const kz_cfg_node *cfg, int64_t *vocab_cf
   KZ_TRY(kz_cfg_get_double(cfg, "init_std", 0.02, 0.0, 10.0, &m->init_std));
   KZ_TRY(kz_cfg_get_double(cfg, "layernorm_eps", 1e-12, 0.0, 1.0, &m->ln_eps));
   KZ_TRY(kz_cfg_get_double(cfg, "mask_prob", 0.15, 0.0, 1.0, &m->mask_prob));
+  KZ_TRY(kz_tf_lora_read_cfg(cfg, &m->lora));
   if (m->hidden % m->heads != 0)
     return kz_fail(KZ_ERR_INVALID_ARG, "model.hidden: %lld is not a multiple of model.heads (%lld)",
                    (long long)m->hidden, (long long)m->heads);

@@ -46,6 +46,7 @@ static kz_status load_hf(kz_nn_model *model, const char *weights_path, int heads
   for (int i = 0; i < m->n_named; i++) {
     const tf_named *t = &m->named[i];
     if (!heads && kz_hf_bert_is_head(t->name)) continue;
+    if (t->lora) continue; /* adapters come from PEFT files (tf_lora_peft.c) */
     kz_hf_slot *sl = &slots[n++];
     *sl = (kz_hf_slot){.name = t->name,
                        .data = base + t->offset,
@@ -144,6 +145,14 @@ kz_status kz_transformer_embedder_of(const kz_nn_model *src, int64_t max_len, kz
     return kz_fail(KZ_ERR_INVALID_ARG, "embed: the model is a %s, not a transformer",
                    kz_nn_base_c(src)->ops->type);
   const kz_tf *s = (const kz_tf *)src;
+  if (s->lora.enabled && !s->lora_merged) {
+    /* the encoder a LoRA model computes with: its adapters folded in */
+    kz_nn_model *plain = NULL;
+    KZ_TRY(kz_tf_lora_folded(s, &plain));
+    kz_status st = kz_transformer_embedder_of(plain, max_len, out);
+    kz_nn_base(plain)->ops->destroy(plain);
+    return st;
+  }
   if (max_len <= 0) max_len = s->max_len;
   if (max_len > s->max_len)
     return kz_fail(KZ_ERR_INVALID_ARG, "--max-len %lld: the model takes at most %lld tokens",
@@ -213,6 +222,14 @@ kz_status kz_transformer_export_hf(const kz_nn_model *model, const char *dir,
   if (strcmp(kz_nn_base_c(model)->ops->type, "transformer") != 0)
     return kz_fail(KZ_ERR_INVALID_ARG, "export: the model is a %s, not a transformer",
                    kz_nn_base_c(model)->ops->type);
+  if (m->lora.enabled) {
+    /* Hugging Face gets plain BERT weights: the adapters folded in */
+    kz_nn_model *plain = NULL;
+    KZ_TRY(kz_tf_lora_folded(m, &plain));
+    kz_status st = kz_transformer_export_hf(plain, dir, vocab_path, lowercase, overwrite);
+    kz_nn_base(plain)->ops->destroy(plain);
+    return st;
+  }
   kz_hf_bert_config c;
   kz_hf_bert_config_default(&c);
   c.vocab_size = m->vocab, c.hidden_size = m->hidden, c.num_hidden_layers = m->layers;

@@ -15,6 +15,7 @@
 #include "data/text/wordpiece.h"
 #include "kernels/core/arena.h"
 #include "kernels/core/backend.h"
+#include "models/transformer/tf_lora.h"
 #include "models/transformer/tf_metrics.h"
 #include "models/transformer/transformer.h"
 
@@ -39,6 +40,8 @@ typedef struct tf_params {
   kz_tensor mlm_w, mlm_b, mlm_ln_g, mlm_ln_b, mlm_bias; /* mlm */
   kz_tensor pool_w, pool_b;                             /* classification */
   kz_tensor out_w, out_b; /* classifier (classification, token_classification), qa_outputs */
+  /* LoRA adapters (tf_lora.h), after the head; data NULL where none */
+  kz_tensor lora_a[KZ_TF_MAX_LAYERS][TF_LORA_NMOD], lora_b[KZ_TF_MAX_LAYERS][TF_LORA_NMOD];
 } tf_params;
 
 typedef struct tf_named {
@@ -48,6 +51,7 @@ typedef struct tf_named {
   int64_t shape[2];
   int is_matrix; /* a Linear or embedding weight: initialised N(0, init_std) */
   int is_ln_gamma;
+  int lora; /* 1: a LoRA A (Kaiming-uniform), 2: a LoRA B (zero) */
 } tf_named;
 
 /* Special token ids of the data set's vocabulary (-1 when unknown). */
@@ -63,6 +67,9 @@ typedef struct kz_tf {
   int64_t layers, hidden, heads, ffn, max_len, vocab, type_vocab;
   double dropout, attn_dropout, init_std, ln_eps, mask_prob;
   tf_specials sp;
+  tf_lora_cfg lora;  /* model.lora; lora.enabled 0: no adapters */
+  int lora_merged;   /* the adapters are folded into the base weights (tf_lora.c) */
+  float *lora_saved; /* while merged: the adapted base weights as they were (host) */
 
   /* schema: field indices in the batch (-1 when absent) */
   int n_fields;
@@ -159,6 +166,29 @@ void kz_tf_detok_free(kz_tf_detok *d);
 
 /* tf_layout.c: train.init_from a transformer of another task */
 kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char *note, size_t cap);
+
+/* tf_lora.c: adapter sizes, trainable ranges, the adapter's forward and
+ * backward around a Linear of layer l (module k, output columns from col of
+ * y), merge */
+int64_t kz_tf_lora_in(const kz_tf *m, int k);
+int64_t kz_tf_lora_out(const kz_tf *m, int k);
+kz_status kz_tf_lora_finish(kz_tf *m);
+kz_status kz_tf_lora_alloc(const kz_tf *m, kz_arena *a, int64_t N, int k, int train,
+                           tf_lora_saved *sv);
+kz_status kz_tf_lora_fwd(kz_tf *m, int64_t l, int k, const kz_tensor *x, kz_tensor *y, int64_t col,
+                         tf_lora_saved *sv, int train, uint64_t seed);
+kz_status kz_tf_lora_bwd(kz_tf *m, int64_t l, int k, const kz_tensor *x, const kz_tensor *dy,
+                         int64_t col, const tf_lora_saved *sv, kz_tensor *dx, kz_tensor *du,
+                         kz_tensor *dxd);
+/* A new model without adapters whose weights are m's with the adapters
+ * folded in (W + scale B A): what `kaizen export --format safetensors`
+ * writes of a LoRA model. */
+kz_status kz_tf_lora_folded(const kz_tf *m, kz_nn_model **out);
+/* Whether the gradient of a tensor (a view of the gradient block) is wanted. */
+int kz_tf_wants_grad(const kz_tf *m, const kz_tensor *grad_view);
+struct json_t;
+struct json_t *kz_tf_lora_to_json(const kz_tf *m);
+kz_status kz_tf_lora_from_json(kz_tf *m, struct json_t *o);
 
 extern const kz_nn_model_ops kz_tf_ops;
 

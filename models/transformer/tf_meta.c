@@ -72,6 +72,7 @@ static json_t *build_meta(const kz_tf *m) {
   json_object_set_new(root, "classes", classes);
   json_object_set_new(root, "n_params", json_integer(m->base.info.n_params));
   json_object_set_new(root, "output_names", outputs);
+  if (m->lora.enabled) json_object_set_new(root, "lora", kz_tf_lora_to_json(m));
   if (m->tokenizer) json_object_set_new(root, "tokenizer", json_deep_copy(m->tokenizer));
   return root;
 }
@@ -115,9 +116,9 @@ static kz_status field(json_t *fields, const char *key, int n, int *out) {
 }
 
 static kz_status parse_meta(kz_tf *m, json_t *root) {
-  static const char *const top[] = {"type",         "version",      "config",    "special_ids",
-                                    "fields",       "label_name",   "classes",   "n_params",
-                                    "output_names", "input_schema", "tokenizer", NULL};
+  static const char *const top[] = {
+      "type",     "version",      "config",       "special_ids", "fields", "label_name", "classes",
+      "n_params", "output_names", "input_schema", "tokenizer",   "lora",   NULL};
   static const char *const cfgk[] = {
       "task",     "layers",        "hidden",     "heads",   "ffn",
       "max_len",  "vocab",         "type_vocab", "dropout", "attention_dropout",
@@ -184,6 +185,8 @@ static kz_status parse_meta(kz_tf *m, json_t *root) {
   int32_t nc = 0;
   kz_status st = kz_meta_strings(who, classes, "classes", "classes[]", &m->class_names, &nc);
   m->n_classes = (int)nc;
+  json_t *lora = json_object_get(root, "lora");
+  if (st == KZ_OK && lora) st = kz_tf_lora_from_json(m, lora);
   return st;
 }
 

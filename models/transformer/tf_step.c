@@ -41,6 +41,7 @@ typedef struct layer_acts {
   kz_tensor f2;           /* [N, H] */
   kz_tensor mean2, rstd2;
   kz_tensor qkv16, ctx16, h1_16, f1_16, f1a16; /* bf16 only */
+  tf_lora_saved lora[TF_LORA_NMOD];            /* adapters' saved inputs (tf_lora.c) */
 } layer_acts;
 
 typedef struct acts {
@@ -66,6 +67,7 @@ typedef struct acts {
    * cast of each output gradient a backward matmul reads */
   kz_tensor hg16, hza16, hn16;
   kz_tensor d16;
+  kz_tensor lora_du, lora_dxd; /* adapters' backward scratch [N, r], [N, max(H, F)] */
 } acts;
 
 static kz_status t1(kz_arena *a, kz_dtype dt, int64_t n, kz_tensor *t) {
@@ -187,6 +189,7 @@ static kz_status alloc_acts(const kz_tf *m, kz_arena *a, int64_t B, int64_t T, i
     KZ_TRY(t2(a, N, H, &L->f2));
     KZ_TRY(t1(a, KZ_F32, N, &L->mean2));
     KZ_TRY(t1(a, KZ_F32, N, &L->rstd2));
+    for (int k = 0; k < TF_LORA_NMOD; k++) KZ_TRY(kz_tf_lora_alloc(m, a, N, k, train, &L->lora[k]));
   }
   KZ_TRY(t2(a, M, H, &x->hg));
   KZ_TRY(t2(a, M, H, &x->hz));
@@ -219,6 +222,10 @@ static kz_status alloc_acts(const kz_tf *m, kz_arena *a, int64_t B, int64_t T, i
   KZ_TRY(t2(a, N, 3 * H, &x->dQ3));
   KZ_TRY(t2(a, M, H, &x->dh1));
   KZ_TRY(t2(a, M, H, &x->dh2));
+  if (m->lora.enabled) {
+    KZ_TRY(t2(a, N, m->lora.r, &x->lora_du));
+    if (m->lora.dropout > 0.0) KZ_TRY(t2(a, N, F > H ? F : H, &x->lora_dxd));
+  }
   /* the largest output gradient a layer's backward matmul reads, [N, 3H]
    * or [N, F], and at least one row of the head's (linear_bwd goes through
    * a larger one in blocks of rows) */
@@ -307,7 +314,8 @@ static kz_status resid_ln_bwd(kz_tf *m, const kz_tensor *dout, const kz_tensor *
   const int drop = m->dropout > 0.0;
   *dbranch = drop ? spare : dsum;
   return kz_op_residual_layernorm_bwd(m->stream, dout, out, NULL, g, b, NULL, rstd, dsum,
-                                      drop ? spare : NULL, dg, db, m->dropout, key,
+                                      drop ? spare : NULL, kz_tf_wants_grad(m, dg) ? dg : NULL,
+                                      kz_tf_wants_grad(m, db) ? db : NULL, m->dropout, key,
                                       (float)m->ln_eps, false);
 }
 
@@ -345,7 +353,8 @@ static kz_status linear(kz_tf *m, const acts *x, const kz_tensor *in, const kz_t
   return kz_op_bias_add(m->stream, y, b, y);
 }
 
-/* dw += dy^T in, db += colsum(dy), dx = dy w (dx NULL: not wanted). In
+/* dw += dy^T in, db += colsum(dy), dx = dy w (dx NULL: not wanted); a
+ * frozen weight or bias (a LoRA base weight) gets no gradient work. In
  * bf16 the two products read dy rounded to bf16 (x->d16), accumulating
  * into the f32 gradients; the bias gradient sums the f32 dy. d16 holds the
  * layers' largest dy; a larger one (the MLM decoder's [masked rows,
@@ -355,8 +364,9 @@ static kz_status linear_bwd(kz_tf *m, const acts *x, const kz_tensor *dy, const 
                             const kz_tensor *w, kz_tensor *dw, kz_tensor *db, kz_tensor *dx) {
   kz_tensor wt = weight(m, x, w);
   if (!x->bf) {
-    KZ_TRY(kz_op_matmul(m->stream, dy, in, dw, true, false, 1.0f, 1.0f));
-    KZ_TRY(kz_op_bias_add_bwd(m->stream, dy, db, true));
+    if (kz_tf_wants_grad(m, dw))
+      KZ_TRY(kz_op_matmul(m->stream, dy, in, dw, true, false, 1.0f, 1.0f));
+    if (kz_tf_wants_grad(m, db)) KZ_TRY(kz_op_bias_add_bwd(m->stream, dy, db, true));
     return dx ? kz_op_matmul(m->stream, dy, &wt, dx, false, false, 1.0f, 0.0f) : KZ_OK;
   }
   KZ_TRY(kz_op_bias_add_bwd(m->stream, dy, db, true));
@@ -414,6 +424,9 @@ static kz_status layer_fwd(kz_tf *m, acts *x, int64_t l, int train, uint64_t see
   ao.dropout = train ? m->attn_dropout : 0.0;
   ao.key = drop_key(seed, l + 1, 1);
   KZ_TRY(linear(m, x, operand(x, &x->x[l], &x->x16[l]), &P->qkv_w, &P->qkv_b, &L->qkv));
+  /* LoRA adapters (f32 only: kz_tf_run refuses them with bf16) */
+  for (int k = TF_LORA_Q; k <= TF_LORA_V; k++)
+    KZ_TRY(kz_tf_lora_fwd(m, l, k, &x->x[l], &L->qkv, k * m->hidden, &L->lora[k], train, seed));
   /* bf16: the attention reads qkv as rounded to bf16, the values its
    * backward will recompute the probabilities from */
   KZ_TRY(keep16(m, x, &L->qkv, &L->qkv16));
@@ -423,15 +436,18 @@ static kz_status layer_fwd(kz_tf *m, acts *x, int64_t l, int train, uint64_t see
   KZ_TRY(tf_attention_fwd(m->stream, &L->qkv, &L->ctx, sv, &x->lengths, &ao));
   KZ_TRY(keep16(m, x, &L->ctx, &L->ctx16));
   KZ_TRY(linear(m, x, operand(x, &L->ctx, &L->ctx16), &P->ao_w, &P->ao_b, &L->ao));
+  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_AO, &L->ctx, &L->ao, 0, &L->lora[TF_LORA_AO], train, seed));
   KZ_TRY(resid_ln_fwd(m, &L->ao, &x->x[l], &P->ln1_g, &P->ln1_b, &L->h1, &L->mean1, &L->rstd1,
                       train, drop_key(seed, l + 1, 2)));
   KZ_TRY(keep16(m, x, &L->h1, &L->h1_16));
   KZ_TRY(linear(m, x, operand(x, &L->h1, &L->h1_16), &P->fi_w, &P->fi_b, &L->f1));
+  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_FI, &L->h1, &L->f1, 0, &L->lora[TF_LORA_FI], train, seed));
   KZ_TRY(keep16(m, x, &L->f1, &L->f1_16));
   /* bf16: f1a is f1's buffer, GELU in place */
   KZ_TRY(kz_op_gelu(m->stream, &L->f1, &L->f1a, KZ_GELU_ERF));
   KZ_TRY(keep16(m, x, &L->f1a, &L->f1a16));
   KZ_TRY(linear(m, x, operand(x, &L->f1a, &L->f1a16), &P->fo_w, &P->fo_b, &L->f2));
+  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_FO, &L->f1a, &L->f2, 0, &L->lora[TF_LORA_FO], train, seed));
   KZ_TRY(resid_ln_fwd(m, &L->f2, &L->h1, &P->ln2_g, &P->ln2_b, &x->x[l + 1], &L->mean2, &L->rstd2,
                       train, drop_key(seed, l + 1, 3)));
   return keep16(m, x, &x->x[l + 1], &x->x16[l + 1]);
@@ -542,7 +558,8 @@ static kz_status head_bwd(kz_tf *m, acts *x, kz_tensor *dxl) {
                       &m->g.mlm_bias, &x->dh1));
     KZ_TRY(kz_fill_bytes(m->stream, x->dh2.data, 0, kz_tensor_bytes(&x->dh2)));
     KZ_TRY(kz_op_layernorm_bwd(m->stream, &x->dh1, &x->hza, &m->p.mlm_ln_g, &x->hmean, &x->hrstd,
-                               &x->dh2, &m->g.mlm_ln_g, &m->g.mlm_ln_b, true));
+                               &x->dh2, kz_tf_wants_grad(m, &m->g.mlm_ln_g) ? &m->g.mlm_ln_g : NULL,
+                               kz_tf_wants_grad(m, &m->g.mlm_ln_b) ? &m->g.mlm_ln_b : NULL, true));
     KZ_TRY(kz_op_gelu_bwd(m->stream, &x->hz, &x->dh2, &x->dh1, KZ_GELU_ERF, false));
     KZ_TRY(linear_bwd(m, x, &x->dh1, operand(x, &x->hg, &x->hg16), &m->p.mlm_w, &m->g.mlm_w,
                       &m->g.mlm_b, &x->dh2));
@@ -584,10 +601,14 @@ static kz_status layer_bwd(kz_tf *m, acts *x, int64_t l, uint64_t seed) {
                       drop_key(seed, l + 1, 3), &G->ln2_g, &G->ln2_b, &x->dB, &x->dC, &dbr));
   KZ_TRY(
       linear_bwd(m, x, dbr, operand(x, &L->f1a, &L->f1a16), &P->fo_w, &G->fo_w, &G->fo_b, &x->dF1));
+  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_FO, &L->f1a, dbr, 0, &L->lora[TF_LORA_FO], &x->dF1,
+                        &x->lora_du, &x->lora_dxd));
   KZ_TRY(load16(m, x, &L->f1_16, &L->f1));
   KZ_TRY(kz_op_gelu_bwd(m->stream, &L->f1, &x->dF1, &x->dF2, KZ_GELU_ERF, false));
   KZ_TRY(linear_bwd(m, x, &x->dF2, operand(x, &L->h1, &L->h1_16), &P->fi_w, &G->fi_w, &G->fi_b,
                     &x->dD));
+  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_FI, &L->h1, &x->dF2, 0, &L->lora[TF_LORA_FI], &x->dD,
+                        &x->lora_du, &x->lora_dxd));
   KZ_TRY(kz_op_add(m->stream, &x->dD, &x->dB, &x->dD)); /* d(h1) */
   /* attention LayerNorm: dB = d(r1) (the residual's gradient into x[l]) */
   KZ_TRY(load16(m, x, &L->h1_16, &L->h1));
@@ -595,11 +616,16 @@ static kz_status layer_bwd(kz_tf *m, acts *x, int64_t l, uint64_t seed) {
                       &G->ln1_g, &G->ln1_b, &x->dB, &x->dC, &dbr));
   KZ_TRY(
       linear_bwd(m, x, dbr, operand(x, &L->ctx, &L->ctx16), &P->ao_w, &G->ao_w, &G->ao_b, &x->dD));
+  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_AO, &L->ctx, dbr, 0, &L->lora[TF_LORA_AO], &x->dD,
+                        &x->lora_du, &x->lora_dxd));
   KZ_TRY(load16(m, x, &L->qkv16, &L->qkv));
   KZ_TRY(load16(m, x, &L->ctx16, &L->ctx));
   KZ_TRY(tf_attention_bwd(m->stream, &L->qkv, &L->ctx, &x->dD, &L->att, &x->lengths, &ao, &x->dQ3));
   KZ_TRY(linear_bwd(m, x, &x->dQ3, operand(x, &x->x[l], &x->x16[l]), &P->qkv_w, &G->qkv_w,
                     &G->qkv_b, &x->dA));
+  for (int k = TF_LORA_Q; k <= TF_LORA_V; k++)
+    KZ_TRY(kz_tf_lora_bwd(m, l, k, &x->x[l], &x->dQ3, k * m->hidden, &L->lora[k], &x->dA,
+                          &x->lora_du, &x->lora_dxd));
   return kz_op_add(m->stream, &x->dA, &x->dB, &x->dA);
 }
 
@@ -610,6 +636,11 @@ static kz_status layer_bwd(kz_tf *m, acts *x, int64_t l, uint64_t seed) {
  * before the word scatter. */
 static kz_status embed_bwd(kz_tf *m, acts *x, const int32_t *ids) {
   const int64_t H = m->hidden;
+  /* frozen embeddings (LoRA): nothing below them to differentiate */
+  if (!kz_tf_wants_grad(m, &m->g.wte) && !kz_tf_wants_grad(m, &m->g.wpe) &&
+      !kz_tf_wants_grad(m, &m->g.wtt) && !kz_tf_wants_grad(m, &m->g.eln_g) &&
+      !kz_tf_wants_grad(m, &m->g.eln_b))
+    return KZ_OK;
   if (m->dropout > 0.0) KZ_TRY(kz_op_dropout_bwd(m->stream, &x->dA, &x->e_mask, &x->dA, false));
   KZ_TRY(kz_fill_bytes(m->stream, x->dB.data, 0, kz_tensor_bytes(&x->dB)));
   KZ_TRY(kz_op_layernorm_bwd(m->stream, &x->dA, &x->e_sum, &m->p.eln_g, &x->e_mean, &x->e_rstd,
@@ -659,6 +690,14 @@ kz_status kz_tf_run(kz_tf *m, const kz_tf_inputs *in, int train, double weight,
                     uint64_t dropout_seed, double *loss, float *item_loss) {
   *loss = 0.0;
   KZ_TRY(check_inputs(m, in));
+  if (train && m->lora_merged)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "transformer: the LoRA adapters are merged into the base weights; unmerge "
+                   "them before training");
+  if (m->lora.enabled && m->base.params_bf16.data)
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "transformer: LoRA adapters with bf16 mixed precision are not implemented yet "
+                   "(train.precision fp32)");
   const int64_t B = in->B, T = in->T, N = B * T;
   const int has_labels = m->task == TF_MLM ? in->mask_pos != NULL : in->labels != NULL;
   int64_t M = m->task == TF_MLM ? in->n_masked : m->task == TF_CLS ? B : N;
