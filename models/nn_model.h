@@ -59,6 +59,7 @@ typedef struct kz_nn_metrics {
 typedef struct kz_nn_predict_opts {
   const char *plot;        /* an SVG of one series' history and its forecast band */
   const char *plot_series; /* which series (by name); NULL: the first */
+  int quiet;               /* no notes on stderr */
 } kz_nn_predict_opts;
 
 typedef struct kz_nn_model_ops {

@@ -249,6 +249,9 @@ awk -v a="$with" -v b="$(echo "$evc" | metric q_risk_p50)" \
 "$kaizen" predict --model "$runc/model.kzm" --data "$tmp/promo" --out "$tmp/promo_pred.csv" \
   2>"$tmp/e" || fail "predict categoricals: $(cat "$tmp/e")"
 grep -q "carried forward" "$tmp/e" || fail "predict categoricals: no note: $(cat "$tmp/e")"
+"$kaizen" predict --model "$runc/model.kzm" --data "$tmp/promo" --out "$tmp/promo_pred.csv" \
+  --overwrite --quiet 2>"$tmp/e" || fail "predict --quiet: $(cat "$tmp/e")"
+[ -s "$tmp/e" ] && fail "predict --quiet wrote notes: $(cat "$tmp/e")"
 grep -q '"encoder":{"target":[0-9.e-]*,"relative_time":[0-9.e-]*,"weather":[0-9.e-]*,"promo":' \
   "$tmp/promo_pred.csv.interpret.json" || fail "categorical names: $(head -c 300 "$tmp/promo_pred.csv.interpret.json")"
 grep -q '"decoder":{"relative_time":[0-9.e-]*,"promo":' "$tmp/promo_pred.csv.interpret.json" ||

@@ -93,6 +93,10 @@ tft_eval=$("$kaizen" eval --model "$work/runs/demo/txhousing_tft/model.kzm" \
   --data "$work/data/txhousing" --device cpu)
 qr_tft=$(echo "$tft_eval" | awk '$1 == "q_risk_p50" { print $2 }')
 qr_naive=$(echo "$tft_eval" | awk '$1 == "naive_q_risk_p50" { print $2 }')
+# its forecasts after the last month, and Houston's as an SVG (history, median, p10-p90 band)
+"$kaizen" predict --model "$work/runs/demo/txhousing_tft/model.kzm" --data "$work/data/txhousing" \
+  --out "$work/txhousing_forecast.csv" --plot "$work/txhousing_houston.svg" --plot-series Houston \
+  --device cpu --quiet
 
 echo
 echo "== evaluation on the held-out 20% (txhousing: the last 13 months; kaizen eval)"
@@ -118,3 +122,4 @@ echo "== kaizen runs compare: both families report the same metrics (docs/RUNS.m
   grep -E '^(run|model_type|best_metric|best_value|final_step|final) '
 "$kaizen" runs plot demo/letter_mlp demo/letter_gbdt --runs-dir "$work/runs" \
   --metric valid/accuracy --out "$work/letter_valid_accuracy.svg"
+echo "wrote $work/txhousing_houston.svg (the TFT's forecast of Houston's sales, beside its history)"

@@ -328,7 +328,7 @@ kz_status kz_predict_job(const kz_predict_request *r) {
         ds = kz_fail(KZ_ERR_INVALID_ARG, "--plot %s exists; pass --overwrite to replace it",
                      r->plot);
     }
-    kz_nn_predict_opts po = {.plot = r->plot, .plot_series = r->plot_series};
+    kz_nn_predict_opts po = {.plot = r->plot, .plot_series = r->plot_series, .quiet = r->quiet};
     if (ds == KZ_OK) ds = kz_nn_base(dnn)->ops->predict_dataset(dnn, r->data, r->out, &po);
     kz_predictor_close(p);
     return ds;

@@ -496,7 +496,7 @@ kz_status kz_tft_predict_dataset(kz_nn_model *model, const char *path, const cha
   if (rc == KZ_OK) rc = write_forecasts(m, &st, nw, pred, out_path, &crossing);
   if (rc == KZ_OK) rc = write_interpretation(m, out_path);
   if (rc == KZ_OK && opts && opts->plot) rc = write_plot(m, &st, nw, pred, opts);
-  if (rc == KZ_OK) {
+  if (rc == KZ_OK && !(opts && opts->quiet)) {
     fprintf(stderr, "kaizen: tft: %lld series, %lld steps each", (long long)nw, (long long)dm->tau);
     if (crossing) fprintf(stderr, ", %lld crossing quantile pairs", (long long)crossing);
     if (m->n_known_cols + m->n_kcat > 0)
