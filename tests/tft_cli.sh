@@ -63,6 +63,7 @@ run=$(echo "$out" | sed -n 's/.* run \(.*\)$/\1/p')
 echo "$out" | grep -q "^tft valid/q_risk_p10=.* valid/q_risk_p50=.* valid/naive_q_risk_p50=" ||
   fail "train txhousing: final line: $out"
 [ -f "$run/model.kzm" ] || fail "txhousing: no model.kzm in '$run'"
+cp "$run/model.kzm" "$tmp/tx_model.kzm" 2>/dev/null # the continual bad case (bad() clears runs/)
 ev=$("$kaizen" eval --model "$run/model.kzm" --data "$tmp/tx" 2>&1) || fail "eval txhousing: $ev"
 for m in q_risk_p10 q_risk_p50 q_risk_p90 mae smape naive_q_risk_p50 naive_mae naive_smape; do
   v=$(echo "$ev" | metric "$m")
@@ -296,6 +297,9 @@ job "$tmp/b8.yaml" "$tmp/tx" 24 6 12 5 "lags: [12, 3]"
 bad "lag shorter than the horizon" "model.lags\[1\]: 3; a lag is a known input only from the horizon (6)" "$tmp/b8.yaml"
 job "$tmp/b9.yaml" "$tmp/tx" 24 6 12 5 "transform: sqrt"
 bad "unknown transform" "transform" "$tmp/b9.yaml"
+job "$tmp/b10.yaml" "$tmp/tx" 24 6 12 5
+sed -i "/^train:/a\\  init_from: $tmp/tx_model.kzm\\n  continual:\\n    old_data: $tmp/tx\\n    replay: 0.3" "$tmp/b10.yaml"
+bad "continual replay on a window model" "train.continual: replay and ewc_lambda need a model trained on rows" "$tmp/b10.yaml"
 job "$tmp/b4.yaml" "$tmp/tx" 24 6 12 5
 sed -i 's/heads: 4/heads: 3/' "$tmp/b4.yaml"
 bad "heads must divide hidden" "does not divide" "$tmp/b4.yaml"
