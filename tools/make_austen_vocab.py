@@ -9,7 +9,8 @@ merges as freq(ab)/(freq(a)freq(b)), which at 8000 tokens still lacks "the"; thi
 Hugging Face tokenizers' WordPieceTrainer (frequency merges), as tools/make_wordpiece_fixture.py.
 
   python tools/make_austen_vocab.py --austen ../shared/data/austen.csv \
-      --exclude-shard data/austen40/valid-00000.h5 --size 12000 --out data/vocab_austen12k.txt
+      --exclude-shard data/austen40/valid-00000.h5 --size 12000 --out data/vocab_austen12k.txt \
+      --write-csv data/austen_novalid.csv
 
 --exclude-shard names a kaizen text shard (any number of times); the lines of its `text` column
 are left out (read with h5dump, so no h5py is needed). Needs `tokenizers` (e.g. /work/venv).
@@ -42,12 +43,20 @@ def main():
     ap.add_argument("--exclude-shard", action="append", default=[])
     ap.add_argument("--size", type=int, default=12000)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--write-csv", help="also write the lines trained on (text,book) to this CSV, "
+                    "the MLM pre-training corpus of configs/jobs/austen_mlm_q.yaml")
     a = ap.parse_args()
     held_out = set()
     for p in a.exclude_shard:
         held_out.update(shard_texts(p))
-    lines = [r["text"] for r in csv.DictReader(open(a.austen, encoding="utf-8"))]
+    rows = list(csv.DictReader(open(a.austen, encoding="utf-8")))
+    lines = [r["text"] for r in rows]
     keep = [t for t in lines if t.strip() and t not in held_out]
+    if a.write_csv:
+        with open(a.write_csv, "w", encoding="utf-8", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+            w.writeheader()
+            w.writerows(r for r in rows if r["text"].strip() and r["text"] not in held_out)
     print(f"{len(lines)} lines, {len(held_out)} distinct held-out texts, training on {len(keep)}")
     tok = BertWordPieceTokenizer(lowercase=False, strip_accents=False, clean_text=True)
     tok.train_from_iterator(keep, vocab_size=a.size, min_frequency=2,
