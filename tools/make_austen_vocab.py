@@ -9,11 +9,14 @@ merges as freq(ab)/(freq(a)freq(b)), which at 8000 tokens still lacks "the"; thi
 Hugging Face tokenizers' WordPieceTrainer (frequency merges), as tools/make_wordpiece_fixture.py.
 
   python tools/make_austen_vocab.py --austen ../shared/data/austen.csv \
-      --exclude-shard data/austen40/valid-00000.h5 --size 12000 --out data/vocab_austen12k.txt \
+      --exclude-shard data/austen40/valid-00000.h5 --size 12000 --out configs/vocab_austen12k_cased.txt \
       --write-csv data/austen_novalid.csv
 
 --exclude-shard names a kaizen text shard (any number of times); the lines of its `text` column
 are left out (read with h5dump, so no h5py is needed). Needs `tokenizers` (e.g. /work/venv).
+The trainer breaks ties between equal merges in no fixed order, so a rerun gives the same tokens
+in a slightly different order (other ids): the vocabulary of the 2026-12-07 runs is committed as
+configs/vocab_austen12k_cased.txt (the CSV of --write-csv is reproduced exactly).
 """
 import argparse
 import csv
