@@ -9,7 +9,7 @@ merges as freq(ab)/(freq(a)freq(b)), which at 8000 tokens still lacks "the"; thi
 Hugging Face tokenizers' WordPieceTrainer (frequency merges), as tools/make_wordpiece_fixture.py.
 
   python tools/make_austen_vocab.py --austen ../shared/data/austen.csv \
-      --exclude-shard data/austen40/valid-00000.h5 --size 12000 --out configs/vocab_austen12k_cased.txt \
+      --exclude-shard data/austen40/valid-00000.h5 --size 12000 --out data/vocab12k.txt \
       --write-csv data/austen_novalid.csv
 
 --exclude-shard names a kaizen text shard (any number of times); the lines of its `text` column
