@@ -1,12 +1,15 @@
-/* Helper of bench/transformer_cpu.sh (built with the tests): masked-LM
- * training steps of the transformer encoder on random token ids, as the
- * trainer takes them (zero the gradients, forward + loss + backward, one
- * AdamW step over every parameter), on the CPU.
+/* Helper of bench/transformer_cpu.sh and bench/gpu_first_run.sh (built
+ * with the tests): masked-LM training steps of the transformer encoder on
+ * random token ids, as the trainer takes them (zero the gradients, forward
+ * + loss + backward, one AdamW step over every parameter), on the CPU
+ * unless DEVICE says cuda, in fp32 unless PRECISION says bf16
+ * (train.precision: bf16 matmuls and saved activations, the AdamW step
+ * rewriting the bf16 weight copy).
  *
- *   bench_transformer time LAYERS HIDDEN HEADS FFN SEQ BATCH VOCAB STEPS
+ *   bench_transformer time LAYERS HIDDEN HEADS FFN SEQ BATCH VOCAB STEPS [DEVICE [PRECISION]]
  *       median step time after 2 warm-up steps, training tokens/s (BATCH *
  *       SEQ per step) and model GFLOP/s (count below).
- *   bench_transformer mem LAYERS HIDDEN HEADS FFN SEQ BATCH VOCAB
+ *   bench_transformer mem LAYERS HIDDEN HEADS FFN SEQ BATCH VOCAB [DEVICE [PRECISION]]
  *       one training step; peak resident memory and its growth over the
  *       resident memory before the step (model, gradients, AdamW state
  *       already allocated and touched). max_len = SEQ, so the activation
@@ -39,6 +42,8 @@
 
 typedef struct cfg {
   int64_t L, H, nh, F, T, B, V;
+  kz_device dev;
+  int bf16;
 } cfg;
 
 static double clock_s(clockid_t id) {
@@ -75,8 +80,9 @@ static kz_nn_model *make_model(const cfg *c) {
            (long long)c->L, (long long)c->H, (long long)c->nh, (long long)c->F, (long long)c->T,
            (long long)c->V, (long long)c->T);
   kz_nn_model *m = NULL;
-  if (kz_transformer_from_meta(meta, (kz_device){KZ_DEVICE_CPU, 0}, -1, &m) != KZ_OK ||
-      kz_nn_base(m)->ops->init_params(m, 1) != KZ_OK) {
+  if (kz_transformer_from_meta(meta, c->dev, -1, &m) != KZ_OK ||
+      kz_nn_base(m)->ops->init_params(m, 1) != KZ_OK ||
+      kz_nn_set_precision(m, c->bf16 ? "bf16" : "fp32") != KZ_OK) {
     fprintf(stderr, "bench_transformer: %s\n", kz_last_error());
     return NULL;
   }
@@ -107,14 +113,14 @@ static void draw(const cfg *c, batch *b) {
 typedef struct trainer {
   kz_nn_model *m;
   kz_stream *s;
-  float *mom, *var;
+  kz_tensor mom, var; /* AdamW state on the model's device */
   int64_t step;
 } trainer;
 
 static kz_status train_step(trainer *t, const cfg *c, const batch *b) {
   kz_nn_model_base *base = kz_nn_base(t->m);
-  const int64_t np = base->info.n_params;
-  memset(base->grads.data, 0, (size_t)np * sizeof(float));
+  KZ_TRY(kz_fill_bytes(t->s, base->grads.data, 0, kz_tensor_bytes(&base->grads)));
+  KZ_TRY(kz_stream_sync(t->s));
   kz_tf_inputs in = {.B = c->B,
                      .T = c->T,
                      .ids = b->ids,
@@ -124,8 +130,6 @@ static kz_status train_step(trainer *t, const cfg *c, const batch *b) {
                      .mask_target = b->tgt};
   double loss = 0;
   KZ_TRY(kz_transformer_step(t->m, &in, 1, 1.0, (uint64_t)t->step + 11, &loss));
-  kz_tensor tm = kz_tensor_view(t->mom, KZ_F32, base->device, 1, np);
-  kz_tensor tv = kz_tensor_view(t->var, KZ_F32, base->device, 1, np);
   kz_adamw_hparams h = {.lr = 1e-4f,
                         .beta1 = 0.9f,
                         .beta2 = 0.999f,
@@ -133,7 +137,8 @@ static kz_status train_step(trainer *t, const cfg *c, const batch *b) {
                         .weight_decay = 0.01f,
                         .grad_scale = 1.0f,
                         .step = ++t->step};
-  KZ_TRY(kz_op_adamw(t->s, &base->params, &base->grads, &tm, &tv, NULL, &h));
+  KZ_TRY(kz_op_adamw(t->s, &base->params, &base->grads, &t->mom, &t->var,
+                     base->params_bf16.data ? &base->params_bf16 : NULL, &h));
   return kz_stream_sync(t->s);
 }
 
@@ -164,7 +169,9 @@ static int body(trainer *tp, const cfg *c, batch *bp, int steps, int mem) {
   batch b = *bp;
   const int64_t N = c->B * c->T;
   const int64_t np = kz_nn_base(t.m)->info.n_params;
-  memset(kz_nn_base(t.m)->grads.data, 0, (size_t)np * 4);
+  const char *what = c->bf16 ? "bf16" : "fp32";
+  char dev[32];
+  kz_device_format(c->dev, dev, sizeof dev);
   if (mem) {
     draw(c, &b);
     double before = rss_mib();
@@ -176,10 +183,11 @@ static int body(trainer *tp, const cfg *c, batch *bp, int steps, int mem) {
     const kz_tf *tf = (const kz_tf *)t.m;
     double arena = tf->arena ? (double)kz_arena_capacity(tf->arena) / (1024.0 * 1024.0) : 0.0;
     printf("mem L %lld H %lld T %4lld B %lld V %lld  params %lld  RSS before %8.1f MiB  peak %8.1f "
-           "MiB  step working memory %8.1f MiB  activation arena %8.1f MiB (%.1f KiB per token)\n",
+           "MiB  step working memory %8.1f MiB  activation arena %8.1f MiB (%.1f KiB per token)  "
+           "[%s %s]\n",
            (long long)c->L, (long long)c->H, (long long)c->T, (long long)c->B, (long long)c->V,
            (long long)np, before, peak, peak - before, arena,
-           arena * 1024.0 / (double)(c->B * c->T));
+           arena * 1024.0 / (double)(c->B * c->T), dev, what);
     return 0;
   }
   double *ts = calloc((size_t)steps, sizeof(double)), masked = 0;
@@ -204,10 +212,11 @@ static int body(trainer *tp, const cfg *c, batch *bp, int steps, int mem) {
   double fl = step_flops(c, M);
   printf("kaizen L %lld H %lld heads %lld F %lld T %lld B %lld V %lld params %lld: step %.1f ms "
          "(median of %d), tokens/s %.1f, model GFLOP/s %.2f; CPU time %.1f ms, cpu_tokens/s %.1f, "
-         "model GFLOP per CPU-s %.2f (%.2f GFLOP/step, %lld masked rows)\n",
+         "model GFLOP per CPU-s %.2f (%.2f GFLOP/step, %lld masked rows)  [%s %s]\n",
          (long long)c->L, (long long)c->H, (long long)c->nh, (long long)c->F, (long long)c->T,
          (long long)c->B, (long long)c->V, (long long)np, med * 1e3, steps, (double)N / med,
-         fl / med * 1e-9, cmed * 1e3, (double)N / cmed, fl / cmed * 1e-9, fl * 1e-9, (long long)M);
+         fl / med * 1e-9, cmed * 1e3, (double)N / cmed, fl / cmed * 1e-9, fl * 1e-9, (long long)M,
+         dev, what);
   free(ts), free(cs);
   return 0;
 fail:
@@ -219,17 +228,24 @@ static int run(const cfg *c, int steps, int mem) {
   const int64_t N = c->B * c->T;
   batch b = {calloc((size_t)N, 4), calloc((size_t)c->B, 4), calloc((size_t)N, 4),
              calloc((size_t)N, 4), 0};
-  trainer t = {make_model(c), NULL, NULL, NULL, 0};
+  trainer t = {make_model(c), NULL, {0}, {0}, 0};
   int rc = 1;
   if (t.m && b.ids && b.lengths && b.pos && b.tgt) {
-    const int64_t np = kz_nn_base(t.m)->info.n_params;
-    t.mom = calloc((size_t)np, 4), t.var = calloc((size_t)np, 4);
-    if (t.mom && t.var && kz_stream_create(kz_nn_base(t.m)->device, &t.s) == KZ_OK)
+    int64_t np = kz_nn_base(t.m)->info.n_params;
+    if (kz_stream_create(c->dev, &t.s) == KZ_OK &&
+        kz_tensor_alloc(c->dev, KZ_F32, 1, &np, &t.mom) == KZ_OK &&
+        kz_tensor_alloc(c->dev, KZ_F32, 1, &np, &t.var) == KZ_OK &&
+        kz_fill_bytes(t.s, t.mom.data, 0, kz_tensor_bytes(&t.mom)) == KZ_OK &&
+        kz_fill_bytes(t.s, t.var.data, 0, kz_tensor_bytes(&t.var)) == KZ_OK)
       rc = body(&t, c, &b, steps, mem);
+    else
+      fprintf(stderr, "bench_transformer: %s\n", kz_last_error());
   }
+  kz_tensor_free(&t.mom);
+  kz_tensor_free(&t.var);
   if (t.s) kz_stream_destroy(t.s);
   if (t.m) kz_nn_base(t.m)->ops->destroy(t.m);
-  free(t.mom), free(t.var), free(b.ids), free(b.lengths), free(b.pos), free(b.tgt);
+  free(b.ids), free(b.lengths), free(b.pos), free(b.tgt);
   return rc;
 }
 
@@ -262,14 +278,22 @@ static int run_peak(int repeat) {
 
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "peak")) return run_peak(atoi(argv[2]));
-  int is_time = argc == 10 && !strcmp(argv[1], "time");
-  int is_mem = argc == 9 && !strcmp(argv[1], "mem");
-  if (!is_time && !is_mem) {
-    fprintf(stderr, "usage: bench_transformer time L H HEADS F T B V STEPS | "
-                    "mem L H HEADS F T B V | peak REPEAT\n");
+  int is_time = argc >= 10 && argc <= 12 && !strcmp(argv[1], "time");
+  int is_mem = argc >= 9 && argc <= 11 && !strcmp(argv[1], "mem");
+  const int opt = is_time ? 10 : 9; /* first optional argument */
+  cfg c = {0};
+  if ((is_time || is_mem) && argc > opt && kz_device_parse(argv[opt], &c.dev) != KZ_OK) {
+    fprintf(stderr, "bench_transformer: %s\n", kz_last_error());
     return 2;
   }
-  cfg c = {atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]),
-           atoll(argv[6]), atoll(argv[7]), atoll(argv[8])};
+  if (argc > opt + 1) c.bf16 = !strcmp(argv[opt + 1], "bf16");
+  if ((!is_time && !is_mem) || (argc > opt + 1 && !c.bf16 && strcmp(argv[opt + 1], "fp32"))) {
+    fprintf(stderr, "usage: bench_transformer time L H HEADS F T B V STEPS [DEVICE [PRECISION]] | "
+                    "mem L H HEADS F T B V [DEVICE [PRECISION]] | peak REPEAT\n"
+                    "  DEVICE cpu (default) or cuda[:N]; PRECISION fp32 (default) or bf16\n");
+    return 2;
+  }
+  c.L = atoll(argv[2]), c.H = atoll(argv[3]), c.nh = atoll(argv[4]), c.F = atoll(argv[5]);
+  c.T = atoll(argv[6]), c.B = atoll(argv[7]), c.V = atoll(argv[8]);
   return run(&c, is_time ? atoi(argv[9]) : 0, is_mem);
 }

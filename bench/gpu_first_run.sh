@@ -29,7 +29,10 @@
 #             histograms make the booster deterministic), once more under each
 #             unusual config (also identical: launch shapes must not change the
 #             sums), and once on the CPU for the record (metrics side by side)
-#   bench     the kernel benchmarks (bench/kernels.sh --device cuda)
+#   bench     the kernel benchmarks (bench/kernels.sh --device cuda), then
+#             transformer MLM training steps in fp32 and train.precision bf16
+#             (bench_transformer on cuda:0, two model sizes): tokens/s and
+#             activation arena, one INFO line each in the summary
 #
 # Everything goes to bench/results/<date>-<gpu>-first-run/ (the GPU named as
 # nvidia-smi names it, e.g. 2026-12-07-h100-80gb-hbm3-first-run/): one log
@@ -261,6 +264,31 @@ if wants bench; then
   [ "$quick" -eq 1 ] && repeat=3
   step bench-kernels "$root/bench/kernels.sh" "$build" --device cuda --repeat "$repeat"
   cp "$out/bench-kernels.log" "$root/bench/results/$(date -u +%F)-$slug.txt"
+  # transformer MLM training steps on cuda:0, fp32 and train.precision bf16
+  # (bench/bench_transformer.c): bench/transformer_cpu.sh's model (4 layers,
+  # hidden 256, seq 128, batch 16) and a BERT-base-sized one (12 layers,
+  # hidden 768, 12 heads, ffn 3072, seq 128, batch 32), then one line each
+  # of training tokens/s and the bf16/fp32 ratio in the summary
+  bt="$build/tests/bench_transformer"
+  tsteps=10
+  [ "$quick" -eq 1 ] && tsteps=3
+  for shape in "small 4 256 4 1024 128 16" "base 12 768 12 3072 128 32"; do
+    # shellcheck disable=SC2086 # the shape's numbers are meant to split
+    set -- $shape
+    name="$1"
+    shift
+    for p in fp32 bf16; do
+      step "bench-transformer-$name-$p" "$bt" time "$@" 30522 "$tsteps" cuda "$p"
+      step "bench-transformer-mem-$name-$p" "$bt" mem "$@" 30522 cuda "$p"
+    done
+    tok() { sed -n 's/.* tokens\/s \([0-9.]*\),.*/\1/p' "$out/bench-transformer-$name-$1.log" | tail -n 1; }
+    arena() { sed -n 's/.*activation arena *\([0-9.]*\) MiB.*/\1/p' "$out/bench-transformer-mem-$name-$1.log" | tail -n 1; }
+    t32=$(tok fp32) t16=$(tok bf16)
+    printf '%-8s %-48s  fp32 %s, bf16 %s tokens/s (bf16/fp32 %s); arena fp32 %s, bf16 %s MiB\n' INFO \
+      "transformer-$name-tokens-per-s" "${t32:-?}" "${t16:-?}" \
+      "$(awk -v a="${t16:-0}" -v b="${t32:-0}" 'BEGIN{if (b > 0) printf "%.2fx", a/b; else print "?"}')" \
+      "$(arena fp32)" "$(arena bf16)" | tee -a "$summary" >&2
+  done
 fi
 
 echo "gpu_first_run: $failed step(s) not passed; summary: $summary" >&2

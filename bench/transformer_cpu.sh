@@ -13,7 +13,11 @@
 # after 2 warm-up steps. kaizen computes the vocabulary decoder on the
 # masked rows only, PyTorch on every position: tokens/s compares the work
 # as each library does it; the GFLOP/s count kaizen's own FLOPs
-# (bench/bench_transformer.c). The ratio kaizen/PyTorch is printed last.
+# (bench/bench_transformer.c). Then kaizen's train.precision bf16 at
+# BF16_TS (default seq 128): step time and activation arena beside fp32's
+# (the CPU GEMM widens bf16 operands to f32, so bf16 is slower here; the
+# GPU's numbers come from bench/gpu_first_run.sh). The ratio
+# kaizen/PyTorch is printed last.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,6 +34,7 @@ export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 OMP_WAIT_POLIC
 L=4 H=256 NH=4 F=1024 B=16 V=30522 STEPS="${STEPS:-5}" WARMUP="${WARMUP:-2}"
 Ts="${TS:-128 512}"
 MEM_TS="${MEM_TS:-128 256 512 1024}"
+BF16_TS="${BF16_TS:-128}"
 
 echo "# transformer MLM training, CPU, $(date -u +%FT%TZ), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "# host: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(uname -n)"
@@ -71,6 +76,17 @@ echo "## peak memory of one kaizen training step (max_len = seq), one process ea
 echo "## (step working memory = peak RSS minus RSS before the step: parameters, gradients and AdamW state"
 echo "##  already resident; the attention part is B*heads*T floats of log-sum-exp per layer, linear in T)"
 for T in $MEM_TS; do "$exe" mem $L $H $NH $F "$T" $B $V; done
+bf16_summary=()
+for T in $BF16_TS; do
+  echo
+  echo "## seq $T, train.precision bf16: $exe time $L $H $NH $F $T $B $V $STEPS cpu bf16 (and mem, fp32 and bf16)"
+  k16=$("$exe" time $L $H $NH $F "$T" $B $V "$STEPS" cpu bf16)
+  echo "$k16"
+  "$exe" mem $L $H $NH $F "$T" $B $V cpu fp32
+  "$exe" mem $L $H $NH $F "$T" $B $V cpu bf16
+  bf16_summary+=("seq $T bf16 (CPU): kaizen tokens/s $(echo "$k16" | sed -n 's/.* tokens\/s \([0-9.]*\),.*/\1/p'), cpu_tokens/s $(echo "$k16" | sed -n 's/.*cpu_tokens\/s \([0-9.]*\),.*/\1/p') (fp32 above)")
+done
 echo
 echo "## summary (one run, same machine)"
+for s in "${bf16_summary[@]}"; do echo "$s"; done
 for s in "${summary[@]}"; do echo "$s"; done

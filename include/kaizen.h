@@ -241,7 +241,9 @@ const char *kz_infer_response_model(const kz_infer_response *r);
 int64_t kz_infer_response_version(const kz_infer_response *r);
 const char *kz_infer_response_id(const kz_infer_response *r); /* "" when none */
 int kz_infer_response_output_count(const kz_infer_response *r);
-/* Output k (FP64, shape [rows]); data lives as long as the response. */
+/* Output k: FP64 [rows] for the tabular families; a transformer's also
+ * BYTES (const char *const *, NULL entries for padding), INT64 and
+ * [rows, cols] (docs/SERVING.md). data lives as long as the response. */
 kz_status kz_infer_response_output(const kz_infer_response *r, int k, kz_infer_tensor *out);
 /* Microseconds: waiting in the queue, the model run (the whole batch), in all. */
 void kz_infer_response_timings(const kz_infer_response *r, int64_t *queue_us, int64_t *compute_us,

@@ -118,6 +118,11 @@
   X(cast_bf16_to_f32, cast_bf16_to_f32, KZ_NO("casts have no gradient"), KZ_YES, KZ_YES,           \
     (kz_stream *s, const uint16_t *x, float *y, int64_t n),                                        \
     "0", "6*N", 0, 0, "widen (bit exact)")                                                         \
+  X(ewc_grad, ewc_grad, KZ_NO("itself a gradient: ewc/penalty_gradient checks it"),               \
+    KZ_YES, KZ_YES,                                                                                \
+    (kz_stream *s, const float *params, const float *anchor, const float *fisher, float *grads,    \
+     int64_t n, float lambda),                                                                     \
+    "4*N", "20*N", 1e-12, 0, "grads += lambda * fisher * (params - anchor) (EWC)")                 \
   X(bias_gelu, bias_gelu_fwd, KZ_NO("fused: bias_add and gelu have the gradient cases"),           \
     KZ_YES, KZ_UNFUSED("bias_add, then gelu in place"),                                            \
     (kz_stream *s, const float *x, const float *bias, float *y, int64_t rows, int64_t cols,        \
@@ -234,7 +239,18 @@
      const float *dout, const float *lse, float *dq, float *dk, float *dv,                         \
      const kz_attn_shape *sh, bool accumulate),                                                    \
     "10*B*H*T*T*D (recomputes the scores)", "4*(8*B*T*H*D + B*H*T) (+ acc reads)", 1e-9, 0,        \
-    "dq, dk, dv (+)= gradients from o and lse (any may be NULL); mask regenerated")
+    "dq, dk, dv (+)= gradients from o and lse (any may be NULL); mask regenerated")              \
+  X(lora, lora_fwd, KZ_YES, KZ_YES, KZ_YES,                                                        \
+    (kz_stream *s, const float *x, const float *a, const float *b, float *u, float *y,             \
+     int64_t rows, int64_t in, int64_t rank, int64_t out, int64_t ldy, float scale),               \
+    "2*R*r*(K + M)", "4*(R*K + r*K + M*r + R*r + 2*R*M)", 1e-8, 0,                                 \
+    "LoRA: u = x A^T, y[:, :M] += scale * u B^T (y's rows ldy apart); two GEMMs, one op")          \
+  X(lora_bwd, lora_bwd, KZ_NO("the backward of lora"), KZ_YES, KZ_YES,                             \
+    (kz_stream *s, const float *x, const float *a, const float *b, const float *u,                 \
+     const float *dy, float *du, float *dx, float *da, float *db, int64_t rows, int64_t in,        \
+     int64_t rank, int64_t out, int64_t ldy, float scale, bool accumulate),                        \
+    "2*R*r*(2*M + 2*K)", "4*(2*R*K + 2*R*M + 2*r*K + 2*M*r + 2*R*r) (+ acc reads)", 1e-8, 0,       \
+    "du = scale dy B; db (+)= scale dy^T u, da (+)= du^T x, dx (+)= du A (dx, da, db optional)")
 /* clang-format on */
 
 /* ---- reading the markers --------------------------------------------------

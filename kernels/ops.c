@@ -866,6 +866,24 @@ kz_status kz_op_permute_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dx, co
 
 /* ---- optimizer and casts ------------------------------------------------------- */
 
+kz_status kz_op_ewc_grad(kz_stream *s, const kz_tensor *params, const kz_tensor *anchor,
+                         const kz_tensor *fisher, kz_tensor *grads, float lambda) {
+  const char *op = "ewc_grad";
+  KZ_TRY(check(s, op, "params", params, KZ_F32));
+  KZ_TRY(check(s, op, "anchor", anchor, KZ_F32));
+  KZ_TRY(check(s, op, "fisher", fisher, KZ_F32));
+  KZ_TRY(check(s, op, "grads", grads, KZ_F32));
+  KZ_TRY(check_same_shape(op, "anchor", anchor, "params", params));
+  KZ_TRY(check_same_shape(op, "fisher", fisher, "params", params));
+  KZ_TRY(check_same_shape(op, "grads", grads, "params", params));
+  if (!(lambda >= 0.0f) || !isfinite(lambda))
+    return kz_fail(KZ_ERR_INVALID_ARG, "ewc_grad: lambda must be >= 0 and finite, got %g",
+                   (double)lambda);
+  if (kz_tensor_numel(params) == 0) return KZ_OK;
+  return DISPATCH(s, ewc_grad, op, params->data, anchor->data, fisher->data, grads->data,
+                  kz_tensor_numel(params), lambda);
+}
+
 kz_status kz_op_adamw(kz_stream *s, kz_tensor *params, const kz_tensor *grads, kz_tensor *m,
                       kz_tensor *v, kz_tensor *params_bf16, const kz_adamw_hparams *hp) {
   const char *op = "adamw";

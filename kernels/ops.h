@@ -66,6 +66,13 @@ kz_status kz_op_permute(kz_stream *s, const kz_tensor *x, kz_tensor *y, const in
  * the inverse permutation (dx has x's shape). dx NULL is "not wanted". */
 kz_status kz_op_permute_bwd(kz_stream *s, const kz_tensor *dy, kz_tensor *dx, const int *perm,
                             bool accumulate);
+/* Elastic weight consolidation: grads += lambda * fisher * (params - anchor),
+ * the gradient of (lambda/2) * sum fisher * (params - anchor)^2, which keeps
+ * the weights that mattered for earlier data (large fisher) near their old
+ * values (anchor). All four f32 of one shape; lambda >= 0 and finite. */
+kz_status kz_op_ewc_grad(kz_stream *s, const kz_tensor *params, const kz_tensor *anchor,
+                         const kz_tensor *fisher, kz_tensor *grads, float lambda);
+
 /* Converts between f32 and bf16 tensors of equal shape (either direction). */
 kz_status kz_op_cast(kz_stream *s, const kz_tensor *x, kz_tensor *y);
 
@@ -230,6 +237,20 @@ kz_status kz_op_quantile_loss(kz_stream *s, const kz_tensor *pred, const kz_tens
 kz_status kz_op_quantile_loss_bwd(kz_stream *s, const kz_tensor *pred, const kz_tensor *target,
                                   const kz_tensor *quantiles, kz_tensor *dpred, double scale,
                                   bool accumulate);
+
+/* LoRA (ops_lora.c): the low-rank update of a Linear y = x W^T + bias,
+ * y (+)= scale (x A^T) B^T, added into columns [y_col, y_col + M) of y (the
+ * query, key or value block of the fused [R, 3H] projection), saving u =
+ * x A^T for the backward. x [R, K], a [r, K] (r >= 1), b [M, r], u [R, r];
+ * y [R, >= y_col + M]. The backward from dy (the same column block): du =
+ * scale dy B [R, r] (required workspace, written), then db (+)= scale dy^T
+ * u, da (+)= du^T x, dx (+)= du A, each optional (NULL: not wanted). With
+ * R = 0 and accumulate false, da and db are zeroed. */
+kz_status kz_op_lora(kz_stream *s, const kz_tensor *x, const kz_tensor *a, const kz_tensor *b,
+                     kz_tensor *u, kz_tensor *y, int64_t y_col, float scale);
+kz_status kz_op_lora_bwd(kz_stream *s, const kz_tensor *x, const kz_tensor *a, const kz_tensor *b,
+                         const kz_tensor *u, const kz_tensor *dy, int64_t dy_col, kz_tensor *du,
+                         kz_tensor *dx, kz_tensor *da, kz_tensor *db, float scale, bool accumulate);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,7 @@
 #include "data/shard/batch.h"
 #include "data/shard/reader.h"
 #include "kaizen.h"
+#include "kernels/core/backend.h"
 #include "kernels/core/tensor.h"
 #include "models/metrics.h"
 
@@ -53,6 +54,12 @@ typedef struct kz_nn_metrics {
   double values[KZ_NN_MAX_METRICS];
   int higher_is_better[KZ_NN_MAX_METRICS];
 } kz_nn_metrics;
+
+/* Options of predict_dataset (all nullable). */
+typedef struct kz_nn_predict_opts {
+  const char *plot;        /* an SVG of one series' history and its forecast band */
+  const char *plot_series; /* which series (by name); NULL: the first */
+} kz_nn_predict_opts;
 
 typedef struct kz_nn_model_ops {
   const char *type; /* "mlp" */
@@ -92,7 +99,21 @@ typedef struct kz_nn_model_ops {
    * given by path (they need every split's history). kz_nn_evaluate and
    * `kaizen eval` / `kaizen predict --data` call these when set. */
   kz_status (*eval_dataset)(kz_nn_model *m, const char *data_path, kz_nn_metrics *out);
-  kz_status (*predict_dataset)(kz_nn_model *m, const char *data_path, const char *out_path);
+  kz_status (*predict_dataset)(kz_nn_model *m, const char *data_path, const char *out_path,
+                               const kz_nn_predict_opts *opts);
+  /* Optional (NULL: the batch's rows). What train_batch's mean loss is a
+   * mean over, for the batch and dropout_seed train_batch will get: masked
+   * tokens (transformer MLM), windows (TFT). The data-parallel trainer sums
+   * it over the ranks so that each rank's mean is weighted as one process
+   * weights the global batch's (docs/DISTRIBUTED.md). */
+  kz_status (*loss_items)(kz_nn_model *m, const kz_shard_batch *b, uint64_t dropout_seed,
+                          int64_t *items);
+  /* Optional (NULL: the model computes in fp32 only). train.precision:
+   * bf16 1 switches the model's steps to bf16 matmuls and activations
+   * (docs/MODELS.md): it allocates base.params_bf16 and fills it from
+   * params; 0 frees it and returns to fp32. Call it through
+   * kz_nn_set_precision, which names the model in its error. */
+  kz_status (*set_precision)(kz_nn_model *m, int bf16);
 } kz_nn_model_ops;
 
 typedef struct kz_nn_model_info {
@@ -109,7 +130,9 @@ typedef struct kz_param_range {
   int64_t offset, count;
 } kz_param_range;
 
-enum { KZ_NN_MAX_RANGES = 32 };
+/* Enough for LoRA with bias "all" on a 24-layer encoder (six bias ranges a
+ * layer, beside the adapters and the head). */
+enum { KZ_NN_MAX_RANGES = 256 };
 
 /* Every model struct starts with this header, so the trainer can reach the
  * ops and blocks of any model. */
@@ -132,6 +155,13 @@ typedef struct kz_nn_model_base {
    * training. Set with kz_nn_set_trainable. */
   int n_trainable;
   kz_param_range trainable[KZ_NN_MAX_RANGES];
+  /* train.precision bf16: a bf16 copy of params, same layout, that the
+   * model's matmuls read (data NULL in fp32). The master weights stay the
+   * f32 params: the optimizer updates them and rewrites this copy in the
+   * same pass (kz_op_adamw's params_bf16); anything else that writes params
+   * (a restored checkpoint, a rollback) calls kz_nn_refresh_bf16. Owned by
+   * the model (ops->set_precision allocates it, destroy frees it). */
+  kz_tensor params_bf16;
 } kz_nn_model_base;
 
 static inline kz_nn_model_base *kz_nn_base(kz_nn_model *m) {
@@ -159,6 +189,14 @@ int kz_nn_is_trainable(const kz_nn_model_base *b, int64_t offset, int64_t count)
  * into *out, the caller frees it); *out NULL on the CPU, where
  * params.data is host memory already. */
 kz_status kz_nn_params_host(const kz_nn_model_base *b, float **out);
+
+/* train.precision for m: "fp32" (always possible) or "bf16" (models with
+ * ops->set_precision; others fail with KZ_ERR_UNSUPPORTED naming the model
+ * type). */
+kz_status kz_nn_set_precision(kz_nn_model *m, const char *precision);
+/* params_bf16 = bf16(params) on stream s (nothing when params_bf16 is
+ * unset): after params were written other than by the optimizer. */
+kz_status kz_nn_refresh_bf16(kz_nn_model_base *b, kz_stream *s);
 
 /* Factory by model.type: reads the `model` section (unknown keys are left for
  * kz_cfg_check_unused to report). train gives schema and statistics. */

@@ -60,3 +60,19 @@ set_tests_properties(gbdt/bench_grow_same_trees PROPERTIES
 # refused (tests/gbdt_resume.sh; a generated CSV, no shared data needed).
 add_test(NAME gbdt/resume COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/gbdt_resume.sh $<TARGET_FILE:kaizen>)
 set_tests_properties(gbdt/resume PROPERTIES TIMEOUT 300)
+
+# Continuation (train.init_from) and the refresh updater (process_type: update)
+# through the CLI: M + N rounds in two runs equal M + N in one (model.json
+# byte for byte, regression with categorical and missing values, 3 classes),
+# a continuation killed with kill -9 and resumed equals an uninterrupted one,
+# refresh on the training data keeps the leaves, on shifted labels improves
+# the metric, and bad inputs fail before a run directory exists
+# (tests/gbdt_continue.sh). Against XGBoost 1.7 (skipped, 77, without it):
+# xgb.train(xgb_model=...) adds the same trees, its refresh updater gives the
+# same leaves (tests/gbdt_continue_xgb_check.py).
+add_test(NAME gbdt/continue COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/gbdt_continue.sh $<TARGET_FILE:kaizen>)
+set_tests_properties(gbdt/continue PROPERTIES TIMEOUT 300)
+add_test(NAME gbdt/continue_xgb
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/gbdt_continue_xgb_check.py
+                 $<TARGET_FILE:kaizen>)
+set_tests_properties(gbdt/continue_xgb PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)

@@ -61,3 +61,9 @@ string(REPLACE ";" "," kz_grad_ops_arg "${KZ_GRAD_OPS}")
 add_test(NAME grad/list_matches COMMAND test_grad --check-list "${kz_grad_ops_arg}")
 
 add_test(NAME harness/selftest COMMAND test_harness_selftest)
+
+# ewc_grad is itself a gradient (op_list.h): checked against finite
+# differences of the EWC penalty it differentiates.
+kz_add_c_test_exe(test_ewc ${CMAKE_CURRENT_SOURCE_DIR}/test_ewc.c)
+add_test(NAME ewc/penalty_gradient COMMAND test_ewc)
+set_tests_properties(ewc/penalty_gradient PROPERTIES LABELS "ops")

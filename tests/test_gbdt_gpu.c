@@ -792,6 +792,64 @@ static void check_resume(problem *pr, const kz_gbdt_gpu_options *opts, int gpu, 
   kz_gbdt_model_free(resumed);
 }
 
+/* Continuation (train.init_from): a booster trained `at` rounds, its model
+ * handed to a fresh booster (kz_*_init_from) that runs the remaining
+ * rounds, must give the straight run's model to the bit: the margins start
+ * from the model's predictions, which equal the training margins because
+ * the leaves added to them are the stored floats. No sampling (a continued
+ * run draws from a fresh stream). */
+static void check_continue(problem *pr, const kz_gbdt_gpu_options *opts, int gpu, int at) {
+  kz_gbdt_params p = pr->p;
+  kz_gbdt_model *straight = NULL, *first = NULL, *cont = NULL;
+  const int total = p.num_round;
+  if (gpu)
+    KZ_CHECK_OK(kz_gbdt_gpu_train(&p, &pr->train, &pr->valid, opts, &straight));
+  else
+    KZ_CHECK_OK(kz_gbdt_train(&p, &pr->train, &pr->valid, &straight));
+  p.num_round = at;
+  if (gpu)
+    KZ_CHECK_OK(kz_gbdt_gpu_train(&p, &pr->train, &pr->valid, opts, &first));
+  else
+    KZ_CHECK_OK(kz_gbdt_train(&p, &pr->train, &pr->valid, &first));
+  p.num_round = total - at;
+  kz_gbdt_gpu_booster *g = NULL;
+  kz_gbdt_booster *c = NULL;
+  if (gpu)
+    KZ_CHECK_OK(kz_gbdt_gpu_booster_create(&p, &pr->train, &pr->valid, opts, &g));
+  else
+    KZ_CHECK_OK(kz_gbdt_booster_create(&p, &pr->train, &pr->valid, &c));
+  if (g) KZ_CHECK_OK(kz_gbdt_gpu_booster_init_from(g, &first, "init"));
+  if (c) KZ_CHECK_OK(kz_gbdt_booster_init_from(c, &first, "init"));
+  KZ_CHECK(first == NULL);
+  int stop = 0;
+  while (!stop && (g || c)) {
+    kz_status st = gpu ? kz_gbdt_gpu_booster_round(g, NULL, NULL, &stop)
+                       : kz_gbdt_booster_round(c, NULL, NULL, &stop);
+    KZ_CHECK_OK(st);
+    if (st != KZ_OK) break;
+  }
+  if (g) KZ_CHECK_OK(kz_gbdt_gpu_booster_finish(g, &cont));
+  if (c) KZ_CHECK_OK(kz_gbdt_booster_finish(c, &cont));
+  KZ_CHECK(straight && cont && same_bits(straight, cont));
+  if (straight && cont && !same_bits(straight, cont))
+    fprintf(stderr, "%s: the %s booster continued after round %d differs from a straight run\n",
+            pr->name, gpu ? "GPU" : "CPU", at);
+  /* a model of another objective is refused, naming both */
+  p.objective = KZ_GBDT_REG_SQUAREDERROR;
+  kz_gbdt_model *reg = NULL;
+  KZ_CHECK_OK(kz_gbdt_train(&p, &pr->train, NULL, &reg));
+  p.objective = pr->p.objective;
+  c = NULL;
+  KZ_CHECK_OK(kz_gbdt_booster_create(&p, &pr->train, NULL, &c));
+  if (c && reg)
+    KZ_CHECK_FAILS(kz_gbdt_booster_init_from(c, &reg, "init"), KZ_ERR_INVALID_ARG,
+                   "init: a reg:squarederror model with 1 output groups; the job trains");
+  KZ_CHECK(reg == NULL);
+  kz_gbdt_booster_free(c);
+  kz_gbdt_model_free(straight);
+  kz_gbdt_model_free(cont);
+}
+
 /* Mean multi:softprob log loss of model m on d's rows. */
 static double softprob_logloss(const kz_gbdt_model *m, const kz_gbdt_data *d) {
   const int K = m->num_group;
@@ -867,6 +925,9 @@ static int run_emulated(void) {
   pr.p.early_stopping_rounds = 3;
   check_resume(&pr, &emu_opts, 1, 4);
   check_resume(&pr, &emu_opts, 0, 4);
+  pr.p.early_stopping_rounds = 0;
+  check_continue(&pr, &emu_opts, 1, 7);
+  check_continue(&pr, &emu_opts, 0, 7);
   problem_free(&pr);
   problem_make(&pr, "resume multi", KZ_GBDT_MULTI_SOFTPROB, 3, 4000, 1000);
   pr.p.subsample = 0.7;
@@ -930,6 +991,10 @@ static int run_gpu(void) {
     problem_free(&pr);
   }
   fprintf(stderr, "largest leaf difference: %.3g of (|leaf| + 1e-6 tree scale)\n", worst_leaf_rel);
+  problem_make(&pr, "continue", KZ_GBDT_BINARY_LOGISTIC, 0, 4000, 1000);
+  pr.p.num_round = 30;
+  check_continue(&pr, &cuda, 1, 7);
+  problem_free(&pr);
   check_refusals(&cuda);
   check_predict(&cuda, "cuda:0");
   int r = KZ_TEST_RESULT();

@@ -163,6 +163,51 @@ static void test_ranks_and_shuffle(const char *dir) {
   kz_dataset_close(ds);
 }
 
+/* Stripes (iter.h): batch k of ranks 0, 1, 2 with stripe_rows = batch are,
+ * one after the other, batch k of one process reading batches 3x as large;
+ * the ranks' rows are disjoint and each counts its own (kz_shard_iter_rows). */
+static void test_stripes(const char *dir) {
+  kz_dataset *ds;
+  KZ_CHECK_OK(kz_dataset_open(dir, NULL, &ds));
+  if (!ds) return;
+  enum { S = 37, W = 3 };
+  for (int shuffle = 0; shuffle < 2; ++shuffle) {
+    int64_t *one = malloc(ROWS * sizeof *one), *mine[W], got[W] = {0}, n1 = 0;
+    kz_shard_iter_options o;
+    kz_shard_iter_options_default(&o);
+    o.shuffle = shuffle, o.seed = 9, o.epoch = 2, o.window_rows = 1500, o.batch_size = S * W;
+    kz_shard_iter *it;
+    const kz_shard_batch *b;
+    KZ_CHECK_OK(kz_shard_iter_open(ds, &o, &it));
+    while (it && kz_shard_iter_next(it, &b) == KZ_OK && b)
+      for (int64_t i = 0; i < b->rows; ++i) one[n1++] = b->row_ids[i];
+    kz_shard_iter_close(it);
+    KZ_CHECK(n1 == ROWS);
+    for (int r = 0; r < W; ++r) {
+      mine[r] = malloc(ROWS * sizeof *mine[r]);
+      o.batch_size = S, o.world = W, o.rank = r, o.stripe_rows = S;
+      KZ_CHECK_OK(kz_shard_iter_open(ds, &o, &it));
+      while (it && kz_shard_iter_next(it, &b) == KZ_OK && b) {
+        KZ_CHECK(b->rows <= S);
+        for (int64_t i = 0; i < b->rows; ++i) mine[r][got[r]++] = b->row_ids[i];
+      }
+      KZ_CHECK(it && got[r] == kz_shard_iter_rows(it));
+      kz_shard_iter_close(it);
+    }
+    KZ_CHECK(got[0] + got[1] + got[2] == ROWS);
+    /* interleave the ranks' stripes back: the one-process order */
+    int64_t pos[W] = {0}, k = 0, same = 1;
+    for (int64_t g = 0; g < ROWS; ++g) {
+      int r = (int)((g / S) % W);
+      same &= pos[r] < got[r] && mine[r][pos[r]++] == one[k++];
+    }
+    KZ_CHECK(same);
+    free(one);
+    for (int r = 0; r < W; ++r) free(mine[r]);
+  }
+  kz_dataset_close(ds);
+}
+
 static void copy_file(const char *from, const char *to, long keep) {
   FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
   char buf[65536];
@@ -365,6 +410,7 @@ int main(int argc, char **argv) {
   test_round_trip(dir, 0);
   snprintf(dir, sizeof dir, "%s/deflate", argv[1]);
   test_round_trip(dir, 4);
+  test_stripes(dir);
   test_ranks_and_shuffle(dir);
   test_bad_files(argv[1]);
   test_abort_leaves_nothing(argv[1]);

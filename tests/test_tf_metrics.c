@@ -98,6 +98,19 @@ int main(void) {
     kz_tf_best_span(sp, ep, tp, 8, 30, &bs, &be);
     CHECK(bs == 4 && be == 4);
   }
+  /* SQuAD's answer-text scores: normalisation, then exact match and word F1 */
+#define EM(a, b) kz_tf_text_em(a, strlen(a), b, strlen(b))
+#define F1(a, b) kz_tf_text_f1(a, strlen(a), b, strlen(b))
+  CHECK(EM("The Bath.", "bath") == 1 && EM("  an   Apple ", "apple") == 1);
+  CHECK(EM("don't", "dont") == 1 && EM("Bath", "Bristol") == 0);
+  CHECK(EM("theatre", "atre") == 0); /* articles only as whole words */
+  CHECK(F1("", "") == 1 && F1("a", "the") == 1 && F1("x", "") == 0 && F1("", "x") == 0);
+  /* pred "in bath city" vs gold "bath": 1 common, p 1/3, r 1 -> 0.5 */
+  CHECK(fabs(F1("in Bath, city", "the bath") - 0.5) < 1e-12);
+  /* multisets: "a a b" (articles gone: nothing) vs "x x y": "x x y" and "x y" -> p 1, r 2/3 */
+  CHECK(fabs(F1("x y", "x x y") - 0.8) < 1e-12);
+  CHECK(fabs(F1("x x y", "x y") - 0.8) < 1e-12);
+  CHECK(EM("Caf\xc3\xa9!", "caf\xc3\xa9") == 1); /* UTF-8 kept, ASCII lower-cased */
   if (failures) return 1;
   printf("tf_metrics: ok\n");
   return 0;

@@ -3,8 +3,10 @@
  *                    against the float64 PyTorch reference of
  *                    tools/make_tft_fixture.py (NMSE <= 1e-8), then the losses of
  *                    10 AdamW steps (relative difference <= 1e-4)
- *   gradcheck        the whole network's backward against central differences in
- *                    float32 on a few parameters of every kind */
+ *   dropout FIXTURE  model.dropout on the fixture's network: inactive at inference
+ *                    (the fixture's forecasts), masks a function of the key, and
+ *                    the backward through the masks against central differences
+ *                    of the loss with the same key */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -246,6 +248,66 @@ static void test_parity(const fixture *fx) {
 
 /* Training throughput of the network alone (forward, loss, backward and an
  * AdamW step) on random windows: windows per second, for bench/tft_speed.sh. */
+static void test_dropout(const fixture *fx) {
+  setup su;
+  make_setup(fx, &su);
+  kz_tft_net *net = NULL;
+  KZ_CHECK_OK(kz_tft_net_create(&su.dm, CPU, &net));
+  if (!net) return;
+  KZ_CHECK_OK(kz_tft_net_set_dropout(net, 0.3));
+  KZ_CHECK(kz_tft_net_set_dropout(net, 1.0) != KZ_OK);
+  const int64_t np = kz_tft_net_n_params(net);
+  const double *p0 = fx_get(fx, "params", NULL);
+  float *params = kz_tft_net_params(net)->data, *grads = kz_tft_net_grads(net)->data;
+  for (int64_t i = 0; i < np; i++) params[i] = (float)p0[i];
+  const int64_t npred = su.dm.tau * su.b.B * su.dm.n_quantiles;
+  float *pred = malloc((size_t)npred * sizeof(float));
+  double loss = 0, l1 = 0, l2 = 0, l3 = 0;
+  int64_t lab = 0;
+  /* inference: no dropout, the fixture's forecasts and loss */
+  KZ_CHECK_OK(kz_tft_net_step(net, &su.b, false, 1.0, &loss, &lab, pred));
+  KZ_CHECK(nmse(pred, fx_get(fx, "pred", NULL), npred) <= 1e-8);
+  KZ_CHECK(fabs(loss - fx_get(fx, "loss", NULL)[0]) <= 1e-6 * loss);
+  /* training: the same key gives the same loss and gradients, another key
+   * another loss */
+  float *g1 = malloc((size_t)np * sizeof(float));
+  su.b.dropout_key = 7;
+  memset(grads, 0, (size_t)np * 4);
+  KZ_CHECK_OK(kz_tft_net_step(net, &su.b, true, 1.0, &l1, &lab, NULL));
+  memcpy(g1, grads, (size_t)np * 4);
+  memset(grads, 0, (size_t)np * 4);
+  KZ_CHECK_OK(kz_tft_net_step(net, &su.b, true, 1.0, &l2, &lab, NULL));
+  KZ_CHECK(l1 == l2 && memcmp(g1, grads, (size_t)np * 4) == 0);
+  KZ_CHECK(fabs(l1 - loss) > 1e-4 * loss); /* the masks change the loss */
+  su.b.dropout_key = 8;
+  KZ_CHECK_OK(kz_tft_net_step(net, &su.b, true, 1.0, &l3, &lab, NULL));
+  KZ_CHECK(l3 != l1);
+  /* central differences with key 7 on 64 parameters spread over the block */
+  su.b.dropout_key = 7;
+  double num = 0, den = 0;
+  const float eps = 1e-3f;
+  for (int j = 0; j < 64; j++) {
+    const int64_t i = (int64_t)((double)j * (double)(np - 1) / 63.0);
+    const float keep = params[i];
+    double lp = 0, lm = 0;
+    params[i] = keep + eps;
+    KZ_CHECK_OK(kz_tft_net_step(net, &su.b, true, 1.0, &lp, &lab, NULL));
+    params[i] = keep - eps;
+    KZ_CHECK_OK(kz_tft_net_step(net, &su.b, true, 1.0, &lm, &lab, NULL));
+    params[i] = keep;
+    const double fd = (lp - lm) / (2.0 * (double)eps);
+    num += (fd - g1[i]) * (fd - g1[i]);
+    den += (double)g1[i] * g1[i];
+  }
+  printf("tft dropout 0.3: train loss %.6f (key 7), %.6f (key 8), inference %.6f; gradients vs "
+         "central differences nmse %.3g\n",
+         l1, l3, loss, num / den);
+  KZ_CHECK(den > 0 && num / den <= 1e-4);
+  free(g1), free(pred);
+  free_setup(&su);
+  kz_tft_net_destroy(net);
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -341,10 +403,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: test_tft parity FIXTURE\n");
     return 2;
   }
-  if (!strcmp(argv[1], "parity") && argc >= 3) {
+  if ((!strcmp(argv[1], "parity") || !strcmp(argv[1], "dropout")) && argc >= 3) {
     fixture fx;
     if (!fixture_load(argv[2], &fx)) return 1;
-    test_parity(&fx);
+    if (!strcmp(argv[1], "parity"))
+      test_parity(&fx);
+    else
+      test_dropout(&fx);
     for (int i = 0; i < fx.n; i++) free(fx.vals[i]);
   } else {
     fprintf(stderr, "unknown test %s\n", argv[1]);

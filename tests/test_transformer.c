@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/text/wordpiece.h"
 #include "kernels/core/error.h"
 #include "kernels/ops.h"
 #include "models/transformer/transformer.h"
@@ -374,6 +375,48 @@ static int cmd_model(const char *dir) {
   KZ_CHECK_FAILS(kz_nn_model_from_meta(bad, (kz_device){KZ_DEVICE_CPU, 0}, &back), KZ_ERR_FORMAT,
                  "unknown key");
   free(bad);
+  /* the vocabulary: a model without one (older files) loads, and what needs
+   * it says so; a "tokenizer" whose tokens do not hash to its sha256 is
+   * refused; a good one is kept and read back */
+  KZ_CHECK(kz_transformer_vocab_sha256(m) == NULL);
+  kz_tf_text *tt = NULL;
+  KZ_CHECK_FAILS(kz_tf_text_open(m, NULL, &tt), KZ_ERR_UNSUPPORTED, "no vocabulary");
+  KZ_CHECK_FAILS(kz_transformer_export_hf(m, "/nonexistent/kz_export", NULL, -1, 0),
+                 KZ_ERR_UNSUPPORTED, "--vocab");
+  {
+    const char *toks[3] = {"[PAD]", "a", "##b"};
+    char sha[65], other[65];
+    kz_tokens_sha256(toks, 3, sha);
+    kz_tokens_sha256(toks, 2, other);
+    for (int good = 0; good < 2; good++) {
+      char tok[512];
+      snprintf(tok, sizeof tok,
+               "{\"tokenizer\":{\"vocab\":[\"[PAD]\",\"a\",\"##b\"],\"sha256\":\"%s\","
+               "\"file\":\"v.txt\",\"lowercase\":true,\"text_column\":\"t\"},",
+               good ? sha : other);
+      char *with = malloc(strlen(meta) + strlen(tok) + 1);
+      if (!with) break;
+      snprintf(with, strlen(meta) + strlen(tok) + 1, "%s%s", tok, meta + 1);
+      kz_nn_model *v = NULL;
+      if (good) {
+        KZ_CHECK_OK(kz_nn_model_from_meta(with, (kz_device){KZ_DEVICE_CPU, 0}, &v));
+        KZ_CHECK(v && kz_transformer_vocab_sha256(v) &&
+                 !strcmp(kz_transformer_vocab_sha256(v), sha));
+        KZ_CHECK(v && kz_transformer_vocab_lowercase(v) == 1);
+        KZ_CHECK(v && !strcmp(kz_transformer_text_column(v, "text_column"), "t"));
+        const char **t = NULL;
+        int32_t n = 0;
+        if (v) KZ_CHECK_OK(kz_transformer_vocab_tokens(v, &t, &n));
+        KZ_CHECK(n == 3 && t && !strcmp(t[2], "##b"));
+        free(t);
+        if (v) kz_nn_base(v)->ops->destroy(v);
+      } else {
+        KZ_CHECK_FAILS(kz_nn_model_from_meta(with, (kz_device){KZ_DEVICE_CPU, 0}, &v),
+                       KZ_ERR_FORMAT, "hash to sha256");
+      }
+      free(with);
+    }
+  }
   free(meta);
   /* the same inputs and seed give bit-identical gradients, with dropout */
   kz_tf_inputs in;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "common/hash/sha256.h"
 #include "data/text/utf8.h"
 #include "data/text/vocab_train.h"
 #include "data/text/wordpiece.h"
@@ -492,8 +493,50 @@ static int run_cli(const char *kaizen, const char *dir) {
   return KZ_TEST_RESULT();
 }
 
+/* SHA-256 against FIPS 180-4's examples, and the vocabulary hash as the
+ * sha256sum of "token\n" lines. */
+static int run_sha256(void) {
+  struct {
+    const char *in;
+    int repeat;
+    const char *hex;
+  } v[] = {{"", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+           {"abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+           {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1,
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+           {"a", 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"}};
+  for (size_t k = 0; k < sizeof v / sizeof v[0]; ++k) {
+    kz_sha256 c;
+    kz_sha256_init(&c);
+    for (int r = 0; r < v[k].repeat; ++r) kz_sha256_update(&c, v[k].in, strlen(v[k].in));
+    char hex[65];
+    kz_sha256_final_hex(&c, hex);
+    KZ_CHECK(!strcmp(hex, v[k].hex));
+  }
+  /* the vocabulary hash is the sha256sum of the tokens as "token\n" lines */
+  const char *toks[6] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "##bc"};
+  const char *file = "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n##bc\n";
+  char hex[65], want[65];
+  kz_tokens_sha256(toks, 6, hex);
+  kz_sha256 c;
+  kz_sha256_init(&c);
+  kz_sha256_update(&c, file, strlen(file));
+  kz_sha256_final_hex(&c, want);
+  KZ_CHECK(!strcmp(hex, want));
+  kz_wordpiece_options o;
+  kz_wordpiece_options_default(&o);
+  kz_wordpiece *tok = NULL;
+  KZ_CHECK_OK(kz_wordpiece_from_tokens(toks, 6, &o, &tok));
+  char hex2[65] = "";
+  if (tok) kz_wordpiece_vocab_sha256(tok, hex2);
+  KZ_CHECK(!strcmp(hex2, want));
+  kz_wordpiece_free(tok);
+  return KZ_TEST_RESULT();
+}
+
 int main(int argc, char **argv) {
   if (argc >= 5 && !strcmp(argv[1], "parity")) return run_parity(argv[2], argv[3], atoi(argv[4]));
+  if (argc >= 2 && !strcmp(argv[1], "sha256")) return run_sha256();
   if (argc >= 3 && !strcmp(argv[1], "errors")) return run_errors(argv[2]);
   if (argc >= 3 && !strcmp(argv[1], "train")) return run_train(argv[2]);
   if (argc >= 4 && !strcmp(argv[1], "cli")) return run_cli(argv[2], argv[3]);

@@ -11,6 +11,8 @@ add_test(NAME text/wordpiece_parity_minilm
 add_test(NAME text/wordpiece_parity_cased
          COMMAND test_wordpiece parity vocab_austen_cased.txt expected_austen_cased.txt 0)
 add_test(NAME text/wordpiece_errors COMMAND test_wordpiece errors ${KZ_TEXT_TEST_TMP})
+# SHA-256 (FIPS 180-4 vectors) and the vocabulary hash (the sha256sum of the file)
+add_test(NAME text/vocab_sha256 COMMAND test_wordpiece sha256)
 add_test(NAME text/vocab_train COMMAND test_wordpiece train ${KZ_TEXT_TEST_TMP})
 if(TARGET kaizen)
   add_test(NAME text/vocab_cli COMMAND test_wordpiece cli $<TARGET_FILE:kaizen> ${KZ_TEXT_TEST_TMP})

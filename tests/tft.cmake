@@ -4,6 +4,7 @@ set(KZ_TFT_FIXTURE ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/tft/tft_parity.txt)
 
 kz_add_c_test_exe(test_tft test_tft.c)
 add_test(NAME tft/parity COMMAND test_tft parity ${KZ_TFT_FIXTURE})
+add_test(NAME tft/dropout COMMAND test_tft dropout ${KZ_TFT_FIXTURE})
 add_test(NAME tft/calendar COMMAND test_tft calendar)
 
 # train / eval / predict through the binary on txhousing and taylor

@@ -128,7 +128,8 @@ bad unknown_key "unknown key 'train.lrr'" --set train.lrr=0.1
 bad wrong_type "train.batch_size" --set train.batch_size=lots
 bad missing_data "$tmp/nowhere" --set data.train=$tmp/nowhere
 bad negative_lr "train.lr" --set train.lr=-0.5
-bad bf16 "bf16" --set train.precision=bf16
+bad bf16 "train.precision: bf16: model.type linear trains in fp32 only" --set train.precision=bf16
+bad fp16 "train.precision" --set train.precision=fp16
 bad resume_no_id "needs output.run_id" --set output.run_id= --resume
 [ -e "$tmp/runs/default" ] && [ -n "$(ls "$tmp/runs/default" | grep bad_)" ] && fail "a bad config created a run"
 # in a file, the error names the line of the offending key

@@ -108,9 +108,15 @@ for r in body:
 assert len(body) > 50, len(body)
 PY
 
-# a raw file cannot give token ids: a clear refusal
-"$kaizen" eval --model "$cls" --input "$tmp/austen.csv" >"$tmp/raw.out" 2>&1 &&
-  fail "eval of a raw file accepted"
-grep -q "field 'input_ids'" "$tmp/raw.out" || fail "raw eval message: $(cat "$tmp/raw.out")"
+# raw text: the model tokenises it with its own vocabulary (the non-blank rows;
+# a blank text is refused naming its row)
+awk -F, 'NR == 1 || $1 != "\"\""' "$tmp/austen.csv" >"$tmp/austen_text.csv"
+"$kaizen" eval --model "$cls" --input "$tmp/austen_text.csv" --json >"$tmp/raw.out" 2>&1 ||
+  fail "eval of raw text: $(cat "$tmp/raw.out")"
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert 0<=j["accuracy"]<=1 and j["rows"]>50, j' \
+  "$tmp/raw.out" || fail "raw eval: $(cat "$tmp/raw.out")"
+"$kaizen" eval --model "$cls" --input "$tmp/austen.csv" >"$tmp/raw_blank.out" 2>&1 &&
+  fail "eval of a blank text accepted"
+grep -q "input 'text' is empty" "$tmp/raw_blank.out" || fail "blank text message: $(cat "$tmp/raw_blank.out")"
 
 [ "$fails" -eq 0 ] && echo "ok" || exit 1

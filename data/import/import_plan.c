@@ -486,6 +486,17 @@ static kz_status text_schema(kz_import *im) {
   const char *slash = strrchr(o->vocab, '/');
   json_object_set_new(s->meta, "vocab", json_string(slash ? slash + 1 : o->vocab));
   json_object_set_new(s->meta, "vocab_size", json_integer(kz_wordpiece_vocab_size(im->tok)));
+  /* the vocabulary itself travels with the data (and from there into the
+   * model file), so tokenising new text never depends on finding the file */
+  char sha[65];
+  kz_wordpiece_vocab_sha256(im->tok, sha);
+  json_object_set_new(s->meta, "vocab_sha256", json_string(sha));
+  json_t *tokens = json_array();
+  for (int32_t id = 0; id < kz_wordpiece_vocab_size(im->tok); ++id)
+    json_array_append_new(tokens, json_string(kz_wordpiece_token_string(im->tok, id)));
+  json_object_set_new(s->meta, "vocab_tokens", tokens);
+  if (im->text_col >= 0)
+    json_object_set_new(s->meta, "text_column", json_string(im->cols[im->text_col].name));
   /* the special ids a model needs ([MASK] for MLM, [PAD] for its
    * embedding row), -1 when the vocabulary lacks one */
   kz_wordpiece_specials sp;

@@ -186,7 +186,16 @@ kz_status kz_inspect(const char *path, const kz_inspect_options *options, FILE *
     fprintf(out, "data set: %s\nkind: %s\nrows: %lld in %d shard(s)%s\n", kz_dataset_path(ds),
             s->kind, (long long)rows, kz_dataset_shard_count(ds),
             o.verify_checksums ? " (checksums verified)" : "");
-    char *meta = json_dumps(s->meta, JSON_COMPACT | JSON_SORT_KEYS);
+    /* a text set's vocabulary is thousands of tokens: shown by its size */
+    json_t *shown = json_copy(s->meta);
+    json_t *toks = json_object_get(shown, "vocab_tokens");
+    if (json_is_array(toks)) {
+      char what[48];
+      snprintf(what, sizeof what, "(%zu tokens)", json_array_size(toks));
+      json_object_set_new(shown, "vocab_tokens", json_string(what));
+    }
+    char *meta = json_dumps(shown, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(shown);
     if (meta) fprintf(out, "meta: %s\n", meta);
     free(meta);
     fprintf(out, "shards:\n");

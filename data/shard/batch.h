@@ -15,6 +15,10 @@ typedef struct kz_shard_batch {
   kz_field_type *types; /* per field */
   int64_t *widths;      /* per field */
   int64_t *row_ids;     /* global row index of each row (filled by readers) */
+  /* data-parallel stripes (iter.h): rows of the global batch before this
+   * rank's part; 0 otherwise. Keys per-row random draws (MLM masks) so a
+   * rank draws what one process draws for the same rows. */
+  int64_t rank_offset;
 } kz_shard_batch;
 
 kz_status kz_shard_batch_alloc(const kz_schema *s, int64_t capacity, kz_shard_batch *b);

@@ -17,6 +17,7 @@ typedef struct block {
 
 typedef struct segment { /* rows [offset, offset+count) of a (permuted) block */
   int64_t block, offset, count;
+  int64_t gpos; /* position of its first row in the epoch's order */
 } segment;
 
 struct kz_shard_iter {
@@ -89,10 +90,17 @@ static kz_status plan(kz_shard_iter *it) {
   int64_t total = kz_dataset_rows(ds), w = it->o.world, r = it->o.rank;
   int64_t lo = total * r / w, hi = total * (r + 1) / w, pos = 0;
   it->rank_rows = hi - lo;
+  const int64_t S = it->o.stripe_rows;
+  if (S > 0) { /* every block; the producer keeps this rank's stripes */
+    lo = 0, hi = total;
+    const int64_t cycle = S * w, full = total / cycle, rem = total - full * cycle;
+    const int64_t tail = rem - r * S;
+    it->rank_rows = full * S + (tail < 0 ? 0 : tail < S ? tail : S);
+  }
   for (int64_t k = 0; k < n; ++k) {
     const block *bk = &it->blocks[order[k]];
     int64_t a = lo > pos ? lo : pos, z = hi < pos + bk->rows ? hi : pos + bk->rows;
-    if (a < z) it->segs[it->n_segs++] = (segment){order[k], a - pos, z - a};
+    if (a < z) it->segs[it->n_segs++] = (segment){order[k], a - pos, z - a, a};
     pos += bk->rows;
   }
   free(order);
@@ -225,9 +233,19 @@ static kz_status produce(kz_shard_iter *it, kz_shard_cursor *cur) {
     if (it->o.shuffle && (st = wait_block(&pipe, s, &blockbuf, &perm)) != KZ_OK) break;
     int64_t done = 0;
     while (st == KZ_OK && done < sg->count) {
+      int64_t stripe_left = sg->count - done;
+      if (it->o.stripe_rows > 0) { /* skip the other ranks' stripes */
+        const int64_t g = sg->gpos + done, S = it->o.stripe_rows, k = g / S;
+        stripe_left = (k + 1) * S - g;
+        if (k % it->o.world != it->o.rank) {
+          done += stripe_left < sg->count - done ? stripe_left : sg->count - done;
+          continue;
+        }
+      }
       if (!out && !(out = wait_free_slot(it))) goto stopped;
       int64_t take = out->capacity - out->rows;
       if (take > sg->count - done) take = sg->count - done;
+      if (take > stripe_left) take = stripe_left;
       if (it->o.shuffle) {
         st = kz_shard_batch_gather(out, out->rows, blockbuf, perm + sg->offset + done, take);
       } else {
@@ -338,9 +356,11 @@ kz_status kz_shard_iter_next(kz_shard_iter *it, const kz_shard_batch **batch) {
   }
   while (it->next_out >= it->produced && !it->finished) pthread_cond_wait(&it->cv, &it->mu);
   kz_status st = KZ_OK;
-  if (it->next_out < it->produced)
-    *batch = &it->slots[it->next_out++ % it->n_slots];
-  else if (it->error != KZ_OK)
+  if (it->next_out < it->produced) {
+    kz_shard_batch *b = &it->slots[it->next_out++ % it->n_slots];
+    b->rank_offset = it->o.stripe_rows > 0 ? it->o.rank * it->o.stripe_rows : 0;
+    *batch = b;
+  } else if (it->error != KZ_OK)
     st = it->error;
   pthread_mutex_unlock(&it->mu);
   if (st != KZ_OK) return kz_fail(st, "%s", it->message);

@@ -34,6 +34,15 @@ typedef struct kz_shard_iter_options {
   int64_t window_rows;   /* shuffle block; 0: about 32 MiB of rows */
   size_t prefetch_bytes; /* bound on batches held ahead (default 64 MiB; at least 2 batches) */
   int drop_last;         /* skip a final short batch */
+  /* 0: rank r gets a contiguous 1/world of the epoch's order (above). > 0:
+   * the order is cut into stripes of stripe_rows rows dealt to the ranks in
+   * turn, so with stripe_rows = the per-rank batch, batch k of every rank
+   * together are rows [k x B, (k + 1) x B) of the order (B = batch x world):
+   * the global batch one process of batch B would read. Data-parallel
+   * training uses it to follow the single-process run step for step; each
+   * rank then reads every block (shuffled windows hold rows of every rank)
+   * and keeps its stripes. */
+  int64_t stripe_rows;
 } kz_shard_iter_options;
 
 void kz_shard_iter_options_default(kz_shard_iter_options *o);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash/sha256.h"
 #include "data/text/basic_tokenizer.h"
 #include "data/text/utf8.h"
 #include "data/text/vocab.h"
@@ -104,6 +105,26 @@ const char *kz_wordpiece_token_string(const kz_wordpiece *t, int32_t id) {
 
 int32_t kz_wordpiece_vocab_size(const kz_wordpiece *t) {
   return t->vocab.count;
+}
+
+void kz_wordpiece_vocab_sha256(const kz_wordpiece *t, char hex[65]) {
+  kz_sha256 c;
+  kz_sha256_init(&c);
+  for (int32_t id = 0; id < t->vocab.count; ++id) {
+    kz_sha256_update(&c, kz_vocab_string(&t->vocab, id), t->vocab.length[id]);
+    kz_sha256_update(&c, "\n", 1);
+  }
+  kz_sha256_final_hex(&c, hex);
+}
+
+void kz_tokens_sha256(const char *const *tokens, int32_t n, char hex[65]) {
+  kz_sha256 c;
+  kz_sha256_init(&c);
+  for (int32_t id = 0; id < n; ++id) {
+    kz_sha256_update(&c, tokens[id], strlen(tokens[id]));
+    kz_sha256_update(&c, "\n", 1);
+  }
+  kz_sha256_final_hex(&c, hex);
 }
 
 void kz_wordpiece_get_specials(const kz_wordpiece *t, kz_wordpiece_specials *out) {

@@ -78,6 +78,12 @@ int32_t kz_wordpiece_token_id(const kz_wordpiece *tok, const char *token);
 /* The token of an id, or NULL when out of range. */
 const char *kz_wordpiece_token_string(const kz_wordpiece *tok, int32_t id);
 int32_t kz_wordpiece_vocab_size(const kz_wordpiece *tok);
+/* The vocabulary's identity: SHA-256 of every token followed by "\n", in id
+ * order, as 64 hex digits (what `sha256sum vocab.txt` prints for a file with
+ * LF line ends; a CRLF file hashes as its LF form). */
+void kz_wordpiece_vocab_sha256(const kz_wordpiece *tok, char hex[65]);
+/* The same over n token strings. */
+void kz_tokens_sha256(const char *const *tokens, int32_t n, char hex[65]);
 /* Ids of the special tokens ([MASK] may be -1: it is optional). */
 typedef struct kz_wordpiece_specials {
   int32_t unk, cls, sep, pad, mask;

@@ -17,6 +17,7 @@
 #include "data/map/input_map.h"
 #include "data/shard/fsutil.h"
 #include "data/shard/reader.h"
+#include "engine/predict/predict_internal.h"
 #include "engine/predict/predictor.h"
 #include "kernels/core/error.h"
 #include "models/gbdt/metrics.h"
@@ -296,19 +297,54 @@ static kz_status whole_dataset(const kz_predict_request *r, kz_predictor *p, con
                  kz_predictor_path(p), kz_predictor_type(p), what);
 }
 
+/* The model, with --adapter's LoRA adapter applied and merged. */
+static kz_status open_predictor(const kz_predict_request *r, kz_predictor **p) {
+  KZ_TRY(kz_predictor_open(r->model, r->device, p));
+  if (!r->adapter) return KZ_OK;
+  char note[1024] = "";
+  kz_status st = kz_predictor_use_adapter(*p, r->adapter, note, sizeof note);
+  if (st != KZ_OK) {
+    kz_predictor_close(*p);
+    *p = NULL;
+    return st;
+  }
+  if (!r->quiet) fprintf(stderr, "kaizen: %s\n", note);
+  return KZ_OK;
+}
+
 kz_status kz_predict_job(const kz_predict_request *r) {
   KZ_TRY(check_out(r));
   kz_predictor *p = NULL;
-  KZ_TRY(kz_predictor_open(r->model, r->device, &p));
+  KZ_TRY(open_predictor(r, &p));
   kz_nn_model *dnn = kz_predictor_nn(p);
   if (dnn && kz_nn_base(dnn)->ops->predict_dataset) {
     kz_status ds = whole_dataset(r, p, "predict");
     if (ds == KZ_OK && !r->out)
       ds = kz_fail(KZ_ERR_INVALID_ARG, "%s: a %s model writes its forecasts to --out FILE",
                    kz_predictor_path(p), kz_predictor_type(p));
-    if (ds == KZ_OK) ds = kz_nn_base(dnn)->ops->predict_dataset(dnn, r->data, r->out);
+    if (ds == KZ_OK && r->plot && !r->overwrite) {
+      struct stat pst;
+      if (stat(r->plot, &pst) == 0)
+        ds = kz_fail(KZ_ERR_INVALID_ARG, "--plot %s exists; pass --overwrite to replace it",
+                     r->plot);
+    }
+    kz_nn_predict_opts po = {.plot = r->plot, .plot_series = r->plot_series};
+    if (ds == KZ_OK) ds = kz_nn_base(dnn)->ops->predict_dataset(dnn, r->data, r->out, &po);
     kz_predictor_close(p);
     return ds;
+  }
+  if (r->plot || r->plot_series) {
+    kz_status ps = kz_fail(KZ_ERR_INVALID_ARG,
+                           "%s: --plot is for forecasting models (model.type: tft); a %s model "
+                           "predicts rows",
+                           kz_predictor_path(p), kz_predictor_type(p));
+    kz_predictor_close(p);
+    return ps;
+  }
+  if (dnn && r->input && !strcmp(kz_predictor_type(p), "transformer")) {
+    kz_status ts = kz_predict_text_job(r, dnn);
+    kz_predictor_close(p);
+    return ts;
   }
   source s;
   kz_status st = source_open(&s, r, p, KZ_LABEL_OPTIONAL);
@@ -385,7 +421,7 @@ static void print_metric(FILE *out, int json, const char *name, double v) {
 
 kz_status kz_eval_job(const kz_predict_request *r, FILE *out) {
   kz_predictor *p = NULL;
-  KZ_TRY(kz_predictor_open(r->model, r->device, &p));
+  KZ_TRY(open_predictor(r, &p));
   kz_nn_model *dnn = kz_predictor_nn(p);
   if (dnn && kz_nn_base(dnn)->ops->eval_dataset) {
     kz_nn_metrics mt;
@@ -401,6 +437,11 @@ kz_status kz_eval_job(const kz_predict_request *r, FILE *out) {
     if (ds == KZ_OK && r->json) fputs("}\n", out);
     kz_predictor_close(p);
     return ds;
+  }
+  if (dnn && r->input && !strcmp(kz_predictor_type(p), "transformer")) {
+    kz_status ts = kz_eval_text_job(r, dnn, out);
+    kz_predictor_close(p);
+    return ts;
   }
   source s;
   kz_status st = source_open(&s, r, p, KZ_LABEL_REQUIRED);

@@ -29,6 +29,10 @@ kz_status kz_schema_from_source(const char *path, kz_schema *out);
 
 /* The family behind the handle (one of them is non-NULL). */
 kz_nn_model *kz_predictor_nn(kz_predictor *p);
+/* --adapter: a transformer's LoRA adapter (a PEFT directory) loaded onto the
+ * model (its own adapters, if any, replaced) and merged; note (cap bytes)
+ * gets what was loaded. */
+kz_status kz_predictor_use_adapter(kz_predictor *p, const char *dir, char *note, size_t cap);
 const kz_gbdt_model *kz_predictor_gbdt(const kz_predictor *p);
 /* GBDT: raw margins for b's rows (rows x num_group), before the link. */
 kz_status kz_predictor_gbdt_margins(kz_predictor *p, const kz_shard_batch *b, double *margin);

@@ -323,14 +323,30 @@ char *kz_json_response_body(const kz_infer_response *r) {
   for (int k = 0; k < kz_infer_response_output_count(r); ++k) {
     kz_infer_tensor t;
     if (kz_infer_response_output(r, k, &t) != KZ_OK) continue;
-    json_t *data = json_array();
-    const double *x = t.data;
-    /* JSON has no NaN: a model that produced one says so as null */
-    for (int64_t i = 0; i < t.shape[0]; ++i)
-      json_array_append_new(data, isfinite(x[i]) ? json_real(x[i]) : json_null());
-    json_array_append_new(outs, json_pack("{s:s, s:s, s:[I], s:o}", "name", t.name, "datatype",
-                                          kz_datatype_name(t.datatype), "shape",
-                                          (json_int_t)t.shape[0], "data", data));
+    json_t *data = json_array(), *shape = json_array();
+    int64_t n = 1;
+    for (int d = 0; d < t.ndim; ++d) {
+      json_array_append_new(shape, json_integer(t.shape[d]));
+      n *= t.shape[d];
+    }
+    /* data flat, row-major; JSON has no NaN: a model that produced one says
+     * so as null, as a missing text is */
+    for (int64_t i = 0; i < n; ++i) {
+      json_t *v;
+      if (t.datatype == KZ_TYPE_BYTES) {
+        const char *s = ((const char *const *)t.data)[i];
+        v = s ? json_string(s) : json_null();
+      } else if (t.datatype == KZ_TYPE_INT64) {
+        v = json_integer(((const int64_t *)t.data)[i]);
+      } else {
+        double x = ((const double *)t.data)[i];
+        v = isfinite(x) ? json_real(x) : json_null();
+      }
+      json_array_append_new(data, v ? v : json_null());
+    }
+    json_array_append_new(outs,
+                          json_pack("{s:s, s:s, s:o, s:o}", "name", t.name, "datatype",
+                                    kz_datatype_name(t.datatype), "shape", shape, "data", data));
   }
   char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
   json_decref(j);

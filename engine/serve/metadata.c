@@ -11,6 +11,7 @@
 #include "engine/predict/predictor.h"
 #include "engine/serve/server_internal.h"
 #include "kernels/core/error.h"
+#include "models/transformer/transformer.h"
 
 static kz_status dump(json_t *j, char **out) {
   *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -64,8 +65,25 @@ kz_status kz_server_model_metadata(kz_server *s, const char *name, int64_t versi
     if (t && cats) json_object_set_new(t, "parameters", json_pack("{s:o}", "categories", cats));
     json_array_append_new(inputs, t);
   }
-  for (int k = 0; k < m->n_out; ++k)
-    json_array_append_new(outputs, tensor(m->out_names[k], KZ_TYPE_FP64));
+  for (int k = 0; k < m->n_out; ++k) {
+    if (!m->text) {
+      json_array_append_new(outputs, tensor(m->out_names[k], KZ_TYPE_FP64));
+      continue;
+    }
+    /* a transformer's outputs: [rows] or [rows, cols] (-1: as many words
+     * as the request's longest text has) */
+    json_t *t = m->out_cols[k] ? json_pack("{s:s, s:s, s:[i, I]}", "name", m->out_names[k],
+                                           "datatype", kz_datatype_name(m->out_type[k]), "shape",
+                                           -1, (json_int_t)m->out_cols[k])
+                               : tensor(m->out_names[k], m->out_type[k]);
+    json_array_append_new(outputs, t);
+  }
+  if (m->text) /* what the texts are read as */
+    for (size_t k = 0; k < json_array_size(inputs); ++k)
+      json_object_set_new(json_array_get(inputs, k), "parameters",
+                          json_pack("{s:s, s:I}", "content",
+                                    "text (UTF-8), tokenised by the server", "max_tokens",
+                                    (json_int_t)kz_tf_text_max_tokens(m->text)));
   char platform[32];
   snprintf(platform, sizeof platform, "kaizen_%s", m->type);
   char ver[24];

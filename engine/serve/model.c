@@ -31,6 +31,7 @@ static void free_model(kz_serve_model *m) {
   for (int i = 0; m->feat_names && i < m->n_feat; ++i) free(m->feat_names[i]);
   for (int i = 0; m->out_names && i < m->n_out; ++i) free(m->out_names[i]);
   free(m->feat_names), free(m->feat_categorical), free(m->feat_type), free(m->out_names);
+  kz_serve_text_free(m);
   free(m->path);
   free(m);
 }
@@ -43,6 +44,7 @@ static kz_status plan_inputs(kz_serve_model *m) {
                    "%s: the model file carries no input schema (written before model files kept "
                    "one); retrain it to serve it",
                    m->path);
+  if (!strcmp(m->type, "transformer")) return kz_serve_text_plan(m);
   int n = 0;
   for (int f = 0; f < s->n_fields; ++f) n += s->fields[f].n_columns;
   m->feat_names = calloc((size_t)(n ? n : 1), sizeof *m->feat_names);
@@ -75,27 +77,36 @@ static kz_status plan_inputs(kz_serve_model *m) {
 
 /* ---- the worker --------------------------------------------------------- */
 
+/* The tabular outputs: FP64 [rows] each. */
+static kz_status numeric_outputs(const kz_serve_model *m, const kz_serve_job *job,
+                                 const double *out) {
+  kz_infer_response *r = job->resp;
+  KZ_TRY(kz_serve_response_outputs(r, job->n_want));
+  for (int k = 0; k < job->n_want; ++k) {
+    int o = job->want[k];
+    kz_serve_out *so = &r->outs[k];
+    so->type = KZ_TYPE_FP64, so->ndim = 1, so->shape[0] = job->rows;
+    so->name = dup_str(m->out_names[o]);
+    so->f64 = malloc((size_t)(job->rows ? job->rows : 1) * sizeof(double));
+    if (!so->name || !so->f64) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int64_t i = 0; i < job->rows; ++i) so->f64[i] = out[i * m->n_out + o];
+  }
+  return KZ_OK;
+}
+
+/* out: the tabular run's values from the job's first row, or res and at:
+ * the text run's results and the job's first row in them. */
 static void finish(kz_serve_model *m, kz_serve_job *job, int64_t t_start, int64_t t_end,
-                   const double *out) {
+                   const double *out, const kz_serve_text_out *res, int64_t at) {
   kz_infer_response *r = job->resp;
   r->queue_us = t_start - job->t_enqueue;
   r->compute_us = t_end - t_start;
   r->total_us = t_end - job->t_submit;
   if (r->status == KZ_OK) {
     r->rows = job->rows;
-    r->n_out = job->n_want;
-    r->out_names = calloc((size_t)(job->n_want ? job->n_want : 1), sizeof *r->out_names);
-    r->values =
-        malloc((size_t)(job->n_want ? job->n_want : 1) * (size_t)job->rows * sizeof(double));
-    int ok = r->out_names && r->values;
-    for (int k = 0; ok && k < job->n_want; ++k) {
-      int o = job->want[k];
-      ok = (r->out_names[k] = dup_str(m->out_names[o])) != NULL;
-      for (int64_t i = 0; ok && i < job->rows; ++i)
-        r->values[k * job->rows + i] = out[i * m->n_out + o];
-    }
-    if (!ok) /* n_out stays: the names made so far are freed with r */
-      kz_serve_response_fail(r, KZ_ERR_OUT_OF_MEMORY, "out of memory for the response");
+    kz_status st = m->text ? kz_serve_text_finish(m, res, at, job) : numeric_outputs(m, job, out);
+    if (st != KZ_OK) /* the outputs made so far are freed with r */
+      kz_serve_response_fail(r, st, kz_last_error());
   }
   pthread_mutex_lock(&m->mu);
   if (r->status == KZ_OK) {
@@ -152,7 +163,10 @@ static void run_batch(kz_serve_model *m, scratch *sc, kz_serve_job **jobs, int n
            (size_t)(jobs[j]->rows * m->n_feat) * sizeof *sc->cells);
     at += jobs[j]->rows;
   }
-  if (st == KZ_OK && rows > 0) st = kz_predictor_predict(m->pred, rows, sc->cells, sc->out);
+  kz_serve_text_out *res = NULL;
+  if (st == KZ_OK && rows > 0)
+    st = m->text ? kz_serve_text_run(m, rows, sc->cells, &res)
+                 : kz_predictor_predict(m->pred, rows, sc->cells, sc->out);
   int64_t t_end = kz_serve_now_us();
   if (rows > 0) {
     pthread_mutex_lock(&m->mu);
@@ -164,6 +178,7 @@ static void run_batch(kz_serve_model *m, scratch *sc, kz_serve_job **jobs, int n
     int live = 0;
     for (int j = 0; j < n; ++j) live += jobs[j]->resp->status == KZ_OK;
     if (live > 1) {
+      kz_serve_text_out_free(res);
       for (int j = 0; j < n; ++j) run_batch(m, sc, &jobs[j], 1);
       return;
     }
@@ -176,9 +191,11 @@ static void run_batch(kz_serve_model *m, scratch *sc, kz_serve_job **jobs, int n
   for (int j = 0; j < n; ++j) {
     int ok = jobs[j]->resp->status == KZ_OK;
     int64_t n_rows = jobs[j]->rows;
-    finish(m, jobs[j], t_start, t_end, ok ? sc->out + at * m->n_out : NULL); /* frees the job */
+    /* frees the job */
+    finish(m, jobs[j], t_start, t_end, ok && !m->text ? sc->out + at * m->n_out : NULL, res, at);
     if (ok) at += n_rows;
   }
+  kz_serve_text_out_free(res);
 }
 
 /* Takes the next batch off the queue (m->mu held): the first request, then

@@ -148,6 +148,10 @@ static kz_status check_input(const kz_serve_model *m, const kz_infer_request *r,
   const char *name = t->name;
   if ((unsigned)t->datatype >= KZ_TYPE_COUNT)
     return kz_fail(KZ_ERR_INVALID_ARG, "input '%s': unknown datatype %d", name, (int)t->datatype);
+  if (m->text && t->datatype != KZ_TYPE_BYTES)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "input '%s' is text: send it as BYTES (UTF-8 strings), not %s", name,
+                   kz_datatype_name(t->datatype));
   if (m->feat_categorical[k] && t->datatype != KZ_TYPE_BYTES)
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "input '%s' is categorical: send its values as BYTES (category strings), not "
@@ -169,6 +173,8 @@ static kz_status check_input(const kz_serve_model *m, const kz_infer_request *r,
   if (!t->data) return kz_fail(KZ_ERR_INVALID_ARG, "input '%s': no data", name);
   *rows = t->shape[0];
   if (!*first) *first = name;
+  for (int64_t e = 0; m->text && e < t->shape[0]; ++e)
+    KZ_TRY(kz_serve_text_check(m, name, e, ((const char *const *)t->data)[e]));
   return KZ_OK;
 }
 
@@ -197,9 +203,11 @@ static kz_status match_inputs(const kz_serve_model *m, const kz_infer_request *r
   }
   for (int k = 0; k < m->n_feat; ++k)
     if (slot[k] < 0)
-      return kz_fail(KZ_ERR_INVALID_ARG,
-                     "missing input '%s', which the model reads as a %s feature", m->feat_names[k],
-                     m->feat_categorical[k] ? "categorical" : "numeric");
+      return kz_fail(KZ_ERR_INVALID_ARG, "missing input '%s', which the model reads as a %s",
+                     m->feat_names[k],
+                     m->text                  ? "text (BYTES)"
+                     : m->feat_categorical[k] ? "categorical feature"
+                                              : "numeric feature");
   if (*rows < 0) *rows = 1;
   if (*rows > m->batching.max_batch_size)
     return kz_fail(KZ_ERR_INVALID_ARG,
@@ -310,15 +318,26 @@ int kz_infer_response_output_count(const kz_infer_response *r) {
   return r->status == KZ_OK ? r->n_out : 0;
 }
 
+kz_status kz_serve_response_outputs(kz_infer_response *r, int n) {
+  r->outs = calloc((size_t)(n ? n : 1), sizeof *r->outs);
+  if (!r->outs) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory for the response");
+  r->n_out = n;
+  return KZ_OK;
+}
+
 kz_status kz_infer_response_output(const kz_infer_response *r, int k, kz_infer_tensor *out) {
   if (!r || !out || k < 0 || k >= kz_infer_response_output_count(r))
     return kz_fail(KZ_ERR_INVALID_ARG, "kz_infer_response_output: no output %d", k);
+  const kz_serve_out *o = &r->outs[k];
   memset(out, 0, sizeof *out);
-  out->name = r->out_names[k];
-  out->datatype = KZ_TYPE_FP64;
-  out->ndim = 1;
-  out->shape[0] = r->rows;
-  out->data = r->values + (size_t)k * (size_t)r->rows;
+  out->name = o->name;
+  out->datatype = o->type;
+  out->ndim = o->ndim;
+  out->shape[0] = o->shape[0];
+  out->shape[1] = o->shape[1];
+  out->data = o->type == KZ_TYPE_BYTES   ? (const void *)o->str
+              : o->type == KZ_TYPE_INT64 ? (const void *)o->i64
+                                         : (const void *)o->f64;
   return KZ_OK;
 }
 
@@ -331,8 +350,13 @@ void kz_infer_response_timings(const kz_infer_response *r, int64_t *queue_us, in
 
 void kz_infer_response_free(kz_infer_response *r) {
   if (!r) return;
-  for (int k = 0; r->out_names && k < r->n_out; ++k) free(r->out_names[k]);
-  free(r->out_names), free(r->values);
+  for (int k = 0; r->outs && k < r->n_out; ++k) {
+    kz_serve_out *o = &r->outs[k];
+    int64_t n = o->shape[0] * (o->ndim > 1 ? o->shape[1] : 1);
+    for (int64_t i = 0; o->str && i < n; ++i) free(o->str[i]);
+    free(o->name), free(o->f64), free(o->i64), free(o->str);
+  }
+  free(r->outs);
   free(r->error), free(r->model), free(r->id);
   free(r);
 }

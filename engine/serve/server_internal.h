@@ -15,6 +15,17 @@
 /* Triton's failure reasons (nv_inference_request_failure{reason}). */
 enum { KZ_FAIL_REJECTED = 0, KZ_FAIL_BACKEND = 1, KZ_FAIL_OTHER = 2, KZ_FAIL_REASONS = 3 };
 
+/* One output tensor of a response: [rows] or [rows, cols]. */
+typedef struct kz_serve_out {
+  char *name;
+  kz_datatype type; /* FP64, INT64 or BYTES */
+  int ndim;
+  int64_t shape[2];
+  double *f64;  /* FP64 */
+  int64_t *i64; /* INT64 */
+  char **str;   /* BYTES; NULL entries are JSON null */
+} kz_serve_out;
+
 struct kz_infer_response {
   kz_status status;
   char *error;
@@ -23,8 +34,7 @@ struct kz_infer_response {
   char *id;
   int64_t rows;
   int n_out;
-  char **out_names;
-  double *values; /* n_out tensors of rows values, one after another */
+  kz_serve_out *outs; /* n_out of them */
   int64_t queue_us, compute_us, total_us;
 };
 
@@ -50,6 +60,8 @@ typedef struct kz_serve_metrics {
   int64_t unseen; /* category values the model never saw */
 } kz_serve_metrics;
 
+struct kz_tf_text;
+
 typedef struct kz_serve_model {
   char name[KZ_SERVE_NAME_MAX + 1];
   int64_t version;
@@ -64,6 +76,11 @@ typedef struct kz_serve_model {
   kz_datatype *feat_type;
   int n_out;
   char **out_names;
+  /* transformers: texts in (BYTES inputs, tokenised here), outputs by task
+   * (text_model.c); NULL for the tabular families */
+  struct kz_tf_text *text;
+  kz_datatype *out_type; /* per output: FP64, INT64 or BYTES */
+  int64_t *out_cols;     /* per output: 0 [rows]; > 0 [rows, cols]; -1 [rows, words] */
 
   pthread_mutex_t mu; /* guards everything below */
   pthread_cond_t wake;
@@ -93,6 +110,23 @@ void kz_serve_model_close(kz_serve_model *m);
 /* Queues job (rejected at once when the queue is full or closing). */
 kz_status kz_serve_model_enqueue(kz_serve_model *m, kz_serve_job *job);
 void kz_serve_model_count_failure(kz_serve_model *m, int reason);
+
+/* text_model.c: a transformer's inputs and outputs (a text model needs a
+ * vocabulary in its file), checks of its BYTES inputs on the caller's
+ * thread, one run over the rows of a batch and the outputs of one job. */
+kz_status kz_serve_text_plan(kz_serve_model *m);
+void kz_serve_text_free(kz_serve_model *m);
+kz_status kz_serve_text_check(const kz_serve_model *m, const char *input, int64_t row,
+                              const char *v);
+typedef struct kz_serve_text_out kz_serve_text_out;
+kz_status kz_serve_text_run(kz_serve_model *m, int64_t rows, const char *const *cells,
+                            kz_serve_text_out **out);
+/* rows [at, at + job->rows) of the run's results into job->resp */
+kz_status kz_serve_text_finish(const kz_serve_model *m, const kz_serve_text_out *res, int64_t at,
+                               const kz_serve_job *job);
+void kz_serve_text_out_free(kz_serve_text_out *res);
+/* The response's outputs: n of them, names copied, data NULL (to fill). */
+kz_status kz_serve_response_outputs(kz_infer_response *r, int n);
 
 /* request.c: a validated, converted request ready for the queue. */
 kz_status kz_serve_job_new(const kz_serve_model *m, const kz_infer_request *r, int64_t t_submit,

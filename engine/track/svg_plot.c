@@ -121,6 +121,29 @@ static void write_polyline_points(FILE *f, const axis *ax, const axis *ay,
   if (keep[0] >= 0) flush_column(f, ax, ay, s, keep);
 }
 
+static int band_point(const kz_plot_series *s, int i) {
+  return isfinite(s->x[i]) && isfinite(s->lo[i]) && isfinite(s->hi[i]);
+}
+
+/* The band as one closed path: along hi forwards, back along lo. Bands are
+ * forecast horizons (tens of points), so no decimation. */
+static void write_band(FILE *f, const axis *ax, const axis *ay, const kz_plot_series *s,
+                       int index) {
+  int first = 1;
+  for (int i = 0; i < s->n; ++i)
+    if (band_point(s, i)) {
+      if (first)
+        fprintf(f, "<path class=\"band\" fill=\"%s\" fill-opacity=\"0.25\" stroke=\"none\" d=\"",
+                palette[index % (int)(sizeof palette / sizeof palette[0])]);
+      fprintf(f, "%s%.2f,%.2f ", first ? "M" : "L", px(ax, s->x[i]), py(ay, s->hi[i]));
+      first = 0;
+    }
+  if (first) return;
+  for (int i = s->n - 1; i >= 0; --i)
+    if (band_point(s, i)) fprintf(f, "L%.2f,%.2f ", px(ax, s->x[i]), py(ay, s->lo[i]));
+  fputs("Z\"/>\n", f);
+}
+
 static void write_chart(FILE *f, const char *title, const char *x_label, const char *y_label,
                         const kz_plot_series *series, int n_series, const axis *ax,
                         const axis *ay) {
@@ -174,6 +197,9 @@ static void write_chart(FILE *f, const char *title, const char *x_label, const c
           (H - BOTTOM + TOP) / 2, (H - BOTTOM + TOP) / 2);
   put_text(f, y_label);
   fputs("</text>\n", f);
+  /* bands first, so every line stays on top of them */
+  for (int s = 0; s < n_series; ++s)
+    if (series[s].lo && series[s].hi) write_band(f, ax, ay, &series[s], s);
   /* one polyline per series that has points, plus its legend entry */
   for (int s = 0; s < n_series; ++s) {
     const char *color = palette[s % (int)(sizeof palette / sizeof palette[0])];
@@ -212,6 +238,14 @@ kz_status kz_svg_line_chart(const char *path, const char *title, const char *x_l
       x1 = fmax(x1, series[s].x[i]);
       y0 = fmin(y0, series[s].y[i]);
       y1 = fmax(y1, series[s].y[i]);
+    }
+  for (int s = 0; s < n_series; ++s)
+    for (int i = 0; series[s].lo && series[s].hi && i < series[s].n; ++i) {
+      if (!band_point(&series[s], i)) continue;
+      x0 = fmin(x0, series[s].x[i]);
+      x1 = fmax(x1, series[s].x[i]);
+      y0 = fmin(y0, fmin(series[s].lo[i], series[s].hi[i]));
+      y1 = fmax(y1, fmax(series[s].lo[i], series[s].hi[i]));
     }
   if (!(x0 <= x1))
     return kz_fail(KZ_ERR_INVALID_ARG, "%s: nothing to plot: no finite points", path);

@@ -1,6 +1,7 @@
 /* A plain SVG line chart (no scripts, no external resources) for
- * `kaizen runs plot`: one polyline per series, axes with ticks and labels, a
- * legend and a title. */
+ * `kaizen runs plot` and `kaizen predict --plot`: one polyline per series,
+ * optionally a shaded band around it, axes with ticks and labels, a legend
+ * and a title. */
 #ifndef KZ_ENGINE_TRACK_SVG_PLOT_H
 #define KZ_ENGINE_TRACK_SVG_PLOT_H
 
@@ -10,6 +11,10 @@ typedef struct kz_plot_series {
   const char *label;
   int n;
   const double *x, *y; /* points with a non-finite x or y are skipped */
+  /* nullable: a band from lo to hi drawn under the line (a forecast's
+   * interval), as one filled path over the points where x, lo and hi are
+   * finite; y may be NaN there (a band with no line) */
+  const double *lo, *hi;
 } kz_plot_series;
 
 /* Writes path.tmp, then renames it to path. Fails when no series has a

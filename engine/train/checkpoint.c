@@ -96,15 +96,20 @@ static char *state_json(const kz_ckpt_state *st, int64_t n) {
   json_object_set_new(o, "log_count", json_integer(st->log_count));
   json_object_set_new(o, "samples", json_integer(st->samples));
   set_bits(o, "wall_s", st->wall_s);
+  /* omitted without replay (train.continual), as state_n */
+  if (st->replay_epoch || st->replay_batch) {
+    json_object_set_new(o, "replay_epoch", json_integer(st->replay_epoch));
+    json_object_set_new(o, "replay_batch", json_integer(st->replay_batch));
+  }
   char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(o);
   return s;
 }
 
 static const char *const state_keys[] = {
-    "step",    "epoch",        "batch_in_epoch", "optim_t",   "optim_kind", "lr_mult",
-    "rng",     "best_value",   "best_step",      "bad_evals", "nan_streak", "log_count",
-    "samples", "log_loss_sum", "wall_s",         "state_n"};
+    "step",    "epoch",        "batch_in_epoch", "optim_t",   "optim_kind",   "lr_mult",
+    "rng",     "best_value",   "best_step",      "bad_evals", "nan_streak",   "log_count",
+    "samples", "log_loss_sum", "wall_s",         "state_n",   "replay_epoch", "replay_batch"};
 
 /* Every count is bounded by the step count, which is itself below 2^53 (so
  * that the schedule, which works in double, sees every step): one step ends
@@ -166,6 +171,12 @@ static kz_status parse_state(const char *path, const char *text, size_t len, kz_
   st->state_n = -1; /* absent: every parameter (resolved once n is read) */
   if (r == KZ_OK && json_object_get(o, "state_n"))
     r = get_int(path, o, "state_n", 1, KZ_NN_MAX_PARAMS, &st->state_n);
+  /* replay micro-batches: at most 2^16 a step, like the new data's */
+  st->replay_epoch = st->replay_batch = 0;
+  if (r == KZ_OK && json_object_get(o, "replay_epoch"))
+    r = get_int(path, o, "replay_epoch", 0, (n + 1) << 16, &st->replay_epoch);
+  if (r == KZ_OK && json_object_get(o, "replay_batch"))
+    r = get_int(path, o, "replay_batch", 0, (n + 1) << 16, &st->replay_batch);
   st->optim_kind = (int)kind;
   json_decref(o);
   return r;

@@ -43,6 +43,9 @@ typedef struct kz_ckpt_state {
   int64_t samples; /* rows trained on */
   double wall_s;   /* training time before this segment */
   int64_t state_n; /* floats per optimizer state block; 0 (on write) or n: all */
+  /* train.continual replay: epoch of the old data and micro-batches of it
+   * consumed (both 0, and absent from the file, without replay) */
+  int64_t replay_epoch, replay_batch;
 } kz_ckpt_state;
 
 typedef struct kz_ckpt_data {

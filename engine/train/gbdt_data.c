@@ -18,6 +18,11 @@ void kz_gbdt_table_close(kz_gbdt_table *t) {
 
 kz_status kz_gbdt_table_open(const char *path, const char *split, const char *what,
                              kz_gbdt_table *t) {
+  return kz_gbdt_table_open_part(path, split, what, 0, 1, t);
+}
+
+kz_status kz_gbdt_table_open_part(const char *path, const char *split, const char *what, int rank,
+                                  int world, kz_gbdt_table *t) {
   memset(t, 0, sizeof *t);
   kz_dataset_options o = {split, 0};
   kz_status st = kz_dataset_open(path, &o, &t->ds);
@@ -29,14 +34,17 @@ kz_status kz_gbdt_table_open(const char *path, const char *split, const char *wh
     kz_gbdt_table_close(t);
     return st;
   }
-  t->n = kz_dataset_rows(t->ds);
+  const int64_t total = kz_dataset_rows(t->ds);
+  t->n_total = total;
+  t->row0 = total * rank / world;
+  t->n = total * (rank + 1) / world - t->row0;
   st = kz_shard_batch_alloc(s, t->n > 0 ? t->n : 1, &t->batch);
   if (st != KZ_OK) {
     kz_dataset_close(t->ds);
     t->ds = NULL;
     return kz_fail_context(st, "%s", what);
   }
-  if (t->n > 0 && (st = kz_dataset_read_range(t->ds, 0, t->n, &t->batch, 0)) != KZ_OK) {
+  if (t->n > 0 && (st = kz_dataset_read_range(t->ds, t->row0, t->n, &t->batch, 0)) != KZ_OK) {
     kz_gbdt_table_close(t);
     return kz_fail_context(st, "%s: reading %s", what, path);
   }
@@ -65,7 +73,8 @@ kz_status kz_gbdt_table_open(const char *path, const char *split, const char *wh
   }
   /* ±inf labels and codes outside the dictionary, named by row, before the
    * codes become floats (labels.h); missing labels the booster refuses. */
-  if (fl >= 0 && (st = kz_labels_check_batch(s, &t->batch, t->n, 0, what, path, split)) != KZ_OK) {
+  if (fl >= 0 &&
+      (st = kz_labels_check_batch(s, &t->batch, t->n, t->row0, what, path, split)) != KZ_OK) {
     kz_gbdt_table_close(t);
     return st;
   }

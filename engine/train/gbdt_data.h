@@ -11,7 +11,8 @@
 typedef struct kz_gbdt_table {
   kz_dataset *ds;
   kz_shard_batch batch;
-  int64_t n;
+  int64_t n;             /* rows read */
+  int64_t row0, n_total; /* they are rows [row0, row0 + n) of the split's n_total */
   int32_t n_numeric, n_categorical;
   const float *num;           /* [n x n_numeric] or NULL */
   const int32_t *cat;         /* [n x n_categorical] or NULL */
@@ -27,6 +28,11 @@ typedef struct kz_gbdt_table {
  * `what` names it in errors ("data.train"). */
 kz_status kz_gbdt_table_open(const char *path, const char *split, const char *what,
                              kz_gbdt_table *t);
+/* Rank `rank` of `world`'s contiguous part of the split: rows
+ * [total x rank / world, total x (rank + 1) / world), the part data-parallel
+ * boosting gives each rank (models/gbdt/gbdt_dist.h). */
+kz_status kz_gbdt_table_open_part(const char *path, const char *split, const char *what, int rank,
+                                  int world, kz_gbdt_table *t);
 void kz_gbdt_table_close(kz_gbdt_table *t);
 
 #endif

@@ -2,7 +2,9 @@
  * and evaluation go through engine/predict. Training validates the whole config
  * and reads the data before the run directory exists, so a bad job leaves nothing behind.
  * Round checkpoints (gbdt_checkpoint.h) let `--resume` continue a killed run
- * to the model an uninterrupted one would have saved, byte for byte. */
+ * to the model an uninterrupted one would have saved, byte for byte.
+ * train.init_from (gbdt_init.h) continues an existing model with new trees,
+ * or with model.process_type: update refreshes its trees (models/gbdt/refresh.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <jansson.h>
 #include <math.h>
@@ -13,9 +15,12 @@
 #include <time.h>
 
 #include "data/shard/fsutil.h"
+#include "engine/dist/comm.h"
+#include "engine/dist/launch.h"
 #include "engine/track/run.h"
 #include "engine/train/gbdt_checkpoint.h"
 #include "engine/train/gbdt_data.h"
+#include "engine/train/gbdt_init.h"
 #include "engine/train/job.h"
 #include "kernels/core/error.h"
 #include "models/gbdt/booster.h"
@@ -23,6 +28,7 @@
 #include "models/gbdt/booster_gpu.h"
 #include "models/gbdt/gbdt_json.h"
 #include "models/gbdt/metrics.h"
+#include "models/gbdt/refresh.h"
 #include "models/gbdt/rng.h"
 
 static double now_s(void) {
@@ -68,53 +74,84 @@ static kz_status pick_device(const char *what, const char *spec, const kz_gbdt_p
   return KZ_OK;
 }
 
-/* The CPU or the GPU booster behind the calls train_run makes. */
+/* The CPU or the GPU booster, or the refresh updater (process_type:
+ * update), behind the calls train_run makes. */
 typedef struct booster {
   kz_gbdt_booster *cpu;
   kz_gbdt_gpu_booster *gpu;
+  kz_gbdt_refresher *ref;
 } booster;
 
-static kz_status booster_create(const kz_gbdt_params *p, kz_device dev, const kz_gbdt_data *td,
-                                const kz_gbdt_data *vd, booster *b) {
+static void booster_free(booster *b) {
+  kz_gbdt_gpu_booster_free(b->gpu);
+  kz_gbdt_booster_free(b->cpu);
+  kz_gbdt_refresher_free(b->ref);
   memset(b, 0, sizeof *b);
-  if (dev.kind == KZ_DEVICE_CPU) return kz_gbdt_booster_create(p, td, vd, &b->cpu);
-  kz_gbdt_gpu_options o = {dev, NULL};
-  return kz_gbdt_gpu_booster_create(p, td, vd, &o, &b->gpu);
+}
+
+/* *init (train.init_from, or NULL) is taken over: the refresher refreshes
+ * it, a booster continues it. */
+static kz_status booster_create(const kz_gbdt_params *p, kz_device dev, const kz_gbdt_data *td,
+                                const kz_gbdt_data *vd, const kz_gbdt_dist *dist,
+                                kz_gbdt_model **init, booster *b) {
+  memset(b, 0, sizeof *b);
+  if (p->process_update) return kz_gbdt_refresher_create(p, td, vd, init, &b->ref);
+  kz_status st;
+  if (dev.kind == KZ_DEVICE_CPU) {
+    st = kz_gbdt_booster_create_dist(p, td, vd, dist, &b->cpu);
+  } else if (dist) {
+    st = kz_fail(KZ_ERR_UNSUPPORTED,
+                 "train.device: data-parallel GBDT runs on the CPU booster (rank %d of %d "
+                 "asked for the GPU one); set train.device=cpu",
+                 dist->rank, dist->size);
+  } else {
+    kz_gbdt_gpu_options o = {dev, NULL};
+    st = kz_gbdt_gpu_booster_create(p, td, vd, &o, &b->gpu);
+  }
+  if (st == KZ_OK && *init)
+    st = b->gpu ? kz_gbdt_gpu_booster_init_from(b->gpu, init, "train.init_from")
+                : kz_gbdt_booster_init_from(b->cpu, init, "train.init_from");
+  kz_gbdt_model_free(*init);
+  *init = NULL;
+  if (st != KZ_OK) booster_free(b);
+  return st;
 }
 static const kz_gbdt_metric *booster_metrics(const booster *b, int *n) {
-  return b->gpu ? kz_gbdt_gpu_booster_metrics(b->gpu, n) : kz_gbdt_booster_metrics(b->cpu, n);
+  return b->ref   ? kz_gbdt_refresher_metrics(b->ref, n)
+         : b->gpu ? kz_gbdt_gpu_booster_metrics(b->gpu, n)
+                  : kz_gbdt_booster_metrics(b->cpu, n);
 }
 static kz_status booster_round(booster *b, double *train_m, double *valid_m, int *stop) {
-  return b->gpu ? kz_gbdt_gpu_booster_round(b->gpu, train_m, valid_m, stop)
-                : kz_gbdt_booster_round(b->cpu, train_m, valid_m, stop);
+  return b->ref   ? kz_gbdt_refresher_round(b->ref, train_m, valid_m, stop)
+         : b->gpu ? kz_gbdt_gpu_booster_round(b->gpu, train_m, valid_m, stop)
+                  : kz_gbdt_booster_round(b->cpu, train_m, valid_m, stop);
 }
 static int booster_best_round(const booster *b, double *best_value) {
-  return b->gpu ? kz_gbdt_gpu_booster_best_round(b->gpu, best_value)
-                : kz_gbdt_booster_best_round(b->cpu, best_value);
+  return b->ref   ? kz_gbdt_refresher_best_round(b->ref, best_value)
+         : b->gpu ? kz_gbdt_gpu_booster_best_round(b->gpu, best_value)
+                  : kz_gbdt_booster_best_round(b->cpu, best_value);
 }
 /* Frees the booster either way. */
 static kz_status booster_finish(booster *b, kz_gbdt_model **m) {
-  kz_status st = b->gpu ? kz_gbdt_gpu_booster_finish(b->gpu, m) : kz_gbdt_booster_finish(b->cpu, m);
-  b->gpu = NULL;
-  b->cpu = NULL;
+  kz_status st = b->ref   ? kz_gbdt_refresher_finish(b->ref, m)
+                 : b->gpu ? kz_gbdt_gpu_booster_finish(b->gpu, m)
+                          : kz_gbdt_booster_finish(b->cpu, m);
+  memset(b, 0, sizeof *b);
   return st;
 }
 static void booster_get_state(const booster *b, kz_gbdt_booster_state *s) {
-  if (b->gpu)
+  if (b->ref)
+    kz_gbdt_refresher_get_state(b->ref, s);
+  else if (b->gpu)
     kz_gbdt_gpu_booster_get_state(b->gpu, s);
   else
     kz_gbdt_booster_get_state(b->cpu, s);
 }
 static kz_status booster_set_state(booster *b, const kz_gbdt_booster_state *s,
                                    kz_gbdt_model **trees, const char *where) {
-  return b->gpu ? kz_gbdt_gpu_booster_set_state(b->gpu, s, trees, where)
-                : kz_gbdt_booster_set_state(b->cpu, s, trees, where);
-}
-static void booster_free(booster *b) {
-  kz_gbdt_gpu_booster_free(b->gpu);
-  kz_gbdt_booster_free(b->cpu);
-  b->gpu = NULL;
-  b->cpu = NULL;
+  return b->ref   ? kz_gbdt_refresher_set_state(b->ref, s, trees, where)
+         : b->gpu ? kz_gbdt_gpu_booster_set_state(b->gpu, s, trees, where)
+                  : kz_gbdt_booster_set_state(b->cpu, s, trees, where);
 }
 
 /* The same feature columns (names, order, dictionaries) in both sets. */
@@ -241,7 +278,45 @@ typedef struct job {
   int64_t checkpoint_every, keep_checkpoints;
   kz_gbdt_table train, valid;
   int has_valid;
+  /* train.init_from (gbdt_init.h): the model continued or refreshed, its
+   * file's kz64 (in the fingerprint) and rounds; NULL / 0 without one */
+  const char *init_from;
+  kz_gbdt_model *init;
+  uint64_t init_hash;
+  int init_rounds;
+  int num_round_given, alpha_given;
+  /* data-parallel (docs/DISTRIBUTED.md): this rank's place; only rank 0
+   * writes the run */
+  int rank, world;
+  kz_comm *comm;
+  kz_gbdt_dist dist;
+  float *label_all; /* several ranks: every training label, gathered for the train metrics */
 } job;
+
+/* ---- the booster's collectives over the job's communicator (gbdt_dist.h) ---- */
+
+static kz_status dist_sum(void *ctx, double *buf, size_t n) {
+  return kz_comm_allreduce(ctx, buf, n, KZ_COMM_F64, KZ_COMM_SUM);
+}
+
+static kz_status dist_max(void *ctx, double *buf, size_t n) {
+  return kz_comm_allreduce(ctx, buf, n, KZ_COMM_F64, KZ_COMM_MAX);
+}
+
+static kz_status dist_gather_rows(void *ctx, const void *mine, int64_t rows, void *all,
+                                  size_t row_bytes) {
+  kz_comm *c = ctx;
+  const int w = kz_comm_size(c);
+  int64_t *r = malloc(sizeof(int64_t) * (size_t)w);
+  size_t *bytes = malloc(sizeof(size_t) * (size_t)w);
+  kz_status st = r && bytes ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  if (st == KZ_OK) st = kz_comm_allgather(c, &rows, r, 1, KZ_COMM_I64);
+  for (int i = 0; st == KZ_OK && i < w; ++i) bytes[i] = (size_t)r[i] * row_bytes;
+  if (st == KZ_OK) st = kz_comm_allgatherv(c, mine, all, bytes, KZ_COMM_U8);
+  free(r);
+  free(bytes);
+  return st;
+}
 
 static kz_status read_config(kz_cfg *cfg, const kz_job_cli *cli, job *j) {
   const kz_cfg_node *model = kz_cfg_section(cfg, "model");
@@ -257,6 +332,14 @@ static kz_status read_config(kz_cfg *cfg, const kz_job_cli *cli, job *j) {
   int64_t seed, threads;
   KZ_TRY(kz_cfg_get_int(train, "seed", 0, 0, INT64_MAX, &seed));
   KZ_TRY(kz_cfg_get_string(train, "device", "auto", &j->device));
+  KZ_TRY(kz_cfg_get_string(train, "init_from", "", &j->init_from));
+  if (!*j->init_from) j->init_from = NULL;
+  j->num_round_given = kz_cfg_has(model, "num_round");
+  j->alpha_given = kz_cfg_has(model, "quantile_alpha");
+  if (j->p.process_update && !j->init_from)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.process_type: update refreshes the trees of an existing model; set "
+                   "train.init_from to its model.json");
   KZ_TRY(kz_cfg_get_int(train, "threads", 0, 0, 4096, &threads));
   KZ_TRY(check_device(j->device));
   j->p.seed = (uint64_t)seed;
@@ -277,10 +360,13 @@ static kz_status read_config(kz_cfg *cfg, const kz_job_cli *cli, job *j) {
 }
 
 static kz_status open_data(job *j) {
-  KZ_TRY(kz_gbdt_table_open(j->train_path, "train", "data.train", &j->train));
+  /* each rank its own rows of the training set, every rank the whole
+   * validation set (early stopping reads the same metric everywhere) */
+  KZ_TRY(
+      kz_gbdt_table_open_part(j->train_path, "train", "data.train", j->rank, j->world, &j->train));
   if (j->train.n == 0)
-    return kz_fail(KZ_ERR_INVALID_ARG, "data.train: %s has no rows in its train split",
-                   j->train_path);
+    return kz_fail(KZ_ERR_INVALID_ARG, "data.train: %s has no rows in its train split%s",
+                   j->train_path, j->world > 1 ? " for this rank (fewer rows than ranks)" : "");
   if (!j->train.label)
     return kz_fail(KZ_ERR_INVALID_ARG, "data.train: %s has no label field", j->train_path);
   if (*j->valid_path) {
@@ -314,7 +400,7 @@ static kz_status open_data(job *j) {
 }
 
 static kz_status params_json(const job *j, const kz_gbdt_model *m, kz_run *run) {
-  char buf[2048];
+  char buf[16384];
   const kz_gbdt_params *p = &j->p;
   snprintf(buf, sizeof buf,
            "{\"model_type\": \"gbdt\", \"objective\": \"%s\", \"num_round\": %d, \"eta\": %g, "
@@ -327,8 +413,22 @@ static kz_status params_json(const job *j, const kz_gbdt_model *m, kz_run *run) 
            p->max_depth, p->max_leaves,
            p->grow_policy == KZ_GBDT_LOSSGUIDE ? "lossguide" : "depthwise", p->max_bin, p->lambda,
            p->alpha, p->gamma, p->min_child_weight, p->subsample, p->colsample_bytree,
-           p->colsample_bynode, m->num_group, m->n_numeric, m->n_categorical, (long long)j->train.n,
-           (long long)(j->has_valid ? j->valid.n : 0), (unsigned long long)p->seed);
+           p->colsample_bynode, m->num_group, m->n_numeric, m->n_categorical,
+           (long long)j->train.n_total, (long long)(j->has_valid ? j->valid.n : 0),
+           (unsigned long long)p->seed);
+  if (j->init_from) { /* continuation or refresh: what it started from */
+    json_t *js = json_string(j->init_from);
+    char *path = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+    json_decref(js);
+    size_t len = strlen(buf);
+    if (!path) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+    snprintf(buf + len - 1, sizeof buf - (len - 1),
+             ", \"init_from\": %s, \"init_rounds\": %d, \"process_type\": \"%s\", "
+             "\"refresh_leaf\": %s}",
+             path, j->init_rounds, p->process_update ? "update" : "default",
+             p->refresh_leaf ? "true" : "false");
+    free(path);
+  }
   return kz_run_write_params(run, buf);
 }
 
@@ -368,11 +468,23 @@ static char *fingerprint(const job *j, kz_device dev) {
   json_object_set_new(o, "model.eval_metric", metrics);
   json_object_set_new(o, "model.early_stopping_rounds", json_integer(p->early_stopping_rounds));
   json_object_set_new(o, "train.seed", json_integer((json_int_t)p->seed));
-  json_object_set_new(o, "data.train rows", json_integer(j->train.n));
+  json_object_set_new(o, "data.train rows", json_integer(j->train.n_total));
   json_object_set_new(o, "data.valid rows", json_integer(j->has_valid ? j->valid.n : 0));
   json_object_set_new(o, "data features",
                       json_integer((json_int_t)j->train.n_numeric + j->train.n_categorical));
   json_object_set_new(o, "threads", json_integer(kz_gbdt_threads(p->nthread)));
+  /* only when set, so checkpoints written before the key existed resume */
+  if (p->exact_histograms) json_object_set_new(o, "model.exact_histograms", json_true());
+  if (j->init_from) { /* the model file by content: another one under the same path is refused */
+    char hash[24];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)j->init_hash);
+    json_object_set_new(o, "train.init_from", json_string(j->init_from));
+    json_object_set_new(o, "train.init_from kz64", json_string(hash));
+  }
+  if (p->process_update) {
+    json_object_set_new(o, "model.process_type", json_string("update"));
+    json_object_set_new(o, "model.refresh_leaf", json_boolean(p->refresh_leaf));
+  }
   char dev_name[32];
   kz_device_format(dev, dev_name, sizeof dev_name);
   json_object_set_new(o, "device", json_string(dev_name));
@@ -446,6 +558,15 @@ static kz_status resume_from_checkpoint(const job *j, const char *fp, booster *b
             "kaizen: warning: %s: %s; the resumed run may differ in the last bits from an "
             "uninterrupted one\n",
             path, why);
+  /* the checkpoint holds every row's margins (one process's, or gathered
+   * from the ranks): this rank continues from its own rows' */
+  if (ck.st.n != j->train.n_total) {
+    kz_gbdt_ckpt_free(&ck);
+    return kz_fail(KZ_ERR_INVALID_ARG, "--resume: %s holds %lld training rows, the data %lld", path,
+                   (long long)ck.st.n, (long long)j->train.n_total);
+  }
+  ck.st.margin += j->train.row0 * ck.st.K;
+  ck.st.n = j->train.n;
   kz_gbdt_model *trees = ck.model;
   ck.model = NULL;
   ck.st.model = NULL;
@@ -460,33 +581,134 @@ static kz_status resume_from_checkpoint(const job *j, const char *fp, booster *b
   return KZ_OK;
 }
 
+/* Every rank takes part: with several ranks the margins are gathered in row
+ * order, so rank 0 writes the checkpoint one process writes (and any number
+ * of ranks can resume from it). */
 static kz_status save_checkpoint(const job *j, kz_run *run, const booster *b, const char *fp,
                                  double wall_s) {
-  char dir[4200], path[4400];
-  kz_run_path(run, "checkpoints", dir, sizeof dir);
-  int created = 0;
-  KZ_TRY(kz_fs_ensure_dir(dir, &created));
   kz_gbdt_booster_state s;
   booster_get_state(b, &s);
-  kz_gbdt_ckpt_path(dir, s.round, path, sizeof path);
-  KZ_TRY(kz_gbdt_ckpt_write(path, &s, wall_s, fp));
-  return kz_gbdt_ckpt_prune(dir, (int)j->keep_checkpoints);
+  double *all = NULL;
+  if (j->world > 1) {
+    all = malloc(sizeof(double) * (size_t)j->train.n_total * (size_t)s.K);
+    if (!all) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt checkpoint: out of memory");
+    kz_status st = dist_gather_rows(j->comm, s.margin, s.n, all, sizeof(double) * (size_t)s.K);
+    if (st != KZ_OK) {
+      free(all);
+      return st;
+    }
+    s.margin = all;
+    s.n = j->train.n_total;
+  }
+  kz_status st = KZ_OK;
+  if (run) { /* the lead rank */
+    char dir[4200], path[4400];
+    kz_run_path(run, "checkpoints", dir, sizeof dir);
+    int created = 0;
+    st = kz_fs_ensure_dir(dir, &created);
+    kz_gbdt_ckpt_path(dir, s.round, path, sizeof path);
+    if (st == KZ_OK) st = kz_gbdt_ckpt_write(path, &s, wall_s, fp);
+    if (st == KZ_OK) st = kz_gbdt_ckpt_prune(dir, (int)j->keep_checkpoints);
+  }
+  free(all);
+  return st;
+}
+
+/* Several ranks: the training metrics over every rank's rows (margins
+ * gathered in row order, labels once), the values one process logs. */
+static kz_status train_metrics_all_rows(job *j, const booster *b, double *vals) {
+  kz_gbdt_booster_state s;
+  booster_get_state(b, &s);
+  const int64_t N = j->train.n_total;
+  double *margin = malloc(sizeof(double) * (size_t)N * (size_t)s.K);
+  kz_status st = margin ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  if (st == KZ_OK && !j->label_all) {
+    j->label_all = malloc(sizeof(float) * (size_t)N);
+    st = j->label_all
+             ? dist_gather_rows(j->comm, j->train.label, j->train.n, j->label_all, sizeof(float))
+             : kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  }
+  if (st == KZ_OK)
+    st = dist_gather_rows(j->comm, s.margin, s.n, margin, sizeof(double) * (size_t)s.K);
+  int nm = 0;
+  const kz_gbdt_metric *ms = booster_metrics(b, &nm);
+  if (st == KZ_OK)
+    kz_gbdt_metrics_eval(ms, nm, (kz_gbdt_objective)j->p.objective, j->p.quantile_alpha, s.K, N,
+                         margin, j->label_all, vals);
+  free(margin);
+  return st;
+}
+
+/* The world this job runs in: one process, or one rank of a data-parallel
+ * job whose booster sums over the world communicator. */
+static kz_status join_world(job *j) {
+  j->rank = 0;
+  j->world = 1;
+  if (kz_dist_size() <= 1) return KZ_OK;
+  if (!(j->comm = kz_dist_world())) return KZ_ERR_UNSUPPORTED;
+  j->rank = kz_comm_rank(j->comm);
+  j->world = kz_comm_size(j->comm);
+  return KZ_OK;
 }
 
 static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   KZ_TRY(read_config(cfg, cli, j));
+  KZ_TRY(join_world(j));
   KZ_TRY(open_data(j));
-  KZ_TRY(resolve_objective(&j->p, &j->train));
+  if (j->world > 1)
+    j->dist = (kz_gbdt_dist){.ctx = j->comm,
+                             .rank = j->rank,
+                             .size = j->world,
+                             .row0 = j->train.row0,
+                             .n_total = j->train.n_total,
+                             .sum = dist_sum,
+                             .max = dist_max,
+                             .gather_rows = dist_gather_rows};
+  const int lead = j->rank == 0; /* writes the run; the other ranks only compute */
+  int quiet = (cli && cli->quiet) || !lead, round = 0;
+  if (j->init_from) {
+    KZ_TRY(kz_gbdt_init_load(j->init_from, &j->init, &j->init_hash));
+    KZ_TRY(kz_gbdt_init_params(j->init, j->init_from, j->alpha_given, &j->p));
+  }
+  kz_status ost = resolve_objective(&j->p, &j->train);
+  if (ost != KZ_OK && j->init)
+    return kz_fail_context(ost, "train.init_from %s (a %s model)", j->init_from,
+                           kz_gbdt_objective_name(j->init->objective));
+  KZ_TRY(ost);
+  if (j->init) {
+    KZ_TRY(kz_gbdt_init_check_table(j->init, j->init_from, &j->train));
+    j->init_rounds = j->init->n_trees / j->init->num_group;
+  }
+  if (j->p.process_update) {
+    /* as XGBoost's refresh goes over the model's rounds; a different
+     * num_round would drop rounds (XGBoost) or ask for ones that do not
+     * exist, so kaizen refreshes them all and says so */
+    if (j->num_round_given && j->p.num_round != j->init_rounds)
+      fprintf(stderr,
+              "kaizen: warning: model.num_round %d is not used: a refresh updates all %d rounds "
+              "of %s\n",
+              j->p.num_round, j->init_rounds, j->init_from);
+    j->p.num_round = j->init_rounds > 0 ? j->init_rounds : 1;
+    if (j->world > 1)
+      return kz_fail(KZ_ERR_UNSUPPORTED,
+                     "model.process_type: update (refresh) runs on one process; data-parallel "
+                     "refresh (%d ranks) is not supported yet",
+                     j->world);
+  }
   kz_gbdt_data td, vd;
   table_data(&j->train, &td);
   table_data(&j->valid, &vd);
   kz_device dev;
   KZ_TRY(pick_device("train.device", j->device, &j->p, j->train.n_categorical, &dev));
+  if (j->p.process_update && dev.kind != KZ_DEVICE_CPU)
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "model.process_type: update (the refresh updater) is not supported on cuda "
+                   "yet; run it on the CPU (train.device: cpu)");
   char dev_name[32];
   kz_device_format(dev, dev_name, sizeof dev_name);
   booster bst, *b = &bst;
-  KZ_TRY(booster_create(&j->p, dev, &td, j->has_valid ? &vd : NULL, b));
-  int quiet = cli && cli->quiet, round = 0;
+  KZ_TRY(booster_create(&j->p, dev, &td, j->has_valid ? &vd : NULL, j->world > 1 ? &j->dist : NULL,
+                        &j->init, b));
   double wall0 = 0;
   /* Every check, the metric list included, before the run directory exists
    * (a failure after it would leave a failed run behind). */
@@ -501,13 +723,21 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
                     : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   if (st == KZ_OK) st = kz_cfg_check_unused(cfg);
   if (st == KZ_OK && j->ro.resume) st = resume_from_checkpoint(j, fp, b, quiet, &round, &wall0);
+  /* every rank has checked the run before the lead reopens it (run.pid) */
+  if (st == KZ_OK && j->world > 1) st = kz_comm_barrier(j->comm);
   kz_run *run = NULL;
-  if (st == KZ_OK) st = kz_run_open(&j->ro, cfg, &run);
+  if (st == KZ_OK && lead) st = kz_run_open(&j->ro, cfg, &run);
   if (st != KZ_OK) {
     booster_free(b);
     free(fp);
     return st;
   }
+  if (!quiet && j->init_from && j->p.process_update)
+    fprintf(stderr, "[gbdt] refreshing the %d rounds of %s on data.train\n", j->init_rounds,
+            j->init_from);
+  else if (!quiet && j->init_from)
+    fprintf(stderr, "[gbdt] continuing %s (%d rounds) with up to %d new rounds\n", j->init_from,
+            j->init_rounds, j->p.num_round);
   char names[2 * KZ_GBDT_MAX_METRICS][40];
   const char *name_ptrs[2 * KZ_GBDT_MAX_METRICS];
   for (int i = 0; i < nm; ++i) {
@@ -518,7 +748,7 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   for (int i = 0; i < n_cols; ++i) name_ptrs[i] = names[i];
   /* On resume, rows after the checkpoint's round (logged before the kill)
    * are dropped: those rounds run again. */
-  st = kz_run_metrics_begin(run, name_ptrs, n_cols, j->ro.resume ? round : INT64_MAX);
+  if (lead) st = kz_run_metrics_begin(run, name_ptrs, n_cols, j->ro.resume ? round : INT64_MAX);
   /* wall_s goes on from the checkpoint's, so a resumed run's rows read as one run's. */
   double t0 = now_s() - wall0, vals[2 * KZ_GBDT_MAX_METRICS], last_ckpt = now_s();
   int stop = 0;
@@ -529,10 +759,11 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
      * and the last round: the other rows of metrics.csv leave them empty. */
     int with_train = (round + 1) % every == 0 || round + 1 == j->p.num_round;
     for (int i = 0; i < nm; ++i) vals[i] = NAN;
-    st = booster_round(b, with_train ? vals : NULL, vals + nm, &stop);
+    st = booster_round(b, with_train && j->world == 1 ? vals : NULL, vals + nm, &stop);
+    if (st == KZ_OK && with_train && j->world > 1) st = train_metrics_all_rows(j, b, vals);
     if (st != KZ_OK) break;
     ++round;
-    st = kz_run_log(run, round, now_s() - t0, vals);
+    if (lead) st = kz_run_log(run, round, now_s() - t0, vals);
     if (!quiet && (round % every == 0 || stop)) {
       fprintf(stderr, "[gbdt] round %d/%d", round, j->p.num_round);
       for (int i = 0; i < n_cols; ++i)
@@ -542,9 +773,11 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
     /* A checkpoint after the row it covers is in metrics.csv. None after the
      * last round: the model and summary follow at once, and a resume always
      * has a round left to run. */
+    /* several ranks decide by rounds only: every rank must agree */
     int due = j->checkpoint_every > 0
                   ? round % j->checkpoint_every == 0
-                  : round % GBDT_CKPT_ROUNDS == 0 || now_s() - last_ckpt >= GBDT_CKPT_SECONDS;
+                  : round % GBDT_CKPT_ROUNDS == 0 ||
+                        (j->world == 1 && now_s() - last_ckpt >= GBDT_CKPT_SECONDS);
     if (st == KZ_OK && !stop && due) {
       st = save_checkpoint(j, run, b, fp, now_s() - t0);
       last_ckpt = now_s();
@@ -562,6 +795,10 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   booster_free(b);
   char path[4096];
   if (st == KZ_OK) st = name_model(m, &j->train);
+  if (!lead) { /* the model is rank 0's to save: every rank holds the same one */
+    kz_gbdt_model_free(m);
+    return st;
+  }
   if (st == KZ_OK) st = params_json(j, m, run);
   if (st == KZ_OK)
     st = kz_gbdt_model_save_json(m, kz_run_path(run, "model.json", path, sizeof path));
@@ -604,6 +841,7 @@ static kz_status train_run(job *j, kz_cfg *cfg, const kz_job_cli *cli) {
   if (st == KZ_OK) {
     printf("gbdt");
     for (int i = 0; i < s.n_final; ++i) printf(" %s=%.6g", s.final_names[i], s.final_values[i]);
+    if (j->init_from) printf(" init_rounds=%d", j->init_rounds);
     printf(" rounds_kept=%d rounds_run=%d run %s\n", kept, round, kz_run_dir(run));
     fflush(stdout);
   }
@@ -619,5 +857,7 @@ kz_status kz_gbdt_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   if (st == KZ_OK) st = train_run(&j, cfg, cli);
   kz_gbdt_table_close(&j.train);
   kz_gbdt_table_close(&j.valid);
+  free(j.label_all);
+  kz_gbdt_model_free(j.init);
   return st;
 }

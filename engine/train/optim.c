@@ -65,9 +65,17 @@ kz_status kz_optim_step(kz_optim *o, kz_stream *s, kz_tensor *params, const kz_t
                      (long long)o->n);
     float *p = (float *)params->data + off, *m = (float *)o->m.data + at;
     const float *g = (const float *)grads->data + off;
+    kz_tensor tb = {0};
+    if (o->params_bf16.data)
+      tb = kz_tensor_view((uint16_t *)o->params_bf16.data + off, KZ_BF16, o->params_bf16.device, 1,
+                          c);
     if (o->c.kind == KZ_OPTIM_SGD) {
       sgd_cpu(p, g, m, c, (float)lr, (float)o->c.momentum, (float)o->c.weight_decay,
               (float)grad_scale);
+      if (tb.data) {
+        kz_tensor tp = kz_tensor_view(p, KZ_F32, params->device, 1, c);
+        KZ_TRY(kz_op_cast(s, &tp, &tb));
+      }
     } else {
       /* each element's update depends on its own p, g, m, v only, so a
        * range at a time is bitwise the whole-block update */
@@ -75,7 +83,7 @@ kz_status kz_optim_step(kz_optim *o, kz_stream *s, kz_tensor *params, const kz_t
       kz_tensor tg = kz_tensor_view((void *)g, KZ_F32, grads->device, 1, c);
       kz_tensor tm = kz_tensor_view(m, KZ_F32, o->m.device, 1, c);
       kz_tensor tv = kz_tensor_view((float *)o->v.data + at, KZ_F32, o->v.device, 1, c);
-      KZ_TRY(kz_op_adamw(s, &tp, &tg, &tm, &tv, NULL, &hp));
+      KZ_TRY(kz_op_adamw(s, &tp, &tg, &tm, &tv, tb.data ? &tb : NULL, &hp));
     }
     at += c;
   }

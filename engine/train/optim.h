@@ -29,6 +29,10 @@ typedef struct kz_optim {
   int n_state;    /* 2 (adamw: m, v) or 1 (sgd: momentum) */
   kz_tensor m, v; /* on the device; v unused for sgd */
   int64_t t;      /* updates applied (AdamW bias correction) */
+  /* train.precision bf16: the model's bf16 copy of the whole parameter
+   * block (kz_nn_model_base.params_bf16), rewritten with every update of
+   * the ranges stepped; data NULL: none */
+  kz_tensor params_bf16;
 } kz_optim;
 
 kz_status kz_optim_init(kz_optim *o, const kz_optim_config *c, kz_device device, int64_t n);
@@ -37,7 +41,9 @@ void kz_optim_free(kz_optim *o);
 kz_status kz_optim_reset(kz_optim *o, kz_stream *s);
 /* One update: params -= lr * f(grads * grad_scale, state), on the nr
  * ranges r of the blocks only (the trainable ranges; r NULL: the whole
- * block). The state is packed: range after range, o->n floats in all. */
+ * block). The state is packed: range after range, o->n floats in all.
+ * o->params_bf16, when set, gets the updated ranges rounded to bf16 (AdamW
+ * writes them in its pass; SGD casts after its update). */
 kz_status kz_optim_step(kz_optim *o, kz_stream *s, kz_tensor *params, const kz_tensor *grads,
                         const kz_param_range *r, int nr, double lr, double grad_scale);
 

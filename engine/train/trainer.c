@@ -22,9 +22,12 @@
 
 #include "data/shard/fsutil.h"
 #include "data/shard/iter.h"
+#include "engine/dist/comm.h"
+#include "engine/dist/launch.h"
 #include "engine/track/run.h"
 #include "engine/track/run_config.h"
 #include "engine/train/checkpoint.h"
+#include "engine/train/continual.h"
 #include "engine/train/eval.h"
 #include "engine/train/job.h"
 #include "engine/train/labels.h"
@@ -34,6 +37,7 @@
 #include "kernels/core/splitmix64.h"
 #include "models/io/hf_bert.h"
 #include "models/nn_model.h"
+#include "models/transformer/lora.h"
 #include "models/transformer/transformer.h"
 
 enum { MAX_ROLLBACKS = 20 };
@@ -73,7 +77,32 @@ typedef struct trainer {
   double seg_t0, log_t0;
   int64_t log_samples0, seg_step0;
   char changes[2048]; /* --resume --allow-changes: the keys that differ, "" if none */
+  /* data-parallel (docs/DISTRIBUTED.md): rank of world; comm carries host
+   * values (losses, row counts), gcomm the gradients (comm on the CPU, NCCL
+   * on GPUs); only the lead rank (0) writes the run */
+  int rank, world, lead;
+  kz_comm *comm, *gcomm;
+  int began;     /* the run has begun (every rank; only the lead has t->run) */
+  int nccl_only; /* no MPI: comm is a host view of gcomm (NCCL) */
+  /* ZeRO-1 (train.zero1 with several ranks): rank r owns parameters
+   * [r x chunk, (r + 1) x chunk) of the block; its optimizer state covers the
+   * trainable floats there (zr), which are floats [zt0, zt0 + opt.n) of the
+   * packed state one process keeps, so checkpoints gather the full state */
+  int zero;
+  int64_t chunk, zt0, sn_total;
+  int nzr;
+  kz_param_range zr[KZ_NN_MAX_RANGES];
+  float *zpad, *zslice; /* host: chunk x world, chunk */
+  kz_continual cont;    /* train.continual: replay, EWC, the forgetting metric */
+  /* the forgetting metric: the early-stopping metric on the old data's and
+   * the new data's held-out rows, before the first step ([0]) and after */
+  double old_metric[2], new_metric[2];
+  char forget_names[4][96];
 } trainer;
+
+/* Floats per gradient all-reduce: buckets of 4 Mi floats (16 MiB) keep each
+ * message large enough for full bandwidth and bound the scratch MPI needs. */
+enum { GRAD_BUCKET = 4 << 20 };
 
 static double wall_now(const trainer *t) {
   return t->st.wall_s + (kz_now_s() - t->seg_t0);
@@ -260,7 +289,25 @@ static kz_status setup(trainer *t, kz_cfg *cfg) {
                    "--resume needs output.run_id: the run to continue (set it in the job or with "
                    "--set output.run_id=ID)");
   KZ_TRY(open_data(t));
+  KZ_TRY(kz_continual_open(&t->cont, &t->c.continual, kz_dataset_schema(t->train), t->c.batch_size,
+                           t->c.seed));
   KZ_TRY(create_model(t, cfg));
+  /* a model without bf16 fails here, before the run directory exists */
+  kz_status pst = kz_nn_set_precision(t->model, t->c.precision);
+  if (pst != KZ_OK) {
+    char where[512];
+    kz_cfg_key_where(kz_cfg_section(cfg, "train"), "precision", where, sizeof where);
+    return kz_fail_context(pst, "%s", where);
+  }
+  /* A window model (the TFT) cuts its training windows from the series it
+   * holds, which are the new data's: old rows would anchor windows in the
+   * wrong series. Its forgetting metric (whole-data-set evaluation) works. */
+  if (t->mb->ops->eval_dataset && (t->c.continual.replay > 0.0 || t->c.continual.ewc_lambda > 0.0))
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "train.continual: replay and ewc_lambda need a model trained on rows; model "
+                   "'%s' trains on windows of its own series (set both to 0 to measure "
+                   "forgetting only)",
+                   t->mb->ops->type);
   KZ_TRY(pick_metric(t));
   KZ_TRY(kz_cfg_check_unused(cfg));
   if (t->c.run_id) {
@@ -284,17 +331,19 @@ static kz_status setup(trainer *t, kz_cfg *cfg) {
 /* ---- state <-> device ------------------------------------------------------------ */
 
 static kz_status restore(trainer *t, const kz_ckpt_data *d) {
+  /* the file holds one process's packed state; a ZeRO-1 rank takes its part */
+  const int64_t full = t->zero ? t->sn_total : t->opt.n, first = t->zero ? t->zt0 : 0;
   if (d->n != t->mb->info.n_params || d->n_state != t->opt.n_state ||
-      d->st.optim_kind != (int)t->c.optim.kind || d->state_n != t->opt.n)
+      d->st.optim_kind != (int)t->c.optim.kind || d->state_n != full)
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "%s: the checkpoint's parameter count, trainable count or optimizer differs "
                    "from the job's",
                    t->ckpt_dir);
   KZ_TRY(kz_copy_to_device(t->s, t->mb->params.data, d->params, (size_t)d->n * 4));
-  const size_t sbytes = (size_t)d->state_n * 4;
-  KZ_TRY(kz_copy_to_device(t->s, t->opt.m.data, d->state, sbytes));
+  const size_t sbytes = (size_t)t->opt.n * 4;
+  KZ_TRY(kz_copy_to_device(t->s, t->opt.m.data, d->state + first, sbytes));
   if (d->n_state == 2)
-    KZ_TRY(kz_copy_to_device(t->s, t->opt.v.data, d->state + d->state_n, sbytes));
+    KZ_TRY(kz_copy_to_device(t->s, t->opt.v.data, d->state + d->state_n + first, sbytes));
   KZ_TRY(kz_stream_sync(t->s));
   t->opt.t = d->st.optim_t;
   t->st = d->st;
@@ -303,14 +352,57 @@ static kz_status restore(trainer *t, const kz_ckpt_data *d) {
   return KZ_OK;
 }
 
+/* The lead rank writes; the others wait for it, so a rollback or resume on
+ * any rank reads the same, complete checkpoint. */
+/* ZeRO-1: the ranks' state chunks, in rank order, are one process's packed
+ * state (zero_plan), gathered into full[sn_total] (host, CPU training). */
+static kz_status zero_gather_state(trainer *t, const float *mine, float *full) {
+  int64_t *cnt = malloc(sizeof(int64_t) * (size_t)t->world);
+  size_t *counts = malloc(sizeof(size_t) * (size_t)t->world);
+  int64_t me = t->opt.n;
+  kz_status st = cnt && counts ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  if (st == KZ_OK) st = kz_comm_allgather(t->comm, &me, cnt, 1, KZ_COMM_I64);
+  for (int r = 0; st == KZ_OK && r < t->world; ++r) counts[r] = (size_t)cnt[r];
+  if (st == KZ_OK) st = kz_comm_allgatherv(t->comm, mine, full, counts, KZ_COMM_F32);
+  free(cnt);
+  free(counts);
+  return st;
+}
+
+static kz_status write_checkpoint(trainer *t, const float *state_m, const float *state_v);
+
 static kz_status save_checkpoint(trainer *t) {
-  const int64_t n = t->mb->info.n_params, sn = t->opt.n; /* sn: trainable floats */
+  float *full = NULL;
+  kz_status st = KZ_OK;
+  if (t->zero) { /* every rank takes part in gathering the state */
+    full = malloc((size_t)(t->sn_total * t->opt.n_state + 1) * 4);
+    if (!full) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
+    st = zero_gather_state(t, t->opt.m.data, full);
+    if (st == KZ_OK && t->opt.n_state == 2)
+      st = zero_gather_state(t, t->opt.v.data, full + t->sn_total);
+  }
+  if (st == KZ_OK && t->lead) st = write_checkpoint(t, full, full ? full + t->sn_total : NULL);
+  free(full);
+  KZ_TRY(st);
+  return t->world > 1 ? kz_comm_barrier(t->comm) : KZ_OK;
+}
+
+/* state_m / state_v: the packed state on the host (ZeRO-1: gathered), or
+ * NULL to read the optimizer's own. */
+static kz_status write_checkpoint(trainer *t, const float *state_m, const float *state_v) {
+  const int64_t n = t->mb->info.n_params;
+  const int64_t sn = state_m ? t->sn_total : t->opt.n; /* sn: trainable floats */
   float *host = malloc((size_t)(n + sn * t->opt.n_state) * 4);
   if (!host) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
   kz_status st = kz_copy_to_host(t->s, host, t->mb->params.data, (size_t)n * 4);
-  if (st == KZ_OK) st = kz_copy_to_host(t->s, host + n, t->opt.m.data, (size_t)sn * 4);
-  if (st == KZ_OK && t->opt.n_state == 2)
-    st = kz_copy_to_host(t->s, host + n + sn, t->opt.v.data, (size_t)sn * 4);
+  if (st == KZ_OK && state_m) {
+    memcpy(host + n, state_m, (size_t)sn * 4);
+    if (t->opt.n_state == 2) memcpy(host + n + sn, state_v, (size_t)sn * 4);
+  } else if (st == KZ_OK) {
+    st = kz_copy_to_host(t->s, host + n, t->opt.m.data, (size_t)sn * 4);
+    if (st == KZ_OK && t->opt.n_state == 2)
+      st = kz_copy_to_host(t->s, host + n + sn, t->opt.v.data, (size_t)sn * 4);
+  }
   if (st == KZ_OK) st = kz_stream_sync(t->s);
   kz_ckpt_state cs = t->st;
   cs.optim_t = t->opt.t;
@@ -336,11 +428,17 @@ static kz_status open_epoch(trainer *t) {
   o.shuffle = 1;
   o.seed = t->c.seed;
   o.epoch = t->st.epoch;
+  /* several ranks: batch k of every rank together is the global batch k
+   * one process with batch_size x ranks would read (iter.h, stripes) */
+  o.rank = t->rank;
+  o.world = t->world;
+  o.stripe_rows = t->world > 1 ? t->c.batch_size : 0;
   KZ_TRY(kz_shard_iter_open(t->train, &o, &t->it));
   /* Resume mid-epoch: replay the iterator to the recorded position. */
   for (int64_t i = 0; i < t->st.batch_in_epoch; ++i) {
     const kz_shard_batch *b = NULL;
     KZ_TRY(kz_shard_iter_next(t->it, &b));
+    if (!b && t->world > 1) break; /* this rank's part of the last global batch is empty */
     if (!b)
       return kz_fail(KZ_ERR_INTERNAL, "resume: epoch %lld ended before batch %lld",
                      (long long)t->st.epoch, (long long)t->st.batch_in_epoch);
@@ -368,6 +466,7 @@ static kz_status evaluate(trainer *t, kz_nn_metrics *out) {
 }
 
 static kz_status log_row(trainer *t, double train_loss, double lr, const kz_nn_metrics *ev) {
+  if (!t->run) return KZ_OK; /* not the lead rank */
   double v[2 + KZ_NN_MAX_METRICS];
   for (int i = 0; i < t->n_cols; ++i) v[i] = NAN;
   v[0] = train_loss;
@@ -391,7 +490,8 @@ static kz_status eval_step(trainer *t, kz_nn_metrics *ev) {
     t->st.best_step = t->st.step;
     t->st.bad_evals = 0;
     char path[4200];
-    KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "best.kzm", path, sizeof path)));
+    if (t->run)
+      KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "best.kzm", path, sizeof path)));
   } else {
     t->st.bad_evals += 1;
     if (t->c.es_patience > 0 && t->st.bad_evals >= t->c.es_patience) t->stopped_early = 1;
@@ -403,6 +503,36 @@ static kz_status eval_step(trainer *t, kz_nn_metrics *ev) {
   return KZ_OK;
 }
 
+/* The early-stopping metric on the old data's held-out rows and on the
+ * new data's (NaN without validation rows), at the start (when 0) or the end
+ * (1) of the run; a no-op without train.continual. */
+static kz_status forgetting_metrics(trainer *t, int when) {
+  if (!t->cont.old_valid) return KZ_OK;
+  kz_nn_metrics m;
+  kz_status st = kz_nn_evaluate(t->model, t->cont.old_valid, t->c.batch_size, &m);
+  if (st != KZ_OK) return kz_fail_context(st, "train.continual.old_data");
+  t->old_metric[when] = m.values[t->es_index];
+  t->new_metric[when] = NAN;
+  if (t->valid) {
+    KZ_TRY(evaluate(t, &m));
+    t->new_metric[when] = m.values[t->es_index];
+  }
+  const char *metric = t->names.names[t->es_index];
+  const char *tag = when ? "after" : "before";
+  snprintf(t->forget_names[2 * when], sizeof t->forget_names[0], "old_%s/%s", tag, metric);
+  snprintf(t->forget_names[2 * when + 1], sizeof t->forget_names[0], "new_%s/%s", tag, metric);
+  return KZ_OK;
+}
+
+static void forgetting_event(trainer *t, int when) {
+  if (!t->cont.old_valid || !t->run) return;
+  char detail[256];
+  snprintf(detail, sizeof detail, "%s %s=%.6g on the old data, %.6g on the new",
+           when ? "after training" : "before training", t->names.names[t->es_index],
+           t->old_metric[when], t->new_metric[when]);
+  event(t, "continual", detail);
+}
+
 /* ---- NaN guard ----------------------------------------------------------------------- */
 
 static kz_status rollback(trainer *t) {
@@ -412,9 +542,11 @@ static kz_status rollback(trainer *t) {
                    "training diverged: %d rollbacks after non-finite steps; lower train.lr",
                    MAX_ROLLBACKS);
   close_epoch(t);
+  kz_continual_rewind(&t->cont);
   kz_ckpt_data d;
   char detail[256];
-  if (t->run && kz_ckpt_load_newest(t->ckpt_dir, &d, t->prog.mode == KZ_PROGRESS_QUIET) == KZ_OK) {
+  if (t->began &&
+      kz_ckpt_load_newest(t->ckpt_dir, &d, t->prog.mode == KZ_PROGRESS_QUIET) == KZ_OK) {
     kz_status st = restore(t, &d);
     kz_ckpt_data_free(&d);
     KZ_TRY(st);
@@ -425,6 +557,8 @@ static kz_status rollback(trainer *t) {
     KZ_TRY(kz_optim_reset(&t->opt, t->s));
     t->st = t->st0;
   }
+  KZ_TRY(kz_nn_refresh_bf16(t->mb, t->s));
+  KZ_TRY(kz_stream_sync(t->s));
   t->st.lr_mult = mult;
   t->st.nan_streak = 0;
   snprintf(detail, sizeof detail, "rolled back to step %lld, lr multiplier now %g",
@@ -435,24 +569,102 @@ static kz_status rollback(trainer *t) {
 
 /* ---- one optimizer step ----------------------------------------------------------------- */
 
+/* ZeRO-1: every rank's updated chunk to every rank. */
+static kz_status zero_gather_params(trainer *t) {
+  const int64_t n = t->mb->info.n_params, lo = t->rank * t->chunk;
+  float *p = t->mb->params.data;
+  memset(t->zslice, 0, (size_t)t->chunk * 4);
+  if (lo < n) memcpy(t->zslice, p + lo, (size_t)(n - lo < t->chunk ? n - lo : t->chunk) * 4);
+  KZ_TRY(kz_comm_allgather(t->comm, t->zslice, t->zpad, (size_t)t->chunk, KZ_COMM_F32));
+  memcpy(p, t->zpad, (size_t)n * 4);
+  return KZ_OK;
+}
+
+/* ZeRO-1 setup: this rank's chunk, the trainable ranges in it, and where
+ * its state sits in the packed state of one process. */
+static void zero_plan(trainer *t, const kz_param_range *tr, int ntr) {
+  const int64_t n = t->mb->info.n_params;
+  t->chunk = (n + t->world - 1) / t->world;
+  const int64_t lo = t->rank * t->chunk, hi = lo + t->chunk < n ? lo + t->chunk : n;
+  t->nzr = 0;
+  t->zt0 = 0;
+  t->sn_total = 0;
+  for (int i = 0; i < ntr; ++i) {
+    const int64_t a = tr[i].offset, z = tr[i].offset + tr[i].count;
+    t->sn_total += tr[i].count;
+    t->zt0 += (lo < z ? lo : z) > a ? (lo < z ? lo : z) - a : 0; /* trainable floats before lo */
+    const int64_t x = a > lo ? a : lo, y = z < hi ? z : hi;
+    if (x < y) t->zr[t->nzr++] = (kz_param_range){x, y - x};
+  }
+}
+
+/* Several ranks: each rank's gradients (already scaled by its rows over the
+ * global batch) are summed in buckets, and so are the loss sums and rows,
+ * so every rank then takes the step one process takes on the global batch. */
+static kz_status reduce_step(trainer *t, double *loss_sum, int64_t *rows) {
+  const int64_t n = t->mb->info.n_params;
+  float *g = t->mb->grads.data;
+  KZ_TRY(kz_stream_sync(t->s)); /* the backward pass has written them */
+  if (t->zero) {
+    /* each rank receives the sum of its own chunk only */
+    const int64_t lo = t->rank * t->chunk,
+                  cnt = n - lo < t->chunk ? (lo < n ? n - lo : 0) : t->chunk;
+    memcpy(t->zpad, g, (size_t)n * 4);
+    memset(t->zpad + n, 0, (size_t)(t->chunk * t->world - n) * 4);
+    KZ_TRY(kz_comm_reduce_scatter(t->comm, t->zpad, t->zslice, (size_t)t->chunk, KZ_COMM_F32,
+                                  KZ_COMM_SUM));
+    if (cnt > 0) memcpy(g + lo, t->zslice, (size_t)cnt * 4);
+  }
+  for (int64_t off = 0; !t->zero && off < n; off += GRAD_BUCKET)
+    KZ_TRY(kz_comm_allreduce(t->gcomm, g + off,
+                             (size_t)(n - off < GRAD_BUCKET ? n - off : GRAD_BUCKET), KZ_COMM_F32,
+                             KZ_COMM_SUM));
+  double v[2] = {*loss_sum, (double)*rows};
+  KZ_TRY(kz_comm_allreduce(t->comm, v, 2, KZ_COMM_F64, KZ_COMM_SUM));
+  *loss_sum = v[0];
+  *rows = (int64_t)v[1];
+  return KZ_OK;
+}
+
 static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
   const kz_nn_model_ops *ops = t->mb->ops;
   const int64_t n = t->mb->info.n_params;
   KZ_TRY(kz_fill_bytes(t->s, t->mb->grads.data, 0, (size_t)n * 4));
-  const double nominal = (double)(t->c.batch_size * t->c.grad_accum);
+  /* the global batch: per-rank batch x ranks x accumulation */
+  const double nominal = (double)(t->c.batch_size * t->c.grad_accum * t->world);
   int64_t rows = 0;
   double loss_sum = 0.0;
   *epoch_end = 0;
   for (int64_t a = 0; a < t->c.grad_accum; ++a) {
-    if (!t->it) KZ_TRY(open_epoch(t));
     const kz_shard_batch *b = NULL;
-    KZ_TRY(kz_shard_iter_next(t->it, &b));
-    if (!b) return kz_fail(KZ_ERR_INTERNAL, "epoch %lld ended early", (long long)t->st.epoch);
+    const int replay = kz_continual_pick_replay(&t->cont, &t->st.rng);
+    if (replay) {
+      KZ_TRY(kz_continual_next(&t->cont, &t->st.replay_epoch, &t->st.replay_batch, &b));
+    } else {
+      if (!t->it) KZ_TRY(open_epoch(t));
+      KZ_TRY(kz_shard_iter_next(t->it, &b));
+      if (!b && t->world == 1)
+        return kz_fail(KZ_ERR_INTERNAL, "epoch %lld ended early", (long long)t->st.epoch);
+    }
     uint64_t dseed = kz_splitmix64(&t->st.rng);
-    double loss = 0.0;
-    KZ_TRY(ops->train_batch(t->model, b, (double)b->rows / nominal, dseed, &loss));
-    loss_sum += loss * (double)b->rows;
-    rows += b->rows;
+    double loss = 0.0, w = b ? (double)b->rows / nominal : 0.0, share = b ? (double)b->rows : 0.0;
+    if (t->world > 1 && ops->loss_items) {
+      /* a model whose batch loss is a mean over items (masked tokens,
+       * windows): this rank's mean weighs its items' share of the global
+       * micro-batch's, so the ranks' sum is one process's gradient */
+      int64_t items = 0;
+      if (b) KZ_TRY(ops->loss_items(t->model, b, dseed, &items));
+      double v[2] = {(double)items, b ? (double)b->rows : 0.0};
+      KZ_TRY(kz_comm_allreduce(t->comm, v, 2, KZ_COMM_F64, KZ_COMM_SUM));
+      share = v[0] > 0 ? v[1] * (double)items / v[0] : 0.0;
+      w = share / nominal;
+    }
+    /* a rank whose part of the epoch's last global batch is empty adds
+     * nothing but still takes part in the step's collectives */
+    if (b) KZ_TRY(ops->train_batch(t->model, b, w, dseed, &loss));
+    if (b) loss_sum += loss * share;
+    if (b) rows += b->rows;
+    if (replay) continue; /* old data: the new data's epoch does not advance */
     if (++t->st.batch_in_epoch == t->bpe) {
       close_epoch(t);
       t->st.epoch += 1;
@@ -461,6 +673,7 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
       break;
     }
   }
+  if (t->world > 1) KZ_TRY(reduce_step(t, &loss_sum, &rows));
   const int64_t step_no = t->st.step + 1;
   if (t->c.inject_nan_at_step >= 0 && step_no > t->inject_done &&
       step_no >= t->c.inject_nan_at_step &&
@@ -470,17 +683,31 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
   }
   /* A short last group of an epoch is rescaled to a mean over its own rows. */
   const double gs = rows > 0 ? nominal / (double)rows : 1.0;
+  /* the EWC term joins the gradient before clipping; 1/gs undoes the
+   * rescaling above, which is for the data term only */
+  KZ_TRY(kz_continual_apply_ewc(&t->cont, t->s, &t->mb->params, &t->mb->grads, 1.0 / gs));
   double norm = 0.0;
   kz_param_range tr[KZ_NN_MAX_RANGES];
   const int ntr = kz_nn_trainable_ranges(t->mb, tr);
-  KZ_TRY(kz_grad_global_norm(t->s, &t->mb->grads, tr, ntr, t->host, &norm));
+  if (t->zero) { /* the norm of every rank's chunk */
+    KZ_TRY(kz_grad_global_norm(t->s, &t->mb->grads, t->zr, t->nzr, t->host, &norm));
+    norm *= norm;
+    KZ_TRY(kz_comm_allreduce(t->comm, &norm, 1, KZ_COMM_F64, KZ_COMM_SUM));
+    norm = sqrt(norm);
+  } else {
+    KZ_TRY(kz_grad_global_norm(t->s, &t->mb->grads, tr, ntr, t->host, &norm));
+  }
   norm *= gs;
   const double loss = rows > 0 ? loss_sum / (double)rows : 0.0;
   const double lr = kz_schedule_lr(&t->sched, t->st.step) * t->st.lr_mult;
   *skipped = !(isfinite(loss) && isfinite(norm));
   if (!*skipped) {
-    KZ_TRY(kz_optim_step(&t->opt, t->s, &t->mb->params, &t->mb->grads, tr, ntr, lr,
-                         gs * kz_clip_scale(norm, t->c.clip_norm)));
+    KZ_TRY(kz_optim_step(&t->opt, t->s, &t->mb->params, &t->mb->grads, t->zero ? t->zr : tr,
+                         t->zero ? t->nzr : ntr, lr, gs * kz_clip_scale(norm, t->c.clip_norm)));
+    /* the model's next step runs on its own stream (non-blocking on CUDA):
+     * the updated weights (and their bf16 copy) must be there first */
+    KZ_TRY(kz_stream_sync(t->s));
+    if (t->zero) KZ_TRY(zero_gather_params(t));
     t->st.nan_streak = 0;
     t->st.log_loss_sum += loss;
     t->st.log_count += 1;
@@ -586,12 +813,22 @@ static kz_status train_loop(trainer *t) {
 
 static kz_status finish(trainer *t) {
   char path[4200];
-  KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "model.kzm", path, sizeof path)));
+  if (t->run)
+    KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "model.kzm", path, sizeof path)));
+  /* a LoRA run also leaves its adapter alone, in PEFT's layout, with the
+   * base's fingerprint (docs/MODELS.md, "LoRA adapters") */
+  if (t->run && kz_transformer_has_lora(t->model))
+    KZ_TRY(kz_transformer_lora_export_peft(t->model,
+                                           kz_run_path(t->run, "adapter", path, sizeof path),
+                                           t->c.init_from ? t->c.init_from : "", 1));
   if (t->valid && !t->have_last) {
     KZ_TRY(evaluate(t, &t->last));
     t->have_last = 1;
   }
+  KZ_TRY(forgetting_metrics(t, 1));
+  forgetting_event(t, 1);
   kz_progress_finish(&t->prog);
+  if (!t->run) return KZ_OK; /* the lead rank writes the summary */
   kz_run_summary s;
   memset(&s, 0, sizeof s);
   char dev[64];
@@ -606,6 +843,13 @@ static kz_status finish(trainer *t) {
     snprintf(names[i], sizeof names[i], "valid/%s", t->last.names[i]);
     s.final_names[s.n_final] = names[i];
     s.final_values[s.n_final++] = t->last.values[i];
+  }
+  for (int w = 0; t->cont.old_valid && w < 2; ++w) {
+    s.final_names[s.n_final] = t->forget_names[2 * w];
+    s.final_values[s.n_final++] = t->old_metric[w];
+    if (isnan(t->new_metric[w])) continue;
+    s.final_names[s.n_final] = t->forget_names[2 * w + 1];
+    s.final_values[s.n_final++] = t->new_metric[w];
   }
   if (!isnan(t->st.best_value)) {
     s.best_metric = t->es_name;
@@ -626,22 +870,117 @@ static kz_status finish(trainer *t) {
   return KZ_OK;
 }
 
+/* One process, or one rank of a data-parallel job: host values go over the
+ * world communicator, gradients over it on the CPU and over NCCL on GPUs
+ * (one GPU per rank: the local rank's). */
+static kz_status join_world(trainer *t) {
+  t->rank = 0, t->world = 1, t->lead = 1;
+  if (kz_dist_size() <= 1) return KZ_OK;
+  t->rank = kz_dist_rank();
+  t->world = kz_dist_size();
+  t->lead = t->rank == 0;
+  if (kz_dist_environment()->mpi) {
+    if (!(t->comm = kz_dist_world())) return KZ_ERR_UNSUPPORTED;
+    t->gcomm = t->comm;
+  }
+  return KZ_OK;
+}
+
+/* Ranks without MPI (KZ_RANK or Slurm alone, docs/DISTRIBUTED.md): GPUs only;
+ * the NCCL id through the rendezvous, and the few host values through a
+ * view of the same NCCL communicator. */
+static kz_status nccl_only_world(trainer *t) {
+  if (t->world <= 1 || t->comm) return KZ_OK;
+  if (t->device.kind == KZ_DEVICE_CPU)
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "rank %d of %d (launcher %s): CPU training on several ranks needs an MPI "
+                   "launcher (mpirun, or srun --mpi=pmix); without one only GPUs (NCCL) can train",
+                   t->rank, t->world, kz_dist_environment()->launcher);
+  KZ_TRY(kz_comm_nccl_create(NULL, kz_dist_rendezvous(), t->rank, t->world, t->device.index,
+                             &t->gcomm));
+  KZ_TRY(kz_comm_nccl_host_view(t->gcomm, &t->comm));
+  t->nccl_only = 1;
+  return KZ_OK;
+}
+
+static kz_status gpu_comm(trainer *t) {
+  if (t->world <= 1 || t->device.kind == KZ_DEVICE_CPU || t->gcomm != t->comm) return KZ_OK;
+  KZ_TRY(kz_comm_nccl_create(t->comm, NULL, t->rank, t->world, t->device.index, &t->gcomm));
+  return KZ_OK;
+}
+
 static kz_status run_job(trainer *t, kz_cfg *cfg) {
+  KZ_TRY(join_world(t));
+  if (t->world > 1 && kz_dist_environment()->local_rank > 0) {
+    /* each rank its own GPU: the job's cuda device becomes the local rank's */
+    kz_train_config c;
+    KZ_TRY(kz_train_config_read(cfg, &c));
+    kz_device d;
+    KZ_TRY(kz_device_parse(t->cli && t->cli->device ? t->cli->device : c.device, &d));
+    if (d.kind != KZ_DEVICE_CPU) {
+      char set[64];
+      snprintf(set, sizeof set, "train.device=cuda:%d", kz_dist_environment()->local_rank);
+      KZ_TRY(kz_cfg_set(cfg, set));
+    }
+  }
   KZ_TRY(setup(t, cfg));
+  if (t->world > 1 && t->c.continual.old_data)
+    return kz_fail(KZ_ERR_UNSUPPORTED,
+                   "train.continual: continual training (replay, EWC) runs on one process only "
+                   "so far; this job has %d ranks",
+                   t->world);
+  if (t->world > 1 && t->c.zero1 && t->c.precision && !strcmp(t->c.precision, "bf16"))
+    return kz_fail(KZ_ERR_UNSUPPORTED, "train.zero1: not with train.precision bf16 yet (each "
+                                       "rank's bf16 copy would miss the other chunks)");
+  KZ_TRY(nccl_only_world(t));
+  /* no rank looks for the run directory after the lead has created it */
+  if (t->world > 1) KZ_TRY(kz_comm_barrier(t->comm));
   /* The device the model's blocks live on (the one asked for) runs the step. */
   t->device = t->mb->device;
+  KZ_TRY(gpu_comm(t));
   const int64_t n = t->mb->info.n_params;
   KZ_TRY(kz_stream_create(t->device, &t->s));
-  /* the optimizer's state covers the trainable ranges only */
-  KZ_TRY(kz_optim_init(&t->opt, &t->c.optim, t->device, kz_nn_trainable_count(t->mb)));
+  /* the optimizer's state covers the trainable ranges only (ZeRO-1: those
+   * in this rank's chunk) */
+  if (t->c.zero1 && t->world > 1) {
+    if (t->device.kind != KZ_DEVICE_CPU)
+      return kz_fail(KZ_ERR_UNSUPPORTED,
+                     "train.zero1: sharded optimizer state runs on the CPU path only so far; "
+                     "train on GPUs without it");
+    kz_param_range tr[KZ_NN_MAX_RANGES];
+    const int ntr = kz_nn_trainable_ranges(t->mb, tr);
+    t->zero = 1;
+    zero_plan(t, tr, ntr);
+    t->zpad = malloc((size_t)(t->chunk * t->world) * 4);
+    t->zslice = malloc((size_t)t->chunk * 4);
+    if (!t->zpad || !t->zslice) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  int64_t zn = 0;
+  for (int i = 0; i < t->nzr; ++i) zn += t->zr[i].count;
+  KZ_TRY(
+      kz_optim_init(&t->opt, &t->c.optim, t->device, t->zero ? zn : kz_nn_trainable_count(t->mb)));
   KZ_TRY(kz_optim_reset(&t->opt, t->s));
+  if (kz_transformer_has_lora(t->model) && !(t->cli && t->cli->quiet)) {
+    const int64_t tc = kz_nn_trainable_count(t->mb);
+    fprintf(stderr,
+            "kaizen: LoRA: %lld of %lld parameters trainable (%.3f%%); optimizer state %.3f MiB "
+            "(%.3f MiB when training all)\n",
+            (long long)tc, (long long)n, 100.0 * (double)tc / (double)n,
+            (double)(t->opt.n_state * tc * 4) / 1048576.0,
+            (double)(t->opt.n_state * n * 4) / 1048576.0);
+  }
   t->host = malloc((size_t)n * 4);
   t->params0 = malloc((size_t)n * 4);
   if (!t->host || !t->params0) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
-  const int64_t rows = kz_dataset_rows(t->train);
-  t->bpe = (rows + t->c.batch_size - 1) / t->c.batch_size;
+  /* micro-batches per epoch: global ones (per-rank batch x ranks rows) */
+  const int64_t rows = kz_dataset_rows(t->train), gbatch = t->c.batch_size * t->world;
+  t->bpe = (rows + gbatch - 1) / gbatch;
   const int64_t spe = (t->bpe + t->c.grad_accum - 1) / t->c.grad_accum;
   t->total = t->c.steps > 0 ? t->c.steps : t->c.epochs * spe;
+  /* with replay an epoch of the new data takes more steps: the old data's
+   * micro-batches come on top */
+  if (t->c.steps <= 0 && t->cont.old_train && t->c.continual.replay > 0.0)
+    t->total = (int64_t)ceil((double)t->total / (1.0 - t->c.continual.replay));
   t->sched = (kz_schedule){.kind = t->c.schedule,
                            .lr = t->c.lr,
                            .warmup = t->c.init_from ? t->c.rewarm_steps : t->c.warmup_steps,
@@ -656,6 +995,12 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   t->st0 = t->st;
   KZ_TRY(kz_copy_to_host(t->s, t->params0, t->mb->params.data, (size_t)n * 4));
   KZ_TRY(kz_stream_sync(t->s));
+  /* Continual training measures and anchors at the starting weights, also
+   * when resuming (before the checkpoint's weights replace them), so a
+   * resumed run has the same Fisher and the same "before" metrics. */
+  KZ_TRY(kz_nn_refresh_bf16(t->mb, t->s)); /* bf16: the copy the Fisher's steps read */
+  KZ_TRY(kz_continual_fisher(&t->cont, t->model, t->s, t->host));
+  KZ_TRY(forgetting_metrics(t, 0));
   int resumed = 0;
   if (t->cli && t->cli->resume) {
     kz_ckpt_data d;
@@ -672,9 +1017,29 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
       return st;
     }
   }
-  if (t->changes[0]) KZ_TRY(kz_run_config_keep_old(t->run_dir, t->st.step));
-  KZ_TRY(begin_run(t, cfg, resumed));
-  kz_progress_init(&t->prog, t->cli && t->cli->quiet, t->s, t->mb->info.flops_per_row);
+  /* the parameters are final now (initialised, loaded or resumed; a
+   * resumed model may be a new one, adopt_meta): bf16 copies them once,
+   * then the optimizer keeps the copy current */
+  KZ_TRY(kz_nn_set_precision(t->model, t->c.precision));
+  t->opt.params_bf16 = t->mb->params_bf16;
+  if (t->changes[0] && t->lead) KZ_TRY(kz_run_config_keep_old(t->run_dir, t->st.step));
+  if (t->lead) KZ_TRY(begin_run(t, cfg, resumed));
+  if (t->world > 1) { /* the run (and checkpoint) directory the lead created or reopened */
+    KZ_TRY(kz_comm_broadcast(t->comm, t->run_dir, sizeof t->run_dir, KZ_COMM_U8, 0));
+    snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->run_dir);
+  }
+  t->began = 1;
+  kz_progress_init(&t->prog, (t->cli && t->cli->quiet) || !t->lead, t->s,
+                   t->mb->info.flops_per_row);
+  forgetting_event(t, 0);
+  if (t->cont.fisher.data) {
+    char detail[200];
+    snprintf(detail, sizeof detail,
+             "EWC lambda %g, diagonal Fisher from %lld old micro-batches, mean %.4g",
+             t->c.continual.ewc_lambda, (long long)t->c.continual.fisher_batches,
+             t->cont.fisher_mean);
+    event(t, "continual", detail);
+  }
   t->seg_t0 = t->log_t0 = kz_now_s();
   t->log_samples0 = t->st.samples;
   t->seg_step0 = t->st.step;
@@ -702,7 +1067,7 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
     kz_status err = st;
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", kz_last_error());
-    kz_run_finish(t->run, &s);
+    if (t->run) kz_run_finish(t->run, &s);
     return kz_fail(err, "%s", msg);
   }
   return KZ_OK;
@@ -715,14 +1080,20 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   kz_status st = kz_job_cli_apply(cfg, cli);
   if (st == KZ_OK) st = run_job(t, cfg);
   close_epoch(t);
+  kz_continual_close(&t->cont);
   if (t->run) kz_run_close(t->run);
   if (t->opt.m.data) kz_optim_free(&t->opt);
   if (t->model) t->mb->ops->destroy(t->model);
+  /* MPI's world belongs to launch.c; the NCCL communicator (and, without
+   * MPI, its host view) are the trainer's */
+  if (t->nccl_only) kz_comm_destroy(t->comm);
+  if (t->gcomm && t->gcomm != t->comm) kz_comm_destroy(t->gcomm);
   if (t->s) kz_stream_destroy(t->s);
   if (t->train) kz_dataset_close(t->train);
   if (t->valid) kz_dataset_close(t->valid);
   for (int i = 0; i < 2 + KZ_NN_MAX_METRICS; ++i) free(t->cols[i]);
   free(t->meta), free(t->host), free(t->params0);
+  free(t->zpad), free(t->zslice);
   free(t);
   return st;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/config/cfg.h"
+#include "engine/train/continual.h"
 #include "engine/train/optim.h"
 #include "engine/train/schedule.h"
 #include "kaizen.h"
@@ -34,8 +35,11 @@ typedef struct kz_train_config {
   uint64_t seed;
   const char *device; /* the config's; --device overrides */
   int64_t threads;
+  int zero1; /* several ranks: optimizer state sharded (ZeRO stage 1, docs/DISTRIBUTED.md) */
+  const char *precision;                      /* "fp32" or "bf16" (train.precision) */
   const char *runs_dir, *experiment, *run_id; /* run_id NULL: generated */
   int64_t keep_checkpoints, checkpoint_every;
+  kz_continual_config continual; /* train.continual; old_data NULL: off */
 } kz_train_config;
 
 /* Reads and range-checks data/train/output (not model). Errors name

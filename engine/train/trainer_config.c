@@ -57,14 +57,14 @@ static kz_status read_train(kz_cfg *cfg, kz_train_config *c) {
   int64_t seed;
   KZ_TRY(kz_cfg_get_int(t, "seed", 0, 0, INT64_MAX, &seed));
   c->seed = (uint64_t)seed;
+  /* bf16 needs a model that can (kz_nn_set_precision, checked once the
+   * model exists) */
   KZ_TRY(kz_cfg_get_enum(t, "precision", precisions, 0, &k));
-  if (k != 0) {
-    kz_cfg_key_where(t, "precision", where, sizeof where);
-    return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "%s: train.precision: bf16 training is not supported yet; use fp32", where);
-  }
+  c->precision = precisions[k];
   KZ_TRY(kz_cfg_get_string(t, "device", "auto", &c->device));
   KZ_TRY(kz_cfg_get_int(t, "threads", 0, 0, 4096, &c->threads));
+  KZ_TRY(kz_cfg_get_bool(t, "zero1", 0, &c->zero1));
+  KZ_TRY(kz_continual_config_read(t, c->init_from != NULL, &c->continual));
   return KZ_OK;
 }
 

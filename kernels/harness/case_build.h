@@ -42,6 +42,8 @@ void kz_cases_attention(kz_op_case_list *l); /* attention and its backward */
 void kz_bench_cases_attention(kz_op_case_list *l);
 void kz_cases_tft(kz_op_case_list *l); /* lstm_cell(_bwd), glu(_bwd), quantile_loss(_bwd) */
 void kz_bench_cases_tft(kz_op_case_list *l);
+void kz_cases_lora(kz_op_case_list *l); /* lora and its backward */
+void kz_bench_cases_lora(kz_op_case_list *l);
 
 /* A unary elementwise op of the op list, as the generic cases see it. */
 typedef struct kz_unary_info {
@@ -86,6 +88,7 @@ kz_op_case *kz_case_embedding(kz_op_case_list *l, int ids_ndim, const int64_t *i
 kz_op_case *kz_case_embedding_bwd(kz_op_case_list *l, int64_t n, int64_t vocab, int64_t dim,
                                   bool acc);
 kz_op_case *kz_case_adamw(kz_op_case_list *l, int64_t n, int steps, bool bf16_copy);
+kz_op_case *kz_case_ewc_grad(kz_op_case_list *l, int64_t n, float lambda);
 kz_op_case *kz_case_cast(kz_op_case_list *l, int64_t n, kz_dtype from);
 /* x of `shape` (ndim dims) permuted by perm; bwd: the backward from dy (the
  * permuted shape) to dx (x's shape), accumulating when acc. */
@@ -121,6 +124,13 @@ kz_op_case *kz_case_glu_bwd(kz_op_case_list *l, int64_t rows, int64_t cols, bool
 kz_op_case *kz_case_quantile_loss(kz_op_case_list *l, int64_t rows, int64_t nq);
 kz_op_case *kz_case_quantile_loss_bwd(kz_op_case_list *l, int64_t rows, int64_t nq, double scale,
                                       bool acc);
+/* LoRA on x [rows, in] with rank r into columns [col, col + out) of y
+ * [rows, ld]; the backward's drop bits: 1 dx, 2 da, 4 db. */
+kz_op_case *kz_case_lora(kz_op_case_list *l, int64_t rows, int64_t in, int64_t rank, int64_t out,
+                         int64_t ld, int64_t col, float scale);
+kz_op_case *kz_case_lora_bwd(kz_op_case_list *l, int64_t rows, int64_t in, int64_t rank,
+                             int64_t out, int64_t ld, int64_t col, float scale, bool acc,
+                             unsigned drop);
 kz_op_case *kz_case_unary(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param);
 kz_op_case *kz_case_unary_bwd(kz_op_case_list *l, const kz_unary_info *u, int64_t n, float param,
                               bool acc);

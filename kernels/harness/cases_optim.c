@@ -54,6 +54,31 @@ kz_op_case *kz_case_adamw(kz_op_case_list *l, int64_t n, int steps, bool bf16_co
   return c;
 }
 
+/* ---- ewc_grad ---------------------------------------------------------------------- */
+enum { EP, EA, EF, EG };
+
+static kz_status ewc_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
+  return kz_op_ewc_grad(s, &t[EP], &t[EA], &t[EF], &t[EG], c->p.optim.lambda);
+}
+
+static void ewc_ref(const kz_op_case *c, kz_host_arg *h) {
+  kz_ref_ewc_grad(h[EP].f, h[EA].f, h[EF].f, h[EG].f, h[EP].n, c->p.optim.lambda);
+}
+
+kz_op_case *kz_case_ewc_grad(kz_op_case_list *l, int64_t n, float lambda) {
+  kz_op_case *c = kz_case_new(l, "ewc_grad", ewc_invoke, ewc_ref, "ewc_grad %lld lambda %g",
+                              (long long)n, (double)lambda);
+  kz_case_arg(c, "params", KZ_F32, KZ_ARG_IN, 1, &n);
+  kz_case_arg(c, "anchor", KZ_F32, KZ_ARG_IN, 1, &n);
+  /* a diagonal Fisher is a mean of squares: non-negative, spread over decades */
+  kz_arg_uniform(kz_case_arg(c, "fisher", KZ_F32, KZ_ARG_IN, 1, &n), 0, 3);
+  kz_case_arg(c, "grads", KZ_F32, KZ_ARG_INOUT, 1, &n);
+  c->p.optim.lambda = lambda;
+  c->flops = 4.0 * (double)n;
+  c->bytes = 20.0 * (double)n;
+  return c;
+}
+
 /* ---- casts ------------------------------------------------------------------------ */
 static kz_status cast_invoke(const kz_op_case *c, kz_stream *s, kz_tensor *t) {
   return kz_op_cast(s, &t[0], &t[1]);
@@ -95,4 +120,7 @@ void kz_cases_optim(kz_op_case_list *l) {
   for (int dir = 0; dir < 2; ++dir)
     for (size_t i = 0; i < sizeof cast_sizes / sizeof cast_sizes[0]; ++i)
       kz_case_cast(l, cast_sizes[i], dir ? KZ_BF16 : KZ_F32);
+  static const int64_t ewc_sizes[] = {1, 999, 65537};
+  for (size_t i = 0; i < sizeof ewc_sizes / sizeof ewc_sizes[0]; ++i)
+    kz_case_ewc_grad(l, ewc_sizes[i], i == 1 ? 0.0f : 37.5f);
 }

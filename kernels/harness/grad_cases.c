@@ -635,6 +635,7 @@ kz_status kz_grad_cases_build(kz_grad_list *list) {
   build_transformer(list);
   kz_grad_cases_attention(list);
   build_tft(list);
+  kz_grad_cases_lora(list);
   if (list->oom) {
     kz_grad_list_free(list);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "harness: cannot build the gradient cases");

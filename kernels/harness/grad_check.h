@@ -86,6 +86,7 @@ kz_grad_case *kz_grad_case_push(kz_grad_list *l, const char *op, kz_grad_fwd_fn 
 void kz_grad_case_input(kz_grad_case *g, const char *name, int64_t n, bool diff, double mean,
                         double std);
 void kz_grad_cases_attention(kz_grad_list *l); /* grad_cases_attention.c */
+void kz_grad_cases_lora(kz_grad_list *l);      /* grad_cases_lora.c */
 
 void kz_grad_case_run(const kz_grad_case *g, uint64_t seed, kz_grad_result *r);
 /* Runs the cases of `op` (NULL: all) and prints a line per op. */

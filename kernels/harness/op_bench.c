@@ -62,6 +62,7 @@ kz_status kz_bench_cases_build(kz_op_case_list *l) {
   kz_case_embedding_bwd(l, 4096, 30522, 768, false);
   kz_case_adamw(l, (int64_t)1 << 24, 1, false);
   kz_case_adamw(l, (int64_t)1 << 24, 1, true);
+  kz_case_ewc_grad(l, (int64_t)1 << 24, 10.0f);
   kz_case_cast(l, (int64_t)1 << 24, KZ_F32);
   kz_case_cast(l, (int64_t)1 << 24, KZ_BF16);
   /* Attention heads: split [B,T,H,D] -> [B,H,T,D] and its backward (merge). */
@@ -78,6 +79,7 @@ kz_status kz_bench_cases_build(kz_op_case_list *l) {
   kz_bench_cases_mlp(l);
   kz_bench_cases_attention(l);
   kz_bench_cases_tft(l);
+  kz_bench_cases_lora(l);
   if (l->oom) {
     kz_op_case_list_free(l);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "bench: cannot build the case list");

@@ -92,6 +92,7 @@ typedef struct kz_optim_params {
   kz_adamw_hparams hp;
   int steps;      /* adamw: consecutive steps run, grads is [steps, n] */
   bool bf16_copy; /* adamw: params_bf16 output present */
+  float lambda;   /* ewc_grad: the penalty weight */
 } kz_optim_params;
 
 typedef struct kz_view_params {
@@ -123,6 +124,11 @@ typedef struct kz_fused_attn_params {
   bool lengths; /* a lengths [B] argument is present */
 } kz_fused_attn_params;
 
+typedef struct kz_lora_params {
+  float scale; /* lora(_bwd): alpha / r */
+  int64_t col; /* lora(_bwd): first column of the adapter's block in y / dy */
+} kz_lora_params;
+
 typedef struct kz_op_params {
   kz_gemm_params gemm;
   kz_elementwise_params ew;
@@ -134,6 +140,7 @@ typedef struct kz_op_params {
   kz_tabular_params tab;      /* the MLP's ops: dropout, mse, standardize, copy_cols */
   kz_transformer_params tf;   /* residual_layernorm (eps in norm), gather_rows, qa_span_loss */
   kz_fused_attn_params fattn; /* attention, attention_bwd */
+  kz_lora_params lora;        /* lora, lora_bwd */
   /* Every op: */
   bool accumulate; /* backward ops: add into the gradient outputs */
   bool in_place;   /* y aliases the first input */

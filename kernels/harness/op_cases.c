@@ -104,6 +104,7 @@ kz_status kz_op_cases_build(kz_op_case_list *list) {
   kz_cases_view(list);
   kz_cases_attention(list);
   kz_cases_tft(list);
+  kz_cases_lora(list);
   if (list->oom) {
     kz_op_case_list_free(list);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "harness: cannot build the case table");

@@ -89,6 +89,12 @@ bool kz_ref_embedding_fwd(const int32_t *ids, const double *table, double *out, 
                           int64_t vocab, int64_t dim);
 void kz_ref_embedding_bwd(const int32_t *ids, const double *dout, double *dtable, int64_t n,
                           int64_t vocab, int64_t dim, bool accumulate);
+/* EWC: the penalty (lambda/2) * sum fisher * (params - anchor)^2 and its
+ * gradient, added into grads. */
+double kz_ref_ewc_penalty(const double *params, const double *anchor, const double *fisher,
+                          int64_t n, double lambda);
+void kz_ref_ewc_grad(const double *params, const double *anchor, const double *fisher,
+                     double *grads, int64_t n, double lambda);
 /* params_bf16 (nullable) receives the updated weights rounded to bf16 and
  * widened back to double, so it compares directly with a backend's output. */
 void kz_ref_adamw(double *params, const double *grads, double *m, double *v, double *params_bf16,
@@ -135,6 +141,17 @@ void kz_ref_attention_fwd(const double *q, const double *k, const double *v, dou
 void kz_ref_attention_bwd(const double *q, const double *k, const double *v, const double *dout,
                           double *dq, double *dk, double *dv, const kz_attn_shape *sh,
                           bool accumulate);
+
+/* LoRA (ref/lora.c): u = x A^T [R, r]; y[:, :M] (rows ldy apart) += scale u B^T.
+ * The backward: du = scale dy B (written), db (+)= scale dy^T u, da (+)=
+ * du^T x, dx (+)= du A; dx, da, db may be NULL. x [R, K], a [r, K], b [M, r]. */
+void kz_ref_lora_fwd(const double *x, const double *a, const double *b, double *u, double *y,
+                     int64_t rows, int64_t in, int64_t rank, int64_t out, int64_t ldy,
+                     double scale);
+void kz_ref_lora_bwd(const double *x, const double *a, const double *b, const double *u,
+                     const double *dy, double *du, double *dx, double *da, double *db, int64_t rows,
+                     int64_t in, int64_t rank, int64_t out, int64_t ldy, double scale,
+                     bool accumulate);
 
 #ifdef __cplusplus
 }

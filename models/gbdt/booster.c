@@ -44,6 +44,8 @@ struct kz_gbdt_booster {
   int32_t *rows;  /* the round's sampled rows */
   double *resid;  /* leaf refits */
   kz_gbdt_rng rng;
+  const kz_gbdt_dist *dist; /* data-parallel (gbdt_dist.h), or NULL */
+  int64_t n_total;          /* training rows over all ranks */
 };
 
 void kz_gbdt_booster_free(kz_gbdt_booster *b) {
@@ -80,11 +82,55 @@ int kz_gbdt_booster_best_round(const kz_gbdt_booster *b, double *best_value) {
 
 kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *train,
                                  const kz_gbdt_data *valid, kz_gbdt_booster **out) {
+  return kz_gbdt_booster_create_dist(p, train, valid, NULL, out);
+}
+
+/* Every rank's rows of a [n x width] float matrix, in rank order (dist:
+ * gbdt_dist.h); *all = the caller's own when there is one rank. */
+static kz_status gather_all(const kz_gbdt_dist *dist, const float *mine, int64_t n, int width,
+                            float **all) {
+  *all = NULL;
+  if (!dist || width == 0) {
+    *all = (float *)mine;
+    return KZ_OK;
+  }
+  *all = malloc(sizeof(float) * (size_t)dist->n_total * (size_t)width);
+  if (!*all)
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory gathering %lld rows",
+                   (long long)dist->n_total);
+  kz_status st = dist->gather_rows(dist->ctx, mine, n, *all, sizeof(float) * (size_t)width);
+  if (st != KZ_OK) {
+    free(*all);
+    *all = NULL;
+  }
+  return st;
+}
+
+kz_status kz_gbdt_booster_create_dist(const kz_gbdt_params *p, const kz_gbdt_data *train,
+                                      const kz_gbdt_data *valid, const kz_gbdt_dist *dist,
+                                      kz_gbdt_booster **out) {
   *out = NULL;
   int K;
   KZ_TRY(kz_gbdt_check_inputs(p, train, valid, &K));
+  if (dist && dist->size <= 1) dist = NULL;
+  if (dist) {
+    double lv;
+    if (!p->exact_histograms)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "model.exact_histograms: data-parallel GBDT (%d ranks) needs it true, so "
+                     "that histogram sums, and the model, do not depend on how rows are split "
+                     "between ranks (docs/DISTRIBUTED.md)",
+                     dist->size);
+    if (kz_gbdt_objective_refits_leaves((kz_gbdt_objective)p->objective, p->quantile_alpha, &lv))
+      return kz_fail(KZ_ERR_UNSUPPORTED,
+                     "model.objective: the quantile and absolute-error objectives refit leaves "
+                     "from every row's residual, which data-parallel GBDT does not gather yet; "
+                     "train them on one process");
+  }
   kz_gbdt_booster *b = calloc(1, sizeof *b);
   if (!b) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory");
+  b->dist = dist;
+  b->n_total = dist ? dist->n_total : train->n;
   b->p = *p;
   b->run.train = train;
   b->run.valid = valid && valid->n > 0 ? valid : NULL;
@@ -99,17 +145,23 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
   }
   int64_t n = train->n, nv = b->run.valid ? b->run.valid->n : 0;
   int threads = kz_gbdt_threads(p->nthread);
-  st = kz_gbdt_cuts_build_threads(n, train->n_numeric, train->num, train->n_categorical,
-                                  train->n_categories, p->max_bin, KZ_GBDT_SKETCH_ROWS, p->seed,
-                                  threads, &b->cuts);
+  /* Cut points from every row: with several ranks each gathers the numeric
+   * features, so the cuts are those one process builds. */
+  float *num_all = NULL;
+  st = gather_all(dist, train->num, n, train->n_numeric, &num_all);
+  if (st == KZ_OK)
+    st = kz_gbdt_cuts_build_threads(b->n_total, train->n_numeric, num_all, train->n_categorical,
+                                    train->n_categories, p->max_bin, KZ_GBDT_SKETCH_ROWS, p->seed,
+                                    threads, &b->cuts);
+  /* 256-bin features with missing values: each row's missing bits follow
+   * its codes (gbdt_missing.h); any rank's missing value counts */
+  if (st == KZ_OK) b->miss = kz_gbdt_missing_needed(&b->cuts, b->n_total, num_all);
+  if (num_all != train->num) free(num_all);
   if (st != KZ_OK) {
     kz_gbdt_booster_free(b);
     return st;
   }
   int nf = b->cuts.n_features;
-  /* 256-bin features with missing values: each row's missing bits follow
-   * its codes (gbdt_missing.h) */
-  b->miss = kz_gbdt_missing_needed(&b->cuts, n, train->num);
   b->stride = nf + (b->miss ? kz_gbdt_missing_bytes(nf) : 0);
   b->codes = malloc((size_t)n * (size_t)(b->stride > 0 ? b->stride : 1));
   b->gh = malloc(sizeof(kz_gbdt_gh) * (size_t)n * (size_t)K);
@@ -137,8 +189,9 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
   b->grower.cols = b->cols;
   b->grower.n_rows = n;
   double level;
+  b->grower.dist = dist;
   b->class_parallel =
-      K > 1 && (K >= 2 * threads || n <= KZ_GBDT_CLASS_PARALLEL_ROWS) &&
+      K > 1 && (K >= 2 * threads || b->n_total <= KZ_GBDT_CLASS_PARALLEL_ROWS) &&
       !kz_gbdt_objective_refits_leaves((kz_gbdt_objective)p->objective, p->quantile_alpha, &level);
   if (b->class_parallel) {
     int nw = threads < K ? threads : K;
@@ -156,6 +209,7 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
         return st;
       }
       b->workers[i].layout.index = b->hist_index; /* the same cuts, so the same layout */
+      b->workers[i].dist = dist;
       b->workers[i].cols = b->cols;
       b->workers[i].n_rows = n;
       if (!(b->worker_rows[i] = malloc(sizeof(int32_t) * (size_t)n))) {
@@ -164,8 +218,14 @@ kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *tr
       }
     }
   }
-  kz_gbdt_base_score((kz_gbdt_objective)p->objective, p->quantile_alpha, K, n, train->label,
+  float *label_all = NULL;
+  if ((st = gather_all(dist, train->label, n, 1, &label_all)) != KZ_OK) {
+    kz_gbdt_booster_free(b);
+    return st;
+  }
+  kz_gbdt_base_score((kz_gbdt_objective)p->objective, p->quantile_alpha, K, b->n_total, label_all,
                      b->run.model->base_score);
+  if (label_all != train->label) free(label_all);
   for (int64_t r = 0; r < n; ++r)
     for (int k = 0; k < K; ++k) b->run.margin[r * K + k] = b->run.model->base_score[k];
   for (int64_t r = 0; r < nv; ++r)
@@ -194,7 +254,11 @@ static void leaf_values(kz_gbdt_booster *b, const kz_gbdt_grower *w, int k, cons
       }
       v = kz_gbdt_quantile(b->resid, m, level);
     }
-    leaf[i] = b->p.eta * v;
+    /* Rounded to the float the model stores: the margins then hold exactly
+     * what the saved trees predict (same values, same order of additions),
+     * so a run continued from the model file (train.init_from) goes on as
+     * this run would have, bit for bit. */
+    leaf[i] = (double)(float)(b->p.eta * v);
   }
 }
 
@@ -211,9 +275,16 @@ static kz_status grow_group(kz_gbdt_booster *b, kz_gbdt_grower *w, int32_t *rows
   int64_t m = 0;
   if (p->subsample >= 1.0) {
     for (int64_t r = 0; r < n; ++r) rows[m++] = (int32_t)r;
-  } else {
+  } else if (!b->dist) {
     for (int64_t r = 0; r < n; ++r)
       if (kz_gbdt_rng_uniform(rng) < p->subsample) rows[m++] = (int32_t)r;
+  } else {
+    /* one draw per row of the whole set, as one process draws them: this
+     * rank keeps those of its rows */
+    const int64_t lo = b->dist->row0;
+    for (int64_t r = 0; r < b->n_total; ++r)
+      if (kz_gbdt_rng_uniform(rng) < p->subsample && r >= lo && r < lo + n)
+        rows[m++] = (int32_t)(r - lo);
   }
   KZ_TRY(kz_gbdt_grow(w, b->gh + (int64_t)k * n, rows, m, rng));
   double *leaf = malloc(sizeof(double) * (size_t)w->n_nodes);
@@ -286,7 +357,25 @@ kz_status kz_gbdt_booster_round(kz_gbdt_booster *b, double *train_m, double *val
   *stop = 0;
   kz_gbdt_gradients((kz_gbdt_objective)p->objective, p->quantile_alpha, K, n, b->run.margin,
                     t->label, threads, b->gh);
-  if (b->class_parallel) {
+  if (p->exact_histograms) KZ_TRY(kz_gbdt_quantize_gradients(b->gh, n, K, b->n_total, b->dist));
+  if (b->class_parallel && b->dist) {
+    /* The class-parallel streams, one group after another: the collectives
+     * inside a tree are made by this thread only, in the same order on
+     * every rank. */
+    uint64_t seeds[256];
+    for (int k = 0; k < K; ++k) seeds[k] = kz_gbdt_rng_next(&b->rng);
+    for (int k = 0; k < K; ++k) {
+      kz_gbdt_rng rng;
+      kz_gbdt_rng_seed(&rng, seeds[k]);
+      kz_gbdt_tree tree;
+      KZ_TRY(grow_group(b, &b->workers[0], b->worker_rows[0], &rng, k, 1, &tree));
+      kz_status st = kz_gbdt_model_push(b->run.model, &b->run.cap_trees, &tree, k);
+      if (st != KZ_OK) {
+        kz_gbdt_tree_free(&tree);
+        return st;
+      }
+    }
+  } else if (b->class_parallel) {
     /* One tree per group, concurrently, each grown serially by one worker
      * (so the thread count does not change it) with its own random stream,
      * forked from the booster's in group order. */
@@ -352,6 +441,10 @@ kz_status kz_gbdt_booster_set_state(kz_gbdt_booster *b, const kz_gbdt_booster_st
    * (gradients); the stream is the only state sampling carries over. */
   b->rng.s = s->rng;
   return KZ_OK;
+}
+
+kz_status kz_gbdt_booster_init_from(kz_gbdt_booster *b, kz_gbdt_model **init, const char *where) {
+  return kz_gbdt_run_init_from(&b->run, init, b->p.nthread, where);
 }
 
 kz_status kz_gbdt_booster_finish(kz_gbdt_booster *b, kz_gbdt_model **out) {

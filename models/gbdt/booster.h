@@ -7,6 +7,7 @@
 
 #include "common/config/cfg.h"
 #include "kaizen.h"
+#include "models/gbdt/gbdt_dist.h"
 #include "models/gbdt/gbdt_model.h"
 #include "models/gbdt/metrics.h"
 
@@ -31,6 +32,14 @@ typedef struct kz_gbdt_params {
   kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS];
   int early_stopping_rounds; /* 0 = off */
   int nthread;               /* 0 = all cores */
+  /* gradients rounded onto a grid on which histogram sums are exact
+   * (gbdt_dist.h): the model no longer depends on the thread count or on how
+   * rows are split between ranks; data-parallel training needs it */
+  int exact_histograms;
+  /* process_type: update with updater: refresh (refresh.h): the trees of
+   * train.init_from are refreshed on the data instead of new ones grown;
+   * refresh_leaf: their leaf values too, not only cover and gain */
+  int process_update, refresh_leaf;
   uint64_t seed;
 } kz_gbdt_params;
 
@@ -61,6 +70,12 @@ typedef struct kz_gbdt_booster kz_gbdt_booster;
  * valid may be NULL. The booster keeps pointers to the data. */
 kz_status kz_gbdt_booster_create(const kz_gbdt_params *p, const kz_gbdt_data *train,
                                  const kz_gbdt_data *valid, kz_gbdt_booster **out);
+/* The same for one rank of a data-parallel job (gbdt_dist.h): train holds
+ * this rank's rows, valid every validation row. dist NULL or of size 1: the
+ * single-process booster. The booster keeps the pointer. */
+kz_status kz_gbdt_booster_create_dist(const kz_gbdt_params *p, const kz_gbdt_data *train,
+                                      const kz_gbdt_data *valid, const kz_gbdt_dist *dist,
+                                      kz_gbdt_booster **out);
 /* The metrics being tracked (kz_gbdt_resolve_metrics: the common ones of the
  * task, then p->metrics or the default; the last decides), count in *n. */
 const kz_gbdt_metric *kz_gbdt_booster_metrics(const kz_gbdt_booster *b, int *n);
@@ -79,10 +94,10 @@ void kz_gbdt_booster_free(kz_gbdt_booster *b);
  * go on bit for bit (engine/train/gbdt_checkpoint.h): the round bookkeeping
  * (early stopping's best round and value; rounds since the best follow from
  * them), the random stream that row and feature sampling draw from, the
- * margins and the trees so far. The margins are kept, not recomputed from
- * the trees: training adds each leaf's double value to them, while the model
- * stores leaf values as floats, so a walk of the saved trees would differ in
- * the last bits. */
+ * margins and the trees so far. The margins equal a walk of the trees (the
+ * leaf values added to them are the stored floats, in tree order); they are
+ * kept so that a resume needs no prediction pass. With train.init_from the
+ * trees start with the model's, then round x K more. */
 typedef struct kz_gbdt_booster_state {
   int round;      /* rounds done */
   int best_round; /* 0-based; -1 before the first valid metric */
@@ -104,6 +119,15 @@ void kz_gbdt_booster_get_state(const kz_gbdt_booster *b, kz_gbdt_booster_state *
  * tree_group and base_score are used; freed on error too). */
 kz_status kz_gbdt_booster_set_state(kz_gbdt_booster *b, const kz_gbdt_booster_state *s,
                                     kz_gbdt_model **trees, const char *where);
+
+/* Continuation (train.init_from, docs/GBDT.md "Continuing and refreshing a
+ * model"), right after create: the booster starts from *init's base score
+ * and trees (taken over: *init set to NULL, freed on error too) with margins
+ * from its predictions, and each round appends K trees after them. The
+ * objective, groups, feature counts and dictionary sizes must match the
+ * booster's (names and classes are the caller's to compare); an error names
+ * `where`. A checkpoint of such a run resumes after the same call. */
+kz_status kz_gbdt_booster_init_from(kz_gbdt_booster *b, kz_gbdt_model **init, const char *where);
 
 /* All rounds at once (tests, bench): no logging. */
 kz_status kz_gbdt_train(const kz_gbdt_params *p, const kz_gbdt_data *train,

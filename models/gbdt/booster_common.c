@@ -132,8 +132,8 @@ static kz_status validate_unnamed(kz_gbdt_model *m, const char *where) {
 }
 
 static kz_status check_state(const kz_gbdt_booster_state *s, const kz_gbdt_model *t,
-                             const kz_gbdt_model *mine, const char *where, int K, int64_t n,
-                             int64_t nv) {
+                             const kz_gbdt_model *mine, const char *where, int K, int first_tree,
+                             int64_t n, int64_t nv) {
   if (s->K != K || t->num_group != K || t->objective != mine->objective)
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "%s: the checkpoint is of a %s model with %d output groups, the job trains %s "
@@ -157,9 +157,24 @@ static kz_status check_state(const kz_gbdt_booster_state *s, const kz_gbdt_model
                    "changed since it was written)",
                    where);
   if (s->round < 0 || s->best_round < -1 || s->best_round >= (s->round > 0 ? s->round : 1) ||
-      (int64_t)t->n_trees != (int64_t)s->round * K)
-    return kz_fail(KZ_ERR_FORMAT, "%s: %d trees for %d rounds of %d groups (best round %d)", where,
-                   t->n_trees, s->round, K, s->best_round);
+      (int64_t)t->n_trees != first_tree + (int64_t)s->round * K)
+    return kz_fail(KZ_ERR_FORMAT,
+                   "%s: %d trees for %d rounds of %d groups after the %d the run started from "
+                   "(best round %d)",
+                   where, t->n_trees, s->round, K, first_tree, s->best_round);
+  /* The trees the run started from (train.init_from) are the checkpoint's
+   * first ones: the fingerprint names the model file, this checks them. */
+  for (int i = 0; i < first_tree; ++i) {
+    const kz_gbdt_tree *a = &t->trees[i], *b = &mine->trees[i];
+    if (a->n_nodes != b->n_nodes ||
+        memcmp(a->leaf_value, b->leaf_value, sizeof(float) * (size_t)a->n_nodes) ||
+        memcmp(a->threshold, b->threshold, sizeof(float) * (size_t)a->n_nodes) ||
+        memcmp(a->feature, b->feature, sizeof(int32_t) * (size_t)a->n_nodes))
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "%s: tree %d differs from train.init_from's: the checkpoint continued "
+                     "another model",
+                     where, i);
+  }
   for (int i = 0; i < t->n_trees; ++i)
     if (t->tree_group[i] != i % K)
       return kz_fail(KZ_ERR_FORMAT, "%s: trees[%d] is of group %d, expected %d", where, i,
@@ -170,13 +185,13 @@ static kz_status check_state(const kz_gbdt_booster_state *s, const kz_gbdt_model
 }
 
 kz_status kz_gbdt_state_install(const kz_gbdt_booster_state *s, kz_gbdt_model **trees,
-                                const char *where, int K, int64_t n, int64_t nv, double *margin,
-                                double *vmargin, kz_gbdt_model **model, int *cap,
+                                const char *where, int K, int first_tree, int64_t n, int64_t nv,
+                                double *margin, double *vmargin, kz_gbdt_model **model, int *cap,
                                 kz_gbdt_rounds *r) {
   kz_gbdt_model *t = *trees;
   *trees = NULL;
   if (!t) return kz_fail(KZ_ERR_INVALID_ARG, "%s: no trees", where);
-  kz_status st = check_state(s, t, *model, where, K, n, nv);
+  kz_status st = check_state(s, t, *model, where, K, first_tree, n, nv);
   if (st == KZ_OK && t->n_categorical > 0) { /* the data's dictionary sizes bound the codes */
     free(t->n_categories);
     t->n_categories = malloc(sizeof(int32_t) * (size_t)t->n_categorical);

@@ -30,14 +30,14 @@ kz_status kz_gbdt_model_new(const kz_gbdt_params *p, const kz_gbdt_data *t, int 
 kz_status kz_gbdt_model_push(kz_gbdt_model *m, int *cap, const kz_gbdt_tree *t, int group);
 
 /* The shared part of kz_gbdt_booster_set_state and its GPU twin: checks s
- * against the booster's K, rows, base scores (*model, the booster's empty
- * model) and rounds so far, validates the trees, then copies the margins
- * and installs *trees as the booster's model (*model freed, *cap its
- * capacity). Takes over *trees either way. */
+ * against the booster's K, rows, base scores (*model, the booster's model:
+ * empty, or the first_tree trees of train.init_from) and rounds so far, validates the trees, then
+ * copies the margins and installs *trees as the booster's model (*model freed, *cap its capacity).
+ * Takes over *trees either way. */
 struct kz_gbdt_rounds;
 kz_status kz_gbdt_state_install(const kz_gbdt_booster_state *s, kz_gbdt_model **trees,
-                                const char *where, int K, int64_t n, int64_t nv, double *margin,
-                                double *vmargin, kz_gbdt_model **model, int *cap,
+                                const char *where, int K, int first_tree, int64_t n, int64_t nv,
+                                double *margin, double *vmargin, kz_gbdt_model **model, int *cap,
                                 struct kz_gbdt_rounds *r);
 
 #endif

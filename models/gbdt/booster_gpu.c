@@ -513,7 +513,7 @@ static kz_status finish_tree(kz_gbdt_gpu_booster *b, int k, kz_gbdt_bnode *bn, d
       }
       v = kz_gbdt_quantile(b->resid, m, level);
     }
-    leaf[i] = p->eta * v;
+    leaf[i] = (double)(float)(p->eta * v); /* the stored float, as booster.c */
   }
   kz_gbdt_tree tree;
   KZ_TRY(kz_gbdt_tree_from_bnodes(bn, b->n_nodes, leaf, &b->cuts, &tree));
@@ -598,6 +598,13 @@ void kz_gbdt_gpu_booster_get_state(const kz_gbdt_gpu_booster *b, kz_gbdt_booster
 kz_status kz_gbdt_gpu_booster_set_state(kz_gbdt_gpu_booster *b, const kz_gbdt_booster_state *s,
                                         kz_gbdt_model **trees, const char *where) {
   return kz_gbdt_run_set_state(&b->run, s, trees, where);
+}
+
+/* The host margins are the state a round starts from (they go up to the
+ * device every round), so continuing a model needs nothing of the device. */
+kz_status kz_gbdt_gpu_booster_init_from(kz_gbdt_gpu_booster *b, kz_gbdt_model **init,
+                                        const char *where) {
+  return kz_gbdt_run_init_from(&b->run, init, b->p.nthread, where);
 }
 
 kz_status kz_gbdt_gpu_booster_finish(kz_gbdt_gpu_booster *b, kz_gbdt_model **out) {

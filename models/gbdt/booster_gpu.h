@@ -79,6 +79,9 @@ int kz_gbdt_gpu_booster_best_round(const kz_gbdt_gpu_booster *b, double *best_va
 void kz_gbdt_gpu_booster_get_state(const kz_gbdt_gpu_booster *b, kz_gbdt_booster_state *s);
 kz_status kz_gbdt_gpu_booster_set_state(kz_gbdt_gpu_booster *b, const kz_gbdt_booster_state *s,
                                         kz_gbdt_model **trees, const char *where);
+/* As kz_gbdt_booster_init_from (continuation from a model). */
+kz_status kz_gbdt_gpu_booster_init_from(kz_gbdt_gpu_booster *b, kz_gbdt_model **init,
+                                        const char *where);
 kz_status kz_gbdt_gpu_booster_finish(kz_gbdt_gpu_booster *b, kz_gbdt_model **out);
 void kz_gbdt_gpu_booster_free(kz_gbdt_gpu_booster *b);
 

@@ -25,6 +25,7 @@ void kz_gbdt_params_default(kz_gbdt_params *p) {
   p->colsample_bynode = 1.0;
   p->max_cat_to_onehot = 4;
   p->quantile_alpha = 0.5;
+  p->refresh_leaf = 1;
 }
 
 /* eval_metric: a list (`[auc, logloss]`), one name, or names separated by
@@ -113,6 +114,27 @@ kz_status kz_gbdt_params_from_cfg(const kz_cfg_node *model, kz_gbdt_params *p) {
   p->early_stopping_rounds = (int)v;
   KZ_TRY(kz_cfg_get_int(model, "nthread", 0, 0, 4096, &v));
   p->nthread = (int)v;
+  int exact = 0;
+  KZ_TRY(kz_cfg_get_bool(model, "exact_histograms", 0, &exact));
+  p->exact_histograms = exact;
+  /* XGBoost's names for updating an existing model's trees (refresh.h) */
+  static const char *const process_types[] = {"default", "update", NULL};
+  int pt;
+  const char *updater;
+  KZ_TRY(kz_cfg_get_enum(model, "process_type", process_types, 0, &pt));
+  KZ_TRY(kz_cfg_get_string(model, "updater", "", &updater));
+  KZ_TRY(kz_cfg_get_bool(model, "refresh_leaf", 1, &p->refresh_leaf));
+  p->process_update = pt == 1;
+  if (p->process_update && strcmp(updater, "refresh"))
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.updater: process_type: update needs updater: refresh (the one updater "
+                   "of existing trees kaizen has), got '%s'",
+                   updater);
+  if (!p->process_update && *updater)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "model.updater: '%s' is read only with process_type: update (updater: "
+                   "refresh); new trees always grow with the histogram method",
+                   updater);
   return kz_gbdt_params_check(p);
 }
 

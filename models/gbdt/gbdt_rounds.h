@@ -28,9 +28,11 @@ void kz_gbdt_rounds_end(kz_gbdt_rounds *r, const kz_gbdt_params *p, const kz_gbd
                         const kz_gbdt_data *valid, const double *vmargin, double *train_m,
                         double *valid_m, int *stop);
 
-/* With early stopping: drops m's trees after the best round (K a round)
- * and records it as m->best_iteration. */
-void kz_gbdt_rounds_trim(const kz_gbdt_rounds *r, const kz_gbdt_params *p, int K, kz_gbdt_model *m);
+/* With early stopping: drops m's trees after the best round (K a round,
+ * after the first_tree trees the run started from) and records it as
+ * m->best_iteration, counted over every round of m. */
+void kz_gbdt_rounds_trim(const kz_gbdt_rounds *r, const kz_gbdt_params *p, int K, int first_tree,
+                         kz_gbdt_model *m);
 
 /* What a boosting run is, for the CPU and the GPU booster alike: the data,
  * the margins the trees so far give, the trees, the metrics and the rounds.
@@ -42,6 +44,9 @@ typedef struct kz_gbdt_run {
   double *vmargin;      /* [nv x K] */
   kz_gbdt_model *model; /* trees so far */
   int cap_trees;
+  /* trees model started with (train.init_from, kz_gbdt_run_init_from): the
+   * rounds of this run come after them */
+  int first_tree;
   int n_metrics;
   kz_gbdt_metric metrics[KZ_GBDT_MAX_METRICS];
   kz_gbdt_rounds rounds; /* round, best round, early stopping */
@@ -57,6 +62,18 @@ void kz_gbdt_run_get_state(const kz_gbdt_run *r, uint64_t rng, kz_gbdt_booster_s
 /* kz_gbdt_state_install into the run's margins, trees and rounds. */
 kz_status kz_gbdt_run_set_state(kz_gbdt_run *r, const kz_gbdt_booster_state *s,
                                 kz_gbdt_model **trees, const char *where);
+
+/* Continuation (train.init_from, docs/GBDT.md): the run starts from *init's
+ * base score and trees (taken over, *init set to NULL; freed on error too)
+ * instead of the base score from the labels, its margins are init's
+ * predictions of the train and valid rows, and the rounds add trees after
+ * init's. Before the first round only. The objective, output groups and
+ * feature counts and dictionary sizes must be the run's, and init's trees
+ * whole rounds (tree i of group i % K); errors name `where`. */
+kz_status kz_gbdt_run_init_from(kz_gbdt_run *r, kz_gbdt_model **init, int nthread,
+                                const char *where);
+/* The checks of kz_gbdt_run_init_from alone (the refresh updater's too). */
+kz_status kz_gbdt_run_check_init(const kz_gbdt_run *r, const kz_gbdt_model *m, const char *where);
 
 /* Trims the trees to the best round and hands them over (the run keeps none). */
 kz_gbdt_model *kz_gbdt_run_take_model(kz_gbdt_run *r, const kz_gbdt_params *p);

@@ -307,6 +307,12 @@ void kz_gbdt_prune(kz_gbdt_bnode *nodes, int32_t id, double gamma) {
     n->split.feature = -1;
 }
 
+/* Sums over the ranks of a data-parallel job (nothing in one process). */
+static kz_status dist_sum(const kz_gbdt_grower *w, double *buf, size_t n) {
+  if (!w->dist || w->dist->size <= 1) return KZ_OK;
+  return w->dist->sum(w->dist->ctx, buf, n);
+}
+
 static kz_status oom(void) {
   return kz_fail(KZ_ERR_OUT_OF_MEMORY, "gbdt: out of memory growing a tree");
 }
@@ -321,17 +327,19 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
   int n_tree = sample_features(w->tree_features, w->nf, p->colsample_bytree, rng, all);
   memcpy(w->tree_features, all, sizeof(int32_t) * (size_t)n_tree);
 
-  double g = 0, h = 0;
+  double gh0[2] = {0, 0};
   for (int64_t i = 0; i < n; ++i) {
-    g += gh[rows[i]].g;
-    h += gh[rows[i]].h;
+    gh0[0] += gh[rows[i]].g;
+    gh0[1] += gh[rows[i]].h;
   }
-  int32_t root = new_node(w, 0, 0, n, g, h);
+  KZ_TRY(dist_sum(w, gh0, 2));
+  int32_t root = new_node(w, 0, 0, n, gh0[0], gh0[1]);
   if (root < 0) return oom();
   w->node_hist[root] = hist_get(w);
   if (!w->node_hist[root]) return oom();
   kz_gbdt_hist_build_layout(&w->layout, w->codes, gh, rows, n, w->threads, w->scratch,
                             w->node_hist[root]);
+  KZ_TRY(dist_sum(w, (double *)w->node_hist[root], 2 * hist_len(w)));
   evaluate(w, root, n_tree, rng);
 
   /* pending: nodes with a valid split, waiting for expansion */
@@ -353,6 +361,7 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
    * depend on the thread count); large nodes use all threads on their rows. */
   int32_t *batch = NULL, *small = NULL, *large = NULL;
   int64_t *nls = NULL;
+  double *sizes = NULL; /* data-parallel: the batch's child sizes over all ranks */
   int cap_batch = 0;
   while (head < n_pending && st == KZ_OK) {
     if (p->max_leaves > 0 && leaves >= p->max_leaves) break;
@@ -379,7 +388,9 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
       if (nb3) large = nb3;
       int64_t *nb4 = realloc(nls, sizeof(int64_t) * (size_t)cap);
       if (nb4) nls = nb4;
-      if (!nb1 || !nb2 || !nb3 || !nb4) {
+      double *nb5 = realloc(sizes, sizeof(double) * 2 * (size_t)cap);
+      if (nb5) sizes = nb5;
+      if (!nb1 || !nb2 || !nb3 || !nb4 || !nb5) {
         st = oom();
         break;
       }
@@ -401,10 +412,19 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
       if (nd->end - nd->begin < KZ_GBDT_PARALLEL_PARTITION_ROWS)
         nls[i] = partition(w, &nd->split, rows, nd->begin, nd->end);
     }
+    /* every rank must pick the same smaller child: by the sizes over all
+     * ranks (in one process these are the node's own) */
+    for (int i = 0; i < nb; ++i) {
+      const kz_gbdt_bnode *nd = &w->nodes[batch[i]];
+      sizes[2 * i] = (double)nls[i];
+      sizes[2 * i + 1] = (double)(nd->end - nd->begin - nls[i]);
+    }
+    if ((st = dist_sum(w, sizes, 2 * (size_t)nb)) != KZ_OK) break;
     /* 2. children, in batch order (node numbering is deterministic) */
     for (int i = 0; i < nb && st == KZ_OK; ++i) {
       kz_gbdt_bnode nd = w->nodes[batch[i]];
-      int64_t nl = nls[i], nr = (nd.end - nd.begin) - nl;
+      int64_t nl = nls[i];
+      const double gl = sizes[2 * i], gr = sizes[2 * i + 1];
       int32_t l = new_node(w, nd.depth + 1, nd.begin, nd.begin + nl, nd.split.gl, nd.split.hl);
       int32_t r = new_node(w, nd.depth + 1, nd.begin + nl, nd.end, nd.split.gr, nd.split.hr);
       if (l < 0 || r < 0) {
@@ -414,8 +434,8 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
       w->nodes[batch[i]].left = l;
       w->nodes[batch[i]].right = r;
       ++leaves;
-      small[i] = nl <= nr ? l : r;
-      large[i] = nl <= nr ? r : l;
+      small[i] = gl <= gr ? l : r;
+      large[i] = gl <= gr ? r : l;
       w->node_hist[large[i]] = w->node_hist[batch[i]]; /* becomes parent - small */
       w->node_hist[batch[i]] = NULL;
       if (!(w->node_hist[small[i]] = hist_get(w))) st = oom();
@@ -431,14 +451,27 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
         kz_gbdt_hist_build_layout(&w->layout, w->codes, gh, rows + c->begin, c->end - c->begin,
                                   w->threads, w->scratch, w->node_hist[small[i]]);
     }
+    /* data-parallel: the smaller children's histograms are summed over the
+     * ranks before the subtraction (so each rank subtracts the same sums) */
+    const int dist = w->dist && w->dist->size > 1;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(w->threads) if (w->threads > 1 && nb > 1)
     for (int i = 0; i < nb; ++i) {
       const kz_gbdt_bnode *c = &w->nodes[small[i]];
       if (c->end - c->begin < row_parallel_min)
         kz_gbdt_hist_build_layout(&w->layout, w->codes, gh, rows + c->begin, c->end - c->begin, 1,
                                   NULL, w->node_hist[small[i]]);
-      kz_gbdt_hist_subtract_layout(&w->layout, w->node_hist[large[i]], w->node_hist[small[i]],
-                                   w->node_hist[large[i]]);
+      if (!dist)
+        kz_gbdt_hist_subtract_layout(&w->layout, w->node_hist[large[i]], w->node_hist[small[i]],
+                                     w->node_hist[large[i]]);
+    }
+    if (dist) {
+      for (int i = 0; i < nb && st == KZ_OK; ++i)
+        st = dist_sum(w, (double *)w->node_hist[small[i]], 2 * hist_len(w));
+      if (st != KZ_OK) break;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(w->threads) if (w->threads > 1 && nb > 1)
+      for (int i = 0; i < nb; ++i)
+        kz_gbdt_hist_subtract_layout(&w->layout, w->node_hist[large[i]], w->node_hist[small[i]],
+                                     w->node_hist[large[i]]);
     }
     /* 4. split search on the children: the feature samples drawn serially
      * in node order (one RNG stream), the searches, which only read their
@@ -484,6 +517,7 @@ kz_status kz_gbdt_grow(kz_gbdt_grower *w, const kz_gbdt_gh *gh, int32_t *rows, i
   free(small);
   free(large);
   free(nls);
+  free(sizes);
   /* Nodes never expanded stay leaves. */
   for (int i = head; i < n_pending; ++i) {
     int32_t id = pending[i];

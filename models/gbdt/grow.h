@@ -34,6 +34,9 @@ typedef struct kz_gbdt_grower {
    * front to back instead of one cache line per row. Set by the user. */
   const uint8_t *cols;
   int64_t n_rows;
+  /* data-parallel (gbdt_dist.h; NULL: one process): node sums, child
+   * sizes and histograms are summed over ranks. Set by the user. */
+  const struct kz_gbdt_dist *dist;
   kz_gbdt_split_params sp;
   kz_gbdt_hist_layout layout; /* compact histograms (hist.h) */
   /* workspace, reused across trees */

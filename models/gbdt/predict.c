@@ -44,6 +44,11 @@ static int in_set(const int32_t *v, int32_t n, int32_t code) {
 
 double kz_gbdt_tree_predict_row(const kz_gbdt_tree *t, const float *num, const int32_t *cat,
                                 int n_numeric) {
+  return t->leaf_value[kz_gbdt_tree_leaf_row(t, num, cat, n_numeric)];
+}
+
+int32_t kz_gbdt_tree_leaf_row(const kz_gbdt_tree *t, const float *num, const int32_t *cat,
+                              int n_numeric) {
   int32_t id = 0;
   while (t->left[id] >= 0) {
     int f = t->feature[id];
@@ -58,7 +63,7 @@ double kz_gbdt_tree_predict_row(const kz_gbdt_tree *t, const float *num, const i
     }
     id = left ? t->left[id] : t->right[id];
   }
-  return t->leaf_value[id];
+  return id;
 }
 
 kz_status kz_gbdt_predict_margin(const kz_gbdt_model *m, int64_t n, const float *num,

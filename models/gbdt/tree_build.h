@@ -18,5 +18,8 @@ void kz_gbdt_tree_free(kz_gbdt_tree *t);
 /* The leaf value one row reaches; num[n_numeric] then cat[] of the row. */
 double kz_gbdt_tree_predict_row(const kz_gbdt_tree *t, const float *num, const int32_t *cat,
                                 int n_numeric);
+/* The leaf (node index) that row reaches. */
+int32_t kz_gbdt_tree_leaf_row(const kz_gbdt_tree *t, const float *num, const int32_t *cat,
+                              int n_numeric);
 
 #endif

@@ -154,7 +154,9 @@ typedef struct kz_hf_bert_export_options {
    * encoder.* and pooler.* are written as bert.* (HF's layout for those
    * classes). */
   const char *architecture;
-  const char *vocab_path;    /* copied to dir/vocab.txt (required) */
+  const char *vocab_path;          /* copied to dir/vocab.txt, or NULL: */
+  const char *const *vocab_tokens; /* ... these written as vocab.txt */
+  int32_t n_vocab_tokens;
   int lowercase;             /* tokenizer_config.json do_lower_case */
   const char *const *labels; /* id2label / label2id (num_labels), or NULL */
   int n_labels;

@@ -57,6 +57,25 @@ static kz_status copy_vocab(const char *from, const char *to) {
   return st;
 }
 
+/* One token a line, LF line ends: the file whose sha256sum is the
+ * vocabulary's hash (kz_wordpiece_vocab_sha256). */
+static kz_status write_vocab(const char *const *tokens, int32_t n, const char *to) {
+  size_t len = 0;
+  for (int32_t i = 0; i < n; ++i) len += strlen(tokens[i]) + 1;
+  char *text = malloc(len ? len : 1);
+  if (!text) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", to);
+  size_t at = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    size_t k = strlen(tokens[i]);
+    memcpy(text + at, tokens[i], k);
+    at += k;
+    text[at++] = '\n';
+  }
+  kz_status st = kz_fs_write_atomic(to, text, len);
+  free(text);
+  return st;
+}
+
 static kz_status write_tokenizer_config(const char *path, int lowercase) {
   char text[256];
   int n = snprintf(text, sizeof text,
@@ -75,7 +94,8 @@ static kz_status write_all(const char *dir, const kz_hf_bert_config *config,
   for (int i = 0; i < N_FILES; ++i)
     if (!(paths[i] = kz_path_join(dir, files[i])))
       return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", dir);
-  KZ_TRY(copy_vocab(o->vocab_path, paths[0]));
+  KZ_TRY(o->vocab_path ? copy_vocab(o->vocab_path, paths[0])
+                       : write_vocab(o->vocab_tokens, o->n_vocab_tokens, paths[0]));
   *written = 1;
   KZ_TRY(write_tokenizer_config(paths[1], o->lowercase));
   *written = 2;
@@ -89,7 +109,8 @@ static kz_status write_all(const char *dir, const kz_hf_bert_config *config,
 kz_status kz_hf_bert_export(const char *dir, const kz_hf_bert_config *config,
                             const kz_hf_tensor *tensors, int64_t n_tensors,
                             const kz_hf_bert_export_options *o) {
-  if (!dir || !config || !o || !o->vocab_path || n_tensors < 0 || (n_tensors > 0 && !tensors))
+  if (!dir || !config || !o || (!o->vocab_path && (!o->vocab_tokens || o->n_vocab_tokens < 1)) ||
+      n_tensors < 0 || (n_tensors > 0 && !tensors))
     return kz_fail(KZ_ERR_INVALID_ARG, "kz_hf_bert_export: bad arguments");
   const char *arch = o->architecture ? o->architecture : "BertModel";
   int known = 0;

@@ -45,9 +45,15 @@ static kz_status zero(kz_stream *s, kz_tensor *t) {
 /* ---- GRN ------------------------------------------------------------------------ */
 
 kz_status kz_tft_grn_alloc(kz_arena *a, const kz_tft_grn *g, int64_t rows, int64_t B,
-                           kz_tft_grn_acts *x) {
+                           kz_tft_drop *drop, kz_tft_grn_acts *x) {
   x->rows = rows;
   x->B = B;
+  x->drop = drop;
+  if (drop) {
+    KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->mask));
+    KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->z2d));
+    KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->dd));
+  }
   KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->z1));
   KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->h1));
   KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->z2));
@@ -79,6 +85,20 @@ static kz_tensor flat(const kz_tensor *t) {
   return kz_tensor_view(t->data, KZ_F32, t->device, 1, kz_tensor_numel(t));
 }
 
+static int dropping(const kz_tft_drop *d) {
+  return d && d->active && d->p > 0;
+}
+
+/* The GLU's input: x itself, or x dropped into xd (its mask saved). */
+static kz_status drop_in(kz_stream *s, kz_tft_drop *d, const kz_tensor *x, kz_tensor *xd,
+                         kz_tensor *mask, const kz_tensor **out) {
+  *out = x;
+  if (!dropping(d)) return KZ_OK;
+  KZ_TRY(kz_op_dropout(s, x, xd, mask, d->p, d->key + 0x9e3779b97f4a7c15ULL * ++d->counter));
+  *out = xd;
+  return KZ_OK;
+}
+
 kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, const kz_tensor *c,
                          kz_tensor *y, kz_tft_grn_acts *x) {
   x->a = *a;
@@ -91,7 +111,9 @@ kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, 
   }
   KZ_TRY(kz_op_elu(s, &x->z1, &x->h1, 1.0f));
   KZ_TRY(kz_tft_linear(s, &x->h1, &g->fc2_w, &g->fc2_b, &x->z2));
-  KZ_TRY(kz_tft_linear(s, &x->z2, &g->gate_w, &g->gate_b, &x->zg));
+  const kz_tensor *gin;
+  KZ_TRY(drop_in(s, x->drop, &x->z2, &x->z2d, &x->mask, &gin));
+  KZ_TRY(kz_tft_linear(s, gin, &g->gate_w, &g->gate_b, &x->zg));
   KZ_TRY(kz_op_glu(s, &x->zg, &x->g));
   const kz_tensor *skip = a;
   if (g->in != g->out) {
@@ -115,7 +137,12 @@ kz_status kz_tft_grn_bwd(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x, 
   else if (da)
     KZ_TRY(kz_op_add(s, da, &x->dsum, da));
   KZ_TRY(zero(s, &x->dz2));
-  KZ_TRY(kz_tft_linear_bwd(s, &x->z2, &g->gate_w, &g->gate_b, &x->dzg, &x->dz2));
+  if (dropping(x->drop)) {
+    KZ_TRY(kz_tft_linear_bwd(s, &x->z2d, &g->gate_w, &g->gate_b, &x->dzg, &x->dz2));
+    KZ_TRY(kz_op_dropout_bwd(s, &x->dz2, &x->mask, &x->dz2, false));
+  } else {
+    KZ_TRY(kz_tft_linear_bwd(s, &x->z2, &g->gate_w, &g->gate_b, &x->dzg, &x->dz2));
+  }
   KZ_TRY(zero(s, &x->dh1));
   KZ_TRY(kz_tft_linear_bwd(s, &x->h1, &g->fc2_w, &g->fc2_b, &x->dz2, &x->dh1));
   KZ_TRY(kz_op_elu_bwd(s, &x->z1, &x->dh1, &x->dz1, 1.0f, false));
@@ -131,8 +158,15 @@ kz_status kz_tft_grn_bwd(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x, 
 
 /* ---- gated skip connection --------------------------------------------------------- */
 
-kz_status kz_tft_gate_alloc(kz_arena *a, const kz_tft_gate *g, int64_t rows, kz_tft_gate_acts *x) {
+kz_status kz_tft_gate_alloc(kz_arena *a, const kz_tft_gate *g, int64_t rows, kz_tft_drop *drop,
+                            kz_tft_gate_acts *x) {
   x->rows = rows;
+  x->drop = drop;
+  if (drop) {
+    KZ_TRY(kz_tft_alloc(a, rows, g->in, &x->mask));
+    KZ_TRY(kz_tft_alloc(a, rows, g->in, &x->xd));
+    KZ_TRY(kz_tft_alloc(a, rows, g->in, &x->dd));
+  }
   KZ_TRY(kz_tft_alloc(a, rows, 2 * g->out, &x->zg));
   KZ_TRY(kz_tft_alloc(a, rows, g->out, &x->g));
   KZ_TRY(kz_tft_alloc(a, rows, g->out, &x->sum));
@@ -145,7 +179,9 @@ kz_status kz_tft_gate_alloc(kz_arena *a, const kz_tft_gate *g, int64_t rows, kz_
 kz_status kz_tft_gate_fwd(kz_stream *s, const kz_tft_gate *g, const kz_tensor *x,
                           const kz_tensor *skip, kz_tensor *y, kz_tft_gate_acts *a) {
   a->x = *x;
-  KZ_TRY(kz_tft_linear(s, x, &g->gate_w, &g->gate_b, &a->zg));
+  const kz_tensor *gin;
+  KZ_TRY(drop_in(s, a->drop, x, &a->xd, &a->mask, &gin));
+  KZ_TRY(kz_tft_linear(s, gin, &g->gate_w, &g->gate_b, &a->zg));
   KZ_TRY(kz_op_glu(s, &a->zg, &a->g));
   KZ_TRY(kz_op_add(s, skip, &a->g, &a->sum));
   kz_tensor mean = flat(&a->mean), rstd = flat(&a->rstd);
@@ -160,5 +196,9 @@ kz_status kz_tft_gate_bwd(kz_stream *s, const kz_tft_gate *g, kz_tft_gate_acts *
                              (kz_tensor *)&g->norm_w.g, (kz_tensor *)&g->norm_b.g, true));
   if (dskip) KZ_TRY(kz_op_add(s, dskip, &a->dsum, dskip));
   KZ_TRY(kz_op_glu_bwd(s, &a->zg, &a->dsum, &a->dzg, false));
-  return kz_tft_linear_bwd(s, &a->x, &g->gate_w, &g->gate_b, &a->dzg, dx);
+  if (!dropping(a->drop)) return kz_tft_linear_bwd(s, &a->x, &g->gate_w, &g->gate_b, &a->dzg, dx);
+  /* dx gets the masked gradient of the dropped input, added */
+  KZ_TRY(zero(s, &a->dd));
+  KZ_TRY(kz_tft_linear_bwd(s, &a->xd, &g->gate_w, &g->gate_b, &a->dzg, &a->dd));
+  return dx ? kz_op_dropout_bwd(s, &a->dd, &a->mask, dx, true) : KZ_OK;
 }

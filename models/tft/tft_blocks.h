@@ -22,16 +22,30 @@ kz_status kz_tft_linear(kz_stream *s, const kz_tensor *x, const kz_tft_param *w,
 kz_status kz_tft_linear_bwd(kz_stream *s, const kz_tensor *x, const kz_tft_param *w,
                             const kz_tft_param *b, const kz_tensor *dy, kz_tensor *dx);
 
+/* Dropout on the input of every GLU (the GRNs' gates and the gated skip
+ * connections), as in Lim et al. and pytorch-forecasting: one state per
+ * network, shared by its blocks. Blocks allocated with it hold a mask and
+ * the dropped input; active only while training with p > 0, each block's
+ * forward drawing its mask from key + a counter (masks differ between
+ * blocks and steps, and are a function of the key on every backend). */
+typedef struct kz_tft_drop {
+  double p;
+  int active;
+  uint64_t key, counter;
+} kz_tft_drop;
+
 typedef struct kz_tft_grn_acts {
   int64_t rows, B;
-  kz_tensor a, c; /* the inputs (views, not owned); c: [B, ctx] or unset */
+  kz_tft_drop *drop;       /* NULL: no dropout (no mask allocated) */
+  kz_tensor mask, z2d, dd; /* [rows, hid]: the mask, the dropped z2, its gradient */
+  kz_tensor a, c;          /* the inputs (views, not owned); c: [B, ctx] or unset */
   kz_tensor z1, h1, z2, zg, g, skip, sum, mean, rstd, cproj;
   kz_tensor dsum, dzg, dz2, dh1, dz1, dcproj; /* backward scratch */
 } kz_tft_grn_acts;
 
 /* rows = T * B (time-major) for time-varying inputs, B for static ones. */
 kz_status kz_tft_grn_alloc(kz_arena *a, const kz_tft_grn *g, int64_t rows, int64_t B,
-                           kz_tft_grn_acts *x);
+                           kz_tft_drop *drop, kz_tft_grn_acts *x);
 /* y [rows, out] is the caller's (a view into a larger buffer is fine). */
 kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, const kz_tensor *c,
                          kz_tensor *y, kz_tft_grn_acts *x);
@@ -40,11 +54,14 @@ kz_status kz_tft_grn_bwd(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x, 
 
 typedef struct kz_tft_gate_acts {
   int64_t rows;
+  kz_tft_drop *drop;
+  kz_tensor mask, xd, dd; /* [rows, in] */
   kz_tensor x;
   kz_tensor zg, g, sum, mean, rstd, dsum, dzg;
 } kz_tft_gate_acts;
 
-kz_status kz_tft_gate_alloc(kz_arena *a, const kz_tft_gate *g, int64_t rows, kz_tft_gate_acts *x);
+kz_status kz_tft_gate_alloc(kz_arena *a, const kz_tft_gate *g, int64_t rows, kz_tft_drop *drop,
+                            kz_tft_gate_acts *x);
 kz_status kz_tft_gate_fwd(kz_stream *s, const kz_tft_gate *g, const kz_tensor *x,
                           const kz_tensor *skip, kz_tensor *y, kz_tft_gate_acts *a);
 kz_status kz_tft_gate_bwd(kz_stream *s, const kz_tft_gate *g, kz_tft_gate_acts *a,
@@ -62,7 +79,7 @@ typedef struct kz_tft_vsn_acts {
 } kz_tft_vsn_acts;
 
 kz_status kz_tft_vsn_alloc(kz_arena *a, const kz_tft_vsn *v, int64_t rows, int64_t B, int64_t d,
-                           kz_tft_vsn_acts *x);
+                           kz_tft_drop *drop, kz_tft_vsn_acts *x);
 /* x->x[] set by the caller; out [rows, d]; c: the context [B, d] or NULL. */
 kz_status kz_tft_vsn_fwd(kz_stream *s, const kz_tft_vsn *v, kz_tft_vsn_acts *x, const kz_tensor *c,
                          kz_tensor *out);

@@ -3,6 +3,7 @@
  * and static categories by their strings, so a data set imported again
  * (other codes, other column order) maps onto the model the same way. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,7 @@ static int32_t *code_map(const kz_column *c, char *const *names, int32_t n) {
   return map;
 }
 
-static kz_status grow(kz_tft_series *s, int64_t nk, int64_t no) {
+static kz_status grow(kz_tft_series *s, int64_t nk, int64_t no, int64_t nc) {
   if (s->n < s->cap) return KZ_OK;
   int64_t cap = s->cap ? 2 * s->cap : 64;
   double *t = realloc(s->time, sizeof(double) * (size_t)cap);
@@ -52,7 +53,9 @@ static kz_status grow(kz_tft_series *s, int64_t nk, int64_t no) {
   if (k) s->known = k;
   float *o = k ? realloc(s->obs, sizeof(float) * (size_t)(cap * (no ? no : 1))) : NULL;
   if (o) s->obs = o;
-  if (!o) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: series");
+  int32_t *c = o ? realloc(s->cat, sizeof(int32_t) * (size_t)(cap * (nc ? nc : 1))) : NULL;
+  if (c) s->cat = c;
+  if (!c) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: series");
   s->cap = cap;
   return KZ_OK;
 }
@@ -64,7 +67,9 @@ kz_status kz_tft_store_load(const kz_tft_model *m, const char *path, const char 
   KZ_TRY(kz_dataset_open(path, &o, &ds));
   const kz_schema *sc = kz_dataset_schema(ds);
   kz_status rc = KZ_OK;
-  int32_t *smap = NULL, *cmap[KZ_TFT_MAX_COLS] = {0};
+  int32_t *smap = NULL, *cmap[KZ_TFT_MAX_COLS] = {0}, *tmap[KZ_TFT_MAX_COLS] = {0};
+  colref tc[KZ_TFT_MAX_COLS];
+  const int ntvc = m->n_ocat + m->n_kcat;
   kz_shard_batch b;
   memset(&b, 0, sizeof b);
   colref sn[KZ_TFT_MAX_COLS], scc[KZ_TFT_MAX_COLS], kn[KZ_TFT_MAX_COLS], ob[KZ_TFT_MAX_COLS];
@@ -85,12 +90,19 @@ kz_status kz_tft_store_load(const kz_tft_model *m, const char *path, const char 
     rc = find_col(sc, "known_num", m->known[i], "known", &kn[i]);
   for (int i = 0; rc == KZ_OK && i < m->n_obs; i++)
     rc = find_col(sc, "observed_num", m->obs[i], "observed", &ob[i]);
+  for (int i = 0; rc == KZ_OK && i < ntvc; i++)
+    rc = find_col(sc, i < m->n_ocat ? "observed_cat" : "known_cat", m->tvc[i],
+                  i < m->n_ocat ? "observed" : "known", &tc[i]);
   if (rc != KZ_OK) goto done;
   const kz_column *sid = &sc->fields[f_sid].columns[0];
   if (!(smap = code_map(sid, m->series_names, m->n_series))) goto oom;
   for (int i = 0; i < m->n_scat; i++)
     if (!(cmap[i] = code_map(&sc->fields[scc[i].field].columns[scc[i].col], m->scat_names[i],
                              m->scat_card[i])))
+      goto oom;
+  for (int i = 0; i < ntvc; i++)
+    if (!(tmap[i] = code_map(&sc->fields[tc[i].field].columns[tc[i].col], m->tvc_names[i],
+                             m->tvc_card[i])))
       goto oom;
   if (!st->by_code) {
     st->n_codes = sid->n_categories;
@@ -128,7 +140,7 @@ kz_status kz_tft_store_load(const kz_tft_model *m, const char *path, const char 
       }
       kz_tft_series *s = &st->s[st->by_code[code]];
       const int nkw = kz_tft_known_width(m);
-      if ((rc = grow(s, nkw, m->n_obs)) != KZ_OK) break;
+      if ((rc = grow(s, nkw, m->n_obs, ntvc)) != KZ_OK) break;
       const double t = *kz_batch_f64(&b, f_t, r);
       if (s->n > 0 && !(t > s->time[s->n - 1])) {
         rc = kz_fail(KZ_ERR_FORMAT,
@@ -141,10 +153,14 @@ kz_status kz_tft_store_load(const kz_tft_model *m, const char *path, const char 
       s->y[s->n] = *kz_batch_f32(&b, f_y, r);
       for (int i = 0; i < m->n_known_cols; i++)
         s->known[s->n * nkw + i] = kz_batch_f32(&b, kn[i].field, r)[kn[i].col];
-      for (int c = 0; c < m->n_cal; c++)
-        s->known[s->n * nkw + m->n_known_cols + c] = (float)kz_tft_calendar(t, m->cal[c]);
+      for (int c = m->n_known_cols; c < nkw; c++)
+        s->known[s->n * nkw + c] = (float)kz_tft_derived(m, t, c - m->n_known_cols);
       for (int i = 0; i < m->n_obs; i++)
         s->obs[s->n * m->n_obs + i] = kz_batch_f32(&b, ob[i].field, r)[ob[i].col];
+      for (int i = 0; i < ntvc; i++) {
+        const int32_t c = kz_batch_i32(&b, tc[i].field, r)[tc[i].col];
+        s->cat[s->n * ntvc + i] = c >= 0 ? tmap[i][c] : -1;
+      }
       s->n++;
     }
   }
@@ -154,7 +170,7 @@ oom:
 done:
   kz_shard_batch_free(&b);
   free(smap);
-  for (int i = 0; i < KZ_TFT_MAX_COLS; i++) free(cmap[i]);
+  for (int i = 0; i < KZ_TFT_MAX_COLS; i++) free(cmap[i]), free(tmap[i]);
   kz_dataset_close(ds);
   return rc;
 }
@@ -194,9 +210,28 @@ double kz_tft_calendar(double t, int which) {
   }
 }
 
+double kz_tft_derived(const kz_tft_model *m, double t, int j) {
+  if (j < m->n_cal) return kz_tft_calendar(t, m->cal[j]);
+  j -= m->n_cal;
+  /* the phase from the step count, reduced before the angle so a large time
+   * (seconds since 1970) keeps its precision */
+  const double P = (double)m->cyc[j / 2], ph = fmod(round(t / m->time_step), P) / P;
+  const double a = 2.0 * 3.14159265358979323846 * ph;
+  return j % 2 ? cos(a) : sin(a);
+}
+
+void kz_tft_name_cycles(kz_tft_model *m) {
+  for (int i = 0; i < m->n_lags; i++)
+    snprintf(m->lag_names[i], sizeof m->lag_names[i], "lag%lld", (long long)m->lags[i]);
+  for (int c = 0; c < 2 * m->n_cyc; c++)
+    snprintf(m->cyc_names[c], sizeof m->cyc_names[c], "cycle%lld_%s", (long long)m->cyc[c / 2],
+             c % 2 ? "cos" : "sin");
+}
+
 void kz_tft_store_free(kz_tft_store *st) {
   for (int64_t i = 0; i < st->n; i++) {
     free(st->s[i].time), free(st->s[i].y), free(st->s[i].known), free(st->s[i].obs);
+    free(st->s[i].cat);
   }
   free(st->s);
   free(st->by_code);
@@ -223,9 +258,17 @@ kz_status kz_tft_batch_reserve(const kz_tft_model *m, kz_tft_host_batch *hb, int
   hb->past = malloc(sizeof(float) * (size_t)(B * np * dm->k));
   hb->fut = malloc(sizeof(float) * (size_t)(B * dm->n_known * dm->tau));
   hb->y = malloc(sizeof(float) * (size_t)(B * dm->tau));
+  const int64_t ntvc = dm->n_observed_cat + dm->n_known_cat;
+  hb->past_cat = malloc(sizeof(int32_t) * (size_t)(B * (ntvc ? ntvc : 1) * dm->k));
+  hb->fut_cat =
+      malloc(sizeof(int32_t) * (size_t)(B * (dm->n_known_cat ? dm->n_known_cat : 1) * dm->tau));
   hb->series = malloc(sizeof(int32_t) * (size_t)B);
   hb->pos = malloc(sizeof(int64_t) * (size_t)B);
-  if (!hb->s_real || !hb->s_cat || !hb->past || !hb->fut || !hb->y || !hb->series || !hb->pos) {
+  hb->loc = malloc(sizeof(double) * (size_t)B);
+  hb->w = malloc(sizeof(float) * (size_t)B);
+  hb->scl = malloc(sizeof(double) * (size_t)B);
+  if (!hb->s_real || !hb->s_cat || !hb->past || !hb->fut || !hb->y || !hb->series || !hb->pos ||
+      !hb->loc || !hb->scl || !hb->w || !hb->past_cat || !hb->fut_cat) {
     kz_tft_batch_free(hb);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: batch of %lld windows", (long long)B);
   }
@@ -235,12 +278,20 @@ kz_status kz_tft_batch_reserve(const kz_tft_model *m, kz_tft_host_batch *hb, int
 
 void kz_tft_batch_free(kz_tft_host_batch *hb) {
   free(hb->s_real), free(hb->s_cat), free(hb->past), free(hb->fut), free(hb->y);
-  free(hb->series), free(hb->pos);
+  free(hb->series), free(hb->pos), free(hb->loc), free(hb->scl), free(hb->w);
+  free(hb->past_cat), free(hb->fut_cat);
   memset(hb, 0, sizeof *hb);
 }
 
 static float stdz(float v, double mean, double std) {
   return isnan(v) ? 0.0f : (float)(((double)v - mean) / std);
+}
+
+/* The target at step j as the window scales it; 0 (the mean) before the
+ * series' start or where missing. */
+static float lagged(const kz_tft_model *m, const kz_tft_series *s, int64_t j, double mean,
+                    double sd) {
+  return j >= 0 ? stdz((float)kz_tft_tr(m, s->y[j]), mean, sd) : 0.0f;
 }
 
 /* Window w of a batch of hb->B: decoder from step p of series s. Layout
@@ -251,8 +302,30 @@ void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host
   const kz_tft_dims *dm = &m->dm;
   const kz_tft_series *s = &st->s[si];
   const int64_t B = hb->B, k = dm->k, tau = dm->tau, nk = kz_tft_known_width(m), no = m->n_obs;
+  const int ntvc = m->n_ocat + m->n_kcat;
   double mean, sd;
   kz_tft_scale_of(m, s, &mean, &sd);
+  if (m->window_scaling) {
+    /* the encoder's mean and standard deviation, so the network sees every
+     * window at one level and scale (a series' level drifts; a window's
+     * recent history says where it is now); floored at a small fraction of
+     * the series' own spread so a flat encoder does not blow the scale up */
+    double sum = 0, sq = 0;
+    int64_t cnt = 0;
+    for (int64_t j = p - k; j < p; j++)
+      if (!isnan(s->y[j])) {
+        const double v = kz_tft_tr(m, s->y[j]);
+        sum += v, sq += v * v, cnt++;
+      }
+    if (cnt > 0) {
+      const double mu = sum / (double)cnt, var = sq / (double)cnt - mu * mu;
+      const double wsd = var > 0 ? sqrt(var) : 0.0;
+      mean = mu;
+      sd = wsd > 0.01 * sd ? wsd : 0.01 * sd;
+    }
+  }
+  hb->loc[w] = mean;
+  hb->scl[w] = sd;
   hb->series[w] = si;
   hb->pos[w] = p;
   for (int i = 0; i < m->n_snum; i++)
@@ -264,26 +337,33 @@ void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host
   for (int64_t t = 0; t < k; t++) {
     const int64_t j = p - k + t; /* >= 0 for every window the callers cut */
     int64_t v = 0;
-    hb->past[(v++ * k + t) * B + w] = stdz(s->y[j], mean, sd);
+    hb->past[(v++ * k + t) * B + w] = stdz((float)kz_tft_tr(m, s->y[j]), mean, sd);
     for (int i = 0; i < no; i++)
       hb->past[(v++ * k + t) * B + w] = stdz(s->obs[j * no + i], m->obs_mean[i], m->obs_std[i]);
     for (int i = 0; i < nk; i++)
       hb->past[(v++ * k + t) * B + w] =
           stdz(s->known[j * nk + i], m->known_mean[i], m->known_std[i]);
+    for (int i = 0; i < m->n_lags; i++)
+      hb->past[(v++ * k + t) * B + w] = lagged(m, s, j - m->lags[i], mean, sd);
     if (m->relative_time) hb->past[(v++ * k + t) * B + w] = (float)((double)(t - k) / rt_den);
+    for (int i = 0; i < ntvc; i++) hb->past_cat[(i * k + t) * B + w] = s->cat[j * ntvc + i];
   }
   for (int64_t t = 0; t < tau; t++) {
     const int64_t j = p + t < s->n ? p + t : s->n - 1; /* past the end: carried forward */
     int64_t v = 0;
     for (int i = 0; i < nk; i++) {
       float kv = s->known[j * nk + i];
-      if (p + t >= s->n && i >= m->n_known_cols) /* a calendar feature of the future time */
-        kv = (float)kz_tft_calendar(s->time[s->n - 1] + (double)(p + t - s->n + 1) * m->time_step,
-                                    m->cal[i - m->n_known_cols]);
+      if (p + t >= s->n && i >= m->n_known_cols) /* derived from the future time */
+        kv = (float)kz_tft_derived(m, s->time[s->n - 1] + (double)(p + t - s->n + 1) * m->time_step,
+                                   i - m->n_known_cols);
       hb->fut[(v++ * tau + t) * B + w] = stdz(kv, m->known_mean[i], m->known_std[i]);
     }
+    for (int i = 0; i < m->n_lags; i++) /* lag >= horizon: before the window's origin p */
+      hb->fut[(v++ * tau + t) * B + w] = lagged(m, s, p + t - m->lags[i], mean, sd);
     if (m->relative_time) hb->fut[(v++ * tau + t) * B + w] = (float)((double)t / rt_den);
-    hb->y[t * B + w] = p + t < s->n ? stdz(s->y[p + t], mean, sd) : NAN;
+    for (int i = 0; i < m->n_kcat; i++) /* past the end: carried forward, as the known reals */
+      hb->fut_cat[(i * tau + t) * B + w] = s->cat[j * ntvc + m->n_ocat + i];
+    hb->y[t * B + w] = p + t < s->n ? stdz((float)kz_tft_tr(m, s->y[p + t]), mean, sd) : NAN;
     if (p + t < s->n && isnan(s->y[p + t])) hb->y[t * B + w] = NAN;
   }
 }
@@ -294,5 +374,7 @@ kz_tft_batch kz_tft_batch_view(const kz_tft_host_batch *hb, int64_t B) {
                         .s_cat = hb->s_cat,
                         .past = hb->past,
                         .fut = hb->fut,
-                        .y = hb->y};
+                        .y = hb->y,
+                        .past_cat = hb->past_cat,
+                        .fut_cat = hb->fut_cat};
 }

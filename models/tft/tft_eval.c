@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/track/svg_plot.h"
 #include "kernels/core/error.h"
 #include "models/tft/tft_model.h"
 
@@ -26,17 +27,12 @@ static int64_t find_step(const kz_tft_series *s, double t) {
   return -1;
 }
 
-kz_status kz_tft_train_batch(kz_nn_model *model, const kz_shard_batch *b, double weight,
-                             uint64_t seed, double *loss) {
-  kz_tft_model *m = (kz_tft_model *)model;
-  (void)seed; /* no dropout */
-  *loss = 0.0;
-  if (m->train.n == 0)
-    return kz_fail(KZ_ERR_INVALID_ARG, "tft: this model holds no training series (a loaded model "
-                                       "is trained again with train.init_from)");
+/* The training windows that start at rows of b (on the stride, inside the
+ * training split), put into m->hb; *nw of them. */
+static kz_status gather_windows(kz_tft_model *m, const kz_shard_batch *b, int64_t *nw_out) {
   const kz_tft_dims *dm = &m->dm;
+  *nw_out = 0;
   KZ_TRY(kz_tft_batch_reserve(m, &m->hb, b->rows));
-  /* which rows start a window of the training split, on the stride */
   int64_t nw = 0;
   for (int64_t r = 0; r < b->rows; r++) {
     int32_t code = *kz_batch_i32(b, m->f_sid, r);
@@ -48,13 +44,56 @@ kz_status kz_tft_train_batch(kz_nn_model *model, const kz_shard_batch *b, double
     m->hb.series[nw] = si;
     m->hb.pos[nw++] = p;
   }
-  if (nw == 0) return KZ_OK;
   m->hb.B = nw;
   for (int64_t w = 0; w < nw; w++)
     kz_tft_batch_put(m, &m->train, &m->hb, w, m->hb.series[w], m->hb.pos[w]);
+  *nw_out = nw;
+  return KZ_OK;
+}
+
+static kz_status check_train(const kz_tft_model *m) {
+  if (m->train.n == 0)
+    return kz_fail(KZ_ERR_INVALID_ARG, "tft: this model holds no training series (a loaded model "
+                                       "is trained again with train.init_from)");
+  return KZ_OK;
+}
+
+kz_status kz_tft_train_batch(kz_nn_model *model, const kz_shard_batch *b, double weight,
+                             uint64_t seed, double *loss) {
+  kz_tft_model *m = (kz_tft_model *)model;
+  *loss = 0.0;
+  KZ_TRY(check_train(m));
+  int64_t nw = 0;
+  KZ_TRY(gather_windows(m, b, &nw));
+  if (nw == 0) return KZ_OK;
   kz_tft_batch bt = kz_tft_batch_view(&m->hb, nw);
+  bt.dropout_key = seed;
+  if (m->loss_weight) {
+    /* target units per scaled unit at the window's level */
+    for (int64_t w = 0; w < nw; w++)
+      m->hb.w[w] =
+          (float)(m->hb.scl[w] * (m->log_target ? exp(m->hb.loc[w]) : 1.0) / m->mean_scale);
+    bt.w = m->hb.w;
+  }
   int64_t lab = 0;
   return kz_tft_net_step(m->net, &bt, true, weight, loss, &lab, NULL);
+}
+
+kz_status kz_tft_loss_items(kz_nn_model *model, const kz_shard_batch *b, uint64_t seed,
+                            int64_t *items) {
+  kz_tft_model *m = (kz_tft_model *)model;
+  (void)seed;
+  *items = 0;
+  KZ_TRY(check_train(m));
+  int64_t nw = 0;
+  KZ_TRY(gather_windows(m, b, &nw));
+  if (nw == 0) return KZ_OK;
+  /* the loss is a mean over the windows' known targets, once per quantile
+   * (kz_tft_net_step) */
+  kz_tft_batch bt = kz_tft_batch_view(&m->hb, nw);
+  for (int64_t i = 0; i < m->dm.tau * nw; i++)
+    if (!isnan(bt.y[i])) *items += m->dm.n_quantiles;
+  return KZ_OK;
 }
 
 kz_status kz_tft_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_eval *acc) {
@@ -148,8 +187,7 @@ static kz_status score(kz_tft_model *m, const kz_tft_store *st, int64_t B, float
   for (int64_t w = 0; w < B; w++) {
     const kz_tft_series *se = &st->s[m->hb.series[w]];
     const int64_t p = m->hb.pos[w];
-    double mean, sd;
-    kz_tft_scale_of(m, se, &mean, &sd);
+    const double mean = m->hb.loc[w], sd = m->hb.scl[w];
     for (int64_t i = 0; i < dm->tau; i++) {
       const float y = se->y[p + i];
       /* the seasonal-naive forecast from the window's origin */
@@ -158,10 +196,11 @@ static kz_status score(kz_tft_model *m, const kz_tft_store *st, int64_t B, float
       if (isnan(y) || isnan(nv)) continue; /* both scored on the same steps */
       const float *pr = pred + (i * B + w) * Q;
       for (int64_t q = 0; q < Q; q++) {
-        double f = (double)pr[q] * sd + mean, e = (double)y - f, qq = dm->quantiles[q];
+        double f = kz_tft_untr(m, (double)pr[q] * sd + mean), e = (double)y - f,
+               qq = dm->quantiles[q];
         s->ql[q] += fmax(qq * e, (qq - 1.0) * e);
       }
-      const double f50 = (double)pr[med] * sd + mean;
+      const double f50 = kz_tft_untr(m, (double)pr[med] * sd + mean);
       s->abs_y += fabs((double)y);
       s->abs_e += fabs((double)y - f50);
       s->smape += smape_term(y, f50);
@@ -262,8 +301,7 @@ static kz_status write_forecasts(const kz_tft_model *m, const kz_tft_store *st, 
   }
   for (int64_t w = 0; w < B; w++) {
     const kz_tft_series *se = &st->s[m->hb.series[w]];
-    double mean, sd;
-    kz_tft_scale_of(m, se, &mean, &sd);
+    const double mean = m->hb.loc[w], sd = m->hb.scl[w];
     const char *name = se->code >= 0 ? m->series_names[se->code] : "?";
     for (int64_t i = 0; i < dm->tau; i++) {
       float *pr = pred + (i * B + w) * Q;
@@ -280,12 +318,14 @@ static kz_status write_forecasts(const kz_tft_model *m, const kz_tft_store *st, 
         put_name(f, name, 1);
         fprintf(f, ",\"step\":%lld,\"time\":%.17g", (long long)(i + 1), time);
         for (int64_t q = 0; q < Q; q++)
-          fprintf(f, ",\"p%g\":%.9g", 100.0 * dm->quantiles[q], (double)pr[q] * sd + mean);
+          fprintf(f, ",\"p%g\":%.9g", 100.0 * dm->quantiles[q],
+                  kz_tft_untr(m, (double)pr[q] * sd + mean));
         fputs("}\n", f);
       } else {
         put_name(f, name, 0);
         fprintf(f, ",%lld,%.17g", (long long)(i + 1), time);
-        for (int64_t q = 0; q < Q; q++) fprintf(f, ",%.9g", (double)pr[q] * sd + mean);
+        for (int64_t q = 0; q < Q; q++)
+          fprintf(f, ",%.9g", kz_tft_untr(m, (double)pr[q] * sd + mean));
         fputc('\n', f);
       }
     }
@@ -330,23 +370,32 @@ static kz_status write_interpretation(kz_tft_model *m, const char *out_path) {
     for (int i = 0; i < m->n_snum; i++) sn[n++] = m->snum[i];
     if (m->series_embedding) sn[n++] = m->series_field_name;
     for (int i = 0; i < m->n_scat; i++) sn[n++] = m->scat[i];
-    char *pn[KZ_TFT_MAX_VARS + 1], target[] = "target";
+    char *pn[KZ_TFT_MAX_VARS + 2], target[] = "target";
     int np = 0;
     pn[np++] = target;
     for (int i = 0; i < m->n_obs; i++) pn[np++] = m->obs[i];
     for (int i = 0; i < m->n_known_cols; i++) pn[np++] = m->known[i];
     for (int c = 0; c < m->n_cal; c++) pn[np++] = (char *)kz_tft_cal_names[m->cal[c]];
-    char *dn[KZ_TFT_MAX_VARS];
+    for (int c = 0; c < 2 * m->n_cyc; c++) pn[np++] = m->cyc_names[c];
+    for (int c = 0; c < m->n_lags; c++) pn[np++] = m->lag_names[c];
+    if (m->relative_time) pn[np++] = (char *)"relative_time";
+    for (int c = 0; c < m->n_ocat + m->n_kcat; c++) pn[np++] = m->tvc[c];
+    char *dn[KZ_TFT_MAX_VARS + 1];
     int nd = 0;
     for (int i = 0; i < m->n_known_cols; i++) dn[nd++] = m->known[i];
     for (int c = 0; c < m->n_cal; c++) dn[nd++] = (char *)kz_tft_cal_names[m->cal[c]];
+    for (int c = 0; c < 2 * m->n_cyc; c++) dn[nd++] = m->cyc_names[c];
+    for (int c = 0; c < m->n_lags; c++) dn[nd++] = m->lag_names[c];
+    if (m->relative_time) dn[nd++] = (char *)"relative_time";
+    for (int c = 0; c < m->n_kcat; c++) dn[nd++] = m->tvc[m->n_ocat + c];
     fputc('{', f);
     names_json(f, "static", sn, n, "relative_time", ws,
                (int)(dm->n_static_real + dm->n_static_cat));
     fputc(',', f);
-    names_json(f, "encoder", pn, np, "relative_time", wp, (int)(1 + dm->n_observed + dm->n_known));
+    names_json(f, "encoder", pn, np, "?", wp,
+               (int)(1 + dm->n_observed + dm->n_known + dm->n_observed_cat + dm->n_known_cat));
     fputc(',', f);
-    names_json(f, "decoder", dn, nd, "relative_time", wf, (int)dm->n_known);
+    names_json(f, "decoder", dn, nd, "?", wf, (int)(dm->n_known + dm->n_known_cat));
     fprintf(f,
             ",\"attention\":{\"rows\":\"decoder step 1..%lld\",\"cols\":\"window step, "
             "encoder %lld then decoder %lld\",\"weights\":[",
@@ -366,7 +415,61 @@ static kz_status write_interpretation(kz_tft_model *m, const char *out_path) {
   return rc;
 }
 
-kz_status kz_tft_predict_dataset(kz_nn_model *model, const char *path, const char *out_path) {
+/* opts->plot: one series' recent history (max(k, 2 tau) steps) and its
+ * forecast, the median as a line over the band from the first to the last
+ * quantile; x counts steps from the last observation. */
+static kz_status write_plot(const kz_tft_model *m, const kz_tft_store *st, int64_t B,
+                            const float *pred, const kz_nn_predict_opts *o) {
+  const kz_tft_dims *dm = &m->dm;
+  int64_t w = 0;
+  if (o->plot_series) {
+    for (w = 0; w < B; w++) {
+      const kz_tft_series *se = &st->s[m->hb.series[w]];
+      if (se->code >= 0 && !strcmp(m->series_names[se->code], o->plot_series)) break;
+    }
+    if (w == B)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "--plot-series '%s': no series of that name has a forecast (%lld series, "
+                     "the first '%s')",
+                     o->plot_series, (long long)B,
+                     st->s[m->hb.series[0]].code >= 0 ? m->series_names[st->s[m->hb.series[0]].code]
+                                                      : "?");
+  }
+  const kz_tft_series *se = &st->s[m->hb.series[w]];
+  const int64_t tau = dm->tau, Q = dm->n_quantiles, nh_max = dm->k > 2 * tau ? dm->k : 2 * tau;
+  const int64_t nh = se->n < nh_max ? se->n : nh_max;
+  double *v = malloc(sizeof(double) * (size_t)(2 * nh + 4 * tau));
+  if (!v) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: plot");
+  double *hx = v, *hy = v + nh, *fx = v + 2 * nh, *fy = fx + tau, *lo = fy + tau, *hi = lo + tau;
+  for (int64_t i = 0; i < nh; i++) {
+    hx[i] = (double)(i - nh + 1);
+    hy[i] = se->y[se->n - nh + i]; /* NaN: a gap in the line */
+  }
+  const int med = median_index(dm);
+  const double mean = m->hb.loc[w], sd = m->hb.scl[w];
+  for (int64_t i = 0; i < tau; i++) {
+    const float *pr = pred + (i * B + w) * Q;
+    fx[i] = (double)(i + 1);
+    fy[i] = kz_tft_untr(m, (double)pr[med] * sd + mean);
+    lo[i] = kz_tft_untr(m, (double)pr[0] * sd + mean);
+    hi[i] = kz_tft_untr(m, (double)pr[Q - 1] * sd + mean);
+  }
+  char lab[2][96], title[200], xl[160];
+  snprintf(lab[0], sizeof lab[0], "history");
+  snprintf(lab[1], sizeof lab[1], "forecast p%g, band p%g-p%g", 100.0 * dm->quantiles[med],
+           100.0 * dm->quantiles[0], 100.0 * dm->quantiles[Q - 1]);
+  snprintf(title, sizeof title, "%s %s: forecast of %lld steps", m->series_field_name,
+           se->code >= 0 ? m->series_names[se->code] : "?", (long long)tau);
+  snprintf(xl, sizeof xl, "steps after the last observation (one step = %g)", m->time_step);
+  kz_plot_series ps[2] = {{.label = lab[0], .n = (int)nh, .x = hx, .y = hy},
+                          {.label = lab[1], .n = (int)tau, .x = fx, .y = fy, .lo = lo, .hi = hi}};
+  kz_status rc = kz_svg_line_chart(o->plot, title, xl, "target", ps, 2);
+  free(v);
+  return rc;
+}
+
+kz_status kz_tft_predict_dataset(kz_nn_model *model, const char *path, const char *out_path,
+                                 const kz_nn_predict_opts *opts) {
   kz_tft_model *m = (kz_tft_model *)model;
   const kz_tft_dims *dm = &m->dm;
   kz_tft_store st;
@@ -392,10 +495,11 @@ kz_status kz_tft_predict_dataset(kz_nn_model *model, const char *path, const cha
   }
   if (rc == KZ_OK) rc = write_forecasts(m, &st, nw, pred, out_path, &crossing);
   if (rc == KZ_OK) rc = write_interpretation(m, out_path);
+  if (rc == KZ_OK && opts && opts->plot) rc = write_plot(m, &st, nw, pred, opts);
   if (rc == KZ_OK) {
     fprintf(stderr, "kaizen: tft: %lld series, %lld steps each", (long long)nw, (long long)dm->tau);
     if (crossing) fprintf(stderr, ", %lld crossing quantile pairs", (long long)crossing);
-    if (m->n_known_cols > 0)
+    if (m->n_known_cols + m->n_kcat > 0)
       fprintf(stderr, "; known inputs past the data are carried forward from the last step");
     fputc('\n', stderr);
   }

@@ -150,8 +150,9 @@ static void walk(walker *w, const kz_tft_dims *dm, kz_tft_params *p) {
   grn(w, "ctx_enr", &p->ctx_enr, d, d, d, 0);
   grn(w, "ctx_h", &p->ctx_h, d, d, d, 0);
   grn(w, "ctx_c", &p->ctx_c, d, d, d, 0);
-  vsn(w, "vp", &p->vp, 1 + dm->n_observed + dm->n_known, 0, NULL, d, d);
-  vsn(w, "vf", &p->vf, dm->n_known, 0, NULL, d, d);
+  vsn(w, "vp", &p->vp, 1 + dm->n_observed + dm->n_known, dm->n_observed_cat + dm->n_known_cat,
+      dm->tv_card, d, d);
+  vsn(w, "vf", &p->vf, dm->n_known, dm->n_known_cat, dm->tv_card + dm->n_observed_cat, d, d);
   lstm(w, "enc", &p->enc, d);
   lstm(w, "dec", &p->dec, d);
   gate(w, "gate_lstm", &p->gate_lstm, d, d);

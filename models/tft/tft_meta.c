@@ -48,6 +48,8 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
   json_object_set_new(cfg, "series_embedding", json_boolean(m->series_embedding));
   json_object_set_new(cfg, "relative_time", json_boolean(m->relative_time));
   json_object_set_new(cfg, "sort_quantiles", json_boolean(m->sort_quantiles));
+  json_object_set_new(cfg, "scaling", json_string(m->window_scaling ? "window" : "series"));
+  json_object_set_new(cfg, "transform", json_string(m->log_target ? "log" : "none"));
   json_object_set_new(cfg, "quantiles", reals(dm->quantiles, dm->n_quantiles));
   json_object_set_new(cols, "static_num", num_cols(m->snum, m->snum_mean, m->snum_std, m->n_snum));
   json_t *sc = json_array();
@@ -58,6 +60,17 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
     json_array_append_new(sc, c);
   }
   json_object_set_new(cols, "static_cat", sc);
+  for (int part = 0; part < 2; part++) { /* observed_cat, known_cat */
+    json_t *a = json_array();
+    const int i0 = part ? m->n_ocat : 0, i1 = part ? m->n_ocat + m->n_kcat : m->n_ocat;
+    for (int i = i0; i < i1; i++) {
+      json_t *c = json_object();
+      json_object_set_new(c, "name", json_string(m->tvc[i]));
+      json_object_set_new(c, "categories", strings(m->tvc_names[i], m->tvc_card[i]));
+      json_array_append_new(a, c);
+    }
+    json_object_set_new(cols, part ? "known_cat" : "observed_cat", a);
+  }
   json_object_set_new(cols, "known",
                       num_cols(m->known, m->known_mean, m->known_std, m->n_known_cols));
   json_object_set_new(cols, "observed", num_cols(m->obs, m->obs_mean, m->obs_std, m->n_obs));
@@ -66,6 +79,17 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
   json_object_set_new(cols, "calendar",
                       num_cols(cal_names, m->known_mean + m->n_known_cols,
                                m->known_std + m->n_known_cols, m->n_cal));
+  json_t *cy = json_array();
+  for (int c = 0; c < m->n_cyc; c++) json_array_append_new(cy, json_integer(m->cyc[c]));
+  json_object_set_new(cfg, "cycles", cy);
+  json_t *lg = json_array();
+  for (int i = 0; i < m->n_lags; i++) json_array_append_new(lg, json_integer(m->lags[i]));
+  json_object_set_new(cfg, "lags", lg);
+  char *cyc_names[2 * KZ_TFT_MAX_CYCLES];
+  for (int c = 0; c < 2 * m->n_cyc; c++) cyc_names[c] = (char *)m->cyc_names[c];
+  const int off = m->n_known_cols + m->n_cal;
+  json_object_set_new(cols, "cycles",
+                      num_cols(cyc_names, m->known_mean + off, m->known_std + off, 2 * m->n_cyc));
   json_object_set_new(ser, "column", json_string(m->series_field_name));
   json_object_set_new(ser, "names", strings(m->series_names, m->n_series));
   json_object_set_new(ser, "mean", reals(m->y_mean, m->n_series));
@@ -185,6 +209,50 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
   }
   for (int c = 0; c < KZ_TFT_MAX_COLS; c++) free(cal_names[c]);
   KZ_TRY(cst);
+  /* scaling (absent in models saved before it: series) */
+  json_t *sca = json_object_get(cfg, "scaling");
+  if (sca && (!json_is_string(sca) || (strcmp(json_string_value(sca), "series") &&
+                                       strcmp(json_string_value(sca), "window"))))
+    return bad("config.scaling");
+  m->window_scaling = sca && !strcmp(json_string_value(sca), "window");
+  json_t *tra = json_object_get(cfg, "transform");
+  if (tra && (!json_is_string(tra) ||
+              (strcmp(json_string_value(tra), "none") && strcmp(json_string_value(tra), "log"))))
+    return bad("config.transform");
+  m->log_target = tra && !strcmp(json_string_value(tra), "log");
+  /* cycles (absent in models saved before them: none) */
+  json_t *cy = json_object_get(cfg, "cycles");
+  if (cy) {
+    if (!json_is_array(cy) || json_array_size(cy) > KZ_TFT_MAX_CYCLES) return bad("config.cycles");
+    for (size_t i = 0; i < json_array_size(cy); i++) {
+      json_t *v = json_array_get(cy, i);
+      if (!json_is_integer(v) || json_integer_value(v) < 2) return bad("config.cycles[]");
+      m->cyc[m->n_cyc++] = json_integer_value(v);
+    }
+  }
+  json_t *lg = json_object_get(cfg, "lags"); /* absent before lags: none */
+  if (lg) {
+    if (!json_is_array(lg) || json_array_size(lg) > KZ_TFT_MAX_CYCLES) return bad("config.lags");
+    for (size_t i = 0; i < json_array_size(lg); i++) {
+      json_t *v = json_array_get(lg, i);
+      if (!json_is_integer(v) || json_integer_value(v) < dm->tau) return bad("config.lags[]");
+      m->lags[m->n_lags++] = json_integer_value(v);
+    }
+  }
+  kz_tft_name_cycles(m);
+  if (kz_tft_known_width(m) > KZ_TFT_MAX_COLS) return bad("config.cycles");
+  if (m->n_cyc > 0) {
+    char *cyc_names[KZ_TFT_MAX_COLS] = {0};
+    int ncyc = 0;
+    const int off = m->n_known_cols + m->n_cal;
+    json_t *cc = json_object_get(cols, "cycles");
+    cst = json_is_array(cc) && (int)json_array_size(cc) == 2 * m->n_cyc
+              ? get_num_cols(cc, "columns.cycles", cyc_names, m->known_mean + off,
+                             m->known_std + off, &ncyc)
+              : bad("columns.cycles");
+    for (int c = 0; c < KZ_TFT_MAX_COLS; c++) free(cyc_names[c]);
+    KZ_TRY(cst);
+  }
   json_t *sc = json_object_get(cols, "static_cat");
   if (!json_is_array(sc) || json_array_size(sc) > KZ_TFT_MAX_COLS - 1)
     return bad("columns.static_cat");
@@ -195,6 +263,24 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
       return bad("columns.static_cat[].name");
     KZ_TRY(get_strings(json_object_get(c, "categories"), "columns.static_cat[].categories",
                        &m->scat_names[i], &m->scat_card[i]));
+  }
+  for (int part = 0; part < 2; part++) { /* absent in models saved before them: none */
+    json_t *a = json_object_get(cols, part ? "known_cat" : "observed_cat");
+    if (!a) continue;
+    const int base = m->n_ocat + m->n_kcat;
+    if (!json_is_array(a) || base + (int)json_array_size(a) > KZ_TFT_MAX_COLS)
+      return bad(part ? "columns.known_cat" : "columns.observed_cat");
+    for (int i = 0; i < (int)json_array_size(a); i++) {
+      json_t *c = json_array_get(a, (size_t)i), *nm = json_object_get(c, "name");
+      if (!json_is_string(nm) || !(m->tvc[base + i] = kz_meta_dup(json_string_value(nm))))
+        return bad("columns.*_cat[].name");
+      KZ_TRY(get_strings(json_object_get(c, "categories"), "columns.*_cat[].categories",
+                         &m->tvc_names[base + i], &m->tvc_card[base + i]));
+      if (part)
+        m->n_kcat++;
+      else
+        m->n_ocat++;
+    }
   }
   json_t *col = json_object_get(ser, "column");
   if (!json_is_string(col) || !(m->series_field_name = kz_meta_dup(json_string_value(col))))

@@ -55,6 +55,7 @@ const kz_nn_model_ops kz_tft_ops = {
     .meta_json = kz_tft_meta_json,
     .eval_dataset = kz_tft_eval_dataset,
     .predict_dataset = kz_tft_predict_dataset,
+    .loss_items = kz_tft_loss_items,
 };
 
 void kz_tft_free(kz_tft_model *m) {
@@ -66,6 +67,9 @@ void kz_tft_free(kz_tft_model *m) {
     free(m->snum[i]), free(m->known[i]), free(m->obs[i]), free(m->scat[i]);
     for (int32_t j = 0; m->scat_names[i] && j < m->scat_card[i]; j++) free(m->scat_names[i][j]);
     free(m->scat_names[i]);
+    free(m->tvc[i]);
+    for (int32_t j = 0; m->tvc_names[i] && j < m->tvc_card[i]; j++) free(m->tvc_names[i][j]);
+    free(m->tvc_names[i]);
   }
   for (int32_t j = 0; m->series_names && j < m->n_series; j++) free(m->series_names[j]);
   free(m->series_names);
@@ -84,8 +88,11 @@ kz_status kz_tft_finish(kz_tft_model *m, kz_device device, int64_t want_params, 
   int c = 0;
   if (m->series_embedding) dm->static_card[c++] = m->n_series;
   for (int i = 0; i < m->n_scat; i++) dm->static_card[c++] = m->scat_card[i];
-  dm->n_known = kz_tft_known_width(m) + (m->relative_time ? 1 : 0);
+  dm->n_known = kz_tft_known_width(m) + m->n_lags + (m->relative_time ? 1 : 0);
   dm->n_observed = m->n_obs;
+  dm->n_observed_cat = m->n_ocat;
+  dm->n_known_cat = m->n_kcat;
+  for (int i = 0; i < m->n_ocat + m->n_kcat; i++) dm->tv_card[i] = m->tvc_card[i];
   int64_t np = 0;
   KZ_TRY(kz_tft_layout(dm, NULL, NULL, device, NULL, &np, NULL));
   if (np > KZ_NN_MAX_PARAMS)
@@ -106,6 +113,7 @@ kz_status kz_tft_finish(kz_tft_model *m, kz_device device, int64_t want_params, 
   m->base.info.flops_per_row = 6.0 * (double)np * (double)(dm->k + dm->tau);
   if (!allocate) return KZ_OK;
   KZ_TRY(kz_tft_net_create(dm, device, &m->net));
+  KZ_TRY(kz_tft_net_set_dropout(m->net, m->dropout));
   m->base.params = *kz_tft_net_params(m->net);
   m->base.grads = *kz_tft_net_grads(m->net);
   return KZ_OK;
@@ -142,6 +150,46 @@ static kz_status pick_columns(const kz_cfg_node *cfg, const char *key, const kz_
   return KZ_OK;
 }
 
+/* model.known / model.observed: names from the numeric field or the
+ * categorical one (default: every column of both); numeric ones to num,
+ * categorical ones appended to m->tvc. */
+static kz_status pick_split(kz_tft_model *m, const kz_cfg_node *cfg, const char *key,
+                            const kz_schema *s, const char *fnum, const char *fcat, char **num,
+                            int *n_num, int *n_cat) {
+  const char *want[KZ_TFT_MAX_COLS];
+  int nw = 0;
+  const int fn = kz_schema_field_index(s, fnum), fc = kz_schema_field_index(s, fcat);
+  const int base = m->n_ocat + m->n_kcat; /* n_cat is one of these two: count aside */
+  int nc = 0;
+  *n_num = 0;
+  if (kz_cfg_has(cfg, key)) {
+    KZ_TRY(kz_cfg_get_string_list(cfg, key, NULL, 0, KZ_TFT_MAX_COLS, want, &nw));
+  } else {
+    for (int c = 0; fn >= 0 && c < s->fields[fn].n_columns && nw < KZ_TFT_MAX_COLS; c++)
+      want[nw++] = s->fields[fn].columns[c].name;
+    for (int c = 0; fc >= 0 && c < s->fields[fc].n_columns && nw < KZ_TFT_MAX_COLS; c++)
+      want[nw++] = s->fields[fc].columns[c].name;
+  }
+  for (int i = 0; i < nw; i++) {
+    int where = 0;
+    for (int c = 0; fn >= 0 && c < s->fields[fn].n_columns; c++)
+      if (!strcmp(s->fields[fn].columns[c].name, want[i])) where = 1;
+    for (int c = 0; fc >= 0 && c < s->fields[fc].n_columns; c++)
+      if (!strcmp(s->fields[fc].columns[c].name, want[i])) where = 2;
+    if (!where)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "model.%s: '%s' is not a %s column of the data set (fields %s, %s)", key,
+                     want[i], key, fnum, fcat);
+    if (where == 2 && base + nc >= KZ_TFT_MAX_COLS)
+      return kz_fail(KZ_ERR_INVALID_ARG, "tft: more than %d categorical time-varying columns",
+                     KZ_TFT_MAX_COLS);
+    char **dst = where == 1 ? &num[(*n_num)++] : &m->tvc[base + nc++];
+    if (!(*dst = dup_str(want[i]))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: columns");
+  }
+  *n_cat = nc;
+  return KZ_OK;
+}
+
 static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_schema *s) {
   kz_tft_dims *dm = &m->dm;
   KZ_TRY(kz_cfg_get_int(cfg, "hidden", 16, 1, 4096, &dm->d));
@@ -156,6 +204,13 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
   KZ_TRY(kz_cfg_get_bool(cfg, "series_embedding", 1, &m->series_embedding));
   KZ_TRY(kz_cfg_get_bool(cfg, "relative_time", 1, &m->relative_time));
   KZ_TRY(kz_cfg_get_bool(cfg, "sort_quantiles", 0, &m->sort_quantiles));
+  static const char *const scalings[] = {"series", "window", NULL};
+  KZ_TRY(kz_cfg_get_enum(cfg, "scaling", scalings, 0, &m->window_scaling));
+  KZ_TRY(kz_cfg_get_double(cfg, "dropout", 0.0, 0.0, 0.9, &m->dropout));
+  static const char *const transforms[] = {"none", "log", NULL};
+  KZ_TRY(kz_cfg_get_enum(cfg, "transform", transforms, 0, &m->log_target));
+  static const char *const weights[] = {"none", "scale", NULL};
+  KZ_TRY(kz_cfg_get_enum(cfg, "loss_weight", weights, 0, &m->loss_weight));
   const char *qs[KZ_TFT_MAX_QUANTILES];
   static const char *const def_q[] = {"0.1", "0.5", "0.9"};
   int nq = 0;
@@ -201,7 +256,11 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
       if (!(m->scat[m->n_scat++] = dup_str(s->fields[fc].columns[c].name)))
         return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: columns");
   }
-  KZ_TRY(pick_columns(cfg, "known", s, "known_num", m->known, &m->n_known_cols));
+  /* observed categoricals first (their codes come first in a window) */
+  KZ_TRY(pick_split(m, cfg, "observed", s, "observed_num", "observed_cat", m->obs, &m->n_obs,
+                    &m->n_ocat));
+  KZ_TRY(pick_split(m, cfg, "known", s, "known_num", "known_cat", m->known, &m->n_known_cols,
+                    &m->n_kcat));
   const char *cal[4];
   int ncal = 0;
   KZ_TRY(kz_cfg_get_string_list(cfg, "calendar", NULL, 0, 4, cal, &ncal));
@@ -224,18 +283,29 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
                      id == -2 ? "listed twice" : "not a calendar feature");
     m->cal[m->n_cal++] = id;
   }
-  if (m->n_known_cols + m->n_cal > KZ_TFT_MAX_COLS)
-    return kz_fail(KZ_ERR_INVALID_ARG, "tft: more than %d known inputs", KZ_TFT_MAX_COLS);
-  KZ_TRY(pick_columns(cfg, "observed", s, "observed_num", m->obs, &m->n_obs));
-  const char *cat_fields[] = {"known_cat", "observed_cat"};
-  for (int i = 0; i < 2; i++) {
-    int f = kz_schema_field_index(s, cat_fields[i]);
-    if (f >= 0 && s->fields[f].width > 0)
-      fprintf(stderr,
-              "kaizen: note: tft: %lld categorical %s column(s) are not used (numeric "
-              "time-varying inputs only)\n",
-              (long long)s->fields[f].width, cat_fields[i]);
+  int64_t cyc[KZ_TFT_MAX_CYCLES];
+  int ncyc = 0;
+  KZ_TRY(kz_cfg_get_int_list(cfg, "cycles", NULL, 0, KZ_TFT_MAX_CYCLES, cyc, &ncyc));
+  for (int i = 0; i < ncyc; i++) {
+    if (cyc[i] < 2)
+      return kz_fail(KZ_ERR_INVALID_ARG, "model.cycles[%d]: %lld, expected a period of >= 2 steps",
+                     i, (long long)cyc[i]);
+    m->cyc[m->n_cyc++] = cyc[i];
   }
+  int64_t lags[KZ_TFT_MAX_CYCLES];
+  int nlags = 0;
+  KZ_TRY(kz_cfg_get_int_list(cfg, "lags", NULL, 0, KZ_TFT_MAX_CYCLES, lags, &nlags));
+  for (int i = 0; i < nlags; i++) {
+    if (lags[i] < dm->tau || lags[i] > 1000000)
+      return kz_fail(KZ_ERR_INVALID_ARG,
+                     "model.lags[%d]: %lld; a lag is a known input only from the horizon (%lld) "
+                     "on: the decoder's lagged target must precede the forecast origin",
+                     i, (long long)lags[i], (long long)dm->tau);
+    m->lags[m->n_lags++] = lags[i];
+  }
+  kz_tft_name_cycles(m);
+  if (kz_tft_known_width(m) > KZ_TFT_MAX_COLS)
+    return kz_fail(KZ_ERR_INVALID_ARG, "tft: more than %d known inputs", KZ_TFT_MAX_COLS);
   return KZ_OK;
 }
 
@@ -262,6 +332,20 @@ static kz_status read_dictionaries(kz_tft_model *m, const kz_schema *s) {
     if (!m->scat_names[i]) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
     for (int32_t j = 0; j < col->n_categories; j++)
       if (!(m->scat_names[i][j] = dup_str(col->categories[j])))
+        return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
+  }
+  for (int i = 0; i < m->n_ocat + m->n_kcat; i++) {
+    const int f2 = kz_schema_field_index(s, i < m->n_ocat ? "observed_cat" : "known_cat");
+    const kz_column *col = NULL;
+    for (int j = 0; f2 >= 0 && j < s->fields[f2].n_columns; j++)
+      if (!strcmp(s->fields[f2].columns[j].name, m->tvc[i])) col = &s->fields[f2].columns[j];
+    if (!col) return kz_fail(KZ_ERR_INTERNAL, "tft: categorical column %s", m->tvc[i]);
+    m->tvc_card[i] = col->n_categories;
+    m->tvc_names[i] =
+        calloc((size_t)(col->n_categories > 0 ? col->n_categories : 1), sizeof(char *));
+    if (!m->tvc_names[i]) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
+    for (int32_t j = 0; j < col->n_categories; j++)
+      if (!(m->tvc_names[i][j] = dup_str(col->categories[j])))
         return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
   }
   return KZ_OK;
@@ -298,8 +382,13 @@ static kz_status compute_stats(kz_tft_model *m, const char *where) {
     const kz_tft_series *s = &st->s[i];
     welford ys = {0};
     for (int64_t t = 0; t < s->n; t++) {
-      wf_add(&ys, s->y[t]);
-      wf_add(&all, s->y[t]);
+      if (m->log_target && s->y[t] < 0)
+        return kz_fail(KZ_ERR_INVALID_ARG,
+                       "model.transform: log needs targets >= 0; series '%s' has %g at step %lld",
+                       s->code >= 0 ? m->series_names[s->code] : "?", (double)s->y[t],
+                       (long long)t);
+      wf_add(&ys, (float)kz_tft_tr(m, s->y[t]));
+      wf_add(&all, (float)kz_tft_tr(m, s->y[t]));
       const int nkw = kz_tft_known_width(m);
       for (int c = 0; c < nkw; c++) wf_add(&kn[c], s->known[t * nkw + c]);
       for (int c = 0; c < m->n_obs; c++) wf_add(&ob[c], s->obs[t * m->n_obs + c]);
@@ -312,6 +401,15 @@ static kz_status compute_stats(kz_tft_model *m, const char *where) {
       m->train_windows += (s->n - k - tau) / m->stride + 1;
   }
   wf_get(&all, &m->y_mean_all, &m->y_std_all);
+  /* the mean scale of the series that give windows (model.loss_weight) */
+  double ssum = 0;
+  int64_t sn_ = 0;
+  for (int64_t i = 0; i < st->n; i++)
+    if (st->s[i].n >= k + tau && st->s[i].code >= 0) {
+      const int32_t c = st->s[i].code;
+      ssum += m->y_std[c] * (m->log_target ? exp(m->y_mean[c]) : 1.0), sn_++;
+    }
+  m->mean_scale = sn_ > 0 && ssum > 0 ? ssum / (double)sn_ : 1.0;
   for (int c = 0; c < m->n_snum; c++) wf_get(&sn[c], &m->snum_mean[c], &m->snum_std[c]);
   for (int c = 0; c < kz_tft_known_width(m); c++)
     wf_get(&kn[c], &m->known_mean[c], &m->known_std[c]);

@@ -11,10 +11,12 @@
 #ifndef KZ_MODELS_TFT_MODEL_H
 #define KZ_MODELS_TFT_MODEL_H
 
+#include <math.h>
+
 #include "models/nn_model.h"
 #include "models/tft/tft_net.h"
 
-enum { KZ_TFT_MAX_COLS = 32 };
+enum { KZ_TFT_MAX_COLS = 32, KZ_TFT_MAX_CYCLES = 8 };
 
 /* One series, time-ordered; the first n_train steps come from the train
  * split (evaluation forecasts only past them). Raw values, NaN missing. */
@@ -25,6 +27,7 @@ typedef struct kz_tft_series {
   float *y;     /* [n] */
   float *known; /* [n, kz_tft_known_width]: the known columns, then the calendar features */
   float *obs;   /* [n, n_obs] */
+  int32_t *cat; /* [n, n_tvc]: time-varying categoricals, the model's codes, -1 unknown */
   float s_num[KZ_TFT_MAX_COLS];
   int32_t s_cat[KZ_TFT_MAX_COLS]; /* the model's codes, -1 unknown */
   int64_t cap;
@@ -42,8 +45,11 @@ typedef struct kz_tft_host_batch {
   int64_t B, cap;
   float *s_real, *past, *fut, *y;
   int32_t *s_cat;
-  int32_t *series; /* per window: the series' store index, its p */
+  int32_t *past_cat, *fut_cat; /* [n_tvc, k, B], [n_kcat, tau, B] */
+  int32_t *series;             /* per window: the series' store index, its p */
   int64_t *pos;
+  float *w;          /* per window: the loss weight (model.loss_weight) */
+  double *loc, *scl; /* per window: the target's scaling (y - loc) / scl */
 } kz_tft_host_batch;
 
 typedef struct kz_tft_model {
@@ -51,15 +57,40 @@ typedef struct kz_tft_model {
   kz_tft_dims dm;
   int64_t stride, season;
   int series_embedding, relative_time, sort_quantiles;
+  int window_scaling; /* model.scaling: 0 series (mean, std), 1 window (the encoder's) */
+  /* model.loss_weight: 0 none, 1 scale: a training window's loss weighs as
+   * its target scale over the mean scale of the training series, so the
+   * loss sums errors in target units as q-risk does */
+  int loss_weight;
+  double mean_scale; /* of the training series (create only) */
+  int log_target;    /* model.transform: log: the network sees log1p(y), forecasts expm1 back */
+  double dropout;    /* model.dropout: on every GLU's input while training (create only) */
   /* columns by name (the schema's static_num, static_cat, known_num,
    * observed_num fields) */
   int n_snum, n_scat, n_known_cols, n_obs;
   /* calendar features from the time column (date / datetime), known inputs
    * after the known columns: KZ_TFT_CAL_* ids */
   int n_cal, cal[4];
+  /* model.cycles: periods in steps of meta.time_step; each adds the known
+   * inputs sin and cos of its phase (after the calendar features) */
+  int n_cyc;
+  int64_t cyc[KZ_TFT_MAX_CYCLES];
+  char cyc_names[2 * KZ_TFT_MAX_CYCLES][32]; /* "cycle48_sin", "cycle48_cos", ... */
+  /* model.lags: the target L steps before as a known input (L >= horizon,
+   * so the decoder's value precedes the window's origin), scaled as the
+   * window's target; after the stored known inputs, before relative time */
+  int n_lags;
+  int64_t lags[KZ_TFT_MAX_CYCLES];
+  char lag_names[KZ_TFT_MAX_CYCLES][32]; /* "lag12", ... */
   char *snum[KZ_TFT_MAX_COLS], *scat[KZ_TFT_MAX_COLS], *known[KZ_TFT_MAX_COLS],
       *obs[KZ_TFT_MAX_COLS];
   int32_t scat_card[KZ_TFT_MAX_COLS];
+  /* time-varying categoricals (observed_cat, known_cat fields): the observed
+   * ones, then the known ones, with their dictionaries */
+  int n_ocat, n_kcat;
+  char *tvc[KZ_TFT_MAX_COLS];
+  int32_t tvc_card[KZ_TFT_MAX_COLS];
+  char **tvc_names[KZ_TFT_MAX_COLS];
   char **scat_names[KZ_TFT_MAX_COLS]; /* category strings per static categorical */
   char *series_field_name;            /* the series id column ("all" when none) */
   int32_t n_series;
@@ -85,8 +116,13 @@ extern const char *const kz_tft_cal_names[5]; /* "hour", "day_of_week", "month",
  * of the day (fractional), day of the week (0 Monday), month (1-12), year. */
 double kz_tft_calendar(double t, int which);
 static inline int kz_tft_known_width(const kz_tft_model *m) {
-  return m->n_known_cols + m->n_cal;
+  return m->n_known_cols + m->n_cal + 2 * m->n_cyc;
 }
+/* Derived known input j (0: the first calendar feature, then the cycles'
+ * sin/cos pairs) at time t. */
+double kz_tft_derived(const kz_tft_model *m, double t, int j);
+/* Fills m->cyc_names from m->cyc and m->lag_names from m->lags. */
+void kz_tft_name_cycles(kz_tft_model *m);
 
 kz_status kz_tft_create(const kz_cfg_node *cfg, kz_dataset *train, kz_device device,
                         kz_nn_model **out);
@@ -111,17 +147,29 @@ void kz_tft_batch_put(const kz_tft_model *m, const kz_tft_store *st, kz_tft_host
                       int64_t w, int32_t s, int64_t p);
 void kz_tft_batch_free(kz_tft_host_batch *hb);
 kz_tft_batch kz_tft_batch_view(const kz_tft_host_batch *hb, int64_t B);
+/* The target transform (model.transform) and its inverse: forecasts in
+ * target units are kz_tft_untr(m, scaled * scale + loc). Quantiles carry
+ * through a monotone transform, so each stays the same quantile. */
+static inline double kz_tft_tr(const kz_tft_model *m, double y) {
+  return m->log_target ? log1p(y) : y;
+}
+static inline double kz_tft_untr(const kz_tft_model *m, double z) {
+  return m->log_target ? expm1(z) : z;
+}
 /* The target scaling of a series. */
 void kz_tft_scale_of(const kz_tft_model *m, const kz_tft_series *s, double *mean, double *std);
 
 /* tft_eval.c */
+/* The windows train_batch's mean loss of b is over (kz_nn_model_ops.loss_items). */
+kz_status kz_tft_loss_items(kz_nn_model *m, const kz_shard_batch *b, uint64_t seed, int64_t *items);
 kz_status kz_tft_train_batch(kz_nn_model *m, const kz_shard_batch *b, double weight, uint64_t seed,
                              double *loss);
 kz_status kz_tft_eval_batch(kz_nn_model *m, const kz_shard_batch *b, kz_nn_eval *acc);
 void kz_tft_eval_finish(const kz_nn_model *m, const kz_nn_eval *acc, kz_nn_metrics *out);
 kz_status kz_tft_predict_batch(kz_nn_model *m, const kz_shard_batch *b, float *out);
 kz_status kz_tft_eval_dataset(kz_nn_model *m, const char *path, kz_nn_metrics *out);
-kz_status kz_tft_predict_dataset(kz_nn_model *m, const char *path, const char *out_csv);
+kz_status kz_tft_predict_dataset(kz_nn_model *m, const char *path, const char *out_csv,
+                                 const kz_nn_predict_opts *opts);
 
 extern const kz_nn_model_ops kz_tft_ops;
 

@@ -28,6 +28,7 @@
 typedef struct acts {
   int64_t B;
   kz_tensor s_real, s_cat, past, fut, y, q, ones; /* uploaded inputs, quantiles, 1/H ones */
+  kz_tensor past_cat, fut_cat;                    /* i32 codes, "unknown" mapped to card */
   kz_tft_vsn_acts vs, vp, vf;
   kz_tensor cs;                     /* [B, d] static embedding (zeros w/o statics) */
   kz_tensor c_sel, c_enr, c_h, c_c; /* [B, d] */
@@ -43,7 +44,7 @@ typedef struct acts {
   kz_tft_grn_acts gp;
   kz_tensor psi;
   kz_tft_gate_acts go;
-  kz_tensor out, pred, losses;
+  kz_tensor out, pred, losses, wq; /* wq: per-element loss weights (b->w) */
   /* gradients */
   kz_tensor d_pred, d_out, d_psi, d_delta, d_att, d_O, d_Op, d_Abar, d_A, d_S, d_Qp, d_Kp, d_Vp;
   kz_tensor d_Q, d_K, d_V, d_theta, d_phi, d_hs, d_G, d_xi, d_dc[2];
@@ -58,6 +59,7 @@ struct kz_tft_net {
   int64_t n_params;
   kz_tft_params p;
   kz_tft_names names;
+  kz_tft_drop drop;
   kz_arena *arena;
   int64_t arena_B;
   acts x;
@@ -78,6 +80,9 @@ static kz_status zero(kz_stream *s, kz_tensor *t) {
 static int64_t n_past(const kz_tft_dims *dm) {
   return 1 + dm->n_observed + dm->n_known;
 }
+static int64_t n_past_cat(const kz_tft_dims *dm) {
+  return dm->n_observed_cat + dm->n_known_cat;
+}
 
 static kz_status alloc_acts(kz_tft_net *n, kz_arena *a, int64_t B, acts *x) {
   const kz_tft_dims *dm = &n->dm;
@@ -85,32 +90,37 @@ static kz_status alloc_acts(kz_tft_net *n, kz_arena *a, int64_t B, acts *x) {
   const int64_t Q = dm->n_quantiles, ns = dm->n_static_real + dm->n_static_cat;
   memset(x, 0, sizeof *x);
   x->B = B;
+  kz_tft_drop *D = n->drop.p > 0 ? &n->drop : NULL;
   KZ_TRY(kz_tft_alloc(a, B, dm->n_static_real, &x->s_real));
   int64_t sc[1] = {B * (dm->n_static_cat > 0 ? dm->n_static_cat : 1)};
   KZ_TRY(kz_arena_tensor(a, KZ_I32, 1, sc, &x->s_cat));
   KZ_TRY(kz_tft_alloc(a, n_past(dm) * k, B, &x->past));
   KZ_TRY(kz_tft_alloc(a, dm->n_known * tau, B, &x->fut));
+  int64_t npc[1] = {(n_past_cat(dm) > 0 ? n_past_cat(dm) : 1) * k * B};
+  int64_t nfc[1] = {(dm->n_known_cat > 0 ? dm->n_known_cat : 1) * tau * B};
+  KZ_TRY(kz_arena_tensor(a, KZ_I32, 1, npc, &x->past_cat));
+  KZ_TRY(kz_arena_tensor(a, KZ_I32, 1, nfc, &x->fut_cat));
   int64_t ny[1] = {tau * B}, nq[1] = {Q}, nh[2] = {1, H};
   KZ_TRY(kz_arena_tensor(a, KZ_F32, 1, ny, &x->y));
   KZ_TRY(kz_arena_tensor(a, KZ_F32, 1, nq, &x->q));
   KZ_TRY(kz_arena_tensor(a, KZ_F32, 2, nh, &x->ones));
-  if (ns > 0) KZ_TRY(kz_tft_vsn_alloc(a, &n->p.vs, B, B, d, &x->vs));
-  KZ_TRY(kz_tft_vsn_alloc(a, &n->p.vp, k * B, B, d, &x->vp));
-  KZ_TRY(kz_tft_vsn_alloc(a, &n->p.vf, tau * B, B, d, &x->vf));
+  if (ns > 0) KZ_TRY(kz_tft_vsn_alloc(a, &n->p.vs, B, B, d, D, &x->vs));
+  KZ_TRY(kz_tft_vsn_alloc(a, &n->p.vp, k * B, B, d, D, &x->vp));
+  KZ_TRY(kz_tft_vsn_alloc(a, &n->p.vf, tau * B, B, d, D, &x->vf));
   kz_tensor *bd[] = {&x->cs,    &x->c_sel, &x->c_enr, &x->c_h, &x->c_c,     &x->d_cs,
                      &x->d_sel, &x->d_enr, &x->d_h,   &x->d_c, &x->d_dc[0], &x->d_dc[1]};
   for (size_t i = 0; i < sizeof bd / sizeof bd[0]; i++) KZ_TRY(kz_tft_alloc(a, B, d, bd[i]));
-  KZ_TRY(kz_tft_grn_alloc(a, &n->p.ctx_sel, B, B, &x->g_sel));
-  KZ_TRY(kz_tft_grn_alloc(a, &n->p.ctx_enr, B, B, &x->g_enr));
-  KZ_TRY(kz_tft_grn_alloc(a, &n->p.ctx_h, B, B, &x->g_h));
-  KZ_TRY(kz_tft_grn_alloc(a, &n->p.ctx_c, B, B, &x->g_c));
+  KZ_TRY(kz_tft_grn_alloc(a, &n->p.ctx_sel, B, B, D, &x->g_sel));
+  KZ_TRY(kz_tft_grn_alloc(a, &n->p.ctx_enr, B, B, D, &x->g_enr));
+  KZ_TRY(kz_tft_grn_alloc(a, &n->p.ctx_h, B, B, D, &x->g_h));
+  KZ_TRY(kz_tft_grn_alloc(a, &n->p.ctx_c, B, B, D, &x->g_c));
   kz_tensor *td[] = {&x->xi,      &x->hs,    &x->cs_all, &x->phi, &x->theta,
                      &x->d_theta, &x->d_phi, &x->d_hs,   &x->d_xi};
   for (size_t i = 0; i < sizeof td / sizeof td[0]; i++) KZ_TRY(kz_tft_alloc(a, T * B, d, td[i]));
   KZ_TRY(kz_tft_alloc(a, T * B, 4 * d, &x->G));
   KZ_TRY(kz_tft_alloc(a, T * B, 4 * d, &x->d_G));
-  KZ_TRY(kz_tft_gate_alloc(a, &n->p.gate_lstm, T * B, &x->gl));
-  KZ_TRY(kz_tft_grn_alloc(a, &n->p.enrich, T * B, B, &x->ge));
+  KZ_TRY(kz_tft_gate_alloc(a, &n->p.gate_lstm, T * B, D, &x->gl));
+  KZ_TRY(kz_tft_grn_alloc(a, &n->p.enrich, T * B, B, D, &x->ge));
   /* attention */
   KZ_TRY(kz_tft_alloc(a, tau * B, H * dh, &x->Q));
   KZ_TRY(kz_tft_alloc(a, T * B, H * dh, &x->K));
@@ -124,14 +134,15 @@ static kz_status alloc_acts(kz_tft_net *n, kz_arena *a, int64_t B, acts *x) {
   KZ_TRY(kz_tft_alloc(a, B * tau, dh, &x->Op));
   KZ_TRY(kz_tft_alloc(a, tau * B, dh, &x->O));
   KZ_TRY(kz_tft_alloc(a, tau * B, d, &x->att));
-  KZ_TRY(kz_tft_gate_alloc(a, &n->p.gate_attn, tau * B, &x->ga));
+  KZ_TRY(kz_tft_gate_alloc(a, &n->p.gate_attn, tau * B, D, &x->ga));
   KZ_TRY(kz_tft_alloc(a, tau * B, d, &x->delta));
-  KZ_TRY(kz_tft_grn_alloc(a, &n->p.pos, tau * B, B, &x->gp));
+  KZ_TRY(kz_tft_grn_alloc(a, &n->p.pos, tau * B, B, D, &x->gp));
   KZ_TRY(kz_tft_alloc(a, tau * B, d, &x->psi));
-  KZ_TRY(kz_tft_gate_alloc(a, &n->p.gate_out, tau * B, &x->go));
+  KZ_TRY(kz_tft_gate_alloc(a, &n->p.gate_out, tau * B, D, &x->go));
   KZ_TRY(kz_tft_alloc(a, tau * B, d, &x->out));
   KZ_TRY(kz_tft_alloc(a, tau * B, Q, &x->pred));
   KZ_TRY(kz_tft_alloc(a, tau * B, Q, &x->losses));
+  KZ_TRY(kz_tft_alloc(a, tau * B, Q, &x->wq));
   KZ_TRY(kz_tft_alloc(a, tau * B, Q, &x->d_pred));
   kz_tensor *dd[] = {&x->d_out, &x->d_psi, &x->d_delta, &x->d_att};
   for (size_t i = 0; i < sizeof dd / sizeof dd[0]; i++) KZ_TRY(kz_tft_alloc(a, tau * B, d, dd[i]));
@@ -189,6 +200,23 @@ static kz_status upload_batch(kz_tft_net *n, const kz_tft_batch *b) {
   KZ_TRY(upload(n, &x->s_real, b->s_real, (size_t)(B * dm->n_static_real) * 4));
   KZ_TRY(upload(n, &x->past, b->past, (size_t)(n_past(dm) * dm->k * B) * 4));
   KZ_TRY(upload(n, &x->fut, b->fut, (size_t)(dm->n_known * dm->tau * B) * 4));
+  /* time-varying categoricals: variable-major already; unknown -> card */
+  for (int part = 0; part < 2 && n_past_cat(dm) > 0; part++) {
+    const int64_t nv = part ? dm->n_known_cat : n_past_cat(dm), steps = part ? dm->tau : dm->k;
+    const int32_t *src = part ? b->fut_cat : b->past_cat;
+    const int32_t *card = dm->tv_card + (part ? dm->n_observed_cat : 0);
+    if (nv == 0) continue;
+    if (!src) return kz_fail(KZ_ERR_INVALID_ARG, "tft: the batch has no categorical inputs");
+    int32_t *ids = (int32_t *)stage(n, (size_t)(nv * steps * B));
+    if (!ids) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: batch");
+    for (int64_t v = 0; v < nv; v++)
+      for (int64_t r = 0; r < steps * B; r++) {
+        const int32_t c = src[v * steps * B + r];
+        ids[v * steps * B + r] = c >= 0 && c < card[v] ? c : card[v];
+      }
+    KZ_TRY(upload(n, part ? &x->fut_cat : &x->past_cat, ids, (size_t)(nv * steps * B) * 4));
+    KZ_TRY(kz_stream_sync(n->s)); /* the staging buffer is reused */
+  }
   if (dm->n_static_cat > 0) {
     /* variable-major for the embedding op: [n_cat, B] */
     int32_t *ids = (int32_t *)stage(n, (size_t)(B * dm->n_static_cat));
@@ -212,9 +240,13 @@ static kz_status upload_batch(kz_tft_net *n, const kz_tft_batch *b) {
 }
 
 /* The variable inputs of a VSN: slices of the variable-major block. */
-static void vsn_inputs(kz_tft_vsn_acts *v, const kz_tensor *block, int64_t nvar, int64_t rows) {
+static void vsn_inputs(kz_tft_vsn_acts *v, const kz_tensor *block, int64_t nvar,
+                       const kz_tensor *cats, int64_t ncat, int64_t rows) {
   for (int64_t i = 0; i < nvar; i++)
     v->x[i] = kz_tensor_view((float *)block->data + i * rows, KZ_F32, block->device, 2, rows, 1);
+  for (int64_t j = 0; j < ncat; j++)
+    v->x[nvar + j] =
+        kz_tensor_view((int32_t *)cats->data + j * rows, KZ_I32, cats->device, 1, rows);
 }
 
 static const int split_heads[4] = {1, 2, 0, 3}; /* [T, B, H, dh] -> [B, H, T, dh] */
@@ -244,8 +276,8 @@ static kz_status forward(kz_tft_net *n) {
   KZ_TRY(kz_tft_grn_fwd(s, &p->ctx_h, &x->cs, NULL, &x->c_h, &x->g_h));
   KZ_TRY(kz_tft_grn_fwd(s, &p->ctx_c, &x->cs, NULL, &x->c_c, &x->g_c));
   /* variable selection, encoder rows then decoder rows of xi */
-  vsn_inputs(&x->vp, &x->past, n_past(dm), k * B);
-  vsn_inputs(&x->vf, &x->fut, dm->n_known, tau * B);
+  vsn_inputs(&x->vp, &x->past, n_past(dm), &x->past_cat, n_past_cat(dm), k * B);
+  vsn_inputs(&x->vf, &x->fut, dm->n_known, &x->fut_cat, dm->n_known_cat, tau * B);
   kz_tensor xi_enc = kz_tft_rows(&x->xi, 0, k * B), xi_dec = kz_tft_rows(&x->xi, k * B, tau * B);
   KZ_TRY(kz_tft_vsn_fwd(s, &p->vp, &x->vp, &x->c_sel, &xi_enc));
   KZ_TRY(kz_tft_vsn_fwd(s, &p->vf, &x->vf, &x->c_sel, &xi_dec));
@@ -295,7 +327,7 @@ static kz_status forward(kz_tft_net *n) {
   return kz_tft_linear(s, &x->out, &p->head_w, &p->head_b, &x->pred);
 }
 
-static kz_status backward(kz_tft_net *n, double scale) {
+static kz_status backward(kz_tft_net *n, double scale, bool weighted) {
   const kz_tft_dims *dm = &n->dm;
   const kz_tft_params *p = &n->p;
   acts *x = &n->x;
@@ -305,6 +337,8 @@ static kz_status backward(kz_tft_net *n, double scale) {
   (void)d;
   kz_tensor yt = kz_tensor_view(x->y.data, KZ_F32, x->y.device, 1, tau * B);
   KZ_TRY(kz_op_quantile_loss_bwd(s, &x->pred, &yt, &x->q, &x->d_pred, scale, false));
+  /* per-window weights: dropout's backward is the elementwise product */
+  if (weighted) KZ_TRY(kz_op_dropout_bwd(s, &x->d_pred, &x->wq, &x->d_pred, false));
   kz_tensor *zs[] = {&x->d_out, &x->d_psi, &x->d_delta, &x->d_att, &x->d_O,   &x->d_theta,
                      &x->d_phi, &x->d_hs,  &x->d_xi,    &x->d_cs,  &x->d_sel, &x->d_enr,
                      &x->d_h,   &x->d_c,   &x->d_Q,     &x->d_K,   &x->d_V};
@@ -378,6 +412,13 @@ static kz_status backward(kz_tft_net *n, double scale) {
   return KZ_OK;
 }
 
+kz_status kz_tft_net_set_dropout(kz_tft_net *n, double p) {
+  if (!(p >= 0 && p < 1)) return kz_fail(KZ_ERR_INVALID_ARG, "tft: dropout %g not in [0, 1)", p);
+  if ((p > 0) != (n->drop.p > 0)) n->arena_B = 0; /* masks come or go: allocate again */
+  n->drop.p = p;
+  return KZ_OK;
+}
+
 kz_status kz_tft_net_step(kz_tft_net *n, const kz_tft_batch *b, bool train, double weight,
                           double *loss, int64_t *labelled, float *pred) {
   const kz_tft_dims *dm = &n->dm;
@@ -385,6 +426,9 @@ kz_status kz_tft_net_step(kz_tft_net *n, const kz_tft_batch *b, bool train, doub
   *labelled = 0;
   if (b->B <= 0) return KZ_OK;
   if (train && !b->y) return kz_fail(KZ_ERR_INVALID_ARG, "tft: training needs targets");
+  n->drop.active = train;
+  n->drop.key = b->dropout_key;
+  n->drop.counter = 0;
   KZ_TRY(get_acts(n, b->B));
   KZ_TRY(upload_batch(n, b));
   KZ_TRY(forward(n));
@@ -397,14 +441,23 @@ kz_status kz_tft_net_step(kz_tft_net *n, const kz_tft_batch *b, bool train, doub
     if (!h) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: losses");
     KZ_TRY(kz_copy_to_host(n->s, h, x->losses.data, (size_t)np * 4));
     KZ_TRY(kz_stream_sync(n->s));
-    double sum = 0.0;
+    double sum = 0.0, wcnt = 0.0;
     int64_t cnt = 0;
-    for (int64_t i = 0; i < dm->tau * b->B; i++)
-      if (!isnan(b->y[i])) cnt += dm->n_quantiles;
-    for (int64_t i = 0; i < np; i++) sum += h[i];
+    const int64_t B = b->B, Q = dm->n_quantiles;
+    for (int64_t i = 0; i < dm->tau * B; i++)
+      if (!isnan(b->y[i])) {
+        cnt += Q;
+        wcnt += (double)Q * (b->w ? b->w[i % B] : 1.0);
+      }
+    for (int64_t i = 0; i < np; i++) sum += h[i] * (b->w ? b->w[(i / Q) % B] : 1.0);
     *labelled = cnt;
-    *loss = cnt > 0 ? sum / (double)cnt : 0.0;
-    if (train) KZ_TRY(backward(n, cnt > 0 ? weight / (double)cnt : 0.0));
+    *loss = wcnt > 0 ? sum / wcnt : 0.0;
+    if (train && b->w) { /* the weights per element, [tau * B, Q] */
+      for (int64_t i = 0; i < np; i++) h[i] = b->w[(i / Q) % B];
+      KZ_TRY(upload(n, &x->wq, h, (size_t)np * 4));
+      KZ_TRY(kz_stream_sync(n->s)); /* the staging buffer is reused */
+    }
+    if (train) KZ_TRY(backward(n, wcnt > 0 ? weight / wcnt : 0.0, b->w != NULL));
   }
   if (pred) {
     KZ_TRY(kz_copy_to_host(n->s, pred, x->pred.data, (size_t)np * 4));
@@ -424,7 +477,8 @@ kz_status kz_tft_net_create(const kz_tft_dims *dm, kz_device dev, kz_tft_net **o
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "tft: the decoder needs at least one known-future input (--known columns or "
                    "model.calendar)");
-  if (n_past(dm) > KZ_TFT_MAX_VARS || dm->n_static_real + dm->n_static_cat > KZ_TFT_MAX_VARS)
+  if (n_past(dm) + n_past_cat(dm) > KZ_TFT_MAX_VARS ||
+      dm->n_static_real + dm->n_static_cat > KZ_TFT_MAX_VARS)
     return kz_fail(KZ_ERR_INVALID_ARG, "tft: more than %d inputs in one group", KZ_TFT_MAX_VARS);
   if (dm->n_quantiles < 1 || dm->n_quantiles > KZ_TFT_MAX_QUANTILES)
     return kz_fail(KZ_ERR_INVALID_ARG, "tft: 1 to %d quantiles", KZ_TFT_MAX_QUANTILES);
@@ -489,8 +543,8 @@ kz_status kz_tft_net_interpret(kz_tft_net *n, double *w_static, double *w_past, 
     const kz_tensor *w;
     int64_t rows, nv;
   } g[3] = {{w_static, &x->vs.w, B, dm->n_static_real + dm->n_static_cat},
-            {w_past, &x->vp.w, dm->k * B, n_past(dm)},
-            {w_fut, &x->vf.w, dm->tau * B, dm->n_known}};
+            {w_past, &x->vp.w, dm->k * B, n_past(dm) + n_past_cat(dm)},
+            {w_fut, &x->vf.w, dm->tau * B, dm->n_known + dm->n_known_cat}};
   for (int i = 0; i < 3; i++) {
     if (!g[i].out || g[i].nv == 0) continue;
     const int64_t cnt = g[i].rows * g[i].nv;

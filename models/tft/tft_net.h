@@ -30,6 +30,10 @@ typedef struct kz_tft_dims {
   int64_t n_static_real, n_static_cat;
   int32_t static_card[KZ_TFT_MAX_VARS]; /* categories of each static categorical */
   int64_t n_observed, n_known;          /* time-varying real inputs */
+  /* time-varying categorical inputs (tables of card + 1 rows, the last
+   * "unknown"): observed ones (encoder only), then known ones (both) */
+  int64_t n_observed_cat, n_known_cat;
+  int32_t tv_card[KZ_TFT_MAX_VARS];
   int64_t n_quantiles;
   double quantiles[KZ_TFT_MAX_QUANTILES];
 } kz_tft_dims;
@@ -95,14 +99,21 @@ void kz_tft_names_free(kz_tft_names *n);
 void kz_tft_init_host(const kz_tft_dims *dm, float *params, uint64_t seed);
 
 /* One batch of B windows, host memory. The past real inputs are the scaled
- * target first, then the observed, then the known inputs. */
+ * target first, then the observed, then the known inputs; the encoder's
+ * variables are those reals, then the observed and known categoricals; the
+ * decoder's the known reals, then the known categoricals. */
 typedef struct kz_tft_batch {
   int64_t B;
   const float *s_real;  /* [n_static_real, B] (variable-major, as past and fut) */
   const int32_t *s_cat; /* [B, n_static_cat]: codes; outside [0, card) is "unknown" */
   const float *past;    /* [1 + n_observed + n_known, k, B] */
   const float *fut;     /* [n_known, tau, B] */
-  const float *y;       /* [tau, B] scaled targets, NaN: no label; NULL when predicting */
+  /* categorical codes (outside [0, card): "unknown"); NULL when there are none */
+  const int32_t *past_cat; /* [n_observed_cat + n_known_cat, k, B] */
+  const int32_t *fut_cat;  /* [n_known_cat, tau, B] */
+  const float *y;          /* [tau, B] scaled targets, NaN: no label; NULL when predicting */
+  const float *w;          /* [B] per-window loss weights; NULL: all 1 */
+  uint64_t dropout_key;    /* training with dropout: the masks' key (one per step) */
 } kz_tft_batch;
 
 typedef struct kz_tft_net kz_tft_net;
@@ -116,11 +127,14 @@ const kz_tft_names *kz_tft_net_names(const kz_tft_net *n);
 kz_stream *kz_tft_net_stream(kz_tft_net *n);
 
 /* Forward (+ loss when b->y) and, with train, the backward: gradients of
- * weight * (mean quantile loss over labelled elements) are ADDED into the
- * gradient block. *loss: the mean loss; *labelled: elements counted. pred
- * (nullable): [tau, B, Q] forecasts in scaled units (host). */
+ * weight * (mean quantile loss over labelled elements, each window's
+ * elements weighted by b->w when set) are ADDED into the gradient block. *loss: the mean loss;
+ * *labelled: elements counted. pred (nullable): [tau, B, Q] forecasts in scaled units (host). */
 kz_status kz_tft_net_step(kz_tft_net *n, const kz_tft_batch *b, bool train, double weight,
                           double *loss, int64_t *labelled, float *pred);
+/* Dropout p in [0, 1) on the input of every GLU while training (0: none,
+ * the default; kz_tft_drop in tft_blocks.h). */
+kz_status kz_tft_net_set_dropout(kz_tft_net *n, double p);
 /* Mean over the batch of the variable selection weights (host, nullable):
  * static [n_static], encoder [n_past], decoder [n_known]; attention [tau, k + tau]
  * averaged over windows and heads. From the last kz_tft_net_step. */

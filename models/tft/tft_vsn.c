@@ -22,7 +22,7 @@ static kz_tensor var_slice(const kz_tensor *t, int64_t i, int64_t rows, int64_t 
 }
 
 kz_status kz_tft_vsn_alloc(kz_arena *a, const kz_tft_vsn *v, int64_t rows, int64_t B, int64_t d,
-                           kz_tft_vsn_acts *x) {
+                           kz_tft_drop *drop, kz_tft_vsn_acts *x) {
   const int64_t n = v->n;
   x->rows = rows;
   x->B = B;
@@ -32,8 +32,9 @@ kz_status kz_tft_vsn_alloc(kz_arena *a, const kz_tft_vsn *v, int64_t rows, int64
   KZ_TRY(kz_tft_alloc(a, rows, n * d, &x->Et));
   KZ_TRY(kz_tft_alloc(a, rows, n, &x->logits));
   KZ_TRY(kz_tft_alloc(a, rows, n, &x->w));
-  for (int64_t i = 0; i < n; i++) KZ_TRY(kz_tft_grn_alloc(a, &v->var[i], rows, B, &x->var[i]));
-  KZ_TRY(kz_tft_grn_alloc(a, &v->flat, rows, B, &x->sel));
+  for (int64_t i = 0; i < n; i++)
+    KZ_TRY(kz_tft_grn_alloc(a, &v->var[i], rows, B, drop, &x->var[i]));
+  KZ_TRY(kz_tft_grn_alloc(a, &v->flat, rows, B, drop, &x->sel));
   KZ_TRY(kz_tft_alloc(a, n * rows, d, &x->dE));
   KZ_TRY(kz_tft_alloc(a, rows, n * d, &x->dflat));
   KZ_TRY(kz_tft_alloc(a, n * rows, d, &x->dY));

@@ -13,7 +13,7 @@
 
 /* Rows per step in eval and predict: 64, fewer for long rows, so that a
  * layer's attention probabilities stay within 2^24 floats (64 MB). */
-static int64_t eval_chunk(const kz_tf *m) {
+int64_t kz_tf_eval_chunk(const kz_tf *m) {
   double rows = (double)(1 << 24) / ((double)m->heads * (double)m->data_len * (double)m->data_len);
   return rows >= 64 ? 64 : rows >= 1 ? (int64_t)rows : 1;
 }
@@ -100,7 +100,8 @@ static kz_status build(const kz_tf *m, const kz_shard_batch *b, int64_t r0, int6
       return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: batch");
     int64_t M = 0;
     for (int64_t r = 0; r < B; r++) {
-      uint64_t idx = by_row_id && b->row_ids ? (uint64_t)b->row_ids[r0 + r] : (uint64_t)r;
+      uint64_t idx =
+          by_row_id && b->row_ids ? (uint64_t)b->row_ids[r0 + r] : (uint64_t)(r + b->rank_offset);
       uint64_t state = kz_rng_key(mask_seed, idx, 0x6d6c6dULL);
       for (int64_t t = 0; t < h->lengths[r]; t++) {
         int32_t id = h->ids[r * T + t];
@@ -161,8 +162,33 @@ kz_status kz_tf_train_batch(kz_nn_model *model, const kz_shard_batch *b, double 
   return st;
 }
 
+kz_status kz_tf_loss_items(kz_nn_model *model, const kz_shard_batch *b, uint64_t dropout_seed,
+                           int64_t *items) {
+  kz_tf *m = (kz_tf *)model;
+  *items = 0;
+  if (b->rows == 0) return KZ_OK;
+  KZ_TRY(check_batch(m, b, 1));
+  /* the inputs train_batch builds (the same masking), counted as kz_tf_run
+   * counts what its mean loss is over */
+  host_in h;
+  kz_status st = build(m, b, 0, b->rows, 1, kz_rng_key(dropout_seed, 1, 0x6d61736bULL), 0, &h);
+  if (st == KZ_OK) {
+    const int64_t B = h.in.B, N = B * h.in.T;
+    if (m->task == TF_MLM) {
+      *items = h.in.n_masked;
+    } else if (m->task == TF_CLS || m->task == TF_TOKCLS) {
+      const int64_t n = m->task == TF_CLS ? B : N;
+      for (int64_t i = 0; i < n; i++) *items += h.lab[i] >= 0 && h.lab[i] < m->n_classes;
+    } else { /* QA: the mean of the start and end losses; the rows with a start */
+      for (int64_t i = 0; i < B; i++) *items += h.lab[i] >= 0 && h.lab[i] < h.in.T;
+    }
+  }
+  host_free(&h);
+  return st;
+}
+
 /* The last step's logits as host floats (the tensor itself on the CPU). */
-static kz_status logits_host(kz_tf *m, float **buf, const float **out) {
+kz_status kz_tf_logits_host(kz_tf *m, float **buf, const float **out) {
   size_t bytes = kz_tensor_bytes(&m->logits);
   if (m->base.device.kind == KZ_DEVICE_CPU) {
     *out = m->logits.data;
@@ -201,7 +227,7 @@ static kz_status forward_chunk(kz_tf *m, const kz_shard_batch *b, int64_t r0, in
   if (st == KZ_OK && !it) st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: %s", what);
   if (it) *items = it;
   if (st == KZ_OK) st = kz_tf_run(m, &h->in, 0, 1.0, 0, &loss, *items);
-  if (st == KZ_OK) st = logits_host(m, buf, z);
+  if (st == KZ_OK) st = kz_tf_logits_host(m, buf, z);
   if (st != KZ_OK) host_free(h);
   return st;
 }
@@ -211,16 +237,25 @@ kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_ev
   KZ_TRY(check_batch(m, b, 1));
   if (acc->rows == 0 && m->confusion)
     memset(m->confusion, 0, (size_t)m->n_classes * (size_t)m->n_classes * sizeof(int64_t));
-  if (acc->rows == 0) memset(&m->ner, 0, sizeof m->ner), m->qa_f1 = 0;
+  if (acc->rows == 0)
+    memset(&m->ner, 0, sizeof m->ner), m->qa_f1 = m->qa_text_em = m->qa_text_f1 = 0;
+  /* qa: the answers' text from the model's vocabulary, when it has one */
+  const char **vocab = NULL;
+  int32_t n_vocab = 0;
+  if (m->task == TF_QA && m->tokenizer)
+    KZ_TRY(kz_transformer_vocab_tokens(model, &vocab, &n_vocab));
+  kz_tf_detok dt = {0};
   kz_status st = KZ_OK;
   int32_t *words = NULL; /* token_classification: gold and predicted codes of a row's words */
   int64_t *scratch = NULL;
   float *buf = NULL, *items = NULL;
   double *zr = NULL;
   const int64_t C = m->n_classes > 2 ? m->n_classes : 2;
-  if (!(zr = malloc((size_t)C * sizeof(double))))
+  if (!(zr = malloc((size_t)C * sizeof(double)))) {
+    free(vocab);
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: eval");
-  const int64_t chunk = eval_chunk(m);
+  }
+  const int64_t chunk = kz_tf_eval_chunk(m);
   for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += chunk) {
     int64_t B = b->rows - r0 < chunk ? b->rows - r0 : chunk;
     host_in h;
@@ -281,6 +316,13 @@ kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_ev
         acc->sum[KZ_METRIC_LOGLOSS] += 0.5 * ((double)items[r] + items[B + r]);
         acc->sum[KZ_METRIC_ACCURACY] += bs == h.lab[r] && be == h.lab2[r];
         m->qa_f1 += kz_tf_span_f1(bs, be, h.lab[r], h.lab2[r]);
+        if (vocab) {
+          const int32_t *ids = h.ids + r * T;
+          st = kz_tf_detok_spans(&dt, vocab, n_vocab, ids, bs, be, h.lab[r], h.lab2[r]);
+          if (st != KZ_OK) break;
+          m->qa_text_em += kz_tf_text_em(dt.a, dt.a_len, dt.b, dt.b_len);
+          m->qa_text_f1 += kz_tf_text_f1(dt.a, dt.a_len, dt.b, dt.b_len);
+        }
         acc->rows++;
       }
       break;
@@ -292,6 +334,8 @@ kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_ev
   free(zr);
   free(words);
   free(scratch);
+  free(vocab);
+  kz_tf_detok_free(&dt);
   return st;
 }
 
@@ -318,6 +362,14 @@ void kz_tf_eval_finish(const kz_nn_model *model, const kz_nn_eval *acc, kz_nn_me
     out->names[2] = "span_f1";
     out->values[2] = n > 0 ? m->qa_f1 / n : NAN;
     out->higher_is_better[2] = 1;
+    if (m->tokenizer) { /* SQuAD-style, on the answers' word pieces joined back */
+      out->n = 5;
+      out->names[3] = "text_exact_match";
+      out->values[3] = n > 0 ? m->qa_text_em / n : NAN;
+      out->names[4] = "text_f1";
+      out->values[4] = n > 0 ? m->qa_text_f1 / n : NAN;
+      out->higher_is_better[3] = out->higher_is_better[4] = 1;
+    }
     return;
   default:
     kz_nn_metrics_fill(acc, 1, out);
@@ -363,7 +415,7 @@ kz_status kz_tf_predict_batch(kz_nn_model *model, const kz_shard_batch *b, float
   kz_status st = KZ_OK;
   float *buf = NULL, *items = NULL;
   const int64_t W = m->base.info.out_width;
-  const int64_t chunk = eval_chunk(m);
+  const int64_t chunk = kz_tf_eval_chunk(m);
   for (int64_t r0 = 0; st == KZ_OK && r0 < b->rows; r0 += chunk) {
     int64_t B = b->rows - r0 < chunk ? b->rows - r0 : chunk;
     host_in h;

@@ -34,6 +34,7 @@ static kz_status read_config(kz_tf *m, const kz_cfg_node *cfg, int64_t *vocab_cf
   KZ_TRY(kz_cfg_get_double(cfg, "init_std", 0.02, 0.0, 10.0, &m->init_std));
   KZ_TRY(kz_cfg_get_double(cfg, "layernorm_eps", 1e-12, 0.0, 1.0, &m->ln_eps));
   KZ_TRY(kz_cfg_get_double(cfg, "mask_prob", 0.15, 0.0, 1.0, &m->mask_prob));
+  KZ_TRY(kz_tf_lora_read_cfg(cfg, &m->lora));
   if (m->hidden % m->heads != 0)
     return kz_fail(KZ_ERR_INVALID_ARG, "model.hidden: %lld is not a multiple of model.heads (%lld)",
                    (long long)m->hidden, (long long)m->heads);
@@ -79,6 +80,7 @@ static kz_status read_schema(kz_tf *m, const kz_schema *s, const char *where, in
                    "--kind text)",
                    where, s->kind);
   m->n_fields = s->n_fields;
+  KZ_TRY(kz_tf_tokenizer_from_data(s->meta, where, &m->tokenizer));
   KZ_TRY(need_field(s, "input_ids", KZ_FIELD_I32, 0, 1, where, &m->f_ids));
   m->data_len = s->fields[m->f_ids].width;
   KZ_TRY(need_field(s, "length", KZ_FIELD_I32, 1, 1, where, &m->f_len));
@@ -183,9 +185,29 @@ static kz_status agree_int(const kz_cfg_node *cfg, const char *key, int64_t job,
   return KZ_OK;
 }
 
+/* A data set imported before sets recorded their vocabulary: the model
+ * takes the checkpoint's vocab.txt (same_vocab checked what it could). */
+static kz_status adopt_vocab(kz_tf *m, const kz_schema *s, const char *data_path,
+                             const kz_wordpiece *tok, const char *sha, const char *file) {
+  json_t *meta = json_deep_copy(s->meta), *tokens = json_array();
+  if (!meta || !tokens) {
+    json_decref(meta), json_decref(tokens);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer: vocabulary");
+  }
+  for (int32_t id = 0; id < kz_wordpiece_vocab_size(tok); id++)
+    json_array_append_new(tokens, json_string(kz_wordpiece_token_string(tok, id)));
+  json_object_set_new(meta, "vocab_tokens", tokens);
+  json_object_set_new(meta, "vocab_sha256", json_string(sha));
+  json_object_set_new(meta, "vocab", json_string(file));
+  kz_status st = kz_tf_tokenizer_from_data(meta, data_path, &m->tokenizer);
+  json_decref(meta);
+  return st;
+}
+
 /* The data set must be tokenised with the checkpoint's vocabulary: the same
- * size and the same special token ids (its meta records no more of it). */
-static kz_status same_vocab(const kz_tf *m, const kz_schema *s, const char *data_path,
+ * tokens (by SHA-256) when the data set records them, else at least the same
+ * size and special token ids. */
+static kz_status same_vocab(kz_tf *m, const kz_schema *s, const char *data_path,
                             const kz_hf_bert_dir *d) {
   json_t *vs = json_object_get(s->meta, "vocab_size"), *vn = json_object_get(s->meta, "vocab");
   json_t *lc = json_object_get(s->meta, "lowercase");
@@ -197,7 +219,20 @@ static kz_status same_vocab(const kz_tf *m, const kz_schema *s, const char *data
   KZ_TRY(kz_wordpiece_load(d->vocab_path, &o, &tok));
   kz_wordpiece_specials sp;
   kz_wordpiece_get_specials(tok, &sp);
+  char sha[65];
+  kz_wordpiece_vocab_sha256(tok, sha);
+  json_t *dsha = json_object_get(s->meta, "vocab_sha256");
+  if (json_is_string(dsha) && strcmp(json_string_value(dsha), sha) != 0) {
+    kz_wordpiece_free(tok);
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "train.init_from: the data set %s was tokenised with %s (sha256 %s), the "
+                   "checkpoint has %s (sha256 %s): import the data again with --vocab %s",
+                   data_path, data_name, json_string_value(dsha), d->vocab_path, sha,
+                   d->vocab_path);
+  }
+  kz_status ad = m->tokenizer ? KZ_OK : adopt_vocab(m, s, data_path, tok, sha, "vocab.txt");
   kz_wordpiece_free(tok);
+  KZ_TRY(ad);
   const int same = data_vocab == d->vocab_lines && m->sp.pad == sp.pad && m->sp.unk == sp.unk &&
                    m->sp.cls == sp.cls && m->sp.sep == sp.sep && m->sp.mask == sp.mask;
   if (!same)

@@ -46,6 +46,7 @@ static kz_status load_hf(kz_nn_model *model, const char *weights_path, int heads
   for (int i = 0; i < m->n_named; i++) {
     const tf_named *t = &m->named[i];
     if (!heads && kz_hf_bert_is_head(t->name)) continue;
+    if (t->lora) continue; /* adapters come from PEFT files (tf_lora_peft.c) */
     kz_hf_slot *sl = &slots[n++];
     *sl = (kz_hf_slot){.name = t->name,
                        .data = base + t->offset,
@@ -144,6 +145,14 @@ kz_status kz_transformer_embedder_of(const kz_nn_model *src, int64_t max_len, kz
     return kz_fail(KZ_ERR_INVALID_ARG, "embed: the model is a %s, not a transformer",
                    kz_nn_base_c(src)->ops->type);
   const kz_tf *s = (const kz_tf *)src;
+  if (s->lora.enabled && !s->lora_merged) {
+    /* the encoder a LoRA model computes with: its adapters folded in */
+    kz_nn_model *plain = NULL;
+    KZ_TRY(kz_tf_lora_folded(s, &plain));
+    kz_status st = kz_transformer_embedder_of(plain, max_len, out);
+    kz_nn_base(plain)->ops->destroy(plain);
+    return st;
+  }
   if (max_len <= 0) max_len = s->max_len;
   if (max_len > s->max_len)
     return kz_fail(KZ_ERR_INVALID_ARG, "--max-len %lld: the model takes at most %lld tokens",
@@ -213,6 +222,14 @@ kz_status kz_transformer_export_hf(const kz_nn_model *model, const char *dir,
   if (strcmp(kz_nn_base_c(model)->ops->type, "transformer") != 0)
     return kz_fail(KZ_ERR_INVALID_ARG, "export: the model is a %s, not a transformer",
                    kz_nn_base_c(model)->ops->type);
+  if (m->lora.enabled) {
+    /* Hugging Face gets plain BERT weights: the adapters folded in */
+    kz_nn_model *plain = NULL;
+    KZ_TRY(kz_tf_lora_folded(m, &plain));
+    kz_status st = kz_transformer_export_hf(plain, dir, vocab_path, lowercase, overwrite);
+    kz_nn_base(plain)->ops->destroy(plain);
+    return st;
+  }
   kz_hf_bert_config c;
   kz_hf_bert_config_default(&c);
   c.vocab_size = m->vocab, c.hidden_size = m->hidden, c.num_hidden_layers = m->layers;
@@ -234,14 +251,49 @@ kz_status kz_transformer_export_hf(const kz_nn_model *model, const char *dir,
     t[i] = (kz_hf_tensor){.name = n->name, .data = base + n->offset, .rank = n->ndim};
     for (int d = 0; d < n->ndim; d++) t[i].shape[d] = n->shape[d];
   }
+  /* a --vocab that is not the model's would export a checkpoint whose ids
+   * mean other tokens */
+  const char *own = kz_transformer_vocab_sha256(model);
+  if (vocab_path && own) {
+    kz_wordpiece_options wo;
+    kz_wordpiece_options_default(&wo);
+    kz_wordpiece *tok = NULL;
+    kz_status vs = kz_wordpiece_load(vocab_path, &wo, &tok);
+    char sha[65] = "";
+    if (vs == KZ_OK) kz_wordpiece_vocab_sha256(tok, sha);
+    kz_wordpiece_free(tok);
+    if (vs == KZ_OK && strcmp(sha, own) != 0)
+      vs = kz_fail(KZ_ERR_INVALID_ARG,
+                   "export: --vocab %s (sha256 %s) is not the model's vocabulary (sha256 %s); "
+                   "leave --vocab out to write the model's own",
+                   vocab_path, sha, own);
+    if (vs != KZ_OK) {
+      free(t);
+      free(host);
+      return vs;
+    }
+  }
   const int with_labels = m->task == TF_CLS || m->task == TF_TOKCLS;
+  const char **tokens = NULL;
+  int32_t n_tokens = 0;
+  kz_status vs = vocab_path ? KZ_OK : kz_transformer_vocab_tokens(model, &tokens, &n_tokens);
+  if (vs != KZ_OK) {
+    free(t);
+    free(host);
+    return kz_fail(vs, "export: the model holds no vocabulary (trained before data sets recorded "
+                       "theirs): give --vocab, the vocab.txt its data set was imported with");
+  }
+  if (lowercase < 0) lowercase = kz_transformer_vocab_lowercase(model) != 0;
   kz_hf_bert_export_options o = {.architecture = tf_architectures[m->task],
                                  .vocab_path = vocab_path,
+                                 .vocab_tokens = tokens,
+                                 .n_vocab_tokens = n_tokens,
                                  .lowercase = lowercase,
                                  .labels = with_labels ? (const char *const *)m->class_names : NULL,
                                  .n_labels = with_labels ? m->n_classes : 0,
                                  .overwrite = overwrite};
   kz_status st = kz_hf_bert_export(dir, &c, t, m->n_named, &o);
+  free(tokens);
   free(t);
   free(host);
   return st;

@@ -1,6 +1,7 @@
 /* Parameter initialisation as Hugging Face's BertPreTrainedModel does it:
  * Linear and embedding weights N(0, init_std), biases 0, LayerNorm gamma 1
- * and beta 0, the [PAD] row of the word embeddings 0. Deterministic in the
+ * and beta 0, the [PAD] row of the word embeddings 0; LoRA A Kaiming-uniform
+ * and B 0, as PEFT. Deterministic in the
  * seed: every tensor draws from its own splitmix64 stream keyed by (seed,
  * tensor index), whatever the thread count. */
 #include <math.h>
@@ -28,7 +29,12 @@ kz_status kz_tf_init_params(kz_nn_model *model, uint64_t seed) {
     const tf_named *t = &m->named[i];
     int64_t numel = t->ndim == 2 ? t->shape[0] * t->shape[1] : t->shape[0];
     float *x = p + t->offset;
-    if (t->is_matrix) {
+    if (t->lora == 1) {
+      /* PEFT's lora_A: kaiming_uniform_(a = sqrt(5)), bound 1 / sqrt(fan_in) */
+      uint64_t state = kz_rng_key(seed, (uint64_t)i, 0x6c6f7261ULL);
+      const double bound = 1.0 / sqrt((double)t->shape[1]);
+      for (int64_t k = 0; k < numel; k++) x[k] = (float)(bound * (2.0 * kz_rng_unit(&state) - 1.0));
+    } else if (t->is_matrix) {
       uint64_t state = kz_rng_key(seed, (uint64_t)i, 0x626572ULL);
       for (int64_t k = 0; k < numel; k++) x[k] = (float)(m->init_std * normal(&state));
     } else {

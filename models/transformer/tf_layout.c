@@ -27,6 +27,8 @@ const kz_nn_model_ops kz_tf_ops = {
     .save = kz_tf_save,
     .meta_json = kz_tf_meta_json,
     .init_from_model = kz_tf_init_from_model,
+    .loss_items = kz_tf_loss_items,
+    .set_precision = kz_tf_set_precision,
 };
 
 kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char *note,
@@ -41,6 +43,22 @@ kz_status kz_tf_init_from_model(kz_nn_model *model, const kz_nn_model *src, char
                    (long long)s->ffn, (long long)s->vocab, (long long)d->layers,
                    (long long)d->hidden, (long long)d->heads, (long long)d->ffn,
                    (long long)d->vocab);
+  /* same sizes but another vocabulary would map every id to a wrong row */
+  const char *hd = kz_transformer_vocab_sha256(model), *hs = kz_transformer_vocab_sha256(src);
+  if (hd && hs && strcmp(hd, hs) != 0)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "the file's vocabulary (sha256 %s) is not the data set's (sha256 %s): import "
+                   "the data with the vocabulary the file was trained with",
+                   hs, hd);
+  if (s->lora.enabled && !s->lora_merged && !d->lora.enabled) {
+    /* a LoRA model into a job without adapters: the weights it computes
+     * with, adapters folded in */
+    kz_nn_model *plain = NULL;
+    KZ_TRY(kz_tf_lora_folded(s, &plain));
+    kz_status st = kz_tf_init_from_model(model, plain, note, cap);
+    kz_nn_base(plain)->ops->destroy(plain);
+    return st;
+  }
   int copied = 0, kept = 0;
   KZ_TRY(kz_transformer_copy_matching(model, src, &copied, &kept));
   snprintf(note, cap,
@@ -55,14 +73,17 @@ void kz_tf_free(kz_tf *m) {
   free(m->base.input_schema);
   kz_tensor_free(&m->base.params);
   kz_tensor_free(&m->base.grads);
+  kz_tensor_free(&m->base.params_bf16);
   if (m->arena) kz_arena_destroy(m->arena);
   if (m->stream) kz_stream_destroy(m->stream);
   free(m->stage);
   for (int k = 0; m->class_names && k < m->n_classes; k++) free(m->class_names[k]);
   free(m->class_names);
   free(m->label_name);
+  json_decref(m->tokenizer);
   free(m->named);
   free(m->confusion);
+  free(m->lora_saved);
   free(m);
 }
 
@@ -173,6 +194,20 @@ static void walk(const kz_tf *m, walker *w, tf_params *p) {
     put(w, &p->out_b, 0, 0, 1, 2, 0, "qa_outputs.bias");
     break;
   }
+  /* LoRA adapters last, so a model without them keeps its layout */
+  for (int64_t l = 0; m->lora.enabled && l < m->layers && l < KZ_TF_MAX_LAYERS; l++)
+    for (int k = 0; k < TF_LORA_NMOD; k++) {
+      if (!(m->lora.targets & (1u << k))) continue;
+      const int64_t in = kz_tf_lora_in(m, k), out = kz_tf_lora_out(m, k), r = m->lora.r;
+      const char *path = kz_tf_lora_module_path[k];
+      int at = w->n;
+      put(w, &p->lora_a[l][k], 0, 0, 2, r, in, "encoder.layer.%lld.%s.lora_A.weight", (long long)l,
+          path);
+      if (w->names) w->names[at].lora = 1;
+      put(w, &p->lora_b[l][k], 0, 0, 2, out, r, "encoder.layer.%lld.%s.lora_B.weight", (long long)l,
+          path);
+      if (w->names) w->names[at + 1].lora = 2;
+    }
 }
 
 void kz_tf_views(const kz_tf *m, float *base, kz_device device, tf_params *out) {
@@ -276,7 +311,7 @@ kz_status kz_tf_finish_layout(kz_tf *m, kz_device device, int64_t want_params, i
   KZ_TRY(kz_stream_sync(m->stream));
   kz_tf_views(m, (float *)m->base.params.data, device, &m->p);
   kz_tf_views(m, (float *)m->base.grads.data, device, &m->g);
-  return KZ_OK;
+  return kz_tf_lora_finish(m);
 }
 
 /* ---- the named-tensor API (transformer.h) -------------------------------- */

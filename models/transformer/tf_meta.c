@@ -72,6 +72,8 @@ static json_t *build_meta(const kz_tf *m) {
   json_object_set_new(root, "classes", classes);
   json_object_set_new(root, "n_params", json_integer(m->base.info.n_params));
   json_object_set_new(root, "output_names", outputs);
+  if (m->lora.enabled) json_object_set_new(root, "lora", kz_tf_lora_to_json(m));
+  if (m->tokenizer) json_object_set_new(root, "tokenizer", json_deep_copy(m->tokenizer));
   return root;
 }
 
@@ -114,9 +116,9 @@ static kz_status field(json_t *fields, const char *key, int n, int *out) {
 }
 
 static kz_status parse_meta(kz_tf *m, json_t *root) {
-  static const char *const top[] = {"type",         "version",      "config",  "special_ids",
-                                    "fields",       "label_name",   "classes", "n_params",
-                                    "output_names", "input_schema", NULL};
+  static const char *const top[] = {
+      "type",     "version",      "config",       "special_ids", "fields", "label_name", "classes",
+      "n_params", "output_names", "input_schema", "tokenizer",   "lora",   NULL};
   static const char *const cfgk[] = {
       "task",     "layers",        "hidden",     "heads",   "ffn",
       "max_len",  "vocab",         "type_vocab", "dropout", "attention_dropout",
@@ -172,12 +174,19 @@ static kz_status parse_meta(kz_tf *m, json_t *root) {
   KZ_TRY(field(fields, "answer_end", m->n_fields, &m->f_aend));
   KZ_TRY(get_int(fields, "width", 1, m->max_len, &m->data_len));
   if (m->f_ids < 0 || m->f_len < 0) return bad("fields.input_ids / fields.length");
+  json_t *tok = json_object_get(root, "tokenizer");
+  if (tok) { /* optional: older models carry no vocabulary */
+    KZ_TRY(kz_tf_tokenizer_check(tok, m->vocab));
+    m->tokenizer = json_incref(tok);
+  }
   json_t *ln = json_object_get(root, "label_name");
   if (json_is_string(ln) && !(m->label_name = kz_meta_dup(json_string_value(ln))))
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "transformer meta");
   int32_t nc = 0;
   kz_status st = kz_meta_strings(who, classes, "classes", "classes[]", &m->class_names, &nc);
   m->n_classes = (int)nc;
+  json_t *lora = json_object_get(root, "lora");
+  if (st == KZ_OK && lora) st = kz_tf_lora_from_json(m, lora);
   return st;
 }
 

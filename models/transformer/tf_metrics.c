@@ -1,7 +1,9 @@
 /* seqeval-style entity chunking and the token-level F1 (tf_metrics.h). */
 #include "models/transformer/tf_metrics.h"
 
+#include <ctype.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A tag's kind ('B', 'I' or 'O') and the length/pointer of its type. */
@@ -105,4 +107,88 @@ void kz_tf_best_span(const float *s, const float *e, const int32_t *types, int64
       if ((double)s[i] + e[j] > best) best = (double)s[i] + e[j], *bs = i, *be = j;
     }
   }
+}
+
+/* ---- answer text (SQuAD's normalisation) ----------------------------------- */
+
+typedef struct norm_words {
+  char *buf;
+  int n;
+  char **w; /* n words, NUL-terminated, in buf */
+} norm_words;
+
+static int is_article(const char *w) {
+  return !strcmp(w, "a") || !strcmp(w, "an") || !strcmp(w, "the");
+}
+
+/* Lower-cased, punctuation removed (not replaced: "don't" -> "dont"), split
+ * at whitespace, articles dropped. Returns 0 when out of memory. */
+static int normalise(const char *s, size_t len, norm_words *out) {
+  out->n = 0;
+  out->buf = malloc(len + 1);
+  out->w = malloc((len / 2 + 1) * sizeof *out->w);
+  if (!out->buf || !out->w) return 0;
+  size_t k = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 128 && ispunct(c)) continue;
+    out->buf[k++] = c < 128 ? (char)tolower(c) : (char)c;
+  }
+  out->buf[k] = '\0';
+  for (char *p = out->buf; *p;) {
+    while (*p && isspace((unsigned char)*p)) *p++ = '\0';
+    if (!*p) break;
+    char *w = p;
+    while (*p && !isspace((unsigned char)*p)) p++;
+    if (*p) *p++ = '\0';
+    if (!is_article(w)) out->w[out->n++] = w;
+  }
+  return 1;
+}
+
+static void norm_free(norm_words *w) {
+  free(w->buf), free(w->w);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+double kz_tf_text_em(const char *pred, size_t pred_len, const char *gold, size_t gold_len) {
+  norm_words p = {0}, g = {0};
+  double em = NAN;
+  if (normalise(pred, pred_len, &p) && normalise(gold, gold_len, &g)) {
+    em = p.n == g.n;
+    for (int i = 0; em == 1 && i < p.n; i++) em = !strcmp(p.w[i], g.w[i]);
+  }
+  norm_free(&p), norm_free(&g);
+  return em;
+}
+
+double kz_tf_text_f1(const char *pred, size_t pred_len, const char *gold, size_t gold_len) {
+  norm_words p = {0}, g = {0};
+  double f1 = NAN;
+  if (normalise(pred, pred_len, &p) && normalise(gold, gold_len, &g)) {
+    if (p.n == 0 || g.n == 0) {
+      f1 = p.n == g.n;
+    } else {
+      /* multiset intersection: both sorted, then merged */
+      qsort(p.w, (size_t)p.n, sizeof *p.w, cmp_str);
+      qsort(g.w, (size_t)g.n, sizeof *g.w, cmp_str);
+      int i = 0, j = 0, common = 0;
+      while (i < p.n && j < g.n) {
+        int c = strcmp(p.w[i], g.w[j]);
+        if (c == 0)
+          common++, i++, j++;
+        else if (c < 0)
+          i++;
+        else
+          j++;
+      }
+      double prec = (double)common / p.n, rec = (double)common / g.n;
+      f1 = common ? 2 * prec * rec / (prec + rec) : 0;
+    }
+  }
+  norm_free(&p), norm_free(&g);
+  return f1;
 }

@@ -4,6 +4,7 @@
 #ifndef KZ_MODELS_TRANSFORMER_TF_METRICS_H
 #define KZ_MODELS_TRANSFORMER_TF_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct kz_tf_ner_counts {
@@ -36,5 +37,12 @@ double kz_tf_span_f1(int64_t ps, int64_t pe, int64_t gs, int64_t ge);
  * [SEP] counts as context. */
 void kz_tf_best_span(const float *s, const float *e, const int32_t *types, int64_t len,
                      int64_t max_answer, int64_t *bs, int64_t *be);
+
+/* QA on answer text, as SQuAD's evaluation script scores it: both strings
+ * normalised (lower-cased, ASCII punctuation removed, the articles a / an /
+ * the dropped, whitespace collapsed), then exact match (0 or 1) and the F1
+ * of their word multisets (1 when both are empty, 0 when one is). */
+double kz_tf_text_em(const char *pred, size_t pred_len, const char *gold, size_t gold_len);
+double kz_tf_text_f1(const char *pred, size_t pred_len, const char *gold, size_t gold_len);
 
 #endif

@@ -108,13 +108,88 @@ int64_t kz_transformer_max_len(const kz_nn_model *m);
 kz_status kz_transformer_embed(kz_nn_model *embedder, const int32_t *ids, const int32_t *lengths,
                                int64_t B, int64_t T, int normalize, float *out);
 
+/* ---- the vocabulary in the model file (tf_vocab.c) ---------------------- */
+
+/* The SHA-256 of the model's vocabulary (kz_wordpiece_vocab_sha256), or NULL
+ * for a model trained before data sets recorded their vocabulary. */
+const char *kz_transformer_vocab_sha256(const kz_nn_model *m);
+/* 1 uncased, 0 cased, -1 no vocabulary. */
+int kz_transformer_vocab_lowercase(const kz_nn_model *m);
+/* The tokens in id order (*tokens malloc'ed, pointing into the model: free
+ * the array only); KZ_ERR_UNSUPPORTED without a vocabulary. */
+kz_status kz_transformer_vocab_tokens(const kz_nn_model *m, const char ***tokens, int32_t *n);
+
+/* A column the model's text was imported from, by tokenizer key
+ * ("text_column", "question_column", "context_column", "answer_text_column",
+ * "words_column"); NULL when not recorded. */
+const char *kz_transformer_text_column(const kz_nn_model *m, const char *key);
+/* classification: the label column of the training data; NULL otherwise. */
+const char *kz_transformer_label_column(const kz_nn_model *m);
+
 /* Writes m as a Hugging Face BERT directory (kz_hf_bert_export): config.json
  * from its sizes, model.safetensors with its tensors by name, architecture by
  * task (BertForMaskedLM, BertForSequenceClassification with id2label from the
- * classes, BertForTokenClassification, BertForQuestionAnswering), vocab_path
- * copied as vocab.txt (required: a model file does not hold its vocabulary),
- * lowercase into tokenizer_config.json. */
+ * classes, BertForTokenClassification, BertForQuestionAnswering), vocab.txt
+ * from vocab_path when given, else from the model's own vocabulary (an error
+ * for a model without one), lowercase (-1: the model's casing, uncased
+ * without a vocabulary) into tokenizer_config.json. */
 kz_status kz_transformer_export_hf(const kz_nn_model *m, const char *dir, const char *vocab_path,
                                    int lowercase, int overwrite);
+
+/* ---- predicting from raw text (tf_text.c) -------------------------------- */
+
+typedef struct kz_tf_text kz_tf_text;
+
+typedef struct kz_tf_text_options {
+  int max_answer_len; /* qa: the longest answer in tokens (default 30) */
+  int n_best;         /* qa: start and end candidates per window (default 20) */
+  int stride;         /* qa: context tokens two windows share (-1: 128), at most half a window */
+  int max_text_bytes; /* a longer text is refused (default 1 MiB) */
+} kz_tf_text_options;
+void kz_tf_text_options_default(kz_tf_text_options *o);
+
+/* A word of token_classification: the pieces from one without "##" up to
+ * the next such, i.e. a word of BERT's basic tokenizer. */
+typedef struct kz_tf_word {
+  int64_t start, end;           /* code points of the text, [start, end) */
+  int64_t byte_start, byte_end; /* the same in bytes */
+  int32_t label;                /* class index; -1 when truncation cut it off */
+  float prob;                   /* the label's probability */
+} kz_tf_word;
+
+/* One text's result; pointers stay valid until the next run or free. */
+typedef struct kz_tf_text_row {
+  int32_t truncated; /* tokens cut off (classification, token_classification, mlm) */
+  int32_t label;     /* classification: the most probable class */
+  const float *probs;
+  int32_t n_words; /* token_classification */
+  const kz_tf_word *words;
+  int has_answer;               /* qa: 0 only when no span fits max_answer_len */
+  int64_t start, end;           /* qa: the answer's code points in the context, [start, end) */
+  int64_t byte_start, byte_end; /* ... and bytes */
+  double score;                 /* qa: p(start) * p(end), each softmaxed over its window */
+  int32_t windows;              /* qa: windows the context was split into */
+  const float *embedding;       /* mlm: the L2-normalised mean of the last hidden states */
+} kz_tf_text_row;
+
+/* The model must carry a vocabulary (KZ_ERR_UNSUPPORTED naming the fix
+ * otherwise). The model stays the caller's and must outlive the handle. */
+kz_status kz_tf_text_open(kz_nn_model *m, const kz_tf_text_options *o, kz_tf_text **out);
+void kz_tf_text_free(kz_tf_text *t);
+const char *kz_tf_text_task(const kz_tf_text *t);
+/* The text inputs: qa question and context (the import's column names),
+ * token_classification "text", others the import's text column. */
+int kz_tf_text_input_count(const kz_tf_text *t);
+const char *kz_tf_text_input_name(const kz_tf_text *t, int i);
+int kz_tf_text_class_count(const kz_tf_text *t);
+const char *kz_tf_text_class_name(const kz_tf_text *t, int k);
+int64_t kz_tf_text_embedding_size(const kz_tf_text *t); /* mlm; 0 otherwise */
+int64_t kz_tf_text_max_tokens(const kz_tf_text *t);
+/* n texts: cells[r * inputs + i] (lens[...] bytes each, UTF-8). A missing,
+ * empty, overlong, NUL-holding or ill-formed text, or one with no tokens,
+ * fails the call with KZ_ERR_INVALID_ARG naming "row <row0 + r>" and the
+ * input. */
+kz_status kz_tf_text_run(kz_tf_text *t, int64_t n, int64_t row0, const char *const *cells,
+                         const size_t *lens, kz_tf_text_row *rows);
 
 #endif

@@ -26,8 +26,9 @@ static const char usage_text[] =
     "                   atomically (FILE.tmp, then renamed). Default: CSV on stdout\n"
     "  --max-len N      tokens per line, [CLS] and [SEP] included; longer lines are cut\n"
     "                   (default: the model's maximum length)\n"
-    "  --vocab FILE     the vocabulary of a .kzm model (a HF directory has its own)\n"
-    "  --cased          with --vocab: do not lowercase (default: uncased)\n"
+    "  --vocab FILE     replace the model's vocabulary (needed only for .kzm models trained\n"
+    "                   before model files kept theirs; a HF directory has its own)\n"
+    "  --cased          do not lowercase (default: the model's casing; with --vocab, uncased)\n"
     "  --no-normalize   write the mean-pooled vectors as they are\n"
     "  --batch N        lines per forward pass (default 32)\n"
     "  -h, --help       this text\n";
@@ -116,21 +117,28 @@ static kz_status run(const embed_args *a) {
     }
     kz_hf_bert_dir_free(&d);
   } else {
-    if (!a->vocab)
-      return kz_fail(KZ_ERR_INVALID_ARG,
-                     "%s: a .kzm model needs --vocab (the vocabulary its data set was "
-                     "imported with)",
-                     a->model);
     kz_nn_model *m = NULL;
     KZ_TRY(kz_nn_model_load(a->model, (kz_device){KZ_DEVICE_CPU, 0}, &m));
     st = kz_transformer_embedder_of(m, a->max_len, &emb);
-    kz_nn_base(m)->ops->destroy(m);
+    /* the model's own vocabulary and casing unless --vocab replaces them */
+    const char **tokens = NULL;
+    int32_t n_tokens = 0;
+    const int own = st == KZ_OK && !a->vocab && kz_transformer_vocab_sha256(m);
+    if (st == KZ_OK && !a->vocab && !own)
+      st = kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: the model holds no vocabulary (trained before data sets recorded "
+                   "theirs): give --vocab, the vocabulary its data set was imported with",
+                   a->model);
+    if (st == KZ_OK && own) st = kz_transformer_vocab_tokens(m, &tokens, &n_tokens);
     if (st == KZ_OK) {
-      wo.lowercase = !a->cased;
+      wo.lowercase = own && !a->cased ? kz_transformer_vocab_lowercase(m) : !a->cased;
       wo.max_len = (int)(a->max_len > 0 ? a->max_len : kz_transformer_max_len(emb));
       wo.pad = 0;
-      st = kz_wordpiece_load(a->vocab, &wo, &tok);
+      st = own ? kz_wordpiece_from_tokens(tokens, n_tokens, &wo, &tok)
+               : kz_wordpiece_load(a->vocab, &wo, &tok);
     }
+    free(tokens);
+    kz_nn_base(m)->ops->destroy(m);
   }
   lines in = {0};
   if (st == KZ_OK) st = read_lines(a->input, &in);

@@ -19,7 +19,16 @@ static void usage(FILE *out) {
           "  --data DIR             a data set directory, manifest.json or one shard\n"
           "  --split NAME           with --data: only that split's shards (train, valid)\n"
           "  --json                 one JSON object on stdout\n"
+          "  --adapter [NAME=]DIR   a LoRA adapter to load onto --model and merge (repeat for\n"
+          "                         several; --use NAME picks one), as kaizen predict\n"
+          "  --use NAME             which --adapter to evaluate\n"
           "  --quiet                no notes on stderr\n"
+          "  --max-answer-len N     qa: the longest answer in tokens (default 30)\n"
+          "  --qa-stride N          qa on text: context tokens two windows share\n\n"
+          "A qa transformer with --input (question, context and answer text columns, as\n"
+          "imported) reports text_exact_match and text_f1 on the answer text, normalised\n"
+          "as SQuAD's script does; with --data it reports them on the answer tokens\n"
+          "besides exact_match and span_f1 on token positions.\n"
           "%s",
           kz_cli_common_help);
 }

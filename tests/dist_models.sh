@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Data-parallel training of the transformer (MLM) and the TFT through the CLI
+# (docs/DISTRIBUTED.md): `mpirun -np 2` with batch_size b against one process
+# with 2b (MLM and book classification). Both models' batch losses are means over items that differ in
+# number between ranks (masked tokens, windows): the trainer weighs each
+# rank's mean by its share of the global batch's items (loss_items), and MLM
+# masks are keyed by the row's place in the global batch. Checks: train/loss
+# of every step within 1e-5 relative, and the final validation metric.
+# Dropout 0 (masks are drawn per rank). Needs ../shared/data (77 without).
+# usage: dist_models.sh KAIZEN SHARED_DATA_DIR VOCAB
+set -u
+kaizen="$1" data="$2" vocab="$3"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/dist_mpirun.sh"
+have_mpi || { echo "skipped: no mpirun"; exit 77; }
+[ -f "$data/austen.csv" ] && [ -f "$data/txhousing.csv" ] ||
+  { echo "skipped: austen.csv / txhousing.csv not in $data"; exit 77; }
+tmp=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+cd "$tmp" || exit 1
+
+awk 'NR == 1 || NR % 40 == 0' "$data/austen.csv" >austen.csv
+"$kaizen" data import --kind text --input austen.csv --out austen --text-column text \
+  --label book --vocab "$vocab" --cased --max-len 32 --valid-fraction 0.1 --seed 1 >/dev/null ||
+  { echo "FAIL: import austen"; exit 1; }
+"$kaizen" data import --kind timeseries --input "$data/txhousing.csv" --out tx --series-id city \
+  --time date --label sales --known year,month --valid-fraction 0.1 >/dev/null ||
+  { echo "FAIL: import txhousing"; exit 1; }
+
+mlm() { # NAME BATCH [TASK]
+  cat >"$1.yaml" <<EOT
+model: {type: transformer, task: ${3:-mlm}, layers: 2, hidden: 32, heads: 2, ffn: 64, dropout: 0, attention_dropout: 0}
+data: {train: austen}
+train: {lr: 0.002, weight_decay: 0.01, batch_size: $2, steps: 10, log_every: 1, eval_every: 10, seed: 5}
+output: {runs_dir: runs, experiment: $1, run_id: r}
+EOT
+}
+tft() { # NAME BATCH
+  cat >"$1.yaml" <<EOT
+model: {type: tft, hidden: 16, heads: 4, encoder_length: 24, horizon: 6, season: 12}
+data: {train: tx}
+train: {lr: 0.003, batch_size: $2, steps: 12, log_every: 1, clip_norm: 1.0, seed: 3}
+output: {runs_dir: runs, experiment: $1, run_id: r}
+EOT
+}
+loss_col() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train/loss") c = i; next }
+  $c != "" { print $1, $c }' "$1"; }
+same_curve() { # ONE TWO STEPS
+  loss_col "runs/$1/r/metrics.csv" >"$1.loss"
+  loss_col "runs/$2/r/metrics.csv" >"$2.loss"
+  [ "$(wc -l <"$1.loss")" = "$3" ] || fail "$1: $(wc -l <"$1.loss") steps logged"
+  paste -d' ' "$1.loss" "$2.loss" | awk '{ d = $2 - $4; if (d < 0) d = -d; r = d / ($2 < 0 ? -$2 : $2);
+    if ($1 != $3 || r > 1e-5) { bad++; print "step " $1 ": " $2 " vs " $4 " (rel " r ")" } }
+    END { exit bad > 0 }' >"$1.diff" || fail "$1 vs $2: loss curves differ: $(head -3 "$1.diff")"
+  echo "$1: last step $(tail -1 "$1.loss") vs $(tail -1 "$2.loss")"
+}
+final() { sed -n "s|.*$2=\([^ ]*\).*|\1|p" "$1"; }
+
+mlm mlm1 16
+mlm mlm2 8
+"$kaizen" train mlm1.yaml --quiet >mlm1.out 2>&1 || fail "mlm one process: $(cat mlm1.out)"
+mpirun_np 2 "$kaizen" train mlm2.yaml --quiet >mlm2.out 2>&1 || fail "mlm -np 2: $(tail -5 mlm2.out)"
+same_curve mlm1 mlm2 10
+a=$(final mlm1.out valid/logloss) b=$(final mlm2.out valid/logloss)
+awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-5 * a) }' ||
+  fail "mlm final valid/logloss $a vs $b"
+
+# classification: a mean over labelled rows
+mlm cls1 16 classification
+mlm cls2 8 classification
+"$kaizen" train cls1.yaml --quiet >cls1.out 2>&1 || fail "cls one process: $(cat cls1.out)"
+mpirun_np 2 "$kaizen" train cls2.yaml --quiet >cls2.out 2>&1 || fail "cls -np 2: $(tail -5 cls2.out)"
+same_curve cls1 cls2 10
+
+tft tft1 64
+tft tft2 32
+"$kaizen" train tft1.yaml --quiet >tft1.out 2>&1 || fail "tft one process: $(cat tft1.out)"
+mpirun_np 2 "$kaizen" train tft2.yaml --quiet >tft2.out 2>&1 || fail "tft -np 2: $(tail -5 tft2.out)"
+same_curve tft1 tft2 12
+a=$(final tft1.out valid/q_risk_p50) b=$(final tft2.out valid/q_risk_p50)
+awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-5 * a) }' ||
+  fail "tft final valid/q_risk_p50 $a vs $b"
+
+[ $fails -eq 0 ] && echo "dist_models: all ok"
+exit $((fails > 0))
