@@ -70,6 +70,34 @@ int main(void) {
   CHECK(kz_tf_span_f1(5, 8, 5, 8) == 1 && kz_tf_span_f1(5, 6, 7, 9) == 0);
   CHECK(kz_tf_span_f1(0, 0, 0, 0) == 1 && kz_tf_span_f1(0, 0, 3, 4) == 0 &&
         kz_tf_span_f1(3, 4, 0, 0) == 0);
+  {
+    /* QA decoding over [CLS] q q [SEP] c c c [SEP]: the best pair (1, 2) lies in the
+     * question, (6, 7) would end on the final [SEP]; the answer is the best span
+     * inside the context, (4, 5) */
+    const int32_t types[] = {0, 0, 0, 0, 1, 1, 1, 1};
+    const float s[] = {0, 9, 0, 0, 2, 1, 3, 0}, e[] = {0, 0, 9, 0, 0, 2, 0, 5};
+    int64_t bs, be;
+    kz_tf_best_span(s, e, types, 8, 30, &bs, &be);
+    CHECK(bs == 4 && be == 5);
+    /* without types only [CLS] and the final [SEP] are excluded */
+    kz_tf_best_span(s, e, NULL, 8, 30, &bs, &be);
+    CHECK(bs == 1 && be == 2);
+    /* end before start is never taken: (6, 5) would score 5 */
+    kz_tf_best_span(s, e, types, 8, 30, &bs, &be);
+    CHECK(!(bs == 6 && be == 5));
+    /* the maximum answer length: with 1 only single tokens, best s + e = (5, 5) or (6, 6) */
+    kz_tf_best_span(s, e, types, 8, 1, &bs, &be);
+    CHECK(bs == 5 && be == 5);
+    /* [CLS] beating every context span is "no answer", (0, 0) */
+    const float s0[] = {20, 9, 0, 0, 2, 1, 3, 0}, e0[] = {20, 0, 9, 0, 0, 2, 0, 5};
+    kz_tf_best_span(s0, e0, types, 8, 30, &bs, &be);
+    CHECK(bs == 0 && be == 0);
+    /* a row of length 8 padded to 10: positions past the length never count */
+    const int32_t tp[] = {0, 0, 0, 0, 1, 1, 1, 1, 0, 0};
+    const float sp[] = {0, 0, 0, 0, 1, 0, 0, 0, 50, 50}, ep[] = {0, 0, 0, 0, 1, 0, 0, 0, 50, 50};
+    kz_tf_best_span(sp, ep, tp, 8, 30, &bs, &be);
+    CHECK(bs == 4 && be == 4);
+  }
   /* SQuAD's answer-text scores: normalisation, then exact match and word F1 */
 #define EM(a, b) kz_tf_text_em(a, strlen(a), b, strlen(b))
 #define F1(a, b) kz_tf_text_f1(a, strlen(a), b, strlen(b))

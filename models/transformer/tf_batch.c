@@ -210,8 +210,8 @@ static int64_t argmax(const float *z, int64_t n) {
   return best;
 }
 
-/* QA span decoding: the best start <= end < start + 30 (HF's
- * max_answer_length) inside the row's length, by start + end logit. */
+/* QA span decoding (kz_tf_best_span): answers of at most 30 tokens (HF's
+ * max_answer_length) inside the context. */
 enum { TF_QA_MAX_ANSWER = 30 };
 /* One chunk of B rows from r0 through the forward pass with the evaluation
  * masking (no backward), as evaluation and prediction both need it: the host
@@ -230,14 +230,6 @@ static kz_status forward_chunk(kz_tf *m, const kz_shard_batch *b, int64_t r0, in
   if (st == KZ_OK) st = kz_tf_logits_host(m, buf, z);
   if (st != KZ_OK) host_free(h);
   return st;
-}
-
-static void best_span(const float *s, const float *e, int64_t len, int64_t *bs, int64_t *be) {
-  double best = -INFINITY;
-  *bs = *be = 0;
-  for (int64_t i = 0; i < len; i++)
-    for (int64_t j = i; j < len && j < i + TF_QA_MAX_ANSWER; j++)
-      if ((double)s[i] + e[j] > best) best = (double)s[i] + e[j], *bs = i, *be = j;
 }
 
 kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_eval *acc) {
@@ -319,7 +311,8 @@ kz_status kz_tf_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_ev
       for (int64_t r = 0; r < B; r++) {
         if (h.lab[r] < 0 || h.lab[r] >= T || h.lab2[r] < 0 || h.lab2[r] >= T) continue;
         int64_t bs, be;
-        best_span(z + r * T, z + (B + r) * T, h.lengths[r], &bs, &be);
+        kz_tf_best_span(z + r * T, z + (B + r) * T, h.types ? h.types + r * T : NULL, h.lengths[r],
+                        TF_QA_MAX_ANSWER, &bs, &be);
         acc->sum[KZ_METRIC_LOGLOSS] += 0.5 * ((double)items[r] + items[B + r]);
         acc->sum[KZ_METRIC_ACCURACY] += bs == h.lab[r] && be == h.lab2[r];
         m->qa_f1 += kz_tf_span_f1(bs, be, h.lab[r], h.lab2[r]);
@@ -468,7 +461,8 @@ kz_status kz_tf_predict_batch(kz_nn_model *model, const kz_shard_batch *b, float
     case TF_QA:
       for (int64_t r = 0; r < B; r++) {
         int64_t bs, be;
-        best_span(z + r * T, z + (B + r) * T, h.lengths[r], &bs, &be);
+        kz_tf_best_span(z + r * T, z + (B + r) * T, h.types ? h.types + r * T : NULL, h.lengths[r],
+                        TF_QA_MAX_ANSWER, &bs, &be);
         o[r * 2] = (float)bs, o[r * 2 + 1] = (float)be;
       }
       break;

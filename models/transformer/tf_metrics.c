@@ -94,6 +94,21 @@ double kz_tf_span_f1(int64_t ps, int64_t pe, int64_t gs, int64_t ge) {
   return 2 * p * r / (p + r);
 }
 
+void kz_tf_best_span(const float *s, const float *e, const int32_t *types, int64_t len,
+                     int64_t max_answer, int64_t *bs, int64_t *be) {
+  double best = len > 0 ? (double)s[0] + e[0] : 0;
+  *bs = *be = 0;
+  /* spans over the question or [SEP] are not answers: the question names the
+   * people of the context, so a start there is a real (and seen) mistake */
+  for (int64_t i = 1; i < len - 1; i++) {
+    if (types && types[i] != 1) continue;
+    for (int64_t j = i; j < len - 1 && j < i + max_answer; j++) {
+      if (types && types[j] != 1) break;
+      if ((double)s[i] + e[j] > best) best = (double)s[i] + e[j], *bs = i, *be = j;
+    }
+  }
+}
+
 /* ---- answer text (SQuAD's normalisation) ----------------------------------- */
 
 typedef struct norm_words {

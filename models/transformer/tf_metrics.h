@@ -28,6 +28,16 @@ double kz_tf_f1(int64_t tp, int64_t fp, int64_t fn);
  * scores 1 only against (0, 0). */
 double kz_tf_span_f1(int64_t ps, int64_t pe, int64_t gs, int64_t ge);
 
+/* QA: the answer span of one row of start and end logits s, e over its len
+ * tokens ([CLS] question [SEP] context [SEP]): the best s[i] + e[j] over the
+ * spans i <= j < i + max_answer that lie inside the context (token type 1,
+ * the final [SEP] excluded), as Hugging Face's question-answering
+ * post-processing, or (0, 0), "no answer", when [CLS]'s s[0] + e[0] beats
+ * them all. Without types (NULL) every position but [CLS] and the final
+ * [SEP] counts as context. */
+void kz_tf_best_span(const float *s, const float *e, const int32_t *types, int64_t len,
+                     int64_t max_answer, int64_t *bs, int64_t *be);
+
 /* QA on answer text, as SQuAD's evaluation script scores it: both strings
  * normalised (lower-cased, ASCII punctuation removed, the articles a / an /
  * the dropped, whitespace collapsed), then exact match (0 or 1) and the F1
