@@ -289,6 +289,12 @@ bad = [
 for body, want in bad:
     st, j = call("/v2/models/cls/infer", body)
     assert st == 400 and want in j["error"], (st, j, want)
+# ... and none of them counts as a failure of the model itself
+with urllib.request.urlopen(f"{base}/metrics") as r:
+    metrics = r.read().decode()
+backend = [l for l in metrics.splitlines()
+           if l.startswith('nv_inference_request_failure{model="cls"') and 'reason="BACKEND"' in l]
+assert backend and backend[0].endswith(" 0"), backend
 st, j = call("/v2/models/qa/infer", {"inputs": [texts("question", ["Who?"])]})
 assert st == 400 and "missing input 'context'" in j["error"], j
 raw = b'{"inputs":[{"name":"text","datatype":"BYTES","shape":[1],"data":["a \xff b"]}]}'

@@ -113,6 +113,16 @@ kz_status kz_serve_text_check(const kz_serve_model *m, const char *input, int64_
   if (bad != len)
     return kz_fail(KZ_ERR_INVALID_ARG, "input '%s': element %lld is not valid UTF-8 (byte %zu)",
                    input, (long long)row, bad);
+  /* caught here, before the queue, so that a client's blank text is a bad
+   * request and not a backend failure in /metrics; whitespace beyond ASCII
+   * is still caught by the tokenizer on the worker */
+  size_t k = 0;
+  while (k < len && ((unsigned char)v[k] <= 0x20 || v[k] == 0x7f)) ++k;
+  if (k == len)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "input '%s': element %lld has no tokens (only whitespace or control "
+                   "characters)",
+                   input, (long long)row);
   return KZ_OK;
 }
 
