@@ -310,6 +310,23 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
 }
 
 /* Dictionaries of the series id and the static categoricals. */
+/* The category count and names of column `name` of schema field `field`
+ * (static, observed or known categoricals), copied into the model. */
+static kz_status category_names(const kz_schema *s, const char *field, const char *name,
+                                const char *what, int32_t *card, char ***names) {
+  const int f = kz_schema_field_index(s, field);
+  const kz_column *col = NULL;
+  for (int j = 0; f >= 0 && j < s->fields[f].n_columns; j++)
+    if (!strcmp(s->fields[f].columns[j].name, name)) col = &s->fields[f].columns[j];
+  if (!col) return kz_fail(KZ_ERR_INTERNAL, "tft: %s column %s", what, name);
+  *card = col->n_categories;
+  *names = calloc((size_t)(col->n_categories > 0 ? col->n_categories : 1), sizeof(char *));
+  if (!*names) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
+  for (int32_t j = 0; j < col->n_categories; j++)
+    if (!((*names)[j] = dup_str(col->categories[j]))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
+  return KZ_OK;
+}
+
 static kz_status read_dictionaries(kz_tft_model *m, const kz_schema *s) {
   const int f = kz_schema_field_index(s, "series_id");
   const kz_column *c = &s->fields[f].columns[0];
@@ -320,34 +337,12 @@ static kz_status read_dictionaries(kz_tft_model *m, const kz_schema *s) {
   for (int32_t i = 0; i < m->n_series; i++)
     if (!(m->series_names[i] = dup_str(c->categories[i])))
       return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
-  const int fc = kz_schema_field_index(s, "static_cat");
-  for (int i = 0; i < m->n_scat; i++) {
-    const kz_column *col = NULL;
-    for (int j = 0; fc >= 0 && j < s->fields[fc].n_columns; j++)
-      if (!strcmp(s->fields[fc].columns[j].name, m->scat[i])) col = &s->fields[fc].columns[j];
-    if (!col) return kz_fail(KZ_ERR_INTERNAL, "tft: static column %s", m->scat[i]);
-    m->scat_card[i] = col->n_categories;
-    m->scat_names[i] =
-        calloc((size_t)(col->n_categories > 0 ? col->n_categories : 1), sizeof(char *));
-    if (!m->scat_names[i]) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
-    for (int32_t j = 0; j < col->n_categories; j++)
-      if (!(m->scat_names[i][j] = dup_str(col->categories[j])))
-        return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
-  }
-  for (int i = 0; i < m->n_ocat + m->n_kcat; i++) {
-    const int f2 = kz_schema_field_index(s, i < m->n_ocat ? "observed_cat" : "known_cat");
-    const kz_column *col = NULL;
-    for (int j = 0; f2 >= 0 && j < s->fields[f2].n_columns; j++)
-      if (!strcmp(s->fields[f2].columns[j].name, m->tvc[i])) col = &s->fields[f2].columns[j];
-    if (!col) return kz_fail(KZ_ERR_INTERNAL, "tft: categorical column %s", m->tvc[i]);
-    m->tvc_card[i] = col->n_categories;
-    m->tvc_names[i] =
-        calloc((size_t)(col->n_categories > 0 ? col->n_categories : 1), sizeof(char *));
-    if (!m->tvc_names[i]) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
-    for (int32_t j = 0; j < col->n_categories; j++)
-      if (!(m->tvc_names[i][j] = dup_str(col->categories[j])))
-        return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft");
-  }
+  for (int i = 0; i < m->n_scat; i++)
+    KZ_TRY(
+        category_names(s, "static_cat", m->scat[i], "static", &m->scat_card[i], &m->scat_names[i]));
+  for (int i = 0; i < m->n_ocat + m->n_kcat; i++)
+    KZ_TRY(category_names(s, i < m->n_ocat ? "observed_cat" : "known_cat", m->tvc[i], "categorical",
+                          &m->tvc_card[i], &m->tvc_names[i]));
   return KZ_OK;
 }
 
