@@ -15,9 +15,9 @@
 #include "data/shard/reader.h"
 #include "engine/train/job.h"
 #include "kernels/core/error.h"
+#include "models/adapters.h"
 #include "models/gbdt/booster_gpu.h"
 #include "models/gbdt/gbdt_json.h"
-#include "models/adapters.h"
 
 enum { CHUNK = 1024 };
 /* Neural models always run on blocks of this many rows (the tail padded):

@@ -35,9 +35,9 @@
 #include "kernels/core/backend.h"
 #include "kernels/core/error.h"
 #include "kernels/core/splitmix64.h"
+#include "models/adapters.h"
 #include "models/io/hf_bert.h"
 #include "models/nn_model.h"
-#include "models/adapters.h"
 #include "models/transformer/transformer.h"
 
 enum { MAX_ROLLBACKS = 20 };

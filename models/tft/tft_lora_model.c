@@ -121,7 +121,7 @@ static kz_status from_base(kz_nn_model *model, const kz_nn_model *src, char *not
   kz_status st = ja && jb ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft lora");
   if (st == KZ_OK && !json_equal(ja, jb))
     st = kz_fail(KZ_ERR_INVALID_ARG,
-                 "its %s differ from this LoRA job's (model section and data set): the adapters "
+                 "its %s differs from this LoRA job's (model section and data set): the adapters "
                  "adapt a base on data of the same layout (columns, categories, series, sizes)",
                  first_difference(ja, jb));
   json_decref(ja);

@@ -215,11 +215,11 @@ static int adapter_group(const char *name) {
   static const struct {
     const char *tail;
     int group;
-  } map[] = {{".fc1", KZ_TFT_LORA_GRN_FC1}, {".fc2", KZ_TFT_LORA_GRN_FC2},
-             {".ctx", KZ_TFT_LORA_GRN_CTX}, {".skip", KZ_TFT_LORA_GRN_SKIP},
-             {".gate", KZ_TFT_LORA_GLU},    {".wx", KZ_TFT_LORA_LSTM_IH},
-             {".wh", KZ_TFT_LORA_LSTM_HH},  {"attn.wq", KZ_TFT_LORA_QUERY},
-             {"attn.wk", KZ_TFT_LORA_KEY},  {"attn.wv", KZ_TFT_LORA_VALUE},
+  } map[] = {{".fc1", KZ_TFT_LORA_GRN_FC1},    {".fc2", KZ_TFT_LORA_GRN_FC2},
+             {".ctx", KZ_TFT_LORA_GRN_CTX},    {".skip", KZ_TFT_LORA_GRN_SKIP},
+             {".gate", KZ_TFT_LORA_GLU},       {".wx", KZ_TFT_LORA_LSTM_IH},
+             {".wh", KZ_TFT_LORA_LSTM_HH},     {"attn.wq", KZ_TFT_LORA_QUERY},
+             {"attn.wk", KZ_TFT_LORA_KEY},     {"attn.wv", KZ_TFT_LORA_VALUE},
              {"attn.wo", KZ_TFT_LORA_ATTN_OUT}};
   if (!strcmp(mod, "head")) return KZ_TFT_LORA_HEAD;
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -343,9 +343,9 @@ kz_status kz_tft_lora_import_peft(const kz_nn_model *base, const char *dir, kz_n
     buf = nb;
     st = kz_safetensors_read_f32(sf, i, buf, t->numel);
     if (st == KZ_OK)
-      st = kz_copy_to_device(kz_tft_net_stream(a->net),
-                             (float *)a->base.params.data + nm->offset[j], buf,
-                             (size_t)t->numel * sizeof(float));
+      st =
+          kz_copy_to_device(kz_tft_net_stream(a->net), (float *)a->base.params.data + nm->offset[j],
+                            buf, (size_t)t->numel * sizeof(float));
     seen[j] = 1;
     loaded += st == KZ_OK;
   }

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "kernels/core/error.h"
-#include "models/nn_model.h"
 #include "models/adapters.h"
+#include "models/nn_model.h"
 #include "models/transformer/transformer.h"
 #include "tools/kaizen/commands.h"
 
