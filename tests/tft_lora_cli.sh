@@ -54,7 +54,7 @@ job() {
     echo "  experiment: $exp"
   } >"$file"
 }
-run() { ls -d "$tmp/runs/$1"/*/ 2>/dev/null | head -1; }
+run() { ls -d "$tmp/runs/$1"/*/ 2>/dev/null | grep -v /a2/ | head -1; }
 metric() { awk -v n="$1" '$1 == n { print $2 }'; }
 
 job "$tmp/base.yaml" base 3 40
@@ -86,6 +86,14 @@ grep -q '"peft_type": "LORA"' "$cfg" && grep -q '"vp.var0.fc1"' "$cfg" && grep -
 head -c 40000 "$a/adapter/adapter_model.safetensors" | grep -aq 'base_model.model.attn.wq.lora_A.weight' &&
   head -c 40000 "$a/adapter/adapter_model.safetensors" | grep -aq 'kaizen_base_fingerprint' ||
   fail "adapter_model.safetensors: keys"
+
+# stopped at step 4 and resumed: the same model (the checkpoint's optimizer
+# state covers the trained ranges only)
+"$kaizen" train "$tmp/a.yaml" --quiet --set output.run_id=a2 --set train.steps=4 \
+  --set output.checkpoint_every=2 >/dev/null 2>&1 || fail "short lora run"
+"$kaizen" train "$tmp/a.yaml" --quiet --set output.run_id=a2 --set output.checkpoint_every=2 \
+  --resume --allow-changes >"$tmp/a2.out" 2>&1 || fail "lora resume: $(cat "$tmp/a2.out")"
+cmp -s "$a/model.kzm" "$tmp/runs/a/a2/model.kzm" || fail "resumed lora run: model.kzm differs"
 
 # the run's model and base + adapter forecast the same; the base alone does not
 "$kaizen" predict --model "$a/model.kzm" --data "$tmp/tx" --out "$tmp/p_run.csv" 2>/dev/null ||
