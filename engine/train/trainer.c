@@ -35,9 +35,9 @@
 #include "kernels/core/backend.h"
 #include "kernels/core/error.h"
 #include "kernels/core/splitmix64.h"
+#include "models/adapters.h"
 #include "models/io/hf_bert.h"
 #include "models/nn_model.h"
-#include "models/transformer/lora.h"
 #include "models/transformer/transformer.h"
 
 enum { MAX_ROLLBACKS = 20 };
@@ -817,10 +817,9 @@ static kz_status finish(trainer *t) {
     KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "model.kzm", path, sizeof path)));
   /* a LoRA run also leaves its adapter alone, in PEFT's layout, with the
    * base's fingerprint (docs/MODELS.md, "LoRA adapters") */
-  if (t->run && kz_transformer_has_lora(t->model))
-    KZ_TRY(kz_transformer_lora_export_peft(t->model,
-                                           kz_run_path(t->run, "adapter", path, sizeof path),
-                                           t->c.init_from ? t->c.init_from : "", 1));
+  if (t->run && kz_adapters_has(t->model))
+    KZ_TRY(kz_adapters_export_peft(t->model, kz_run_path(t->run, "adapter", path, sizeof path),
+                                   t->c.init_from ? t->c.init_from : "", 1));
   if (t->valid && !t->have_last) {
     KZ_TRY(evaluate(t, &t->last));
     t->have_last = 1;
@@ -960,7 +959,7 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   KZ_TRY(
       kz_optim_init(&t->opt, &t->c.optim, t->device, t->zero ? zn : kz_nn_trainable_count(t->mb)));
   KZ_TRY(kz_optim_reset(&t->opt, t->s));
-  if (kz_transformer_has_lora(t->model) && !(t->cli && t->cli->quiet)) {
+  if (kz_adapters_has(t->model) && !(t->cli && t->cli->quiet)) {
     const int64_t tc = kz_nn_trainable_count(t->mb);
     fprintf(stderr,
             "kaizen: LoRA: %lld of %lld parameters trainable (%.3f%%); optimizer state %.3f MiB "

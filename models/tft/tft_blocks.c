@@ -6,6 +6,7 @@
 
 #include "kernels/core/error.h"
 #include "kernels/ops.h"
+#include "models/tft/tft_lora.h"
 
 #define LN_EPS 1e-5f /* torch.nn.LayerNorm's default */
 
@@ -27,7 +28,8 @@ kz_tensor kz_tft_rows(const kz_tensor *t, int64_t r0, int64_t n) {
 kz_status kz_tft_linear(kz_stream *s, const kz_tensor *x, const kz_tft_param *w,
                         const kz_tft_param *b, kz_tensor *y) {
   KZ_TRY(kz_op_matmul(s, x, &w->p, y, false, true, 1.0f, 0.0f));
-  return kz_op_bias_add(s, y, &b->p, y);
+  KZ_TRY(kz_op_bias_add(s, y, &b->p, y));
+  return kz_tft_lora_fwd(s, x, w, y); /* the weight's LoRA adapter, if any */
 }
 
 kz_status kz_tft_linear_bwd(kz_stream *s, const kz_tensor *x, const kz_tft_param *w,
@@ -35,7 +37,7 @@ kz_status kz_tft_linear_bwd(kz_stream *s, const kz_tensor *x, const kz_tft_param
   KZ_TRY(kz_op_matmul(s, dy, x, (kz_tensor *)&w->g, true, false, 1.0f, 1.0f));
   KZ_TRY(kz_op_bias_add_bwd(s, dy, (kz_tensor *)&b->g, true));
   if (dx) KZ_TRY(kz_op_matmul(s, dy, &w->p, dx, false, false, 1.0f, 1.0f));
-  return KZ_OK;
+  return kz_tft_lora_bwd(s, x, w, dy, dx);
 }
 
 static kz_status zero(kz_stream *s, kz_tensor *t) {
@@ -106,6 +108,7 @@ kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, 
   KZ_TRY(kz_tft_linear(s, a, &g->fc1_w, &g->fc1_b, &x->z1));
   if (g->ctx > 0) {
     KZ_TRY(kz_op_matmul(s, c, &g->ctx_w.p, &x->cproj, false, true, 1.0f, 0.0f));
+    KZ_TRY(kz_tft_lora_fwd(s, c, &g->ctx_w, &x->cproj));
     kz_tensor z = per_step(&x->z1, x->B), cp = flat(&x->cproj);
     KZ_TRY(kz_op_bias_add(s, &z, &cp, &z));
   }
@@ -152,6 +155,7 @@ kz_status kz_tft_grn_bwd(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x, 
     KZ_TRY(kz_op_bias_add_bwd(s, &dz, &dcp, false));
     KZ_TRY(kz_op_matmul(s, &x->dcproj, &x->c, (kz_tensor *)&g->ctx_w.g, true, false, 1.0f, 1.0f));
     if (dc) KZ_TRY(kz_op_matmul(s, &x->dcproj, &g->ctx_w.p, dc, false, false, 1.0f, 1.0f));
+    KZ_TRY(kz_tft_lora_bwd(s, &x->c, &g->ctx_w, &x->dcproj, dc));
   }
   return KZ_OK;
 }
