@@ -58,14 +58,15 @@ kz_status kz_server_model_metadata(kz_server *s, const char *name, int64_t versi
     return kz_fail(KZ_ERR_NOT_FOUND, "model '%s' is not loaded", name);
   }
   /* everything read below is fixed once the model is loaded */
-  json_t *inputs = json_array(), *outputs = json_array();
-  for (int k = 0; k < m->n_feat; ++k) {
+  json_t *inputs = json_array(), *outputs = json_array(), *tft = json_object();
+  if (m->tft) kz_serve_tft_metadata(m, inputs, outputs, tft);
+  for (int k = 0; !m->tft && k < m->n_feat; ++k) {
     json_t *t = tensor(m->feat_names[k], m->feat_type[k]);
     json_t *cats = m->feat_categorical[k] ? categories(m, m->feat_names[k]) : NULL;
     if (t && cats) json_object_set_new(t, "parameters", json_pack("{s:o}", "categories", cats));
     json_array_append_new(inputs, t);
   }
-  for (int k = 0; k < m->n_out; ++k) {
+  for (int k = 0; !m->tft && k < m->n_out; ++k) {
     if (!m->text) {
       json_array_append_new(outputs, tensor(m->out_names[k], KZ_TYPE_FP64));
       continue;
@@ -95,6 +96,9 @@ kz_status kz_server_model_metadata(kz_server *s, const char *name, int64_t versi
       "parameters", "max_batch_size", (json_int_t)m->batching.max_batch_size, "dynamic_batching",
       m->batching.dynamic, "max_queue_delay_us", (json_int_t)m->batching.max_queue_delay_us,
       "max_queue_size", (json_int_t)m->batching.max_queue_size);
+  /* a TFT's window (encoder_length, horizon, quantiles, time_step) */
+  json_object_update(json_object_get(j, "parameters"), tft);
+  json_decref(tft);
   pthread_mutex_unlock(&s->mu);
   return dump(j, json);
 }

@@ -61,6 +61,7 @@ void kz_serve_job_free(kz_serve_job *job) {
   if (!job) return;
   kz_infer_response_free(job->resp);
   free(job->cells), free(job->text), free(job->want);
+  kz_serve_tft_req_free(job->tft);
   free(job);
 }
 
@@ -283,9 +284,9 @@ kz_status kz_serve_job_new(const kz_serve_model *m, const kz_infer_request *r, i
   }
   job->t_submit = t_submit;
   if (r->timeout_us > 0) job->deadline = t_submit + r->timeout_us;
-  kz_status st = match_inputs(m, r, slot, &job->rows);
+  kz_status st = m->tft ? kz_serve_tft_parse(m, r, job) : match_inputs(m, r, slot, &job->rows);
   if (st == KZ_OK) st = pick_outputs(m, r, job);
-  if (st == KZ_OK) st = convert(m, r, slot, job);
+  if (st == KZ_OK && !m->tft) st = convert(m, r, slot, job);
   if (st == KZ_OK && !(job->resp = kz_serve_response_new(m->name, m->version, r->id)))
     st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   free(slot);

@@ -50,6 +50,7 @@ typedef struct kz_serve_job {
   kz_infer_callback callback;
   void *user;
   int64_t t_submit, t_enqueue, deadline; /* monotonic us; deadline 0: none */
+  struct kz_serve_tft_req *tft;          /* a TFT request's series (tft_model.c); rows: series */
 } kz_serve_job;
 
 typedef struct kz_serve_metrics {
@@ -61,6 +62,8 @@ typedef struct kz_serve_metrics {
 } kz_serve_metrics;
 
 struct kz_tf_text;
+typedef struct kz_serve_tft kz_serve_tft;
+typedef struct kz_serve_tft_req kz_serve_tft_req;
 
 typedef struct kz_serve_model {
   char name[KZ_SERVE_NAME_MAX + 1];
@@ -81,6 +84,9 @@ typedef struct kz_serve_model {
   struct kz_tf_text *text;
   kz_datatype *out_type; /* per output: FP64, INT64 or BYTES */
   int64_t *out_cols;     /* per output: 0 [rows]; > 0 [rows, cols]; -1 [rows, words] */
+  /* the TFT: series histories in, quantile forecasts out (tft_model.c); NULL
+   * for the other families */
+  struct kz_serve_tft *tft;
 
   pthread_mutex_t mu; /* guards everything below */
   pthread_cond_t wake;
@@ -125,6 +131,27 @@ kz_status kz_serve_text_run(kz_serve_model *m, int64_t rows, const char *const *
 kz_status kz_serve_text_finish(const kz_serve_model *m, const kz_serve_text_out *res, int64_t at,
                                const kz_serve_job *job);
 void kz_serve_text_out_free(kz_serve_text_out *res);
+/* tft_model.c: a TFT's inputs (the columns of its timeseries schema, one
+ * row per history step, plus optional future known values) and outputs
+ * (series, time and one [series, horizon] tensor per quantile). A request's
+ * series are parsed and checked on the caller's thread (kz_serve_tft_parse
+ * sets job->tft and job->rows, the series count); the worker runs the
+ * series of a batch's jobs as one batch of windows. */
+kz_status kz_serve_tft_plan(kz_serve_model *m);
+void kz_serve_tft_free(kz_serve_model *m);
+kz_status kz_serve_tft_parse(const kz_serve_model *m, const kz_infer_request *r, kz_serve_job *job);
+void kz_serve_tft_req_free(struct kz_serve_tft_req *q);
+typedef struct kz_serve_tft_out kz_serve_tft_out;
+/* The forecasts of the live jobs (status OK) of jobs[0..n), in order. */
+kz_status kz_serve_tft_run(kz_serve_model *m, kz_serve_job *const *jobs, int n,
+                           kz_serve_tft_out **out);
+/* the series [at, at + job->rows) of the run into job->resp */
+kz_status kz_serve_tft_finish(const kz_serve_model *m, const kz_serve_tft_out *res, int64_t at,
+                              const kz_serve_job *job);
+void kz_serve_tft_out_free(kz_serve_tft_out *res);
+int64_t kz_serve_tft_unseen(const kz_serve_model *m);
+/* metadata.c's inputs, outputs and parameters of a TFT (json_t *). */
+void kz_serve_tft_metadata(const kz_serve_model *m, void *inputs, void *outputs, void *params);
 /* The response's outputs: n of them, names copied, data NULL (to fill). */
 kz_status kz_serve_response_outputs(kz_infer_response *r, int n);
 
