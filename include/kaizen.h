@@ -204,7 +204,10 @@ void kz_string_free(char *s);
  * Tabular models take one input per feature column, named after it: numeric
  * columns as FP32/FP64/INT32/INT64 (or BYTES holding numbers as text),
  * categorical columns as BYTES category strings; values are mapped exactly
- * as `kaizen predict --input` maps a file's cells. */
+ * as `kaizen predict --input` maps a file's cells. A TFT takes its series'
+ * history as rows (one input per column of its import: series id, time,
+ * target, covariates) and optional "future:<known column>" inputs of shape
+ * [series, horizon] (docs/SERVING.md, "Forecasting models (TFT)"). */
 typedef struct kz_infer_request {
   const char *model;
   int64_t version; /* 0: the highest loaded */
@@ -243,7 +246,8 @@ const char *kz_infer_response_id(const kz_infer_response *r); /* "" when none */
 int kz_infer_response_output_count(const kz_infer_response *r);
 /* Output k: FP64 [rows] for the tabular families; a transformer's also
  * BYTES (const char *const *, NULL entries for padding), INT64 and
- * [rows, cols] (docs/SERVING.md). data lives as long as the response. */
+ * [rows, cols]; a TFT's series BYTES [series], time and one per quantile
+ * FP64 [series, horizon] (docs/SERVING.md). data lives as long as the response. */
 kz_status kz_infer_response_output(const kz_infer_response *r, int k, kz_infer_tensor *out);
 /* Microseconds: waiting in the queue, the model run (the whole batch), in all. */
 void kz_infer_response_timings(const kz_infer_response *r, int64_t *queue_us, int64_t *compute_us,
