@@ -14,8 +14,9 @@
 #   - dynamic batching across requests; outputs selection; metadata;
 #   - bad requests (short history, missing column, wrong datatype, a value
 #     that is not a number, times out of order, future values of the wrong
-#     size, unknown input, unknown model) get 400/404 with a message naming
-#     the series or column, the server keeps serving, /metrics counts them;
+#     size, numbers for a model that reads dates, unknown input, unknown
+#     model) get 400/404 with a message naming the series or column, the
+#     server keeps serving, /metrics counts them;
 #   - the in-process C API (test_serve_tft) gives the same numbers;
 #   - SIGTERM: exit 0.
 # usage: serve_tft.sh KAIZEN SHARED_DATA_DIR TMP TEST_SERVE_TFT
@@ -301,6 +302,9 @@ bad = [
     ("future size", "/v2/models/promo/infer",
      {"columns": dict(columns(prow, promo_cols), **{"future:promo": ["on"] * 5})}, 400,
      "input 'future:promo': 5 values"),
+    ("numbers for dates", "/v2/models/promo/infer",
+     {"columns": dict(columns(prow, promo_cols), day=list(range(len(prow))))}, 400,
+     "input 'day': row 0: '0' is a number; the model reads calendar features from dates"),
     ("unknown input", "/v2/models/tx/infer", {"inputs": inputs + [tensor("nope", "FP32", [1.0])]},
      400, "has no input 'nope'"),
     ("unknown model", "/v2/models/nope/infer", {"columns": short}, 404, "not loaded"),
@@ -323,7 +327,7 @@ check(metric("nv_inference_request_success", "tx") == tx_ok,
 other = ',reason="OTHER"'
 check(metric("nv_inference_request_failure", "tx", other) == 6,
       f"tx failures: {metric('nv_inference_request_failure', 'tx', other)}, expected 6")
-check(metric("nv_inference_request_failure", "promo", ',reason="OTHER"') == 1, "promo failures")
+check(metric("nv_inference_request_failure", "promo", other) == 2, "promo failures")
 check(metric("nv_inference_request_failure", "tx", ',reason="BACKEND"') == 0, "backend failures")
 
 if problems:

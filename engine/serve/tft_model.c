@@ -212,6 +212,8 @@ typedef struct parse_ctx {
   int64_t rows; /* history rows */
   int32_t *row_series;
   int64_t unseen;
+  int time_format; /* the first row's (kz_time_format); -1 before it */
+  int64_t time_row;
 } parse_ctx;
 
 static kz_status check_tensor(const parse_ctx *c, int k, const kz_infer_tensor *t) {
@@ -370,7 +372,7 @@ static kz_status alloc_series(const kz_tft_model *tm, kz_tft_series *s, int64_t 
   return KZ_OK;
 }
 
-static kz_status parse_time(const parse_ctx *c, int k, int64_t row, const char *v, double *t) {
+static kz_status parse_time(parse_ctx *c, int k, int64_t row, const char *v, double *t) {
   const char *why = NULL, *name = c->m->feat_names[k];
   if (!v || kz_is_missing(v, strlen(v)))
     return kz_fail(KZ_ERR_INVALID_ARG, "input '%s': row %lld: the time is missing", name,
@@ -381,11 +383,25 @@ static kz_status parse_time(const parse_ctx *c, int k, int64_t row, const char *
                    "input '%s': row %lld: '%.40s' is not a time (a number, a date YYYY-MM-DD or "
                    "a datetime)%s%s",
                    name, (long long)row, v, why ? ": " : "", why ? why : "");
-  const char *tf = c->m->tft->time_format;
-  if (tf && strcmp(tf, kz_time_format_name((kz_time_format)f)))
+  /* one format per request, as import wants one per file; the model file
+   * does not record which (its schema may), but calendar features were
+   * only ever trained on dates or datetimes */
+  const char *tf = c->m->tft->time_format, *fn = kz_time_format_name((kz_time_format)f);
+  if (tf && strcmp(tf, fn))
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "input '%s': row %lld: '%.40s' is a %s; the model's times are %ss", name,
-                   (long long)row, v, kz_time_format_name((kz_time_format)f), tf);
+                   (long long)row, v, fn, tf);
+  if (c->tm->n_cal > 0 && f == KZ_TIME_NUMBER)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "input '%s': row %lld: '%.40s' is a number; the model reads calendar features "
+                   "from dates or datetimes",
+                   name, (long long)row, v);
+  if (c->time_format >= 0 && f != c->time_format)
+    return kz_fail(KZ_ERR_INVALID_ARG,
+                   "input '%s': row %lld: '%.40s' is a %s, but row %lld is a %s; send one format",
+                   name, (long long)row, v, fn, (long long)c->time_row,
+                   kz_time_format_name((kz_time_format)c->time_format));
+  if (c->time_format < 0) c->time_format = f, c->time_row = row;
   return KZ_OK;
 }
 
@@ -514,7 +530,7 @@ static kz_status build(parse_ctx *c, kz_serve_tft_req *q) {
 
 kz_status kz_serve_tft_parse(const kz_serve_model *m, const kz_infer_request *r,
                              kz_serve_job *job) {
-  parse_ctx c = {.m = m, .tm = m->tft->tm, .r = r};
+  parse_ctx c = {.m = m, .tm = m->tft->tm, .r = r, .time_format = -1};
   kz_serve_tft_req *q = calloc(1, sizeof *q);
   c.slot = malloc(sizeof(int) * (size_t)m->n_feat);
   if (!q || !c.slot) {
