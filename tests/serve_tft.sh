@@ -11,6 +11,8 @@
 #     forecast as predict forecasts it from an imported file (global scaling);
 #   - future known values: carried forward by default (as predict), given
 #     explicitly they change the forecast;
+#   - the interpretation outputs (variable-selection weights, attention),
+#     asked for by name, equal predict's F.interpret.json;
 #   - dynamic batching across requests; outputs selection; metadata;
 #   - bad requests (short history, missing column, wrong datatype, a value
 #     that is not a number, times out of order, future values of the wrong
@@ -174,7 +176,10 @@ check(ins["city"]["parameters"]["role"] == "series" and ins["city"]["parameters"
 check(ins["future:year"]["shape"] == [-1, 6] and ins["future:year"]["parameters"]["optional"],
       f"metadata future:year: {ins.get('future:year')}")
 outs = {t["name"]: t for t in meta["outputs"]}
-check(list(outs) == ["series", "time", "p10", "p50", "p90"], f"metadata outputs: {list(outs)}")
+check(list(outs) == ["series", "time", "p10", "p50", "p90", "static_weights", "encoder_weights",
+                     "decoder_weights", "attention"], f"metadata outputs: {list(outs)}")
+check(outs["attention"]["shape"] == [6, 30] and outs["attention"]["parameters"]["default"] is False,
+      f"metadata attention: {outs['attention']}")
 check(outs["p50"]["shape"] == [-1, 6] and outs["p50"]["datatype"] == "FP64", f"p50: {outs['p50']}")
 p = meta["parameters"]
 check(p["encoder_length"] == 24 and p["horizon"] == 6 and p["quantiles"] == [0.1, 0.5, 0.9],
@@ -192,6 +197,28 @@ ok += code == 200
 if code == 200:
     check(resp.get("id") == "all", "id not echoed")
     compare(resp, tmp + "/tx_pred.csv", "city", True, "all series", cities)
+
+# the interpretation, asked for by name: the request runs alone, so with predict's series it is
+# predict's F.interpret.json (6 digits there) and its forecasts predict's digits
+interp_names = ["static_weights", "encoder_weights", "decoder_weights", "attention"]
+code, resp = call("/v2/models/tx/infer", {"columns": columns(tx_rows, tx_cols),
+                                          "outputs": [{"name": n} for n in ["series", "time", "p50"] + interp_names]})
+check(code == 200, f"interpretation: {code} {resp}")
+ok += code == 200
+if code == 200:
+    compare(resp, tmp + "/tx_pred.csv", "city", True, "interpretation's forecasts", cities)
+    o = outputs(resp)
+    ref = json.load(open(tmp + "/tx_pred.csv.interpret.json"))
+    for key, part in (("static_weights", "static"), ("encoder_weights", "encoder"),
+                      ("decoder_weights", "decoder")):
+        names = outs[key]["parameters"]["variables"]
+        check(names == list(ref[part]), f"{key}: variables {names}, predict's {list(ref[part])}")
+        got = [float("%.6g" % v) for v in o[key]["data"]]
+        check(o[key]["shape"] == [len(names)] and got == list(ref[part].values()),
+              f"{key}: {got} vs {list(ref[part].values())}")
+    att = [float("%.6g" % v) for v in o["attention"]["data"]]
+    want_att = [v for row in ref["attention"]["weights"] for v in row]
+    check(o["attention"]["shape"] == [6, 30] and att == want_att, "attention differs from predict's")
 
 # the same as tensors: BYTES, FP64, FP32 and INT64, flat and [rows, 1]
 def tensor(name, dt, vals, nested=False):
@@ -242,8 +269,11 @@ def exec_count(text, model):
         if line.startswith(f'nv_inference_exec_count{{model="{model}"'):
             return int(line.split()[-1])
 results = [None] * 4
-def one(i):
-    results[i] = call("/v2/models/tx/infer", {"columns": columns(last[pick[i % 3]], tx_cols)})
+def one(i):  # the last one asks for the interpretation too: it runs alone within the batch
+    body = {"columns": columns(last[pick[i % 3]], tx_cols)}
+    if i == 3:
+        body["outputs"] = [{"name": n} for n in ["series", "time", "p50", "p90", "encoder_weights"]]
+    results[i] = call("/v2/models/tx/infer", body)
 threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
 for t in threads: t.start()
 for t in threads: t.join()
@@ -252,6 +282,8 @@ for i, (code, resp) in enumerate(results):
     check(code == 200, f"concurrent {i}: {code} {resp}")
     if code == 200:
         compare(resp, tmp + "/tx_pred.csv", "city", False, f"concurrent {i}", [pick[i % 3]])
+        w = outputs(resp).get("encoder_weights", {}).get("data", [1])
+        check(i < 3 or abs(sum(w) - 1) < 1e-5, f"concurrent {i}: encoder weights sum to {sum(w)}")
 code, after = call("/metrics")
 runs = exec_count(after, "tx") - exec_count(before, "tx")
 check(1 <= runs < 4, f"four concurrent requests ran in {runs} model calls (no batching)")

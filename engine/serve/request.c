@@ -219,7 +219,7 @@ static kz_status match_inputs(const kz_serve_model *m, const kz_infer_request *r
 
 static kz_status pick_outputs(const kz_serve_model *m, const kz_infer_request *r,
                               kz_serve_job *job) {
-  int n = r->n_outputs > 0 ? r->n_outputs : m->n_out;
+  int n = r->n_outputs > 0 ? r->n_outputs : m->tft ? kz_serve_tft_default_outputs(m) : m->n_out;
   job->want = malloc((size_t)(n ? n : 1) * sizeof *job->want);
   if (!job->want) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   job->n_want = n;

@@ -150,6 +150,9 @@ kz_status kz_serve_tft_finish(const kz_serve_model *m, const kz_serve_tft_out *r
                               const kz_serve_job *job);
 void kz_serve_tft_out_free(kz_serve_tft_out *res);
 int64_t kz_serve_tft_unseen(const kz_serve_model *m);
+/* The outputs a request gets when it names none (the interpretation ones
+ * come after them and only by name). */
+int kz_serve_tft_default_outputs(const kz_serve_model *m);
 /* metadata.c's inputs, outputs and parameters of a TFT (json_t *). */
 void kz_serve_tft_metadata(const kz_serve_model *m, void *inputs, void *outputs, void *params);
 /* The response's outputs: n of them, names copied, data NULL (to fill). */

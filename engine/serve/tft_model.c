@@ -52,6 +52,11 @@ struct kz_serve_tft {
   float *pred;
   int64_t pred_cap; /* windows */
   int64_t unseen;   /* category values the model never saw (atomic) */
+  /* the interpretation outputs after series, time and the quantiles: the
+   * variables of each selection network (static, encoder, decoder) */
+  int n_fore; /* outputs before them */
+  int nv[3];
+  const char *vnames[3][KZ_TFT_MAX_VARS];
 };
 
 /* One request's series: their names (as sent) and the store the windows are
@@ -64,8 +69,15 @@ struct kz_serve_tft_req {
 
 struct kz_serve_tft_out {
   int64_t B;
-  double *q; /* [B, tau, Q] in target units, sorted when the model sorts */
+  double *q;       /* [B, tau, Q] in target units, sorted when the model sorts */
+  double **interp; /* per window: for a job's first window when it asked for the
+                      interpretation, its static, encoder, decoder weights and
+                      attention [tau, k + tau] (NULL otherwise) */
 };
+
+enum { OUT_STATIC, OUT_ENCODER, OUT_DECODER, OUT_ATTENTION, N_INTERP };
+static const char *const interp_names[N_INTERP] = {"static_weights", "encoder_weights",
+                                                   "decoder_weights", "attention"};
 
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;
@@ -103,6 +115,42 @@ static kz_status add_col(kz_serve_model *m, const char *name, enum role role, in
   return KZ_OK;
 }
 
+/* The variables of the selection networks, in the network's order and with
+ * the names `kaizen predict` gives them in F.interpret.json. */
+static void name_variables(kz_serve_tft *t) {
+  const kz_tft_model *tm = t->tm;
+  const kz_tft_dims *dm = &tm->dm;
+  const char *const *cal = (const char *const *)kz_tft_cal_names;
+  int n = 0;
+  const char **v = t->vnames[0];
+  for (int i = 0; i < tm->n_snum; i++) v[n++] = tm->snum[i];
+  if (tm->series_embedding) v[n++] = tm->series_field_name;
+  for (int i = 0; i < tm->n_scat; i++) v[n++] = tm->scat[i];
+  t->nv[0] = (int)(dm->n_static_real + dm->n_static_cat);
+  n = 0, v = t->vnames[1];
+  v[n++] = "target";
+  for (int i = 0; i < tm->n_obs; i++) v[n++] = tm->obs[i];
+  for (int i = 0; i < tm->n_known_cols; i++) v[n++] = tm->known[i];
+  for (int c = 0; c < tm->n_cal; c++) v[n++] = cal[tm->cal[c]];
+  for (int c = 0; c < 2 * tm->n_cyc; c++) v[n++] = tm->cyc_names[c];
+  for (int c = 0; c < tm->n_lags; c++) v[n++] = tm->lag_names[c];
+  if (tm->relative_time) v[n++] = "relative_time";
+  for (int c = 0; c < tm->n_ocat + tm->n_kcat; c++) v[n++] = tm->tvc[c];
+  t->nv[1] = (int)(1 + dm->n_observed + dm->n_known + dm->n_observed_cat + dm->n_known_cat);
+  n = 0, v = t->vnames[2];
+  for (int i = 0; i < tm->n_known_cols; i++) v[n++] = tm->known[i];
+  for (int c = 0; c < tm->n_cal; c++) v[n++] = cal[tm->cal[c]];
+  for (int c = 0; c < 2 * tm->n_cyc; c++) v[n++] = tm->cyc_names[c];
+  for (int c = 0; c < tm->n_lags; c++) v[n++] = tm->lag_names[c];
+  if (tm->relative_time) v[n++] = "relative_time";
+  for (int c = 0; c < tm->n_kcat; c++) v[n++] = tm->tvc[tm->n_ocat + c];
+  t->nv[2] = (int)(dm->n_known + dm->n_known_cat);
+}
+
+int kz_serve_tft_default_outputs(const kz_serve_model *m) {
+  return m->tft->n_fore;
+}
+
 kz_status kz_serve_tft_plan(kz_serve_model *m) {
   const kz_schema *s = kz_predictor_schema(m->pred);
   kz_tft_model *tm = (kz_tft_model *)kz_predictor_nn(m->pred);
@@ -122,7 +170,7 @@ kz_status kz_serve_tft_plan(kz_serve_model *m) {
   m->feat_type = calloc((size_t)cap, sizeof *m->feat_type);
   t->cols = calloc((size_t)cap, sizeof *t->cols);
   const int Q = (int)tm->dm.n_quantiles;
-  m->out_names = calloc((size_t)(Q + 2), sizeof *m->out_names);
+  m->out_names = calloc((size_t)(Q + 2 + N_INTERP), sizeof *m->out_names);
   if (!m->feat_names || !m->feat_categorical || !m->feat_type || !t->cols || !m->out_names)
     return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   /* the series id is optional: a file imported without --series-id is one
@@ -148,8 +196,11 @@ kz_status kz_serve_tft_plan(kz_serve_model *m) {
     snprintf(name, sizeof name, "p%g", 100.0 * tm->dm.quantiles[q]);
     m->out_names[m->n_out++] = dup_str(name);
   }
+  t->n_fore = m->n_out;
+  for (int i = 0; i < N_INTERP; i++) m->out_names[m->n_out++] = dup_str(interp_names[i]);
   for (int k = 0; k < m->n_out; k++)
     if (!m->out_names[k]) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  name_variables(t);
   return KZ_OK;
 }
 
@@ -554,16 +605,25 @@ kz_status kz_serve_tft_parse(const kz_serve_model *m, const kz_infer_request *r,
 
 /* ---- the worker -------------------------------------------------------------- */
 
-kz_status kz_serve_tft_run(kz_serve_model *m, kz_serve_job *const *jobs, int n,
-                           kz_serve_tft_out **out) {
+static int wants_interp(const kz_serve_model *m, const kz_serve_job *job) {
+  for (int k = 0; k < job->n_want; k++)
+    if (job->want[k] >= m->tft->n_fore) return 1;
+  return 0;
+}
+
+/* One network call over the windows of jobs[i] for the i with pick[i] set;
+ * forecasts into res->q at each job's first window off[i]; with interp, the
+ * interpretation (averaged over these windows) into res->interp[off[i]]. */
+static kz_status run_windows(kz_serve_model *m, kz_serve_job *const *jobs, int n, const char *pick,
+                             const int64_t *off, int interp, kz_serve_tft_out *res) {
   kz_serve_tft *t = m->tft;
   kz_tft_model *tm = t->tm;
   const kz_tft_dims *dm = &tm->dm;
   const int64_t tau = dm->tau, Q = dm->n_quantiles;
-  *out = NULL;
   int64_t B = 0;
   for (int j = 0; j < n; j++)
-    if (jobs[j]->resp->status == KZ_OK) B += jobs[j]->tft->st.n;
+    if (pick[j]) B += jobs[j]->tft->st.n;
+  if (B == 0) return KZ_OK;
   KZ_TRY(kz_tft_batch_reserve(tm, &t->hb, B));
   if (B > t->pred_cap) {
     free(t->pred);
@@ -572,18 +632,12 @@ kz_status kz_serve_tft_run(kz_serve_model *m, kz_serve_job *const *jobs, int n,
       return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory for %lld forecasts", (long long)B);
     t->pred_cap = B;
   }
-  kz_serve_tft_out *res = calloc(1, sizeof *res);
-  if (!res || !(res->q = malloc(sizeof(double) * (size_t)(B * tau * Q)))) {
-    free(res);
-    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory for %lld forecasts", (long long)B);
-  }
-  res->B = B;
   /* the windows end at each series' history: kz_tft_batch_put fills them
    * as predict's do (B set first: it is the layout's stride) */
   t->hb.B = B;
   int64_t w = 0;
   for (int j = 0; j < n; j++) {
-    if (jobs[j]->resp->status != KZ_OK) continue;
+    if (!pick[j]) continue;
     const kz_serve_tft_req *q = jobs[j]->tft;
     for (int64_t i = 0; i < q->st.n; i++)
       kz_tft_batch_put(tm, &q->st, &t->hb, w++, (int32_t)i, q->hist[i]);
@@ -591,24 +645,72 @@ kz_status kz_serve_tft_run(kz_serve_model *m, kz_serve_job *const *jobs, int n,
   kz_tft_batch bt = kz_tft_batch_view(&t->hb, B);
   double loss;
   int64_t lab;
-  kz_status st = kz_tft_net_step(tm->net, &bt, false, 0.0, &loss, &lab, t->pred);
+  KZ_TRY(kz_tft_net_step(tm->net, &bt, false, 0.0, &loss, &lab, t->pred));
+  w = 0;
+  for (int j = 0; j < n; j++) {
+    if (!pick[j]) continue;
+    for (int64_t i = 0; i < jobs[j]->tft->st.n; i++, w++) {
+      const double mean = t->hb.loc[w], sd = t->hb.scl[w];
+      double *dst = res->q + (off[j] + i) * tau * Q;
+      for (int64_t h = 0; h < tau; h++) {
+        float *pr = t->pred + (h * B + w) * Q;
+        if (tm->sort_quantiles) /* as predict: insertion sort of a handful */
+          for (int64_t a = 1; a < Q; a++)
+            for (int64_t b = a; b > 0 && pr[b] < pr[b - 1]; b--) {
+              float x = pr[b];
+              pr[b] = pr[b - 1], pr[b - 1] = x;
+            }
+        for (int64_t a = 0; a < Q; a++) dst[h * Q + a] = kz_tft_untr(tm, (double)pr[a] * sd + mean);
+      }
+    }
+    if (interp) {
+      const int64_t T = dm->k + tau;
+      double *x = malloc(sizeof(double) * (size_t)(t->nv[0] + t->nv[1] + t->nv[2] + tau * T + 1));
+      if (!x) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory for the interpretation");
+      res->interp[off[j]] = x;
+      KZ_TRY(kz_tft_net_interpret(tm->net, x, x + t->nv[0], x + t->nv[0] + t->nv[1],
+                                  x + t->nv[0] + t->nv[1] + t->nv[2]));
+    }
+  }
+  return KZ_OK;
+}
+
+kz_status kz_serve_tft_run(kz_serve_model *m, kz_serve_job *const *jobs, int n,
+                           kz_serve_tft_out **out) {
+  const kz_tft_dims *dm = &m->tft->tm->dm;
+  const int64_t tau = dm->tau, Q = dm->n_quantiles;
+  *out = NULL;
+  int64_t B = 0;
+  int64_t *off = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+  char *pick = calloc((size_t)(n ? n : 1), 1);
+  kz_serve_tft_out *res = calloc(1, sizeof *res);
+  if (!off || !pick || !res) {
+    free(off), free(pick), free(res);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  for (int j = 0; j < n; j++) {
+    off[j] = B;
+    if (jobs[j]->resp->status == KZ_OK) B += jobs[j]->tft->st.n;
+  }
+  res->B = B;
+  res->q = malloc(sizeof(double) * (size_t)((B ? B : 1) * tau * Q));
+  res->interp = calloc((size_t)(B ? B : 1), sizeof *res->interp);
+  kz_status st = res->q && res->interp ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  /* The network reports the interpretation averaged over its batch, so a
+   * request that asks for it runs alone (its own series' average); the
+   * others run together. */
+  for (int j = 0; j < n; j++) pick[j] = jobs[j]->resp->status == KZ_OK && !wants_interp(m, jobs[j]);
+  if (st == KZ_OK) st = run_windows(m, jobs, n, pick, off, 0, res);
+  for (int j = 0; st == KZ_OK && j < n; j++) {
+    if (jobs[j]->resp->status != KZ_OK || !wants_interp(m, jobs[j])) continue;
+    memset(pick, 0, (size_t)n);
+    pick[j] = 1;
+    st = run_windows(m, jobs, n, pick, off, 1, res);
+  }
+  free(off), free(pick);
   if (st != KZ_OK) {
     kz_serve_tft_out_free(res);
     return st;
-  }
-  for (w = 0; w < B; w++) {
-    const double mean = t->hb.loc[w], sd = t->hb.scl[w];
-    for (int64_t i = 0; i < tau; i++) {
-      float *pr = t->pred + (i * B + w) * Q;
-      if (tm->sort_quantiles) /* as predict: insertion sort of a handful */
-        for (int64_t a = 1; a < Q; a++)
-          for (int64_t b = a; b > 0 && pr[b] < pr[b - 1]; b--) {
-            float x = pr[b];
-            pr[b] = pr[b - 1], pr[b - 1] = x;
-          }
-      for (int64_t a = 0; a < Q; a++)
-        res->q[(w * tau + i) * Q + a] = kz_tft_untr(tm, (double)pr[a] * sd + mean);
-    }
   }
   *out = res;
   return KZ_OK;
@@ -616,8 +718,30 @@ kz_status kz_serve_tft_run(kz_serve_model *m, kz_serve_job *const *jobs, int n,
 
 void kz_serve_tft_out_free(kz_serve_tft_out *res) {
   if (!res) return;
+  for (int64_t w = 0; res->interp && w < res->B; w++) free(res->interp[w]);
+  free(res->interp);
   free(res->q);
   free(res);
+}
+
+/* Interpretation output i (OUT_*) from x (run_windows' layout). */
+static kz_status interp_output(const kz_serve_model *m, const double *x, int i, kz_serve_out *so) {
+  const kz_serve_tft *t = m->tft;
+  const kz_tft_dims *dm = &t->tm->dm;
+  if (!x) return kz_fail(KZ_ERR_INTERNAL, "tft: no interpretation was computed");
+  int64_t at = 0, n;
+  for (int g = 0; g < i && g < 3; g++) at += t->nv[g];
+  so->type = KZ_TYPE_FP64;
+  if (i == OUT_ATTENTION) {
+    so->ndim = 2, so->shape[0] = dm->tau, so->shape[1] = dm->k + dm->tau;
+    n = so->shape[0] * so->shape[1];
+  } else {
+    so->ndim = 1, so->shape[0] = n = t->nv[i];
+  }
+  if (!(so->f64 = malloc(sizeof(double) * (size_t)(n ? n : 1))))
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "oom");
+  memcpy(so->f64, x + at, sizeof(double) * (size_t)n);
+  return KZ_OK;
 }
 
 kz_status kz_serve_tft_finish(const kz_serve_model *m, const kz_serve_tft_out *res, int64_t at,
@@ -637,6 +761,10 @@ kz_status kz_serve_tft_finish(const kz_serve_model *m, const kz_serve_tft_out *r
         return kz_fail(KZ_ERR_OUT_OF_MEMORY, "oom");
       for (int64_t i = 0; i < S; i++)
         if (!(so->str[i] = dup_str(q->names[i]))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "oom");
+      continue;
+    }
+    if (o >= m->tft->n_fore) {
+      KZ_TRY(interp_output(m, res->interp[at], o - m->tft->n_fore, so));
       continue;
     }
     so->type = KZ_TYPE_FP64, so->ndim = 2, so->shape[0] = S, so->shape[1] = tau;
@@ -686,12 +814,30 @@ void kz_serve_tft_metadata(const kz_serve_model *m, void *inputs_, void *outputs
     if (t) json_object_set_new(t, "parameters", p);
     json_array_append_new(inputs, t);
   }
-  for (int k = 0; k < m->n_out; k++)
+  for (int k = 0; k < m->tft->n_fore; k++)
     json_array_append_new(outputs,
                           k == 0 ? json_pack("{s:s, s:s, s:[i]}", "name", m->out_names[k],
                                              "datatype", "BYTES", "shape", -1)
                                  : json_pack("{s:s, s:s, s:[i, I]}", "name", m->out_names[k],
                                              "datatype", "FP64", "shape", -1, (json_int_t)tau));
+  /* asked for by name only: they make the request run alone */
+  for (int i = 0; i < N_INTERP; i++) {
+    json_t *o = i == OUT_ATTENTION
+                    ? json_pack("{s:s, s:s, s:[I, I]}", "name", interp_names[i], "datatype", "FP64",
+                                "shape", (json_int_t)tau, (json_int_t)(tm->dm.k + tau))
+                    : json_pack("{s:s, s:s, s:[i]}", "name", interp_names[i], "datatype", "FP64",
+                                "shape", m->tft->nv[i]);
+    json_t *p = json_pack("{s:b}", "default", 0);
+    if (i != OUT_ATTENTION) {
+      json_t *names = json_array();
+      for (int v = 0; v < m->tft->nv[i]; v++)
+        json_array_append_new(names,
+                              json_string(m->tft->vnames[i][v] ? m->tft->vnames[i][v] : "?"));
+      json_object_set_new(p, "variables", names);
+    }
+    if (o) json_object_set_new(o, "parameters", p);
+    json_array_append_new(outputs, o);
+  }
   json_t *qs = json_array();
   for (int64_t q = 0; q < tm->dm.n_quantiles; q++)
     json_array_append_new(qs, json_real(tm->dm.quantiles[q]));
