@@ -373,41 +373,75 @@ static const char *input_cell(const parse_ctx *c, int k, int64_t i, char *num, s
   return c->slot[k] < 0 ? NULL : cell(&c->r->inputs[c->slot[k]], i, num, cap);
 }
 
+static uint64_t name_hash(const char *v) {
+  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+  for (; *v; ++v) h = (h ^ (unsigned char)*v) * 1099511628211ULL;
+  return h;
+}
+
+/* The slot of v in the index (open addressing, a power-of-two size): the
+ * series there, or -1 at an empty slot where it would go. */
+static int64_t *slot_of(int64_t *index, int64_t size, char *const *names, const char *v) {
+  for (uint64_t h = name_hash(v);; ++h) {
+    int64_t *e = &index[h & (uint64_t)(size - 1)];
+    if (*e < 0 || !strcmp(names[*e], v)) return e;
+  }
+}
+
+/* Room for one more series: names, series, hist and an index at most half
+ * full (rebuilt when it grows). */
+static kz_status grow_series(kz_serve_tft_req *q, int64_t *cap, int64_t **index, int64_t *size) {
+  if (q->st.n == *cap) {
+    *cap = *cap ? 2 * *cap : 16;
+    char **nn = realloc(q->names, sizeof *nn * (size_t)*cap);
+    if (nn) q->names = nn;
+    kz_tft_series *ns = nn ? realloc(q->st.s, sizeof *ns * (size_t)*cap) : NULL;
+    if (ns) q->st.s = ns;
+    int64_t *nh = ns ? realloc(q->hist, sizeof *nh * (size_t)*cap) : NULL;
+    if (!nh) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+    q->hist = nh;
+  }
+  if (2 * (q->st.n + 1) <= *size) return KZ_OK;
+  int64_t n = *size ? 2 * *size : 64;
+  int64_t *ix = malloc(sizeof *ix * (size_t)n);
+  if (!ix) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  for (int64_t i = 0; i < n; i++) ix[i] = -1;
+  for (int64_t i = 0; i < q->st.n; i++) *slot_of(ix, n, q->names, q->names[i]) = i;
+  free(*index);
+  *index = ix, *size = n;
+  return KZ_OK;
+}
+
 /* Rows to series: names in order of first appearance, row_series per row. */
 static kz_status group(parse_ctx *c, kz_serve_tft_req *q) {
-  int64_t cap = 0;
+  int64_t cap = 0, size = 0, *index = NULL;
   char num[64];
-  int32_t last = -1;
-  for (int64_t i = 0; i < c->rows; i++) {
-    const char *v = input_cell(c, 0, i, num, sizeof num);
-    if (c->slot[0] < 0) v = "all";
-    if (!v)
-      return kz_fail(KZ_ERR_INVALID_ARG, "input '%s': row %lld: the series id is missing",
-                     c->m->feat_names[0], (long long)i);
-    int32_t s = last >= 0 && !strcmp(q->names[last], v) ? last : -1;
-    for (int64_t j = 0; s < 0 && j < q->st.n; j++)
-      if (!strcmp(q->names[j], v)) s = (int32_t)j;
-    if (s < 0) {
-      if (q->st.n == cap) {
-        cap = cap ? 2 * cap : 16;
-        char **nn = realloc(q->names, sizeof *nn * (size_t)cap);
-        if (nn) q->names = nn;
-        kz_tft_series *ns = nn ? realloc(q->st.s, sizeof *ns * (size_t)cap) : NULL;
-        if (ns) q->st.s = ns;
-        int64_t *nh = ns ? realloc(q->hist, sizeof *nh * (size_t)cap) : NULL;
-        if (!nh) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
-        q->hist = nh;
-      }
-      s = (int32_t)q->st.n;
+  kz_status st = KZ_OK;
+  for (int64_t i = 0; st == KZ_OK && i < c->rows; i++) {
+    const char *v = c->slot[0] < 0 ? "all" : input_cell(c, 0, i, num, sizeof num);
+    if (!v) {
+      st = kz_fail(KZ_ERR_INVALID_ARG, "input '%s': row %lld: the series id is missing",
+                   c->m->feat_names[0], (long long)i);
+      break;
+    }
+    if ((st = grow_series(q, &cap, &index, &size)) != KZ_OK) break;
+    int64_t *e = slot_of(index, size, q->names, v);
+    if (*e < 0) {
+      const int64_t s = q->st.n;
       memset(&q->st.s[s], 0, sizeof q->st.s[s]);
       q->hist[s] = 0;
-      if (!(q->names[s] = dup_str(v))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+      if (!(q->names[s] = dup_str(v))) {
+        st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+        break;
+      }
       q->st.n++;
+      *e = s;
     }
-    c->row_series[i] = last = s;
-    q->hist[s]++;
+    c->row_series[i] = (int32_t)*e;
+    q->hist[*e]++;
   }
-  return KZ_OK;
+  free(index);
+  return st;
 }
 
 static kz_status alloc_series(const kz_tft_model *tm, kz_tft_series *s, int64_t n) {
