@@ -247,7 +247,8 @@ int kz_infer_response_output_count(const kz_infer_response *r);
 /* Output k: FP64 [rows] for the tabular families; a transformer's also
  * BYTES (const char *const *, NULL entries for padding), INT64 and
  * [rows, cols]; a TFT's series BYTES [series], time and one per quantile
- * FP64 [series, horizon] (docs/SERVING.md). data lives as long as the response. */
+ * FP64 [series, horizon], and by name its interpretation (docs/SERVING.md).
+ * data lives as long as the response. */
 kz_status kz_infer_response_output(const kz_infer_response *r, int k, kz_infer_tensor *out);
 /* Microseconds: waiting in the queue, the model run (the whole batch), in all. */
 void kz_infer_response_timings(const kz_infer_response *r, int64_t *queue_us, int64_t *compute_us,
