@@ -7,6 +7,7 @@
 #   - the forecasts equal predict's digit for digit when the request holds
 #     the series predict ran together (same batch), and within 1e-6 relative
 #     for other compositions (float32 matmuls sum in another order);
+#   - a LoRA model (adapters merged when loaded) as predict forecasts;
 #   - a series the model never saw, with a missing target in its window, is
 #     forecast as predict forecasts it from an imported file (global scaling);
 #   - future known values: carried forward by default (as predict), given
@@ -45,6 +46,20 @@ EOF
 tx="$tmp/runs/tft/tx/model.kzm"
 "$kaizen" predict --model "$tx" --data "$tmp/tx" --out "$tmp/tx_pred.csv" --quiet ||
   fail "predict txhousing"
+
+# a LoRA run on top of it: its model.kzm carries the adapters, merged when loaded
+cat >"$tmp/lora.yaml" <<EOF
+model: {type: tft, hidden: 16, heads: 4, encoder_length: 24, horizon: 6, season: 12,
+        lora: {r: 4, alpha: 8, target_modules: [all-linear]}}
+data: {train: $tmp/tx}
+train: {lr: 0.003, batch_size: 64, steps: 10, seed: 5, threads: 1, init_from: $tx}
+output: {runs_dir: $tmp/runs, experiment: tft, run_id: lora}
+EOF
+"$kaizen" train "$tmp/lora.yaml" --quiet >/dev/null || fail "train lora"
+lora="$tmp/runs/tft/lora/model.kzm"
+"$kaizen" predict --model "$lora" --data "$tmp/tx" --out "$tmp/lora_pred.csv" --quiet ||
+  fail "predict lora"
+cmp -s "$tmp/lora_pred.csv" "$tmp/tx_pred.csv" && fail "the LoRA run does not change the forecasts"
 
 # one series the model never saw (Abilene's rows renamed), a missing target in its window
 awk -F, 'NR == 1 { print; next } $1 == "\"Abilene\"" { n++; $1 = "\"Nowhere\""; if (n == 180) $4 = "NA"; print }' OFS=, \
@@ -86,7 +101,7 @@ promo="$tmp/runs/tft/promo/model.kzm"
 "$test_serve_tft" "$tx" "$data/txhousing.csv" "$tmp/tx_pred.csv" || fail "in-process TFT serving"
 
 # ---- the server --------------------------------------------------------------------------
-"$kaizen" serve --port 0 --port-file "$tmp/port" --model "tx=$tx" --model "promo=$promo" \
+"$kaizen" serve --port 0 --port-file "$tmp/port" --model "tx=$tx" --model "promo=$promo" --model "lora=$lora" \
   --max-queue-delay-us 300000 >"$tmp/serve.out" 2>&1 &
 pid=$!
 trap 'kill -9 $pid 2>/dev/null' EXIT
@@ -287,6 +302,12 @@ for i, (code, resp) in enumerate(results):
 code, after = call("/metrics")
 runs = exec_count(after, "tx") - exec_count(before, "tx")
 check(1 <= runs < 4, f"four concurrent requests ran in {runs} model calls (no batching)")
+
+# a TFT LoRA model: predict's digits too
+code, resp = call("/v2/models/lora/infer", {"columns": columns(tx_rows, tx_cols)})
+check(code == 200, f"lora: {code} {resp}")
+if code == 200:
+    compare(resp, tmp + "/lora_pred.csv", "city", True, "lora", cities)
 
 # ---- the promo model: dates, a calendar feature, a known categorical
 promo_cols = ["shop", "day", "sales", "promo"]
