@@ -17,7 +17,8 @@
 #   - dynamic batching across requests; outputs selection; metadata;
 #   - bad requests (short history, missing column, wrong datatype, a value
 #     that is not a number, times out of order, future values of the wrong
-#     size, numbers for a model that reads dates, unknown input, unknown
+#     size, a static value that varies within a series, numbers for a
+#     model that reads dates, unknown input, unknown
 #     model) get 400/404 with a message naming the series or column, the
 #     server keeps serving, /metrics counts them;
 #   - the in-process C API (test_serve_tft) gives the same numbers;
@@ -70,20 +71,21 @@ awk -F, 'NR == 1 { print; next } $1 == "\"Abilene\"" { n++; $1 = "\"Nowhere\""; 
 "$kaizen" predict --model "$tx" --data "$tmp/nowhere" --out "$tmp/nowhere_pred.csv" --quiet ||
   fail "predict nowhere"
 
-# two daily shops: a known categorical (promo), dates, a calendar feature
+# two daily shops: a known categorical (promo), statics (region, size), dates, a calendar feature
 awk 'BEGIN {
-  print "shop,day,sales,promo"
+  print "shop,day,sales,promo,region,size"
   for (s = 0; s < 2; s++) {
     split("31 29 31 30 31 30 31", ml, " "); m = 1; d = 1
     for (i = 0; i < 120; i++) {
       on = (i * 7 + s * 3) % 5 < 2
-      printf "%s,2024-%02d-%02d,%d,%s\n", s ? "b" : "a", m, d, 100 + (on ? 60 : 0) + 50 * s + i % 3, on ? "on" : "off"
+      printf "%s,2024-%02d-%02d,%d,%s,%s,%d\n", s ? "b" : "a", m, d, 100 + (on ? 60 : 0) + 50 * s + i % 3, on ? "on" : "off", s ? "south" : "north", 40 + 25 * s
       if (++d > ml[m]) { d = 1; m++ }
     }
   }
 }' >"$tmp/promo.csv"
 "$kaizen" data import --kind timeseries --input "$tmp/promo.csv" --out "$tmp/promo" \
-  --series-id shop --time day --label sales --known promo --valid-fraction 0.15 >/dev/null ||
+  --series-id shop --time day --label sales --known promo --static region,size --valid-fraction 0.15 \
+  >/dev/null ||
   fail "import promo"
 cat >"$tmp/promo.yaml" <<EOF
 model: {type: tft, hidden: 16, heads: 4, encoder_length: 14, horizon: 7, season: 7,
@@ -132,7 +134,7 @@ def call(path, body=None):
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read().decode())
 
-def value(col, v, text=("city", "shop", "promo", "day")):
+def value(col, v, text=("city", "shop", "promo", "day", "region")):
     if v in ("", "NA"):
         return None
     if col in text:
@@ -310,7 +312,7 @@ if code == 200:
     compare(resp, tmp + "/lora_pred.csv", "city", True, "lora", cities)
 
 # ---- the promo model: dates, a calendar feature, a known categorical
-promo_cols = ["shop", "day", "sales", "promo"]
+promo_cols = ["shop", "day", "sales", "promo", "region", "size"]
 prow = table(tmp + "/promo.csv")
 code, resp = call("/v2/models/promo/infer", {"columns": columns(prow, promo_cols)})
 ok += code == 200
@@ -355,6 +357,9 @@ bad = [
     ("future size", "/v2/models/promo/infer",
      {"columns": dict(columns(prow, promo_cols), **{"future:promo": ["on"] * 5})}, 400,
      "input 'future:promo': 5 values"),
+    ("static varies", "/v2/models/promo/infer",
+     {"columns": dict(columns(prow, promo_cols), size=[40] * 100 + [41] + [40] * 19 + [65] * 120)},
+     400, "input 'size': row 100: series 'a' has '41' here but '40' at row 0; a static column"),
     ("numbers for dates", "/v2/models/promo/infer",
      {"columns": dict(columns(prow, promo_cols), day=list(range(len(prow))))}, 400,
      "input 'day': row 0: '0' is a number; the model reads calendar features from dates"),
@@ -380,7 +385,7 @@ check(metric("nv_inference_request_success", "tx") == tx_ok,
 other = ',reason="OTHER"'
 check(metric("nv_inference_request_failure", "tx", other) == 6,
       f"tx failures: {metric('nv_inference_request_failure', 'tx', other)}, expected 6")
-check(metric("nv_inference_request_failure", "promo", other) == 2, "promo failures")
+check(metric("nv_inference_request_failure", "promo", other) == 3, "promo failures")
 check(metric("nv_inference_request_failure", "tx", ',reason="BACKEND"') == 0, "backend failures")
 
 if problems:

@@ -265,6 +265,7 @@ typedef struct parse_ctx {
   int64_t unseen;
   int time_format; /* the first row's (kz_time_format); -1 before it */
   int64_t time_row;
+  int64_t *first_row; /* per series: its first request row */
 } parse_ctx;
 
 static kz_status check_tensor(const parse_ctx *c, int k, const kz_infer_tensor *t) {
@@ -490,6 +491,30 @@ static kz_status parse_time(parse_ctx *c, int k, int64_t row, const char *v, dou
   return KZ_OK;
 }
 
+/* A static column holds one value per series, as import requires: row i's
+ * value (numeric: as a number, so "1" and "1.0" agree) against row r0's. */
+static kz_status same_static(parse_ctx *c, int k, int64_t i, int64_t r0, const char *series,
+                             int numeric) {
+  char a[64], b[64];
+  const char *v = input_cell(c, k, i, a, sizeof a), *w = input_cell(c, k, r0, b, sizeof b);
+  int same;
+  if (numeric) {
+    float x, y;
+    KZ_TRY(number(c, k, i, v, &x));
+    KZ_TRY(number(c, k, r0, w, &y));
+    same = x == y || (isnan(x) && isnan(y));
+  } else {
+    int mv = !v || kz_is_missing(v, strlen(v)), mw = !w || kz_is_missing(w, strlen(w));
+    same = mv || mw ? mv == mw : !strcmp(v, w);
+  }
+  if (same) return KZ_OK;
+  return kz_fail(KZ_ERR_INVALID_ARG,
+                 "input '%s': row %lld: series '%s' has '%.40s' here but '%.40s' at row %lld; a "
+                 "static column holds one value per series",
+                 c->m->feat_names[k], (long long)i, series, v ? v : "null", w ? w : "null",
+                 (long long)r0);
+}
+
 /* Step j of series s from request row i. */
 static kz_status put_row(parse_ctx *c, const kz_serve_tft_req *q, int32_t si, int64_t j,
                          int64_t i) {
@@ -524,10 +549,12 @@ static kz_status put_row(parse_ctx *c, const kz_serve_tft_req *q, int32_t si, in
       break;
     case R_SNUM: /* statics: from the series' first row, as the shards give them */
       if (j == 0) KZ_TRY(number(c, k, i, v, &s->s_num[col->idx]));
+      if (j > 0) KZ_TRY(same_static(c, k, i, c->first_row[si], q->names[si], 1));
       break;
     case R_SCAT:
       if (j == 0)
         s->s_cat[col->idx] = category(c, tm->scat_names[col->idx], tm->scat_card[col->idx], v);
+      if (j > 0) KZ_TRY(same_static(c, k, i, c->first_row[si], q->names[si], 0));
       break;
     default:
       break;
@@ -604,6 +631,9 @@ static kz_status build(parse_ctx *c, kz_serve_tft_req *q) {
     for (int32_t j = 0; j < tm->n_series; j++)
       if (!strcmp(tm->series_names[j], q->names[i])) s->code = j;
   }
+  if (!(c->first_row = malloc(sizeof(int64_t) * (size_t)S)))
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+  for (int64_t i = c->rows - 1; i >= 0; i--) c->first_row[c->row_series[i]] = i;
   for (int64_t i = 0; i < c->rows; i++) {
     kz_tft_series *s = &q->st.s[c->row_series[i]];
     KZ_TRY(put_row(c, q, c->row_series[i], s->n, i));
@@ -626,7 +656,7 @@ kz_status kz_serve_tft_parse(const kz_serve_model *m, const kz_infer_request *r,
   if (st == KZ_OK && !(c.row_series = malloc(sizeof(int32_t) * (size_t)c.rows)))
     st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory for %lld rows", (long long)c.rows);
   if (st == KZ_OK) st = build(&c, q);
-  free(c.slot), free(c.row_series);
+  free(c.slot), free(c.row_series), free(c.first_row);
   if (st != KZ_OK) {
     kz_serve_tft_req_free(q);
     return st;
