@@ -18,9 +18,9 @@
 #   - bad requests (short history, missing column, wrong datatype, a value
 #     that is not a number, times out of order, future values of the wrong
 #     size, a static value that varies within a series, numbers for a
-#     model that reads dates, unknown input, unknown
-#     model) get 400/404 with a message naming the series or column, the
-#     server keeps serving, /metrics counts them;
+#     model that reads dates, unknown input, unknown model) get 400/404
+#     with a message naming the series or column, the server keeps
+#     serving, /metrics counts them;
 #   - the in-process C API (test_serve_tft) gives the same numbers;
 #   - SIGTERM: exit 0.
 # usage: serve_tft.sh KAIZEN SHARED_DATA_DIR TMP TEST_SERVE_TFT
@@ -203,8 +203,11 @@ check(p["encoder_length"] == 24 and p["horizon"] == 6 and p["quantiles"] == [0.1
       f"metadata parameters: {p}")
 code, pm = call("/v2/models/promo")
 pins = {t["name"]: t for t in pm["inputs"]}
-check(pins["promo"]["parameters"]["categories"] == ["off", "on"] or
-      sorted(pins["promo"]["parameters"]["categories"]) == ["off", "on"], f"promo categories: {pins['promo']}")
+check(sorted(pins["promo"]["parameters"]["categories"]) == ["off", "on"],
+      f"promo categories: {pins['promo']}")
+check(pins["region"]["parameters"]["role"] == "static" and
+      sorted(pins["region"]["parameters"]["categories"]) == ["north", "south"] and
+      pins["size"]["parameters"]["role"] == "static", f"statics: {pins.get('region')} {pins.get('size')}")
 
 ok = 0
 # ---- every series, every row, as raw columns: predict's batch, predict's digits
