@@ -82,9 +82,10 @@ job "$tmp/b.yaml" 8 7 "  lora:
 
 # ---- adapter-only checkpoints ----------------------------------------------------------
 ckpt=$(ls "$(run a)"/checkpoints/ckpt-*.kzc | tail -1)
-python3 - "$ckpt" "$base" "$(run a)" <<'PY' || fail "adapter-only checkpoint"
+base_ckpt=$(ls "$(run base)"/checkpoints/ckpt-*.kzc | tail -1)
+python3 - "$ckpt" "$base" "$(run a)" "$base_ckpt" <<'PY' || fail "adapter-only checkpoint"
 import json, os, struct, sys
-ckpt, base, run = sys.argv[1:]
+ckpt, base, run, base_ckpt = sys.argv[1:]
 b = open(ckpt, "rb").read()
 state_len = struct.unpack("<Q", b[8:16])[0]
 state = json.loads(b[16:16 + state_len])
@@ -92,7 +93,7 @@ assert state["params_n"] > 0 and state["base_fingerprint"].startswith("kz64:"), 
 meta_len = struct.unpack("<Q", b[16 + state_len:24 + state_len])[0]
 n = struct.unpack("<Q", b[24 + state_len + meta_len:32 + state_len + meta_len])[0]
 assert state["params_n"] < n / 4, (state["params_n"], n)
-sizes = {"checkpoint": os.path.getsize(ckpt), "model.kzm (whole model)": os.path.getsize(f"{run}/model.kzm"),
+sizes = {"checkpoint": os.path.getsize(ckpt), "the base run's checkpoint": os.path.getsize(base_ckpt), "model.kzm (whole model)": os.path.getsize(f"{run}/model.kzm"),
          "base model.kzm": os.path.getsize(base),
          "adapter/ (PEFT)": sum(os.path.getsize(f"{run}/adapter/{f}") for f in os.listdir(f"{run}/adapter"))}
 print("adapter run a:", state["params_n"], "of", n, "floats in the checkpoint;",
