@@ -153,6 +153,11 @@ PY
 out=$("$kaizen" serve --model tf="$base2" --adapter "tf:a=$(run a)/adapter" --request - </dev/null 2>&1)
 [ $? -ne 0 ] && echo "$out" | grep -q "fingerprint kz64:[0-9a-f]*; this base model's is kz64:" ||
   fail "serve: an adapter of another base: $out"
+# ... also given in the config (adapters: [...])
+printf 'adapters: ["tf:a=%s"]\n' "$(run a)/adapter" >"$tmp/serve.yaml"
+out=$("$kaizen" serve --config "$tmp/serve.yaml" --model tf="$base2" --request - </dev/null 2>&1)
+[ $? -ne 0 ] && echo "$out" | grep -q "fingerprint kz64:[0-9a-f]*; this base model's is kz64:" ||
+  fail "serve: an adapter of another base (config): $out"
 out=$("$kaizen" serve --model tf="$base" --adapter "a=$(run a)/adapter" --request - </dev/null 2>&1)
 [ $? -ne 0 ] && echo "$out" | grep -q "expected MODEL:NAME=DIR" || fail "serve: --adapter without model: $out"
 "$kaizen" serve --port 0 --port-file "$tmp/port" --model tf="$base" \

@@ -194,6 +194,8 @@ typedef struct settings {
   kz_http_options ho;
   const char *models[2 * MAX_MODELS];
   int n_models;
+  const char *adapters[2 * MAX_MODELS];
+  int n_adapters;
 } settings;
 
 /* Config values first, then the flags over them. */
@@ -229,6 +231,9 @@ static kz_status read_config(kz_cfg *cfg, settings *st) {
   int n = 0;
   KZ_TRY(kz_cfg_get_string_list(kz_cfg_root(cfg), "models", NULL, 0, MAX_MODELS, st->models, &n));
   st->n_models = n;
+  KZ_TRY(
+      kz_cfg_get_string_list(kz_cfg_root(cfg), "adapters", NULL, 0, MAX_MODELS, st->adapters, &n));
+  st->n_adapters = n;
   return kz_cfg_check_unused(cfg);
 }
 
@@ -247,6 +252,7 @@ static void apply_flags(const serve_args *a, const kz_cli_common *common, settin
   if (a->log) st->ho.log_path = a->log;
   if (common->device) st->so.device = common->device;
   for (int i = 0; i < a->n_models; ++i) st->models[st->n_models++] = a->models[i];
+  for (int i = 0; i < a->n_adapters; ++i) st->adapters[st->n_adapters++] = a->adapters[i];
 }
 
 /* --request: one body answered as the HTTP route would, printed on stdout. */
@@ -318,8 +324,8 @@ static int run(const serve_args *a, settings *st) {
   kz_server *s = NULL;
   int bad = kz_server_new(&st->so, &s) != KZ_OK;
   for (int i = 0; !bad && i < st->n_models; ++i) bad = load_spec(s, st->models[i]) != KZ_OK;
-  for (int i = 0; !bad && i < a->n_adapters; ++i)
-    bad = load_adapter_spec(s, a->adapters[i]) != KZ_OK;
+  for (int i = 0; !bad && i < st->n_adapters; ++i)
+    bad = load_adapter_spec(s, st->adapters[i]) != KZ_OK;
   if (bad) {
     if (token) memset(token, 0, strlen(token)), free(token);
     kz_server_free(s);
