@@ -4,9 +4,9 @@
 # LoRA runs from it (a: query + value r 4; b: all-linear r 2 with the
 # adapted biases). Checks:
 #  - an adapter run's checkpoints hold only the trainable tensors and the
-#    base's fingerprint (sizes printed), the run stopped and resumed from them
-#    ends on the same model bit for bit, and resuming onto another base is
-#    refused naming both fingerprints;
+#    base's fingerprint (sizes printed), the run stopped (or killed with
+#    kill -9) and resumed from them ends on the same model bit for bit, and
+#    resuming onto another base is refused naming both fingerprints;
 #  - the in-process API (test_serve adapters): adapters by name on one base,
 #    each answer equal to `kaizen predict --adapter` on the same texts, the
 #    base's equal to plain predict; unknown names, duplicates and an adapter
@@ -76,9 +76,9 @@ job "$tmp/b.yaml" 8 7 "  lora:
     target_modules: all-linear
     bias: lora_only"
 "$kaizen" train "$tmp/a.yaml" --quiet --set output.run_id=a --set "train.init_from=$base" \
-  --set output.checkpoint_every=2 >/dev/null 2>&1 || die "lora run a"
+  --set output.checkpoint_every=2 >"$tmp/a.out" 2>&1 || die "lora run a: $(cat "$tmp/a.out")"
 "$kaizen" train "$tmp/b.yaml" --quiet --set output.run_id=b --set "train.init_from=$base" \
-  >/dev/null 2>&1 || die "lora run b"
+  >"$tmp/b.out" 2>&1 || die "lora run b: $(cat "$tmp/b.out")"
 
 # ---- adapter-only checkpoints ----------------------------------------------------------
 ckpt=$(ls "$(run a)"/checkpoints/ckpt-*.kzc | tail -1)
@@ -109,6 +109,28 @@ PY
 cmp -s "$(run a)/model.kzm" "$(run a2)/model.kzm" || fail "resumed lora run: model.kzm differs"
 cmp -s "$(run a)/adapter/adapter_model.safetensors" "$(run a2)/adapter/adapter_model.safetensors" ||
   fail "resumed lora run: the adapter differs"
+# killed with kill -9 after its third checkpoint, resumed: the same model as uninterrupted
+"$kaizen" train "$tmp/a.yaml" --quiet --set output.run_id=kfull --set "train.init_from=$base" \
+  --set train.steps=600 --set output.checkpoint_every=20 >/dev/null 2>&1 || fail "long lora run"
+"$kaizen" train "$tmp/a.yaml" --quiet --set output.run_id=k --set "train.init_from=$base" \
+  --set train.steps=600 --set output.checkpoint_every=20 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  [ "$(ls "$(run k)/checkpoints/" 2>/dev/null | grep -c '^ckpt-.*\.kzc$')" -ge 3 ] && break
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.02
+done
+if kill -9 $pid 2>/dev/null; then
+  wait $pid 2>/dev/null
+  [ ! -e "$(run k)/summary.json" ] || fail "the killed lora run has a summary: killed too late"
+  "$kaizen" train "$tmp/a.yaml" --quiet --set output.run_id=k --set "train.init_from=$base" \
+    --set train.steps=600 --set output.checkpoint_every=20 --resume >"$tmp/k.out" 2>&1 ||
+    fail "resume of the killed lora run: $(cat "$tmp/k.out")"
+  cmp -s "$(run kfull)/model.kzm" "$(run k)/model.kzm" || fail "killed + resumed lora run differs"
+else
+  wait $pid 2>/dev/null
+  fail "the lora run ended before it could be killed (make it longer)"
+fi
 # ... and onto another base: refused, both fingerprints named
 "$kaizen" train "$tmp/a.yaml" --quiet --set output.run_id=a3 --set "train.init_from=$base" \
   --set train.steps=4 --set output.checkpoint_every=2 >/dev/null 2>&1 || fail "short lora run a3"
