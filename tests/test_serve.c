@@ -432,7 +432,8 @@ typedef struct ad_async {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int done, bad;
-  const double *want[AD_ASYNC];
+  double worst;
+  const double *ref[3]; /* the base's, a's and b's answers alone */
 } ad_async;
 
 typedef struct ad_call {
@@ -440,16 +441,24 @@ typedef struct ad_call {
   int i;
 } ad_call;
 
+/* A response to one of the mixed requests must be its own adapter's answer:
+ * within 1e-6 of it (a batch of other rows may sum in another order) and
+ * nearer to it than to the other two. */
 static void ad_done(kz_infer_response *resp, void *user) {
   ad_call *c = user;
   kz_infer_tensor t;
   int ok = kz_infer_response_status(resp) == KZ_OK &&
            kz_infer_response_output(resp, 1, &t) == KZ_OK && t.datatype == KZ_TYPE_FP64;
-  for (int i = 0; ok && i < AD_ROWS; i++)
-    ok = ((const double *)t.data)[i] == c->a->want[c->i][i * AD_MAX_OUT];
+  double d[3] = {0, 0, 0};
+  for (int k = 0; ok && k < 3; k++)
+    for (int i = 0; i < AD_ROWS; i++)
+      d[k] = fmax(d[k], fabs(((const double *)t.data)[i] - c->a->ref[k][i * AD_MAX_OUT]));
+  const int own = c->i % 3;
+  ok = ok && d[own] <= 1e-6 && d[own] < d[(own + 1) % 3] && d[own] < d[(own + 2) % 3];
   kz_infer_response_free(resp);
   pthread_mutex_lock(&c->a->mu);
   c->a->bad += !ok;
+  c->a->worst = fmax(c->a->worst, d[own]);
   c->a->done++;
   pthread_cond_signal(&c->a->cv);
   pthread_mutex_unlock(&c->a->mu);
@@ -512,9 +521,9 @@ static int run_adapters(const char *base, const char *a_dir, const char *b_dir, 
   pthread_mutex_init(&as.mu, NULL);
   pthread_cond_init(&as.cv, NULL);
   int queued = 0;
+  for (int k = 0; k < 3; k++) as.ref[k] = p[k];
   for (int i = 0; i < AD_ASYNC; i++) {
     calls[i] = (ad_call){&as, i};
-    as.want[i] = p[i % 3];
     kz_infer_request r = {.model = "tf", .inputs = &in, .n_inputs = 1, .adapter = order[i % 3]};
     if (kz_server_infer_async(s, &r, ad_done, &calls[i]) == KZ_OK) queued++;
   }
@@ -523,8 +532,8 @@ static int run_adapters(const char *base, const char *a_dir, const char *b_dir, 
   while (as.done < queued) pthread_cond_wait(&as.cv, &as.mu);
   pthread_mutex_unlock(&as.mu);
   KZ_CHECK(as.bad == 0);
-  if (as.bad)
-    fprintf(stderr, "%d of %d mixed requests got another adapter's answer\n", as.bad, queued);
+  fprintf(stderr, "%d mixed requests: %d not their own adapter's answer; worst difference %.2e\n",
+          queued, as.bad, as.worst);
   pthread_cond_destroy(&as.cv);
   pthread_mutex_destroy(&as.mu);
   kz_server_free(s);
