@@ -16,6 +16,7 @@
 #    predict's, concurrent requests for different adapters each get theirs,
 #    an unknown adapter is a 400 naming it, an adapter of another base stops
 #    the server at startup naming both fingerprints.
+# Everything runs on the CPU (--device cpu), where resuming is bit for bit.
 # usage: lora_serve.sh KAIZEN SHARED_DATA_DIR VOCAB TEST_SERVE
 set -u
 kaizen="$1" data="$2" vocab="$3" test_serve="$4"
@@ -54,6 +55,7 @@ train:
   steps: $2
   eval_every: 4
   seed: $3
+  device: cpu
 output:
   runs_dir: $tmp/runs
 YAML
@@ -145,11 +147,12 @@ It is a truth universally acknowledged.
 Emma was not required, by any subsequent discovery, to retract her ill opinion.
 Captain Wentworth had no fortune.
 TXT
-"$kaizen" predict --model "$base" --input "$tmp/texts.txt" --out "$tmp/p_base.csv" >/dev/null 2>&1 ||
+"$kaizen" predict --model "$base" --input "$tmp/texts.txt" --out "$tmp/p_base.csv" --device cpu \
+  >/dev/null 2>&1 ||
   fail "predict base"
 for x in a b; do
   "$kaizen" predict --model "$base" --adapter "$(run $x)/adapter" --input "$tmp/texts.txt" \
-    --out "$tmp/p_$x.csv" >/dev/null 2>&1 || fail "predict --adapter $x"
+    --out "$tmp/p_$x.csv" --device cpu >/dev/null 2>&1 || fail "predict --adapter $x"
 done
 
 # ---- in-process ------------------------------------------------------------------------
@@ -182,7 +185,7 @@ out=$("$kaizen" serve --config "$tmp/serve.yaml" --model tf="$base2" --request -
   fail "serve: an adapter of another base (config): $out"
 out=$("$kaizen" serve --model tf="$base" --adapter "a=$(run a)/adapter" --request - </dev/null 2>&1)
 [ $? -ne 0 ] && echo "$out" | grep -q "expected MODEL:NAME=DIR" || fail "serve: --adapter without model: $out"
-"$kaizen" serve --port 0 --port-file "$tmp/port" --model tf="$base" \
+"$kaizen" serve --port 0 --port-file "$tmp/port" --device cpu --model tf="$base" \
   --adapter "tf:a=$(run a)/adapter" --adapter "tf:b=$(run b)/adapter" --max-queue-delay-us 20000 \
   >"$tmp/serve.out" 2>&1 &
 pids+=($!)
