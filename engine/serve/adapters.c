@@ -109,8 +109,10 @@ kz_status kz_serve_adapter_select(kz_serve_model *m, int index) {
   /* a failed merge leaves the base as it was: what it changed is restored */
   kz_status st = kz_transformer_adapter_apply(base, m->adapters[index].ad);
   if (st != KZ_OK) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", kz_last_error());
     kz_transformer_adapter_remove(base, m->adapters[index].ad);
-    return kz_fail_context(st, "adapter '%s'", m->adapters[index].name);
+    return kz_fail(st, "adapter '%s': %s", m->adapters[index].name, msg);
   }
   m->applied = index;
   return KZ_OK;

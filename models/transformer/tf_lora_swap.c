@@ -33,6 +33,7 @@ struct kz_tf_adapter {
   float *saved; /* host: what applying overwrites, while applied */
   int64_t saved_n;
   int applied;
+  int done_mod, done_copy; /* while applied: how many have their weights saved */
   char fp[KZ_LORA_FINGERPRINT_LEN];
 };
 
@@ -136,11 +137,16 @@ kz_status kz_transformer_adapter_apply(kz_nn_model *model, kz_tf_adapter *a) {
   KZ_TRY(check_base(model));
   if (a->applied) return kz_fail(KZ_ERR_INVALID_ARG, "adapter: already applied");
   kz_tf *m = (kz_tf *)model;
+  /* applied from the first change on, so that a failure part way is undone
+   * by remove: each weight is saved (synchronously) before it changes */
+  a->applied = 1, a->done_mod = a->done_copy = 0;
   int64_t at = 0;
   for (int i = 0; i < a->n_mod; i++) {
     const ad_mod *d = &a->mod[i];
     kz_tensor w = kz_tf_lora_base_weight(m, d->layer, d->module);
     KZ_TRY(kz_copy_to_host(m->stream, a->saved + at, w.data, kz_tensor_bytes(&w)));
+    KZ_TRY(kz_stream_sync(m->stream));
+    a->done_mod++;
     KZ_TRY(kz_op_matmul(m->stream, &d->b, &d->a, &w, false, false, a->scale, 1.0f));
     at += kz_tensor_numel(&w);
   }
@@ -149,13 +155,13 @@ kz_status kz_transformer_adapter_apply(kz_nn_model *model, kz_tf_adapter *a) {
     const ad_copy *c = &a->copy[i];
     const size_t bytes = (size_t)c->count * sizeof(float);
     KZ_TRY(kz_copy_to_host(m->stream, a->saved + at, p + c->offset, bytes));
+    KZ_TRY(kz_stream_sync(m->stream));
+    a->done_copy++;
     KZ_TRY(kz_copy_to_device(m->stream, p + c->offset, c->values, bytes));
     at += c->count;
   }
   KZ_TRY(kz_nn_refresh_bf16(&m->base, m->stream));
-  KZ_TRY(kz_stream_sync(m->stream));
-  a->applied = 1;
-  return KZ_OK;
+  return kz_stream_sync(m->stream);
 }
 
 kz_status kz_transformer_adapter_remove(kz_nn_model *model, kz_tf_adapter *a) {
@@ -164,11 +170,12 @@ kz_status kz_transformer_adapter_remove(kz_nn_model *model, kz_tf_adapter *a) {
   int64_t at = 0;
   for (int i = 0; i < a->n_mod; i++) {
     kz_tensor w = kz_tf_lora_base_weight(m, a->mod[i].layer, a->mod[i].module);
-    KZ_TRY(kz_copy_to_device(m->stream, w.data, a->saved + at, kz_tensor_bytes(&w)));
+    if (i < a->done_mod)
+      KZ_TRY(kz_copy_to_device(m->stream, w.data, a->saved + at, kz_tensor_bytes(&w)));
     at += kz_tensor_numel(&w);
   }
   float *p = (float *)m->base.params.data;
-  for (int i = 0; i < a->n_copy; i++) {
+  for (int i = 0; i < a->done_copy; i++) {
     KZ_TRY(kz_copy_to_device(m->stream, p + a->copy[i].offset, a->saved + at,
                              (size_t)a->copy[i].count * sizeof(float)));
     at += a->copy[i].count;
