@@ -187,6 +187,7 @@ out=$("$kaizen" serve --model tf="$base" --adapter "a=$(run a)/adapter" --reques
 [ $? -ne 0 ] && echo "$out" | grep -q "expected MODEL:NAME=DIR" || fail "serve: --adapter without model: $out"
 "$kaizen" serve --port 0 --port-file "$tmp/port" --device cpu --model tf="$base" \
   --adapter "tf:a=$(run a)/adapter" --adapter "tf:b=$(run b)/adapter" --max-queue-delay-us 20000 \
+  --log "$tmp/requests.jsonl" \
   >"$tmp/serve.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do [ -s "$tmp/port" ] && break; sleep 0.1; done
@@ -245,4 +246,14 @@ assert st == 400 and "parameters.adapter" in j["error"], (st, j)
 print("HTTP: the base, a and b answer as predict does; mixed requests, unknown adapter 400")
 PY
 
+# the request log names the adapter of each request that asked for one
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+pids=()
+python3 - "$tmp/requests.jsonl" <<'PY' || fail "request log"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+infer = [l for l in lines if l["path"].endswith("/infer")]
+assert sum(l.get("adapter") == "a" for l in infer) >= 9, infer[:3]
+assert sum(l.get("adapter") == "b" for l in infer) >= 9 and any("adapter" not in l for l in infer)
+PY
 [ $fails -eq 0 ] && echo "ok" || { echo "$fails failure(s)"; exit 1; }
