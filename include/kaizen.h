@@ -186,6 +186,15 @@ void kz_server_free(kz_server *s);
  * batching NULL: the server's. Names: [A-Za-z0-9_.-], 1..64 characters. */
 kz_status kz_server_load(kz_server *s, const char *name, int64_t version, const char *path,
                          const kz_batching *batching);
+/* Loads a LoRA adapter (a PEFT directory: adapter_config.json and
+ * adapter_model.safetensors, as a LoRA run's adapter/) onto the transformer
+ * loaded as model/version (0: the highest) under the adapter name (same
+ * rules as model names). A request's `adapter` picks it; requests for
+ * different adapters never share a batch. An adapter trained on another
+ * base (its recorded fingerprint differs) is refused naming both
+ * fingerprints. The model itself must have no adapters of its own. */
+kz_status kz_server_load_adapter(kz_server *s, const char *model, int64_t version, const char *name,
+                                 const char *dir);
 /* Stops taking requests for name (version 0: every version), runs the
  * queued ones, frees the model. */
 kz_status kz_server_unload(kz_server *s, const char *name, int64_t version);
@@ -219,6 +228,8 @@ typedef struct kz_infer_request {
   int64_t timeout_us;         /* > 0: fail (unavailable) if still queued after it */
   int ignore_unknown_inputs;  /* 1: skip inputs the model does not read, as `kaizen predict`
                                  skips columns (the label among them); 0: reject them */
+  const char *adapter;        /* a LoRA adapter loaded onto the model (kz_server_load_adapter)
+                                 to run with; NULL or "": the model itself */
 } kz_infer_request;
 
 typedef struct kz_infer_response kz_infer_response;

@@ -11,6 +11,7 @@
 #include "engine/predict/predictor.h"
 #include "engine/serve/server_internal.h"
 #include "kernels/core/error.h"
+#include "models/transformer/lora.h"
 #include "models/transformer/transformer.h"
 
 static kz_status dump(json_t *j, char **out) {
@@ -85,6 +86,13 @@ kz_status kz_server_model_metadata(kz_server *s, const char *name, int64_t versi
                           json_pack("{s:s, s:I}", "content",
                                     "text (UTF-8), tokenised by the server", "max_tokens",
                                     (json_int_t)kz_tf_text_max_tokens(m->text)));
+  /* the LoRA adapters a request may name (parameters.adapter) */
+  json_t *adapters = json_array();
+  for (int k = 0; k < m->n_adapters; ++k)
+    json_array_append_new(
+        adapters, json_pack("{s:s, s:s, s:I}", "name", m->adapters[k].name, "base_fingerprint",
+                            kz_transformer_adapter_fingerprint(m->adapters[k].ad), "r",
+                            (json_int_t)kz_transformer_adapter_rank(m->adapters[k].ad)));
   char platform[32];
   snprintf(platform, sizeof platform, "kaizen_%s", m->type);
   char ver[24];
@@ -99,6 +107,10 @@ kz_status kz_server_model_metadata(kz_server *s, const char *name, int64_t versi
   /* a TFT's window (encoder_length, horizon, quantiles, time_step) */
   json_object_update(json_object_get(j, "parameters"), tft);
   json_decref(tft);
+  if (j && m->text)
+    json_object_set_new(j, "adapters", adapters);
+  else
+    json_decref(adapters);
   pthread_mutex_unlock(&s->mu);
   return dump(j, json);
 }

@@ -27,6 +27,8 @@ static char *dup_str(const char *s) {
 }
 
 static void free_model(kz_serve_model *m) {
+  kz_serve_adapters_free(m);
+  pthread_mutex_destroy(&m->run_mu);
   kz_predictor_close(m->pred);
   for (int i = 0; m->feat_names && i < m->n_feat; ++i) free(m->feat_names[i]);
   for (int i = 0; m->out_names && i < m->n_out; ++i) free(m->out_names[i]);
@@ -170,10 +172,16 @@ static void run_batch(kz_serve_model *m, scratch *sc, kz_serve_job **jobs, int n
   }
   kz_serve_text_out *res = NULL;
   kz_serve_tft_out *tres = NULL;
-  if (st == KZ_OK && rows > 0)
-    st = m->tft    ? kz_serve_tft_run(m, jobs, n, &tres)
-         : m->text ? kz_serve_text_run(m, rows, sc->cells, &res)
-                   : kz_predictor_predict(m->pred, rows, sc->cells, sc->out);
+  if (st == KZ_OK && rows > 0) {
+    /* a batch's jobs share their adapter (take_batch) */
+    pthread_mutex_lock(&m->run_mu);
+    st = kz_serve_adapter_select(m, jobs[0]->adapter);
+    if (st == KZ_OK)
+      st = m->tft    ? kz_serve_tft_run(m, jobs, n, &tres)
+           : m->text ? kz_serve_text_run(m, rows, sc->cells, &res)
+                     : kz_predictor_predict(m->pred, rows, sc->cells, sc->out);
+    pthread_mutex_unlock(&m->run_mu);
+  }
   int64_t t_end = kz_serve_now_us();
   if (rows > 0) {
     pthread_mutex_lock(&m->mu);
@@ -209,19 +217,31 @@ static void run_batch(kz_serve_model *m, scratch *sc, kz_serve_job **jobs, int n
 }
 
 /* Takes the next batch off the queue (m->mu held): the first request, then
- * as many more as fit in max_batch_size rows (dynamic batching only). */
+ * as many more as fit in max_batch_size rows (dynamic batching only). A
+ * batch runs with one adapter (or none): requests for another adapter stay
+ * queued, in order, for a later batch; the first request always goes, so
+ * none waits behind others for long. */
 static int take_batch(kz_serve_model *m, kz_serve_job **jobs, int cap) {
   int n = 0;
   int64_t rows = 0;
-  while (m->head && n < cap) {
-    kz_serve_job *j = m->head;
+  kz_serve_job *prev = NULL, *j = m->head;
+  while (j && n < cap) {
+    kz_serve_job *next = j->next;
     if (n > 0 && (!m->batching.dynamic || rows + j->rows > m->batching.max_batch_size)) break;
-    m->head = j->next;
-    if (!m->head) m->tail = NULL;
+    if (n > 0 && j->adapter != jobs[0]->adapter) { /* left for a later batch */
+      prev = j, j = next;
+      continue;
+    }
+    if (prev)
+      prev->next = next;
+    else
+      m->head = next;
+    if (m->tail == j) m->tail = prev;
     j->next = NULL;
     m->queued--, m->queued_rows -= j->rows;
     rows += j->rows;
     jobs[n++] = j;
+    j = next;
   }
   return n;
 }
@@ -273,6 +293,8 @@ kz_status kz_serve_model_open(const char *name, int64_t version, const char *pat
   }
   snprintf(m->name, sizeof m->name, "%s", name);
   m->version = version;
+  m->applied = -1;
+  pthread_mutex_init(&m->run_mu, NULL);
   m->batching = *b;
   kz_status st = kz_predictor_open(path, device, &m->pred);
   if (st == KZ_OK) {

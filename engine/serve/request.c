@@ -284,7 +284,9 @@ kz_status kz_serve_job_new(const kz_serve_model *m, const kz_infer_request *r, i
   }
   job->t_submit = t_submit;
   if (r->timeout_us > 0) job->deadline = t_submit + r->timeout_us;
-  kz_status st = m->tft ? kz_serve_tft_parse(m, r, job) : match_inputs(m, r, slot, &job->rows);
+  kz_status st = kz_serve_adapter_find((kz_serve_model *)m, r->adapter, &job->adapter);
+  if (st == KZ_OK)
+    st = m->tft ? kz_serve_tft_parse(m, r, job) : match_inputs(m, r, slot, &job->rows);
   if (st == KZ_OK) st = pick_outputs(m, r, job);
   if (st == KZ_OK && !m->tft) st = convert(m, r, slot, job);
   if (st == KZ_OK && !(job->resp = kz_serve_response_new(m->name, m->version, r->id)))

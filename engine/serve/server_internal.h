@@ -11,6 +11,7 @@
 #include "kaizen.h"
 
 #define KZ_SERVE_NAME_MAX 64
+#define KZ_SERVE_MAX_ADAPTERS 64
 
 /* Triton's failure reasons (nv_inference_request_failure{reason}). */
 enum { KZ_FAIL_REJECTED = 0, KZ_FAIL_BACKEND = 1, KZ_FAIL_OTHER = 2, KZ_FAIL_REASONS = 3 };
@@ -45,7 +46,8 @@ typedef struct kz_serve_job {
   const char **cells; /* rows x the model's features, in its feature order */
   char *text;         /* the cells' bytes */
   int n_want;
-  int *want; /* output indices the caller asked for */
+  int *want;   /* output indices the caller asked for */
+  int adapter; /* the LoRA adapter it runs with (an index of the model's), -1: the base */
   kz_infer_response *resp;
   kz_infer_callback callback;
   void *user;
@@ -64,6 +66,13 @@ typedef struct kz_serve_metrics {
 struct kz_tf_text;
 typedef struct kz_serve_tft kz_serve_tft;
 typedef struct kz_serve_tft_req kz_serve_tft_req;
+struct kz_tf_adapter;
+
+/* A LoRA adapter loaded onto a served transformer (adapters.c). */
+typedef struct kz_serve_adapter {
+  char name[KZ_SERVE_NAME_MAX + 1];
+  struct kz_tf_adapter *ad;
+} kz_serve_adapter;
 
 typedef struct kz_serve_model {
   char name[KZ_SERVE_NAME_MAX + 1];
@@ -88,7 +97,15 @@ typedef struct kz_serve_model {
    * for the other families */
   struct kz_serve_tft *tft;
 
-  pthread_mutex_t mu; /* guards everything below */
+  /* LoRA adapters by name (adapters.c): added under mu, never removed
+   * before the model closes; run_mu serialises what touches the weights (a
+   * batch's run, merging an adapter in or out) and guards applied */
+  kz_serve_adapter adapters[KZ_SERVE_MAX_ADAPTERS];
+  int n_adapters;
+  pthread_mutex_t run_mu;
+  int applied; /* the adapter merged into the weights now, -1: none */
+
+  pthread_mutex_t mu; /* guards everything below (and n_adapters) */
   pthread_cond_t wake;
   kz_serve_job *head, *tail;
   int64_t queued, queued_rows;
@@ -108,6 +125,11 @@ struct kz_server {
 };
 
 int64_t kz_serve_now_us(void);
+
+/* server.c: name/version (0: the highest) with a reference taken, so it
+ * stays loaded until released; NULL when not loaded. */
+kz_serve_model *kz_server_acquire(kz_server *s, const char *name, int64_t version);
+void kz_server_release(kz_server *s, kz_serve_model *m);
 
 /* model.c: open a model file and start its worker; stop and free it. */
 kz_status kz_serve_model_open(const char *name, int64_t version, const char *path,
@@ -157,6 +179,15 @@ int kz_serve_tft_default_outputs(const kz_serve_model *m);
 void kz_serve_tft_metadata(const kz_serve_model *m, void *inputs, void *outputs, void *params);
 /* The response's outputs: n of them, names copied, data NULL (to fill). */
 kz_status kz_serve_response_outputs(kz_infer_response *r, int n);
+
+/* adapters.c: the index of the adapter a request names (NULL or "": -1,
+ * the base; an unknown name is KZ_ERR_INVALID_ARG naming it and the loaded
+ * ones); switching the weights to a job's adapter (run_mu held, worker);
+ * freeing them (model closing). */
+kz_status kz_serve_adapter_load(kz_serve_model *m, const char *name, const char *dir);
+kz_status kz_serve_adapter_find(kz_serve_model *m, const char *name, int *index);
+kz_status kz_serve_adapter_select(kz_serve_model *m, int index);
+void kz_serve_adapters_free(kz_serve_model *m);
 
 /* request.c: a validated, converted request ready for the queue. */
 kz_status kz_serve_job_new(const kz_serve_model *m, const kz_infer_request *r, int64_t t_submit,
