@@ -22,7 +22,16 @@
 #     with a message naming the series or column, the server keeps
 #     serving, /metrics counts them;
 #   - the in-process C API (test_serve_tft) gives the same numbers;
-#   - SIGTERM: exit 0.
+#   - SIGTERM: exit 0;
+#   - LoRA adapters by name on the served base (--adapter tx:a=... tx:b=...;
+#     a: the LoRA run above, all-linear r 4; b: attention and head, r 2): the
+#     metadata lists them, each adapter's forecasts equal `kaizen predict
+#     --adapter`'s digit for digit for predict's series set, the base's plain
+#     predict's, before and after an adapter ran; mixed concurrent requests
+#     each get their adapter's (within 1e-6: their batches hold other
+#     series); an unknown adapter is a 400; an adapter of another base (seed
+#     4) stops the server at load naming both fingerprints, one onto a LoRA
+#     model or a model of another layout is refused.
 # usage: serve_tft.sh KAIZEN SHARED_DATA_DIR TMP TEST_SERVE_TFT
 set -u
 kaizen="$1" data="$2" tmp="$3" test_serve_tft="$4"
@@ -399,4 +408,144 @@ PY
 
 kill -TERM $pid
 wait $pid || fail "serve: exit status $? after SIGTERM"
+
+# ---- LoRA adapters by name on the served base ----------------------------------------------
+cat >"$tmp/lorab.yaml" <<EOF
+model: {type: tft, hidden: 16, heads: 4, encoder_length: 24, horizon: 6, season: 12,
+        lora: {r: 2, alpha: 4, target_modules: [query, value, attn_out, head]}}
+data: {train: $tmp/tx}
+train: {lr: 0.01, batch_size: 64, steps: 10, seed: 6, threads: 1, init_from: $tx}
+output: {runs_dir: $tmp/runs, experiment: tft, run_id: lorab}
+EOF
+"$kaizen" train "$tmp/lorab.yaml" --quiet >/dev/null || fail "train lora b"
+ad_a="$tmp/runs/tft/lora/adapter" ad_b="$tmp/runs/tft/lorab/adapter"
+for x in a b; do
+  d="$ad_a"
+  [ $x = b ] && d="$ad_b"
+  "$kaizen" predict --model "$tx" --adapter "$d" --data "$tmp/tx" --out "$tmp/ad_${x}_pred.csv" \
+    --quiet || fail "predict --adapter $x"
+done
+cmp -s "$tmp/ad_a_pred.csv" "$tmp/lora_pred.csv" || fail "predict --adapter a is not the LoRA run's model"
+cmp -s "$tmp/ad_b_pred.csv" "$tmp/tx_pred.csv" && fail "adapter b does not change the forecasts"
+cmp -s "$tmp/ad_b_pred.csv" "$tmp/ad_a_pred.csv" && fail "adapters a and b forecast alike"
+# another base of the same layout: the adapters' recorded fingerprint is not its
+sed -e 's/seed: 3/seed: 4/' -e 's/steps: 20/steps: 4/' -e 's/run_id: tx/run_id: tx2/' \
+  "$tmp/tx.yaml" >"$tmp/tx2.yaml"
+"$kaizen" train "$tmp/tx2.yaml" --quiet >/dev/null || fail "train txhousing, seed 4"
+out=$("$kaizen" serve --model "tx=$tmp/runs/tft/tx2/model.kzm" --adapter "tx:a=$ad_a" --request - \
+  </dev/null 2>&1)
+[ $? -ne 0 ] && echo "$out" | grep -q "fingerprint kz64:[0-9a-f]*; this base model's is kz64:[0-9a-f]*" ||
+  fail "serve: an adapter of another base: $out"
+out=$("$kaizen" serve --model "lora=$lora" --adapter "lora:b=$ad_b" --request - </dev/null 2>&1)
+[ $? -ne 0 ] && echo "$out" | grep -q "has LoRA adapters of its own" ||
+  fail "serve: an adapter onto a LoRA model: $out"
+out=$("$kaizen" serve --model "promo=$promo" --adapter "promo:b=$ad_b" --request - </dev/null 2>&1)
+[ $? -ne 0 ] || fail "serve: tx's adapter onto the promo model loaded: $out"
+
+rm -f "$tmp/port"
+"$kaizen" serve --port 0 --port-file "$tmp/port" --model "tx=$tx" --adapter "tx:a=$ad_a" \
+  --adapter "tx:b=$ad_b" --max-queue-delay-us 20000 >"$tmp/serve_ad.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+  [ -s "$tmp/port" ] && break
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.1
+done
+[ -s "$tmp/port" ] || fail "serve with adapters did not start: $(cat "$tmp/serve_ad.out")"
+$py - "$tmp" "$(cat "$tmp/port")" "$data/txhousing.csv" <<'PY' || fail "HTTP adapter checks"
+import csv, json, sys, threading, urllib.request, urllib.error
+tmp, port, tx_csv = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+url = f"http://127.0.0.1:{port}/v2/models/tx"
+
+def call(path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url + path, data=data), timeout=120) as r:
+            return r.status, json.loads(r.read().decode())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read().decode())
+
+def table(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+def num(v):
+    return None if v in ("", "NA") else int(v) if v.lstrip("-").isdigit() else float(v)
+
+cols = ["city", "date", "sales", "year", "month", "volume", "median", "listings", "inventory"]
+rows = table(tx_csv)
+def body(rs, adapter):
+    b = {"columns": {c: [r[c] if c == "city" else num(r[c]) for r in rs] for c in cols}}
+    if adapter is not None:
+        b["parameters"] = {"adapter": adapter}
+    return b
+
+# predict's forecasts: {city: {quantile: [the horizon's values as predict wrote them]}}
+want = {}
+for name, f in (("base", "tx_pred.csv"), ("a", "ad_a_pred.csv"), ("b", "ad_b_pred.csv")):
+    want[name] = {}
+    for r in table(f"{tmp}/{f}"):
+        d = want[name].setdefault(r["city"], {})
+        for q in ("p10", "p50", "p90"):
+            d.setdefault(q, []).append(r[q])
+
+# how name's forecasts in resp differ from predict's (exact: digit for digit), None: they don't
+def differs(resp, name, exact):
+    o = {t["name"]: t for t in resp["outputs"]}
+    S, tau = o["p50"]["shape"]
+    worst = 0.0
+    for s, city in enumerate(o["series"]["data"]):
+        for q in ("p10", "p50", "p90"):
+            for h in range(tau):
+                got, ref = o[q]["data"][s * tau + h], want[name][city][q][h]
+                if exact and "%.9g" % got != ref:
+                    return f"{city} {q} step {h + 1}: {got!r} vs predict's {ref}"
+                worst = max(worst, abs(got - float(ref)) / max(abs(float(ref)), 1e-30))
+    return f"relative difference {worst:g}" if worst > 1e-6 else None
+
+problems = []
+code, meta = call("")
+ads = meta.get("adapters", [])
+if code != 200 or [a["name"] for a in ads] != ["a", "b"] or [a["r"] for a in ads] != [4, 2] or \
+        not all(a["base_fingerprint"].startswith("kz64:") for a in ads):
+    problems.append(f"metadata adapters: {code} {ads}")
+# predict's series set, each request alone: predict's digits (the base again after each adapter)
+for name, adapter in (("a", "a"), ("b", "b"), ("base", None), ("a", "a"), ("base", "")):
+    code, resp = call("/infer", body(rows, adapter))
+    d = f"{code} {resp}" if code != 200 else differs(resp, name, True)
+    if d:
+        problems.append(f"adapter {adapter!r}: {d}")
+# the adapters differ from each other and from the base far beyond the 1e-6 below
+sep = min(max(abs(float(x) - float(y)) / max(abs(float(y)), 1e-30) for c in want["base"]
+              for q in ("p10", "p50", "p90") for x, y in zip(want[p][c][q], want[o][c][q]))
+          for p, o in (("a", "base"), ("b", "base"), ("a", "b")))
+if sep < 1e-4:
+    problems.append(f"two of base, a and b forecast within {sep:g} of each other")
+
+# mixed concurrent requests (a 20 ms queue delay gathers them): each gets its adapter's answer
+cities = list(dict.fromkeys(r["city"] for r in rows))
+errors = []
+def worker(i):
+    name = ("base", "a", "b")[i % 3]
+    city = cities[i % len(cities)]
+    rs = [r for r in rows if r["city"] == city][-30:]
+    code, resp = call("/infer", body(rs, None if name == "base" else name))
+    d = f"{code} {resp}" if code != 200 else differs(resp, name, False)
+    if d:
+        errors.append(f"concurrent {i} ({name}, {city}): {d}")
+threads = [threading.Thread(target=worker, args=(i,)) for i in range(18)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+problems += errors
+code, resp = call("/infer", body(rows[:30], "zzz"))
+if code != 400 or "no adapter 'zzz' (loaded: a, b)" not in resp.get("error", ""):
+    problems.append(f"unknown adapter: {code} {resp}")
+for p in problems:
+    print("problem:", p, file=sys.stderr)
+if not problems:
+    print("serve tft: adapters a and b forecast as predict --adapter, the base as predict")
+sys.exit(1 if problems else 0)
+PY
+kill -TERM $pid
+wait $pid || fail "serve with adapters: exit status $? after SIGTERM"
 echo "serve tft: all checks passed"

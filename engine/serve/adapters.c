@@ -1,10 +1,11 @@
-/* LoRA adapters by name on a served transformer (docs/SERVING.md,
+/* LoRA adapters by name on a served transformer or TFT (docs/SERVING.md,
  * "Adapters"). One copy of the base serves them all: the adapter a batch
  * asks for is merged into the base's weights just before the batch runs
  * and taken out (the saved weights copied back, bit for bit) when a batch
- * for another adapter or for the base comes (kz_tf_adapter, lora.h). A
- * switch costs one small GEMM per adapted layer; the memory is one base
- * plus the adapters' own tensors. Batches never mix adapters (take_batch). */
+ * for another adapter or for the base comes (kz_adapter, models/adapters.h,
+ * which hands each model type to its own code). A switch costs one small
+ * GEMM per adapted layer; the memory is one base plus the adapters' own
+ * tensors. Batches never mix adapters (take_batch). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include "engine/predict/predictor.h"
 #include "engine/serve/server_internal.h"
 #include "kernels/core/error.h"
-#include "models/transformer/lora.h"
+#include "models/adapters.h"
 
 static kz_status check_name(const char *name) {
   size_t n = name ? strlen(name) : 0;
@@ -37,10 +38,10 @@ static int index_of(const kz_serve_model *m, const char *name) {
 
 kz_status kz_serve_adapter_load(kz_serve_model *m, const char *name, const char *dir) {
   KZ_TRY(check_name(name));
-  if (!m->text)
+  if (!m->text && !m->tft)
     return kz_fail(KZ_ERR_INVALID_ARG,
-                   "model '%s' is a %s model: LoRA adapters go onto transformers only", m->name,
-                   m->type);
+                   "model '%s' is a %s model: LoRA adapters go onto transformers and TFTs only",
+                   m->name, m->type);
   pthread_mutex_lock(&m->mu);
   int taken = index_of(m, name) >= 0, full = m->n_adapters == KZ_SERVE_MAX_ADAPTERS;
   pthread_mutex_unlock(&m->mu);
@@ -50,18 +51,18 @@ kz_status kz_serve_adapter_load(kz_serve_model *m, const char *name, const char 
     return kz_fail(KZ_ERR_INVALID_ARG, "model '%s': at most %d adapters", m->name,
                    KZ_SERVE_MAX_ADAPTERS);
   kz_nn_model *base = kz_predictor_nn(m->pred);
-  if (kz_transformer_has_lora(base))
+  if (kz_adapters_has(base))
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "model '%s' (%s) has LoRA adapters of its own: serve its base model (the "
                    "run's train.init_from) and load both adapters onto that",
                    m->name, m->path);
   /* the import reads the base's weights: none of the others may be merged
    * into them meanwhile */
-  kz_tf_adapter *ad = NULL;
+  kz_adapter *ad = NULL;
   char note[1024] = "";
   pthread_mutex_lock(&m->run_mu);
   kz_status st = kz_serve_adapter_select(m, -1);
-  if (st == KZ_OK) st = kz_transformer_adapter_load(base, dir, &ad, note, sizeof note);
+  if (st == KZ_OK) st = kz_adapter_load(base, dir, &ad, note, sizeof note);
   pthread_mutex_unlock(&m->run_mu);
   if (st != KZ_OK)
     return kz_fail_context(st, "adapter '%s' of model '%s' from %s", name, m->name, dir);
@@ -75,7 +76,7 @@ kz_status kz_serve_adapter_load(kz_serve_model *m, const char *name, const char 
     m->n_adapters++; /* visible to requests only now, complete */
   }
   pthread_mutex_unlock(&m->mu);
-  if (st != KZ_OK) kz_transformer_adapter_free(ad);
+  if (st != KZ_OK) kz_adapter_free(ad);
   return st;
 }
 
@@ -102,16 +103,16 @@ kz_status kz_serve_adapter_select(kz_serve_model *m, int index) {
   if (m->applied == index) return KZ_OK;
   kz_nn_model *base = kz_predictor_nn(m->pred);
   if (m->applied >= 0) {
-    KZ_TRY(kz_transformer_adapter_remove(base, m->adapters[m->applied].ad));
+    KZ_TRY(kz_adapter_remove(base, m->adapters[m->applied].ad));
     m->applied = -1;
   }
   if (index < 0) return KZ_OK;
   /* a failed merge leaves the base as it was: what it changed is restored */
-  kz_status st = kz_transformer_adapter_apply(base, m->adapters[index].ad);
+  kz_status st = kz_adapter_apply(base, m->adapters[index].ad);
   if (st != KZ_OK) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", kz_last_error());
-    kz_transformer_adapter_remove(base, m->adapters[index].ad);
+    kz_adapter_remove(base, m->adapters[index].ad);
     return kz_fail(st, "adapter '%s': %s", m->adapters[index].name, msg);
   }
   m->applied = index;
@@ -119,7 +120,7 @@ kz_status kz_serve_adapter_select(kz_serve_model *m, int index) {
 }
 
 void kz_serve_adapters_free(kz_serve_model *m) {
-  for (int i = 0; i < m->n_adapters; ++i) kz_transformer_adapter_free(m->adapters[i].ad);
+  for (int i = 0; i < m->n_adapters; ++i) kz_adapter_free(m->adapters[i].ad);
   m->n_adapters = 0;
 }
 

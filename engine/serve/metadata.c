@@ -11,7 +11,7 @@
 #include "engine/predict/predictor.h"
 #include "engine/serve/server_internal.h"
 #include "kernels/core/error.h"
-#include "models/transformer/lora.h"
+#include "models/adapters.h"
 #include "models/transformer/transformer.h"
 
 static kz_status dump(json_t *j, char **out) {
@@ -89,10 +89,10 @@ kz_status kz_server_model_metadata(kz_server *s, const char *name, int64_t versi
   /* the LoRA adapters a request may name (parameters.adapter) */
   json_t *adapters = json_array();
   for (int k = 0; k < m->n_adapters; ++k)
-    json_array_append_new(
-        adapters, json_pack("{s:s, s:s, s:I}", "name", m->adapters[k].name, "base_fingerprint",
-                            kz_transformer_adapter_fingerprint(m->adapters[k].ad), "r",
-                            (json_int_t)kz_transformer_adapter_rank(m->adapters[k].ad)));
+    json_array_append_new(adapters,
+                          json_pack("{s:s, s:s, s:I}", "name", m->adapters[k].name,
+                                    "base_fingerprint", kz_adapter_fingerprint(m->adapters[k].ad),
+                                    "r", (json_int_t)kz_adapter_rank(m->adapters[k].ad)));
   char platform[32];
   snprintf(platform, sizeof platform, "kaizen_%s", m->type);
   char ver[24];
@@ -107,7 +107,7 @@ kz_status kz_server_model_metadata(kz_server *s, const char *name, int64_t versi
   /* a TFT's window (encoder_length, horizon, quantiles, time_step) */
   json_object_update(json_object_get(j, "parameters"), tft);
   json_decref(tft);
-  if (j && m->text)
+  if (j && (m->text || m->tft))
     json_object_set_new(j, "adapters", adapters);
   else
     json_decref(adapters);

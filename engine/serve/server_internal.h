@@ -66,12 +66,12 @@ typedef struct kz_serve_metrics {
 struct kz_tf_text;
 typedef struct kz_serve_tft kz_serve_tft;
 typedef struct kz_serve_tft_req kz_serve_tft_req;
-struct kz_tf_adapter;
+struct kz_adapter;
 
-/* A LoRA adapter loaded onto a served transformer (adapters.c). */
+/* A LoRA adapter loaded onto a served transformer or TFT (adapters.c). */
 typedef struct kz_serve_adapter {
   char name[KZ_SERVE_NAME_MAX + 1];
-  struct kz_tf_adapter *ad;
+  struct kz_adapter *ad; /* models/adapters.h */
 } kz_serve_adapter;
 
 typedef struct kz_serve_model {

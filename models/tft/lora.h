@@ -36,4 +36,23 @@ kz_status kz_tft_lora_strip(kz_nn_model *m, kz_nn_model **out);
  * its adapters stripped) with dir's adapter loaded and merged. */
 kz_status kz_tft_lora_apply(kz_nn_model **m, const char *dir, char *note, size_t cap);
 
+/* ---- several adapters over one loaded base (tft_lora_swap.c) ---------------
+ * An adapter kept apart from the base it was loaded for (read and its
+ * fingerprint checked by kz_tft_lora_import_peft, through a transient copy of
+ * the base): A and B on the base's device, its trained head and biases on the
+ * host. apply merges it into the base's own weights (W += scale B A, the GEMM
+ * kz_tft_lora_merge runs, so forecasts equal `kaizen predict --adapter`'s),
+ * saving on the host what it overwrites; remove restores that bit for bit.
+ * One adapter at a time on a base; the base must have no adapters of its own
+ * and must not run while an adapter is applied or removed. */
+typedef struct kz_tft_swap_adapter kz_tft_swap_adapter;
+kz_status kz_tft_adapter_load(const kz_nn_model *base, const char *dir, kz_tft_swap_adapter **out,
+                              char *note, size_t cap);
+void kz_tft_adapter_free(kz_tft_swap_adapter *a);
+kz_status kz_tft_adapter_apply(kz_nn_model *base, kz_tft_swap_adapter *a);
+kz_status kz_tft_adapter_remove(kz_nn_model *base, kz_tft_swap_adapter *a);
+/* The fingerprint of the base it was trained on (and checked against). */
+const char *kz_tft_adapter_fingerprint(const kz_tft_swap_adapter *a);
+int64_t kz_tft_adapter_rank(const kz_tft_swap_adapter *a);
+
 #endif
