@@ -135,7 +135,7 @@ kz_status kz_continual_use_old(kz_continual *k, kz_nn_model *m, int old) {
   const kz_nn_model_ops *ops = kz_nn_base(m)->ops;
   if (!ops->train_source || !k->old_train) return KZ_OK;
   kz_status st = ops->train_source(m, old ? k->c.old_data : NULL);
-  return st == KZ_OK ? KZ_OK : kz_fail_context(st, "train.continual.old_data");
+  return st == KZ_OK ? KZ_OK : kz_fail_context(st, "train.continual.old_data: %s", k->c.old_data);
 }
 
 kz_status kz_continual_attach(kz_continual *k, kz_nn_model *m) {

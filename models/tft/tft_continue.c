@@ -397,9 +397,9 @@ kz_status kz_tft_train_source(kz_nn_model *model, const char *path) {
     if (kz_tft_count_windows(m, &m->old, NULL) == 0) {
       kz_tft_store_free(&m->old);
       return kz_fail(KZ_ERR_INVALID_ARG,
-                     "tft: %s: no training window: every series has fewer than encoder_length + "
-                     "horizon = %lld steps in its train split",
-                     path, (long long)(m->dm.k + m->dm.tau));
+                     "tft: no training window: every series has fewer than encoder_length + "
+                     "horizon = %lld steps in the train split",
+                     (long long)(m->dm.k + m->dm.tau));
     }
     if (!(m->old_path = dup_str(path))) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: old data");
   }
