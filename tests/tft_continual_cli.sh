@@ -9,7 +9,8 @@
 # q-risk rises (forgetting), with replay it rises at most half as much; the run's summary holds
 # the four numbers, the "before" old one is `kaizen eval` of the starting model, `runs compare`
 # shows them; the new shop gets its own scaling (forecasts at its level) and its own embedding row,
-# the new category its own row; the continued model predicts and evaluates on both data sets.
+# the new category its own row; the continued model predicts and evaluates on both data sets; a
+# model with LoRA adapters continues with them folded in.
 # Resume: a TFT run (dropout on) and a continual run (replay + EWC) killed with kill -9 after
 # their second checkpoint and resumed end on the uninterrupted run's model.kzm and metrics, byte
 # for byte. Bad jobs: another column set (names the field and both files), another architecture,
@@ -164,6 +165,20 @@ awk -F, 'NR > 1 { s[$1] += $5; n[$1]++ } END {
   fail "predict on old: $(cat "$tmp/e")"
 grep -a -q '"bogo"' "$c5" || fail "the continued model's file lacks the new category"
 grep -a -q '"names":\["a","b","c"\]' "$c5" || fail "series dictionary: not the file's, then the new shop"
+
+# ---- a model with LoRA adapters continues with them folded in: its "before" is its own eval ----
+job "$tmp/lo.yaml" old 30 "init_from: $pre"
+sed -i 's/^  season: 7/  season: 7\n  lora:\n    r: 4\n    alpha: 8/' "$tmp/lo.yaml"
+"$kaizen" train "$tmp/lo.yaml" --quiet --set output.run_id=lora >"$tmp/lo.out" 2>&1 ||
+  fail "LoRA run: $(cat "$tmp/lo.out")"
+ev_lo=$("$kaizen" eval --model "$(run_dir lora)/model.kzm" --data "$tmp/old" 2>&1 | metric q_risk_p50)
+job "$tmp/cl.yaml" new 5 "init_from: $(run_dir lora)/model.kzm" "continual:" "  old_data: $tmp/old"
+"$kaizen" train "$tmp/cl.yaml" --quiet --set output.run_id=cl >"$tmp/cl.out" 2>&1 ||
+  fail "continuing the LoRA model: $(cat "$tmp/cl.out")"
+got=$(final cl old_before/q_risk_p50 2>/dev/null)
+awk -v a="${ev_lo:-0}" -v b="${got:-0}" -v p="$ev_old" \
+  'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-5 * a && a != p) }' ||
+  fail "continued LoRA model: old before ${got:-?}, its eval ${ev_lo:-?} (the base's $ev_old)"
 
 # ---- resume: kill -9 after the second checkpoint, --resume, the same bytes -------------------
 # kill_after_checkpoints YAML ID: starts the job, kill -9s it once 2 checkpoints exist

@@ -24,13 +24,17 @@
  *    series' embedding too) starts as a copy of the file's "unknown" row,
  *    the one the old model used for it;
  *  - training options (stride, season, sort_quantiles, dropout,
- *    loss_weight) are the job's. */
+ *    loss_weight) are the job's;
+ *  - a file with LoRA adapters gives its base tensors with the adapters
+ *    folded in (what it computes with). A job with model.lora starts from its
+ *    base instead (tft_lora_model.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/core/error.h"
+#include "models/tft/tft_lora.h"
 #include "models/tft/tft_model.h"
 
 static char *dup_str(const char *s) {
@@ -299,6 +303,7 @@ static kz_status copy_weights(kz_tft_model *m, const kz_tft_model *src, int *fre
   if (st == KZ_OK) st = kz_nn_params_host(&src->base, &tmp);
   const float *sp = tmp ? tmp : (const float *)src->base.params.data;
   if (st == KZ_OK) kz_tft_init_host(&m->dm, host, m->seed);
+  if (st == KZ_OK) kz_tft_lora_init_host(kz_tft_net_lora(m->net), host, m->seed);
   *fresh = 0;
   for (int i = 0; st == KZ_OK && i < nm.n; i++) {
     int k = -1;
@@ -321,11 +326,16 @@ static kz_status copy_weights(kz_tft_model *m, const kz_tft_model *src, int *fre
                    nm.name[i], (long long)ns.count[k], (long long)nm.count[i]);
     }
   }
+  /* the whole block: the base tensors (npm floats), then any adapters */
+  const size_t bytes = sizeof(float) * (size_t)m->base.info.n_params;
+  if (st == KZ_OK && npm > m->base.info.n_params)
+    st = kz_fail(KZ_ERR_INTERNAL, "tft: layout of %lld floats in a block of %lld", (long long)npm,
+                 (long long)m->base.info.n_params);
   if (st == KZ_OK && m->base.device.kind == KZ_DEVICE_CPU) {
-    memcpy(m->base.params.data, host, sizeof(float) * (size_t)npm);
+    memcpy(m->base.params.data, host, bytes);
   } else if (st == KZ_OK) {
     kz_stream *s = kz_tft_net_stream(m->net);
-    st = kz_copy_to_device(s, m->base.params.data, host, sizeof(float) * (size_t)npm);
+    st = kz_copy_to_device(s, m->base.params.data, host, bytes);
     if (st == KZ_OK) st = kz_stream_sync(s);
   }
   free(host);
@@ -341,6 +351,10 @@ kz_status kz_tft_init_from_model(kz_nn_model *model, const kz_nn_model *src_mode
   const kz_tft_model *f = (const kz_tft_model *)src_model;
   KZ_TRY(same_config(f, m));
   KZ_TRY(same_inputs(f, m));
+  /* a file with LoRA adapters: the weights it computes with, the adapters
+   * folded into the base tensors (the trainer drops src after this call) */
+  kz_tft_lora *lora = kz_tft_net_lora(f->net);
+  if (lora && !lora->merged) KZ_TRY(kz_tft_lora_merge(lora, kz_tft_net_stream(f->net), 1));
   int32_t new_series = 0, new_cats = 0, added = 0;
   KZ_TRY(merge_series(f, m, &new_series));
   for (int i = 0; i < m->n_scat; i++) {
