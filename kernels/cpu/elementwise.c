@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/fast_act.h"
 #include "kernels/cpu/fast_math.h"
 
 #define KZ_GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
@@ -183,22 +184,58 @@ kz_status kz_cpu_bias_gelu_fwd(kz_stream *s, const float *x, const float *bias, 
   return KZ_OK;
 }
 
-/* ELU. expm1f keeps the small negative outputs accurate where expf(x) - 1
- * would cancel; the branch is a select, so the loops still vectorise. */
+/* ELU on kz_cpu_expm1_nonpos (cpu/fast_act.h), which keeps the small
+ * negative outputs accurate where exp(x) - 1 would cancel; positive inputs
+ * reach it clamped to 0 and are then selected away, so every lane runs the
+ * same arithmetic and the span vectorises (glibc's scalar expm1f made this
+ * one of the TFT's slowest ops). */
+static KZ_CPU_CLONES void elu_fwd_span(const float *x, float *y, int64_t n, float alpha) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    const uint32_t pos = (uint32_t)0 - (uint32_t)(x[i] > 0.0f);
+    const float neg = alpha * kz_cpu_expm1_nonpos(kz_fa_select(pos, 0.0f, x[i]));
+    y[i] = kz_fa_select(pos, x[i], neg);
+  }
+}
+
+static KZ_CPU_CLONES void elu_bwd_span(const float *x, const float *dy, float *dx, int64_t n,
+                                       float alpha, bool accumulate) {
+  if (accumulate) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+      const uint32_t pos = (uint32_t)0 - (uint32_t)(x[i] > 0.0f);
+      const float slope =
+          kz_fa_select(pos, 1.0f, alpha * kz_cpu_exp_nonpos(kz_fa_select(pos, 0.0f, x[i])));
+      dx[i] += dy[i] * slope;
+    }
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+      const uint32_t pos = (uint32_t)0 - (uint32_t)(x[i] > 0.0f);
+      const float slope =
+          kz_fa_select(pos, 1.0f, alpha * kz_cpu_exp_nonpos(kz_fa_select(pos, 0.0f, x[i])));
+      dx[i] = dy[i] * slope;
+    }
+  }
+}
+
 kz_status kz_cpu_elu_fwd(kz_stream *s, const float *x, float *y, int64_t n, float alpha) {
-  int64_t grain = elementwise_grain(s);
-#pragma omp parallel for schedule(static, grain) if (n > grain)
-  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * expm1f(x[i]);
+  int64_t grain = elementwise_grain(s), spans = (n + grain - 1) / grain;
+#pragma omp parallel for schedule(static) if (spans > 1)
+  for (int64_t b = 0; b < spans; b++) {
+    int64_t i0 = b * grain;
+    elu_fwd_span(x + i0, y + i0, n - i0 < grain ? n - i0 : grain, alpha);
+  }
   return KZ_OK;
 }
 
 kz_status kz_cpu_elu_bwd(kz_stream *s, const float *x, const float *dy, float *dx, int64_t n,
                          float alpha, bool accumulate) {
-  int64_t grain = elementwise_grain(s);
-#pragma omp parallel for schedule(static, grain) if (n > grain)
-  for (int64_t i = 0; i < n; i++) {
-    float g = dy[i] * (x[i] > 0.0f ? 1.0f : alpha * expf(x[i]));
-    dx[i] = accumulate ? dx[i] + g : g;
+  int64_t grain = elementwise_grain(s), spans = (n + grain - 1) / grain;
+#pragma omp parallel for schedule(static) if (spans > 1)
+  for (int64_t b = 0; b < spans; b++) {
+    int64_t i0 = b * grain;
+    elu_bwd_span(x + i0, dy + i0, dx + i0, n - i0 < grain ? n - i0 : grain, alpha, accumulate);
   }
   return KZ_OK;
 }
