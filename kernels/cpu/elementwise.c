@@ -6,7 +6,9 @@
  * and writes only its own index, which is no loop-carried dependence. */
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 
+#include "kernels/core/error.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/fast_act.h"
 #include "kernels/cpu/fast_math.h"
@@ -41,14 +43,61 @@ kz_status kz_cpu_bias_add_fwd(kz_stream *s, const float *x, const float *bias, f
  * threads never share a line of dbias and each row read is a full line. */
 #define KZ_BIAS_BWD_BLOCK 64
 
-/* Each column is summed over rows in row order by exactly one thread, so the
- * result is bitwise independent of the thread count (no atomics, no
- * per-thread partials). Sums run in double: rows can reach batch * sequence
- * length, where a float running sum loses digits. */
+/* Row chunks of the narrow-layer reduction: at most this many, each at
+ * least a grain of elements; the split depends on rows and cols alone. */
+#define KZ_BIAS_BWD_MAX_CHUNKS 64
+
+static void bias_bwd_store(float *out, const double *acc, int64_t width, bool accumulate) {
+  if (accumulate) {
+    for (int64_t c = 0; c < width; c++) out[c] = (float)((double)out[c] + acc[c]);
+  } else {
+    for (int64_t c = 0; c < width; c++) out[c] = (float)acc[c];
+  }
+}
+
+/* Layers narrower than four column blocks (the TFT's 64-wide ones) would
+ * leave all but one thread idle with one thread per block: their rows are
+ * cut into chunks instead, each summed in row order into its own double
+ * partials, and the partials are added in chunk order. */
+static kz_status bias_bwd_rows(kz_stream *s, const float *dy, float *dbias, int64_t rows,
+                               int64_t cols, bool accumulate) {
+  const int64_t grain = elementwise_grain(s);
+  int64_t chunk_rows = (rows + KZ_BIAS_BWD_MAX_CHUNKS - 1) / KZ_BIAS_BWD_MAX_CHUNKS;
+  const int64_t min_rows = (grain + cols - 1) / cols;
+  if (chunk_rows < min_rows) chunk_rows = min_rows;
+  const int64_t chunks = (rows + chunk_rows - 1) / chunk_rows;
+  double *part = calloc((size_t)(chunks * cols), sizeof(double));
+  if (!part)
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "bias_add_bwd: %lld partial sums",
+                   (long long)(chunks * cols));
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t ch = 0; ch < chunks; ch++) {
+    double *acc = part + ch * cols;
+    const int64_t end = (ch + 1) * chunk_rows < rows ? (ch + 1) * chunk_rows : rows;
+    for (int64_t r = ch * chunk_rows; r < end; r++) {
+      const float *dyr = dy + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; c++) acc[c] += (double)dyr[c];
+    }
+  }
+  for (int64_t ch = 1; ch < chunks; ch++)
+    for (int64_t c = 0; c < cols; c++) part[c] += part[ch * cols + c];
+  bias_bwd_store(dbias, part, cols, accumulate);
+  free(part);
+  return KZ_OK;
+}
+
+/* Each column is summed over rows in row order by exactly one thread (or,
+ * for narrow layers, over fixed row chunks, bias_bwd_rows), so the result is
+ * bitwise independent of the thread count (no atomics, no per-thread
+ * partials). Sums run in double: rows can reach batch * sequence length,
+ * where a float running sum loses digits. */
 kz_status kz_cpu_bias_add_bwd(kz_stream *s, const float *dy, float *dbias, int64_t rows,
                               int64_t cols, bool accumulate) {
   int64_t nblocks = (cols + KZ_BIAS_BWD_BLOCK - 1) / KZ_BIAS_BWD_BLOCK;
   int64_t work = rows * cols;
+  if (cols > 0 && nblocks < 4 && work > 2 * elementwise_grain(s))
+    return bias_bwd_rows(s, dy, dbias, rows, cols, accumulate);
   bool parallel = work > elementwise_grain(s) && nblocks > 1;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t blk = 0; blk < nblocks; blk++) {
@@ -60,12 +109,7 @@ kz_status kz_cpu_bias_add_bwd(kz_stream *s, const float *dy, float *dbias, int64
 #pragma omp simd
       for (int64_t c = 0; c < width; c++) acc[c] += (double)dyr[c];
     }
-    float *out = dbias + c0;
-    if (accumulate) {
-      for (int64_t c = 0; c < width; c++) out[c] = (float)((double)out[c] + acc[c]);
-    } else {
-      for (int64_t c = 0; c < width; c++) out[c] = (float)acc[c];
-    }
+    bias_bwd_store(dbias + c0, acc, width, accumulate);
   }
   return KZ_OK;
 }
