@@ -102,9 +102,19 @@ static kz_status drop_in(kz_stream *s, kz_tft_drop *d, const kz_tensor *x, kz_te
 kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, const kz_tensor *c,
                          kz_tensor *y, kz_tft_grn_acts *x) {
   x->a = *a;
-  if (g->ctx > 0) x->c = *c;
   KZ_TRY(kz_tft_linear(s, a, &g->fc1_w, &g->fc1_b, &x->z1));
+  const kz_tensor *skip = a;
+  if (g->in != g->out) {
+    KZ_TRY(kz_tft_linear(s, a, &g->skip_w, &g->skip_b, &x->skip));
+    skip = &x->skip;
+  }
+  return kz_tft_grn_fwd_z1(s, g, skip, c, y, x);
+}
+
+kz_status kz_tft_grn_fwd_z1(kz_stream *s, const kz_tft_grn *g, const kz_tensor *skip,
+                            const kz_tensor *c, kz_tensor *y, kz_tft_grn_acts *x) {
   if (g->ctx > 0) {
+    x->c = *c;
     KZ_TRY(kz_op_matmul(s, c, &g->ctx_w.p, &x->cproj, false, true, 1.0f, 0.0f));
     kz_tensor z = per_step(&x->z1, x->B), cp = flat(&x->cproj);
     KZ_TRY(kz_op_bias_add(s, &z, &cp, &z));
@@ -115,11 +125,6 @@ kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, 
   KZ_TRY(drop_in(s, x->drop, &x->z2, &x->z2d, &x->mask, &gin));
   KZ_TRY(kz_tft_linear(s, gin, &g->gate_w, &g->gate_b, &x->zg));
   KZ_TRY(kz_op_glu(s, &x->zg, &x->g));
-  const kz_tensor *skip = a;
-  if (g->in != g->out) {
-    KZ_TRY(kz_tft_linear(s, a, &g->skip_w, &g->skip_b, &x->skip));
-    skip = &x->skip;
-  }
   KZ_TRY(kz_op_add(s, skip, &x->g, &x->sum));
   kz_tensor mean = flat(&x->mean), rstd = flat(&x->rstd);
   return kz_op_layernorm(s, &x->sum, &g->norm_w.p, &g->norm_b.p, y, &mean, &rstd, LN_EPS);
@@ -127,15 +132,21 @@ kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, 
 
 kz_status kz_tft_grn_bwd(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x, const kz_tensor *dy,
                          kz_tensor *da, kz_tensor *dc) {
+  KZ_TRY(kz_tft_grn_bwd_z1(s, g, x, dy, dc));
+  if (g->in != g->out)
+    KZ_TRY(kz_tft_linear_bwd(s, &x->a, &g->skip_w, &g->skip_b, &x->dsum, da));
+  else if (da)
+    KZ_TRY(kz_op_add(s, da, &x->dsum, da));
+  return kz_tft_linear_bwd(s, &x->a, &g->fc1_w, &g->fc1_b, &x->dz1, da);
+}
+
+kz_status kz_tft_grn_bwd_z1(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x,
+                            const kz_tensor *dy, kz_tensor *dc) {
   kz_tensor mean = flat(&x->mean), rstd = flat(&x->rstd);
   KZ_TRY(zero(s, &x->dsum));
   KZ_TRY(kz_op_layernorm_bwd(s, dy, &x->sum, &g->norm_w.p, &mean, &rstd, &x->dsum,
                              (kz_tensor *)&g->norm_w.g, (kz_tensor *)&g->norm_b.g, true));
   KZ_TRY(kz_op_glu_bwd(s, &x->zg, &x->dsum, &x->dzg, false));
-  if (g->in != g->out)
-    KZ_TRY(kz_tft_linear_bwd(s, &x->a, &g->skip_w, &g->skip_b, &x->dsum, da));
-  else if (da)
-    KZ_TRY(kz_op_add(s, da, &x->dsum, da));
   KZ_TRY(zero(s, &x->dz2));
   if (dropping(x->drop)) {
     KZ_TRY(kz_tft_linear_bwd(s, &x->z2d, &g->gate_w, &g->gate_b, &x->dzg, &x->dz2));
@@ -146,7 +157,6 @@ kz_status kz_tft_grn_bwd(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x, 
   KZ_TRY(zero(s, &x->dh1));
   KZ_TRY(kz_tft_linear_bwd(s, &x->h1, &g->fc2_w, &g->fc2_b, &x->dz2, &x->dh1));
   KZ_TRY(kz_op_elu_bwd(s, &x->z1, &x->dh1, &x->dz1, 1.0f, false));
-  KZ_TRY(kz_tft_linear_bwd(s, &x->a, &g->fc1_w, &g->fc1_b, &x->dz1, da));
   if (g->ctx > 0) {
     kz_tensor dz = per_step(&x->dz1, x->B), dcp = flat(&x->dcproj);
     KZ_TRY(kz_op_bias_add_bwd(s, &dz, &dcp, false));
