@@ -99,6 +99,27 @@ static kz_status drop_in(kz_stream *s, kz_tft_drop *d, const kz_tensor *x, kz_te
   return KZ_OK;
 }
 
+/* y = LN(skip + g), saving the sum and the statistics: the fused residual
+ * layernorm (p = 0) reads both inputs once instead of an add's pass and a
+ * layernorm's. Its backward adds dr into dskip (the skip path, NULL: not
+ * wanted) and writes dr into dsum (zeroed first: the one accumulate flag
+ * also covers the parameters' gradients, which must add). */
+static kz_status add_norm(kz_stream *s, const kz_tensor *skip, const kz_tensor *g,
+                          const kz_tft_param *w, const kz_tft_param *b, kz_tensor *y,
+                          kz_tensor *sum, const kz_tensor *mean, const kz_tensor *rstd) {
+  kz_tensor m = flat(mean), r = flat(rstd);
+  return kz_op_residual_layernorm_r(s, skip, g, &w->p, &b->p, y, sum, &m, &r, 0.0, 0, LN_EPS);
+}
+
+static kz_status add_norm_bwd(kz_stream *s, const kz_tensor *dy, const kz_tensor *sum,
+                              const kz_tft_param *w, const kz_tft_param *b, const kz_tensor *mean,
+                              const kz_tensor *rstd, kz_tensor *dskip, kz_tensor *dsum) {
+  kz_tensor m = flat(mean), r = flat(rstd);
+  KZ_TRY(zero(s, dsum));
+  return kz_op_residual_layernorm_bwd(s, dy, NULL, sum, &w->p, NULL, &m, &r, dskip, dsum,
+                                      (kz_tensor *)&w->g, (kz_tensor *)&b->g, 0.0, 0, LN_EPS, true);
+}
+
 kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, const kz_tensor *c,
                          kz_tensor *y, kz_tft_grn_acts *x) {
   x->a = *a;
@@ -125,27 +146,29 @@ kz_status kz_tft_grn_fwd_z1(kz_stream *s, const kz_tft_grn *g, const kz_tensor *
   KZ_TRY(drop_in(s, x->drop, &x->z2, &x->z2d, &x->mask, &gin));
   KZ_TRY(kz_tft_linear(s, gin, &g->gate_w, &g->gate_b, &x->zg));
   KZ_TRY(kz_op_glu(s, &x->zg, &x->g));
-  KZ_TRY(kz_op_add(s, skip, &x->g, &x->sum));
-  kz_tensor mean = flat(&x->mean), rstd = flat(&x->rstd);
-  return kz_op_layernorm(s, &x->sum, &g->norm_w.p, &g->norm_b.p, y, &mean, &rstd, LN_EPS);
+  return add_norm(s, skip, &x->g, &g->norm_w, &g->norm_b, y, &x->sum, &x->mean, &x->rstd);
 }
+
+static kz_status grn_bwd_core(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x,
+                              const kz_tensor *dy, kz_tensor *dskip, kz_tensor *dc);
 
 kz_status kz_tft_grn_bwd(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x, const kz_tensor *dy,
                          kz_tensor *da, kz_tensor *dc) {
-  KZ_TRY(kz_tft_grn_bwd_z1(s, g, x, dy, dc));
-  if (g->in != g->out)
-    KZ_TRY(kz_tft_linear_bwd(s, &x->a, &g->skip_w, &g->skip_b, &x->dsum, da));
-  else if (da)
-    KZ_TRY(kz_op_add(s, da, &x->dsum, da));
+  KZ_TRY(grn_bwd_core(s, g, x, dy, g->in == g->out ? da : NULL, dc));
+  if (g->in != g->out) KZ_TRY(kz_tft_linear_bwd(s, &x->a, &g->skip_w, &g->skip_b, &x->dsum, da));
   return kz_tft_linear_bwd(s, &x->a, &g->fc1_w, &g->fc1_b, &x->dz1, da);
 }
 
 kz_status kz_tft_grn_bwd_z1(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x,
                             const kz_tensor *dy, kz_tensor *dc) {
-  kz_tensor mean = flat(&x->mean), rstd = flat(&x->rstd);
-  KZ_TRY(zero(s, &x->dsum));
-  KZ_TRY(kz_op_layernorm_bwd(s, dy, &x->sum, &g->norm_w.p, &mean, &rstd, &x->dsum,
-                             (kz_tensor *)&g->norm_w.g, (kz_tensor *)&g->norm_b.g, true));
+  return grn_bwd_core(s, g, x, dy, NULL, dc);
+}
+
+/* Everything but the first layer and the skip projection; dskip (nullable)
+ * receives the skip input's gradient when the skip is the identity. */
+static kz_status grn_bwd_core(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x,
+                              const kz_tensor *dy, kz_tensor *dskip, kz_tensor *dc) {
+  KZ_TRY(add_norm_bwd(s, dy, &x->sum, &g->norm_w, &g->norm_b, &x->mean, &x->rstd, dskip, &x->dsum));
   KZ_TRY(kz_op_glu_bwd(s, &x->zg, &x->dsum, &x->dzg, false));
   KZ_TRY(zero(s, &x->dz2));
   if (dropping(x->drop)) {
@@ -193,18 +216,12 @@ kz_status kz_tft_gate_fwd(kz_stream *s, const kz_tft_gate *g, const kz_tensor *x
   KZ_TRY(drop_in(s, a->drop, x, &a->xd, &a->mask, &gin));
   KZ_TRY(kz_tft_linear(s, gin, &g->gate_w, &g->gate_b, &a->zg));
   KZ_TRY(kz_op_glu(s, &a->zg, &a->g));
-  KZ_TRY(kz_op_add(s, skip, &a->g, &a->sum));
-  kz_tensor mean = flat(&a->mean), rstd = flat(&a->rstd);
-  return kz_op_layernorm(s, &a->sum, &g->norm_w.p, &g->norm_b.p, y, &mean, &rstd, LN_EPS);
+  return add_norm(s, skip, &a->g, &g->norm_w, &g->norm_b, y, &a->sum, &a->mean, &a->rstd);
 }
 
 kz_status kz_tft_gate_bwd(kz_stream *s, const kz_tft_gate *g, kz_tft_gate_acts *a,
                           const kz_tensor *dy, kz_tensor *dx, kz_tensor *dskip) {
-  kz_tensor mean = flat(&a->mean), rstd = flat(&a->rstd);
-  KZ_TRY(zero(s, &a->dsum));
-  KZ_TRY(kz_op_layernorm_bwd(s, dy, &a->sum, &g->norm_w.p, &mean, &rstd, &a->dsum,
-                             (kz_tensor *)&g->norm_w.g, (kz_tensor *)&g->norm_b.g, true));
-  if (dskip) KZ_TRY(kz_op_add(s, dskip, &a->dsum, dskip));
+  KZ_TRY(add_norm_bwd(s, dy, &a->sum, &g->norm_w, &g->norm_b, &a->mean, &a->rstd, dskip, &a->dsum));
   KZ_TRY(kz_op_glu_bwd(s, &a->zg, &a->dsum, &a->dzg, false));
   if (!dropping(a->drop)) return kz_tft_linear_bwd(s, &a->x, &g->gate_w, &g->gate_b, &a->dzg, dx);
   /* dx gets the masked gradient of the dropped input, added */
