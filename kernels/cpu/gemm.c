@@ -156,8 +156,12 @@ static void blas_single_threaded(void) {
 /* A product is split across the threads when its work, counted as m*n*(k +
  * SPLIT_K_EXTRA) (the extra term is C's traffic: a product with a short k is
  * bound by writing C), is above SPLIT_WORK: at 2 threads each half is then
- * at least about 15 us, well above the cost of a parallel region. */
-#define SPLIT_WORK (2.0 * 1024 * 1024)
+ * at least about 7 us, above the cost of a parallel region. This takes the
+ * TFT's LSTM step (h W_h^T, 64 x 256 x 64, one per time step, sequential):
+ * its two halves cut the main thread's time in the LSTM loops by a sixth
+ * (2 threads, OMP_WAIT_POLICY=passive on a loaded host; more with spinning
+ * workers). */
+#define SPLIT_WORK (1.0 * 1024 * 1024)
 #define SPLIT_K_EXTRA 8.0
 
 static void gemm_blas(const kz_gemm *g, const float *a, const float *b) {
