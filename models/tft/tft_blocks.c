@@ -67,6 +67,10 @@ kz_status kz_tft_grn_alloc(kz_arena *a, const kz_tft_grn *g, int64_t rows, int64
     KZ_TRY(kz_tft_alloc(a, B, g->hid, &x->cproj));
     KZ_TRY(kz_tft_alloc(a, B, g->hid, &x->dcproj));
   }
+  KZ_TRY(kz_tft_alloc(a, 2 * g->out, g->hid, &x->Wc));
+  KZ_TRY(kz_tft_alloc(a, 1, 2 * g->out, &x->bc));
+  KZ_TRY(kz_tft_alloc(a, 2 * g->out, g->hid, &x->M));
+  KZ_TRY(kz_tft_alloc(a, 1, 2 * g->out, &x->sg));
   KZ_TRY(kz_tft_alloc(a, rows, g->out, &x->dsum));
   KZ_TRY(kz_tft_alloc(a, rows, 2 * g->out, &x->dzg));
   KZ_TRY(kz_tft_alloc(a, rows, g->hid, &x->dz2));
@@ -141,10 +145,21 @@ kz_status kz_tft_grn_fwd_z1(kz_stream *s, const kz_tft_grn *g, const kz_tensor *
     KZ_TRY(kz_op_bias_add(s, &z, &cp, &z));
   }
   KZ_TRY(kz_op_elu(s, &x->z1, &x->h1, 1.0f));
-  KZ_TRY(kz_tft_linear(s, &x->h1, &g->fc2_w, &g->fc2_b, &x->z2));
-  const kz_tensor *gin;
-  KZ_TRY(drop_in(s, x->drop, &x->z2, &x->z2d, &x->mask, &gin));
-  KZ_TRY(kz_tft_linear(s, gin, &g->gate_w, &g->gate_b, &x->zg));
+  if (dropping(x->drop)) {
+    const kz_tensor *gin;
+    KZ_TRY(kz_tft_linear(s, &x->h1, &g->fc2_w, &g->fc2_b, &x->z2));
+    KZ_TRY(drop_in(s, x->drop, &x->z2, &x->z2d, &x->mask, &gin));
+    KZ_TRY(kz_tft_linear(s, gin, &g->gate_w, &g->gate_b, &x->zg));
+  } else {
+    /* nothing between the two layers: one [2 out, hid] layer instead */
+    kz_tensor b2 = kz_tft_view2(&g->fc2_b.p, g->hid, 1), bc = kz_tft_view2(&x->bc, 2 * g->out, 1);
+    kz_tensor bg = kz_tft_view2(&g->gate_b.p, 1, 2 * g->out);
+    KZ_TRY(kz_op_matmul(s, &g->gate_w.p, &g->fc2_w.p, &x->Wc, false, false, 1.0f, 0.0f));
+    KZ_TRY(kz_op_matmul(s, &g->gate_w.p, &b2, &bc, false, false, 1.0f, 0.0f));
+    KZ_TRY(kz_op_add(s, &x->bc, &bg, &x->bc));
+    KZ_TRY(kz_op_matmul(s, &x->h1, &x->Wc, &x->zg, false, true, 1.0f, 0.0f));
+    KZ_TRY(kz_op_bias_add(s, &x->zg, &x->bc, &x->zg));
+  }
   KZ_TRY(kz_op_glu(s, &x->zg, &x->g));
   return add_norm(s, skip, &x->g, &g->norm_w, &g->norm_b, y, &x->sum, &x->mean, &x->rstd);
 }
@@ -164,21 +179,39 @@ kz_status kz_tft_grn_bwd_z1(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *
   return grn_bwd_core(s, g, x, dy, NULL, dc);
 }
 
+/* The backward of the composed layer zg = h1 Wc^T + bc: with M = dzg^T h1
+ * and sg = sum_rows dzg, z2 = h1 W_2^T + b_2 gives dW_g = M W_2^T + sg b_2^T,
+ * db_g = sg, dW_2 = W_g^T M, db_2 = W_g^T sg; dh1 = dzg Wc (overwritten). */
+static kz_status composed_bwd(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x) {
+  const int64_t o2 = 2 * g->out, hid = g->hid;
+  kz_tensor sgc = kz_tft_view2(&x->sg, o2, 1), b2r = kz_tft_view2(&g->fc2_b.p, 1, hid);
+  kz_tensor db2 = kz_tft_view2(&g->fc2_b.g, hid, 1), dbg = kz_tft_view2(&g->gate_b.g, 1, o2);
+  kz_tensor *dWg = (kz_tensor *)&g->gate_w.g, *dW2 = (kz_tensor *)&g->fc2_w.g;
+  KZ_TRY(kz_op_matmul(s, &x->dzg, &x->h1, &x->M, true, false, 1.0f, 0.0f));
+  KZ_TRY(kz_op_bias_add_bwd(s, &x->dzg, &x->sg, false));
+  KZ_TRY(kz_op_matmul(s, &x->M, &g->fc2_w.p, dWg, false, true, 1.0f, 1.0f));
+  KZ_TRY(kz_op_matmul(s, &sgc, &b2r, dWg, false, false, 1.0f, 1.0f));
+  KZ_TRY(kz_op_add(s, &dbg, &x->sg, &dbg));
+  KZ_TRY(kz_op_matmul(s, &g->gate_w.p, &x->M, dW2, true, false, 1.0f, 1.0f));
+  KZ_TRY(kz_op_matmul(s, &g->gate_w.p, &sgc, &db2, true, false, 1.0f, 1.0f));
+  return kz_op_matmul(s, &x->dzg, &x->Wc, &x->dh1, false, false, 1.0f, 0.0f);
+}
+
 /* Everything but the first layer and the skip projection; dskip (nullable)
  * receives the skip input's gradient when the skip is the identity. */
 static kz_status grn_bwd_core(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x,
                               const kz_tensor *dy, kz_tensor *dskip, kz_tensor *dc) {
   KZ_TRY(add_norm_bwd(s, dy, &x->sum, &g->norm_w, &g->norm_b, &x->mean, &x->rstd, dskip, &x->dsum));
   KZ_TRY(kz_op_glu_bwd(s, &x->zg, &x->dsum, &x->dzg, false));
-  KZ_TRY(zero(s, &x->dz2));
   if (dropping(x->drop)) {
+    KZ_TRY(zero(s, &x->dz2));
     KZ_TRY(kz_tft_linear_bwd(s, &x->z2d, &g->gate_w, &g->gate_b, &x->dzg, &x->dz2));
     KZ_TRY(kz_op_dropout_bwd(s, &x->dz2, &x->mask, &x->dz2, false));
+    KZ_TRY(zero(s, &x->dh1));
+    KZ_TRY(kz_tft_linear_bwd(s, &x->h1, &g->fc2_w, &g->fc2_b, &x->dz2, &x->dh1));
   } else {
-    KZ_TRY(kz_tft_linear_bwd(s, &x->z2, &g->gate_w, &g->gate_b, &x->dzg, &x->dz2));
+    KZ_TRY(composed_bwd(s, g, x));
   }
-  KZ_TRY(zero(s, &x->dh1));
-  KZ_TRY(kz_tft_linear_bwd(s, &x->h1, &g->fc2_w, &g->fc2_b, &x->dz2, &x->dh1));
   KZ_TRY(kz_op_elu_bwd(s, &x->z1, &x->dh1, &x->dz1, 1.0f, false));
   if (g->ctx > 0) {
     kz_tensor dz = per_step(&x->dz1, x->B), dcp = flat(&x->dcproj);

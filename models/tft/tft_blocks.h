@@ -41,6 +41,10 @@ typedef struct kz_tft_grn_acts {
   kz_tensor a, c;          /* the inputs (views, not owned); c: [B, ctx] or unset */
   kz_tensor z1, h1, z2, zg, g, skip, sum, mean, rstd, cproj;
   kz_tensor dsum, dzg, dz2, dh1, dz1, dcproj; /* backward scratch */
+  /* without dropout: the gate composed with the second layer, Wc = W_g W_2
+   * [2 out, hid] and bc = W_g b_2 + b_g; backward M = dzg^T h1, sg its column
+   * sums (tft_blocks.c) */
+  kz_tensor Wc, bc, M, sg;
 } kz_tft_grn_acts;
 
 /* rows = T * B (time-major) for time-varying inputs, B for static ones. */
