@@ -20,6 +20,15 @@ static int64_t row_chunk(const kz_stream *s, int64_t cols) {
   return c > 0 ? c : 1;
 }
 
+/* The LSTM cell costs about 16 elementwise ops per hidden unit (five
+ * transcendentals forward, more backward), so a grain of its rows is 16
+ * times smaller: the TFT's cell at batch 64 (one per time step, in a
+ * sequential loop) then runs on 2 threads instead of one. */
+#define LSTM_COST 16
+static int64_t lstm_chunk(const kz_stream *s, int64_t hidden) {
+  return row_chunk(s, LSTM_COST * hidden);
+}
+
 /* The transcendentals go through cpu/fast_act.h (vectorised under `omp
  * simd`, each row handed to a multiversioned function): glibc's scalar expf
  * and tanhf made these the slowest part of the TFT's training step. */
@@ -42,7 +51,7 @@ static KZ_CPU_CLONES void lstm_fwd_row(const float *restrict g, const float *res
 
 kz_status kz_cpu_lstm_cell_fwd(kz_stream *s, const float *gates, const float *c_prev, float *h,
                                float *c, int64_t rows, int64_t hidden) {
-  const int64_t chunk = row_chunk(s, 4 * hidden);
+  const int64_t chunk = lstm_chunk(s, hidden);
 #pragma omp parallel for schedule(static, chunk) if (rows > chunk)
   for (int64_t r = 0; r < rows; r++)
     lstm_fwd_row(gates + r * 4 * hidden, c_prev + r * hidden, h + r * hidden, c + r * hidden,
@@ -84,7 +93,7 @@ static void store(float *dst, const float *src, int64_t n, bool accumulate) {
 kz_status kz_cpu_lstm_cell_bwd(kz_stream *s, const float *gates, const float *c_prev,
                                const float *c, const float *dh, const float *dc, float *dgates,
                                float *dc_prev, int64_t rows, int64_t hidden, bool accumulate) {
-  const int64_t chunk = row_chunk(s, 4 * hidden);
+  const int64_t chunk = lstm_chunk(s, hidden);
 #pragma omp parallel for schedule(static, chunk) if (rows > chunk)
   for (int64_t r = 0; r < rows; r++) {
     const float *g = gates + r * 4 * hidden;
