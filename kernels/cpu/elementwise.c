@@ -23,19 +23,39 @@ static int64_t elementwise_grain(const kz_stream *s) {
   return g < 1 ? 1 : g;
 }
 
+/* Rows [r0, r1) of bias_add, and of the bias gradient's double column sums:
+ * cloned per ISA (the build is baseline x86-64) so they run on the widest
+ * vectors; both are elementwise or per column in row order, so every clone
+ * gives the same bits. */
+static KZ_CPU_CLONES void bias_rows(const float *x, const float *bias, float *y, int64_t r0,
+                                    int64_t r1, int64_t cols) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = x + r * cols;
+    float *yr = y + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] + bias[c];
+  }
+}
+
+static KZ_CPU_CLONES void colsum_rows(const float *dy, double *acc, int64_t r0, int64_t r1,
+                                      int64_t cols) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *dyr = dy + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; c++) acc[c] += (double)dyr[c];
+  }
+}
+
 kz_status kz_cpu_bias_add_fwd(kz_stream *s, const float *x, const float *bias, float *y,
                               int64_t rows, int64_t cols) {
   if (cols <= 0) return KZ_OK;
   /* Split by whole rows so each chunk reuses the bias vector from cache. */
   int64_t grain = elementwise_grain(s);
   int64_t chunk = grain / cols > 0 ? grain / cols : 1;
-#pragma omp parallel for schedule(static, chunk) if (rows > chunk)
-  for (int64_t r = 0; r < rows; r++) {
-    const float *xr = x + r * cols;
-    float *yr = y + r * cols;
-#pragma omp simd
-    for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] + bias[c];
-  }
+  int64_t chunks = (rows + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t ch = 0; ch < chunks; ch++)
+    bias_rows(x, bias, y, ch * chunk, ch * chunk + chunk < rows ? ch * chunk + chunk : rows, cols);
   return KZ_OK;
 }
 
@@ -72,13 +92,8 @@ static kz_status bias_bwd_rows(kz_stream *s, const float *dy, float *dbias, int6
                    (long long)(chunks * cols));
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t ch = 0; ch < chunks; ch++) {
-    double *acc = part + ch * cols;
     const int64_t end = (ch + 1) * chunk_rows < rows ? (ch + 1) * chunk_rows : rows;
-    for (int64_t r = ch * chunk_rows; r < end; r++) {
-      const float *dyr = dy + r * cols;
-#pragma omp simd
-      for (int64_t c = 0; c < cols; c++) acc[c] += (double)dyr[c];
-    }
+    colsum_rows(dy, part + ch * cols, ch * chunk_rows, end, cols);
   }
   for (int64_t ch = 1; ch < chunks; ch++)
     for (int64_t c = 0; c < cols; c++) part[c] += part[ch * cols + c];
