@@ -37,10 +37,10 @@ static KZ_CPU_CLONES void bias_rows(const float *x, const float *bias, float *y,
   }
 }
 
-static KZ_CPU_CLONES void colsum_rows(const float *dy, double *acc, int64_t r0, int64_t r1,
-                                      int64_t cols) {
+static KZ_CPU_CLONES void colsum_rows(const float *dy, int64_t ld, double *acc, int64_t r0,
+                                      int64_t r1, int64_t cols) {
   for (int64_t r = r0; r < r1; r++) {
-    const float *dyr = dy + r * cols;
+    const float *dyr = dy + r * ld;
 #pragma omp simd
     for (int64_t c = 0; c < cols; c++) acc[c] += (double)dyr[c];
   }
@@ -93,7 +93,7 @@ static kz_status bias_bwd_rows(kz_stream *s, const float *dy, float *dbias, int6
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t ch = 0; ch < chunks; ch++) {
     const int64_t end = (ch + 1) * chunk_rows < rows ? (ch + 1) * chunk_rows : rows;
-    colsum_rows(dy, part + ch * cols, ch * chunk_rows, end, cols);
+    colsum_rows(dy, cols, part + ch * cols, ch * chunk_rows, end, cols);
   }
   for (int64_t ch = 1; ch < chunks; ch++)
     for (int64_t c = 0; c < cols; c++) part[c] += part[ch * cols + c];
@@ -119,11 +119,7 @@ kz_status kz_cpu_bias_add_bwd(kz_stream *s, const float *dy, float *dbias, int64
     int64_t c0 = blk * KZ_BIAS_BWD_BLOCK;
     int64_t width = cols - c0 < KZ_BIAS_BWD_BLOCK ? cols - c0 : KZ_BIAS_BWD_BLOCK;
     double acc[KZ_BIAS_BWD_BLOCK] = {0};
-    for (int64_t r = 0; r < rows; r++) {
-      const float *dyr = dy + r * cols + c0;
-#pragma omp simd
-      for (int64_t c = 0; c < width; c++) acc[c] += (double)dyr[c];
-    }
+    colsum_rows(dy + c0, cols, acc, 0, rows, width);
     bias_bwd_store(dbias + c0, acc, width, accumulate);
   }
   return KZ_OK;
