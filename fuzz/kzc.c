@@ -17,7 +17,7 @@ static const kz_device cpu = {KZ_DEVICE_CPU, 0};
 static void round_trip(const kz_ckpt_data *d) {
   char rt[512];
   snprintf(rt, sizeof rt, "%s/round-trip.kzc", kz_fuzz_dir());
-  const float *state[2] = {d->state, d->state + d->n};
+  const float *state[2] = {d->state, d->state + d->state_n};
   if (kz_ckpt_write(rt, &d->st, d->meta, d->params, state, d->n_state, d->n) != KZ_OK) return;
   kz_ckpt_data back;
   if (kz_ckpt_read(rt, &back) != KZ_OK)
@@ -25,8 +25,9 @@ static void round_trip(const kz_ckpt_data *d) {
   if (memcmp(&d->st, &back.st, sizeof back.st) != 0)
     kz_fuzz_fail("a checkpoint reads back with another state");
   if (strcmp(d->meta, back.meta) != 0 || d->n != back.n || d->n_state != back.n_state ||
-      memcmp(d->params, back.params, (size_t)d->n * sizeof(float)) != 0 ||
-      memcmp(d->state, back.state, (size_t)d->n * (size_t)d->n_state * sizeof(float)) != 0)
+      d->params_n != back.params_n || d->state_n != back.state_n ||
+      memcmp(d->params, back.params, (size_t)d->params_n * sizeof(float)) != 0 ||
+      memcmp(d->state, back.state, (size_t)d->state_n * (size_t)d->n_state * sizeof(float)) != 0)
     kz_fuzz_fail("a checkpoint reads back with another meta or other blocks");
   kz_ckpt_data_free(&back);
 }

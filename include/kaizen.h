@@ -186,6 +186,15 @@ void kz_server_free(kz_server *s);
  * batching NULL: the server's. Names: [A-Za-z0-9_.-], 1..64 characters. */
 kz_status kz_server_load(kz_server *s, const char *name, int64_t version, const char *path,
                          const kz_batching *batching);
+/* Loads a LoRA adapter (a PEFT directory: adapter_config.json and
+ * adapter_model.safetensors, as a LoRA run's adapter/) onto the transformer
+ * loaded as model/version (0: the highest) under the adapter name (same
+ * rules as model names). A request's `adapter` picks it; requests for
+ * different adapters never share a batch. An adapter trained on another
+ * base (its recorded fingerprint differs) is refused naming both
+ * fingerprints. The model itself must have no adapters of its own. */
+kz_status kz_server_load_adapter(kz_server *s, const char *model, int64_t version, const char *name,
+                                 const char *dir);
 /* Stops taking requests for name (version 0: every version), runs the
  * queued ones, frees the model. */
 kz_status kz_server_unload(kz_server *s, const char *name, int64_t version);
@@ -204,7 +213,10 @@ void kz_string_free(char *s);
  * Tabular models take one input per feature column, named after it: numeric
  * columns as FP32/FP64/INT32/INT64 (or BYTES holding numbers as text),
  * categorical columns as BYTES category strings; values are mapped exactly
- * as `kaizen predict --input` maps a file's cells. */
+ * as `kaizen predict --input` maps a file's cells. A TFT takes its series'
+ * history as rows (one input per column of its import: series id, time,
+ * target, covariates) and optional "future:<known column>" inputs of shape
+ * [series, horizon] (docs/SERVING.md, "Forecasting models (TFT)"). */
 typedef struct kz_infer_request {
   const char *model;
   int64_t version; /* 0: the highest loaded */
@@ -216,6 +228,8 @@ typedef struct kz_infer_request {
   int64_t timeout_us;         /* > 0: fail (unavailable) if still queued after it */
   int ignore_unknown_inputs;  /* 1: skip inputs the model does not read, as `kaizen predict`
                                  skips columns (the label among them); 0: reject them */
+  const char *adapter;        /* a LoRA adapter loaded onto the model (kz_server_load_adapter)
+                                 to run with; NULL or "": the model itself */
 } kz_infer_request;
 
 typedef struct kz_infer_response kz_infer_response;
@@ -243,7 +257,9 @@ const char *kz_infer_response_id(const kz_infer_response *r); /* "" when none */
 int kz_infer_response_output_count(const kz_infer_response *r);
 /* Output k: FP64 [rows] for the tabular families; a transformer's also
  * BYTES (const char *const *, NULL entries for padding), INT64 and
- * [rows, cols] (docs/SERVING.md). data lives as long as the response. */
+ * [rows, cols]; a TFT's series BYTES [series], time and one per quantile
+ * FP64 [series, horizon], and by name its interpretation (docs/SERVING.md).
+ * data lives as long as the response. */
 kz_status kz_infer_response_output(const kz_infer_response *r, int k, kz_infer_tensor *out);
 /* Microseconds: waiting in the queue, the model run (the whole batch), in all. */
 void kz_infer_response_timings(const kz_infer_response *r, int64_t *queue_us, int64_t *compute_us,

@@ -31,3 +31,14 @@ set_tests_properties(serve/embed_example PROPERTIES FIXTURES_REQUIRED serve_mode
 
 # The load generator of bench/serve_bench.sh (not a test).
 kz_add_c_test_exe(serve_load ${CMAKE_SOURCE_DIR}/bench/serve_load.c)
+
+# serve/tft: a TFT served (tests/serve_tft.sh says what it covers): small
+# models trained by the CLI, `kaizen predict` to CSV, the same series' history
+# through `kaizen serve` over loopback HTTP and through the in-process API
+# (test_serve_tft); skipped (77) without ../shared/data/txhousing.csv.
+kz_add_c_test_exe(test_serve_tft test_serve_tft.c)
+add_test(NAME serve/tft
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/serve_tft.sh $<TARGET_FILE:kaizen>
+                 ${KZ_SERVE_SHARED_DATA} ${CMAKE_CURRENT_BINARY_DIR}/serve_tft_tmp
+                 $<TARGET_FILE:test_serve_tft>)
+set_tests_properties(serve/tft PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)

@@ -399,8 +399,151 @@ static int run_text(const char *model) {
   return KZ_TEST_RESULT();
 }
 
+/* ---- LoRA adapters by name ------------------------------------------------ */
+
+enum { AD_ROWS = 3, AD_MAX_OUT = 16, AD_ASYNC = 48 };
+static const char *const ad_texts[AD_ROWS] = {"It is a truth universally acknowledged.",
+                                              "Emma was not required, by any subsequent "
+                                              "discovery, to retract her ill opinion.",
+                                              "Captain Wentworth had no fortune."};
+
+/* The class probabilities of the three texts run with adapter (NULL: none). */
+static int ad_infer(kz_server *s, const char *adapter, double *p, int *n_p) {
+  kz_infer_tensor in = {
+      .name = "text", .datatype = KZ_TYPE_BYTES, .ndim = 1, .shape = {AD_ROWS}, .data = ad_texts};
+  kz_infer_request r = {.model = "tf", .inputs = &in, .n_inputs = 1, .adapter = adapter};
+  kz_infer_response *resp = NULL;
+  if (kz_server_infer(s, &r, &resp) != KZ_OK) {
+    fprintf(stderr, "infer with adapter %s: %s\n", adapter ? adapter : "(none)", kz_last_error());
+    return 0;
+  }
+  *n_p = 0;
+  for (int k = 0; k < kz_infer_response_output_count(resp) && *n_p < AD_MAX_OUT; k++) {
+    kz_infer_tensor t;
+    if (kz_infer_response_output(resp, k, &t) != KZ_OK || t.datatype != KZ_TYPE_FP64) continue;
+    for (int i = 0; i < AD_ROWS; i++) p[i * AD_MAX_OUT + *n_p] = ((const double *)t.data)[i];
+    ++*n_p;
+  }
+  kz_infer_response_free(resp);
+  return *n_p > 0;
+}
+
+typedef struct ad_async {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done, bad;
+  double worst;
+  const double *ref[3]; /* the base's, a's and b's answers alone */
+} ad_async;
+
+typedef struct ad_call {
+  ad_async *a;
+  int i;
+} ad_call;
+
+/* A response to one of the mixed requests must be its own adapter's answer:
+ * within 1e-6 of it (a batch of other rows may sum in another order) and
+ * nearer to it than to the other two. */
+static void ad_done(kz_infer_response *resp, void *user) {
+  ad_call *c = user;
+  kz_infer_tensor t;
+  int ok = kz_infer_response_status(resp) == KZ_OK &&
+           kz_infer_response_output(resp, 1, &t) == KZ_OK && t.datatype == KZ_TYPE_FP64;
+  double d[3] = {0, 0, 0};
+  for (int k = 0; ok && k < 3; k++)
+    for (int i = 0; i < AD_ROWS; i++)
+      d[k] = fmax(d[k], fabs(((const double *)t.data)[i] - c->a->ref[k][i * AD_MAX_OUT]));
+  const int own = c->i % 3;
+  ok = ok && d[own] <= 1e-6 && d[own] < d[(own + 1) % 3] && d[own] < d[(own + 2) % 3];
+  kz_infer_response_free(resp);
+  pthread_mutex_lock(&c->a->mu);
+  c->a->bad += !ok;
+  c->a->worst = fmax(c->a->worst, d[own]);
+  c->a->done++;
+  pthread_cond_signal(&c->a->cv);
+  pthread_mutex_unlock(&c->a->mu);
+}
+
+/* test_serve adapters BASE A_DIR B_DIR OTHER_BASE: adapters a and b loaded
+ * onto one served base by name; prints each one's probabilities (and the
+ * base's) as "name row p..." for the caller to compare with `kaizen predict
+ * --adapter`. Taking an adapter off restores the base bit for bit; requests
+ * for different adapters queued together (dynamic batching, a queue delay)
+ * each get their own adapter's answer; an unknown name, an adapter on an
+ * unknown model, a name loaded twice and an adapter of another base are
+ * refused. */
+static int run_adapters(const char *base, const char *a_dir, const char *b_dir, const char *other) {
+  kz_server_options o;
+  kz_server_options_default(&o);
+  o.device = "cpu";
+  o.batching.max_queue_delay_us = 20000;
+  kz_server *s = NULL;
+  KZ_CHECK_OK(kz_server_new(&o, &s));
+  if (!s) return 1;
+  KZ_CHECK_OK(kz_server_load(s, "tf", 0, base, NULL));
+  KZ_CHECK_OK(kz_server_load(s, "other", 0, other, NULL));
+  KZ_CHECK_OK(kz_server_load_adapter(s, "tf", 0, "a", a_dir));
+  KZ_CHECK_OK(kz_server_load_adapter(s, "tf", 0, "b", b_dir));
+  KZ_CHECK(kz_server_load_adapter(s, "nope", 0, "a", a_dir) == KZ_ERR_NOT_FOUND);
+  KZ_CHECK(kz_server_load_adapter(s, "tf", 0, "a", b_dir) == KZ_ERR_INVALID_ARG &&
+           strstr(kz_last_error(), "has an adapter 'a' already"));
+  kz_status st = kz_server_load_adapter(s, "other", 0, "a", a_dir);
+  const char *e = kz_last_error(), *f1 = strstr(e, "fingerprint kz64:");
+  KZ_CHECK(st == KZ_ERR_INVALID_ARG && f1 && strstr(f1 + 1, "is kz64:"));
+  if (st == KZ_OK) fprintf(stderr, "adapter a loaded onto another base\n");
+  char *md = NULL;
+  KZ_CHECK_OK(kz_server_model_metadata(s, "tf", 0, &md));
+  KZ_CHECK(md && strstr(md, "\"adapters\":[{") && strstr(md, "\"name\":\"a\"") &&
+           strstr(md, "\"name\":\"b\""));
+  kz_string_free(md);
+  static double p[5][AD_ROWS * AD_MAX_OUT];
+  int n[5] = {0};
+  const char *order[5] = {NULL, "a", "b", NULL, "a"};
+  for (int k = 0; k < 5; k++) KZ_CHECK(ad_infer(s, order[k], p[k], &n[k]));
+  /* off and on again: bit for bit */
+  KZ_CHECK(!memcmp(p[0], p[3], sizeof p[0]) && !memcmp(p[1], p[4], sizeof p[0]));
+  KZ_CHECK(memcmp(p[0], p[1], sizeof p[0]) && memcmp(p[1], p[2], sizeof p[0]));
+  for (int k = 0; k < 3; k++)
+    for (int i = 0; i < AD_ROWS; i++) {
+      printf("%s %d", order[k] ? order[k] : "base", i);
+      for (int j = 0; j < n[k]; j++) printf(" %.17g", p[k][i * AD_MAX_OUT + j]);
+      printf("\n");
+    }
+  kz_infer_tensor in = {
+      .name = "text", .datatype = KZ_TYPE_BYTES, .ndim = 1, .shape = {AD_ROWS}, .data = ad_texts};
+  kz_infer_request bad = {.model = "tf", .inputs = &in, .n_inputs = 1, .adapter = "zzz"};
+  kz_infer_response *resp = NULL;
+  KZ_CHECK(kz_server_infer(s, &bad, &resp) == KZ_ERR_INVALID_ARG &&
+           strstr(kz_last_error(), "no adapter 'zzz' (loaded: a, b)"));
+  /* many requests for the three at once: batches never mix them */
+  static ad_async as;
+  static ad_call calls[AD_ASYNC];
+  pthread_mutex_init(&as.mu, NULL);
+  pthread_cond_init(&as.cv, NULL);
+  int queued = 0;
+  for (int k = 0; k < 3; k++) as.ref[k] = p[k];
+  for (int i = 0; i < AD_ASYNC; i++) {
+    calls[i] = (ad_call){&as, i};
+    kz_infer_request r = {.model = "tf", .inputs = &in, .n_inputs = 1, .adapter = order[i % 3]};
+    if (kz_server_infer_async(s, &r, ad_done, &calls[i]) == KZ_OK) queued++;
+  }
+  KZ_CHECK(queued == AD_ASYNC);
+  pthread_mutex_lock(&as.mu);
+  while (as.done < queued) pthread_cond_wait(&as.cv, &as.mu);
+  pthread_mutex_unlock(&as.mu);
+  KZ_CHECK(as.bad == 0);
+  fprintf(stderr, "%d mixed requests: %d not their own adapter's answer; worst difference %.2e\n",
+          queued, as.bad, as.worst);
+  pthread_cond_destroy(&as.cv);
+  pthread_mutex_destroy(&as.mu);
+  kz_server_free(s);
+  return KZ_TEST_RESULT();
+}
+
 int main(int argc, char **argv) {
   if (argc >= 3 && !strcmp(argv[1], "text")) return run_text(argv[2]);
+  if (argc >= 6 && !strcmp(argv[1], "adapters"))
+    return run_adapters(argv[2], argv[3], argv[4], argv[5]);
   if (argc < 3) {
     fprintf(stderr, "usage: test_serve KAIZEN TMPDIR\n");
     return 2;

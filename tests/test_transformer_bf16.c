@@ -237,6 +237,92 @@ static void check_task(const fixture *f, const char *task) {
   kz_nn_base(m16)->ops->destroy(m16);
 }
 
+/* LoRA adapters in bf16: a classification model with adapters on all six
+ * Linear layers (r 4; B drawn away from zero so that A gets a gradient too)
+ * steps in fp32 and in bf16 from the same weights. The adapters compute in
+ * f32 on their input as the bf16 base matmul reads it, so the step differs
+ * by bf16 roundings as the base's does: the same bounds as check_task's.
+ * The frozen base gets no gradient in either (the bf16 backward skips its
+ * weight products too). */
+static void check_lora(const fixture *f) {
+  kz_nn_model *m[2] = {NULL, NULL};
+  for (int p = 0; p < 2; p++) {
+    char *meta = meta_for(f, "classification", 2, 0);
+    json_t *root = json_loads(meta, 0, NULL);
+    free(meta);
+    json_object_set_new(root, "lora",
+                        json_pack("{s:i, s:f, s:f, s:b, s:s, s:b, s:[s, s, s, s, s, s]}", "r", 4,
+                                  "alpha", 8.0, "dropout", 0.0, "use_rslora", 0, "bias",
+                                  "lora_only", "train_head", 1, "target_modules", "query", "key",
+                                  "value", "attention_output", "intermediate", "output"));
+    meta = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    KZ_CHECK_OK(kz_transformer_from_meta(meta, dev, -1, &m[p]));
+    free(meta);
+    if (!m[p]) return;
+    KZ_CHECK_OK(kz_nn_base(m[p])->ops->init_params(m[p], 3));
+    /* B ~ 0.05 * a fixed pattern, the same in both */
+    kz_tf *t = (kz_tf *)m[p];
+    for (int i = 0; i < t->n_named; i++) {
+      const tf_named *n = &t->named[i];
+      if (n->lora != 2) continue;
+      const int64_t k = n->shape[0] * n->shape[1];
+      float *v = malloc((size_t)k * sizeof(float));
+      for (int64_t j = 0; v && j < k; j++) v[j] = 0.05f * (float)sin((double)(j * 7 + i));
+      if (v)
+        KZ_CHECK_OK(kz_copy_to_device(st, (float *)t->base.params.data + n->offset, v,
+                                      (size_t)k * sizeof(float)));
+      free(v);
+    }
+    KZ_CHECK_OK(kz_stream_sync(st));
+    KZ_CHECK_OK(kz_nn_set_precision(m[p], p ? "bf16" : "fp32"));
+  }
+  kz_tf_inputs in;
+  inputs_for(f, "classification", &in);
+  one_step a = {0}, b = {0};
+  step_once(m[0], &in, &a);
+  step_once(m[1], &in, &b);
+  if (!a.logits || !b.logits || !a.grads || !b.grads) return;
+  const kz_nn_model_base *mb = kz_nn_base(m[0]);
+  /* the trained floats' gradients, packed; every frozen one exactly 0 */
+  float *ga = malloc((size_t)a.n_params * sizeof(float)), *gb = malloc((size_t)a.n_params * 4);
+  int64_t nt = 0, frozen_nonzero = 0;
+  for (int64_t j = 0; ga && gb && j < a.n_params; j++) {
+    if (kz_nn_is_trainable(mb, j, 1)) {
+      ga[nt] = a.grads[j], gb[nt++] = b.grads[j];
+    } else {
+      frozen_nonzero += a.grads[j] != 0.0f || b.grads[j] != 0.0f;
+    }
+  }
+  double rel = fabs(b.loss - a.loss) / fabs(a.loss);
+  double el = nmse(b.logits, a.logits, a.n_logits), eg = nmse(gb, ga, nt);
+  printf("lora classification (%s): one step: loss fp32 %.6f bf16 %.6f (relative %.2e), logits "
+         "NMSE %.2e, trained gradients (%lld of %lld) NMSE %.2e, frozen gradients non-zero %lld\n",
+         dev.kind == KZ_DEVICE_CPU ? "cpu" : "cuda", a.loss, b.loss, rel, el, (long long)nt,
+         (long long)a.n_params, eg, (long long)frozen_nonzero);
+  KZ_CHECK(nt > 0 && nt < a.n_params / 2);
+  KZ_CHECK(rel <= 2e-3);
+  KZ_CHECK(el >= 1e-8 && el <= 1e-4);
+  KZ_CHECK(eg >= 1e-8 && eg <= 3e-4);
+  KZ_CHECK(frozen_nonzero == 0);
+  free(ga), free(gb);
+  free(a.logits), free(a.grads), free(b.logits), free(b.grads);
+  double la[STEPS], lb[STEPS], worst = 0;
+  train(m[0], &in, la);
+  train(m[1], &in, lb);
+  for (int s = 0; s < STEPS; s++) {
+    double r = fabs(lb[s] - la[s]) / fabs(la[s]);
+    worst = r > worst ? r : worst;
+  }
+  printf("lora: %d AdamW steps: fp32 %.5f -> %.5f, bf16 %.5f -> %.5f, worst relative difference "
+         "%.2e\n",
+         STEPS, la[0], la[STEPS - 1], lb[0], lb[STEPS - 1], worst);
+  KZ_CHECK(la[STEPS - 1] < la[0] && lb[STEPS - 1] < lb[0]);
+  KZ_CHECK(worst <= 2e-2);
+  kz_nn_base(m[0])->ops->destroy(m[0]);
+  kz_nn_base(m[1])->ops->destroy(m[1]);
+}
+
 /* The arena after one training step of an mlm model of `layers` layers. */
 static size_t arena_bytes(const fixture *f, int64_t layers, int bf16) {
   kz_nn_model *m = make_model(f, "mlm", layers, 0, bf16);
@@ -349,6 +435,7 @@ int main(int argc, char **argv) {
   check_task(&f, "classification");
   check_task(&f, "token_classification");
   check_task(&f, "qa");
+  check_lora(&f);
   check_blocks(&f);
   check_memory(&f);
   free_fixture(&f);

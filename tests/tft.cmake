@@ -12,3 +12,14 @@ get_filename_component(KZ_TFT_SHARED_DATA ${CMAKE_SOURCE_DIR}/../shared/data ABS
 add_test(NAME tft/cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/tft_cli.sh $<TARGET_FILE:kaizen>
                               ${KZ_TFT_SHARED_DATA})
 set_tests_properties(tft/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1200)
+
+# LoRA adapters on the TFT: B zero is the base, adapter gradients against
+# central differences, merged vs unmerged (tests/test_tft_lora.c)
+kz_add_c_test_exe(test_tft_lora test_tft_lora.c)
+add_test(NAME tft/lora COMMAND test_tft_lora)
+
+# LoRA on the TFT through the binary: base, LoRA run, predict/eval --adapter,
+# the wrong base refused (tests/tft_lora_cli.sh)
+add_test(NAME tft/lora_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/tft_lora_cli.sh $<TARGET_FILE:kaizen>
+                                   ${KZ_TFT_SHARED_DATA})
+set_tests_properties(tft/lora_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)

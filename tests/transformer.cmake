@@ -137,3 +137,10 @@ add_test(NAME lora/cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/lora_cli.sh $<TARGET_FILE:kaizen> ${KZ_TF_SHARED_DATA}
                  ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
 set_tests_properties(lora/cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+# Adapter-only checkpoints and LoRA adapters by name in the server
+# (tests/lora_serve.sh): in-process (test_serve adapters) and over HTTP.
+add_test(NAME lora/serve
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/lora_serve.sh $<TARGET_FILE:kaizen> ${KZ_TF_SHARED_DATA}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt
+                 $<TARGET_FILE:test_serve>)
+set_tests_properties(lora/serve PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)

@@ -15,9 +15,9 @@
 #include "data/shard/reader.h"
 #include "engine/train/job.h"
 #include "kernels/core/error.h"
+#include "models/adapters.h"
 #include "models/gbdt/booster_gpu.h"
 #include "models/gbdt/gbdt_json.h"
-#include "models/transformer/lora.h"
 
 enum { CHUNK = 1024 };
 /* Neural models always run on blocks of this many rows (the tail padded):
@@ -186,7 +186,7 @@ static kz_status open_nn(kz_predictor *p, const char *device) {
   KZ_TRY(kz_device_parse(device ? device : "auto", &dev));
   KZ_TRY(kz_nn_model_load(p->path, dev, &p->nn));
   /* a LoRA model predicts with its adapters merged: no extra latency */
-  if (kz_transformer_has_lora(p->nn)) KZ_TRY(kz_transformer_lora_merge(p->nn, 1));
+  if (kz_adapters_has(p->nn)) KZ_TRY(kz_adapters_merge(p->nn, 1));
   KZ_TRY(nn_outputs(p));
   if (!kz_nn_base(p->nn)->input_schema) return KZ_OK;
   KZ_TRY(kz_nn_model_input_schema(p->nn, &p->schema));
@@ -236,8 +236,8 @@ kz_nn_model *kz_predictor_nn(kz_predictor *p) {
 }
 kz_status kz_predictor_use_adapter(kz_predictor *p, const char *dir, char *note, size_t cap) {
   if (!p->nn)
-    return kz_fail(KZ_ERR_INVALID_ARG, "--adapter: %s is not a transformer model", p->path);
-  kz_status st = kz_transformer_lora_apply(&p->nn, dir, note, cap);
+    return kz_fail(KZ_ERR_INVALID_ARG, "--adapter: %s is not a transformer or TFT model", p->path);
+  kz_status st = kz_adapters_apply(&p->nn, dir, note, cap);
   return st == KZ_OK ? KZ_OK : kz_fail_context(st, "--adapter %s onto %s", dir, p->path);
 }
 const kz_gbdt_model *kz_predictor_gbdt(const kz_predictor *p) {

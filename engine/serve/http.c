@@ -60,6 +60,7 @@ typedef struct req_ctx {
   int status;
   char *answer;
   char model[KZ_SERVE_NAME_MAX + 1];
+  char adapter[KZ_SERVE_NAME_MAX + 1]; /* the LoRA adapter asked for, "" none */
   int64_t version, rows, queue_us, compute_us;
   size_t bytes_out;
 } req_ctx;
@@ -155,6 +156,7 @@ static void log_request(kz_http *h, const req_ctx *x) {
     json_object_set_new(j, "rows", json_integer(x->rows));
     json_object_set_new(j, "queue_us", json_integer(x->queue_us));
     json_object_set_new(j, "compute_us", json_integer(x->compute_us));
+    if (x->adapter[0]) json_object_set_new(j, "adapter", json_string(x->adapter));
   }
   char *line = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
   json_decref(j);
@@ -235,6 +237,7 @@ static enum MHD_Result infer(req_ctx *x, const char *model, int64_t version) {
   if (kz_json_request_parse(x->body, x->len, model, version, &jr) != KZ_OK)
     return send_status(x, KZ_ERR_INVALID_ARG);
   jr.req.timeout_us = (int64_t)x->h->o.request_timeout_s * 1000000;
+  if (jr.req.adapter) snprintf(x->adapter, sizeof x->adapter, "%s", jr.req.adapter);
   /* suspended before it is queued: the answer may come before submit returns */
   MHD_suspend_connection(x->conn);
   x->state = WAITING;

@@ -278,6 +278,14 @@ static kz_status parse(const char *body, size_t len, kz_json_request *out) {
                    "the body needs 'inputs' (tensors) or 'columns' (raw columns), not %s",
                    inputs ? "both" : "neither");
   KZ_TRY(parse_outputs(json_object_get(root, "outputs"), out));
+  /* KServe v2's request parameters: "adapter" picks a LoRA adapter */
+  const json_t *params = json_object_get(root, "parameters");
+  if (params && !json_is_object(params))
+    return kz_fail(KZ_ERR_INVALID_ARG, "'parameters' must be an object");
+  const json_t *adapter = json_object_get(params, "adapter");
+  if (adapter && !json_is_string(adapter) && !json_is_null(adapter))
+    return kz_fail(KZ_ERR_INVALID_ARG, "parameters.adapter must be a string (an adapter's name)");
+  out->req.adapter = json_string_value(adapter);
   if (cols) {
     if (!json_is_object(cols))
       return kz_fail(KZ_ERR_INVALID_ARG, "'columns' must be an object of name: [values]");

@@ -11,6 +11,7 @@
 #include "engine/predict/predictor.h"
 #include "engine/serve/server_internal.h"
 #include "kernels/core/error.h"
+#include "models/transformer/lora.h"
 #include "models/transformer/transformer.h"
 
 static kz_status dump(json_t *j, char **out) {
@@ -58,14 +59,15 @@ kz_status kz_server_model_metadata(kz_server *s, const char *name, int64_t versi
     return kz_fail(KZ_ERR_NOT_FOUND, "model '%s' is not loaded", name);
   }
   /* everything read below is fixed once the model is loaded */
-  json_t *inputs = json_array(), *outputs = json_array();
-  for (int k = 0; k < m->n_feat; ++k) {
+  json_t *inputs = json_array(), *outputs = json_array(), *tft = json_object();
+  if (m->tft) kz_serve_tft_metadata(m, inputs, outputs, tft);
+  for (int k = 0; !m->tft && k < m->n_feat; ++k) {
     json_t *t = tensor(m->feat_names[k], m->feat_type[k]);
     json_t *cats = m->feat_categorical[k] ? categories(m, m->feat_names[k]) : NULL;
     if (t && cats) json_object_set_new(t, "parameters", json_pack("{s:o}", "categories", cats));
     json_array_append_new(inputs, t);
   }
-  for (int k = 0; k < m->n_out; ++k) {
+  for (int k = 0; !m->tft && k < m->n_out; ++k) {
     if (!m->text) {
       json_array_append_new(outputs, tensor(m->out_names[k], KZ_TYPE_FP64));
       continue;
@@ -84,6 +86,13 @@ kz_status kz_server_model_metadata(kz_server *s, const char *name, int64_t versi
                           json_pack("{s:s, s:I}", "content",
                                     "text (UTF-8), tokenised by the server", "max_tokens",
                                     (json_int_t)kz_tf_text_max_tokens(m->text)));
+  /* the LoRA adapters a request may name (parameters.adapter) */
+  json_t *adapters = json_array();
+  for (int k = 0; k < m->n_adapters; ++k)
+    json_array_append_new(
+        adapters, json_pack("{s:s, s:s, s:I}", "name", m->adapters[k].name, "base_fingerprint",
+                            kz_transformer_adapter_fingerprint(m->adapters[k].ad), "r",
+                            (json_int_t)kz_transformer_adapter_rank(m->adapters[k].ad)));
   char platform[32];
   snprintf(platform, sizeof platform, "kaizen_%s", m->type);
   char ver[24];
@@ -95,6 +104,13 @@ kz_status kz_server_model_metadata(kz_server *s, const char *name, int64_t versi
       "parameters", "max_batch_size", (json_int_t)m->batching.max_batch_size, "dynamic_batching",
       m->batching.dynamic, "max_queue_delay_us", (json_int_t)m->batching.max_queue_delay_us,
       "max_queue_size", (json_int_t)m->batching.max_queue_size);
+  /* a TFT's window (encoder_length, horizon, quantiles, time_step) */
+  json_object_update(json_object_get(j, "parameters"), tft);
+  json_decref(tft);
+  if (j && m->text)
+    json_object_set_new(j, "adapters", adapters);
+  else
+    json_decref(adapters);
   pthread_mutex_unlock(&s->mu);
   return dump(j, json);
 }

@@ -27,11 +27,14 @@ static char *dup_str(const char *s) {
 }
 
 static void free_model(kz_serve_model *m) {
+  kz_serve_adapters_free(m);
+  pthread_mutex_destroy(&m->run_mu);
   kz_predictor_close(m->pred);
   for (int i = 0; m->feat_names && i < m->n_feat; ++i) free(m->feat_names[i]);
   for (int i = 0; m->out_names && i < m->n_out; ++i) free(m->out_names[i]);
   free(m->feat_names), free(m->feat_categorical), free(m->feat_type), free(m->out_names);
   kz_serve_text_free(m);
+  kz_serve_tft_free(m);
   free(m->path);
   free(m);
 }
@@ -45,6 +48,7 @@ static kz_status plan_inputs(kz_serve_model *m) {
                    "one); retrain it to serve it",
                    m->path);
   if (!strcmp(m->type, "transformer")) return kz_serve_text_plan(m);
+  if (!strcmp(m->type, "tft")) return kz_serve_tft_plan(m);
   int n = 0;
   for (int f = 0; f < s->n_fields; ++f) n += s->fields[f].n_columns;
   m->feat_names = calloc((size_t)(n ? n : 1), sizeof *m->feat_names);
@@ -94,17 +98,20 @@ static kz_status numeric_outputs(const kz_serve_model *m, const kz_serve_job *jo
   return KZ_OK;
 }
 
-/* out: the tabular run's values from the job's first row, or res and at:
- * the text run's results and the job's first row in them. */
+/* out: the tabular run's values from the job's first row, or res (tres for
+ * a TFT) and at: the text run's results and the job's first row in them. */
 static void finish(kz_serve_model *m, kz_serve_job *job, int64_t t_start, int64_t t_end,
-                   const double *out, const kz_serve_text_out *res, int64_t at) {
+                   const double *out, const kz_serve_text_out *res, const kz_serve_tft_out *tres,
+                   int64_t at) {
   kz_infer_response *r = job->resp;
   r->queue_us = t_start - job->t_enqueue;
   r->compute_us = t_end - t_start;
   r->total_us = t_end - job->t_submit;
   if (r->status == KZ_OK) {
     r->rows = job->rows;
-    kz_status st = m->text ? kz_serve_text_finish(m, res, at, job) : numeric_outputs(m, job, out);
+    kz_status st = m->tft    ? kz_serve_tft_finish(m, tres, at, job)
+                   : m->text ? kz_serve_text_finish(m, res, at, job)
+                             : numeric_outputs(m, job, out);
     if (st != KZ_OK) /* the outputs made so far are freed with r */
       kz_serve_response_fail(r, st, kz_last_error());
   }
@@ -157,21 +164,29 @@ static void run_batch(kz_serve_model *m, scratch *sc, kz_serve_job **jobs, int n
   if (rows > 0 && !reserve(sc, m, rows))
     st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory for a batch of %lld rows", (long long)rows);
   int64_t at = 0;
-  for (int j = 0; st == KZ_OK && j < n; ++j) {
+  for (int j = 0; st == KZ_OK && !m->tft && j < n; ++j) {
     if (jobs[j]->resp->status != KZ_OK) continue;
     memcpy(sc->cells + at * m->n_feat, jobs[j]->cells,
            (size_t)(jobs[j]->rows * m->n_feat) * sizeof *sc->cells);
     at += jobs[j]->rows;
   }
   kz_serve_text_out *res = NULL;
-  if (st == KZ_OK && rows > 0)
-    st = m->text ? kz_serve_text_run(m, rows, sc->cells, &res)
-                 : kz_predictor_predict(m->pred, rows, sc->cells, sc->out);
+  kz_serve_tft_out *tres = NULL;
+  if (st == KZ_OK && rows > 0) {
+    /* a batch's jobs share their adapter (take_batch) */
+    pthread_mutex_lock(&m->run_mu);
+    st = kz_serve_adapter_select(m, jobs[0]->adapter);
+    if (st == KZ_OK)
+      st = m->tft    ? kz_serve_tft_run(m, jobs, n, &tres)
+           : m->text ? kz_serve_text_run(m, rows, sc->cells, &res)
+                     : kz_predictor_predict(m->pred, rows, sc->cells, sc->out);
+    pthread_mutex_unlock(&m->run_mu);
+  }
   int64_t t_end = kz_serve_now_us();
   if (rows > 0) {
     pthread_mutex_lock(&m->mu);
     m->metrics.exec_count++;
-    m->metrics.unseen = kz_predictor_unseen(m->pred);
+    m->metrics.unseen = m->tft ? kz_serve_tft_unseen(m) : kz_predictor_unseen(m->pred);
     pthread_mutex_unlock(&m->mu);
   }
   if (st != KZ_OK) {
@@ -179,6 +194,7 @@ static void run_batch(kz_serve_model *m, scratch *sc, kz_serve_job **jobs, int n
     for (int j = 0; j < n; ++j) live += jobs[j]->resp->status == KZ_OK;
     if (live > 1) {
       kz_serve_text_out_free(res);
+      kz_serve_tft_out_free(tres);
       for (int j = 0; j < n; ++j) run_batch(m, sc, &jobs[j], 1);
       return;
     }
@@ -192,26 +208,40 @@ static void run_batch(kz_serve_model *m, scratch *sc, kz_serve_job **jobs, int n
     int ok = jobs[j]->resp->status == KZ_OK;
     int64_t n_rows = jobs[j]->rows;
     /* frees the job */
-    finish(m, jobs[j], t_start, t_end, ok && !m->text ? sc->out + at * m->n_out : NULL, res, at);
+    finish(m, jobs[j], t_start, t_end, ok && !m->text && !m->tft ? sc->out + at * m->n_out : NULL,
+           res, tres, at);
     if (ok) at += n_rows;
   }
   kz_serve_text_out_free(res);
+  kz_serve_tft_out_free(tres);
 }
 
 /* Takes the next batch off the queue (m->mu held): the first request, then
- * as many more as fit in max_batch_size rows (dynamic batching only). */
+ * as many more as fit in max_batch_size rows (dynamic batching only). A
+ * batch runs with one adapter (or none): requests for another adapter stay
+ * queued, in order, for a later batch; the first request always goes, so
+ * none waits behind others for long. */
 static int take_batch(kz_serve_model *m, kz_serve_job **jobs, int cap) {
   int n = 0;
   int64_t rows = 0;
-  while (m->head && n < cap) {
-    kz_serve_job *j = m->head;
+  kz_serve_job *prev = NULL, *j = m->head;
+  while (j && n < cap) {
+    kz_serve_job *next = j->next;
     if (n > 0 && (!m->batching.dynamic || rows + j->rows > m->batching.max_batch_size)) break;
-    m->head = j->next;
-    if (!m->head) m->tail = NULL;
+    if (n > 0 && j->adapter != jobs[0]->adapter) { /* left for a later batch */
+      prev = j, j = next;
+      continue;
+    }
+    if (prev)
+      prev->next = next;
+    else
+      m->head = next;
+    if (m->tail == j) m->tail = prev;
     j->next = NULL;
     m->queued--, m->queued_rows -= j->rows;
     rows += j->rows;
     jobs[n++] = j;
+    j = next;
   }
   return n;
 }
@@ -263,6 +293,8 @@ kz_status kz_serve_model_open(const char *name, int64_t version, const char *pat
   }
   snprintf(m->name, sizeof m->name, "%s", name);
   m->version = version;
+  m->applied = -1;
+  pthread_mutex_init(&m->run_mu, NULL);
   m->batching = *b;
   kz_status st = kz_predictor_open(path, device, &m->pred);
   if (st == KZ_OK) {

@@ -61,6 +61,7 @@ void kz_serve_job_free(kz_serve_job *job) {
   if (!job) return;
   kz_infer_response_free(job->resp);
   free(job->cells), free(job->text), free(job->want);
+  kz_serve_tft_req_free(job->tft);
   free(job);
 }
 
@@ -218,7 +219,7 @@ static kz_status match_inputs(const kz_serve_model *m, const kz_infer_request *r
 
 static kz_status pick_outputs(const kz_serve_model *m, const kz_infer_request *r,
                               kz_serve_job *job) {
-  int n = r->n_outputs > 0 ? r->n_outputs : m->n_out;
+  int n = r->n_outputs > 0 ? r->n_outputs : m->tft ? kz_serve_tft_default_outputs(m) : m->n_out;
   job->want = malloc((size_t)(n ? n : 1) * sizeof *job->want);
   if (!job->want) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   job->n_want = n;
@@ -283,9 +284,11 @@ kz_status kz_serve_job_new(const kz_serve_model *m, const kz_infer_request *r, i
   }
   job->t_submit = t_submit;
   if (r->timeout_us > 0) job->deadline = t_submit + r->timeout_us;
-  kz_status st = match_inputs(m, r, slot, &job->rows);
+  kz_status st = kz_serve_adapter_find((kz_serve_model *)m, r->adapter, &job->adapter);
+  if (st == KZ_OK)
+    st = m->tft ? kz_serve_tft_parse(m, r, job) : match_inputs(m, r, slot, &job->rows);
   if (st == KZ_OK) st = pick_outputs(m, r, job);
-  if (st == KZ_OK) st = convert(m, r, slot, job);
+  if (st == KZ_OK && !m->tft) st = convert(m, r, slot, job);
   if (st == KZ_OK && !(job->resp = kz_serve_response_new(m->name, m->version, r->id)))
     st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
   free(slot);

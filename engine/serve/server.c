@@ -149,6 +149,20 @@ kz_status kz_server_load(kz_server *s, const char *name, int64_t version, const 
   return KZ_OK;
 }
 
+kz_serve_model *kz_server_acquire(kz_server *s, const char *name, int64_t version) {
+  pthread_mutex_lock(&s->mu);
+  kz_serve_model *m = find(s, name, version);
+  if (m) m->refs++;
+  pthread_mutex_unlock(&s->mu);
+  return m;
+}
+
+void kz_server_release(kz_server *s, kz_serve_model *m) {
+  pthread_mutex_lock(&s->mu);
+  if (--m->refs == 0) pthread_cond_broadcast(&s->released);
+  pthread_mutex_unlock(&s->mu);
+}
+
 kz_status kz_server_unload(kz_server *s, const char *name, int64_t version) {
   if (!s || !name) return kz_fail(KZ_ERR_INVALID_ARG, "kz_server_unload: NULL argument");
   int found = 0;

@@ -11,6 +11,7 @@
 #include "kaizen.h"
 
 #define KZ_SERVE_NAME_MAX 64
+#define KZ_SERVE_MAX_ADAPTERS 64
 
 /* Triton's failure reasons (nv_inference_request_failure{reason}). */
 enum { KZ_FAIL_REJECTED = 0, KZ_FAIL_BACKEND = 1, KZ_FAIL_OTHER = 2, KZ_FAIL_REASONS = 3 };
@@ -45,11 +46,13 @@ typedef struct kz_serve_job {
   const char **cells; /* rows x the model's features, in its feature order */
   char *text;         /* the cells' bytes */
   int n_want;
-  int *want; /* output indices the caller asked for */
+  int *want;   /* output indices the caller asked for */
+  int adapter; /* the LoRA adapter it runs with (an index of the model's), -1: the base */
   kz_infer_response *resp;
   kz_infer_callback callback;
   void *user;
   int64_t t_submit, t_enqueue, deadline; /* monotonic us; deadline 0: none */
+  struct kz_serve_tft_req *tft;          /* a TFT request's series (tft_model.c); rows: series */
 } kz_serve_job;
 
 typedef struct kz_serve_metrics {
@@ -61,6 +64,15 @@ typedef struct kz_serve_metrics {
 } kz_serve_metrics;
 
 struct kz_tf_text;
+typedef struct kz_serve_tft kz_serve_tft;
+typedef struct kz_serve_tft_req kz_serve_tft_req;
+struct kz_tf_adapter;
+
+/* A LoRA adapter loaded onto a served transformer (adapters.c). */
+typedef struct kz_serve_adapter {
+  char name[KZ_SERVE_NAME_MAX + 1];
+  struct kz_tf_adapter *ad;
+} kz_serve_adapter;
 
 typedef struct kz_serve_model {
   char name[KZ_SERVE_NAME_MAX + 1];
@@ -81,8 +93,19 @@ typedef struct kz_serve_model {
   struct kz_tf_text *text;
   kz_datatype *out_type; /* per output: FP64, INT64 or BYTES */
   int64_t *out_cols;     /* per output: 0 [rows]; > 0 [rows, cols]; -1 [rows, words] */
+  /* the TFT: series histories in, quantile forecasts out (tft_model.c); NULL
+   * for the other families */
+  struct kz_serve_tft *tft;
 
-  pthread_mutex_t mu; /* guards everything below */
+  /* LoRA adapters by name (adapters.c): added under mu, never removed
+   * before the model closes; run_mu serialises what touches the weights (a
+   * batch's run, merging an adapter in or out) and guards applied */
+  kz_serve_adapter adapters[KZ_SERVE_MAX_ADAPTERS];
+  int n_adapters;
+  pthread_mutex_t run_mu;
+  int applied; /* the adapter merged into the weights now, -1: none */
+
+  pthread_mutex_t mu; /* guards everything below (and n_adapters) */
   pthread_cond_t wake;
   kz_serve_job *head, *tail;
   int64_t queued, queued_rows;
@@ -102,6 +125,11 @@ struct kz_server {
 };
 
 int64_t kz_serve_now_us(void);
+
+/* server.c: name/version (0: the highest) with a reference taken, so it
+ * stays loaded until released; NULL when not loaded. */
+kz_serve_model *kz_server_acquire(kz_server *s, const char *name, int64_t version);
+void kz_server_release(kz_server *s, kz_serve_model *m);
 
 /* model.c: open a model file and start its worker; stop and free it. */
 kz_status kz_serve_model_open(const char *name, int64_t version, const char *path,
@@ -125,8 +153,41 @@ kz_status kz_serve_text_run(kz_serve_model *m, int64_t rows, const char *const *
 kz_status kz_serve_text_finish(const kz_serve_model *m, const kz_serve_text_out *res, int64_t at,
                                const kz_serve_job *job);
 void kz_serve_text_out_free(kz_serve_text_out *res);
+/* tft_model.c: a TFT's inputs (the columns of its timeseries schema, one
+ * row per history step, plus optional future known values) and outputs
+ * (series, time and one [series, horizon] tensor per quantile). A request's
+ * series are parsed and checked on the caller's thread (kz_serve_tft_parse
+ * sets job->tft and job->rows, the series count); the worker runs the
+ * series of a batch's jobs as one batch of windows. */
+kz_status kz_serve_tft_plan(kz_serve_model *m);
+void kz_serve_tft_free(kz_serve_model *m);
+kz_status kz_serve_tft_parse(const kz_serve_model *m, const kz_infer_request *r, kz_serve_job *job);
+void kz_serve_tft_req_free(struct kz_serve_tft_req *q);
+typedef struct kz_serve_tft_out kz_serve_tft_out;
+/* The forecasts of the live jobs (status OK) of jobs[0..n), in order. */
+kz_status kz_serve_tft_run(kz_serve_model *m, kz_serve_job *const *jobs, int n,
+                           kz_serve_tft_out **out);
+/* the series [at, at + job->rows) of the run into job->resp */
+kz_status kz_serve_tft_finish(const kz_serve_model *m, const kz_serve_tft_out *res, int64_t at,
+                              const kz_serve_job *job);
+void kz_serve_tft_out_free(kz_serve_tft_out *res);
+int64_t kz_serve_tft_unseen(const kz_serve_model *m);
+/* The outputs a request gets when it names none (the interpretation ones
+ * come after them and only by name). */
+int kz_serve_tft_default_outputs(const kz_serve_model *m);
+/* metadata.c's inputs, outputs and parameters of a TFT (json_t *). */
+void kz_serve_tft_metadata(const kz_serve_model *m, void *inputs, void *outputs, void *params);
 /* The response's outputs: n of them, names copied, data NULL (to fill). */
 kz_status kz_serve_response_outputs(kz_infer_response *r, int n);
+
+/* adapters.c: the index of the adapter a request names (NULL or "": -1,
+ * the base; an unknown name is KZ_ERR_INVALID_ARG naming it and the loaded
+ * ones); switching the weights to a job's adapter (run_mu held, worker);
+ * freeing them (model closing). */
+kz_status kz_serve_adapter_load(kz_serve_model *m, const char *name, const char *dir);
+kz_status kz_serve_adapter_find(kz_serve_model *m, const char *name, int *index);
+kz_status kz_serve_adapter_select(kz_serve_model *m, int index);
+void kz_serve_adapters_free(kz_serve_model *m);
 
 /* request.c: a validated, converted request ready for the queue. */
 kz_status kz_serve_job_new(const kz_serve_model *m, const kz_infer_request *r, int64_t t_submit,

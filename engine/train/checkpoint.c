@@ -96,6 +96,11 @@ static char *state_json(const kz_ckpt_state *st, int64_t n) {
   json_object_set_new(o, "log_count", json_integer(st->log_count));
   json_object_set_new(o, "samples", json_integer(st->samples));
   set_bits(o, "wall_s", st->wall_s);
+  /* omitted unless only the trainable tensors are stored (an adapter run) */
+  if (st->params_n > 0 && st->params_n != n) {
+    json_object_set_new(o, "params_n", json_integer(st->params_n));
+    json_object_set_new(o, "base_fingerprint", json_string(st->base_fingerprint));
+  }
   /* omitted without replay (train.continual), as state_n */
   if (st->replay_epoch || st->replay_batch) {
     json_object_set_new(o, "replay_epoch", json_integer(st->replay_epoch));
@@ -107,9 +112,10 @@ static char *state_json(const kz_ckpt_state *st, int64_t n) {
 }
 
 static const char *const state_keys[] = {
-    "step",    "epoch",        "batch_in_epoch", "optim_t",   "optim_kind",   "lr_mult",
-    "rng",     "best_value",   "best_step",      "bad_evals", "nan_streak",   "log_count",
-    "samples", "log_loss_sum", "wall_s",         "state_n",   "replay_epoch", "replay_batch"};
+    "step",       "epoch",        "batch_in_epoch", "optim_t",      "optim_kind",
+    "lr_mult",    "rng",          "best_value",     "best_step",    "bad_evals",
+    "nan_streak", "log_count",    "samples",        "log_loss_sum", "wall_s",
+    "state_n",    "replay_epoch", "replay_batch",   "params_n",     "base_fingerprint"};
 
 /* Every count is bounded by the step count, which is itself below 2^53 (so
  * that the schedule, which works in double, sees every step): one step ends
@@ -177,6 +183,20 @@ static kz_status parse_state(const char *path, const char *text, size_t len, kz_
     r = get_int(path, o, "replay_epoch", 0, (n + 1) << 16, &st->replay_epoch);
   if (r == KZ_OK && json_object_get(o, "replay_batch"))
     r = get_int(path, o, "replay_batch", 0, (n + 1) << 16, &st->replay_batch);
+  st->params_n = -1; /* absent: every parameter */
+  st->base_fingerprint[0] = '\0';
+  if (r == KZ_OK && json_object_get(o, "params_n")) {
+    r = get_int(path, o, "params_n", 1, KZ_NN_MAX_PARAMS, &st->params_n);
+    const char *fp = json_string_value(json_object_get(o, "base_fingerprint"));
+    if (r == KZ_OK && (!fp || strncmp(fp, "kz64:", 5) || strlen(fp) >= sizeof st->base_fingerprint))
+      r = kz_fail(KZ_ERR_FORMAT,
+                  "%s: state.base_fingerprint: %s, expected the frozen base's kz64:... (the "
+                  "checkpoint holds only the trainable tensors)",
+                  path, fp ? "malformed" : "missing");
+    if (r == KZ_OK) snprintf(st->base_fingerprint, sizeof st->base_fingerprint, "%s", fp);
+  } else if (r == KZ_OK && json_object_get(o, "base_fingerprint")) {
+    r = kz_fail(KZ_ERR_FORMAT, "%s: state.base_fingerprint without state.params_n", path);
+  }
   st->optim_kind = (int)kind;
   json_decref(o);
   return r;
@@ -187,6 +207,7 @@ static kz_status parse_state(const char *path, const char *text, size_t len, kz_
 kz_status kz_ckpt_write(const char *path, const kz_ckpt_state *st, const char *meta,
                         const float *params, const float *const *state, int n_state, int64_t n) {
   const int64_t sn = st->state_n > 0 ? st->state_n : n;
+  const int64_t pn = st->params_n > 0 ? st->params_n : n;
   char *sj = state_json(st, n);
   if (!sj) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   buf b = {0};
@@ -198,7 +219,7 @@ kz_status kz_ckpt_write(const char *path, const kz_ckpt_state *st, const char *m
   kz_le_put(&b, meta, strlen(meta));
   kz_le_put_u64(&b, (uint64_t)n);
   kz_le_put_u32(&b, (uint32_t)n_state);
-  kz_le_put(&b, params, (size_t)n * 4);
+  kz_le_put(&b, params, (size_t)pn * 4);
   for (int k = 0; k < n_state; ++k) kz_le_put(&b, state[k], (size_t)sn * 4);
   free(sj);
   return kz_ckpt_seal_write(&b, path);
@@ -242,10 +263,15 @@ static kz_status parse(const char *path, const unsigned char *p, size_t len, kz_
   uint32_t ns = kz_le_get_u32(p + off + 8);
   off += 12;
   uint64_t sn = out->st.state_n < 0 ? n : (uint64_t)out->st.state_n;
+  uint64_t pn = out->st.params_n < 0 ? n : (uint64_t)out->st.params_n;
   if (sn > n)
     return kz_fail(KZ_ERR_FORMAT, "%s: state.state_n: %llu trainable of %llu parameters", path,
                    (unsigned long long)sn, (unsigned long long)n);
-  if (ns > 2 || n > (end - off) / 4 || (uint64_t)(end - off) != (n + sn * ns) * 4)
+  /* a packed block holds the trainable tensors: as many as the state covers */
+  if (pn != n && pn != sn)
+    return kz_fail(KZ_ERR_FORMAT, "%s: state.params_n: %llu stored, %llu trainable of %llu", path,
+                   (unsigned long long)pn, (unsigned long long)sn, (unsigned long long)n);
+  if (ns > 2 || pn > (end - off) / 4 || (uint64_t)(end - off) != (pn + sn * ns) * 4)
     return kz_fail(KZ_ERR_FORMAT, "%s: parameter block sizes do not match the file size", path);
   /* The meta must describe exactly this block (checked without building the
    * model), so resuming never builds a network the file cannot fill. */
@@ -256,11 +282,13 @@ static kz_status parse(const char *path, const unsigned char *p, size_t len, kz_
   out->n_state = (int)ns;
   out->state_n = (int64_t)sn;
   out->st.state_n = (int64_t)sn;
-  out->params = malloc(n ? n * 4 : 4);
+  out->params_n = (int64_t)pn;
+  out->st.params_n = (int64_t)pn;
+  out->params = malloc(pn ? pn * 4 : 4);
   out->state = malloc((sn * ns) > 0 ? sn * ns * 4 : 4);
   if (!out->params || !out->state) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  memcpy(out->params, p + off, n * 4);
-  memcpy(out->state, p + off + n * 4, sn * ns * 4);
+  memcpy(out->params, p + off, pn * 4);
+  memcpy(out->state, p + off + pn * 4, sn * ns * 4);
   return KZ_OK;
 }
 

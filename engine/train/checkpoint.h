@@ -13,7 +13,12 @@
  *   f32 params[n], f32 state[n_state][state_n]
  * state_n is the number of trainable parameters (the state covers the
  * model's trainable ranges, packed); the state JSON gives it as "state_n"
- * when it differs from n and omits it otherwise.
+ * when it differs from n and omits it otherwise. An adapter run's checkpoint
+ * (a transformer with model.lora) holds only the trainable tensors: the
+ * state JSON's "params_n" (the trainable count) and "base_fingerprint"
+ * (the frozen base's, models/transformer/lora.h) say so, params[] is then
+ * the trainable ranges packed, and the frozen base comes from the job's
+ * train.init_from again on resume (ckpt_adapter.h).
  *   u64 checksum    kz64 of every byte before it
  * little-endian; written to .tmp, fsynced, renamed, directory fsynced. */
 #ifndef KZ_ENGINE_TRAIN_CHECKPOINT_H
@@ -46,6 +51,11 @@ typedef struct kz_ckpt_state {
   /* train.continual replay: epoch of the old data and micro-batches of it
    * consumed (both 0, and absent from the file, without replay) */
   int64_t replay_epoch, replay_batch;
+  /* floats in the parameter block: 0 (on write) or n: all; fewer: the
+   * trainable ranges packed, base_fingerprint the frozen rest's ("" when
+   * every parameter is stored) */
+  int64_t params_n;
+  char base_fingerprint[40];
 } kz_ckpt_state;
 
 typedef struct kz_ckpt_data {
@@ -53,9 +63,10 @@ typedef struct kz_ckpt_data {
   char *meta; /* malloc'ed */
   int64_t n;
   int n_state;
-  int64_t state_n; /* floats per state block (st.state_n, resolved) */
-  float *params;   /* n, malloc'ed */
-  float *state;    /* n_state * state_n, malloc'ed */
+  int64_t state_n;  /* floats per state block (st.state_n, resolved) */
+  int64_t params_n; /* floats in params (st.params_n, resolved): n, or the trainable ones */
+  float *params;    /* params_n, malloc'ed */
+  float *state;     /* n_state * state_n, malloc'ed */
 } kz_ckpt_data;
 
 kz_status kz_ckpt_write(const char *path, const kz_ckpt_state *st, const char *meta,

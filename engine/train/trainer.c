@@ -27,6 +27,7 @@
 #include "engine/track/run.h"
 #include "engine/track/run_config.h"
 #include "engine/train/checkpoint.h"
+#include "engine/train/ckpt_adapter.h"
 #include "engine/train/continual.h"
 #include "engine/train/eval.h"
 #include "engine/train/job.h"
@@ -35,9 +36,9 @@
 #include "kernels/core/backend.h"
 #include "kernels/core/error.h"
 #include "kernels/core/splitmix64.h"
+#include "models/adapters.h"
 #include "models/io/hf_bert.h"
 #include "models/nn_model.h"
-#include "models/transformer/lora.h"
 #include "models/transformer/transformer.h"
 
 enum { MAX_ROLLBACKS = 20 };
@@ -98,6 +99,7 @@ typedef struct trainer {
    * the new data's held-out rows, before the first step ([0]) and after */
   double old_metric[2], new_metric[2];
   char forget_names[4][96];
+  char base_fp[40]; /* LoRA: the frozen base's fingerprint (ckpt_adapter.h), once known */
 } trainer;
 
 /* Floats per gradient all-reduce: buckets of 4 Mi floats (16 MiB) keep each
@@ -339,7 +341,10 @@ static kz_status restore(trainer *t, const kz_ckpt_data *d) {
                    "%s: the checkpoint's parameter count, trainable count or optimizer differs "
                    "from the job's",
                    t->ckpt_dir);
-  KZ_TRY(kz_copy_to_device(t->s, t->mb->params.data, d->params, (size_t)d->n * 4));
+  if (d->params_n != d->n) /* an adapter run's: the base stays as loaded */
+    KZ_TRY(kz_ckpt_adapter_restore(t->model, t->s, d, t->ckpt_dir, t->base_fp));
+  else
+    KZ_TRY(kz_copy_to_device(t->s, t->mb->params.data, d->params, (size_t)d->n * 4));
   const size_t sbytes = (size_t)t->opt.n * 4;
   KZ_TRY(kz_copy_to_device(t->s, t->opt.m.data, d->state + first, sbytes));
   if (d->n_state == 2)
@@ -408,7 +413,13 @@ static kz_status write_checkpoint(trainer *t, const float *state_m, const float 
   cs.optim_t = t->opt.t;
   cs.wall_s = wall_now(t);
   cs.state_n = sn;
-  const float *state[2] = {host + n, host + n + sn};
+  cs.params_n = 0, cs.base_fingerprint[0] = '\0';
+  /* an adapter run stores its trainable tensors only (ckpt_adapter.h) */
+  if (st == KZ_OK && kz_ckpt_adapter_only(t->model))
+    st = kz_ckpt_adapter_pack(t->model, host, &cs, t->base_fp);
+  const int64_t pn = cs.params_n > 0 ? cs.params_n : n;
+  if (pn != n) memmove(host + pn, host + n, (size_t)(sn * t->opt.n_state) * 4);
+  const float *state[2] = {host + pn, host + pn + sn};
   char path[4300];
   kz_ckpt_path(t->ckpt_dir, cs.step, path, sizeof path);
   int created = 0;
@@ -817,10 +828,9 @@ static kz_status finish(trainer *t) {
     KZ_TRY(kz_nn_model_save(t->model, kz_run_path(t->run, "model.kzm", path, sizeof path)));
   /* a LoRA run also leaves its adapter alone, in PEFT's layout, with the
    * base's fingerprint (docs/MODELS.md, "LoRA adapters") */
-  if (t->run && kz_transformer_has_lora(t->model))
-    KZ_TRY(kz_transformer_lora_export_peft(t->model,
-                                           kz_run_path(t->run, "adapter", path, sizeof path),
-                                           t->c.init_from ? t->c.init_from : "", 1));
+  if (t->run && kz_adapters_has(t->model))
+    KZ_TRY(kz_adapters_export_peft(t->model, kz_run_path(t->run, "adapter", path, sizeof path),
+                                   t->c.init_from ? t->c.init_from : "", 1));
   if (t->valid && !t->have_last) {
     KZ_TRY(evaluate(t, &t->last));
     t->have_last = 1;
@@ -960,7 +970,7 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   KZ_TRY(
       kz_optim_init(&t->opt, &t->c.optim, t->device, t->zero ? zn : kz_nn_trainable_count(t->mb)));
   KZ_TRY(kz_optim_reset(&t->opt, t->s));
-  if (kz_transformer_has_lora(t->model) && !(t->cli && t->cli->quiet)) {
+  if (kz_adapters_has(t->model) && !(t->cli && t->cli->quiet)) {
     const int64_t tc = kz_nn_trainable_count(t->mb);
     fprintf(stderr,
             "kaizen: LoRA: %lld of %lld parameters trainable (%.3f%%); optimizer state %.3f MiB "
@@ -1005,6 +1015,16 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   if (t->cli && t->cli->resume) {
     kz_ckpt_data d;
     kz_status st = kz_ckpt_load_newest(t->ckpt_dir, &d, 0);
+    /* an adapter-only checkpoint fills the job's own model (its base from
+     * train.init_from), so that model must be the checkpoint's */
+    if (st == KZ_OK && d.params_n != d.n && strcmp(t->meta, d.meta)) {
+      st = kz_fail(KZ_ERR_INVALID_ARG,
+                   "%s: the checkpoint holds only adapter tensors for another model than the "
+                   "job's (the model section or train.init_from changed)",
+                   t->ckpt_dir);
+      kz_ckpt_data_free(&d);
+      return st;
+    }
     if (st == KZ_OK) {
       st = adopt_meta(t, d.meta);
       if (st == KZ_OK) st = restore(t, &d);

@@ -3,9 +3,11 @@
 #include "models/tft/tft_blocks.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 #include "kernels/core/error.h"
 #include "kernels/ops.h"
+#include "models/tft/tft_lora.h"
 
 #define LN_EPS 1e-5f /* torch.nn.LayerNorm's default */
 
@@ -27,7 +29,8 @@ kz_tensor kz_tft_rows(const kz_tensor *t, int64_t r0, int64_t n) {
 kz_status kz_tft_linear(kz_stream *s, const kz_tensor *x, const kz_tft_param *w,
                         const kz_tft_param *b, kz_tensor *y) {
   KZ_TRY(kz_op_matmul(s, x, &w->p, y, false, true, 1.0f, 0.0f));
-  return kz_op_bias_add(s, y, &b->p, y);
+  KZ_TRY(kz_op_bias_add(s, y, &b->p, y));
+  return kz_tft_lora_fwd(s, x, w, y); /* the weight's LoRA adapter, if any */
 }
 
 kz_status kz_tft_linear_bwd(kz_stream *s, const kz_tensor *x, const kz_tft_param *w,
@@ -35,7 +38,7 @@ kz_status kz_tft_linear_bwd(kz_stream *s, const kz_tensor *x, const kz_tft_param
   KZ_TRY(kz_op_matmul(s, dy, x, (kz_tensor *)&w->g, true, false, 1.0f, 1.0f));
   KZ_TRY(kz_op_bias_add_bwd(s, dy, (kz_tensor *)&b->g, true));
   if (dx) KZ_TRY(kz_op_matmul(s, dy, &w->p, dx, false, false, 1.0f, 1.0f));
-  return KZ_OK;
+  return kz_tft_lora_bwd(s, x, w, dy, dx);
 }
 
 static kz_status zero(kz_stream *s, kz_tensor *t) {
@@ -124,6 +127,12 @@ static kz_status add_norm_bwd(kz_stream *s, const kz_tensor *dy, const kz_tensor
                                       (kz_tensor *)&w->g, (kz_tensor *)&b->g, 0.0, 0, LN_EPS, true);
 }
 
+/* Without dropout between them (and without LoRA adapters on them), a
+ * GRN's second layer and gate run as one composed layer (composed_bwd). */
+static bool composed(const kz_tft_grn *g, const kz_tft_grn_acts *x) {
+  return !dropping(x->drop) && !g->fc2_w.lora && !g->gate_w.lora;
+}
+
 kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, const kz_tensor *c,
                          kz_tensor *y, kz_tft_grn_acts *x) {
   x->a = *a;
@@ -141,11 +150,12 @@ kz_status kz_tft_grn_fwd_z1(kz_stream *s, const kz_tft_grn *g, const kz_tensor *
   if (g->ctx > 0) {
     x->c = *c;
     KZ_TRY(kz_op_matmul(s, c, &g->ctx_w.p, &x->cproj, false, true, 1.0f, 0.0f));
+    KZ_TRY(kz_tft_lora_fwd(s, c, &g->ctx_w, &x->cproj));
     kz_tensor z = per_step(&x->z1, x->B), cp = flat(&x->cproj);
     KZ_TRY(kz_op_bias_add(s, &z, &cp, &z));
   }
   KZ_TRY(kz_op_elu(s, &x->z1, &x->h1, 1.0f));
-  if (dropping(x->drop)) {
+  if (!composed(g, x)) {
     const kz_tensor *gin;
     KZ_TRY(kz_tft_linear(s, &x->h1, &g->fc2_w, &g->fc2_b, &x->z2));
     KZ_TRY(drop_in(s, x->drop, &x->z2, &x->z2d, &x->mask, &gin));
@@ -203,10 +213,14 @@ static kz_status grn_bwd_core(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts
                               const kz_tensor *dy, kz_tensor *dskip, kz_tensor *dc) {
   KZ_TRY(add_norm_bwd(s, dy, &x->sum, &g->norm_w, &g->norm_b, &x->mean, &x->rstd, dskip, &x->dsum));
   KZ_TRY(kz_op_glu_bwd(s, &x->zg, &x->dsum, &x->dzg, false));
-  if (dropping(x->drop)) {
+  if (!composed(g, x)) {
     KZ_TRY(zero(s, &x->dz2));
-    KZ_TRY(kz_tft_linear_bwd(s, &x->z2d, &g->gate_w, &g->gate_b, &x->dzg, &x->dz2));
-    KZ_TRY(kz_op_dropout_bwd(s, &x->dz2, &x->mask, &x->dz2, false));
+    if (dropping(x->drop)) {
+      KZ_TRY(kz_tft_linear_bwd(s, &x->z2d, &g->gate_w, &g->gate_b, &x->dzg, &x->dz2));
+      KZ_TRY(kz_op_dropout_bwd(s, &x->dz2, &x->mask, &x->dz2, false));
+    } else {
+      KZ_TRY(kz_tft_linear_bwd(s, &x->z2, &g->gate_w, &g->gate_b, &x->dzg, &x->dz2));
+    }
     KZ_TRY(zero(s, &x->dh1));
     KZ_TRY(kz_tft_linear_bwd(s, &x->h1, &g->fc2_w, &g->fc2_b, &x->dz2, &x->dh1));
   } else {
@@ -218,6 +232,7 @@ static kz_status grn_bwd_core(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts
     KZ_TRY(kz_op_bias_add_bwd(s, &dz, &dcp, false));
     KZ_TRY(kz_op_matmul(s, &x->dcproj, &x->c, (kz_tensor *)&g->ctx_w.g, true, false, 1.0f, 1.0f));
     if (dc) KZ_TRY(kz_op_matmul(s, &x->dcproj, &g->ctx_w.p, dc, false, false, 1.0f, 1.0f));
+    KZ_TRY(kz_tft_lora_bwd(s, &x->c, &g->ctx_w, &x->dcproj, dc));
   }
   return KZ_OK;
 }

@@ -9,6 +9,7 @@
 
 #include "kernels/core/error.h"
 #include "models/meta_read.h"
+#include "models/tft/tft_lora.h"
 #include "models/tft/tft_model.h"
 
 static json_t *num_cols(char *const *names, const double *mean, const double *std, int n) {
@@ -51,6 +52,7 @@ kz_status kz_tft_meta_json(const kz_nn_model *model, char **out) {
   json_object_set_new(cfg, "scaling", json_string(m->window_scaling ? "window" : "series"));
   json_object_set_new(cfg, "transform", json_string(m->log_target ? "log" : "none"));
   json_object_set_new(cfg, "quantiles", reals(dm->quantiles, dm->n_quantiles));
+  if (dm->lora.r > 0) json_object_set_new(cfg, "lora", kz_tft_lora_to_json(&dm->lora));
   json_object_set_new(cols, "static_num", num_cols(m->snum, m->snum_mean, m->snum_std, m->n_snum));
   json_t *sc = json_array();
   for (int i = 0; i < m->n_scat; i++) {
@@ -183,6 +185,8 @@ static kz_status parse(kz_tft_model *m, json_t *root) {
       return bad("config.quantiles[]");
     dm->quantiles[i] = json_number_value(v);
   }
+  json_t *lora = json_object_get(cfg, "lora"); /* model.lora's adapters; absent: none */
+  if (lora) KZ_TRY(kz_tft_lora_from_json(lora, &dm->lora));
   KZ_TRY(get_num_cols(json_object_get(cols, "static_num"), "columns.static_num", m->snum,
                       m->snum_mean, m->snum_std, &m->n_snum));
   KZ_TRY(get_num_cols(json_object_get(cols, "known"), "columns.known", m->known, m->known_mean,

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "kernels/core/error.h"
+#include "models/tft/tft_lora.h"
 
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;
@@ -31,6 +32,7 @@ static kz_status tft_init_params(kz_nn_model *model, uint64_t seed) {
   float *p = on_host ? (float *)m->base.params.data : malloc((size_t)(n > 0 ? n : 1) * 4);
   if (!p) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: init");
   kz_tft_init_host(&m->dm, p, seed);
+  kz_tft_lora_init_host(kz_tft_net_lora(m->net), p, seed); /* model.lora: A random, B zero */
   if (on_host) return KZ_OK;
   kz_stream *s = kz_tft_net_stream(m->net);
   kz_status st = kz_copy_to_device(s, m->base.params.data, p, (size_t)n * 4);
@@ -95,13 +97,16 @@ kz_status kz_tft_finish(kz_tft_model *m, kz_device device, int64_t want_params, 
   for (int i = 0; i < m->n_ocat + m->n_kcat; i++) dm->tv_card[i] = m->tvc_card[i];
   int64_t np = 0;
   KZ_TRY(kz_tft_layout(dm, NULL, NULL, device, NULL, &np, NULL));
+  int64_t n_lora = 0;
+  KZ_TRY(kz_tft_lora_numel(dm, &n_lora));
+  np += n_lora;
   if (np > KZ_NN_MAX_PARAMS)
     return kz_fail(KZ_ERR_INVALID_ARG, "tft: %lld parameters is more than the limit",
                    (long long)np);
   if (want_params >= 0 && np != want_params)
     return kz_fail(KZ_ERR_FORMAT, "tft: the meta describes %lld parameters, the file holds %lld",
                    (long long)np, (long long)want_params);
-  m->base.ops = &kz_tft_ops;
+  m->base.ops = dm->lora.r > 0 ? kz_tft_lora_ops() : &kz_tft_ops;
   m->base.device = device;
   m->base.info = (kz_nn_model_info){.task = "regression",
                                     .out_width = (int)(dm->tau * dm->n_quantiles),
@@ -116,7 +121,7 @@ kz_status kz_tft_finish(kz_tft_model *m, kz_device device, int64_t want_params, 
   KZ_TRY(kz_tft_net_set_dropout(m->net, m->dropout));
   m->base.params = *kz_tft_net_params(m->net);
   m->base.grads = *kz_tft_net_grads(m->net);
-  return KZ_OK;
+  return kz_tft_lora_trainable(m); /* model.lora: only the adapters (and head, biases) train */
 }
 
 /* ---- config ---------------------------------------------------------------------- */
@@ -211,6 +216,7 @@ static kz_status read_config(kz_tft_model *m, const kz_cfg_node *cfg, const kz_s
   KZ_TRY(kz_cfg_get_enum(cfg, "transform", transforms, 0, &m->log_target));
   static const char *const weights[] = {"none", "scale", NULL};
   KZ_TRY(kz_cfg_get_enum(cfg, "loss_weight", weights, 0, &m->loss_weight));
+  KZ_TRY(kz_tft_lora_read_cfg(cfg, &dm->lora));
   const char *qs[KZ_TFT_MAX_QUANTILES];
   static const char *const def_q[] = {"0.1", "0.5", "0.9"};
   int nq = 0;

@@ -23,6 +23,7 @@
 #include "kernels/core/error.h"
 #include "kernels/ops.h"
 #include "models/tft/tft_blocks.h"
+#include "models/tft/tft_lora.h"
 #include "models/tft/tft_net.h"
 
 typedef struct acts {
@@ -60,6 +61,7 @@ struct kz_tft_net {
   kz_tft_params p;
   kz_tft_names names;
   kz_tft_drop drop;
+  kz_tft_lora *lora; /* model.lora's adapters (tft_lora.h), NULL without */
   kz_arena *arena;
   int64_t arena_B;
   acts x;
@@ -293,6 +295,7 @@ static kz_status forward(kz_tft_net *n) {
     kz_tensor hp = t ? kz_tft_rows(&x->hs, (t - 1) * B, B) : x->c_h;
     kz_tensor cp = t ? kz_tft_rows(&x->cs_all, (t - 1) * B, B) : x->c_c;
     KZ_TRY(kz_op_matmul(s, &hp, &l->wh.p, &g, false, true, 1.0f, 1.0f));
+    KZ_TRY(kz_tft_lora_fwd(s, &hp, &l->wh, &g));
     KZ_TRY(kz_op_lstm_cell(s, &g, &cp, &h, &c));
   }
   KZ_TRY(kz_tft_gate_fwd(s, &p->gate_lstm, &x->hs, &x->xi, &x->phi, &x->gl));
@@ -392,6 +395,10 @@ static kz_status backward(kz_tft_net *n, double scale, bool weighted) {
     KZ_TRY(kz_op_lstm_cell_bwd(s, &g, &cp, &c, &dh_t, dc_in, &dg, dc_out, false));
     kz_tensor dhp = t ? kz_tft_rows(&x->d_hs, (t - 1) * B, B) : x->d_h;
     KZ_TRY(kz_op_matmul(s, &dg, &l->wh.p, &dhp, false, false, 1.0f, 1.0f));
+    if (l->wh.lora) { /* the adapter's share of dh_{t-1} is needed at this step */
+      kz_tensor hp = t ? kz_tft_rows(&x->hs, (t - 1) * B, B) : x->c_h;
+      KZ_TRY(kz_tft_lora_bwd(s, &hp, &l->wh, &dg, &dhp));
+    }
   }
   /* the recurrent weights' gradients, sum_t dG_t^T h_{t-1}, as three GEMMs
    * over all steps (h_{-1} is the static context c_h) */
@@ -498,6 +505,10 @@ kz_status kz_tft_net_create(const kz_tft_dims *dm, kz_device dev, kz_tft_net **o
   n->dev = dev;
   int64_t np = 0;
   kz_status st = kz_tft_layout(dm, NULL, NULL, dev, NULL, &np, &n->names);
+  const int64_t base_np = np;
+  int64_t n_lora = 0; /* the adapters of model.lora follow the base tensors */
+  if (st == KZ_OK) st = kz_tft_lora_numel(dm, &n_lora);
+  np += n_lora;
   n->n_params = np;
   int64_t shape[1] = {np};
   if (st == KZ_OK) st = kz_tensor_alloc(dev, KZ_F32, 1, shape, &n->params);
@@ -506,6 +517,8 @@ kz_status kz_tft_net_create(const kz_tft_dims *dm, kz_device dev, kz_tft_net **o
   if (st == KZ_OK) st = kz_fill_bytes(n->s, n->params.data, 0, (size_t)np * 4);
   if (st == KZ_OK) st = kz_fill_bytes(n->s, n->grads.data, 0, (size_t)np * 4);
   if (st == KZ_OK) st = kz_tft_layout(dm, n->params.data, n->grads.data, dev, &n->p, &np, NULL);
+  if (st == KZ_OK)
+    st = kz_tft_lora_attach(dm, &n->p, &n->params, &n->grads, base_np, dev, &n->names, &n->lora);
   if (st == KZ_OK) st = kz_stream_sync(n->s);
   if (st != KZ_OK) {
     kz_tft_net_destroy(n);
@@ -522,6 +535,7 @@ void kz_tft_net_destroy(kz_tft_net *n) {
   if (n->grads.data) kz_tensor_free(&n->grads);
   if (n->s) kz_stream_destroy(n->s);
   kz_tft_names_free(&n->names);
+  kz_tft_lora_free(n->lora);
   free(n->host);
   free(n);
 }
@@ -540,6 +554,9 @@ const kz_tft_names *kz_tft_net_names(const kz_tft_net *n) {
 }
 kz_stream *kz_tft_net_stream(kz_tft_net *n) {
   return n->s;
+}
+kz_tft_lora *kz_tft_net_lora(kz_tft_net *n) {
+  return n->lora;
 }
 
 kz_status kz_tft_net_interpret(kz_tft_net *n, double *w_static, double *w_past, double *w_fut,

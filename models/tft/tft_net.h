@@ -36,11 +36,21 @@ typedef struct kz_tft_dims {
   int32_t tv_card[KZ_TFT_MAX_VARS];
   int64_t n_quantiles;
   double quantiles[KZ_TFT_MAX_QUANTILES];
+  /* model.lora (tft_lora.h): adapters on the chosen linear layers, after
+   * the base tensors in the block; r 0: none */
+  struct kz_tft_lora_cfg {
+    int64_t r;
+    unsigned targets; /* 1 << kz_tft_lora_group */
+    double alpha;
+    int rslora, bias, train_head;
+  } lora;
 } kz_tft_dims;
 
-/* A parameter: its view in the parameter block and in the gradient block. */
+/* A parameter: its view in the parameter block and in the gradient block;
+ * lora: the LoRA adapter on it (a linear layer's weight), or NULL. */
 typedef struct kz_tft_param {
   kz_tensor p, g;
+  const struct kz_tft_adapter *lora;
 } kz_tft_param;
 
 /* Gated residual network: y = LN(skip(a) + GLU(W_g (W_2 ELU(W_1 a + W_c c
@@ -125,6 +135,8 @@ kz_tensor *kz_tft_net_params(kz_tft_net *n);
 kz_tensor *kz_tft_net_grads(kz_tft_net *n);
 const kz_tft_names *kz_tft_net_names(const kz_tft_net *n);
 kz_stream *kz_tft_net_stream(kz_tft_net *n);
+/* model.lora's adapters (tft_lora.h); NULL without. */
+struct kz_tft_lora *kz_tft_net_lora(kz_tft_net *n);
 
 /* Forward (+ loss when b->y) and, with train, the backward: gradients of
  * weight * (mean quantile loss over labelled elements, each window's

@@ -81,12 +81,15 @@ static kz_tensor row(const kz_tensor *t, int64_t r) {
 }
 
 /* The fold applies when every input is real, the inputs are the rows of one
- * [n, rows] block, each w_i is followed by its b_i, and the selection GRN
- * projects its skip (n d != n). */
+ * [n, rows] block, each w_i is followed by its b_i, the selection GRN
+ * projects its skip (n d != n), and no folded layer has a LoRA adapter. */
 static bool rank_one(const kz_tft_vsn *v, const kz_tft_vsn_acts *x, int64_t d) {
   const int64_t n = v->n;
   if (n < 1 || v->n_real != n || v->flat.in != n * d || v->flat.in == v->flat.out) return false;
+  /* LoRA adapters on the folded layers would have to be folded too */
+  if (v->flat.fc1_w.lora || v->flat.skip_w.lora) return false;
   for (int64_t i = 0; i < n; i++) {
+    if (v->emb_w[i].lora || v->var[i].fc1_w.lora) return false;
     if (x->x[i].data != (const float *)x->x[0].data + i * x->rows) return false;
     if (v->emb_b[i].p.data != (const float *)v->emb_w[i].p.data + d ||
         v->emb_b[i].g.data != (const float *)v->emb_w[i].g.data + d)

@@ -49,4 +49,24 @@ kz_status kz_transformer_lora_strip(const kz_nn_model *m, kz_nn_model **out);
  * merged, the fingerprint checked; on failure *m stays (unmerged). */
 kz_status kz_transformer_lora_apply(kz_nn_model **m, const char *dir, char *note, size_t cap);
 
+/* ---- several adapters over one loaded base (tf_lora_swap.c) ----------------
+ * An adapter kept apart from the base it was loaded for (the PEFT directory
+ * read and its fingerprint checked as kz_transformer_lora_import_peft does,
+ * which also needs a transient copy of the base): A and B on the base's
+ * device, its trained head and biases on the host. apply merges it into the
+ * base's own weights (W += scale B A, the GEMM kz_transformer_lora_merge
+ * runs, so predictions equal `kaizen predict --adapter`'s), saving on the
+ * host what it overwrites; remove restores that, bit for bit. One adapter at
+ * a time on a base; the base must have no adapters of its own and must not
+ * run while an adapter is applied or removed. */
+typedef struct kz_tf_adapter kz_tf_adapter;
+kz_status kz_transformer_adapter_load(const kz_nn_model *base, const char *dir, kz_tf_adapter **out,
+                                      char *note, size_t cap);
+void kz_transformer_adapter_free(kz_tf_adapter *a);
+kz_status kz_transformer_adapter_apply(kz_nn_model *base, kz_tf_adapter *a);
+kz_status kz_transformer_adapter_remove(kz_nn_model *base, kz_tf_adapter *a);
+/* The fingerprint of the base it was trained on (and checked against). */
+const char *kz_transformer_adapter_fingerprint(const kz_tf_adapter *a);
+int64_t kz_transformer_adapter_rank(const kz_tf_adapter *a);
+
 #endif

@@ -184,6 +184,8 @@ kz_status kz_tf_lora_bwd(kz_tf *m, int64_t l, int k, const kz_tensor *x, const k
  * folded in (W + scale B A): what `kaizen export --format safetensors`
  * writes of a LoRA model. */
 kz_status kz_tf_lora_folded(const kz_tf *m, kz_nn_model **out);
+/* The base weight block an adapter of module k of layer l updates: [out, in]. */
+kz_tensor kz_tf_lora_base_weight(const kz_tf *m, int64_t l, int k);
 /* Whether the gradient of a tensor (a view of the gradient block) is wanted. */
 int kz_tf_wants_grad(const kz_tf *m, const kz_tensor *grad_view);
 struct json_t;

@@ -259,8 +259,7 @@ kz_status kz_tf_lora_bwd(kz_tf *m, int64_t l, int k, const kz_tensor *x, const k
 
 /* ---- merge ------------------------------------------------------------------- */
 
-/* The base weight block an adapter of module k updates: [out, in]. */
-static kz_tensor base_weight(const kz_tf *m, int64_t l, int k) {
+kz_tensor kz_tf_lora_base_weight(const kz_tf *m, int64_t l, int k) {
   const tf_layer_params *P = &m->p.layer[l];
   const int64_t H = m->hidden;
   switch (k) {
@@ -298,7 +297,7 @@ kz_status kz_transformer_lora_merge(kz_nn_model *model, int merge) {
   for (int64_t l = 0; l < m->layers; l++)
     for (int k = 0; k < TF_LORA_NMOD; k++) {
       if (!(m->lora.targets & (1u << k))) continue;
-      kz_tensor w = base_weight(m, l, k);
+      kz_tensor w = kz_tf_lora_base_weight(m, l, k);
       const size_t bytes = kz_tensor_bytes(&w);
       if (merge) {
         KZ_TRY(kz_copy_to_host(m->stream, m->lora_saved + at, w.data, bytes));
@@ -328,7 +327,7 @@ kz_status kz_tf_lora_folded(const kz_tf *m, kz_nn_model **out) {
   for (int64_t l = 0; st == KZ_OK && !m->lora_merged && l < m->layers; l++)
     for (int k = 0; st == KZ_OK && k < TF_LORA_NMOD; k++) {
       if (!(m->lora.targets & (1u << k))) continue;
-      kz_tensor w = base_weight(d, l, k);
+      kz_tensor w = kz_tf_lora_base_weight(d, l, k);
       st = kz_op_matmul(d->stream, &m->p.lora_b[l][k], &m->p.lora_a[l][k], &w, false, false, s,
                         1.0f);
     }

@@ -11,9 +11,6 @@ kz_status kz_tf_set_precision(kz_nn_model *model, int bf16) {
     kz_tensor_free(&b->params_bf16);
     return KZ_OK;
   }
-  if (m->lora.enabled)
-    return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "bf16 with LoRA adapters (model.lora) is not implemented yet; use fp32");
   if (!b->params_bf16.data) {
     int64_t n = b->info.n_params;
     KZ_TRY(kz_tensor_alloc(b->device, KZ_BF16, 1, &n, &b->params_bf16));

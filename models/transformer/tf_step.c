@@ -68,6 +68,10 @@ typedef struct acts {
   kz_tensor hg16, hza16, hn16;
   kz_tensor d16;
   kz_tensor lora_du, lora_dxd; /* adapters' backward scratch [N, r], [N, max(H, F)] */
+  /* bf16 with adapters: an adapter's input widened from the bf16 copy its
+   * base matmul reads [N, max(H, F)], so forward and backward see the same
+   * values (the f32 scratch the layers share has moved on by then) */
+  kz_tensor lora_x;
 } acts;
 
 static kz_status t1(kz_arena *a, kz_dtype dt, int64_t n, kz_tensor *t) {
@@ -124,6 +128,7 @@ static kz_status alloc_layers_bf16(const kz_tf *m, kz_arena *a, int train, acts 
    * floats) the FFN activation's */
   kz_tensor f2 = kz_tensor_view(sf.data, KZ_F32, sf.device, 2, N, H);
   sf = kz_tensor_view(sf.data, KZ_F32, sf.device, 2, N, F);
+  if (m->lora.enabled) KZ_TRY(t2(a, N, max64(F, H), &x->lora_x));
   for (int64_t l = 0; l <= m->layers; l++) {
     x->x[l] = xf[l % 2];
     if (train || l < 2)
@@ -139,6 +144,7 @@ static kz_status alloc_layers_bf16(const kz_tf *m, kz_arena *a, int train, acts 
     KZ_TRY(t1(a, KZ_F32, N, &L->rstd1));
     KZ_TRY(t1(a, KZ_F32, N, &L->mean2));
     KZ_TRY(t1(a, KZ_F32, N, &L->rstd2));
+    for (int k = 0; k < TF_LORA_NMOD; k++) KZ_TRY(kz_tf_lora_alloc(m, a, N, k, train, &L->lora[k]));
     if (!train && l > 0) {
       const layer_acts *K = &x->l[0];
       L->qkv16 = K->qkv16, L->ctx16 = K->ctx16, L->h1_16 = K->h1_16;
@@ -345,6 +351,17 @@ static kz_status load16(kz_tf *m, const acts *x, const kz_tensor *h, kz_tensor *
   return x->bf ? kz_op_cast(m->stream, h, f) : KZ_OK;
 }
 
+/* The input an adapter of module k reads: f itself in fp32; in bf16 the
+ * kept copy h widened into x->lora_x (only when the module has an
+ * adapter that runs). */
+static kz_status adapter_in(kz_tf *m, const acts *x, int k, const kz_tensor *f, const kz_tensor *h,
+                            kz_tensor *out) {
+  *out = *f;
+  if (!x->bf || !m->lora.enabled || m->lora_merged || !(m->lora.targets & (1u << k))) return KZ_OK;
+  *out = kz_tensor_view(x->lora_x.data, KZ_F32, h->device, 2, kz_tensor_rows(h), kz_tensor_cols(h));
+  return kz_op_cast(m->stream, h, out);
+}
+
 /* y = x @ w^T + b (a Linear in HF's [out, in] layout); in is operand(). */
 static kz_status linear(kz_tf *m, const acts *x, const kz_tensor *in, const kz_tensor *w,
                         const kz_tensor *b, kz_tensor *y) {
@@ -369,7 +386,9 @@ static kz_status linear_bwd(kz_tf *m, const acts *x, const kz_tensor *dy, const 
     if (kz_tf_wants_grad(m, db)) KZ_TRY(kz_op_bias_add_bwd(m->stream, dy, db, true));
     return dx ? kz_op_matmul(m->stream, dy, &wt, dx, false, false, 1.0f, 0.0f) : KZ_OK;
   }
-  KZ_TRY(kz_op_bias_add_bwd(m->stream, dy, db, true));
+  const int want_w = kz_tf_wants_grad(m, dw);
+  if (kz_tf_wants_grad(m, db)) KZ_TRY(kz_op_bias_add_bwd(m->stream, dy, db, true));
+  if (!want_w && !dx) return KZ_OK;
   const int64_t rows = kz_tensor_rows(dy), cols = kz_tensor_cols(dy), k = kz_tensor_cols(in);
   const int64_t per = kz_tensor_numel(&x->d16) / (cols > 0 ? cols : 1);
   if (per < 1) return kz_fail(KZ_ERR_INTERNAL, "transformer: bf16 gradient buffer too small");
@@ -379,7 +398,7 @@ static kz_status linear_bwd(kz_tf *m, const acts *x, const kz_tensor *dy, const 
     kz_tensor g = kz_tensor_view(x->d16.data, KZ_BF16, dy->device, 2, n, cols);
     kz_tensor a = kz_tensor_view((uint16_t *)in->data + r * k, KZ_BF16, in->device, 2, n, k);
     KZ_TRY(kz_op_cast(m->stream, &d, &g));
-    KZ_TRY(kz_op_matmul(m->stream, &g, &a, dw, true, false, 1.0f, 1.0f));
+    if (want_w) KZ_TRY(kz_op_matmul(m->stream, &g, &a, dw, true, false, 1.0f, 1.0f));
     if (!dx) continue;
     const int64_t c = kz_tensor_cols(dx);
     kz_tensor o = kz_tensor_view((float *)dx->data + r * c, KZ_F32, dx->device, 2, n, c);
@@ -424,9 +443,13 @@ static kz_status layer_fwd(kz_tf *m, acts *x, int64_t l, int train, uint64_t see
   ao.dropout = train ? m->attn_dropout : 0.0;
   ao.key = drop_key(seed, l + 1, 1);
   KZ_TRY(linear(m, x, operand(x, &x->x[l], &x->x16[l]), &P->qkv_w, &P->qkv_b, &L->qkv));
-  /* LoRA adapters (f32 only: kz_tf_run refuses them with bf16) */
-  for (int k = TF_LORA_Q; k <= TF_LORA_V; k++)
-    KZ_TRY(kz_tf_lora_fwd(m, l, k, &x->x[l], &L->qkv, k * m->hidden, &L->lora[k], train, seed));
+  /* LoRA adapters, each after its base Linear (in bf16 on the input as the
+   * base matmul read it: adapter_in) */
+  kz_tensor ain;
+  for (int k = TF_LORA_Q; k <= TF_LORA_V; k++) {
+    KZ_TRY(adapter_in(m, x, k, &x->x[l], &x->x16[l], &ain));
+    KZ_TRY(kz_tf_lora_fwd(m, l, k, &ain, &L->qkv, k * m->hidden, &L->lora[k], train, seed));
+  }
   /* bf16: the attention reads qkv as rounded to bf16, the values its
    * backward will recompute the probabilities from */
   KZ_TRY(keep16(m, x, &L->qkv, &L->qkv16));
@@ -436,18 +459,21 @@ static kz_status layer_fwd(kz_tf *m, acts *x, int64_t l, int train, uint64_t see
   KZ_TRY(tf_attention_fwd(m->stream, &L->qkv, &L->ctx, sv, &x->lengths, &ao));
   KZ_TRY(keep16(m, x, &L->ctx, &L->ctx16));
   KZ_TRY(linear(m, x, operand(x, &L->ctx, &L->ctx16), &P->ao_w, &P->ao_b, &L->ao));
-  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_AO, &L->ctx, &L->ao, 0, &L->lora[TF_LORA_AO], train, seed));
+  KZ_TRY(adapter_in(m, x, TF_LORA_AO, &L->ctx, &L->ctx16, &ain));
+  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_AO, &ain, &L->ao, 0, &L->lora[TF_LORA_AO], train, seed));
   KZ_TRY(resid_ln_fwd(m, &L->ao, &x->x[l], &P->ln1_g, &P->ln1_b, &L->h1, &L->mean1, &L->rstd1,
                       train, drop_key(seed, l + 1, 2)));
   KZ_TRY(keep16(m, x, &L->h1, &L->h1_16));
   KZ_TRY(linear(m, x, operand(x, &L->h1, &L->h1_16), &P->fi_w, &P->fi_b, &L->f1));
-  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_FI, &L->h1, &L->f1, 0, &L->lora[TF_LORA_FI], train, seed));
+  KZ_TRY(adapter_in(m, x, TF_LORA_FI, &L->h1, &L->h1_16, &ain));
+  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_FI, &ain, &L->f1, 0, &L->lora[TF_LORA_FI], train, seed));
   KZ_TRY(keep16(m, x, &L->f1, &L->f1_16));
   /* bf16: f1a is f1's buffer, GELU in place */
   KZ_TRY(kz_op_gelu(m->stream, &L->f1, &L->f1a, KZ_GELU_ERF));
   KZ_TRY(keep16(m, x, &L->f1a, &L->f1a16));
   KZ_TRY(linear(m, x, operand(x, &L->f1a, &L->f1a16), &P->fo_w, &P->fo_b, &L->f2));
-  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_FO, &L->f1a, &L->f2, 0, &L->lora[TF_LORA_FO], train, seed));
+  KZ_TRY(adapter_in(m, x, TF_LORA_FO, &L->f1a, &L->f1a16, &ain));
+  KZ_TRY(kz_tf_lora_fwd(m, l, TF_LORA_FO, &ain, &L->f2, 0, &L->lora[TF_LORA_FO], train, seed));
   KZ_TRY(resid_ln_fwd(m, &L->f2, &L->h1, &P->ln2_g, &P->ln2_b, &x->x[l + 1], &L->mean2, &L->rstd2,
                       train, drop_key(seed, l + 1, 3)));
   return keep16(m, x, &x->x[l + 1], &x->x16[l + 1]);
@@ -601,13 +627,16 @@ static kz_status layer_bwd(kz_tf *m, acts *x, int64_t l, uint64_t seed) {
                       drop_key(seed, l + 1, 3), &G->ln2_g, &G->ln2_b, &x->dB, &x->dC, &dbr));
   KZ_TRY(
       linear_bwd(m, x, dbr, operand(x, &L->f1a, &L->f1a16), &P->fo_w, &G->fo_w, &G->fo_b, &x->dF1));
-  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_FO, &L->f1a, dbr, 0, &L->lora[TF_LORA_FO], &x->dF1,
-                        &x->lora_du, &x->lora_dxd));
+  kz_tensor ain;
+  KZ_TRY(adapter_in(m, x, TF_LORA_FO, &L->f1a, &L->f1a16, &ain));
+  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_FO, &ain, dbr, 0, &L->lora[TF_LORA_FO], &x->dF1, &x->lora_du,
+                        &x->lora_dxd));
   KZ_TRY(load16(m, x, &L->f1_16, &L->f1));
   KZ_TRY(kz_op_gelu_bwd(m->stream, &L->f1, &x->dF1, &x->dF2, KZ_GELU_ERF, false));
   KZ_TRY(linear_bwd(m, x, &x->dF2, operand(x, &L->h1, &L->h1_16), &P->fi_w, &G->fi_w, &G->fi_b,
                     &x->dD));
-  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_FI, &L->h1, &x->dF2, 0, &L->lora[TF_LORA_FI], &x->dD,
+  KZ_TRY(adapter_in(m, x, TF_LORA_FI, &L->h1, &L->h1_16, &ain));
+  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_FI, &ain, &x->dF2, 0, &L->lora[TF_LORA_FI], &x->dD,
                         &x->lora_du, &x->lora_dxd));
   KZ_TRY(kz_op_add(m->stream, &x->dD, &x->dB, &x->dD)); /* d(h1) */
   /* attention LayerNorm: dB = d(r1) (the residual's gradient into x[l]) */
@@ -616,16 +645,19 @@ static kz_status layer_bwd(kz_tf *m, acts *x, int64_t l, uint64_t seed) {
                       &G->ln1_g, &G->ln1_b, &x->dB, &x->dC, &dbr));
   KZ_TRY(
       linear_bwd(m, x, dbr, operand(x, &L->ctx, &L->ctx16), &P->ao_w, &G->ao_w, &G->ao_b, &x->dD));
-  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_AO, &L->ctx, dbr, 0, &L->lora[TF_LORA_AO], &x->dD,
-                        &x->lora_du, &x->lora_dxd));
+  KZ_TRY(adapter_in(m, x, TF_LORA_AO, &L->ctx, &L->ctx16, &ain));
+  KZ_TRY(kz_tf_lora_bwd(m, l, TF_LORA_AO, &ain, dbr, 0, &L->lora[TF_LORA_AO], &x->dD, &x->lora_du,
+                        &x->lora_dxd));
   KZ_TRY(load16(m, x, &L->qkv16, &L->qkv));
   KZ_TRY(load16(m, x, &L->ctx16, &L->ctx));
   KZ_TRY(tf_attention_bwd(m->stream, &L->qkv, &L->ctx, &x->dD, &L->att, &x->lengths, &ao, &x->dQ3));
   KZ_TRY(linear_bwd(m, x, &x->dQ3, operand(x, &x->x[l], &x->x16[l]), &P->qkv_w, &G->qkv_w,
                     &G->qkv_b, &x->dA));
-  for (int k = TF_LORA_Q; k <= TF_LORA_V; k++)
-    KZ_TRY(kz_tf_lora_bwd(m, l, k, &x->x[l], &x->dQ3, k * m->hidden, &L->lora[k], &x->dA,
-                          &x->lora_du, &x->lora_dxd));
+  for (int k = TF_LORA_Q; k <= TF_LORA_V; k++) {
+    KZ_TRY(adapter_in(m, x, k, &x->x[l], &x->x16[l], &ain));
+    KZ_TRY(kz_tf_lora_bwd(m, l, k, &ain, &x->dQ3, k * m->hidden, &L->lora[k], &x->dA, &x->lora_du,
+                          &x->lora_dxd));
+  }
   return kz_op_add(m->stream, &x->dA, &x->dB, &x->dA);
 }
 
@@ -694,10 +726,6 @@ kz_status kz_tf_run(kz_tf *m, const kz_tf_inputs *in, int train, double weight,
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "transformer: the LoRA adapters are merged into the base weights; unmerge "
                    "them before training");
-  if (m->lora.enabled && m->base.params_bf16.data)
-    return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "transformer: LoRA adapters with bf16 mixed precision are not implemented yet "
-                   "(train.precision fp32)");
   const int64_t B = in->B, T = in->T, N = B * T;
   const int has_labels = m->task == TF_MLM ? in->mask_pos != NULL : in->labels != NULL;
   int64_t M = m->task == TF_MLM ? in->n_masked : m->task == TF_CLS ? B : N;

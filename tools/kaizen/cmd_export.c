@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "kernels/core/error.h"
+#include "models/adapters.h"
 #include "models/nn_model.h"
-#include "models/transformer/lora.h"
 #include "models/transformer/transformer.h"
 #include "tools/kaizen/commands.h"
 
@@ -44,8 +44,8 @@ static int export_peft(const char *model, const char *out, const char *base, int
   if (kz_nn_model_load(model, (kz_device){KZ_DEVICE_CPU, 0}, &m) != KZ_OK)
     return kz_cli_fail("export");
   kz_status st =
-      kz_transformer_has_lora(m)
-          ? kz_transformer_lora_export_peft(m, out, base ? base : "", overwrite)
+      kz_adapters_has(m)
+          ? kz_adapters_export_peft(m, out, base ? base : "", overwrite)
           : kz_fail(KZ_ERR_INVALID_ARG,
                     "--format peft: %s has no LoRA adapters (train with model.lora)", model);
   kz_nn_base(m)->ops->destroy(m);

@@ -26,7 +26,7 @@ static void usage(FILE *out) {
           "  --out FILE             the CSV to write (default: stdout); an existing file\n"
           "                         is kept unless --overwrite\n"
           "  --keep COL,...         input columns to copy into the output (e.g. an id)\n"
-          "  --adapter [NAME=]DIR   a transformer's LoRA adapter (a PEFT directory, e.g. a\n"
+          "  --adapter [NAME=]DIR   a transformer's or TFT's LoRA adapter (a PEFT directory, a\n"
           "                         LoRA run's adapter/) to load onto --model and merge;\n"
           "                         repeat for several, NAME defaults to DIR's last part\n"
           "  --use NAME             which --adapter to predict with (needed with several)\n"

@@ -17,7 +17,8 @@ enum { MAX_MODELS = 64 };
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: kaizen serve --model NAME=PATH[:VERSION] ... [--config serve.yaml]\n"
+          "usage: kaizen serve --model NAME=PATH[:VERSION] ... [--adapter MODEL:NAME=DIR ...]\n"
+          "                    [--config serve.yaml]\n"
           "                    [--host 127.0.0.1] [--port 8000] [--token-file F] [options]\n\n"
           "Serves models over HTTP with the KServe v2 protocol (docs/SERVING.md): health,\n"
           "metadata, inference (JSON tensors or named raw columns), Prometheus metrics at\n"
@@ -25,6 +26,10 @@ static void usage(FILE *out) {
           "already in, and exits 0. Flags override the config file.\n\n"
           "  --model NAME=PATH[:V]  a model file (model.json, .kzm) served as NAME, version V\n"
           "                         (default: the next after those loaded); repeatable\n"
+          "  --adapter MODEL:NAME=DIR  a LoRA adapter (a PEFT directory, a LoRA run's adapter/)\n"
+          "                         loaded onto the transformer served as MODEL under NAME; a\n"
+          "                         request picks it with \"parameters\": {\"adapter\": \"NAME\"}\n"
+          "                         (none: the model itself); repeatable\n"
           "  --config FILE          YAML: server, batching and models sections (docs/SERVING.md)\n"
           "  --host ADDR            address to bind (default 127.0.0.1: this host only)\n"
           "  --port N               TCP port (default 8000; 0: any free port)\n"
@@ -49,6 +54,8 @@ static void usage(FILE *out) {
 typedef struct serve_args {
   const char *models[MAX_MODELS];
   int n_models;
+  const char *adapters[MAX_MODELS];
+  int n_adapters;
   const char *config, *host, *port_file, *token_file, *log, *request;
   int64_t port, max_batch, delay, queue, body, timeout, conns, threads;
   int no_dynamic;
@@ -99,16 +106,23 @@ static int parse_args(int argc, char **argv, serve_args *a, kz_cli_common *commo
                  : !strcmp(f, "--max-connections")    ? &a->conns
                  : !strcmp(f, "--threads")            ? &a->threads
                                                       : NULL;
-    int model = !strcmp(f, "--model");
-    if ((!s && !n && !model) || i + 1 >= argc) {
+    int model = !strcmp(f, "--model"), adapter = !strcmp(f, "--adapter");
+    if ((!s && !n && !model && !adapter) || i + 1 >= argc) {
       fprintf(stderr, "kaizen serve: %s '%s'\n\n",
-              s || n || model ? "missing value for" : "unknown option", f);
+              s || n || model || adapter ? "missing value for" : "unknown option", f);
       usage(stderr);
       return 2;
     }
     const char *v = argv[++i];
     if (s) *s = v;
     if (n && !parse_int(f, v, n)) return 2;
+    if (adapter) {
+      if (a->n_adapters == MAX_MODELS) {
+        fprintf(stderr, "kaizen serve: at most %d --adapter\n", MAX_MODELS);
+        return 2;
+      }
+      a->adapters[a->n_adapters++] = v;
+    }
     if (model) {
       if (a->n_models == MAX_MODELS) {
         fprintf(stderr, "kaizen serve: at most %d --model\n", MAX_MODELS);
@@ -136,6 +150,18 @@ static kz_status load_spec(kz_server *s, const char *spec) {
     if (version < 1) return kz_fail(KZ_ERR_INVALID_ARG, "--model '%s': versions start at 1", spec);
   }
   return kz_server_load(s, name, version, path, NULL);
+}
+
+/* "model:name=dir": the adapter goes onto the highest version of model. */
+static kz_status load_adapter_spec(kz_server *s, const char *spec) {
+  const char *colon = strchr(spec, ':'), *eq = strchr(spec, '=');
+  if (!colon || !eq || colon == spec || eq < colon + 2 || !eq[1])
+    return kz_fail(KZ_ERR_INVALID_ARG, "--adapter '%s': expected MODEL:NAME=DIR", spec);
+  char model[128], name[128];
+  snprintf(model, sizeof model, "%.*s", (int)(colon - spec < 127 ? colon - spec : 127), spec);
+  snprintf(name, sizeof name, "%.*s", (int)(eq - colon - 1 < 127 ? eq - colon - 1 : 127),
+           colon + 1);
+  return kz_server_load_adapter(s, model, 0, name, eq + 1);
 }
 
 /* The token file's first line; a file others may read is named on stderr. */
@@ -168,6 +194,8 @@ typedef struct settings {
   kz_http_options ho;
   const char *models[2 * MAX_MODELS];
   int n_models;
+  const char *adapters[2 * MAX_MODELS];
+  int n_adapters;
 } settings;
 
 /* Config values first, then the flags over them. */
@@ -203,6 +231,9 @@ static kz_status read_config(kz_cfg *cfg, settings *st) {
   int n = 0;
   KZ_TRY(kz_cfg_get_string_list(kz_cfg_root(cfg), "models", NULL, 0, MAX_MODELS, st->models, &n));
   st->n_models = n;
+  KZ_TRY(
+      kz_cfg_get_string_list(kz_cfg_root(cfg), "adapters", NULL, 0, MAX_MODELS, st->adapters, &n));
+  st->n_adapters = n;
   return kz_cfg_check_unused(cfg);
 }
 
@@ -221,6 +252,7 @@ static void apply_flags(const serve_args *a, const kz_cli_common *common, settin
   if (a->log) st->ho.log_path = a->log;
   if (common->device) st->so.device = common->device;
   for (int i = 0; i < a->n_models; ++i) st->models[st->n_models++] = a->models[i];
+  for (int i = 0; i < a->n_adapters; ++i) st->adapters[st->n_adapters++] = a->adapters[i];
 }
 
 /* --request: one body answered as the HTTP route would, printed on stdout. */
@@ -292,6 +324,8 @@ static int run(const serve_args *a, settings *st) {
   kz_server *s = NULL;
   int bad = kz_server_new(&st->so, &s) != KZ_OK;
   for (int i = 0; !bad && i < st->n_models; ++i) bad = load_spec(s, st->models[i]) != KZ_OK;
+  for (int i = 0; !bad && i < st->n_adapters; ++i)
+    bad = load_adapter_spec(s, st->adapters[i]) != KZ_OK;
   if (bad) {
     if (token) memset(token, 0, strlen(token)), free(token);
     kz_server_free(s);
