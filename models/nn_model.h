@@ -115,6 +115,15 @@ typedef struct kz_nn_model_ops {
    * params; 0 frees it and returns to fp32. Call it through
    * kz_nn_set_precision, which names the model in its error. */
   kz_status (*set_precision)(kz_nn_model *m, int bf16);
+  /* Optional (NULL: a row is an example whatever data set it comes from).
+   * A model whose training rows stand for windows of the series it holds
+   * (the TFT) must know which data set a row belongs to: train_source(m,
+   * path) makes train_batch and loss_items read rows of the training split
+   * of the data set at path (its series loaded on the first call for that
+   * path; no window in it is an error); path NULL returns to the job's
+   * training data. train.continual switches to its old data around replay
+   * and Fisher micro-batches (engine/train/continual.h). */
+  kz_status (*train_source)(kz_nn_model *m, const char *path);
 } kz_nn_model_ops;
 
 typedef struct kz_nn_model_info {

@@ -23,3 +23,9 @@ add_test(NAME tft/lora COMMAND test_tft_lora)
 add_test(NAME tft/lora_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/tft_lora_cli.sh $<TARGET_FILE:kaizen>
                                    ${KZ_TFT_SHARED_DATA})
 set_tests_properties(tft/lora_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# continuing a TFT: train.init_from, replay of old windows, EWC, the forgetting numbers, kill -9
+# and --resume (generated series; no shared data)
+add_test(NAME tft/continual_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/tft_continual_cli.sh
+                                        $<TARGET_FILE:kaizen>)
+set_tests_properties(tft/continual_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)

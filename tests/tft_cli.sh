@@ -5,7 +5,9 @@
 #   `kaizen predict` (per-series, per-step quantiles after the last
 #   observation); save/load: eval of the saved model reproduces the
 #   trainer's final numbers; bad jobs: an unknown covariate name, a window
-#   longer than every series, a row model's --input for a window model.
+#   longer than every series, a row model's --input for a window model, replay
+#   of old data without the model's columns (tests/tft_continual_cli.sh
+#   covers continuing a TFT).
 # usage: tft_cli.sh KAIZEN SHARED_DATA_DIR
 set -u
 kaizen="$1" data="$2"
@@ -298,8 +300,9 @@ bad "lag shorter than the horizon" "model.lags\[1\]: 3; a lag is a known input o
 job "$tmp/b9.yaml" "$tmp/tx" 24 6 12 5 "transform: sqrt"
 bad "unknown transform" "transform" "$tmp/b9.yaml"
 job "$tmp/b10.yaml" "$tmp/tx" 24 6 12 5
-sed -i "/^train:/a\\  init_from: $tmp/tx_model.kzm\\n  continual:\\n    old_data: $tmp/tx\\n    replay: 0.3" "$tmp/b10.yaml"
-bad "continual replay on a window model" "train.continual: replay and ewc_lambda need a model trained on rows" "$tmp/b10.yaml"
+# replay reads old windows through the model's columns: old data without them is refused
+sed -i "/^train:/a\\  init_from: $tmp/tx_model.kzm\\n  continual:\\n    old_data: $tmp/taylor\\n    replay: 0.3" "$tmp/b10.yaml"
+bad "continual replay of old data without the model's columns" "train.continual.old_data: $tmp/taylor: tft: the data set has no known column 'year'" "$tmp/b10.yaml"
 job "$tmp/b4.yaml" "$tmp/tx" 24 6 12 5
 sed -i 's/heads: 4/heads: 3/' "$tmp/b4.yaml"
 bad "heads must divide hidden" "does not divide" "$tmp/b4.yaml"

@@ -122,6 +122,80 @@ int kz_continual_pick_replay(const kz_continual *k, uint64_t *rng) {
   return u < k->c.replay;
 }
 
+int kz_continual_supported(const kz_nn_model *m) {
+  const kz_nn_model_ops *ops = kz_nn_base_c(m)->ops;
+  return !ops->eval_dataset || ops->train_source;
+}
+
+static int needs_old_rows(const kz_continual *k) {
+  return k->old_train && (k->c.replay > 0.0 || k->c.ewc_lambda > 0.0);
+}
+
+kz_status kz_continual_use_old(kz_continual *k, kz_nn_model *m, int old) {
+  const kz_nn_model_ops *ops = kz_nn_base(m)->ops;
+  if (!ops->train_source || !k->old_train) return KZ_OK;
+  kz_status st = ops->train_source(m, old ? k->c.old_data : NULL);
+  return st == KZ_OK ? KZ_OK : kz_fail_context(st, "train.continual.old_data: %s", k->c.old_data);
+}
+
+kz_status kz_continual_attach(kz_continual *k, kz_nn_model *m) {
+  if (!needs_old_rows(k)) return KZ_OK;
+  KZ_TRY(kz_continual_use_old(k, m, 1));
+  return kz_continual_use_old(k, m, 0);
+}
+
+/* The gradients of fisher_batches old micro-batches, squared and summed
+ * into acc (the model reads old rows: kz_continual_use_old). A window
+ * model's micro-batch without a window (rows off the stride or without the
+ * history) is no example: it is passed over rather than counted as a zero
+ * gradient, which would thin F. */
+static kz_status fisher_sum(kz_continual *k, kz_nn_model *m, kz_stream *s, float *host, double *acc,
+                            int64_t *done_out) {
+  kz_nn_model_base *mb = kz_nn_base(m);
+  const int64_t n = mb->info.n_params;
+  const int windows = mb->ops->train_source && mb->ops->loss_items;
+  kz_shard_iter *it = NULL;
+  kz_shard_iter_options o;
+  kz_shard_iter_options_default(&o);
+  o.batch_size = k->c.fisher_batch_size;
+  o.shuffle = 1;
+  o.seed = k->seed ^ 0xf15e4ULL;
+  int64_t done = 0, seen = 0;
+  kz_status st = KZ_OK;
+  for (int64_t epoch = 0; st == KZ_OK && done < k->c.fisher_batches; ++epoch) {
+    o.epoch = epoch;
+    const int64_t done0 = done;
+    st = kz_shard_iter_open(k->old_train, &o, &it);
+    while (st == KZ_OK && done < k->c.fisher_batches) {
+      const kz_shard_batch *b = NULL;
+      st = kz_shard_iter_next(it, &b);
+      if (st != KZ_OK || !b) break;
+      const uint64_t seed = k->seed + (uint64_t)(windows ? seen++ : done);
+      if (windows) {
+        int64_t items = 0;
+        st = mb->ops->loss_items(m, b, seed, &items);
+        if (st != KZ_OK || items == 0) continue;
+      }
+      double loss = 0.0;
+      st = kz_fill_bytes(s, mb->grads.data, 0, (size_t)n * 4);
+      if (st == KZ_OK) st = mb->ops->train_batch(m, b, 1.0, seed, &loss);
+      if (st == KZ_OK) st = kz_copy_to_host(s, host, mb->grads.data, (size_t)n * 4);
+      if (st == KZ_OK) st = kz_stream_sync(s);
+      for (int64_t i = 0; st == KZ_OK && i < n; ++i) acc[i] += (double)host[i] * host[i];
+      done += 1;
+    }
+    if (it) kz_shard_iter_close(it);
+    it = NULL;
+    if (st == KZ_OK && done == done0)
+      st = kz_fail(KZ_ERR_INVALID_ARG,
+                   "train.continual.old_data: %s: no micro-batch of %lld rows gives the Fisher "
+                   "an example",
+                   k->c.old_data, (long long)k->c.fisher_batch_size);
+  }
+  *done_out = done;
+  return st;
+}
+
 kz_status kz_continual_fisher(kz_continual *k, kz_nn_model *m, kz_stream *s, float *host) {
   if (!k->old_train || !(k->c.ewc_lambda > 0.0)) return KZ_OK;
   kz_nn_model_base *mb = kz_nn_base(m);
@@ -133,31 +207,11 @@ kz_status kz_continual_fisher(kz_continual *k, kz_nn_model *m, kz_stream *s, flo
   kz_status st = kz_copy_to_host(s, host, mb->params.data, (size_t)n * 4);
   if (st == KZ_OK) st = kz_copy_to_device(s, k->anchor.data, host, (size_t)n * 4);
   /* a fixed order of old micro-batches, independent of the replay stream */
-  kz_shard_iter *it = NULL;
-  kz_shard_iter_options o;
-  kz_shard_iter_options_default(&o);
-  o.batch_size = k->c.fisher_batch_size;
-  o.shuffle = 1;
-  o.seed = k->seed ^ 0xf15e4ULL;
   int64_t done = 0;
-  for (int64_t epoch = 0; st == KZ_OK && done < k->c.fisher_batches; ++epoch) {
-    o.epoch = epoch;
-    st = kz_shard_iter_open(k->old_train, &o, &it);
-    while (st == KZ_OK && done < k->c.fisher_batches) {
-      const kz_shard_batch *b = NULL;
-      st = kz_shard_iter_next(it, &b);
-      if (st != KZ_OK || !b) break;
-      double loss = 0.0;
-      st = kz_fill_bytes(s, mb->grads.data, 0, (size_t)n * 4);
-      if (st == KZ_OK) st = mb->ops->train_batch(m, b, 1.0, k->seed + (uint64_t)done, &loss);
-      if (st == KZ_OK) st = kz_copy_to_host(s, host, mb->grads.data, (size_t)n * 4);
-      if (st == KZ_OK) st = kz_stream_sync(s);
-      for (int64_t i = 0; st == KZ_OK && i < n; ++i) acc[i] += (double)host[i] * host[i];
-      done += 1;
-    }
-    if (it) kz_shard_iter_close(it);
-    it = NULL;
-  }
+  if (st == KZ_OK) st = kz_continual_use_old(k, m, 1);
+  if (st == KZ_OK) st = fisher_sum(k, m, s, host, acc, &done);
+  kz_status back = kz_continual_use_old(k, m, 0);
+  if (st == KZ_OK) st = back;
   double sum = 0.0;
   for (int64_t i = 0; st == KZ_OK && i < n; ++i) {
     host[i] = (float)(acc[i] / (double)done);

@@ -9,7 +9,9 @@
  *    to every step, theta* being the starting weights and F the diagonal of the
  *    empirical Fisher, the mean squared gradient over fisher_batches
  *    micro-batches of fisher_batch_size old rows at theta* (size 1, the
- *    default, is the per-example Fisher of the EWC paper);
+ *    default, is the per-example Fisher of the EWC paper; for a window
+ *    model, micro-batches without a window are not examples and are
+ *    passed over);
  *  - forgetting: the early-stopping metric on the old data's held-out split
  *    and on the new one, before the first step and after the last, goes into
  *    the run's summary (old_before/..., old_after/..., new_before/...,
@@ -58,6 +60,18 @@ typedef struct kz_continual {
 kz_status kz_continual_open(kz_continual *k, const kz_continual_config *c, const kz_schema *train,
                             int64_t batch_size, uint64_t seed);
 void kz_continual_close(kz_continual *k);
+
+/* For a model whose training rows are windows of the series it holds
+ * (kz_nn_model_ops.train_source, the TFT): loads the old data's series into
+ * it when replay or EWC will read them, so a bad old data set fails before
+ * the run begins. A no-op for other models. */
+kz_status kz_continual_attach(kz_continual *k, kz_nn_model *m);
+/* Whether m can take replay and EWC: a model trained on rows, or one with
+ * train_source. */
+int kz_continual_supported(const kz_nn_model *m);
+/* Points m's training rows at the old data (old 1) or back at the job's
+ * (0); a no-op for models trained on rows. */
+kz_status kz_continual_use_old(kz_continual *k, kz_nn_model *m, int old);
 
 /* EWC setup at the starting weights: anchor = params, F from the old data.
  * Uses the model's gradient block (left zeroed) and n floats of host scratch. */

@@ -245,6 +245,10 @@ static kz_status create_model(trainer *t, kz_cfg *cfg) {
       if (st != KZ_OK) return kz_fail_context(st, "train.init_from: %s", t->c.init_from);
       if (!(t->cli && t->cli->quiet) && note[0])
         fprintf(stderr, "kaizen: train.init_from %s: %s\n", t->c.init_from, note);
+      /* the model may have a new layout (the TFT's tables grow with new
+       * categories): its ranges, set when it was built, are the job's */
+      t->n_trainable = t->mb->n_trainable;
+      memcpy(t->trainable, t->mb->trainable, sizeof t->trainable);
       return kz_nn_model_meta(t->model, &t->meta);
     }
     if (!same_type || kz_nn_base(m)->info.n_params != t->mb->info.n_params) {
@@ -301,15 +305,18 @@ static kz_status setup(trainer *t, kz_cfg *cfg) {
     kz_cfg_key_where(kz_cfg_section(cfg, "train"), "precision", where, sizeof where);
     return kz_fail_context(pst, "%s", where);
   }
-  /* A window model (the TFT) cuts its training windows from the series it
-   * holds, which are the new data's: old rows would anchor windows in the
-   * wrong series. Its forgetting metric (whole-data-set evaluation) works. */
-  if (t->mb->ops->eval_dataset && (t->c.continual.replay > 0.0 || t->c.continual.ewc_lambda > 0.0))
+  /* A window model (the TFT) reads a training row as a window of the series
+   * it holds: replay and the Fisher read the old data's rows after it has
+   * loaded the old series (train_source); one without that cannot take
+   * them. Its forgetting metric (whole-data-set evaluation) works anyway. */
+  if (!kz_continual_supported(t->model) &&
+      (t->c.continual.replay > 0.0 || t->c.continual.ewc_lambda > 0.0))
     return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "train.continual: replay and ewc_lambda need a model trained on rows; model "
-                   "'%s' trains on windows of its own series (set both to 0 to measure "
-                   "forgetting only)",
+                   "train.continual: replay and ewc_lambda need a model trained on rows or one "
+                   "that reads windows of the old data; model '%s' trains on windows of its own "
+                   "series only (set both to 0 to measure forgetting only)",
                    t->mb->ops->type);
+  KZ_TRY(kz_continual_attach(&t->cont, t->model));
   KZ_TRY(pick_metric(t));
   KZ_TRY(kz_cfg_check_unused(cfg));
   if (t->c.run_id) {
@@ -651,6 +658,8 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
     const int replay = kz_continual_pick_replay(&t->cont, &t->st.rng);
     if (replay) {
       KZ_TRY(kz_continual_next(&t->cont, &t->st.replay_epoch, &t->st.replay_batch, &b));
+      /* a window model reads the row against the old data's series */
+      KZ_TRY(kz_continual_use_old(&t->cont, t->model, 1));
     } else {
       if (!t->it) KZ_TRY(open_epoch(t));
       KZ_TRY(kz_shard_iter_next(t->it, &b));
@@ -675,6 +684,7 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
     if (b) KZ_TRY(ops->train_batch(t->model, b, w, dseed, &loss));
     if (b) loss_sum += loss * share;
     if (b) rows += b->rows;
+    if (replay) KZ_TRY(kz_continual_use_old(&t->cont, t->model, 0));
     if (replay) continue; /* old data: the new data's epoch does not advance */
     if (++t->st.batch_in_epoch == t->bpe) {
       close_epoch(t);

@@ -104,6 +104,8 @@ kz_status kz_tft_store_load(const kz_tft_model *m, const char *path, const char 
     if (!(tmap[i] = code_map(&sc->fields[tc[i].field].columns[tc[i].col], m->tvc_names[i],
                              m->tvc_card[i])))
       goto oom;
+  st->f_sid = f_sid;
+  st->f_time = f_t;
   if (!st->by_code) {
     st->n_codes = sid->n_categories;
     st->by_code = malloc(sizeof(int32_t) * (size_t)(st->n_codes > 0 ? st->n_codes : 1));

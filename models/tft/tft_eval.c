@@ -27,32 +27,39 @@ static int64_t find_step(const kz_tft_series *s, double t) {
   return -1;
 }
 
+/* The series training rows are read against: the job's training split, or
+ * train.continual's old data (kz_tft_train_source). */
+static const kz_tft_store *source(const kz_tft_model *m) {
+  return m->use_old ? &m->old : &m->train;
+}
+
 /* The training windows that start at rows of b (on the stride, inside the
  * training split), put into m->hb; *nw of them. */
 static kz_status gather_windows(kz_tft_model *m, const kz_shard_batch *b, int64_t *nw_out) {
   const kz_tft_dims *dm = &m->dm;
+  const kz_tft_store *st = source(m);
   *nw_out = 0;
   KZ_TRY(kz_tft_batch_reserve(m, &m->hb, b->rows));
   int64_t nw = 0;
   for (int64_t r = 0; r < b->rows; r++) {
-    int32_t code = *kz_batch_i32(b, m->f_sid, r);
-    if (code < 0 || code >= m->train.n_codes || m->train.by_code[code] < 0) continue;
-    const int32_t si = m->train.by_code[code];
-    const kz_tft_series *s = &m->train.s[si];
-    const int64_t p = find_step(s, *kz_batch_f64(b, m->f_time, r));
+    int32_t code = *kz_batch_i32(b, st->f_sid, r);
+    if (code < 0 || code >= st->n_codes || st->by_code[code] < 0) continue;
+    const int32_t si = st->by_code[code];
+    const kz_tft_series *s = &st->s[si];
+    const int64_t p = find_step(s, *kz_batch_f64(b, st->f_time, r));
     if (p < dm->k || p + dm->tau > s->n_train || (p - dm->k) % m->stride) continue;
     m->hb.series[nw] = si;
     m->hb.pos[nw++] = p;
   }
   m->hb.B = nw;
   for (int64_t w = 0; w < nw; w++)
-    kz_tft_batch_put(m, &m->train, &m->hb, w, m->hb.series[w], m->hb.pos[w]);
+    kz_tft_batch_put(m, st, &m->hb, w, m->hb.series[w], m->hb.pos[w]);
   *nw_out = nw;
   return KZ_OK;
 }
 
 static kz_status check_train(const kz_tft_model *m) {
-  if (m->train.n == 0)
+  if (source(m)->n == 0)
     return kz_fail(KZ_ERR_INVALID_ARG, "tft: this model holds no training series (a loaded model "
                                        "is trained again with train.init_from)");
   return KZ_OK;

@@ -33,6 +33,7 @@ static kz_status tft_init_params(kz_nn_model *model, uint64_t seed) {
   if (!p) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: init");
   kz_tft_init_host(&m->dm, p, seed);
   kz_tft_lora_init_host(kz_tft_net_lora(m->net), p, seed); /* model.lora: A random, B zero */
+  m->seed = seed;
   if (on_host) return KZ_OK;
   kz_stream *s = kz_tft_net_stream(m->net);
   kz_status st = kz_copy_to_device(s, m->base.params.data, p, (size_t)n * 4);
@@ -58,12 +59,16 @@ const kz_nn_model_ops kz_tft_ops = {
     .eval_dataset = kz_tft_eval_dataset,
     .predict_dataset = kz_tft_predict_dataset,
     .loss_items = kz_tft_loss_items,
+    .init_from_model = kz_tft_init_from_model,
+    .train_source = kz_tft_train_source,
 };
 
 void kz_tft_free(kz_tft_model *m) {
   if (!m) return;
   kz_tft_net_destroy(m->net);
   kz_tft_store_free(&m->train);
+  kz_tft_store_free(&m->old);
+  free(m->old_path), free(m->train_path);
   kz_tft_batch_free(&m->hb);
   for (int i = 0; i < KZ_TFT_MAX_COLS; i++) {
     free(m->snum[i]), free(m->known[i]), free(m->obs[i]), free(m->scat[i]);
@@ -396,21 +401,10 @@ static kz_status compute_stats(kz_tft_model *m, const char *where) {
     }
     for (int c = 0; c < m->n_snum; c++) wf_add(&sn[c], s->s_num[c]);
     if (s->code >= 0) wf_get(&ys, &m->y_mean[s->code], &m->y_std[s->code]);
-    if (s->n < k + tau)
-      m->skipped_series++;
-    else
-      m->train_windows += (s->n - k - tau) / m->stride + 1;
   }
+  m->train_windows = kz_tft_count_windows(m, st, &m->skipped_series);
   wf_get(&all, &m->y_mean_all, &m->y_std_all);
-  /* the mean scale of the series that give windows (model.loss_weight) */
-  double ssum = 0;
-  int64_t sn_ = 0;
-  for (int64_t i = 0; i < st->n; i++)
-    if (st->s[i].n >= k + tau && st->s[i].code >= 0) {
-      const int32_t c = st->s[i].code;
-      ssum += m->y_std[c] * (m->log_target ? exp(m->y_mean[c]) : 1.0), sn_++;
-    }
-  m->mean_scale = sn_ > 0 && ssum > 0 ? ssum / (double)sn_ : 1.0;
+  kz_tft_set_mean_scale(m);
   for (int c = 0; c < m->n_snum; c++) wf_get(&sn[c], &m->snum_mean[c], &m->snum_std[c]);
   for (int c = 0; c < kz_tft_known_width(m); c++)
     wf_get(&kn[c], &m->known_mean[c], &m->known_std[c]);
@@ -429,6 +423,33 @@ static kz_status compute_stats(kz_tft_model *m, const char *where) {
   return KZ_OK;
 }
 
+int64_t kz_tft_count_windows(const kz_tft_model *m, const kz_tft_store *st, int64_t *skipped) {
+  const int64_t k = m->dm.k, tau = m->dm.tau;
+  int64_t windows = 0, skip = 0;
+  for (int64_t i = 0; i < st->n; i++) {
+    const int64_t n = st->s[i].n_train;
+    if (n < k + tau)
+      skip++;
+    else
+      windows += (n - k - tau) / m->stride + 1;
+  }
+  if (skipped) *skipped = skip;
+  return windows;
+}
+
+void kz_tft_set_mean_scale(kz_tft_model *m) {
+  const kz_tft_store *st = &m->train;
+  double ssum = 0;
+  int64_t n = 0;
+  for (int64_t i = 0; i < st->n; i++)
+    if (st->s[i].n_train >= m->dm.k + m->dm.tau) {
+      double mean, sd;
+      kz_tft_scale_of(m, &st->s[i], &mean, &sd);
+      ssum += sd * (m->log_target ? exp(mean) : 1.0), n++;
+    }
+  m->mean_scale = n > 0 && ssum > 0 ? ssum / (double)n : 1.0;
+}
+
 kz_status kz_tft_create(const kz_cfg_node *cfg, kz_dataset *train, kz_device device,
                         kz_nn_model **out) {
   *out = NULL;
@@ -443,12 +464,12 @@ kz_status kz_tft_create(const kz_cfg_node *cfg, kz_dataset *train, kz_device dev
   if (!m) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: model");
   kz_status st = read_config(m, cfg, s);
   if (st == KZ_OK) st = read_dictionaries(m, s);
-  m->f_sid = kz_schema_field_index(s, "series_id");
-  m->f_time = kz_schema_field_index(s, "time");
   json_t *step = s->meta ? json_object_get(s->meta, "time_step") : NULL;
   m->time_step =
       json_is_number(step) && json_number_value(step) > 0 ? json_number_value(step) : 1.0;
   if (st == KZ_OK) st = kz_tft_finish(m, device, -1, 0); /* dims for the store */
+  if (st == KZ_OK && !(m->train_path = dup_str(where)))
+    st = kz_fail(KZ_ERR_OUT_OF_MEMORY, "tft: model");
   if (st == KZ_OK) st = kz_tft_store_load(m, where, "train", &m->train);
   for (int64_t i = 0; st == KZ_OK && i < m->train.n; i++) m->train.s[i].n_train = m->train.s[i].n;
   if (st == KZ_OK) st = compute_stats(m, where);

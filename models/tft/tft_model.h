@@ -38,6 +38,7 @@ typedef struct kz_tft_store {
   kz_tft_series *s;
   int32_t *by_code; /* dataset series code -> index in s (-1 none) */
   int32_t n_codes;
+  int f_sid, f_time; /* the data set's series id and time fields (rows of its batches) */
 } kz_tft_store;
 
 /* A batch of windows on the host, in the layout of tft_net.h. */
@@ -101,13 +102,19 @@ typedef struct kz_tft_model {
   double known_mean[KZ_TFT_MAX_COLS], known_std[KZ_TFT_MAX_COLS];
   double obs_mean[KZ_TFT_MAX_COLS], obs_std[KZ_TFT_MAX_COLS];
   double time_step;
-  int f_sid, f_time; /* field indices of the training schema (row-anchored training) */
   char metric_names[KZ_NN_MAX_METRICS][32];
   int n_metrics;
   kz_tft_net *net;
   kz_tft_host_batch hb;
   kz_tft_store train; /* the training split (create only; empty after a load) */
   int64_t train_windows, skipped_series;
+  char *train_path; /* the data set train was loaded from (create only), for messages */
+  uint64_t seed;    /* of init_params: tensors train.init_from's model lacks start from it */
+  /* train.continual's old data (kz_nn_model_ops.train_source): the training
+   * split of old_path; use_old: training rows are rows of it */
+  kz_tft_store old;
+  char *old_path;
+  int use_old;
 } kz_tft_model;
 
 enum { KZ_TFT_CAL_HOUR, KZ_TFT_CAL_DOW, KZ_TFT_CAL_MONTH, KZ_TFT_CAL_YEAR };
@@ -129,6 +136,18 @@ kz_status kz_tft_create(const kz_cfg_node *cfg, kz_dataset *train, kz_device dev
 kz_status kz_tft_from_meta(const char *meta_json, kz_device device, int64_t want_params,
                            kz_nn_model **out);
 kz_status kz_tft_meta_json(const kz_nn_model *m, char **out);
+/* model.loss_weight's mean scale: over the series of m->train that give
+ * windows, by the model's scaling of each (create, init_from). */
+void kz_tft_set_mean_scale(kz_tft_model *m);
+/* Training windows of a store: series with k + tau steps, on the stride. */
+int64_t kz_tft_count_windows(const kz_tft_model *m, const kz_tft_store *st, int64_t *skipped);
+/* tft_continue.c: train.init_from (kz_nn_model_ops.init_from_model): m,
+ * created from the job's config and data, becomes src continued on that
+ * data (docs/MODELS.md, "Continuing a TFT"). */
+kz_status kz_tft_init_from_model(kz_nn_model *m, const kz_nn_model *src, char *note, size_t cap);
+/* kz_nn_model_ops.train_source: training rows from the data set at path
+ * (its train split, loaded once) or, path NULL, from the job's data. */
+kz_status kz_tft_train_source(kz_nn_model *m, const char *path);
 /* Builds the network once dims are known (create, from_meta). */
 kz_status kz_tft_finish(kz_tft_model *m, kz_device device, int64_t want_params, int allocate);
 void kz_tft_free(kz_tft_model *m);
