@@ -1,6 +1,6 @@
 /* Accuracy of the vectorised erf GELU (kernels/cpu/fast_math.h) against the
  * double-precision formula, through the shipped CPU kernels and the inline
- * functions.
+ * functions; and of the TFT's sigmoid, tanh and expm1 (cpu/fast_act.h).
  *
  *   test_fast_math            accuracy sweep and edge cases (ctest)
  *   test_fast_math --bench [reps]
@@ -18,6 +18,7 @@
 
 #include "kernels/core/backend.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/fast_act.h"
 #include "kernels/cpu/fast_math.h"
 #include "tests/test_util.h"
 
@@ -250,6 +251,55 @@ static int run_bench(kz_stream *s, int reps) {
   return 0;
 }
 
+/* The TFT's activations (cpu/fast_act.h): expm1 of x <= 0, sigmoid with its
+ * complement, tanh, against the double formulas on a sweep of [-100, 100]
+ * and on tiny magnitudes (where expm1 and tanh must keep relative accuracy):
+ * within 4 float ulps of the result (2^-21 relative; results under 2^-125,
+ * near the exp flush at -87, may be 0), NaN in, NaN out. */
+static double act_ratio(float got, double ref) {
+  if (isnan(got)) return INFINITY;
+  return fabs((double)got - ref) / (fabs(ref) * 0x1p-21 + 0x1p-125);
+}
+
+static void act_point(float x, double *w, float *wx) {
+  const double xd = x;
+  double r[5] = {0, 0, 0, 0, 0};
+  float om = 0.0f;
+  const float sg = kz_fast_sigmoid2(x, &om);
+  r[0] = act_ratio(sg, 1.0 / (1.0 + exp(-xd)));
+  r[1] = act_ratio(om, 1.0 / (1.0 + exp(xd)));
+  r[2] = act_ratio(kz_fast_tanh(x), tanh(xd));
+  if (x <= 0.0f) r[3] = act_ratio(kz_cpu_expm1_nonpos(x), expm1(xd));
+  for (int i = 0; i < 4; ++i)
+    if (r[i] > w[i]) w[i] = r[i], wx[i] = x;
+}
+
+static void test_activations(void) {
+  double w[4] = {0, 0, 0, 0};
+  float wx[4] = {0, 0, 0, 0};
+  for (int64_t i = 0; i < SWEEP_N; ++i)
+    act_point((float)(-100.0 + 200.0 * (double)i / (SWEEP_N - 1)), w, wx);
+  for (double m = 1e-30; m < 2.0; m *= 1.001) {
+    act_point((float)m, w, wx);
+    act_point((float)-m, w, wx);
+  }
+  act_point(0.0f, w, wx);
+  act_point(-0.0f, w, wx);
+  static const char *names[4] = {"sigmoid", "1 - sigmoid", "tanh", "expm1 (x <= 0)"};
+  for (int i = 0; i < 4; ++i) {
+    printf("%-28s worst %.3f of 4 ulps at x = %.9g\n", names[i], w[i], (double)wx[i]);
+    if (!(w[i] <= 1.0)) {
+      fprintf(stderr, "%s: error above 4 ulps at x = %.9g\n", names[i], (double)wx[i]);
+      ++kz_test_failures;
+    }
+  }
+  KZ_CHECK(kz_fast_tanh(50.0f) == 1.0f && kz_fast_tanh(-50.0f) == -1.0f);
+  KZ_CHECK(kz_fast_sigmoid(200.0f) == 1.0f && kz_fast_sigmoid(-200.0f) == 0.0f);
+  KZ_CHECK(kz_cpu_expm1_nonpos(-200.0f) == -1.0f && kz_cpu_expm1_nonpos(-INFINITY) == -1.0f);
+  KZ_CHECK(isnan(kz_fast_tanh(NAN)) && isnan(kz_fast_sigmoid(NAN)) &&
+           isnan(kz_cpu_expm1_nonpos(NAN)));
+}
+
 int main(int argc, char **argv) {
   kz_stream *s = NULL;
   KZ_CHECK_OK(kz_stream_create((kz_device){KZ_DEVICE_CPU, 0}, &s));
@@ -263,6 +313,7 @@ int main(int argc, char **argv) {
   test_sweep(s);
   test_edges();
   test_spans(s);
+  test_activations();
   kz_stream_destroy(s);
   return KZ_TEST_RESULT();
 }

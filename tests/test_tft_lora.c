@@ -120,10 +120,15 @@ static void test_lora(void) {
   float *p2 = malloc((size_t)npred * 4);
   double loss = 0;
   int64_t lab = 0;
-  /* B zero: the base's forecasts exactly */
+  /* B zero: the base's forecasts. Not bit for bit: without adapters the
+   * network folds some layers together (the GRNs' second layer and gate,
+   * variable selection's first layers into the real embeddings; tft_blocks.c,
+   * tft_vsn.c), which layers with adapters keep separate: the same function,
+   * rounded in another order. */
   KZ_CHECK_OK(kz_tft_net_step(base, &in.b, false, 1.0, &loss, &lab, p0));
   KZ_CHECK_OK(kz_tft_net_step(net, &in.b, false, 1.0, &loss, &lab, p1));
-  KZ_CHECK(memcmp(p0, p1, (size_t)npred * 4) == 0);
+  const double zero_b = nmse(p1, p0, npred);
+  KZ_CHECK(zero_b <= 1e-12);
   /* B random: the adapters move the forecasts */
   float *params = kz_tft_net_params(net)->data, *grads = kz_tft_net_grads(net)->data;
   uint64_t s = 99;
@@ -167,6 +172,7 @@ static void test_lora(void) {
       checked++;
     }
   }
+  printf("tft lora: B zero vs the base network nmse %.3g\n", zero_b);
   printf("tft lora: %d adapters (r %lld, %lld of %lld parameters), forecasts moved by B nmse "
          "%.3g; %d adapter gradients vs central differences nmse %.3g\n",
          l->n, (long long)l->r, (long long)(np - nb), (long long)np, moved, checked, num / den);

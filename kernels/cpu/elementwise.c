@@ -6,8 +6,11 @@
  * and writes only its own index, which is no loop-carried dependence. */
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 
+#include "kernels/core/error.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/fast_act.h"
 #include "kernels/cpu/fast_math.h"
 
 #define KZ_GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
@@ -20,19 +23,39 @@ static int64_t elementwise_grain(const kz_stream *s) {
   return g < 1 ? 1 : g;
 }
 
+/* Rows [r0, r1) of bias_add, and of the bias gradient's double column sums:
+ * cloned per ISA (the build is baseline x86-64) so they run on the widest
+ * vectors; both are elementwise or per column in row order, so every clone
+ * gives the same bits. */
+static KZ_CPU_CLONES void bias_rows(const float *x, const float *bias, float *y, int64_t r0,
+                                    int64_t r1, int64_t cols) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = x + r * cols;
+    float *yr = y + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] + bias[c];
+  }
+}
+
+static KZ_CPU_CLONES void colsum_rows(const float *dy, int64_t ld, double *acc, int64_t r0,
+                                      int64_t r1, int64_t cols) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *dyr = dy + r * ld;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; c++) acc[c] += (double)dyr[c];
+  }
+}
+
 kz_status kz_cpu_bias_add_fwd(kz_stream *s, const float *x, const float *bias, float *y,
                               int64_t rows, int64_t cols) {
   if (cols <= 0) return KZ_OK;
   /* Split by whole rows so each chunk reuses the bias vector from cache. */
   int64_t grain = elementwise_grain(s);
   int64_t chunk = grain / cols > 0 ? grain / cols : 1;
-#pragma omp parallel for schedule(static, chunk) if (rows > chunk)
-  for (int64_t r = 0; r < rows; r++) {
-    const float *xr = x + r * cols;
-    float *yr = y + r * cols;
-#pragma omp simd
-    for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] + bias[c];
-  }
+  int64_t chunks = (rows + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t ch = 0; ch < chunks; ch++)
+    bias_rows(x, bias, y, ch * chunk, ch * chunk + chunk < rows ? ch * chunk + chunk : rows, cols);
   return KZ_OK;
 }
 
@@ -40,31 +63,64 @@ kz_status kz_cpu_bias_add_fwd(kz_stream *s, const float *x, const float *bias, f
  * threads never share a line of dbias and each row read is a full line. */
 #define KZ_BIAS_BWD_BLOCK 64
 
-/* Each column is summed over rows in row order by exactly one thread, so the
- * result is bitwise independent of the thread count (no atomics, no
- * per-thread partials). Sums run in double: rows can reach batch * sequence
- * length, where a float running sum loses digits. */
+/* Row chunks of the narrow-layer reduction: at most this many, each at
+ * least a grain of elements; the split depends on rows and cols alone. */
+#define KZ_BIAS_BWD_MAX_CHUNKS 64
+
+static void bias_bwd_store(float *out, const double *acc, int64_t width, bool accumulate) {
+  if (accumulate) {
+    for (int64_t c = 0; c < width; c++) out[c] = (float)((double)out[c] + acc[c]);
+  } else {
+    for (int64_t c = 0; c < width; c++) out[c] = (float)acc[c];
+  }
+}
+
+/* Layers narrower than four column blocks (the TFT's 64-wide ones) would
+ * leave all but one thread idle with one thread per block: their rows are
+ * cut into chunks instead, each summed in row order into its own double
+ * partials, and the partials are added in chunk order. */
+static kz_status bias_bwd_rows(kz_stream *s, const float *dy, float *dbias, int64_t rows,
+                               int64_t cols, bool accumulate) {
+  const int64_t grain = elementwise_grain(s);
+  int64_t chunk_rows = (rows + KZ_BIAS_BWD_MAX_CHUNKS - 1) / KZ_BIAS_BWD_MAX_CHUNKS;
+  const int64_t min_rows = (grain + cols - 1) / cols;
+  if (chunk_rows < min_rows) chunk_rows = min_rows;
+  const int64_t chunks = (rows + chunk_rows - 1) / chunk_rows;
+  double *part = calloc((size_t)(chunks * cols), sizeof(double));
+  if (!part)
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "bias_add_bwd: %lld partial sums",
+                   (long long)(chunks * cols));
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t ch = 0; ch < chunks; ch++) {
+    const int64_t end = (ch + 1) * chunk_rows < rows ? (ch + 1) * chunk_rows : rows;
+    colsum_rows(dy, cols, part + ch * cols, ch * chunk_rows, end, cols);
+  }
+  for (int64_t ch = 1; ch < chunks; ch++)
+    for (int64_t c = 0; c < cols; c++) part[c] += part[ch * cols + c];
+  bias_bwd_store(dbias, part, cols, accumulate);
+  free(part);
+  return KZ_OK;
+}
+
+/* Each column is summed over rows in row order by exactly one thread (or,
+ * for narrow layers, over fixed row chunks, bias_bwd_rows), so the result is
+ * bitwise independent of the thread count (no atomics, no per-thread
+ * partials). Sums run in double: rows can reach batch * sequence length,
+ * where a float running sum loses digits. */
 kz_status kz_cpu_bias_add_bwd(kz_stream *s, const float *dy, float *dbias, int64_t rows,
                               int64_t cols, bool accumulate) {
   int64_t nblocks = (cols + KZ_BIAS_BWD_BLOCK - 1) / KZ_BIAS_BWD_BLOCK;
   int64_t work = rows * cols;
+  if (cols > 0 && nblocks < 4 && work > 2 * elementwise_grain(s))
+    return bias_bwd_rows(s, dy, dbias, rows, cols, accumulate);
   bool parallel = work > elementwise_grain(s) && nblocks > 1;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t blk = 0; blk < nblocks; blk++) {
     int64_t c0 = blk * KZ_BIAS_BWD_BLOCK;
     int64_t width = cols - c0 < KZ_BIAS_BWD_BLOCK ? cols - c0 : KZ_BIAS_BWD_BLOCK;
     double acc[KZ_BIAS_BWD_BLOCK] = {0};
-    for (int64_t r = 0; r < rows; r++) {
-      const float *dyr = dy + r * cols + c0;
-#pragma omp simd
-      for (int64_t c = 0; c < width; c++) acc[c] += (double)dyr[c];
-    }
-    float *out = dbias + c0;
-    if (accumulate) {
-      for (int64_t c = 0; c < width; c++) out[c] = (float)((double)out[c] + acc[c]);
-    } else {
-      for (int64_t c = 0; c < width; c++) out[c] = (float)acc[c];
-    }
+    colsum_rows(dy + c0, cols, acc, 0, rows, width);
+    bias_bwd_store(dbias + c0, acc, width, accumulate);
   }
   return KZ_OK;
 }
@@ -183,22 +239,58 @@ kz_status kz_cpu_bias_gelu_fwd(kz_stream *s, const float *x, const float *bias, 
   return KZ_OK;
 }
 
-/* ELU. expm1f keeps the small negative outputs accurate where expf(x) - 1
- * would cancel; the branch is a select, so the loops still vectorise. */
+/* ELU on kz_cpu_expm1_nonpos (cpu/fast_act.h), which keeps the small
+ * negative outputs accurate where exp(x) - 1 would cancel; positive inputs
+ * reach it clamped to 0 and are then selected away, so every lane runs the
+ * same arithmetic and the span vectorises (glibc's scalar expm1f made this
+ * one of the TFT's slowest ops). */
+static KZ_CPU_CLONES void elu_fwd_span(const float *x, float *y, int64_t n, float alpha) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    const uint32_t pos = (uint32_t)0 - (uint32_t)(x[i] > 0.0f);
+    const float neg = alpha * kz_cpu_expm1_nonpos(kz_fa_select(pos, 0.0f, x[i]));
+    y[i] = kz_fa_select(pos, x[i], neg);
+  }
+}
+
+static KZ_CPU_CLONES void elu_bwd_span(const float *x, const float *dy, float *dx, int64_t n,
+                                       float alpha, bool accumulate) {
+  if (accumulate) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+      const uint32_t pos = (uint32_t)0 - (uint32_t)(x[i] > 0.0f);
+      const float slope =
+          kz_fa_select(pos, 1.0f, alpha * kz_cpu_exp_nonpos(kz_fa_select(pos, 0.0f, x[i])));
+      dx[i] += dy[i] * slope;
+    }
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+      const uint32_t pos = (uint32_t)0 - (uint32_t)(x[i] > 0.0f);
+      const float slope =
+          kz_fa_select(pos, 1.0f, alpha * kz_cpu_exp_nonpos(kz_fa_select(pos, 0.0f, x[i])));
+      dx[i] = dy[i] * slope;
+    }
+  }
+}
+
 kz_status kz_cpu_elu_fwd(kz_stream *s, const float *x, float *y, int64_t n, float alpha) {
-  int64_t grain = elementwise_grain(s);
-#pragma omp parallel for schedule(static, grain) if (n > grain)
-  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * expm1f(x[i]);
+  int64_t grain = elementwise_grain(s), spans = (n + grain - 1) / grain;
+#pragma omp parallel for schedule(static) if (spans > 1)
+  for (int64_t b = 0; b < spans; b++) {
+    int64_t i0 = b * grain;
+    elu_fwd_span(x + i0, y + i0, n - i0 < grain ? n - i0 : grain, alpha);
+  }
   return KZ_OK;
 }
 
 kz_status kz_cpu_elu_bwd(kz_stream *s, const float *x, const float *dy, float *dx, int64_t n,
                          float alpha, bool accumulate) {
-  int64_t grain = elementwise_grain(s);
-#pragma omp parallel for schedule(static, grain) if (n > grain)
-  for (int64_t i = 0; i < n; i++) {
-    float g = dy[i] * (x[i] > 0.0f ? 1.0f : alpha * expf(x[i]));
-    dx[i] = accumulate ? dx[i] + g : g;
+  int64_t grain = elementwise_grain(s), spans = (n + grain - 1) / grain;
+#pragma omp parallel for schedule(static) if (spans > 1)
+  for (int64_t b = 0; b < spans; b++) {
+    int64_t i0 = b * grain;
+    elu_bwd_span(x + i0, dy + i0, dx + i0, n - i0 < grain ? n - i0 : grain, alpha, accumulate);
   }
   return KZ_OK;
 }

@@ -4,7 +4,7 @@
  * below (1). bf16 operands are widened to f32 (exact) and take the f32 path.
  * A batch of small matrices runs one matrix per OpenMP thread; a big matrix
  * is split into slabs of C, one single-threaded sgemm per OpenMP thread
- * (blas_split). A zero C batch
+ * (blas_split); OpenBLAS itself always runs single-threaded. A zero C batch
  * stride runs the batch in order, each product updating the same C, which is
  * the literal reading of the contract (and sums over the batch when beta=1). */
 #include <cblas.h>
@@ -137,27 +137,47 @@ static void blas_split(const kz_gemm *g, const float *a, const float *b, float *
   }
 }
 
-static void gemm_blas(const kz_gemm *g, const float *a, const float *b) {
-  const int nthreads = omp_get_max_threads();
-  if (nthreads > 1 && !spread_batch(g, nthreads) &&
-      (double)g->m * (double)g->n * (double)g->k > SMALL_MNK &&
-      (g->m >= 16 * nthreads || g->n >= 16 * nthreads)) {
-    const int saved = openblas_get_num_threads();
+/* OpenBLAS runs single-threaded inside kaizen, always: all parallelism is
+ * OpenMP's (blas_split, or one matrix per thread). OpenBLAS's own pthread
+ * pool used to take the products below the split threshold, and its
+ * workers then competed for the cores with the OpenMP workers still
+ * spinning after the previous op: on the TFT's training step (thousands of
+ * mid-sized products, 2 threads) that made 2 threads slower than 1. The
+ * setting is process-wide and only ever set to 1, so the race of two first
+ * calls is harmless. */
+static void blas_single_threaded(void) {
+  static int done;
+  if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
     openblas_set_num_threads(1);
+    __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+  }
+}
+
+/* A product is split across the threads when its work, counted as m*n*(k +
+ * SPLIT_K_EXTRA) (the extra term is C's traffic: a product with a short k is
+ * bound by writing C), is above SPLIT_WORK: at 2 threads each half is then
+ * at least about 7 us, above the cost of a parallel region. This takes the
+ * TFT's LSTM step (h W_h^T, 64 x 256 x 64, one per time step, sequential):
+ * its two halves cut the main thread's time in the LSTM loops by a sixth
+ * (2 threads, OMP_WAIT_POLICY=passive on a loaded host; more with spinning
+ * workers). */
+#define SPLIT_WORK (1.0 * 1024 * 1024)
+#define SPLIT_K_EXTRA 8.0
+
+static void gemm_blas(const kz_gemm *g, const float *a, const float *b) {
+  blas_single_threaded();
+  const int nthreads = omp_get_max_threads();
+  const double work = (double)g->m * (double)g->n * ((double)g->k + SPLIT_K_EXTRA);
+  if (nthreads > 1 && !spread_batch(g, nthreads) && work > SPLIT_WORK &&
+      (g->m >= 16 * nthreads || g->n >= 16 * nthreads)) {
     for (int64_t i = 0; i < g->batch; ++i)
       blas_split(g, a + i * g->stride_a, b + i * g->stride_b, g->c + i * g->stride_c, nthreads);
-    openblas_set_num_threads(saved);
     return;
   }
   if (spread_batch(g, nthreads)) {
-    /* One single-threaded sgemm per OpenMP thread; the setting is
-     * process-wide, hence restored right after. */
-    const int saved = openblas_get_num_threads();
-    openblas_set_num_threads(1);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < g->batch; ++i)
       blas_one(g, a + i * g->stride_a, b + i * g->stride_b, g->c + i * g->stride_c);
-    openblas_set_num_threads(saved);
     return;
   }
   for (int64_t i = 0; i < g->batch; ++i)

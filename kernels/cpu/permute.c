@@ -2,6 +2,8 @@
  * row is written contiguously and read with x's stride for that dim, which
  * is 1 whenever the last dim stays last (the head split [B,T,H,D] ->
  * [B,H,T,D]). */
+#include <string.h>
+
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/cpu_vec.h"
 
@@ -23,10 +25,18 @@ kz_status kz_cpu_permute(kz_stream *s, const float *x, float *y, const kz_permut
     const float *src = x + o0 * st[0] + o1 * st[1] + o2 * st[2];
     float *dst = y + r * cols;
     const int64_t step = st[3];
-    if (accumulate)
+    if (step == 1) { /* the last dim stays last: a contiguous row (vectorised) */
+      if (accumulate) {
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) dst[c] += src[c];
+      } else {
+        memcpy(dst, src, (size_t)cols * sizeof(float));
+      }
+    } else if (accumulate) {
       for (int64_t c = 0; c < cols; ++c) dst[c] += src[c * step];
-    else
+    } else {
       for (int64_t c = 0; c < cols; ++c) dst[c] = src[c * step];
+    }
   }
   return KZ_OK;
 }

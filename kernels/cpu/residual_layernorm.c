@@ -45,6 +45,37 @@ static KZ_CPU_CLONES void mask_row(float *out, int64_t off, int64_t cols, uint64
     out[c] = kz_dropout_keep(key, off + c, threshold) ? keep : 0.0f;
 }
 
+/* One row of the forward (cloned per ISA like the loops above; every loop
+ * is lane-wise or elementwise, so each clone gives the same bits). */
+static KZ_CPU_CLONES void fwd_row(const float *x, const float *h, float *sr, float *yr,
+                                  const float *gamma, const float *beta, int64_t off, int64_t cols,
+                                  float inv_cols, float eps, const rln_mask *m, float *mean,
+                                  float *rstd) {
+  if (m->on) {
+    masked_sum(x, h, sr, off, cols, m->key, m->threshold, m->keep);
+  } else {
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) sr[c] = x[c] + h[c];
+  }
+  const float mu = kz_cpu_sum(sr, cols) * inv_cols;
+  float acc[KZ_CPU_LANES] = {0};
+  int64_t c = 0;
+  for (; c + KZ_CPU_LANES <= cols; c += KZ_CPU_LANES)
+    for (int l = 0; l < KZ_CPU_LANES; ++l) {
+      const float d = sr[c + l] - mu;
+      acc[l] += d * d;
+    }
+  for (int l = 0; c < cols; ++c, ++l) {
+    const float d = sr[c] - mu;
+    acc[l] += d * d;
+  }
+  const float rs = 1.0f / sqrtf(kz_cpu_fold_sum(acc) * inv_cols + eps);
+#pragma omp simd
+  for (int64_t j = 0; j < cols; ++j) yr[j] = (sr[j] - mu) * rs * gamma[j] + beta[j];
+  if (mean) *mean = mu;
+  if (rstd) *rstd = rs;
+}
+
 kz_status kz_cpu_residual_layernorm_fwd(kz_stream *s, const float *x, const float *h,
                                         const float *gamma, const float *beta, float *y, float *r,
                                         float *mean, float *rstd, int64_t rows, int64_t cols,
@@ -61,28 +92,8 @@ kz_status kz_cpu_residual_layernorm_fwd(kz_stream *s, const float *x, const floa
     const int64_t off = i * cols;
     /* The sum goes to r when it is kept, else to y, normalised in place
      * below; x and h are read before their element is written (aliases). */
-    float *sr = r ? r + off : y + off;
-    float *yr = y + off;
-    if (m.on)
-      masked_sum(x + off, h + off, sr, off, cols, m.key, m.threshold, m.keep);
-    else
-      for (int64_t c = 0; c < cols; ++c) sr[c] = x[off + c] + h[off + c];
-    const float mu = kz_cpu_sum(sr, cols) * inv_cols;
-    float acc[KZ_CPU_LANES] = {0};
-    int64_t c = 0;
-    for (; c + KZ_CPU_LANES <= cols; c += KZ_CPU_LANES)
-      for (int l = 0; l < KZ_CPU_LANES; ++l) {
-        const float d = sr[c + l] - mu;
-        acc[l] += d * d;
-      }
-    for (int l = 0; c < cols; ++c, ++l) {
-      const float d = sr[c] - mu;
-      acc[l] += d * d;
-    }
-    const float rs = 1.0f / sqrtf(kz_cpu_fold_sum(acc) * inv_cols + eps);
-    for (c = 0; c < cols; ++c) yr[c] = (sr[c] - mu) * rs * gamma[c] + beta[c];
-    if (mean) mean[i] = mu;
-    if (rstd) rstd[i] = rs;
+    fwd_row(x + off, h + off, r ? r + off : y + off, y + off, gamma, beta, off, cols, inv_cols, eps,
+            &m, mean ? mean + i : NULL, rstd ? rstd + i : NULL);
   }
   return KZ_OK;
 }
@@ -93,30 +104,54 @@ typedef struct rln_saved {
 } rln_saved;
 
 /* xhat of row i into xrow: (r - mean) * rstd, or (y - beta) / gamma. */
-static void xhat_row(const rln_saved *sv, int64_t i, int64_t cols, float *xrow) {
+static inline void xhat_row(const rln_saved *sv, int64_t i, int64_t cols, float *xrow) {
   const int64_t off = i * cols;
   if (sv->r) {
     const float *rr = sv->r + off, mu = sv->mean[i], rs = sv->rstd[i];
+#pragma omp simd
     for (int64_t c = 0; c < cols; ++c) xrow[c] = (rr[c] - mu) * rs;
   } else {
     const float *yr = sv->y + off, *beta = sv->beta, *gamma = sv->gamma;
+#pragma omp simd
     for (int64_t c = 0; c < cols; ++c) xrow[c] = (yr[c] - beta[c]) / gamma[c];
   }
 }
 
-/* One row, from its xhat (xrow) and mask (mrow, when dh is wanted and p > 0):
- * partials of dgamma/dbeta (pg, pb: NULL when neither is wanted), then
- * dr = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma,
- * added to dx and, through the mask, to dh. dy is fully read before dx or dh
- * (which may alias it) is written. */
-static void bwd_row(const float *dyr, const float *gamma, const float *xrow, const float *mrow,
-                    float rs, float *dx, float *dh, float *pg, float *pb, int64_t cols,
-                    bool accumulate) {
-  if (pg)
+/* out (+)= v (+ times the mask row): the variants outside the loops so each
+ * loop vectorises. */
+static inline void put_row(float *out, const float *v, const float *mrow, int64_t cols,
+                           bool accumulate) {
+  if (mrow && accumulate) {
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) out[c] += v[c] * mrow[c];
+  } else if (mrow) {
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) out[c] = v[c] * mrow[c];
+  } else if (accumulate) {
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) out[c] += v[c];
+  } else {
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) out[c] = v[c];
+  }
+}
+
+/* One row, from its xhat (xrow, then overwritten with dr) and mask (mrow,
+ * when dh is wanted and p > 0): partials of dgamma/dbeta (pg, pb: NULL when
+ * neither is wanted), then dr = rstd * (g - mean(g) - xhat * mean(g * xhat))
+ * with g = dy * gamma, added to dx and, through the mask, to dh. dy is fully
+ * read before dx or dh (which may alias it) is written. Cloned per ISA; all
+ * loops lane-wise or elementwise, so every clone gives the same bits. */
+static KZ_CPU_CLONES void bwd_row(const float *dyr, const float *gamma, float *xrow,
+                                  const float *mrow, float rs, float *dx, float *dh, float *pg,
+                                  float *pb, int64_t cols, bool accumulate) {
+  if (pg) {
+#pragma omp simd
     for (int64_t c = 0; c < cols; ++c) {
       pg[c] += dyr[c] * xrow[c];
       pb[c] += dyr[c];
     }
+  }
   if (!dx && !dh) return;
   float acc_g[KZ_CPU_LANES] = {0}, acc_gx[KZ_CPU_LANES] = {0};
   int64_t c = 0;
@@ -133,14 +168,10 @@ static void bwd_row(const float *dyr, const float *gamma, const float *xrow, con
   }
   const float inv_cols = 1.0f / (float)cols;
   const float mg = kz_cpu_fold_sum(acc_g) * inv_cols, mgx = kz_cpu_fold_sum(acc_gx) * inv_cols;
-  for (c = 0; c < cols; ++c) {
-    const float d = rs * (dyr[c] * gamma[c] - mg - xrow[c] * mgx);
-    if (dx) dx[c] = accumulate ? dx[c] + d : d;
-    if (dh) {
-      const float dd = mrow ? d * mrow[c] : d;
-      dh[c] = accumulate ? dh[c] + dd : dd;
-    }
-  }
+#pragma omp simd
+  for (int64_t j = 0; j < cols; ++j) xrow[j] = rs * (dyr[j] * gamma[j] - mg - xrow[j] * mgx);
+  if (dx) put_row(dx, xrow, NULL, cols, accumulate);
+  if (dh) put_row(dh, xrow, mrow, cols, accumulate);
 }
 
 kz_status kz_cpu_residual_layernorm_bwd(kz_stream *s, const float *dy, const float *y,

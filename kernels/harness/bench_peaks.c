@@ -5,6 +5,7 @@
  *    cublas (f32 and bf16, 4096^2), and a device-to-device copy.
  * Copy bandwidth counts bytes read plus bytes written. */
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #include "kernels/core/error.h"
@@ -18,10 +19,15 @@ typedef struct sgemm_ctx {
   int n;
 } sgemm_ctx;
 
+/* With OpenBLAS's own threads, as many as OpenMP's (the CPU backend keeps
+ * OpenBLAS single-threaded, cpu/gemm.c, so the peak sets and restores it). */
 static kz_status run_sgemm(void *p) {
   sgemm_ctx *g = p;
+  const int saved = openblas_get_num_threads();
+  openblas_set_num_threads(omp_get_max_threads());
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->n, g->n, g->n, 1.0f, g->a, g->n, g->b,
               g->n, 0.0f, g->c, g->n);
+  openblas_set_num_threads(saved);
   return KZ_OK;
 }
 

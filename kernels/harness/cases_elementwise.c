@@ -163,6 +163,10 @@ void kz_cases_elementwise(kz_op_case_list *l) {
   for (int acc = 0; acc < 2; ++acc)
     for (int i = 0; i < nrc; ++i) kz_case_bias_add_bwd(l, rc[i][0], rc[i][1], acc);
   kz_case_bias_add_bwd(l, 1000, 3, false);
+  /* narrow layers over many rows: the CPU's row-chunked reduction */
+  kz_case_bias_add_bwd(l, 3001, 64, false);
+  kz_case_bias_add_bwd(l, 3001, 64, true);
+  kz_case_bias_add_bwd(l, 40000, 3, false);
   for (int i = 0; i < ns; ++i) kz_case_add(l, sizes[i], false);
   kz_case_add(l, 4773, true);
   for (int ap = 0; ap < 2; ++ap)

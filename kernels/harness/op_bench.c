@@ -4,6 +4,7 @@
  * interleaved and the medians compared. */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,8 +99,12 @@ static kz_status run_case(void *p) {
   return x->c->invoke(x->c, x->s, x->t);
 }
 
-/* OpenBLAS on exactly the matmul case's operands (f32 only). */
+/* OpenBLAS on exactly the matmul case's operands (f32 only), with its own
+ * threads (as many as OpenMP's): the CPU backend keeps OpenBLAS
+ * single-threaded (cpu/gemm.c), so the reference sets and restores it. */
 static kz_status run_openblas(void *p) {
+  const int saved = openblas_get_num_threads();
+  openblas_set_num_threads(omp_get_max_threads());
   const case_ctx *x = p;
   const kz_op_case *c = x->c;
   const kz_arg_spec *a = &c->args[0], *b = &c->args[1], *cc = &c->args[2];
@@ -113,6 +118,7 @@ static kz_status run_openblas(void *p) {
                 c->p.gemm.alpha, (const float *)x->t[0].data + (a->ndim == 3 ? i * m * k : 0),
                 (int)a->shape[ra + 1], (const float *)x->t[1].data + (b->ndim == 3 ? i * k * n : 0),
                 (int)b->shape[rb + 1], c->p.gemm.beta, (float *)x->t[2].data + i * m * n, (int)n);
+  openblas_set_num_threads(saved);
   return KZ_OK;
 }
 

@@ -41,6 +41,10 @@ typedef struct kz_tft_grn_acts {
   kz_tensor a, c;          /* the inputs (views, not owned); c: [B, ctx] or unset */
   kz_tensor z1, h1, z2, zg, g, skip, sum, mean, rstd, cproj;
   kz_tensor dsum, dzg, dz2, dh1, dz1, dcproj; /* backward scratch */
+  /* without dropout: the gate composed with the second layer, Wc = W_g W_2
+   * [2 out, hid] and bc = W_g b_2 + b_g; backward M = dzg^T h1, sg its column
+   * sums (tft_blocks.c) */
+  kz_tensor Wc, bc, M, sg;
 } kz_tft_grn_acts;
 
 /* rows = T * B (time-major) for time-varying inputs, B for static ones. */
@@ -51,6 +55,16 @@ kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, 
                          kz_tensor *y, kz_tft_grn_acts *x);
 kz_status kz_tft_grn_bwd(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x, const kz_tensor *dy,
                          kz_tensor *da, kz_tensor *dc);
+/* The GRN after its first layer, for callers that form z1 = a W_1^T + b_1
+ * themselves (x->z1, before the context term, which this adds) and the skip
+ * input (a, or the projection when in != out). The backward leaves dz1 (after
+ * the context's share) and dsum, the skip input's gradient, in x and adds
+ * the other parameters' and dc's gradients; the first layer's and the skip
+ * projection's are the caller's. */
+kz_status kz_tft_grn_fwd_z1(kz_stream *s, const kz_tft_grn *g, const kz_tensor *skip,
+                            const kz_tensor *c, kz_tensor *y, kz_tft_grn_acts *x);
+kz_status kz_tft_grn_bwd_z1(kz_stream *s, const kz_tft_grn *g, kz_tft_grn_acts *x,
+                            const kz_tensor *dy, kz_tensor *dc);
 
 typedef struct kz_tft_gate_acts {
   int64_t rows;
@@ -76,6 +90,11 @@ typedef struct kz_tft_vsn_acts {
   kz_tensor E, flat, Y, Et, logits, w; /* [V,rows,d] [rows,V*d] [V,rows,d] [rows,V,d] [rows,V] x2 */
   kz_tft_grn_acts var[KZ_TFT_MAX_VARS], sel;
   kz_tensor dE, dflat, dY, dEt, dlogits, dw;
+  /* all-real inputs (tft_vsn.c, "first layers through the embeddings"):
+   * P [n, 2, d], cv [n, d], Wbig [n + 1, n d], Pf [n + 1, d], Ps [n + 1, n],
+   * cf [d], cs [n], GA [n + 1, d], GS [n + 1, n], dWbig [n + 1, n d],
+   * SR [2, d], tmp [2, d] */
+  kz_tensor P, cv, Wbig, Pf, Ps, cf, cs, GA, GS, dWbig, SR, tmp;
 } kz_tft_vsn_acts;
 
 kz_status kz_tft_vsn_alloc(kz_arena *a, const kz_tft_vsn *v, int64_t rows, int64_t B, int64_t d,

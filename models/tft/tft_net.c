@@ -327,7 +327,8 @@ static kz_status forward(kz_tft_net *n) {
   KZ_TRY(kz_tft_grn_fwd(s, &p->pos, &x->delta, NULL, &x->psi, &x->gp));
   kz_tensor phi_dec = kz_tft_rows(&x->phi, k * B, tau * B);
   KZ_TRY(kz_tft_gate_fwd(s, &p->gate_out, &x->psi, &phi_dec, &x->out, &x->go));
-  return kz_tft_linear(s, &x->out, &p->head_w, &p->head_b, &x->pred);
+  KZ_TRY(kz_tft_linear(s, &x->out, &p->head_w, &p->head_b, &x->pred));
+  return KZ_OK;
 }
 
 static kz_status backward(kz_tft_net *n, double scale, bool weighted) {
@@ -388,16 +389,28 @@ static kz_status backward(kz_tft_net *n, double scale, bool weighted) {
     const kz_tft_lstm *l = t < k ? &p->enc : &p->dec;
     kz_tensor g = kz_tft_rows(&x->G, t * B, B), dg = kz_tft_rows(&x->d_G, t * B, B);
     kz_tensor c = kz_tft_rows(&x->cs_all, t * B, B), dh_t = kz_tft_rows(&x->d_hs, t * B, B);
-    kz_tensor hp = t ? kz_tft_rows(&x->hs, (t - 1) * B, B) : x->c_h;
     kz_tensor cp = t ? kz_tft_rows(&x->cs_all, (t - 1) * B, B) : x->c_c;
     kz_tensor *dc_in = t == T - 1 ? NULL : &x->d_dc[t % 2];
     kz_tensor *dc_out = t ? &x->d_dc[(t + 1) % 2] : &x->d_c;
     KZ_TRY(kz_op_lstm_cell_bwd(s, &g, &cp, &c, &dh_t, dc_in, &dg, dc_out, false));
-    KZ_TRY(kz_op_matmul(s, &dg, &hp, (kz_tensor *)&l->wh.g, true, false, 1.0f, 1.0f));
     kz_tensor dhp = t ? kz_tft_rows(&x->d_hs, (t - 1) * B, B) : x->d_h;
     KZ_TRY(kz_op_matmul(s, &dg, &l->wh.p, &dhp, false, false, 1.0f, 1.0f));
-    KZ_TRY(kz_tft_lora_bwd(s, &hp, &l->wh, &dg, &dhp));
+    if (l->wh.lora) { /* the adapter's share of dh_{t-1} is needed at this step */
+      kz_tensor hp = t ? kz_tft_rows(&x->hs, (t - 1) * B, B) : x->c_h;
+      KZ_TRY(kz_tft_lora_bwd(s, &hp, &l->wh, &dg, &dhp));
+    }
   }
+  /* the recurrent weights' gradients, sum_t dG_t^T h_{t-1}, as three GEMMs
+   * over all steps (h_{-1} is the static context c_h) */
+  kz_tensor dg0 = kz_tft_rows(&x->d_G, 0, B);
+  KZ_TRY(kz_op_matmul(s, &dg0, &x->c_h, (kz_tensor *)&p->enc.wh.g, true, false, 1.0f, 1.0f));
+  if (k > 1) {
+    kz_tensor dg1 = kz_tft_rows(&x->d_G, B, (k - 1) * B), h1 = kz_tft_rows(&x->hs, 0, (k - 1) * B);
+    KZ_TRY(kz_op_matmul(s, &dg1, &h1, (kz_tensor *)&p->enc.wh.g, true, false, 1.0f, 1.0f));
+  }
+  kz_tensor dgd = kz_tft_rows(&x->d_G, k * B, tau * B);
+  kz_tensor hd = kz_tft_rows(&x->hs, (k - 1) * B, tau * B);
+  KZ_TRY(kz_op_matmul(s, &dgd, &hd, (kz_tensor *)&p->dec.wh.g, true, false, 1.0f, 1.0f));
   kz_tensor xi_enc = kz_tft_rows(&x->xi, 0, k * B), xi_dec = kz_tft_rows(&x->xi, k * B, tau * B);
   kz_tensor dxi_enc = kz_tft_rows(&x->d_xi, 0, k * B);
   kz_tensor dxi_dec = kz_tft_rows(&x->d_xi, k * B, tau * B);
