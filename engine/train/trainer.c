@@ -27,6 +27,7 @@
 #include "engine/track/run.h"
 #include "engine/track/run_config.h"
 #include "engine/train/checkpoint.h"
+#include "engine/train/ckpt_shards.h"
 #include "engine/train/continual.h"
 #include "engine/train/eval.h"
 #include "engine/train/job.h"
@@ -87,7 +88,8 @@ typedef struct trainer {
   /* ZeRO-1 (train.zero1 with several ranks): rank r owns parameters
    * [r x chunk, (r + 1) x chunk) of the block; its optimizer state covers the
    * trainable floats there (zr), which are floats [zt0, zt0 + opt.n) of the
-   * packed state one process keeps, so checkpoints gather the full state */
+   * packed state one process keeps: each rank checkpoints that range as its
+   * shard (ckpt_shards.h), which any number of ranks can read back */
   int zero;
   int64_t chunk, zt0, sn_total;
   int nzr;
@@ -331,9 +333,11 @@ static kz_status setup(trainer *t, kz_cfg *cfg) {
 /* ---- state <-> device ------------------------------------------------------------ */
 
 static kz_status restore(trainer *t, const kz_ckpt_data *d) {
-  /* the file holds one process's packed state; a ZeRO-1 rank takes its part */
+  /* the file holds one process's packed state, or (n_state 0) names the
+   * shards that do (ckpt_shards.h); a ZeRO-1 rank takes its part */
   const int64_t full = t->zero ? t->sn_total : t->opt.n, first = t->zero ? t->zt0 : 0;
-  if (d->n != t->mb->info.n_params || d->n_state != t->opt.n_state ||
+  const int sharded = d->n_state == 0;
+  if (d->n != t->mb->info.n_params || (!sharded && d->n_state != t->opt.n_state) ||
       d->st.optim_kind != (int)t->c.optim.kind || d->state_n != full)
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "%s: the checkpoint's parameter count, trainable count or optimizer differs "
@@ -341,10 +345,22 @@ static kz_status restore(trainer *t, const kz_ckpt_data *d) {
                    t->ckpt_dir);
   KZ_TRY(kz_copy_to_device(t->s, t->mb->params.data, d->params, (size_t)d->n * 4));
   const size_t sbytes = (size_t)t->opt.n * 4;
-  KZ_TRY(kz_copy_to_device(t->s, t->opt.m.data, d->state + first, sbytes));
-  if (d->n_state == 2)
-    KZ_TRY(kz_copy_to_device(t->s, t->opt.v.data, d->state + d->state_n + first, sbytes));
-  KZ_TRY(kz_stream_sync(t->s));
+  float *part = NULL;
+  if (sharded) {
+    part = malloc(sbytes * (size_t)t->opt.n_state + 4);
+    if (!part) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "resume: out of memory");
+    kz_status st =
+        kz_ckpt_shards_read(t->ckpt_dir, d->st.step, full, t->opt.n_state, first, t->opt.n, part);
+    if (st != KZ_OK) free(part);
+    KZ_TRY(st);
+  }
+  const float *m = sharded ? part : d->state + first;
+  const float *v = sharded ? part + t->opt.n : d->state + d->state_n + first;
+  kz_status st = kz_copy_to_device(t->s, t->opt.m.data, m, sbytes);
+  if (st == KZ_OK && t->opt.n_state == 2) st = kz_copy_to_device(t->s, t->opt.v.data, v, sbytes);
+  if (st == KZ_OK) st = kz_stream_sync(t->s);
+  free(part);
+  KZ_TRY(st);
   t->opt.t = d->st.optim_t;
   t->st = d->st;
   /* A run killed after its early-stopping decision stays stopped. */
@@ -352,57 +368,61 @@ static kz_status restore(trainer *t, const kz_ckpt_data *d) {
   return KZ_OK;
 }
 
-/* The lead rank writes; the others wait for it, so a rollback or resume on
- * any rank reads the same, complete checkpoint. */
-/* ZeRO-1: the ranks' state chunks, in rank order, are one process's packed
- * state (zero_plan), gathered into full[sn_total] (host, CPU training). */
-static kz_status zero_gather_state(trainer *t, const float *mine, float *full) {
-  int64_t *cnt = malloc(sizeof(int64_t) * (size_t)t->world);
-  size_t *counts = malloc(sizeof(size_t) * (size_t)t->world);
-  int64_t me = t->opt.n;
-  kz_status st = cnt && counts ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
-  if (st == KZ_OK) st = kz_comm_allgather(t->comm, &me, cnt, 1, KZ_COMM_I64);
-  for (int r = 0; st == KZ_OK && r < t->world; ++r) counts[r] = (size_t)cnt[r];
-  if (st == KZ_OK) st = kz_comm_allgatherv(t->comm, mine, full, counts, KZ_COMM_F32);
-  free(cnt);
-  free(counts);
+/* ZeRO-1 (docs/DISTRIBUTED.md, "Sharded checkpoints"): every rank writes
+ * the optimizer state it owns; rank 0 learns each shard's range, size and
+ * checksum, writes the manifest and last the .kzc (parameters, no state
+ * block), which commits the checkpoint. */
+static kz_status write_checkpoint(trainer *t, int sharded);
+
+static kz_status save_shards(trainer *t) {
+  const int ns = t->opt.n_state;
+  const size_t sbytes = (size_t)t->opt.n * 4;
+  float *mine = malloc(sbytes * (size_t)ns + 4);
+  int64_t *all = malloc(sizeof(int64_t) * 4 * (size_t)t->world);
+  kz_ckpt_shard_info *info = malloc(sizeof *info * (size_t)t->world);
+  kz_ckpt_shard_info me;
+  int created = 0;
+  kz_status st =
+      mine && all && info ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
+  if (st == KZ_OK) st = kz_copy_to_host(t->s, mine, t->opt.m.data, sbytes);
+  if (st == KZ_OK && ns == 2) st = kz_copy_to_host(t->s, mine + t->opt.n, t->opt.v.data, sbytes);
+  if (st == KZ_OK) st = kz_stream_sync(t->s);
+  if (st == KZ_OK) st = kz_fs_ensure_dir(t->ckpt_dir, &created);
+  const float *state[2] = {mine, mine ? mine + t->opt.n : NULL};
+  if (st == KZ_OK)
+    st = kz_ckpt_shard_write(t->ckpt_dir, t->st.step, t->rank, t->world, t->sn_total, t->zt0,
+                             t->opt.n, state, ns, &me);
+  int64_t v[4] = {me.first, me.count, (int64_t)me.bytes, (int64_t)me.hash};
+  if (st == KZ_OK) st = kz_comm_allgather(t->comm, v, all, 4, KZ_COMM_I64);
+  for (int r = 0; st == KZ_OK && r < t->world; ++r)
+    info[r] = (kz_ckpt_shard_info){all[4 * r], all[4 * r + 1], (uint64_t)all[4 * r + 2],
+                                   (uint64_t)all[4 * r + 3]};
+  if (st == KZ_OK && t->lead)
+    st = kz_ckpt_manifest_write(t->ckpt_dir, t->st.step, t->world, t->sn_total, ns, info);
+  if (st == KZ_OK && t->lead) st = write_checkpoint(t, 1);
+  free(mine), free(all), free(info);
   return st;
 }
 
-static kz_status write_checkpoint(trainer *t, const float *state_m, const float *state_v);
-
+/* The lead rank writes; the others wait for it, so a rollback or resume on
+ * any rank reads the same, complete checkpoint. */
 static kz_status save_checkpoint(trainer *t) {
-  float *full = NULL;
-  kz_status st = KZ_OK;
-  if (t->zero) { /* every rank takes part in gathering the state */
-    full = malloc((size_t)(t->sn_total * t->opt.n_state + 1) * 4);
-    if (!full) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
-    st = zero_gather_state(t, t->opt.m.data, full);
-    if (st == KZ_OK && t->opt.n_state == 2)
-      st = zero_gather_state(t, t->opt.v.data, full + t->sn_total);
-  }
-  if (st == KZ_OK && t->lead) st = write_checkpoint(t, full, full ? full + t->sn_total : NULL);
-  free(full);
-  KZ_TRY(st);
+  KZ_TRY(t->zero ? save_shards(t) : t->lead ? write_checkpoint(t, 0) : KZ_OK);
   return t->world > 1 ? kz_comm_barrier(t->comm) : KZ_OK;
 }
 
-/* state_m / state_v: the packed state on the host (ZeRO-1: gathered), or
- * NULL to read the optimizer's own. */
-static kz_status write_checkpoint(trainer *t, const float *state_m, const float *state_v) {
+/* sharded: the optimizer state is in the ranks' shards (save_shards), the
+ * .kzc holds no state block; else it holds the optimizer's own. */
+static kz_status write_checkpoint(trainer *t, int sharded) {
   const int64_t n = t->mb->info.n_params;
-  const int64_t sn = state_m ? t->sn_total : t->opt.n; /* sn: trainable floats */
-  float *host = malloc((size_t)(n + sn * t->opt.n_state) * 4);
+  const int64_t sn = sharded ? t->sn_total : t->opt.n; /* sn: trainable floats */
+  const int ns = sharded ? 0 : t->opt.n_state;
+  float *host = malloc((size_t)(n + sn * ns) * 4);
   if (!host) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
   kz_status st = kz_copy_to_host(t->s, host, t->mb->params.data, (size_t)n * 4);
-  if (st == KZ_OK && state_m) {
-    memcpy(host + n, state_m, (size_t)sn * 4);
-    if (t->opt.n_state == 2) memcpy(host + n + sn, state_v, (size_t)sn * 4);
-  } else if (st == KZ_OK) {
-    st = kz_copy_to_host(t->s, host + n, t->opt.m.data, (size_t)sn * 4);
-    if (st == KZ_OK && t->opt.n_state == 2)
-      st = kz_copy_to_host(t->s, host + n + sn, t->opt.v.data, (size_t)sn * 4);
-  }
+  if (st == KZ_OK && ns > 0) st = kz_copy_to_host(t->s, host + n, t->opt.m.data, (size_t)sn * 4);
+  if (st == KZ_OK && ns == 2)
+    st = kz_copy_to_host(t->s, host + n + sn, t->opt.v.data, (size_t)sn * 4);
   if (st == KZ_OK) st = kz_stream_sync(t->s);
   kz_ckpt_state cs = t->st;
   cs.optim_t = t->opt.t;
@@ -413,9 +433,11 @@ static kz_status write_checkpoint(trainer *t, const float *state_m, const float 
   kz_ckpt_path(t->ckpt_dir, cs.step, path, sizeof path);
   int created = 0;
   if (st == KZ_OK) st = kz_fs_ensure_dir(t->ckpt_dir, &created);
-  if (st == KZ_OK) st = kz_ckpt_write(path, &cs, t->meta, host, state, t->opt.n_state, n);
+  if (st == KZ_OK) st = kz_ckpt_write(path, &cs, t->meta, host, state, ns, n);
   free(host);
   if (st == KZ_OK) st = kz_ckpt_prune(t->ckpt_dir, (int)t->c.keep_checkpoints, t->st.best_step);
+  /* the shards of pruned (or interrupted) sharded checkpoints */
+  if (st == KZ_OK) st = kz_ckpt_shards_prune(t->ckpt_dir);
   return st;
 }
 
