@@ -6,7 +6,9 @@
 # rank's mean by its share of the global batch's items (loss_items), and MLM
 # masks are keyed by the row's place in the global batch. Checks: train/loss
 # of every step within 1e-5 relative, and the final validation metric.
-# Dropout 0 (masks are drawn per rank). Needs ../shared/data (77 without).
+# Dropout 0 (masks are drawn per rank). The MLM run on 2 ranks reduces its
+# gradients in small buckets, most started during the backward pass
+# (docs/DISTRIBUTED.md "Overlap"). Needs ../shared/data (77 without).
 # usage: dist_models.sh KAIZEN SHARED_DATA_DIR VOCAB
 set -u
 kaizen="$1" data="$2" vocab="$3"
@@ -61,8 +63,15 @@ final() { sed -n "s|.*$2=\([^ ]*\).*|\1|p" "$1"; }
 mlm mlm1 16
 mlm mlm2 8
 "$kaizen" train mlm1.yaml --quiet >mlm1.out 2>&1 || fail "mlm one process: $(cat mlm1.out)"
-mpirun_np 2 "$kaizen" train mlm2.yaml --quiet >mlm2.out 2>&1 || fail "mlm -np 2: $(tail -5 mlm2.out)"
+# buckets of 4 Ki floats, so that the model has several and the top ones
+# start reducing (non-blocking) during the backward pass of the layers below
+KZ_DIST_BUCKET_FLOATS=4096 mpirun_np 2 "$kaizen" train mlm2.yaml >mlm2.out 2>mlm2.err ||
+  fail "mlm -np 2: $(tail -5 mlm2.err)"
 same_curve mlm1 mlm2 10
+grep '"event":"overlap"' mlm2.err | sed 's/.*bucket(s) of up to [0-9]* floats; \([0-9]*\) of \([0-9]*\) .*/\1 \2/' |
+  awk '{ n++; early = $1; all = $2 } END { exit !(n == 1 && early > 0 && all > 10) }' ||
+  fail "mlm -np 2: no bucket started during the backward pass: $(grep overlap mlm2.err)"
+echo "mlm -np 2: $(grep -o 'gradient all-reduce in[^"]*' mlm2.err)"
 a=$(final mlm1.out valid/logloss) b=$(final mlm2.out valid/logloss)
 awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-5 * a) }' ||
   fail "mlm final valid/logloss $a vs $b"

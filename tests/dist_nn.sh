@@ -7,6 +7,9 @@
 #   (a) train/loss of every step within 1e-5 (relative) of one process's;
 #   (b) predictions of the final model.kzm within 1e-5 (the weights);
 #   (c) only rank 0 writes the run (one run directory);
+#   (i) the all-reduce overlapped with the backward pass in 9 buckets (all
+#       started before the backward ended) and the blocking one
+#       (KZ_DIST_OVERLAP=0): the same curve;
 #   (e) train.zero1 (sharded AdamW state, reduce-scatter + all-gather) on 2
 #       and 3 ranks: the same curve and weights, checkpoints included;
 #   (f) a run checkpointed on 2 ranks with ZeRO-1 resumes on one process with
@@ -93,6 +96,24 @@ paste -d, one.csv two.csv | awk -F, -v n="$(head -1 one.csv | awk -F, '{print NF
   NR > 1 { for (i = 1; i <= n; i++) { a = $i; b = $(i + n); if (a + 0 != a) continue;
     d = a - b; if (d < 0) d = -d; m = (a < 0 ? -a : a); if (m < 1) m = 1;
     if (d / m > 1e-5) bad++ } } END { exit bad > 0 }' || fail "final predictions differ"
+
+# (i) overlap: buckets of 100 floats (9 for this MLP) reduced with
+# MPI_Iallreduce as the backward pass finishes each layer; then the blocking
+# path (KZ_DIST_OVERLAP=0): both give one process's curve
+KZ_DIST_BUCKET_FLOATS=100 mpirun_np 2 "$kaizen" train two.yaml --set output.run_id=ov \
+  >ov.out 2>ov.err || fail "overlap -np 2: $(tail -5 ov.err)"
+grep -q '"detail":"gradient all-reduce in 9 bucket(s) of up to 100 floats; 360 of 360 started during the backward pass"' ov.err ||
+  fail "overlap: $(grep overlap ov.err)"
+KZ_DIST_OVERLAP=0 mpirun_np 2 "$kaizen" train two.yaml --set output.run_id=block \
+  >block.out 2>block.err || fail "blocking -np 2: $(tail -5 block.err)"
+for r in ov block; do
+  loss_col runs/two/$r/metrics.csv >$r.loss
+  paste -d' ' one.loss $r.loss | awk '{ d = $2 - $4; if (d < 0) d = -d; r = d / ($2 < 0 ? -$2 : $2);
+    if ($1 != $3 || r > 1e-5) { bad++; print "step " $1 ": " $2 " vs " $4 " (rel " r ")" } }
+    END { exit bad > 0 }' >$r.diff || fail "$r: loss curve differs: $(head -5 $r.diff)"
+done
+grep -q '"event":"eval"' block.err || fail "blocking -np 2: no events: $(tail -3 block.err)"
+grep -q '"event":"overlap"' block.err && fail "KZ_DIST_OVERLAP=0 still overlaps"
 
 # (e) ZeRO-1 on and off agree (with checkpoints every 10 steps: the state
 # gathered for them)

@@ -23,6 +23,7 @@
 #include "data/shard/fsutil.h"
 #include "data/shard/iter.h"
 #include "engine/dist/comm.h"
+#include "engine/dist/grad_buckets.h"
 #include "engine/dist/launch.h"
 #include "engine/track/run.h"
 #include "engine/track/run_config.h"
@@ -96,6 +97,10 @@ typedef struct trainer {
   kz_param_range zr[KZ_NN_MAX_RANGES];
   float *zpad, *zslice; /* host: chunk x world, chunk */
   kz_continual cont;    /* train.continual: replay, EWC, the forgetting metric */
+  /* several ranks without ZeRO-1: gradient buckets reduced during the
+   * step's last backward pass (grad_buckets.h); off with KZ_DIST_OVERLAP=0 */
+  int overlap;
+  kz_grad_buckets gb;
   /* the forgetting metric: the early-stopping metric on the old data's and
    * the new data's held-out rows, before the first step ([0]) and after */
   double old_metric[2], new_metric[2];
@@ -105,6 +110,26 @@ typedef struct trainer {
 /* Floats per gradient all-reduce: buckets of 4 Mi floats (16 MiB) keep each
  * message large enough for full bandwidth and bound the scratch MPI needs. */
 enum { GRAD_BUCKET = 4 << 20 };
+
+/* Overlap of the gradient all-reduce with the backward pass
+ * (docs/DISTRIBUTED.md "Overlap"): on unless KZ_DIST_OVERLAP=0; buckets of
+ * KZ_DIST_BUCKET_FLOATS floats (default GRAD_BUCKET), which tests set small
+ * so that small models have several. */
+static kz_status overlap_init(trainer *t) {
+  const char *off = getenv("KZ_DIST_OVERLAP");
+  if (t->world <= 1 || t->zero || (off && !strcmp(off, "0"))) return KZ_OK;
+  const char *bs = getenv("KZ_DIST_BUCKET_FLOATS");
+  char *end = NULL;
+  long long bucket = bs ? strtoll(bs, &end, 10) : GRAD_BUCKET;
+  if (bs && (*end || bucket < 1))
+    return kz_fail(KZ_ERR_INVALID_ARG, "KZ_DIST_BUCKET_FLOATS: '%s' is not a positive count", bs);
+  kz_param_range tr[KZ_NN_MAX_RANGES];
+  const int ntr = kz_nn_trainable_ranges(t->mb, tr);
+  KZ_TRY(kz_grad_buckets_init(&t->gb, t->gcomm, t->mb->grads.data, t->mb->info.n_params, bucket, tr,
+                              ntr));
+  t->overlap = 1;
+  return KZ_OK;
+}
 
 static double wall_now(const trainer *t) {
   return t->st.wall_s + (kz_now_s() - t->seg_t0);
@@ -637,7 +662,10 @@ static kz_status reduce_step(trainer *t, double *loss_sum, int64_t *rows) {
                                   KZ_COMM_SUM));
     if (cnt > 0) memcpy(g + lo, t->zslice, (size_t)cnt * 4);
   }
-  for (int64_t off = 0; !t->zero && off < n; off += GRAD_BUCKET)
+  /* buckets started during the backward pass, the rest now; all complete
+   * (on GPUs: t->s waits for them) */
+  if (t->overlap) KZ_TRY(kz_grad_buckets_finish(&t->gb, t->s, t->s));
+  for (int64_t off = 0; !t->zero && !t->overlap && off < n; off += GRAD_BUCKET)
     KZ_TRY(kz_comm_allreduce(t->gcomm, g + off,
                              (size_t)(n - off < GRAD_BUCKET ? n - off : GRAD_BUCKET), KZ_COMM_F32,
                              KZ_COMM_SUM));
@@ -681,9 +709,19 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
       share = v[0] > 0 ? v[1] * (double)items / v[0] : 0.0;
       w = share / nominal;
     }
+    /* the step's last backward pass: its finished gradient buckets start
+     * reducing while it goes on (grad_buckets.h) */
+    const int last = a == t->c.grad_accum - 1 || (!replay && t->st.batch_in_epoch + 1 == t->bpe);
+    if (t->overlap && last) {
+      kz_grad_buckets_arm(&t->gb);
+      t->mb->grad_ready = kz_grad_buckets_ready;
+      t->mb->grad_ready_ctx = &t->gb;
+    }
     /* a rank whose part of the epoch's last global batch is empty adds
      * nothing but still takes part in the step's collectives */
-    if (b) KZ_TRY(ops->train_batch(t->model, b, w, dseed, &loss));
+    kz_status bst = b ? ops->train_batch(t->model, b, w, dseed, &loss) : KZ_OK;
+    t->mb->grad_ready = NULL;
+    KZ_TRY(bst);
     if (b) loss_sum += loss * share;
     if (b) rows += b->rows;
     if (replay) continue; /* old data: the new data's epoch does not advance */
@@ -849,6 +887,14 @@ static kz_status finish(trainer *t) {
   }
   KZ_TRY(forgetting_metrics(t, 1));
   forgetting_event(t, 1);
+  if (t->overlap) {
+    char detail[200];
+    snprintf(detail, sizeof detail,
+             "gradient all-reduce in %d bucket(s) of up to %lld floats; %lld of %lld started "
+             "during the backward pass",
+             t->gb.nb, (long long)t->gb.bucket, (long long)t->gb.early, (long long)t->gb.started);
+    event(t, "overlap", detail);
+  }
   kz_progress_finish(&t->prog);
   if (!t->run) return KZ_OK; /* the lead rank writes the summary */
   kz_run_summary s;
@@ -1044,6 +1090,7 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
    * then the optimizer keeps the copy current */
   KZ_TRY(kz_nn_set_precision(t->model, t->c.precision));
   t->opt.params_bf16 = t->mb->params_bf16;
+  KZ_TRY(overlap_init(t)); /* on the final model's gradient block */
   if (t->changes[0] && t->lead) KZ_TRY(kz_run_config_keep_old(t->run_dir, t->st.step));
   if (t->lead) KZ_TRY(begin_run(t, cfg, resumed));
   if (t->world > 1) { /* the run (and checkpoint) directory the lead created or reopened */
@@ -1103,6 +1150,7 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   if (st == KZ_OK) st = run_job(t, cfg);
   close_epoch(t);
   kz_continual_close(&t->cont);
+  kz_grad_buckets_free(&t->gb);
   if (t->run) kz_run_close(t->run);
   if (t->opt.m.data) kz_optim_free(&t->opt);
   if (t->model) t->mb->ops->destroy(t->model);
