@@ -7,6 +7,8 @@
 #   (a) train/loss of every step within 1e-5 (relative) of one process's;
 #   (b) predictions of the final model.kzm within 1e-5 (the weights);
 #   (c) only rank 0 writes the run (one run directory);
+#   (j) continual training with EWC (not replay, which is refused) on 2 ranks:
+#       the curve and the forgetting metrics of one process;
 #   (i) the all-reduce overlapped with the backward pass in 9 buckets (all
 #       started before the backward ended) and the blocking one
 #       (KZ_DIST_OVERLAP=0): the same curve;
@@ -114,6 +116,47 @@ for r in ov block; do
 done
 grep -q '"event":"eval"' block.err || fail "blocking -np 2: no events: $(tail -3 block.err)"
 grep -q '"event":"overlap"' block.err && fail "KZ_DIST_OVERLAP=0 still overlaps"
+
+# (j) continual training with EWC on 2 ranks (with and without ZeRO-1): the
+# Fisher (8 micro-batches of 4 old rows) and the forgetting metric are
+# computed whole on every rank, so the curve and the summary's
+# old_after/new_after metrics are one process's; replay is refused, named
+awk 'BEGIN { srand(9); print "a,b,c,d,color,y";
+  for (i = 0; i < 801; i++) {
+    a = rand(); b = rand(); c = rand(); d = rand();
+    col = rand() < 0.5 ? "red" : (rand() < 0.5 ? "green" : "blue");
+    s = a * 2 + d * d - c + (col == "green") * 0.9 + 0.3 * rand();
+    printf "%.5f,%.5f,%.5f,%.5f,%s,%s\n", a, b, c, d, col, (s > 1.6 ? "hi" : (s > 0.9 ? "mid" : "lo")) } }' >new.csv
+"$kaizen" data import --kind tabular --input new.csv --out new --label y \
+  --valid-fraction 0.2 --seed 1 >/dev/null || fail "import new"
+for j in ewc1:100 ewc2:50; do
+  job "${j%:*}" "${j#*:}" 12 "init_from: runs/one/r/model.kzm" "continual:" "  old_data: data" \
+    "  ewc_lambda: 50" "  fisher_batches: 8" "  fisher_batch_size: 4"
+  sed -i 's|^  train: data$|  train: new|' "${j%:*}.yaml"
+done
+"$kaizen" train ewc1.yaml --quiet >ewc1.out 2>&1 || fail "ewc one process: $(tail -5 ewc1.out)"
+mpirun_np 2 "$kaizen" train ewc2.yaml --quiet >ewc2.out 2>&1 || fail "ewc -np 2: $(tail -5 ewc2.out)"
+mpirun_np 2 "$kaizen" train ewc2.yaml --quiet --set train.zero1=true --set output.run_id=z \
+  >ewcz.out 2>&1 || fail "ewc zero1 -np 2: $(tail -5 ewcz.out)"
+loss_col runs/ewc1/r/metrics.csv >ewc1.loss
+[ "$(wc -l <ewc1.loss)" = 12 ] || fail "ewc one process logged $(wc -l <ewc1.loss) steps"
+for r in r z; do
+  loss_col runs/ewc2/$r/metrics.csv >ewc2$r.loss
+  paste -d' ' ewc1.loss ewc2$r.loss | awk '{ d = $2 - $4; if (d < 0) d = -d; r = d / ($2 < 0 ? -$2 : $2);
+    if ($1 != $3 || r > 1e-5) { bad++; print "step " $1 ": " $2 " vs " $4 " (rel " r ")" } }
+    END { exit bad > 0 }' >ewc$r.diff || fail "ewc -np 2 ($r): loss curve differs: $(head -5 ewc$r.diff)"
+  for k in old_before/accuracy old_after/accuracy new_after/accuracy; do
+    a=$(grep -o "\"$k\": *[-0-9.e]*" runs/ewc1/r/summary.json | sed 's/.*: *//')
+    b=$(grep -o "\"$k\": *[-0-9.e]*" runs/ewc2/$r/summary.json | sed 's/.*: *//')
+    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-5 * (a < 0 ? -a : a)) }' ||
+      fail "ewc -np 2 ($r): $k $a vs $b"
+  done
+done
+echo "ewc: step 12 $(tail -1 ewc1.loss) vs $(tail -1 ewc2r.loss)"
+mpirun_np 2 "$kaizen" train ewc2.yaml --quiet --set train.continual.replay=0.3 \
+  --set output.run_id=rep >rep.out 2>&1 && fail "replay on 2 ranks was not refused"
+grep -q "train.continual.replay: replay runs on one process only" rep.out ||
+  fail "replay refusal: $(grep kaizen rep.out | head -3)"
 
 # (e) ZeRO-1 on and off agree (with checkpoints every 10 steps: the state
 # gathered for them)

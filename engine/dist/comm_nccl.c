@@ -224,8 +224,14 @@ static void h_destroy(kz_comm *c) {
   free(c);
 }
 
-static const kz_comm_ops nccl_host_ops = {"nccl-host", h_allreduce, h_reduce_scatter, h_allgather,
-                                          NULL,        h_broadcast, n_barrier,        h_destroy};
+/* host buffers: no non-blocking all-reduce (the blocking one serves) */
+static const kz_comm_ops nccl_host_ops = {.kind = "nccl-host",
+                                          .allreduce = h_allreduce,
+                                          .reduce_scatter = h_reduce_scatter,
+                                          .allgather = h_allgather,
+                                          .broadcast = h_broadcast,
+                                          .barrier = n_barrier,
+                                          .destroy = h_destroy};
 
 kz_status kz_comm_nccl_host_view(kz_comm *nccl, kz_comm **out) {
   *out = NULL;

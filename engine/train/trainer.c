@@ -95,8 +95,10 @@ typedef struct trainer {
   int64_t chunk, zt0, sn_total;
   int nzr;
   kz_param_range zr[KZ_NN_MAX_RANGES];
-  float *zpad, *zslice; /* host: chunk x world, chunk */
-  kz_continual cont;    /* train.continual: replay, EWC, the forgetting metric */
+  /* chunk x world and chunk floats on the training device (host memory on
+   * the CPU): the padded block reduce-scattered and all-gathered */
+  kz_tensor zpad, zslice;
+  kz_continual cont; /* train.continual: replay, EWC, the forgetting metric */
   /* several ranks without ZeRO-1: gradient buckets reduced during the
    * step's last backward pass (grad_buckets.h); off with KZ_DIST_OVERLAP=0 */
   int overlap;
@@ -616,15 +618,23 @@ static kz_status rollback(trainer *t) {
 
 /* ---- one optimizer step ----------------------------------------------------------------- */
 
-/* ZeRO-1: every rank's updated chunk to every rank. */
+/* ZeRO-1: every rank's updated chunk to every rank, over gcomm (MPI on the
+ * CPU, NCCL on device buffers on GPUs). The blocking collectives read their
+ * input once t->s has written it, and t->s copies their output after. With
+ * train.precision bf16 the optimizer rewrote the bf16 copy of this rank's
+ * chunk only: the whole copy is refreshed from the gathered block. */
 static kz_status zero_gather_params(trainer *t) {
   const int64_t n = t->mb->info.n_params, lo = t->rank * t->chunk;
-  float *p = t->mb->params.data;
-  memset(t->zslice, 0, (size_t)t->chunk * 4);
-  if (lo < n) memcpy(t->zslice, p + lo, (size_t)(n - lo < t->chunk ? n - lo : t->chunk) * 4);
-  KZ_TRY(kz_comm_allgather(t->comm, t->zslice, t->zpad, (size_t)t->chunk, KZ_COMM_F32));
-  memcpy(p, t->zpad, (size_t)n * 4);
-  return KZ_OK;
+  float *p = t->mb->params.data, *zpad = t->zpad.data, *zslice = t->zslice.data;
+  KZ_TRY(kz_fill_bytes(t->s, zslice, 0, (size_t)t->chunk * 4));
+  if (lo < n)
+    KZ_TRY(kz_copy_on_device(t->s, zslice, p + lo,
+                             (size_t)(n - lo < t->chunk ? n - lo : t->chunk) * 4));
+  KZ_TRY(kz_stream_sync(t->s));
+  KZ_TRY(kz_comm_allgather(t->gcomm, zslice, zpad, (size_t)t->chunk, KZ_COMM_F32));
+  KZ_TRY(kz_copy_on_device(t->s, p, zpad, (size_t)n * 4));
+  KZ_TRY(kz_nn_refresh_bf16(t->mb, t->s));
+  return kz_stream_sync(t->s);
 }
 
 /* ZeRO-1 setup: this rank's chunk, the trainable ranges in it, and where
@@ -656,11 +666,14 @@ static kz_status reduce_step(trainer *t, double *loss_sum, int64_t *rows) {
     /* each rank receives the sum of its own chunk only */
     const int64_t lo = t->rank * t->chunk,
                   cnt = n - lo < t->chunk ? (lo < n ? n - lo : 0) : t->chunk;
-    memcpy(t->zpad, g, (size_t)n * 4);
-    memset(t->zpad + n, 0, (size_t)(t->chunk * t->world - n) * 4);
-    KZ_TRY(kz_comm_reduce_scatter(t->comm, t->zpad, t->zslice, (size_t)t->chunk, KZ_COMM_F32,
-                                  KZ_COMM_SUM));
-    if (cnt > 0) memcpy(g + lo, t->zslice, (size_t)cnt * 4);
+    float *zpad = t->zpad.data, *zslice = t->zslice.data;
+    KZ_TRY(kz_copy_on_device(t->s, zpad, g, (size_t)n * 4));
+    KZ_TRY(kz_fill_bytes(t->s, zpad + n, 0, (size_t)(t->chunk * t->world - n) * 4));
+    KZ_TRY(kz_stream_sync(t->s));
+    KZ_TRY(
+        kz_comm_reduce_scatter(t->gcomm, zpad, zslice, (size_t)t->chunk, KZ_COMM_F32, KZ_COMM_SUM));
+    if (cnt > 0) KZ_TRY(kz_copy_on_device(t->s, g + lo, zslice, (size_t)cnt * 4));
+    KZ_TRY(kz_stream_sync(t->s));
   }
   /* buckets started during the backward pass, the rest now; all complete
    * (on GPUs: t->s waits for them) */
@@ -992,14 +1005,16 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
     }
   }
   KZ_TRY(setup(t, cfg));
-  if (t->world > 1 && t->c.continual.old_data)
+  /* EWC's Fisher (fisher_batch_size rows a micro-batch, whatever the
+   * batch size) and the forgetting metric are computed whole on every
+   * rank, so they are one process's; replay would need the old data's
+   * micro-batches dealt to the ranks as the new data's are */
+  if (t->world > 1 && t->c.continual.old_data && t->c.continual.replay > 0.0)
     return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "train.continual: continual training (replay, EWC) runs on one process only "
-                   "so far; this job has %d ranks",
+                   "train.continual.replay: replay runs on one process only so far (the old "
+                   "data's micro-batches are not dealt to the ranks yet); this job has %d ranks "
+                   "(EWC and the forgetting metric do run on several)",
                    t->world);
-  if (t->world > 1 && t->c.zero1 && t->c.precision && !strcmp(t->c.precision, "bf16"))
-    return kz_fail(KZ_ERR_UNSUPPORTED, "train.zero1: not with train.precision bf16 yet (each "
-                                       "rank's bf16 copy would miss the other chunks)");
   KZ_TRY(nccl_only_world(t));
   /* no rank looks for the run directory after the lead has created it */
   if (t->world > 1) KZ_TRY(kz_comm_barrier(t->comm));
@@ -1011,17 +1026,13 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   /* the optimizer's state covers the trainable ranges only (ZeRO-1: those
    * in this rank's chunk) */
   if (t->c.zero1 && t->world > 1) {
-    if (t->device.kind != KZ_DEVICE_CPU)
-      return kz_fail(KZ_ERR_UNSUPPORTED,
-                     "train.zero1: sharded optimizer state runs on the CPU path only so far; "
-                     "train on GPUs without it");
     kz_param_range tr[KZ_NN_MAX_RANGES];
     const int ntr = kz_nn_trainable_ranges(t->mb, tr);
     t->zero = 1;
     zero_plan(t, tr, ntr);
-    t->zpad = malloc((size_t)(t->chunk * t->world) * 4);
-    t->zslice = malloc((size_t)t->chunk * 4);
-    if (!t->zpad || !t->zslice) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+    const int64_t padded = t->chunk * t->world;
+    KZ_TRY(kz_tensor_alloc(t->device, KZ_F32, 1, &padded, &t->zpad));
+    KZ_TRY(kz_tensor_alloc(t->device, KZ_F32, 1, &t->chunk, &t->zslice));
   }
   int64_t zn = 0;
   for (int i = 0; i < t->nzr; ++i) zn += t->zr[i].count;
@@ -1163,7 +1174,7 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   if (t->valid) kz_dataset_close(t->valid);
   for (int i = 0; i < 2 + KZ_NN_MAX_METRICS; ++i) free(t->cols[i]);
   free(t->meta), free(t->host), free(t->params0);
-  free(t->zpad), free(t->zslice);
+  kz_tensor_free(&t->zpad), kz_tensor_free(&t->zslice);
   free(t);
   return st;
 }
