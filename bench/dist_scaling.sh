@@ -63,6 +63,12 @@ EOT
   sed 's/batch_size: 32/batch_size: 16/; s/tf1/tf2/' tf1.yaml >tf2.yaml
   t1=$(secs "$kaizen" train tf1.yaml --quiet)
   t2=$(secs mpirun_np 2 "$kaizen" train tf2.yaml --quiet)
+  # the gradient all-reduce overlapped with the backward pass (the default;
+  # this model is one 4 Mi-float bucket) against the blocking all-reduce
+  # after it, and against buckets of 256 Ki floats started as the layers
+  # finish (docs/DISTRIBUTED.md "Overlap")
+  t2b=$(KZ_DIST_OVERLAP=0 secs mpirun_np 2 "$kaizen" train tf2.yaml --quiet)
+  t2s=$(KZ_DIST_BUCKET_FLOATS=262144 secs mpirun_np 2 "$kaizen" train tf2.yaml --quiet)
 fi
 
 echo "host: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }'), $(nproc --all) CPUs; load average after the runs $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -72,6 +78,8 @@ row "mlp 512x512, 2 ranks x 128" "$m2" $((150 * 256))
 if [ -n "$t1" ]; then
   row "transformer mlm 2x128, 1 rank" "$t1" $((30 * 32))
   row "transformer mlm, 2 ranks x 16" "$t2" $((30 * 32))
+  row "  same, overlap off (blocking)" "$t2b" $((30 * 32))
+  row "  same, buckets of 256 Ki floats" "$t2s" $((30 * 32))
 fi
 row "gbdt 100 rounds, 1 rank (rows)" "$g1" "$rows * 0.95 * 100"
 row "gbdt 100 rounds, 2 ranks (rows)" "$g2" "$rows * 0.95 * 100"

@@ -55,6 +55,7 @@ void kz_grad_buckets_arm(kz_grad_buckets *b) {
   memcpy(b->left, b->total, sizeof *b->left * (size_t)b->nb);
   b->next = b->nb - 1;
   b->armed = 1;
+  b->model_stream = NULL;
 }
 
 static kz_status start(kz_grad_buckets *b, int k, kz_stream *s) {
@@ -66,6 +67,7 @@ static kz_status start(kz_grad_buckets *b, int k, kz_stream *s) {
 kz_status kz_grad_buckets_ready(void *ctx, kz_stream *s, int64_t offset, int64_t count) {
   kz_grad_buckets *b = ctx;
   if (!b->armed || count <= 0) return KZ_OK;
+  b->model_stream = s;
   const int64_t end = offset + count;
   for (int64_t k = offset / b->bucket; k < b->nb && k * b->bucket < end; ++k) {
     const int64_t a = k * b->bucket, z = a + b->bucket < b->n ? a + b->bucket : b->n;
@@ -82,8 +84,9 @@ kz_status kz_grad_buckets_ready(void *ctx, kz_stream *s, int64_t offset, int64_t
 
 kz_status kz_grad_buckets_finish(kz_grad_buckets *b, kz_stream *s, kz_stream *before) {
   if (!b->armed) kz_grad_buckets_arm(b);
+  kz_stream *after = b->model_stream ? b->model_stream : s;
   while (b->next >= 0) {
-    KZ_TRY(start(b, b->next, s));
+    KZ_TRY(start(b, b->next, after));
     b->next -= 1;
   }
   b->armed = 0;

@@ -31,6 +31,7 @@ typedef struct kz_grad_buckets {
   int64_t *left;  /* per bucket: trainable floats not reported yet */
   int next;       /* the next bucket to start (nb - 1 down to 0; -1: all started) */
   int armed;
+  kz_stream *model_stream; /* the stream the model reported on (NULL: none) */
   int ntr;
   kz_param_range tr[KZ_NN_MAX_RANGES];
   /* over the run: buckets started during a backward pass, and in all */
@@ -48,9 +49,10 @@ void kz_grad_buckets_arm(kz_grad_buckets *b);
  * offset + count) of the gradients are final, written by work on s. Each
  * range is reported at most once per armed pass. */
 kz_status kz_grad_buckets_ready(void *ctx, kz_stream *s, int64_t offset, int64_t count);
-/* After the backward pass: starts the buckets not started yet (written on
- * s), in order, and completes all; work enqueued on `before` afterwards sees
- * the sums (MPI: the host too). */
+/* After the backward pass: starts the buckets not started yet, in order,
+ * after the work on the stream the model reported on (its backward may still
+ * be running there), or on s when it reported nothing; completes all: work
+ * enqueued on `before` afterwards sees the sums (MPI: the host too). */
 kz_status kz_grad_buckets_finish(kz_grad_buckets *b, kz_stream *s, kz_stream *before);
 
 #endif
