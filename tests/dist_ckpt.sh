@@ -9,7 +9,8 @@
 #       (relative) of the uninterrupted one-process run, step by step;
 #   (c) 1 -> 2: a one-process checkpoint resumed on 2 ranks with ZeRO-1,
 #       whose checkpoints are then sharded; resumed again on 1 process;
-#   (d) a missing or truncated shard: the resume fails naming the file.
+#   (d) a missing, truncated or corrupt shard: the resume fails naming the
+#       file.
 # usage: dist_ckpt.sh KAIZEN
 set -u
 kaizen="$1"
@@ -161,6 +162,13 @@ mpirun_np 2 "$kaizen" train kill.yaml --quiet --resume --set output.run_id=trunc
   --allow-changes >trunc.out 2>&1 && fail "resume with a truncated shard succeeded"
 grep -q "$(basename "$f"): truncated or wrong size: 100 bytes, expected" trunc.out ||
   fail "truncated shard: $(tail -3 trunc.out)"
+
+cp -r runs/kill/r runs/kill/flip
+f=$(ls runs/kill/flip/checkpoints/ckpt-$last.shard-1-of-*.kzs)
+printf '\x7f' | dd of="$f" bs=1 seek=80 conv=notrunc 2>/dev/null
+"$kaizen" train kill.yaml --quiet --resume --allow-changes --set train.batch_size=60 \
+  --set output.run_id=flip >flip.out 2>&1 && fail "resume with a corrupt shard succeeded"
+grep -q "$(basename "$f"): checksum mismatch" flip.out || fail "corrupt shard: $(tail -3 flip.out)"
 
 [ $fails -eq 0 ] && echo "dist_ckpt: all ok"
 exit $((fails > 0))

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/dist/comm.h"
+#include "engine/dist/grad_buckets.h"
 #include "engine/dist/launch.h"
 #include "engine/dist/rendezvous.h"
 #include "tests/test_util.h"
@@ -89,6 +90,27 @@ static int host_collectives(void) {
   KZ_CHECK(bad == 0);
   KZ_CHECK_OK(kz_comm_wait_all(c, NULL)); /* nothing started: nothing to wait for */
   free(g);
+  /* gradient buckets: 10 floats in buckets of 3 ([0,3) [3,6) [6,9) [9,10)),
+   * floats 4 and 5 frozen; buckets start from the last down, a complete one
+   * waiting for those above it */
+  float gb[10];
+  for (int i = 0; i < 10; ++i) gb[i] = (float)(r + 1);
+  kz_grad_buckets b;
+  const kz_param_range tr[2] = {{0, 4}, {6, 4}};
+  KZ_CHECK_OK(kz_grad_buckets_init(&b, c, gb, 10, 3, tr, 2));
+  kz_grad_buckets_arm(&b);
+  KZ_CHECK_OK(kz_grad_buckets_ready(&b, NULL, 3, 1)); /* bucket 1 complete (4, 5 frozen) */
+  KZ_CHECK(b.early == 0 && b.next == 3);              /* bucket 3 not yet */
+  KZ_CHECK_OK(kz_grad_buckets_ready(&b, NULL, 9, 1)); /* bucket 3 starts */
+  KZ_CHECK(b.early == 1 && b.next == 2);
+  KZ_CHECK_OK(kz_grad_buckets_ready(&b, NULL, 6, 2)); /* bucket 2 not complete */
+  KZ_CHECK(b.early == 1 && b.next == 2);
+  KZ_CHECK_OK(kz_grad_buckets_ready(&b, NULL, 8, 1)); /* bucket 2, then 1 */
+  KZ_CHECK(b.early == 3 && b.next == 0);
+  KZ_CHECK_OK(kz_grad_buckets_finish(&b, NULL, NULL)); /* bucket 0 after the backward */
+  KZ_CHECK(b.early == 3 && b.started == 4);
+  for (int i = 0; i < 10; ++i) KZ_CHECK(gb[i] == (float)tri);
+  kz_grad_buckets_free(&b);
   KZ_CHECK_OK(kz_comm_barrier(c));
   printf("rank %d of %d (%s): collectives ok\n", r, w, kz_comm_kind(c));
   free(send), free(all), free(counts), free(vr);
