@@ -46,6 +46,7 @@ typedef struct kz_continual {
   int64_t old_bpe;       /* micro-batches per epoch of old_train */
   int64_t batch_size;
   uint64_t seed;
+  int rank, world;          /* data-parallel: replay micro-batches dealt as the new data's */
   kz_shard_iter *it;        /* replay iterator; NULL between epochs */
   int it_done;              /* it has handed out its last batch */
   kz_tensor anchor, fisher; /* on the model's device (EWC only) */
@@ -58,6 +59,12 @@ typedef struct kz_continual {
 kz_status kz_continual_open(kz_continual *k, const kz_continual_config *c, const kz_schema *train,
                             int64_t batch_size, uint64_t seed);
 void kz_continual_close(kz_continual *k);
+/* Several ranks (docs/DISTRIBUTED.md): replay micro-batch k of every rank
+ * together is micro-batch k of one process with batch_size x world rows
+ * (stripes of batch_size rows, as the new data's), and the old data's epoch
+ * is counted in such global micro-batches. A rank whose stripe of the
+ * epoch's last one is empty gets NULL from kz_continual_next. */
+void kz_continual_set_world(kz_continual *k, int rank, int world);
 
 /* EWC setup at the starting weights: anchor = params, F from the old data.
  * Uses the model's gradient block (left zeroed) and n floats of host scratch. */

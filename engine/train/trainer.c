@@ -1007,14 +1007,9 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   KZ_TRY(setup(t, cfg));
   /* EWC's Fisher (fisher_batch_size rows a micro-batch, whatever the
    * batch size) and the forgetting metric are computed whole on every
-   * rank, so they are one process's; replay would need the old data's
-   * micro-batches dealt to the ranks as the new data's are */
-  if (t->world > 1 && t->c.continual.old_data && t->c.continual.replay > 0.0)
-    return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "train.continual.replay: replay runs on one process only so far (the old "
-                   "data's micro-batches are not dealt to the ranks yet); this job has %d ranks "
-                   "(EWC and the forgetting metric do run on several)",
-                   t->world);
+   * rank, so they are one process's; replay deals the old data's
+   * micro-batches to the ranks as the new data's (continual.h) */
+  kz_continual_set_world(&t->cont, t->rank, t->world);
   KZ_TRY(nccl_only_world(t));
   /* no rank looks for the run directory after the lead has created it */
   if (t->world > 1) KZ_TRY(kz_comm_barrier(t->comm));
