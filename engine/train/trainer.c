@@ -103,6 +103,9 @@ typedef struct trainer {
    * step's last backward pass (grad_buckets.h); off with KZ_DIST_OVERLAP=0 */
   int overlap;
   kz_grad_buckets gb;
+  /* without overlap: the stream the model reported its gradients on in the
+   * step's last backward (NULL: none), synchronised before reducing them */
+  kz_stream *model_stream;
   /* the forgetting metric: the early-stopping metric on the old data's and
    * the new data's held-out rows, before the first step ([0]) and after */
   double old_metric[2], new_metric[2];
@@ -658,10 +661,20 @@ static void zero_plan(trainer *t, const kz_param_range *tr, int ntr) {
 /* Several ranks: each rank's gradients (already scaled by its rows over the
  * global batch) are summed in buckets, and so are the loss sums and rows,
  * so every rank then takes the step one process takes on the global batch. */
+/* Without overlap (ZeRO-1, KZ_DIST_OVERLAP=0) the hook only notes the
+ * stream the model's backward runs on: on GPUs it may still be writing
+ * gradients there when train_batch returns. */
+static kz_status note_stream(void *ctx, kz_stream *s, int64_t offset, int64_t count) {
+  ((trainer *)ctx)->model_stream = s;
+  return KZ_OK;
+}
+
 static kz_status reduce_step(trainer *t, double *loss_sum, int64_t *rows) {
   const int64_t n = t->mb->info.n_params;
   float *g = t->mb->grads.data;
   KZ_TRY(kz_stream_sync(t->s)); /* the backward pass has written them */
+  if (t->model_stream) KZ_TRY(kz_stream_sync(t->model_stream));
+  t->model_stream = NULL;
   if (t->zero) {
     /* each rank receives the sum of its own chunk only */
     const int64_t lo = t->rank * t->chunk,
@@ -729,6 +742,10 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
       kz_grad_buckets_arm(&t->gb);
       t->mb->grad_ready = kz_grad_buckets_ready;
       t->mb->grad_ready_ctx = &t->gb;
+    } else if (t->world > 1 && last) {
+      t->model_stream = NULL;
+      t->mb->grad_ready = note_stream;
+      t->mb->grad_ready_ctx = t;
     }
     /* a rank whose part of the epoch's last global batch is empty adds
      * nothing but still takes part in the step's collectives */
