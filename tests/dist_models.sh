@@ -109,5 +109,21 @@ mpirun_np 2 "$kaizen" train bz2.yaml --quiet >bz2.out 2>&1 || fail "bf16 zero1 -
 same_curve bf2 bz2 10
 same_curve bf1 bz2 10 1e-4
 
+# LoRA (r 4 on every linear module) from the classification model above:
+# only the adapters train; they report per layer, so with buckets of 512
+# floats the top ones start reducing during the backward pass
+for j in lora1:16 lora2:8; do
+  mlm "${j%:*}" "${j#*:}" classification
+  sed -i "s|attention_dropout: 0}|attention_dropout: 0, lora: {r: 4, alpha: 8, target_modules: all-linear}}|; s|seed: 5}|seed: 5, init_from: runs/cls1/r/model.kzm}|" "${j%:*}.yaml"
+done
+"$kaizen" train lora1.yaml --quiet >lora1.out 2>&1 || fail "lora one process: $(tail -5 lora1.out)"
+KZ_DIST_BUCKET_FLOATS=512 mpirun_np 2 "$kaizen" train lora2.yaml >lora2.out 2>lora2.err ||
+  fail "lora -np 2: $(tail -5 lora2.err)"
+same_curve lora1 lora2 10
+grep '"event":"overlap"' lora2.err | sed 's/.*bucket(s) of up to [0-9]* floats; \([0-9]*\) of \([0-9]*\) .*/\1 \2/' |
+  awk '{ n++; early = $1 } END { exit !(n == 1 && early > 0) }' ||
+  fail "lora -np 2: no bucket started during the backward pass: $(grep overlap lora2.err)"
+echo "lora -np 2: $(grep -o 'gradient all-reduce in[^"]*' lora2.err)"
+
 [ $fails -eq 0 ] && echo "dist_models: all ok"
 exit $((fails > 0))
