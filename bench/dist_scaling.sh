@@ -57,12 +57,23 @@ if [ -n "$shared" ] && [ -f "$shared/austen.csv" ]; then
   cat >tf1.yaml <<EOT
 model: {type: transformer, task: mlm, layers: 2, hidden: 128, heads: 4, ffn: 512}
 data: {train: austen}
-train: {lr: 0.0005, batch_size: 32, steps: 30, log_every: 1000, seed: 1}
+train: {lr: 0.0005, batch_size: 32, steps: 120, log_every: 1000, seed: 1}
 output: {runs_dir: runs, experiment: tf1}
 EOT
   sed 's/batch_size: 32/batch_size: 16/; s/tf1/tf2/' tf1.yaml >tf2.yaml
-  t1=$(secs "$kaizen" train tf1.yaml --quiet)
-  t2=$(secs mpirun_np 2 "$kaizen" train tf2.yaml --quiet)
+  t1=$(secs "$kaizen" train tf1.yaml --quiet --set output.run_id=a)
+  t2=$(secs mpirun_np 2 "$kaizen" train tf2.yaml --quiet --set output.run_id=a)
+  # the gradient all-reduce overlapped with the backward pass (the default;
+  # this model is one 4 Mi-float bucket) against the blocking all-reduce
+  # after it, and against buckets of 256 Ki floats started as the layers
+  # finish (docs/DISTRIBUTED.md "Overlap")
+  t2b=$(KZ_DIST_OVERLAP=0 secs mpirun_np 2 "$kaizen" train tf2.yaml --quiet --set output.run_id=b)
+  t2s=$(KZ_DIST_BUCKET_FLOATS=262144 secs mpirun_np 2 "$kaizen" train tf2.yaml --quiet \
+    --set output.run_id=s)
+  # the training loop alone (the run summary's wall_s: no start-up, no
+  # mpirun launch, no final model writing)
+  loop() { sed -n 's/.*"wall_s": *\([0-9.e+-]*\).*/\1/p' "runs/$1/summary.json" | head -1; }
+  l1=$(loop tf1/a) l2=$(loop tf2/a) l2b=$(loop tf2/b) l2s=$(loop tf2/s)
 fi
 
 echo "host: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }'), $(nproc --all) CPUs; load average after the runs $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -70,12 +81,20 @@ printf "%-34s %9s %12s\n" case seconds "samples/s"
 row "mlp 512x512, batch 256, 1 rank" "$m1" $((150 * 256))
 row "mlp 512x512, 2 ranks x 128" "$m2" $((150 * 256))
 if [ -n "$t1" ]; then
-  row "transformer mlm 2x128, 1 rank" "$t1" $((30 * 32))
-  row "transformer mlm, 2 ranks x 16" "$t2" $((30 * 32))
+  row "transformer mlm 2x128, 1 rank" "$t1" $((120 * 32))
+  row "transformer mlm, 2 ranks x 16" "$t2" $((120 * 32))
+  row "  same, overlap off (blocking)" "$t2b" $((120 * 32))
+  row "  same, buckets of 256 Ki floats" "$t2s" $((120 * 32))
+  echo "training loop only (run summary wall_s):"
+  row "transformer, 1 rank" "$l1" $((120 * 32))
+  row "transformer, 2 ranks" "$l2" $((120 * 32))
+  row "  same, overlap off (blocking)" "$l2b" $((120 * 32))
+  row "  same, buckets of 256 Ki floats" "$l2s" $((120 * 32))
 fi
 row "gbdt 100 rounds, 1 rank (rows)" "$g1" "$rows * 0.95 * 100"
 row "gbdt 100 rounds, 2 ranks (rows)" "$g2" "$rows * 0.95 * 100"
 printf "gbdt 2-rank speed-up %.2fx\n" "$(echo "$g1 / $g2" | bc -l)"
 printf "mlp 2-rank speed-up %.2fx\n" "$(echo "$m1 / $m2" | bc -l)"
-[ -n "$t1" ] && printf "transformer 2-rank speed-up %.2fx\n" "$(echo "$t1 / $t2" | bc -l)"
+[ -n "$t1" ] && printf "transformer 2-rank speed-up %.2fx (whole job), %.2fx (training loop)\n" \
+  "$(echo "$t1 / $t2" | bc -l)" "$(echo "$l1 / $l2" | bc -l)"
 exit 0

@@ -172,7 +172,21 @@ typedef struct kz_nn_model_base {
    * (a restored checkpoint, a rollback) calls kz_nn_refresh_bf16. Owned by
    * the model (ops->set_precision allocates it, destroy frees it). */
   kz_tensor params_bf16;
+  /* The data-parallel trainer's "gradient range ready" hook
+   * (engine/dist/grad_buckets.h, docs/DISTRIBUTED.md "Overlap"), set for
+   * the last backward pass of an optimizer step only, NULL otherwise. A
+   * model with layers calls kz_nn_grads_ready after its backward's last
+   * write to a range of the gradient block (work enqueued on stream s), so
+   * that range is reduced while the backward goes on; a model that never
+   * calls it is reduced after its backward. Each range at most once a pass. */
+  kz_status (*grad_ready)(void *ctx, kz_stream *s, int64_t offset, int64_t count);
+  void *grad_ready_ctx;
 } kz_nn_model_base;
+
+static inline kz_status kz_nn_grads_ready(kz_nn_model_base *b, kz_stream *s, int64_t offset,
+                                          int64_t count) {
+  return b->grad_ready ? b->grad_ready(b->grad_ready_ctx, s, offset, count) : KZ_OK;
+}
 
 static inline kz_nn_model_base *kz_nn_base(kz_nn_model *m) {
   return (kz_nn_model_base *)m;

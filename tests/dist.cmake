@@ -17,3 +17,5 @@ add_test(NAME dist/models
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/dist_models.sh $<TARGET_FILE:kaizen> ${KZ_DIST_SHARED_DATA}
                  ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wordpiece/vocab_austen_cased.txt)
 set_tests_properties(dist/models PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS dist)
+add_test(NAME dist/ckpt COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/dist_ckpt.sh $<TARGET_FILE:kaizen>)
+set_tests_properties(dist/ckpt PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS dist)

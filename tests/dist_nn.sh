@@ -7,6 +7,11 @@
 #   (a) train/loss of every step within 1e-5 (relative) of one process's;
 #   (b) predictions of the final model.kzm within 1e-5 (the weights);
 #   (c) only rank 0 writes the run (one run directory);
+#   (j) continual training with EWC, then replay, on 2 ranks: the curve and
+#       the forgetting metrics of one process;
+#   (i) the all-reduce overlapped with the backward pass in 9 buckets (all
+#       started before the backward ended) and the blocking one
+#       (KZ_DIST_OVERLAP=0): the same curve;
 #   (e) train.zero1 (sharded AdamW state, reduce-scatter + all-gather) on 2
 #       and 3 ranks: the same curve and weights, checkpoints included;
 #   (f) a run checkpointed on 2 ranks with ZeRO-1 resumes on one process with
@@ -93,6 +98,76 @@ paste -d, one.csv two.csv | awk -F, -v n="$(head -1 one.csv | awk -F, '{print NF
   NR > 1 { for (i = 1; i <= n; i++) { a = $i; b = $(i + n); if (a + 0 != a) continue;
     d = a - b; if (d < 0) d = -d; m = (a < 0 ? -a : a); if (m < 1) m = 1;
     if (d / m > 1e-5) bad++ } } END { exit bad > 0 }' || fail "final predictions differ"
+
+# (i) overlap: buckets of 100 floats (9 for this MLP) reduced with
+# MPI_Iallreduce as the backward pass finishes each layer; then the blocking
+# path (KZ_DIST_OVERLAP=0): both give one process's curve
+KZ_DIST_BUCKET_FLOATS=100 mpirun_np 2 "$kaizen" train two.yaml --set output.run_id=ov \
+  >ov.out 2>ov.err || fail "overlap -np 2: $(tail -5 ov.err)"
+grep -q '"detail":"gradient all-reduce in 9 bucket(s) of up to 100 floats; 360 of 360 started during the backward pass"' ov.err ||
+  fail "overlap: $(grep overlap ov.err)"
+KZ_DIST_OVERLAP=0 mpirun_np 2 "$kaizen" train two.yaml --set output.run_id=block \
+  >block.out 2>block.err || fail "blocking -np 2: $(tail -5 block.err)"
+for r in ov block; do
+  loss_col runs/two/$r/metrics.csv >$r.loss
+  paste -d' ' one.loss $r.loss | awk '{ d = $2 - $4; if (d < 0) d = -d; r = d / ($2 < 0 ? -$2 : $2);
+    if ($1 != $3 || r > 1e-5) { bad++; print "step " $1 ": " $2 " vs " $4 " (rel " r ")" } }
+    END { exit bad > 0 }' >$r.diff || fail "$r: loss curve differs: $(head -5 $r.diff)"
+done
+grep -q '"event":"eval"' block.err || fail "blocking -np 2: no events: $(tail -3 block.err)"
+grep -q '"event":"overlap"' block.err && fail "KZ_DIST_OVERLAP=0 still overlaps"
+
+# (j) continual training with EWC on 2 ranks (with and without ZeRO-1): the
+# Fisher (8 micro-batches of 4 old rows) and the forgetting metric are
+# computed whole on every rank, so the curve and the summary's
+# old_after/new_after metrics are one process's
+awk 'BEGIN { srand(9); print "a,b,c,d,color,y";
+  for (i = 0; i < 801; i++) {
+    a = rand(); b = rand(); c = rand(); d = rand();
+    col = rand() < 0.5 ? "red" : (rand() < 0.5 ? "green" : "blue");
+    s = a * 2 + d * d - c + (col == "green") * 0.9 + 0.3 * rand();
+    printf "%.5f,%.5f,%.5f,%.5f,%s,%s\n", a, b, c, d, col, (s > 1.6 ? "hi" : (s > 0.9 ? "mid" : "lo")) } }' >new.csv
+"$kaizen" data import --kind tabular --input new.csv --out new --label y \
+  --valid-fraction 0.2 --seed 1 >/dev/null || fail "import new"
+for j in ewc1:100 ewc2:50; do
+  job "${j%:*}" "${j#*:}" 12 "init_from: runs/one/r/model.kzm" "continual:" "  old_data: data" \
+    "  ewc_lambda: 50" "  fisher_batches: 8" "  fisher_batch_size: 4"
+  sed -i 's|^  train: data$|  train: new|' "${j%:*}.yaml"
+done
+"$kaizen" train ewc1.yaml --quiet >ewc1.out 2>&1 || fail "ewc one process: $(tail -5 ewc1.out)"
+mpirun_np 2 "$kaizen" train ewc2.yaml --quiet >ewc2.out 2>&1 || fail "ewc -np 2: $(tail -5 ewc2.out)"
+mpirun_np 2 "$kaizen" train ewc2.yaml --quiet --set train.zero1=true --set output.run_id=z \
+  >ewcz.out 2>&1 || fail "ewc zero1 -np 2: $(tail -5 ewcz.out)"
+loss_col runs/ewc1/r/metrics.csv >ewc1.loss
+[ "$(wc -l <ewc1.loss)" = 12 ] || fail "ewc one process logged $(wc -l <ewc1.loss) steps"
+for r in r z; do
+  loss_col runs/ewc2/$r/metrics.csv >ewc2$r.loss
+  paste -d' ' ewc1.loss ewc2$r.loss | awk '{ d = $2 - $4; if (d < 0) d = -d; r = d / ($2 < 0 ? -$2 : $2);
+    if ($1 != $3 || r > 1e-5) { bad++; print "step " $1 ": " $2 " vs " $4 " (rel " r ")" } }
+    END { exit bad > 0 }' >ewc$r.diff || fail "ewc -np 2 ($r): loss curve differs: $(head -5 ewc$r.diff)"
+  for k in old_before/accuracy old_after/accuracy new_after/accuracy; do
+    a=$(grep -o "\"$k\": *[-0-9.e]*" runs/ewc1/r/summary.json | sed 's/.*: *//')
+    b=$(grep -o "\"$k\": *[-0-9.e]*" runs/ewc2/$r/summary.json | sed 's/.*: *//')
+    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-5 * (a < 0 ? -a : a)) }' ||
+      fail "ewc -np 2 ($r): $k $a vs $b"
+  done
+done
+echo "ewc: step 12 $(tail -1 ewc1.loss) vs $(tail -1 ewc2r.loss)"
+# replay 0.3 on top: the old data's micro-batches dealt to the ranks in
+# stripes as the new data's, its epoch (1200 rows, 12 global micro-batches)
+# counted globally; 30 steps pass its end
+"$kaizen" train ewc1.yaml --quiet --set train.continual.replay=0.3 --set train.steps=30 \
+  --set output.run_id=rep >rep1.out 2>&1 || fail "replay one process: $(tail -5 rep1.out)"
+mpirun_np 2 "$kaizen" train ewc2.yaml --quiet --set train.continual.replay=0.3 --set train.steps=30 \
+  --set output.run_id=rep >rep2.out 2>&1 || fail "replay -np 2: $(tail -5 rep2.out)"
+loss_col runs/ewc1/rep/metrics.csv >rep1.loss
+loss_col runs/ewc2/rep/metrics.csv >rep2.loss
+[ "$(wc -l <rep1.loss)" = 30 ] || fail "replay one process logged $(wc -l <rep1.loss) steps"
+paste -d' ' rep1.loss rep2.loss | awk '{ d = $2 - $4; if (d < 0) d = -d; r = d / ($2 < 0 ? -$2 : $2);
+  if ($1 != $3 || r > 1e-5) { bad++; print "step " $1 ": " $2 " vs " $4 " (rel " r ")" } }
+  END { exit bad > 0 }' >rep.diff || fail "replay -np 2: loss curve differs: $(head -5 rep.diff)"
+head -12 rep1.loss | cmp -s - ewc1.loss && fail "replay changed nothing"
+echo "replay: step 30 $(tail -1 rep1.loss) vs $(tail -1 rep2.loss)"
 
 # (e) ZeRO-1 on and off agree (with checkpoints every 10 steps: the state
 # gathered for them)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/dist/comm.h"
+#include "engine/dist/grad_buckets.h"
 #include "engine/dist/launch.h"
 #include "engine/dist/rendezvous.h"
 #include "tests/test_util.h"
@@ -71,6 +72,45 @@ static int host_collectives(void) {
   KZ_CHECK_FAILS(kz_comm_broadcast(c, x, 2, KZ_COMM_F64, w), KZ_ERR_INVALID_ARG, "root");
   KZ_CHECK_FAILS(kz_comm_allreduce(c, q, 1, KZ_COMM_I64, KZ_COMM_AVG), KZ_ERR_INVALID_ARG,
                  "integer");
+  /* non-blocking all-reduce (gradient buckets): three started, driven
+   * on, completed together; rank r contributes r + 1 + i */
+  float *g = malloc(sizeof(float) * 3 * N);
+  for (int i = 0; i < 3 * N; ++i) g[i] = (float)(r + 1 + i % N);
+  KZ_CHECK_OK(kz_comm_iallreduce(c, g + 2 * N, N, KZ_COMM_F32, KZ_COMM_SUM, NULL));
+  KZ_CHECK_OK(kz_comm_progress(c));
+  KZ_CHECK_OK(kz_comm_iallreduce(c, g + N, N, KZ_COMM_F32, KZ_COMM_AVG, NULL));
+  KZ_CHECK_OK(kz_comm_iallreduce(c, g, N - 1, KZ_COMM_F32, KZ_COMM_SUM, NULL));
+  KZ_CHECK_OK(kz_comm_wait_all(c, NULL));
+  bad = 0;
+  for (int i = 0; i < N; ++i) {
+    bad += g[2 * N + i] != (float)(tri + (double)w * i);
+    bad += g[N + i] != (float)(tri / w + i);
+    bad += g[i] != (i < N - 1 ? (float)(tri + (double)w * i) : (float)(r + 1 + i));
+  }
+  KZ_CHECK(bad == 0);
+  KZ_CHECK_OK(kz_comm_wait_all(c, NULL)); /* nothing started: nothing to wait for */
+  free(g);
+  /* gradient buckets: 10 floats in buckets of 3 ([0,3) [3,6) [6,9) [9,10)),
+   * floats 4 and 5 frozen; buckets start from the last down, a complete one
+   * waiting for those above it */
+  float gb[10];
+  for (int i = 0; i < 10; ++i) gb[i] = (float)(r + 1);
+  kz_grad_buckets b;
+  const kz_param_range tr[2] = {{0, 4}, {6, 4}};
+  KZ_CHECK_OK(kz_grad_buckets_init(&b, c, gb, 10, 3, tr, 2));
+  kz_grad_buckets_arm(&b);
+  KZ_CHECK_OK(kz_grad_buckets_ready(&b, NULL, 3, 1)); /* bucket 1 complete (4, 5 frozen) */
+  KZ_CHECK(b.early == 0 && b.next == 3);              /* bucket 3 not yet */
+  KZ_CHECK_OK(kz_grad_buckets_ready(&b, NULL, 9, 1)); /* bucket 3 starts */
+  KZ_CHECK(b.early == 1 && b.next == 2);
+  KZ_CHECK_OK(kz_grad_buckets_ready(&b, NULL, 6, 2)); /* bucket 2 not complete */
+  KZ_CHECK(b.early == 1 && b.next == 2);
+  KZ_CHECK_OK(kz_grad_buckets_ready(&b, NULL, 8, 1)); /* bucket 2, then 1 */
+  KZ_CHECK(b.early == 3 && b.next == 0);
+  KZ_CHECK_OK(kz_grad_buckets_finish(&b, NULL, NULL)); /* bucket 0 after the backward */
+  KZ_CHECK(b.early == 3 && b.started == 4);
+  for (int i = 0; i < 10; ++i) KZ_CHECK(gb[i] == (float)tri);
+  kz_grad_buckets_free(&b);
   KZ_CHECK_OK(kz_comm_barrier(c));
   printf("rank %d of %d (%s): collectives ok\n", r, w, kz_comm_kind(c));
   free(send), free(all), free(counts), free(vr);
@@ -126,6 +166,22 @@ static int nccl_one(void) {
   int bad = 0;
   for (int i = 0; i < N; ++i) bad += back[i] != h[i];
   KZ_CHECK(bad == 0);
+  /* the non-blocking all-reduce between streams: the buffer is written on
+   * stream s, reduced on the communicator's stream after it (an event),
+   * read back on s after the wait (another event) */
+  kz_stream *s = NULL;
+  KZ_CHECK_OK(kz_stream_create((kz_device){KZ_DEVICE_CUDA, 0}, &s));
+  if (s) {
+    KZ_CHECK_OK(kz_copy_to_device(s, d2, h, sizeof(float) * N));
+    KZ_CHECK_OK(kz_comm_iallreduce(c, d2, N / 2, KZ_COMM_F32, KZ_COMM_SUM, s));
+    KZ_CHECK_OK(kz_comm_iallreduce(c, d2 + N / 2, N / 2, KZ_COMM_F32, KZ_COMM_AVG, s));
+    KZ_CHECK_OK(kz_comm_wait_all(c, s));
+    KZ_CHECK_OK(kz_copy_to_host(s, back, d2, sizeof(float) * N));
+    KZ_CHECK_OK(kz_stream_sync(s));
+    for (int i = 0; i < N; ++i) bad += back[i] != h[i];
+    KZ_CHECK(bad == 0);
+    kz_stream_destroy(s);
+  }
   printf("nccl world of 1 on GPU 0: collectives ok (%d mismatches)\n", bad);
   cudaFree(d), cudaFree(d2), free(h), free(back);
   kz_comm_destroy(c);

@@ -99,6 +99,33 @@ kz_status kz_comm_barrier(kz_comm *c) {
   return st;
 }
 
+kz_status kz_comm_iallreduce(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, kz_comm_op op,
+                             kz_stream *after) {
+  KZ_TRY(check_op(t, op, "iallreduce"));
+  if (count == 0) return KZ_OK;
+  if (!c->ops->iallreduce) { /* a blocking one, once buf is written */
+    if (after) KZ_TRY(kz_stream_sync(after));
+    return kz_comm_allreduce(c, buf, count, t, op);
+  }
+  kz_dist_watch_begin("iallreduce");
+  kz_status st = c->ops->iallreduce(c, buf, count, t, op, after);
+  kz_dist_watch_end();
+  return st;
+}
+
+kz_status kz_comm_progress(kz_comm *c) {
+  return c->ops->progress ? c->ops->progress(c) : KZ_OK;
+}
+
+/* The wait is where a dead or hung peer shows: under the watchdog. */
+kz_status kz_comm_wait_all(kz_comm *c, kz_stream *before) {
+  if (!c->ops->wait_all) return KZ_OK;
+  kz_dist_watch_begin("allreduce (wait)");
+  kz_status st = c->ops->wait_all(c, before);
+  kz_dist_watch_end();
+  return st;
+}
+
 void kz_comm_destroy(kz_comm *c) {
   if (!c) return;
   c->ops->destroy(c);
@@ -143,9 +170,16 @@ static void self_destroy(kz_comm *c) {
   free(c);
 }
 
-static const kz_comm_ops self_ops = {"self",         self_allreduce,  self_reduce_scatter,
-                                     self_allgather, self_allgatherv, self_broadcast,
-                                     self_barrier,   self_destroy};
+/* a world of one: the blocking all-reduce (nothing) serves the
+ * non-blocking one */
+static const kz_comm_ops self_ops = {.kind = "self",
+                                     .allreduce = self_allreduce,
+                                     .reduce_scatter = self_reduce_scatter,
+                                     .allgather = self_allgather,
+                                     .allgatherv = self_allgatherv,
+                                     .broadcast = self_broadcast,
+                                     .barrier = self_barrier,
+                                     .destroy = self_destroy};
 
 kz_status kz_comm_self_create(kz_comm **out) {
   kz_comm *c = calloc(1, sizeof *c);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "kaizen.h"
+#include "kernels/core/backend.h"
 
 typedef struct kz_comm kz_comm;
 
@@ -44,6 +45,24 @@ kz_status kz_comm_allgatherv(kz_comm *c, const void *send, void *recv, const siz
                              kz_comm_dtype t);
 kz_status kz_comm_broadcast(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, int root);
 kz_status kz_comm_barrier(kz_comm *c);
+
+/* Non-blocking all-reduce, for gradients reduced while the backward pass
+ * goes on (docs/DISTRIBUTED.md, "Overlap"). Starts buf[count] reducing in
+ * place: with NCCL on the communicator's own stream, after the work already
+ * enqueued on `after` (the stream that wrote buf; an event orders them, the
+ * host does not wait); with MPI as MPI_Iallreduce. buf must not be touched
+ * until kz_comm_wait_all. Every rank starts the same calls in the same
+ * order, and no blocking collective on this communicator may come between
+ * a start and the wait. */
+kz_status kz_comm_iallreduce(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, kz_comm_op op,
+                             kz_stream *after);
+/* Lets started reductions advance (MPI progresses a non-blocking collective
+ * only inside MPI calls); never blocks. */
+kz_status kz_comm_progress(kz_comm *c);
+/* Completes every started reduction. MPI: the buffers hold the results on
+ * return. NCCL: work enqueued on `before` after this call waits for them (an
+ * event on the communicator's stream); the host does not wait. */
+kz_status kz_comm_wait_all(kz_comm *c, kz_stream *before);
 void kz_comm_destroy(kz_comm *c);
 
 /* A world of one: every collective is a copy or nothing. */

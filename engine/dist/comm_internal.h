@@ -16,6 +16,12 @@ typedef struct kz_comm_ops {
   kz_status (*broadcast)(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, int root);
   kz_status (*barrier)(kz_comm *c);
   void (*destroy)(kz_comm *c);
+  /* non-blocking all-reduce (comm.h kz_comm_iallreduce); NULL: the
+   * blocking one after `after` is synchronised */
+  kz_status (*iallreduce)(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, kz_comm_op op,
+                          kz_stream *after);
+  kz_status (*progress)(kz_comm *c); /* NULL: nothing to drive */
+  kz_status (*wait_all)(kz_comm *c, kz_stream *before);
 } kz_comm_ops;
 
 struct kz_comm {

@@ -112,19 +112,99 @@ static kz_status m_barrier(kz_comm *c) {
   return mpi_check(MPI_Barrier(MPI_COMM_WORLD), c, "barrier");
 }
 
+/* ---- non-blocking all-reduce: started requests, completed together ------ */
+
+typedef struct pending {
+  MPI_Request req;
+  void *buf; /* for the average's scaling once complete */
+  size_t count;
+  kz_comm_dtype t;
+  int avg;
+} pending;
+
+typedef struct mpi_impl {
+  pending *p;
+  int n, cap;
+} mpi_impl;
+
+static kz_status m_iallreduce(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, kz_comm_op op,
+                              kz_stream *after) {
+  mpi_impl *m = c->impl;
+  /* host buffers: the stream that wrote them (the CPU's) is synchronous */
+  if (after) KZ_TRY(kz_stream_sync(after));
+  const size_t es = kz_comm_dtype_size(t);
+  for (size_t off = 0; off < count; off += CHUNK) {
+    if (m->n == m->cap) {
+      int cap = m->cap ? 2 * m->cap : 16;
+      pending *p = realloc(m->p, sizeof *p * (size_t)cap);
+      if (!p) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "rank %d: iallreduce: out of memory", c->rank);
+      m->p = p, m->cap = cap;
+    }
+    pending *q = &m->p[m->n];
+    int n = (int)(count - off < CHUNK ? count - off : CHUNK);
+    *q = (pending){MPI_REQUEST_NULL, (char *)buf + off * es, (size_t)n, t, op == KZ_COMM_AVG};
+    KZ_TRY(mpi_check(MPI_Iallreduce(MPI_IN_PLACE, q->buf, n, mpi_type(t),
+                                    op == KZ_COMM_MAX ? MPI_MAX : MPI_SUM, MPI_COMM_WORLD, &q->req),
+                     c, "iallreduce"));
+    m->n += 1;
+  }
+  return KZ_OK;
+}
+
+/* Open MPI advances a non-blocking collective only inside MPI calls: a test
+ * between two layers of the backward pass moves the started ones on. */
+static kz_status m_progress(kz_comm *c) {
+  mpi_impl *m = c->impl;
+  for (int i = 0; i < m->n; ++i) {
+    if (m->p[i].req == MPI_REQUEST_NULL) continue;
+    int done = 0;
+    KZ_TRY(mpi_check(MPI_Test(&m->p[i].req, &done, MPI_STATUS_IGNORE), c, "iallreduce (test)"));
+  }
+  return KZ_OK;
+}
+
+static kz_status m_wait_all(kz_comm *c, kz_stream *before) {
+  mpi_impl *m = c->impl;
+  kz_status st = KZ_OK;
+  for (int i = 0; i < m->n; ++i) {
+    if (st == KZ_OK && m->p[i].req != MPI_REQUEST_NULL)
+      st = mpi_check(MPI_Wait(&m->p[i].req, MPI_STATUS_IGNORE), c, "iallreduce (wait)");
+    if (st == KZ_OK && m->p[i].avg) scale(m->p[i].buf, m->p[i].count, m->p[i].t, 1.0 / c->size);
+  }
+  m->n = 0;
+  return st;
+}
+
 static void m_destroy(kz_comm *c) {
+  mpi_impl *m = c->impl;
+  if (m) free(m->p);
+  free(m);
   free(c);
 }
 
-static const kz_comm_ops mpi_ops = {"mpi",        m_allreduce, m_reduce_scatter, m_allgather,
-                                    m_allgatherv, m_broadcast, m_barrier,        m_destroy};
+static const kz_comm_ops mpi_ops = {.kind = "mpi",
+                                    .allreduce = m_allreduce,
+                                    .reduce_scatter = m_reduce_scatter,
+                                    .allgather = m_allgather,
+                                    .allgatherv = m_allgatherv,
+                                    .broadcast = m_broadcast,
+                                    .barrier = m_barrier,
+                                    .destroy = m_destroy,
+                                    .iallreduce = m_iallreduce,
+                                    .progress = m_progress,
+                                    .wait_all = m_wait_all};
 
 kz_status kz_comm_mpi_create(kz_comm **out) {
   int init = 0;
   MPI_Initialized(&init);
   if (!init) return kz_fail(KZ_ERR_INVALID_ARG, "MPI communicator: MPI is not initialised");
   kz_comm *c = calloc(1, sizeof *c);
-  if (!c) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "communicator: out of memory");
+  mpi_impl *m = calloc(1, sizeof *m);
+  if (!c || !m) {
+    free(c), free(m);
+    return kz_fail(KZ_ERR_OUT_OF_MEMORY, "communicator: out of memory");
+  }
+  c->impl = m;
   c->ops = &mpi_ops;
   MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
   MPI_Comm_size(MPI_COMM_WORLD, &c->size);

@@ -1,9 +1,14 @@
 /* The NCCL communicator (comm.h) for device buffers on one CUDA device.
- * Collectives run on the communicator's own stream and are waited for
- * before returning, so a caller on another stream sees finished results;
- * overlapping them with the backward pass would hand out the stream
- * instead (docs/DISTRIBUTED.md, what is left). The unique id travels over
- * MPI when a bootstrap communicator is given, else through a rendezvous. */
+ * Collectives run on the communicator's own stream. The blocking ones are
+ * waited for before returning, so a caller on another stream sees finished
+ * results. The non-blocking all-reduce (gradient buckets during the
+ * backward pass, docs/DISTRIBUTED.md "Overlap") is ordered by events only:
+ * `ready`, recorded on the stream that wrote the bucket, is waited for by
+ * the communicator's stream before the reduction; `done`, recorded on the
+ * communicator's stream after the last one, is waited for by the stream
+ * that reads the results (the optimizer's). The host never waits there.
+ * The unique id travels over MPI when a bootstrap communicator is given,
+ * else through a rendezvous. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +25,10 @@ typedef struct nccl_impl {
   cudaStream_t stream;
   int device;
   float *one; /* a device float for the barrier */
+  /* the non-blocking all-reduce's ordering (above); reused: a stream wait
+   * takes the event's most recent record at the time of the call */
+  cudaEvent_t ready, done;
+  int started; /* reductions started since the last wait_all */
   /* a host view (kz_comm_nccl_host_view): buffers staged through stage */
   int host_view;
   void *stage;
@@ -89,9 +98,52 @@ static kz_status n_barrier(kz_comm *c) {
                 "barrier");
 }
 
+static kz_status cuda_check(kz_comm *c, cudaError_t e, const char *what) {
+  if (e == cudaSuccess) return KZ_OK;
+  return kz_fail(KZ_ERR_DEVICE, "rank %d of %d: NCCL %s: %s", c->rank, c->size, what,
+                 cudaGetErrorString(e));
+}
+
+/* buf was written by work enqueued on `after`: the communicator's stream
+ * waits for that work (ready), then reduces; nothing blocks the host. */
+static kz_status n_iallreduce(kz_comm *c, void *buf, size_t count, kz_comm_dtype t, kz_comm_op op,
+                              kz_stream *after) {
+  nccl_impl *m = c->impl;
+  if (after && after->native) {
+    KZ_TRY(cuda_check(c, cudaEventRecord(m->ready, (cudaStream_t)after->native), "iallreduce"));
+    KZ_TRY(cuda_check(c, cudaStreamWaitEvent(m->stream, m->ready, 0), "iallreduce"));
+  }
+  ncclResult_t r = ncclAllReduce(buf, buf, count, nccl_type(t), nccl_op(op), m->comm, m->stream);
+  if (r != ncclSuccess)
+    return kz_fail(KZ_ERR_DEVICE, "rank %d of %d: NCCL iallreduce failed: %s", c->rank, c->size,
+                   ncclGetErrorString(r));
+  m->started = 1;
+  return KZ_OK;
+}
+
+/* The reader's stream waits for every reduction started (done); without
+ * one, the host does. A NCCL failure inside the reductions (a peer gone)
+ * shows through ncclCommGetAsyncError. */
+static kz_status n_wait_all(kz_comm *c, kz_stream *before) {
+  nccl_impl *m = c->impl;
+  if (!m->started) return KZ_OK;
+  m->started = 0;
+  ncclResult_t async = ncclSuccess;
+  if (ncclCommGetAsyncError(m->comm, &async) == ncclSuccess && async != ncclSuccess)
+    return kz_fail(KZ_ERR_DEVICE, "rank %d of %d: NCCL iallreduce failed: %s", c->rank, c->size,
+                   ncclGetErrorString(async));
+  if (!before || !before->native)
+    return cuda_check(c, cudaStreamSynchronize(m->stream), "iallreduce (wait)");
+  KZ_TRY(cuda_check(c, cudaEventRecord(m->done, m->stream), "iallreduce (wait)"));
+  return cuda_check(c, cudaStreamWaitEvent((cudaStream_t)before->native, m->done, 0),
+                    "iallreduce (wait)");
+}
+
 static void n_destroy(kz_comm *c) {
   nccl_impl *m = c->impl;
   if (m) {
+    if (m->ready) cudaEventDestroy(m->ready);
+    if (m->done) cudaEventDestroy(m->done);
     if (m->comm) ncclCommDestroy(m->comm);
     if (m->one) cudaFree(m->one);
     if (m->stream) cudaStreamDestroy(m->stream);
@@ -172,8 +224,14 @@ static void h_destroy(kz_comm *c) {
   free(c);
 }
 
-static const kz_comm_ops nccl_host_ops = {"nccl-host", h_allreduce, h_reduce_scatter, h_allgather,
-                                          NULL,        h_broadcast, n_barrier,        h_destroy};
+/* host buffers: no non-blocking all-reduce (the blocking one serves) */
+static const kz_comm_ops nccl_host_ops = {.kind = "nccl-host",
+                                          .allreduce = h_allreduce,
+                                          .reduce_scatter = h_reduce_scatter,
+                                          .allgather = h_allgather,
+                                          .broadcast = h_broadcast,
+                                          .barrier = n_barrier,
+                                          .destroy = h_destroy};
 
 kz_status kz_comm_nccl_host_view(kz_comm *nccl, kz_comm **out) {
   *out = NULL;
@@ -199,8 +257,15 @@ kz_status kz_comm_nccl_host_view(kz_comm *nccl, kz_comm **out) {
   return KZ_OK;
 }
 
-static const kz_comm_ops nccl_ops = {"nccl", n_allreduce, n_reduce_scatter, n_allgather,
-                                     NULL,   n_broadcast, n_barrier,        n_destroy};
+static const kz_comm_ops nccl_ops = {.kind = "nccl",
+                                     .allreduce = n_allreduce,
+                                     .reduce_scatter = n_reduce_scatter,
+                                     .allgather = n_allgather,
+                                     .broadcast = n_broadcast,
+                                     .barrier = n_barrier,
+                                     .destroy = n_destroy,
+                                     .iallreduce = n_iallreduce,
+                                     .wait_all = n_wait_all};
 
 kz_status kz_comm_nccl_create(kz_comm *boot, const char *rendezvous, int rank, int size, int device,
                               kz_comm **out) {
@@ -240,6 +305,8 @@ kz_status kz_comm_nccl_create(kz_comm *boot, const char *rendezvous, int rank, i
   cudaError_t e = cudaSetDevice(device);
   if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking);
   if (e == cudaSuccess) e = cudaMalloc((void **)&m->one, sizeof(float));
+  if (e == cudaSuccess) e = cudaEventCreateWithFlags(&m->ready, cudaEventDisableTiming);
+  if (e == cudaSuccess) e = cudaEventCreateWithFlags(&m->done, cudaEventDisableTiming);
   if (e != cudaSuccess) {
     n_destroy(c);
     return kz_fail(KZ_ERR_DEVICE, "rank %d: NCCL communicator on device %d: %s", rank, device,

@@ -43,6 +43,7 @@ kz_status kz_continual_open(kz_continual *k, const kz_continual_config *c, const
   k->c = *c;
   k->batch_size = batch_size;
   k->seed = seed ^ 0x01d0da7aULL; /* its own shuffle order, not the new data's */
+  k->world = 1;
   if (!c->old_data) return KZ_OK;
   const char *what = "train.continual.old_data";
   kz_status st = open_split(c->old_data, "train", &k->old_train);
@@ -67,6 +68,13 @@ kz_status kz_continual_open(kz_continual *k, const kz_continual_config *c, const
   return KZ_OK;
 }
 
+void kz_continual_set_world(kz_continual *k, int rank, int world) {
+  k->rank = rank;
+  k->world = world > 1 ? world : 1;
+  const int64_t g = k->batch_size * k->world;
+  if (k->old_train) k->old_bpe = (kz_dataset_rows(k->old_train) + g - 1) / g;
+}
+
 void kz_continual_close(kz_continual *k) {
   kz_continual_rewind(k);
   if (k->old_train) kz_dataset_close(k->old_train);
@@ -83,10 +91,14 @@ static kz_status open_epoch(kz_continual *k, int64_t epoch, int64_t skip) {
   o.shuffle = 1;
   o.seed = k->seed;
   o.epoch = epoch;
+  o.rank = k->rank;
+  o.world = k->world;
+  o.stripe_rows = k->world > 1 ? k->batch_size : 0;
   KZ_TRY(kz_shard_iter_open(k->old_train, &o, &k->it));
   for (int64_t i = 0; i < skip; ++i) {
     const kz_shard_batch *b = NULL;
     KZ_TRY(kz_shard_iter_next(k->it, &b));
+    if (!b && k->world > 1) break; /* this rank's stripe of the last global batch is empty */
     if (!b)
       return kz_fail(KZ_ERR_INTERNAL, "train.continual: replay epoch %lld ended before batch %lld",
                      (long long)epoch, (long long)skip);
@@ -101,7 +113,8 @@ kz_status kz_continual_next(kz_continual *k, int64_t *epoch, int64_t *batch_in_e
   if (k->it && k->it_done) kz_continual_rewind(k);
   if (!k->it) KZ_TRY(open_epoch(k, *epoch, *batch_in_epoch));
   KZ_TRY(kz_shard_iter_next(k->it, b));
-  if (!*b) return kz_fail(KZ_ERR_INTERNAL, "train.continual: replay epoch ended early");
+  if (!*b && k->world == 1)
+    return kz_fail(KZ_ERR_INTERNAL, "train.continual: replay epoch ended early");
   if (++*batch_in_epoch == k->old_bpe) {
     *epoch += 1;
     *batch_in_epoch = 0;

@@ -48,6 +48,7 @@ typedef struct kz_continual {
   int64_t old_bpe;       /* micro-batches per epoch of old_train */
   int64_t batch_size;
   uint64_t seed;
+  int rank, world;          /* data-parallel: replay micro-batches dealt as the new data's */
   kz_shard_iter *it;        /* replay iterator; NULL between epochs */
   int it_done;              /* it has handed out its last batch */
   kz_tensor anchor, fisher; /* on the model's device (EWC only) */
@@ -60,6 +61,12 @@ typedef struct kz_continual {
 kz_status kz_continual_open(kz_continual *k, const kz_continual_config *c, const kz_schema *train,
                             int64_t batch_size, uint64_t seed);
 void kz_continual_close(kz_continual *k);
+/* Several ranks (docs/DISTRIBUTED.md): replay micro-batch k of every rank
+ * together is micro-batch k of one process with batch_size x world rows
+ * (stripes of batch_size rows, as the new data's), and the old data's epoch
+ * is counted in such global micro-batches. A rank whose stripe of the
+ * epoch's last one is empty gets NULL from kz_continual_next. */
+void kz_continual_set_world(kz_continual *k, int rank, int world);
 
 /* For a model whose training rows are windows of the series it holds
  * (kz_nn_model_ops.train_source, the TFT): loads the old data's series into

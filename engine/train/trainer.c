@@ -23,11 +23,13 @@
 #include "data/shard/fsutil.h"
 #include "data/shard/iter.h"
 #include "engine/dist/comm.h"
+#include "engine/dist/grad_buckets.h"
 #include "engine/dist/launch.h"
 #include "engine/track/run.h"
 #include "engine/track/run_config.h"
 #include "engine/train/checkpoint.h"
 #include "engine/train/ckpt_adapter.h"
+#include "engine/train/ckpt_shards.h"
 #include "engine/train/continual.h"
 #include "engine/train/eval.h"
 #include "engine/train/job.h"
@@ -88,13 +90,23 @@ typedef struct trainer {
   /* ZeRO-1 (train.zero1 with several ranks): rank r owns parameters
    * [r x chunk, (r + 1) x chunk) of the block; its optimizer state covers the
    * trainable floats there (zr), which are floats [zt0, zt0 + opt.n) of the
-   * packed state one process keeps, so checkpoints gather the full state */
+   * packed state one process keeps: each rank checkpoints that range as its
+   * shard (ckpt_shards.h), which any number of ranks can read back */
   int zero;
   int64_t chunk, zt0, sn_total;
   int nzr;
   kz_param_range zr[KZ_NN_MAX_RANGES];
-  float *zpad, *zslice; /* host: chunk x world, chunk */
-  kz_continual cont;    /* train.continual: replay, EWC, the forgetting metric */
+  /* chunk x world and chunk floats on the training device (host memory on
+   * the CPU): the padded block reduce-scattered and all-gathered */
+  kz_tensor zpad, zslice;
+  kz_continual cont; /* train.continual: replay, EWC, the forgetting metric */
+  /* several ranks without ZeRO-1: gradient buckets reduced during the
+   * step's last backward pass (grad_buckets.h); off with KZ_DIST_OVERLAP=0 */
+  int overlap;
+  kz_grad_buckets gb;
+  /* without overlap: the stream the model reported its gradients on in the
+   * step's last backward (NULL: none), synchronised before reducing them */
+  kz_stream *model_stream;
   /* the forgetting metric: the early-stopping metric on the old data's and
    * the new data's held-out rows, before the first step ([0]) and after */
   double old_metric[2], new_metric[2];
@@ -105,6 +117,26 @@ typedef struct trainer {
 /* Floats per gradient all-reduce: buckets of 4 Mi floats (16 MiB) keep each
  * message large enough for full bandwidth and bound the scratch MPI needs. */
 enum { GRAD_BUCKET = 4 << 20 };
+
+/* Overlap of the gradient all-reduce with the backward pass
+ * (docs/DISTRIBUTED.md "Overlap"): on unless KZ_DIST_OVERLAP=0; buckets of
+ * KZ_DIST_BUCKET_FLOATS floats (default GRAD_BUCKET), which tests set small
+ * so that small models have several. */
+static kz_status overlap_init(trainer *t) {
+  const char *off = getenv("KZ_DIST_OVERLAP");
+  if (t->world <= 1 || t->zero || (off && !strcmp(off, "0"))) return KZ_OK;
+  const char *bs = getenv("KZ_DIST_BUCKET_FLOATS");
+  char *end = NULL;
+  long long bucket = bs ? strtoll(bs, &end, 10) : GRAD_BUCKET;
+  if (bs && (*end || bucket < 1))
+    return kz_fail(KZ_ERR_INVALID_ARG, "KZ_DIST_BUCKET_FLOATS: '%s' is not a positive count", bs);
+  kz_param_range tr[KZ_NN_MAX_RANGES];
+  const int ntr = kz_nn_trainable_ranges(t->mb, tr);
+  KZ_TRY(kz_grad_buckets_init(&t->gb, t->gcomm, t->mb->grads.data, t->mb->info.n_params, bucket, tr,
+                              ntr));
+  t->overlap = 1;
+  return KZ_OK;
+}
 
 static double wall_now(const trainer *t) {
   return t->st.wall_s + (kz_now_s() - t->seg_t0);
@@ -340,9 +372,11 @@ static kz_status setup(trainer *t, kz_cfg *cfg) {
 /* ---- state <-> device ------------------------------------------------------------ */
 
 static kz_status restore(trainer *t, const kz_ckpt_data *d) {
-  /* the file holds one process's packed state; a ZeRO-1 rank takes its part */
+  /* the file holds one process's packed state, or (n_state 0) names the
+   * shards that do (ckpt_shards.h); a ZeRO-1 rank takes its part */
   const int64_t full = t->zero ? t->sn_total : t->opt.n, first = t->zero ? t->zt0 : 0;
-  if (d->n != t->mb->info.n_params || d->n_state != t->opt.n_state ||
+  const int sharded = d->n_state == 0;
+  if (d->n != t->mb->info.n_params || (!sharded && d->n_state != t->opt.n_state) ||
       d->st.optim_kind != (int)t->c.optim.kind || d->state_n != full)
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "%s: the checkpoint's parameter count, trainable count or optimizer differs "
@@ -353,10 +387,22 @@ static kz_status restore(trainer *t, const kz_ckpt_data *d) {
   else
     KZ_TRY(kz_copy_to_device(t->s, t->mb->params.data, d->params, (size_t)d->n * 4));
   const size_t sbytes = (size_t)t->opt.n * 4;
-  KZ_TRY(kz_copy_to_device(t->s, t->opt.m.data, d->state + first, sbytes));
-  if (d->n_state == 2)
-    KZ_TRY(kz_copy_to_device(t->s, t->opt.v.data, d->state + d->state_n + first, sbytes));
-  KZ_TRY(kz_stream_sync(t->s));
+  float *part = NULL;
+  if (sharded) {
+    part = malloc(sbytes * (size_t)t->opt.n_state + 4);
+    if (!part) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "resume: out of memory");
+    kz_status st =
+        kz_ckpt_shards_read(t->ckpt_dir, d->st.step, full, t->opt.n_state, first, t->opt.n, part);
+    if (st != KZ_OK) free(part);
+    KZ_TRY(st);
+  }
+  const float *m = sharded ? part : d->state + first;
+  const float *v = sharded ? part + t->opt.n : d->state + d->state_n + first;
+  kz_status st = kz_copy_to_device(t->s, t->opt.m.data, m, sbytes);
+  if (st == KZ_OK && t->opt.n_state == 2) st = kz_copy_to_device(t->s, t->opt.v.data, v, sbytes);
+  if (st == KZ_OK) st = kz_stream_sync(t->s);
+  free(part);
+  KZ_TRY(st);
   t->opt.t = d->st.optim_t;
   t->st = d->st;
   /* A run killed after its early-stopping decision stays stopped. */
@@ -364,57 +410,61 @@ static kz_status restore(trainer *t, const kz_ckpt_data *d) {
   return KZ_OK;
 }
 
-/* The lead rank writes; the others wait for it, so a rollback or resume on
- * any rank reads the same, complete checkpoint. */
-/* ZeRO-1: the ranks' state chunks, in rank order, are one process's packed
- * state (zero_plan), gathered into full[sn_total] (host, CPU training). */
-static kz_status zero_gather_state(trainer *t, const float *mine, float *full) {
-  int64_t *cnt = malloc(sizeof(int64_t) * (size_t)t->world);
-  size_t *counts = malloc(sizeof(size_t) * (size_t)t->world);
-  int64_t me = t->opt.n;
-  kz_status st = cnt && counts ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
-  if (st == KZ_OK) st = kz_comm_allgather(t->comm, &me, cnt, 1, KZ_COMM_I64);
-  for (int r = 0; st == KZ_OK && r < t->world; ++r) counts[r] = (size_t)cnt[r];
-  if (st == KZ_OK) st = kz_comm_allgatherv(t->comm, mine, full, counts, KZ_COMM_F32);
-  free(cnt);
-  free(counts);
+/* ZeRO-1 (docs/DISTRIBUTED.md, "Sharded checkpoints"): every rank writes
+ * the optimizer state it owns; rank 0 learns each shard's range, size and
+ * checksum, writes the manifest and last the .kzc (parameters, no state
+ * block), which commits the checkpoint. */
+static kz_status write_checkpoint(trainer *t, int sharded);
+
+static kz_status save_shards(trainer *t) {
+  const int ns = t->opt.n_state;
+  const size_t sbytes = (size_t)t->opt.n * 4;
+  float *mine = malloc(sbytes * (size_t)ns + 4);
+  int64_t *all = malloc(sizeof(int64_t) * 4 * (size_t)t->world);
+  kz_ckpt_shard_info *info = malloc(sizeof *info * (size_t)t->world);
+  kz_ckpt_shard_info me;
+  int created = 0;
+  kz_status st =
+      mine && all && info ? KZ_OK : kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
+  if (st == KZ_OK) st = kz_copy_to_host(t->s, mine, t->opt.m.data, sbytes);
+  if (st == KZ_OK && ns == 2) st = kz_copy_to_host(t->s, mine + t->opt.n, t->opt.v.data, sbytes);
+  if (st == KZ_OK) st = kz_stream_sync(t->s);
+  if (st == KZ_OK) st = kz_fs_ensure_dir(t->ckpt_dir, &created);
+  const float *state[2] = {mine, mine ? mine + t->opt.n : NULL};
+  if (st == KZ_OK)
+    st = kz_ckpt_shard_write(t->ckpt_dir, t->st.step, t->rank, t->world, t->sn_total, t->zt0,
+                             t->opt.n, state, ns, &me);
+  int64_t v[4] = {me.first, me.count, (int64_t)me.bytes, (int64_t)me.hash};
+  if (st == KZ_OK) st = kz_comm_allgather(t->comm, v, all, 4, KZ_COMM_I64);
+  for (int r = 0; st == KZ_OK && r < t->world; ++r)
+    info[r] = (kz_ckpt_shard_info){all[4 * r], all[4 * r + 1], (uint64_t)all[4 * r + 2],
+                                   (uint64_t)all[4 * r + 3]};
+  if (st == KZ_OK && t->lead)
+    st = kz_ckpt_manifest_write(t->ckpt_dir, t->st.step, t->world, t->sn_total, ns, info);
+  if (st == KZ_OK && t->lead) st = write_checkpoint(t, 1);
+  free(mine), free(all), free(info);
   return st;
 }
 
-static kz_status write_checkpoint(trainer *t, const float *state_m, const float *state_v);
-
+/* The lead rank writes; the others wait for it, so a rollback or resume on
+ * any rank reads the same, complete checkpoint. */
 static kz_status save_checkpoint(trainer *t) {
-  float *full = NULL;
-  kz_status st = KZ_OK;
-  if (t->zero) { /* every rank takes part in gathering the state */
-    full = malloc((size_t)(t->sn_total * t->opt.n_state + 1) * 4);
-    if (!full) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
-    st = zero_gather_state(t, t->opt.m.data, full);
-    if (st == KZ_OK && t->opt.n_state == 2)
-      st = zero_gather_state(t, t->opt.v.data, full + t->sn_total);
-  }
-  if (st == KZ_OK && t->lead) st = write_checkpoint(t, full, full ? full + t->sn_total : NULL);
-  free(full);
-  KZ_TRY(st);
+  KZ_TRY(t->zero ? save_shards(t) : t->lead ? write_checkpoint(t, 0) : KZ_OK);
   return t->world > 1 ? kz_comm_barrier(t->comm) : KZ_OK;
 }
 
-/* state_m / state_v: the packed state on the host (ZeRO-1: gathered), or
- * NULL to read the optimizer's own. */
-static kz_status write_checkpoint(trainer *t, const float *state_m, const float *state_v) {
+/* sharded: the optimizer state is in the ranks' shards (save_shards), the
+ * .kzc holds no state block; else it holds the optimizer's own. */
+static kz_status write_checkpoint(trainer *t, int sharded) {
   const int64_t n = t->mb->info.n_params;
-  const int64_t sn = state_m ? t->sn_total : t->opt.n; /* sn: trainable floats */
-  float *host = malloc((size_t)(n + sn * t->opt.n_state) * 4);
+  const int64_t sn = sharded ? t->sn_total : t->opt.n; /* sn: trainable floats */
+  const int ns = sharded ? 0 : t->opt.n_state;
+  float *host = malloc((size_t)(n + sn * ns) * 4);
   if (!host) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "checkpoint: out of memory");
   kz_status st = kz_copy_to_host(t->s, host, t->mb->params.data, (size_t)n * 4);
-  if (st == KZ_OK && state_m) {
-    memcpy(host + n, state_m, (size_t)sn * 4);
-    if (t->opt.n_state == 2) memcpy(host + n + sn, state_v, (size_t)sn * 4);
-  } else if (st == KZ_OK) {
-    st = kz_copy_to_host(t->s, host + n, t->opt.m.data, (size_t)sn * 4);
-    if (st == KZ_OK && t->opt.n_state == 2)
-      st = kz_copy_to_host(t->s, host + n + sn, t->opt.v.data, (size_t)sn * 4);
-  }
+  if (st == KZ_OK && ns > 0) st = kz_copy_to_host(t->s, host + n, t->opt.m.data, (size_t)sn * 4);
+  if (st == KZ_OK && ns == 2)
+    st = kz_copy_to_host(t->s, host + n + sn, t->opt.v.data, (size_t)sn * 4);
   if (st == KZ_OK) st = kz_stream_sync(t->s);
   kz_ckpt_state cs = t->st;
   cs.optim_t = t->opt.t;
@@ -425,15 +475,17 @@ static kz_status write_checkpoint(trainer *t, const float *state_m, const float 
   if (st == KZ_OK && kz_ckpt_adapter_only(t->model))
     st = kz_ckpt_adapter_pack(t->model, host, &cs, t->base_fp);
   const int64_t pn = cs.params_n > 0 ? cs.params_n : n;
-  if (pn != n) memmove(host + pn, host + n, (size_t)(sn * t->opt.n_state) * 4);
+  if (pn != n) memmove(host + pn, host + n, (size_t)(sn * ns) * 4);
   const float *state[2] = {host + pn, host + pn + sn};
   char path[4300];
   kz_ckpt_path(t->ckpt_dir, cs.step, path, sizeof path);
   int created = 0;
   if (st == KZ_OK) st = kz_fs_ensure_dir(t->ckpt_dir, &created);
-  if (st == KZ_OK) st = kz_ckpt_write(path, &cs, t->meta, host, state, t->opt.n_state, n);
+  if (st == KZ_OK) st = kz_ckpt_write(path, &cs, t->meta, host, state, ns, n);
   free(host);
   if (st == KZ_OK) st = kz_ckpt_prune(t->ckpt_dir, (int)t->c.keep_checkpoints, t->st.best_step);
+  /* the shards of pruned (or interrupted) sharded checkpoints */
+  if (st == KZ_OK) st = kz_ckpt_shards_prune(t->ckpt_dir);
   return st;
 }
 
@@ -587,15 +639,23 @@ static kz_status rollback(trainer *t) {
 
 /* ---- one optimizer step ----------------------------------------------------------------- */
 
-/* ZeRO-1: every rank's updated chunk to every rank. */
+/* ZeRO-1: every rank's updated chunk to every rank, over gcomm (MPI on the
+ * CPU, NCCL on device buffers on GPUs). The blocking collectives read their
+ * input once t->s has written it, and t->s copies their output after. With
+ * train.precision bf16 the optimizer rewrote the bf16 copy of this rank's
+ * chunk only: the whole copy is refreshed from the gathered block. */
 static kz_status zero_gather_params(trainer *t) {
   const int64_t n = t->mb->info.n_params, lo = t->rank * t->chunk;
-  float *p = t->mb->params.data;
-  memset(t->zslice, 0, (size_t)t->chunk * 4);
-  if (lo < n) memcpy(t->zslice, p + lo, (size_t)(n - lo < t->chunk ? n - lo : t->chunk) * 4);
-  KZ_TRY(kz_comm_allgather(t->comm, t->zslice, t->zpad, (size_t)t->chunk, KZ_COMM_F32));
-  memcpy(p, t->zpad, (size_t)n * 4);
-  return KZ_OK;
+  float *p = t->mb->params.data, *zpad = t->zpad.data, *zslice = t->zslice.data;
+  KZ_TRY(kz_fill_bytes(t->s, zslice, 0, (size_t)t->chunk * 4));
+  if (lo < n)
+    KZ_TRY(kz_copy_on_device(t->s, zslice, p + lo,
+                             (size_t)(n - lo < t->chunk ? n - lo : t->chunk) * 4));
+  KZ_TRY(kz_stream_sync(t->s));
+  KZ_TRY(kz_comm_allgather(t->gcomm, zslice, zpad, (size_t)t->chunk, KZ_COMM_F32));
+  KZ_TRY(kz_copy_on_device(t->s, p, zpad, (size_t)n * 4));
+  KZ_TRY(kz_nn_refresh_bf16(t->mb, t->s));
+  return kz_stream_sync(t->s);
 }
 
 /* ZeRO-1 setup: this rank's chunk, the trainable ranges in it, and where
@@ -619,21 +679,37 @@ static void zero_plan(trainer *t, const kz_param_range *tr, int ntr) {
 /* Several ranks: each rank's gradients (already scaled by its rows over the
  * global batch) are summed in buckets, and so are the loss sums and rows,
  * so every rank then takes the step one process takes on the global batch. */
+/* Without overlap (ZeRO-1, KZ_DIST_OVERLAP=0) the hook only notes the
+ * stream the model's backward runs on: on GPUs it may still be writing
+ * gradients there when train_batch returns. */
+static kz_status note_stream(void *ctx, kz_stream *s, int64_t offset, int64_t count) {
+  ((trainer *)ctx)->model_stream = s;
+  return KZ_OK;
+}
+
 static kz_status reduce_step(trainer *t, double *loss_sum, int64_t *rows) {
   const int64_t n = t->mb->info.n_params;
   float *g = t->mb->grads.data;
   KZ_TRY(kz_stream_sync(t->s)); /* the backward pass has written them */
+  if (t->model_stream) KZ_TRY(kz_stream_sync(t->model_stream));
+  t->model_stream = NULL;
   if (t->zero) {
     /* each rank receives the sum of its own chunk only */
     const int64_t lo = t->rank * t->chunk,
                   cnt = n - lo < t->chunk ? (lo < n ? n - lo : 0) : t->chunk;
-    memcpy(t->zpad, g, (size_t)n * 4);
-    memset(t->zpad + n, 0, (size_t)(t->chunk * t->world - n) * 4);
-    KZ_TRY(kz_comm_reduce_scatter(t->comm, t->zpad, t->zslice, (size_t)t->chunk, KZ_COMM_F32,
-                                  KZ_COMM_SUM));
-    if (cnt > 0) memcpy(g + lo, t->zslice, (size_t)cnt * 4);
+    float *zpad = t->zpad.data, *zslice = t->zslice.data;
+    KZ_TRY(kz_copy_on_device(t->s, zpad, g, (size_t)n * 4));
+    KZ_TRY(kz_fill_bytes(t->s, zpad + n, 0, (size_t)(t->chunk * t->world - n) * 4));
+    KZ_TRY(kz_stream_sync(t->s));
+    KZ_TRY(
+        kz_comm_reduce_scatter(t->gcomm, zpad, zslice, (size_t)t->chunk, KZ_COMM_F32, KZ_COMM_SUM));
+    if (cnt > 0) KZ_TRY(kz_copy_on_device(t->s, g + lo, zslice, (size_t)cnt * 4));
+    KZ_TRY(kz_stream_sync(t->s));
   }
-  for (int64_t off = 0; !t->zero && off < n; off += GRAD_BUCKET)
+  /* buckets started during the backward pass, the rest now; all complete
+   * (on GPUs: t->s waits for them) */
+  if (t->overlap) KZ_TRY(kz_grad_buckets_finish(&t->gb, t->s, t->s));
+  for (int64_t off = 0; !t->zero && !t->overlap && off < n; off += GRAD_BUCKET)
     KZ_TRY(kz_comm_allreduce(t->gcomm, g + off,
                              (size_t)(n - off < GRAD_BUCKET ? n - off : GRAD_BUCKET), KZ_COMM_F32,
                              KZ_COMM_SUM));
@@ -679,9 +755,23 @@ static kz_status train_step(trainer *t, int *epoch_end, int *skipped) {
       share = v[0] > 0 ? v[1] * (double)items / v[0] : 0.0;
       w = share / nominal;
     }
+    /* the step's last backward pass: its finished gradient buckets start
+     * reducing while it goes on (grad_buckets.h) */
+    const int last = a == t->c.grad_accum - 1 || (!replay && t->st.batch_in_epoch + 1 == t->bpe);
+    if (t->overlap && last) {
+      kz_grad_buckets_arm(&t->gb);
+      t->mb->grad_ready = kz_grad_buckets_ready;
+      t->mb->grad_ready_ctx = &t->gb;
+    } else if (t->world > 1 && last) {
+      t->model_stream = NULL;
+      t->mb->grad_ready = note_stream;
+      t->mb->grad_ready_ctx = t;
+    }
     /* a rank whose part of the epoch's last global batch is empty adds
      * nothing but still takes part in the step's collectives */
-    if (b) KZ_TRY(ops->train_batch(t->model, b, w, dseed, &loss));
+    kz_status bst = b ? ops->train_batch(t->model, b, w, dseed, &loss) : KZ_OK;
+    t->mb->grad_ready = NULL;
+    KZ_TRY(bst);
     if (b) loss_sum += loss * share;
     if (b) rows += b->rows;
     if (replay) KZ_TRY(kz_continual_use_old(&t->cont, t->model, 0));
@@ -847,6 +937,14 @@ static kz_status finish(trainer *t) {
   }
   KZ_TRY(forgetting_metrics(t, 1));
   forgetting_event(t, 1);
+  if (t->overlap) {
+    char detail[200];
+    snprintf(detail, sizeof detail,
+             "gradient all-reduce in %d bucket(s) of up to %lld floats; %lld of %lld started "
+             "during the backward pass",
+             t->gb.nb, (long long)t->gb.bucket, (long long)t->gb.early, (long long)t->gb.started);
+    event(t, "overlap", detail);
+  }
   kz_progress_finish(&t->prog);
   if (!t->run) return KZ_OK; /* the lead rank writes the summary */
   kz_run_summary s;
@@ -944,14 +1042,11 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
     }
   }
   KZ_TRY(setup(t, cfg));
-  if (t->world > 1 && t->c.continual.old_data)
-    return kz_fail(KZ_ERR_UNSUPPORTED,
-                   "train.continual: continual training (replay, EWC) runs on one process only "
-                   "so far; this job has %d ranks",
-                   t->world);
-  if (t->world > 1 && t->c.zero1 && t->c.precision && !strcmp(t->c.precision, "bf16"))
-    return kz_fail(KZ_ERR_UNSUPPORTED, "train.zero1: not with train.precision bf16 yet (each "
-                                       "rank's bf16 copy would miss the other chunks)");
+  /* EWC's Fisher (fisher_batch_size rows a micro-batch, whatever the
+   * batch size) and the forgetting metric are computed whole on every
+   * rank, so they are one process's; replay deals the old data's
+   * micro-batches to the ranks as the new data's (continual.h) */
+  kz_continual_set_world(&t->cont, t->rank, t->world);
   KZ_TRY(nccl_only_world(t));
   /* no rank looks for the run directory after the lead has created it */
   if (t->world > 1) KZ_TRY(kz_comm_barrier(t->comm));
@@ -963,17 +1058,13 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
   /* the optimizer's state covers the trainable ranges only (ZeRO-1: those
    * in this rank's chunk) */
   if (t->c.zero1 && t->world > 1) {
-    if (t->device.kind != KZ_DEVICE_CPU)
-      return kz_fail(KZ_ERR_UNSUPPORTED,
-                     "train.zero1: sharded optimizer state runs on the CPU path only so far; "
-                     "train on GPUs without it");
     kz_param_range tr[KZ_NN_MAX_RANGES];
     const int ntr = kz_nn_trainable_ranges(t->mb, tr);
     t->zero = 1;
     zero_plan(t, tr, ntr);
-    t->zpad = malloc((size_t)(t->chunk * t->world) * 4);
-    t->zslice = malloc((size_t)t->chunk * 4);
-    if (!t->zpad || !t->zslice) return kz_fail(KZ_ERR_OUT_OF_MEMORY, "out of memory");
+    const int64_t padded = t->chunk * t->world;
+    KZ_TRY(kz_tensor_alloc(t->device, KZ_F32, 1, &padded, &t->zpad));
+    KZ_TRY(kz_tensor_alloc(t->device, KZ_F32, 1, &t->chunk, &t->zslice));
   }
   int64_t zn = 0;
   for (int i = 0; i < t->nzr; ++i) zn += t->zr[i].count;
@@ -1052,6 +1143,7 @@ static kz_status run_job(trainer *t, kz_cfg *cfg) {
    * then the optimizer keeps the copy current */
   KZ_TRY(kz_nn_set_precision(t->model, t->c.precision));
   t->opt.params_bf16 = t->mb->params_bf16;
+  KZ_TRY(overlap_init(t)); /* on the final model's gradient block */
   if (t->changes[0] && t->lead) KZ_TRY(kz_run_config_keep_old(t->run_dir, t->st.step));
   if (t->lead) KZ_TRY(begin_run(t, cfg, resumed));
   if (t->world > 1) { /* the run (and checkpoint) directory the lead created or reopened */
@@ -1111,6 +1203,7 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   if (st == KZ_OK) st = run_job(t, cfg);
   close_epoch(t);
   kz_continual_close(&t->cont);
+  kz_grad_buckets_free(&t->gb);
   if (t->run) kz_run_close(t->run);
   if (t->opt.m.data) kz_optim_free(&t->opt);
   if (t->model) t->mb->ops->destroy(t->model);
@@ -1123,7 +1216,7 @@ kz_status kz_nn_job_train(kz_cfg *cfg, const kz_job_cli *cli) {
   if (t->valid) kz_dataset_close(t->valid);
   for (int i = 0; i < 2 + KZ_NN_MAX_METRICS; ++i) free(t->cols[i]);
   free(t->meta), free(t->host), free(t->params0);
-  free(t->zpad), free(t->zslice);
+  kz_tensor_free(&t->zpad), kz_tensor_free(&t->zslice);
   free(t);
   return st;
 }

@@ -134,6 +134,10 @@ static kz_status backward(kz_mlp *m, acts *x, kz_nn_tab_batch *tb, double weight
     const kz_tensor *input = l == 0 ? &x->x0 : &x->h[l - 1];
     if (gw[l]) KZ_TRY(kz_op_matmul(s, &dz, input, gw[l], true, false, 1.0f, 1.0f));
     KZ_TRY(kz_op_bias_add_bwd(s, &dz, gb[l], true));
+    /* layer l's weights and bias (adjacent) are final: the data-parallel
+     * trainer may start reducing them (nn_model.h) */
+    KZ_TRY(
+        kz_nn_grads_ready(&m->base, s, m->w_off[l], m->b_off[l] + m->width[l + 1] - m->w_off[l]));
     if (l < lowest) break;
     kz_tensor dx = packed(&x->db, rows, fi);
     KZ_TRY(kz_op_matmul(s, &dz, &m->p.w[l], &dx, false, false, 1.0f, 0.0f));
@@ -158,6 +162,7 @@ static kz_status backward(kz_mlp *m, acts *x, kz_nn_tab_batch *tb, double weight
     KZ_TRY(kz_op_copy_cols(s, &dx0, m->emb_col[j], &e, 0, d));
     kz_tensor tid = kz_nn_tab_ids_col(&m->tab, tb, j);
     KZ_TRY(kz_op_embedding_bwd(s, &tid, &e, ge, true));
+    KZ_TRY(kz_nn_grads_ready(&m->base, s, m->emb_off[j], kz_tensor_numel(ge)));
   }
   return KZ_OK;
 }

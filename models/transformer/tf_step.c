@@ -550,6 +550,30 @@ static kz_status loss_fwd(kz_tf *m, acts *x) {
 
 /* ---- backward ------------------------------------------------------------- */
 
+/* The gradients from first to last (adjacent in the layout) are final: the
+ * data-parallel trainer may start reducing them (nn_model.h). A layer's
+ * (and its LoRA adapters') after its backward; the head's after head_bwd,
+ * except that MLM's decoder is the word embedding (tied), which the
+ * embeddings' backward adds to. */
+static kz_status grads_ready(kz_tf *m, const kz_tensor *first, const kz_tensor *last) {
+  if (!m->base.grad_ready || !first->data || !last->data) return KZ_OK;
+  const float *g0 = m->base.grads.data;
+  const int64_t a = (const float *)first->data - g0;
+  const int64_t z = (const float *)last->data - g0 + kz_tensor_numel(last);
+  return kz_nn_grads_ready(&m->base, m->stream, a, z - a);
+}
+
+static kz_status head_grads_ready(kz_tf *m) {
+  switch (m->task) {
+  case TF_MLM:
+    return grads_ready(m, &m->g.mlm_w, &m->g.mlm_bias);
+  case TF_CLS:
+    return grads_ready(m, &m->g.pool_w, &m->g.out_b);
+  default:
+    return grads_ready(m, &m->g.out_w, &m->g.out_b);
+  }
+}
+
 /* dlogits from the per-item loss weights (dloss), then through the head
  * into dxl [N, H] (written). */
 static kz_status head_bwd(kz_tf *m, acts *x, kz_tensor *dxl) {
@@ -826,7 +850,15 @@ kz_status kz_tf_run(kz_tf *m, const kz_tf_inputs *in, int train, double weight,
   }
   KZ_TRY(upload(m, &x.dloss, dl, (size_t)items * sizeof(float)));
   KZ_TRY(head_bwd(m, &x, &x.dA));
-  for (int64_t l = m->layers - 1; l >= 0; l--) KZ_TRY(layer_bwd(m, &x, l, dropout_seed));
+  KZ_TRY(head_grads_ready(m));
+  for (int64_t l = m->layers - 1; l >= 0; l--) {
+    KZ_TRY(layer_bwd(m, &x, l, dropout_seed));
+    KZ_TRY(grads_ready(m, &m->g.layer[l].qkv_w, &m->g.layer[l].ln2_b));
+    /* its LoRA adapters (A then B, at the top of the block, layer by
+     * layer), so that LoRA's buckets start as the layers finish too */
+    for (int k = 0; k < TF_LORA_NMOD; k++)
+      KZ_TRY(grads_ready(m, &m->g.lora_a[l][k], &m->g.lora_b[l][k]));
+  }
   KZ_TRY(embed_bwd(m, &x, in->ids));
   return kz_stream_sync(m->stream);
 }
