@@ -124,6 +124,22 @@ grep '"event":"overlap"' lora2.err | sed 's/.*bucket(s) of up to [0-9]* floats; 
   awk '{ n++; early = $1 } END { exit !(n == 1 && early > 0) }' ||
   fail "lora -np 2: no bucket started during the backward pass: $(grep overlap lora2.err)"
 echo "lora -np 2: $(grep -o 'gradient all-reduce in[^"]*' lora2.err)"
+# LoRA with ZeRO-1: the adapter-only checkpoint holds no state block (the
+# ranks' shards do); stopped at step 5 and resumed on one process, the curve
+# is still one process's
+sed 's/experiment: lora2/experiment: loraz/; s/seed: 5,/seed: 5, zero1: true,/; s/run_id: r}/run_id: r, checkpoint_every: 5}/' lora2.yaml >loraz.yaml
+mpirun_np 2 "$kaizen" train loraz.yaml --quiet >loraz.out 2>&1 || fail "lora zero1 -np 2: $(tail -5 loraz.out)"
+same_curve lora1 loraz 10
+ls runs/loraz/r/checkpoints/*.shard-* >/dev/null 2>&1 || fail "lora zero1: no optimizer shards written"
+# resume from its step-5 checkpoint (the step-10 one removed) on one process
+mkdir -p runs/lorazr && cp -r runs/loraz/r runs/lorazr/r
+rm -f runs/lorazr/r/checkpoints/ckpt-*10.* runs/lorazr/r/model.kzm
+sed 's/experiment: loraz/experiment: lorazr/' loraz.yaml >lorazr.yaml
+"$kaizen" train lorazr.yaml --resume --allow-changes --set train.batch_size=16 --quiet >lorazr.out 2>&1 ||
+  fail "lora zero1 resumed on 1 process: $(tail -5 lorazr.out)"
+[ -f runs/lorazr/r/config.before-step-5.yaml ] ||
+  fail "lora zero1: the one-process run did not resume from step 5"
+same_curve lora1 lorazr 10
 
 [ $fails -eq 0 ] && echo "dist_models: all ok"
 exit $((fails > 0))
