@@ -186,7 +186,11 @@ kz_status kz_mlp_train_batch(kz_nn_model *model, const kz_shard_batch *b, double
   if (b->rows == 0) return KZ_OK;
   KZ_TRY(kz_nn_tab_targets(&m->tab, b, &tb));
   KZ_TRY(kz_nn_tab_loss(&m->tab, &tb, &x.z[m->n_layers - 1], loss));
-  return backward(m, &x, &tb, weight);
+  KZ_TRY(backward(m, &x, &tb, weight));
+  /* the trainer reads the gradients on its own stream (non-blocking on
+   * CUDA): the backward pass must have written them, as the transformer's
+   * and the TFT's steps also wait for theirs */
+  return kz_stream_sync(m->tab.stream);
 }
 
 kz_status kz_mlp_eval_batch(kz_nn_model *model, const kz_shard_batch *b, kz_nn_eval *acc) {
