@@ -127,10 +127,10 @@ static kz_status add_norm_bwd(kz_stream *s, const kz_tensor *dy, const kz_tensor
                                       (kz_tensor *)&w->g, (kz_tensor *)&b->g, 0.0, 0, LN_EPS, true);
 }
 
-/* Without dropout between them (and without LoRA adapters on them), a
+/* Without dropout between them (and without LoRA adapters running on them), a
  * GRN's second layer and gate run as one composed layer (composed_bwd). */
 static bool composed(const kz_tft_grn *g, const kz_tft_grn_acts *x) {
-  return !dropping(x->drop) && !g->fc2_w.lora && !g->gate_w.lora;
+  return !dropping(x->drop) && !kz_tft_lora_runs(&g->fc2_w) && !kz_tft_lora_runs(&g->gate_w);
 }
 
 kz_status kz_tft_grn_fwd(kz_stream *s, const kz_tft_grn *g, const kz_tensor *a, const kz_tensor *c,

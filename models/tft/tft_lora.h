@@ -13,6 +13,7 @@
 #define KZ_MODELS_TFT_LORA_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "common/config/cfg.h"
 #include "models/nn_model.h"
@@ -81,6 +82,13 @@ kz_status kz_tft_lora_attach(const kz_tft_dims *dm, kz_tft_params *p, const kz_t
 void kz_tft_lora_free(kz_tft_lora *l);
 /* A Kaiming-uniform, B zero, on a host block laid out as the network's. */
 void kz_tft_lora_init_host(const kz_tft_lora *l, float *params, uint64_t seed);
+
+/* Whether w's adapter runs beside it: it has one and it is not merged (a
+ * merged adapter is part of the weight, which the base's shortcuts may then
+ * use as any weight: the same forecasts with and without the adapter set). */
+static inline bool kz_tft_lora_runs(const kz_tft_param *w) {
+  return w->lora && !w->lora->set->merged;
+}
 
 /* y += scale (x A^T) B^T when w has an adapter (and it is not merged). */
 kz_status kz_tft_lora_fwd(kz_stream *s, const kz_tensor *x, const kz_tft_param *w, kz_tensor *y);

@@ -24,6 +24,7 @@
 #include "kernels/core/error.h"
 #include "kernels/ops.h"
 #include "models/tft/tft_blocks.h"
+#include "models/tft/tft_lora.h"
 
 static const int swap01[3] = {1, 0, 2};
 
@@ -87,9 +88,9 @@ static bool rank_one(const kz_tft_vsn *v, const kz_tft_vsn_acts *x, int64_t d) {
   const int64_t n = v->n;
   if (n < 1 || v->n_real != n || v->flat.in != n * d || v->flat.in == v->flat.out) return false;
   /* LoRA adapters on the folded layers would have to be folded too */
-  if (v->flat.fc1_w.lora || v->flat.skip_w.lora) return false;
+  if (kz_tft_lora_runs(&v->flat.fc1_w) || kz_tft_lora_runs(&v->flat.skip_w)) return false;
   for (int64_t i = 0; i < n; i++) {
-    if (v->emb_w[i].lora || v->var[i].fc1_w.lora) return false;
+    if (kz_tft_lora_runs(&v->emb_w[i]) || kz_tft_lora_runs(&v->var[i].fc1_w)) return false;
     if (x->x[i].data != (const float *)x->x[0].data + i * x->rows) return false;
     if (v->emb_b[i].p.data != (const float *)v->emb_w[i].p.data + d ||
         v->emb_b[i].g.data != (const float *)v->emb_w[i].g.data + d)
