@@ -26,12 +26,32 @@ kz_status kz_adapters_export_peft(const kz_nn_model *m, const char *dir, const c
                    : kz_transformer_lora_export_peft(m, dir, base_name, overwrite);
 }
 
+/* One path for both families: a model with adapters of its own is
+ * unmerged (bit for bit the base again) and stripped to its base, dir's
+ * adapter is imported onto that (fingerprint checked) and merged; on
+ * failure *m stays as it was, unmerged. */
 kz_status kz_adapters_apply(kz_nn_model **m, const char *dir, char *note, size_t cap) {
-  if (is_tft(*m)) return kz_tft_lora_apply(m, dir, note, cap);
-  if (strcmp(kz_nn_base(*m)->ops->type, "transformer"))
+  const int tft = is_tft(*m);
+  if (!tft && strcmp(kz_nn_base(*m)->ops->type, "transformer"))
     return kz_fail(KZ_ERR_INVALID_ARG,
                    "--adapter: adapters apply to transformer and TFT models only");
-  return kz_transformer_lora_apply(m, dir, note, cap);
+  kz_nn_model *base = *m, *stripped = NULL, *out = NULL;
+  if (kz_adapters_has(base)) {
+    KZ_TRY(kz_adapters_merge(base, 0));
+    KZ_TRY(tft ? kz_tft_lora_strip(base, &stripped) : kz_transformer_lora_strip(base, &stripped));
+    base = stripped;
+  }
+  kz_status st = tft ? kz_tft_lora_import_peft(base, dir, &out, note, cap)
+                     : kz_transformer_lora_import_peft(base, dir, &out, note, cap);
+  if (stripped) kz_nn_base(stripped)->ops->destroy(stripped);
+  if (st == KZ_OK) st = kz_adapters_merge(out, 1);
+  if (st != KZ_OK) {
+    if (out) kz_nn_base(out)->ops->destroy(out);
+    return st;
+  }
+  kz_nn_base(*m)->ops->destroy(*m);
+  *m = out;
+  return KZ_OK;
 }
 
 /* ---- several adapters over one base ------------------------------------------------ */

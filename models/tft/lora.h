@@ -32,9 +32,6 @@ kz_status kz_tft_lora_import_peft(const kz_nn_model *base, const char *dir, kz_n
                                   char *note, size_t cap);
 /* The same model without its adapters (unmerged first). */
 kz_status kz_tft_lora_strip(kz_nn_model *m, kz_nn_model **out);
-/* `kaizen predict|eval --adapter DIR`: *m replaced by its base (itself, or
- * its adapters stripped) with dir's adapter loaded and merged. */
-kz_status kz_tft_lora_apply(kz_nn_model **m, const char *dir, char *note, size_t cap);
 
 /* ---- several adapters over one loaded base (tft_lora_swap.c) ---------------
  * An adapter kept apart from the base it was loaded for (read and its

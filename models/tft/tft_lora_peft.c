@@ -386,21 +386,3 @@ kz_status kz_tft_lora_strip(kz_nn_model *model, kz_nn_model **out) {
   memset(&none, 0, sizeof none);
   return rebuild(model, &none, out);
 }
-
-kz_status kz_tft_lora_apply(kz_nn_model **model, const char *dir, char *note, size_t cap) {
-  kz_nn_model *base = *model, *stripped = NULL, *m = NULL;
-  if (kz_tft_has_lora(base)) {
-    KZ_TRY(kz_tft_lora_strip(base, &stripped));
-    base = stripped;
-  }
-  kz_status st = kz_tft_lora_import_peft(base, dir, &m, note, cap);
-  if (stripped) kz_nn_base(stripped)->ops->destroy(stripped);
-  if (st == KZ_OK) st = kz_tft_lora_merge_model(m, 1);
-  if (st != KZ_OK) {
-    if (m) kz_nn_base(m)->ops->destroy(m);
-    return st;
-  }
-  kz_nn_base(*model)->ops->destroy(*model);
-  *model = m;
-  return KZ_OK;
-}

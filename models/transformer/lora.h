@@ -44,10 +44,6 @@ int kz_transformer_has_lora(const kz_nn_model *m);
 /* The base of an adapter model: the same model without its adapters (a new
  * model; the adapters must not be merged). */
 kz_status kz_transformer_lora_strip(const kz_nn_model *m, kz_nn_model **out);
-/* `kaizen predict --adapter`: replaces *m by its base (the model itself, or
- * its adapters unmerged and stripped) with the PEFT adapter dir loaded and
- * merged, the fingerprint checked; on failure *m stays (unmerged). */
-kz_status kz_transformer_lora_apply(kz_nn_model **m, const char *dir, char *note, size_t cap);
 
 /* ---- several adapters over one loaded base (tf_lora_swap.c) ----------------
  * An adapter kept apart from the base it was loaded for (the PEFT directory

@@ -483,24 +483,3 @@ kz_status kz_transformer_lora_strip(const kz_nn_model *model, kz_nn_model **out)
   *out = b;
   return KZ_OK;
 }
-
-kz_status kz_transformer_lora_apply(kz_nn_model **model, const char *dir, char *note, size_t cap) {
-  kz_nn_model *base = *model, *stripped = NULL, *m = NULL;
-  if (strcmp(kz_nn_base(base)->ops->type, "transformer"))
-    return kz_fail(KZ_ERR_INVALID_ARG, "--adapter: adapters apply to transformer models only");
-  if (kz_transformer_has_lora(base)) {
-    KZ_TRY(kz_transformer_lora_merge(base, 0)); /* bit for bit the base again */
-    KZ_TRY(kz_transformer_lora_strip(base, &stripped));
-    base = stripped;
-  }
-  kz_status st = kz_transformer_lora_import_peft(base, dir, &m, note, cap);
-  if (stripped) kz_nn_base(stripped)->ops->destroy(stripped);
-  if (st == KZ_OK) st = kz_transformer_lora_merge(m, 1);
-  if (st != KZ_OK) {
-    if (m) kz_nn_base(m)->ops->destroy(m);
-    return st;
-  }
-  kz_nn_base(*model)->ops->destroy(*model);
-  *model = m;
-  return KZ_OK;
-}
