@@ -19,70 +19,7 @@
 #include "models/transformer/lora.h"
 #include "models/transformer/transformer.h"
 #include "test_util.h"
-
-typedef struct blob {
-  json_t *root, *tensors;
-  float *data;
-  size_t n;
-} blob;
-
-static int load_blob(const char *dir, blob *b) {
-  memset(b, 0, sizeof *b);
-  char path[4096];
-  snprintf(path, sizeof path, "%s/parity.json", dir);
-  json_error_t err;
-  if (!(b->root = json_load_file(path, 0, &err))) {
-    fprintf(stderr, "%s: %s\n", path, err.text);
-    return 0;
-  }
-  snprintf(path, sizeof path, "%s/parity.bin", dir);
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return 0;
-  fseek(fp, 0, SEEK_END);
-  long bytes = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  b->n = (size_t)bytes / 4;
-  b->data = malloc((size_t)bytes);
-  size_t got = b->data ? fread(b->data, 4, b->n, fp) : 0;
-  fclose(fp);
-  b->tensors = json_object_get(b->root, "tensors");
-  return got == b->n && b->tensors;
-}
-
-static void free_blob(blob *b) {
-  json_decref(b->root);
-  free(b->data);
-}
-
-static const float *tensor(const blob *b, const char *key, int64_t *numel) {
-  json_t *t = json_object_get(b->tensors, key);
-  if (!t) return NULL;
-  json_t *shape = json_object_get(t, "shape");
-  int64_t n = 1;
-  for (size_t i = 0; i < json_array_size(shape); i++)
-    n *= json_integer_value(json_array_get(shape, i));
-  int64_t off = json_integer_value(json_object_get(t, "offset"));
-  if (off < 0 || (size_t)(off + n) > b->n) return NULL;
-  *numel = n;
-  return b->data + off;
-}
-
-static double nmse(const float *a, const float *b, int64_t n) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double d = (double)a[i] - b[i];
-    num += d * d;
-    den += (double)b[i] * b[i];
-  }
-  return den > 0 ? num / den : num;
-}
-
-static int32_t *int_array(json_t *a) {
-  size_t k = json_array_size(a);
-  int32_t *v = malloc((k ? k : 1) * sizeof(int32_t));
-  for (size_t i = 0; v && i < k; i++) v[i] = (int32_t)json_integer_value(json_array_get(a, i));
-  return v;
-}
+#include "tf_fixture.h"
 
 /* PEFT module paths -> model.lora.target_modules names */
 static const char *short_name(const char *path) {
@@ -95,7 +32,7 @@ static const char *short_name(const char *path) {
   return path;
 }
 
-static char *meta_for(const blob *tf, json_t *variant) {
+static char *meta_for(const fixture *tf, json_t *variant) {
   json_t *c = json_object_get(tf->root, "config"), *sp = json_object_get(tf->root, "special_ids");
   json_t *in = json_object_get(tf->root, "inputs");
   json_t *cfg = json_pack(
@@ -138,7 +75,7 @@ static char *meta_for(const blob *tf, json_t *variant) {
 }
 
 /* Base tensors from the transformer fixture, adapters from the variant's. */
-static int load_weights(kz_nn_model *m, const blob *tf, const blob *lo, const char *variant) {
+static int load_weights(kz_nn_model *m, const fixture *tf, const fixture *lo, const char *variant) {
   int ok = 1;
   for (int i = 0; i < kz_transformer_param_count_named(m); i++) {
     const char *name = NULL;
@@ -167,7 +104,7 @@ static int load_weights(kz_nn_model *m, const blob *tf, const blob *lo, const ch
   return ok;
 }
 
-static void parity_variant(const blob *tf, const blob *lo, const char *variant) {
+static void parity_variant(const fixture *tf, const fixture *lo, const char *variant) {
   json_t *res = json_object_get(json_object_get(lo->root, "results"), variant);
   char *meta = meta_for(tf, res);
   kz_nn_model *m = NULL;
@@ -177,10 +114,10 @@ static void parity_variant(const blob *tf, const blob *lo, const char *variant) 
   kz_nn_model_base *mb = kz_nn_base(m);
   KZ_CHECK(load_weights(m, tf, lo, variant));
   json_t *in = json_object_get(tf->root, "inputs");
-  int32_t *ids = int_array(json_object_get(in, "ids")),
-          *types = int_array(json_object_get(in, "types"));
-  int32_t *lengths = int_array(json_object_get(in, "lengths"));
-  int32_t *labels = int_array(json_object_get(in, "labels"));
+  int32_t *ids = int_array(json_object_get(in, "ids"), NULL),
+          *types = int_array(json_object_get(in, "types"), NULL);
+  int32_t *lengths = int_array(json_object_get(in, "lengths"), NULL);
+  int32_t *labels = int_array(json_object_get(in, "labels"), NULL);
   kz_tf_inputs x = {.B = json_integer_value(json_object_get(in, "B")),
                     .T = json_integer_value(json_object_get(in, "T")),
                     .ids = ids,
@@ -276,7 +213,7 @@ static void parity_variant(const blob *tf, const blob *lo, const char *variant) 
  * central differences of that loss, for the largest-gradient element of
  * each adapter tensor; and the masks really drop (the loss differs from the
  * loss without dropout). */
-static void dropout_check(const blob *tf, const blob *lo) {
+static void dropout_check(const fixture *tf, const fixture *lo) {
   json_t *res = json_object_get(json_object_get(lo->root, "results"), "all");
   char *meta = meta_for(tf, res);
   json_t *root = json_loads(meta, 0, NULL);
@@ -291,10 +228,10 @@ static void dropout_check(const blob *tf, const blob *lo) {
   kz_nn_model_base *mb = kz_nn_base(m);
   KZ_CHECK(load_weights(m, tf, lo, "all"));
   json_t *in = json_object_get(tf->root, "inputs");
-  int32_t *ids = int_array(json_object_get(in, "ids")),
-          *types = int_array(json_object_get(in, "types"));
-  int32_t *lengths = int_array(json_object_get(in, "lengths"));
-  int32_t *labels = int_array(json_object_get(in, "labels"));
+  int32_t *ids = int_array(json_object_get(in, "ids"), NULL),
+          *types = int_array(json_object_get(in, "types"), NULL);
+  int32_t *lengths = int_array(json_object_get(in, "lengths"), NULL);
+  int32_t *labels = int_array(json_object_get(in, "labels"), NULL);
   kz_tf_inputs x = {.B = json_integer_value(json_object_get(in, "B")),
                     .T = json_integer_value(json_object_get(in, "T")),
                     .ids = ids,
@@ -346,16 +283,16 @@ static void dropout_check(const blob *tf, const blob *lo) {
 }
 
 static int cmd_parity(const char *tf_dir, const char *lora_dir) {
-  blob tf, lo;
-  if (!load_blob(tf_dir, &tf) || !load_blob(lora_dir, &lo)) {
+  fixture tf, lo;
+  if (!load_fixture_tensors(tf_dir, &tf) || !load_fixture_tensors(lora_dir, &lo)) {
     fprintf(stderr, "cannot read the fixtures in %s and %s\n", tf_dir, lora_dir);
     return 1;
   }
   parity_variant(&tf, &lo, "all");
   parity_variant(&tf, &lo, "rs_qv");
   dropout_check(&tf, &lo);
-  free_blob(&tf);
-  free_blob(&lo);
+  free_fixture(&tf);
+  free_fixture(&lo);
   return KZ_TEST_RESULT();
 }
 
@@ -366,12 +303,12 @@ typedef struct batch {
   kz_tf_inputs in;
 } batch;
 
-static void batch_of(const blob *tf, batch *b) {
+static void batch_of(const fixture *tf, batch *b) {
   json_t *in = json_object_get(tf->root, "inputs");
-  b->ids = int_array(json_object_get(in, "ids"));
-  b->types = int_array(json_object_get(in, "types"));
-  b->lengths = int_array(json_object_get(in, "lengths"));
-  b->labels = int_array(json_object_get(in, "labels"));
+  b->ids = int_array(json_object_get(in, "ids"), NULL);
+  b->types = int_array(json_object_get(in, "types"), NULL);
+  b->lengths = int_array(json_object_get(in, "lengths"), NULL);
+  b->labels = int_array(json_object_get(in, "labels"), NULL);
   b->in = (kz_tf_inputs){.B = json_integer_value(json_object_get(in, "B")),
                          .T = json_integer_value(json_object_get(in, "T")),
                          .ids = b->ids,
@@ -398,7 +335,7 @@ static float *logits_of(kz_nn_model *m, const batch *b, int64_t *n) {
 }
 
 /* The classification base of the transformer fixture, no adapters. */
-static kz_nn_model *base_model(const blob *tf) {
+static kz_nn_model *base_model(const fixture *tf) {
   char *meta = meta_for(tf, NULL);
   kz_nn_model *m = NULL;
   KZ_CHECK_OK(kz_transformer_from_meta(meta, (kz_device){KZ_DEVICE_CPU, 0}, -1, &m));
@@ -407,7 +344,7 @@ static kz_nn_model *base_model(const blob *tf) {
   return m;
 }
 
-static kz_nn_model *variant_model(const blob *tf, const blob *lo, const char *variant) {
+static kz_nn_model *variant_model(const fixture *tf, const fixture *lo, const char *variant) {
   json_t *res = json_object_get(json_object_get(lo->root, "results"), variant);
   char *meta = meta_for(tf, res);
   kz_nn_model *m = NULL;
@@ -425,8 +362,8 @@ static void destroy(kz_nn_model *m) {
  * export loads back to the same logits bit for bit; the recorded base
  * fingerprint refuses another base, naming both. */
 static int cmd_peft(const char *tf_dir, const char *lora_dir, const char *tmp) {
-  blob tf, lo;
-  if (!load_blob(tf_dir, &tf) || !load_blob(lora_dir, &lo)) return 1;
+  fixture tf, lo;
+  if (!load_fixture_tensors(tf_dir, &tf) || !load_fixture_tensors(lora_dir, &lo)) return 1;
   batch b;
   batch_of(&tf, &b);
   kz_nn_model *base = base_model(&tf), *m = NULL, *m2 = NULL;
@@ -489,7 +426,7 @@ static int cmd_peft(const char *tf_dir, const char *lora_dir, const char *tmp) {
   free(lg), free(lg2);
   destroy(m), destroy(m2), destroy(base);
   batch_free(&b);
-  free_blob(&tf), free_blob(&lo);
+  free_fixture(&tf), free_fixture(&lo);
   return KZ_TEST_RESULT();
 }
 
@@ -503,8 +440,8 @@ static int write_floats(const char *path, const float *x, int64_t n) {
 /* For tests/peft_check.py: variant rs_qv exported to OUT/adapter, its
  * logits to OUT/kaizen_logits.bin. */
 static int cmd_peft_export(const char *tf_dir, const char *lora_dir, const char *out) {
-  blob tf, lo;
-  if (!load_blob(tf_dir, &tf) || !load_blob(lora_dir, &lo)) return 1;
+  fixture tf, lo;
+  if (!load_fixture_tensors(tf_dir, &tf) || !load_fixture_tensors(lora_dir, &lo)) return 1;
   batch b;
   batch_of(&tf, &b);
   kz_nn_model *m = variant_model(&tf, &lo, "rs_qv");
@@ -518,15 +455,15 @@ static int cmd_peft_export(const char *tf_dir, const char *lora_dir, const char 
   free(lg);
   destroy(m);
   batch_free(&b);
-  free_blob(&tf), free_blob(&lo);
+  free_fixture(&tf), free_fixture(&lo);
   return KZ_TEST_RESULT();
 }
 
 /* For tests/peft_check.py: the adapter DIR onto the fixture's base, logits
  * to OUT_FILE. */
 static int cmd_peft_import(const char *tf_dir, const char *dir, const char *out_file) {
-  blob tf;
-  if (!load_blob(tf_dir, &tf)) return 1;
+  fixture tf;
+  if (!load_fixture_tensors(tf_dir, &tf)) return 1;
   batch b;
   batch_of(&tf, &b);
   kz_nn_model *base = base_model(&tf), *m = NULL;
@@ -539,7 +476,7 @@ static int cmd_peft_import(const char *tf_dir, const char *dir, const char *out_
   free(lg);
   destroy(m), destroy(base);
   batch_free(&b);
-  free_blob(&tf);
+  free_fixture(&tf);
   return KZ_TEST_RESULT();
 }
 

@@ -1,7 +1,7 @@
 /* The PyTorch parity fixture of tools/make_transformer_fixture.py
  * (tests/fixtures/transformer: parity.json + parity.bin), read by the
- * transformer tests (fp32 parity, bf16): the weights and reference tensors
- * by name, the padded batch, the MLM mask and every head's labels. */
+ * transformer tests (fp32 parity, bf16) and the LoRA one (tensors only): the weights and reference
+ * tensors by name, the padded batch, the MLM mask and every head's labels. */
 #ifndef KZ_TESTS_TF_FIXTURE_H
 #define KZ_TESTS_TF_FIXTURE_H
 
@@ -27,7 +27,9 @@ static inline int32_t *int_array(json_t *a, int64_t *n) {
   return v;
 }
 
-static inline int load_fixture(const char *dir, fixture *f) {
+/* parity.json and parity.bin of dir: the tensors only (a fixture without
+ * batch inputs, as the LoRA one, stops here). */
+static inline int load_fixture_tensors(const char *dir, fixture *f) {
   memset(f, 0, sizeof *f);
   char path[4096];
   snprintf(path, sizeof path, "%s/parity.json", dir);
@@ -49,8 +51,13 @@ static inline int load_fixture(const char *dir, fixture *f) {
   f->data = malloc((size_t)bytes);
   size_t got = f->data ? fread(f->data, 4, f->n, fp) : 0;
   fclose(fp);
-  if (got != f->n) return 0;
   f->tensors = json_object_get(f->root, "tensors");
+  return got == f->n && f->tensors;
+}
+
+/* The tensors and the batch inputs of dir's fixture. */
+static inline int load_fixture(const char *dir, fixture *f) {
+  if (!load_fixture_tensors(dir, f)) return 0;
   f->in = json_object_get(f->root, "inputs");
   f->B = json_integer_value(json_object_get(f->in, "B"));
   f->T = json_integer_value(json_object_get(f->in, "T"));
